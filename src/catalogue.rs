@@ -1,0 +1,154 @@
+//! The model catalogue: each model's size, memory need and quality per task
+//! (`calibration/models.toml`, built into the binary as the default).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The catalogue shipped in `calibration/models.toml`.
+pub const BUILTIN: &str = include_str!("../calibration/models.toml");
+
+/// A model catalogue file.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelCatalogue {
+    /// Models that run on edge devices (GGUF under llama.cpp).
+    #[serde(default)]
+    pub models: Vec<ModelEntry>,
+    /// Cloud models (API), for quality only; prices are scenario keys.
+    #[serde(default)]
+    pub cloud_models: Vec<CloudModelEntry>,
+}
+
+/// One edge model.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelEntry {
+    /// Name used by scenarios and profiles, e.g. `qwen2.5-3b`.
+    pub name: String,
+    /// Parameters [billions].
+    pub params_b: f64,
+    /// Quantisation.
+    pub quant: String,
+    /// Memory for weights and runtime buffers [GB].
+    pub memory_gb: f64,
+    /// KV-cache memory per 1000 tokens of context [MB].
+    pub kv_mb_per_1k_tokens: f64,
+    /// Quality per task (e.g. `gsm8k` pass@1 in [0, 1]).
+    #[serde(default)]
+    pub quality: BTreeMap<String, f64>,
+    /// Sources of these figures.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
+}
+
+/// One cloud model.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CloudModelEntry {
+    /// Name, e.g. `gpt-4`.
+    pub name: String,
+    /// Quality per task.
+    #[serde(default)]
+    pub quality: BTreeMap<String, f64>,
+    /// Sources.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
+}
+
+impl ModelCatalogue {
+    /// Parses catalogue text; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<ModelCatalogue> {
+        let cat: ModelCatalogue = toml::from_str(text).map_err(|e| Error::Syntax {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        for (i, m) in cat.models.iter().enumerate() {
+            let key = |k: &str| format!("models[{i}].{k}");
+            if !(m.memory_gb.is_finite() && m.memory_gb > 0.0) {
+                return Err(Error::invalid(
+                    path,
+                    key("memory_gb"),
+                    m.memory_gb,
+                    "must be > 0 GB",
+                ));
+            }
+            if !(m.kv_mb_per_1k_tokens.is_finite() && m.kv_mb_per_1k_tokens >= 0.0) {
+                return Err(Error::invalid(
+                    path,
+                    key("kv_mb_per_1k_tokens"),
+                    m.kv_mb_per_1k_tokens,
+                    "must be >= 0 MB",
+                ));
+            }
+            for (task, q) in &m.quality {
+                if !(0.0..=1.0).contains(q) {
+                    return Err(Error::invalid(
+                        path,
+                        key(&format!("quality.{task}")),
+                        q,
+                        "quality must lie in [0, 1]",
+                    ));
+                }
+            }
+        }
+        Ok(cat)
+    }
+
+    /// Loads a catalogue file.
+    pub fn load(path: &Path) -> Result<ModelCatalogue> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.into(),
+            action: "cannot read model catalogue",
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// The built-in catalogue.
+    pub fn builtin() -> ModelCatalogue {
+        #[allow(clippy::expect_used)]
+        Self::parse(BUILTIN, Path::new("calibration/models.toml"))
+            .expect("the built-in catalogue is checked by a unit test")
+    }
+
+    /// The edge model called `name`.
+    pub fn model(&self, name: &str) -> Option<&ModelEntry> {
+        self.models.iter().find(|m| m.name == name)
+    }
+
+    /// The cloud model called `name`.
+    pub fn cloud_model(&self, name: &str) -> Option<&CloudModelEntry> {
+        self.cloud_models.iter().find(|m| m.name == name)
+    }
+
+    /// Names of all edge models, comma-separated (for error messages).
+    pub fn model_names(&self) -> String {
+        let names: Vec<&str> = self.models.iter().map(|m| m.name.as_str()).collect();
+        names.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_catalogue_parses_and_has_the_papers_models() {
+        let c = ModelCatalogue::builtin();
+        for m in [
+            "qwen2.5-0.5b",
+            "qwen2.5-1.5b",
+            "qwen2.5-3b",
+            "qwen2.5-7b",
+            "qwen2-math-1.5b",
+        ] {
+            let e = c.model(m).unwrap_or_else(|| panic!("{m} missing"));
+            assert!(e.quality.contains_key("gsm8k"), "{m} has no gsm8k quality");
+        }
+        assert!(c.cloud_model("gpt-4").is_some());
+    }
+}

@@ -1,0 +1,57 @@
+//! Edge devices: the calibrated service model and the profiles it is read from.
+//!
+//! A device runs one model in a llama.cpp server with P slots. The [`DeviceModel`] answers the
+//! questions the simulator asks of the hardware; the slot/queue state machine lives in
+//! [`crate::sim`].
+
+pub mod calibrated;
+pub mod profile;
+
+pub use calibrated::CalibratedDevice;
+
+use std::fmt::Debug;
+
+/// Calibrated behaviour of one (device, model) pair.
+pub trait DeviceModel: Send + Sync + Debug {
+    /// Time from a slot starting a request to its first token: prompt processing plus fixed
+    /// overhead [s].
+    fn prefill_s(&self, prompt_tokens: u32) -> f64;
+    /// Aggregate decode throughput with `streams` concurrent decoding requests, D(n)
+    /// [tokens/s]; each stream decodes at D(n)/n.
+    fn decode_tps(&self, streams: u32) -> f64;
+    /// Power with `active` requests in service (prefill or decode), `active >= 1` [W].
+    fn busy_w(&self, active: u32) -> f64;
+    /// Power with no request in service [W].
+    fn idle_w(&self) -> f64;
+}
+
+/// Read-only snapshot of a device given to selection policies.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DeviceView {
+    /// Parallel slots P.
+    pub slots: u32,
+    /// Requests in service (prefill or decode).
+    pub active: u32,
+    /// Requests waiting in the device queue.
+    pub queued: u32,
+    /// Waiting-queue capacity.
+    pub queue_capacity: u32,
+    /// Capability weight (for weighted selection).
+    pub weight: f64,
+    /// Fraction of the device's rate limit in use (admitted in the window / limit, in-flight /
+    /// cap, or 1 - bucket level / capacity); 0 without a per-device limit.
+    pub limit_usage: f64,
+}
+
+impl DeviceView {
+    /// Load: the larger of slot occupancy, (in service + queued) / slots, and rate-limit
+    /// usage. A device whose window is used up cannot take work however idle its slots are.
+    pub fn load(&self) -> f64 {
+        let occupancy = f64::from(self.active + self.queued) / f64::from(self.slots.max(1));
+        occupancy.max(self.limit_usage)
+    }
+    /// Whether the device can take one more request now (free slot or queue room).
+    pub fn has_room(&self) -> bool {
+        self.active < self.slots || self.queued < self.queue_capacity
+    }
+}

@@ -1,0 +1,78 @@
+//! The library's error type. Every user-facing error names the file, the key (or line), the
+//! bad value and what is allowed.
+
+use std::path::PathBuf;
+
+/// Errors from loading scenarios, profiles and traces, and from writing outputs.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{}: {action}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What was being done ("cannot read", "cannot write", ...).
+        action: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// TOML that does not parse or does not match the schema (unknown key, wrong type). The
+    /// message is the `toml` crate's, with line, column and the offending text.
+    #[error("{}: {message}", path.display())]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// A key whose value is out of range or inconsistent with others.
+    #[error("{}: `{key}` = {value}: {problem}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Dotted key path, e.g. `workload.rate_rps` or `devices[1].model`.
+        key: String,
+        /// The bad value as written.
+        value: String,
+        /// What is wrong and what is allowed.
+        problem: String,
+    },
+    /// A malformed line in a trace or data file.
+    #[error("{}:{line}: {problem}", path.display())]
+    Line {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong, naming the column, value and the expected form.
+        problem: String,
+    },
+    /// A `--set key=value` override that cannot be applied.
+    #[error("--set {arg}: {problem}")]
+    Override {
+        /// The argument as given.
+        arg: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// Shorthand for results with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Builds an [`Error::Invalid`].
+    pub fn invalid(
+        path: impl Into<PathBuf>,
+        key: impl Into<String>,
+        value: impl std::fmt::Display,
+        problem: impl Into<String>,
+    ) -> Error {
+        Error::Invalid {
+            path: path.into(),
+            key: key.into(),
+            value: value.to_string(),
+            problem: problem.into(),
+        }
+    }
+}

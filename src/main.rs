@@ -1,0 +1,124 @@
+//! The `edgesim` command line. All logic lives in the library; this file parses arguments,
+//! prints, and maps errors to exit code 2.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use edgesim::report;
+use edgesim::scenario::{LoadOptions, Scenario};
+
+#[derive(Parser)]
+#[command(
+    name = "edgesim",
+    version,
+    about = "Simulate edge-first LLM inference: edge devices running llama.cpp with cloud fallback"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct ScenarioArgs {
+    /// Scenario file (TOML), e.g. scenarios/bursty.toml.
+    scenario: PathBuf,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override a scenario key before validation: key.path=value (TOML value; repeatable),
+    /// e.g. --set selection.kind=random --set workload.rate_rps=3.5
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+}
+
+impl ScenarioArgs {
+    fn load(&self) -> edgesim::Result<Scenario> {
+        Scenario::load(
+            &self.scenario,
+            &LoadOptions {
+                sets: self.sets.clone(),
+                seed: self.seed,
+            },
+        )
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulate a scenario and print its summary.
+    Run {
+        #[command(flatten)]
+        args: ScenarioArgs,
+        /// Print the summary as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Output folder for summary.json and scenario.resolved.toml [default: output/<scenario name>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write no output files.
+        #[arg(long, conflicts_with = "out")]
+        no_out: bool,
+    },
+    /// Validate a scenario and print its resolved form without running it.
+    Check {
+        #[command(flatten)]
+        args: ScenarioArgs,
+    },
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Run {
+            args,
+            json,
+            out,
+            no_out,
+        } => {
+            let sc = args.load()?;
+            let summary = edgesim::sim::run(&sc);
+            let text = report::to_json(&summary);
+            if !no_out {
+                let dir = out.unwrap_or_else(|| PathBuf::from("output").join(&sc.name));
+                report::write_atomic(
+                    &dir.join("scenario.resolved.toml"),
+                    sc.resolved_toml().as_bytes(),
+                )?;
+                report::write_atomic(&dir.join("summary.json"), text.as_bytes())?;
+                if !json {
+                    eprintln!("wrote {}", dir.display());
+                }
+            }
+            if json {
+                print!("{text}");
+            } else {
+                print!("{}", report::to_table(&summary));
+            }
+        }
+        Command::Check { args } => {
+            let sc = args
+                .load()
+                .with_context(|| format!("{} is not a valid scenario", args.scenario.display()))?;
+            print!("{}", sc.resolved_toml());
+            eprintln!(
+                "{}: ok ({} devices, {} classes)",
+                args.scenario.display(),
+                sc.devices.len(),
+                sc.classes.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! What a run measures. The simulator pushes one [`RequestRecord`] per finished request into a
+//! [`Recorder`]; [`SummaryRecorder`] folds them into the run summary in constant memory.
+
+mod histogram;
+pub mod summary;
+
+pub use histogram::Histogram;
+pub use summary::{DeviceSummary, Percentiles, RouteLatency, Summary, SummaryRecorder};
+
+use crate::time::{SimDuration, SimTime};
+
+/// Where a request ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// Served by edge device `index`.
+    Edge(u32),
+    /// Redirected to and served by the cloud.
+    Cloud,
+    /// Rejected (no cloud, nothing could take it).
+    Rejected,
+}
+
+impl Route {
+    /// `edge`, `cloud` or `rejected`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Route::Edge(_) => "edge",
+            Route::Cloud => "cloud",
+            Route::Rejected => "rejected",
+        }
+    }
+}
+
+/// One finished request.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RequestRecord {
+    /// Sequence number in arrival order, from 0.
+    pub id: u64,
+    /// Class index.
+    pub class: u16,
+    /// Arrival time at the gateway.
+    pub arrival: SimTime,
+    /// Where it ended.
+    pub route: Route,
+    /// Edge devices tried (0 when the cluster is empty).
+    pub attempts: u32,
+    /// Prompt tokens.
+    pub prompt_tokens: u32,
+    /// Output tokens.
+    pub output_tokens: u32,
+    /// Arrival to first token (zero when rejected).
+    pub ttft: SimDuration,
+    /// Arrival to last token (zero when rejected).
+    pub e2e: SimDuration,
+    /// Edge energy attributed to the request [J].
+    pub energy_j: f64,
+    /// Cloud API cost [USD].
+    pub cost_usd: f64,
+}
+
+/// Receives what happens during a run (push model). Default methods do nothing.
+pub trait Recorder {
+    /// A request arrived at the gateway.
+    fn on_arrival(&mut self, _now: SimTime, _id: u64) {}
+    /// A request ended: served at the edge, in the cloud, or rejected.
+    fn on_end(&mut self, _now: SimTime, _record: &RequestRecord) {}
+    /// An edge attempt was refused (`throttled`: by the rate limiter; else the device was full).
+    fn on_refused(&mut self, _now: SimTime, _device: u32, _throttled: bool) {}
+}
+
+/// Forwards every call to two recorders.
+pub struct Tee<'a, A: Recorder, B: Recorder>(pub &'a mut A, pub &'a mut B);
+
+impl<A: Recorder, B: Recorder> Recorder for Tee<'_, A, B> {
+    fn on_arrival(&mut self, now: SimTime, id: u64) {
+        self.0.on_arrival(now, id);
+        self.1.on_arrival(now, id);
+    }
+    fn on_end(&mut self, now: SimTime, record: &RequestRecord) {
+        self.0.on_end(now, record);
+        self.1.on_end(now, record);
+    }
+    fn on_refused(&mut self, now: SimTime, device: u32, throttled: bool) {
+        self.0.on_refused(now, device, throttled);
+        self.1.on_refused(now, device, throttled);
+    }
+}

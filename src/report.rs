@@ -1,0 +1,229 @@
+//! Presenting a run: the text table, JSON, and atomically written output files.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::metrics::{Percentiles, Summary};
+
+/// The summary as pretty JSON (key order = field order, so it is stable).
+pub fn to_json(summary: &Summary) -> String {
+    // Serialising plain structs of numbers and strings cannot fail.
+    serde_json::to_string_pretty(summary).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+        + "\n"
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |x| format!("{x:.1}"))
+}
+
+fn pct(part: u64, total: u64) -> String {
+    if total == 0 {
+        "-".into()
+    } else {
+        format!("{:.1}%", 100.0 * part as f64 / total as f64)
+    }
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The summary as a human-readable table.
+pub fn to_table(s: &Summary) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "scenario {} (seed {}): selection {}, rate limit {}",
+        s.scenario, s.seed, s.selection, s.rate_limit
+    );
+    let _ = writeln!(
+        o,
+        "arrivals for {:.1} s, drained at {:.1} s, {} events",
+        s.duration_s,
+        s.end_s,
+        thousands(s.events)
+    );
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "{:<22}{:>12}{:>12}{:>12}{:>12}",
+        "requests", "total", "edge", "cloud", "rejected"
+    );
+    let _ = writeln!(
+        o,
+        "{:<22}{:>12}{:>12}{:>12}{:>12}",
+        "",
+        thousands(s.requests_total),
+        thousands(s.served_edge),
+        thousands(s.served_cloud),
+        thousands(s.rejected)
+    );
+    let _ = writeln!(
+        o,
+        "{:<22}{:>12}{:>12}{:>12}{:>12}",
+        "",
+        pct(s.requests_total, s.requests_total),
+        pct(s.served_edge, s.requests_total),
+        pct(s.served_cloud, s.requests_total),
+        pct(s.rejected, s.requests_total)
+    );
+    let _ = writeln!(
+        o,
+        "{:<22}{:>12}  (prompt {}, output {})",
+        "tokens to cloud",
+        thousands(s.redirected_tokens),
+        thousands(s.redirected_prompt_tokens),
+        thousands(s.redirected_output_tokens)
+    );
+    let _ = writeln!(
+        o,
+        "{:<22}{:>12}",
+        "cloud cost",
+        format!("${:.4}", s.cloud_cost_usd)
+    );
+    let _ = writeln!(
+        o,
+        "{:<22}{:>12}  (attributed to requests {:.1} kJ)",
+        "edge energy",
+        format!("{:.1} kJ", s.edge_energy_j / 1000.0),
+        s.edge_request_energy_j / 1000.0
+    );
+    let _ = writeln!(
+        o,
+        "{:<22}{:>12}  (rate limit {}, device full {})",
+        "edge attempts refused",
+        thousands(s.throttled_attempts + s.full_attempts),
+        thousands(s.throttled_attempts),
+        thousands(s.full_attempts)
+    );
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "{:<22}{:>12}{:>12}{:>12}{:>12}",
+        "latency [ms]", "p50", "p90", "p99", "mean"
+    );
+    let mut row = |name: &str, p: &Percentiles| {
+        let _ = writeln!(
+            o,
+            "{:<22}{:>12}{:>12}{:>12}{:>12}",
+            name,
+            ms(p.p50),
+            ms(p.p90),
+            ms(p.p99),
+            ms(p.mean)
+        );
+    };
+    row("TTFT all", &s.ttft_ms);
+    row("TTFT edge", &s.edge.ttft_ms);
+    row("TTFT cloud", &s.cloud.ttft_ms);
+    row("end-to-end all", &s.e2e_ms);
+    row("end-to-end edge", &s.edge.e2e_ms);
+    row("end-to-end cloud", &s.cloud.e2e_ms);
+    let _ = writeln!(o);
+    let w = s
+        .devices
+        .iter()
+        .map(|d| d.name.len())
+        .max()
+        .unwrap_or(6)
+        .max(6)
+        + 2;
+    let mw = s
+        .devices
+        .iter()
+        .map(|d| d.model.len())
+        .max()
+        .unwrap_or(5)
+        .max(5)
+        + 2;
+    let _ = writeln!(
+        o,
+        "{:<w$}{:<mw$}{:>6}{:>10}{:>10}{:>11}{:>12}{:>13}",
+        "device", "model", "slots", "served", "util", "slot util", "refused", "energy [kJ]"
+    );
+    for d in &s.devices {
+        let _ = writeln!(
+            o,
+            "{:<w$}{:<mw$}{:>6}{:>10}{:>10}{:>11}{:>12}{:>13.2}",
+            d.name,
+            d.model,
+            d.slots,
+            thousands(d.served),
+            format!("{:.1}%", d.utilisation * 100.0),
+            format!("{:.1}%", d.slot_utilisation * 100.0),
+            thousands(d.throttled + d.full),
+            d.energy_j / 1000.0
+        );
+    }
+    o
+}
+
+/// Writes `contents` to `path` atomically: a temporary file in the same folder, synced, then
+/// renamed over `path`. An interrupted write never leaves a truncated `path`.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    let io = |action: &'static str| {
+        move |source| Error::Io {
+            path: path.into(),
+            action,
+            source,
+        }
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io("cannot create the output folder for"))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io("cannot write"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp() {
+        let dir = std::env::temp_dir().join(format!("edgesim-atomic-{}", std::process::id()));
+        let p = dir.join("a.json");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "two");
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

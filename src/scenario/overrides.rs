@@ -1,0 +1,129 @@
+//! `--set key.path=value`: edits a parsed TOML document before validation.
+
+use crate::error::{Error, Result};
+
+/// Parses `key.path=value`: the value is TOML (`3.5`, `"random"`, `[1, 2]`, `true`); a bare
+/// word that is not valid TOML is taken as a string, so `--set selection.kind=random` works
+/// without shell quoting.
+pub fn parse_set(arg: &str) -> Result<(Vec<String>, toml::Value)> {
+    let err = |problem: &str| Error::Override {
+        arg: arg.into(),
+        problem: problem.into(),
+    };
+    let (key, raw) = arg
+        .split_once('=')
+        .ok_or_else(|| err("expected key.path=value"))?;
+    let key = key.trim();
+    if key.is_empty() || key.split('.').any(|s| s.trim().is_empty()) {
+        return Err(err("the key path is empty or has an empty segment"));
+    }
+    let raw = raw.trim();
+    let value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+        Ok(mut t) => t.remove("v").ok_or_else(|| err("no value"))?,
+        Err(_) if !raw.is_empty() && !raw.contains(['"', '\'', '[', '{', '=']) => {
+            toml::Value::String(raw.to_string())
+        }
+        Err(e) => {
+            return Err(err(&format!("the value is not TOML: {}", e.message())));
+        }
+    };
+    Ok((
+        key.split('.').map(|s| s.trim().to_string()).collect(),
+        value,
+    ))
+}
+
+/// Sets `path` to `value` in `doc`, creating tables as needed. A numeric segment indexes an
+/// array (`devices.0.count=2`).
+pub fn apply(doc: &mut toml::Value, arg: &str, path: &[String], value: toml::Value) -> Result<()> {
+    let err = |problem: String| Error::Override {
+        arg: arg.into(),
+        problem,
+    };
+    let (last, parents) = path
+        .split_last()
+        .ok_or_else(|| err("empty key path".into()))?;
+    let mut cur = doc;
+    for (depth, seg) in parents.iter().enumerate() {
+        let here = path[..depth].join(".");
+        cur = match cur {
+            toml::Value::Table(t) => t
+                .entry(seg.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new())),
+            toml::Value::Array(a) => {
+                let i: usize = seg
+                    .parse()
+                    .map_err(|_| err(format!("`{here}` is an array; `{seg}` is not an index")))?;
+                let len = a.len();
+                a.get_mut(i).ok_or_else(|| {
+                    err(format!(
+                        "`{here}` has {len} entries; index {i} is out of range"
+                    ))
+                })?
+            }
+            _ => return Err(err(format!("`{here}` is not a table"))),
+        };
+    }
+    match cur {
+        toml::Value::Table(t) => {
+            t.insert(last.clone(), value);
+        }
+        toml::Value::Array(a) => {
+            let i: usize = last
+                .parse()
+                .map_err(|_| err(format!("`{last}` is not an array index")))?;
+            let len = a.len();
+            *a.get_mut(i)
+                .ok_or_else(|| err(format!("index {i} is out of range (length {len})")))? = value;
+        }
+        _ => return Err(err(format!("`{}` is not a table", parents.join(".")))),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(doc: &mut toml::Value, arg: &str) -> Result<()> {
+        let (path, v) = parse_set(arg)?;
+        apply(doc, arg, &path, v)
+    }
+
+    #[test]
+    fn sets_nested_keys_arrays_and_bare_strings() {
+        let mut doc = toml::Value::Table(
+            toml::from_str("[w]\nrate = 1.0\n[[d]]\nn = 1\n[[d]]\nn = 2\n").unwrap(),
+        );
+        set(&mut doc, "w.rate=3.5").unwrap();
+        set(&mut doc, "sel.kind=random").unwrap();
+        set(&mut doc, "d.1.n=7").unwrap();
+        set(&mut doc, "x=\"quoted\"").unwrap();
+        assert_eq!(doc["w"]["rate"].as_float(), Some(3.5));
+        assert_eq!(doc["sel"]["kind"].as_str(), Some("random"));
+        assert_eq!(doc["d"][1]["n"].as_integer(), Some(7));
+        assert_eq!(doc["x"].as_str(), Some("quoted"));
+    }
+
+    #[test]
+    fn bad_overrides_are_errors() {
+        let mut doc = toml::Value::Table(toml::from_str("[[d]]\nn = 1\na = 1\n").unwrap());
+        assert!(set(&mut doc, "novalue").is_err());
+        assert!(
+            set(&mut doc, "d.5.n=1")
+                .unwrap_err()
+                .to_string()
+                .contains("out of range")
+        );
+        assert!(set(&mut doc, "d.x.n=1").is_err());
+        assert!(
+            set(&mut doc, "d.0.n.deeper=1")
+                .unwrap_err()
+                .to_string()
+                .contains("not a table")
+        );
+        assert!(set(&mut doc, "w=[1,").is_err());
+        // The document survives a failed override.
+        assert_eq!(doc["d"][0]["n"].as_integer(), Some(1));
+    }
+}

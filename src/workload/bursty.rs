@@ -1,0 +1,144 @@
+//! On/off modulated Poisson arrivals: a base rate, and a burst rate during periodic bursts.
+
+use rand_distr::{Distribution, Exp};
+
+use super::{Arrival, Demand, DemandStreams, NO_USER, Workload};
+use crate::rng::{RngStreams, SimRng};
+use crate::time::{SimDuration, SimTime};
+
+/// Rate schedule of a bursty workload [requests/s and s].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BurstSchedule {
+    /// Rate outside bursts.
+    pub base_rate_rps: f64,
+    /// Rate during bursts.
+    pub burst_rate_rps: f64,
+    /// Burst length.
+    pub burst_length_s: f64,
+    /// Burst period (start to start).
+    pub burst_period_s: f64,
+    /// Start of the first burst.
+    pub burst_start_s: f64,
+}
+
+impl BurstSchedule {
+    /// The rate at time `t` [s] and the time at which it next changes.
+    pub fn segment(&self, t: f64) -> (f64, f64) {
+        if t < self.burst_start_s {
+            return (self.base_rate_rps, self.burst_start_s);
+        }
+        let k = ((t - self.burst_start_s) / self.burst_period_s).floor();
+        let start = self.burst_start_s + k * self.burst_period_s;
+        let burst_end = start + self.burst_length_s;
+        if t < burst_end {
+            (self.burst_rate_rps, burst_end)
+        } else {
+            (self.base_rate_rps, start + self.burst_period_s)
+        }
+    }
+
+    /// Mean rate over a whole period (after the first burst start).
+    pub fn mean_rate_rps(&self) -> f64 {
+        let f = self.burst_length_s / self.burst_period_s;
+        f * self.burst_rate_rps + (1.0 - f) * self.base_rate_rps
+    }
+}
+
+/// Non-homogeneous Poisson arrivals with a piecewise-constant rate, generated exactly by
+/// inverting the integrated rate (no thinning).
+pub struct Bursty {
+    schedule: BurstSchedule,
+    unit: Exp<f64>,
+    horizon: SimTime,
+    demand: Demand,
+    arrivals: SimRng,
+    streams: DemandStreams,
+}
+
+impl Bursty {
+    /// A bursty workload (burst rate > 0, 0 < length <= period) up to `horizon`.
+    pub fn new(
+        schedule: BurstSchedule,
+        horizon: SimTime,
+        demand: Demand,
+        streams: &RngStreams,
+    ) -> Bursty {
+        Bursty {
+            schedule,
+            #[allow(clippy::expect_used)]
+            unit: Exp::new(1.0).expect("rate 1 is valid"),
+            horizon,
+            demand,
+            arrivals: streams.stream("arrivals"),
+            streams: DemandStreams::new(streams),
+        }
+    }
+
+    fn next_after(&mut self, t: SimTime) -> Option<Arrival> {
+        let mut work = self.unit.sample(&mut self.arrivals);
+        let mut now = t.as_secs_f64();
+        let horizon = self.horizon.as_secs_f64();
+        let at = loop {
+            if now > horizon {
+                return None;
+            }
+            let (rate, end) = self.schedule.segment(now);
+            let span = end - now;
+            if rate > 0.0 && rate * span >= work {
+                break now + work / rate;
+            }
+            work -= rate * span;
+            now = end;
+        };
+        let at = t + SimDuration::from_secs_f64(at - t.as_secs_f64());
+        if at > self.horizon {
+            return None;
+        }
+        let (class, prompt_tokens, output_tokens) = self.streams.draw(&self.demand);
+        Some(Arrival {
+            at,
+            user: NO_USER,
+            class,
+            prompt_tokens,
+            output_tokens,
+        })
+    }
+}
+
+impl Workload for Bursty {
+    fn start(&mut self) -> Vec<Arrival> {
+        self.next_after(SimTime::ZERO).into_iter().collect()
+    }
+    fn after_arrival(&mut self, arrival: &Arrival) -> Option<Arrival> {
+        self.next_after(arrival.at)
+    }
+    fn after_done(&mut self, _: SimTime, _: u32) -> Option<Arrival> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sched() -> BurstSchedule {
+        BurstSchedule {
+            base_rate_rps: 1.0,
+            burst_rate_rps: 10.0,
+            burst_length_s: 5.0,
+            burst_period_s: 20.0,
+            burst_start_s: 10.0,
+        }
+    }
+
+    #[test]
+    fn segments_follow_the_schedule() {
+        let s = sched();
+        assert_eq!(s.segment(0.0), (1.0, 10.0));
+        assert_eq!(s.segment(10.0), (10.0, 15.0));
+        assert_eq!(s.segment(14.9), (10.0, 15.0));
+        assert_eq!(s.segment(15.0), (1.0, 30.0));
+        assert_eq!(s.segment(31.0), (10.0, 35.0));
+        assert!((s.mean_rate_rps() - 3.25).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,305 @@
+//! Trace replay from CSV, in the Azure LLM inference trace format as published:
+//! `TIMESTAMP,ContextTokens,GeneratedTokens` with timestamps like `2023-11-16 18:15:46.6805900`
+//! (plain numbers are read as seconds).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{Arrival, Demand, NO_USER, Workload};
+use crate::error::{Error, Result};
+use crate::rng::{RngStreams, SimRng};
+use crate::time::{SimDuration, SimTime};
+
+/// One trace row, with its time relative to the trace's first row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TraceRow {
+    /// Offset from the first row [µs].
+    pub offset_us: u64,
+    /// Prompt tokens (`ContextTokens`).
+    pub prompt_tokens: u32,
+    /// Output tokens (`GeneratedTokens`).
+    pub output_tokens: u32,
+}
+
+const COLUMNS: [&str; 3] = ["TIMESTAMP", "ContextTokens", "GeneratedTokens"];
+
+/// Reads a whole trace. Rows must be in time order; blank lines are skipped.
+pub fn read_trace(path: &Path) -> Result<Vec<TraceRow>> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.into(),
+        action: "cannot read trace",
+        source,
+    })?;
+    parse_trace(&text, path)
+}
+
+/// Parses trace text; `path` names it in errors.
+pub fn parse_trace(text: &str, path: &Path) -> Result<Vec<TraceRow>> {
+    let line_err = |line: usize, problem: String| Error::Line {
+        path: path.into(),
+        line,
+        problem,
+    };
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let Some((_, header)) = lines.next() else {
+        return Err(line_err(
+            1,
+            format!("empty trace; expected a header {}", COLUMNS.join(",")),
+        ));
+    };
+    let names: Vec<&str> = header
+        .split(',')
+        .map(|s| s.trim().trim_start_matches('\u{feff}'))
+        .collect();
+    let mut idx = [0usize; 3];
+    for (slot, want) in idx.iter_mut().zip(COLUMNS) {
+        *slot = names.iter().position(|n| *n == want).ok_or_else(|| {
+            line_err(
+                1,
+                format!(
+                    "header has no column `{want}` (found: {}; required: {})",
+                    names.join(","),
+                    COLUMNS.join(",")
+                ),
+            )
+        })?;
+    }
+    let mut rows = Vec::new();
+    let mut first: Option<i128> = None;
+    let mut last: i128 = i128::MIN;
+    for (i, line) in lines {
+        let n = i + 1;
+        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+        if cells.len() != names.len() {
+            return Err(line_err(
+                n,
+                format!(
+                    "expected {} comma-separated fields, found {}: `{line}`",
+                    names.len(),
+                    cells.len()
+                ),
+            ));
+        }
+        let ts = cells[idx[0]];
+        let t = parse_timestamp_us(ts).ok_or_else(|| {
+            line_err(n, format!("column TIMESTAMP: `{ts}` is not a timestamp (expected `YYYY-MM-DD HH:MM:SS[.fraction]` or seconds)"))
+        })?;
+        let count = |col: usize| -> Result<u32> {
+            let v = cells[idx[col]];
+            v.parse::<u32>().map_err(|_| {
+                line_err(
+                    n,
+                    format!(
+                        "column {}: `{v}` is not a token count (expected a whole number >= 0)",
+                        COLUMNS[col]
+                    ),
+                )
+            })
+        };
+        let prompt_tokens = count(1)?;
+        let output_tokens = count(2)?;
+        if t < last {
+            return Err(line_err(
+                n,
+                format!(
+                    "column TIMESTAMP: `{ts}` is earlier than the previous row; rows must be in time order"
+                ),
+            ));
+        }
+        last = t;
+        let base = *first.get_or_insert(t);
+        rows.push(TraceRow {
+            offset_us: (t - base) as u64,
+            prompt_tokens,
+            output_tokens,
+        });
+    }
+    if rows.is_empty() {
+        return Err(line_err(2, "trace has a header but no rows".into()));
+    }
+    Ok(rows)
+}
+
+/// Parses `YYYY-MM-DD HH:MM:SS[.fraction]` (or `T` as separator) to microseconds since the Unix
+/// epoch, or a plain number of seconds.
+pub fn parse_timestamp_us(s: &str) -> Option<i128> {
+    if let Ok(secs) = s.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| (secs * 1e6).round() as i128);
+    }
+    let (date, time) = s.split_once([' ', 'T'])?;
+    let mut d = date.split('-');
+    let y: i64 = d.next()?.parse().ok()?;
+    let m: u32 = d.next()?.parse().ok()?;
+    let day: u32 = d.next()?.parse().ok()?;
+    if d.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
+    let mut t = hms.split(':');
+    let h: u32 = t.next()?.parse().ok()?;
+    let mi: u32 = t.next()?.parse().ok()?;
+    let sec: u32 = t.next()?.parse().ok()?;
+    if t.next().is_some() || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    if !frac.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    // Fraction to microseconds, rounding on the 7th digit.
+    let mut digits: Vec<u32> = frac.chars().filter_map(|c| c.to_digit(10)).collect();
+    digits.resize(7, 0);
+    let mut us = digits[..6]
+        .iter()
+        .fold(0i128, |a, d| a * 10 + i128::from(*d));
+    if digits[6] >= 5 {
+        us += 1;
+    }
+    let days = days_from_civil(y, m, day);
+    let secs = i128::from(days) * 86_400 + i128::from(h * 3600 + mi * 60 + sec);
+    Some(secs * 1_000_000 + us)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Replays trace rows as arrivals: times scaled by `time_scale`, tokens as recorded, classes
+/// drawn by share.
+pub struct TraceReplay {
+    rows: Arc<Vec<TraceRow>>,
+    next: usize,
+    limit: usize,
+    time_scale: f64,
+    horizon: SimTime,
+    demand: Demand,
+    class: SimRng,
+}
+
+impl TraceReplay {
+    /// Replays `rows` (at most `max_requests`, only those up to `horizon`).
+    pub fn new(
+        rows: Arc<Vec<TraceRow>>,
+        time_scale: f64,
+        max_requests: Option<u64>,
+        horizon: SimTime,
+        demand: Demand,
+        streams: &RngStreams,
+    ) -> TraceReplay {
+        let limit = max_requests.map_or(rows.len(), |m| rows.len().min(m as usize));
+        TraceReplay {
+            rows,
+            next: 0,
+            limit,
+            time_scale,
+            horizon,
+            demand,
+            class: streams.stream("class"),
+        }
+    }
+
+    fn pull(&mut self) -> Option<Arrival> {
+        if self.next >= self.limit {
+            return None;
+        }
+        let row = self.rows[self.next];
+        self.next += 1;
+        let at = SimTime::ZERO
+            + SimDuration::from_secs_f64(row.offset_us as f64 / 1e6 * self.time_scale);
+        if at > self.horizon {
+            return None;
+        }
+        let class = self.demand.class(&mut self.class);
+        Some(Arrival {
+            at,
+            user: NO_USER,
+            class,
+            prompt_tokens: row.prompt_tokens.max(1),
+            output_tokens: row.output_tokens.max(1),
+        })
+    }
+}
+
+impl Workload for TraceReplay {
+    fn start(&mut self) -> Vec<Arrival> {
+        self.pull().into_iter().collect()
+    }
+    fn after_arrival(&mut self, _: &Arrival) -> Option<Arrival> {
+        self.pull()
+    }
+    fn after_done(&mut self, _: SimTime, _: u32) -> Option<Arrival> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_azure_timestamps() {
+        let a = parse_timestamp_us("2023-11-16 18:15:46.6805900").unwrap();
+        let b = parse_timestamp_us("2023-11-16 18:15:50.9951690").unwrap();
+        assert_eq!(b - a, 4_314_579);
+        // 1970-01-02 00:00:01.5 is 86401.5 s after the epoch.
+        assert_eq!(
+            parse_timestamp_us("1970-01-02 00:00:01.5"),
+            Some(86_401_500_000)
+        );
+        assert_eq!(parse_timestamp_us("12.25"), Some(12_250_000));
+        assert_eq!(parse_timestamp_us("2023-13-01 00:00:00"), None);
+        assert_eq!(parse_timestamp_us("yesterday"), None);
+        assert_eq!(parse_timestamp_us("2023-11-16 18:15:46.68x"), None);
+    }
+
+    #[test]
+    fn reads_rows_relative_to_the_first() {
+        let text = "TIMESTAMP,ContextTokens,GeneratedTokens\n\
+                    2023-11-16 18:15:46.0,374,44\n\n2023-11-16 18:15:47.5,10,2\n";
+        let rows = parse_trace(text, Path::new("t.csv")).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            rows[1],
+            TraceRow {
+                offset_us: 1_500_000,
+                prompt_tokens: 10,
+                output_tokens: 2
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_lines_name_line_column_and_value() {
+        let text = "TIMESTAMP,ContextTokens,GeneratedTokens\n1.0,5,5\n2.0,five,5\n";
+        let err = parse_trace(text, Path::new("t.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("t.csv:3") && err.contains("ContextTokens") && err.contains("`five`"),
+            "{err}"
+        );
+        let err = parse_trace("a,b\n", Path::new("t.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("TIMESTAMP"), "{err}");
+        let err = parse_trace(
+            "TIMESTAMP,ContextTokens,GeneratedTokens\n2,1,1\n1,1,1\n",
+            Path::new("t.csv"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("t.csv:3") && err.contains("time order"),
+            "{err}"
+        );
+    }
+}
