@@ -1,0 +1,230 @@
+//! Bad input: a clear error naming the file, the key (or line), the value and what is allowed;
+//! never a panic; exit code 2.
+
+use std::process::Command;
+
+use crate::common::*;
+
+const GOOD_DEVICE: &str = r#"
+[[devices]]
+name = "n"
+profile = "PROFILE"
+model = "qwen2.5-1.5b"
+"#;
+
+fn good_device() -> String {
+    GOOD_DEVICE.replace(
+        "PROFILE",
+        &root()
+            .join("calibration/jetson-orin-nano.toml")
+            .display()
+            .to_string(),
+    )
+}
+
+const WORKLOAD: &str = "duration_s = 10\n[workload]\nkind = \"poisson\"\nrate_rps = 1.0\nprompt_tokens = { dist = \"fixed\", value = 10 }\noutput_tokens = { dist = \"fixed\", value = 10 }\n";
+
+/// Runs `edgesim check` on `text` and returns stderr, asserting exit code 2 and no panic.
+fn fails(tag: &str, text: &str, needles: &[&str]) {
+    let path = temp_file(tag, &format!("{tag}.toml"), text);
+    let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .arg("check")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{tag}: {err}");
+    assert!(!err.contains("panicked"), "{tag}: {err}");
+    assert!(
+        err.contains(&format!("{tag}.toml")),
+        "{tag}: error does not name the file: {err}"
+    );
+    for n in needles {
+        assert!(err.contains(n), "{tag}: error lacks `{n}`: {err}");
+    }
+    // `run` fails the same way and writes nothing.
+    let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .arg("run")
+        .arg(&path)
+        .arg("--no-out")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{tag} (run)");
+}
+
+#[test]
+fn unknown_key() {
+    let text = WORKLOAD.replace("rate_rps = 1.0", "rate_rps = 1.0\nrate_rpz = 2") + &good_device();
+    fails(
+        "unknown_key",
+        &text,
+        &["rate_rpz", "unknown field", "rate_rps", "line 5"],
+    );
+}
+
+#[test]
+fn wrong_type() {
+    let text = WORKLOAD.replace("rate_rps = 1.0", "rate_rps = \"fast\"") + &good_device();
+    fails(
+        "wrong_type",
+        &text,
+        &["rate_rps", "\"fast\"", "invalid type", "expected f64"],
+    );
+}
+
+#[test]
+fn negative_and_zero_rate() {
+    for (tag, v) in [("negative_rate", "-2.5"), ("zero_rate", "0")] {
+        let text = WORKLOAD.replace("rate_rps = 1.0", &format!("rate_rps = {v}")) + &good_device();
+        fails(
+            tag,
+            &text,
+            &["workload.rate_rps", v.trim_end_matches(".0"), "> 0"],
+        );
+    }
+}
+
+#[test]
+fn empty_cluster() {
+    fails(
+        "empty_cluster",
+        WORKLOAD,
+        &["devices", "empty", "[[devices]]"],
+    );
+}
+
+#[test]
+fn unknown_policy() {
+    let text = format!(
+        "{WORKLOAD}{}\n[selection]\nkind = \"fastest\"\n",
+        good_device()
+    );
+    fails(
+        "unknown_policy",
+        &text,
+        &["fastest", "unknown variant", "load_aware", "power_of_two"],
+    );
+}
+
+#[test]
+fn missing_profile_file() {
+    let text = WORKLOAD.to_string() + &GOOD_DEVICE.replace("PROFILE", "no/such/profile.toml");
+    fails(
+        "missing_profile",
+        &text,
+        &["no/such/profile.toml", "cannot read device profile"],
+    );
+}
+
+#[test]
+fn model_too_big_for_the_device() {
+    let text = WORKLOAD.to_string() + &good_device().replace("qwen2.5-1.5b", "qwen2.5-14b");
+    fails(
+        "too_big",
+        &text,
+        &[
+            "devices[0].model",
+            "qwen2.5-14b",
+            "does not fit",
+            "Jetson Orin Nano",
+        ],
+    );
+}
+
+#[test]
+fn model_unknown_or_uncalibrated() {
+    let text = WORKLOAD.to_string() + &good_device().replace("qwen2.5-1.5b", "llama-9000");
+    fails(
+        "unknown_model",
+        &text,
+        &["devices[0].model", "llama-9000", "qwen2.5-3b"],
+    );
+}
+
+#[test]
+fn malformed_trace_line() {
+    let trace = temp_file(
+        "malformed_trace",
+        "bad.csv",
+        "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,374,44\n2023-11-16 18:15:47.00,37x,44\n",
+    );
+    let text = format!(
+        "[workload]\nkind = \"trace\"\npath = \"{}\"\n{}",
+        trace.display(),
+        good_device()
+    );
+    let path = temp_file("malformed_trace", "malformed_trace.toml", &text);
+    let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .arg("check")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("bad.csv:3") && err.contains("ContextTokens") && err.contains("`37x`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn keys_of_another_kind_and_missing_keys() {
+    let text = WORKLOAD.replace("rate_rps = 1.0", "rate_rps = 1.0\nusers = 3") + &good_device();
+    fails(
+        "misplaced_key",
+        &text,
+        &["workload.users", "not used by workload.kind = \"poisson\""],
+    );
+    let text = format!(
+        "{WORKLOAD}{}\n[rate_limit]\nkind = \"sliding_window\"\nlimit = 5\n",
+        good_device()
+    );
+    fails(
+        "missing_window",
+        &text,
+        &["rate_limit.window_s", "required"],
+    );
+    let text = WORKLOAD.replace("duration_s = 10\n", "") + &good_device();
+    fails("no_duration", &text, &["duration_s", "required"]);
+}
+
+#[test]
+fn bad_set_override_is_exit_2() {
+    let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .args(["check", "--set", "devices.9.count=2"])
+        .arg(shipped("bursty.toml"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        err.contains("devices.9.count=2") && err.contains("out of range"),
+        "{err}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .args(["check", "--set", "workload.burst_rate_rps=-1"])
+        .arg(shipped("bursty.toml"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bursty.toml")
+            && err.contains("workload.burst_rate_rps")
+            && err.contains("-1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_scenario_file() {
+    let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .args(["run", "nope.toml"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        err.contains("nope.toml") && err.contains("cannot read scenario"),
+        "{err}"
+    );
+}

@@ -1,0 +1,244 @@
+//! The command line end to end, and the golden summary.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::common::*;
+
+fn edgesim(args: &[&str], cwd: &Path) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "edgesim {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn run_prints_a_table_and_json_with_the_documented_keys() {
+    let root = root();
+    let out = edgesim(&["run", "scenarios/bursty.toml", "--no-out"], &root);
+    let table = String::from_utf8_lossy(&out.stdout);
+    for word in [
+        "requests",
+        "tokens to cloud",
+        "cloud cost",
+        "edge energy",
+        "TTFT edge",
+        "end-to-end cloud",
+        "nano-1",
+        "agx-2",
+    ] {
+        assert!(table.contains(word), "table lacks {word}:\n{table}");
+    }
+    let j = json(&edgesim(
+        &["run", "scenarios/bursty.toml", "--no-out", "--json"],
+        &root,
+    ));
+    for k in [
+        "requests_total",
+        "served_edge",
+        "served_cloud",
+        "rejected",
+        "redirected_tokens",
+        "cloud_cost_usd",
+        "edge_energy_j",
+    ] {
+        assert!(j[k].is_number(), "{k}");
+    }
+    for k in ["ttft_ms", "e2e_ms"] {
+        for p in ["p50", "p90", "p99", "mean"] {
+            assert!(j[k][p].is_number(), "{k}.{p}");
+        }
+    }
+    let devs = j["devices"].as_array().unwrap();
+    assert_eq!(devs.len(), 5);
+    for d in devs {
+        assert!(
+            d["name"].is_string()
+                && d["served"].is_number()
+                && d["utilisation"].is_number()
+                && d["energy_j"].is_number()
+        );
+    }
+    // Stable key order: the first keys come in the documented order.
+    let text = String::from_utf8_lossy(
+        &edgesim(
+            &["run", "scenarios/bursty.toml", "--no-out", "--json"],
+            &root,
+        )
+        .stdout,
+    )
+    .into_owned();
+    let pos = |k: &str| text.find(&format!("\"{k}\"")).unwrap();
+    assert!(pos("requests_total") < pos("served_edge") && pos("served_edge") < pos("devices"));
+}
+
+#[test]
+fn set_and_seed_override_the_scenario() {
+    let root = root();
+    let base = json(&edgesim(
+        &["run", "scenarios/bursty.toml", "--no-out", "--json"],
+        &root,
+    ));
+    let random = json(&edgesim(
+        &[
+            "run",
+            "scenarios/bursty.toml",
+            "--no-out",
+            "--json",
+            "--set",
+            "selection.kind=\"random\"",
+        ],
+        &root,
+    ));
+    assert_eq!(random["selection"], "random");
+    assert_eq!(
+        random["requests_total"], base["requests_total"],
+        "same arrivals"
+    );
+    assert_ne!(random["devices"], base["devices"]);
+    let seeded = json(&edgesim(
+        &[
+            "run",
+            "scenarios/bursty.toml",
+            "--no-out",
+            "--json",
+            "--seed",
+            "9",
+        ],
+        &root,
+    ));
+    assert_eq!(seeded["seed"], 9);
+    let fewer = json(&edgesim(
+        &[
+            "run",
+            "scenarios/steady.toml",
+            "--no-out",
+            "--json",
+            "--set",
+            "workload.rate_rps=0.05",
+        ],
+        &root,
+    ));
+    assert!(
+        fewer["requests_total"].as_u64().unwrap() < base["requests_total"].as_u64().unwrap() / 4
+    );
+}
+
+#[test]
+fn out_writes_summary_and_a_resolved_scenario_that_reproduces_the_run() {
+    let dir = std::env::temp_dir().join(format!("edgesim-cli-out-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.display().to_string();
+    let printed = edgesim(
+        &[
+            "run",
+            "scenarios/bursty.toml",
+            "--json",
+            "--out",
+            &d,
+            "--set",
+            "selection.kind=random",
+            "--seed",
+            "5",
+        ],
+        &root(),
+    );
+    let summary = std::fs::read_to_string(dir.join("summary.json")).unwrap();
+    assert_eq!(summary.as_bytes(), &printed.stdout[..]);
+    let resolved = dir.join("scenario.resolved.toml");
+    let again_dir = dir.join("again");
+    // Run the resolved file from another folder: it must be self-contained.
+    let again = edgesim(
+        &[
+            "run",
+            resolved.to_str().unwrap(),
+            "--json",
+            "--out",
+            again_dir.to_str().unwrap(),
+        ],
+        &std::env::temp_dir(),
+    );
+    assert_eq!(again.stdout, printed.stdout);
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains(".tmp")), "{names:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn default_output_folder_is_under_output() {
+    let cwd = std::env::temp_dir().join(format!("edgesim-cli-default-{}", std::process::id()));
+    std::fs::create_dir_all(&cwd).unwrap();
+    let scenario = shipped("steady.toml");
+    edgesim(&["run", scenario.to_str().unwrap()], &cwd);
+    assert!(cwd.join("output/steady/summary.json").is_file());
+    assert!(cwd.join("output/steady/scenario.resolved.toml").is_file());
+    std::fs::remove_dir_all(&cwd).unwrap();
+}
+
+#[test]
+fn check_prints_the_resolved_scenario() {
+    let out = edgesim(
+        &[
+            "check",
+            "scenarios/bursty.toml",
+            "--set",
+            "routing.max_attempts=2",
+        ],
+        &root(),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("max_attempts = 2"), "{text}");
+    assert!(
+        text.contains("[devices.inline.device]"),
+        "profiles are inlined: {text}"
+    );
+    let parsed: toml::Table = toml::from_str(&text).unwrap();
+    assert_eq!(parsed["seed"].as_integer(), Some(42));
+}
+
+#[test]
+fn every_shipped_scenario_validates_and_runs() {
+    for entry in std::fs::read_dir(root().join("scenarios")).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "toml") {
+            let sc = load(&p, &[]);
+            let s = edgesim::sim::run(&sc);
+            assert!(s.requests_total > 0, "{}", p.display());
+        }
+    }
+}
+
+/// Golden summary of a small fixed-seed scenario. A change in the numbers must be reviewed:
+/// regenerate with `UPDATE_GOLDEN=1 cargo test golden` and read the diff.
+#[test]
+fn golden_summary() {
+    let out = edgesim(
+        &["run", "tests/golden/small.toml", "--json", "--no-out"],
+        &root(),
+    );
+    let golden = root().join("tests/golden/small.summary.json");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, &out.stdout).unwrap();
+    }
+    let expected = std::fs::read_to_string(&golden).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        expected,
+        "summary differs from {}",
+        golden.display()
+    );
+}

@@ -1,0 +1,104 @@
+//! Shared helpers.
+
+use std::path::{Path, PathBuf};
+
+use edgesim::metrics::{Recorder, RequestRecord, Summary};
+use edgesim::scenario::{LoadOptions, Scenario};
+use edgesim::time::SimTime;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Parses scenario text as if it lived in `tests/` (so `../calibration/...` resolves).
+pub fn scenario(text: &str) -> Scenario {
+    Scenario::from_str_at(
+        text,
+        &root().join("tests/inline.toml"),
+        &LoadOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("bad test scenario: {e}\n{text}"))
+}
+
+/// A device entry with an inline profile: `slots` slots, no queue unless given, prefill
+/// effectively instant, decode curve `decode`, busy/idle power.
+pub fn inline_device(
+    name: &str,
+    slots: u32,
+    queue: u32,
+    decode: &[f64],
+    busy_w: f64,
+    idle_w: f64,
+) -> String {
+    let decode: Vec<String> = decode.iter().map(|d| format!("{d:?}")).collect();
+    format!(
+        r#"
+[[devices]]
+name = "{name}"
+model = "qwen2.5-0.5b"
+slots = {slots}
+queue_capacity = {queue}
+ctx_tokens = 512
+[devices.inline.device]
+name = "test board"
+memory_gb = 1000.0
+idle_w = {idle_w:?}
+[[devices.inline.models]]
+model = "qwen2.5-0.5b"
+prefill_tps = 1e12
+decode_tps = [{}]
+busy_w = {busy_w:?}
+"#,
+        decode.join(", ")
+    )
+}
+
+/// Writes a file under a fresh temporary folder and returns its path.
+pub fn temp_file(dir_tag: &str, name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("edgesim-it-{}-{dir_tag}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// A trace CSV with the given (seconds, prompt, output) rows.
+pub fn trace_text(rows: &[(f64, u32, u32)]) -> String {
+    let mut s = String::from("TIMESTAMP,ContextTokens,GeneratedTokens\n");
+    for (t, p, o) in rows {
+        s.push_str(&format!("{t},{p},{o}\n"));
+    }
+    s
+}
+
+/// Records every finished request.
+#[derive(Default)]
+pub struct Collect(pub Vec<RequestRecord>);
+impl Recorder for Collect {
+    fn on_end(&mut self, _: SimTime, r: &RequestRecord) {
+        self.0.push(*r);
+    }
+}
+
+/// Runs and returns the summary and all records sorted by id.
+pub fn run_collect(sc: &Scenario) -> (Summary, Vec<RequestRecord>) {
+    let mut c = Collect::default();
+    let s = edgesim::sim::run_with(sc, &mut c);
+    c.0.sort_by_key(|r| r.id);
+    (s, c.0)
+}
+
+/// Path of a shipped scenario.
+pub fn shipped(name: &str) -> PathBuf {
+    root().join("scenarios").join(name)
+}
+
+/// Loads a shipped scenario with overrides.
+pub fn load(path: &Path, sets: &[&str]) -> Scenario {
+    let opts = LoadOptions {
+        sets: sets.iter().map(|s| s.to_string()).collect(),
+        seed: None,
+    };
+    Scenario::load(path, &opts).unwrap_or_else(|e| panic!("{e}"))
+}

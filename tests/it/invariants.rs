@@ -1,0 +1,214 @@
+//! Properties that must hold for every scenario, checked on randomly generated ones.
+
+use rand::{RngExt, SeedableRng};
+
+use crate::common::*;
+use edgesim::metrics::Route;
+
+fn pick<'a>(r: &mut rand_pcg::Pcg64Mcg, xs: &[&'a str]) -> &'a str {
+    xs[r.random_range(0..xs.len())]
+}
+
+fn tokens(r: &mut rand_pcg::Pcg64Mcg) -> String {
+    match r.random_range(0..4) {
+        0 => format!("{{ dist = \"fixed\", value = {} }}", r.random_range(1..400)),
+        1 => format!(
+            "{{ dist = \"uniform\", min = 1, max = {} }}",
+            r.random_range(1..400)
+        ),
+        2 => format!(
+            "{{ dist = \"lognormal\", median = {}, sigma = 0.7, max = 2000 }}",
+            r.random_range(5..300)
+        ),
+        _ => format!(
+            "{{ dist = \"exponential\", mean = {} }}",
+            r.random_range(5..300)
+        ),
+    }
+}
+
+/// A random but valid scenario.
+fn random_scenario(case: u64) -> String {
+    let mut r = rand_pcg::Pcg64Mcg::seed_from_u64(case);
+    let duration = r.random_range(20..200);
+    let mut s = format!("seed = {case}\nduration_s = {duration}\n[workload]\n");
+    match r.random_range(0..4) {
+        0 => {
+            s += &format!(
+                "kind = \"poisson\"\nrate_rps = {:.3}\n",
+                r.random_range(0.05..3.0)
+            )
+        }
+        1 => {
+            s += &format!(
+                "kind = \"closed\"\nusers = {}\nthink_time_s = {:.2}\n",
+                r.random_range(1..12),
+                r.random_range(0.5..20.0)
+            )
+        }
+        2 => {
+            s += &format!(
+                "kind = \"bursty\"\nbase_rate_rps = {:.2}\nburst_rate_rps = {:.2}\nburst_length_s = 5\nburst_period_s = {}\n",
+                r.random_range(0.0..1.0),
+                r.random_range(0.5..6.0),
+                r.random_range(5..40)
+            )
+        }
+        _ => {
+            let n = r.random_range(1..300);
+            let mut t = 0.0;
+            let rows: Vec<(f64, u32, u32)> = (0..n)
+                .map(|_| {
+                    t += r.random_range(0.0..2.0);
+                    (t, r.random_range(0..500), r.random_range(0..300))
+                })
+                .collect();
+            let p = temp_file(&format!("inv{case}"), "trace.csv", &trace_text(&rows));
+            s += &format!(
+                "kind = \"trace\"\npath = \"{}\"\ntime_scale = {:.2}\n",
+                p.display(),
+                r.random_range(0.2..2.0)
+            );
+        }
+    }
+    if !s.contains("\"trace\"") {
+        s += &format!(
+            "prompt_tokens = {}\noutput_tokens = {}\n",
+            tokens(&mut r),
+            tokens(&mut r)
+        );
+    }
+    s += &format!(
+        "[selection]\nkind = \"{}\"\n[routing]\nmax_attempts = {}\nedge_rtt_ms = {}\n[cloud]\nenabled = {}\n",
+        pick(
+            &mut r,
+            &[
+                "random",
+                "weighted",
+                "load_aware",
+                "round_robin",
+                "power_of_two"
+            ]
+        ),
+        r.random_range(1..4),
+        r.random_range(0..20),
+        r.random_bool(0.6)
+    );
+    let unit = pick(&mut r, &["requests", "tokens"]);
+    let scope = pick(&mut r, &["device", "cluster"]);
+    let per = if unit == "tokens" { 400.0 } else { 1.0 };
+    s += &match r.random_range(0..4) {
+        0 => "[rate_limit]\nkind = \"none\"\n".to_string(),
+        1 => format!(
+            "[rate_limit]\nkind = \"sliding_window\"\nunit = \"{unit}\"\nscope = \"{scope}\"\nwindow_s = {}\nlimit = {}\n",
+            r.random_range(1..30),
+            per * f64::from(r.random_range(1..10))
+        ),
+        2 => format!(
+            "[rate_limit]\nkind = \"token_bucket\"\nunit = \"{unit}\"\nscope = \"{scope}\"\nlimit = {}\nrefill_per_s = {:.2}\n",
+            per * f64::from(r.random_range(1..10)),
+            per * r.random_range(0.1..2.0)
+        ),
+        _ => format!(
+            "[rate_limit]\nkind = \"concurrency\"\nunit = \"{unit}\"\nscope = \"{scope}\"\nlimit = {}\n",
+            per * f64::from(r.random_range(1..6))
+        ),
+    };
+    for i in 0..r.random_range(1..4) {
+        let profile = pick(&mut r, &["jetson-orin-nano", "jetson-agx-orin"]);
+        s += &format!(
+            "[[devices]]\nname = \"dev{i}\"\ncount = {}\nprofile = \"../calibration/{profile}.toml\"\nmodel = \"{}\"\nslots = {}\nqueue_capacity = {}\n",
+            r.random_range(1..3),
+            pick(&mut r, &["qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-3b"]),
+            r.random_range(1..5),
+            r.random_range(0..4)
+        );
+    }
+    s
+}
+
+#[test]
+fn conservation_littles_law_and_bounds_on_random_scenarios() {
+    for case in 0..120u64 {
+        let text = random_scenario(case);
+        let sc = scenario(&text);
+        let (s, records) = run_collect(&sc);
+        let ctx = || format!("case {case}:\n{text}");
+
+        // Every request ends exactly once.
+        assert_eq!(
+            s.requests_total,
+            s.served_edge + s.served_cloud + s.rejected,
+            "{}",
+            ctx()
+        );
+        assert_eq!(records.len() as u64, s.requests_total, "{}", ctx());
+        assert!(
+            records.iter().enumerate().all(|(i, r)| r.id == i as u64),
+            "ids 0..n once each; {}",
+            ctx()
+        );
+        assert_eq!(
+            s.devices.iter().map(|d| d.served).sum::<u64>(),
+            s.served_edge,
+            "{}",
+            ctx()
+        );
+        if sc.cloud.enabled {
+            assert_eq!(s.rejected, 0, "{}", ctx());
+        } else {
+            assert_eq!(s.served_cloud, 0, "{}", ctx());
+        }
+        let cloud_tokens: u64 = records
+            .iter()
+            .filter(|r| r.route == Route::Cloud)
+            .map(|r| u64::from(r.prompt_tokens) + u64::from(r.output_tokens))
+            .sum();
+        assert_eq!(cloud_tokens, s.redirected_tokens, "{}", ctx());
+        for r in &records {
+            assert!(r.ttft <= r.e2e, "{}", ctx());
+            assert!(r.attempts <= sc.max_attempts, "{}", ctx());
+            if let Route::Edge(_) = r.route {
+                assert!(r.ttft >= sc.edge_rtt, "{}", ctx());
+            }
+        }
+
+        // Energy: request-attributed energy is exactly the busy energy.
+        let idle: f64 = s.devices.iter().map(|d| d.idle_energy_j).sum();
+        let busy = s.edge_energy_j - idle;
+        assert!(
+            (s.edge_request_energy_j - busy).abs() <= 1e-6 * busy.max(1.0),
+            "{}",
+            ctx()
+        );
+
+        for d in &s.devices {
+            assert!((0.0..=1.0).contains(&d.utilisation), "{}", ctx());
+            assert!(
+                (0.0..=1.0 + 1e-12).contains(&d.slot_utilisation),
+                "{}",
+                ctx()
+            );
+            assert!(d.slot_utilisation <= d.utilisation + 1e-12, "{}", ctx());
+            assert!(
+                d.idle_energy_j >= 0.0 && d.energy_j >= d.idle_energy_j,
+                "{}",
+                ctx()
+            );
+            // Little's law, L = λW: time-average in system x T = Σ residence times.
+            let l_t = d.mean_in_system * s.end_s;
+            let sum_w = d.served as f64 * d.mean_residence_ms.unwrap_or(0.0) / 1000.0;
+            assert!(
+                (l_t - sum_w).abs() <= 1e-6 * sum_w.max(1.0),
+                "{}: L·T {l_t} vs ΣW {sum_w}; {}",
+                d.name,
+                ctx()
+            );
+        }
+        for p in [&s.ttft_ms, &s.e2e_ms, &s.edge.ttft_ms, &s.cloud.e2e_ms] {
+            if let (Some(a), Some(b), Some(c)) = (p.p50, p.p90, p.p99) {
+                assert!(a <= b && b <= c, "{}", ctx());
+            }
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! Integration tests: one binary, one module per concern.
+//!
+//! - `queueing`: the simulator against queueing formulas (Erlang B, M/G/1/1, Erlang C, M/M/1).
+//! - `invariants`: conservation, Little's law and bounds on randomly generated scenarios.
+//! - `determinism`: same seed, same bytes; policies do not change arrivals.
+//! - `routing`: hand-worked small cases for each policy, limiter and the device model.
+//! - `bad_input`: every class of bad input gives a clear error and exit code 2.
+//! - `cli`: the command line end to end, and the golden summary.
+
+mod bad_input;
+mod cli;
+mod common;
+mod determinism;
+mod invariants;
+mod queueing;
+mod routing;

@@ -1,0 +1,146 @@
+//! The simulator against closed-form queueing results. Service times are set through the
+//! device model: prefill is instant, and a request with `k + 1` output tokens decodes `k`
+//! tokens at D(n)/n tokens/s each.
+
+use crate::common::*;
+
+/// Erlang B blocking probability for `c` servers and offered load `a` (recursive form).
+fn erlang_b(c: u32, a: f64) -> f64 {
+    (1..=c).fold(1.0, |b, k| a * b / (f64::from(k) + a * b))
+}
+
+/// Erlang C probability of waiting.
+fn erlang_c(c: u32, a: f64) -> f64 {
+    let b = erlang_b(c, a);
+    let rho = a / f64::from(c);
+    b / (1.0 - rho + rho * b)
+}
+
+fn loss_scenario(
+    selection: &str,
+    devices: u32,
+    rate: f64,
+    output: &str,
+    duration: f64,
+    seed: u64,
+) -> String {
+    let mut s = format!(
+        r#"
+seed = {seed}
+duration_s = {duration}
+[workload]
+kind = "poisson"
+rate_rps = {rate}
+prompt_tokens = {{ dist = "fixed", value = 1 }}
+output_tokens = {output}
+[selection]
+kind = "{selection}"
+[cloud]
+enabled = false
+"#
+    );
+    for i in 0..devices {
+        s += &inline_device(&format!("d{i}"), 1, 0, &[10.0], 10.0, 1.0);
+    }
+    s
+}
+
+#[test]
+fn erlang_b_loss_with_load_aware_selection() {
+    // c = 3 single-slot devices, no queue, no cloud; service 1 s (10 tokens at 10 tok/s).
+    // Load-aware finds a free device whenever one exists, so this is M/D/3/3: Erlang B.
+    for a in [1.0, 2.0, 4.0] {
+        let sc = scenario(&loss_scenario(
+            "load_aware",
+            3,
+            a,
+            r#"{ dist = "fixed", value = 11 }"#,
+            40_000.0 / a,
+            7,
+        ));
+        let s = edgesim::sim::run(&sc);
+        let blocked = s.rejected as f64 / s.requests_total as f64;
+        let expected = erlang_b(3, a);
+        assert!(s.requests_total > 35_000);
+        assert!(
+            (blocked - expected).abs() < 0.01,
+            "A={a}: blocked {blocked:.4}, Erlang B {expected:.4}"
+        );
+    }
+}
+
+#[test]
+fn random_selection_without_retry_is_independent_mg11_systems() {
+    // Random selection, one attempt: each device sees Poisson(λ/c) and is M/G/1/1, which blocks
+    // with probability ρ/(1+ρ) (insensitive to the service distribution). Service is uniform:
+    // 5..=15 decode tokens at 10 tok/s, mean 1 s.
+    for (rate, devices) in [(1.5, 3u32), (4.0, 2)] {
+        let sc = scenario(&loss_scenario(
+            "random",
+            devices,
+            rate,
+            r#"{ dist = "uniform", min = 6, max = 16 }"#,
+            30_000.0 / rate,
+            11,
+        ));
+        let s = edgesim::sim::run(&sc);
+        let rho = rate / f64::from(devices);
+        let expected = rho / (1.0 + rho);
+        let blocked = s.rejected as f64 / s.requests_total as f64;
+        assert!(
+            (blocked - expected).abs() < 0.012,
+            "λ={rate}, c={devices}: {blocked:.4} vs {expected:.4}"
+        );
+    }
+}
+
+#[test]
+fn mmc_mean_wait_matches_erlang_c() {
+    // One device with c slots and a long queue; D(n) = n x 1000 tok/s, so each stream runs at
+    // 1000 tok/s. Output tokens ceil(Exp(mean 1000)): the decoded count floor(X) is geometric,
+    // a fine discretisation of an exponential service time with mean q/(1-q)/1000 s.
+    for (c, rho, seed) in [(1u32, 0.5, 3u64), (2, 0.7, 5)] {
+        let q = (-1.0f64 / 1000.0).exp();
+        let mean_s = q / (1.0 - q) / 1000.0;
+        let mu = 1.0 / mean_s;
+        let lambda = rho * f64::from(c) * mu;
+        let decode: Vec<f64> = (1..=c).map(|n| 1000.0 * f64::from(n)).collect();
+        let text = format!(
+            r#"
+seed = {seed}
+duration_s = {}
+[workload]
+kind = "poisson"
+rate_rps = {lambda}
+prompt_tokens = {{ dist = "fixed", value = 1 }}
+output_tokens = {{ dist = "exponential", mean = 1000.0 }}
+[cloud]
+enabled = false
+{}"#,
+            250_000.0 / lambda,
+            inline_device("d", c, 100_000, &decode, 10.0, 1.0)
+        );
+        let s = edgesim::sim::run(&scenario(&text));
+        assert_eq!(s.rejected, 0);
+        let a = lambda / mu;
+        let wq = erlang_c(c, a) / (f64::from(c) * mu - lambda);
+        let measured = s.edge.ttft_ms.mean.unwrap() / 1000.0;
+        assert!(
+            (measured - wq).abs() / wq < 0.08,
+            "c={c} ρ={rho}: mean wait {measured:.4} s, Erlang C {wq:.4} s"
+        );
+        // M/M/1 special case: Wq = ρ/(μ-λ).
+        if c == 1 {
+            let mm1 = rho / (mu - lambda);
+            assert!((wq - mm1).abs() < 1e-9);
+        }
+    }
+}
+
+#[test]
+fn erlang_formulas_match_published_values() {
+    // Independent check of the helpers: B(2, 1) = 0.2, B(5, 3) = 0.1101; C(2, 1) = 1/3.
+    assert!((erlang_b(2, 1.0) - 0.2).abs() < 1e-12);
+    assert!((erlang_b(5, 3.0) - 0.110_054).abs() < 1e-5);
+    assert!((erlang_c(2, 1.0) - 1.0 / 3.0).abs() < 1e-12);
+}

@@ -1,0 +1,258 @@
+//! Hand-worked small cases: exact routing, timing and energy for tiny traces.
+
+use crate::common::*;
+use edgesim::metrics::{RequestRecord, Route};
+use edgesim::time::SimDuration;
+
+/// Runs a trace `rows` against `body` (devices, policies) and returns the records.
+fn run_trace(tag: &str, rows: &[(f64, u32, u32)], body: &str) -> Vec<RequestRecord> {
+    let p = temp_file(tag, "t.csv", &trace_text(rows));
+    let text = format!(
+        "{body}\n[workload]\nkind = \"trace\"\npath = \"{}\"\n",
+        p.display()
+    );
+    run_collect(&scenario(&text)).1
+}
+
+fn routes(recs: &[RequestRecord]) -> Vec<Route> {
+    recs.iter().map(|r| r.route).collect()
+}
+
+fn ms(d: SimDuration) -> f64 {
+    d.as_millis_f64()
+}
+
+const CLOUD: &str = "[cloud]\nrtt_ms = 100\nttft_ms = 400\ntokens_per_s = 10\nusd_per_1k_input = 1.0\nusd_per_1k_output = 2.0\n";
+
+#[test]
+fn sliding_window_sends_the_excess_to_the_cloud() {
+    // limit 2 per 10 s: arrivals at 0, 1, 2 -> edge, edge, cloud; at 10.5 the first left the window.
+    let body = format!(
+        "[rate_limit]\nkind = \"sliding_window\"\nwindow_s = 10\nlimit = 2\n{CLOUD}{}",
+        inline_device("d", 8, 0, &[100.0], 10.0, 1.0)
+    );
+    let recs = run_trace(
+        "sw",
+        &[(0.0, 10, 2), (1.0, 10, 2), (2.0, 10, 2), (10.5, 10, 2)],
+        &body,
+    );
+    assert_eq!(
+        routes(&recs),
+        vec![Route::Edge(0), Route::Edge(0), Route::Cloud, Route::Edge(0)]
+    );
+    // The cloud request: TTFT = rtt + ttft = 500 ms; e2e adds 1 token at 10 tok/s = 100 ms;
+    // cost = (10 x 1 + 2 x 2) / 1000 USD.
+    let c = &recs[2];
+    assert_eq!((ms(c.ttft), ms(c.e2e)), (500.0, 600.0));
+    assert!((c.cost_usd - 0.014).abs() < 1e-15);
+}
+
+#[test]
+fn token_limits_count_prompt_plus_output() {
+    // 100 tokens per 10 s: 60 + 40 fits, the next 1 + 1 does not, a later one does.
+    let body = format!(
+        "[rate_limit]\nkind = \"sliding_window\"\nunit = \"tokens\"\nwindow_s = 10\nlimit = 100\n{CLOUD}{}",
+        inline_device("d", 8, 0, &[100.0], 10.0, 1.0)
+    );
+    let recs = run_trace(
+        "tok",
+        &[(0.0, 30, 30), (1.0, 20, 20), (2.0, 1, 1), (11.0, 99, 1)],
+        &body,
+    );
+    assert_eq!(
+        routes(&recs),
+        vec![Route::Edge(0), Route::Edge(0), Route::Cloud, Route::Edge(0)]
+    );
+}
+
+#[test]
+fn token_bucket_and_concurrency_cap() {
+    // Bucket of 2, refilled at 1 per 4 s.
+    let body = format!(
+        "[rate_limit]\nkind = \"token_bucket\"\nlimit = 2\nrefill_per_s = 0.25\n{CLOUD}{}",
+        inline_device("d", 8, 0, &[100.0], 10.0, 1.0)
+    );
+    let recs = run_trace(
+        "tb",
+        &[
+            (0.0, 1, 2),
+            (0.0, 1, 2),
+            (1.0, 1, 2),
+            (4.0, 1, 2),
+            (4.5, 1, 2),
+        ],
+        &body,
+    );
+    assert_eq!(
+        routes(&recs),
+        vec![
+            Route::Edge(0),
+            Route::Edge(0),
+            Route::Cloud,
+            Route::Edge(0),
+            Route::Cloud
+        ]
+    );
+    // At most 1 in service: the second arrives while the first decodes (1 s), the third after.
+    let body = format!(
+        "[rate_limit]\nkind = \"concurrency\"\nlimit = 1\n{CLOUD}{}",
+        inline_device("d", 8, 0, &[10.0], 10.0, 1.0)
+    );
+    let recs = run_trace("cc", &[(0.0, 1, 11), (0.5, 1, 11), (1.0, 1, 11)], &body);
+    assert_eq!(
+        routes(&recs),
+        vec![Route::Edge(0), Route::Cloud, Route::Edge(0)]
+    );
+}
+
+#[test]
+fn queue_then_full_then_cloud_with_exact_waits() {
+    // One slot, queue of 1; service 1 s (10 decode tokens at 10 tok/s). Arrivals 0, 0.2, 0.4:
+    // the first is served at once, the second waits until 1.0, the third finds the device full.
+    let body = format!(
+        "[routing]\nedge_rtt_ms = 10\n{CLOUD}{}",
+        inline_device("d", 1, 1, &[10.0], 10.0, 1.0)
+    );
+    let recs = run_trace("q", &[(0.0, 1, 11), (0.2, 1, 11), (0.4, 1, 11)], &body);
+    assert_eq!(
+        routes(&recs),
+        vec![Route::Edge(0), Route::Edge(0), Route::Cloud]
+    );
+    // TTFT includes the 10 ms round trip; the second waited 800 ms.
+    assert_eq!((ms(recs[0].ttft), ms(recs[0].e2e)), (10.0, 1010.0));
+    assert_eq!((ms(recs[1].ttft), ms(recs[1].e2e)), (810.0, 1810.0));
+}
+
+#[test]
+fn processor_sharing_of_decode_throughput() {
+    // Two slots, D(1) = D(2) = 10 tok/s: two streams get 5 tok/s each. A decodes 10 tokens,
+    // B 5: both at 5 tok/s until B ends at 1.0 s, then A alone at 10 tok/s for its last 5:
+    // A ends at 1.5 s.
+    let body = inline_device("d", 2, 0, &[10.0, 10.0], 10.0, 2.0);
+    let recs = run_trace("ps", &[(0.0, 1, 11), (0.0, 1, 6)], &body);
+    assert_eq!((ms(recs[0].e2e), ms(recs[1].e2e)), (1500.0, 1000.0));
+    // Energy: 10 W busy shared by 2 for 1 s (5 J each), then A alone for 0.5 s (5 J).
+    assert!(
+        (recs[0].energy_j - 10.0).abs() < 1e-9,
+        "{}",
+        recs[0].energy_j
+    );
+    assert!(
+        (recs[1].energy_j - 5.0).abs() < 1e-9,
+        "{}",
+        recs[1].energy_j
+    );
+}
+
+#[test]
+fn batching_gain_speeds_up_concurrent_streams() {
+    // D(2) = 16: two 8-token decodes run at 8 tok/s each and end together at 1 s.
+    let body = inline_device("d", 2, 0, &[10.0, 16.0], 10.0, 2.0);
+    let recs = run_trace("bg", &[(0.0, 1, 9), (0.0, 1, 9)], &body);
+    assert_eq!((ms(recs[0].e2e), ms(recs[1].e2e)), (1000.0, 1000.0));
+}
+
+#[test]
+fn prefill_time_follows_the_profile() {
+    // 200 prompt tokens at 100 tok/s + 20 ms overhead = 2.02 s TTFT; 1 output token = done.
+    let text = r#"
+[[devices]]
+name = "d"
+model = "qwen2.5-0.5b"
+[devices.inline.device]
+name = "b"
+memory_gb = 8.0
+idle_w = 1.0
+[[devices.inline.models]]
+model = "qwen2.5-0.5b"
+prefill_tps = 100.0
+ttft_overhead_ms = 20.0
+decode_tps = [10.0]
+busy_w = 5.0
+"#;
+    let recs = run_trace("pf", &[(0.0, 200, 1)], text);
+    assert_eq!((ms(recs[0].ttft), ms(recs[0].e2e)), (2020.0, 2020.0));
+    assert!((recs[0].energy_j - 10.1).abs() < 1e-9);
+}
+
+#[test]
+fn round_robin_cycles_and_retries_skip_full_devices() {
+    let mut body =
+        "[selection]\nkind = \"round_robin\"\n[routing]\nmax_attempts = 3\n".to_string() + CLOUD;
+    for i in 0..3 {
+        body += &inline_device(&format!("d{i}"), 1, 0, &[1.0], 10.0, 1.0);
+    }
+    // Long services (1 token/s): the first three fill d0, d1, d2; the fourth finds all full.
+    let recs = run_trace(
+        "rr",
+        &[(0.0, 1, 100), (0.1, 1, 100), (0.2, 1, 100), (0.3, 1, 100)],
+        &body,
+    );
+    assert_eq!(
+        routes(&recs),
+        vec![Route::Edge(0), Route::Edge(1), Route::Edge(2), Route::Cloud]
+    );
+    assert_eq!(recs[3].attempts, 3);
+}
+
+#[test]
+fn load_aware_and_power_of_two_fill_by_load() {
+    // d0 has 1 slot, d1 has 2. Three long requests at once: whichever tie-break comes first,
+    // loads end at d0 = 1/1 and d1 = 2/2, so d0 serves one and d1 two.
+    for sel in ["load_aware", "power_of_two"] {
+        let body = format!(
+            "[selection]\nkind = \"{sel}\"\n[routing]\nmax_attempts = 2\n{CLOUD}{}{}",
+            inline_device("d0", 1, 0, &[1.0], 10.0, 1.0),
+            inline_device("d1", 2, 0, &[1.0, 2.0], 10.0, 1.0)
+        );
+        let recs = run_trace(
+            sel,
+            &[(0.0, 1, 50), (0.0, 1, 50), (0.0, 1, 50), (0.0, 1, 50)],
+            &body,
+        );
+        let on = |d| recs.iter().filter(|r| r.route == Route::Edge(d)).count();
+        assert_eq!((on(0), on(1)), (1, 2), "{sel}");
+        assert_eq!(
+            recs[3].route,
+            Route::Cloud,
+            "{sel}: the fourth finds both full"
+        );
+    }
+}
+
+#[test]
+fn random_and_weighted_without_retry_redirect_when_their_pick_is_full() {
+    // Two single-slot devices and two simultaneous long requests: with one attempt, a random
+    // policy sends both to the same device half of the time; that second one goes to the cloud.
+    for sel in ["random", "weighted"] {
+        let mut cloud = 0;
+        for seed in 0..200 {
+            let body = format!(
+                "seed = {seed}\n[selection]\nkind = \"{sel}\"\n{CLOUD}{}{}",
+                inline_device("d0", 1, 0, &[1.0], 10.0, 1.0),
+                inline_device("d1", 1, 0, &[1.0], 10.0, 1.0)
+            );
+            let recs = run_trace(
+                &format!("{sel}{seed}"),
+                &[(0.0, 1, 50), (0.0, 1, 50)],
+                &body,
+            );
+            cloud += recs.iter().filter(|r| r.route == Route::Cloud).count();
+        }
+        assert!(
+            (70..=130).contains(&cloud),
+            "{sel}: {cloud} of 200 runs redirected"
+        );
+    }
+}
+
+#[test]
+fn rejected_without_cloud_and_closed_loop_users_go_on() {
+    let text = format!(
+        "duration_s = 100\n[workload]\nkind = \"closed\"\nusers = 3\nthink_time_s = 1\nprompt_tokens = {{ dist = \"fixed\", value = 1 }}\noutput_tokens = {{ dist = \"fixed\", value = 21 }}\n[cloud]\nenabled = false\n{}",
+        inline_device("d", 1, 0, &[10.0], 10.0, 1.0)
+    );
+    let (s, _) = run_collect(&scenario(&text));
+    assert!(s.rejected > 0 && s.served_edge > 0);
+    assert_eq!(s.requests_total, s.served_edge + s.rejected);
+}
