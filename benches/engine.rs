@@ -46,7 +46,10 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(EVENTS + 1000));
     g.bench_function("churn_1k_pending", |b| {
         b.iter(|| {
-            let mut m = Churn { left: EVENTS, x: 0x9e37_79b9_7f4a_7c15 };
+            let mut m = Churn {
+                left: EVENTS,
+                x: 0x9e37_79b9_7f4a_7c15,
+            };
             engine::run(&mut m, SimTime::MAX).events
         })
     });

@@ -17,7 +17,10 @@ fn scenario() -> Scenario {
         "devices.0.count=30",
         "devices.1.count=20",
     ];
-    let opts = LoadOptions { sets: sets.iter().map(|s| s.to_string()).collect(), seed: None };
+    let opts = LoadOptions {
+        sets: sets.iter().map(|s| s.to_string()).collect(),
+        seed: None,
+    };
     Scenario::load(Path::new("scenarios/bursty.toml"), &opts).expect("shipped scenario")
 }
 
@@ -38,7 +41,9 @@ fn bench(c: &mut Criterion) {
     );
     let mut g = c.benchmark_group("scenario");
     g.throughput(Throughput::Elements(probe.events));
-    g.bench_function("bursty_x20_one_day", |b| b.iter(|| edgesim::sim::run(&sc).events));
+    g.bench_function("bursty_x20_one_day", |b| {
+        b.iter(|| edgesim::sim::run(&sc).events)
+    });
     g.finish();
 }
 
