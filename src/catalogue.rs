@@ -29,15 +29,15 @@ pub struct ModelCatalogue {
 pub struct ModelEntry {
     /// Name used by scenarios and profiles, e.g. `qwen2.5-3b`.
     pub name: String,
-    /// Parameters [billions].
+    /// Parameters \[billions\].
     pub params_b: f64,
     /// Quantisation.
     pub quant: String,
-    /// Memory for weights and runtime buffers [GB].
+    /// Memory for weights and runtime buffers \[GB\].
     pub memory_gb: f64,
-    /// KV-cache memory per 1000 tokens of context [MB].
+    /// KV-cache memory per 1000 tokens of context \[MB\].
     pub kv_mb_per_1k_tokens: f64,
-    /// Quality per task (e.g. `gsm8k` pass@1 in [0, 1]).
+    /// Quality per task (e.g. `gsm8k` pass@1 in \[0, 1\]).
     #[serde(default)]
     pub quality: BTreeMap<String, f64>,
     /// Sources of these figures.

@@ -30,7 +30,7 @@ pub enum Error {
     Invalid {
         /// The file.
         path: PathBuf,
-        /// Dotted key path, e.g. `workload.rate_rps` or `devices[1].model`.
+        /// Dotted key path, e.g. `workload.rate_rps` or `devices\[1\].model`.
         key: String,
         /// The bad value as written.
         value: String,

@@ -54,7 +54,7 @@ enum Command {
         /// Print the summary as JSON instead of a table.
         #[arg(long)]
         json: bool,
-        /// Output folder for summary.json and scenario.resolved.toml [default: output/<scenario name>].
+        /// Output folder for summary.json and scenario.resolved.toml \[default: output/<scenario name>\].
         #[arg(long)]
         out: Option<PathBuf>,
         /// Write no output files.

@@ -32,7 +32,7 @@ impl CalibratedDevice {
         }
     }
 
-    /// Prefill speed for a prompt of `tokens` [tokens/s].
+    /// Prefill speed for a prompt of `tokens` \[tokens/s\].
     pub fn prefill_tps_at(&self, tokens: f64) -> f64 {
         interpolate(&self.prefill_curve, tokens).unwrap_or(self.prefill_tps)
     }
@@ -52,7 +52,7 @@ fn interpolate(points: &[(f64, f64)], x: f64) -> Option<f64> {
     Some(a.1 + (b.1 - a.1) * (x - a.0) / (b.0 - a.0))
 }
 
-/// `curve[n - 1]`, held at the last value for larger `n`.
+/// `curve\[n - 1\]`, held at the last value for larger `n`.
 fn by_count(curve: &[f64], n: u32) -> Option<f64> {
     let i = (n.max(1) as usize - 1).min(curve.len().checked_sub(1)?);
     Some(curve[i])

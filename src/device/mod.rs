@@ -14,14 +14,14 @@ use std::fmt::Debug;
 /// Calibrated behaviour of one (device, model) pair.
 pub trait DeviceModel: Send + Sync + Debug {
     /// Time from a slot starting a request to its first token: prompt processing plus fixed
-    /// overhead [s].
+    /// overhead \[s\].
     fn prefill_s(&self, prompt_tokens: u32) -> f64;
     /// Aggregate decode throughput with `streams` concurrent decoding requests, D(n)
-    /// [tokens/s]; each stream decodes at D(n)/n.
+    /// \[tokens/s\]; each stream decodes at D(n)/n.
     fn decode_tps(&self, streams: u32) -> f64;
-    /// Power with `active` requests in service (prefill or decode), `active >= 1` [W].
+    /// Power with `active` requests in service (prefill or decode), `active >= 1` \[W\].
     fn busy_w(&self, active: u32) -> f64;
-    /// Power with no request in service [W].
+    /// Power with no request in service \[W\].
     fn idle_w(&self) -> f64;
 }
 

@@ -15,7 +15,7 @@ pub struct DeviceProfile {
     pub provenance: Option<toml::Table>,
 }
 
-/// `[device]` of a profile.
+/// `\[device\]` of a profile.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceInfo {
@@ -24,19 +24,19 @@ pub struct DeviceInfo {
     /// Power mode the figures were taken in (e.g. "25W").
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub power_mode: String,
-    /// Total memory [GB].
+    /// Total memory \[GB\].
     pub memory_gb: f64,
-    /// Memory available to the model and KV cache [GB] (default: `memory_gb`).
+    /// Memory available to the model and KV cache \[GB\] (default: `memory_gb`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usable_memory_gb: Option<f64>,
-    /// Power with no request in service [W].
+    /// Power with no request in service \[W\].
     pub idle_w: f64,
     /// Source of these figures.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub source: String,
 }
 
-/// `[[models]]` of a profile: one model's calibrated speed and power on the device.
+/// `[\[models\]]` of a profile: one model's calibrated speed and power on the device.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ModelPerf {
@@ -45,21 +45,21 @@ pub struct ModelPerf {
     /// Quantisation the figures were taken with.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub quant: String,
-    /// Prompt processing speed [tokens/s].
+    /// Prompt processing speed \[tokens/s\].
     pub prefill_tps: f64,
-    /// Optional prefill speed by prompt length: `[[prompt_tokens, tokens_per_s], ...]`,
+    /// Optional prefill speed by prompt length: `[\[prompt_tokens, tokens_per_s\], ...]`,
     /// interpolated linearly and held flat beyond the ends. Overrides `prefill_tps`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prefill_curve: Vec<(f64, f64)>,
-    /// Fixed time added to every prefill (tokenisation, scheduling, first sample) [ms].
+    /// Fixed time added to every prefill (tokenisation, scheduling, first sample) \[ms\].
     #[serde(default)]
     pub ttft_overhead_ms: f64,
-    /// Aggregate decode throughput D(n) for n = 1, 2, ... concurrent streams [tokens/s];
+    /// Aggregate decode throughput D(n) for n = 1, 2, ... concurrent streams \[tokens/s\];
     /// held at the last value beyond the list.
     pub decode_tps: Vec<f64>,
-    /// Power while at least one request is in service [W].
+    /// Power while at least one request is in service \[W\].
     pub busy_w: f64,
-    /// Optional power by number of requests in service, n = 1, 2, ... [W]; overrides `busy_w`.
+    /// Optional power by number of requests in service, n = 1, 2, ... \[W\]; overrides `busy_w`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub busy_w_by_streams: Vec<f64>,
     /// Source of these figures.

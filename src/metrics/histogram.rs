@@ -36,7 +36,7 @@ fn index(v: u64) -> usize {
     ((shift + 1) as usize) * SUB as usize + sub as usize
 }
 
-/// The `[low, high]` values of bucket `i`.
+/// The `\[low, high\]` values of bucket `i`.
 fn bounds(i: usize) -> (u64, u64) {
     let block = (i / SUB as usize) as u32;
     let sub = (i % SUB as usize) as u64;
@@ -91,7 +91,7 @@ impl Histogram {
         (self.n > 0).then(|| self.sum / self.n as f64)
     }
 
-    /// Nearest-rank quantile `q` in [0, 1]: the smallest recorded value v with at least
+    /// Nearest-rank quantile `q` in \[0, 1\]: the smallest recorded value v with at least
     /// `ceil(q * n)` values <= v, to within the bucket accuracy. `None` when empty.
     pub fn quantile(&self, q: f64) -> Option<f64> {
         if self.n == 0 {

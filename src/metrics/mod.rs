@@ -52,9 +52,9 @@ pub struct RequestRecord {
     pub ttft: SimDuration,
     /// Arrival to last token (zero when rejected).
     pub e2e: SimDuration,
-    /// Edge energy attributed to the request [J].
+    /// Edge energy attributed to the request \[J\].
     pub energy_j: f64,
-    /// Cloud API cost [USD].
+    /// Cloud API cost \[USD\].
     pub cost_usd: f64,
 }
 

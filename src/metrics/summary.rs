@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::{Histogram, Recorder, RequestRecord, Route};
 use crate::time::SimTime;
 
-/// p50/p90/p99 and mean of a latency [ms]; `null` in JSON when nothing was measured.
+/// p50/p90/p99 and mean of a latency \[ms\]; `null` in JSON when nothing was measured.
 #[derive(Clone, Copy, Debug, Serialize, PartialEq)]
 pub struct Percentiles {
     /// Median.
@@ -36,9 +36,9 @@ impl Percentiles {
 pub struct RouteLatency {
     /// Requests served on this route.
     pub served: u64,
-    /// Time to first token [ms].
+    /// Time to first token \[ms\].
     pub ttft_ms: Percentiles,
-    /// End-to-end latency [ms].
+    /// End-to-end latency \[ms\].
     pub e2e_ms: Percentiles,
 }
 
@@ -67,13 +67,13 @@ pub struct DeviceSummary {
     pub slot_utilisation: f64,
     /// Time-average number of requests in service or queued (L in Little's law).
     pub mean_in_system: f64,
-    /// Mean time from admission to the device to completion [ms] (W in Little's law).
+    /// Mean time from admission to the device to completion \[ms\] (W in Little's law).
     pub mean_residence_ms: Option<f64>,
-    /// Time with at least one request in service [s].
+    /// Time with at least one request in service \[s\].
     pub busy_s: f64,
-    /// Total energy, idle included [J].
+    /// Total energy, idle included \[J\].
     pub energy_j: f64,
-    /// Energy drawn while idle [J].
+    /// Energy drawn while idle \[J\].
     pub idle_energy_j: f64,
 }
 
@@ -88,9 +88,9 @@ pub struct Summary {
     pub selection: String,
     /// Rate limiter.
     pub rate_limit: String,
-    /// Arrival window [s].
+    /// Arrival window \[s\].
     pub duration_s: f64,
-    /// Time of the last completion (arrivals stop at `duration_s`, then the system drains) [s].
+    /// Time of the last completion (arrivals stop at `duration_s`, then the system drains) \[s\].
     pub end_s: f64,
     /// Requests that arrived.
     pub requests_total: u64,
@@ -112,16 +112,16 @@ pub struct Summary {
     pub throttled_attempts: u64,
     /// Edge attempts refused because the device was full.
     pub full_attempts: u64,
-    /// Cloud API cost [USD].
+    /// Cloud API cost \[USD\].
     pub cloud_cost_usd: f64,
-    /// Energy of all edge devices over the run, idle included [J].
+    /// Energy of all edge devices over the run, idle included \[J\].
     pub edge_energy_j: f64,
     /// Edge energy attributed to served requests (busy power shared among requests in
-    /// service) [J].
+    /// service) \[J\].
     pub edge_request_energy_j: f64,
-    /// Time to first token of served requests (edge and cloud) [ms].
+    /// Time to first token of served requests (edge and cloud) \[ms\].
     pub ttft_ms: Percentiles,
-    /// End-to-end latency of served requests [ms].
+    /// End-to-end latency of served requests \[ms\].
     pub e2e_ms: Percentiles,
     /// Edge-served requests only.
     pub edge: RouteLatency,
@@ -148,13 +148,13 @@ pub struct SummaryRecorder {
     pub refused: [u64; 2],
     /// Per device: served, output tokens, throttled, full.
     pub per_device: Vec<[u64; 4]>,
-    /// Cloud cost [USD].
+    /// Cloud cost \[USD\].
     pub cloud_cost_usd: f64,
-    /// Attributed edge energy [J].
+    /// Attributed edge energy \[J\].
     pub edge_request_energy_j: f64,
-    /// TTFT [µs]: all, edge, cloud.
+    /// TTFT \[µs\]: all, edge, cloud.
     pub ttft: [Histogram; 3],
-    /// End to end [µs]: all, edge, cloud.
+    /// End to end \[µs\]: all, edge, cloud.
     pub e2e: [Histogram; 3],
 }
 

@@ -41,7 +41,7 @@ pub struct ScenarioFile {
     /// Run seed.
     #[serde(default = "default_seed")]
     pub seed: u64,
-    /// Arrivals stop after this many seconds [s]; requests in flight then drain. Required
+    /// Arrivals stop after this many seconds \[s\]; requests in flight then drain. Required
     /// except for trace workloads (which default to the whole trace).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_s: Option<f64>,
@@ -84,34 +84,34 @@ pub enum WorkloadKind {
     Trace,
 }
 
-/// `[workload]`.
+/// `\[workload\]`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadFile {
     /// Arrival process.
     pub kind: WorkloadKind,
-    /// Poisson rate [requests/s].
+    /// Poisson rate \[requests/s\].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_rps: Option<f64>,
     /// Closed loop: number of users.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<u32>,
-    /// Closed loop: mean think time between a response and the user's next request [s].
+    /// Closed loop: mean think time between a response and the user's next request \[s\].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub think_time_s: Option<f64>,
-    /// Bursty: rate outside bursts [requests/s].
+    /// Bursty: rate outside bursts \[requests/s\].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_rate_rps: Option<f64>,
-    /// Bursty: rate during bursts [requests/s].
+    /// Bursty: rate during bursts \[requests/s\].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub burst_rate_rps: Option<f64>,
-    /// Bursty: length of each burst [s].
+    /// Bursty: length of each burst \[s\].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub burst_length_s: Option<f64>,
-    /// Bursty: time from one burst start to the next [s].
+    /// Bursty: time from one burst start to the next \[s\].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub burst_period_s: Option<f64>,
-    /// Bursty: start of the first burst [s].
+    /// Bursty: start of the first burst \[s\].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub burst_start_s: Option<f64>,
     /// Trace: CSV file (relative to the scenario file).
@@ -141,7 +141,7 @@ impl WorkloadFile {
     }
 }
 
-/// `[[workload.classes]]`.
+/// `[\[workload.classes\]]`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClassFile {
@@ -171,11 +171,11 @@ fn default_share() -> f64 {
 pub enum DistKind {
     /// Always `value`.
     Fixed,
-    /// Uniform integers in `[min, max]`.
+    /// Uniform integers in `\[min, max\]`.
     Uniform,
-    /// Lognormal with `median` and `sigma` (of the log), clamped to `[min, max]`.
+    /// Lognormal with `median` and `sigma` (of the log), clamped to `\[min, max\]`.
     Lognormal,
-    /// Exponential with `mean`, rounded up to a whole token, clamped to `[min, max]`.
+    /// Exponential with `mean`, rounded up to a whole token, clamped to `\[min, max\]`.
     Exponential,
     /// `values` with `weights`, or a column of a trace file.
     Empirical,
@@ -187,25 +187,25 @@ pub enum DistKind {
 pub struct TokenDistFile {
     /// Distribution family.
     pub dist: DistKind,
-    /// Fixed: the value [tokens].
+    /// Fixed: the value \[tokens\].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<u32>,
-    /// Lower bound / clamp [tokens].
+    /// Lower bound / clamp \[tokens\].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min: Option<u32>,
-    /// Upper bound / clamp [tokens].
+    /// Upper bound / clamp \[tokens\].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<u32>,
-    /// Lognormal median [tokens].
+    /// Lognormal median \[tokens\].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub median: Option<f64>,
     /// Lognormal sigma (standard deviation of ln tokens).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sigma: Option<f64>,
-    /// Exponential mean [tokens].
+    /// Exponential mean \[tokens\].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mean: Option<f64>,
-    /// Empirical values [tokens].
+    /// Empirical values \[tokens\].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub values: Option<Vec<u32>>,
     /// Empirical weights (default: equal).
@@ -219,7 +219,7 @@ pub struct TokenDistFile {
     pub column: Option<String>,
 }
 
-/// `[[devices]]`: one device, or `count` identical ones.
+/// `[\[devices\]]`: one device, or `count` identical ones.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceFile {
@@ -242,7 +242,7 @@ pub struct DeviceFile {
     /// Waiting-queue capacity (0: no waiting).
     #[serde(default = "default_queue_capacity")]
     pub queue_capacity: u32,
-    /// Context size per slot [tokens] (for the KV-cache memory check).
+    /// Context size per slot \[tokens\] (for the KV-cache memory check).
     #[serde(default = "default_ctx_tokens")]
     pub ctx_tokens: u32,
     /// Weight for `weighted` selection (default: single-stream decode speed D(1)).
@@ -267,7 +267,7 @@ pub enum SelectionKind {
     PowerOfTwo,
 }
 
-/// `[selection]`.
+/// `\[selection\]`.
 #[derive(Clone, Debug, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct SelectionFile {
@@ -313,7 +313,7 @@ pub enum LimitScope {
     Cluster,
 }
 
-/// `[rate_limit]`.
+/// `\[rate_limit\]`.
 #[derive(Clone, Debug, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitFile {
@@ -326,25 +326,25 @@ pub struct RateLimitFile {
     /// Per device or per cluster.
     #[serde(default)]
     pub scope: LimitScope,
-    /// Sliding window length [s].
+    /// Sliding window length \[s\].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_s: Option<f64>,
-    /// Limit: per window, bucket size, or concurrent requests [requests or tokens].
+    /// Limit: per window, bucket size, or concurrent requests \[requests or tokens\].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<f64>,
-    /// Token bucket refill rate [units/s].
+    /// Token bucket refill rate \[units/s\].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refill_per_s: Option<f64>,
 }
 
-/// `[routing]`.
+/// `\[routing\]`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingFile {
     /// Edge candidates tried per request before the cloud (1 = no retry).
     #[serde(default = "default_one")]
     pub max_attempts: u32,
-    /// Network round trip between gateway and edge devices [ms].
+    /// Network round trip between gateway and edge devices \[ms\].
     #[serde(default)]
     pub edge_rtt_ms: f64,
 }
@@ -358,7 +358,7 @@ impl Default for RoutingFile {
     }
 }
 
-/// `[cloud]`.
+/// `\[cloud\]`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CloudFile {
@@ -368,19 +368,19 @@ pub struct CloudFile {
     /// Cloud model name (reported; also a key for quality in the catalogue).
     #[serde(default = "default_cloud_model")]
     pub model: String,
-    /// Round trip from the gateway to the API [ms].
+    /// Round trip from the gateway to the API \[ms\].
     #[serde(default = "default_cloud_rtt_ms")]
     pub rtt_ms: f64,
-    /// Server-side time to first token [ms].
+    /// Server-side time to first token \[ms\].
     #[serde(default = "default_cloud_ttft_ms")]
     pub ttft_ms: f64,
-    /// Streaming speed after the first token [tokens/s].
+    /// Streaming speed after the first token \[tokens/s\].
     #[serde(default = "default_cloud_tps")]
     pub tokens_per_s: f64,
-    /// Price of input (prompt) tokens [USD per 1000 tokens].
+    /// Price of input (prompt) tokens \[USD per 1000 tokens\].
     #[serde(default = "default_cloud_in")]
     pub usd_per_1k_input: f64,
-    /// Price of output tokens [USD per 1000 tokens].
+    /// Price of output tokens \[USD per 1000 tokens\].
     #[serde(default = "default_cloud_out")]
     pub usd_per_1k_output: f64,
     /// When the prices were read (ISO date).
@@ -425,17 +425,17 @@ impl Default for CloudFile {
     }
 }
 
-/// `[metrics]`.
+/// `\[metrics\]`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsFile {
     /// Weight of quality in utility U = a*Q + (1-a)*R.
     #[serde(default = "default_alpha")]
     pub alpha: f64,
-    /// Electricity price [US cents per kWh].
+    /// Electricity price \[US cents per kWh\].
     #[serde(default = "default_cents_per_kwh")]
     pub electricity_cents_per_kwh: f64,
-    /// TTFT at which responsiveness R falls to 1/2 [ms].
+    /// TTFT at which responsiveness R falls to 1/2 \[ms\].
     #[serde(default = "default_ttft_ref_ms")]
     pub ttft_ref_ms: f64,
 }

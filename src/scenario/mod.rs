@@ -59,7 +59,7 @@ pub struct Scenario {
 /// A validated arrival process.
 #[derive(Clone, Debug)]
 pub enum WorkloadSpec {
-    /// Poisson arrivals [requests/s].
+    /// Poisson arrivals \[requests/s\].
     Poisson {
         /// Rate.
         rate_rps: f64,
@@ -68,7 +68,7 @@ pub enum WorkloadSpec {
     Closed {
         /// Users.
         users: u32,
-        /// Mean think time [s].
+        /// Mean think time \[s\].
         think_time_s: f64,
     },
     /// On/off modulated Poisson.
@@ -116,7 +116,7 @@ pub struct RateLimitSpec {
     pub window: SimDuration,
     /// The limit.
     pub limit: f64,
-    /// Token-bucket refill [units/s].
+    /// Token-bucket refill \[units/s\].
     pub refill_per_s: f64,
 }
 
@@ -127,11 +127,11 @@ pub struct CloudSpec {
     pub enabled: bool,
     /// Model name.
     pub model: String,
-    /// Round trip [ms].
+    /// Round trip \[ms\].
     pub rtt_ms: f64,
-    /// Server-side TTFT [ms].
+    /// Server-side TTFT \[ms\].
     pub ttft_ms: f64,
-    /// Streaming speed [tokens/s].
+    /// Streaming speed \[tokens/s\].
     pub tokens_per_s: f64,
     /// USD per 1000 input tokens.
     pub usd_per_1k_input: f64,
@@ -142,15 +142,15 @@ pub struct CloudSpec {
 }
 
 impl CloudSpec {
-    /// Time to first token seen by the user [s]: round trip plus server TTFT.
+    /// Time to first token seen by the user \[s\]: round trip plus server TTFT.
     pub fn ttft_s(&self) -> f64 {
         (self.rtt_ms + self.ttft_ms) / 1000.0
     }
-    /// End-to-end latency of a response with `output_tokens` [s].
+    /// End-to-end latency of a response with `output_tokens` \[s\].
     pub fn e2e_s(&self, output_tokens: u32) -> f64 {
         self.ttft_s() + f64::from(output_tokens.saturating_sub(1)) / self.tokens_per_s
     }
-    /// API cost of one request [USD].
+    /// API cost of one request \[USD\].
     pub fn cost_usd(&self, prompt_tokens: u32, output_tokens: u32) -> f64 {
         (f64::from(prompt_tokens) * self.usd_per_1k_input
             + f64::from(output_tokens) * self.usd_per_1k_output)
@@ -163,9 +163,9 @@ impl CloudSpec {
 pub struct MetricsSpec {
     /// Weight of quality in U.
     pub alpha: f64,
-    /// Electricity price [cents/kWh].
+    /// Electricity price \[cents/kWh\].
     pub electricity_cents_per_kwh: f64,
-    /// TTFT at which R = 1/2 [ms].
+    /// TTFT at which R = 1/2 \[ms\].
     pub ttft_ref_ms: f64,
 }
 

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 
-/// Parses `key.path=value`: the value is TOML (`3.5`, `"random"`, `[1, 2]`, `true`); a bare
+/// Parses `key.path=value`: the value is TOML (`3.5`, `"random"`, `\[1, 2\]`, `true`); a bare
 /// word that is not valid TOML is taken as a string, so `--set selection.kind=random` works
 /// without shell quoting.
 pub fn parse_set(arg: &str) -> Result<(Vec<String>, toml::Value)> {

@@ -37,9 +37,9 @@ pub(crate) struct DeviceState {
     pub(crate) queue: VecDeque<u32>,
     pub(crate) prefilling: u32,
     decoding: BinaryHeap<Reverse<(Key, u32)>>,
-    /// Virtual decode clock [tokens per stream].
+    /// Virtual decode clock \[tokens per stream\].
     pub(crate) v: f64,
-    /// Energy charged to each in-service request so far [J].
+    /// Energy charged to each in-service request so far \[J\].
     pub(crate) e_acc: f64,
     last: SimTime,
     /// Generation of the pending decode-completion event.
@@ -48,11 +48,11 @@ pub(crate) struct DeviceState {
     pub(crate) busy_us: u64,
     pub(crate) energy_j: f64,
     pub(crate) idle_energy_j: f64,
-    /// ∫ active dt [request·s].
+    /// ∫ active dt \[request·s\].
     pub(crate) area_active: f64,
-    /// ∫ (active + queued) dt [request·s].
+    /// ∫ (active + queued) dt \[request·s\].
     pub(crate) area_system: f64,
-    /// Σ residence (admission to completion) [s].
+    /// Σ residence (admission to completion) \[s\].
     pub(crate) residence_s: f64,
     pub(crate) completed: u64,
 }

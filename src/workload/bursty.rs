@@ -6,7 +6,7 @@ use super::{Arrival, Demand, DemandStreams, NO_USER, Workload};
 use crate::rng::{RngStreams, SimRng};
 use crate::time::{SimDuration, SimTime};
 
-/// Rate schedule of a bursty workload [requests/s and s].
+/// Rate schedule of a bursty workload \[requests/s and s\].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BurstSchedule {
     /// Rate outside bursts.
@@ -22,7 +22,7 @@ pub struct BurstSchedule {
 }
 
 impl BurstSchedule {
-    /// The rate at time `t` [s] and the time at which it next changes.
+    /// The rate at time `t` \[s\] and the time at which it next changes.
     pub fn segment(&self, t: f64) -> (f64, f64) {
         if t < self.burst_start_s {
             return (self.base_rate_rps, self.burst_start_s);

@@ -10,14 +10,14 @@ use rand_distr::{Distribution, Exp, LogNormal};
 pub enum TokenDist {
     /// Always the same count.
     Fixed(u32),
-    /// Uniform integers in `[min, max]`.
+    /// Uniform integers in `\[min, max\]`.
     Uniform {
         /// Lower bound.
         min: u32,
         /// Upper bound.
         max: u32,
     },
-    /// Lognormal, rounded to the nearest integer and clamped to `[min, max]`.
+    /// Lognormal, rounded to the nearest integer and clamped to `\[min, max\]`.
     LogNormal {
         /// The distribution of the real value.
         dist: LogNormal<f64>,
@@ -30,7 +30,7 @@ pub enum TokenDist {
         /// Clamp above.
         max: u32,
     },
-    /// Exponential, rounded up to the next integer and clamped to `[min, max]`.
+    /// Exponential, rounded up to the next integer and clamped to `\[min, max\]`.
     Exponential {
         /// The distribution of the real value.
         dist: Exp<f64>,

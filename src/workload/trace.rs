@@ -13,7 +13,7 @@ use crate::time::{SimDuration, SimTime};
 /// One trace row, with its time relative to the trace's first row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TraceRow {
-    /// Offset from the first row [µs].
+    /// Offset from the first row \[µs\].
     pub offset_us: u64,
     /// Prompt tokens (`ContextTokens`).
     pub prompt_tokens: u32,
@@ -123,7 +123,7 @@ pub fn parse_trace(text: &str, path: &Path) -> Result<Vec<TraceRow>> {
     Ok(rows)
 }
 
-/// Parses `YYYY-MM-DD HH:MM:SS[.fraction]` (or `T` as separator) to microseconds since the Unix
+/// Parses `YYYY-MM-DD HH:MM:SS\[.fraction\]` (or `T` as separator) to microseconds since the Unix
 /// epoch, or a plain number of seconds.
 pub fn parse_timestamp_us(s: &str) -> Option<i128> {
     if let Ok(secs) = s.parse::<f64>() {

@@ -26,7 +26,7 @@ use crate::scenario::file::SelectionKind;
 pub trait SelectionPolicy: Send {
     /// The policy's name as used in scenarios and outputs (`load_aware`, ...).
     fn name(&self) -> &'static str;
-    /// Picks a device index among those with `tried[i] == false`; `None` when none is left.
+    /// Picks a device index among those with `tried\[i\] == false`; `None` when none is left.
     fn select(&mut self, devices: &[DeviceView], tried: &[bool], rng: &mut SimRng)
     -> Option<usize>;
 }
