@@ -51,6 +51,12 @@ pub struct ModelEntry {
 pub struct CloudModelEntry {
     /// Name, e.g. `gpt-4`.
     pub name: String,
+    /// List price of input tokens \[USD per 1000 tokens\].
+    pub usd_per_1k_input: f64,
+    /// List price of output tokens \[USD per 1000 tokens\].
+    pub usd_per_1k_output: f64,
+    /// When the prices were read, and from where.
+    pub price_date: String,
     /// Quality per task.
     #[serde(default)]
     pub quality: BTreeMap<String, f64>,

@@ -66,6 +66,28 @@ enum Command {
         #[command(flatten)]
         args: ScenarioArgs,
     },
+    /// Compare platforms (each device/model profile and cloud model) for one response: the
+    /// paper's Table I (tokens/s, TTFT, power, energy, CPR, Q, R, U, PCR).
+    Platforms {
+        /// Folder of device profiles.
+        #[arg(long, default_value = "calibration")]
+        calibration: PathBuf,
+        /// Prompt tokens of the response.
+        #[arg(long, default_value_t = 50)]
+        prompt_tokens: u32,
+        /// Output tokens of the response.
+        #[arg(long, default_value_t = 250)]
+        output_tokens: u32,
+        /// Weight of quality in U = a*Q + (1-a)*R, in \[0, 1\].
+        #[arg(long, default_value_t = 0.5)]
+        alpha: f64,
+        /// Task whose quality is Q.
+        #[arg(long, default_value = "gsm8k")]
+        task: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -107,6 +129,40 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 sc.devices.len(),
                 sc.classes.len()
             );
+        }
+        Command::Platforms {
+            calibration,
+            prompt_tokens,
+            output_tokens,
+            alpha,
+            task,
+            json,
+        } => {
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&alpha),
+                "--alpha {alpha}: must lie in [0, 1]"
+            );
+            anyhow::ensure!(
+                output_tokens >= 1,
+                "--output-tokens 0: a response has at least 1 token"
+            );
+            let p = edgesim::platforms::PlatformParams {
+                prompt_tokens,
+                output_tokens,
+                alpha,
+                task,
+                ..Default::default()
+            };
+            let catalogue = edgesim::catalogue::ModelCatalogue::builtin();
+            let rows = edgesim::platforms::compare(&calibration, &catalogue, &p)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({ "platforms": rows }))?
+                );
+            } else {
+                print!("{}", edgesim::platforms::to_table(&rows, &p));
+            }
         }
     }
     Ok(())

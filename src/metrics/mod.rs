@@ -3,6 +3,7 @@
 
 mod histogram;
 pub mod summary;
+pub mod toolkit;
 
 pub use histogram::Histogram;
 pub use summary::{DeviceSummary, Percentiles, RouteLatency, Summary, SummaryRecorder};

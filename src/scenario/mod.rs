@@ -19,7 +19,7 @@ use crate::workload::bursty::BurstSchedule;
 use crate::workload::{ClassSpec, TraceRow};
 use file::{LimitScope, LimitUnit, RateLimitKind, ScenarioFile, SelectionKind};
 
-pub use validate::validate;
+pub use validate::{load_profile, validate};
 
 /// A validated, immutable scenario.
 #[derive(Clone, Debug)]

@@ -12,5 +12,6 @@ mod cli;
 mod common;
 mod determinism;
 mod invariants;
+mod platforms;
 mod queueing;
 mod routing;

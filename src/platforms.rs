@@ -1,0 +1,196 @@
+//! The paper's platform comparison (Table I): for each (device, model) of the shipped profiles
+//! and each cloud model, one response of a stated length, without a workload.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::catalogue::ModelCatalogue;
+use crate::device::{CalibratedDevice, DeviceModel};
+use crate::error::{Error, Result};
+use crate::metrics::toolkit;
+use crate::scenario::file::CloudFile;
+
+/// The response the comparison prices, and the metric settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlatformParams {
+    /// Prompt tokens of the response.
+    pub prompt_tokens: u32,
+    /// Output tokens of the response.
+    pub output_tokens: u32,
+    /// Weight of quality in U.
+    pub alpha: f64,
+    /// Task whose quality is Q.
+    pub task: String,
+    /// Electricity price \[cents/kWh\].
+    pub cents_per_kwh: f64,
+    /// TTFT at which R = 1/2 \[ms\].
+    pub ttft_ref_ms: f64,
+}
+
+impl Default for PlatformParams {
+    /// The Table I workload derived in `docs/metrics.md`: 50 prompt + 250 output tokens.
+    fn default() -> Self {
+        PlatformParams {
+            prompt_tokens: 50,
+            output_tokens: 250,
+            alpha: 0.5,
+            task: "gsm8k".into(),
+            cents_per_kwh: 25.0,
+            ttft_ref_ms: 1000.0,
+        }
+    }
+}
+
+/// One platform's figures for one response.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct PlatformRow {
+    /// `device / model` or `cloud / model`.
+    pub name: String,
+    /// Single-stream generation speed \[tokens/s\].
+    pub tokens_per_s: f64,
+    /// Time to first token \[ms\].
+    pub ttft_ms: f64,
+    /// Busy power \[W\] (edge only).
+    pub power_w: Option<f64>,
+    /// Energy per response \[J\] (edge only).
+    pub energy_per_query_j: Option<f64>,
+    /// Cost per response \[US cents\].
+    pub cpr_cents: f64,
+    /// Quality on the task (Q), if the catalogue has it.
+    pub quality: Option<f64>,
+    /// Responsiveness R.
+    pub responsiveness: f64,
+    /// Utility U = a*Q + (1-a)*R.
+    pub utility: Option<f64>,
+    /// PCR = U / CPR \[per cent\].
+    pub pcr: Option<f64>,
+}
+
+/// Fills R, U and PCR of a row whose speed, TTFT, cost and quality are set.
+fn finish(p: &PlatformParams, mut row: PlatformRow) -> PlatformRow {
+    row.responsiveness = toolkit::responsiveness(row.ttft_ms, p.ttft_ref_ms);
+    row.utility = row
+        .quality
+        .map(|q| toolkit::utility(p.alpha, q, row.responsiveness));
+    row.pcr = row.utility.and_then(|u| toolkit::pcr(u, row.cpr_cents));
+    row
+}
+
+/// Compares every model of every profile in `dir` (all `*.toml` but `models.toml`, by file
+/// name) and every cloud model of the catalogue. Cloud latency uses the scenario defaults.
+pub fn compare(
+    dir: &Path,
+    catalogue: &ModelCatalogue,
+    p: &PlatformParams,
+) -> Result<Vec<PlatformRow>> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|source| Error::Io {
+            path: dir.into(),
+            action: "cannot list profiles in",
+            source,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|f| {
+            f.extension().is_some_and(|e| e == "toml")
+                && f.file_name().is_some_and(|n| n != "models.toml")
+        })
+        .collect();
+    files.sort();
+    let mut rows = Vec::new();
+    for f in files {
+        let profile = crate::scenario::load_profile(&f)?;
+        for m in &profile.models {
+            let dev = CalibratedDevice::new(&profile.device, m);
+            let ttft_s = dev.prefill_s(p.prompt_tokens);
+            let secs = ttft_s + f64::from(p.output_tokens.saturating_sub(1)) / dev.decode_tps(1);
+            let power = dev.busy_w(1);
+            let energy = power * secs;
+            let q = catalogue
+                .model(&m.model)
+                .and_then(|e| e.quality.get(&p.task).copied());
+            let cpr = toolkit::edge_cpr_cents(energy, p.cents_per_kwh);
+            rows.push(finish(
+                p,
+                PlatformRow {
+                    name: format!("{} / {}", profile.device.name, m.model),
+                    tokens_per_s: dev.decode_tps(1),
+                    ttft_ms: ttft_s * 1000.0,
+                    power_w: Some(power),
+                    energy_per_query_j: Some(energy),
+                    cpr_cents: cpr,
+                    quality: q,
+                    responsiveness: 0.0,
+                    utility: None,
+                    pcr: None,
+                },
+            ));
+        }
+    }
+    let cloud = CloudFile::default();
+    for c in &catalogue.cloud_models {
+        let cpr = toolkit::cloud_cpr_cents(
+            p.prompt_tokens,
+            p.output_tokens,
+            c.usd_per_1k_input,
+            c.usd_per_1k_output,
+        );
+        let q = c.quality.get(&p.task).copied();
+        rows.push(finish(
+            p,
+            PlatformRow {
+                name: format!("cloud / {}", c.name),
+                tokens_per_s: cloud.tokens_per_s,
+                ttft_ms: cloud.rtt_ms + cloud.ttft_ms,
+                power_w: None,
+                energy_per_query_j: None,
+                cpr_cents: cpr,
+                quality: q,
+                responsiveness: 0.0,
+                utility: None,
+                pcr: None,
+            },
+        ));
+    }
+    Ok(rows)
+}
+
+/// The rows as a text table.
+pub fn to_table(rows: &[PlatformRow], p: &PlatformParams) -> String {
+    let opt =
+        |v: Option<f64>, prec: usize| v.map_or_else(|| "-".to_string(), |x| format!("{x:.prec$}"));
+    let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(8) + 2;
+    let mut o = format!(
+        "one response: {} prompt + {} output tokens; Q = {} pass@1; a = {}; R = 1/(1 + TTFT/{} ms); electricity {} cents/kWh\n\n",
+        p.prompt_tokens, p.output_tokens, p.task, p.alpha, p.ttft_ref_ms, p.cents_per_kwh
+    );
+    o += &format!(
+        "{:<w$}{:>9}{:>10}{:>9}{:>11}{:>13}{:>7}{:>7}{:>7}{:>11}\n",
+        "platform",
+        "tok/s",
+        "TTFT ms",
+        "power W",
+        "energy J",
+        "CPR cents",
+        "Q",
+        "R",
+        "U",
+        "PCR /cent"
+    );
+    for r in rows {
+        o += &format!(
+            "{:<w$}{:>9.1}{:>10.0}{:>9}{:>11}{:>13.6}{:>7}{:>7.3}{:>7}{:>11}\n",
+            r.name,
+            r.tokens_per_s,
+            r.ttft_ms,
+            opt(r.power_w, 1),
+            opt(r.energy_per_query_j, 0),
+            r.cpr_cents,
+            opt(r.quality, 3),
+            r.responsiveness,
+            opt(r.utility, 3),
+            opt(r.pcr, 1)
+        );
+    }
+    o
+}
