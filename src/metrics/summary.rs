@@ -21,7 +21,7 @@ pub struct Percentiles {
 impl Percentiles {
     /// From a histogram of microseconds, in milliseconds rounded to the microsecond.
     pub fn from_micros(h: &Histogram) -> Percentiles {
-        let ms = |v: Option<f64>| v.map(|us| (us / 1000.0 * 1000.0).round() / 1000.0);
+        let ms = |v: Option<f64>| v.map(|us| us.round() / 1000.0);
         Percentiles {
             p50: ms(h.quantile(0.50)),
             p90: ms(h.quantile(0.90)),
@@ -237,9 +237,7 @@ impl Summary {
         Summary {
             scenario: sc.name.clone(),
             seed: sc.seed,
-            selection: crate::policy::selection::build(sc.selection)
-                .name()
-                .to_string(),
+            selection: out.selection.to_string(),
             rate_limit: rate_limit_name(sc),
             duration_s,
             end_s: out.end.as_secs_f64(),

@@ -9,6 +9,17 @@ pub fn edge_cpr_cents(energy_j: f64, cents_per_kwh: f64) -> f64 {
     energy_j / J_PER_KWH * cents_per_kwh
 }
 
+/// Cloud API fee of one request \[USD\]: `prompt` input and `output` output tokens at prices
+/// in USD per 1000 tokens.
+pub fn cloud_cost_usd(
+    prompt: u32,
+    output: u32,
+    usd_per_1k_input: f64,
+    usd_per_1k_output: f64,
+) -> f64 {
+    (f64::from(prompt) * usd_per_1k_input + f64::from(output) * usd_per_1k_output) / 1000.0
+}
+
 /// Cloud cost per response \[US cents\]: API fees of `prompt` input and `output` output tokens.
 pub fn cloud_cpr_cents(
     prompt: u32,
@@ -16,7 +27,7 @@ pub fn cloud_cpr_cents(
     usd_per_1k_input: f64,
     usd_per_1k_output: f64,
 ) -> f64 {
-    (f64::from(prompt) * usd_per_1k_input + f64::from(output) * usd_per_1k_output) / 1000.0 * 100.0
+    cloud_cost_usd(prompt, output, usd_per_1k_input, usd_per_1k_output) * 100.0
 }
 
 /// Responsiveness R in (0, 1]: `1 / (1 + ttft / ttft_ref)`. R = 1 at TTFT 0, 1/2 at the

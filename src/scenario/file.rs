@@ -24,9 +24,6 @@ fn default_ctx_tokens() -> u32 {
 fn default_true() -> bool {
     true
 }
-fn default_time_scale() -> f64 {
-    1.0
-}
 
 /// A whole scenario file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -132,13 +129,6 @@ pub struct WorkloadFile {
     /// Request classes (e.g. math vs chat); default: one class "default".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub classes: Vec<ClassFile>,
-}
-
-impl WorkloadFile {
-    /// The default time scale.
-    pub fn default_time_scale() -> f64 {
-        default_time_scale()
-    }
 }
 
 /// `[\[workload.classes\]]`.

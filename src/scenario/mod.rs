@@ -152,9 +152,12 @@ impl CloudSpec {
     }
     /// API cost of one request \[USD\].
     pub fn cost_usd(&self, prompt_tokens: u32, output_tokens: u32) -> f64 {
-        (f64::from(prompt_tokens) * self.usd_per_1k_input
-            + f64::from(output_tokens) * self.usd_per_1k_output)
-            / 1000.0
+        crate::metrics::toolkit::cloud_cost_usd(
+            prompt_tokens,
+            output_tokens,
+            self.usd_per_1k_input,
+            self.usd_per_1k_output,
+        )
     }
 }
 

@@ -301,10 +301,7 @@ fn workload(cx: &Ctx, w: &mut WorkloadFile) -> Result<(WorkloadSpec, Vec<ClassSp
             let full = cx.resolve(&p);
             let rows = read_trace(&full)?;
             w.path = Some(full.to_string_lossy().into_owned());
-            let time_scale = cx.positive(
-                "workload.time_scale",
-                w.time_scale.unwrap_or(WorkloadFile::default_time_scale()),
-            )?;
+            let time_scale = cx.positive("workload.time_scale", w.time_scale.unwrap_or(1.0))?;
             w.time_scale = Some(time_scale);
             if w.max_requests == Some(0) {
                 return Err(cx.bad(

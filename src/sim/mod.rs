@@ -81,6 +81,8 @@ pub struct RunOutput {
     pub end: SimTime,
     /// Per-device statistics.
     pub devices: Vec<DeviceSummary>,
+    /// Name of the selection policy that ran.
+    pub selection: &'static str,
 }
 
 /// The simulated system.
@@ -93,7 +95,9 @@ pub struct World<'a, R: Recorder> {
     policy: Box<dyn SelectionPolicy>,
     selection_rng: SimRng,
     limiter: Box<dyn RateLimiter>,
-    per_device_limit: bool,
+    /// Refresh rate-limit usage in the views before each decision: a per-device limit and a
+    /// policy that reads load.
+    refresh_usage: bool,
     tried: Vec<bool>,
     cloud: Option<CloudSpec>,
     reqs: Vec<Req>,
@@ -167,6 +171,7 @@ impl<'a, R: Recorder> World<'a, R> {
             .zip(&weights)
             .map(|(d, w)| d.view(*w))
             .collect();
+        let policy = selection::build(sc.selection);
         World {
             sc,
             workload: build_workload(sc, &streams),
@@ -174,11 +179,12 @@ impl<'a, R: Recorder> World<'a, R> {
             devices,
             views,
             weights,
-            policy: selection::build(sc.selection),
+            refresh_usage: policy.reads_load()
+                && sc.rate_limit.kind != RateLimitKind::None
+                && sc.rate_limit.scope == LimitScope::Device,
+            policy,
             selection_rng: streams.stream("selection"),
             limiter: build_limiter(sc),
-            per_device_limit: sc.rate_limit.kind != RateLimitKind::None
-                && sc.rate_limit.scope == LimitScope::Device,
             cloud: sc.cloud.enabled.then(|| sc.cloud.clone()),
             reqs: Vec::new(),
             free: Vec::new(),
@@ -288,7 +294,7 @@ impl<'a, R: Recorder> World<'a, R> {
             }
         };
         self.tried.fill(false);
-        if self.per_device_limit {
+        if self.refresh_usage {
             for (d, view) in self.views.iter_mut().enumerate() {
                 view.limit_usage = self.limiter.usage(now, d);
             }
@@ -488,6 +494,7 @@ impl<'a, R: Recorder> World<'a, R> {
             stats,
             end,
             devices,
+            selection: self.policy.name(),
         }
     }
 }

@@ -26,6 +26,11 @@ use crate::scenario::file::SelectionKind;
 pub trait SelectionPolicy: Send {
     /// The policy's name as used in scenarios and outputs (`load_aware`, ...).
     fn name(&self) -> &'static str;
+    /// Whether the policy reads [`DeviceView::load`]; if not, the simulator skips refreshing
+    /// rate-limit usage in the views before each decision.
+    fn reads_load(&self) -> bool {
+        true
+    }
     /// Picks a device index among those with `tried\[i\] == false`; `None` when none is left.
     fn select(&mut self, devices: &[DeviceView], tried: &[bool], rng: &mut SimRng)
     -> Option<usize>;

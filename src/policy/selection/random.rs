@@ -13,6 +13,9 @@ impl SelectionPolicy for Random {
     fn name(&self) -> &'static str {
         "random"
     }
+    fn reads_load(&self) -> bool {
+        false
+    }
     fn select(&mut self, _: &[DeviceView], tried: &[bool], rng: &mut SimRng) -> Option<usize> {
         random_untried(tried, rng)
     }

@@ -15,6 +15,9 @@ impl SelectionPolicy for RoundRobin {
     fn name(&self) -> &'static str {
         "round_robin"
     }
+    fn reads_load(&self) -> bool {
+        false
+    }
     fn select(&mut self, devices: &[DeviceView], tried: &[bool], _: &mut SimRng) -> Option<usize> {
         let n = devices.len();
         let pick = (0..n).map(|k| (self.next + k) % n).find(|i| !tried[*i])?;

@@ -16,6 +16,9 @@ impl SelectionPolicy for Weighted {
     fn name(&self) -> &'static str {
         "weighted"
     }
+    fn reads_load(&self) -> bool {
+        false
+    }
     fn select(
         &mut self,
         devices: &[DeviceView],
