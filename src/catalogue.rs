@@ -136,6 +136,22 @@ impl ModelCatalogue {
         let names: Vec<&str> = self.models.iter().map(|m| m.name.as_str()).collect();
         names.join(", ")
     }
+
+    /// Names of all cloud models, comma-separated (for error messages).
+    pub fn cloud_model_names(&self) -> String {
+        let names: Vec<&str> = self.cloud_models.iter().map(|m| m.name.as_str()).collect();
+        names.join(", ")
+    }
+
+    /// Every task that some model has a quality figure for.
+    pub fn tasks(&self) -> std::collections::BTreeSet<&str> {
+        self.models
+            .iter()
+            .flat_map(|m| m.quality.keys())
+            .chain(self.cloud_models.iter().flat_map(|m| m.quality.keys()))
+            .map(String::as_str)
+            .collect()
+    }
 }
 
 #[cfg(test)]

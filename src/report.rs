@@ -38,6 +38,15 @@ fn thousands(n: u64) -> String {
     out
 }
 
+/// `x` with `digits` significant digits, in plain (not scientific) notation.
+fn significant(x: f64, digits: i32) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let decimals = (digits - 1 - x.abs().log10().floor() as i32).max(0) as usize;
+    format!("{x:.decimals$}")
+}
+
 /// The summary as a human-readable table.
 pub fn to_table(s: &Summary) -> String {
     let mut o = String::new();
@@ -165,6 +174,36 @@ pub fn to_table(s: &Summary) -> String {
             d.energy_j / 1000.0
         );
     }
+    let _ = writeln!(o);
+    let pw = s
+        .platforms
+        .iter()
+        .map(|p| p.name.len())
+        .max()
+        .unwrap_or(8)
+        .max(8)
+        + 2;
+    let _ = writeln!(
+        o,
+        "{:<pw$}{:>10}{:>12}{:>13}{:>8}{:>8}{:>8}{:>10}",
+        "platform", "served", "J/query", "CPR [cents]", "Q", "R", "U", "PCR"
+    );
+    let f = |v: Option<f64>, prec: usize| v.map_or_else(|| "-".into(), |x| format!("{x:.prec$}"));
+    for p in &s.platforms {
+        let _ = writeln!(
+            o,
+            "{:<pw$}{:>10}{:>12}{:>13}{:>8}{:>8}{:>8}{:>10}",
+            p.name,
+            thousands(p.served),
+            f(p.energy_per_query_j, 1),
+            p.cpr_cents
+                .map_or_else(|| "-".into(), |c| significant(c, 4)),
+            f(p.quality, 3),
+            f(p.responsiveness, 3),
+            f(p.utility, 3),
+            p.pcr.map_or_else(|| "-".into(), |c| significant(c, 4)),
+        );
+    }
     o
 }
 
@@ -203,6 +242,15 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn significant_digits() {
+        assert_eq!(significant(0.00123156, 4), "0.001232");
+        assert_eq!(significant(1.72859, 4), "1.729");
+        assert_eq!(significant(543.657, 4), "543.7");
+        assert_eq!(significant(123456.7, 4), "123457");
+        assert_eq!(significant(0.0, 4), "0");
+    }
 
     #[test]
     fn thousands_separators() {

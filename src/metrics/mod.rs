@@ -6,7 +6,9 @@ pub mod summary;
 pub mod toolkit;
 
 pub use histogram::Histogram;
-pub use summary::{DeviceSummary, Percentiles, RouteLatency, Summary, SummaryRecorder};
+pub use summary::{
+    ClassAcc, DeviceSummary, Percentiles, PlatformSummary, RouteLatency, Summary, SummaryRecorder,
+};
 
 use crate::time::{SimDuration, SimTime};
 

@@ -77,6 +77,35 @@ pub struct DeviceSummary {
     pub idle_energy_j: f64,
 }
 
+/// The paper's metric toolkit for one platform of a run: a (board, model) pair of the edge,
+/// the cloud model, or `overall` (every served response). Definitions in `docs/metrics.md`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct PlatformSummary {
+    /// `board / model`, `cloud / model` or `overall`.
+    pub name: String,
+    /// Devices of this platform (0 for the cloud; all devices for `overall`).
+    pub devices: u32,
+    /// Responses served.
+    pub served: u64,
+    /// Energy attributed per response \[J\] (busy power shared among the requests in service).
+    /// `null` for the cloud, whose energy is not metered; for `overall`, per edge-served
+    /// response.
+    pub energy_per_query_j: Option<f64>,
+    /// Edge energy per response with the devices' idle energy spread over their responses \[J\].
+    pub energy_per_query_with_idle_j: Option<f64>,
+    /// Cost per response \[US cents\]: attributed energy at the electricity price (edge), API
+    /// fees (cloud), both (overall).
+    pub cpr_cents: Option<f64>,
+    /// Mean quality Q of the served responses (each request's class task on this model).
+    pub quality: Option<f64>,
+    /// Mean responsiveness R = 1 / (1 + TTFT / ttft_ref) of the served responses.
+    pub responsiveness: Option<f64>,
+    /// Utility U = a*Q + (1-a)*R.
+    pub utility: Option<f64>,
+    /// PCR = U / CPR \[per US cent\].
+    pub pcr: Option<f64>,
+}
+
 /// The run summary. Field order is the JSON key order.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Summary {
@@ -129,6 +158,8 @@ pub struct Summary {
     pub cloud: RouteLatency,
     /// Per device.
     pub devices: Vec<DeviceSummary>,
+    /// The metric toolkit per platform (each board + model pair, the cloud) and overall.
+    pub platforms: Vec<PlatformSummary>,
     /// Events the engine handled.
     pub events: u64,
 }
@@ -152,19 +183,57 @@ pub struct SummaryRecorder {
     pub cloud_cost_usd: f64,
     /// Attributed edge energy \[J\].
     pub edge_request_energy_j: f64,
+    /// Per place of service (devices in order, then the cloud) and class: served, energy,
+    /// cost and sum of responsiveness, at `place * classes + class`.
+    pub per_class: Vec<ClassAcc>,
+    /// Request classes.
+    pub classes: usize,
+    /// TTFT at which R = 1/2 \[ms\].
+    pub ttft_ref_ms: f64,
     /// TTFT \[µs\]: all, edge, cloud.
     pub ttft: [Histogram; 3],
     /// End to end \[µs\]: all, edge, cloud.
     pub e2e: [Histogram; 3],
 }
 
+/// Totals of one (place of service, class) pair.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ClassAcc {
+    /// Responses served.
+    pub served: u64,
+    /// Attributed edge energy \[J\].
+    pub energy_j: f64,
+    /// Cloud fees \[USD\].
+    pub cost_usd: f64,
+    /// Sum of responsiveness R.
+    pub r_sum: f64,
+}
+
+impl ClassAcc {
+    fn add(&mut self, o: &ClassAcc) {
+        self.served += o.served;
+        self.energy_j += o.energy_j;
+        self.cost_usd += o.cost_usd;
+        self.r_sum += o.r_sum;
+    }
+}
+
 impl SummaryRecorder {
-    /// A recorder for `devices` devices.
-    pub fn new(devices: usize) -> SummaryRecorder {
+    /// A recorder for `devices` devices, `classes` request classes and the responsiveness
+    /// reference `ttft_ref_ms`.
+    pub fn new(devices: usize, classes: usize, ttft_ref_ms: f64) -> SummaryRecorder {
         SummaryRecorder {
             per_device: vec![[0; 4]; devices],
+            per_class: vec![ClassAcc::default(); (devices + 1) * classes.max(1)],
+            classes: classes.max(1),
+            ttft_ref_ms,
             ..Default::default()
         }
+    }
+
+    /// A recorder for a scenario.
+    pub fn for_scenario(sc: &crate::scenario::Scenario) -> SummaryRecorder {
+        SummaryRecorder::new(sc.devices.len(), sc.classes.len(), sc.metrics.ttft_ref_ms)
     }
 
     /// Latencies of one route (1 = edge, 2 = cloud) or all (0).
@@ -183,6 +252,18 @@ impl Recorder for SummaryRecorder {
     }
     fn on_end(&mut self, _: SimTime, r: &RequestRecord) {
         let tokens = u64::from(r.prompt_tokens) + u64::from(r.output_tokens);
+        let place = match r.route {
+            Route::Edge(d) => Some(d as usize),
+            Route::Cloud => Some(self.per_device.len()),
+            Route::Rejected => None,
+        };
+        if let Some(place) = place {
+            let acc = &mut self.per_class[place * self.classes + usize::from(r.class)];
+            acc.served += 1;
+            acc.energy_j += r.energy_j;
+            acc.cost_usd += r.cost_usd;
+            acc.r_sum += super::toolkit::responsiveness(r.ttft.0 as f64 / 1000.0, self.ttft_ref_ms);
+        }
         let route = match r.route {
             Route::Edge(d) => {
                 self.edge_tokens += tokens;
@@ -258,9 +339,176 @@ impl Summary {
             e2e_ms: Percentiles::from_micros(&rec.e2e[0]),
             edge: rec.route_latency(1, rec.ended[0]),
             cloud: rec.route_latency(2, rec.ended[1]),
+            platforms: platforms(sc, rec, &devices),
             devices,
             events: out.stats.events,
         }
+    }
+}
+
+/// Groups devices by (board, model), adds the cloud and the overall row, and applies the
+/// toolkit. Platforms appear in order of their first device.
+fn platforms(
+    sc: &crate::scenario::Scenario,
+    rec: &SummaryRecorder,
+    devices: &[DeviceSummary],
+) -> Vec<PlatformSummary> {
+    let m = &sc.metrics;
+    let k = rec.classes;
+    let task = |c: usize| {
+        sc.classes
+            .get(c)
+            .and_then(|c| c.task.as_deref())
+            .unwrap_or(&m.task)
+    };
+    // One platform: its devices (or the cloud) and its per-class totals.
+    struct Group {
+        name: String,
+        devices: u32,
+        device_energy_j: f64,
+        model: String,
+        per_class: Vec<ClassAcc>,
+    }
+    let mut groups: Vec<Group> = Vec::new();
+    let mut of_device = Vec::with_capacity(devices.len());
+    for d in devices {
+        let name = format!("{} / {}", d.board, d.model);
+        let g = match groups.iter().position(|g| g.name == name) {
+            Some(g) => g,
+            None => {
+                groups.push(Group {
+                    name,
+                    devices: 0,
+                    device_energy_j: 0.0,
+                    model: d.model.clone(),
+                    per_class: vec![ClassAcc::default(); k],
+                });
+                groups.len() - 1
+            }
+        };
+        of_device.push(g);
+    }
+    for (i, d) in devices.iter().enumerate() {
+        let g = &mut groups[of_device[i]];
+        g.devices += 1;
+        g.device_energy_j += d.energy_j;
+        for c in 0..k {
+            g.per_class[c].add(&rec.per_class[i * k + c]);
+        }
+    }
+    let edge_groups = groups.len();
+    if sc.cloud.enabled {
+        groups.push(Group {
+            name: format!("cloud / {}", sc.cloud.model),
+            devices: 0,
+            device_energy_j: 0.0,
+            model: sc.cloud.model.clone(),
+            per_class: rec.per_class[devices.len() * k..].to_vec(),
+        });
+    }
+
+    // Quality of a platform's model on class c's task.
+    let quality_of = |g: usize, c: usize| -> Option<f64> {
+        let model = &groups[g].model;
+        let quality = if g < edge_groups {
+            &sc.catalogue.model(model)?.quality
+        } else {
+            &sc.catalogue.cloud_model(model)?.quality
+        };
+        quality.get(task(c)).copied()
+    };
+
+    let mut rows = Vec::new();
+    // Overall accumulators: served, energy, cost, r_sum, quality sum (None once unknown).
+    let mut all = ClassAcc::default();
+    let mut all_q = Some(0.0);
+    let mut all_energy_with_idle = 0.0;
+    let mut edge_all = ClassAcc::default();
+    for (gi, g) in groups.iter().enumerate() {
+        let mut tot = ClassAcc::default();
+        let mut q_sum = Some(0.0);
+        for (c, acc) in g.per_class.iter().enumerate() {
+            tot.add(acc);
+            if acc.served > 0 {
+                q_sum = match (q_sum, quality_of(gi, c)) {
+                    (Some(s), Some(q)) => Some(s + q * acc.served as f64),
+                    _ => None,
+                };
+            }
+        }
+        all.add(&tot);
+        all_q = match (all_q, q_sum) {
+            (Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
+        let edge = gi < edge_groups;
+        // Device energy (idle included) is `idle_j` for edge groups: total energy of the
+        // devices, spread over their responses.
+        if edge {
+            all_energy_with_idle += g.device_energy_j;
+            edge_all.add(&tot);
+        }
+        rows.push(platform_row(
+            g.name.clone(),
+            g.devices,
+            &tot,
+            q_sum,
+            edge.then_some(g.device_energy_j),
+            edge,
+            m,
+        ));
+    }
+    let mut overall = platform_row(
+        "overall".into(),
+        devices.len() as u32,
+        &all,
+        all_q,
+        None,
+        false,
+        m,
+    );
+    // Energy is metered at the edge only: overall, it is per edge-served response.
+    let edge_per = |x: f64| (edge_all.served > 0).then(|| x / edge_all.served as f64);
+    overall.energy_per_query_j = edge_per(edge_all.energy_j);
+    overall.energy_per_query_with_idle_j = edge_per(all_energy_with_idle);
+    rows.push(overall);
+    rows
+}
+
+/// Applies the toolkit to the totals of one platform. `q_sum` is the sum of Q over the served
+/// responses; `device_energy_j` the devices' total energy, idle included.
+fn platform_row(
+    name: String,
+    devices: u32,
+    t: &ClassAcc,
+    q_sum: Option<f64>,
+    device_energy_j: Option<f64>,
+    metered: bool,
+    m: &crate::scenario::MetricsSpec,
+) -> PlatformSummary {
+    use super::toolkit;
+    let n = t.served as f64;
+    let per = |x: f64| (t.served > 0).then(|| x / n);
+    let energy = if metered { per(t.energy_j) } else { None };
+    let cpr_cents =
+        per(toolkit::edge_cpr_cents(t.energy_j, m.electricity_cents_per_kwh) + t.cost_usd * 100.0);
+    let quality = q_sum.and_then(per);
+    let responsiveness = per(t.r_sum);
+    let utility = match (quality, responsiveness) {
+        (Some(q), Some(r)) => Some(toolkit::utility(m.alpha, q, r)),
+        _ => None,
+    };
+    PlatformSummary {
+        name,
+        devices,
+        served: t.served,
+        energy_per_query_j: energy,
+        energy_per_query_with_idle_j: device_energy_j.and_then(per),
+        cpr_cents,
+        quality,
+        responsiveness,
+        utility,
+        pcr: utility.zip(cpr_cents).and_then(|(u, c)| toolkit::pcr(u, c)),
     }
 }
 

@@ -367,15 +367,16 @@ pub struct CloudFile {
     /// Streaming speed after the first token \[tokens/s\].
     #[serde(default = "default_cloud_tps")]
     pub tokens_per_s: f64,
-    /// Price of input (prompt) tokens \[USD per 1000 tokens\].
-    #[serde(default = "default_cloud_in")]
-    pub usd_per_1k_input: f64,
-    /// Price of output tokens \[USD per 1000 tokens\].
-    #[serde(default = "default_cloud_out")]
-    pub usd_per_1k_output: f64,
-    /// When the prices were read (ISO date).
-    #[serde(default = "default_cloud_price_date")]
-    pub price_date: String,
+    /// Price of input (prompt) tokens \[USD per 1000 tokens\] (default: the catalogue's price
+    /// for `model`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usd_per_1k_input: Option<f64>,
+    /// Price of output tokens \[USD per 1000 tokens\] (default: the catalogue's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usd_per_1k_output: Option<f64>,
+    /// When the prices were read (default: the catalogue's date for `model`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_date: Option<String>,
 }
 
 fn default_cloud_model() -> String {
@@ -390,15 +391,6 @@ fn default_cloud_ttft_ms() -> f64 {
 fn default_cloud_tps() -> f64 {
     40.0
 }
-fn default_cloud_in() -> f64 {
-    0.03
-}
-fn default_cloud_out() -> f64 {
-    0.06
-}
-fn default_cloud_price_date() -> String {
-    "2024-05-13".into()
-}
 
 impl Default for CloudFile {
     fn default() -> Self {
@@ -408,9 +400,9 @@ impl Default for CloudFile {
             rtt_ms: default_cloud_rtt_ms(),
             ttft_ms: default_cloud_ttft_ms(),
             tokens_per_s: default_cloud_tps(),
-            usd_per_1k_input: default_cloud_in(),
-            usd_per_1k_output: default_cloud_out(),
-            price_date: default_cloud_price_date(),
+            usd_per_1k_input: None,
+            usd_per_1k_output: None,
+            price_date: None,
         }
     }
 }
@@ -428,6 +420,13 @@ pub struct MetricsFile {
     /// TTFT at which responsiveness R falls to 1/2 \[ms\].
     #[serde(default = "default_ttft_ref_ms")]
     pub ttft_ref_ms: f64,
+    /// Task whose catalogue quality is Q for classes that name none.
+    #[serde(default = "default_task")]
+    pub task: String,
+}
+
+fn default_task() -> String {
+    "gsm8k".into()
 }
 
 fn default_alpha() -> f64 {
@@ -446,6 +445,7 @@ impl Default for MetricsFile {
             alpha: default_alpha(),
             electricity_cents_per_kwh: default_cents_per_kwh(),
             ttft_ref_ms: default_ttft_ref_ms(),
+            task: default_task(),
         }
     }
 }

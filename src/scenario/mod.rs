@@ -162,7 +162,7 @@ impl CloudSpec {
 }
 
 /// Metric settings.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct MetricsSpec {
     /// Weight of quality in U.
     pub alpha: f64,
@@ -170,6 +170,8 @@ pub struct MetricsSpec {
     pub electricity_cents_per_kwh: f64,
     /// TTFT at which R = 1/2 \[ms\].
     pub ttft_ref_ms: f64,
+    /// Default task for quality Q.
+    pub task: String,
 }
 
 /// Options applied on top of the file.

@@ -141,28 +141,42 @@ pub fn validate(mut file: ScenarioFile, path: &Path) -> Result<Scenario> {
         cx.non_negative("routing.edge_rtt_ms", file.routing.edge_rtt_ms)?,
     );
 
-    let c = &file.cloud;
-    cx.non_negative("cloud.rtt_ms", c.rtt_ms)?;
-    cx.non_negative("cloud.ttft_ms", c.ttft_ms)?;
-    cx.positive("cloud.tokens_per_s", c.tokens_per_s)?;
-    cx.non_negative("cloud.usd_per_1k_input", c.usd_per_1k_input)?;
-    cx.non_negative("cloud.usd_per_1k_output", c.usd_per_1k_output)?;
-    let cloud = CloudSpec {
-        enabled: c.enabled,
-        model: c.model.clone(),
-        rtt_ms: c.rtt_ms,
-        ttft_ms: c.ttft_ms,
-        tokens_per_s: c.tokens_per_s,
-        usd_per_1k_input: c.usd_per_1k_input,
-        usd_per_1k_output: c.usd_per_1k_output,
-        price_date: c.price_date.clone(),
-    };
+    let cloud = cloud(&cx, &mut file.cloud, &catalogue)?;
 
     let m = &file.metrics;
     if !(0.0..=1.0).contains(&m.alpha) {
         return Err(cx.bad("metrics.alpha", m.alpha, "must lie in [0, 1]"));
     }
+    if m.task.trim().is_empty() {
+        return Err(cx.bad("metrics.task", "\"\"", "must name a task (e.g. \"gsm8k\")"));
+    }
+    let tasks = catalogue.tasks();
+    let known = |t: &str| tasks.contains(t);
+    let task_list = || tasks.iter().copied().collect::<Vec<_>>().join(", ");
+    if !known(&m.task) {
+        return Err(cx.bad(
+            "metrics.task",
+            format!("\"{}\"", m.task),
+            format!(
+                "no model in the catalogue has a quality figure for it; known tasks: {}",
+                task_list()
+            ),
+        ));
+    }
+    for (i, c) in classes.iter().enumerate() {
+        if let Some(t) = c.task.as_deref().filter(|t| !known(t)) {
+            return Err(cx.bad(
+                format!("workload.classes[{i}].task"),
+                format!("\"{t}\""),
+                format!(
+                    "no model in the catalogue has a quality figure for it; known tasks: {}",
+                    task_list()
+                ),
+            ));
+        }
+    }
     let metrics = MetricsSpec {
+        task: m.task.clone(),
         alpha: m.alpha,
         electricity_cents_per_kwh: cx.non_negative(
             "metrics.electricity_cents_per_kwh",
@@ -187,6 +201,59 @@ pub fn validate(mut file: ScenarioFile, path: &Path) -> Result<Scenario> {
         metrics,
         catalogue: Arc::new(catalogue),
         resolved: file,
+    })
+}
+
+/// Validates `[cloud]` and fills its prices from the catalogue entry of `cloud.model` where the
+/// file gives none (so the resolved scenario shows the prices used).
+fn cloud(cx: &Ctx, c: &mut CloudFile, catalogue: &ModelCatalogue) -> Result<CloudSpec> {
+    cx.non_negative("cloud.rtt_ms", c.rtt_ms)?;
+    cx.non_negative("cloud.ttft_ms", c.ttft_ms)?;
+    cx.positive("cloud.tokens_per_s", c.tokens_per_s)?;
+    let entry = catalogue.cloud_model(&c.model);
+    let price = |key: &str, given: Option<f64>, listed: Option<f64>| -> Result<f64> {
+        match (given, listed) {
+            (Some(v), _) => cx.non_negative(&format!("cloud.{key}"), v),
+            (None, Some(v)) => Ok(v),
+            (None, None) => Err(cx.bad(
+                format!("cloud.{key}"),
+                "(missing)",
+                format!(
+                    "cloud model \"{}\" is not in the catalogue ({}); give its prices \
+                     (usd_per_1k_input, usd_per_1k_output) or use a listed model",
+                    c.model,
+                    catalogue.cloud_model_names()
+                ),
+            )),
+        }
+    };
+    let input = price(
+        "usd_per_1k_input",
+        c.usd_per_1k_input,
+        entry.map(|e| e.usd_per_1k_input),
+    )?;
+    let output = price(
+        "usd_per_1k_output",
+        c.usd_per_1k_output,
+        entry.map(|e| e.usd_per_1k_output),
+    )?;
+    let date = c
+        .price_date
+        .clone()
+        .or_else(|| entry.map(|e| e.price_date.clone()))
+        .unwrap_or_else(|| "unknown".into());
+    c.usd_per_1k_input = Some(input);
+    c.usd_per_1k_output = Some(output);
+    c.price_date = Some(date.clone());
+    Ok(CloudSpec {
+        enabled: c.enabled,
+        model: c.model.clone(),
+        rtt_ms: c.rtt_ms,
+        ttft_ms: c.ttft_ms,
+        tokens_per_s: c.tokens_per_s,
+        usd_per_1k_input: input,
+        usd_per_1k_output: output,
+        price_date: date,
     })
 }
 

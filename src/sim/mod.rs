@@ -522,7 +522,7 @@ impl<R: Recorder> Model for World<'_, R> {
 
 /// Runs `sc` once with `recorder` also receiving every event; returns the summary.
 pub fn run_with<R: Recorder>(sc: &Scenario, extra: &mut R) -> Summary {
-    let mut summary = SummaryRecorder::new(sc.devices.len());
+    let mut summary = SummaryRecorder::for_scenario(sc);
     let out = {
         let mut tee = crate::metrics::Tee(&mut summary, extra);
         World::new(sc, &mut tee).run()

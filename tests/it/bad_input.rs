@@ -228,3 +228,27 @@ fn missing_scenario_file() {
         "{err}"
     );
 }
+
+#[test]
+fn unknown_task_and_unpriced_cloud_model() {
+    let text = WORKLOAD.to_string()
+        + "[[workload.classes]]\nname = \"maths\"\nshare = 1\ntask = \"gsm9k\"\n"
+        + &good_device();
+    fails(
+        "unknown_task",
+        &text,
+        &[
+            "workload.classes[0].task",
+            "\"gsm9k\"",
+            "known tasks: gsm8k",
+        ],
+    );
+    let text = WORKLOAD.to_string() + "[metrics]\ntask = \"mmlu\"\n" + &good_device();
+    fails("unknown_metrics_task", &text, &["metrics.task", "\"mmlu\""]);
+    let text = WORKLOAD.to_string() + "[cloud]\nmodel = \"claude-x\"\n" + &good_device();
+    fails(
+        "unpriced_cloud",
+        &text,
+        &["cloud.usd_per_1k_input", "claude-x", "gpt-4, gpt-4o-mini"],
+    );
+}

@@ -89,6 +89,21 @@ pub fn run_collect(sc: &Scenario) -> (Summary, Vec<RequestRecord>) {
     (s, c.0)
 }
 
+/// Runs a trace `rows` of (seconds, prompt, output) against `body` (devices, policies, cloud)
+/// and returns the summary and the records in arrival order.
+pub fn run_trace_summary(
+    tag: &str,
+    rows: &[(f64, u32, u32)],
+    body: &str,
+) -> (Summary, Vec<RequestRecord>) {
+    let p = temp_file(tag, "t.csv", &trace_text(rows));
+    let text = format!(
+        "{body}\n[workload]\nkind = \"trace\"\npath = \"{}\"\n",
+        p.display()
+    );
+    run_collect(&scenario(&text))
+}
+
 /// Path of a shipped scenario.
 pub fn shipped(name: &str) -> PathBuf {
     root().join("scenarios").join(name)

@@ -210,5 +210,26 @@ fn conservation_littles_law_and_bounds_on_random_scenarios() {
                 assert!(a <= b && b <= c, "{}", ctx());
             }
         }
+        // The toolkit's platforms partition the served responses, and overall CPR is every
+        // cent spent (attributed edge energy at the electricity price, cloud fees) per response.
+        let (overall, parts) = s.platforms.split_last().expect("an overall row");
+        assert_eq!(overall.name, "overall", "{}", ctx());
+        let served: u64 = parts.iter().map(|p| p.served).sum();
+        assert_eq!(served, s.served_edge + s.served_cloud, "{}", ctx());
+        assert_eq!(overall.served, served, "{}", ctx());
+        let devices: u32 = parts.iter().map(|p| p.devices).sum();
+        assert_eq!(devices as usize, s.devices.len(), "{}", ctx());
+        if served > 0 {
+            let cents = s.edge_request_energy_j / 3.6e6 * sc.metrics.electricity_cents_per_kwh
+                + s.cloud_cost_usd * 100.0;
+            let cpr = overall.cpr_cents.expect("served > 0");
+            assert!(
+                (cpr * served as f64 - cents).abs() <= 1e-9 * cents.max(1e-9),
+                "{}",
+                ctx()
+            );
+            let r = overall.responsiveness.unwrap();
+            assert!(r > 0.0 && r <= 1.0, "{}", ctx());
+        }
     }
 }

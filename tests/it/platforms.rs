@@ -71,3 +71,120 @@ fn edge_is_orders_of_magnitude_cheaper_than_gpt4() {
         }
     }
 }
+
+/// The per-run toolkit on a hand-worked case: three edge responses and one cloud response.
+#[test]
+fn run_summary_platforms_by_hand() {
+    // Sliding window of 2 per 10 s: arrivals at 0, 1, 2, 10.5 -> edge, edge, cloud, edge.
+    // Edge: prefill instant, 1 token after the first at 100 tok/s = 10 ms at 10 W = 0.1 J.
+    // Cloud: TTFT 100 + 400 ms; fee (10 x 1 + 2 x 2) / 1000 USD = 1.4 cents.
+    let body = format!(
+        "[rate_limit]\nkind = \"sliding_window\"\nwindow_s = 10\nlimit = 2\n\
+         [cloud]\nrtt_ms = 100\nttft_ms = 400\ntokens_per_s = 10\n\
+         usd_per_1k_input = 1.0\nusd_per_1k_output = 2.0\n\
+         [metrics]\nelectricity_cents_per_kwh = 36.0\nalpha = 0.25\n{}",
+        inline_device("d", 8, 0, &[100.0], 10.0, 1.0)
+    );
+    let (s, recs) = run_trace_summary(
+        "plat",
+        &[(0.0, 10, 2), (1.0, 10, 2), (2.0, 10, 2), (10.5, 10, 2)],
+        &body,
+    );
+    assert_eq!(
+        recs.iter()
+            .filter(|r| r.route == edgesim::metrics::Route::Cloud)
+            .count(),
+        1
+    );
+    let names: Vec<&str> = s.platforms.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["test board / qwen2.5-0.5b", "cloud / gpt-4", "overall"]
+    );
+    let close = |a: Option<f64>, b: f64, what: &str| {
+        let a = a.unwrap_or_else(|| panic!("{what} is null"));
+        assert!(
+            (a - b).abs() <= 1e-9 * b.abs().max(1e-12),
+            "{what}: {a} vs {b}"
+        );
+    };
+    // 0.1 J at 36 cents/kWh = 0.1 / 3.6e6 x 36 = 1e-6 cents.
+    let (q_edge, q_cloud) = (0.496, 0.92); // qwen2.5-0.5b and GPT-4 on gsm8k (catalogue)
+    let edge = &s.platforms[0];
+    assert_eq!((edge.devices, edge.served), (1, 3));
+    close(edge.energy_per_query_j, 0.1, "edge energy");
+    close(edge.cpr_cents, 1e-6, "edge cpr");
+    close(edge.quality, q_edge, "edge Q");
+    close(edge.responsiveness, 1.0, "edge R (TTFT 0)");
+    close(edge.utility, 0.25 * q_edge + 0.75, "edge U");
+    close(edge.pcr, (0.25 * q_edge + 0.75) / 1e-6, "edge PCR");
+
+    let cloud = &s.platforms[1];
+    assert_eq!((cloud.devices, cloud.served), (0, 1));
+    assert_eq!(cloud.energy_per_query_j, None);
+    close(cloud.cpr_cents, 1.4, "cloud cpr");
+    close(cloud.quality, q_cloud, "cloud Q");
+    close(cloud.responsiveness, 1.0 / 1.5, "cloud R at TTFT 500 ms");
+    let u_cloud = 0.25 * q_cloud + 0.75 / 1.5;
+    close(cloud.utility, u_cloud, "cloud U");
+    close(cloud.pcr, u_cloud / 1.4, "cloud PCR");
+
+    let all = &s.platforms[2];
+    assert_eq!(all.served, 4);
+    close(
+        all.energy_per_query_j,
+        0.1,
+        "overall energy per edge response",
+    );
+    close(all.cpr_cents, (3.0 * 1e-6 + 1.4) / 4.0, "overall cpr");
+    close(all.quality, (3.0 * q_edge + q_cloud) / 4.0, "overall Q");
+    close(all.responsiveness, (3.0 + 1.0 / 1.5) / 4.0, "overall R");
+    // Idle energy: the device idles at 1 W for the rest of the run, spread over 3 responses.
+    let with_idle = edge.energy_per_query_with_idle_j.unwrap();
+    close(
+        Some(with_idle * 3.0),
+        s.devices[0].energy_j,
+        "energy with idle",
+    );
+}
+
+/// Classes name their task; a platform's Q weighs each class's quality by its responses.
+#[test]
+fn class_tasks_and_catalogue_cloud_prices() {
+    let sc = scenario(&format!(
+        "duration_s = 200\n[workload]\nkind = \"poisson\"\nrate_rps = 2\n\
+         prompt_tokens = {{ dist = \"fixed\", value = 10 }}\n\
+         output_tokens = {{ dist = \"fixed\", value = 5 }}\n\
+         [[workload.classes]]\nname = \"a\"\nshare = 1\ntask = \"gsm8k\"\n\
+         [cloud]\nmodel = \"gpt-4o-mini\"\n{}",
+        inline_device("d", 1, 0, &[50.0], 10.0, 1.0)
+    ));
+    // Prices come from the catalogue entry of gpt-4o-mini.
+    assert_eq!(
+        (sc.cloud.usd_per_1k_input, sc.cloud.usd_per_1k_output),
+        (0.00015, 0.0006)
+    );
+    let s = edgesim::sim::run(&sc);
+    let cloud = s
+        .platforms
+        .iter()
+        .find(|p| p.name == "cloud / gpt-4o-mini")
+        .unwrap();
+    assert!(cloud.served > 0);
+    // The catalogue has no gsm8k figure for gpt-4o-mini: Q, U and PCR are unknown, not 0.
+    assert_eq!(
+        (cloud.quality, cloud.utility, cloud.pcr),
+        (None, None, None)
+    );
+    let all = s.platforms.last().unwrap();
+    assert_eq!(all.quality, None);
+    close_rel(
+        cloud.cpr_cents.unwrap(),
+        (10.0 * 0.00015 + 5.0 * 0.0006) / 10.0,
+        "gpt-4o-mini cpr in cents",
+    );
+}
+
+fn close_rel(a: f64, b: f64, what: &str) {
+    assert!((a - b).abs() <= 1e-9 * b.abs(), "{what}: {a} vs {b}");
+}

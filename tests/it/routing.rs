@@ -4,14 +4,8 @@ use crate::common::*;
 use edgesim::metrics::{RequestRecord, Route};
 use edgesim::time::SimDuration;
 
-/// Runs a trace `rows` against `body` (devices, policies) and returns the records.
 fn run_trace(tag: &str, rows: &[(f64, u32, u32)], body: &str) -> Vec<RequestRecord> {
-    let p = temp_file(tag, "t.csv", &trace_text(rows));
-    let text = format!(
-        "{body}\n[workload]\nkind = \"trace\"\npath = \"{}\"\n",
-        p.display()
-    );
-    run_collect(&scenario(&text)).1
+    run_trace_summary(tag, rows, body).1
 }
 
 fn routes(recs: &[RequestRecord]) -> Vec<Route> {
