@@ -47,6 +47,14 @@ pub enum Error {
         /// What is wrong, naming the column, value and the expected form.
         problem: String,
     },
+    /// An output table or figure could not be written (encoder error, feature not built).
+    #[error("{}: {problem}", path.display())]
+    Output {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        problem: String,
+    },
     /// A `--set key=value` override that cannot be applied.
     #[error("--set {arg}: {problem}")]
     Override {

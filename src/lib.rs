@@ -43,6 +43,7 @@ pub mod device;
 pub mod engine;
 pub mod error;
 pub mod metrics;
+pub mod output;
 pub mod platforms;
 pub mod policy;
 pub mod report;

@@ -45,6 +45,39 @@ impl ScenarioArgs {
     }
 }
 
+#[derive(clap::Args)]
+struct TableArgs {
+    /// Also write the tables as CSV (beside Parquet).
+    #[arg(long)]
+    csv: bool,
+    /// Skip the per-request table (one row per request).
+    #[arg(long)]
+    no_requests: bool,
+    /// Width of the time-series buckets in seconds.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    bucket_s: f64,
+}
+
+impl TableArgs {
+    fn options(&self) -> anyhow::Result<edgesim::output::OutputOptions> {
+        use edgesim::output::{Format, OutputOptions, default_format};
+        anyhow::ensure!(
+            self.bucket_s.is_finite() && self.bucket_s >= 1e-3,
+            "--bucket-s {}: must be at least 0.001 (seconds)",
+            self.bucket_s
+        );
+        let mut formats = vec![default_format()];
+        if self.csv && !formats.contains(&Format::Csv) {
+            formats.push(Format::Csv);
+        }
+        Ok(OutputOptions {
+            formats,
+            requests: !self.no_requests,
+            bucket_s: self.bucket_s,
+        })
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Simulate a scenario and print its summary.
@@ -54,12 +87,15 @@ enum Command {
         /// Print the summary as JSON instead of a table.
         #[arg(long)]
         json: bool,
-        /// Output folder for summary.json and scenario.resolved.toml \[default: output/<scenario name>\].
+        /// Output folder for summary.json, scenario.resolved.toml and the tables
+        /// (requests, devices, timeseries, gateway) \[default: output/<scenario name>\].
         #[arg(long)]
         out: Option<PathBuf>,
         /// Write no output files.
         #[arg(long, conflicts_with = "out")]
         no_out: bool,
+        #[command(flatten)]
+        tables: TableArgs,
     },
     /// Validate a scenario and print its resolved form without running it.
     Check {
@@ -97,23 +133,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             json,
             out,
             no_out,
+            tables,
         } => {
+            let opts = tables.options()?;
             let sc = args.load()?;
-            let summary = edgesim::sim::run(&sc);
-            let text = report::to_json(&summary);
-            if !no_out {
+            let summary = if no_out {
+                edgesim::sim::run(&sc)
+            } else {
                 let dir = out.unwrap_or_else(|| PathBuf::from("output").join(&sc.name));
-                report::write_atomic(
-                    &dir.join("scenario.resolved.toml"),
-                    sc.resolved_toml().as_bytes(),
-                )?;
-                report::write_atomic(&dir.join("summary.json"), text.as_bytes())?;
+                let (summary, files) = edgesim::output::run_to_dir(&sc, &dir, &opts)?;
                 if !json {
-                    eprintln!("wrote {}", dir.display());
+                    let names: Vec<String> = files
+                        .iter()
+                        .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+                        .collect();
+                    eprintln!("wrote {}: {}", dir.display(), names.join(", "));
                 }
-            }
+                summary
+            };
             if json {
-                print!("{text}");
+                print!("{}", report::to_json(&summary));
             } else {
                 print!("{}", report::to_table(&summary));
             }

@@ -63,18 +63,34 @@ pub struct RequestRecord {
 
 /// Receives what happens during a run (push model). Default methods do nothing.
 pub trait Recorder {
+    /// Whether [`Recorder::on_device`] is wanted (computing device power costs a little).
+    const WANTS_DEVICE_STATE: bool = false;
     /// A request arrived at the gateway.
     fn on_arrival(&mut self, _now: SimTime, _id: u64) {}
     /// A request ended: served at the edge, in the cloud, or rejected.
     fn on_end(&mut self, _now: SimTime, _record: &RequestRecord) {}
     /// An edge attempt was refused (`throttled`: by the rate limiter; else the device was full).
     fn on_refused(&mut self, _now: SimTime, _device: u32, _throttled: bool) {}
+    /// Device `device` admitted a request (to a slot or its queue).
+    fn on_admit(&mut self, _now: SimTime, _device: u32) {}
+    /// Device `device` changed state at `now`: `active` requests in service, `queued` waiting,
+    /// drawing `power_w` from now on. Called only if `WANTS_DEVICE_STATE`.
+    fn on_device(
+        &mut self,
+        _now: SimTime,
+        _device: u32,
+        _active: u32,
+        _queued: u32,
+        _power_w: f64,
+    ) {
+    }
 }
 
 /// Forwards every call to two recorders.
 pub struct Tee<'a, A: Recorder, B: Recorder>(pub &'a mut A, pub &'a mut B);
 
 impl<A: Recorder, B: Recorder> Recorder for Tee<'_, A, B> {
+    const WANTS_DEVICE_STATE: bool = A::WANTS_DEVICE_STATE || B::WANTS_DEVICE_STATE;
     fn on_arrival(&mut self, now: SimTime, id: u64) {
         self.0.on_arrival(now, id);
         self.1.on_arrival(now, id);
@@ -86,5 +102,17 @@ impl<A: Recorder, B: Recorder> Recorder for Tee<'_, A, B> {
     fn on_refused(&mut self, now: SimTime, device: u32, throttled: bool) {
         self.0.on_refused(now, device, throttled);
         self.1.on_refused(now, device, throttled);
+    }
+    fn on_admit(&mut self, now: SimTime, device: u32) {
+        self.0.on_admit(now, device);
+        self.1.on_admit(now, device);
+    }
+    fn on_device(&mut self, now: SimTime, device: u32, active: u32, queued: u32, power_w: f64) {
+        if A::WANTS_DEVICE_STATE {
+            self.0.on_device(now, device, active, queued, power_w);
+        }
+        if B::WANTS_DEVICE_STATE {
+            self.1.on_device(now, device, active, queued, power_w);
+        }
     }
 }

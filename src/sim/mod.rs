@@ -224,10 +224,21 @@ impl<'a, R: Recorder> World<'a, R> {
         q.push(a.at, Event::Arrival(slot));
     }
 
-    fn refresh_view(&mut self, d: usize) {
+    fn refresh_view(&mut self, now: SimTime, d: usize) {
         let usage = self.views[d].limit_usage;
         self.views[d] = self.devices[d].view(self.weights[d]);
         self.views[d].limit_usage = usage;
+        if R::WANTS_DEVICE_STATE {
+            let dev = &self.devices[d];
+            let active = dev.active();
+            let power = if active > 0 {
+                dev.model.busy_w(active)
+            } else {
+                dev.model.idle_w()
+            };
+            self.recorder
+                .on_device(now, d as u32, active, dev.queue.len() as u32, power);
+        }
     }
 
     /// Ends request `slot`: records it, frees the slot, and lets a closed-loop user go on.
@@ -322,6 +333,7 @@ impl<'a, R: Recorder> World<'a, R> {
                 continue;
             }
             self.limiter.record(now, key, amount);
+            self.recorder.on_admit(now, d as u32);
             let r = &mut self.reqs[slot as usize];
             r.attempts = attempts;
             r.device = d as u32;
@@ -350,7 +362,7 @@ impl<'a, R: Recorder> World<'a, R> {
         } else {
             dev.queue.push_back(slot);
         }
-        self.refresh_view(d);
+        self.refresh_view(now, d);
     }
 
     /// Starts prefill of `slot` on device `d` (a slot is free; `advance` done).
@@ -437,7 +449,7 @@ impl<'a, R: Recorder> World<'a, R> {
                 },
             );
         }
-        self.refresh_view(d);
+        self.refresh_view(now, d);
     }
 
     fn on_cloud_done(&mut self, now: SimTime, slot: u32, q: &mut EventQueue<Event>) {

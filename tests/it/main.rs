@@ -15,3 +15,4 @@ mod invariants;
 mod platforms;
 mod queueing;
 mod routing;
+mod tables;

@@ -1,0 +1,123 @@
+//! Output files beside the summary: tables of requests, devices and time series (Parquet
+//! through polars, or CSV), and figures (plotters).
+
+#[cfg(feature = "parquet")]
+pub mod parquet;
+pub mod table;
+
+pub use table::{Format, Table, TableWriter, Values, write_table};
+pub mod tables;
+
+use std::path::{Path, PathBuf};
+
+use crate::error::Result;
+use crate::metrics::{Recorder, RequestRecord, Summary};
+use crate::scenario::Scenario;
+use crate::time::SimTime;
+
+impl<R: Recorder> Recorder for Option<R> {
+    const WANTS_DEVICE_STATE: bool = R::WANTS_DEVICE_STATE;
+    fn on_arrival(&mut self, now: SimTime, id: u64) {
+        if let Some(r) = self {
+            r.on_arrival(now, id);
+        }
+    }
+    fn on_end(&mut self, now: SimTime, record: &RequestRecord) {
+        if let Some(r) = self {
+            r.on_end(now, record);
+        }
+    }
+    fn on_refused(&mut self, now: SimTime, device: u32, throttled: bool) {
+        if let Some(r) = self {
+            r.on_refused(now, device, throttled);
+        }
+    }
+    fn on_admit(&mut self, now: SimTime, device: u32) {
+        if let Some(r) = self {
+            r.on_admit(now, device);
+        }
+    }
+    fn on_device(&mut self, now: SimTime, device: u32, active: u32, queued: u32, power_w: f64) {
+        if let Some(r) = self {
+            r.on_device(now, device, active, queued, power_w);
+        }
+    }
+}
+
+/// What a run writes to its output folder.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputOptions {
+    /// Table formats (each table is written once per format).
+    pub formats: Vec<Format>,
+    /// Write the per-request table.
+    pub requests: bool,
+    /// Width of the time-series buckets \[s\].
+    pub bucket_s: f64,
+}
+
+impl Default for OutputOptions {
+    /// Parquet where built in (else CSV), the request table, 10 s buckets.
+    fn default() -> Self {
+        OutputOptions {
+            formats: vec![default_format()],
+            requests: true,
+            bucket_s: 10.0,
+        }
+    }
+}
+
+/// Parquet if this build has it, else CSV.
+pub fn default_format() -> Format {
+    if Format::Parquet.available() {
+        Format::Parquet
+    } else {
+        Format::Csv
+    }
+}
+
+/// Runs `sc` and writes to `dir`: `summary.json`, `scenario.resolved.toml`, and the tables
+/// `requests`, `devices`, `timeseries` and `gateway` in each format. Returns the summary and
+/// the files written. Every file is written atomically.
+pub fn run_to_dir(
+    sc: &Scenario,
+    dir: &Path,
+    opts: &OutputOptions,
+) -> Result<(Summary, Vec<PathBuf>)> {
+    let mut requests = if opts.requests {
+        Some(tables::RequestTable::create(dir, &opts.formats, sc)?)
+    } else {
+        None
+    };
+    let mut series = tables::Timeseries::new(sc, opts.bucket_s);
+    let summary = {
+        let mut tee = crate::metrics::Tee(&mut requests, &mut series);
+        crate::sim::run_with(sc, &mut tee)
+    };
+    let mut files = Vec::new();
+    if let Some(r) = requests {
+        r.finish()?;
+        for f in &opts.formats {
+            files.push(dir.join(format!("requests.{}", f.extension())));
+        }
+    }
+    let (timeseries, gateway) = series.finish(SimTime::from_secs_f64(summary.end_s));
+    let devices = tables::devices_table(&summary);
+    for f in &opts.formats {
+        for (name, t) in [
+            ("devices", &devices),
+            ("timeseries", &timeseries),
+            ("gateway", &gateway),
+        ] {
+            let p = dir.join(format!("{name}.{}", f.extension()));
+            write_table(&p, *f, t)?;
+            files.push(p);
+        }
+    }
+    let p = dir.join("scenario.resolved.toml");
+    crate::report::write_atomic(&p, sc.resolved_toml().as_bytes())?;
+    files.push(p);
+    let p = dir.join("summary.json");
+    crate::report::write_atomic(&p, crate::report::to_json(&summary).as_bytes())?;
+    files.push(p);
+    Ok((summary, files))
+}

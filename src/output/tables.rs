@@ -1,0 +1,380 @@
+//! The run's tables: one row per request (streamed to disk in batches), per device, and per
+//! device per time bucket. Columns are defined in `docs/metrics.md`.
+
+use std::path::Path;
+
+use super::table::{Format, Table, TableWriter, Values};
+use crate::error::Result;
+use crate::metrics::{Recorder, RequestRecord, Route, Summary};
+use crate::scenario::Scenario;
+use crate::time::SimTime;
+
+/// Rows buffered before a batch is written.
+pub const BATCH_ROWS: usize = 65_536;
+
+/// Streams one row per finished request to `requests.<ext>` files, a batch at a time, so
+/// memory stays bounded whatever the number of requests. Rows are in order of completion.
+pub struct RequestTable {
+    classes: Vec<String>,
+    devices: Vec<String>,
+    writers: Vec<TableWriter>,
+    rows: Rows,
+    error: Option<crate::Error>,
+    written: u64,
+}
+
+#[derive(Default)]
+struct Rows {
+    id: Vec<u64>,
+    class: Vec<String>,
+    arrival_s: Vec<f64>,
+    route: Vec<String>,
+    device: Vec<Option<String>>,
+    attempts: Vec<u64>,
+    prompt: Vec<u64>,
+    output: Vec<u64>,
+    ttft_ms: Vec<Option<f64>>,
+    e2e_ms: Vec<Option<f64>>,
+    energy_j: Vec<f64>,
+    cost_usd: Vec<f64>,
+}
+
+impl Rows {
+    /// Moves the buffered rows into a table, leaving the buffers empty.
+    fn take(&mut self) -> Table {
+        let t = std::mem::take(self);
+        Table::new()
+            .with("request_id", Values::U64(t.id))
+            .with("class", Values::Str(t.class))
+            .with("arrival_s", Values::F64(t.arrival_s))
+            .with("route", Values::Str(t.route))
+            .with("device", Values::OptStr(t.device))
+            .with("attempts", Values::U64(t.attempts))
+            .with("prompt_tokens", Values::U64(t.prompt))
+            .with("output_tokens", Values::U64(t.output))
+            .with("ttft_ms", Values::OptF64(t.ttft_ms))
+            .with("e2e_ms", Values::OptF64(t.e2e_ms))
+            .with("energy_j", Values::F64(t.energy_j))
+            .with("cost_usd", Values::F64(t.cost_usd))
+    }
+}
+
+impl RequestTable {
+    /// Starts `dir/requests.<ext>` in each format.
+    pub fn create(dir: &Path, formats: &[Format], sc: &Scenario) -> Result<RequestTable> {
+        let writers = formats
+            .iter()
+            .map(|f| TableWriter::create(&dir.join(format!("requests.{}", f.extension())), *f))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(RequestTable {
+            classes: sc.classes.iter().map(|c| c.name.clone()).collect(),
+            devices: sc.devices.iter().map(|d| d.name.clone()).collect(),
+            writers,
+            rows: Rows::default(),
+            error: None,
+            written: 0,
+        })
+    }
+
+    fn flush(&mut self) {
+        let t = self.rows.take();
+        if self.error.is_some() {
+            return;
+        }
+        for w in &mut self.writers {
+            if let Err(e) = w.write(&t) {
+                self.error = Some(e);
+                return;
+            }
+        }
+        self.written += t.rows() as u64;
+    }
+
+    /// Writes the last batch and puts the files in place; returns the rows written.
+    pub fn finish(mut self) -> Result<u64> {
+        self.flush();
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let empty = Rows::default().take();
+        for w in std::mem::take(&mut self.writers) {
+            w.finish(&empty)?;
+        }
+        Ok(self.written)
+    }
+}
+
+impl Recorder for RequestTable {
+    fn on_end(&mut self, _: SimTime, r: &RequestRecord) {
+        let served = r.route != Route::Rejected;
+        let ms = |d: crate::time::SimDuration| served.then(|| d.as_millis_f64());
+        let rows = &mut self.rows;
+        rows.id.push(r.id);
+        rows.class.push(
+            self.classes
+                .get(usize::from(r.class))
+                .cloned()
+                .unwrap_or_default(),
+        );
+        rows.arrival_s.push(r.arrival.as_secs_f64());
+        rows.route.push(r.route.name().to_string());
+        rows.device.push(match r.route {
+            Route::Edge(d) => self.devices.get(d as usize).cloned(),
+            _ => None,
+        });
+        rows.attempts.push(u64::from(r.attempts));
+        rows.prompt.push(u64::from(r.prompt_tokens));
+        rows.output.push(u64::from(r.output_tokens));
+        rows.ttft_ms.push(ms(r.ttft));
+        rows.e2e_ms.push(ms(r.e2e));
+        rows.energy_j.push(r.energy_j);
+        rows.cost_usd.push(r.cost_usd);
+        if rows.id.len() >= BATCH_ROWS {
+            self.flush();
+        }
+    }
+}
+
+/// Per-device state integrated over fixed time buckets, and gateway counts per bucket.
+pub struct Timeseries {
+    bucket_us: u64,
+    names: Vec<String>,
+    devices: Vec<DeviceSeries>,
+    gateway: Vec<GatewayBucket>,
+}
+
+struct DeviceSeries {
+    last: SimTime,
+    active: u32,
+    queued: u32,
+    power_w: f64,
+    buckets: Vec<DeviceBucket>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct DeviceBucket {
+    active_s: f64,
+    queued_s: f64,
+    busy_s: f64,
+    energy_j: f64,
+    arrivals: u64,
+    refused: u64,
+}
+
+/// Requests by the bucket of their arrival.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct GatewayBucket {
+    /// Requests that arrived.
+    pub arrivals: u64,
+    /// Of those, served at the edge.
+    pub edge: u64,
+    /// Redirected to the cloud.
+    pub cloud: u64,
+    /// Rejected.
+    pub rejected: u64,
+    /// Prompt + output tokens redirected to the cloud.
+    pub redirected_tokens: u64,
+}
+
+fn bucket_of(buckets: &mut Vec<impl Default + Clone>, i: usize) -> usize {
+    if buckets.len() <= i {
+        buckets.resize(i + 1, Default::default());
+    }
+    i
+}
+
+impl Timeseries {
+    /// Buckets of `bucket_s` seconds for the devices of `sc` (idle at time 0).
+    pub fn new(sc: &Scenario, bucket_s: f64) -> Timeseries {
+        let bucket_us = ((bucket_s * 1e6).round() as u64).max(1);
+        Timeseries {
+            bucket_us,
+            names: sc.devices.iter().map(|d| d.name.clone()).collect(),
+            devices: sc
+                .devices
+                .iter()
+                .map(|d| DeviceSeries {
+                    last: SimTime::ZERO,
+                    active: 0,
+                    queued: 0,
+                    power_w: d.perf.idle_w(),
+                    buckets: Vec::new(),
+                })
+                .collect(),
+            gateway: Vec::new(),
+        }
+    }
+
+    fn index(&self, t: SimTime) -> usize {
+        (t.0 / self.bucket_us) as usize
+    }
+
+    /// Integrates device `d`'s current state from its last change up to `to`.
+    fn advance(&mut self, d: usize, to: SimTime) {
+        let b = self.bucket_us;
+        let s = &mut self.devices[d];
+        let mut t = s.last.0;
+        while t < to.0 {
+            let i = (t / b) as usize;
+            let edge = ((i as u64) + 1).saturating_mul(b).min(to.0);
+            let dt = (edge - t) as f64 / 1e6;
+            let k = bucket_of(&mut s.buckets, i);
+            let bucket = &mut s.buckets[k];
+            bucket.active_s += f64::from(s.active) * dt;
+            bucket.queued_s += f64::from(s.queued) * dt;
+            if s.active > 0 {
+                bucket.busy_s += dt;
+            }
+            bucket.energy_j += s.power_w * dt;
+            t = edge;
+        }
+        s.last = s.last.max(to);
+    }
+
+    /// Closes the series at `end` (the run's end) and returns the per-device table (rows by
+    /// bucket, then device) and the gateway table.
+    pub fn finish(mut self, end: SimTime) -> (Table, Table) {
+        for d in 0..self.devices.len() {
+            self.advance(d, end);
+        }
+        let n = self.index(end) + usize::from(end.0 % self.bucket_us != 0);
+        let n = n.max(self.gateway.len());
+        let b = self.bucket_us as f64 / 1e6;
+        let span = |i: usize| {
+            let start = i as f64 * b;
+            (
+                start,
+                ((i + 1) as f64 * b).min(end.as_secs_f64().max(start)),
+            )
+        };
+        let mut cols: (Vec<f64>, Vec<f64>, Vec<String>) = Default::default();
+        let mut v: [Vec<f64>; 5] = Default::default();
+        let mut counts: [Vec<u64>; 2] = Default::default();
+        for i in 0..n {
+            let (start, stop) = span(i);
+            let len = stop - start;
+            for (d, s) in self.devices.iter().enumerate() {
+                let k = s.buckets.get(i).copied().unwrap_or_default();
+                let per = |x: f64| if len > 0.0 { x / len } else { 0.0 };
+                cols.0.push(start);
+                cols.1.push(stop);
+                cols.2.push(self.names[d].clone());
+                v[0].push(per(k.active_s));
+                v[1].push(per(k.queued_s));
+                v[2].push(per(k.busy_s));
+                v[3].push(per(k.energy_j));
+                v[4].push(k.energy_j);
+                counts[0].push(k.arrivals);
+                counts[1].push(k.refused);
+            }
+        }
+        let [active, queued, util, power, energy] = v;
+        let [arrivals, refused] = counts;
+        let devices = Table::new()
+            .with("bucket_start_s", Values::F64(cols.0))
+            .with("bucket_end_s", Values::F64(cols.1))
+            .with("device", Values::Str(cols.2))
+            .with("active_streams", Values::F64(active))
+            .with("queued", Values::F64(queued))
+            .with("utilisation", Values::F64(util))
+            .with("power_w", Values::F64(power))
+            .with("energy_j", Values::F64(energy))
+            .with("arrivals", Values::U64(arrivals))
+            .with("redirections", Values::U64(refused));
+        let mut g: [Vec<u64>; 5] = Default::default();
+        let (mut starts, mut stops) = (Vec::new(), Vec::new());
+        for i in 0..n {
+            let (start, stop) = span(i);
+            starts.push(start);
+            stops.push(stop);
+            let k = self.gateway.get(i).copied().unwrap_or_default();
+            for (col, x) in
+                g.iter_mut()
+                    .zip([k.arrivals, k.edge, k.cloud, k.rejected, k.redirected_tokens])
+            {
+                col.push(x);
+            }
+        }
+        let [arrivals, edge, cloud, rejected, tokens] = g;
+        let gateway = Table::new()
+            .with("bucket_start_s", Values::F64(starts))
+            .with("bucket_end_s", Values::F64(stops))
+            .with("arrivals", Values::U64(arrivals))
+            .with("served_edge", Values::U64(edge))
+            .with("served_cloud", Values::U64(cloud))
+            .with("rejected", Values::U64(rejected))
+            .with("redirected_tokens", Values::U64(tokens));
+        (devices, gateway)
+    }
+}
+
+impl Recorder for Timeseries {
+    const WANTS_DEVICE_STATE: bool = true;
+
+    fn on_arrival(&mut self, now: SimTime, _: u64) {
+        let i = self.index(now);
+        let i = bucket_of(&mut self.gateway, i);
+        self.gateway[i].arrivals += 1;
+    }
+    fn on_end(&mut self, _: SimTime, r: &RequestRecord) {
+        let i = self.index(r.arrival);
+        let i = bucket_of(&mut self.gateway, i);
+        let g = &mut self.gateway[i];
+        match r.route {
+            Route::Edge(_) => g.edge += 1,
+            Route::Cloud => {
+                g.cloud += 1;
+                g.redirected_tokens += u64::from(r.prompt_tokens) + u64::from(r.output_tokens);
+            }
+            Route::Rejected => g.rejected += 1,
+        }
+    }
+    fn on_refused(&mut self, now: SimTime, device: u32, _: bool) {
+        let i = self.index(now);
+        let s = &mut self.devices[device as usize];
+        let i = bucket_of(&mut s.buckets, i);
+        s.buckets[i].arrivals += 1;
+        s.buckets[i].refused += 1;
+    }
+    fn on_admit(&mut self, now: SimTime, device: u32) {
+        let i = self.index(now);
+        let s = &mut self.devices[device as usize];
+        let i = bucket_of(&mut s.buckets, i);
+        s.buckets[i].arrivals += 1;
+    }
+    fn on_device(&mut self, now: SimTime, device: u32, active: u32, queued: u32, power_w: f64) {
+        let d = device as usize;
+        self.advance(d, now);
+        let s = &mut self.devices[d];
+        (s.active, s.queued, s.power_w) = (active, queued, power_w);
+    }
+}
+
+/// One row per device, from the summary.
+pub fn devices_table(s: &Summary) -> Table {
+    let d = &s.devices;
+    let f = |g: fn(&crate::metrics::DeviceSummary) -> f64| Values::F64(d.iter().map(g).collect());
+    let u = |g: fn(&crate::metrics::DeviceSummary) -> u64| Values::U64(d.iter().map(g).collect());
+    let t = |g: fn(&crate::metrics::DeviceSummary) -> &str| {
+        Values::Str(d.iter().map(|x| g(x).to_string()).collect())
+    };
+    Table::new()
+        .with("device", t(|x| &x.name))
+        .with("board", t(|x| &x.board))
+        .with("model", t(|x| &x.model))
+        .with("slots", u(|x| u64::from(x.slots)))
+        .with("served", u(|x| x.served))
+        .with("output_tokens", u(|x| x.output_tokens))
+        .with("throttled", u(|x| x.throttled))
+        .with("full", u(|x| x.full))
+        .with("busy_s", f(|x| x.busy_s))
+        .with("utilisation", f(|x| x.utilisation))
+        .with("slot_utilisation", f(|x| x.slot_utilisation))
+        .with("mean_in_system", f(|x| x.mean_in_system))
+        .with(
+            "mean_residence_ms",
+            Values::OptF64(d.iter().map(|x| x.mean_residence_ms).collect()),
+        )
+        .with("energy_j", f(|x| x.energy_j))
+        .with("idle_energy_j", f(|x| x.idle_energy_j))
+}
