@@ -175,7 +175,7 @@ impl Format {
 enum Sink {
     Csv(BufWriter<File>),
     #[cfg(feature = "parquet")]
-    Parquet(Option<super::parquet::Batched>, Option<File>),
+    Parquet(Option<Box<super::parquet::Batched>>, Option<File>),
 }
 
 /// Writes one table in batches; the file appears under its name only on [`finish`].
@@ -253,7 +253,7 @@ impl TableWriter {
             Some(Sink::Parquet(batched, file)) => {
                 if batched.is_none() {
                     let f = file.take().expect("file until the first batch");
-                    *batched = Some(super::parquet::Batched::new(f, t, &path)?);
+                    *batched = Some(Box::new(super::parquet::Batched::new(f, t, &path)?));
                 }
                 if let Some(b) = batched {
                     b.write(t, &path)?;
