@@ -39,6 +39,7 @@
 //! ```
 
 pub mod catalogue;
+pub mod compare;
 pub mod device;
 pub mod engine;
 pub mod error;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use edgesim::report;
+use edgesim::scenario::file::SelectionKind;
 use edgesim::scenario::{LoadOptions, Scenario};
 
 #[derive(Parser)]
@@ -97,6 +98,28 @@ enum Command {
         #[command(flatten)]
         tables: TableArgs,
     },
+    /// Run one scenario and seed under several selection policies and write the paper's
+    /// Figure 4 panels, latency CDFs and arrivals vs redirections (PNG, SVG and the data as CSV).
+    Compare {
+        #[command(flatten)]
+        args: ScenarioArgs,
+        /// Selection policies, comma-separated.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "random,weighted,load_aware"
+        )]
+        policies: Vec<String>,
+        /// Output folder \[default: output/<scenario name>-compare\].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Width of the time-series buckets in seconds.
+        #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+        bucket_s: f64,
+        /// Print the summaries as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate a scenario and print its resolved form without running it.
     Check {
         #[command(flatten)]
@@ -155,6 +178,43 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 print!("{}", report::to_json(&summary));
             } else {
                 print!("{}", report::to_table(&summary));
+            }
+        }
+        Command::Compare {
+            args,
+            policies,
+            out,
+            bucket_s,
+            json,
+        } => {
+            anyhow::ensure!(
+                bucket_s.is_finite() && bucket_s >= 1e-3,
+                "--bucket-s {bucket_s}: must be at least 0.001 (seconds)"
+            );
+            let kinds = policies
+                .iter()
+                .map(|p| p.trim().parse::<SelectionKind>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| anyhow::anyhow!("--policies: {e}"))?;
+            anyhow::ensure!(!kinds.is_empty(), "--policies: name at least one policy");
+            let opts = LoadOptions {
+                sets: args.sets.clone(),
+                seed: args.seed,
+            };
+            let runs = edgesim::compare::run(&args.scenario, &opts, &kinds, bucket_s)?;
+            let name = runs
+                .first()
+                .map(|r| r.summary.scenario.clone())
+                .unwrap_or_default();
+            let dir =
+                out.unwrap_or_else(|| PathBuf::from("output").join(format!("{name}-compare")));
+            let files = edgesim::compare::write(&dir, &name, &runs)?;
+            if json {
+                let all: Vec<_> = runs.iter().map(|r| &r.summary).collect();
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            } else {
+                print!("{}", edgesim::compare::to_table(&runs));
+                eprintln!("wrote {} files to {}", files.len(), dir.display());
             }
         }
         Command::Check { args } => {

@@ -100,7 +100,8 @@ pub fn run_to_dir(
             files.push(dir.join(format!("requests.{}", f.extension())));
         }
     }
-    let (timeseries, gateway) = series.finish(SimTime::from_secs_f64(summary.end_s));
+    let data = series.finish(SimTime::from_secs_f64(summary.end_s));
+    let (timeseries, gateway) = (data.device_table(), data.gateway_table());
     let devices = tables::devices_table(&summary);
     for f in &opts.formats {
         for (name, t) in [
@@ -121,3 +122,6 @@ pub fn run_to_dir(
     files.push(p);
     Ok((summary, files))
 }
+pub mod figure;
+#[cfg(feature = "plots")]
+pub mod plot;

@@ -3,6 +3,8 @@
 use std::fs::File;
 use std::path::Path;
 
+/// The polars crate, for reading tables back (tests, tools) without a second dependency.
+pub use polars;
 use polars::prelude::{Column, DataFrame, ParquetReader, ParquetWriter, SerReader};
 
 use super::table::{Table, Values};

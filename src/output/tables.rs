@@ -231,63 +231,132 @@ impl Timeseries {
         s.last = s.last.max(to);
     }
 
-    /// Closes the series at `end` (the run's end) and returns the per-device table (rows by
-    /// bucket, then device) and the gateway table.
-    pub fn finish(mut self, end: SimTime) -> (Table, Table) {
+    /// Closes the series at `end` (the run's end).
+    pub fn finish(mut self, end: SimTime) -> SeriesData {
         for d in 0..self.devices.len() {
             self.advance(d, end);
         }
         let n = self.index(end) + usize::from(end.0 % self.bucket_us != 0);
         let n = n.max(self.gateway.len());
         let b = self.bucket_us as f64 / 1e6;
-        let span = |i: usize| {
-            let start = i as f64 * b;
-            (
-                start,
-                ((i + 1) as f64 * b).min(end.as_secs_f64().max(start)),
-            )
-        };
-        let mut cols: (Vec<f64>, Vec<f64>, Vec<String>) = Default::default();
+        let end_s = end.as_secs_f64();
+        let spans: Vec<(f64, f64)> = (0..n)
+            .map(|i| {
+                let start = i as f64 * b;
+                (start, ((i + 1) as f64 * b).min(end_s.max(start)))
+            })
+            .collect();
+        let devices = self
+            .devices
+            .iter()
+            .map(|s| {
+                spans
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(start, stop))| {
+                        let k = s.buckets.get(i).copied().unwrap_or_default();
+                        let len = stop - start;
+                        let per = |x: f64| if len > 0.0 { x / len } else { 0.0 };
+                        DevicePoint {
+                            active_streams: per(k.active_s),
+                            queued: per(k.queued_s),
+                            utilisation: per(k.busy_s),
+                            power_w: per(k.energy_j),
+                            energy_j: k.energy_j,
+                            arrivals: k.arrivals,
+                            redirections: k.refused,
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut gateway = self.gateway;
+        gateway.resize(n, GatewayBucket::default());
+        SeriesData {
+            spans,
+            names: self.names,
+            devices,
+            gateway,
+        }
+    }
+}
+
+/// One device over one bucket (time averages over the bucket).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct DevicePoint {
+    /// Mean requests in service.
+    pub active_streams: f64,
+    /// Mean requests waiting.
+    pub queued: f64,
+    /// Fraction of the bucket with at least one request in service.
+    pub utilisation: f64,
+    /// Mean power \[W\].
+    pub power_w: f64,
+    /// Energy \[J\].
+    pub energy_j: f64,
+    /// Attempts that reached the device (admitted or refused).
+    pub arrivals: u64,
+    /// Attempts it refused (rate limit or full).
+    pub redirections: u64,
+}
+
+/// A finished time series: bucket spans, per device per bucket, and the gateway per bucket.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeriesData {
+    /// (start, end) of each bucket \[s\]; the last one may be shorter.
+    pub spans: Vec<(f64, f64)>,
+    /// Device names.
+    pub names: Vec<String>,
+    /// `devices[d][bucket]`.
+    pub devices: Vec<Vec<DevicePoint>>,
+    /// Requests by arrival bucket.
+    pub gateway: Vec<GatewayBucket>,
+}
+
+impl SeriesData {
+    /// The `timeseries` table: one row per bucket per device (by bucket, then device).
+    pub fn device_table(&self) -> Table {
+        let mut t = (Vec::new(), Vec::new(), Vec::new());
         let mut v: [Vec<f64>; 5] = Default::default();
-        let mut counts: [Vec<u64>; 2] = Default::default();
-        for i in 0..n {
-            let (start, stop) = span(i);
-            let len = stop - start;
-            for (d, s) in self.devices.iter().enumerate() {
-                let k = s.buckets.get(i).copied().unwrap_or_default();
-                let per = |x: f64| if len > 0.0 { x / len } else { 0.0 };
-                cols.0.push(start);
-                cols.1.push(stop);
-                cols.2.push(self.names[d].clone());
-                v[0].push(per(k.active_s));
-                v[1].push(per(k.queued_s));
-                v[2].push(per(k.busy_s));
-                v[3].push(per(k.energy_j));
-                v[4].push(k.energy_j);
-                counts[0].push(k.arrivals);
-                counts[1].push(k.refused);
+        let mut c: [Vec<u64>; 2] = Default::default();
+        for (i, &(start, stop)) in self.spans.iter().enumerate() {
+            for (d, name) in self.names.iter().enumerate() {
+                let p = self.devices[d][i];
+                t.0.push(start);
+                t.1.push(stop);
+                t.2.push(name.clone());
+                for (col, x) in v.iter_mut().zip([
+                    p.active_streams,
+                    p.queued,
+                    p.utilisation,
+                    p.power_w,
+                    p.energy_j,
+                ]) {
+                    col.push(x);
+                }
+                c[0].push(p.arrivals);
+                c[1].push(p.redirections);
             }
         }
         let [active, queued, util, power, energy] = v;
-        let [arrivals, refused] = counts;
-        let devices = Table::new()
-            .with("bucket_start_s", Values::F64(cols.0))
-            .with("bucket_end_s", Values::F64(cols.1))
-            .with("device", Values::Str(cols.2))
+        let [arrivals, refused] = c;
+        Table::new()
+            .with("bucket_start_s", Values::F64(t.0))
+            .with("bucket_end_s", Values::F64(t.1))
+            .with("device", Values::Str(t.2))
             .with("active_streams", Values::F64(active))
             .with("queued", Values::F64(queued))
             .with("utilisation", Values::F64(util))
             .with("power_w", Values::F64(power))
             .with("energy_j", Values::F64(energy))
             .with("arrivals", Values::U64(arrivals))
-            .with("redirections", Values::U64(refused));
+            .with("redirections", Values::U64(refused))
+    }
+
+    /// The `gateway` table: one row per bucket.
+    pub fn gateway_table(&self) -> Table {
         let mut g: [Vec<u64>; 5] = Default::default();
-        let (mut starts, mut stops) = (Vec::new(), Vec::new());
-        for i in 0..n {
-            let (start, stop) = span(i);
-            starts.push(start);
-            stops.push(stop);
-            let k = self.gateway.get(i).copied().unwrap_or_default();
+        for k in &self.gateway {
             for (col, x) in
                 g.iter_mut()
                     .zip([k.arrivals, k.edge, k.cloud, k.rejected, k.redirected_tokens])
@@ -296,15 +365,20 @@ impl Timeseries {
             }
         }
         let [arrivals, edge, cloud, rejected, tokens] = g;
-        let gateway = Table::new()
-            .with("bucket_start_s", Values::F64(starts))
-            .with("bucket_end_s", Values::F64(stops))
+        Table::new()
+            .with(
+                "bucket_start_s",
+                Values::F64(self.spans.iter().map(|s| s.0).collect()),
+            )
+            .with(
+                "bucket_end_s",
+                Values::F64(self.spans.iter().map(|s| s.1).collect()),
+            )
             .with("arrivals", Values::U64(arrivals))
             .with("served_edge", Values::U64(edge))
             .with("served_cloud", Values::U64(cloud))
             .with("rejected", Values::U64(rejected))
-            .with("redirected_tokens", Values::U64(tokens));
-        (devices, gateway)
+            .with("redirected_tokens", Values::U64(tokens))
     }
 }
 

@@ -257,6 +257,44 @@ pub enum SelectionKind {
     PowerOfTwo,
 }
 
+impl SelectionKind {
+    /// Every policy, in documentation order.
+    pub const ALL: [SelectionKind; 5] = [
+        SelectionKind::Random,
+        SelectionKind::Weighted,
+        SelectionKind::LoadAware,
+        SelectionKind::RoundRobin,
+        SelectionKind::PowerOfTwo,
+    ];
+
+    /// The name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            SelectionKind::Random => "random",
+            SelectionKind::Weighted => "weighted",
+            SelectionKind::LoadAware => "load_aware",
+            SelectionKind::RoundRobin => "round_robin",
+            SelectionKind::PowerOfTwo => "power_of_two",
+        }
+    }
+}
+
+impl std::str::FromStr for SelectionKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        SelectionKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = SelectionKind::ALL.iter().map(|k| k.name()).collect();
+                format!(
+                    "unknown selection policy \"{s}\"; known: {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
 /// `\[selection\]`.
 #[derive(Clone, Debug, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]

@@ -11,6 +11,7 @@ mod bad_input;
 mod cli;
 mod common;
 mod determinism;
+mod figures;
 mod invariants;
 mod platforms;
 mod queueing;

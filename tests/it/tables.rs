@@ -162,17 +162,17 @@ fn csv_tables_match_the_summary() {
 #[cfg(feature = "parquet")]
 #[test]
 fn parquet_tables_read_back_with_polars() {
+    use edgesim::output::parquet::polars::prelude::*;
     use edgesim::output::parquet::read;
-    use polars::prelude::*;
     let sc = load(&shipped("steady.toml"), &["duration_s=1200"]);
     let dir = out_dir("pq");
     let (s, _) = run_to_dir(&sc, &dir, &OutputOptions::default()).unwrap();
     let req = read(&dir.join("requests.parquet")).unwrap();
     assert_eq!(req.height() as u64, s.requests_total);
-    let f64_sum = |df: &polars::prelude::DataFrame, c: &str| -> f64 {
+    let f64_sum = |df: &DataFrame, c: &str| -> f64 {
         df.column(c).unwrap().f64().unwrap().sum().unwrap_or(0.0)
     };
-    let u64_sum = |df: &polars::prelude::DataFrame, c: &str| -> u64 {
+    let u64_sum = |df: &DataFrame, c: &str| -> u64 {
         df.column(c).unwrap().u64().unwrap().sum().unwrap_or(0)
     };
     close(f64_sum(&req, "cost_usd"), s.cloud_cost_usd, "cost");

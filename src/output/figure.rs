@@ -1,0 +1,84 @@
+//! Figures as data: panels of bar groups or lines. The same [`Figure`] is rendered by
+//! [`super::plot`] (feature `plots`) and written as a long table beside the picture, so every
+//! plotted number can be read back.
+
+use super::table::{Table, Values};
+
+/// A named series: bar heights by category index, or line points (x, y).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// Legend name.
+    pub name: String,
+    /// Points: (category index, height) for bars; (x, y) for lines.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// How a panel draws its series.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PanelKind {
+    /// Grouped bars, one group per category.
+    Bars {
+        /// Category names (x axis).
+        categories: Vec<String>,
+    },
+    /// Lines.
+    Lines {
+        /// Logarithmic x axis.
+        log_x: bool,
+    },
+}
+
+/// One chart of a figure.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Panel {
+    /// Title above the chart.
+    pub title: String,
+    /// X axis label, with unit.
+    pub x_label: String,
+    /// Y axis label, with unit.
+    pub y_label: String,
+    /// Bars or lines.
+    pub kind: PanelKind,
+    /// The data.
+    pub series: Vec<Series>,
+}
+
+/// A figure: panels stacked vertically.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Figure {
+    /// File stem (`fig4a_requests`).
+    pub name: String,
+    /// Caption.
+    pub title: String,
+    /// Panels, top to bottom.
+    pub panels: Vec<Panel>,
+}
+
+impl Figure {
+    /// The data behind the figure, one row per plotted point: `panel`, `series`, `x`,
+    /// `category` (bars only) and `y`.
+    pub fn to_table(&self) -> Table {
+        let (mut panel, mut series, mut x, mut cat, mut y) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for p in &self.panels {
+            for s in &p.series {
+                for &(px, py) in &s.points {
+                    panel.push(p.title.clone());
+                    series.push(s.name.clone());
+                    x.push(px);
+                    cat.push(match &p.kind {
+                        PanelKind::Bars { categories } => categories.get(px as usize).cloned(),
+                        PanelKind::Lines { .. } => None,
+                    });
+                    y.push(py);
+                }
+            }
+        }
+        Table::new()
+            .with("panel", Values::Str(panel))
+            .with("series", Values::Str(series))
+            .with("x", Values::F64(x))
+            .with("category", Values::OptStr(cat))
+            .with("y", Values::F64(y))
+    }
+}

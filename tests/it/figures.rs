@@ -1,0 +1,187 @@
+//! `edgesim compare`: the data behind each figure is checked against the runs' summaries, and
+//! the PNG and SVG files decode (the pixels are not checked).
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use crate::common::*;
+
+/// Rows of a figure table: (panel, series, x, category, y).
+type Rows = Vec<(String, String, f64, String, f64)>;
+
+fn figure_rows(path: &std::path::Path) -> Rows {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("panel,series,x,category,y"));
+    lines
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            assert_eq!(c.len(), 5, "{l}");
+            (
+                c[0].into(),
+                c[1].into(),
+                c[2].parse().unwrap(),
+                c[3].into(),
+                c[4].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn value(rows: &Rows, series: &str, category: &str) -> f64 {
+    rows.iter()
+        .find(|r| r.1 == series && r.3 == category)
+        .unwrap_or_else(|| panic!("no {series} / {category}"))
+        .4
+}
+
+#[test]
+fn compare_writes_figure_data_that_matches_the_runs() {
+    let dir = std::env::temp_dir().join(format!("edgesim-cmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .args([
+            "compare",
+            "--set",
+            "duration_s=1200",
+            "--policies",
+            "random,load_aware",
+        ])
+        .arg(shipped("bursty.toml"))
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summaries: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summaries.json")).unwrap())
+            .unwrap();
+    assert_eq!(summaries.len(), 2);
+    let by_policy: BTreeMap<String, &serde_json::Value> = summaries
+        .iter()
+        .map(|s| (s["selection"].as_str().unwrap().to_string(), s))
+        .collect();
+    // Same seed, same arrivals under both policies.
+    assert_eq!(
+        by_policy["random"]["requests_total"],
+        by_policy["load_aware"]["requests_total"]
+    );
+
+    let a = figure_rows(&dir.join("fig4a_requests.csv"));
+    let b = figure_rows(&dir.join("fig4b_cloud.csv"));
+    for (policy, s) in &by_policy {
+        let n = |k: &str| s[k].as_f64().unwrap();
+        assert_eq!(value(&a, "served at the edge", policy), n("served_edge"));
+        assert_eq!(
+            value(&a, "redirected to the cloud", policy),
+            n("served_cloud")
+        );
+        assert_eq!(value(&a, "rejected", policy), n("rejected"));
+        assert_eq!(value(&b, "tokens", policy), n("redirected_tokens"));
+        assert!((value(&b, "cloud cost", policy) - n("cloud_cost_usd")).abs() < 1e-9);
+        // Utilisation over time averages (bucket-length weighted) to the device's utilisation.
+        let c = figure_rows(&dir.join("fig4c_utilisation.csv"));
+        for d in s["devices"].as_array().unwrap() {
+            let name = d["name"].as_str().unwrap();
+            let pts: Vec<_> = c
+                .iter()
+                .filter(|r| r.0 == format!("selection: {policy}") && r.1 == name)
+                .collect();
+            assert!(!pts.is_empty(), "{policy} {name}");
+            // 60 s buckets; the last is shorter: weight by length from the bucket midpoints.
+            let end = n("end_s");
+            let weighted: f64 = pts
+                .iter()
+                .map(|r| {
+                    let start = (r.2 / 60.0).floor() * 60.0;
+                    r.4 / 100.0 * ((start + 60.0).min(end) - start)
+                })
+                .sum();
+            let u = d["utilisation"].as_f64().unwrap();
+            assert!(
+                (weighted / end - u).abs() < 1e-6,
+                "{policy} {name}: {} vs {u}",
+                weighted / end
+            );
+        }
+    }
+    // CDFs rise to 1 and never fall.
+    let cdf = figure_rows(&dir.join("latency_cdf.csv"));
+    let mut series: BTreeMap<(String, String), Vec<(f64, f64)>> = BTreeMap::new();
+    for r in &cdf {
+        series
+            .entry((r.0.clone(), r.1.clone()))
+            .or_default()
+            .push((r.2, r.4));
+    }
+    assert_eq!(series.len(), 2 * 2 * 2, "2 panels x 2 policies x 2 routes");
+    for (k, pts) in &series {
+        assert!((pts.last().unwrap().1 - 1.0).abs() < 1e-12, "{k:?}");
+        assert!(
+            pts.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 < w[1].1),
+            "{k:?}"
+        );
+    }
+    // Arrivals over time integrate to the requests.
+    let arr = figure_rows(&dir.join("arrivals_redirections.csv"));
+    let total: f64 = arr
+        .iter()
+        .filter(|r| r.0 == "selection: random" && r.1 == "arrivals")
+        .map(|r| {
+            let start = (r.2 / 60.0).floor() * 60.0;
+            r.4 * ((start + 60.0).min(by_policy["random"]["end_s"].as_f64().unwrap()) - start)
+        })
+        .sum();
+    assert!((total - by_policy["random"]["requests_total"].as_f64().unwrap()).abs() < 1e-6);
+
+    #[cfg(feature = "plots")]
+    for name in [
+        "fig4a_requests",
+        "fig4b_cloud",
+        "fig4c_utilisation",
+        "latency_cdf",
+        "arrivals_redirections",
+    ] {
+        let png = image::open(dir.join(format!("{name}.png")))
+            .unwrap_or_else(|e| panic!("{name}.png does not decode: {e}"));
+        assert!(png.width() >= 800 && png.height() >= 400, "{name}");
+        // Not blank: more than one colour.
+        let rgb = png.to_rgb8();
+        let first = rgb.get_pixel(0, 0);
+        assert!(rgb.pixels().any(|p| p != first), "{name}.png is blank");
+        let svg = std::fs::read_to_string(dir.join(format!("{name}.svg"))).unwrap();
+        let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{name}.svg: {e}"));
+        assert_eq!(doc.root_element().tag_name().name(), "svg");
+        let texts: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .filter_map(|n| n.text().map(str::trim))
+            .collect();
+        assert!(
+            texts
+                .iter()
+                .any(|t| ["selection policy", "time [s]", "latency [s] (log scale)"].contains(t)),
+            "{name}.svg has no axis label: {texts:?}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn compare_rejects_an_unknown_policy() {
+    let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .args(["compare", "--policies", "random,fastest"])
+        .arg(shipped("bursty.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"fastest\"") && err.contains("load_aware"),
+        "{err}"
+    );
+}
