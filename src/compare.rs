@@ -98,13 +98,14 @@ fn bars(title: &str, y_label: &str, runs: &[PolicyRun], series: &[BarSeries<'_>]
         },
         series: series
             .iter()
-            .map(|(name, f)| Series {
-                name: (*name).into(),
-                points: runs
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| (i as f64, f(&r.summary)))
-                    .collect(),
+            .map(|(name, f)| {
+                Series::new(
+                    *name,
+                    runs.iter()
+                        .enumerate()
+                        .map(|(i, r)| (i as f64, f(&r.summary)))
+                        .collect(),
+                )
             })
             .collect(),
     }
@@ -175,15 +176,16 @@ pub fn figures(scenario: &str, runs: &[PolicyRun]) -> Vec<Figure> {
                     .names
                     .iter()
                     .zip(&r.series.devices)
-                    .map(|(name, points)| Series {
-                        name: name.clone(),
-                        points: r
-                            .series
-                            .spans
-                            .iter()
-                            .zip(points)
-                            .map(|(s, p)| (mid(*s), p.utilisation * 100.0))
-                            .collect(),
+                    .map(|(name, points)| {
+                        Series::new(
+                            name.clone(),
+                            r.series
+                                .spans
+                                .iter()
+                                .zip(points)
+                                .map(|(s, p)| (mid(*s), p.utilisation * 100.0))
+                                .collect(),
+                        )
                     })
                     .collect(),
             })
@@ -202,10 +204,8 @@ pub fn figures(scenario: &str, runs: &[PolicyRun]) -> Vec<Figure> {
                     .enumerate()
                     .filter_map(move |(i, route)| {
                         let h = &pick(&r.latency)[i];
-                        (h.count() > 0).then(|| Series {
-                            name: format!("{} / {route}", r.policy.name()),
-                            points: cdf(h),
-                        })
+                        (h.count() > 0)
+                            .then(|| Series::new(format!("{} / {route}", r.policy.name()), cdf(h)))
                     })
             })
             .collect(),
@@ -241,18 +241,9 @@ pub fn figures(scenario: &str, runs: &[PolicyRun]) -> Vec<Figure> {
                     y_label: "requests per second".into(),
                     kind: PanelKind::Lines { log_x: false },
                     series: vec![
-                        Series {
-                            name: "arrivals".into(),
-                            points: rate(|g| g.arrivals),
-                        },
-                        Series {
-                            name: "redirected to the cloud".into(),
-                            points: rate(|g| g.cloud),
-                        },
-                        Series {
-                            name: "rejected".into(),
-                            points: rate(|g| g.rejected),
-                        },
+                        Series::new("arrivals", rate(|g| g.arrivals)),
+                        Series::new("redirected to the cloud", rate(|g| g.cloud)),
+                        Series::new("rejected", rate(|g| g.rejected)),
                     ],
                 }
             })

@@ -69,6 +69,18 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// A closure turning an OS error into [`Error::Io`] on `path` (for `map_err`).
+    pub fn io<'a>(
+        path: &'a std::path::Path,
+        action: &'static str,
+    ) -> impl FnOnce(std::io::Error) -> Error + 'a {
+        move |source| Error::Io {
+            path: path.into(),
+            action,
+            source,
+        }
+    }
+
     /// Builds an [`Error::Invalid`].
     pub fn invalid(
         path: impl Into<PathBuf>,

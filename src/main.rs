@@ -79,6 +79,121 @@ impl TableArgs {
     }
 }
 
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct SweepCmd {
+    #[command(subcommand)]
+    sub: Option<SweepSub>,
+    #[command(flatten)]
+    run: SweepRunArgs,
+}
+
+#[derive(Subcommand)]
+enum SweepSub {
+    /// Combine the output folders of `--shard i/n` runs into the tables of the whole sweep.
+    Merge {
+        /// Shard output folders.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Output folder for the merged tables.
+        #[arg(long)]
+        out: PathBuf,
+        /// Also write the tables as CSV.
+        #[arg(long)]
+        csv: bool,
+        /// Check the sweep's expectations; exit 1 if any fails.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct SweepRunArgs {
+    /// Sweep file (TOML), e.g. scenarios/sweeps/policies.toml.
+    #[arg(required = true)]
+    sweep: Option<PathBuf>,
+    /// Output folder \[default: output/sweep-<sweep name>\]. Running again resumes.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Worker threads \[default: all cores\]. Results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Run only shard i of n (0-based), e.g. --shard 0/4; combine with `sweep merge`.
+    #[arg(long)]
+    shard: Option<edgesim::sweep::exec::Shard>,
+    /// Also write the tables as CSV.
+    #[arg(long)]
+    csv: bool,
+    /// Check the sweep's expectations; exit 1 naming each one that fails.
+    #[arg(long)]
+    check: bool,
+}
+
+/// Shows sweep progress: a bar on a terminal, plain lines (every 10 %) otherwise.
+fn progress_reporter(label: String) -> impl Fn(edgesim::sweep::exec::Progress) + Sync {
+    use std::io::IsTerminal as _;
+    use std::sync::Mutex;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {pos}/{len} runs, {per_sec}, ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        b.set_message(label.clone());
+        b
+    });
+    let last_decile = Mutex::new(None::<usize>);
+    let start = std::time::Instant::now();
+    move |p: edgesim::sweep::exec::Progress| {
+        if let Some(b) = &bar {
+            b.set_length(p.total as u64);
+            b.set_position(p.done as u64);
+            if p.done == p.total {
+                b.finish();
+            }
+            return;
+        }
+        let decile = (p.done * 10).checked_div(p.total).unwrap_or(10);
+        let mut last = last_decile.lock().unwrap_or_else(|e| e.into_inner());
+        if *last != Some(decile) {
+            *last = Some(decile);
+            let secs = start.elapsed().as_secs_f64();
+            let fresh = p.done - p.resumed;
+            let rate = if secs > 0.0 { fresh as f64 / secs } else { 0.0 };
+            eprintln!(
+                "{label}: {}/{} runs ({} resumed), {rate:.1} runs/s",
+                p.done, p.total, p.resumed
+            );
+        }
+    }
+}
+
+/// Prints the checks; true if all passed.
+fn report_checks(plan: &edgesim::sweep::Plan, runs: &[edgesim::sweep::exec::RunResult]) -> bool {
+    let stats = edgesim::sweep::aggregate::point_stats(plan, runs);
+    let (violations, compared) = edgesim::sweep::aggregate::check(plan, &stats);
+    for v in &violations {
+        eprintln!("{v}");
+    }
+    eprintln!(
+        "checks: {} expectations, {compared} comparisons, {} failed",
+        plan.expect.len(),
+        violations.len()
+    );
+    violations.is_empty()
+}
+
+fn table_formats(csv: bool) -> Vec<edgesim::output::Format> {
+    let mut f = vec![edgesim::output::default_format()];
+    if csv && !f.contains(&edgesim::output::Format::Csv) {
+        f.push(edgesim::output::Format::Csv);
+    }
+    f
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Simulate a scenario and print its summary.
@@ -120,6 +235,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a parameter sweep (axes over scenario keys x replications) in parallel, resumably;
+    /// `sweep merge` combines shard folders.
+    Sweep(SweepCmd),
     /// Validate a scenario and print its resolved form without running it.
     Check {
         #[command(flatten)]
@@ -149,7 +267,8 @@ enum Command {
     },
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs the command; `Ok(false)` means it ran but a check failed (exit code 1).
+fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
         Command::Run {
             args,
@@ -217,6 +336,65 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 eprintln!("wrote {} files to {}", files.len(), dir.display());
             }
         }
+        Command::Sweep(SweepCmd { sub, run }) => match sub {
+            Some(SweepSub::Merge {
+                shards,
+                out,
+                csv,
+                check,
+            }) => {
+                let plan = edgesim::sweep::Plan::read_saved(&shards[0])?;
+                for d in &shards[1..] {
+                    let other = edgesim::sweep::Plan::read_saved(d)?;
+                    anyhow::ensure!(
+                        other.fingerprint == plan.fingerprint,
+                        "{}: from another sweep than {}",
+                        d.display(),
+                        shards[0].display()
+                    );
+                }
+                let runs = edgesim::sweep::exec::merge(&shards, &plan)?;
+                std::fs::create_dir_all(&out)
+                    .with_context(|| format!("cannot create {}", out.display()))?;
+                edgesim::sweep::exec::write_journal(&out, &plan, None, &runs)?;
+                let files =
+                    edgesim::sweep::aggregate::write(&out, &plan, &runs, &table_formats(csv))?;
+                eprintln!(
+                    "merged {} runs into {} ({} files)",
+                    runs.len(),
+                    out.display(),
+                    files.len() + 2
+                );
+                if check && !report_checks(&plan, &runs) {
+                    return Ok(false);
+                }
+            }
+            None => {
+                let path = run.sweep.context("give a sweep file")?;
+                let plan = edgesim::sweep::Plan::load(&path)?;
+                let dir = run.out.unwrap_or_else(|| {
+                    PathBuf::from("output").join(format!("sweep-{}", plan.name))
+                });
+                anyhow::ensure!(run.threads != Some(0), "--threads 0: give at least 1");
+                eprintln!(
+                    "sweep {}: {} points x {} replications = {} runs{}",
+                    plan.name,
+                    plan.points.len(),
+                    plan.replications,
+                    plan.runs(),
+                    run.shard.map_or(String::new(), |s| format!(", shard {s}"))
+                );
+                let progress = progress_reporter(format!("sweep {}", plan.name));
+                let runs =
+                    edgesim::sweep::exec::execute(&plan, &dir, run.shard, run.threads, &progress)?;
+                let files =
+                    edgesim::sweep::aggregate::write(&dir, &plan, &runs, &table_formats(run.csv))?;
+                eprintln!("wrote {} ({} files)", dir.display(), files.len() + 2);
+                if run.check && !report_checks(&plan, &runs) {
+                    return Ok(false);
+                }
+            }
+        },
         Command::Check { args } => {
             let sc = args
                 .load()
@@ -264,13 +442,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(2)

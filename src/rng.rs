@@ -20,7 +20,8 @@ pub struct RngStreams {
 }
 
 /// 64-bit FNV-1a: a stable (release-independent) hash for stream names.
-fn fnv1a(bytes: &[u8]) -> u64 {
+/// FNV-1a 64-bit hash of `bytes` (stable across platforms and versions).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bytes {
         h ^= u64::from(*b);

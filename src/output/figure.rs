@@ -11,6 +11,19 @@ pub struct Series {
     pub name: String,
     /// Points: (category index, height) for bars; (x, y) for lines.
     pub points: Vec<(f64, f64)>,
+    /// A band around a line, (low, high) per point (confidence intervals), if any.
+    pub band: Option<Vec<(f64, f64)>>,
+}
+
+impl Series {
+    /// A series without a band.
+    pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>) -> Series {
+        Series {
+            name: name.into(),
+            points,
+            band: None,
+        }
+    }
 }
 
 /// How a panel draws its series.
@@ -56,13 +69,21 @@ pub struct Figure {
 
 impl Figure {
     /// The data behind the figure, one row per plotted point: `panel`, `series`, `x`,
-    /// `category` (bars only) and `y`.
+    /// `category` (bars only), `y`, and `y_low`, `y_high` (band, if any).
     pub fn to_table(&self) -> Table {
         let (mut panel, mut series, mut x, mut cat, mut y) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut lo, mut hi) = (Vec::new(), Vec::new());
+        let banded = self
+            .panels
+            .iter()
+            .any(|p| p.series.iter().any(|s| s.band.is_some()));
         for p in &self.panels {
             for s in &p.series {
-                for &(px, py) in &s.points {
+                for (k, &(px, py)) in s.points.iter().enumerate() {
+                    let b = s.band.as_ref().and_then(|b| b.get(k).copied());
+                    lo.push(b.map(|b| b.0));
+                    hi.push(b.map(|b| b.1));
                     panel.push(p.title.clone());
                     series.push(s.name.clone());
                     x.push(px);
@@ -74,11 +95,17 @@ impl Figure {
                 }
             }
         }
-        Table::new()
+        let t = Table::new()
             .with("panel", Values::Str(panel))
             .with("series", Values::Str(series))
             .with("x", Values::F64(x))
             .with("category", Values::OptStr(cat))
-            .with("y", Values::F64(y))
+            .with("y", Values::F64(y));
+        if banded {
+            t.with("y_low", Values::OptF64(lo))
+                .with("y_high", Values::OptF64(hi))
+        } else {
+            t
+        }
     }
 }

@@ -237,6 +237,17 @@ fn lines<DB: DrawingBackend>(
         .draw()?;
     for (j, s) in panel.series.iter().enumerate() {
         let c = colour(j);
+        if let Some(band) = &s.band {
+            // The band as one polygon: along the lows, back along the highs.
+            let mut poly: Vec<(f64, f64)> = s
+                .points
+                .iter()
+                .zip(band)
+                .map(|(p, b)| (tx(p.0), b.0))
+                .collect();
+            poly.extend(s.points.iter().zip(band).rev().map(|(p, b)| (tx(p.0), b.1)));
+            chart.draw_series(std::iter::once(Polygon::new(poly, c.mix(0.18).filled())))?;
+        }
         chart
             .draw_series(LineSeries::new(
                 s.points.iter().map(|&(x, y)| (tx(x), y)),

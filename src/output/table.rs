@@ -189,14 +189,6 @@ pub struct TableWriter {
     buf: String,
 }
 
-fn io_err<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(std::io::Error) -> Error + 'a {
-    move |source| Error::Io {
-        path: path.into(),
-        action,
-        source,
-    }
-}
-
 impl TableWriter {
     /// Starts `path` in `format` (creating its folder).
     pub fn create(path: &Path, format: Format) -> Result<TableWriter> {
@@ -212,13 +204,13 @@ impl TableWriter {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(io_err(path, "cannot create the folder of"))?;
+        std::fs::create_dir_all(dir).map_err(Error::io(path, "cannot create the folder of"))?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let file = File::create(&tmp).map_err(io_err(path, "cannot create"))?;
+        let file = File::create(&tmp).map_err(Error::io(path, "cannot create"))?;
         let sink = match format {
             Format::Csv => Sink::Csv(BufWriter::new(file)),
             #[cfg(feature = "parquet")]
@@ -247,7 +239,7 @@ impl TableWriter {
                 }
                 t.csv_rows(&mut self.buf);
                 w.write_all(self.buf.as_bytes())
-                    .map_err(io_err(&path, "cannot write"))?;
+                    .map_err(Error::io(&path, "cannot write"))?;
             }
             #[cfg(feature = "parquet")]
             Some(Sink::Parquet(batched, file)) => {
@@ -276,8 +268,8 @@ impl TableWriter {
             Some(Sink::Csv(w)) => {
                 let f = w
                     .into_inner()
-                    .map_err(|e| io_err(&path, "cannot write")(e.into_error()))?;
-                f.sync_all().map_err(io_err(&path, "cannot write"))?;
+                    .map_err(|e| Error::io(&path, "cannot write")(e.into_error()))?;
+                f.sync_all().map_err(Error::io(&path, "cannot write"))?;
             }
             #[cfg(feature = "parquet")]
             Some(Sink::Parquet(Some(b), _)) => b.finish(&path)?,
@@ -285,7 +277,7 @@ impl TableWriter {
             Some(Sink::Parquet(None, _)) => {}
             None => {}
         }
-        std::fs::rename(&self.tmp, &self.path).map_err(io_err(&path, "cannot write"))?;
+        std::fs::rename(&self.tmp, &self.path).map_err(Error::io(&path, "cannot write"))?;
         Ok(())
     }
 }

@@ -16,4 +16,5 @@ mod invariants;
 mod platforms;
 mod queueing;
 mod routing;
+mod sweeps;
 mod tables;

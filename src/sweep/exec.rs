@@ -1,0 +1,327 @@
+//! Running a sweep: in parallel, resumable from its journal, optionally one shard of it.
+//!
+//! Every finished run is appended to `runs.jsonl` (one complete line, flushed). A sweep
+//! started again with the same command reads the journal, drops a torn last line (kill -9),
+//! and runs only what is missing. When all runs are in, the journal is rewritten in run order,
+//! so the folder's bytes do not depend on the thread count or on interruptions.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::Plan;
+use crate::error::{Error, Result};
+
+/// Runs `index`, `index + count`, ... of the sweep (`--shard index/count`, 0-based).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, in `0..count`.
+    pub index: usize,
+    /// Number of shards.
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Shard, String> {
+        let bad = || format!("--shard {s}: expected i/n with 0 <= i < n, e.g. 0/4");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl Shard {
+    /// Whether run `i` belongs to this shard.
+    pub fn owns(&self, i: usize) -> bool {
+        i % self.count == self.index
+    }
+}
+
+/// One finished run: its index and every metric (see [`super::metrics::METRICS`]).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RunResult {
+    /// Run index: point x replications + replication.
+    pub run: usize,
+    /// Point index.
+    pub point: usize,
+    /// Replication.
+    pub replication: u32,
+    /// Seed.
+    pub seed: u64,
+    /// Metrics, in [`super::metrics::METRICS`] order.
+    pub metrics: Vec<Option<f64>>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+struct Header {
+    sweep: String,
+    fingerprint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shard: Option<String>,
+}
+
+/// Progress of a sweep, for the caller to show.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// Runs finished (including those found in the journal).
+    pub done: usize,
+    /// Runs this invocation must have in the end.
+    pub total: usize,
+    /// Runs found already finished in the journal.
+    pub resumed: usize,
+}
+
+const JOURNAL: &str = "runs.jsonl";
+
+/// A journal read back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Journal {
+    /// The sweep's fingerprint.
+    pub fingerprint: String,
+    /// `i/n` for a shard.
+    pub shard: Option<String>,
+    /// Finished runs, in file order.
+    pub runs: Vec<RunResult>,
+}
+
+/// Reads a journal: its header and finished runs. A torn last line is cut off the file.
+pub fn read_journal(path: &Path) -> Result<Option<Journal>> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, "cannot read")(e)),
+    };
+    let mut good = 0; // bytes of complete, valid lines
+    let mut header: Option<Header> = None;
+    let mut runs = Vec::new();
+    for (n, line) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
+        if line.last() != Some(&b'\n') {
+            break; // torn by an interruption
+        }
+        let text = std::str::from_utf8(&line[..line.len() - 1]).unwrap_or("");
+        if n == 0 {
+            match serde_json::from_str::<Header>(text) {
+                Ok(h) => header = Some(h),
+                Err(_) => break,
+            }
+        } else {
+            match serde_json::from_str::<RunResult>(text) {
+                Ok(r) => runs.push(r),
+                Err(_) => break,
+            }
+        }
+        good += line.len();
+    }
+    if good < bytes.len() {
+        let f = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(Error::io(path, "cannot repair"))?;
+        f.set_len(good as u64)
+            .map_err(Error::io(path, "cannot repair"))?;
+    }
+    Ok(header.map(|h| Journal {
+        fingerprint: h.fingerprint,
+        shard: h.shard,
+        runs,
+    }))
+}
+
+fn journal_text(plan: &Plan, shard: Option<Shard>, runs: &[RunResult]) -> String {
+    let header = Header {
+        sweep: plan.name.clone(),
+        fingerprint: plan.fingerprint.clone(),
+        shard: shard.filter(|s| s.count > 1).map(|s| s.to_string()),
+    };
+    let mut s = serde_json::to_string(&header).unwrap_or_default() + "\n";
+    for r in runs {
+        s += &(serde_json::to_string(r).unwrap_or_default() + "\n");
+    }
+    s
+}
+
+/// Writes `plan.json` and the sorted journal of `runs` to `dir` (used at the end of a sweep and
+/// by `merge`).
+pub fn write_journal(
+    dir: &Path,
+    plan: &Plan,
+    shard: Option<Shard>,
+    runs: &[RunResult],
+) -> Result<()> {
+    let plan_json = serde_json::to_string_pretty(plan).unwrap_or_default() + "\n";
+    crate::report::write_atomic(&dir.join("plan.json"), plan_json.as_bytes())?;
+    crate::report::write_atomic(
+        &dir.join(JOURNAL),
+        journal_text(plan, shard, runs).as_bytes(),
+    )
+}
+
+/// Runs the sweep (or `shard` of it) into `dir` on `threads` threads (default: all cores),
+/// resuming from the journal there. Returns this shard's results in run order.
+pub fn execute(
+    plan: &Plan,
+    dir: &Path,
+    shard: Option<Shard>,
+    threads: Option<usize>,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Vec<RunResult>> {
+    std::fs::create_dir_all(dir).map_err(Error::io(dir, "cannot create"))?;
+    let journal = dir.join(JOURNAL);
+    let shard_text = shard.filter(|s| s.count > 1).map(|s| s.to_string());
+    let mut done: BTreeMap<usize, RunResult> = BTreeMap::new();
+    match read_journal(&journal)? {
+        Some(Journal {
+            fingerprint,
+            shard: jshard,
+            runs,
+        }) => {
+            if fingerprint != plan.fingerprint || jshard != shard_text {
+                return Err(Error::Output {
+                    path: journal,
+                    problem: format!(
+                        "holds results of another sweep or shard (fingerprint {fingerprint}, shard {}); \
+                         use another --out folder or delete it",
+                        jshard.as_deref().unwrap_or("none")
+                    ),
+                });
+            }
+            for r in runs {
+                done.insert(r.run, r);
+            }
+        }
+        None => {
+            let header = journal_text(plan, shard, &[]);
+            std::fs::write(&journal, header).map_err(Error::io(&journal, "cannot write"))?;
+        }
+    }
+    let mine: Vec<usize> = (0..plan.runs())
+        .filter(|&i| shard.is_none_or(|s| s.owns(i)))
+        .collect();
+    done.retain(|i, _| shard.is_none_or(|s| s.owns(*i)));
+    let pending: Vec<usize> = mine
+        .iter()
+        .copied()
+        .filter(|i| !done.contains_key(i))
+        .collect();
+    let resumed = done.len();
+    let total = mine.len();
+    progress(Progress {
+        done: resumed,
+        total,
+        resumed,
+    });
+
+    let file = OpenOptions::new()
+        .append(true)
+        .open(&journal)
+        .map_err(Error::io(&journal, "cannot open"))?;
+    let sink: Mutex<(File, usize, Vec<RunResult>)> = Mutex::new((file, resumed, Vec::new()));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .build()
+        .map_err(|e| Error::Output {
+            path: dir.into(),
+            problem: format!("cannot start {} threads: {e}", threads.unwrap_or(0)),
+        })?;
+    pool.install(|| {
+        pending.par_iter().try_for_each(|&i| -> Result<()> {
+            let (point, replication, seed) = plan.run(i);
+            let sc = plan.scenario_at(point, seed)?;
+            let summary = crate::sim::run(&sc);
+            let r = RunResult {
+                run: i,
+                point,
+                replication,
+                seed,
+                metrics: super::metrics::extract(&summary),
+            };
+            let line = serde_json::to_string(&r).unwrap_or_default() + "\n";
+            let mut g = sink.lock().unwrap_or_else(|p| p.into_inner());
+            g.0.write_all(line.as_bytes())
+                .and_then(|()| g.0.flush())
+                .map_err(Error::io(&journal, "cannot append to"))?;
+            g.1 += 1;
+            g.2.push(r);
+            progress(Progress {
+                done: g.1,
+                total,
+                resumed,
+            });
+            Ok(())
+        })
+    })?;
+    let (_, _, new) = sink.into_inner().unwrap_or_else(|p| p.into_inner());
+    for r in new {
+        done.insert(r.run, r);
+    }
+    let results: Vec<RunResult> = done.into_values().collect();
+    write_journal(dir, plan, shard, &results)?;
+    Ok(results)
+}
+
+/// Combines shard folders into complete results (every run exactly once).
+pub fn merge(dirs: &[PathBuf], plan: &Plan) -> Result<Vec<RunResult>> {
+    let mut all: BTreeMap<usize, RunResult> = BTreeMap::new();
+    for d in dirs {
+        let path = d.join(JOURNAL);
+        let Some(Journal {
+            fingerprint, runs, ..
+        }) = read_journal(&path)?
+        else {
+            return Err(Error::Output {
+                path,
+                problem: "missing: not a sweep output folder".into(),
+            });
+        };
+        if fingerprint != plan.fingerprint {
+            return Err(Error::Output {
+                path,
+                problem: format!(
+                    "from another sweep (fingerprint {fingerprint}, expected {})",
+                    plan.fingerprint
+                ),
+            });
+        }
+        for r in runs {
+            if let Some(prev) = all.get(&r.run) {
+                if *prev != r {
+                    return Err(Error::Output {
+                        path,
+                        problem: format!("run {} differs from another shard's", r.run),
+                    });
+                }
+            }
+            all.insert(r.run, r);
+        }
+    }
+    let missing: Vec<usize> = (0..plan.runs()).filter(|i| !all.contains_key(i)).collect();
+    if let Some(first) = missing.first() {
+        return Err(Error::Output {
+            path: dirs.first().cloned().unwrap_or_default(),
+            problem: format!(
+                "{} of {} runs are missing from the shards (first: run {first}); run the missing shards first",
+                missing.len(),
+                plan.runs()
+            ),
+        });
+    }
+    Ok(all.into_values().collect())
+}

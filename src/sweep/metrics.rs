@@ -1,0 +1,110 @@
+//! The scalar metrics a sweep records for every run, by name (the run table's columns).
+
+use crate::metrics::Summary;
+
+/// A metric: its column name and how to read it off a summary (`None` when undefined).
+pub struct Metric {
+    /// Column name (with unit).
+    pub name: &'static str,
+    /// Reads the value.
+    pub get: fn(&Summary) -> Option<f64>,
+}
+
+fn ratio(a: u64, b: u64) -> Option<f64> {
+    (b > 0).then(|| a as f64 / b as f64)
+}
+
+fn overall(s: &Summary) -> Option<&crate::metrics::PlatformSummary> {
+    s.platforms.iter().find(|p| p.name == "overall")
+}
+
+/// Edge CPR: attributed edge energy at the scenario's electricity price per edge response.
+/// Stored in the summary's platforms; recomputed here from the edge rows.
+fn edge_cpr(s: &Summary) -> Option<f64> {
+    let (mut cents, mut n) = (0.0, 0u64);
+    for p in s
+        .platforms
+        .iter()
+        .filter(|p| p.devices > 0 && p.name != "overall")
+    {
+        cents += p.cpr_cents? * p.served as f64;
+        n += p.served;
+    }
+    (n > 0).then(|| cents / n as f64)
+}
+
+fn cloud_cpr(s: &Summary) -> Option<f64> {
+    s.platforms
+        .iter()
+        .find(|p| p.name.starts_with("cloud / "))
+        .and_then(|p| p.cpr_cents)
+}
+
+macro_rules! m {
+    ($name:literal, $f:expr) => {
+        Metric {
+            name: $name,
+            get: $f,
+        }
+    };
+}
+
+/// Every metric, in column order.
+pub const METRICS: &[Metric] = &[
+    m!("requests_total", |s| Some(s.requests_total as f64)),
+    m!("served_edge", |s| Some(s.served_edge as f64)),
+    m!("served_cloud", |s| Some(s.served_cloud as f64)),
+    m!("rejected", |s| Some(s.rejected as f64)),
+    m!("edge_share", |s| ratio(s.served_edge, s.requests_total)),
+    m!("redirect_rate", |s| ratio(s.served_cloud, s.requests_total)),
+    m!("reject_rate", |s| ratio(s.rejected, s.requests_total)),
+    m!("redirected_tokens", |s| Some(s.redirected_tokens as f64)),
+    m!("edge_tokens", |s| Some(s.edge_tokens as f64)),
+    m!("throttled_attempts", |s| Some(s.throttled_attempts as f64)),
+    m!("full_attempts", |s| Some(s.full_attempts as f64)),
+    m!("cloud_cost_usd", |s| Some(s.cloud_cost_usd)),
+    m!("edge_energy_j", |s| Some(s.edge_energy_j)),
+    m!("edge_request_energy_j", |s| Some(s.edge_request_energy_j)),
+    m!("ttft_p50_ms", |s| s.ttft_ms.p50),
+    m!("ttft_p90_ms", |s| s.ttft_ms.p90),
+    m!("ttft_p99_ms", |s| s.ttft_ms.p99),
+    m!("ttft_mean_ms", |s| s.ttft_ms.mean),
+    m!("e2e_p50_ms", |s| s.e2e_ms.p50),
+    m!("e2e_p90_ms", |s| s.e2e_ms.p90),
+    m!("e2e_p99_ms", |s| s.e2e_ms.p99),
+    m!("e2e_mean_ms", |s| s.e2e_ms.mean),
+    m!("edge_ttft_p90_ms", |s| s.edge.ttft_ms.p90),
+    m!("edge_e2e_p90_ms", |s| s.edge.e2e_ms.p90),
+    m!("edge_cpr_cents", edge_cpr),
+    m!("cloud_cpr_cents", cloud_cpr),
+    m!("cpr_cents", |s| overall(s).and_then(|p| p.cpr_cents)),
+    m!("quality", |s| overall(s).and_then(|p| p.quality)),
+    m!("responsiveness", |s| overall(s)
+        .and_then(|p| p.responsiveness)),
+    m!("utility", |s| overall(s).and_then(|p| p.utility)),
+    m!("pcr", |s| overall(s).and_then(|p| p.pcr)),
+    m!("mean_utilisation", |s| {
+        (!s.devices.is_empty())
+            .then(|| s.devices.iter().map(|d| d.utilisation).sum::<f64>() / s.devices.len() as f64)
+    }),
+    m!("end_s", |s| Some(s.end_s)),
+];
+
+/// The index of metric `name`.
+pub fn index(name: &str) -> Option<usize> {
+    METRICS.iter().position(|m| m.name == name)
+}
+
+/// Every metric name, comma-separated (for error messages).
+pub fn names() -> String {
+    METRICS
+        .iter()
+        .map(|m| m.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// All metrics of a summary, in column order.
+pub fn extract(s: &Summary) -> Vec<Option<f64>> {
+    METRICS.iter().map(|m| (m.get)(s)).collect()
+}

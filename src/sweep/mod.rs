@@ -1,0 +1,500 @@
+//! Parameter sweeps: a base scenario, axes over any scenario key (cartesian product; zipped
+//! axes move several keys together), replications with common random numbers, parallel runs,
+//! resumable journals, shards, aggregated tables, figures and checkable expectations.
+//!
+//! The file format is in `docs/sweeps.md`.
+
+pub mod aggregate;
+pub mod exec;
+pub mod metrics;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::scenario::{LoadOptions, Scenario};
+
+/// A sweep file as written.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepFile {
+    /// Sweep name (default: the file stem).
+    pub name: Option<String>,
+    /// Base scenario, relative to the sweep file.
+    pub scenario: String,
+    /// Runs per point (replication r uses seed `seed + r` at every point).
+    #[serde(default = "one")]
+    pub replications: u32,
+    /// Base seed (default: the base scenario's).
+    pub seed: Option<u64>,
+    /// Axes; the points are their cartesian product.
+    #[serde(default)]
+    pub axes: Vec<AxisFile>,
+    /// Expectations checked by `--check`.
+    #[serde(default)]
+    pub expect: Vec<ExpectFile>,
+    /// Figures of a metric against an axis.
+    #[serde(default)]
+    pub plots: Vec<PlotFile>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// One axis: `key` with `values`, or zipped `keys` with one array of values per step.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AxisFile {
+    /// A scenario key, e.g. `workload.burst_rate_rps`.
+    pub key: Option<String>,
+    /// Several keys that move together (a zipped axis).
+    pub keys: Option<Vec<String>>,
+    /// The values (for `keys`: arrays, one value per key).
+    pub values: Vec<toml::Value>,
+}
+
+/// One side of an expectation.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SideFile {
+    /// A metric (column of the run table).
+    pub metric: Option<String>,
+    /// A constant instead of a metric.
+    pub value: Option<f64>,
+    /// Restricts the side to points with these axis values.
+    #[serde(rename = "where", default)]
+    pub filter: BTreeMap<String, toml::Value>,
+    /// Multiplies the side.
+    #[serde(default = "one_f")]
+    pub factor: f64,
+}
+
+fn one_f() -> f64 {
+    1.0
+}
+
+/// `left op right`, checked on the means over replications at every combination of the axes
+/// that neither side's `where` names.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectFile {
+    /// What the expectation says, in words.
+    pub name: String,
+    /// Left side (a metric).
+    pub left: SideFile,
+    /// `<`, `<=`, `>` or `>=`.
+    pub op: String,
+    /// Right side (a metric or a value).
+    pub right: SideFile,
+}
+
+/// A figure: `metric` against axis `x`, one line per value of axis `series`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PlotFile {
+    /// Metric on the y axis.
+    pub metric: String,
+    /// Axis key on the x axis (numeric values).
+    pub x: String,
+    /// Axis key whose values are the lines.
+    pub series: Option<String>,
+}
+
+/// A validated axis: keys and, per step, one value per key.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Axis {
+    /// Scenario keys.
+    pub keys: Vec<String>,
+    /// `values[step][key]`, as TOML text.
+    pub values: Vec<Vec<String>>,
+}
+
+/// A validated sweep: what runs, and what is checked and plotted. Saved as `plan.json` in the
+/// output folder (so that `sweep merge` needs only the folders).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Plan {
+    /// Name.
+    pub name: String,
+    /// Base scenario file.
+    pub scenario: PathBuf,
+    /// Replications per point.
+    pub replications: u32,
+    /// Base seed.
+    pub seed: u64,
+    /// Axes.
+    pub axes: Vec<Axis>,
+    /// Column names: every axis key, in order.
+    pub columns: Vec<String>,
+    /// Points: `points[p][column]` = value as TOML text.
+    pub points: Vec<Vec<String>>,
+    /// Expectations.
+    pub expect: Vec<ExpectFile>,
+    /// Figures.
+    pub plots: Vec<PlotFile>,
+    /// Hash of the sweep and base scenario texts: a journal from another sweep is refused.
+    pub fingerprint: String,
+    #[serde(skip)]
+    base_text: String,
+}
+
+impl Plan {
+    /// Reads `plan.json` from a sweep output folder (it cannot run: no base scenario text).
+    pub fn read_saved(dir: &Path) -> Result<Plan> {
+        let path = dir.join("plan.json");
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            action: "cannot read (is this a sweep output folder?)",
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|e| Error::Syntax {
+            path,
+            message: e.to_string(),
+        })
+    }
+}
+
+/// A value for display in tables: strings without quotes.
+pub fn label(toml_text: &str) -> String {
+    match toml::from_str::<toml::Table>(&format!("v = {toml_text}")) {
+        Ok(t) => match t.get("v") {
+            Some(toml::Value::String(s)) => s.clone(),
+            _ => toml_text.to_string(),
+        },
+        Err(_) => toml_text.to_string(),
+    }
+}
+
+fn value_text(v: &toml::Value) -> String {
+    // Inline TOML of a value (strings quoted, arrays and tables inline).
+    let mut t = toml::Table::new();
+    t.insert("v".into(), v.clone());
+    let s = toml::to_string(&t).unwrap_or_default();
+    s.trim().trim_start_matches("v = ").to_string()
+}
+
+impl Plan {
+    /// Reads, checks and expands a sweep file. Every point's scenario is validated here,
+    /// before any run starts.
+    pub fn load(path: &Path) -> Result<Plan> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.into(),
+            action: "cannot read sweep",
+            source,
+        })?;
+        let file: SweepFile = toml::from_str(&text).map_err(|e| Error::Syntax {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        let bad = |key: String, value: &dyn std::fmt::Display, problem: String| {
+            Error::invalid(path, key, value, problem)
+        };
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let scenario = dir.join(&file.scenario);
+        let base_text = std::fs::read_to_string(&scenario).map_err(|source| Error::Io {
+            path: scenario.clone(),
+            action: "cannot read the sweep's base scenario",
+            source,
+        })?;
+        let base = Scenario::from_str_at(&base_text, &scenario, &LoadOptions::default())?;
+        if file.replications == 0 {
+            return Err(bad("replications".into(), &0, "must be >= 1".into()));
+        }
+        let seed = file.seed.unwrap_or(base.seed);
+        if seed
+            .checked_add(u64::from(file.replications))
+            .is_none_or(|s| s > i64::MAX as u64)
+        {
+            return Err(bad(
+                "seed".into(),
+                &seed,
+                format!("seed + replications must stay below {}", i64::MAX),
+            ));
+        }
+
+        let mut axes = Vec::new();
+        let mut columns: Vec<String> = Vec::new();
+        for (i, a) in file.axes.iter().enumerate() {
+            let at = |k: &str| format!("axes[{i}].{k}");
+            let keys = match (&a.key, &a.keys) {
+                (Some(k), None) => vec![k.clone()],
+                (None, Some(ks)) if !ks.is_empty() => ks.clone(),
+                _ => {
+                    return Err(bad(
+                        at("key"),
+                        &"(missing)",
+                        "give `key` (one scenario key) or `keys` (zipped keys), not both".into(),
+                    ));
+                }
+            };
+            if a.values.is_empty() {
+                return Err(bad(
+                    at("values"),
+                    &"[]",
+                    format!("axis `{}` has no values", keys.join(", ")),
+                ));
+            }
+            let mut steps = Vec::new();
+            for (j, v) in a.values.iter().enumerate() {
+                let step: Vec<String> = if keys.len() == 1 {
+                    vec![value_text(v)]
+                } else {
+                    match v {
+                        toml::Value::Array(xs) if xs.len() == keys.len() => {
+                            xs.iter().map(value_text).collect()
+                        }
+                        _ => {
+                            return Err(bad(
+                                format!("axes[{i}].values[{j}]"),
+                                &value_text(v),
+                                format!(
+                                    "a zipped axis needs arrays of {} values ({})",
+                                    keys.len(),
+                                    keys.join(", ")
+                                ),
+                            ));
+                        }
+                    }
+                };
+                if steps.contains(&step) {
+                    return Err(bad(
+                        format!("axes[{i}].values[{j}]"),
+                        &value_text(v),
+                        "repeated value".into(),
+                    ));
+                }
+                steps.push(step);
+            }
+            for k in &keys {
+                if k == "seed" {
+                    return Err(bad(
+                        at("key"),
+                        k,
+                        "replication r runs with seed = the sweep's `seed` + r at every point; \
+                         set the sweep's top-level `seed` instead of an axis"
+                            .into(),
+                    ));
+                }
+                if columns.contains(k) {
+                    return Err(bad(at("key"), k, "this key already has an axis".into()));
+                }
+                columns.push(k.clone());
+            }
+            axes.push(Axis {
+                keys,
+                values: steps,
+            });
+        }
+
+        // Cartesian product, last axis fastest.
+        let mut points: Vec<Vec<String>> = vec![Vec::new()];
+        for a in &axes {
+            points = points
+                .iter()
+                .flat_map(|p| {
+                    a.values.iter().map(move |step| {
+                        let mut q = p.clone();
+                        q.extend(step.iter().cloned());
+                        q
+                    })
+                })
+                .collect();
+        }
+
+        let plan = Plan {
+            name: file.name.clone().unwrap_or_else(|| {
+                path.file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            }),
+            scenario,
+            replications: file.replications,
+            seed,
+            fingerprint: format!(
+                "{:016x}",
+                crate::rng::fnv1a(format!("{text}\u{0}{base_text}").as_bytes())
+            ),
+            axes,
+            columns,
+            points,
+            expect: file.expect.clone(),
+            plots: file.plots.clone(),
+            base_text,
+        };
+        // Every point must give a valid scenario; name the axis and value when not.
+        for p in 0..plan.points.len() {
+            if let Err(e) = plan.scenario_at(p, seed) {
+                let (ai, vi) = plan.first_culprit(p);
+                let a = &plan.axes[ai];
+                return Err(bad(
+                    format!("axes[{ai}] ({})", a.keys.join(", ")),
+                    &a.values[vi].join(", "),
+                    format!("this value does not give a valid scenario: {e}"),
+                ));
+            }
+        }
+        plan.check_expectations(path)?;
+        plan.check_plots(path)?;
+        Ok(plan)
+    }
+
+    /// For an invalid point, the axis (and step) most likely at fault: the first axis whose
+    /// value alone, on the base scenario, fails.
+    fn first_culprit(&self, p: usize) -> (usize, usize) {
+        let mut col = 0;
+        for (ai, a) in self.axes.iter().enumerate() {
+            let step = a
+                .values
+                .iter()
+                .position(|s| s[..] == self.points[p][col..col + a.keys.len()])
+                .unwrap_or(0);
+            let sets: Vec<String> = a
+                .keys
+                .iter()
+                .zip(&a.values[step])
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let opts = LoadOptions { sets, seed: None };
+            if Scenario::from_str_at(&self.base_text, &self.scenario, &opts).is_err() {
+                return (ai, step);
+            }
+            col += a.keys.len();
+        }
+        (self.axes.len().saturating_sub(1), 0)
+    }
+
+    /// The scenario of point `p` with `seed`.
+    pub fn scenario_at(&self, p: usize, seed: u64) -> Result<Scenario> {
+        let sets = self
+            .columns
+            .iter()
+            .zip(&self.points[p])
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let opts = LoadOptions {
+            sets,
+            seed: Some(seed),
+        };
+        Scenario::from_str_at(&self.base_text, &self.scenario, &opts)
+    }
+
+    /// Number of runs: points x replications.
+    pub fn runs(&self) -> usize {
+        self.points.len() * self.replications as usize
+    }
+
+    /// (point, replication, seed) of run `i`.
+    pub fn run(&self, i: usize) -> (usize, u32, u64) {
+        let r = (i % self.replications as usize) as u32;
+        (i / self.replications as usize, r, self.seed + u64::from(r))
+    }
+
+    fn column(&self, key: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == key)
+    }
+
+    fn check_expectations(&self, path: &Path) -> Result<()> {
+        for (i, e) in self.expect.iter().enumerate() {
+            let bad = |k: &str, v: &dyn std::fmt::Display, problem: String| {
+                Error::invalid(path, format!("expect[{i}].{k}"), v, problem)
+            };
+            if !["<", "<=", ">", ">="].contains(&e.op.as_str()) {
+                return Err(bad("op", &e.op, "one of <, <=, >, >=".into()));
+            }
+            for (side, s) in [("left", &e.left), ("right", &e.right)] {
+                match (&s.metric, s.value) {
+                    (Some(m), None) => {
+                        if metrics::index(m).is_none() {
+                            return Err(bad(
+                                &format!("{side}.metric"),
+                                m,
+                                format!("unknown metric; known: {}", metrics::names()),
+                            ));
+                        }
+                    }
+                    (None, Some(_)) if side == "right" => {}
+                    _ => {
+                        return Err(bad(
+                            side,
+                            &"",
+                            if side == "left" {
+                                "give `metric`".into()
+                            } else {
+                                "give `metric` or `value`, not both".into()
+                            },
+                        ));
+                    }
+                }
+                if !(s.factor.is_finite() && s.factor > 0.0) {
+                    return Err(bad(
+                        &format!("{side}.factor"),
+                        &s.factor,
+                        "must be > 0".into(),
+                    ));
+                }
+                for (k, v) in &s.filter {
+                    let Some(c) = self.column(k) else {
+                        return Err(bad(
+                            &format!("{side}.where"),
+                            k,
+                            format!(
+                                "not an axis of this sweep; axes: {}",
+                                self.columns.join(", ")
+                            ),
+                        ));
+                    };
+                    let text = value_text(v);
+                    if !self.points.iter().any(|p| p[c] == text) {
+                        return Err(bad(
+                            &format!("{side}.where.{k}"),
+                            &text,
+                            "no point of the sweep has this value".into(),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_plots(&self, path: &Path) -> Result<()> {
+        for (i, p) in self.plots.iter().enumerate() {
+            let bad = |k: &str, v: &str, problem: String| {
+                Error::invalid(path, format!("plots[{i}].{k}"), v, problem)
+            };
+            if metrics::index(&p.metric).is_none() {
+                return Err(bad(
+                    "metric",
+                    &p.metric,
+                    format!("unknown metric; known: {}", metrics::names()),
+                ));
+            }
+            let Some(c) = self.column(&p.x) else {
+                return Err(bad(
+                    "x",
+                    &p.x,
+                    format!("not an axis; axes: {}", self.columns.join(", ")),
+                ));
+            };
+            if let Some(v) = self.points.iter().find(|pt| pt[c].parse::<f64>().is_err()) {
+                return Err(bad(
+                    "x",
+                    &p.x,
+                    format!("x must be numeric; it has the value {}", v[c]),
+                ));
+            }
+            if let Some(s) = &p.series {
+                if self.column(s).is_none() {
+                    return Err(bad(
+                        "series",
+                        s,
+                        format!("not an axis; axes: {}", self.columns.join(", ")),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}

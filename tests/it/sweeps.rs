@@ -1,0 +1,292 @@
+//! `edgesim sweep`: thread-count and shard invariance, resume after a kill, checks, common
+//! random numbers, aggregation, and bad sweep files rejected before any run.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::common::*;
+
+fn sweep_text(extra: &str) -> String {
+    format!(
+        "name = \"t\"\nscenario = \"{}\"\nreplications = 2\nseed = 7\n\
+         [[axes]]\nkey = \"selection.kind\"\nvalues = [\"random\", \"load_aware\"]\n\
+         [[axes]]\nkey = \"workload.burst_rate_rps\"\nvalues = [1.0, 2.0]\n\
+         [[axes]]\nkeys = [\"duration_s\", \"workload.base_rate_rps\"]\nvalues = [[600, 0.3]]\n\
+         [[plots]]\nmetric = \"redirected_tokens\"\nx = \"workload.burst_rate_rps\"\nseries = \"selection.kind\"\n{extra}",
+        shipped("bursty.toml").display()
+    )
+}
+
+fn dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("edgesim-sweep-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn edgesim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn sweep(file: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "sweep",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--csv",
+    ];
+    args.extend_from_slice(extra);
+    let o = edgesim(&args);
+    assert!(
+        o.status.code() == Some(0) || o.status.code() == Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// Every file of a folder (name -> bytes).
+fn files(d: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn assert_same(a: &Path, b: &Path) {
+    let (fa, fb) = (files(a), files(b));
+    assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
+    for (name, bytes) in &fa {
+        assert!(
+            bytes == &fb[name],
+            "{name} differs between {} and {}",
+            a.display(),
+            b.display()
+        );
+    }
+}
+
+#[test]
+fn same_bytes_whatever_the_threads_and_shards() {
+    let file = temp_file("sweep-inv", "s.toml", &sweep_text(""));
+    let (one, two) = (dir("t1"), dir("t2"));
+    sweep(&file, &one, &["--threads", "1"]);
+    sweep(&file, &two, &["--threads", "2"]);
+    assert_same(&one, &two);
+    // 8 runs in 3 shards, merged.
+    let shards: Vec<PathBuf> = (0..3).map(|i| dir(&format!("s{i}"))).collect();
+    for (i, d) in shards.iter().enumerate() {
+        sweep(&file, d, &["--shard", &format!("{i}/3")]);
+    }
+    let merged = dir("merged");
+    let mut args = vec!["sweep", "merge", "--csv", "--out", merged.to_str().unwrap()];
+    args.extend(shards.iter().map(|d| d.to_str().unwrap()));
+    let o = edgesim(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_same(&one, &merged);
+    // A merge with a shard missing is refused, naming the gap.
+    let o = edgesim(&[
+        "sweep",
+        "merge",
+        "--out",
+        dir("partial").to_str().unwrap(),
+        shards[0].to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("runs are missing"));
+    for d in shards.iter().chain([&one, &two, &merged]) {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+#[test]
+fn resume_after_a_kill_loses_and_duplicates_nothing() {
+    let file = temp_file("sweep-res", "s.toml", &sweep_text(""));
+    let (full, cut) = (dir("full"), dir("cut"));
+    sweep(&file, &full, &[]);
+    // Simulate kill -9 mid-sweep: keep the header and three runs, then half a line.
+    std::fs::create_dir_all(&cut).unwrap();
+    let journal = std::fs::read_to_string(full.join("runs.jsonl")).unwrap();
+    let lines: Vec<&str> = journal.lines().collect();
+    assert_eq!(lines.len(), 1 + 8);
+    let torn = format!(
+        "{}\n{}",
+        lines[..4].join("\n"),
+        &lines[4][..lines[4].len() / 2]
+    );
+    std::fs::write(cut.join("runs.jsonl"), torn).unwrap();
+    let o = sweep(&file, &cut, &["--threads", "2"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("(3 resumed)"), "{err}");
+    assert_same(&full, &cut);
+    // A journal of another sweep is refused.
+    let other = temp_file(
+        "sweep-res",
+        "o.toml",
+        &sweep_text("").replace("replications = 2", "replications = 3"),
+    );
+    let o = edgesim(&[
+        "sweep",
+        other.to_str().unwrap(),
+        "--out",
+        cut.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("another sweep"));
+    let _ = std::fs::remove_dir_all(&full);
+    let _ = std::fs::remove_dir_all(&cut);
+}
+
+fn csv(p: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(p).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap().split(',').map(String::from).collect();
+    (
+        header,
+        lines
+            .map(|l| l.split(',').map(String::from).collect())
+            .collect(),
+    )
+}
+
+#[test]
+fn common_random_numbers_aggregates_and_checks() {
+    let extra = "[[expect]]\nname = \"nobody is rejected\"\nleft = { metric = \"rejected\" }\nop = \"<=\"\nright = { value = 0 }\n\
+                 [[expect]]\nname = \"impossible: load-aware redirects twice what random does\"\n\
+                 left = { metric = \"redirected_tokens\", where = { \"selection.kind\" = \"load_aware\" } }\n\
+                 op = \">\"\nright = { metric = \"redirected_tokens\", where = { \"selection.kind\" = \"random\" }, factor = 2 }\n";
+    let file = temp_file("sweep-crn", "s.toml", &sweep_text(extra));
+    let out = dir("crn");
+    let o = sweep(&file, &out, &["--check"]);
+    assert_eq!(o.status.code(), Some(1), "a failed expectation exits 1");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("nobody is rejected"), "{err}");
+    // The impossible one fails at both burst rates, with its numbers.
+    let failed: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("expectation failed: impossible"))
+        .collect();
+    assert_eq!(failed.len(), 2, "{err}");
+    assert!(
+        failed[0].contains("workload.burst_rate_rps=1.0") && failed[0].contains(" > "),
+        "{err}"
+    );
+
+    let (h, rows) = csv(&out.join("runs.csv"));
+    let c = |name: &str| h.iter().position(|x| x == name).unwrap();
+    assert_eq!(rows.len(), 8);
+    // Replication r has the same seed, hence the same arrivals, under both policies.
+    let mut arrivals: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for r in &rows {
+        assert_eq!(
+            r[c("seed")],
+            (7 + r[c("replication")].parse::<u64>().unwrap()).to_string()
+        );
+        arrivals
+            .entry((
+                r[c("workload.burst_rate_rps")].clone(),
+                r[c("replication")].clone(),
+            ))
+            .or_default()
+            .push(r[c("requests_total")].clone());
+    }
+    for v in arrivals.values() {
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0], v[1], "same requests under both policies");
+    }
+    // Point means and CIs from the run rows, by hand.
+    let (ph, prow) = csv(&out.join("points.csv"));
+    let pc = |name: &str| ph.iter().position(|x| x == name).unwrap();
+    for p in &prow {
+        let xs: Vec<f64> = rows
+            .iter()
+            .filter(|r| r[c("point")] == p[pc("point")])
+            .map(|r| r[c("redirected_tokens")].parse().unwrap())
+            .collect();
+        assert_eq!(xs.len(), 2);
+        let mean = (xs[0] + xs[1]) / 2.0;
+        let sd = ((xs[0] - mean).powi(2) + (xs[1] - mean).powi(2)).sqrt(); // n - 1 = 1
+        let got = |k: &str| p[pc(k)].parse::<f64>().unwrap();
+        assert!((got("redirected_tokens_mean") - mean).abs() < 1e-9);
+        assert!((got("redirected_tokens_sd") - sd).abs() < 1e-9);
+        assert!((got("redirected_tokens_ci95") - 12.706 * sd / 2f64.sqrt()).abs() < 1e-6);
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+fn rejected(tag: &str, text: &str, needles: &[&str]) {
+    let file = temp_file("sweep-bad", &format!("{tag}.toml"), text);
+    let out = dir(tag);
+    let o = edgesim(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{tag}: {err}");
+    assert!(!err.contains("panicked"), "{tag}: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{tag}: error lacks `{n}`: {err}");
+    }
+    assert!(!out.exists(), "{tag}: nothing may run or be written");
+}
+
+#[test]
+fn bad_sweep_files_are_rejected_before_any_run() {
+    let base = sweep_text("");
+    rejected(
+        "unknown_key",
+        &base.replace("workload.burst_rate_rps", "workload.burst_rte_rps"),
+        &["axes[1]", "workload.burst_rte_rps", "unknown field"],
+    );
+    rejected(
+        "empty_axis",
+        &base.replace("values = [1.0, 2.0]", "values = []"),
+        &["axes[1].values", "no values"],
+    );
+    rejected(
+        "wrong_type",
+        &base.replace("values = [1.0, 2.0]", "values = [1.0, \"fast\"]"),
+        &["axes[1]", "\"fast\"", "workload.burst_rate_rps"],
+    );
+    rejected(
+        "out_of_range",
+        &base.replace("values = [1.0, 2.0]", "values = [1.0, -2.0]"),
+        &["axes[1]", "-2.0"],
+    );
+    rejected(
+        "bad_metric",
+        &sweep_text(
+            "[[expect]]\nname = \"x\"\nleft = { metric = \"tokens\" }\nop = \"<\"\nright = { value = 1 }\n",
+        ),
+        &["expect[0].left.metric", "tokens", "redirected_tokens"],
+    );
+    rejected(
+        "bad_where",
+        &sweep_text(
+            "[[expect]]\nname = \"x\"\nleft = { metric = \"rejected\", where = { \"selection.kind\" = \"fastest\" } }\nop = \"<\"\nright = { value = 1 }\n",
+        ),
+        &["expect[0].left.where.selection.kind", "fastest"],
+    );
+    rejected(
+        "seed_axis",
+        &base.replace("\"workload.base_rate_rps\"]", "\"seed\"]"),
+        &["axes[2].key", "seed"],
+    );
+    rejected(
+        "unknown_sweep_key",
+        &format!("replicas = 3\n{base}"),
+        &["replicas"],
+    );
+}
