@@ -38,6 +38,7 @@
 //! assert_eq!(summary.requests_total, summary.served_edge + summary.served_cloud + summary.rejected);
 //! ```
 
+pub mod calibrate;
 pub mod catalogue;
 pub mod compare;
 pub mod device;

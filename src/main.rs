@@ -194,6 +194,216 @@ fn table_formats(csv: bool) -> Vec<edgesim::output::Format> {
     f
 }
 
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["model", "from_llama_bench"])))]
+struct CalibrateArgs {
+    /// GGUF model to load and measure (needs a build with `--features llm`).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Build the profile from `llama-bench -o json` (or `-o jsonl`) output instead.
+    #[arg(long, value_name = "RESULTS.json")]
+    from_llama_bench: Option<PathBuf>,
+    /// Device name in the profile, e.g. orin-nano-qwen3b.
+    #[arg(long)]
+    name: String,
+    /// Catalogue key of the model (calibration/models.toml) \[default: the file name, lower case\].
+    #[arg(long)]
+    model_name: Option<String>,
+    /// Quantisation label \[default: from the file\].
+    #[arg(long)]
+    quant: Option<String>,
+    /// Where to write the profile (TOML).
+    #[arg(long)]
+    out: PathBuf,
+    /// llama.cpp threads \[default: all cores\]; with --from-llama-bench, picks those results.
+    #[arg(long)]
+    threads: Option<u32>,
+    /// Layers offloaded to the GPU \[default: 0\]; with --from-llama-bench, picks those results.
+    #[arg(long)]
+    gpu_layers: Option<u32>,
+    /// Context size \[default: just enough for the grid\].
+    #[arg(long)]
+    ctx: Option<u32>,
+    /// Prompt lengths for prefill and TTFT.
+    #[arg(long, value_delimiter = ',', default_value = "64,256,1024")]
+    prompts: Vec<u32>,
+    /// Concurrent sequences for the decode curve D(n).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
+    streams: Vec<u32>,
+    /// Tokens generated per sequence in each decode measurement.
+    #[arg(long, default_value_t = 64)]
+    decode_tokens: u32,
+    /// Repetitions of each measurement.
+    #[arg(long, default_value_t = 3)]
+    repetitions: u32,
+    /// Idle power \[W\] (with --busy-watts, instead of a meter).
+    #[arg(long)]
+    idle_watts: Option<f64>,
+    /// Busy power \[W\] (with --idle-watts, instead of a meter).
+    #[arg(long)]
+    busy_watts: Option<f64>,
+    /// An external power meter's CSV (header, then unix_time_s,watts), logged during the run.
+    #[arg(long)]
+    power_csv: Option<PathBuf>,
+    /// Seconds of idle power measurement.
+    #[arg(long, default_value_t = 2.0)]
+    idle_seconds: f64,
+}
+
+fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
+    use edgesim::calibrate::{self as cal, ProfileMeta};
+    for (flag, v) in [
+        ("--idle-watts", a.idle_watts),
+        ("--busy-watts", a.busy_watts),
+    ] {
+        if let Some(w) = v {
+            anyhow::ensure!(w.is_finite() && w >= 0.0, "{flag} {w}: must be >= 0");
+        }
+    }
+    anyhow::ensure!(
+        a.idle_watts.is_some() == a.busy_watts.is_some(),
+        "give both --idle-watts and --busy-watts, or neither"
+    );
+    anyhow::ensure!(
+        a.prompts.iter().all(|&p| p >= 1) && !a.prompts.is_empty(),
+        "--prompts: lengths must be >= 1"
+    );
+    anyhow::ensure!(
+        a.streams.contains(&1) && a.streams.iter().all(|&n| n >= 1),
+        "--streams must include 1 (and be >= 1)"
+    );
+    anyhow::ensure!(a.decode_tokens >= 2, "--decode-tokens must be >= 2");
+    anyhow::ensure!(a.repetitions >= 1, "--repetitions must be >= 1");
+    let input = a
+        .model
+        .as_ref()
+        .or(a.from_llama_bench.as_ref())
+        .context("no input")?;
+    let stem = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let model_name = a.model_name.clone().unwrap_or(stem);
+    let catalogue = edgesim::catalogue::ModelCatalogue::builtin();
+    let meta = ProfileMeta {
+        device_name: a.name.clone(),
+        model_name: model_name.clone(),
+        quant: a.quant.clone().unwrap_or_default(),
+        memory_gb: cal::mem_total_gb().unwrap_or(0.0),
+        idle_watts: a.idle_watts,
+        busy_watts: a.busy_watts,
+        ..Default::default()
+    };
+    let profile = if let Some(bench) = &a.from_llama_bench {
+        anyhow::ensure!(
+            a.idle_watts.is_some(),
+            "--from-llama-bench: llama-bench records no power; give --idle-watts and --busy-watts"
+        );
+        cal::from_llama_bench(
+            bench,
+            a.threads.map(i64::from),
+            a.gpu_layers.map(i64::from),
+            &meta,
+        )?
+    } else {
+        calibrate_model(a, &meta)?
+    };
+    let header = format!(
+        "Device profile written by `edgesim calibrate` on {}.\nRaw measurements, fit and provenance are under [provenance].",
+        cal::utc_now()
+    );
+    let text = cal::to_toml(&profile, &header);
+    report::write_atomic(&a.out, text.as_bytes())?;
+    if let Err(e) = edgesim::scenario::load_profile(&a.out) {
+        let _ = std::fs::remove_file(&a.out);
+        anyhow::bail!("the fitted profile does not validate (nothing written): {e}");
+    }
+    let m = &profile.models[0];
+    eprintln!(
+        "wrote {}: TTFT overhead {:.1} ms, prefill {:.0} tokens/s, D(n) = {:?} tokens/s, busy {:.1} W, idle {:.1} W",
+        a.out.display(),
+        m.ttft_overhead_ms,
+        m.prefill_tps,
+        m.decode_tps
+            .iter()
+            .map(|d| (d * 10.0).round() / 10.0)
+            .collect::<Vec<_>>(),
+        m.busy_w,
+        profile.device.idle_w
+    );
+    if catalogue.model(&model_name).is_none() {
+        eprintln!(
+            "note: `{model_name}` is not in the model catalogue; add it to calibration/models.toml \
+             (size, memory, quality) or pass --model-name with a catalogue key to use this \
+             profile in scenarios"
+        );
+    }
+    Ok(())
+}
+
+#[cfg(feature = "llm")]
+fn calibrate_model(
+    a: &CalibrateArgs,
+    meta: &edgesim::calibrate::ProfileMeta,
+) -> anyhow::Result<edgesim::device::profile::DeviceProfile> {
+    use std::io::IsTerminal as _;
+    let model = a.model.clone().context("no model")?;
+    let o = edgesim::calibrate::llama::Options {
+        model,
+        threads: a
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32)),
+        gpu_layers: a.gpu_layers.unwrap_or(0),
+        ctx: a.ctx,
+        prompts: a.prompts.clone(),
+        streams: a.streams.clone(),
+        decode_tokens: a.decode_tokens,
+        repetitions: a.repetitions,
+        idle_seconds: a.idle_seconds,
+    };
+    let power = edgesim::calibrate::PowerOptions {
+        idle_watts: a.idle_watts,
+        busy_watts: a.busy_watts,
+        csv: a.power_csv.clone(),
+    };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "calibrate [{bar:30}] {pos}/{len} {msg} ({elapsed})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        b
+    });
+    let progress = |done: usize, total: usize, what: &str| match &bar {
+        Some(b) => {
+            b.set_length(total as u64);
+            b.set_position(done as u64);
+            b.set_message(what.to_string());
+        }
+        None => eprintln!("calibrate: {done}/{total} {what}"),
+    };
+    let p = edgesim::calibrate::from_model(&o, &power, meta, &progress)?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(p)
+}
+
+#[cfg(not(feature = "llm"))]
+fn calibrate_model(
+    _: &CalibrateArgs,
+    _: &edgesim::calibrate::ProfileMeta,
+) -> anyhow::Result<edgesim::device::profile::DeviceProfile> {
+    anyhow::bail!(
+        "this edgesim was built without llama.cpp: rebuild with `cargo build --release --features llm` \
+         (needs `apt-get install cmake libclang-dev`; about 5.5 minutes more on 2 cores), or use \
+         --from-llama-bench with llama.cpp's llama-bench output"
+    )
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Simulate a scenario and print its summary.
@@ -238,6 +448,9 @@ enum Command {
     /// Run a parameter sweep (axes over scenario keys x replications) in parallel, resumably;
     /// `sweep merge` combines shard folders.
     Sweep(SweepCmd),
+    /// Measure a device profile: a GGUF model on this machine through llama.cpp (`--model`,
+    /// needs the `llm` feature), or llama.cpp's own `llama-bench -o json` output.
+    Calibrate(Box<CalibrateArgs>),
     /// Validate a scenario and print its resolved form without running it.
     Check {
         #[command(flatten)]
@@ -395,6 +608,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 }
             }
         },
+        Command::Calibrate(a) => calibrate(&a)?,
         Command::Check { args } => {
             let sc = args
                 .load()

@@ -8,6 +8,7 @@
 //! - `cli`: the command line end to end, and the golden summary.
 
 mod bad_input;
+mod calibrate;
 mod cli;
 mod common;
 mod determinism;

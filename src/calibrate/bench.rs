@@ -1,0 +1,180 @@
+//! Importing llama.cpp's `llama-bench -o json` (or `-o jsonl`) output.
+//!
+//! Prompt-processing tests (`n_prompt > 0, n_gen = 0`) become prefill points (TTFT of each
+//! sample = n_prompt / samples_ts); text-generation tests (`n_prompt = 0, n_gen > 0`) give the
+//! single-stream decode speed D(1). llama-bench runs one sequence, so the profile has no
+//! batching curve: D(n) = D(1) for all n (use `edgesim calibrate --model` to measure D(n)).
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::{DecodePoint, Measurements, PrefillPoint};
+use crate::error::{Error, Result};
+
+/// One llama-bench result (the fields edgesim reads; others are ignored).
+#[derive(Clone, Debug, Deserialize)]
+pub struct BenchEntry {
+    /// llama.cpp build commit.
+    #[serde(default)]
+    pub build_commit: String,
+    /// llama.cpp build number.
+    #[serde(default)]
+    pub build_number: i64,
+    /// CPU description.
+    #[serde(default)]
+    pub cpu_info: String,
+    /// GPU description.
+    #[serde(default)]
+    pub gpu_info: String,
+    /// Backends (CPU, CUDA, ...).
+    #[serde(default)]
+    pub backends: String,
+    /// Model file.
+    pub model_filename: String,
+    /// Model description, e.g. "qwen2 3B Q4_K - Medium".
+    #[serde(default)]
+    pub model_type: String,
+    /// Model file size \[bytes\].
+    #[serde(default)]
+    pub model_size: u64,
+    /// Threads.
+    #[serde(default)]
+    pub n_threads: i64,
+    /// GPU layers.
+    #[serde(default)]
+    pub n_gpu_layers: i64,
+    /// Prompt tokens of the test.
+    pub n_prompt: u32,
+    /// Generated tokens of the test.
+    pub n_gen: u32,
+    /// Context depth before the test.
+    #[serde(default)]
+    pub n_depth: u32,
+    /// When the test ran.
+    #[serde(default)]
+    pub test_time: String,
+    /// Mean tokens per second.
+    pub avg_ts: f64,
+    /// Tokens per second of each repetition.
+    #[serde(default)]
+    pub samples_ts: Vec<f64>,
+}
+
+/// Reads a llama-bench JSON array or JSON-lines file.
+pub fn read(path: &Path) -> Result<Vec<BenchEntry>> {
+    let text = std::fs::read_to_string(path).map_err(Error::io(path, "cannot read"))?;
+    let t = text.trim_start();
+    if t.starts_with('[') {
+        serde_json::from_str(t).map_err(|e| Error::Syntax {
+            path: path.into(),
+            message: format!("not llama-bench JSON (`llama-bench -o json`): {e}"),
+        })
+    } else {
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| {
+                serde_json::from_str(l).map_err(|e| Error::Line {
+                    path: path.into(),
+                    line: i + 1,
+                    problem: format!(
+                        "not a llama-bench JSONL record (`llama-bench -o jsonl`): {e}"
+                    ),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Turns entries into measurements, keeping those of one configuration: `threads` and
+/// `gpu_layers` pick one when the file holds several. Returns the entries used too.
+pub fn to_measurements(
+    path: &Path,
+    entries: &[BenchEntry],
+    threads: Option<i64>,
+    gpu_layers: Option<i64>,
+) -> Result<(Measurements, Vec<BenchEntry>)> {
+    let keep: Vec<BenchEntry> = entries
+        .iter()
+        .filter(|e| threads.is_none_or(|t| e.n_threads == t))
+        .filter(|e| gpu_layers.is_none_or(|g| e.n_gpu_layers == g))
+        .filter(|e| e.n_depth == 0)
+        .cloned()
+        .collect();
+    let mut configs: Vec<(String, i64, i64)> = keep
+        .iter()
+        .map(|e| (e.model_filename.clone(), e.n_threads, e.n_gpu_layers))
+        .collect();
+    configs.sort();
+    configs.dedup();
+    let bad = |problem: String| Error::Output {
+        path: path.into(),
+        problem,
+    };
+    match configs.len() {
+        0 => return Err(bad(
+            "no llama-bench result matches (with n_depth 0 and the given --threads/--gpu-layers)"
+                .into(),
+        )),
+        1 => {}
+        _ => {
+            let list: Vec<String> = configs
+                .iter()
+                .map(|(m, t, g)| format!("{m} with {t} threads, {g} GPU layers"))
+                .collect();
+            return Err(bad(format!(
+                "holds several configurations ({}); pick one with --threads and --gpu-layers \
+                 (or split the file per model)",
+                list.join("; ")
+            )));
+        }
+    }
+    let samples = |e: &BenchEntry| {
+        if e.samples_ts.is_empty() {
+            vec![e.avg_ts]
+        } else {
+            e.samples_ts.clone()
+        }
+    };
+    let mut m = Measurements::default();
+    for e in &keep {
+        if !(e.avg_ts.is_finite() && e.avg_ts > 0.0) {
+            return Err(bad(format!(
+                "avg_ts = {} for test pp{} tg{}: must be > 0",
+                e.avg_ts, e.n_prompt, e.n_gen
+            )));
+        }
+        match (e.n_prompt, e.n_gen) {
+            (p, 0) if p > 0 => m.prefill.push(PrefillPoint {
+                prompt_tokens: p,
+                ttft_s: samples(e).iter().map(|ts| f64::from(p) / ts).collect(),
+            }),
+            (0, g) if g > 0 => m.decode.push(DecodePoint {
+                streams: 1,
+                tokens_per_s: samples(e),
+                power_w: None,
+            }),
+            _ => {} // combined pp+tg tests are not used
+        }
+    }
+    if m.prefill.is_empty() || m.decode.is_empty() {
+        return Err(bad(format!(
+            "needs both a prompt-processing test (-p N) and a generation test (-n N); found {} and {}",
+            m.prefill.len(),
+            m.decode.len()
+        )));
+    }
+    // Several tg tests (different n_gen): pool them into one D(1) point.
+    let mut all = Vec::new();
+    for d in m.decode.drain(..) {
+        all.extend(d.tokens_per_s);
+    }
+    m.decode.push(DecodePoint {
+        streams: 1,
+        tokens_per_s: all,
+        power_w: None,
+    });
+    m.prefill.sort_by_key(|p| p.prompt_tokens);
+    Ok((m, keep))
+}

@@ -1,0 +1,267 @@
+//! Measuring a GGUF model on this machine through llama-cpp-2 (feature `llm`).
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+
+use super::power::{Meter, unix_now};
+use super::{DecodePoint, Measurements, PrefillPoint, rss_bytes};
+use crate::error::{Error, Result};
+
+/// What to measure and how.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The GGUF file.
+    pub model: PathBuf,
+    /// CPU threads for llama.cpp.
+    pub threads: u32,
+    /// Layers offloaded to a GPU (0: CPU only).
+    pub gpu_layers: u32,
+    /// Context size (default: enough for the largest prompt and the decode grid).
+    pub ctx: Option<u32>,
+    /// Prompt lengths for prefill \[tokens\].
+    pub prompts: Vec<u32>,
+    /// Concurrent sequences for decode.
+    pub streams: Vec<u32>,
+    /// Tokens generated per sequence in a decode measurement.
+    pub decode_tokens: u32,
+    /// Repetitions of every measurement.
+    pub repetitions: u32,
+    /// Seconds of idle power measurement (with a meter).
+    pub idle_seconds: f64,
+}
+
+/// A timed phase, in Unix seconds (to read an external meter's CSV afterwards).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Phase {
+    /// `idle` or `decode-N`.
+    pub name: String,
+    /// Start \[Unix s\].
+    pub from: f64,
+    /// End \[Unix s\].
+    pub to: f64,
+}
+
+/// llama.cpp's backend can be initialised once per process.
+fn backend() -> Result<&'static LlamaBackend> {
+    static BACKEND: OnceLock<Option<LlamaBackend>> = OnceLock::new();
+    BACKEND
+        .get_or_init(|| {
+            LlamaBackend::init().ok().map(|mut b| {
+                b.void_logs();
+                b
+            })
+        })
+        .as_ref()
+        .ok_or_else(|| Error::Output {
+            path: "llama.cpp".into(),
+            problem: "cannot initialise the llama.cpp backend".into(),
+        })
+}
+
+const TEXT: &str = "The edge device answers the question while the cloud waits in reserve. \
+    Small language models run on boards such as the Jetson Orin Nano, and a gateway decides \
+    which device serves each request, how many it may take in a minute, and when to send the \
+    rest to a larger model in a data centre. ";
+
+fn llm_err(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Output {
+        path: "llama.cpp".into(),
+        problem: format!("{what}: {e}"),
+    }
+}
+
+/// `n` prompt tokens (a fixed English text, repeated).
+fn prompt_tokens(model: &LlamaModel, n: u32) -> Vec<LlamaToken> {
+    let vocab = model.vocab();
+    let mut text = String::from(TEXT);
+    loop {
+        let toks = vocab.tokenize(text.as_bytes(), true, false);
+        if toks.len() >= n as usize {
+            return toks[..n as usize].to_vec();
+        }
+        text.push_str(TEXT);
+    }
+}
+
+/// Time to first token of one `n`-token prompt on an empty cache \[s\].
+fn prefill_once(ctx: &mut LlamaContext<'_>, toks: &[LlamaToken]) -> Result<f64> {
+    ctx.clear_kv_cache();
+    let mut batch = LlamaBatch::new(toks.len(), 1);
+    for (i, t) in toks.iter().enumerate() {
+        batch
+            .add(*t, i as i32, &[0], i + 1 == toks.len())
+            .map_err(|e| llm_err("batch", e))?;
+    }
+    let mut sampler = LlamaSampler::greedy();
+    let t0 = Instant::now();
+    ctx.decode(&mut batch).map_err(|e| llm_err("prefill", e))?;
+    let _first = sampler.sample(ctx, batch.n_tokens() - 1);
+    Ok(t0.elapsed().as_secs_f64())
+}
+
+/// Aggregate decode speed of `n` sequences generating `g` tokens each \[tokens/s\].
+fn decode_once(ctx: &mut LlamaContext<'_>, model: &LlamaModel, n: u32, g: u32) -> Result<f64> {
+    ctx.clear_kv_cache();
+    let start = prompt_tokens(model, 8);
+    let mut batch = LlamaBatch::new((n as usize * start.len()).max(n as usize), n as i32);
+    for s in 0..n as i32 {
+        for (i, t) in start.iter().enumerate() {
+            batch
+                .add(*t, i as i32, &[s], i + 1 == start.len())
+                .map_err(|e| llm_err("batch", e))?;
+        }
+    }
+    ctx.decode(&mut batch)
+        .map_err(|e| llm_err("decode prompt", e))?;
+    let mut samplers: Vec<LlamaSampler> = (0..n).map(|_| LlamaSampler::greedy()).collect();
+    let last = |s: usize| ((s + 1) * start.len() - 1) as i32;
+    let mut next: Vec<LlamaToken> = samplers
+        .iter_mut()
+        .enumerate()
+        .map(|(s, sm)| sm.sample(ctx, last(s)))
+        .collect();
+    let first = start.len() as i32;
+    let t0 = Instant::now();
+    for pos in first..first + g as i32 {
+        batch.clear();
+        for (s, t) in next.iter().enumerate() {
+            batch
+                .add(*t, pos, &[s as i32], true)
+                .map_err(|e| llm_err("batch", e))?;
+        }
+        ctx.decode(&mut batch).map_err(|e| llm_err("decode", e))?;
+        for (s, sm) in samplers.iter_mut().enumerate() {
+            next[s] = sm.sample(ctx, s as i32);
+        }
+    }
+    Ok(f64::from(n * g) / t0.elapsed().as_secs_f64())
+}
+
+/// Loads the model and measures the grid. `progress(done, total, what)` is called after each
+/// step. Returns the measurements, provenance entries, and the timed phases.
+pub fn measure(
+    o: &Options,
+    meter: Option<&Meter>,
+    progress: &dyn Fn(usize, usize, &str),
+) -> Result<(Measurements, toml::Table, Vec<Phase>)> {
+    let backend = backend()?;
+    let rss0 = rss_bytes();
+    let params = LlamaModelParams::default().with_n_gpu_layers(o.gpu_layers);
+    let model = LlamaModel::load_from_file(backend, &o.model, &params)
+        .map_err(|e| llm_err(&format!("cannot load {}", o.model.display()), e))?;
+    let max_prompt = o.prompts.iter().copied().max().unwrap_or(0);
+    let max_streams = o.streams.iter().copied().max().unwrap_or(1);
+    let need = (max_prompt + 8).max(max_streams * (8 + o.decode_tokens + 8));
+    let n_ctx = o.ctx.unwrap_or(need.next_multiple_of(256));
+    if n_ctx < need {
+        return Err(Error::Output {
+            path: o.model.clone(),
+            problem: format!("--ctx {n_ctx} is too small for this grid: it needs {need} tokens"),
+        });
+    }
+    if n_ctx > model.n_ctx_train() {
+        return Err(Error::Output {
+            path: o.model.clone(),
+            problem: format!(
+                "the grid needs a context of {n_ctx} tokens but the model was trained for {}; \
+                 use shorter --prompts or fewer --streams/--decode-tokens",
+                model.n_ctx_train()
+            ),
+        });
+    }
+    let cparams = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(n_ctx))
+        .with_n_batch(n_ctx)
+        .with_n_seq_max(max_streams)
+        .with_kv_unified(true)
+        .with_n_threads(o.threads as i32)
+        .with_n_threads_batch(o.threads as i32);
+    let mut ctx = model
+        .new_context(backend, cparams)
+        .map_err(|e| llm_err("cannot create a context", e))?;
+
+    let reps = o.repetitions.max(1) as usize;
+    let total = 1 + reps * (o.prompts.len() + o.streams.len());
+    let mut done = 0;
+    let mut phases = Vec::new();
+    let mut m = Measurements::default();
+
+    // Warm-up (page the weights in), then idle power with the model loaded.
+    let warm = prompt_tokens(&model, 16.min(max_prompt.max(1)));
+    prefill_once(&mut ctx, &warm)?;
+    let from = unix_now();
+    let idle = o.idle_seconds.max(0.0);
+    m.idle_w = meter.and_then(|mt| {
+        mt.measure(|| std::thread::sleep(Duration::from_secs_f64(idle)))
+            .0
+    });
+    if meter.is_none() && idle > 0.0 {
+        std::thread::sleep(Duration::from_secs_f64(idle));
+    }
+    phases.push(Phase {
+        name: "idle".into(),
+        from,
+        to: unix_now(),
+    });
+    done += 1;
+    progress(done, total, "idle");
+
+    for &p in &o.prompts {
+        let toks = prompt_tokens(&model, p);
+        let mut ttft = Vec::new();
+        for _ in 0..reps {
+            ttft.push(prefill_once(&mut ctx, &toks)?);
+            done += 1;
+            progress(done, total, &format!("prefill {p} tokens"));
+        }
+        m.prefill.push(PrefillPoint {
+            prompt_tokens: p,
+            ttft_s: ttft,
+        });
+    }
+    for &n in &o.streams {
+        let mut speeds = Vec::new();
+        let from = unix_now();
+        let mut power = Vec::new();
+        for _ in 0..reps {
+            let (w, r) = match meter {
+                Some(mt) => mt.measure(|| decode_once(&mut ctx, &model, n, o.decode_tokens)),
+                None => (None, decode_once(&mut ctx, &model, n, o.decode_tokens)),
+            };
+            speeds.push(r?);
+            power.extend(w);
+            done += 1;
+            progress(done, total, &format!("decode {n} streams"));
+        }
+        phases.push(Phase {
+            name: format!("decode-{n}"),
+            from,
+            to: unix_now(),
+        });
+        m.decode.push(DecodePoint {
+            streams: n,
+            tokens_per_s: speeds,
+            power_w: (!power.is_empty()).then(|| power.iter().sum::<f64>() / power.len() as f64),
+        });
+    }
+    m.memory_bytes = match (rss0, rss_bytes()) {
+        (Some(a), Some(b)) if b > a => Some(b - a),
+        _ => None,
+    };
+    let mut prov = toml::Table::new();
+    prov.insert("n_ctx".into(), i64::from(n_ctx).into());
+    prov.insert("model_params".into(), (model.n_params() as i64).into());
+    prov.insert("model_size_bytes".into(), (model.size() as i64).into());
+    Ok((m, prov, phases))
+}

@@ -1,0 +1,602 @@
+//! `edgesim calibrate`: device profiles from real llama.cpp runs.
+//!
+//! Two sources: measuring a GGUF model on this machine through llama-cpp-2 (feature `llm`,
+//! [`llama`]), or importing llama.cpp's own `llama-bench` output ([`bench`]). Either way the
+//! raw measurements are fitted here into a [`DeviceProfile`] that `edgesim run` reads, with
+//! the measurements and their provenance recorded in the profile.
+
+pub mod bench;
+#[cfg(feature = "llm")]
+pub mod llama;
+pub mod power;
+
+use std::io::Read as _;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::device::profile::{DeviceInfo, DeviceProfile, ModelPerf};
+use crate::error::{Error, Result};
+
+/// Time to first token for one prompt length: one value per repetition \[s\].
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PrefillPoint {
+    /// Prompt tokens.
+    pub prompt_tokens: u32,
+    /// Prefill plus first-token sampling, per repetition \[s\].
+    pub ttft_s: Vec<f64>,
+}
+
+/// Decoding with `streams` sequences at once: aggregate tokens/s per repetition.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct DecodePoint {
+    /// Concurrent sequences (continuous batching).
+    pub streams: u32,
+    /// Aggregate generated tokens per second, per repetition.
+    pub tokens_per_s: Vec<f64>,
+    /// Mean power while decoding \[W\], if metered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_w: Option<f64>,
+}
+
+/// Everything a calibration measured.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Measurements {
+    /// TTFT by prompt length.
+    pub prefill: Vec<PrefillPoint>,
+    /// D(n) by number of streams.
+    pub decode: Vec<DecodePoint>,
+    /// Power with the model loaded and nothing running \[W\], if metered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_w: Option<f64>,
+    /// Resident memory added by loading the model and its context \[bytes\].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
+}
+
+/// What the profile is for and how it was measured (goes to `[device]` and `[provenance]`).
+#[derive(Clone, Debug, Default)]
+pub struct ProfileMeta {
+    /// Device name, e.g. `orin-nano-qwen3b` or "Jetson Orin Nano 8GB".
+    pub device_name: String,
+    /// Catalogue key of the model, e.g. `qwen2.5-3b`.
+    pub model_name: String,
+    /// Quantisation label, e.g. `Q4_K_M`.
+    pub quant: String,
+    /// Machine memory \[GB\].
+    pub memory_gb: f64,
+    /// Power fallbacks (flags): idle and busy \[W\].
+    pub idle_watts: Option<f64>,
+    /// Busy power from a flag \[W\].
+    pub busy_watts: Option<f64>,
+    /// Where power came from: `ina3221`, `rapl`, `csv`, `flags`.
+    pub power_source: String,
+    /// Extra provenance entries.
+    pub provenance: toml::Table,
+}
+
+fn median(xs: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// Least-squares fit of TTFT(p) = a + p / b over the medians; returns (a \[s\], b \[tokens/s\]).
+/// `a` is clamped at 0; with one point, a = 0.
+pub fn fit_prefill(points: &[PrefillPoint]) -> Option<(f64, f64)> {
+    let xy: Vec<(f64, f64)> = points
+        .iter()
+        .filter_map(|p| Some((f64::from(p.prompt_tokens), median(&p.ttft_s)?)))
+        .collect();
+    match xy.len() {
+        0 => None,
+        1 => Some((0.0, xy[0].0 / xy[0].1)),
+        n => {
+            let n = n as f64;
+            let (sx, sy) = xy.iter().fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
+            let (mx, my) = (sx / n, sy / n);
+            let sxx: f64 = xy.iter().map(|(x, _)| (x - mx).powi(2)).sum();
+            let sxy: f64 = xy.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
+            let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+            if slope <= 0.0 {
+                // No growth with length (noise): constant speed through the largest point.
+                let (x, y) = xy
+                    .iter()
+                    .copied()
+                    .fold((0.0, 0.0), |m, p| if p.0 > m.0 { p } else { m });
+                return Some((0.0, x / y));
+            }
+            let a = (my - slope * mx).max(0.0);
+            Some((a, 1.0 / slope))
+        }
+    }
+}
+
+/// Fits measurements into a profile: the prefill overhead and curve reproduce the measured
+/// median TTFTs exactly; D(n) is the median aggregate speed at each n; power from the meter
+/// (per n when metered) or the flags.
+pub fn fit(m: &Measurements, meta: &ProfileMeta) -> Result<DeviceProfile> {
+    let bad = |what: &str| Error::Output {
+        path: "calibration".into(),
+        problem: what.to_string(),
+    };
+    let (overhead_s, speed) =
+        fit_prefill(&m.prefill).ok_or_else(|| bad("no prefill measurement to fit"))?;
+    let mut curve: Vec<(f64, f64)> = Vec::new();
+    for p in &m.prefill {
+        if let Some(t) = median(&p.ttft_s) {
+            let work = (t - overhead_s).max(1e-9);
+            curve.push((
+                f64::from(p.prompt_tokens),
+                f64::from(p.prompt_tokens) / work,
+            ));
+        }
+    }
+    curve.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut decode = m.decode.clone();
+    decode.sort_by_key(|d| d.streams);
+    // D(n) for n = 1..=max: measured points, linear in between.
+    let pts: Vec<(f64, f64)> = decode
+        .iter()
+        .filter_map(|d| Some((f64::from(d.streams), median(&d.tokens_per_s)?)))
+        .collect();
+    let max_n = decode.last().map_or(0, |d| d.streams);
+    if pts.is_empty() || pts[0].0 != 1.0 {
+        return Err(bad("the decode grid must include 1 stream"));
+    }
+    let decode_tps: Vec<f64> = (1..=max_n)
+        .map(|n| interpolate(&pts, f64::from(n)))
+        .collect();
+    let metered: Vec<(f64, f64)> = decode
+        .iter()
+        .filter_map(|d| Some((f64::from(d.streams), d.power_w?)))
+        .collect();
+    let (busy_w, busy_by) = if !metered.is_empty() {
+        let by: Vec<f64> = (1..=max_n)
+            .map(|n| interpolate(&metered, f64::from(n)))
+            .collect();
+        (by[0], by)
+    } else {
+        (
+            meta.busy_watts
+                .ok_or_else(|| bad("no busy power: give --busy-watts or a power meter"))?,
+            Vec::new(),
+        )
+    };
+    let idle_w = m
+        .idle_w
+        .or(meta.idle_watts)
+        .ok_or_else(|| bad("no idle power: give --idle-watts or a power meter"))?;
+    let mut provenance = meta.provenance.clone();
+    provenance.insert("power_source".into(), meta.power_source.clone().into());
+    provenance.insert(
+        "fit".into(),
+        toml::Value::String(format!(
+            "TTFT(p) = {:.2} ms + p / prefill_tps(p); least squares over the median TTFTs gave \
+             {speed:.1} tokens/s; the curve holds each measured length exactly",
+            overhead_s * 1000.0
+        )),
+    );
+    if let Some(b) = m.memory_bytes {
+        provenance.insert("model_memory_gb".into(), (b as f64 / 1e9).into());
+    }
+    if let Ok(raw) = toml::Value::try_from(m) {
+        provenance.insert("measurements".into(), raw);
+    }
+    Ok(DeviceProfile {
+        device: DeviceInfo {
+            name: meta.device_name.clone(),
+            power_mode: String::new(),
+            memory_gb: meta.memory_gb,
+            usable_memory_gb: None,
+            idle_w,
+            source: format!("edgesim calibrate (power: {})", meta.power_source),
+        },
+        models: vec![ModelPerf {
+            model: meta.model_name.clone(),
+            quant: meta.quant.clone(),
+            prefill_tps: curve.last().map_or(speed, |c| c.1),
+            prefill_curve: curve,
+            ttft_overhead_ms: overhead_s * 1000.0,
+            decode_tps,
+            busy_w,
+            busy_w_by_streams: busy_by,
+            source: "measured with llama.cpp: see [provenance]".into(),
+        }],
+        provenance: Some(provenance),
+    })
+}
+
+fn interpolate(pts: &[(f64, f64)], x: f64) -> f64 {
+    match pts.iter().position(|p| p.0 >= x) {
+        Some(0) => pts[0].1,
+        Some(i) => {
+            let (a, b) = (pts[i - 1], pts[i]);
+            a.1 + (b.1 - a.1) * (x - a.0) / (b.0 - a.0)
+        }
+        None => pts.last().map_or(0.0, |p| p.1),
+    }
+}
+
+/// The profile as TOML text, with a header comment.
+pub fn to_toml(p: &DeviceProfile, header: &str) -> String {
+    let body = toml::to_string(p).unwrap_or_else(|e| format!("# cannot serialise: {e}\n"));
+    let mut s = String::new();
+    for line in header.lines() {
+        s.push_str("# ");
+        s.push_str(line);
+        s.push('\n');
+    }
+    s.push('\n');
+    s + &body
+}
+
+/// Hex SHA-256 of a file.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut f = std::fs::File::open(path).map_err(Error::io(path, "cannot read"))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(Error::io(path, "cannot read"))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Checks a model file before loading it: it exists, is GGUF, and fits in available memory.
+pub fn check_gguf(path: &Path) -> Result<u64> {
+    let meta = std::fs::metadata(path).map_err(Error::io(path, "cannot open the model file"))?;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .map_err(Error::io(path, "cannot read the model file"))?;
+    if &magic != b"GGUF" {
+        return Err(Error::Output {
+            path: path.into(),
+            problem: format!(
+                "not a GGUF model (the file starts with {:?}, not \"GGUF\"); llama.cpp models \
+                 are .gguf files",
+                String::from_utf8_lossy(&magic)
+            ),
+        });
+    }
+    if let Some(avail) = mem_available_bytes() {
+        // Weights plus ~10 % for the context and compute buffers.
+        let need = meta.len() + meta.len() / 10;
+        if need > avail {
+            return Err(Error::Output {
+                path: path.into(),
+                problem: format!(
+                    "the model needs about {:.2} GB but only {:.2} GB of memory is available",
+                    need as f64 / 1e9,
+                    avail as f64 / 1e9
+                ),
+            });
+        }
+    }
+    Ok(meta.len())
+}
+
+fn meminfo(key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with(key))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Memory available for new allocations (Linux `MemAvailable`).
+pub fn mem_available_bytes() -> Option<u64> {
+    meminfo("MemAvailable:")
+}
+
+/// Total memory \[GB\] (Linux `MemTotal`).
+pub fn mem_total_gb() -> Option<f64> {
+    meminfo("MemTotal:").map(|b| b as f64 / 1e9)
+}
+
+/// This process's resident memory \[bytes\] (Linux `VmRSS`).
+pub fn rss_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = text.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// The CPU model name (Linux `/proc/cpuinfo`).
+pub fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+/// Now as an ISO-8601 UTC timestamp (no time-zone database needed).
+pub fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The llama.cpp bindings this binary was built against (from Cargo.lock at build time).
+pub fn llama_cpp_version() -> String {
+    let lock = include_str!("../../Cargo.lock");
+    let mut lines = lock.lines();
+    while let Some(l) = lines.next() {
+        if l == "name = \"llama-cpp-sys-2\"" {
+            if let Some(v) = lines.next().and_then(|v| v.strip_prefix("version = ")) {
+                return format!(
+                    "llama-cpp-sys-2 {} (vendored llama.cpp)",
+                    v.trim_matches('"')
+                );
+            }
+        }
+    }
+    "unknown".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefill_fit_recovers_overhead_and_speed() {
+        // TTFT = 20 ms + p / 500 tok/s exactly.
+        let pts: Vec<PrefillPoint> = [64u32, 256, 1024]
+            .iter()
+            .map(|&p| PrefillPoint {
+                prompt_tokens: p,
+                ttft_s: vec![0.02 + f64::from(p) / 500.0; 3],
+            })
+            .collect();
+        let (a, b) = fit_prefill(&pts).unwrap();
+        assert!(
+            (a - 0.02).abs() < 1e-9 && (b - 500.0).abs() < 1e-6,
+            "{a} {b}"
+        );
+    }
+
+    #[test]
+    fn fitted_profile_reproduces_the_measurements() {
+        use crate::device::{CalibratedDevice, DeviceModel};
+        let m = Measurements {
+            prefill: vec![
+                PrefillPoint {
+                    prompt_tokens: 64,
+                    ttft_s: vec![0.30, 0.32, 0.31],
+                },
+                PrefillPoint {
+                    prompt_tokens: 256,
+                    ttft_s: vec![1.05, 1.0, 1.1],
+                },
+            ],
+            decode: vec![
+                DecodePoint {
+                    streams: 1,
+                    tokens_per_s: vec![90.0, 100.0, 95.0],
+                    power_w: None,
+                },
+                DecodePoint {
+                    streams: 4,
+                    tokens_per_s: vec![200.0, 210.0, 190.0],
+                    power_w: None,
+                },
+            ],
+            idle_w: None,
+            memory_bytes: Some(150_000_000),
+        };
+        let meta = ProfileMeta {
+            device_name: "test".into(),
+            model_name: "smollm2-135m".into(),
+            memory_gb: 8.0,
+            idle_watts: Some(5.0),
+            busy_watts: Some(20.0),
+            power_source: "flags".into(),
+            ..Default::default()
+        };
+        let p = fit(&m, &meta).unwrap();
+        let dev = CalibratedDevice::new(&p.device, &p.models[0]);
+        assert!((dev.prefill_s(64) - 0.31).abs() < 1e-9);
+        assert!((dev.prefill_s(256) - 1.05).abs() < 1e-9);
+        assert_eq!(p.models[0].decode_tps, vec![95.0, 130.0, 165.0, 200.0]);
+        assert_eq!((dev.busy_w(1), dev.idle_w()), (20.0, 5.0));
+        // The profile round-trips through TOML and loads as a profile.
+        let text = to_toml(&p, "test");
+        let back: DeviceProfile = toml::from_str(&text).unwrap();
+        assert_eq!(back.models, p.models);
+    }
+
+    #[test]
+    fn civil_dates() {
+        let s = utc_now();
+        assert_eq!(s.len(), 20, "{s}");
+        assert!(s.starts_with("20") && s.ends_with('Z'));
+    }
+}
+
+/// Power options of a calibration.
+#[derive(Clone, Debug, Default)]
+pub struct PowerOptions {
+    /// Fixed idle power \[W\].
+    pub idle_watts: Option<f64>,
+    /// Fixed busy power \[W\].
+    pub busy_watts: Option<f64>,
+    /// An external meter's CSV (`unix_time_s,watts`).
+    pub csv: Option<std::path::PathBuf>,
+}
+
+impl PowerOptions {
+    /// Picks the power source: the CSV, else both flags, else a meter on this machine.
+    pub fn source(&self) -> Result<power::Source> {
+        if let Some(p) = &self.csv {
+            return Ok(power::Source::Csv(p.clone()));
+        }
+        if self.idle_watts.is_some() && self.busy_watts.is_some() {
+            return Ok(power::Source::Flags);
+        }
+        power::detect()
+            .map(power::Source::Meter)
+            .ok_or_else(|| Error::Output {
+                path: "/sys".into(),
+                problem:
+                    "no power meter found (no INA3221 under /sys/class/hwmon, no readable RAPL \
+                      counter under /sys/class/powercap): give --idle-watts and --busy-watts, \
+                      or --power-csv with an external meter's readings"
+                        .into(),
+            })
+    }
+}
+
+/// Builds a profile from `llama-bench` output (power from the flags).
+pub fn from_llama_bench(
+    path: &Path,
+    threads: Option<i64>,
+    gpu_layers: Option<i64>,
+    meta: &ProfileMeta,
+) -> Result<DeviceProfile> {
+    let entries = bench::read(path)?;
+    let (m, used) = bench::to_measurements(path, &entries, threads, gpu_layers)?;
+    let e = &used[0];
+    let mut meta = meta.clone();
+    meta.power_source = "flags".into();
+    if meta.quant.is_empty() {
+        meta.quant = e
+            .model_type
+            .rsplit(' ')
+            .take(3)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
+    let p = &mut meta.provenance;
+    p.insert(
+        "tool".into(),
+        "llama-bench (imported by edgesim calibrate --from-llama-bench)".into(),
+    );
+    p.insert("imported_from".into(), path.display().to_string().into());
+    p.insert("imported_at".into(), utc_now().into());
+    p.insert(
+        "llama_cpp_build".into(),
+        format!("{} ({})", e.build_commit, e.build_number).into(),
+    );
+    p.insert("model_file".into(), e.model_filename.clone().into());
+    p.insert("model_type".into(), e.model_type.clone().into());
+    p.insert("model_size_bytes".into(), (e.model_size as i64).into());
+    p.insert("cpu".into(), e.cpu_info.clone().into());
+    p.insert("gpu".into(), e.gpu_info.clone().into());
+    p.insert("backends".into(), e.backends.clone().into());
+    p.insert("threads".into(), e.n_threads.into());
+    p.insert("gpu_layers".into(), e.n_gpu_layers.into());
+    p.insert("test_time".into(), e.test_time.clone().into());
+    p.insert(
+        "note".into(),
+        "llama-bench measures one sequence: D(n) = D(1) for every n (no batching curve)".into(),
+    );
+    fit(&m, &meta)
+}
+
+/// Measures a GGUF model on this machine and builds its profile.
+#[cfg(feature = "llm")]
+pub fn from_model(
+    o: &llama::Options,
+    power: &PowerOptions,
+    meta: &ProfileMeta,
+    progress: &dyn Fn(usize, usize, &str),
+) -> Result<DeviceProfile> {
+    let bytes = check_gguf(&o.model)?;
+    let source = power.source()?;
+    let meter = match &source {
+        power::Source::Meter(m) => Some(m),
+        _ => None,
+    };
+    let sha = sha256_file(&o.model)?;
+    let (mut m, extra, phases) = llama::measure(o, meter, progress)?;
+    if let power::Source::Csv(csv) = &source {
+        for ph in &phases {
+            let w = power::csv_mean(csv, ph.from, ph.to)?;
+            if ph.name == "idle" {
+                m.idle_w = w;
+            } else if let Some(d) = m
+                .decode
+                .iter_mut()
+                .find(|d| format!("decode-{}", d.streams) == ph.name)
+            {
+                d.power_w = w;
+            }
+        }
+        if m.idle_w.is_none() || m.decode.iter().any(|d| d.power_w.is_none()) {
+            return Err(Error::Output {
+                path: csv.clone(),
+                problem: "has no readings during some calibration phases (check that the meter \
+                          logged Unix-time stamps while calibrate ran)"
+                    .into(),
+            });
+        }
+    }
+    let mut meta = meta.clone();
+    meta.power_source = source.name().into();
+    let p = &mut meta.provenance;
+    p.insert(
+        "tool".into(),
+        format!("edgesim {} calibrate", env!("CARGO_PKG_VERSION")).into(),
+    );
+    p.insert("date".into(), utc_now().into());
+    p.insert(
+        "model_file".into(),
+        o.model
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+            .into(),
+    );
+    p.insert("model_sha256".into(), sha.into());
+    p.insert("model_file_bytes".into(), (bytes as i64).into());
+    p.insert("llama_cpp".into(), llama_cpp_version().into());
+    p.insert("cpu".into(), cpu_name().into());
+    p.insert("threads".into(), i64::from(o.threads).into());
+    p.insert("gpu_layers".into(), i64::from(o.gpu_layers).into());
+    p.insert("repetitions".into(), i64::from(o.repetitions).into());
+    p.insert(
+        "decode_tokens_per_stream".into(),
+        i64::from(o.decode_tokens).into(),
+    );
+    for (k, v) in extra {
+        p.insert(k, v);
+    }
+    fit(&m, &meta)
+}

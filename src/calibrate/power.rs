@@ -1,0 +1,234 @@
+//! Power during calibration: Jetson INA3221 rails (as tegrastats reads them), Intel/AMD RAPL
+//! energy counters, an external meter's CSV, or fixed values from flags.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::error::{Error, Result};
+
+/// A power meter that can report the mean power over an interval.
+pub enum Meter {
+    /// RAPL package energy counters (`/sys/class/powercap/intel-rapl:N/energy_uj`).
+    Rapl(Vec<PathBuf>),
+    /// INA3221 channels (hwmon): (voltage file \[mV\], current file \[mA\]).
+    Ina3221(Vec<(PathBuf, PathBuf)>),
+}
+
+/// Where the watts of a phase come from.
+pub enum Source {
+    /// A meter on this machine.
+    Meter(Meter),
+    /// An external meter's CSV (`unix_time_s,watts`), read after the measurements.
+    Csv(PathBuf),
+    /// Fixed values from `--idle-watts/--busy-watts`.
+    Flags,
+}
+
+impl Source {
+    /// A short name for the profile.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Source::Meter(Meter::Rapl(_)) => "rapl",
+            Source::Meter(Meter::Ina3221(_)) => "ina3221",
+            Source::Csv(_) => "csv",
+            Source::Flags => "flags",
+        }
+    }
+}
+
+/// Finds a readable meter: INA3221 first (Jetson boards), then RAPL.
+pub fn detect() -> Option<Meter> {
+    detect_in(Path::new("/sys"))
+}
+
+fn readable(p: &Path) -> bool {
+    std::fs::read_to_string(p).is_ok_and(|s| s.trim().parse::<f64>().is_ok())
+}
+
+/// [`detect`] under another sysfs root (for tests).
+pub fn detect_in(sys: &Path) -> Option<Meter> {
+    let mut ina = Vec::new();
+    if let Ok(dirs) = std::fs::read_dir(sys.join("class/hwmon")) {
+        let mut dirs: Vec<PathBuf> = dirs.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        dirs.sort();
+        for d in dirs {
+            let name = std::fs::read_to_string(d.join("name")).unwrap_or_default();
+            if !name.trim().starts_with("ina3221") {
+                continue;
+            }
+            let mut channels = Vec::new();
+            for i in 1..=3 {
+                let (v, c) = (
+                    d.join(format!("in{i}_input")),
+                    d.join(format!("curr{i}_input")),
+                );
+                if readable(&v) && readable(&c) {
+                    let label =
+                        std::fs::read_to_string(d.join(format!("in{i}_label"))).unwrap_or_default();
+                    // VDD_IN is the whole board's input on Orin modules: use it alone if present.
+                    if label.trim() == "VDD_IN" {
+                        channels = vec![(v, c)];
+                        break;
+                    }
+                    channels.push((v, c));
+                }
+            }
+            ina.extend(channels);
+        }
+    }
+    if !ina.is_empty() {
+        return Some(Meter::Ina3221(ina));
+    }
+    let mut rapl: Vec<PathBuf> = std::fs::read_dir(sys.join("class/powercap"))
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name().is_some_and(|n| {
+                let n = n.to_string_lossy();
+                // Packages only (intel-rapl:0), not their sub-domains (intel-rapl:0:0).
+                n.starts_with("intel-rapl:") && n.matches(':').count() == 1
+            })
+        })
+        .map(|p| p.join("energy_uj"))
+        .filter(|p| readable(p))
+        .collect();
+    rapl.sort();
+    (!rapl.is_empty()).then_some(Meter::Rapl(rapl))
+}
+
+fn read_f64(p: &Path) -> Option<f64> {
+    std::fs::read_to_string(p).ok()?.trim().parse().ok()
+}
+
+impl Meter {
+    /// Mean power over running `work` \[W\], and what `work` returned. INA3221 is sampled every
+    /// 50 ms on a helper thread; RAPL counters are read before and after (with wrap-around).
+    pub fn measure<T>(&self, work: impl FnOnce() -> T) -> (Option<f64>, T) {
+        match self {
+            Meter::Rapl(files) => {
+                let before: Vec<Option<f64>> = files.iter().map(|f| read_f64(f)).collect();
+                let t0 = Instant::now();
+                let out = work();
+                let dt = t0.elapsed().as_secs_f64();
+                let mut joules = 0.0;
+                for (f, b) in files.iter().zip(before) {
+                    let (Some(b), Some(a)) = (b, read_f64(f)) else {
+                        return (None, out);
+                    };
+                    let range = f
+                        .parent()
+                        .and_then(|d| read_f64(&d.join("max_energy_range_uj")))
+                        .unwrap_or(0.0);
+                    let delta = if a >= b { a - b } else { a + range - b };
+                    joules += delta / 1e6;
+                }
+                ((dt > 0.0).then(|| joules / dt), out)
+            }
+            Meter::Ina3221(channels) => {
+                let stop = std::sync::atomic::AtomicBool::new(false);
+                std::thread::scope(|s| {
+                    let sampler = s.spawn(|| {
+                        let mut samples = Vec::new();
+                        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            let w: Option<f64> = channels
+                                .iter()
+                                .map(|(v, c)| Some(read_f64(v)? * read_f64(c)? / 1e6))
+                                .sum();
+                            samples.extend(w);
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                        samples
+                    });
+                    let out = work();
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    let samples = sampler.join().unwrap_or_default();
+                    let mean = (!samples.is_empty())
+                        .then(|| samples.iter().sum::<f64>() / samples.len() as f64);
+                    (mean, out)
+                })
+            }
+        }
+    }
+}
+
+/// Wall-clock seconds since the Unix epoch (for aligning an external meter's CSV).
+pub fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Mean of an external meter's readings between `from` and `to` (Unix seconds). The CSV has a
+/// header and columns `unix_time_s,watts` (more columns are ignored).
+pub fn csv_mean(path: &Path, from: f64, to: f64) -> Result<Option<f64>> {
+    let text =
+        std::fs::read_to_string(path).map_err(Error::io(path, "cannot read the power CSV"))?;
+    let (mut sum, mut n) = (0.0, 0u32);
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let mut cols = line.split(',');
+        let parse = |s: Option<&str>| s.and_then(|s| s.trim().parse::<f64>().ok());
+        let (Some(t), Some(w)) = (parse(cols.next()), parse(cols.next())) else {
+            if line.trim().is_empty() {
+                continue;
+            }
+            return Err(Error::Line {
+                path: path.into(),
+                line: i + 1,
+                problem: format!("expected unix_time_s,watts (numbers), got `{line}`"),
+            });
+        };
+        if t >= from && t <= to {
+            sum += w;
+            n += 1;
+        }
+    }
+    Ok((n > 0).then(|| sum / f64::from(n)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ina3221_and_rapl_detection_on_a_fake_sysfs() {
+        let root = std::env::temp_dir().join(format!("edgesim-sysfs-{}", std::process::id()));
+        let hw = root.join("class/hwmon/hwmon3");
+        std::fs::create_dir_all(&hw).unwrap();
+        std::fs::write(hw.join("name"), "ina3221\n").unwrap();
+        for (i, label, mv, ma) in [
+            (1, "VDD_IN", "5000", "1500"),
+            (2, "VDD_CPU_GPU_CV", "5000", "400"),
+        ] {
+            std::fs::write(hw.join(format!("in{i}_label")), label).unwrap();
+            std::fs::write(hw.join(format!("in{i}_input")), mv).unwrap();
+            std::fs::write(hw.join(format!("curr{i}_input")), ma).unwrap();
+        }
+        let m = detect_in(&root).unwrap();
+        let (w, ()) = m.measure(|| std::thread::sleep(Duration::from_millis(120)));
+        // VDD_IN alone: 5 V x 1.5 A.
+        assert!((w.unwrap() - 7.5).abs() < 1e-9, "{w:?}");
+
+        std::fs::remove_dir_all(root.join("class/hwmon")).unwrap();
+        let pkg = root.join("class/powercap/intel-rapl:0");
+        std::fs::create_dir_all(pkg.join("x")).unwrap();
+        std::fs::create_dir_all(root.join("class/powercap/intel-rapl:0:0")).unwrap();
+        std::fs::write(pkg.join("energy_uj"), "1000000").unwrap();
+        let Some(Meter::Rapl(files)) = detect_in(&root) else {
+            panic!("no RAPL")
+        };
+        assert_eq!(files, vec![pkg.join("energy_uj")]);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn external_meter_csv_window_mean() {
+        let p = std::env::temp_dir().join(format!("edgesim-meter-{}.csv", std::process::id()));
+        std::fs::write(&p, "unix_time_s,watts\n10,5\n11,7\n12,9\n13,100\n").unwrap();
+        assert_eq!(csv_mean(&p, 10.5, 12.0).unwrap(), Some(8.0));
+        assert_eq!(csv_mean(&p, 20.0, 30.0).unwrap(), None);
+        std::fs::write(&p, "unix_time_s,watts\n10,five\n").unwrap();
+        let e = csv_mean(&p, 0.0, 1.0).unwrap_err().to_string();
+        assert!(e.contains(":2:") && e.contains("10,five"), "{e}");
+        std::fs::remove_file(&p).unwrap();
+    }
+}

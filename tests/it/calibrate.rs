@@ -1,0 +1,386 @@
+//! `edgesim calibrate`: the llama-bench importer on a real llama-bench output (always), and a
+//! real calibration of a small GGUF model through llama.cpp (feature `llm`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::common::*;
+use edgesim::device::profile::DeviceProfile;
+
+fn edgesim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn out_path(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("edgesim-cal-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let p = d.join(format!("{tag}.toml"));
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+fn fixture() -> PathBuf {
+    root().join("tests/fixtures/llama-bench-smollm2.json")
+}
+
+/// The profile runs in a scenario: `edgesim run` accepts it.
+fn runs_in_a_scenario(profile: &Path) {
+    let text = format!(
+        "duration_s = 120\n[workload]\nkind = \"poisson\"\nrate_rps = 1.0\n\
+         prompt_tokens = {{ dist = \"fixed\", value = 100 }}\noutput_tokens = {{ dist = \"fixed\", value = 20 }}\n\
+         [[devices]]\nname = \"me\"\nprofile = \"{}\"\nmodel = \"smollm2-135m\"\nslots = 2\n",
+        profile.display()
+    );
+    let sc = temp_file("cal-run", "sc.toml", &text);
+    let o = edgesim(&["run", sc.to_str().unwrap(), "--no-out", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(s["served_edge"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn imports_llama_bench_json_and_jsonl() {
+    let entries: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(fixture()).unwrap()).unwrap();
+    for (tag, input) in [
+        ("json", fixture()),
+        ("jsonl", {
+            let lines: Vec<String> = entries.iter().map(|e| e.to_string()).collect();
+            temp_file("cal-jsonl", "bench.jsonl", &(lines.join("\n") + "\n"))
+        }),
+    ] {
+        let out = out_path(tag);
+        let o = edgesim(&[
+            "calibrate",
+            "--from-llama-bench",
+            input.to_str().unwrap(),
+            "--name",
+            "bench box",
+            "--model-name",
+            "smollm2-135m",
+            "--out",
+            out.to_str().unwrap(),
+            "--idle-watts",
+            "20",
+            "--busy-watts",
+            "45",
+        ]);
+        assert!(
+            o.status.success(),
+            "{tag}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let p: DeviceProfile = toml::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let m = &p.models[0];
+        // D(1) = the median of the generation samples; prefill points = n_prompt / samples.
+        let tg: Vec<f64> = entries
+            .iter()
+            .filter(|e| e["n_prompt"] == 0)
+            .flat_map(|e| {
+                e["samples_ts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap())
+            })
+            .collect();
+        let mut sorted = tg.clone();
+        sorted.sort_by(f64::total_cmp);
+        let med = if sorted.len() % 2 == 1 {
+            sorted[sorted.len() / 2]
+        } else {
+            (sorted[sorted.len() / 2 - 1] + sorted[sorted.len() / 2]) / 2.0
+        };
+        assert_eq!(m.decode_tps, vec![med], "{tag}");
+        let pp: Vec<u64> = entries
+            .iter()
+            .filter(|e| e["n_gen"] == 0)
+            .map(|e| e["n_prompt"].as_u64().unwrap())
+            .collect();
+        assert_eq!(m.prefill_curve.len(), pp.len(), "{tag}");
+        assert_eq!((m.busy_w, p.device.idle_w), (45.0, 20.0));
+        let prov = p.provenance.as_ref().unwrap();
+        assert!(prov["model_file"].as_str().unwrap().contains("SmolLM2"));
+        runs_in_a_scenario(&out);
+    }
+}
+
+#[test]
+fn importer_errors_are_clear() {
+    let cases: [(&str, String, &[&str]); 4] = [
+        (
+            "missing",
+            "/nonexistent/bench.json".into(),
+            &["/nonexistent/bench.json", "cannot read"],
+        ),
+        (
+            "garbage",
+            temp_file("cal-bad", "bad.json", "[{\"n_prompt\": \"x\"}]")
+                .display()
+                .to_string(),
+            &["bad.json", "llama-bench"],
+        ),
+        (
+            "no_tg",
+            {
+                let e: Vec<serde_json::Value> =
+                    serde_json::from_str(&std::fs::read_to_string(fixture()).unwrap()).unwrap();
+                let pp: Vec<&serde_json::Value> = e.iter().filter(|x| x["n_gen"] == 0).collect();
+                temp_file("cal-bad", "pp.json", &serde_json::to_string(&pp).unwrap())
+                    .display()
+                    .to_string()
+            },
+            &["generation test"],
+        ),
+        (
+            "two_configs",
+            {
+                let mut e: Vec<serde_json::Value> =
+                    serde_json::from_str(&std::fs::read_to_string(fixture()).unwrap()).unwrap();
+                let mut more = e.clone();
+                for x in &mut more {
+                    x["n_threads"] = serde_json::json!(1);
+                }
+                e.extend(more);
+                temp_file("cal-bad", "two.json", &serde_json::to_string(&e).unwrap())
+                    .display()
+                    .to_string()
+            },
+            &["several configurations", "--threads"],
+        ),
+    ];
+    for (tag, input, needles) in cases {
+        let out = out_path(tag);
+        let o = edgesim(&[
+            "calibrate",
+            "--from-llama-bench",
+            &input,
+            "--name",
+            "x",
+            "--out",
+            out.to_str().unwrap(),
+            "--idle-watts",
+            "1",
+            "--busy-watts",
+            "2",
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{tag}: {err}");
+        assert!(!err.contains("panicked"), "{tag}: {err}");
+        for n in needles {
+            assert!(err.contains(n), "{tag}: lacks `{n}`: {err}");
+        }
+        assert!(!out.exists(), "{tag}: nothing written");
+    }
+    // llama-bench has no power figures: the flags are required.
+    let o = edgesim(&[
+        "calibrate",
+        "--from-llama-bench",
+        fixture().to_str().unwrap(),
+        "--name",
+        "x",
+        "--out",
+        out_path("nowatts").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--idle-watts"));
+}
+
+#[cfg(not(feature = "llm"))]
+#[test]
+fn model_calibration_without_llama_cpp_says_how_to_get_it() {
+    let o = edgesim(&[
+        "calibrate",
+        "--model",
+        "m.gguf",
+        "--name",
+        "x",
+        "--out",
+        "/tmp/x.toml",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--features llm") && err.contains("cmake libclang-dev"),
+        "{err}"
+    );
+}
+
+/// The small real model: `EDGESIM_TEST_MODEL`, or the cache `.ci/run` fills.
+#[cfg(feature = "llm")]
+fn test_model() -> Option<PathBuf> {
+    let p = std::env::var_os("EDGESIM_TEST_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/edgesim-models/SmolLM2-135M-Instruct.Q4_1.gguf")
+        });
+    if p.exists() {
+        Some(p)
+    } else if std::env::var_os("EDGESIM_REQUIRE_MODEL").is_some() {
+        panic!(
+            "{} is missing (scripts/fetch-test-model.sh fetches it)",
+            p.display()
+        )
+    } else {
+        eprintln!(
+            "skipping: {} is missing (scripts/fetch-test-model.sh fetches it)",
+            p.display()
+        );
+        None
+    }
+}
+
+#[cfg(feature = "llm")]
+#[test]
+fn real_calibration_of_a_small_model() {
+    let Some(model) = test_model() else { return };
+    let out = out_path("real");
+    let o = edgesim(&[
+        "calibrate",
+        "--model",
+        model.to_str().unwrap(),
+        "--name",
+        "ci machine",
+        "--model-name",
+        "smollm2-135m",
+        "--out",
+        out.to_str().unwrap(),
+        "--prompts",
+        "32,256",
+        "--streams",
+        "1,2,4",
+        "--decode-tokens",
+        "24",
+        "--repetitions",
+        "2",
+        "--idle-seconds",
+        "0",
+        "--idle-watts",
+        "10",
+        "--busy-watts",
+        "30",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let p: DeviceProfile = toml::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let m = &p.models[0];
+    assert!(m.prefill_curve.iter().all(|c| c.1 > 0.0) && m.prefill_tps > 0.0);
+    assert!(m.decode_tps.iter().all(|d| *d > 0.0), "{:?}", m.decode_tps);
+    // Continuous batching: more streams never lower the aggregate speed, within 20 % noise.
+    assert!(
+        m.decode_tps.windows(2).all(|w| w[1] >= 0.8 * w[0]),
+        "{:?}",
+        m.decode_tps
+    );
+    // TTFT grows with the prompt.
+    use edgesim::device::{CalibratedDevice, DeviceModel};
+    let dev = CalibratedDevice::new(&p.device, m);
+    assert!(
+        dev.prefill_s(256) > dev.prefill_s(32),
+        "{} vs {}",
+        dev.prefill_s(256),
+        dev.prefill_s(32)
+    );
+    let prov = p.provenance.as_ref().unwrap();
+    assert_eq!(prov["model_sha256"].as_str().unwrap().len(), 64);
+    assert!(
+        prov["llama_cpp"]
+            .as_str()
+            .unwrap()
+            .contains("llama-cpp-sys-2")
+    );
+    assert!(prov.get("measurements").is_some());
+    runs_in_a_scenario(&out);
+}
+
+#[cfg(feature = "llm")]
+#[test]
+fn model_errors_are_clear_and_write_nothing() {
+    let dir = std::env::temp_dir().join(format!("edgesim-cal-err-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = dir.join("notes.gguf");
+    std::fs::write(&text, "hello, not a model").unwrap();
+    // A sparse file with the GGUF magic, larger than any memory here.
+    let huge = dir.join("huge.gguf");
+    {
+        use std::io::Write as _;
+        let mut f = std::fs::File::create(&huge).unwrap();
+        f.write_all(b"GGUF").unwrap();
+        f.set_len(1 << 40).unwrap(); // 1 TiB, sparse
+    }
+    for (tag, model, needle) in [
+        (
+            "missing",
+            dir.join("absent.gguf"),
+            "cannot open the model file",
+        ),
+        ("not_gguf", text, "not a GGUF model"),
+        ("too_large", huge.clone(), "of memory is available"),
+    ] {
+        let out = out_path(tag);
+        let o = edgesim(&[
+            "calibrate",
+            "--model",
+            model.to_str().unwrap(),
+            "--name",
+            "x",
+            "--out",
+            out.to_str().unwrap(),
+            "--idle-watts",
+            "1",
+            "--busy-watts",
+            "2",
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{tag}: {err}");
+        assert!(
+            err.contains(needle) && !err.contains("panicked"),
+            "{tag}: {err}"
+        );
+        assert!(!out.exists());
+    }
+    let _ = std::fs::remove_file(&huge);
+    // Interrupted (Ctrl-C): no profile, not even a partial one.
+    if let Some(model) = test_model() {
+        let out = out_path("interrupted");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+            .args([
+                "calibrate",
+                "--model",
+                model.to_str().unwrap(),
+                "--name",
+                "x",
+                "--out",
+                out.to_str().unwrap(),
+                "--idle-watts",
+                "1",
+                "--busy-watts",
+                "2",
+                "--repetitions",
+                "20",
+            ])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let _ = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        let status = child.wait().unwrap();
+        assert!(!status.success());
+        assert!(
+            !out.exists(),
+            "an interrupted calibration wrote {}",
+            out.display()
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(out.parent().unwrap())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains("interrupted"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+}
