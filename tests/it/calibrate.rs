@@ -22,6 +22,32 @@ fn out_path(tag: &str) -> PathBuf {
     p
 }
 
+/// Runs `calibrate --<input> <path>` (fixed name and watts) and asserts a clean failure: exit 2,
+/// no panic, every needle in the message, and no profile written.
+fn calibrate_fails(tag: &str, input: &str, path: &str, needles: &[&str]) {
+    let out = out_path(tag);
+    let o = edgesim(&[
+        "calibrate",
+        input,
+        path,
+        "--name",
+        "x",
+        "--out",
+        out.to_str().unwrap(),
+        "--idle-watts",
+        "1",
+        "--busy-watts",
+        "2",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{tag}: {err}");
+    assert!(!err.contains("panicked"), "{tag}: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{tag}: lacks `{n}`: {err}");
+    }
+    assert!(!out.exists(), "{tag}: nothing written");
+}
+
 fn fixture() -> PathBuf {
     root().join("tests/fixtures/llama-bench-smollm2.json")
 }
@@ -153,27 +179,7 @@ fn importer_errors_are_clear() {
         ),
     ];
     for (tag, input, needles) in cases {
-        let out = out_path(tag);
-        let o = edgesim(&[
-            "calibrate",
-            "--from-llama-bench",
-            &input,
-            "--name",
-            "x",
-            "--out",
-            out.to_str().unwrap(),
-            "--idle-watts",
-            "1",
-            "--busy-watts",
-            "2",
-        ]);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{tag}: {err}");
-        assert!(!err.contains("panicked"), "{tag}: {err}");
-        for n in needles {
-            assert!(err.contains(n), "{tag}: lacks `{n}`: {err}");
-        }
-        assert!(!out.exists(), "{tag}: nothing written");
+        calibrate_fails(tag, "--from-llama-bench", &input, needles);
     }
     // llama-bench has no power figures: the flags are required.
     let o = edgesim(&[
@@ -320,27 +326,7 @@ fn model_errors_are_clear_and_write_nothing() {
         ("not_gguf", text, "not a GGUF model"),
         ("too_large", huge.clone(), "of memory is available"),
     ] {
-        let out = out_path(tag);
-        let o = edgesim(&[
-            "calibrate",
-            "--model",
-            model.to_str().unwrap(),
-            "--name",
-            "x",
-            "--out",
-            out.to_str().unwrap(),
-            "--idle-watts",
-            "1",
-            "--busy-watts",
-            "2",
-        ]);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{tag}: {err}");
-        assert!(
-            err.contains(needle) && !err.contains("panicked"),
-            "{tag}: {err}"
-        );
-        assert!(!out.exists());
+        calibrate_fails(tag, "--model", model.to_str().unwrap(), &[needle]);
     }
     let _ = std::fs::remove_file(&huge);
     // Interrupted (Ctrl-C): no profile, not even a partial one.
