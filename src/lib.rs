@@ -54,6 +54,7 @@ pub mod scenario;
 pub mod sim;
 pub mod sweep;
 pub mod time;
+pub mod validate;
 pub mod workload;
 
 pub use error::{Error, Result};

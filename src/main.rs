@@ -404,6 +404,146 @@ fn calibrate_model(
     )
 }
 
+#[derive(clap::Args)]
+struct ValidateArgs {
+    /// GGUF model to serve.
+    #[arg(long)]
+    model: PathBuf,
+    /// Device profile to simulate with (ideally calibrated on this machine).
+    #[arg(long)]
+    profile: PathBuf,
+    /// Scenario whose workload gives the requests (open loop: poisson, bursty or trace).
+    #[arg(long)]
+    scenario: PathBuf,
+    /// Override scenario keys (as for `run`), e.g. --set workload.rate_rps=0.5.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Requests to serve (the first N arrivals).
+    #[arg(long, default_value_t = 50)]
+    requests: usize,
+    /// Parallel sequences (slots).
+    #[arg(long, default_value_t = 2)]
+    parallel: u32,
+    /// Catalogue model key in the profile \[default: the profile's first model\].
+    #[arg(long)]
+    model_name: Option<String>,
+    /// llama.cpp threads \[default: all cores\].
+    #[arg(long)]
+    threads: Option<u32>,
+    /// Layers offloaded to the GPU.
+    #[arg(long, default_value_t = 0)]
+    gpu_layers: u32,
+    /// Cap on prompt tokens per request.
+    #[arg(long, default_value_t = 512)]
+    max_prompt: u32,
+    /// Cap on output tokens per request.
+    #[arg(long, default_value_t = 128)]
+    max_output: u32,
+    /// Output folder \[default: output/validate-<scenario name>\].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print the comparison as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn validate(a: &ValidateArgs) -> anyhow::Result<()> {
+    use edgesim::validate as v;
+    anyhow::ensure!(a.requests >= 2, "--requests must be >= 2");
+    anyhow::ensure!(a.parallel >= 1, "--parallel must be >= 1");
+    let sc = Scenario::load(
+        &a.scenario,
+        &LoadOptions {
+            sets: a.sets.clone(),
+            seed: a.seed,
+        },
+    )?;
+    let profile = edgesim::scenario::load_profile(&a.profile)?;
+    let model_name = match &a.model_name {
+        Some(m) => m.clone(),
+        None => profile
+            .models
+            .first()
+            .map(|m| m.model.clone())
+            .context("the profile has no model")?,
+    };
+    let requests = v::request_list(&sc, a.requests, a.max_prompt, a.max_output)?;
+    let dir = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("output").join(format!("validate-{}", sc.name)));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let real = serve_real(a, &requests)?;
+    let sim = v::simulate(&requests, &a.profile, &model_name, a.parallel, &dir)?;
+    let rep = v::report(&requests, &real, &sim);
+    let (table, fig) = v::outputs(&requests, &real, &sim);
+    edgesim::output::write_table(
+        &dir.join("requests.csv"),
+        edgesim::output::Format::Csv,
+        &table,
+    )?;
+    edgesim::output::write_table(
+        &dir.join(format!("{}.csv", fig.name)),
+        edgesim::output::Format::Csv,
+        &fig.to_table(),
+    )?;
+    #[cfg(feature = "plots")]
+    edgesim::output::plot::render(&fig, &dir)?;
+    let json = serde_json::to_string_pretty(&rep)? + "\n";
+    report::write_atomic(&dir.join("validate.json"), json.as_bytes())?;
+    if a.json {
+        print!("{json}");
+    } else {
+        print!("{}", v::to_table(&rep));
+        eprintln!("wrote {}", dir.display());
+    }
+    Ok(())
+}
+
+#[cfg(feature = "llm")]
+fn serve_real(
+    a: &ValidateArgs,
+    requests: &[edgesim::validate::Request],
+) -> anyhow::Result<Vec<edgesim::validate::Served>> {
+    edgesim::calibrate::check_gguf(&a.model)?;
+    let threads = a
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
+    let last = requests.last().map_or(0.0, |r| r.at_s);
+    eprintln!(
+        "serving {} requests for real over {last:.0} s (open loop, {} parallel)...",
+        requests.len(),
+        a.parallel
+    );
+    let progress = |done: usize, total: usize| {
+        if done % 10 == 0 || done == total {
+            eprintln!("validate: {done}/{total} served");
+        }
+    };
+    Ok(edgesim::calibrate::llama::serve(
+        &a.model,
+        threads,
+        a.gpu_layers,
+        a.parallel,
+        requests,
+        &progress,
+    )?)
+}
+
+#[cfg(not(feature = "llm"))]
+fn serve_real(
+    _: &ValidateArgs,
+    _: &[edgesim::validate::Request],
+) -> anyhow::Result<Vec<edgesim::validate::Served>> {
+    anyhow::bail!(
+        "this edgesim was built without llama.cpp: rebuild with `cargo build --release --features llm` \
+         (needs `apt-get install cmake libclang-dev`)"
+    )
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Simulate a scenario and print its summary.
@@ -451,6 +591,9 @@ enum Command {
     /// Measure a device profile: a GGUF model on this machine through llama.cpp (`--model`,
     /// needs the `llm` feature), or llama.cpp's own `llama-bench -o json` output.
     Calibrate(Box<CalibrateArgs>),
+    /// Serve a scenario's requests for real on llama.cpp (one local device) and compare with the
+    /// simulation of the same requests under a profile (needs the `llm` feature).
+    Validate(Box<ValidateArgs>),
     /// Validate a scenario and print its resolved form without running it.
     Check {
         #[command(flatten)]
@@ -609,6 +752,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             }
         },
         Command::Calibrate(a) => calibrate(&a)?,
+        Command::Validate(a) => validate(&a)?,
         Command::Check { args } => {
             let sc = args
                 .load()

@@ -265,3 +265,139 @@ pub fn measure(
     prov.insert("model_size_bytes".into(), (model.size() as i64).into());
     Ok((m, prov, phases))
 }
+
+/// One sequence in service on the real server.
+struct Active {
+    req: usize,
+    pos: i32,
+    next: LlamaToken,
+    generated: u32,
+    sampler: LlamaSampler,
+}
+
+/// Serves `requests` for real, in real time: open-loop arrivals, `parallel` sequences with
+/// continuous batching as llama-server does it (each step is one batch holding the prompts of
+/// newly admitted requests and one token of every running sequence), a FIFO queue, and exactly
+/// `output_tokens` tokens per request. Returns each request's TTFT and end-to-end latency.
+pub fn serve(
+    model_path: &std::path::Path,
+    threads: u32,
+    gpu_layers: u32,
+    parallel: u32,
+    requests: &[crate::validate::Request],
+    progress: &dyn Fn(usize, usize),
+) -> Result<Vec<crate::validate::Served>> {
+    use std::collections::VecDeque;
+    let backend = backend()?;
+    let params = LlamaModelParams::default().with_n_gpu_layers(gpu_layers);
+    let model = LlamaModel::load_from_file(backend, model_path, &params)
+        .map_err(|e| llm_err(&format!("cannot load {}", model_path.display()), e))?;
+    let longest = requests
+        .iter()
+        .map(|r| r.prompt_tokens + r.output_tokens)
+        .max()
+        .unwrap_or(1);
+    let n_ctx = (parallel * (longest + 8)).next_multiple_of(256);
+    if n_ctx > model.n_ctx_train() * parallel {
+        return Err(Error::Output {
+            path: model_path.into(),
+            problem: format!("requests of {longest} tokens do not fit the model's context"),
+        });
+    }
+    let cparams = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(n_ctx))
+        .with_n_batch(n_ctx)
+        .with_n_seq_max(parallel)
+        .with_kv_unified(true)
+        .with_n_threads(threads as i32)
+        .with_n_threads_batch(threads as i32);
+    let mut ctx = model
+        .new_context(backend, cparams)
+        .map_err(|e| llm_err("cannot create a context", e))?;
+    let prompts: Vec<Vec<LlamaToken>> = requests
+        .iter()
+        .map(|r| prompt_tokens(&model, r.prompt_tokens))
+        .collect();
+    // Warm-up outside the clock.
+    prefill_once(&mut ctx, &prompts[0])?;
+    ctx.clear_kv_cache();
+
+    let mut out = vec![
+        crate::validate::Served {
+            ttft_s: f64::NAN,
+            e2e_s: f64::NAN,
+        };
+        requests.len()
+    ];
+    let mut slots: Vec<Option<Active>> = (0..parallel).map(|_| None).collect();
+    let mut queue: VecDeque<usize> = VecDeque::new();
+    let mut batch = LlamaBatch::new(n_ctx as usize, parallel as i32);
+    let (mut next_arrival, mut done) = (0usize, 0usize);
+    let t0 = Instant::now();
+    while done < requests.len() {
+        let now = t0.elapsed().as_secs_f64();
+        while next_arrival < requests.len() && requests[next_arrival].at_s <= now {
+            queue.push_back(next_arrival);
+            next_arrival += 1;
+        }
+        batch.clear();
+        // (slot, batch index of its logits, just admitted)
+        let mut rows: Vec<(usize, i32, bool)> = Vec::new();
+        for (s, slot) in slots.iter_mut().enumerate() {
+            if slot.is_none() {
+                if let Some(r) = queue.pop_front() {
+                    ctx.clear_kv_cache_seq(Some(s as u32), None, None)
+                        .map_err(|e| llm_err("kv cache", e))?;
+                    let p = &prompts[r];
+                    for (i, t) in p.iter().enumerate() {
+                        batch
+                            .add(*t, i as i32, &[s as i32], i + 1 == p.len())
+                            .map_err(|e| llm_err("batch", e))?;
+                    }
+                    rows.push((s, batch.n_tokens() - 1, true));
+                    *slot = Some(Active {
+                        req: r,
+                        pos: p.len() as i32,
+                        next: p[p.len() - 1],
+                        generated: 0,
+                        sampler: LlamaSampler::greedy(),
+                    });
+                }
+            } else if let Some(a) = slot {
+                batch
+                    .add(a.next, a.pos, &[s as i32], true)
+                    .map_err(|e| llm_err("batch", e))?;
+                a.pos += 1;
+                rows.push((s, batch.n_tokens() - 1, false));
+            }
+        }
+        if rows.is_empty() {
+            // Idle: wait for the next arrival.
+            if let Some(r) = requests.get(next_arrival) {
+                let wait = r.at_s - t0.elapsed().as_secs_f64();
+                if wait > 0.0 {
+                    std::thread::sleep(Duration::from_secs_f64(wait));
+                }
+            }
+            continue;
+        }
+        ctx.decode(&mut batch).map_err(|e| llm_err("decode", e))?;
+        let t = t0.elapsed().as_secs_f64();
+        for (s, idx, _admitted) in rows {
+            let Some(a) = slots[s].as_mut() else { continue };
+            a.next = a.sampler.sample(&ctx, idx);
+            a.generated += 1;
+            let r = &requests[a.req];
+            if a.generated == 1 {
+                out[a.req].ttft_s = t - r.at_s;
+            }
+            if a.generated >= r.output_tokens {
+                out[a.req].e2e_s = t - r.at_s;
+                slots[s] = None;
+                done += 1;
+                progress(done, requests.len());
+            }
+        }
+    }
+    Ok(out)
+}

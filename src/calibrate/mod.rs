@@ -1,7 +1,7 @@
 //! `edgesim calibrate`: device profiles from real llama.cpp runs.
 //!
 //! Two sources: measuring a GGUF model on this machine through llama-cpp-2 (feature `llm`,
-//! [`llama`]), or importing llama.cpp's own `llama-bench` output ([`bench`]). Either way the
+//! module `llama`), or importing llama.cpp's own `llama-bench` output ([`mod@bench`]). Either way the
 //! raw measurements are fitted here into a [`DeviceProfile`] that `edgesim run` reads, with
 //! the measurements and their provenance recorded in the profile.
 

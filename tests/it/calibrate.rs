@@ -215,6 +215,20 @@ fn model_calibration_without_llama_cpp_says_how_to_get_it() {
     );
 }
 
+/// Bound on |p50 error| of TTFT and end-to-end latency in the CI validation (docs/model.md,
+/// "Validation against llama.cpp": quiet-machine errors were -24 % and -32 % at this load; the
+/// bound leaves room for a noisy shared 2-core machine).
+#[cfg(feature = "llm")]
+const VALIDATE_P50_BOUND_PCT: f64 = 60.0;
+
+/// llama.cpp tests run one at a time: timings taken while another test's threads compete for
+/// the 2 cores would be meaningless.
+#[cfg(feature = "llm")]
+fn llama_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The small real model: `EDGESIM_TEST_MODEL`, or the cache `.ci/run` fills.
 #[cfg(feature = "llm")]
 fn test_model() -> Option<PathBuf> {
@@ -243,6 +257,7 @@ fn test_model() -> Option<PathBuf> {
 #[cfg(feature = "llm")]
 #[test]
 fn real_calibration_of_a_small_model() {
+    let _one_at_a_time = llama_lock();
     let Some(model) = test_model() else { return };
     let out = out_path("real");
     let o = edgesim(&[
@@ -305,6 +320,7 @@ fn real_calibration_of_a_small_model() {
 #[cfg(feature = "llm")]
 #[test]
 fn model_errors_are_clear_and_write_nothing() {
+    let _one_at_a_time = llama_lock();
     let dir = std::env::temp_dir().join(format!("edgesim-cal-err-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let text = dir.join("notes.gguf");
@@ -369,4 +385,70 @@ fn model_errors_are_clear_and_write_nothing() {
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }
+}
+
+/// `edgesim validate` end to end on the small model: calibrate this machine (small grid), then
+/// serve 40 requests for real at moderate load and compare with the simulation. The bounds are
+/// those documented in docs/model.md ("Validation") for this noisy 2-core setting.
+#[cfg(feature = "llm")]
+#[test]
+fn validate_real_against_simulated() {
+    let _one_at_a_time = llama_lock();
+    let Some(model) = test_model() else { return };
+    let profile = out_path("validate-profile");
+    let o = edgesim(&[
+        "calibrate",
+        "--model",
+        model.to_str().unwrap(),
+        "--name",
+        "ci machine",
+        "--model-name",
+        "smollm2-135m",
+        "--out",
+        profile.to_str().unwrap(),
+        "--prompts",
+        "32,96,192",
+        "--streams",
+        "1,2",
+        "--decode-tokens",
+        "32",
+        "--repetitions",
+        "3",
+        "--idle-seconds",
+        "0",
+        "--idle-watts",
+        "10",
+        "--busy-watts",
+        "30",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dir = std::env::temp_dir().join(format!("edgesim-validate-{}", std::process::id()));
+    let o = edgesim(&[
+        "validate",
+        "--model",
+        model.to_str().unwrap(),
+        "--profile",
+        profile.to_str().unwrap(),
+        "--scenario",
+        shipped("validate.toml").to_str().unwrap(),
+        "--requests",
+        "40",
+        "--parallel",
+        "2",
+        "--out",
+        dir.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["requests"], 40);
+    let e = |k: &str, q: &str| r[k]["error_pct"][q].as_f64().unwrap().abs();
+    let report = serde_json::to_string_pretty(&r).unwrap();
+    assert!(e("e2e_ms", "p50") <= VALIDATE_P50_BOUND_PCT, "{report}");
+    assert!(e("ttft_ms", "p50") <= VALIDATE_P50_BOUND_PCT, "{report}");
+    assert!(r["ks"]["e2e"].as_f64().unwrap() <= 0.5, "{report}");
+    for f in ["requests.csv", "validate_cdf.csv", "validate.json"] {
+        assert!(dir.join(f).exists(), "{f}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

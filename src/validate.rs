@@ -1,0 +1,380 @@
+//! `edgesim validate`: the same request list served for real on llama.cpp and simulated with a
+//! profile, compared side by side (percentiles, throughput, two-sample Kolmogorov-Smirnov).
+//!
+//! The request list comes from a scenario's open-loop workload (arrival times and lengths);
+//! both sides serve it on one device with `parallel` slots and an unbounded queue, so nothing
+//! is throttled, redirected or rejected: the comparison is of the device model alone.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::output::figure::{Figure, Panel, PanelKind, Series};
+use crate::rng::RngStreams;
+use crate::scenario::{LoadOptions, Scenario, WorkloadSpec};
+use crate::time::SimTime;
+
+/// One request of the list.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Request {
+    /// Arrival \[s\] from the start.
+    pub at_s: f64,
+    /// Prompt tokens.
+    pub prompt_tokens: u32,
+    /// Output tokens.
+    pub output_tokens: u32,
+}
+
+/// Latencies of one served request \[s\].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Served {
+    /// Arrival to first token.
+    pub ttft_s: f64,
+    /// Arrival to last token.
+    pub e2e_s: f64,
+}
+
+/// The first `n` arrivals of the scenario's workload (open loop only), with lengths capped at
+/// `max_prompt` / `max_output` tokens.
+pub fn request_list(
+    sc: &Scenario,
+    n: usize,
+    max_prompt: u32,
+    max_output: u32,
+) -> Result<Vec<Request>> {
+    if matches!(sc.workload, WorkloadSpec::Closed { .. }) {
+        return Err(Error::invalid(
+            &sc.source,
+            "workload.kind",
+            "\"closed\"",
+            "validate replays open-loop arrivals: use poisson, bursty or trace",
+        ));
+    }
+    let mut w = crate::sim::build_workload(sc, &RngStreams::new(sc.seed));
+    // Open-loop workloads chain their arrivals; take them in time order (first come first).
+    let mut pending: Vec<crate::workload::Arrival> = w.start();
+    let mut out = Vec::new();
+    while out.len() < n && !pending.is_empty() {
+        let i = (0..pending.len())
+            .min_by_key(|&i| (pending[i].at, i))
+            .unwrap_or(0);
+        let a = pending.remove(i);
+        out.push(Request {
+            at_s: a.at.as_secs_f64(),
+            prompt_tokens: a.prompt_tokens.clamp(1, max_prompt.max(1)),
+            output_tokens: a.output_tokens.clamp(1, max_output.max(1)),
+        });
+        pending.extend(w.after_arrival(&a));
+    }
+    if out.is_empty() {
+        return Err(Error::invalid(
+            &sc.source,
+            "workload",
+            "(no arrivals)",
+            "the workload produced no requests",
+        ));
+    }
+    Ok(out)
+}
+
+/// Simulates the list on one device of `profile` with `parallel` slots and no queue limit.
+pub fn simulate(
+    requests: &[Request],
+    profile: &Path,
+    model: &str,
+    parallel: u32,
+    dir: &Path,
+) -> Result<Vec<Served>> {
+    let trace = dir.join("requests.trace.csv");
+    let mut csv = String::from("TIMESTAMP,ContextTokens,GeneratedTokens\n");
+    for r in requests {
+        csv.push_str(&format!(
+            "{},{},{}\n",
+            r.at_s, r.prompt_tokens, r.output_tokens
+        ));
+    }
+    crate::report::write_atomic(&trace, csv.as_bytes())?;
+    let text = format!(
+        "name = \"validate\"\n[workload]\nkind = \"trace\"\npath = \"{}\"\n\
+         [[devices]]\nname = \"local\"\nprofile = \"{}\"\nmodel = \"{model}\"\nslots = {parallel}\n\
+         queue_capacity = {}\nctx_tokens = 512\n[cloud]\nenabled = false\n",
+        trace.display(),
+        profile.display(),
+        requests.len()
+    );
+    let sc = Scenario::from_str_at(&text, &dir.join("validate.toml"), &LoadOptions::default())?;
+    struct Collect(Vec<(u64, Served)>);
+    impl crate::metrics::Recorder for Collect {
+        fn on_end(&mut self, _: SimTime, r: &crate::metrics::RequestRecord) {
+            self.0.push((
+                r.id,
+                Served {
+                    ttft_s: r.ttft.as_secs_f64(),
+                    e2e_s: r.e2e.as_secs_f64(),
+                },
+            ));
+        }
+    }
+    let mut c = Collect(Vec::new());
+    crate::sim::run_with(&sc, &mut c);
+    c.0.sort_by_key(|x| x.0);
+    Ok(c.0.into_iter().map(|x| x.1).collect())
+}
+
+/// Quantile `q` of sorted values (linear interpolation between order statistics).
+pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let h = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    let (i, f) = (h.floor() as usize, h - h.floor());
+    Some(sorted[i] + f * (sorted.get(i + 1).copied().unwrap_or(sorted[i]) - sorted[i]))
+}
+
+/// The two-sample Kolmogorov-Smirnov statistic: the largest gap between the empirical CDFs.
+pub fn ks_statistic(a: &[f64], b: &[f64]) -> f64 {
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    a.sort_by(f64::total_cmp);
+    b.sort_by(f64::total_cmp);
+    let (mut i, mut j, mut d) = (0, 0, 0.0f64);
+    while i < a.len() && j < b.len() {
+        let x = a[i].min(b[j]);
+        while i < a.len() && a[i] <= x {
+            i += 1;
+        }
+        while j < b.len() && b[j] <= x {
+            j += 1;
+        }
+        d = d.max((i as f64 / a.len() as f64 - j as f64 / b.len() as f64).abs());
+    }
+    d
+}
+
+/// p50, p90, p99 \[ms\].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Triple {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+}
+
+/// Real vs simulated for one latency.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Comparison {
+    /// Measured on llama.cpp.
+    pub real: Triple,
+    /// Simulated.
+    pub sim: Triple,
+    /// 100 * (sim - real) / real.
+    pub error_pct: Triple,
+}
+
+/// Real vs simulated mean throughput.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Throughput {
+    /// Output tokens / (last completion - first arrival), real \[tokens/s\].
+    pub real: f64,
+    /// The same, simulated.
+    pub sim: f64,
+    /// 100 * (sim - real) / real.
+    pub error_pct: f64,
+}
+
+/// KS statistics.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Ks {
+    /// On TTFT.
+    pub ttft: f64,
+    /// On end-to-end latency.
+    pub e2e: f64,
+}
+
+/// The report (`--json`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    /// Time to first token \[ms\].
+    pub ttft_ms: Comparison,
+    /// End-to-end latency \[ms\].
+    pub e2e_ms: Comparison,
+    /// Two-sample KS statistics.
+    pub ks: Ks,
+    /// Mean generation throughput.
+    pub throughput_tps: Throughput,
+    /// Requests compared.
+    pub requests: usize,
+}
+
+fn triple(xs_s: &[f64]) -> Triple {
+    let mut v: Vec<f64> = xs_s.iter().map(|x| x * 1000.0).collect();
+    v.sort_by(f64::total_cmp);
+    let q = |p| quantile(&v, p).unwrap_or(0.0);
+    Triple {
+        p50: q(0.5),
+        p90: q(0.9),
+        p99: q(0.99),
+    }
+}
+
+fn err(real: f64, sim: f64) -> f64 {
+    if real == 0.0 {
+        0.0
+    } else {
+        100.0 * (sim - real) / real
+    }
+}
+
+fn compare(real: &[f64], sim: &[f64]) -> Comparison {
+    let (r, s) = (triple(real), triple(sim));
+    Comparison {
+        real: r,
+        sim: s,
+        error_pct: Triple {
+            p50: err(r.p50, s.p50),
+            p90: err(r.p90, s.p90),
+            p99: err(r.p99, s.p99),
+        },
+    }
+}
+
+fn throughput(req: &[Request], served: &[Served]) -> f64 {
+    let tokens: f64 = req.iter().map(|r| f64::from(r.output_tokens)).sum();
+    let first = req.iter().map(|r| r.at_s).fold(f64::INFINITY, f64::min);
+    let last = req
+        .iter()
+        .zip(served)
+        .map(|(r, s)| r.at_s + s.e2e_s)
+        .fold(0.0, f64::max);
+    if last > first {
+        tokens / (last - first)
+    } else {
+        0.0
+    }
+}
+
+/// Compares real and simulated latencies of the same list.
+pub fn report(req: &[Request], real: &[Served], sim: &[Served]) -> Report {
+    let col = |v: &[Served], f: fn(&Served) -> f64| v.iter().map(f).collect::<Vec<_>>();
+    let (rt, st) = (col(real, |s| s.ttft_s), col(sim, |s| s.ttft_s));
+    let (re, se) = (col(real, |s| s.e2e_s), col(sim, |s| s.e2e_s));
+    let (tr, ts) = (throughput(req, real), throughput(req, sim));
+    Report {
+        ttft_ms: compare(&rt, &st),
+        e2e_ms: compare(&re, &se),
+        ks: Ks {
+            ttft: ks_statistic(&rt, &st),
+            e2e: ks_statistic(&re, &se),
+        },
+        throughput_tps: Throughput {
+            real: tr,
+            sim: ts,
+            error_pct: err(tr, ts),
+        },
+        requests: req.len(),
+    }
+}
+
+/// The report as a text table.
+pub fn to_table(r: &Report) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    let _ = writeln!(o, "{} requests, real llama.cpp vs simulated", r.requests);
+    let _ = writeln!(
+        o,
+        "{:<16}{:>12}{:>12}{:>10}",
+        "[ms]", "real", "sim", "error"
+    );
+    for (name, c) in [("TTFT", &r.ttft_ms), ("end-to-end", &r.e2e_ms)] {
+        for (q, a, b, e) in [
+            ("p50", c.real.p50, c.sim.p50, c.error_pct.p50),
+            ("p90", c.real.p90, c.sim.p90, c.error_pct.p90),
+            ("p99", c.real.p99, c.sim.p99, c.error_pct.p99),
+        ] {
+            let _ = writeln!(
+                o,
+                "{:<16}{a:>12.1}{b:>12.1}{:>9.1}%",
+                format!("{name} {q}"),
+                e
+            );
+        }
+    }
+    let t = &r.throughput_tps;
+    let _ = writeln!(
+        o,
+        "{:<16}{:>12.1}{:>12.1}{:>9.1}%",
+        "tokens/s", t.real, t.sim, t.error_pct
+    );
+    let _ = writeln!(
+        o,
+        "KS statistic: TTFT {:.3}, end-to-end {:.3}",
+        r.ks.ttft, r.ks.e2e
+    );
+    o
+}
+
+/// The per-request table and the CDF figure (real vs simulated).
+pub fn outputs(req: &[Request], real: &[Served], sim: &[Served]) -> (crate::output::Table, Figure) {
+    use crate::output::{Table, Values};
+    let f = |g: &dyn Fn(usize) -> f64| Values::F64((0..req.len()).map(g).collect());
+    let table = Table::new()
+        .with("request_id", Values::U64((0..req.len() as u64).collect()))
+        .with("arrival_s", f(&|i| req[i].at_s))
+        .with(
+            "prompt_tokens",
+            Values::U64(req.iter().map(|r| u64::from(r.prompt_tokens)).collect()),
+        )
+        .with(
+            "output_tokens",
+            Values::U64(req.iter().map(|r| u64::from(r.output_tokens)).collect()),
+        )
+        .with("real_ttft_ms", f(&|i| real[i].ttft_s * 1000.0))
+        .with("sim_ttft_ms", f(&|i| sim[i].ttft_s * 1000.0))
+        .with("real_e2e_ms", f(&|i| real[i].e2e_s * 1000.0))
+        .with("sim_e2e_ms", f(&|i| sim[i].e2e_s * 1000.0));
+    let cdf = |xs: Vec<f64>| {
+        let mut v = xs;
+        v.sort_by(f64::total_cmp);
+        let n = v.len() as f64;
+        v.iter()
+            .enumerate()
+            .map(|(i, x)| (*x, (i + 1) as f64 / n))
+            .collect::<Vec<_>>()
+    };
+    let panel = |title: &str, g: fn(&Served) -> f64| Panel {
+        title: title.into(),
+        x_label: "latency [s] (log scale)".into(),
+        y_label: "fraction of requests".into(),
+        kind: PanelKind::Lines { log_x: true },
+        series: vec![
+            Series::new("real (llama.cpp)", cdf(real.iter().map(g).collect())),
+            Series::new("simulated", cdf(sim.iter().map(g).collect())),
+        ],
+    };
+    let fig = Figure {
+        name: "validate_cdf".into(),
+        title: "Real vs simulated latency".into(),
+        panels: vec![
+            panel("Time to first token (CDF)", |s| s.ttft_s),
+            panel("End-to-end latency (CDF)", |s| s.e2e_s),
+        ],
+    };
+    (table, fig)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ks_and_quantiles_by_hand() {
+        assert_eq!(ks_statistic(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0]), 0.0);
+        assert_eq!(ks_statistic(&[1.0, 2.0], &[3.0, 4.0]), 1.0);
+        // F_a jumps to 1/2 at 1; F_b is 0 until 1.5: gap 1/2.
+        assert_eq!(ks_statistic(&[1.0, 2.0], &[1.5, 2.0]), 0.5);
+        assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0], 0.5), Some(2.5));
+        assert_eq!(quantile(&[5.0], 0.99), Some(5.0));
+    }
+}
