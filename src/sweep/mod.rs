@@ -323,17 +323,24 @@ impl Plan {
             plots: file.plots.clone(),
             base_text,
         };
-        // Every point must give a valid scenario; name the axis and value when not.
-        for p in 0..plan.points.len() {
-            if let Err(e) = plan.scenario_at(p, seed) {
-                let (ai, vi) = plan.first_culprit(p);
-                let a = &plan.axes[ai];
-                return Err(bad(
-                    format!("axes[{ai}] ({})", a.keys.join(", ")),
-                    &a.values[vi].join(", "),
-                    format!("this value does not give a valid scenario: {e}"),
-                ));
-            }
+        // Every point must give a valid scenario; name the axis and value when not. Checked in
+        // parallel; the first failing point (in point order) is reported.
+        let first_bad = {
+            use rayon::prelude::*;
+            (0..plan.points.len())
+                .into_par_iter()
+                .map(|p| plan.scenario_at(p, seed).err().map(|e| (p, e)))
+                .find_first(Option::is_some)
+                .flatten()
+        };
+        if let Some((p, e)) = first_bad {
+            let (ai, vi) = plan.first_culprit(p);
+            let a = &plan.axes[ai];
+            return Err(bad(
+                format!("axes[{ai}] ({})", a.keys.join(", ")),
+                &a.values[vi].join(", "),
+                format!("this value does not give a valid scenario: {e}"),
+            ));
         }
         plan.check_expectations(path)?;
         plan.check_plots(path)?;
