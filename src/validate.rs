@@ -86,6 +86,9 @@ pub fn simulate(
     parallel: u32,
     dir: &Path,
 ) -> Result<Vec<Served>> {
+    // Absolute paths: the generated scenario resolves relative paths against its own folder.
+    let abs = |p: &Path| std::path::absolute(p).map_err(Error::io(p, "cannot resolve"));
+    let (dir, profile) = (abs(dir)?, abs(profile)?);
     let trace = dir.join("requests.trace.csv");
     let mut csv = String::from("TIMESTAMP,ContextTokens,GeneratedTokens\n");
     for r in requests {

@@ -442,3 +442,41 @@ fn validate_real_against_simulated() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The simulated side of `validate` by hand, with a relative output folder: one device, one
+/// slot, prefill at 100 tokens/s, D(1) = 10 tokens/s. Request 0 (100 + 11 tokens at t = 0):
+/// TTFT 1 s, then 10 tokens in 1 s. Request 1 arrives at 0.5 s and waits for the slot (2 s),
+/// then 50 prompt tokens (0.5 s) and 1 output token: TTFT = e2e = 2.5 - 0.5 = 2.0 s.
+#[test]
+fn validate_simulation_side_by_hand() {
+    use edgesim::validate::{Request, report, simulate};
+    let dir = PathBuf::from(format!("target/edgesim-validate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let profile = dir.join("p.toml");
+    std::fs::write(
+        &profile,
+        "[device]\nname = \"d\"\nmemory_gb = 8.0\nidle_w = 1.0\n\
+         [[models]]\nmodel = \"smollm2-135m\"\nprefill_tps = 100.0\ndecode_tps = [10.0]\nbusy_w = 5.0\n",
+    )
+    .unwrap();
+    let req = [
+        Request {
+            at_s: 0.0,
+            prompt_tokens: 100,
+            output_tokens: 11,
+        },
+        Request {
+            at_s: 0.5,
+            prompt_tokens: 50,
+            output_tokens: 1,
+        },
+    ];
+    let sim = simulate(&req, &profile, "smollm2-135m", 1, &dir).unwrap();
+    let ms = |x: f64| (x * 1000.0).round();
+    assert_eq!((ms(sim[0].ttft_s), ms(sim[0].e2e_s)), (1000.0, 2000.0));
+    assert_eq!((ms(sim[1].ttft_s), ms(sim[1].e2e_s)), (2000.0, 2000.0));
+    // Against itself: no error, KS 0.
+    let r = report(&req, &sim, &sim);
+    assert_eq!((r.ttft_ms.error_pct.p50, r.ks.e2e), (0.0, 0.0));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
