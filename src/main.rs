@@ -233,6 +233,10 @@ struct CalibrateArgs {
     /// Tokens generated per sequence in each decode measurement.
     #[arg(long, default_value_t = 64)]
     decode_tokens: u32,
+    /// Contexts for single-stream decode (tokens already in the cache), for the context effect
+    /// on decode speed; the D(n) grid itself starts from 8 tokens.
+    #[arg(long, value_delimiter = ',', default_value = "512")]
+    contexts: Vec<u32>,
     /// Repetitions of each measurement.
     #[arg(long, default_value_t = 3)]
     repetitions: u32,
@@ -320,7 +324,8 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
     }
     let m = &profile.models[0];
     eprintln!(
-        "wrote {}: TTFT overhead {:.1} ms, prefill {:.0} tokens/s, D(n) = {:?} tokens/s, busy {:.1} W, idle {:.1} W",
+        "wrote {}: TTFT overhead {:.1} ms, prefill {:.0} tokens/s, D(n) = {:?} tokens/s, \
+         +{:.3} ms per step per 1,000 context tokens, busy {:.1} W, idle {:.1} W",
         a.out.display(),
         m.ttft_overhead_ms,
         m.prefill_tps,
@@ -328,6 +333,7 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
             .iter()
             .map(|d| (d * 10.0).round() / 10.0)
             .collect::<Vec<_>>(),
+        m.decode_ms_per_1k_context,
         m.busy_w,
         profile.device.idle_w
     );
@@ -358,6 +364,7 @@ fn calibrate_model(
         prompts: a.prompts.clone(),
         streams: a.streams.clone(),
         decode_tokens: a.decode_tokens,
+        contexts: a.contexts.clone(),
         repetitions: a.repetitions,
         idle_seconds: a.idle_seconds,
     };
@@ -479,7 +486,7 @@ fn validate(a: &ValidateArgs) -> anyhow::Result<()> {
     let real = serve_real(a, &requests)?;
     let sim = v::simulate(&requests, &a.profile, &model_name, a.parallel, &dir)?;
     let rep = v::report(&requests, &real, &sim);
-    let (table, fig) = v::outputs(&requests, &real, &sim);
+    let (table, fig) = v::outputs(&requests, &real.served, &sim.served);
     edgesim::output::write_table(
         &dir.join("requests.csv"),
         edgesim::output::Format::Csv,
@@ -507,7 +514,7 @@ fn validate(a: &ValidateArgs) -> anyhow::Result<()> {
 fn serve_real(
     a: &ValidateArgs,
     requests: &[edgesim::validate::Request],
-) -> anyhow::Result<Vec<edgesim::validate::Served>> {
+) -> anyhow::Result<edgesim::validate::Outcome> {
     edgesim::calibrate::check_gguf(&a.model)?;
     let threads = a
         .threads
@@ -537,7 +544,7 @@ fn serve_real(
 fn serve_real(
     _: &ValidateArgs,
     _: &[edgesim::validate::Request],
-) -> anyhow::Result<Vec<edgesim::validate::Served>> {
+) -> anyhow::Result<edgesim::validate::Outcome> {
     anyhow::bail!(
         "this edgesim was built without llama.cpp: rebuild with `cargo build --release --features llm` \
          (needs `apt-get install cmake libclang-dev`)"

@@ -35,6 +35,16 @@ pub struct Served {
     pub e2e_s: f64,
 }
 
+/// One side of the comparison: every request's latencies, in list order, and the time the
+/// device had at least one request in service.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    /// Per request.
+    pub served: Vec<Served>,
+    /// Seconds with at least one request in service \[s\].
+    pub busy_s: f64,
+}
+
 /// The first `n` arrivals of the scenario's workload (open loop only), with lengths capped at
 /// `max_prompt` / `max_output` tokens.
 pub fn request_list(
@@ -85,7 +95,7 @@ pub fn simulate(
     model: &str,
     parallel: u32,
     dir: &Path,
-) -> Result<Vec<Served>> {
+) -> Result<Outcome> {
     // Absolute paths: the generated scenario resolves relative paths against its own folder.
     let abs = |p: &Path| std::path::absolute(p).map_err(Error::io(p, "cannot resolve"));
     let (dir, profile) = (abs(dir)?, abs(profile)?);
@@ -120,9 +130,12 @@ pub fn simulate(
         }
     }
     let mut c = Collect(Vec::new());
-    crate::sim::run_with(&sc, &mut c);
+    let summary = crate::sim::run_with(&sc, &mut c);
     c.0.sort_by_key(|x| x.0);
-    Ok(c.0.into_iter().map(|x| x.1).collect())
+    Ok(Outcome {
+        served: c.0.into_iter().map(|x| x.1).collect(),
+        busy_s: summary.devices.first().map_or(0.0, |d| d.busy_s),
+    })
 }
 
 /// Quantile `q` of sorted values (linear interpolation between order statistics).
@@ -154,13 +167,15 @@ pub fn ks_statistic(a: &[f64], b: &[f64]) -> f64 {
     d
 }
 
-/// p50, p90, p99 \[ms\].
+/// p50, p90, p95, p99 \[ms\].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Triple {
     /// Median.
     pub p50: f64,
     /// 90th percentile.
     pub p90: f64,
+    /// 95th percentile.
+    pub p95: f64,
     /// 99th percentile.
     pub p99: f64,
 }
@@ -187,6 +202,16 @@ pub struct Throughput {
     pub error_pct: f64,
 }
 
+/// Real vs simulated utilisation: the fraction of the span (first arrival to last completion)
+/// with at least one request in service.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Utilisation {
+    /// On llama.cpp.
+    pub real: f64,
+    /// Simulated.
+    pub sim: f64,
+}
+
 /// KS statistics.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Ks {
@@ -207,6 +232,8 @@ pub struct Report {
     pub ks: Ks,
     /// Mean generation throughput.
     pub throughput_tps: Throughput,
+    /// Device utilisation (the "moderate load" is 30-70 %).
+    pub utilisation: Utilisation,
     /// Requests compared.
     pub requests: usize,
 }
@@ -218,6 +245,7 @@ fn triple(xs_s: &[f64]) -> Triple {
     Triple {
         p50: q(0.5),
         p90: q(0.9),
+        p95: q(0.95),
         p99: q(0.99),
     }
 }
@@ -238,32 +266,41 @@ fn compare(real: &[f64], sim: &[f64]) -> Comparison {
         error_pct: Triple {
             p50: err(r.p50, s.p50),
             p90: err(r.p90, s.p90),
+            p95: err(r.p95, s.p95),
             p99: err(r.p99, s.p99),
         },
     }
 }
 
-fn throughput(req: &[Request], served: &[Served]) -> f64 {
-    let tokens: f64 = req.iter().map(|r| f64::from(r.output_tokens)).sum();
+/// First arrival to last completion \[s\].
+fn span_s(req: &[Request], served: &[Served]) -> f64 {
     let first = req.iter().map(|r| r.at_s).fold(f64::INFINITY, f64::min);
     let last = req
         .iter()
         .zip(served)
         .map(|(r, s)| r.at_s + s.e2e_s)
         .fold(0.0, f64::max);
-    if last > first {
-        tokens / (last - first)
-    } else {
-        0.0
-    }
+    (last - first).max(0.0)
+}
+
+fn per_span(x: f64, span: f64) -> f64 {
+    if span > 0.0 { x / span } else { 0.0 }
 }
 
 /// Compares real and simulated latencies of the same list.
-pub fn report(req: &[Request], real: &[Served], sim: &[Served]) -> Report {
+pub fn report(req: &[Request], real: &Outcome, sim: &Outcome) -> Report {
     let col = |v: &[Served], f: fn(&Served) -> f64| v.iter().map(f).collect::<Vec<_>>();
-    let (rt, st) = (col(real, |s| s.ttft_s), col(sim, |s| s.ttft_s));
-    let (re, se) = (col(real, |s| s.e2e_s), col(sim, |s| s.e2e_s));
-    let (tr, ts) = (throughput(req, real), throughput(req, sim));
+    let (rt, st) = (
+        col(&real.served, |s| s.ttft_s),
+        col(&sim.served, |s| s.ttft_s),
+    );
+    let (re, se) = (
+        col(&real.served, |s| s.e2e_s),
+        col(&sim.served, |s| s.e2e_s),
+    );
+    let tokens: f64 = req.iter().map(|r| f64::from(r.output_tokens)).sum();
+    let (span_r, span_s) = (span_s(req, &real.served), span_s(req, &sim.served));
+    let (tr, ts) = (per_span(tokens, span_r), per_span(tokens, span_s));
     Report {
         ttft_ms: compare(&rt, &st),
         e2e_ms: compare(&re, &se),
@@ -275,6 +312,10 @@ pub fn report(req: &[Request], real: &[Served], sim: &[Served]) -> Report {
             real: tr,
             sim: ts,
             error_pct: err(tr, ts),
+        },
+        utilisation: Utilisation {
+            real: per_span(real.busy_s, span_r),
+            sim: per_span(sim.busy_s, span_s),
         },
         requests: req.len(),
     }
@@ -294,6 +335,7 @@ pub fn to_table(r: &Report) -> String {
         for (q, a, b, e) in [
             ("p50", c.real.p50, c.sim.p50, c.error_pct.p50),
             ("p90", c.real.p90, c.sim.p90, c.error_pct.p90),
+            ("p95", c.real.p95, c.sim.p95, c.error_pct.p95),
             ("p99", c.real.p99, c.sim.p99, c.error_pct.p99),
         ] {
             let _ = writeln!(
@@ -309,6 +351,13 @@ pub fn to_table(r: &Report) -> String {
         o,
         "{:<16}{:>12.1}{:>12.1}{:>9.1}%",
         "tokens/s", t.real, t.sim, t.error_pct
+    );
+    let _ = writeln!(
+        o,
+        "{:<16}{:>11.1}%{:>11.1}%",
+        "utilisation",
+        100.0 * r.utilisation.real,
+        100.0 * r.utilisation.sim
     );
     let _ = writeln!(
         o,

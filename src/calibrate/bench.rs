@@ -2,8 +2,10 @@
 //!
 //! Prompt-processing tests (`n_prompt > 0, n_gen = 0`) become prefill points (TTFT of each
 //! sample = n_prompt / samples_ts); text-generation tests (`n_prompt = 0, n_gen > 0`) give the
-//! single-stream decode speed D(1). llama-bench runs one sequence, so the profile has no
-//! batching curve: D(n) = D(1) for all n (use `edgesim calibrate --model` to measure D(n)).
+//! single-stream decode speed D(1), one point per (depth, n_gen) with a mean context of
+//! `n_depth + (n_gen + 1) / 2` tokens; tests at several depths (`llama-bench -d 0,512`) give
+//! the context effect γ. llama-bench runs one sequence, so the profile has no batching curve:
+//! D(n) = D(1) for all n (use `edgesim calibrate --model` to measure D(n)).
 
 use std::path::Path;
 
@@ -99,7 +101,8 @@ pub fn to_measurements(
         .iter()
         .filter(|e| threads.is_none_or(|t| e.n_threads == t))
         .filter(|e| gpu_layers.is_none_or(|g| e.n_gpu_layers == g))
-        .filter(|e| e.n_depth == 0)
+        // Prompt tests on an empty cache; generation tests at any depth (context effect).
+        .filter(|e| e.n_depth == 0 || e.n_prompt == 0)
         .cloned()
         .collect();
     let mut configs: Vec<(String, i64, i64)> = keep
@@ -150,11 +153,23 @@ pub fn to_measurements(
                 prompt_tokens: p,
                 ttft_s: samples(e).iter().map(|ts| f64::from(p) / ts).collect(),
             }),
-            (0, g) if g > 0 => m.decode.push(DecodePoint {
-                streams: 1,
-                tokens_per_s: samples(e),
-                power_w: None,
-            }),
+            (0, g) if g > 0 => {
+                // Repeated tests of one (depth, n_gen) are pooled into one point.
+                let context = f64::from(e.n_depth) + f64::from(g + 1) / 2.0;
+                match m
+                    .decode
+                    .iter_mut()
+                    .find(|d| d.mean_context_tokens == context)
+                {
+                    Some(d) => d.tokens_per_s.extend(samples(e)),
+                    None => m.decode.push(DecodePoint {
+                        streams: 1,
+                        mean_context_tokens: context,
+                        tokens_per_s: samples(e),
+                        power_w: None,
+                    }),
+                }
+            }
             _ => {} // combined pp+tg tests are not used
         }
     }
@@ -165,16 +180,8 @@ pub fn to_measurements(
             m.decode.len()
         )));
     }
-    // Several tg tests (different n_gen): pool them into one D(1) point.
-    let mut all = Vec::new();
-    for d in m.decode.drain(..) {
-        all.extend(d.tokens_per_s);
-    }
-    m.decode.push(DecodePoint {
-        streams: 1,
-        tokens_per_s: all,
-        power_w: None,
-    });
+    m.decode
+        .sort_by(|a, b| a.mean_context_tokens.total_cmp(&b.mean_context_tokens));
     m.prefill.sort_by_key(|p| p.prompt_tokens);
     Ok((m, keep))
 }

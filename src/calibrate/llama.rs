@@ -35,6 +35,9 @@ pub struct Options {
     pub streams: Vec<u32>,
     /// Tokens generated per sequence in a decode measurement.
     pub decode_tokens: u32,
+    /// Contexts (tokens already in the cache) for single-stream decode, beyond the base grid's
+    /// 8 tokens: the context effect γ.
+    pub contexts: Vec<u32>,
     /// Repetitions of every measurement.
     pub repetitions: u32,
     /// Seconds of idle power measurement (with a meter).
@@ -110,10 +113,20 @@ fn prefill_once(ctx: &mut LlamaContext<'_>, toks: &[LlamaToken]) -> Result<f64> 
     Ok(t0.elapsed().as_secs_f64())
 }
 
-/// Aggregate decode speed of `n` sequences generating `g` tokens each \[tokens/s\].
-fn decode_once(ctx: &mut LlamaContext<'_>, model: &LlamaModel, n: u32, g: u32) -> Result<f64> {
+/// Context the base decode grid starts from \[tokens\].
+const DECODE_START: u32 = 8;
+
+/// Aggregate decode speed of `n` sequences generating `g` tokens each after a `start`-token
+/// prompt \[tokens/s\].
+fn decode_once(
+    ctx: &mut LlamaContext<'_>,
+    model: &LlamaModel,
+    n: u32,
+    g: u32,
+    start: u32,
+) -> Result<f64> {
     ctx.clear_kv_cache();
-    let start = prompt_tokens(model, 8);
+    let start = prompt_tokens(model, start);
     let mut batch = LlamaBatch::new((n as usize * start.len()).max(n as usize), n as i32);
     for s in 0..n as i32 {
         for (i, t) in start.iter().enumerate() {
@@ -162,7 +175,10 @@ pub fn measure(
         .map_err(|e| llm_err(&format!("cannot load {}", o.model.display()), e))?;
     let max_prompt = o.prompts.iter().copied().max().unwrap_or(0);
     let max_streams = o.streams.iter().copied().max().unwrap_or(1);
-    let need = (max_prompt + 8).max(max_streams * (8 + o.decode_tokens + 8));
+    let max_context = o.contexts.iter().copied().max().unwrap_or(0);
+    let need = (max_prompt + 8)
+        .max(max_streams * (DECODE_START + o.decode_tokens + 8))
+        .max(max_context + o.decode_tokens + 8);
     let n_ctx = o.ctx.unwrap_or(need.next_multiple_of(256));
     if n_ctx < need {
         return Err(Error::Output {
@@ -175,7 +191,7 @@ pub fn measure(
             path: o.model.clone(),
             problem: format!(
                 "the grid needs a context of {n_ctx} tokens but the model was trained for {}; \
-                 use shorter --prompts or fewer --streams/--decode-tokens",
+                 use shorter --prompts/--contexts or fewer --streams/--decode-tokens",
                 model.n_ctx_train()
             ),
         });
@@ -192,7 +208,7 @@ pub fn measure(
         .map_err(|e| llm_err("cannot create a context", e))?;
 
     let reps = o.repetitions.max(1) as usize;
-    let total = 1 + reps * (o.prompts.len() + o.streams.len());
+    let total = 1 + reps * (o.prompts.len() + o.streams.len() + o.contexts.len());
     let mut done = 0;
     let mut phases = Vec::new();
     let mut m = Measurements::default();
@@ -230,14 +246,18 @@ pub fn measure(
             ttft_s: ttft,
         });
     }
+    let mean_context = |start: u32| f64::from(start) + f64::from(o.decode_tokens + 1) / 2.0;
     for &n in &o.streams {
         let mut speeds = Vec::new();
         let from = unix_now();
         let mut power = Vec::new();
         for _ in 0..reps {
+            let run = |ctx: &mut LlamaContext<'_>| {
+                decode_once(ctx, &model, n, o.decode_tokens, DECODE_START)
+            };
             let (w, r) = match meter {
-                Some(mt) => mt.measure(|| decode_once(&mut ctx, &model, n, o.decode_tokens)),
-                None => (None, decode_once(&mut ctx, &model, n, o.decode_tokens)),
+                Some(mt) => mt.measure(|| run(&mut ctx)),
+                None => (None, run(&mut ctx)),
             };
             speeds.push(r?);
             power.extend(w);
@@ -251,8 +271,23 @@ pub fn measure(
         });
         m.decode.push(DecodePoint {
             streams: n,
+            mean_context_tokens: mean_context(DECODE_START),
             tokens_per_s: speeds,
             power_w: (!power.is_empty()).then(|| power.iter().sum::<f64>() / power.len() as f64),
+        });
+    }
+    for &c in &o.contexts {
+        let mut speeds = Vec::new();
+        for _ in 0..reps {
+            speeds.push(decode_once(&mut ctx, &model, 1, o.decode_tokens, c.max(1))?);
+            done += 1;
+            progress(done, total, &format!("decode after {c} tokens"));
+        }
+        m.decode.push(DecodePoint {
+            streams: 1,
+            mean_context_tokens: mean_context(c.max(1)),
+            tokens_per_s: speeds,
+            power_w: None,
         });
     }
     m.memory_bytes = match (rss0, rss_bytes()) {
@@ -278,7 +313,8 @@ struct Active {
 /// Serves `requests` for real, in real time: open-loop arrivals, `parallel` sequences with
 /// continuous batching as llama-server does it (each step is one batch holding the prompts of
 /// newly admitted requests and one token of every running sequence), a FIFO queue, and exactly
-/// `output_tokens` tokens per request. Returns each request's TTFT and end-to-end latency.
+/// `output_tokens` tokens per request. Returns each request's TTFT and end-to-end latency, and
+/// the time spent in `llama_decode` steps (busy time).
 pub fn serve(
     model_path: &std::path::Path,
     threads: u32,
@@ -286,7 +322,7 @@ pub fn serve(
     parallel: u32,
     requests: &[crate::validate::Request],
     progress: &dyn Fn(usize, usize),
-) -> Result<Vec<crate::validate::Served>> {
+) -> Result<crate::validate::Outcome> {
     use std::collections::VecDeque;
     let backend = backend()?;
     let params = LlamaModelParams::default().with_n_gpu_layers(gpu_layers);
@@ -333,6 +369,7 @@ pub fn serve(
     let mut queue: VecDeque<usize> = VecDeque::new();
     let mut batch = LlamaBatch::new(n_ctx as usize, parallel as i32);
     let (mut next_arrival, mut done) = (0usize, 0usize);
+    let mut busy_s = 0.0;
     let t0 = Instant::now();
     while done < requests.len() {
         let now = t0.elapsed().as_secs_f64();
@@ -381,8 +418,10 @@ pub fn serve(
             }
             continue;
         }
+        let step_start = t0.elapsed().as_secs_f64();
         ctx.decode(&mut batch).map_err(|e| llm_err("decode", e))?;
         let t = t0.elapsed().as_secs_f64();
+        busy_s += t - step_start;
         for (s, idx, _admitted) in rows {
             let Some(a) = slots[s].as_mut() else { continue };
             a.next = a.sampler.sample(&ctx, idx);
@@ -399,5 +438,8 @@ pub fn serve(
             }
         }
     }
-    Ok(out)
+    Ok(crate::validate::Outcome {
+        served: out,
+        busy_s,
+    })
 }

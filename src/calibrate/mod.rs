@@ -15,7 +15,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::device::profile::{DeviceInfo, DeviceProfile, ModelPerf};
+use crate::device::profile::{DeviceInfo, DeviceProfile, ModelPerf, PrefillMode};
 use crate::error::{Error, Result};
 
 /// Time to first token for one prompt length: one value per repetition \[s\].
@@ -32,6 +32,9 @@ pub struct PrefillPoint {
 pub struct DecodePoint {
     /// Concurrent sequences (continuous batching).
     pub streams: u32,
+    /// Mean context (KV cache) each sequence held over the measured decode steps \[tokens\].
+    #[serde(default)]
+    pub mean_context_tokens: f64,
     /// Aggregate generated tokens per second, per repetition.
     pub tokens_per_s: Vec<f64>,
     /// Mean power while decoding \[W\], if metered.
@@ -89,6 +92,16 @@ fn median(xs: &[f64]) -> Option<f64> {
     })
 }
 
+/// Least-squares line through `xy`: (intercept, slope); `None` for fewer than two distinct x.
+fn least_squares(xy: &[(f64, f64)]) -> Option<(f64, f64)> {
+    let n = xy.len() as f64;
+    let (sx, sy) = xy.iter().fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
+    let (mx, my) = (sx / n, sy / n);
+    let sxx: f64 = xy.iter().map(|(x, _)| (x - mx).powi(2)).sum();
+    let sxy: f64 = xy.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
+    (xy.len() >= 2 && sxx > 0.0).then(|| (my - sxy / sxx * mx, sxy / sxx))
+}
+
 /// Least-squares fit of TTFT(p) = a + p / b over the medians; returns (a \[s\], b \[tokens/s\]).
 /// `a` is clamped at 0; with one point, a = 0.
 pub fn fit_prefill(points: &[PrefillPoint]) -> Option<(f64, f64)> {
@@ -96,28 +109,31 @@ pub fn fit_prefill(points: &[PrefillPoint]) -> Option<(f64, f64)> {
         .iter()
         .filter_map(|p| Some((f64::from(p.prompt_tokens), median(&p.ttft_s)?)))
         .collect();
-    match xy.len() {
-        0 => None,
-        1 => Some((0.0, xy[0].0 / xy[0].1)),
-        n => {
-            let n = n as f64;
-            let (sx, sy) = xy.iter().fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
-            let (mx, my) = (sx / n, sy / n);
-            let sxx: f64 = xy.iter().map(|(x, _)| (x - mx).powi(2)).sum();
-            let sxy: f64 = xy.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
-            let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
-            if slope <= 0.0 {
-                // No growth with length (noise): constant speed through the largest point.
-                let (x, y) = xy
-                    .iter()
-                    .copied()
-                    .fold((0.0, 0.0), |m, p| if p.0 > m.0 { p } else { m });
-                return Some((0.0, x / y));
-            }
-            let a = (my - slope * mx).max(0.0);
-            Some((a, 1.0 / slope))
-        }
+    let through_largest = || {
+        let (x, y) = xy
+            .iter()
+            .copied()
+            .fold((0.0, 0.0), |m, p| if p.0 > m.0 { p } else { m });
+        (0.0, x / y)
+    };
+    match least_squares(&xy) {
+        _ if xy.is_empty() => None,
+        Some((a, slope)) if slope > 0.0 => Some((a.max(0.0), 1.0 / slope)),
+        // One point, or no growth with length (noise): constant speed through the largest.
+        _ => Some(through_largest()),
     }
+}
+
+/// The context effect on decoding, γ \[s per step per context token\]: the slope of the
+/// single-stream step time 1/D(1) against the mean context over the 1-stream points (0 with
+/// fewer than two contexts, or a negative slope from noise).
+pub fn fit_context(points: &[DecodePoint]) -> f64 {
+    let xy: Vec<(f64, f64)> = points
+        .iter()
+        .filter(|d| d.streams == 1)
+        .filter_map(|d| Some((d.mean_context_tokens, 1.0 / median(&d.tokens_per_s)?)))
+        .collect();
+    least_squares(&xy).map_or(0.0, |(_, slope)| slope.max(0.0))
 }
 
 /// Fits measurements into a profile: the prefill overhead and curve reproduce the measured
@@ -143,10 +159,24 @@ pub fn fit(m: &Measurements, meta: &ProfileMeta) -> Result<DeviceProfile> {
     curve.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut decode = m.decode.clone();
     decode.sort_by_key(|d| d.streams);
-    // D(n) for n = 1..=max: measured points, linear in between.
-    let pts: Vec<(f64, f64)> = decode
+    // D(n) at an empty context: a step of n streams holding c tokens each took n/D = n/D0 + γ·n·c.
+    let gamma = fit_context(&decode);
+    // Several contexts at the same n: the mean of their empty-context speeds.
+    let mut sums: Vec<(u32, f64, u32)> = Vec::new();
+    for d in &decode {
+        let Some(tps) = median(&d.tokens_per_s) else {
+            continue;
+        };
+        let step = 1.0 / tps - gamma * d.mean_context_tokens;
+        let d0 = if step > 0.0 { 1.0 / step } else { tps };
+        match sums.last_mut() {
+            Some(last) if last.0 == d.streams => (last.1, last.2) = (last.1 + d0, last.2 + 1),
+            _ => sums.push((d.streams, d0, 1)),
+        }
+    }
+    let pts: Vec<(f64, f64)> = sums
         .iter()
-        .filter_map(|d| Some((f64::from(d.streams), median(&d.tokens_per_s)?)))
+        .map(|(n, sum, k)| (f64::from(*n), sum / f64::from(*k)))
         .collect();
     let max_n = decode.last().map_or(0, |d| d.streams);
     if pts.is_empty() || pts[0].0 != 1.0 {
@@ -181,8 +211,12 @@ pub fn fit(m: &Measurements, meta: &ProfileMeta) -> Result<DeviceProfile> {
         "fit".into(),
         toml::Value::String(format!(
             "TTFT(p) = {:.2} ms + p / prefill_tps(p); least squares over the median TTFTs gave \
-             {speed:.1} tokens/s; the curve holds each measured length exactly",
-            overhead_s * 1000.0
+             {speed:.1} tokens/s; the curve holds each measured length exactly. Decode step \
+             time n/D(n) + γ·C: γ = {:.4} ms per 1,000 context tokens from the 1-stream points \
+             at {} contexts; D(n) at an empty context",
+            overhead_s * 1000.0,
+            gamma * 1e6,
+            decode.iter().filter(|d| d.streams == 1).count()
         )),
     );
     if let Some(b) = m.memory_bytes {
@@ -206,7 +240,9 @@ pub fn fit(m: &Measurements, meta: &ProfileMeta) -> Result<DeviceProfile> {
             prefill_tps: curve.last().map_or(speed, |c| c.1),
             prefill_curve: curve,
             ttft_overhead_ms: overhead_s * 1000.0,
+            prefill_mode: PrefillMode::Serial,
             decode_tps,
+            decode_ms_per_1k_context: gamma * 1e6,
             busy_w,
             busy_w_by_streams: busy_by,
             source: "measured with llama.cpp: see [provenance]".into(),
@@ -406,11 +442,13 @@ mod tests {
             decode: vec![
                 DecodePoint {
                     streams: 1,
+                    mean_context_tokens: 40.5,
                     tokens_per_s: vec![90.0, 100.0, 95.0],
                     power_w: None,
                 },
                 DecodePoint {
                     streams: 4,
+                    mean_context_tokens: 40.5,
                     tokens_per_s: vec![200.0, 210.0, 190.0],
                     power_w: None,
                 },
@@ -437,6 +475,59 @@ mod tests {
         let text = to_toml(&p, "test");
         let back: DeviceProfile = toml::from_str(&text).unwrap();
         assert_eq!(back.models, p.models);
+    }
+
+    #[test]
+    fn context_effect_is_the_slope_of_step_time() {
+        // Hand-worked: 1 stream at a mean context of 40 tokens decodes 100 tokens/s (10 ms a
+        // step), at 1,040 tokens 50 tokens/s (20 ms): γ = 10 ms / 1,000 tokens. Empty-context
+        // speeds: D0(1) = 1 / (0.010 - 0.00001 * 40) = 104.1666..., and for 4 streams at 40
+        // tokens each at 200 tokens/s (20 ms a step, 1.6 ms of it context):
+        // D0(4) = 1 / (1/200 - 0.00001 * 40) = 217.3913...
+        let point = |streams, ctx, tps| DecodePoint {
+            streams,
+            mean_context_tokens: ctx,
+            tokens_per_s: vec![tps],
+            power_w: None,
+        };
+        let m = Measurements {
+            prefill: vec![PrefillPoint {
+                prompt_tokens: 64,
+                ttft_s: vec![0.1],
+            }],
+            decode: vec![
+                point(1, 40.0, 100.0),
+                point(4, 40.0, 200.0),
+                point(1, 1040.0, 50.0),
+            ],
+            ..Default::default()
+        };
+        assert!((fit_context(&m.decode) - 1e-5).abs() < 1e-15);
+        let meta = ProfileMeta {
+            idle_watts: Some(1.0),
+            busy_watts: Some(2.0),
+            ..Default::default()
+        };
+        let p = fit(&m, &meta).unwrap();
+        let perf = &p.models[0];
+        assert!((perf.decode_ms_per_1k_context - 10.0).abs() < 1e-9);
+        // D0(1) from both 1-stream points: each gives 104.1666... exactly.
+        assert!(
+            (perf.decode_tps[0] - 1.0 / 0.0096).abs() < 1e-9,
+            "{:?}",
+            perf.decode_tps
+        );
+        assert!(
+            (perf.decode_tps[3] - 1.0 / 0.0046).abs() < 1e-9,
+            "{:?}",
+            perf.decode_tps
+        );
+        // One context only (or a negative slope from noise): no context effect.
+        assert_eq!(fit_context(&m.decode[..2]), 0.0);
+        assert_eq!(
+            fit_context(&[point(1, 40.0, 50.0), point(1, 1040.0, 100.0)]),
+            0.0
+        );
     }
 
     #[test]

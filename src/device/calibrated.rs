@@ -2,7 +2,7 @@
 //! and power by number of requests in service.
 
 use super::DeviceModel;
-use super::profile::{DeviceInfo, ModelPerf};
+use super::profile::{DeviceInfo, ModelPerf, PrefillMode};
 
 /// A [`DeviceModel`] built from a profile entry. See `docs/model.md` for the equations.
 #[derive(Clone, Debug, PartialEq)]
@@ -10,7 +10,9 @@ pub struct CalibratedDevice {
     prefill_tps: f64,
     prefill_curve: Vec<(f64, f64)>,
     overhead_s: f64,
+    prefill_mode: PrefillMode,
     decode_tps: Vec<f64>,
+    context_s: f64,
     busy_w: f64,
     busy_w_by_streams: Vec<f64>,
     idle_w: f64,
@@ -25,7 +27,9 @@ impl CalibratedDevice {
             prefill_tps: perf.prefill_tps,
             prefill_curve: curve,
             overhead_s: perf.ttft_overhead_ms / 1000.0,
+            prefill_mode: perf.prefill_mode,
             decode_tps: perf.decode_tps.clone(),
+            context_s: perf.decode_ms_per_1k_context / 1e6,
             busy_w: perf.busy_w,
             busy_w_by_streams: perf.busy_w_by_streams.clone(),
             idle_w: info.idle_w,
@@ -63,8 +67,14 @@ impl DeviceModel for CalibratedDevice {
         let t = f64::from(prompt_tokens);
         self.overhead_s + t / self.prefill_tps_at(t)
     }
+    fn prefill_mode(&self) -> PrefillMode {
+        self.prefill_mode
+    }
     fn decode_tps(&self, streams: u32) -> f64 {
         by_count(&self.decode_tps, streams).unwrap_or(0.0)
+    }
+    fn decode_s_per_context_token(&self) -> f64 {
+        self.context_s
     }
     fn busy_w(&self, active: u32) -> f64 {
         by_count(&self.busy_w_by_streams, active).unwrap_or(self.busy_w)
@@ -85,7 +95,9 @@ mod tests {
             prefill_tps: 100.0,
             prefill_curve: vec![],
             ttft_overhead_ms: 20.0,
+            prefill_mode: PrefillMode::Serial,
             decode_tps: vec![10.0, 16.0, 20.0],
+            decode_ms_per_1k_context: 0.0,
             busy_w: 12.0,
             busy_w_by_streams: vec![],
             source: String::new(),

@@ -8,6 +8,7 @@ pub mod calibrated;
 pub mod profile;
 
 pub use calibrated::CalibratedDevice;
+pub use profile::PrefillMode;
 
 use std::fmt::Debug;
 
@@ -16,9 +17,14 @@ pub trait DeviceModel: Send + Sync + Debug {
     /// Time from a slot starting a request to its first token: prompt processing plus fixed
     /// overhead \[s\].
     fn prefill_s(&self, prompt_tokens: u32) -> f64;
-    /// Aggregate decode throughput with `streams` concurrent decoding requests, D(n)
-    /// \[tokens/s\]; each stream decodes at D(n)/n.
+    /// How prefill shares the device with decoding.
+    fn prefill_mode(&self) -> PrefillMode;
+    /// Aggregate decode throughput with `streams` concurrent decoding requests at an empty
+    /// context, D(n) \[tokens/s\]; each stream decodes at D(n)/n.
     fn decode_tps(&self, streams: u32) -> f64;
+    /// Extra time of one decode step per token of context held by the decoding streams, γ
+    /// \[s/token\]: a step of n streams holding C context tokens in all takes n/D(n) + γ·C.
+    fn decode_s_per_context_token(&self) -> f64;
     /// Power with `active` requests in service (prefill or decode), `active >= 1` \[W\].
     fn busy_w(&self, active: u32) -> f64;
     /// Power with no request in service \[W\].

@@ -2,6 +2,37 @@
 
 use serde::{Deserialize, Serialize};
 
+/// How a device's prompt processing (prefill) shares it with decoding.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PrefillMode {
+    /// llama.cpp's unified batch (llama-server with continuous batching): the device prefills
+    /// one prompt at a time, and its decoding streams wait while it does.
+    #[default]
+    Serial,
+    /// Prefills run side by side, each at full speed, and do not slow decoding (an idealised
+    /// server with separate prefill hardware; edgesim's model before version 0.2).
+    Parallel,
+}
+
+impl PrefillMode {
+    /// Whether this is the default, `serial`.
+    pub fn is_serial(&self) -> bool {
+        *self == PrefillMode::Serial
+    }
+    /// The TOML name.
+    pub fn name(self) -> &'static str {
+        match self {
+            PrefillMode::Serial => "serial",
+            PrefillMode::Parallel => "parallel",
+        }
+    }
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
 /// A device profile: one board (in one power mode) and its calibrated speed for each model.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -54,9 +85,18 @@ pub struct ModelPerf {
     /// Fixed time added to every prefill (tokenisation, scheduling, first sample) \[ms\].
     #[serde(default)]
     pub ttft_overhead_ms: f64,
+    /// How prompt processing shares the device with decoding (default `serial`, llama.cpp's
+    /// unified batch).
+    #[serde(default, skip_serializing_if = "PrefillMode::is_serial")]
+    pub prefill_mode: PrefillMode,
     /// Aggregate decode throughput D(n) for n = 1, 2, ... concurrent streams \[tokens/s\];
-    /// held at the last value beyond the list.
+    /// held at the last value beyond the list. With `decode_ms_per_1k_context` > 0 this is the
+    /// speed at an empty context.
     pub decode_tps: Vec<f64>,
+    /// Extra time of one decode step for every 1,000 tokens of context (KV cache) held by the
+    /// decoding streams \[ms\] (default 0: decode speed independent of context length).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub decode_ms_per_1k_context: f64,
     /// Power while at least one request is in service \[W\].
     pub busy_w: f64,
     /// Optional power by number of requests in service, n = 1, 2, ... \[W\]; overrides `busy_w`.

@@ -676,6 +676,7 @@ pub(crate) fn check_profile(path: &Path, key: &str, p: &DeviceProfile) -> Result
         for (j, d) in m.decode_tps.iter().enumerate() {
             pos(k(&format!("decode_tps[{j}]")), *d)?;
         }
+        nonneg(k("decode_ms_per_1k_context"), m.decode_ms_per_1k_context)?;
         nonneg(k("busy_w"), m.busy_w)?;
         for (j, w) in m.busy_w_by_streams.iter().enumerate() {
             nonneg(k(&format!("busy_w_by_streams[{j}]")), *w)?;

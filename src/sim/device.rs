@@ -6,12 +6,22 @@
 //! `r` tokens at virtual time `v0` finishes when `v` reaches `v0 + r`; the next finish is the
 //! smallest target, found in a heap. Energy per request uses the same trick with `e_acc`, the
 //! energy one in-service request has been charged so far.
+//!
+//! Context length: with γ = `decode_s_per_context_token` > 0 one decode step of the n streams
+//! takes τ = n/D(n) + γ·C, where C is the context all of them hold. A stream that started
+//! decoding at virtual time v0 with c0 context tokens holds c0 + (v − v0), so C = K + n·v with
+//! K = Σ (c0 − v0) kept as a running sum, and dv/dt = 1/(a + b·v) with a = n/D(n) + γ·K and
+//! b = γ·n: time and virtual clock are related by a quadratic, solved exactly both ways.
+//!
+//! Serial prefill (llama.cpp's unified batch): one prompt is prefilled at a time (the others
+//! hold their slots and wait in `prefill_waiting`), and the virtual clock stands still while
+//! a prefill is in progress.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, VecDeque};
 use std::sync::Arc;
 
-use crate::device::{DeviceModel, DeviceView};
+use crate::device::{DeviceModel, DeviceView, PrefillMode};
 use crate::scenario::DeviceSpec;
 use crate::time::{SimDuration, SimTime};
 
@@ -35,10 +45,22 @@ pub(crate) struct DeviceState {
     pub(crate) slots: u32,
     pub(crate) queue_capacity: u32,
     pub(crate) queue: VecDeque<u32>,
+    /// Requests holding a slot before their first token (prefilling or waiting to).
     pub(crate) prefilling: u32,
-    decoding: BinaryHeap<Reverse<(Key, u32)>>,
+    /// Serial prefill: one prompt at a time, and decoding waits while it runs.
+    pub(crate) serial_prefill: bool,
+    /// Serial prefill: a prefill is in progress (decoding stands still).
+    pub(crate) prefill_busy: bool,
+    /// Serial prefill: requests holding a slot and waiting for the prefill in progress.
+    pub(crate) prefill_waiting: VecDeque<u32>,
+    /// (target virtual time, request, c0 − v0) of every decoding stream.
+    decoding: BinaryHeap<Reverse<(Key, u32, Key)>>,
     /// Virtual decode clock \[tokens per stream\].
     pub(crate) v: f64,
+    /// γ \[s per decode step per context token\].
+    context_s: f64,
+    /// K = Σ (c0 − v0) over decoding streams \[tokens\].
+    context_k: f64,
     /// Energy charged to each in-service request so far \[J\].
     pub(crate) e_acc: f64,
     last: SimTime,
@@ -65,8 +87,13 @@ impl DeviceState {
             queue_capacity: spec.queue_capacity,
             queue: VecDeque::new(),
             prefilling: 0,
+            serial_prefill: spec.perf.prefill_mode() == PrefillMode::Serial,
+            prefill_busy: false,
+            prefill_waiting: VecDeque::new(),
             decoding: BinaryHeap::new(),
             v: 0.0,
+            context_s: spec.perf.decode_s_per_context_token(),
+            context_k: 0.0,
             e_acc: 0.0,
             last: SimTime::ZERO,
             generation: 0,
@@ -78,6 +105,11 @@ impl DeviceState {
             residence_s: 0.0,
             completed: 0,
         }
+    }
+
+    /// Requests decoding.
+    pub(crate) fn decoding_streams(&self) -> u32 {
+        self.decoding.len() as u32
     }
 
     /// Requests in service (prefill or decode).
@@ -109,9 +141,10 @@ impl DeviceState {
             self.busy_us += dt_us;
             self.energy_j += p * dt;
             self.e_acc += p / f64::from(active) * dt;
-            let n = self.decoding.len() as u32;
-            if n > 0 {
-                self.v += self.model.decode_tps(n) / f64::from(n) * dt;
+            if !self.decoding.is_empty() && !self.prefill_busy {
+                let (a, b) = self.step_coefficients();
+                // dt = a·Δv + b·Δv²/2, solved for Δv in a form without cancellation.
+                self.v += 2.0 * dt / (a + (a * a + 2.0 * b * dt).sqrt());
             }
         } else {
             let e = self.model.idle_w() * dt;
@@ -123,19 +156,38 @@ impl DeviceState {
         self.last = now;
     }
 
-    /// Starts decoding `tokens` more tokens for request `req` (call `advance` first).
-    pub(crate) fn start_decode(&mut self, req: u32, tokens: u32) {
-        self.decoding
-            .push(Reverse((Key(self.v + f64::from(tokens)), req)));
+    /// The step time of each stream at the current virtual clock, a = n/D(n) + γ·C \[s per
+    /// token\], and its growth per unit of virtual time, b = γ·n (decoding non-empty).
+    fn step_coefficients(&self) -> (f64, f64) {
+        let n = self.decoding.len() as f64;
+        let base = n / self.model.decode_tps(self.decoding.len() as u32);
+        if self.context_s == 0.0 {
+            return (base, 0.0);
+        }
+        let context = (self.context_k + n * self.v).max(0.0);
+        (base + self.context_s * context, self.context_s * n)
     }
 
-    /// Time until the next decode completion, bumping the generation; `None` if none decodes.
+    /// Starts decoding `tokens` more tokens for request `req`, which holds `context` tokens
+    /// (call `advance` first).
+    pub(crate) fn start_decode(&mut self, req: u32, tokens: u32, context: u32) {
+        let offset = f64::from(context) - self.v;
+        self.context_k += offset;
+        self.decoding
+            .push(Reverse((Key(self.v + f64::from(tokens)), req, Key(offset))));
+    }
+
+    /// Time until the next decode completion, bumping the generation; `None` if none decodes
+    /// (or decoding waits for a prefill).
     pub(crate) fn next_decode(&mut self) -> Option<(SimDuration, u64)> {
         self.generation += 1;
-        let Reverse((Key(target), _)) = *self.decoding.peek()?;
-        let n = self.decoding.len() as u32;
-        let rate = self.model.decode_tps(n) / f64::from(n);
-        let secs = ((target - self.v) / rate).max(0.0);
+        if self.prefill_busy {
+            return None;
+        }
+        let Reverse((Key(target), _, _)) = *self.decoding.peek()?;
+        let (a, b) = self.step_coefficients();
+        let dv = (target - self.v).max(0.0);
+        let secs = a * dv + 0.5 * b * dv * dv;
         // Round up so that the virtual clock has reached the target when the event fires.
         let us = (secs * 1e6).ceil();
         Some((
@@ -151,17 +203,22 @@ impl DeviceState {
     /// Removes and returns the streams that have finished decoding: the earliest one always
     /// (its event fired), and any other within a rounding margin of the virtual clock.
     pub(crate) fn finished(&mut self, out: &mut Vec<u32>) {
-        if let Some(Reverse((Key(t), r))) = self.decoding.pop() {
+        if let Some(Reverse((Key(t), r, Key(offset)))) = self.decoding.pop() {
             self.v = self.v.max(t);
+            self.context_k -= offset;
             out.push(r);
         }
-        while let Some(Reverse((Key(t), r))) = self.decoding.peek().copied() {
+        while let Some(Reverse((Key(t), r, Key(offset)))) = self.decoding.peek().copied() {
             if t <= self.v + 1e-9 * self.v.max(1.0) {
                 self.decoding.pop();
+                self.context_k -= offset;
                 out.push(r);
             } else {
                 break;
             }
+        }
+        if self.decoding.is_empty() {
+            self.context_k = 0.0; // no drift from the running sum
         }
     }
 }

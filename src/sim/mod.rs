@@ -358,20 +358,40 @@ impl<'a, R: Recorder> World<'a, R> {
         let dev = &mut self.devices[d];
         dev.advance(now);
         if dev.active() < dev.slots {
-            self.start(now, d, slot, q);
+            if self.start(now, d, slot, q) {
+                // Decoding now waits for this prefill: replace its pending completion.
+                self.reschedule(now, d, q);
+                return;
+            }
         } else {
             dev.queue.push_back(slot);
         }
         self.refresh_view(now, d);
     }
 
-    /// Starts prefill of `slot` on device `d` (a slot is free; `advance` done).
-    fn start(&mut self, now: SimTime, d: usize, slot: u32, q: &mut EventQueue<Event>) {
+    /// Gives `slot` a slot of device `d` (one is free; `advance` done) and starts its prefill,
+    /// or, with serial prefill and a prefill in progress, queues it for the prefill. Returns
+    /// whether decoding on the device has just stopped for this prefill.
+    fn start(&mut self, now: SimTime, d: usize, slot: u32, q: &mut EventQueue<Event>) -> bool {
         let dev = &mut self.devices[d];
         dev.prefilling += 1;
-        let r = &mut self.reqs[slot as usize];
-        r.e_start = dev.e_acc;
-        let t = SimDuration::from_secs_f64(dev.model.prefill_s(r.arrival.prompt_tokens));
+        self.reqs[slot as usize].e_start = dev.e_acc;
+        if dev.serial_prefill {
+            if dev.prefill_busy {
+                dev.prefill_waiting.push_back(slot);
+                return false;
+            }
+            dev.prefill_busy = true;
+        }
+        self.begin_prefill(now, d, slot, q);
+        let dev = &self.devices[d];
+        dev.serial_prefill && dev.decoding_streams() > 0
+    }
+
+    /// Schedules the end of `slot`'s prefill on device `d`.
+    fn begin_prefill(&mut self, now: SimTime, d: usize, slot: u32, q: &mut EventQueue<Event>) {
+        let prompt = self.reqs[slot as usize].arrival.prompt_tokens;
+        let t = SimDuration::from_secs_f64(self.devices[d].model.prefill_s(prompt));
         q.push(
             now + t,
             Event::PrefillDone {
@@ -385,13 +405,22 @@ impl<'a, R: Recorder> World<'a, R> {
         let dev = &mut self.devices[d];
         dev.advance(now);
         dev.prefilling -= 1;
+        if dev.serial_prefill {
+            dev.prefill_busy = false;
+            if let Some(next) = dev.prefill_waiting.pop_front() {
+                dev.prefill_busy = true;
+                self.begin_prefill(now, d, next, q);
+            }
+        }
+        let dev = &mut self.devices[d];
         let r = &mut self.reqs[slot as usize];
         r.first_token = now;
         let remaining = r.arrival.output_tokens.saturating_sub(1);
         if remaining == 0 {
             self.finish(now, d, slot, q);
         } else {
-            dev.start_decode(slot, remaining);
+            // The prompt and the first token are in the context.
+            dev.start_decode(slot, remaining, r.arrival.prompt_tokens.saturating_add(1));
         }
         self.reschedule(now, d, q);
     }

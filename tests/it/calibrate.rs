@@ -216,10 +216,11 @@ fn model_calibration_without_llama_cpp_says_how_to_get_it() {
 }
 
 /// Bound on |p50 error| of TTFT and end-to-end latency in the CI validation (docs/model.md,
-/// "Validation against llama.cpp": quiet-machine errors were -24 % and -32 % at this load; the
-/// bound leaves room for a noisy shared 2-core machine).
+/// "Validation against llama.cpp": quiet-machine errors were within ±7 % at this load, and the
+/// real side alone varies by about 10 % from run to run; the bound leaves room for a noisy
+/// shared 2-core machine and the small calibration grid of the test).
 #[cfg(feature = "llm")]
-const VALIDATE_P50_BOUND_PCT: f64 = 60.0;
+const VALIDATE_P50_BOUND_PCT: f64 = 20.0;
 
 /// llama.cpp tests run one at a time: timings taken while another test's threads compete for
 /// the 2 cores would be meaningless.
@@ -308,6 +309,13 @@ fn real_calibration_of_a_small_model() {
         m.decode_tps.windows(2).all(|w| w[1] >= 0.8 * w[0]),
         "{:?}",
         m.decode_tps
+    );
+    // Attention reads the whole KV cache: decoding after 512 tokens (the default --contexts) is
+    // slower than after 8 (measured here: about 30 % slower, 6 ms per step per 1,000 tokens).
+    assert!(
+        m.decode_ms_per_1k_context > 0.0,
+        "{}",
+        m.decode_ms_per_1k_context
     );
     // TTFT grows with the prompt.
     use edgesim::device::{CalibratedDevice, DeviceModel};
@@ -432,11 +440,13 @@ fn validate_real_against_simulated() {
     assert_eq!(r["requests"], 40);
     let e = |k: &str, q: &str| r[k]["error_pct"][q].as_f64().unwrap().abs();
     let report = serde_json::to_string_pretty(&r).unwrap();
+    eprintln!("validation in this test run:\n{report}");
     assert!(e("e2e_ms", "p50") <= VALIDATE_P50_BOUND_PCT, "{report}");
     assert!(e("ttft_ms", "p50") <= VALIDATE_P50_BOUND_PCT, "{report}");
-    // Quiet-machine KS on end-to-end latency was 0.52 (docs/model.md); 0.8 still fails a
-    // simulation that is off by a different order of magnitude.
-    assert!(r["ks"]["e2e"].as_f64().unwrap() <= 0.8, "{report}");
+    // Quiet-machine KS statistics were 0.06-0.25 (docs/model.md); the model without
+    // prefill/decode interference or the context effect gave 0.52 on end-to-end latency.
+    assert!(r["ks"]["e2e"].as_f64().unwrap() <= 0.4, "{report}");
+    assert!(r["ks"]["ttft"].as_f64().unwrap() <= 0.4, "{report}");
     for f in ["requests.csv", "validate_cdf.csv", "validate.json"] {
         assert!(dir.join(f).exists(), "{f}");
     }
@@ -473,10 +483,14 @@ fn validate_simulation_side_by_hand() {
     ];
     let sim = simulate(&req, &profile, "smollm2-135m", 1, &dir).unwrap();
     let ms = |x: f64| (x * 1000.0).round();
-    assert_eq!((ms(sim[0].ttft_s), ms(sim[0].e2e_s)), (1000.0, 2000.0));
-    assert_eq!((ms(sim[1].ttft_s), ms(sim[1].e2e_s)), (2000.0, 2000.0));
+    let s = &sim.served;
+    assert_eq!((ms(s[0].ttft_s), ms(s[0].e2e_s)), (1000.0, 2000.0));
+    assert_eq!((ms(s[1].ttft_s), ms(s[1].e2e_s)), (2000.0, 2000.0));
+    // Busy 0-2.5 s of a 2.5 s span: utilisation 1.
+    assert!((sim.busy_s - 2.5).abs() < 1e-9, "{}", sim.busy_s);
     // Against itself: no error, KS 0.
     let r = report(&req, &sim, &sim);
     assert_eq!((r.ttft_ms.error_pct.p50, r.ks.e2e), (0.0, 0.0));
+    assert!((r.utilisation.sim - 1.0).abs() < 1e-9);
     std::fs::remove_dir_all(&dir).unwrap();
 }

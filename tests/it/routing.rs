@@ -250,3 +250,95 @@ fn rejected_without_cloud_and_closed_loop_users_go_on() {
     assert!(s.rejected > 0 && s.served_edge > 0);
     assert_eq!(s.requests_total, s.served_edge + s.rejected);
 }
+
+/// One device with 2 slots, prefill at 100 tokens/s, D(1) = 10 and D(2) = 20 tokens/s, and the
+/// given extra `[[models]]` keys.
+fn prefill_device(extra: &str) -> String {
+    format!(
+        r#"
+[[devices]]
+name = "d"
+model = "qwen2.5-0.5b"
+slots = 2
+[devices.inline.device]
+name = "b"
+memory_gb = 8.0
+idle_w = 1.0
+[[devices.inline.models]]
+model = "qwen2.5-0.5b"
+prefill_tps = 100.0
+decode_tps = [10.0, 20.0]
+busy_w = 5.0
+{extra}
+"#
+    )
+}
+
+#[test]
+fn serial_prefill_stalls_decoding() {
+    // A: 100 prompt tokens at t = 0 (prefill 0-1 s), then 10 tokens at 10 tok/s; 5 done by
+    // 1.5 s. B arrives at 1.5 s: its prefill (1.5-2.5 s) stops A's decoding. From 2.5 s two
+    // streams share D(2) = 20: A's last 5 tokens take 0.5 s (done at 3.0 s); B decoded 5 by
+    // then and its last 5 run alone at 10 tok/s (done at 3.5 s).
+    let rows = [(0.0, 100, 11), (1.5, 100, 11)];
+    let serial = run_trace("serial", &rows, &prefill_device(""));
+    let got: Vec<(f64, f64)> = serial.iter().map(|r| (ms(r.ttft), ms(r.e2e))).collect();
+    assert_eq!(got, vec![(1000.0, 3000.0), (1000.0, 2000.0)]);
+    // Parallel prefill (the idealised server): A keeps decoding alone at 10 tok/s and is done
+    // at 2.0 s; B's decode (2.5-3.5 s) runs alone too.
+    let parallel = run_trace(
+        "parallel",
+        &rows,
+        &prefill_device("prefill_mode = \"parallel\""),
+    );
+    let got: Vec<(f64, f64)> = parallel.iter().map(|r| (ms(r.ttft), ms(r.e2e))).collect();
+    assert_eq!(got, vec![(1000.0, 2000.0), (1000.0, 2000.0)]);
+}
+
+#[test]
+fn serial_prefill_takes_one_prompt_at_a_time() {
+    // Two 100-token prompts at t = 0 on two free slots: serial prefill ends them at 1 s and
+    // 2 s (the second holds its slot and waits); parallel prefill ends both at 1 s.
+    let rows = [(0.0, 100, 1), (0.0, 100, 1)];
+    let serial = run_trace("serial2", &rows, &prefill_device(""));
+    assert_eq!(
+        serial.iter().map(|r| ms(r.ttft)).collect::<Vec<_>>(),
+        vec![1000.0, 2000.0]
+    );
+    let parallel = run_trace(
+        "parallel2",
+        &rows,
+        &prefill_device("prefill_mode = \"parallel\""),
+    );
+    assert_eq!(
+        parallel.iter().map(|r| ms(r.ttft)).collect::<Vec<_>>(),
+        vec![1000.0, 1000.0]
+    );
+}
+
+#[test]
+fn decode_slows_with_context() {
+    // γ = 10 ms per 1,000 context tokens. One request of 1,000 prompt tokens (prefill 10 s)
+    // decodes 10 tokens starting from 1,001 tokens of context: a step at context c takes
+    // 0.1 s + 1e-5 s · c, so the decode takes ∫₀¹⁰ (0.1 + 1e-5 (1001 + v)) dv
+    // = 1 + 1e-5 · (10,010 + 50) = 1.1006 s.
+    let recs = run_trace(
+        "ctx",
+        &[(0.0, 1000, 11)],
+        &prefill_device("decode_ms_per_1k_context = 10.0"),
+    );
+    assert_eq!((ms(recs[0].ttft), ms(recs[0].e2e)), (10_000.0, 11_100.6));
+    // Two such requests at t = 0: serial prefills end at 10 s and 20 s, and the second one
+    // stalls the first's decoding, so both decode from 20 s, each from 1,001 tokens: a step
+    // of both takes 2/20 + 1e-5 (2002 + 2v), so they end together after
+    // ∫₀¹⁰ (0.1 + 1e-5 (2002 + 2v)) dv = 1 + 1e-5 (20,020 + 100) = 1.2012 s.
+    let recs = run_trace(
+        "ctx2",
+        &[(0.0, 1000, 11), (0.0, 1000, 11)],
+        &prefill_device("decode_ms_per_1k_context = 10.0"),
+    );
+    assert_eq!(
+        recs.iter().map(|r| ms(r.e2e)).collect::<Vec<_>>(),
+        vec![21_201.2, 21_201.2]
+    );
+}
