@@ -149,22 +149,8 @@ fn batching_gain_speeds_up_concurrent_streams() {
 #[test]
 fn prefill_time_follows_the_profile() {
     // 200 prompt tokens at 100 tok/s + 20 ms overhead = 2.02 s TTFT; 1 output token = done.
-    let text = r#"
-[[devices]]
-name = "d"
-model = "qwen2.5-0.5b"
-[devices.inline.device]
-name = "b"
-memory_gb = 8.0
-idle_w = 1.0
-[[devices.inline.models]]
-model = "qwen2.5-0.5b"
-prefill_tps = 100.0
-ttft_overhead_ms = 20.0
-decode_tps = [10.0]
-busy_w = 5.0
-"#;
-    let recs = run_trace("pf", &[(0.0, 200, 1)], text);
+    let text = prefill_device("ttft_overhead_ms = 20.0");
+    let recs = run_trace("pf", &[(0.0, 200, 1)], &text);
     assert_eq!((ms(recs[0].ttft), ms(recs[0].e2e)), (2020.0, 2020.0));
     assert!((recs[0].energy_j - 10.1).abs() < 1e-9);
 }
