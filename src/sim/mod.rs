@@ -390,8 +390,13 @@ impl<'a, R: Recorder> World<'a, R> {
 
     /// Schedules the end of `slot`'s prefill on device `d`.
     fn begin_prefill(&mut self, now: SimTime, d: usize, slot: u32, q: &mut EventQueue<Event>) {
-        let prompt = self.reqs[slot as usize].arrival.prompt_tokens;
-        let t = SimDuration::from_secs_f64(self.devices[d].model.prefill_s(prompt));
+        let dev = &self.devices[d];
+        let mut tokens = self.reqs[slot as usize].arrival.prompt_tokens;
+        if dev.serial_prefill {
+            // The batch also holds one token of every decoding stream.
+            tokens = tokens.saturating_add(dev.decoding_streams());
+        }
+        let t = SimDuration::from_secs_f64(dev.model.prefill_s(tokens));
         q.push(
             now + t,
             Event::PrefillDone {
@@ -405,22 +410,21 @@ impl<'a, R: Recorder> World<'a, R> {
         let dev = &mut self.devices[d];
         dev.advance(now);
         dev.prefilling -= 1;
-        if dev.serial_prefill {
-            dev.prefill_busy = false;
-            if let Some(next) = dev.prefill_waiting.pop_front() {
-                dev.prefill_busy = true;
-                self.begin_prefill(now, d, next, q);
-            }
-        }
-        let dev = &mut self.devices[d];
+        dev.prefill_busy = false;
         let r = &mut self.reqs[slot as usize];
         r.first_token = now;
         let remaining = r.arrival.output_tokens.saturating_sub(1);
-        if remaining == 0 {
-            self.finish(now, d, slot, q);
-        } else {
+        if remaining > 0 {
             // The prompt and the first token are in the context.
             dev.start_decode(slot, remaining, r.arrival.prompt_tokens.saturating_add(1));
+        }
+        // Serial prefill: the next waiting prompt (before any request this completion lets in).
+        if let Some(next) = dev.prefill_waiting.pop_front() {
+            dev.prefill_busy = true;
+            self.begin_prefill(now, d, next, q);
+        }
+        if remaining == 0 {
+            self.finish(now, d, slot, q);
         }
         self.reschedule(now, d, q);
     }

@@ -263,13 +263,14 @@ busy_w = 5.0
 #[test]
 fn serial_prefill_stalls_decoding() {
     // A: 100 prompt tokens at t = 0 (prefill 0-1 s), then 10 tokens at 10 tok/s; 5 done by
-    // 1.5 s. B arrives at 1.5 s: its prefill (1.5-2.5 s) stops A's decoding. From 2.5 s two
-    // streams share D(2) = 20: A's last 5 tokens take 0.5 s (done at 3.0 s); B decoded 5 by
-    // then and its last 5 run alone at 10 tok/s (done at 3.5 s).
+    // 1.5 s. B arrives at 1.5 s: its prefill batch holds its 100 tokens and A's next one (101
+    // tokens, 1.01 s: 1.5-2.51 s) and stops A's decoding. From 2.51 s two streams share
+    // D(2) = 20: A's last 5 tokens take 0.5 s (done at 3.01 s); B decoded 5 by then and its
+    // last 5 run alone at 10 tok/s (done at 3.51 s).
     let rows = [(0.0, 100, 11), (1.5, 100, 11)];
     let serial = run_trace("serial", &rows, &prefill_device(""));
     let got: Vec<(f64, f64)> = serial.iter().map(|r| (ms(r.ttft), ms(r.e2e))).collect();
-    assert_eq!(got, vec![(1000.0, 3000.0), (1000.0, 2000.0)]);
+    assert_eq!(got, vec![(1000.0, 3010.0), (1010.0, 2010.0)]);
     // Parallel prefill (the idealised server): A keeps decoding alone at 10 tok/s and is done
     // at 2.0 s; B's decode (2.5-3.5 s) runs alone too.
     let parallel = run_trace(
@@ -284,7 +285,8 @@ fn serial_prefill_stalls_decoding() {
 #[test]
 fn serial_prefill_takes_one_prompt_at_a_time() {
     // Two 100-token prompts at t = 0 on two free slots: serial prefill ends them at 1 s and
-    // 2 s (the second holds its slot and waits); parallel prefill ends both at 1 s.
+    // 2 s (the second holds its slot and waits; the first, with one output token, does not
+    // decode); parallel prefill ends both at 1 s.
     let rows = [(0.0, 100, 1), (0.0, 100, 1)];
     let serial = run_trace("serial2", &rows, &prefill_device(""));
     assert_eq!(
@@ -314,9 +316,10 @@ fn decode_slows_with_context() {
         &prefill_device("decode_ms_per_1k_context = 10.0"),
     );
     assert_eq!((ms(recs[0].ttft), ms(recs[0].e2e)), (10_000.0, 11_100.6));
-    // Two such requests at t = 0: serial prefills end at 10 s and 20 s, and the second one
-    // stalls the first's decoding, so both decode from 20 s, each from 1,001 tokens: a step
-    // of both takes 2/20 + 1e-5 (2002 + 2v), so they end together after
+    // Two such requests at t = 0: the first prefill ends at 10 s; the second one's batch also
+    // holds the first one's next token (1,001 tokens: 10.01 s) and stalls its decoding, so
+    // both decode from 20.01 s, each from 1,001 tokens: a step of both takes
+    // 2/20 + 1e-5 (2002 + 2v), so they end together after
     // ∫₀¹⁰ (0.1 + 1e-5 (2002 + 2v)) dv = 1 + 1e-5 (20,020 + 100) = 1.2012 s.
     let recs = run_trace(
         "ctx2",
@@ -325,6 +328,6 @@ fn decode_slows_with_context() {
     );
     assert_eq!(
         recs.iter().map(|r| ms(r.e2e)).collect::<Vec<_>>(),
-        vec![21_201.2, 21_201.2]
+        vec![21_211.2, 21_211.2]
     );
 }
