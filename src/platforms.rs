@@ -103,7 +103,11 @@ pub fn compare(
         for m in &profile.models {
             let dev = CalibratedDevice::new(&profile.device, m);
             let ttft_s = dev.prefill_s(p.prompt_tokens);
-            let secs = ttft_s + f64::from(p.output_tokens.saturating_sub(1)) / dev.decode_tps(1);
+            let secs = ttft_s
+                + dev.decode_alone_s(
+                    p.prompt_tokens.saturating_add(1),
+                    p.output_tokens.saturating_sub(1),
+                );
             let power = dev.busy_w(1);
             let energy = power * secs;
             let q = catalogue

@@ -131,6 +131,20 @@ mod tests {
     }
 
     #[test]
+    fn decode_alone_integrates_the_context_effect() {
+        // D(1) = 10 tokens/s, γ = 10 ms per 1,000 tokens: 10 tokens from 1,001 tokens of
+        // context take 1 + 1e-5 · (10,010 + 50) = 1.1006 s (the simulator gives the same,
+        // tests/it/routing.rs).
+        let mut p = perf();
+        p.decode_ms_per_1k_context = 10.0;
+        let d = CalibratedDevice::new(&info(), &p);
+        assert!((d.decode_alone_s(1001, 10) - 1.1006).abs() < 1e-12);
+        assert!(
+            (CalibratedDevice::new(&info(), &perf()).decode_alone_s(1001, 10) - 1.0).abs() < 1e-12
+        );
+    }
+
+    #[test]
     fn decode_curve_holds_last_value() {
         let d = CalibratedDevice::new(&info(), &perf());
         assert_eq!(d.decode_tps(1), 10.0);

@@ -25,6 +25,12 @@ pub trait DeviceModel: Send + Sync + Debug {
     /// Extra time of one decode step per token of context held by the decoding streams, γ
     /// \[s/token\]: a step of n streams holding C context tokens in all takes n/D(n) + γ·C.
     fn decode_s_per_context_token(&self) -> f64;
+    /// Time for one stream decoding alone to produce `tokens` tokens, starting from `context`
+    /// tokens of context: ∫₀ʳ (1/D(1) + γ·(c + v)) dv = r/D(1) + γ·(c·r + r²/2) \[s\].
+    fn decode_alone_s(&self, context: u32, tokens: u32) -> f64 {
+        let (c, r) = (f64::from(context), f64::from(tokens));
+        r / self.decode_tps(1) + self.decode_s_per_context_token() * (c * r + r * r / 2.0)
+    }
     /// Power with `active` requests in service (prefill or decode), `active >= 1` \[W\].
     fn busy_w(&self, active: u32) -> f64;
     /// Power with no request in service \[W\].
