@@ -6,8 +6,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum PrefillMode {
-    /// llama.cpp's unified batch (llama-server with continuous batching): the device prefills
-    /// one prompt at a time, and its decoding streams wait while it does.
+    /// llama.cpp's unified batch (llama-server with continuous batching): prompts admitted at
+    /// the same instant are prefilled together in one batch (with one token of each decoding
+    /// stream), later ones wait for the next batch, and decoding streams wait while a batch
+    /// runs.
     #[default]
     Serial,
     /// Prefills run side by side, each at full speed, and do not slow decoding (an idealised

@@ -13,9 +13,10 @@
 //! K = Σ (c0 − v0) kept as a running sum, and dv/dt = 1/(a + b·v) with a = n/D(n) + γ·K and
 //! b = γ·n: time and virtual clock are related by a quadratic, solved exactly both ways.
 //!
-//! Serial prefill (llama.cpp's unified batch): one prompt is prefilled at a time (the others
-//! hold their slots and wait in `prefill_waiting`), and the virtual clock stands still while
-//! a prefill is in progress.
+//! Serial prefill (llama.cpp's unified batch): the prompts that get slots at the same instant
+//! are prefilled together in one batch; prompts that get a slot while a batch runs hold it and
+//! wait in `prefill_waiting` for the next batch; the virtual clock stands still while a batch
+//! runs.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, VecDeque};
@@ -47,11 +48,19 @@ pub(crate) struct DeviceState {
     pub(crate) queue: VecDeque<u32>,
     /// Requests holding a slot before their first token (prefilling or waiting to).
     pub(crate) prefilling: u32,
-    /// Serial prefill: one prompt at a time, and decoding waits while it runs.
+    /// Serial prefill: prompts in batches, and decoding waits while a batch runs.
     pub(crate) serial_prefill: bool,
-    /// Serial prefill: a prefill is in progress (decoding stands still).
+    /// Serial prefill: a prefill batch is in progress (decoding stands still).
     pub(crate) prefill_busy: bool,
-    /// Serial prefill: requests holding a slot and waiting for the prefill in progress.
+    /// Serial prefill: the requests of the batch in progress.
+    pub(crate) prefill_batch: Vec<u32>,
+    /// Serial prefill: tokens of the batch in progress (its prompts and one per decoding stream).
+    pub(crate) prefill_tokens: u32,
+    /// Serial prefill: when the batch in progress started.
+    pub(crate) prefill_started: SimTime,
+    /// Serial prefill: generation of the pending batch-completion event.
+    pub(crate) prefill_generation: u64,
+    /// Serial prefill: requests holding a slot and waiting for the next batch.
     pub(crate) prefill_waiting: VecDeque<u32>,
     /// (target virtual time, request, c0 − v0) of every decoding stream.
     decoding: BinaryHeap<Reverse<(Key, u32, Key)>>,
@@ -89,6 +98,10 @@ impl DeviceState {
             prefilling: 0,
             serial_prefill: spec.perf.prefill_mode() == PrefillMode::Serial,
             prefill_busy: false,
+            prefill_batch: Vec::new(),
+            prefill_tokens: 0,
+            prefill_started: SimTime::ZERO,
+            prefill_generation: 0,
             prefill_waiting: VecDeque::new(),
             decoding: BinaryHeap::new(),
             v: 0.0,
@@ -105,6 +118,19 @@ impl DeviceState {
             residence_s: 0.0,
             completed: 0,
         }
+    }
+
+    /// Serial prefill: starts a batch at `now`; it holds one token of every decoding stream.
+    pub(crate) fn open_batch(&mut self, now: SimTime) {
+        self.prefill_busy = true;
+        self.prefill_started = now;
+        self.prefill_tokens = self.decoding_streams();
+    }
+
+    /// Serial prefill: adds request `req` with `prompt` tokens to the batch in progress.
+    pub(crate) fn join_batch(&mut self, req: u32, prompt: u32) {
+        self.prefill_batch.push(req);
+        self.prefill_tokens = self.prefill_tokens.saturating_add(prompt);
     }
 
     /// Requests decoding.

@@ -32,7 +32,15 @@ use device::DeviceState;
 pub enum Event {
     /// The request in slot `0` reaches the gateway.
     Arrival(u32),
-    /// A request finished prefill on a device (first token).
+    /// A serial-prefill batch of a device finished: its requests have their first token
+    /// (ignored if `generation` is stale: requests joined the batch after it was scheduled).
+    PrefillBatchDone {
+        /// Device index.
+        dev: u32,
+        /// Generation at scheduling time.
+        generation: u64,
+    },
+    /// A request finished parallel prefill on a device (first token).
     PrefillDone {
         /// Device index.
         dev: u32,
@@ -54,7 +62,7 @@ impl Classify for Event {
     fn class(&self) -> u8 {
         match self {
             Event::DecodeDone { .. } | Event::CloudDone(_) => 0,
-            Event::PrefillDone { .. } => 1,
+            Event::PrefillDone { .. } | Event::PrefillBatchDone { .. } => 1,
             Event::Arrival(_) => 2,
         }
     }
@@ -105,6 +113,8 @@ pub struct World<'a, R: Recorder> {
     next_id: u64,
     in_flight: u64,
     done_buf: Vec<u32>,
+    /// Scratch buffer for a finished prefill batch.
+    batch_buf: Vec<u32>,
     /// The recorder receiving every request's end.
     pub recorder: &'a mut R,
 }
@@ -191,6 +201,7 @@ impl<'a, R: Recorder> World<'a, R> {
             next_id: 0,
             in_flight: 0,
             done_buf: Vec::new(),
+            batch_buf: Vec::new(),
             recorder,
         }
     }
@@ -369,63 +380,117 @@ impl<'a, R: Recorder> World<'a, R> {
         self.refresh_view(now, d);
     }
 
-    /// Gives `slot` a slot of device `d` (one is free; `advance` done) and starts its prefill,
-    /// or, with serial prefill and a prefill in progress, queues it for the prefill. Returns
-    /// whether decoding on the device has just stopped for this prefill.
+    /// Gives `slot` a slot of device `d` (one is free; `advance` done) and starts its prefill.
+    /// With serial prefill it joins the batch that starts at this instant, or starts one, or
+    /// waits for the next batch if one is running. Returns whether decoding on the device has
+    /// just stopped for a new batch.
     fn start(&mut self, now: SimTime, d: usize, slot: u32, q: &mut EventQueue<Event>) -> bool {
         let dev = &mut self.devices[d];
         dev.prefilling += 1;
         self.reqs[slot as usize].e_start = dev.e_acc;
-        if dev.serial_prefill {
-            if dev.prefill_busy {
-                dev.prefill_waiting.push_back(slot);
-                return false;
-            }
-            dev.prefill_busy = true;
+        if !dev.serial_prefill {
+            let prompt = self.reqs[slot as usize].arrival.prompt_tokens;
+            let t = SimDuration::from_secs_f64(dev.model.prefill_s(prompt));
+            q.push(
+                now + t,
+                Event::PrefillDone {
+                    dev: d as u32,
+                    req: slot,
+                },
+            );
+            return false;
         }
-        self.begin_prefill(now, d, slot, q);
-        let dev = &self.devices[d];
-        dev.serial_prefill && dev.decoding_streams() > 0
+        if dev.prefill_busy && dev.prefill_started != now {
+            dev.prefill_waiting.push_back(slot);
+            return false;
+        }
+        let stops = !dev.prefill_busy && dev.decoding_streams() > 0;
+        if !dev.prefill_busy {
+            dev.open_batch(now);
+        }
+        dev.join_batch(slot, self.reqs[slot as usize].arrival.prompt_tokens);
+        self.schedule_batch(now, d, q);
+        stops
     }
 
-    /// Schedules the end of `slot`'s prefill on device `d`.
-    fn begin_prefill(&mut self, now: SimTime, d: usize, slot: u32, q: &mut EventQueue<Event>) {
-        let dev = &self.devices[d];
-        let mut tokens = self.reqs[slot as usize].arrival.prompt_tokens;
-        if dev.serial_prefill {
-            // The batch also holds one token of every decoding stream.
-            tokens = tokens.saturating_add(dev.decoding_streams());
-        }
-        let t = SimDuration::from_secs_f64(dev.model.prefill_s(tokens));
+    /// (Re)schedules the end of device `d`'s prefill batch, superseding an earlier event.
+    fn schedule_batch(&mut self, now: SimTime, d: usize, q: &mut EventQueue<Event>) {
+        let dev = &mut self.devices[d];
+        dev.prefill_generation += 1;
+        let t = SimDuration::from_secs_f64(dev.model.prefill_s(dev.prefill_tokens));
         q.push(
-            now + t,
-            Event::PrefillDone {
+            dev.prefill_started.max(now) + t,
+            Event::PrefillBatchDone {
                 dev: d as u32,
-                req: slot,
+                generation: dev.prefill_generation,
             },
         );
+    }
+
+    /// Request `slot` has its first token on device `d` (`advance` done): it starts decoding,
+    /// or completes if that was its only token.
+    fn first_token(&mut self, now: SimTime, d: usize, slot: u32, q: &mut EventQueue<Event>) {
+        if !self.start_decoding(now, d, slot) {
+            self.finish(now, d, slot, q);
+        }
+    }
+
+    /// Records `slot`'s first token and starts decoding the rest; false if it had one token.
+    fn start_decoding(&mut self, now: SimTime, d: usize, slot: u32) -> bool {
+        let r = &mut self.reqs[slot as usize];
+        r.first_token = now;
+        let remaining = r.arrival.output_tokens.saturating_sub(1);
+        if remaining > 0 {
+            // The prompt and the first token are in the context.
+            let context = r.arrival.prompt_tokens.saturating_add(1);
+            self.devices[d].start_decode(slot, remaining, context);
+        }
+        remaining > 0
     }
 
     fn on_prefill_done(&mut self, now: SimTime, d: usize, slot: u32, q: &mut EventQueue<Event>) {
         let dev = &mut self.devices[d];
         dev.advance(now);
         dev.prefilling -= 1;
+        self.first_token(now, d, slot, q);
+        self.reschedule(now, d, q);
+    }
+
+    fn on_prefill_batch_done(
+        &mut self,
+        now: SimTime,
+        d: usize,
+        generation: u64,
+        q: &mut EventQueue<Event>,
+    ) {
+        let dev = &mut self.devices[d];
+        if dev.prefill_generation != generation {
+            return; // superseded: requests joined the batch
+        }
+        dev.advance(now);
         dev.prefill_busy = false;
-        let r = &mut self.reqs[slot as usize];
-        r.first_token = now;
-        let remaining = r.arrival.output_tokens.saturating_sub(1);
-        if remaining > 0 {
-            // The prompt and the first token are in the context.
-            dev.start_decode(slot, remaining, r.arrival.prompt_tokens.saturating_add(1));
+        // The batch's requests (the device keeps an empty buffer for the next batch).
+        let mut batch = std::mem::take(&mut self.batch_buf);
+        std::mem::swap(&mut batch, &mut dev.prefill_batch);
+        dev.prefilling -= batch.len() as u32;
+        // Those with more tokens start decoding; single-token ones stay in `batch`.
+        batch.retain(|&slot| !self.start_decoding(now, d, slot));
+        // The waiting prompts form the next batch, with the streams that decode from now on;
+        // requests that get a slot at this instant (freed below) join it.
+        if !self.devices[d].prefill_waiting.is_empty() {
+            self.devices[d].open_batch(now);
+            while let Some(slot) = self.devices[d].prefill_waiting.pop_front() {
+                let prompt = self.reqs[slot as usize].arrival.prompt_tokens;
+                self.devices[d].join_batch(slot, prompt);
+            }
+            self.schedule_batch(now, d, q);
         }
-        // Serial prefill: the next waiting prompt (before any request this completion lets in).
-        if let Some(next) = dev.prefill_waiting.pop_front() {
-            dev.prefill_busy = true;
-            self.begin_prefill(now, d, next, q);
-        }
-        if remaining == 0 {
+        // Single-token requests complete now, freeing slots for queued requests.
+        for &slot in &batch {
             self.finish(now, d, slot, q);
         }
+        batch.clear();
+        self.batch_buf = batch;
         self.reschedule(now, d, q);
     }
 
@@ -557,6 +622,9 @@ impl<R: Recorder> Model for World<'_, R> {
         match ev {
             Event::Arrival(slot) => self.on_arrival(now, slot, q),
             Event::PrefillDone { dev, req } => self.on_prefill_done(now, dev as usize, req, q),
+            Event::PrefillBatchDone { dev, generation } => {
+                self.on_prefill_batch_done(now, dev as usize, generation, q)
+            }
             Event::DecodeDone { dev, generation } => {
                 self.on_decode_done(now, dev as usize, generation, q)
             }

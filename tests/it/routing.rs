@@ -283,15 +283,14 @@ fn serial_prefill_stalls_decoding() {
 }
 
 #[test]
-fn serial_prefill_takes_one_prompt_at_a_time() {
-    // Two 100-token prompts at t = 0 on two free slots: serial prefill ends them at 1 s and
-    // 2 s (the second holds its slot and waits; the first, with one output token, does not
-    // decode); parallel prefill ends both at 1 s.
+fn serial_prefill_batches_prompts_admitted_together() {
+    // Two 100-token prompts at t = 0 on two free slots: one batch of 200 tokens ends both at
+    // 2 s (llama.cpp evaluates them in one llama_decode); parallel prefill ends both at 1 s.
     let rows = [(0.0, 100, 1), (0.0, 100, 1)];
     let serial = run_trace("serial2", &rows, &prefill_device(""));
     assert_eq!(
         serial.iter().map(|r| ms(r.ttft)).collect::<Vec<_>>(),
-        vec![1000.0, 2000.0]
+        vec![2000.0, 2000.0]
     );
     let parallel = run_trace(
         "parallel2",
@@ -301,6 +300,16 @@ fn serial_prefill_takes_one_prompt_at_a_time() {
     assert_eq!(
         parallel.iter().map(|r| ms(r.ttft)).collect::<Vec<_>>(),
         vec![1000.0, 1000.0]
+    );
+    // A prompt that gets its slot while a batch runs waits for the next one: A (0-1 s), then
+    // B (arrived at 0.5 s) and C (0.7 s) together, 1-2.5 s (150 tokens): TTFTs 1.0, 2.0, 1.8 s.
+    let rows = [(0.0, 100, 1), (0.5, 100, 1), (0.7, 50, 1)];
+    let mut three = prefill_device("");
+    three = three.replace("slots = 2", "slots = 3");
+    let recs = run_trace("serial3", &rows, &three);
+    assert_eq!(
+        recs.iter().map(|r| ms(r.ttft)).collect::<Vec<_>>(),
+        vec![1000.0, 2000.0, 1800.0]
     );
 }
 
@@ -316,11 +325,9 @@ fn decode_slows_with_context() {
         &prefill_device("decode_ms_per_1k_context = 10.0"),
     );
     assert_eq!((ms(recs[0].ttft), ms(recs[0].e2e)), (10_000.0, 11_100.6));
-    // Two such requests at t = 0: the first prefill ends at 10 s; the second one's batch also
-    // holds the first one's next token (1,001 tokens: 10.01 s) and stalls its decoding, so
-    // both decode from 20.01 s, each from 1,001 tokens: a step of both takes
-    // 2/20 + 1e-5 (2002 + 2v), so they end together after
-    // ∫₀¹⁰ (0.1 + 1e-5 (2002 + 2v)) dv = 1 + 1e-5 (20,020 + 100) = 1.2012 s.
+    // Two such requests at t = 0 share one prefill batch (2,000 tokens: 20 s) and then decode
+    // together, each from 1,001 tokens: a step of both takes 2/20 + 1e-5 (2002 + 2v), so they
+    // end together after ∫₀¹⁰ (0.1 + 1e-5 (2002 + 2v)) dv = 1 + 1e-5 (20,020 + 100) = 1.2012 s.
     let recs = run_trace(
         "ctx2",
         &[(0.0, 1000, 11), (0.0, 1000, 11)],
@@ -328,6 +335,6 @@ fn decode_slows_with_context() {
     );
     assert_eq!(
         recs.iter().map(|r| ms(r.e2e)).collect::<Vec<_>>(),
-        vec![21_211.2, 21_211.2]
+        vec![21_201.2, 21_201.2]
     );
 }
