@@ -115,6 +115,23 @@ fn random_scenario(case: u64) -> String {
         ),
     };
     for i in 0..r.random_range(1..4) {
+        if r.random_bool(0.3) {
+            // An inline profile exercising both prefill modes and the context effect.
+            s += &format!(
+                "[[devices]]\nname = \"inl{i}\"\nmodel = \"qwen2.5-0.5b\"\nslots = {}\nqueue_capacity = {}\n\
+                 [devices.inline.device]\nname = \"b\"\nmemory_gb = 64.0\nidle_w = 2.0\n\
+                 [[devices.inline.models]]\nmodel = \"qwen2.5-0.5b\"\nprefill_tps = {:.1}\n\
+                 prefill_mode = \"{}\"\ndecode_tps = [{:.1}, {:.1}]\ndecode_ms_per_1k_context = {:.2}\nbusy_w = 9.0\n",
+                r.random_range(1..5),
+                r.random_range(0..4),
+                r.random_range(50.0..2000.0),
+                pick(&mut r, &["serial", "parallel"]),
+                r.random_range(5.0..40.0),
+                r.random_range(40.0..80.0),
+                r.random_range(0.0..20.0)
+            );
+            continue;
+        }
         let profile = pick(&mut r, &["jetson-orin-nano", "jetson-agx-orin"]);
         s += &format!(
             "[[devices]]\nname = \"dev{i}\"\ncount = {}\nprofile = \"../calibration/{profile}.toml\"\nmodel = \"{}\"\nslots = {}\nqueue_capacity = {}\n",
