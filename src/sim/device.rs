@@ -16,7 +16,9 @@
 //! Serial prefill (llama.cpp's unified batch): the prompts that get slots at the same instant
 //! are prefilled together in one batch; prompts that get a slot while a batch runs hold it and
 //! wait in `prefill_waiting` for the next batch; the virtual clock stands still while a batch
-//! runs.
+//! runs. Decode steps run in lockstep, one token per stream, so they end where the virtual
+//! clock crosses `step_origin + k` (the clock when decoding last resumed): a batch opened
+//! while streams decode starts when the current step ends.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, VecDeque};
@@ -25,6 +27,17 @@ use std::sync::Arc;
 use crate::device::{DeviceModel, DeviceView, PrefillMode};
 use crate::scenario::DeviceSpec;
 use crate::time::{SimDuration, SimTime};
+
+/// `secs` rounded up to whole microseconds (so that the virtual clock has reached a target
+/// when an event scheduled for it fires).
+fn ceil_us(secs: f64) -> SimDuration {
+    let us = (secs * 1e6).ceil();
+    SimDuration(if us >= u64::MAX as f64 {
+        u64::MAX
+    } else {
+        us as u64
+    })
+}
 
 /// An `f64` with a total order (for the decode heap).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -56,8 +69,13 @@ pub(crate) struct DeviceState {
     pub(crate) prefill_batch: Vec<u32>,
     /// Serial prefill: tokens of the batch in progress (its prompts and one per decoding stream).
     pub(crate) prefill_tokens: u32,
-    /// Serial prefill: when the batch in progress started.
+    /// Serial prefill: when the batch in progress started (or, opened during a decode step,
+    /// will start: at the end of that step).
     pub(crate) prefill_started: SimTime,
+    /// Serial prefill: the virtual clock at which decoding stops for the batch (a step end).
+    stall_v: f64,
+    /// Serial prefill: the virtual clock when decoding last resumed; steps end at +1, +2, ...
+    pub(crate) step_origin: f64,
     /// Serial prefill: generation of the pending batch-completion event.
     pub(crate) prefill_generation: u64,
     /// Serial prefill: requests holding a slot and waiting for the next batch.
@@ -101,6 +119,8 @@ impl DeviceState {
             prefill_batch: Vec::new(),
             prefill_tokens: 0,
             prefill_started: SimTime::ZERO,
+            stall_v: 0.0,
+            step_origin: 0.0,
             prefill_generation: 0,
             prefill_waiting: VecDeque::new(),
             decoding: BinaryHeap::new(),
@@ -120,11 +140,23 @@ impl DeviceState {
         }
     }
 
-    /// Serial prefill: starts a batch at `now`; it holds one token of every decoding stream.
+    /// Serial prefill: opens a batch (call `advance` first). It starts at `now`, or, if
+    /// streams are in the middle of a decode step, when that step ends; it holds one token of
+    /// every decoding stream.
     pub(crate) fn open_batch(&mut self, now: SimTime) {
         self.prefill_busy = true;
         self.prefill_started = now;
+        self.stall_v = self.v;
         self.prefill_tokens = self.decoding_streams();
+        if self.decoding.is_empty() {
+            return;
+        }
+        let into_step = self.v - self.step_origin;
+        let boundary = self.step_origin + (into_step - 1e-9).ceil().max(0.0);
+        if boundary - self.v > 1e-9 {
+            self.stall_v = boundary;
+            self.prefill_started = now + ceil_us(self.secs_to(boundary));
+        }
     }
 
     /// Serial prefill: adds request `req` with `prompt` tokens to the batch in progress.
@@ -167,10 +199,17 @@ impl DeviceState {
             self.busy_us += dt_us;
             self.energy_j += p * dt;
             self.e_acc += p / f64::from(active) * dt;
-            if !self.decoding.is_empty() && !self.prefill_busy {
-                let (a, b) = self.step_coefficients();
-                // dt = a·Δv + b·Δv²/2, solved for Δv in a form without cancellation.
-                self.v += 2.0 * dt / (a + (a * a + 2.0 * b * dt).sqrt());
+            if !self.decoding.is_empty() {
+                if !self.prefill_busy {
+                    self.decode_for(dt);
+                } else if self.prefill_started > self.last {
+                    // Decoding runs until the step end where the batch starts, then stops.
+                    let run = self.prefill_started.min(now).since(self.last).as_secs_f64();
+                    self.decode_for(run);
+                    if now >= self.prefill_started {
+                        self.v = self.stall_v;
+                    }
+                }
             }
         } else {
             let e = self.model.idle_w() * dt;
@@ -180,6 +219,20 @@ impl DeviceState {
         self.area_active += f64::from(active) * dt;
         self.area_system += f64::from(active + self.queue.len() as u32) * dt;
         self.last = now;
+    }
+
+    /// Advances the virtual clock over `dt` seconds of decoding.
+    fn decode_for(&mut self, dt: f64) {
+        let (a, b) = self.step_coefficients();
+        // dt = a·Δv + b·Δv²/2, solved for Δv in a form without cancellation.
+        self.v += 2.0 * dt / (a + (a * a + 2.0 * b * dt).sqrt());
+    }
+
+    /// Seconds of decoding until the virtual clock reaches `target` (decoding non-empty).
+    fn secs_to(&self, target: f64) -> f64 {
+        let (a, b) = self.step_coefficients();
+        let dv = (target - self.v).max(0.0);
+        a * dv + 0.5 * b * dv * dv
     }
 
     /// The step time of each stream at the current virtual clock, a = n/D(n) + γ·C \[s per
@@ -207,23 +260,15 @@ impl DeviceState {
     /// (or decoding waits for a prefill).
     pub(crate) fn next_decode(&mut self) -> Option<(SimDuration, u64)> {
         self.generation += 1;
-        if self.prefill_busy {
+        let Reverse((Key(target), _, _)) = *self.decoding.peek()?;
+        if self.prefill_busy
+            && (self.prefill_started <= self.last
+                || target > self.stall_v + 1e-9 * self.stall_v.max(1.0))
+        {
+            // Stopped for a batch, or the next end lies beyond the step where it starts.
             return None;
         }
-        let Reverse((Key(target), _, _)) = *self.decoding.peek()?;
-        let (a, b) = self.step_coefficients();
-        let dv = (target - self.v).max(0.0);
-        let secs = a * dv + 0.5 * b * dv * dv;
-        // Round up so that the virtual clock has reached the target when the event fires.
-        let us = (secs * 1e6).ceil();
-        Some((
-            SimDuration(if us >= u64::MAX as f64 {
-                u64::MAX
-            } else {
-                us as u64
-            }),
-            self.generation,
-        ))
+        Some((ceil_us(self.secs_to(target)), self.generation))
     }
 
     /// Removes and returns the streams that have finished decoding: the earliest one always

@@ -400,7 +400,8 @@ impl<'a, R: Recorder> World<'a, R> {
             );
             return false;
         }
-        if dev.prefill_busy && dev.prefill_started != now {
+        if dev.prefill_busy && dev.prefill_started < now {
+            // The batch has started: wait for the next one.
             dev.prefill_waiting.push_back(slot);
             return false;
         }
@@ -475,6 +476,7 @@ impl<'a, R: Recorder> World<'a, R> {
         dev.prefilling -= batch.len() as u32;
         // Those with more tokens start decoding; single-token ones stay in `batch`.
         batch.retain(|&slot| !self.start_decoding(now, d, slot));
+        self.devices[d].step_origin = self.devices[d].v;
         // The waiting prompts form the next batch, with the streams that decode from now on;
         // requests that get a slot at this instant (freed below) join it.
         if !self.devices[d].prefill_waiting.is_empty() {

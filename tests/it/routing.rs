@@ -271,6 +271,25 @@ fn serial_prefill_stalls_decoding() {
     let serial = run_trace("serial", &rows, &prefill_device(""));
     let got: Vec<(f64, f64)> = serial.iter().map(|r| (ms(r.ttft), ms(r.e2e))).collect();
     assert_eq!(got, vec![(1000.0, 3010.0), (1010.0, 2010.0)]);
+    // B arrives mid-step instead (1.55 s: A is half-way through its 6th token, 0.1 s a step):
+    // its batch (99 prompt tokens + A's next one, 1 s) starts when that step ends, at 1.6 s,
+    // so B's first token comes at 2.6 s (TTFT 1.05 s). A then has 4 tokens left at 10 tok/s
+    // each beside B (done at 3.0 s); B's last 6 run alone (done at 3.6 s, e2e 2.05 s).
+    let mid = run_trace(
+        "mid-step",
+        &[(0.0, 100, 11), (1.55, 99, 11)],
+        &prefill_device(""),
+    );
+    let got: Vec<(f64, f64)> = mid.iter().map(|r| (ms(r.ttft), ms(r.e2e))).collect();
+    let want = [(1000.0, 3000.0), (1050.0, 2050.0)];
+    // Events are rounded up to whole microseconds: allow 1 µs.
+    let close = |a: f64, b: f64| (a - b).abs() <= 0.001 + 1e-9;
+    assert!(
+        got.iter()
+            .zip(want)
+            .all(|(g, w)| close(g.0, w.0) && close(g.1, w.1)),
+        "{got:?}"
+    );
     // Parallel prefill (the idealised server): A keeps decoding alone at 10 tok/s and is done
     // at 2.0 s; B's decode (2.5-3.5 s) runs alone too.
     let parallel = run_trace(
