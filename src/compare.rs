@@ -257,11 +257,7 @@ pub fn figures(scenario: &str, runs: &[PolicyRun]) -> Vec<Figure> {
 pub fn write(dir: &Path, scenario: &str, runs: &[PolicyRun]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for fig in figures(scenario, runs) {
-        let csv = dir.join(format!("{}.csv", fig.name));
-        crate::output::write_table(&csv, crate::output::Format::Csv, &fig.to_table())?;
-        files.push(csv);
-        #[cfg(feature = "plots")]
-        files.extend(crate::output::plot::render(&fig, dir)?);
+        files.extend(crate::output::write_figure(&fig, dir)?);
     }
     let summaries: Vec<&Summary> = runs.iter().map(|r| &r.summary).collect();
     let p = dir.join("summaries.json");

@@ -129,22 +129,28 @@ struct SweepRunArgs {
     check: bool,
 }
 
-/// Shows sweep progress: a bar on a terminal, plain lines (every 10 %) otherwise.
-fn progress_reporter(label: String) -> impl Fn(edgesim::sweep::exec::Progress) + Sync {
+/// A progress bar with `template` when stderr is a terminal (`None` otherwise: callers print
+/// plain lines).
+fn terminal_bar(template: &str) -> Option<indicatif::ProgressBar> {
     use std::io::IsTerminal as _;
-    use std::sync::Mutex;
-    let bar = std::io::stderr().is_terminal().then(|| {
+    std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(0);
         b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg} [{bar:30}] {pos}/{len} runs, {per_sec}, ETA {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
         );
-        b.set_message(label.clone());
         b
-    });
+    })
+}
+
+/// Shows sweep progress: a bar on a terminal, plain lines (every 10 %) otherwise.
+fn progress_reporter(label: String) -> impl Fn(edgesim::sweep::exec::Progress) + Sync {
+    use std::sync::Mutex;
+    let bar = terminal_bar("{msg} [{bar:30}] {pos}/{len} runs, {per_sec}, ETA {eta}");
+    if let Some(b) = &bar {
+        b.set_message(label.clone());
+    }
     let last_decile = Mutex::new(None::<usize>);
     let start = std::time::Instant::now();
     move |p: edgesim::sweep::exec::Progress| {
@@ -352,7 +358,6 @@ fn calibrate_model(
     a: &CalibrateArgs,
     meta: &edgesim::calibrate::ProfileMeta,
 ) -> anyhow::Result<edgesim::device::profile::DeviceProfile> {
-    use std::io::IsTerminal as _;
     let model = a.model.clone().context("no model")?;
     let o = edgesim::calibrate::llama::Options {
         model,
@@ -373,17 +378,7 @@ fn calibrate_model(
         busy_watts: a.busy_watts,
         csv: a.power_csv.clone(),
     };
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let b = indicatif::ProgressBar::new(0);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "calibrate [{bar:30}] {pos}/{len} {msg} ({elapsed})",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        b
-    });
+    let bar = terminal_bar("calibrate [{bar:30}] {pos}/{len} {msg} ({elapsed})");
     let progress = |done: usize, total: usize, what: &str| match &bar {
         Some(b) => {
             b.set_length(total as u64);
@@ -492,13 +487,7 @@ fn validate(a: &ValidateArgs) -> anyhow::Result<()> {
         edgesim::output::Format::Csv,
         &table,
     )?;
-    edgesim::output::write_table(
-        &dir.join(format!("{}.csv", fig.name)),
-        edgesim::output::Format::Csv,
-        &fig.to_table(),
-    )?;
-    #[cfg(feature = "plots")]
-    edgesim::output::plot::render(&fig, &dir)?;
+    edgesim::output::write_figure(&fig, &dir)?;
     let json = serde_json::to_string_pretty(&rep)? + "\n";
     report::write_atomic(&dir.join("validate.json"), json.as_bytes())?;
     if a.json {

@@ -169,7 +169,7 @@ pub fn ks_statistic(a: &[f64], b: &[f64]) -> f64 {
 
 /// p50, p90, p95, p99 \[ms\].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
-pub struct Triple {
+pub struct Quantiles {
     /// Median.
     pub p50: f64,
     /// 90th percentile.
@@ -184,11 +184,11 @@ pub struct Triple {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Comparison {
     /// Measured on llama.cpp.
-    pub real: Triple,
+    pub real: Quantiles,
     /// Simulated.
-    pub sim: Triple,
+    pub sim: Quantiles,
     /// 100 * (sim - real) / real.
-    pub error_pct: Triple,
+    pub error_pct: Quantiles,
 }
 
 /// Real vs simulated mean throughput.
@@ -238,11 +238,11 @@ pub struct Report {
     pub requests: usize,
 }
 
-fn triple(xs_s: &[f64]) -> Triple {
+fn triple(xs_s: &[f64]) -> Quantiles {
     let mut v: Vec<f64> = xs_s.iter().map(|x| x * 1000.0).collect();
     v.sort_by(f64::total_cmp);
     let q = |p| quantile(&v, p).unwrap_or(0.0);
-    Triple {
+    Quantiles {
         p50: q(0.5),
         p90: q(0.9),
         p95: q(0.95),
@@ -263,7 +263,7 @@ fn compare(real: &[f64], sim: &[f64]) -> Comparison {
     Comparison {
         real: r,
         sim: s,
-        error_pct: Triple {
+        error_pct: Quantiles {
             p50: err(r.p50, s.p50),
             p90: err(r.p90, s.p90),
             p95: err(r.p95, s.p95),

@@ -84,6 +84,34 @@ fn llm_err(what: &str, e: impl std::fmt::Display) -> Error {
     }
 }
 
+/// Loads a GGUF model with `gpu_layers` layers offloaded.
+fn load(backend: &LlamaBackend, path: &std::path::Path, gpu_layers: u32) -> Result<LlamaModel> {
+    let params = LlamaModelParams::default().with_n_gpu_layers(gpu_layers);
+    LlamaModel::load_from_file(backend, path, &params)
+        .map_err(|e| llm_err(&format!("cannot load {}", path.display()), e))
+}
+
+/// A context of `n_ctx` tokens for up to `sequences` sequences sharing one (unified) KV cache,
+/// a whole prompt per batch, and `threads` CPU threads.
+fn context<'m>(
+    backend: &LlamaBackend,
+    model: &'m LlamaModel,
+    n_ctx: u32,
+    sequences: u32,
+    threads: u32,
+) -> Result<LlamaContext<'m>> {
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(n_ctx))
+        .with_n_batch(n_ctx)
+        .with_n_seq_max(sequences)
+        .with_kv_unified(true)
+        .with_n_threads(threads as i32)
+        .with_n_threads_batch(threads as i32);
+    model
+        .new_context(backend, params)
+        .map_err(|e| llm_err("cannot create a context", e))
+}
+
 /// `n` prompt tokens (a fixed English text, repeated).
 fn prompt_tokens(model: &LlamaModel, n: u32) -> Vec<LlamaToken> {
     let vocab = model.vocab();
@@ -170,9 +198,7 @@ pub fn measure(
 ) -> Result<(Measurements, toml::Table, Vec<Phase>)> {
     let backend = backend()?;
     let rss0 = rss_bytes();
-    let params = LlamaModelParams::default().with_n_gpu_layers(o.gpu_layers);
-    let model = LlamaModel::load_from_file(backend, &o.model, &params)
-        .map_err(|e| llm_err(&format!("cannot load {}", o.model.display()), e))?;
+    let model = load(backend, &o.model, o.gpu_layers)?;
     let max_prompt = o.prompts.iter().copied().max().unwrap_or(0);
     let max_streams = o.streams.iter().copied().max().unwrap_or(1);
     let max_context = o.contexts.iter().copied().max().unwrap_or(0);
@@ -196,16 +222,7 @@ pub fn measure(
             ),
         });
     }
-    let cparams = LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(n_ctx))
-        .with_n_batch(n_ctx)
-        .with_n_seq_max(max_streams)
-        .with_kv_unified(true)
-        .with_n_threads(o.threads as i32)
-        .with_n_threads_batch(o.threads as i32);
-    let mut ctx = model
-        .new_context(backend, cparams)
-        .map_err(|e| llm_err("cannot create a context", e))?;
+    let mut ctx = context(backend, &model, n_ctx, max_streams, o.threads)?;
 
     let reps = o.repetitions.max(1) as usize;
     let total = 1 + reps * (o.prompts.len() + o.streams.len() + o.contexts.len());
@@ -325,9 +342,7 @@ pub fn serve(
 ) -> Result<crate::validate::Outcome> {
     use std::collections::VecDeque;
     let backend = backend()?;
-    let params = LlamaModelParams::default().with_n_gpu_layers(gpu_layers);
-    let model = LlamaModel::load_from_file(backend, model_path, &params)
-        .map_err(|e| llm_err(&format!("cannot load {}", model_path.display()), e))?;
+    let model = load(backend, model_path, gpu_layers)?;
     let longest = requests
         .iter()
         .map(|r| r.prompt_tokens + r.output_tokens)
@@ -340,16 +355,7 @@ pub fn serve(
             problem: format!("requests of {longest} tokens do not fit the model's context"),
         });
     }
-    let cparams = LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(n_ctx))
-        .with_n_batch(n_ctx)
-        .with_n_seq_max(parallel)
-        .with_kv_unified(true)
-        .with_n_threads(threads as i32)
-        .with_n_threads_batch(threads as i32);
-    let mut ctx = model
-        .new_context(backend, cparams)
-        .map_err(|e| llm_err("cannot create a context", e))?;
+    let mut ctx = context(backend, &model, n_ctx, parallel, threads)?;
     let prompts: Vec<Vec<LlamaToken>> = requests
         .iter()
         .map(|r| prompt_tokens(&model, r.prompt_tokens))

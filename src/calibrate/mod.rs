@@ -15,6 +15,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::device::calibrated::interpolate;
 use crate::device::profile::{DeviceInfo, DeviceProfile, ModelPerf, PrefillMode};
 use crate::error::{Error, Result};
 
@@ -183,7 +184,7 @@ pub fn fit(m: &Measurements, meta: &ProfileMeta) -> Result<DeviceProfile> {
         return Err(bad("the decode grid must include 1 stream"));
     }
     let decode_tps: Vec<f64> = (1..=max_n)
-        .map(|n| interpolate(&pts, f64::from(n)))
+        .map(|n| interpolate(&pts, f64::from(n)).unwrap_or(0.0))
         .collect();
     let metered: Vec<(f64, f64)> = decode
         .iter()
@@ -191,7 +192,7 @@ pub fn fit(m: &Measurements, meta: &ProfileMeta) -> Result<DeviceProfile> {
         .collect();
     let (busy_w, busy_by) = if !metered.is_empty() {
         let by: Vec<f64> = (1..=max_n)
-            .map(|n| interpolate(&metered, f64::from(n)))
+            .map(|n| interpolate(&metered, f64::from(n)).unwrap_or(0.0))
             .collect();
         (by[0], by)
     } else {
@@ -249,17 +250,6 @@ pub fn fit(m: &Measurements, meta: &ProfileMeta) -> Result<DeviceProfile> {
         }],
         provenance: Some(provenance),
     })
-}
-
-fn interpolate(pts: &[(f64, f64)], x: f64) -> f64 {
-    match pts.iter().position(|p| p.0 >= x) {
-        Some(0) => pts[0].1,
-        Some(i) => {
-            let (a, b) = (pts[i - 1], pts[i]);
-            a.1 + (b.1 - a.1) * (x - a.0) / (b.0 - a.0)
-        }
-        None => pts.last().map_or(0.0, |p| p.1),
-    }
 }
 
 /// The profile as TOML text, with a header comment.

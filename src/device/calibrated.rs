@@ -43,7 +43,7 @@ impl CalibratedDevice {
 }
 
 /// Linear interpolation in sorted `(x, y)` points, flat beyond the ends; `None` if empty.
-fn interpolate(points: &[(f64, f64)], x: f64) -> Option<f64> {
+pub(crate) fn interpolate(points: &[(f64, f64)], x: f64) -> Option<f64> {
     let (first, last) = (points.first()?, points.last()?);
     if x <= first.0 {
         return Some(first.1);

@@ -370,10 +370,9 @@ fn platforms(
         per_class: Vec<ClassAcc>,
     }
     let mut groups: Vec<Group> = Vec::new();
-    let mut of_device = Vec::with_capacity(devices.len());
-    for d in devices {
+    for (i, d) in devices.iter().enumerate() {
         let name = format!("{} / {}", d.board, d.model);
-        let g = match groups.iter().position(|g| g.name == name) {
+        let gi = match groups.iter().position(|g| g.name == name) {
             Some(g) => g,
             None => {
                 groups.push(Group {
@@ -386,10 +385,7 @@ fn platforms(
                 groups.len() - 1
             }
         };
-        of_device.push(g);
-    }
-    for (i, d) in devices.iter().enumerate() {
-        let g = &mut groups[of_device[i]];
+        let g = &mut groups[gi];
         g.devices += 1;
         g.device_energy_j += d.energy_j;
         for c in 0..k {
@@ -454,19 +450,10 @@ fn platforms(
             &tot,
             q_sum,
             edge.then_some(g.device_energy_j),
-            edge,
             m,
         ));
     }
-    let mut overall = platform_row(
-        "overall".into(),
-        devices.len() as u32,
-        &all,
-        all_q,
-        None,
-        false,
-        m,
-    );
+    let mut overall = platform_row("overall".into(), devices.len() as u32, &all, all_q, None, m);
     // Energy is metered at the edge only: overall, it is per edge-served response.
     let edge_per = |x: f64| (edge_all.served > 0).then(|| x / edge_all.served as f64);
     overall.energy_per_query_j = edge_per(edge_all.energy_j);
@@ -476,20 +463,20 @@ fn platforms(
 }
 
 /// Applies the toolkit to the totals of one platform. `q_sum` is the sum of Q over the served
-/// responses; `device_energy_j` the devices' total energy, idle included.
+/// responses; `device_energy_j` the devices' total energy, idle included (`None`: energy not
+/// metered on this platform).
 fn platform_row(
     name: String,
     devices: u32,
     t: &ClassAcc,
     q_sum: Option<f64>,
     device_energy_j: Option<f64>,
-    metered: bool,
     m: &crate::scenario::MetricsSpec,
 ) -> PlatformSummary {
     use super::toolkit;
     let n = t.served as f64;
     let per = |x: f64| (t.served > 0).then(|| x / n);
-    let energy = if metered { per(t.energy_j) } else { None };
+    let energy = device_energy_j.and(per(t.energy_j));
     let cpr_cents =
         per(toolkit::edge_cpr_cents(t.energy_j, m.electricity_cents_per_kwh) + t.cost_usd * 100.0);
     let quality = q_sum.and_then(per);

@@ -125,3 +125,15 @@ pub fn run_to_dir(
 pub mod figure;
 #[cfg(feature = "plots")]
 pub mod plot;
+
+/// Writes a figure's data as `<name>.csv` in `dir` (every plotted number can be read back)
+/// and, with the `plots` feature, the figure as PNG and SVG. Returns the files written.
+pub fn write_figure(fig: &figure::Figure, dir: &Path) -> Result<Vec<PathBuf>> {
+    let csv = dir.join(format!("{}.csv", fig.name));
+    write_table(&csv, Format::Csv, &fig.to_table())?;
+    #[allow(unused_mut)]
+    let mut files = vec![csv];
+    #[cfg(feature = "plots")]
+    files.extend(plot::render(fig, dir)?);
+    Ok(files)
+}

@@ -64,10 +64,6 @@ impl Batched {
 
 /// Reads a Parquet file into a data frame (for tests and tools).
 pub fn read(path: &Path) -> Result<DataFrame> {
-    let f = File::open(path).map_err(|source| Error::Io {
-        path: path.into(),
-        action: "cannot open",
-        source,
-    })?;
+    let f = File::open(path).map_err(Error::io(path, "cannot open"))?;
     ParquetReader::new(f).finish().map_err(|e| err(path, e))
 }

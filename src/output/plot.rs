@@ -59,11 +59,7 @@ pub fn render(fig: &Figure, dir: &Path) -> Result<Vec<PathBuf>> {
         path: p.into(),
         problem: format!("cannot draw the figure: {e}"),
     };
-    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-        path: dir.into(),
-        action: "cannot create",
-        source,
-    })?;
+    std::fs::create_dir_all(dir).map_err(Error::io(dir, "cannot create"))?;
     // The bitmap backend picks the encoder from the extension: the temporary ends in .png.
     let tmp = dir.join(format!(".{}.tmp-{}.png", fig.name, std::process::id()));
     let drawn = {
@@ -74,11 +70,7 @@ pub fn render(fig: &Figure, dir: &Path) -> Result<Vec<PathBuf>> {
         let _ = std::fs::remove_file(&tmp);
         return Err(fail(&png, e.to_string()));
     }
-    std::fs::rename(&tmp, &png).map_err(|source| Error::Io {
-        path: png.clone(),
-        action: "cannot write",
-        source,
-    })?;
+    std::fs::rename(&tmp, &png).map_err(Error::io(&png, "cannot write"))?;
     let mut text = String::new();
     {
         let root = SVGBackend::with_string(&mut text, size(fig)).into_drawing_area();

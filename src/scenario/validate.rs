@@ -151,28 +151,21 @@ pub fn validate(mut file: ScenarioFile, path: &Path) -> Result<Scenario> {
         return Err(cx.bad("metrics.task", "\"\"", "must name a task (e.g. \"gsm8k\")"));
     }
     let tasks = catalogue.tasks();
-    let known = |t: &str| tasks.contains(t);
-    let task_list = || tasks.iter().copied().collect::<Vec<_>>().join(", ");
-    if !known(&m.task) {
-        return Err(cx.bad(
-            "metrics.task",
-            format!("\"{}\"", m.task),
-            format!(
-                "no model in the catalogue has a quality figure for it; known tasks: {}",
-                task_list()
-            ),
-        ));
-    }
+    let check_task = |key: String, t: &str| {
+        if tasks.contains(t) {
+            return Ok(());
+        }
+        let list = tasks.iter().copied().collect::<Vec<_>>().join(", ");
+        Err(cx.bad(
+            key,
+            format!("\"{t}\""),
+            format!("no model in the catalogue has a quality figure for it; known tasks: {list}"),
+        ))
+    };
+    check_task("metrics.task".into(), &m.task)?;
     for (i, c) in classes.iter().enumerate() {
-        if let Some(t) = c.task.as_deref().filter(|t| !known(t)) {
-            return Err(cx.bad(
-                format!("workload.classes[{i}].task"),
-                format!("\"{t}\""),
-                format!(
-                    "no model in the catalogue has a quality figure for it; known tasks: {}",
-                    task_list()
-                ),
-            ));
+        if let Some(t) = c.task.as_deref() {
+            check_task(format!("workload.classes[{i}].task"), t)?;
         }
     }
     let metrics = MetricsSpec {

@@ -63,10 +63,8 @@ pub(crate) struct DeviceState {
     pub(crate) prefilling: u32,
     /// Serial prefill: prompts in batches, and decoding waits while a batch runs.
     pub(crate) serial_prefill: bool,
-    /// Serial prefill: a prefill batch is in progress (decoding stands still).
-    pub(crate) prefill_busy: bool,
-    /// Serial prefill: the requests of the batch in progress.
-    pub(crate) prefill_batch: Vec<u32>,
+    /// Serial prefill: the requests of the batch in progress (empty: none).
+    prefill_batch: Vec<u32>,
     /// Serial prefill: tokens of the batch in progress (its prompts and one per decoding stream).
     pub(crate) prefill_tokens: u32,
     /// Serial prefill: when the batch in progress started (or, opened during a decode step,
@@ -75,7 +73,7 @@ pub(crate) struct DeviceState {
     /// Serial prefill: the virtual clock at which decoding stops for the batch (a step end).
     stall_v: f64,
     /// Serial prefill: the virtual clock when decoding last resumed; steps end at +1, +2, ...
-    pub(crate) step_origin: f64,
+    step_origin: f64,
     /// Serial prefill: generation of the pending batch-completion event.
     pub(crate) prefill_generation: u64,
     /// Serial prefill: requests holding a slot and waiting for the next batch.
@@ -115,7 +113,6 @@ impl DeviceState {
             queue: VecDeque::new(),
             prefilling: 0,
             serial_prefill: spec.perf.prefill_mode() == PrefillMode::Serial,
-            prefill_busy: false,
             prefill_batch: Vec::new(),
             prefill_tokens: 0,
             prefill_started: SimTime::ZERO,
@@ -140,11 +137,24 @@ impl DeviceState {
         }
     }
 
+    /// Serial prefill: whether a batch is in progress or about to start (decoding stops).
+    pub(crate) fn prefill_busy(&self) -> bool {
+        !self.prefill_batch.is_empty()
+    }
+
+    /// Serial prefill: ends the batch in progress (call `advance` first): moves its requests
+    /// into `out` (cleared first) and lets decoding resume from this step boundary.
+    pub(crate) fn end_batch(&mut self, out: &mut Vec<u32>) {
+        out.clear();
+        std::mem::swap(out, &mut self.prefill_batch);
+        self.prefilling -= out.len() as u32;
+        self.step_origin = self.v;
+    }
+
     /// Serial prefill: opens a batch (call `advance` first). It starts at `now`, or, if
     /// streams are in the middle of a decode step, when that step ends; it holds one token of
-    /// every decoding stream.
+    /// every decoding stream. Requests join it with `join_batch`.
     pub(crate) fn open_batch(&mut self, now: SimTime) {
-        self.prefill_busy = true;
         self.prefill_started = now;
         self.stall_v = self.v;
         self.prefill_tokens = self.decoding_streams();
@@ -200,7 +210,7 @@ impl DeviceState {
             self.energy_j += p * dt;
             self.e_acc += p / f64::from(active) * dt;
             if !self.decoding.is_empty() {
-                if !self.prefill_busy {
+                if !self.prefill_busy() {
                     self.decode_for(dt);
                 } else if self.prefill_started > self.last {
                     // Decoding runs until the step end where the batch starts, then stops.
@@ -261,7 +271,7 @@ impl DeviceState {
     pub(crate) fn next_decode(&mut self) -> Option<(SimDuration, u64)> {
         self.generation += 1;
         let Reverse((Key(target), _, _)) = *self.decoding.peek()?;
-        if self.prefill_busy
+        if self.prefill_busy()
             && (self.prefill_started <= self.last
                 || target > self.stall_v + 1e-9 * self.stall_v.max(1.0))
         {

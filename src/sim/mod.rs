@@ -400,18 +400,18 @@ impl<'a, R: Recorder> World<'a, R> {
             );
             return false;
         }
-        if dev.prefill_busy && dev.prefill_started < now {
+        let busy = dev.prefill_busy();
+        if busy && dev.prefill_started < now {
             // The batch has started: wait for the next one.
             dev.prefill_waiting.push_back(slot);
             return false;
         }
-        let stops = !dev.prefill_busy && dev.decoding_streams() > 0;
-        if !dev.prefill_busy {
+        if !busy {
             dev.open_batch(now);
         }
         dev.join_batch(slot, self.reqs[slot as usize].arrival.prompt_tokens);
         self.schedule_batch(now, d, q);
-        stops
+        !busy && self.devices[d].decoding_streams() > 0
     }
 
     /// (Re)schedules the end of device `d`'s prefill batch, superseding an earlier event.
@@ -469,14 +469,10 @@ impl<'a, R: Recorder> World<'a, R> {
             return; // superseded: requests joined the batch
         }
         dev.advance(now);
-        dev.prefill_busy = false;
-        // The batch's requests (the device keeps an empty buffer for the next batch).
         let mut batch = std::mem::take(&mut self.batch_buf);
-        std::mem::swap(&mut batch, &mut dev.prefill_batch);
-        dev.prefilling -= batch.len() as u32;
+        dev.end_batch(&mut batch);
         // Those with more tokens start decoding; single-token ones stay in `batch`.
         batch.retain(|&slot| !self.start_decoding(now, d, slot));
-        self.devices[d].step_origin = self.devices[d].v;
         // The waiting prompts form the next batch, with the streams that decode from now on;
         // requests that get a slot at this instant (freed below) join it.
         if !self.devices[d].prefill_waiting.is_empty() {
@@ -491,7 +487,6 @@ impl<'a, R: Recorder> World<'a, R> {
         for &slot in &batch {
             self.finish(now, d, slot, q);
         }
-        batch.clear();
         self.batch_buf = batch;
         self.reschedule(now, d, q);
     }

@@ -1,10 +1,10 @@
 //! From run results to tables, per-point statistics, expectation checks and figures.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::exec::RunResult;
 use super::metrics::METRICS;
-use super::{Plan, SideFile, label};
+use super::{Plan, SideFile, label, value_text};
 use crate::output::figure::{Figure, Panel, PanelKind, Series};
 use crate::output::table::{Table, Values};
 
@@ -224,10 +224,7 @@ pub fn check(plan: &Plan, stats: &[Vec<Stat>]) -> (Vec<Violation>, usize) {
                 .iter()
                 .filter_map(|(k, v)| {
                     let c = plan.columns.iter().position(|x| x == k)?;
-                    let mut t = toml::Table::new();
-                    t.insert("v".into(), v.clone());
-                    let text = toml::to_string(&t).unwrap_or_default();
-                    Some((c, text.trim().trim_start_matches("v = ").to_string()))
+                    Some((c, value_text(v)))
                 })
                 .collect()
         };
@@ -237,11 +234,11 @@ pub fn check(plan: &Plan, stats: &[Vec<Stat>]) -> (Vec<Violation>, usize) {
             .filter(|c| !named.contains(c))
             .collect();
         // Distinct assignments of the free columns, in point order.
-        let mut groups: BTreeMap<Vec<String>, ()> = BTreeMap::new();
+        let mut seen = BTreeSet::new();
         let mut order = Vec::new();
         for p in &plan.points {
             let key: Vec<String> = free.iter().map(|&c| p[c].clone()).collect();
-            if groups.insert(key.clone(), ()).is_none() {
+            if seen.insert(key.clone()) {
                 order.push(key);
             }
         }
@@ -401,11 +398,7 @@ pub fn write(
         }
     }
     for fig in figures(plan, &stats) {
-        let p = dir.join(format!("{}.csv", fig.name));
-        crate::output::write_table(&p, crate::output::Format::Csv, &fig.to_table())?;
-        files.push(p);
-        #[cfg(feature = "plots")]
-        files.extend(crate::output::plot::render(&fig, dir)?);
+        files.extend(crate::output::write_figure(&fig, dir)?);
     }
     Ok(files)
 }

@@ -233,7 +233,8 @@ pub fn execute(
         .append(true)
         .open(&journal)
         .map_err(Error::io(&journal, "cannot open"))?;
-    let sink: Mutex<(File, usize, Vec<RunResult>)> = Mutex::new((file, resumed, Vec::new()));
+    // The journal and the runs finished in this call.
+    let sink: Mutex<(File, Vec<RunResult>)> = Mutex::new((file, Vec::new()));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.unwrap_or(0))
         .build()
@@ -258,17 +259,16 @@ pub fn execute(
             g.0.write_all(line.as_bytes())
                 .and_then(|()| g.0.flush())
                 .map_err(Error::io(&journal, "cannot append to"))?;
-            g.1 += 1;
-            g.2.push(r);
+            g.1.push(r);
             progress(Progress {
-                done: g.1,
+                done: resumed + g.1.len(),
                 total,
                 resumed,
             });
             Ok(())
         })
     })?;
-    let (_, _, new) = sink.into_inner().unwrap_or_else(|p| p.into_inner());
+    let (_, new) = sink.into_inner().unwrap_or_else(|p| p.into_inner());
     for r in new {
         done.insert(r.run, r);
     }

@@ -144,11 +144,10 @@ impl Plan {
     /// Reads `plan.json` from a sweep output folder (it cannot run: no base scenario text).
     pub fn read_saved(dir: &Path) -> Result<Plan> {
         let path = dir.join("plan.json");
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            action: "cannot read (is this a sweep output folder?)",
-            source,
-        })?;
+        let text = std::fs::read_to_string(&path).map_err(Error::io(
+            &path,
+            "cannot read (is this a sweep output folder?)",
+        ))?;
         serde_json::from_str(&text).map_err(|e| Error::Syntax {
             path,
             message: e.to_string(),
@@ -167,7 +166,7 @@ pub fn label(toml_text: &str) -> String {
     }
 }
 
-fn value_text(v: &toml::Value) -> String {
+pub(crate) fn value_text(v: &toml::Value) -> String {
     // Inline TOML of a value (strings quoted, arrays and tables inline).
     let mut t = toml::Table::new();
     t.insert("v".into(), v.clone());
@@ -179,11 +178,7 @@ impl Plan {
     /// Reads, checks and expands a sweep file. Every point's scenario is validated here,
     /// before any run starts.
     pub fn load(path: &Path) -> Result<Plan> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.into(),
-            action: "cannot read sweep",
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(Error::io(path, "cannot read sweep"))?;
         let file: SweepFile = toml::from_str(&text).map_err(|e| Error::Syntax {
             path: path.into(),
             message: e.to_string(),
@@ -193,11 +188,10 @@ impl Plan {
         };
         let dir = path.parent().unwrap_or(Path::new("."));
         let scenario = dir.join(&file.scenario);
-        let base_text = std::fs::read_to_string(&scenario).map_err(|source| Error::Io {
-            path: scenario.clone(),
-            action: "cannot read the sweep's base scenario",
-            source,
-        })?;
+        let base_text = std::fs::read_to_string(&scenario).map_err(Error::io(
+            &scenario,
+            "cannot read the sweep's base scenario",
+        ))?;
         let base = Scenario::from_str_at(&base_text, &scenario, &LoadOptions::default())?;
         if file.replications == 0 {
             return Err(bad("replications".into(), &0, "must be >= 1".into()));
