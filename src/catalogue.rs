@@ -106,11 +106,8 @@ impl ModelCatalogue {
 
     /// Loads a catalogue file.
     pub fn load(path: &Path) -> Result<ModelCatalogue> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.into(),
-            action: "cannot read model catalogue",
-            source,
-        })?;
+        let text =
+            crate::check::read_text(path, "model catalogue", crate::check::MAX_CONFIG_BYTES)?;
         Self::parse(&text, path)
     }
 

@@ -9,8 +9,8 @@ use crate::error::Result;
 use crate::metrics::{Histogram, Recorder, RequestRecord, Route, Summary};
 use crate::output::figure::{Figure, Panel, PanelKind, Series};
 use crate::output::tables::{SeriesData, Timeseries};
-use crate::scenario::file::SelectionKind;
-use crate::scenario::{LoadOptions, Scenario};
+use crate::policy::selection::SelectionKind;
+use crate::scenario::Scenario;
 use crate::time::SimTime;
 
 /// TTFT and end-to-end latency histograms by route (edge, cloud) \[µs\].
@@ -47,26 +47,21 @@ pub struct PolicyRun {
     pub latency: RouteLatencies,
 }
 
-/// Loads `path` once per policy (the policy overrides `selection.kind`; every other key, the
-/// seed included, is shared) and runs them in parallel. Results are in `policies` order.
-pub fn run(
-    path: &Path,
-    opts: &LoadOptions,
-    policies: &[SelectionKind],
-    bucket_s: f64,
-) -> Result<Vec<PolicyRun>> {
-    let scenarios = policies
+/// Runs `base` once per policy (only `selection.kind` differs; every other setting, the seed
+/// included, is shared) in parallel. Results are in `policies` order.
+pub fn run(base: &Scenario, policies: &[SelectionKind], bucket_s: f64) -> Vec<PolicyRun> {
+    let scenarios: Vec<(SelectionKind, Scenario)> = policies
         .iter()
         .map(|p| {
-            let mut o = opts.clone();
-            o.sets.push(format!("selection.kind=\"{}\"", p.name()));
-            Scenario::load(path, &o).map(|sc| (*p, sc))
+            let mut sc = base.clone();
+            sc.selection.kind = *p;
+            (*p, sc)
         })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(scenarios
+        .collect();
+    scenarios
         .par_iter()
         .map(|(policy, sc)| run_one(*policy, sc, bucket_s))
-        .collect())
+        .collect()
 }
 
 /// Runs one scenario with the recorders compare needs.

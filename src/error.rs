@@ -7,14 +7,23 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file could not be read or written.
-    #[error("{}: {action}: {source}", path.display())]
+    #[error("{}: {action}: {os}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// What was being done ("cannot read", "cannot write", ...).
         action: &'static str,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error (part of the message, not a separate cause, so that it is printed
+        /// once).
+        os: std::io::Error,
+    },
+    /// An input file that edgesim refuses to read: not a regular file, too large, not text.
+    #[error("{}: {problem}", path.display())]
+    Input {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what is allowed.
+        problem: String,
     },
     /// TOML that does not parse or does not match the schema (unknown key, wrong type). The
     /// message is the `toml` crate's, with line, column and the offending text.
@@ -55,10 +64,10 @@ pub enum Error {
         /// What went wrong.
         problem: String,
     },
-    /// A `--set key=value` override that cannot be applied.
-    #[error("--set {arg}: {problem}")]
+    /// A command-line override (`--set key=value`, `--seed N`) that cannot be applied.
+    #[error("{arg}: {problem}")]
     Override {
-        /// The argument as given.
+        /// The flag and its argument as given, e.g. `--set workload.rate_rps=x`.
         arg: String,
         /// What is wrong.
         problem: String,
@@ -74,10 +83,10 @@ impl Error {
         path: &'a std::path::Path,
         action: &'static str,
     ) -> impl FnOnce(std::io::Error) -> Error + 'a {
-        move |source| Error::Io {
+        move |os| Error::Io {
             path: path.into(),
             action,
-            source,
+            os,
         }
     }
 

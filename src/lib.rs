@@ -40,10 +40,13 @@
 
 pub mod calibrate;
 pub mod catalogue;
+pub mod check;
+pub mod cloud;
 pub mod compare;
 pub mod device;
 pub mod engine;
 pub mod error;
+pub mod fidelity;
 pub mod metrics;
 pub mod output;
 pub mod platforms;
@@ -54,7 +57,7 @@ pub mod scenario;
 pub mod sim;
 pub mod sweep;
 pub mod time;
-pub mod validate;
+
 pub mod workload;
 
 pub use error::{Error, Result};

@@ -1,13 +1,13 @@
-//! The `edgesim` command line. All logic lives in the library; this file parses arguments,
-//! prints, and maps errors to exit code 2.
+//! The `edgesim` command line. It parses arguments, calls the library and prints; all logic
+//! lives in the library. Exit codes: 0 success, 1 a check failed, 2 an error.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use edgesim::policy::selection::SelectionKind;
 use edgesim::report;
-use edgesim::scenario::file::SelectionKind;
 use edgesim::scenario::{LoadOptions, Scenario};
 
 #[derive(Parser)]
@@ -35,15 +35,24 @@ struct ScenarioArgs {
 }
 
 impl ScenarioArgs {
-    fn load(&self) -> edgesim::Result<Scenario> {
-        Scenario::load(
-            &self.scenario,
-            &LoadOptions {
-                sets: self.sets.clone(),
-                seed: self.seed,
-            },
-        )
+    fn options(&self) -> LoadOptions {
+        LoadOptions {
+            sets: self.sets.clone(),
+            seed: self.seed,
+        }
     }
+    fn load(&self) -> edgesim::Result<Scenario> {
+        Scenario::load(&self.scenario, &self.options())
+    }
+}
+
+/// The default output folder `output/NAME`.
+fn default_out(name: &str) -> PathBuf {
+    PathBuf::from("output").join(name)
+}
+
+fn available_threads() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
 }
 
 #[derive(clap::Args)]
@@ -57,26 +66,6 @@ struct TableArgs {
     /// Width of the time-series buckets in seconds.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     bucket_s: f64,
-}
-
-impl TableArgs {
-    fn options(&self) -> anyhow::Result<edgesim::output::OutputOptions> {
-        use edgesim::output::{Format, OutputOptions, default_format};
-        anyhow::ensure!(
-            self.bucket_s.is_finite() && self.bucket_s >= 1e-3,
-            "--bucket-s {}: must be at least 0.001 (seconds)",
-            self.bucket_s
-        );
-        let mut formats = vec![default_format()];
-        if self.csv && !formats.contains(&Format::Csv) {
-            formats.push(Format::Csv);
-        }
-        Ok(OutputOptions {
-            formats,
-            requests: !self.no_requests,
-            bucket_s: self.bucket_s,
-        })
-    }
 }
 
 #[derive(clap::Args)]
@@ -112,10 +101,10 @@ struct SweepRunArgs {
     /// Sweep file (TOML), e.g. scenarios/sweeps/policies.toml.
     #[arg(required = true)]
     sweep: Option<PathBuf>,
-    /// Output folder \[default: output/sweep-<sweep name>\]. Running again resumes.
+    /// Output folder (default: output/sweep-NAME). Running again resumes.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Worker threads \[default: all cores\]. Results do not depend on it.
+    /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long)]
     threads: Option<usize>,
     /// Run only shard i of n (0-based), e.g. --shard 0/4; combine with `sweep merge`.
@@ -177,27 +166,11 @@ fn progress_reporter(label: String) -> impl Fn(edgesim::sweep::exec::Progress) +
     }
 }
 
-/// Prints the checks; true if all passed.
+/// Prints the checks of a sweep; true if all passed.
 fn report_checks(plan: &edgesim::sweep::Plan, runs: &[edgesim::sweep::exec::RunResult]) -> bool {
-    let stats = edgesim::sweep::aggregate::point_stats(plan, runs);
-    let (violations, compared) = edgesim::sweep::aggregate::check(plan, &stats);
-    for v in &violations {
-        eprintln!("{v}");
-    }
-    eprintln!(
-        "checks: {} expectations, {compared} comparisons, {} failed",
-        plan.expect.len(),
-        violations.len()
-    );
-    violations.is_empty()
-}
-
-fn table_formats(csv: bool) -> Vec<edgesim::output::Format> {
-    let mut f = vec![edgesim::output::default_format()];
-    if csv && !f.contains(&edgesim::output::Format::Csv) {
-        f.push(edgesim::output::Format::Csv);
-    }
-    f
+    let report = edgesim::sweep::check(plan, runs);
+    eprintln!("{report}");
+    report.passed()
 }
 
 #[derive(clap::Args)]
@@ -212,22 +185,23 @@ struct CalibrateArgs {
     /// Device name in the profile, e.g. orin-nano-qwen3b.
     #[arg(long)]
     name: String,
-    /// Catalogue key of the model (calibration/models.toml) \[default: the file name, lower case\].
+    /// Catalogue key of the model (calibration/models.toml) (default: the file name, lower
+    /// case).
     #[arg(long)]
     model_name: Option<String>,
-    /// Quantisation label \[default: from the file\].
+    /// Quantisation label (default: from the file).
     #[arg(long)]
     quant: Option<String>,
     /// Where to write the profile (TOML).
     #[arg(long)]
     out: PathBuf,
-    /// llama.cpp threads \[default: all cores\]; with --from-llama-bench, picks those results.
+    /// llama.cpp threads (default: all cores); with --from-llama-bench, picks those results.
     #[arg(long)]
     threads: Option<u32>,
-    /// Layers offloaded to the GPU \[default: 0\]; with --from-llama-bench, picks those results.
+    /// Layers offloaded to the GPU (default: 0); with --from-llama-bench, picks those results.
     #[arg(long)]
     gpu_layers: Option<u32>,
-    /// Context size \[default: just enough for the grid\].
+    /// Context size (default: just enough for the grid).
     #[arg(long)]
     ctx: Option<u32>,
     /// Prompt lengths for prefill and TTFT.
@@ -246,10 +220,10 @@ struct CalibrateArgs {
     /// Repetitions of each measurement.
     #[arg(long, default_value_t = 3)]
     repetitions: u32,
-    /// Idle power \[W\] (with --busy-watts, instead of a meter).
+    /// Idle power in W (with --busy-watts, instead of a meter).
     #[arg(long)]
     idle_watts: Option<f64>,
-    /// Busy power \[W\] (with --idle-watts, instead of a meter).
+    /// Busy power in W (with --idle-watts, instead of a meter).
     #[arg(long)]
     busy_watts: Option<f64>,
     /// An external power meter's CSV (header, then unix_time_s,watts), logged during the run.
@@ -294,7 +268,6 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
         .map(|s| s.to_string_lossy().to_lowercase())
         .unwrap_or_default();
     let model_name = a.model_name.clone().unwrap_or(stem);
-    let catalogue = edgesim::catalogue::ModelCatalogue::builtin();
     let meta = ProfileMeta {
         device_name: a.name.clone(),
         model_name: model_name.clone(),
@@ -318,16 +291,7 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
     } else {
         calibrate_model(a, &meta)?
     };
-    let header = format!(
-        "Device profile written by `edgesim calibrate` on {}.\nRaw measurements, fit and provenance are under [provenance].",
-        cal::utc_now()
-    );
-    let text = cal::to_toml(&profile, &header);
-    report::write_atomic(&a.out, text.as_bytes())?;
-    if let Err(e) = edgesim::scenario::load_profile(&a.out) {
-        let _ = std::fs::remove_file(&a.out);
-        anyhow::bail!("the fitted profile does not validate (nothing written): {e}");
-    }
+    cal::write_profile(&profile, &a.out)?;
     let m = &profile.models[0];
     eprintln!(
         "wrote {}: TTFT overhead {:.1} ms, prefill {:.0} tokens/s, D(n) = {:?} tokens/s, \
@@ -343,7 +307,10 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
         m.busy_w,
         profile.device.idle_w
     );
-    if catalogue.model(&model_name).is_none() {
+    if edgesim::catalogue::ModelCatalogue::builtin()
+        .model(&model_name)
+        .is_none()
+    {
         eprintln!(
             "note: `{model_name}` is not in the model catalogue; add it to calibration/models.toml \
              (size, memory, quality) or pass --model-name with a catalogue key to use this \
@@ -361,9 +328,7 @@ fn calibrate_model(
     let model = a.model.clone().context("no model")?;
     let o = edgesim::calibrate::llama::Options {
         model,
-        threads: a
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32)),
+        threads: a.threads.unwrap_or_else(available_threads),
         gpu_layers: a.gpu_layers.unwrap_or(0),
         ctx: a.ctx,
         prompts: a.prompts.clone(),
@@ -407,7 +372,7 @@ fn calibrate_model(
 }
 
 #[derive(clap::Args)]
-struct ValidateArgs {
+struct FidelityArgs {
     /// GGUF model to serve.
     #[arg(long)]
     model: PathBuf,
@@ -429,10 +394,10 @@ struct ValidateArgs {
     /// Parallel sequences (slots).
     #[arg(long, default_value_t = 2)]
     parallel: u32,
-    /// Catalogue model key in the profile \[default: the profile's first model\].
+    /// Catalogue model key in the profile (default: the profile's first model).
     #[arg(long)]
     model_name: Option<String>,
-    /// llama.cpp threads \[default: all cores\].
+    /// llama.cpp threads (default: all cores).
     #[arg(long)]
     threads: Option<u32>,
     /// Layers offloaded to the GPU.
@@ -444,7 +409,7 @@ struct ValidateArgs {
     /// Cap on output tokens per request.
     #[arg(long, default_value_t = 128)]
     max_output: u32,
-    /// Output folder \[default: output/validate-<scenario name>\].
+    /// Output folder (default: output/fidelity-SCENARIO).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Print the comparison as JSON.
@@ -452,10 +417,8 @@ struct ValidateArgs {
     json: bool,
 }
 
-fn validate(a: &ValidateArgs) -> anyhow::Result<()> {
-    use edgesim::validate as v;
-    anyhow::ensure!(a.requests >= 2, "--requests must be >= 2");
-    anyhow::ensure!(a.parallel >= 1, "--parallel must be >= 1");
+fn fidelity(a: &FidelityArgs) -> anyhow::Result<()> {
+    use edgesim::fidelity as f;
     let sc = Scenario::load(
         &a.scenario,
         &LoadOptions {
@@ -463,81 +426,40 @@ fn validate(a: &ValidateArgs) -> anyhow::Result<()> {
             seed: a.seed,
         },
     )?;
-    let profile = edgesim::scenario::load_profile(&a.profile)?;
-    let model_name = match &a.model_name {
-        Some(m) => m.clone(),
-        None => profile
-            .models
-            .first()
-            .map(|m| m.model.clone())
-            .context("the profile has no model")?,
+    let o = f::Options {
+        model: a.model.clone(),
+        profile: a.profile.clone(),
+        model_name: a.model_name.clone(),
+        requests: a.requests,
+        parallel: a.parallel,
+        threads: a.threads.unwrap_or_else(available_threads),
+        gpu_layers: a.gpu_layers,
+        max_prompt: a.max_prompt,
+        max_output: a.max_output,
     };
-    let requests = v::request_list(&sc, a.requests, a.max_prompt, a.max_output)?;
     let dir = a
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from("output").join(format!("validate-{}", sc.name)));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let real = serve_real(a, &requests)?;
-    let sim = v::simulate(&requests, &a.profile, &model_name, a.parallel, &dir)?;
-    let rep = v::report(&requests, &real, &sim);
-    let (table, fig) = v::outputs(&requests, &real.served, &sim.served);
-    edgesim::output::write_table(
-        &dir.join("requests.csv"),
-        edgesim::output::Format::Csv,
-        &table,
-    )?;
-    edgesim::output::write_figure(&fig, &dir)?;
-    let json = serde_json::to_string_pretty(&rep)? + "\n";
-    report::write_atomic(&dir.join("validate.json"), json.as_bytes())?;
-    if a.json {
-        print!("{json}");
-    } else {
-        print!("{}", v::to_table(&rep));
-        eprintln!("wrote {}", dir.display());
-    }
-    Ok(())
-}
-
-#[cfg(feature = "llm")]
-fn serve_real(
-    a: &ValidateArgs,
-    requests: &[edgesim::validate::Request],
-) -> anyhow::Result<edgesim::validate::Outcome> {
-    edgesim::calibrate::check_gguf(&a.model)?;
-    let threads = a
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
-    let last = requests.last().map_or(0.0, |r| r.at_s);
+        .unwrap_or_else(|| default_out(&format!("fidelity-{}", sc.name)));
     eprintln!(
-        "serving {} requests for real over {last:.0} s (open loop, {} parallel)...",
-        requests.len(),
+        "serving {} requests of {} for real (open loop, {} parallel)...",
+        a.requests,
+        a.scenario.display(),
         a.parallel
     );
     let progress = |done: usize, total: usize| {
         if done % 10 == 0 || done == total {
-            eprintln!("validate: {done}/{total} served");
+            eprintln!("fidelity: {done}/{total} served");
         }
     };
-    Ok(edgesim::calibrate::llama::serve(
-        &a.model,
-        threads,
-        a.gpu_layers,
-        a.parallel,
-        requests,
-        &progress,
-    )?)
-}
-
-#[cfg(not(feature = "llm"))]
-fn serve_real(
-    _: &ValidateArgs,
-    _: &[edgesim::validate::Request],
-) -> anyhow::Result<edgesim::validate::Outcome> {
-    anyhow::bail!(
-        "this edgesim was built without llama.cpp: rebuild with `cargo build --release --features llm` \
-         (needs `apt-get install cmake libclang-dev`)"
-    )
+    let run = f::run(&sc, &o, &dir, &progress)?;
+    if a.json {
+        out(&(serde_json::to_string_pretty(&run.report)? + "\n"))?;
+    } else {
+        out(&f::to_table(&run.report))?;
+        eprintln!("wrote {}", dir.display());
+    }
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -549,8 +471,8 @@ enum Command {
         /// Print the summary as JSON instead of a table.
         #[arg(long)]
         json: bool,
-        /// Output folder for summary.json, scenario.resolved.toml and the tables
-        /// (requests, devices, timeseries, gateway) \[default: output/<scenario name>\].
+        /// Output folder for summary.json, scenario.resolved.toml and the tables (requests,
+        /// devices, timeseries, gateway) (default: output/SCENARIO).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Write no output files.
@@ -571,7 +493,7 @@ enum Command {
             default_value = "random,weighted,load_aware"
         )]
         policies: Vec<String>,
-        /// Output folder \[default: output/<scenario name>-compare\].
+        /// Output folder (default: output/SCENARIO-compare).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Width of the time-series buckets in seconds.
@@ -589,7 +511,14 @@ enum Command {
     Calibrate(Box<CalibrateArgs>),
     /// Serve a scenario's requests for real on llama.cpp (one local device) and compare with the
     /// simulation of the same requests under a profile (needs the `llm` feature).
-    Validate(Box<ValidateArgs>),
+    Fidelity(Box<FidelityArgs>),
+    /// Renamed: the llama.cpp comparison is `edgesim fidelity`; scenarios are checked by
+    /// `edgesim check`.
+    #[command(hide = true)]
+    Validate {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        rest: Vec<String>,
+    },
     /// Validate a scenario and print its resolved form without running it.
     Check {
         #[command(flatten)]
@@ -598,25 +527,197 @@ enum Command {
     /// Compare platforms (each device/model profile and cloud model) for one response: the
     /// paper's Table I (tokens/s, TTFT, power, energy, CPR, Q, R, U, PCR).
     Platforms {
-        /// Folder of device profiles.
-        #[arg(long, default_value = "calibration")]
-        calibration: PathBuf,
+        /// Folder of device profiles (default: the profiles shipped in calibration/).
+        #[arg(long)]
+        calibration: Option<PathBuf>,
         /// Prompt tokens of the response.
         #[arg(long, default_value_t = 50)]
         prompt_tokens: u32,
         /// Output tokens of the response.
         #[arg(long, default_value_t = 250)]
         output_tokens: u32,
-        /// Weight of quality in U = a*Q + (1-a)*R, in \[0, 1\].
-        #[arg(long, default_value_t = 0.5)]
+        /// Weight of quality in U = a*Q + (1-a)*R, in [0, 1].
+        #[arg(long, default_value_t = edgesim::metrics::settings::DEFAULT_ALPHA)]
         alpha: f64,
         /// Task whose quality is Q.
-        #[arg(long, default_value = "gsm8k")]
+        #[arg(long, default_value = edgesim::metrics::settings::DEFAULT_TASK)]
         task: String,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Writes `text` to standard output. A closed pipe (`| head`) ends the program quietly; any
+/// other failure (a full disk) is an error.
+fn out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => Err(anyhow::anyhow!("cannot write to standard output: {e}")),
+    }
+}
+
+/// `edgesim run`.
+fn cmd_run(
+    args: &ScenarioArgs,
+    json: bool,
+    dir: Option<PathBuf>,
+    no_out: bool,
+    tables: &TableArgs,
+) -> anyhow::Result<()> {
+    let opts = edgesim::output::OutputOptions {
+        formats: edgesim::output::formats(tables.csv),
+        requests: !tables.no_requests,
+        bucket_s: edgesim::output::check_bucket_s("--bucket-s", tables.bucket_s)?,
+    };
+    let sc = args.load()?;
+    let summary = if no_out {
+        edgesim::sim::run(&sc)
+    } else {
+        let dir = dir.unwrap_or_else(|| default_out(&sc.name));
+        let (summary, files) = edgesim::output::run_to_dir(&sc, &dir, &opts)?;
+        if !json {
+            let names: Vec<String> = files
+                .iter()
+                .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .collect();
+            eprintln!("wrote {}: {}", dir.display(), names.join(", "));
+        }
+        summary
+    };
+    if summary.requests_total == 0 {
+        eprintln!(
+            "warning: no request arrived during the run; check duration_s and the workload's rate"
+        );
+    }
+    if json {
+        out(&report::to_json(&summary))
+    } else {
+        out(&report::to_table(&summary))
+    }
+}
+
+/// `edgesim compare`.
+fn cmd_compare(
+    args: &ScenarioArgs,
+    policies: &[String],
+    dir: Option<PathBuf>,
+    bucket_s: f64,
+    json: bool,
+) -> anyhow::Result<()> {
+    let bucket_s = edgesim::output::check_bucket_s("--bucket-s", bucket_s)?;
+    let kinds = policies
+        .iter()
+        .map(|p| p.trim().parse::<SelectionKind>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("--policies: {e}"))?;
+    anyhow::ensure!(!kinds.is_empty(), "--policies: name at least one policy");
+    let sc = args.load()?;
+    let runs = edgesim::compare::run(&sc, &kinds, bucket_s);
+    let dir = dir.unwrap_or_else(|| default_out(&format!("{}-compare", sc.name)));
+    let files = edgesim::compare::write(&dir, &sc.name, &runs)?;
+    if json {
+        let all: Vec<_> = runs.iter().map(|r| &r.summary).collect();
+        out(&(serde_json::to_string_pretty(&all)? + "\n"))
+    } else {
+        out(&edgesim::compare::to_table(&runs))?;
+        eprintln!("wrote {} files to {}", files.len(), dir.display());
+        Ok(())
+    }
+}
+
+/// `edgesim sweep` and `edgesim sweep merge`; `Ok(false)` if a check failed.
+fn cmd_sweep(cmd: SweepCmd) -> anyhow::Result<bool> {
+    let SweepCmd { sub, run } = cmd;
+    let (plan, runs, check) = match sub {
+        Some(SweepSub::Merge {
+            shards,
+            out: dir,
+            csv,
+            check,
+        }) => {
+            let (plan, runs, files) =
+                edgesim::sweep::merge(&shards, &dir, &edgesim::output::formats(csv))?;
+            eprintln!(
+                "merged {} runs into {} ({} files)",
+                runs.len(),
+                dir.display(),
+                files.len()
+            );
+            (plan, runs, check)
+        }
+        None => {
+            let path = run.sweep.context("give a sweep file")?;
+            anyhow::ensure!(run.threads != Some(0), "--threads 0: give at least 1");
+            let plan = edgesim::sweep::Plan::load(&path)?;
+            let dir = run
+                .out
+                .unwrap_or_else(|| default_out(&format!("sweep-{}", plan.name)));
+            eprintln!(
+                "sweep {}: {} points x {} replications = {} runs{}",
+                plan.name,
+                plan.points.len(),
+                plan.replications,
+                plan.runs(),
+                run.shard.map_or(String::new(), |s| format!(", shard {s}"))
+            );
+            let progress = progress_reporter(format!("sweep {}", plan.name));
+            let (runs, files) = edgesim::sweep::run(
+                &plan,
+                &dir,
+                run.shard,
+                run.threads,
+                &edgesim::output::formats(run.csv),
+                &progress,
+            )?;
+            eprintln!("wrote {} ({} files)", dir.display(), files.len());
+            (plan, runs, run.check)
+        }
+    };
+    Ok(!check || report_checks(&plan, &runs))
+}
+
+/// `edgesim check`.
+fn cmd_check(args: &ScenarioArgs) -> anyhow::Result<()> {
+    let sc = args.load()?;
+    out(&sc.resolved_toml())?;
+    eprintln!(
+        "{}: ok ({} devices, {} classes)",
+        args.scenario.display(),
+        sc.device_count(),
+        sc.classes().len()
+    );
+    Ok(())
+}
+
+/// `edgesim platforms`.
+fn cmd_platforms(
+    calibration: Option<PathBuf>,
+    p: edgesim::platforms::PlatformParams,
+    json: bool,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&p.alpha),
+        "--alpha {}: must lie in [0, 1]",
+        p.alpha
+    );
+    anyhow::ensure!(
+        p.output_tokens >= 1,
+        "--output-tokens 0: a response has at least 1 token"
+    );
+    let catalogue = edgesim::catalogue::ModelCatalogue::builtin();
+    let rows = edgesim::platforms::compare(calibration.as_deref(), &catalogue, &p)?;
+    if json {
+        out(&(serde_json::to_string_pretty(&serde_json::json!({ "platforms": rows }))? + "\n"))
+    } else {
+        out(&edgesim::platforms::to_table(&rows, &p))
+    }
 }
 
 /// Runs the command; `Ok(false)` means it ran but a check failed (exit code 1).
@@ -625,142 +726,25 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Run {
             args,
             json,
-            out,
+            out: dir,
             no_out,
             tables,
-        } => {
-            let opts = tables.options()?;
-            let sc = args.load()?;
-            let summary = if no_out {
-                edgesim::sim::run(&sc)
-            } else {
-                let dir = out.unwrap_or_else(|| PathBuf::from("output").join(&sc.name));
-                let (summary, files) = edgesim::output::run_to_dir(&sc, &dir, &opts)?;
-                if !json {
-                    let names: Vec<String> = files
-                        .iter()
-                        .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
-                        .collect();
-                    eprintln!("wrote {}: {}", dir.display(), names.join(", "));
-                }
-                summary
-            };
-            if json {
-                print!("{}", report::to_json(&summary));
-            } else {
-                print!("{}", report::to_table(&summary));
-            }
-        }
+        } => cmd_run(&args, json, dir, no_out, &tables)?,
         Command::Compare {
             args,
             policies,
-            out,
+            out: dir,
             bucket_s,
             json,
-        } => {
-            anyhow::ensure!(
-                bucket_s.is_finite() && bucket_s >= 1e-3,
-                "--bucket-s {bucket_s}: must be at least 0.001 (seconds)"
-            );
-            let kinds = policies
-                .iter()
-                .map(|p| p.trim().parse::<SelectionKind>())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| anyhow::anyhow!("--policies: {e}"))?;
-            anyhow::ensure!(!kinds.is_empty(), "--policies: name at least one policy");
-            let opts = LoadOptions {
-                sets: args.sets.clone(),
-                seed: args.seed,
-            };
-            let runs = edgesim::compare::run(&args.scenario, &opts, &kinds, bucket_s)?;
-            let name = runs
-                .first()
-                .map(|r| r.summary.scenario.clone())
-                .unwrap_or_default();
-            let dir =
-                out.unwrap_or_else(|| PathBuf::from("output").join(format!("{name}-compare")));
-            let files = edgesim::compare::write(&dir, &name, &runs)?;
-            if json {
-                let all: Vec<_> = runs.iter().map(|r| &r.summary).collect();
-                println!("{}", serde_json::to_string_pretty(&all)?);
-            } else {
-                print!("{}", edgesim::compare::to_table(&runs));
-                eprintln!("wrote {} files to {}", files.len(), dir.display());
-            }
-        }
-        Command::Sweep(SweepCmd { sub, run }) => match sub {
-            Some(SweepSub::Merge {
-                shards,
-                out,
-                csv,
-                check,
-            }) => {
-                let plan = edgesim::sweep::Plan::read_saved(&shards[0])?;
-                for d in &shards[1..] {
-                    let other = edgesim::sweep::Plan::read_saved(d)?;
-                    anyhow::ensure!(
-                        other.fingerprint == plan.fingerprint,
-                        "{}: from another sweep than {}",
-                        d.display(),
-                        shards[0].display()
-                    );
-                }
-                let runs = edgesim::sweep::exec::merge(&shards, &plan)?;
-                std::fs::create_dir_all(&out)
-                    .with_context(|| format!("cannot create {}", out.display()))?;
-                edgesim::sweep::exec::write_journal(&out, &plan, None, &runs)?;
-                let files =
-                    edgesim::sweep::aggregate::write(&out, &plan, &runs, &table_formats(csv))?;
-                eprintln!(
-                    "merged {} runs into {} ({} files)",
-                    runs.len(),
-                    out.display(),
-                    files.len() + 2
-                );
-                if check && !report_checks(&plan, &runs) {
-                    return Ok(false);
-                }
-            }
-            None => {
-                let path = run.sweep.context("give a sweep file")?;
-                let plan = edgesim::sweep::Plan::load(&path)?;
-                let dir = run.out.unwrap_or_else(|| {
-                    PathBuf::from("output").join(format!("sweep-{}", plan.name))
-                });
-                anyhow::ensure!(run.threads != Some(0), "--threads 0: give at least 1");
-                eprintln!(
-                    "sweep {}: {} points x {} replications = {} runs{}",
-                    plan.name,
-                    plan.points.len(),
-                    plan.replications,
-                    plan.runs(),
-                    run.shard.map_or(String::new(), |s| format!(", shard {s}"))
-                );
-                let progress = progress_reporter(format!("sweep {}", plan.name));
-                let runs =
-                    edgesim::sweep::exec::execute(&plan, &dir, run.shard, run.threads, &progress)?;
-                let files =
-                    edgesim::sweep::aggregate::write(&dir, &plan, &runs, &table_formats(run.csv))?;
-                eprintln!("wrote {} ({} files)", dir.display(), files.len() + 2);
-                if run.check && !report_checks(&plan, &runs) {
-                    return Ok(false);
-                }
-            }
-        },
+        } => cmd_compare(&args, &policies, dir, bucket_s, json)?,
+        Command::Sweep(cmd) => return cmd_sweep(cmd),
         Command::Calibrate(a) => calibrate(&a)?,
-        Command::Validate(a) => validate(&a)?,
-        Command::Check { args } => {
-            let sc = args
-                .load()
-                .with_context(|| format!("{} is not a valid scenario", args.scenario.display()))?;
-            print!("{}", sc.resolved_toml());
-            eprintln!(
-                "{}: ok ({} devices, {} classes)",
-                args.scenario.display(),
-                sc.devices.len(),
-                sc.classes.len()
-            );
-        }
+        Command::Fidelity(a) => fidelity(&a)?,
+        Command::Validate { .. } => anyhow::bail!(
+            "`edgesim validate` is now `edgesim fidelity` (serve a scenario for real on llama.cpp \
+             and compare with the simulation); to check a scenario file, use `edgesim check`"
+        ),
+        Command::Check { args } => cmd_check(&args)?,
         Command::Platforms {
             calibration,
             prompt_tokens,
@@ -769,14 +753,6 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             task,
             json,
         } => {
-            anyhow::ensure!(
-                (0.0..=1.0).contains(&alpha),
-                "--alpha {alpha}: must lie in [0, 1]"
-            );
-            anyhow::ensure!(
-                output_tokens >= 1,
-                "--output-tokens 0: a response has at least 1 token"
-            );
             let p = edgesim::platforms::PlatformParams {
                 prompt_tokens,
                 output_tokens,
@@ -784,16 +760,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 task,
                 ..Default::default()
             };
-            let catalogue = edgesim::catalogue::ModelCatalogue::builtin();
-            let rows = edgesim::platforms::compare(&calibration, &catalogue, &p)?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({ "platforms": rows }))?
-                );
-            } else {
-                print!("{}", edgesim::platforms::to_table(&rows, &p));
-            }
+            cmd_platforms(calibration, p, json)?;
         }
     }
     Ok(true)

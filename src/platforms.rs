@@ -6,10 +6,13 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::catalogue::ModelCatalogue;
+use crate::device::profile::{DeviceProfile, parse_profile};
 use crate::device::{CalibratedDevice, DeviceModel};
 use crate::error::{Error, Result};
+use crate::metrics::settings::{
+    DEFAULT_ALPHA, DEFAULT_CENTS_PER_KWH, DEFAULT_TASK, DEFAULT_TTFT_REF_MS,
+};
 use crate::metrics::toolkit;
-use crate::scenario::file::CloudFile;
 
 /// The response the comparison prices, and the metric settings.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,10 +37,10 @@ impl Default for PlatformParams {
         PlatformParams {
             prompt_tokens: 50,
             output_tokens: 250,
-            alpha: 0.5,
-            task: "gsm8k".into(),
-            cents_per_kwh: 25.0,
-            ttft_ref_ms: 1000.0,
+            alpha: DEFAULT_ALPHA,
+            task: DEFAULT_TASK.into(),
+            cents_per_kwh: DEFAULT_CENTS_PER_KWH,
+            ttft_ref_ms: DEFAULT_TTFT_REF_MS,
         }
     }
 }
@@ -77,19 +80,29 @@ fn finish(p: &PlatformParams, mut row: PlatformRow) -> PlatformRow {
     row
 }
 
-/// Compares every model of every profile in `dir` (all `*.toml` but `models.toml`, by file
-/// name) and every cloud model of the catalogue. Cloud latency uses the scenario defaults.
-pub fn compare(
-    dir: &Path,
-    catalogue: &ModelCatalogue,
-    p: &PlatformParams,
-) -> Result<Vec<PlatformRow>> {
+/// The device profiles shipped in `calibration/`, built into the binary (so `edgesim
+/// platforms` works from any folder), by file name.
+pub const SHIPPED_PROFILES: &[(&str, &str)] = &[
+    (
+        "calibration/jetson-agx-orin.toml",
+        include_str!("../calibration/jetson-agx-orin.toml"),
+    ),
+    (
+        "calibration/jetson-orin-nano.toml",
+        include_str!("../calibration/jetson-orin-nano.toml"),
+    ),
+];
+
+/// The profiles in `dir` (all `*.toml` but `models.toml`, by file name), or the shipped ones.
+pub fn profiles(dir: Option<&Path>) -> Result<Vec<DeviceProfile>> {
+    let Some(dir) = dir else {
+        return SHIPPED_PROFILES
+            .iter()
+            .map(|(name, text)| parse_profile(text, Path::new(name)))
+            .collect();
+    };
     let mut files: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|source| Error::Io {
-            path: dir.into(),
-            action: "cannot list profiles in",
-            source,
-        })?
+        .map_err(Error::io(dir, "cannot list profiles in"))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|f| {
             f.extension().is_some_and(|e| e == "toml")
@@ -97,9 +110,27 @@ pub fn compare(
         })
         .collect();
     files.sort();
+    if files.is_empty() {
+        return Err(Error::Input {
+            path: dir.into(),
+            problem: "holds no device profile (*.toml)".into(),
+        });
+    }
+    files
+        .iter()
+        .map(|f| crate::device::load_profile(f))
+        .collect()
+}
+
+/// Compares every model of every profile (those in `dir`, or the shipped ones) and every cloud
+/// model of the catalogue. Cloud latency uses the scenario defaults.
+pub fn compare(
+    dir: Option<&Path>,
+    catalogue: &ModelCatalogue,
+    p: &PlatformParams,
+) -> Result<Vec<PlatformRow>> {
     let mut rows = Vec::new();
-    for f in files {
-        let profile = crate::scenario::load_profile(&f)?;
+    for profile in profiles(dir)? {
         for m in &profile.models {
             let dev = CalibratedDevice::new(&profile.device, m);
             let ttft_s = dev.prefill_s(p.prompt_tokens);
@@ -131,7 +162,6 @@ pub fn compare(
             ));
         }
     }
-    let cloud = CloudFile::default();
     for c in &catalogue.cloud_models {
         let cpr = toolkit::cloud_cpr_cents(
             p.prompt_tokens,
@@ -144,8 +174,8 @@ pub fn compare(
             p,
             PlatformRow {
                 name: format!("cloud / {}", c.name),
-                tokens_per_s: cloud.tokens_per_s,
-                ttft_ms: cloud.rtt_ms + cloud.ttft_ms,
+                tokens_per_s: crate::cloud::DEFAULT_TOKENS_PER_S,
+                ttft_ms: crate::cloud::DEFAULT_RTT_MS + crate::cloud::DEFAULT_TTFT_MS,
                 power_w: None,
                 energy_per_query_j: None,
                 cpr_cents: cpr,

@@ -210,13 +210,7 @@ pub fn to_table(s: &Summary) -> String {
 /// Writes `contents` to `path` atomically: a temporary file in the same folder, synced, then
 /// renamed over `path`. An interrupted write never leaves a truncated `path`.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
-    let io = |action: &'static str| {
-        move |source| Error::Io {
-            path: path.into(),
-            action,
-            source,
-        }
-    };
+    let io = |action: &'static str| Error::io(path, action);
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

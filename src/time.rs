@@ -18,6 +18,11 @@ pub struct SimDuration(pub u64);
 /// Microseconds per second.
 pub const MICROS_PER_S: f64 = 1_000_000.0;
 
+/// The largest time, in seconds, that a scenario may give anywhere (a duration, a trace offset,
+/// a latency): 10^12 s, about 31,700 years. The clock holds 1.8 x 10^13 s; the margin leaves
+/// room for the drain after the arrivals and for the sum of a request's spans.
+pub const MAX_INPUT_S: f64 = 1e12;
+
 impl SimTime {
     /// The start of every run.
     pub const ZERO: SimTime = SimTime(0);

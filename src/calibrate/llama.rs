@@ -337,9 +337,9 @@ pub fn serve(
     threads: u32,
     gpu_layers: u32,
     parallel: u32,
-    requests: &[crate::validate::Request],
+    requests: &[crate::fidelity::Request],
     progress: &dyn Fn(usize, usize),
-) -> Result<crate::validate::Outcome> {
+) -> Result<crate::fidelity::Outcome> {
     use std::collections::VecDeque;
     let backend = backend()?;
     let model = load(backend, model_path, gpu_layers)?;
@@ -365,7 +365,7 @@ pub fn serve(
     ctx.clear_kv_cache();
 
     let mut out = vec![
-        crate::validate::Served {
+        crate::fidelity::Served {
             ttft_s: f64::NAN,
             e2e_s: f64::NAN,
         };
@@ -444,7 +444,7 @@ pub fn serve(
             }
         }
     }
-    Ok(crate::validate::Outcome {
+    Ok(crate::fidelity::Outcome {
         served: out,
         busy_s,
     })

@@ -528,6 +528,25 @@ mod tests {
     }
 }
 
+/// Writes `profile` to `out` as TOML (atomically), then reads it back and validates it; a
+/// profile that does not validate is removed and the error returned, so `out` never holds a
+/// profile that scenarios would refuse.
+pub fn write_profile(profile: &DeviceProfile, out: &Path) -> Result<()> {
+    let header = format!(
+        "Device profile written by `edgesim calibrate` on {}.\nRaw measurements, fit and provenance are under [provenance].",
+        utc_now()
+    );
+    crate::report::write_atomic(out, to_toml(profile, &header).as_bytes())?;
+    if let Err(e) = crate::device::load_profile(out) {
+        let _ = std::fs::remove_file(out);
+        return Err(Error::Output {
+            path: out.into(),
+            problem: format!("the fitted profile does not validate (nothing written): {e}"),
+        });
+    }
+    Ok(())
+}
+
 /// Power options of a calibration.
 #[derive(Clone, Debug, Default)]
 pub struct PowerOptions {

@@ -5,12 +5,31 @@
 //! [`crate::sim`].
 
 pub mod calibrated;
+pub mod fleet;
 pub mod profile;
 
 pub use calibrated::CalibratedDevice;
-pub use profile::PrefillMode;
+pub use fleet::{DeviceFile, DeviceGroup};
+pub use profile::{PrefillMode, load_profile};
 
 use std::fmt::Debug;
+
+/// A device's position in the fleet (groups expanded, in order), from 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct DeviceId(pub u32);
+
+impl DeviceId {
+    /// The index into per-device vectors.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl std::fmt::Display for DeviceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
 
 /// Calibrated behaviour of one (device, model) pair.
 pub trait DeviceModel: Send + Sync + Debug {

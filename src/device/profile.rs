@@ -1,6 +1,10 @@
 //! Device profiles: the TOML files under `calibration/` (or inline in a scenario).
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
 
 /// How a device's prompt processing (prefill) shares it with decoding.
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -107,4 +111,85 @@ pub struct ModelPerf {
     /// Source of these figures.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub source: String,
+}
+
+/// Validates a device profile (read from `path`, or inline at `key` of the scenario).
+pub(crate) fn check_profile(path: &Path, key: &str, p: &DeviceProfile) -> Result<()> {
+    let bad = |k: String, v: &dyn std::fmt::Display, why: &str| {
+        Error::invalid(path, format!("{key}{k}"), v, why)
+    };
+    let pos = |k: String, v: f64| {
+        if v.is_finite() && v > 0.0 {
+            Ok(())
+        } else {
+            Err(bad(k, &v, "must be a finite number > 0"))
+        }
+    };
+    let nonneg = |k: String, v: f64| {
+        if v.is_finite() && v >= 0.0 {
+            Ok(())
+        } else {
+            Err(bad(k, &v, "must be a finite number >= 0"))
+        }
+    };
+    pos("device.memory_gb".into(), p.device.memory_gb)?;
+    if let Some(u) = p.device.usable_memory_gb {
+        pos("device.usable_memory_gb".into(), u)?;
+        if u > p.device.memory_gb {
+            return Err(bad(
+                "device.usable_memory_gb".into(),
+                &u,
+                "must be <= device.memory_gb",
+            ));
+        }
+    }
+    nonneg("device.idle_w".into(), p.device.idle_w)?;
+    if p.models.is_empty() {
+        return Err(bad(
+            "models".into(),
+            &"[]",
+            "a profile needs at least one [[models]] entry",
+        ));
+    }
+    for (i, m) in p.models.iter().enumerate() {
+        let k = |s: &str| format!("models[{i}].{s}");
+        pos(k("prefill_tps"), m.prefill_tps)?;
+        for (j, (x, y)) in m.prefill_curve.iter().enumerate() {
+            pos(k(&format!("prefill_curve[{j}][0]")), *x)?;
+            pos(k(&format!("prefill_curve[{j}][1]")), *y)?;
+        }
+        nonneg(k("ttft_overhead_ms"), m.ttft_overhead_ms)?;
+        if m.decode_tps.is_empty() {
+            return Err(bad(
+                k("decode_tps"),
+                &"[]",
+                "give D(1), D(2), ... in tokens/s (at least D(1))",
+            ));
+        }
+        for (j, d) in m.decode_tps.iter().enumerate() {
+            pos(k(&format!("decode_tps[{j}]")), *d)?;
+        }
+        nonneg(k("decode_ms_per_1k_context"), m.decode_ms_per_1k_context)?;
+        nonneg(k("busy_w"), m.busy_w)?;
+        for (j, w) in m.busy_w_by_streams.iter().enumerate() {
+            nonneg(k(&format!("busy_w_by_streams[{j}]")), *w)?;
+        }
+    }
+    Ok(())
+}
+
+/// Parses and checks profile text; `path` names it in errors.
+pub fn parse_profile(text: &str, path: &Path) -> Result<DeviceProfile> {
+    let p: DeviceProfile = toml::from_str(text).map_err(|e| Error::Syntax {
+        path: path.into(),
+        message: e.to_string(),
+    })?;
+    check_profile(path, "", &p)?;
+    Ok(p)
+}
+
+/// Reads and checks a profile file.
+pub fn load_profile(path: &Path) -> Result<DeviceProfile> {
+    let text = crate::check::read_text(path, "device profile", crate::check::MAX_CONFIG_BYTES)?;
+    parse_profile(&text, path)
 }

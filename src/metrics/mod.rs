@@ -2,6 +2,7 @@
 //! [`Recorder`]; [`SummaryRecorder`] folds them into the run summary in constant memory.
 
 mod histogram;
+pub mod settings;
 pub mod summary;
 pub mod toolkit;
 
@@ -10,13 +11,14 @@ pub use summary::{
     ClassAcc, DeviceSummary, Percentiles, PlatformSummary, RouteLatency, Summary, SummaryRecorder,
 };
 
+use crate::device::DeviceId;
 use crate::time::{SimDuration, SimTime};
 
 /// Where a request ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
-    /// Served by edge device `index`.
-    Edge(u32),
+    /// Served by an edge device.
+    Edge(DeviceId),
     /// Redirected to and served by the cloud.
     Cloud,
     /// Rejected (no cloud, nothing could take it).
@@ -70,15 +72,15 @@ pub trait Recorder {
     /// A request ended: served at the edge, in the cloud, or rejected.
     fn on_end(&mut self, _now: SimTime, _record: &RequestRecord) {}
     /// An edge attempt was refused (`throttled`: by the rate limiter; else the device was full).
-    fn on_refused(&mut self, _now: SimTime, _device: u32, _throttled: bool) {}
+    fn on_refused(&mut self, _now: SimTime, _device: DeviceId, _throttled: bool) {}
     /// Device `device` admitted a request (to a slot or its queue).
-    fn on_admit(&mut self, _now: SimTime, _device: u32) {}
+    fn on_admit(&mut self, _now: SimTime, _device: DeviceId) {}
     /// Device `device` changed state at `now`: `active` requests in service, `queued` waiting,
     /// drawing `power_w` from now on. Called only if `WANTS_DEVICE_STATE`.
     fn on_device(
         &mut self,
         _now: SimTime,
-        _device: u32,
+        _device: DeviceId,
         _active: u32,
         _queued: u32,
         _power_w: f64,
@@ -99,15 +101,22 @@ impl<A: Recorder, B: Recorder> Recorder for Tee<'_, A, B> {
         self.0.on_end(now, record);
         self.1.on_end(now, record);
     }
-    fn on_refused(&mut self, now: SimTime, device: u32, throttled: bool) {
+    fn on_refused(&mut self, now: SimTime, device: DeviceId, throttled: bool) {
         self.0.on_refused(now, device, throttled);
         self.1.on_refused(now, device, throttled);
     }
-    fn on_admit(&mut self, now: SimTime, device: u32) {
+    fn on_admit(&mut self, now: SimTime, device: DeviceId) {
         self.0.on_admit(now, device);
         self.1.on_admit(now, device);
     }
-    fn on_device(&mut self, now: SimTime, device: u32, active: u32, queued: u32, power_w: f64) {
+    fn on_device(
+        &mut self,
+        now: SimTime,
+        device: DeviceId,
+        active: u32,
+        queued: u32,
+        power_w: f64,
+    ) {
         if A::WANTS_DEVICE_STATE {
             self.0.on_device(now, device, active, queued, power_w);
         }

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::{Histogram, Recorder, RequestRecord, Route};
+use crate::device::DeviceId;
 use crate::time::SimTime;
 
 /// p50/p90/p99 and mean of a latency \[ms\]; `null` in JSON when nothing was measured.
@@ -164,21 +165,79 @@ pub struct Summary {
     pub events: u64,
 }
 
+/// Requests by how they ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RouteCounts {
+    /// Served at the edge.
+    pub edge: u64,
+    /// Served by the cloud.
+    pub cloud: u64,
+    /// Rejected.
+    pub rejected: u64,
+}
+
+/// Prompt and output tokens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TokenCounts {
+    /// Prompt tokens.
+    pub prompt: u64,
+    /// Output tokens.
+    pub output: u64,
+}
+
+impl TokenCounts {
+    /// Prompt + output.
+    pub fn total(&self) -> u64 {
+        self.prompt + self.output
+    }
+}
+
+/// Refused edge attempts by cause.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Refusals {
+    /// By the rate limiter.
+    pub throttled: u64,
+    /// Because slots and queue were full.
+    pub full: u64,
+}
+
+/// Counters of one device.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeviceCounts {
+    /// Requests served.
+    pub served: u64,
+    /// Output tokens of those requests.
+    pub output_tokens: u64,
+    /// Attempts refused on it.
+    pub refused: Refusals,
+}
+
+/// Latency histograms \[µs\] of all served requests and of each route.
+#[derive(Clone, Debug, Default)]
+pub struct LatencyByRoute {
+    /// Every served request.
+    pub all: Histogram,
+    /// Edge-served.
+    pub edge: Histogram,
+    /// Cloud-served.
+    pub cloud: Histogram,
+}
+
 /// Folds request records into summary counters and histograms (constant memory).
 #[derive(Clone, Debug, Default)]
 pub struct SummaryRecorder {
     /// Arrivals.
     pub arrivals: u64,
-    /// Ended requests by route: edge, cloud, rejected.
-    pub ended: [u64; 3],
-    /// Redirected prompt and output tokens.
-    pub redirected: [u64; 2],
+    /// Ended requests by route.
+    pub ended: RouteCounts,
+    /// Tokens redirected to the cloud.
+    pub redirected: TokenCounts,
     /// Prompt + output tokens served at the edge.
     pub edge_tokens: u64,
-    /// Refused attempts: throttled, full.
-    pub refused: [u64; 2],
-    /// Per device: served, output tokens, throttled, full.
-    pub per_device: Vec<[u64; 4]>,
+    /// Refused edge attempts.
+    pub refused: Refusals,
+    /// Per device.
+    pub per_device: Vec<DeviceCounts>,
     /// Cloud cost \[USD\].
     pub cloud_cost_usd: f64,
     /// Attributed edge energy \[J\].
@@ -190,10 +249,10 @@ pub struct SummaryRecorder {
     pub classes: usize,
     /// TTFT at which R = 1/2 \[ms\].
     pub ttft_ref_ms: f64,
-    /// TTFT \[µs\]: all, edge, cloud.
-    pub ttft: [Histogram; 3],
-    /// End to end \[µs\]: all, edge, cloud.
-    pub e2e: [Histogram; 3],
+    /// Time to first token \[µs\].
+    pub ttft: LatencyByRoute,
+    /// End to end \[µs\].
+    pub e2e: LatencyByRoute,
 }
 
 /// Totals of one (place of service, class) pair.
@@ -223,7 +282,7 @@ impl SummaryRecorder {
     /// reference `ttft_ref_ms`.
     pub fn new(devices: usize, classes: usize, ttft_ref_ms: f64) -> SummaryRecorder {
         SummaryRecorder {
-            per_device: vec![[0; 4]; devices],
+            per_device: vec![DeviceCounts::default(); devices],
             per_class: vec![ClassAcc::default(); (devices + 1) * classes.max(1)],
             classes: classes.max(1),
             ttft_ref_ms,
@@ -233,15 +292,18 @@ impl SummaryRecorder {
 
     /// A recorder for a scenario.
     pub fn for_scenario(sc: &crate::scenario::Scenario) -> SummaryRecorder {
-        SummaryRecorder::new(sc.devices.len(), sc.classes.len(), sc.metrics.ttft_ref_ms)
+        SummaryRecorder::new(
+            sc.device_count(),
+            sc.classes().len(),
+            sc.metrics.ttft_ref_ms,
+        )
     }
 
-    /// Latencies of one route (1 = edge, 2 = cloud) or all (0).
-    pub fn route_latency(&self, i: usize, served: u64) -> RouteLatency {
+    fn route_latency(ttft: &Histogram, e2e: &Histogram, served: u64) -> RouteLatency {
         RouteLatency {
             served,
-            ttft_ms: Percentiles::from_micros(&self.ttft[i]),
-            e2e_ms: Percentiles::from_micros(&self.e2e[i]),
+            ttft_ms: Percentiles::from_micros(ttft),
+            e2e_ms: Percentiles::from_micros(e2e),
         }
     }
 }
@@ -253,7 +315,7 @@ impl Recorder for SummaryRecorder {
     fn on_end(&mut self, _: SimTime, r: &RequestRecord) {
         let tokens = u64::from(r.prompt_tokens) + u64::from(r.output_tokens);
         let place = match r.route {
-            Route::Edge(d) => Some(d as usize),
+            Route::Edge(d) => Some(d.index()),
             Route::Cloud => Some(self.per_device.len()),
             Route::Rejected => None,
         };
@@ -264,36 +326,42 @@ impl Recorder for SummaryRecorder {
             acc.cost_usd += r.cost_usd;
             acc.r_sum += super::toolkit::responsiveness(r.ttft.0 as f64 / 1000.0, self.ttft_ref_ms);
         }
-        let route = match r.route {
+        let (ttft, e2e) = match r.route {
             Route::Edge(d) => {
                 self.edge_tokens += tokens;
                 self.edge_request_energy_j += r.energy_j;
-                let dev = &mut self.per_device[d as usize];
-                dev[0] += 1;
-                dev[1] += u64::from(r.output_tokens);
-                1
+                let dev = &mut self.per_device[d.index()];
+                dev.served += 1;
+                dev.output_tokens += u64::from(r.output_tokens);
+                self.ended.edge += 1;
+                (&mut self.ttft.edge, &mut self.e2e.edge)
             }
             Route::Cloud => {
-                self.redirected[0] += u64::from(r.prompt_tokens);
-                self.redirected[1] += u64::from(r.output_tokens);
+                self.redirected.prompt += u64::from(r.prompt_tokens);
+                self.redirected.output += u64::from(r.output_tokens);
                 self.cloud_cost_usd += r.cost_usd;
-                2
+                self.ended.cloud += 1;
+                (&mut self.ttft.cloud, &mut self.e2e.cloud)
             }
             Route::Rejected => {
-                self.ended[2] += 1;
+                self.ended.rejected += 1;
                 return;
             }
         };
-        self.ended[route - 1] += 1;
-        for i in [0, route] {
-            self.ttft[i].record(r.ttft.0);
-            self.e2e[i].record(r.e2e.0);
-        }
+        ttft.record(r.ttft.0);
+        e2e.record(r.e2e.0);
+        self.ttft.all.record(r.ttft.0);
+        self.e2e.all.record(r.e2e.0);
     }
-    fn on_refused(&mut self, _: SimTime, device: u32, throttled: bool) {
-        let k = if throttled { 0 } else { 1 };
-        self.refused[k] += 1;
-        self.per_device[device as usize][2 + k] += 1;
+    fn on_refused(&mut self, _: SimTime, device: DeviceId, throttled: bool) {
+        let dev = &mut self.per_device[device.index()].refused;
+        if throttled {
+            self.refused.throttled += 1;
+            dev.throttled += 1;
+        } else {
+            self.refused.full += 1;
+            dev.full += 1;
+        }
     }
 }
 
@@ -306,39 +374,40 @@ impl Summary {
     ) -> Summary {
         let mut devices = out.devices;
         for (d, c) in devices.iter_mut().zip(&rec.per_device) {
-            d.output_tokens = c[1];
-            d.throttled = c[2];
-            d.full = c[3];
+            d.output_tokens = c.output_tokens;
+            d.throttled = c.refused.throttled;
+            d.full = c.refused.full;
         }
-        let duration_s = if sc.horizon == SimTime::MAX {
+        let horizon = sc.horizon();
+        let duration_s = if horizon == SimTime::MAX {
             out.end.as_secs_f64()
         } else {
-            sc.horizon.as_secs_f64()
+            horizon.as_secs_f64()
         };
         Summary {
             scenario: sc.name.clone(),
             seed: sc.seed,
-            selection: out.selection.to_string(),
-            rate_limit: rate_limit_name(sc),
+            selection: sc.selection.kind.name().to_string(),
+            rate_limit: sc.rate_limit.describe(),
             duration_s,
             end_s: out.end.as_secs_f64(),
             requests_total: rec.arrivals,
-            served_edge: rec.ended[0],
-            served_cloud: rec.ended[1],
-            rejected: rec.ended[2],
-            redirected_tokens: rec.redirected[0] + rec.redirected[1],
-            redirected_prompt_tokens: rec.redirected[0],
-            redirected_output_tokens: rec.redirected[1],
+            served_edge: rec.ended.edge,
+            served_cloud: rec.ended.cloud,
+            rejected: rec.ended.rejected,
+            redirected_tokens: rec.redirected.total(),
+            redirected_prompt_tokens: rec.redirected.prompt,
+            redirected_output_tokens: rec.redirected.output,
             edge_tokens: rec.edge_tokens,
-            throttled_attempts: rec.refused[0],
-            full_attempts: rec.refused[1],
+            throttled_attempts: rec.refused.throttled,
+            full_attempts: rec.refused.full,
             cloud_cost_usd: rec.cloud_cost_usd,
             edge_energy_j: devices.iter().map(|d| d.energy_j).sum(),
             edge_request_energy_j: rec.edge_request_energy_j,
-            ttft_ms: Percentiles::from_micros(&rec.ttft[0]),
-            e2e_ms: Percentiles::from_micros(&rec.e2e[0]),
-            edge: rec.route_latency(1, rec.ended[0]),
-            cloud: rec.route_latency(2, rec.ended[1]),
+            ttft_ms: Percentiles::from_micros(&rec.ttft.all),
+            e2e_ms: Percentiles::from_micros(&rec.e2e.all),
+            edge: SummaryRecorder::route_latency(&rec.ttft.edge, &rec.e2e.edge, rec.ended.edge),
+            cloud: SummaryRecorder::route_latency(&rec.ttft.cloud, &rec.e2e.cloud, rec.ended.cloud),
             platforms: platforms(sc, rec, &devices),
             devices,
             events: out.stats.events,
@@ -356,7 +425,7 @@ fn platforms(
     let m = &sc.metrics;
     let k = rec.classes;
     let task = |c: usize| {
-        sc.classes
+        sc.classes()
             .get(c)
             .and_then(|c| c.task.as_deref())
             .unwrap_or(&m.task)
@@ -471,7 +540,7 @@ fn platform_row(
     t: &ClassAcc,
     q_sum: Option<f64>,
     device_energy_j: Option<f64>,
-    m: &crate::scenario::MetricsSpec,
+    m: &crate::metrics::settings::MetricsSpec,
 ) -> PlatformSummary {
     use super::toolkit;
     let n = t.served as f64;
@@ -496,35 +565,5 @@ fn platform_row(
         responsiveness,
         utility,
         pcr: utility.zip(cpr_cents).and_then(|(u, c)| toolkit::pcr(u, c)),
-    }
-}
-
-fn rate_limit_name(sc: &crate::scenario::Scenario) -> String {
-    use crate::scenario::file::{LimitScope, LimitUnit, RateLimitKind};
-    let r = &sc.rate_limit;
-    let unit = match r.unit {
-        LimitUnit::Requests => "requests",
-        LimitUnit::Tokens => "tokens",
-    };
-    let scope = match r.scope {
-        LimitScope::Device => "per device",
-        LimitScope::Cluster => "per cluster",
-    };
-    match r.kind {
-        RateLimitKind::None => "none".into(),
-        RateLimitKind::SlidingWindow => {
-            format!(
-                "sliding_window: {} {unit} / {} s {scope}",
-                r.limit,
-                r.window.as_secs_f64()
-            )
-        }
-        RateLimitKind::TokenBucket => {
-            format!(
-                "token_bucket: {} {unit}, +{}/s {scope}",
-                r.limit, r.refill_per_s
-            )
-        }
-        RateLimitKind::Concurrency => format!("concurrency: {} {unit} {scope}", r.limit),
     }
 }

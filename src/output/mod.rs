@@ -27,17 +27,24 @@ impl<R: Recorder> Recorder for Option<R> {
             r.on_end(now, record);
         }
     }
-    fn on_refused(&mut self, now: SimTime, device: u32, throttled: bool) {
+    fn on_refused(&mut self, now: SimTime, device: crate::device::DeviceId, throttled: bool) {
         if let Some(r) = self {
             r.on_refused(now, device, throttled);
         }
     }
-    fn on_admit(&mut self, now: SimTime, device: u32) {
+    fn on_admit(&mut self, now: SimTime, device: crate::device::DeviceId) {
         if let Some(r) = self {
             r.on_admit(now, device);
         }
     }
-    fn on_device(&mut self, now: SimTime, device: u32, active: u32, queued: u32, power_w: f64) {
+    fn on_device(
+        &mut self,
+        now: SimTime,
+        device: crate::device::DeviceId,
+        active: u32,
+        queued: u32,
+        power_w: f64,
+    ) {
         if let Some(r) = self {
             r.on_device(now, device, active, queued, power_w);
         }
@@ -63,6 +70,27 @@ impl Default for OutputOptions {
             requests: true,
             bucket_s: 10.0,
         }
+    }
+}
+
+/// The default format, plus CSV if `csv` (`--csv`).
+pub fn formats(csv: bool) -> Vec<Format> {
+    let mut f = vec![default_format()];
+    if csv && !f.contains(&Format::Csv) {
+        f.push(Format::Csv);
+    }
+    f
+}
+
+/// Checks a time-series bucket width \[s\] given on the command line.
+pub fn check_bucket_s(flag: &str, bucket_s: f64) -> Result<f64> {
+    if bucket_s.is_finite() && (1e-3..=crate::time::MAX_INPUT_S).contains(&bucket_s) {
+        Ok(bucket_s)
+    } else {
+        Err(crate::Error::Override {
+            arg: format!("{flag} {bucket_s}"),
+            problem: "must be at least 0.001 (seconds)".into(),
+        })
     }
 }
 

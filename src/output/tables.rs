@@ -67,8 +67,8 @@ impl RequestTable {
             .map(|f| TableWriter::create(&dir.join(format!("requests.{}", f.extension())), *f))
             .collect::<Result<Vec<_>>>()?;
         Ok(RequestTable {
-            classes: sc.classes.iter().map(|c| c.name.clone()).collect(),
-            devices: sc.devices.iter().map(|d| d.name.clone()).collect(),
+            classes: sc.classes().iter().map(|c| c.name.clone()).collect(),
+            devices: sc.devices().map(|(_, name)| name).collect(),
             writers,
             rows: Rows::default(),
             error: None,
@@ -119,7 +119,7 @@ impl Recorder for RequestTable {
         rows.arrival_s.push(r.arrival.as_secs_f64());
         rows.route.push(r.route.name().to_string());
         rows.device.push(match r.route {
-            Route::Edge(d) => self.devices.get(d as usize).cloned(),
+            Route::Edge(d) => self.devices.get(d.index()).cloned(),
             _ => None,
         });
         rows.attempts.push(u64::from(r.attempts));
@@ -189,15 +189,14 @@ impl Timeseries {
         let bucket_us = ((bucket_s * 1e6).round() as u64).max(1);
         Timeseries {
             bucket_us,
-            names: sc.devices.iter().map(|d| d.name.clone()).collect(),
+            names: sc.devices().map(|(_, name)| name).collect(),
             devices: sc
-                .devices
-                .iter()
-                .map(|d| DeviceSeries {
+                .devices()
+                .map(|(g, _)| DeviceSeries {
                     last: SimTime::ZERO,
                     active: 0,
                     queued: 0,
-                    power_w: d.perf.idle_w(),
+                    power_w: g.perf.idle_w(),
                     buckets: Vec::new(),
                 })
                 .collect(),
@@ -403,21 +402,28 @@ impl Recorder for Timeseries {
             Route::Rejected => g.rejected += 1,
         }
     }
-    fn on_refused(&mut self, now: SimTime, device: u32, _: bool) {
+    fn on_refused(&mut self, now: SimTime, device: crate::device::DeviceId, _: bool) {
         let i = self.index(now);
-        let s = &mut self.devices[device as usize];
+        let s = &mut self.devices[device.index()];
         let i = bucket_of(&mut s.buckets, i);
         s.buckets[i].arrivals += 1;
         s.buckets[i].refused += 1;
     }
-    fn on_admit(&mut self, now: SimTime, device: u32) {
+    fn on_admit(&mut self, now: SimTime, device: crate::device::DeviceId) {
         let i = self.index(now);
-        let s = &mut self.devices[device as usize];
+        let s = &mut self.devices[device.index()];
         let i = bucket_of(&mut s.buckets, i);
         s.buckets[i].arrivals += 1;
     }
-    fn on_device(&mut self, now: SimTime, device: u32, active: u32, queued: u32, power_w: f64) {
-        let d = device as usize;
+    fn on_device(
+        &mut self,
+        now: SimTime,
+        device: crate::device::DeviceId,
+        active: u32,
+        queued: u32,
+        power_w: f64,
+    ) {
+        let d = device.index();
         self.advance(d, now);
         let s = &mut self.devices[d];
         (s.active, s.queued, s.power_w) = (active, queued, power_w);

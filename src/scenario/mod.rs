@@ -1,177 +1,71 @@
-//! Scenarios: a TOML file, `--set` overrides, then validation into an immutable [`Scenario`].
+//! Scenarios: a TOML file, `--set` overrides, then validation into a [`Scenario`].
 //!
 //! Loading has two phases (raw, then validated): [`file::ScenarioFile`] mirrors the TOML and
-//! rejects unknown keys; [`validate`] checks ranges and cross-key rules, loads device profiles,
-//! the model catalogue and traces, and builds a [`Scenario`]. A run never sees the raw form.
+//! rejects unknown keys; [`Scenario::from_file`] hands each section to the extension point it
+//! configures, which checks it and builds its validated spec. A [`Scenario`] is a plain value:
+//! tools build variants of it in code (another policy, other device counts) and
+//! [`Scenario::to_file`] gives the fully explicit form back (`scenario.resolved.toml`).
 
 pub mod file;
 pub mod overrides;
-mod validate;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::catalogue::ModelCatalogue;
-use crate::device::DeviceModel;
+use crate::check::{Checker, InputCache, MAX_CONFIG_BYTES, cut_lines, read_text};
+use crate::cloud::CloudSpec;
+use crate::device::DeviceGroup;
+use crate::device::fleet::fleet_from_files;
 use crate::error::{Error, Result};
-use crate::time::{SimDuration, SimTime};
-use crate::workload::bursty::BurstSchedule;
-use crate::workload::{ClassSpec, TraceRow};
-use file::{LimitScope, LimitUnit, RateLimitKind, ScenarioFile, SelectionKind};
+use crate::metrics::settings::MetricsSpec;
+use crate::policy::rate_limit::RateLimitSpec;
+use crate::policy::selection::SelectionSpec;
+use crate::sim::RoutingSpec;
+use crate::time::SimTime;
+use crate::workload::{ClassSpec, WorkloadSpec};
+use file::ScenarioFile;
 
-pub use validate::{load_profile, validate};
-
-/// A validated, immutable scenario.
+/// A validated scenario. Every field holds validated settings; edit them in code to build a
+/// variant (the invariants are those `from_file` checks: e.g. a group's `count` and `slots`
+/// are at least 1).
 #[derive(Clone, Debug)]
 pub struct Scenario {
     /// Name.
     pub name: String,
+    /// Free text.
+    pub description: String,
     /// Run seed.
     pub seed: u64,
-    /// The file it was loaded from.
+    /// The file it was loaded from (errors name it).
     pub source: PathBuf,
-    /// Arrivals stop after this time.
-    pub horizon: SimTime,
-    /// Arrival process.
+    /// Arrivals stop after this many seconds; `None` for a trace replayed whole.
+    pub duration_s: Option<f64>,
+    /// Arrival process and demand.
     pub workload: WorkloadSpec,
-    /// Request classes (at least one).
-    pub classes: Vec<ClassSpec>,
-    /// Edge devices, one entry per device (counts expanded).
-    pub devices: Vec<DeviceSpec>,
+    /// The edge fleet: groups of identical devices, in order.
+    pub fleet: Vec<DeviceGroup>,
     /// Selection policy.
-    pub selection: SelectionKind,
+    pub selection: SelectionSpec,
     /// Rate limiting.
     pub rate_limit: RateLimitSpec,
-    /// Edge candidates tried per request.
-    pub max_attempts: u32,
-    /// Gateway-to-edge round trip.
-    pub edge_rtt: SimDuration,
+    /// Edge candidates tried per request, edge round trip.
+    pub routing: RoutingSpec,
     /// Cloud fallback.
     pub cloud: CloudSpec,
     /// Metric settings.
     pub metrics: MetricsSpec,
     /// Model catalogue in use.
     pub catalogue: Arc<ModelCatalogue>,
-    /// Fully explicit form of what runs (profiles inlined, paths absolute, defaults filled).
-    pub resolved: ScenarioFile,
+    /// Where the catalogue came from (`None`: the built-in one).
+    pub catalogue_path: Option<PathBuf>,
 }
 
-/// A validated arrival process.
-#[derive(Clone, Debug)]
-pub enum WorkloadSpec {
-    /// Poisson arrivals \[requests/s\].
-    Poisson {
-        /// Rate.
-        rate_rps: f64,
-    },
-    /// Closed-loop users.
-    Closed {
-        /// Users.
-        users: u32,
-        /// Mean think time \[s\].
-        think_time_s: f64,
-    },
-    /// On/off modulated Poisson.
-    Bursty(BurstSchedule),
-    /// Trace replay.
-    Trace {
-        /// Rows.
-        rows: Arc<Vec<TraceRow>>,
-        /// Inter-arrival scale factor.
-        time_scale: f64,
-        /// Row limit.
-        max_requests: Option<u64>,
-    },
-}
-
-/// One edge device.
-#[derive(Clone, Debug)]
-pub struct DeviceSpec {
-    /// Unique name.
-    pub name: String,
-    /// Board name from the profile.
-    pub board: String,
-    /// Model served.
-    pub model: String,
-    /// Calibrated behaviour.
-    pub perf: Arc<dyn DeviceModel>,
-    /// Parallel slots.
-    pub slots: u32,
-    /// Waiting-queue capacity.
-    pub queue_capacity: u32,
-    /// Weight for weighted selection.
-    pub weight: f64,
-}
-
-/// A validated rate limit.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RateLimitSpec {
-    /// Limiter.
-    pub kind: RateLimitKind,
-    /// What is counted.
-    pub unit: LimitUnit,
-    /// Where it applies.
-    pub scope: LimitScope,
-    /// Sliding window length.
-    pub window: SimDuration,
-    /// The limit.
-    pub limit: f64,
-    /// Token-bucket refill \[units/s\].
-    pub refill_per_s: f64,
-}
-
-/// The cloud fallback.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CloudSpec {
-    /// Whether it takes what the edge cannot.
-    pub enabled: bool,
-    /// Model name.
-    pub model: String,
-    /// Round trip \[ms\].
-    pub rtt_ms: f64,
-    /// Server-side TTFT \[ms\].
-    pub ttft_ms: f64,
-    /// Streaming speed \[tokens/s\].
-    pub tokens_per_s: f64,
-    /// USD per 1000 input tokens.
-    pub usd_per_1k_input: f64,
-    /// USD per 1000 output tokens.
-    pub usd_per_1k_output: f64,
-    /// Date the prices were read.
-    pub price_date: String,
-}
-
-impl CloudSpec {
-    /// Time to first token seen by the user \[s\]: round trip plus server TTFT.
-    pub fn ttft_s(&self) -> f64 {
-        (self.rtt_ms + self.ttft_ms) / 1000.0
+fn syntax(path: &Path, message: String) -> Error {
+    Error::Syntax {
+        path: path.into(),
+        message: cut_lines(&message, 1000),
     }
-    /// End-to-end latency of a response with `output_tokens` \[s\].
-    pub fn e2e_s(&self, output_tokens: u32) -> f64 {
-        self.ttft_s() + f64::from(output_tokens.saturating_sub(1)) / self.tokens_per_s
-    }
-    /// API cost of one request \[USD\].
-    pub fn cost_usd(&self, prompt_tokens: u32, output_tokens: u32) -> f64 {
-        crate::metrics::toolkit::cloud_cost_usd(
-            prompt_tokens,
-            output_tokens,
-            self.usd_per_1k_input,
-            self.usd_per_1k_output,
-        )
-    }
-}
-
-/// Metric settings.
-#[derive(Clone, Debug, PartialEq)]
-pub struct MetricsSpec {
-    /// Weight of quality in U.
-    pub alpha: f64,
-    /// Electricity price \[cents/kWh\].
-    pub electricity_cents_per_kwh: f64,
-    /// TTFT at which R = 1/2 \[ms\].
-    pub ttft_ref_ms: f64,
-    /// Default task for quality Q.
-    pub task: String,
 }
 
 /// Options applied on top of the file.
@@ -186,51 +80,192 @@ pub struct LoadOptions {
 impl Scenario {
     /// Loads, overrides and validates a scenario file.
     pub fn load(path: &Path, opts: &LoadOptions) -> Result<Scenario> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.into(),
-            action: "cannot read scenario",
-            source,
-        })?;
+        let text = read_text(path, "scenario", MAX_CONFIG_BYTES)?;
         Self::from_str_at(&text, path, opts)
     }
 
     /// Parses scenario text as if read from `path` (relative paths resolve against its folder).
     pub fn from_str_at(text: &str, path: &Path, opts: &LoadOptions) -> Result<Scenario> {
-        let syntax = |message: String| Error::Syntax {
-            path: path.into(),
-            message,
-        };
-        let file: ScenarioFile = if opts.sets.is_empty() && opts.seed.is_none() {
-            toml::from_str(text).map_err(|e| syntax(e.to_string()))?
-        } else {
-            let mut doc =
-                toml::Value::Table(toml::from_str(text).map_err(|e| syntax(e.to_string()))?);
-            for arg in &opts.sets {
-                let (key, value) = overrides::parse_set(arg)?;
-                overrides::apply(&mut doc, arg, &key, value)?;
-            }
-            if let Some(seed) = opts.seed {
-                let seed = i64::try_from(seed).map_err(|_| Error::Override {
-                    arg: format!("--seed {seed}"),
-                    problem: format!("seeds must be at most {}", i64::MAX),
-                })?;
-                overrides::apply(
-                    &mut doc,
-                    "--seed",
-                    &["seed".into()],
-                    toml::Value::Integer(seed),
-                )?;
-            }
-            // Re-serialise so that schema errors quote the offending line.
-            let edited = toml::to_string(&doc).map_err(|e| syntax(e.to_string()))?;
-            toml::from_str(&edited)
-                .map_err(|e| syntax(format!("(after --set/--seed overrides) {e}")))?
-        };
-        validate(file, path)
+        if opts.sets.is_empty() {
+            // Straight from the text: errors quote the line.
+            let file: ScenarioFile =
+                toml::from_str(text).map_err(|e| syntax(path, e.to_string()))?;
+            return Self::with_seed(file, path, opts.seed, Arc::new(InputCache::default()));
+        }
+        let doc = Self::parse_doc(text, path)?;
+        Self::from_doc(doc, path, opts, Arc::new(InputCache::default()))
     }
 
-    /// The resolved scenario as TOML text.
+    /// Parses scenario text into a document that overrides can edit.
+    pub fn parse_doc(text: &str, path: &Path) -> Result<toml::Value> {
+        toml::from_str::<toml::Table>(text)
+            .map(toml::Value::Table)
+            .map_err(|e| syntax(path, e.to_string()))
+    }
+
+    /// Applies `opts` to a parsed document (from `path`) and validates it, reading input files
+    /// through `cache`. Sweeps and plans build each point's scenario this way, from one parse.
+    pub fn from_doc(
+        mut doc: toml::Value,
+        path: &Path,
+        opts: &LoadOptions,
+        cache: Arc<InputCache>,
+    ) -> Result<Scenario> {
+        for arg in &opts.sets {
+            let (key, value) = overrides::parse_set(arg)?;
+            overrides::apply(&mut doc, arg, &key, value)?;
+        }
+        // Deserialised from the edited document: errors name the key path, not a line.
+        let file: ScenarioFile =
+            serde::Deserialize::deserialize(doc).map_err(|e: toml::de::Error| {
+                let e = e.to_string().trim_end().replace("\nin `", " (in `");
+                let e = if e.contains(" (in `") {
+                    format!("{e})")
+                } else {
+                    e
+                };
+                syntax(
+                    path,
+                    format!("after the --set overrides ({}): {e}", opts.sets.join(", ")),
+                )
+            })?;
+        Self::with_seed(file, path, opts.seed, cache)
+    }
+
+    fn with_seed(
+        mut file: ScenarioFile,
+        path: &Path,
+        seed: Option<u64>,
+        cache: Arc<InputCache>,
+    ) -> Result<Scenario> {
+        if let Some(seed) = seed {
+            if seed > i64::MAX as u64 {
+                return Err(Error::Override {
+                    arg: format!("--seed {seed}"),
+                    problem: format!("seeds must be at most {}", i64::MAX),
+                });
+            }
+            file.seed = seed;
+        }
+        Self::from_file_with(file, path, cache)
+    }
+
+    /// Validates a raw scenario read from `path`: each section is checked by its own spec.
+    pub fn from_file(file: ScenarioFile, path: &Path) -> Result<Scenario> {
+        Self::from_file_with(file, path, Arc::new(InputCache::default()))
+    }
+
+    /// [`Scenario::from_file`], reading input files through `cache`.
+    pub fn from_file_with(
+        file: ScenarioFile,
+        path: &Path,
+        cache: Arc<InputCache>,
+    ) -> Result<Scenario> {
+        let cx = Checker::with_cache(path, cache);
+        let mut name = file.name.clone();
+        if name.trim().is_empty() {
+            name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "scenario".into());
+        }
+        if name.contains(['/', '\\']) || name == "." || name == ".." {
+            return Err(cx.bad(
+                "name",
+                format!("\"{name}\""),
+                "must not contain path separators",
+            ));
+        }
+        let (catalogue, catalogue_path) = match &file.model_catalogue {
+            Some(p) => {
+                let full = cx.resolve(p);
+                let c = ModelCatalogue::load(&full)
+                    .map_err(|e| cx.referenced("model_catalogue", p, e))?;
+                (c, Some(full))
+            }
+            None => (ModelCatalogue::builtin(), None),
+        };
+        let is_trace = matches!(file.workload, crate::workload::WorkloadFile::Trace(_));
+        let duration_s = match file.duration_s {
+            Some(d) => Some(cx.positive("duration_s", d)?),
+            None if is_trace => None,
+            None => {
+                return Err(cx.bad(
+                    "duration_s",
+                    "(missing)",
+                    "is required (seconds of arrivals, > 0) unless workload.kind = \"trace\"",
+                ));
+            }
+        };
+        let workload = WorkloadSpec::from_file(&cx, &file.workload, &catalogue)?;
+        let fleet = fleet_from_files(&cx, &file.devices, &catalogue)?;
+        let rate_limit = RateLimitSpec::from_file(&cx, &file.rate_limit)?;
+        let routing = RoutingSpec::from_file(&cx, &file.routing)?;
+        let cloud = CloudSpec::from_file(&cx, &file.cloud, &catalogue)?;
+        let metrics = MetricsSpec::from_file(&cx, &file.metrics, &catalogue)?;
+        Ok(Scenario {
+            name,
+            description: file.description,
+            seed: file.seed,
+            source: path.to_path_buf(),
+            duration_s,
+            workload,
+            fleet,
+            selection: SelectionSpec::from_file(&file.selection),
+            rate_limit,
+            routing,
+            cloud,
+            metrics,
+            catalogue: Arc::new(catalogue),
+            catalogue_path,
+        })
+    }
+
+    /// The fully explicit raw form: defaults filled, profiles inlined, paths absolute.
+    pub fn to_file(&self) -> ScenarioFile {
+        ScenarioFile {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            seed: self.seed,
+            duration_s: self.duration_s,
+            model_catalogue: self
+                .catalogue_path
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned()),
+            workload: self.workload.to_file(),
+            devices: self.fleet.iter().map(DeviceGroup::to_file).collect(),
+            selection: self.selection.to_file(),
+            rate_limit: self.rate_limit.to_file(),
+            routing: self.routing.to_file(),
+            cloud: self.cloud.to_file(),
+            metrics: self.metrics.to_file(),
+        }
+    }
+
+    /// The resolved scenario as TOML text (it reproduces the run anywhere).
     pub fn resolved_toml(&self) -> String {
-        toml::to_string(&self.resolved).unwrap_or_else(|e| format!("# cannot serialise: {e}\n"))
+        toml::to_string(&self.to_file()).unwrap_or_else(|e| format!("# cannot serialise: {e}\n"))
+    }
+
+    /// Arrivals stop after this time (never, for a trace replayed whole).
+    pub fn horizon(&self) -> SimTime {
+        self.duration_s.map_or(SimTime::MAX, SimTime::from_secs_f64)
+    }
+
+    /// The request classes (at least one).
+    pub fn classes(&self) -> &[ClassSpec] {
+        &self.workload.demand.classes
+    }
+
+    /// Number of edge devices (groups expanded).
+    pub fn device_count(&self) -> usize {
+        self.fleet.iter().map(|g| g.count as usize).sum()
+    }
+
+    /// Every device in order: its group and its name.
+    pub fn devices(&self) -> impl Iterator<Item = (&DeviceGroup, String)> + '_ {
+        self.fleet
+            .iter()
+            .flat_map(|g| (0..g.count).map(move |k| (g, g.device_name(k))))
     }
 }

@@ -1,4 +1,8 @@
-//! One edge device's state: slots, waiting queue, and processor-shared decoding.
+//! One edge device: slots, a waiting queue, prefill (serial batches or parallel) and
+//! processor-shared decoding. All state is private: the [`crate::sim::World`] admits requests
+//! and hands the device its own events; the device answers through an [`Outbox`] (requests
+//! that got their first token, requests that finished with their energy, events to schedule)
+//! in the order things happen.
 //!
 //! Decoding streams share the aggregate throughput D(n) equally, so every stream advances at
 //! D(n)/n tokens/s. Instead of updating each stream, the device keeps a virtual clock `v`: the
@@ -15,18 +19,69 @@
 //!
 //! Serial prefill (llama.cpp's unified batch): the prompts that get slots at the same instant
 //! are prefilled together in one batch; prompts that get a slot while a batch runs hold it and
-//! wait in `prefill_waiting` for the next batch; the virtual clock stands still while a batch
-//! runs. Decode steps run in lockstep, one token per stream, so they end where the virtual
-//! clock crosses `step_origin + k` (the clock when decoding last resumed): a batch opened
-//! while streams decode starts when the current step ends.
+//! wait for the next batch; the virtual clock stands still while a batch runs. Decode steps
+//! run in lockstep, one token per stream, so they end where the virtual clock crosses
+//! `step_origin + k` (the clock when decoding last resumed): a batch opened while streams
+//! decode starts when the current step ends.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, VecDeque};
 use std::sync::Arc;
 
-use crate::device::{DeviceModel, DeviceView, PrefillMode};
-use crate::scenario::DeviceSpec;
+use crate::device::{DeviceGroup, DeviceModel, PrefillMode};
 use crate::time::{SimDuration, SimTime};
+
+/// An event of one device, scheduled through the [`Outbox`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceEvent {
+    /// Request `0` finished parallel prefill (first token).
+    PrefillDone(u32),
+    /// The serial-prefill batch of generation `0` finished (ignored if superseded: requests
+    /// joined the batch after it was scheduled).
+    BatchDone(u64),
+    /// The earliest decoding stream finishes (ignored if generation `0` is stale).
+    DecodeDone(u64),
+}
+
+/// What a device operation produced, in the order it happened.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Out {
+    /// The request got its first token now.
+    FirstToken(u32),
+    /// The request finished now, having been charged `energy_j` \[J\].
+    Finished {
+        /// Request slot.
+        req: u32,
+        /// Energy attributed to it.
+        energy_j: f64,
+    },
+    /// An event of this device to schedule.
+    Schedule(SimTime, DeviceEvent),
+}
+
+/// The answers of one device operation.
+pub type Outbox = Vec<Out>;
+
+/// A request on the device.
+#[derive(Clone, Copy, Debug)]
+pub struct Job {
+    /// Request slot (the simulator's arena index).
+    pub req: u32,
+    /// Prompt tokens.
+    pub prompt_tokens: u32,
+    /// Output tokens.
+    pub output_tokens: u32,
+    /// When the device admitted it (to a slot or its queue).
+    pub admitted: SimTime,
+}
+
+/// A request holding a slot.
+#[derive(Clone, Copy, Debug)]
+struct InService {
+    job: Job,
+    /// `e_acc` when it got the slot.
+    e_start: f64,
+}
 
 /// `secs` rounded up to whole microseconds (so that the virtual clock has reached a target
 /// when an event scheduled for it fires).
@@ -54,110 +109,331 @@ impl Ord for Key {
     }
 }
 
-pub(crate) struct DeviceState {
-    pub(crate) model: Arc<dyn DeviceModel>,
-    pub(crate) slots: u32,
-    pub(crate) queue_capacity: u32,
-    pub(crate) queue: VecDeque<u32>,
+/// What a device measured over a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct DeviceStats {
+    /// Requests served to completion.
+    pub completed: u64,
+    /// Time with at least one request in service \[µs\].
+    pub busy_us: u64,
+    /// Energy, idle included \[J\].
+    pub energy_j: f64,
+    /// Energy drawn while idle \[J\].
+    pub idle_energy_j: f64,
+    /// ∫ requests in service dt \[request·s\].
+    pub area_active: f64,
+    /// ∫ (in service + queued) dt \[request·s\].
+    pub area_system: f64,
+    /// Σ residence (admission to completion) \[s\].
+    pub residence_s: f64,
+}
+
+/// One device's state.
+pub struct Device {
+    model: Arc<dyn DeviceModel>,
+    slots: u32,
+    queue_capacity: u32,
+    /// Admitted requests waiting for a slot, in order.
+    queue: VecDeque<Job>,
+    /// Requests holding a slot.
+    in_service: Vec<InService>,
     /// Requests holding a slot before their first token (prefilling or waiting to).
-    pub(crate) prefilling: u32,
+    prefilling: u32,
     /// Serial prefill: prompts in batches, and decoding waits while a batch runs.
-    pub(crate) serial_prefill: bool,
+    serial: bool,
     /// Serial prefill: the requests of the batch in progress (empty: none).
-    prefill_batch: Vec<u32>,
-    /// Serial prefill: tokens of the batch in progress (its prompts and one per decoding stream).
-    pub(crate) prefill_tokens: u32,
+    batch: Vec<u32>,
+    /// Serial prefill: tokens of the batch in progress (its prompts and one per decoding
+    /// stream).
+    batch_tokens: u32,
     /// Serial prefill: when the batch in progress started (or, opened during a decode step,
     /// will start: at the end of that step).
-    pub(crate) prefill_started: SimTime,
+    batch_start: SimTime,
     /// Serial prefill: the virtual clock at which decoding stops for the batch (a step end).
     stall_v: f64,
     /// Serial prefill: the virtual clock when decoding last resumed; steps end at +1, +2, ...
     step_origin: f64,
     /// Serial prefill: generation of the pending batch-completion event.
-    pub(crate) prefill_generation: u64,
-    /// Serial prefill: requests holding a slot and waiting for the next batch.
-    pub(crate) prefill_waiting: VecDeque<u32>,
+    batch_generation: u64,
+    /// Serial prefill: requests holding a slot and waiting for the next batch (with prompts).
+    waiting: VecDeque<(u32, u32)>,
     /// (target virtual time, request, c0 − v0) of every decoding stream.
     decoding: BinaryHeap<Reverse<(Key, u32, Key)>>,
     /// Virtual decode clock \[tokens per stream\].
-    pub(crate) v: f64,
+    v: f64,
     /// γ \[s per decode step per context token\].
     context_s: f64,
     /// K = Σ (c0 − v0) over decoding streams \[tokens\].
     context_k: f64,
     /// Energy charged to each in-service request so far \[J\].
-    pub(crate) e_acc: f64,
+    e_acc: f64,
+    /// Time up to which the integrals are done.
     last: SimTime,
     /// Generation of the pending decode-completion event.
-    pub(crate) generation: u64,
-    // Statistics.
-    pub(crate) busy_us: u64,
-    pub(crate) energy_j: f64,
-    pub(crate) idle_energy_j: f64,
-    /// ∫ active dt \[request·s\].
-    pub(crate) area_active: f64,
-    /// ∫ (active + queued) dt \[request·s\].
-    pub(crate) area_system: f64,
-    /// Σ residence (admission to completion) \[s\].
-    pub(crate) residence_s: f64,
-    pub(crate) completed: u64,
+    generation: u64,
+    stats: DeviceStats,
 }
 
-impl DeviceState {
-    pub(crate) fn new(spec: &DeviceSpec) -> DeviceState {
-        DeviceState {
-            model: spec.perf.clone(),
-            slots: spec.slots,
-            queue_capacity: spec.queue_capacity,
+impl Device {
+    /// An idle device of `group`.
+    pub fn new(group: &DeviceGroup) -> Device {
+        let model = group.perf.clone();
+        Device {
+            slots: group.slots,
+            queue_capacity: group.queue_capacity,
             queue: VecDeque::new(),
+            in_service: Vec::with_capacity(group.slots as usize),
             prefilling: 0,
-            serial_prefill: spec.perf.prefill_mode() == PrefillMode::Serial,
-            prefill_batch: Vec::new(),
-            prefill_tokens: 0,
-            prefill_started: SimTime::ZERO,
+            serial: model.prefill_mode() == PrefillMode::Serial,
+            batch: Vec::new(),
+            batch_tokens: 0,
+            batch_start: SimTime::ZERO,
             stall_v: 0.0,
             step_origin: 0.0,
-            prefill_generation: 0,
-            prefill_waiting: VecDeque::new(),
+            batch_generation: 0,
+            waiting: VecDeque::new(),
             decoding: BinaryHeap::new(),
             v: 0.0,
-            context_s: spec.perf.decode_s_per_context_token(),
+            context_s: model.decode_s_per_context_token(),
             context_k: 0.0,
             e_acc: 0.0,
             last: SimTime::ZERO,
             generation: 0,
-            busy_us: 0,
-            energy_j: 0.0,
-            idle_energy_j: 0.0,
-            area_active: 0.0,
-            area_system: 0.0,
-            residence_s: 0.0,
-            completed: 0,
+            stats: DeviceStats::default(),
+            model,
+        }
+    }
+
+    /// Parallel slots.
+    pub fn slots(&self) -> u32 {
+        self.slots
+    }
+
+    /// Requests in service (prefill or decode).
+    pub fn active(&self) -> u32 {
+        self.prefilling + self.decoding.len() as u32
+    }
+
+    /// Requests waiting for a slot.
+    pub fn queued(&self) -> u32 {
+        self.queue.len() as u32
+    }
+
+    /// Waiting-queue capacity.
+    pub fn queue_capacity(&self) -> u32 {
+        self.queue_capacity
+    }
+
+    /// Whether the device can take one more request now (free slot or queue room).
+    pub fn has_room(&self) -> bool {
+        self.active() < self.slots || self.queued() < self.queue_capacity
+    }
+
+    /// Power drawn in the current state \[W\].
+    pub fn power_w(&self) -> f64 {
+        let active = self.active();
+        if active > 0 {
+            self.model.busy_w(active)
+        } else {
+            self.model.idle_w()
+        }
+    }
+
+    /// Admits `job` at `now` (the caller checked [`Device::has_room`]): it starts at once if a
+    /// slot is free, else waits in the queue.
+    pub fn admit(&mut self, now: SimTime, job: Job, out: &mut Outbox) {
+        self.advance(now);
+        if self.active() < self.slots {
+            if self.start(now, job, out) {
+                // Decoding now waits for this prefill: replace its pending completion.
+                self.reschedule(now, out);
+            }
+        } else {
+            self.queue.push_back(job);
+        }
+    }
+
+    /// Handles one of this device's events. Returns `false` if it was stale (superseded) and
+    /// changed nothing.
+    pub fn handle(&mut self, now: SimTime, ev: DeviceEvent, out: &mut Outbox) -> bool {
+        match ev {
+            DeviceEvent::PrefillDone(req) => {
+                self.advance(now);
+                self.prefilling -= 1;
+                self.first_token(now, req, out);
+                self.reschedule(now, out);
+                true
+            }
+            DeviceEvent::BatchDone(generation) => self.on_batch_done(now, generation, out),
+            DeviceEvent::DecodeDone(generation) => {
+                if self.generation != generation {
+                    return false; // superseded by a later reschedule
+                }
+                self.advance(now);
+                let mut done = Vec::new();
+                self.finished(&mut done);
+                for req in done {
+                    self.finish(now, req, out);
+                }
+                self.reschedule(now, out);
+                true
+            }
+        }
+    }
+
+    /// Integrates up to `end` and returns what the device measured.
+    pub fn stats(&mut self, end: SimTime) -> DeviceStats {
+        self.advance(end);
+        self.stats
+    }
+
+    /// Gives `job` a slot (one is free; `advance` done) and starts its prefill. With serial
+    /// prefill it joins the batch that starts at this instant, or starts one, or waits for the
+    /// next batch if one is running. Returns whether decoding has just stopped for a new batch.
+    fn start(&mut self, now: SimTime, job: Job, out: &mut Outbox) -> bool {
+        self.prefilling += 1;
+        self.in_service.push(InService {
+            job,
+            e_start: self.e_acc,
+        });
+        if !self.serial {
+            let t = SimDuration::from_secs_f64(self.model.prefill_s(job.prompt_tokens));
+            out.push(Out::Schedule(now + t, DeviceEvent::PrefillDone(job.req)));
+            return false;
+        }
+        let busy = self.batch_busy();
+        if busy && self.batch_start < now {
+            // The batch has started: wait for the next one.
+            self.waiting.push_back((job.req, job.prompt_tokens));
+            return false;
+        }
+        if !busy {
+            self.open_batch(now);
+        }
+        self.join_batch(job.req, job.prompt_tokens);
+        self.schedule_batch(now, out);
+        !busy && !self.decoding.is_empty()
+    }
+
+    fn on_batch_done(&mut self, now: SimTime, generation: u64, out: &mut Outbox) -> bool {
+        if self.batch_generation != generation {
+            return false; // superseded: requests joined the batch
+        }
+        self.advance(now);
+        let mut batch = std::mem::take(&mut self.batch);
+        self.prefilling -= batch.len() as u32;
+        self.step_origin = self.v;
+        // Those with more tokens start decoding; single-token ones stay in `batch`.
+        batch.retain(|&req| !self.start_decoding(now, req, out));
+        // The waiting prompts form the next batch, with the streams that decode from now on;
+        // requests that get a slot at this instant (freed below) join it.
+        if !self.waiting.is_empty() {
+            self.open_batch(now);
+            while let Some((req, prompt)) = self.waiting.pop_front() {
+                self.join_batch(req, prompt);
+            }
+            self.schedule_batch(now, out);
+        }
+        // Single-token requests complete now, freeing slots for queued requests.
+        for &req in &batch {
+            self.finish(now, req, out);
+        }
+        batch.clear();
+        if self.batch.is_empty() {
+            self.batch = batch; // keep the allocation
+        }
+        self.reschedule(now, out);
+        true
+    }
+
+    /// (Re)schedules the end of the prefill batch, superseding an earlier event.
+    fn schedule_batch(&mut self, now: SimTime, out: &mut Outbox) {
+        self.batch_generation += 1;
+        let t = SimDuration::from_secs_f64(self.model.prefill_s(self.batch_tokens));
+        out.push(Out::Schedule(
+            self.batch_start.max(now) + t,
+            DeviceEvent::BatchDone(self.batch_generation),
+        ));
+    }
+
+    /// `req` has its first token (`advance` done): it starts decoding, or completes if that
+    /// was its only token.
+    fn first_token(&mut self, now: SimTime, req: u32, out: &mut Outbox) {
+        if !self.start_decoding(now, req, out) {
+            self.finish(now, req, out);
+        }
+    }
+
+    /// Reports `req`'s first token and starts decoding the rest; false if it had one token.
+    fn start_decoding(&mut self, _now: SimTime, req: u32, out: &mut Outbox) -> bool {
+        out.push(Out::FirstToken(req));
+        let job = self.job(req);
+        let remaining = job.output_tokens.saturating_sub(1);
+        if remaining > 0 {
+            // The prompt and the first token are in the context.
+            let context = job.prompt_tokens.saturating_add(1);
+            self.start_decode(req, remaining, context);
+        }
+        remaining > 0
+    }
+
+    /// The in-service job of `req`.
+    fn job(&self, req: u32) -> Job {
+        self.in_service
+            .iter()
+            .find(|s| s.job.req == req)
+            .map(|s| s.job)
+            .unwrap_or(Job {
+                req,
+                prompt_tokens: 1,
+                output_tokens: 1,
+                admitted: self.last,
+            })
+    }
+
+    /// `req` completes (`advance` done): report it with its energy, then start waiting
+    /// requests on the freed slot.
+    fn finish(&mut self, now: SimTime, req: u32, out: &mut Outbox) {
+        let (job, e_start) = match self.in_service.iter().position(|s| s.job.req == req) {
+            Some(i) => {
+                let s = self.in_service.swap_remove(i);
+                (s.job, s.e_start)
+            }
+            None => return,
+        };
+        self.stats.completed += 1;
+        self.stats.residence_s += now.since(job.admitted).as_secs_f64();
+        out.push(Out::Finished {
+            req,
+            energy_j: self.e_acc - e_start,
+        });
+        while self.active() < self.slots {
+            let Some(next) = self.queue.pop_front() else {
+                break;
+            };
+            self.start(now, next, out);
+        }
+    }
+
+    /// Schedules the next decode completion, superseding the pending one.
+    fn reschedule(&mut self, now: SimTime, out: &mut Outbox) {
+        if let Some((dt, generation)) = self.next_decode() {
+            out.push(Out::Schedule(now + dt, DeviceEvent::DecodeDone(generation)));
         }
     }
 
     /// Serial prefill: whether a batch is in progress or about to start (decoding stops).
-    pub(crate) fn prefill_busy(&self) -> bool {
-        !self.prefill_batch.is_empty()
-    }
-
-    /// Serial prefill: ends the batch in progress (call `advance` first): moves its requests
-    /// into `out` (cleared first) and lets decoding resume from this step boundary.
-    pub(crate) fn end_batch(&mut self, out: &mut Vec<u32>) {
-        out.clear();
-        std::mem::swap(out, &mut self.prefill_batch);
-        self.prefilling -= out.len() as u32;
-        self.step_origin = self.v;
+    fn batch_busy(&self) -> bool {
+        !self.batch.is_empty()
     }
 
     /// Serial prefill: opens a batch (call `advance` first). It starts at `now`, or, if
     /// streams are in the middle of a decode step, when that step ends; it holds one token of
     /// every decoding stream. Requests join it with `join_batch`.
-    pub(crate) fn open_batch(&mut self, now: SimTime) {
-        self.prefill_started = now;
+    fn open_batch(&mut self, now: SimTime) {
+        self.batch_start = now;
         self.stall_v = self.v;
-        self.prefill_tokens = self.decoding_streams();
+        self.batch_tokens = self.decoding.len() as u32;
         if self.decoding.is_empty() {
             return;
         }
@@ -165,39 +441,18 @@ impl DeviceState {
         let boundary = self.step_origin + (into_step - 1e-9).ceil().max(0.0);
         if boundary - self.v > 1e-9 {
             self.stall_v = boundary;
-            self.prefill_started = now + ceil_us(self.secs_to(boundary));
+            self.batch_start = now + ceil_us(self.secs_to(boundary));
         }
     }
 
-    /// Serial prefill: adds request `req` with `prompt` tokens to the batch in progress.
-    pub(crate) fn join_batch(&mut self, req: u32, prompt: u32) {
-        self.prefill_batch.push(req);
-        self.prefill_tokens = self.prefill_tokens.saturating_add(prompt);
-    }
-
-    /// Requests decoding.
-    pub(crate) fn decoding_streams(&self) -> u32 {
-        self.decoding.len() as u32
-    }
-
-    /// Requests in service (prefill or decode).
-    pub(crate) fn active(&self) -> u32 {
-        self.prefilling + self.decoding.len() as u32
-    }
-
-    pub(crate) fn view(&self, weight: f64) -> DeviceView {
-        DeviceView {
-            slots: self.slots,
-            active: self.active(),
-            queued: self.queue.len() as u32,
-            queue_capacity: self.queue_capacity,
-            weight,
-            limit_usage: 0.0,
-        }
+    /// Serial prefill: adds `req` with `prompt` tokens to the batch in progress.
+    fn join_batch(&mut self, req: u32, prompt: u32) {
+        self.batch.push(req);
+        self.batch_tokens = self.batch_tokens.saturating_add(prompt);
     }
 
     /// Integrates time-weighted quantities up to `now`.
-    pub(crate) fn advance(&mut self, now: SimTime) {
+    fn advance(&mut self, now: SimTime) {
         let dt_us = now.since(self.last).0;
         if dt_us == 0 {
             return;
@@ -206,28 +461,28 @@ impl DeviceState {
         let active = self.active();
         if active > 0 {
             let p = self.model.busy_w(active);
-            self.busy_us += dt_us;
-            self.energy_j += p * dt;
+            self.stats.busy_us += dt_us;
+            self.stats.energy_j += p * dt;
             self.e_acc += p / f64::from(active) * dt;
             if !self.decoding.is_empty() {
-                if !self.prefill_busy() {
+                if !self.batch_busy() {
                     self.decode_for(dt);
-                } else if self.prefill_started > self.last {
+                } else if self.batch_start > self.last {
                     // Decoding runs until the step end where the batch starts, then stops.
-                    let run = self.prefill_started.min(now).since(self.last).as_secs_f64();
+                    let run = self.batch_start.min(now).since(self.last).as_secs_f64();
                     self.decode_for(run);
-                    if now >= self.prefill_started {
+                    if now >= self.batch_start {
                         self.v = self.stall_v;
                     }
                 }
             }
         } else {
             let e = self.model.idle_w() * dt;
-            self.energy_j += e;
-            self.idle_energy_j += e;
+            self.stats.energy_j += e;
+            self.stats.idle_energy_j += e;
         }
-        self.area_active += f64::from(active) * dt;
-        self.area_system += f64::from(active + self.queue.len() as u32) * dt;
+        self.stats.area_active += f64::from(active) * dt;
+        self.stats.area_system += f64::from(active + self.queue.len() as u32) * dt;
         self.last = now;
     }
 
@@ -257,9 +512,9 @@ impl DeviceState {
         (base + self.context_s * context, self.context_s * n)
     }
 
-    /// Starts decoding `tokens` more tokens for request `req`, which holds `context` tokens
-    /// (call `advance` first).
-    pub(crate) fn start_decode(&mut self, req: u32, tokens: u32, context: u32) {
+    /// Starts decoding `tokens` more tokens for `req`, which holds `context` tokens (call
+    /// `advance` first).
+    fn start_decode(&mut self, req: u32, tokens: u32, context: u32) {
         let offset = f64::from(context) - self.v;
         self.context_k += offset;
         self.decoding
@@ -268,11 +523,11 @@ impl DeviceState {
 
     /// Time until the next decode completion, bumping the generation; `None` if none decodes
     /// (or decoding waits for a prefill).
-    pub(crate) fn next_decode(&mut self) -> Option<(SimDuration, u64)> {
+    fn next_decode(&mut self) -> Option<(SimDuration, u64)> {
         self.generation += 1;
         let Reverse((Key(target), _, _)) = *self.decoding.peek()?;
-        if self.prefill_busy()
-            && (self.prefill_started <= self.last
+        if self.batch_busy()
+            && (self.batch_start <= self.last
                 || target > self.stall_v + 1e-9 * self.stall_v.max(1.0))
         {
             // Stopped for a batch, or the next end lies beyond the step where it starts.
@@ -283,7 +538,7 @@ impl DeviceState {
 
     /// Removes and returns the streams that have finished decoding: the earliest one always
     /// (its event fired), and any other within a rounding margin of the virtual clock.
-    pub(crate) fn finished(&mut self, out: &mut Vec<u32>) {
+    fn finished(&mut self, out: &mut Vec<u32>) {
         if let Some(Reverse((Key(t), r, Key(offset)))) = self.decoding.pop() {
             self.v = self.v.max(t);
             self.context_k -= offset;
@@ -301,5 +556,205 @@ impl DeviceState {
         if self.decoding.is_empty() {
             self.context_k = 0.0; // no drift from the running sum
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Checker;
+    use crate::device::profile::{DeviceInfo, DeviceProfile, ModelPerf};
+
+    /// A device with `slots` slots and `queue` places: prefill at `prefill_tps`, decode curve
+    /// `decode`, 10 W busy, 1 W idle.
+    fn device(
+        slots: u32,
+        queue: u32,
+        prefill_tps: f64,
+        decode: &[f64],
+        mode: PrefillMode,
+    ) -> Device {
+        let profile = DeviceProfile {
+            device: DeviceInfo {
+                name: "b".into(),
+                power_mode: String::new(),
+                memory_gb: 1000.0,
+                usable_memory_gb: None,
+                idle_w: 1.0,
+                source: String::new(),
+            },
+            models: vec![ModelPerf {
+                model: "qwen2.5-0.5b".into(),
+                quant: String::new(),
+                prefill_tps,
+                prefill_curve: vec![],
+                ttft_overhead_ms: 0.0,
+                prefill_mode: mode,
+                decode_tps: decode.to_vec(),
+                decode_ms_per_1k_context: 0.0,
+                busy_w: 10.0,
+                busy_w_by_streams: vec![],
+                source: String::new(),
+            }],
+            provenance: None,
+        };
+        let cx = Checker::new(std::path::Path::new("t.toml"));
+        let g = DeviceGroup::new(
+            &cx,
+            "devices[0]",
+            "d".into(),
+            1,
+            Arc::new(profile),
+            "qwen2.5-0.5b".into(),
+            slots,
+            queue,
+            512,
+            None,
+            &crate::catalogue::ModelCatalogue::builtin(),
+        )
+        .unwrap();
+        Device::new(&g)
+    }
+
+    fn job(req: u32, prompt: u32, output: u32, at: SimTime) -> Job {
+        Job {
+            req,
+            prompt_tokens: prompt,
+            output_tokens: output,
+            admitted: at,
+        }
+    }
+
+    /// Runs the device's own events in time order (a tiny event loop) and returns every
+    /// outbox entry with the time it happened.
+    fn run(dev: &mut Device, mut pending: Vec<(SimTime, DeviceEvent)>) -> Vec<(SimTime, Out)> {
+        let mut log = Vec::new();
+        while !pending.is_empty() {
+            let i = (0..pending.len())
+                .min_by_key(|&i| (pending[i].0, i))
+                .unwrap();
+            let (t, ev) = pending.remove(i);
+            let mut out = Outbox::new();
+            dev.handle(t, ev, &mut out);
+            for o in out {
+                if let Out::Schedule(at, e) = o {
+                    pending.push((at, e));
+                }
+                log.push((t, o));
+            }
+        }
+        log
+    }
+
+    fn schedules(out: &Outbox) -> Vec<(SimTime, DeviceEvent)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Out::Schedule(t, e) => Some((*t, *e)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn finished(log: &[(SimTime, Out)]) -> Vec<(SimTime, u32)> {
+        log.iter()
+            .filter_map(|(t, o)| match o {
+                Out::Finished { req, .. } => Some((*t, *req)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn queue_is_fifo_and_room_counts_slots_and_queue() {
+        // One slot, one queue place; 10 tokens at 10 tok/s = 1 s each after an instant prefill.
+        let mut d = device(1, 1, 1e12, &[10.0], PrefillMode::Parallel);
+        let t0 = SimTime::ZERO;
+        let mut out = Outbox::new();
+        d.admit(t0, job(1, 1, 11, t0), &mut out);
+        assert!(d.has_room());
+        d.admit(t0, job(2, 1, 11, t0), &mut out);
+        assert!(!d.has_room(), "slot and queue full");
+        assert_eq!((d.active(), d.queued()), (1, 1));
+        let log = run(&mut d, schedules(&out));
+        let f = finished(&log);
+        assert_eq!(f, vec![(SimTime(1_000_000), 1), (SimTime(2_000_000), 2)]);
+        let s = d.stats(SimTime(2_000_000));
+        assert_eq!(s.completed, 2);
+        // Residence: 1 s and 2 s.
+        assert!((s.residence_s - 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn decode_throughput_is_shared_and_energy_attributed() {
+        // D(1) = D(2) = 10: two streams at 5 tok/s each; B (5 tokens) ends at 1 s, A (10) at
+        // 1.5 s. Energy: 10 W shared by two for 1 s, then A alone for 0.5 s.
+        let mut d = device(2, 0, 1e12, &[10.0, 10.0], PrefillMode::Parallel);
+        let t0 = SimTime::ZERO;
+        let mut out = Outbox::new();
+        d.admit(t0, job(1, 1, 11, t0), &mut out);
+        d.admit(t0, job(2, 1, 6, t0), &mut out);
+        let log = run(&mut d, schedules(&out));
+        let energy: Vec<(u32, f64)> = log
+            .iter()
+            .filter_map(|(_, o)| match o {
+                Out::Finished { req, energy_j } => Some((*req, *energy_j)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            finished(&log),
+            vec![(SimTime(1_000_000), 2), (SimTime(1_500_000), 1)]
+        );
+        assert!((energy[0].1 - 5.0).abs() < 1e-9 && (energy[1].1 - 10.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn serial_prefill_batches_prompts_and_stalls_decoding() {
+        // Prefill 100 tok/s, D(1) = 10, D(2) = 20. A (100-token prompt, 11 tokens) prefills
+        // alone: first token at 1 s, then decodes. B arrives at 1.5 s, mid-step: its batch
+        // waits for the step end (1.5 s is a step end: 5 tokens at 10 tok/s), holds B's 100
+        // tokens and A's token, so takes 1.01 s; A is stalled meanwhile.
+        let mut d = device(2, 0, 100.0, &[10.0, 20.0], PrefillMode::Serial);
+        let t0 = SimTime::ZERO;
+        let mut out = Outbox::new();
+        d.admit(t0, job(1, 100, 11, t0), &mut out);
+        assert_eq!(
+            schedules(&out),
+            vec![(SimTime(1_000_000), DeviceEvent::BatchDone(1))]
+        );
+        let mut pending = schedules(&out);
+        // Run A's batch, then admit B at 1.5 s.
+        let (t, ev) = pending.remove(0);
+        let mut o = Outbox::new();
+        assert!(d.handle(t, ev, &mut o));
+        assert_eq!(o[0], Out::FirstToken(1));
+        let t_b = SimTime(1_500_000);
+        let mut o2 = Outbox::new();
+        d.admit(t_b, job(2, 100, 2, t_b), &mut o2);
+        // The batch (100 + 1 tokens at 100 tok/s) ends at 2.51 s.
+        assert!(schedules(&o2).contains(&(SimTime(2_510_000), DeviceEvent::BatchDone(2))));
+        let mut rest = schedules(&o);
+        rest.extend(schedules(&o2));
+        let log = run(&mut d, rest);
+        let firsts: Vec<_> = log
+            .iter()
+            .filter(|(_, o)| matches!(o, Out::FirstToken(2)))
+            .collect();
+        assert_eq!(firsts[0].0, SimTime(2_510_000));
+        // A decoded 5 tokens by 1.5 s, stalled 1.01 s, then shares D(2) = 20 with B's one
+        // token (10 tok/s each): B ends at 2.61 s; A's last 4 at 10 tok/s alone end 3.01 s.
+        assert_eq!(
+            finished(&log),
+            vec![(SimTime(2_610_000), 2), (SimTime(3_010_000), 1)]
+        );
+    }
+
+    #[test]
+    fn stale_events_change_nothing() {
+        let mut d = device(1, 0, 1e12, &[10.0], PrefillMode::Parallel);
+        let mut out = Outbox::new();
+        assert!(!d.handle(SimTime(5), DeviceEvent::DecodeDone(99), &mut out));
+        assert!(!d.handle(SimTime(5), DeviceEvent::BatchDone(99), &mut out));
+        assert!(out.is_empty());
     }
 }

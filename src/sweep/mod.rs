@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
+use crate::check::InputCache;
 use crate::error::{Error, Result};
 use crate::scenario::{LoadOptions, Scenario};
 
@@ -114,7 +117,7 @@ pub struct Axis {
 
 /// A validated sweep: what runs, and what is checked and plotted. Saved as `plan.json` in the
 /// output folder (so that `sweep merge` needs only the folders).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Plan {
     /// Name.
     pub name: String,
@@ -136,8 +139,133 @@ pub struct Plan {
     pub plots: Vec<PlotFile>,
     /// Hash of the sweep and base scenario texts: a journal from another sweep is refused.
     pub fingerprint: String,
+    /// The base scenario, parsed once; every point is built from it.
     #[serde(skip)]
-    base_text: String,
+    base: Option<toml::Value>,
+    /// Input files (profiles, traces) read once for all points.
+    #[serde(skip)]
+    cache: Arc<InputCache>,
+}
+
+impl PartialEq for Plan {
+    /// Plans are equal when they run and check the same things (the parsed base and the file
+    /// cache are working state).
+    fn eq(&self, o: &Plan) -> bool {
+        (
+            &self.name,
+            &self.scenario,
+            self.replications,
+            self.seed,
+            &self.axes,
+            &self.columns,
+            &self.points,
+            &self.expect,
+            &self.plots,
+            &self.fingerprint,
+        ) == (
+            &o.name,
+            &o.scenario,
+            o.replications,
+            o.seed,
+            &o.axes,
+            &o.columns,
+            &o.points,
+            &o.expect,
+            &o.plots,
+            &o.fingerprint,
+        )
+    }
+}
+
+/// The outcome of checking a sweep's expectations.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckReport {
+    /// One line per violated expectation.
+    pub violations: Vec<String>,
+    /// Expectations in the sweep.
+    pub expectations: usize,
+    /// Comparisons made.
+    pub comparisons: usize,
+}
+
+impl CheckReport {
+    /// Whether every expectation held.
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty()
+    }
+}
+
+impl std::fmt::Display for CheckReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for v in &self.violations {
+            writeln!(f, "{v}")?;
+        }
+        write!(
+            f,
+            "checks: {} expectations, {} comparisons, {} failed",
+            self.expectations,
+            self.comparisons,
+            self.violations.len()
+        )
+    }
+}
+
+/// Checks the expectations of `plan` on `runs`.
+pub fn check(plan: &Plan, runs: &[exec::RunResult]) -> CheckReport {
+    let stats = aggregate::point_stats(plan, runs);
+    let (violations, comparisons) = aggregate::check(plan, &stats);
+    CheckReport {
+        violations: violations.iter().map(ToString::to_string).collect(),
+        expectations: plan.expect.len(),
+        comparisons,
+    }
+}
+
+/// Runs (or resumes) `plan` (or `shard` of it) into `dir` on `threads` threads and writes its
+/// tables in `formats` and its figures. Returns the runs and the files written.
+pub fn run(
+    plan: &Plan,
+    dir: &Path,
+    shard: Option<exec::Shard>,
+    threads: Option<usize>,
+    formats: &[crate::output::Format],
+    progress: &(dyn Fn(exec::Progress) + Sync),
+) -> Result<(Vec<exec::RunResult>, Vec<PathBuf>)> {
+    let runs = exec::execute(plan, dir, shard, threads, progress)?;
+    let mut files = aggregate::write(dir, plan, &runs, formats)?;
+    files.push(dir.join("plan.json"));
+    files.push(dir.join("runs.jsonl"));
+    Ok((runs, files))
+}
+
+/// Combines the output folders of `--shard i/n` runs into the tables of the whole sweep in
+/// `out`. Returns the plan, every run and the files written.
+pub fn merge(
+    shards: &[PathBuf],
+    out: &Path,
+    formats: &[crate::output::Format],
+) -> Result<(Plan, Vec<exec::RunResult>, Vec<PathBuf>)> {
+    let first = shards.first().ok_or_else(|| Error::Output {
+        path: out.into(),
+        problem: "name at least one shard folder".into(),
+    })?;
+    let plan = Plan::read_saved(first)?;
+    for d in &shards[1..] {
+        let other = Plan::read_saved(d)?;
+        if other.fingerprint != plan.fingerprint {
+            return Err(Error::Output {
+                path: d.clone(),
+                problem: format!("from another sweep than {}", first.display()),
+            });
+        }
+    }
+    let runs = exec::merge(shards, &plan)?;
+    std::fs::create_dir_all(out).map_err(Error::io(out, "cannot create"))?;
+    exec::write_journal(out, &plan, None, &runs)?;
+    let mut files = aggregate::write(out, &plan, &runs, formats)?;
+    files.push(out.join("plan.json"));
+    files.push(out.join("runs.jsonl"));
+    Ok((plan, runs, files))
 }
 
 impl Plan {
@@ -178,7 +306,7 @@ impl Plan {
     /// Reads, checks and expands a sweep file. Every point's scenario is validated here,
     /// before any run starts.
     pub fn load(path: &Path) -> Result<Plan> {
-        let text = std::fs::read_to_string(path).map_err(Error::io(path, "cannot read sweep"))?;
+        let text = crate::check::read_text(path, "sweep", crate::check::MAX_CONFIG_BYTES)?;
         let file: SweepFile = toml::from_str(&text).map_err(|e| Error::Syntax {
             path: path.into(),
             message: e.to_string(),
@@ -188,11 +316,10 @@ impl Plan {
         };
         let dir = path.parent().unwrap_or(Path::new("."));
         let scenario = dir.join(&file.scenario);
-        let base_text = std::fs::read_to_string(&scenario).map_err(Error::io(
-            &scenario,
-            "cannot read the sweep's base scenario",
-        ))?;
+        let base_text =
+            crate::check::read_text(&scenario, "scenario", crate::check::MAX_CONFIG_BYTES)?;
         let base = Scenario::from_str_at(&base_text, &scenario, &LoadOptions::default())?;
+        let base_doc = Scenario::parse_doc(&base_text, &scenario)?;
         if file.replications == 0 {
             return Err(bad("replications".into(), &0, "must be >= 1".into()));
         }
@@ -315,7 +442,8 @@ impl Plan {
             points,
             expect: file.expect.clone(),
             plots: file.plots.clone(),
-            base_text,
+            base: Some(base_doc),
+            cache: Arc::new(InputCache::default()),
         };
         // Every point must give a valid scenario; name the axis and value when not. Checked in
         // parallel; the first failing point (in point order) is reported.
@@ -358,7 +486,7 @@ impl Plan {
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
             let opts = LoadOptions { sets, seed: None };
-            if Scenario::from_str_at(&self.base_text, &self.scenario, &opts).is_err() {
+            if self.build(&opts).is_err() {
                 return (ai, step);
             }
             col += a.keys.len();
@@ -378,7 +506,19 @@ impl Plan {
             sets,
             seed: Some(seed),
         };
-        Scenario::from_str_at(&self.base_text, &self.scenario, &opts)
+        self.build(&opts)
+    }
+
+    /// The base scenario with `opts` applied, built from the parsed base (no text is parsed
+    /// again, no input file read again).
+    fn build(&self, opts: &LoadOptions) -> Result<Scenario> {
+        let Some(base) = &self.base else {
+            return Err(Error::Output {
+                path: self.scenario.clone(),
+                problem: "this plan was read from a sweep output folder and cannot run".into(),
+            });
+        };
+        Scenario::from_doc(base.clone(), &self.scenario, opts, Arc::clone(&self.cache))
     }
 
     /// Number of runs: points x replications.

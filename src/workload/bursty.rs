@@ -1,10 +1,90 @@
 //! On/off modulated Poisson arrivals: a base rate, and a burst rate during periodic bursts.
 
 use rand_distr::{Distribution, Exp};
+use serde::{Deserialize, Serialize};
 
-use super::{Arrival, Demand, DemandStreams, NO_USER, Workload};
+use super::demand::{DemandFiles, DemandStreams};
+use super::{Arrival, ClassFile, Demand, NO_USER, TokenDistFile, Workload};
+use crate::check::Checker;
+use crate::error::Result;
 use crate::rng::{RngStreams, SimRng};
 use crate::time::{SimDuration, SimTime};
+
+/// `kind = "bursty"` as written.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    /// Rate outside bursts \[requests/s\].
+    pub base_rate_rps: f64,
+    /// Rate during bursts \[requests/s\].
+    pub burst_rate_rps: f64,
+    /// Length of each burst \[s\].
+    pub burst_length_s: f64,
+    /// Time from one burst start to the next \[s\].
+    pub burst_period_s: f64,
+    /// Start of the first burst \[s\] (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst_start_s: Option<f64>,
+    /// Prompt tokens per request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens: Option<TokenDistFile>,
+    /// Output tokens per request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<TokenDistFile>,
+    /// Request classes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<ClassFile>,
+}
+
+impl File {
+    pub(super) fn validate(&self, cx: &Checker) -> Result<BurstSchedule> {
+        let base = cx.non_negative("workload.base_rate_rps", self.base_rate_rps)?;
+        let burst = cx.positive("workload.burst_rate_rps", self.burst_rate_rps)?;
+        let len = cx.positive("workload.burst_length_s", self.burst_length_s)?;
+        let period = cx.positive("workload.burst_period_s", self.burst_period_s)?;
+        if len > period {
+            return Err(cx.bad(
+                "workload.burst_length_s",
+                len,
+                format!("must be <= workload.burst_period_s ({period})"),
+            ));
+        }
+        let start = cx.non_negative("workload.burst_start_s", self.burst_start_s.unwrap_or(0.0))?;
+        Ok(BurstSchedule {
+            base_rate_rps: base,
+            burst_rate_rps: burst,
+            burst_length_s: len,
+            burst_period_s: period,
+            burst_start_s: start,
+        })
+    }
+    pub(super) fn demand(&self) -> DemandFiles<'_> {
+        DemandFiles {
+            prompt_tokens: self.prompt_tokens.as_ref(),
+            output_tokens: self.output_tokens.as_ref(),
+            classes: &self.classes,
+        }
+    }
+}
+
+/// The section of a validated schedule, as written in a resolved scenario.
+pub(super) fn to_file(
+    s: &BurstSchedule,
+    prompt_tokens: Option<TokenDistFile>,
+    output_tokens: Option<TokenDistFile>,
+    classes: Vec<ClassFile>,
+) -> File {
+    File {
+        base_rate_rps: s.base_rate_rps,
+        burst_rate_rps: s.burst_rate_rps,
+        burst_length_s: s.burst_length_s,
+        burst_period_s: s.burst_period_s,
+        burst_start_s: Some(s.burst_start_s),
+        prompt_tokens,
+        output_tokens,
+        classes,
+    }
+}
 
 /// Rate schedule of a bursty workload \[requests/s and s\].
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -1,10 +1,78 @@
 //! Closed-loop users: each user sends a request, waits for it to end, thinks, sends the next.
 
 use rand_distr::{Distribution, Exp};
+use serde::{Deserialize, Serialize};
 
-use super::{Arrival, Demand, Workload};
+use super::demand::DemandFiles;
+use super::{Arrival, ClassFile, Demand, TokenDistFile, Workload};
+use crate::check::Checker;
+use crate::error::Result;
 use crate::rng::{RngStreams, SimRng};
 use crate::time::{SimDuration, SimTime};
+
+/// `kind = "closed"` as written.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    /// Number of users.
+    pub users: u32,
+    /// Mean think time between a response and the user's next request \[s\].
+    pub think_time_s: f64,
+    /// Prompt tokens per request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens: Option<TokenDistFile>,
+    /// Output tokens per request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<TokenDistFile>,
+    /// Request classes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<ClassFile>,
+}
+
+/// Validated settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Spec {
+    /// Users.
+    pub users: u32,
+    /// Mean think time \[s\].
+    pub think_time_s: f64,
+}
+
+impl File {
+    pub(super) fn validate(&self, cx: &Checker) -> Result<Spec> {
+        if self.users == 0 {
+            return Err(cx.bad("workload.users", 0, "must be >= 1"));
+        }
+        Ok(Spec {
+            users: self.users,
+            think_time_s: cx.positive("workload.think_time_s", self.think_time_s)?,
+        })
+    }
+    pub(super) fn demand(&self) -> DemandFiles<'_> {
+        DemandFiles {
+            prompt_tokens: self.prompt_tokens.as_ref(),
+            output_tokens: self.output_tokens.as_ref(),
+            classes: &self.classes,
+        }
+    }
+}
+
+impl Spec {
+    pub(super) fn to_file(
+        self,
+        prompt_tokens: Option<TokenDistFile>,
+        output_tokens: Option<TokenDistFile>,
+        classes: Vec<ClassFile>,
+    ) -> File {
+        File {
+            users: self.users,
+            think_time_s: self.think_time_s,
+            prompt_tokens,
+            output_tokens,
+            classes,
+        }
+    }
+}
 
 /// `users` closed-loop users with exponential think time.
 ///
@@ -44,9 +112,7 @@ impl Closed {
             return None;
         }
         let class = self.demand.class(rng);
-        let spec = &self.demand.classes()[class as usize];
-        let prompt_tokens = spec.prompt_tokens.sample(rng);
-        let output_tokens = spec.output_tokens.sample(rng);
+        let (prompt_tokens, output_tokens) = self.demand.tokens(class, rng);
         Some(Arrival {
             at,
             user,

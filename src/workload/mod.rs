@@ -3,23 +3,32 @@
 //! A [`Workload`] is pull-based: the simulator asks for the next arrival only when the previous
 //! one fires (open loop) or when a user's request ends (closed loop), so the event queue never
 //! holds the whole workload. Each workload draws from its own named random streams.
+//!
+//! Each arrival process lives in its own file with its scenario keys (`File`), its validated
+//! settings and its generator; this module dispatches on `kind`.
 
 pub mod bursty;
 mod closed;
+pub mod demand;
 mod poisson;
 pub mod tokens;
 pub mod trace;
 
-pub use bursty::Bursty;
+pub use bursty::{BurstSchedule, Bursty};
 pub use closed::Closed;
+pub use demand::{ClassFile, ClassSpec, Demand, DemandSpec};
 pub use poisson::Poisson;
-pub use tokens::TokenDist;
+pub use tokens::{TokenDist, TokenDistFile};
 pub use trace::{TraceReplay, TraceRow};
 
-use rand::{Rng, RngExt};
+use serde::{Deserialize, Serialize};
 
-use crate::rng::SimRng;
+use crate::catalogue::ModelCatalogue;
+use crate::check::Checker;
+use crate::error::Result;
+use crate::rng::RngStreams;
 use crate::time::SimTime;
+use demand::DemandFiles;
 
 /// Marks an arrival that belongs to no closed-loop user.
 pub const NO_USER: u32 = u32::MAX;
@@ -49,96 +58,130 @@ pub trait Workload: Send {
     fn after_done(&mut self, now: SimTime, user: u32) -> Option<Arrival>;
 }
 
-/// A validated request class.
-#[derive(Clone, Debug)]
-pub struct ClassSpec {
-    /// Name.
-    pub name: String,
-    /// Relative share of requests.
-    pub share: f64,
-    /// Task for quality lookups.
-    pub task: Option<String>,
-    /// Prompt tokens.
-    pub prompt_tokens: TokenDist,
-    /// Output tokens.
-    pub output_tokens: TokenDist,
+/// `[workload]` as written: `kind` picks the arrival process, whose keys follow.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WorkloadFile {
+    /// Open-loop Poisson arrivals at `rate_rps`.
+    Poisson(poisson::File),
+    /// `users` closed-loop users with exponential think time.
+    Closed(closed::File),
+    /// On/off modulated Poisson arrivals.
+    Bursty(bursty::File),
+    /// Replay of a CSV trace.
+    Trace(trace::File),
 }
 
-/// Draws a request's class and token counts.
-#[derive(Clone, Debug)]
-pub struct Demand {
-    classes: Vec<ClassSpec>,
-    cumulative: Vec<f64>,
+impl<'de> Deserialize<'de> for WorkloadFile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use crate::check::tagged::{split, variant};
+        let known = ["poisson", "closed", "bursty", "trace"];
+        let (kind, t) = split(d, "kind", &known, None)?;
+        let k = kind.as_str();
+        Ok(match k {
+            "poisson" => WorkloadFile::Poisson(variant::<D, _>(t, "kind", k)?),
+            "closed" => WorkloadFile::Closed(variant::<D, _>(t, "kind", k)?),
+            "bursty" => WorkloadFile::Bursty(variant::<D, _>(t, "kind", k)?),
+            _ => WorkloadFile::Trace(variant::<D, _>(t, "kind", k)?),
+        })
+    }
 }
 
-impl Demand {
-    /// Demand over `classes` (non-empty, shares > 0).
-    pub fn new(classes: Vec<ClassSpec>) -> Demand {
-        let mut acc = 0.0;
-        let cumulative = classes
-            .iter()
-            .map(|c| {
-                acc += c.share;
-                acc
-            })
-            .collect();
-        Demand {
-            classes,
-            cumulative,
+impl WorkloadFile {
+    /// The name of the kind, as written.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            WorkloadFile::Poisson(_) => "poisson",
+            WorkloadFile::Closed(_) => "closed",
+            WorkloadFile::Bursty(_) => "bursty",
+            WorkloadFile::Trace(_) => "trace",
         }
     }
 
-    /// Picks a class by share. With one class no random number is used.
-    pub fn class<R: Rng + ?Sized>(&self, rng: &mut R) -> u16 {
-        if self.classes.len() == 1 {
-            return 0;
+    fn demand(&self) -> DemandFiles<'_> {
+        match self {
+            WorkloadFile::Poisson(f) => f.demand(),
+            WorkloadFile::Closed(f) => f.demand(),
+            WorkloadFile::Bursty(f) => f.demand(),
+            WorkloadFile::Trace(f) => DemandFiles {
+                prompt_tokens: None,
+                output_tokens: None,
+                classes: &f.classes,
+            },
         }
-        let total = self.cumulative[self.cumulative.len() - 1];
-        let x = rng.random::<f64>() * total;
-        self.cumulative
-            .partition_point(|c| *c <= x)
-            .min(self.classes.len() - 1) as u16
-    }
-
-    /// Draws `(class, prompt, output)` from three streams.
-    pub fn draw(
-        &self,
-        class_rng: &mut SimRng,
-        prompt_rng: &mut SimRng,
-        output_rng: &mut SimRng,
-    ) -> (u16, u32, u32) {
-        let c = self.class(class_rng);
-        let spec = &self.classes[c as usize];
-        (
-            c,
-            spec.prompt_tokens.sample(prompt_rng),
-            spec.output_tokens.sample(output_rng),
-        )
-    }
-
-    /// The classes.
-    pub fn classes(&self) -> &[ClassSpec] {
-        &self.classes
     }
 }
 
-/// The three token/class streams of an open-loop workload.
+/// A validated arrival process.
 #[derive(Clone, Debug)]
-pub(crate) struct DemandStreams {
-    pub class: SimRng,
-    pub prompt: SimRng,
-    pub output: SimRng,
+pub enum Arrivals {
+    /// Poisson arrivals.
+    Poisson(poisson::Spec),
+    /// Closed-loop users.
+    Closed(closed::Spec),
+    /// On/off modulated Poisson.
+    Bursty(BurstSchedule),
+    /// Trace replay.
+    Trace(trace::Spec),
 }
 
-impl DemandStreams {
-    pub(crate) fn new(streams: &crate::rng::RngStreams) -> Self {
-        DemandStreams {
-            class: streams.stream("class"),
-            prompt: streams.stream("prompt_tokens"),
-            output: streams.stream("output_tokens"),
+/// A validated workload: the arrival process and the demand of each request.
+#[derive(Clone, Debug)]
+pub struct WorkloadSpec {
+    /// When requests arrive.
+    pub arrivals: Arrivals,
+    /// What they ask for.
+    pub demand: DemandSpec,
+}
+
+impl WorkloadSpec {
+    /// Validates `[workload]`.
+    pub fn from_file(
+        cx: &Checker,
+        f: &WorkloadFile,
+        catalogue: &ModelCatalogue,
+    ) -> Result<WorkloadSpec> {
+        let arrivals = match f {
+            WorkloadFile::Poisson(p) => Arrivals::Poisson(p.validate(cx)?),
+            WorkloadFile::Closed(c) => Arrivals::Closed(c.validate(cx)?),
+            WorkloadFile::Bursty(b) => Arrivals::Bursty(b.validate(cx)?),
+            WorkloadFile::Trace(t) => Arrivals::Trace(t.validate(cx)?),
+        };
+        let from_trace = matches!(arrivals, Arrivals::Trace(_));
+        let demand = DemandSpec::from_files(cx, f.demand(), from_trace, catalogue)?;
+        Ok(WorkloadSpec { arrivals, demand })
+    }
+
+    /// The section as written in a resolved scenario.
+    pub fn to_file(&self) -> WorkloadFile {
+        let (p, o, classes) = self.demand.to_files();
+        match &self.arrivals {
+            Arrivals::Poisson(s) => WorkloadFile::Poisson(s.to_file(p, o, classes)),
+            Arrivals::Closed(s) => WorkloadFile::Closed(s.to_file(p, o, classes)),
+            Arrivals::Bursty(s) => WorkloadFile::Bursty(bursty::to_file(s, p, o, classes)),
+            Arrivals::Trace(s) => WorkloadFile::Trace(s.to_file(classes)),
         }
     }
-    pub(crate) fn draw(&mut self, demand: &Demand) -> (u16, u32, u32) {
-        demand.draw(&mut self.class, &mut self.prompt, &mut self.output)
+
+    /// Whether arrivals depend on service (closed loop).
+    pub fn is_closed(&self) -> bool {
+        matches!(self.arrivals, Arrivals::Closed(_))
+    }
+
+    /// The generator, with streams from `streams`, stopping at `horizon`.
+    pub fn build(&self, horizon: SimTime, streams: &RngStreams) -> Box<dyn Workload> {
+        let demand = Demand::new(&self.demand);
+        match &self.arrivals {
+            Arrivals::Poisson(s) => Box::new(Poisson::new(s.rate_rps, horizon, demand, streams)),
+            Arrivals::Closed(s) => Box::new(Closed::new(
+                s.users,
+                s.think_time_s,
+                horizon,
+                demand,
+                streams,
+            )),
+            Arrivals::Bursty(s) => Box::new(Bursty::new(*s, horizon, demand, streams)),
+            Arrivals::Trace(s) => Box::new(TraceReplay::new(s, horizon, demand, streams)),
+        }
     }
 }

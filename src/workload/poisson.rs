@@ -1,10 +1,69 @@
 //! Open-loop Poisson arrivals.
 
 use rand_distr::{Distribution, Exp};
+use serde::{Deserialize, Serialize};
 
-use super::{Arrival, Demand, DemandStreams, NO_USER, Workload};
+use super::demand::{DemandFiles, DemandStreams};
+use super::{Arrival, ClassFile, Demand, NO_USER, TokenDistFile, Workload};
+use crate::check::Checker;
+use crate::error::Result;
 use crate::rng::{RngStreams, SimRng};
 use crate::time::{SimDuration, SimTime};
+
+/// `kind = "poisson"` as written.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    /// Arrival rate \[requests/s\].
+    pub rate_rps: f64,
+    /// Prompt tokens per request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens: Option<TokenDistFile>,
+    /// Output tokens per request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<TokenDistFile>,
+    /// Request classes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<ClassFile>,
+}
+
+/// Validated settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Spec {
+    /// Arrival rate \[requests/s\].
+    pub rate_rps: f64,
+}
+
+impl File {
+    pub(super) fn validate(&self, cx: &Checker) -> Result<Spec> {
+        Ok(Spec {
+            rate_rps: cx.positive("workload.rate_rps", self.rate_rps)?,
+        })
+    }
+    pub(super) fn demand(&self) -> DemandFiles<'_> {
+        DemandFiles {
+            prompt_tokens: self.prompt_tokens.as_ref(),
+            output_tokens: self.output_tokens.as_ref(),
+            classes: &self.classes,
+        }
+    }
+}
+
+impl Spec {
+    pub(super) fn to_file(
+        self,
+        prompt_tokens: Option<TokenDistFile>,
+        output_tokens: Option<TokenDistFile>,
+        classes: Vec<ClassFile>,
+    ) -> File {
+        File {
+            rate_rps: self.rate_rps,
+            prompt_tokens,
+            output_tokens,
+            classes,
+        }
+    }
+}
 
 /// Poisson arrivals at a constant rate until the horizon.
 pub struct Poisson {

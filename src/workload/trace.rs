@@ -2,13 +2,90 @@
 //! `TIMESTAMP,ContextTokens,GeneratedTokens` with timestamps like `2023-11-16 18:15:46.6805900`
 //! (plain numbers are read as seconds).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{Arrival, Demand, NO_USER, Workload};
+use serde::{Deserialize, Serialize};
+
+use super::{Arrival, ClassFile, Demand, NO_USER, Workload};
+use crate::check::Checker;
 use crate::error::{Error, Result};
 use crate::rng::{RngStreams, SimRng};
 use crate::time::{SimDuration, SimTime};
+
+/// `kind = "trace"` as written.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    /// CSV file (relative to the scenario file) with `TIMESTAMP,ContextTokens,GeneratedTokens`.
+    pub path: String,
+    /// Multiply every inter-arrival gap by this factor (0.5 = twice the rate; default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_scale: Option<f64>,
+    /// Replay at most this many requests (default: the whole trace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_requests: Option<u64>,
+    /// Request classes (drawn by share; token counts come from the trace).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<ClassFile>,
+}
+
+/// A validated trace replay.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    /// The trace file (absolute).
+    pub path: PathBuf,
+    /// Its rows.
+    pub rows: Arc<Vec<TraceRow>>,
+    /// Inter-arrival scale factor.
+    pub time_scale: f64,
+    /// Row limit.
+    pub max_requests: Option<u64>,
+}
+
+impl File {
+    pub(super) fn validate(&self, cx: &Checker) -> Result<Spec> {
+        let path = cx.resolve(&self.path);
+        let rows = cx
+            .trace(&path)
+            .map_err(|e| cx.referenced("workload.path", &self.path, e))?;
+        let time_scale = cx.positive("workload.time_scale", self.time_scale.unwrap_or(1.0))?;
+        if self.max_requests == Some(0) {
+            return Err(cx.bad(
+                "workload.max_requests",
+                0,
+                "must be >= 1 (leave it out to replay the whole trace)",
+            ));
+        }
+        Ok(Spec {
+            path,
+            rows,
+            time_scale,
+            max_requests: self.max_requests,
+        })
+    }
+}
+
+impl Spec {
+    pub(super) fn to_file(&self, classes: Vec<ClassFile>) -> File {
+        File {
+            path: self.path.to_string_lossy().into_owned(),
+            time_scale: Some(self.time_scale),
+            max_requests: self.max_requests,
+            classes,
+        }
+    }
+
+    /// Arrival time of the last row replayed, before the horizon cut \[s\].
+    pub fn last_arrival_s(&self) -> f64 {
+        let n = self
+            .max_requests
+            .map_or(self.rows.len(), |m| self.rows.len().min(m as usize));
+        self.rows
+            .get(n.saturating_sub(1))
+            .map_or(0.0, |r| r.offset_us as f64 / 1e6 * self.time_scale)
+    }
+}
 
 /// One trace row, with its time relative to the trace's first row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,11 +102,7 @@ const COLUMNS: [&str; 3] = ["TIMESTAMP", "ContextTokens", "GeneratedTokens"];
 
 /// Reads a whole trace. Rows must be in time order; blank lines are skipped.
 pub fn read_trace(path: &Path) -> Result<Vec<TraceRow>> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.into(),
-        action: "cannot read trace",
-        source,
-    })?;
+    let text = crate::check::read_text(path, "trace", crate::check::MAX_DATA_BYTES)?;
     parse_trace(&text, path)
 }
 
@@ -186,21 +259,17 @@ pub struct TraceReplay {
 }
 
 impl TraceReplay {
-    /// Replays `rows` (at most `max_requests`, only those up to `horizon`).
-    pub fn new(
-        rows: Arc<Vec<TraceRow>>,
-        time_scale: f64,
-        max_requests: Option<u64>,
-        horizon: SimTime,
-        demand: Demand,
-        streams: &RngStreams,
-    ) -> TraceReplay {
-        let limit = max_requests.map_or(rows.len(), |m| rows.len().min(m as usize));
+    /// Replays the rows of `spec` (at most `max_requests`, only those up to `horizon`).
+    pub fn new(spec: &Spec, horizon: SimTime, demand: Demand, streams: &RngStreams) -> TraceReplay {
+        let rows = Arc::clone(&spec.rows);
+        let limit = spec
+            .max_requests
+            .map_or(rows.len(), |m| rows.len().min(m as usize));
         TraceReplay {
             rows,
             next: 0,
             limit,
-            time_scale,
+            time_scale: spec.time_scale,
             horizon,
             demand,
             class: streams.stream("class"),

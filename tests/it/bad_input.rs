@@ -58,7 +58,13 @@ fn unknown_key() {
     fails(
         "unknown_key",
         &text,
-        &["rate_rpz", "unknown field", "rate_rps", "line 5"],
+        &[
+            "rate_rpz",
+            "unknown field",
+            "rate_rps",
+            "line 2",
+            "[workload]",
+        ],
     );
 }
 
@@ -68,7 +74,13 @@ fn wrong_type() {
     fails(
         "wrong_type",
         &text,
-        &["rate_rps", "\"fast\"", "invalid type", "expected f64"],
+        &[
+            "key rate_rps",
+            "\"fast\"",
+            "invalid type",
+            "expected f64",
+            "[workload]",
+        ],
     );
 }
 
@@ -112,7 +124,11 @@ fn missing_profile_file() {
     fails(
         "missing_profile",
         &text,
-        &["no/such/profile.toml", "cannot read device profile"],
+        &[
+            "devices[0].profile",
+            "no/such/profile.toml",
+            "cannot read device profile",
+        ],
     );
 }
 
@@ -173,7 +189,12 @@ fn keys_of_another_kind_and_missing_keys() {
     fails(
         "misplaced_key",
         &text,
-        &["workload.users", "not used by workload.kind = \"poisson\""],
+        &[
+            "unknown field `users`",
+            "[workload]",
+            "for kind = \"poisson\"",
+            "rate_rps",
+        ],
     );
     let text = format!(
         "{WORKLOAD}{}\n[rate_limit]\nkind = \"sliding_window\"\nlimit = 5\n",
@@ -182,7 +203,7 @@ fn keys_of_another_kind_and_missing_keys() {
     fails(
         "missing_window",
         &text,
-        &["rate_limit.window_s", "required"],
+        &["missing field `window_s`", "[rate_limit]", "sliding_window"],
     );
     let text = WORKLOAD.replace("duration_s = 10\n", "") + &good_device();
     fails("no_duration", &text, &["duration_s", "required"]);

@@ -220,7 +220,7 @@ fn model_calibration_without_llama_cpp_says_how_to_get_it() {
 /// real side alone varies by about 10 % from run to run; the bound leaves room for a noisy
 /// shared 2-core machine and the small calibration grid of the test).
 #[cfg(feature = "llm")]
-const VALIDATE_P50_BOUND_PCT: f64 = 20.0;
+const FIDELITY_P50_BOUND_PCT: f64 = 20.0;
 
 /// llama.cpp tests run one at a time: timings taken while another test's threads compete for
 /// the 2 cores would be meaningless.
@@ -408,25 +408,25 @@ fn model_errors_are_clear_and_write_nothing() {
     }
 }
 
-/// `edgesim validate` end to end on the small model: calibrate this machine (small grid), then
+/// `edgesim fidelity` end to end on the small model: calibrate this machine (small grid), then
 /// serve 40 requests for real at moderate load and compare with the simulation. The bounds are
-/// those documented in docs/model.md ("Validation") for this noisy 2-core setting.
+/// those documented in docs/model.md ("Fidelity") for this noisy 2-core setting.
 #[cfg(feature = "llm")]
 #[test]
-fn validate_real_against_simulated() {
+fn fidelity_real_against_simulated() {
     let _one_at_a_time = llama_lock();
     let Some(model) = test_model() else { return };
-    let profile = out_path("validate-profile");
+    let profile = out_path("fidelity-profile");
     calibrate_small(&model, &profile, "32,96,192", "1,2", "32", "3");
-    let dir = std::env::temp_dir().join(format!("edgesim-validate-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("edgesim-fidelity-{}", std::process::id()));
     let o = edgesim(&[
-        "validate",
+        "fidelity",
         "--model",
         model.to_str().unwrap(),
         "--profile",
         profile.to_str().unwrap(),
         "--scenario",
-        shipped("validate.toml").to_str().unwrap(),
+        shipped("fidelity.toml").to_str().unwrap(),
         "--requests",
         "40",
         "--parallel",
@@ -440,27 +440,27 @@ fn validate_real_against_simulated() {
     assert_eq!(r["requests"], 40);
     let e = |k: &str, q: &str| r[k]["error_pct"][q].as_f64().unwrap().abs();
     let report = serde_json::to_string_pretty(&r).unwrap();
-    eprintln!("validation in this test run:\n{report}");
-    assert!(e("e2e_ms", "p50") <= VALIDATE_P50_BOUND_PCT, "{report}");
-    assert!(e("ttft_ms", "p50") <= VALIDATE_P50_BOUND_PCT, "{report}");
+    eprintln!("fidelity in this test run:\n{report}");
+    assert!(e("e2e_ms", "p50") <= FIDELITY_P50_BOUND_PCT, "{report}");
+    assert!(e("ttft_ms", "p50") <= FIDELITY_P50_BOUND_PCT, "{report}");
     // Quiet-machine KS statistics were 0.06-0.25 (docs/model.md); the model without
     // prefill/decode interference or the context effect gave 0.52 on end-to-end latency.
     assert!(r["ks"]["e2e"].as_f64().unwrap() <= 0.4, "{report}");
     assert!(r["ks"]["ttft"].as_f64().unwrap() <= 0.4, "{report}");
-    for f in ["requests.csv", "validate_cdf.csv", "validate.json"] {
+    for f in ["requests.csv", "fidelity_cdf.csv", "fidelity.json"] {
         assert!(dir.join(f).exists(), "{f}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The simulated side of `validate` by hand, with a relative output folder: one device, one
+/// The simulated side of `fidelity` by hand, with a profile in a relative folder: one device, one
 /// slot, prefill at 100 tokens/s, D(1) = 10 tokens/s. Request 0 (100 + 11 tokens at t = 0):
 /// TTFT 1 s, then 10 tokens in 1 s. Request 1 arrives at 0.5 s and waits for the slot (2 s),
 /// then 50 prompt tokens (0.5 s) and 1 output token: TTFT = e2e = 2.5 - 0.5 = 2.0 s.
 #[test]
-fn validate_simulation_side_by_hand() {
-    use edgesim::validate::{Request, report, simulate};
-    let dir = PathBuf::from(format!("target/edgesim-validate-{}", std::process::id()));
+fn fidelity_simulation_side_by_hand() {
+    use edgesim::fidelity::{Request, report, simulate};
+    let dir = PathBuf::from(format!("target/edgesim-fidelity-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let profile = dir.join("p.toml");
     std::fs::write(
@@ -481,7 +481,7 @@ fn validate_simulation_side_by_hand() {
             output_tokens: 1,
         },
     ];
-    let sim = simulate(&req, &profile, "smollm2-135m", 1, &dir).unwrap();
+    let sim = simulate(&req, &profile, "smollm2-135m", 1).unwrap();
     let ms = |x: f64| (x * 1000.0).round();
     let s = &sim.served;
     assert_eq!((ms(s[0].ttft_s), ms(s[0].e2e_s)), (1000.0, 2000.0));

@@ -97,8 +97,13 @@ fn random_scenario(case: u64) -> String {
     let unit = pick(&mut r, &["requests", "tokens"]);
     let scope = pick(&mut r, &["device", "cluster"]);
     let per = if unit == "tokens" { 400.0 } else { 1.0 };
-    s += &match r.random_range(0..4) {
+    s += &match r.random_range(0..5) {
         0 => "[rate_limit]\nkind = \"none\"\n".to_string(),
+        4 => format!(
+            "[rate_limit]\nkind = \"fixed_window\"\nunit = \"{unit}\"\nscope = \"{scope}\"\nwindow_s = {}\nlimit = {}\n",
+            r.random_range(1..30),
+            per * f64::from(r.random_range(1..10))
+        ),
         1 => format!(
             "[rate_limit]\nkind = \"sliding_window\"\nunit = \"{unit}\"\nscope = \"{scope}\"\nwindow_s = {}\nlimit = {}\n",
             r.random_range(1..30),
@@ -152,6 +157,16 @@ fn conservation_littles_law_and_bounds_on_random_scenarios() {
         let (s, records) = run_collect(&sc);
         let ctx = || format!("case {case}:\n{text}");
 
+        // The resolved form is a fixed point: validating it gives the same scenario.
+        let resolved = sc.resolved_toml();
+        let again = edgesim::scenario::Scenario::from_str_at(
+            &resolved,
+            &root().join("tests/resolved.toml"),
+            &Default::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{resolved}"));
+        assert_eq!(again.resolved_toml(), resolved, "{}", ctx());
+
         // Every request ends exactly once.
         assert_eq!(
             s.requests_total,
@@ -184,9 +199,9 @@ fn conservation_littles_law_and_bounds_on_random_scenarios() {
         assert_eq!(cloud_tokens, s.redirected_tokens, "{}", ctx());
         for r in &records {
             assert!(r.ttft <= r.e2e, "{}", ctx());
-            assert!(r.attempts <= sc.max_attempts, "{}", ctx());
+            assert!(r.attempts <= sc.routing.max_attempts, "{}", ctx());
             if let Route::Edge(_) = r.route {
-                assert!(r.ttft >= sc.edge_rtt, "{}", ctx());
+                assert!(r.ttft >= sc.routing.edge_rtt(), "{}", ctx());
             }
         }
 

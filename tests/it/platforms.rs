@@ -5,12 +5,16 @@ use edgesim::catalogue::ModelCatalogue;
 use edgesim::platforms::{PlatformParams, PlatformRow, compare};
 
 fn rows() -> Vec<PlatformRow> {
-    compare(
-        &root().join("calibration"),
+    let from_folder = compare(
+        Some(&root().join("calibration")),
         &ModelCatalogue::builtin(),
         &PlatformParams::default(),
     )
-    .unwrap()
+    .unwrap();
+    // The profiles built into the binary are the shipped files.
+    let built_in = compare(None, &ModelCatalogue::builtin(), &PlatformParams::default()).unwrap();
+    assert_eq!(from_folder, built_in);
+    compare(None, &ModelCatalogue::builtin(), &PlatformParams::default()).unwrap()
 }
 
 fn row<'a>(rows: &'a [PlatformRow], name: &str) -> &'a PlatformRow {

@@ -1,6 +1,7 @@
 //! Hand-worked small cases: exact routing, timing and energy for tiny traces.
 
 use crate::common::*;
+use edgesim::device::DeviceId;
 use edgesim::metrics::{RequestRecord, Route};
 use edgesim::time::SimDuration;
 
@@ -32,7 +33,12 @@ fn sliding_window_sends_the_excess_to_the_cloud() {
     );
     assert_eq!(
         routes(&recs),
-        vec![Route::Edge(0), Route::Edge(0), Route::Cloud, Route::Edge(0)]
+        vec![
+            Route::Edge(DeviceId(0)),
+            Route::Edge(DeviceId(0)),
+            Route::Cloud,
+            Route::Edge(DeviceId(0))
+        ]
     );
     // The cloud request: TTFT = rtt + ttft = 500 ms; e2e adds 1 token at 10 tok/s = 100 ms;
     // cost = (10 x 1 + 2 x 2) / 1000 USD.
@@ -55,7 +61,12 @@ fn token_limits_count_prompt_plus_output() {
     );
     assert_eq!(
         routes(&recs),
-        vec![Route::Edge(0), Route::Edge(0), Route::Cloud, Route::Edge(0)]
+        vec![
+            Route::Edge(DeviceId(0)),
+            Route::Edge(DeviceId(0)),
+            Route::Cloud,
+            Route::Edge(DeviceId(0))
+        ]
     );
 }
 
@@ -80,10 +91,10 @@ fn token_bucket_and_concurrency_cap() {
     assert_eq!(
         routes(&recs),
         vec![
-            Route::Edge(0),
-            Route::Edge(0),
+            Route::Edge(DeviceId(0)),
+            Route::Edge(DeviceId(0)),
             Route::Cloud,
-            Route::Edge(0),
+            Route::Edge(DeviceId(0)),
             Route::Cloud
         ]
     );
@@ -95,7 +106,11 @@ fn token_bucket_and_concurrency_cap() {
     let recs = run_trace("cc", &[(0.0, 1, 11), (0.5, 1, 11), (1.0, 1, 11)], &body);
     assert_eq!(
         routes(&recs),
-        vec![Route::Edge(0), Route::Cloud, Route::Edge(0)]
+        vec![
+            Route::Edge(DeviceId(0)),
+            Route::Cloud,
+            Route::Edge(DeviceId(0))
+        ]
     );
 }
 
@@ -110,7 +125,11 @@ fn queue_then_full_then_cloud_with_exact_waits() {
     let recs = run_trace("q", &[(0.0, 1, 11), (0.2, 1, 11), (0.4, 1, 11)], &body);
     assert_eq!(
         routes(&recs),
-        vec![Route::Edge(0), Route::Edge(0), Route::Cloud]
+        vec![
+            Route::Edge(DeviceId(0)),
+            Route::Edge(DeviceId(0)),
+            Route::Cloud
+        ]
     );
     // TTFT includes the 10 ms round trip; the second waited 800 ms.
     assert_eq!((ms(recs[0].ttft), ms(recs[0].e2e)), (10.0, 1010.0));
@@ -170,7 +189,12 @@ fn round_robin_cycles_and_retries_skip_full_devices() {
     );
     assert_eq!(
         routes(&recs),
-        vec![Route::Edge(0), Route::Edge(1), Route::Edge(2), Route::Cloud]
+        vec![
+            Route::Edge(DeviceId(0)),
+            Route::Edge(DeviceId(1)),
+            Route::Edge(DeviceId(2)),
+            Route::Cloud
+        ]
     );
     assert_eq!(recs[3].attempts, 3);
 }
@@ -190,7 +214,11 @@ fn load_aware_and_power_of_two_fill_by_load() {
             &[(0.0, 1, 50), (0.0, 1, 50), (0.0, 1, 50), (0.0, 1, 50)],
             &body,
         );
-        let on = |d| recs.iter().filter(|r| r.route == Route::Edge(d)).count();
+        let on = |d| {
+            recs.iter()
+                .filter(|r| r.route == Route::Edge(DeviceId(d)))
+                .count()
+        };
         assert_eq!((on(0), on(1)), (1, 2), "{sel}");
         assert_eq!(
             recs[3].route,

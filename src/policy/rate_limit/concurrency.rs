@@ -1,7 +1,56 @@
 //! Concurrency cap.
 
-use super::{Admission, RateLimiter};
+use serde::{Deserialize, Serialize};
+
+use super::{Admission, LimitScope, LimitUnit, RateLimiter};
+use crate::check::Checker;
+use crate::error::Result;
 use crate::time::SimTime;
+
+/// `kind = "concurrency"` as written.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    /// What is counted.
+    #[serde(default)]
+    pub unit: LimitUnit,
+    /// Where it applies.
+    #[serde(default)]
+    pub scope: LimitScope,
+    /// Amount in service at once \[requests or tokens\].
+    pub limit: f64,
+}
+
+/// Validated settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Spec {
+    /// Amount in service at once.
+    pub limit: f64,
+}
+
+impl File {
+    pub(super) fn validate(&self, cx: &Checker) -> Result<Spec> {
+        Ok(Spec {
+            limit: cx.positive("rate_limit.limit", self.limit)?,
+        })
+    }
+}
+
+impl Spec {
+    pub(super) fn to_file(self, unit: LimitUnit, scope: LimitScope) -> File {
+        File {
+            unit,
+            scope,
+            limit: self.limit,
+        }
+    }
+    pub(super) fn describe(&self, unit: &str, scope: &str) -> String {
+        format!("concurrency: {} {unit} {scope}", self.limit)
+    }
+    pub(super) fn build(&self, keys: usize) -> ConcurrencyCap {
+        ConcurrencyCap::new(self.limit, keys)
+    }
+}
 
 /// Admits while the amount in service (admitted and not yet finished) plus the new amount
 /// stays within `limit`.
@@ -22,9 +71,6 @@ impl ConcurrencyCap {
 }
 
 impl RateLimiter for ConcurrencyCap {
-    fn name(&self) -> &'static str {
-        "concurrency"
-    }
     fn check(&mut self, _: SimTime, key: usize, amount: f64) -> Admission {
         if self.in_flight[key] + amount <= self.limit {
             Admission::Admit

@@ -5,15 +5,24 @@
 //! simulator asks [`RateLimiter::check`]; only if the device also has room does it call
 //! [`RateLimiter::record`], so refused attempts never consume the limit. The amount is 1 per
 //! request, or the request's prompt + output tokens with `unit = "tokens"`.
+//!
+//! Each limiter lives in its own file with its scenario keys (`File`), its validated settings
+//! (`Spec`) and its state; this module only dispatches on `kind`.
 
 mod concurrency;
+mod fixed_window;
 mod sliding_window;
 mod token_bucket;
 
 pub use concurrency::ConcurrencyCap;
+pub use fixed_window::FixedWindow;
 pub use sliding_window::SlidingWindow;
 pub use token_bucket::TokenBucket;
 
+use serde::{Deserialize, Serialize};
+
+use crate::check::Checker;
+use crate::error::Result;
 use crate::time::SimTime;
 
 /// A limiter's decision.
@@ -27,8 +36,6 @@ pub enum Admission {
 
 /// Limits the load a scope (device or cluster) accepts.
 pub trait RateLimiter: Send {
-    /// Name as used in scenarios (`sliding_window`, ...).
-    fn name(&self) -> &'static str;
     /// Would `amount` be admitted for `key` at `now`? Must not change what is counted.
     fn check(&mut self, now: SimTime, key: usize, amount: f64) -> Admission;
     /// `amount` was admitted for `key` at `now`.
@@ -44,14 +51,226 @@ pub trait RateLimiter: Send {
 pub struct Unlimited;
 
 impl RateLimiter for Unlimited {
-    fn name(&self) -> &'static str {
-        "none"
-    }
     fn check(&mut self, _: SimTime, _: usize, _: f64) -> Admission {
         Admission::Admit
     }
     fn record(&mut self, _: SimTime, _: usize, _: f64) {}
     fn usage(&mut self, _: SimTime, _: usize) -> f64 {
         0.0
+    }
+}
+
+/// What a rate limit counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitUnit {
+    /// Requests.
+    #[default]
+    Requests,
+    /// Prompt plus output tokens.
+    Tokens,
+}
+
+impl LimitUnit {
+    /// `requests` or `tokens`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LimitUnit::Requests => "requests",
+            LimitUnit::Tokens => "tokens",
+        }
+    }
+    /// What one request counts: 1, or its prompt + output tokens.
+    pub fn amount(self, prompt_tokens: u32, output_tokens: u32) -> f64 {
+        match self {
+            LimitUnit::Requests => 1.0,
+            LimitUnit::Tokens => f64::from(prompt_tokens) + f64::from(output_tokens),
+        }
+    }
+}
+
+/// Where a rate limit applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitScope {
+    /// One limit per device (the paper's).
+    #[default]
+    Device,
+    /// One limit shared by the whole cluster.
+    Cluster,
+}
+
+impl LimitScope {
+    /// `per device` or `per cluster`.
+    pub fn phrase(self) -> &'static str {
+        match self {
+            LimitScope::Device => "per device",
+            LimitScope::Cluster => "per cluster",
+        }
+    }
+}
+
+/// `[rate_limit]` as written: `kind` picks the limiter (default `none`), whose keys follow.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RateLimitFile {
+    /// No limit.
+    None(NoneFile),
+    /// At most `limit` per `window_s` (the paper's).
+    SlidingWindow(sliding_window::File),
+    /// A bucket of `limit` refilled at `refill_per_s`.
+    TokenBucket(token_bucket::File),
+    /// At most `limit` in service at once.
+    Concurrency(concurrency::File),
+    /// At most `limit` per window of `window_s`, counted from each window's start.
+    FixedWindow(fixed_window::File),
+}
+
+impl<'de> Deserialize<'de> for RateLimitFile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use crate::check::tagged::{split, variant};
+        let known = [
+            "none",
+            "sliding_window",
+            "token_bucket",
+            "concurrency",
+            "fixed_window",
+        ];
+        let (kind, t) = split(d, "kind", &known, Some("none"))?;
+        let k = kind.as_str();
+        Ok(match k {
+            "sliding_window" => RateLimitFile::SlidingWindow(variant::<D, _>(t, "kind", k)?),
+            "token_bucket" => RateLimitFile::TokenBucket(variant::<D, _>(t, "kind", k)?),
+            "concurrency" => RateLimitFile::Concurrency(variant::<D, _>(t, "kind", k)?),
+            "fixed_window" => RateLimitFile::FixedWindow(variant::<D, _>(t, "kind", k)?),
+            _ => RateLimitFile::None(variant::<D, _>(t, "kind", k)?),
+        })
+    }
+}
+
+impl Default for RateLimitFile {
+    fn default() -> Self {
+        RateLimitFile::None(NoneFile::default())
+    }
+}
+
+/// `kind = "none"`: only the common keys.
+#[derive(Clone, Debug, Serialize, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NoneFile {
+    /// What is counted (unused without a limit).
+    #[serde(default)]
+    pub unit: LimitUnit,
+    /// Where it applies (unused without a limit).
+    #[serde(default)]
+    pub scope: LimitScope,
+}
+
+/// The validated limiter of a kind.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LimitKind {
+    /// No limit.
+    None,
+    /// Sliding window.
+    SlidingWindow(sliding_window::Spec),
+    /// Token bucket.
+    TokenBucket(token_bucket::Spec),
+    /// Concurrency cap.
+    Concurrency(concurrency::Spec),
+    /// Fixed window.
+    FixedWindow(fixed_window::Spec),
+}
+
+/// A validated rate limit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateLimitSpec {
+    /// What is counted.
+    pub unit: LimitUnit,
+    /// Where it applies.
+    pub scope: LimitScope,
+    /// The limiter and its settings.
+    pub kind: LimitKind,
+}
+
+impl Default for RateLimitSpec {
+    fn default() -> Self {
+        RateLimitSpec {
+            unit: LimitUnit::Requests,
+            scope: LimitScope::Device,
+            kind: LimitKind::None,
+        }
+    }
+}
+
+impl RateLimitSpec {
+    /// Validates `[rate_limit]`.
+    pub fn from_file(cx: &Checker, f: &RateLimitFile) -> Result<RateLimitSpec> {
+        let (unit, scope, kind) = match f {
+            RateLimitFile::None(n) => (n.unit, n.scope, LimitKind::None),
+            RateLimitFile::SlidingWindow(s) => {
+                (s.unit, s.scope, LimitKind::SlidingWindow(s.validate(cx)?))
+            }
+            RateLimitFile::TokenBucket(s) => {
+                (s.unit, s.scope, LimitKind::TokenBucket(s.validate(cx)?))
+            }
+            RateLimitFile::Concurrency(s) => {
+                (s.unit, s.scope, LimitKind::Concurrency(s.validate(cx)?))
+            }
+            RateLimitFile::FixedWindow(s) => {
+                (s.unit, s.scope, LimitKind::FixedWindow(s.validate(cx)?))
+            }
+        };
+        Ok(RateLimitSpec { unit, scope, kind })
+    }
+
+    /// The section as written in a resolved scenario.
+    pub fn to_file(&self) -> RateLimitFile {
+        let (unit, scope) = (self.unit, self.scope);
+        match &self.kind {
+            LimitKind::None => RateLimitFile::None(NoneFile { unit, scope }),
+            LimitKind::SlidingWindow(s) => RateLimitFile::SlidingWindow(s.to_file(unit, scope)),
+            LimitKind::TokenBucket(s) => RateLimitFile::TokenBucket(s.to_file(unit, scope)),
+            LimitKind::Concurrency(s) => RateLimitFile::Concurrency(s.to_file(unit, scope)),
+            LimitKind::FixedWindow(s) => RateLimitFile::FixedWindow(s.to_file(unit, scope)),
+        }
+    }
+
+    /// Whether there is a limit at all.
+    pub fn is_none(&self) -> bool {
+        self.kind == LimitKind::None
+    }
+
+    /// The limiter for `devices` devices.
+    pub fn build(&self, devices: usize) -> Box<dyn RateLimiter> {
+        let keys = match self.scope {
+            LimitScope::Device => devices,
+            LimitScope::Cluster => 1,
+        };
+        match &self.kind {
+            LimitKind::None => Box::new(Unlimited),
+            LimitKind::SlidingWindow(s) => Box::new(s.build(keys)),
+            LimitKind::TokenBucket(s) => Box::new(s.build(keys)),
+            LimitKind::Concurrency(s) => Box::new(s.build(keys)),
+            LimitKind::FixedWindow(s) => Box::new(s.build(keys)),
+        }
+    }
+
+    /// The scope key of device `d`.
+    pub fn key(&self, d: usize) -> usize {
+        match self.scope {
+            LimitScope::Device => d,
+            LimitScope::Cluster => 0,
+        }
+    }
+
+    /// One line describing the limit, as the summary's `rate_limit` field.
+    pub fn describe(&self) -> String {
+        let (unit, scope) = (self.unit.name(), self.scope.phrase());
+        match &self.kind {
+            LimitKind::None => "none".into(),
+            LimitKind::SlidingWindow(s) => s.describe(unit, scope),
+            LimitKind::TokenBucket(s) => s.describe(unit, scope),
+            LimitKind::Concurrency(s) => s.describe(unit, scope),
+            LimitKind::FixedWindow(s) => s.describe(unit, scope),
+        }
     }
 }

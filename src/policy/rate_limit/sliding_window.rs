@@ -2,8 +2,75 @@
 
 use std::collections::VecDeque;
 
-use super::{Admission, RateLimiter};
+use serde::{Deserialize, Serialize};
+
+use super::{Admission, LimitScope, LimitUnit, RateLimiter};
+use crate::check::Checker;
+use crate::error::Result;
 use crate::time::{SimDuration, SimTime};
+
+/// `kind = "sliding_window"` as written.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    /// What is counted.
+    #[serde(default)]
+    pub unit: LimitUnit,
+    /// Where it applies.
+    #[serde(default)]
+    pub scope: LimitScope,
+    /// Window length \[s\].
+    pub window_s: f64,
+    /// Amount admitted per window \[requests or tokens\].
+    pub limit: f64,
+}
+
+/// Validated settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Spec {
+    /// Window length \[s\], as given.
+    pub window_s: f64,
+    /// The window on the clock (at least 1 µs).
+    pub window: SimDuration,
+    /// Amount admitted per window.
+    pub limit: f64,
+}
+
+impl File {
+    pub(super) fn validate(&self, cx: &Checker) -> Result<Spec> {
+        let w = cx.positive("rate_limit.window_s", self.window_s)?;
+        let window = SimDuration::from_secs_f64(w);
+        if window == SimDuration::ZERO {
+            return Err(cx.bad("rate_limit.window_s", w, "must be at least 1 µs"));
+        }
+        Ok(Spec {
+            window_s: w,
+            window,
+            limit: cx.positive("rate_limit.limit", self.limit)?,
+        })
+    }
+}
+
+impl Spec {
+    pub(super) fn to_file(self, unit: LimitUnit, scope: LimitScope) -> File {
+        File {
+            unit,
+            scope,
+            window_s: self.window_s,
+            limit: self.limit,
+        }
+    }
+    pub(super) fn describe(&self, unit: &str, scope: &str) -> String {
+        format!(
+            "sliding_window: {} {unit} / {} s {scope}",
+            self.limit,
+            self.window.as_secs_f64()
+        )
+    }
+    pub(super) fn build(&self, keys: usize) -> SlidingWindow {
+        SlidingWindow::new(self.window, self.limit, keys)
+    }
+}
 
 /// Admits while the amount admitted in the last `window` (the half-open interval
 /// `(now - window, now]`) plus the new amount stays within `limit`. Exact: it keeps a log of
@@ -42,9 +109,6 @@ impl SlidingWindow {
 }
 
 impl RateLimiter for SlidingWindow {
-    fn name(&self) -> &'static str {
-        "sliding_window"
-    }
     fn check(&mut self, now: SimTime, key: usize, amount: f64) -> Admission {
         self.evict(now, key);
         if self.logs[key].1 + amount <= self.limit {

@@ -1,7 +1,65 @@
 //! Token-bucket rate limiting.
 
-use super::{Admission, RateLimiter};
+use serde::{Deserialize, Serialize};
+
+use super::{Admission, LimitScope, LimitUnit, RateLimiter};
+use crate::check::Checker;
+use crate::error::Result;
 use crate::time::SimTime;
+
+/// `kind = "token_bucket"` as written.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    /// What is counted.
+    #[serde(default)]
+    pub unit: LimitUnit,
+    /// Where it applies.
+    #[serde(default)]
+    pub scope: LimitScope,
+    /// Bucket capacity \[requests or tokens\].
+    pub limit: f64,
+    /// Refill rate \[units/s\].
+    pub refill_per_s: f64,
+}
+
+/// Validated settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Spec {
+    /// Bucket capacity.
+    pub limit: f64,
+    /// Refill rate \[units/s\].
+    pub refill_per_s: f64,
+}
+
+impl File {
+    pub(super) fn validate(&self, cx: &Checker) -> Result<Spec> {
+        Ok(Spec {
+            limit: cx.positive("rate_limit.limit", self.limit)?,
+            refill_per_s: cx.positive("rate_limit.refill_per_s", self.refill_per_s)?,
+        })
+    }
+}
+
+impl Spec {
+    pub(super) fn to_file(self, unit: LimitUnit, scope: LimitScope) -> File {
+        File {
+            unit,
+            scope,
+            limit: self.limit,
+            refill_per_s: self.refill_per_s,
+        }
+    }
+    pub(super) fn describe(&self, unit: &str, scope: &str) -> String {
+        format!(
+            "token_bucket: {} {unit}, +{}/s {scope}",
+            self.limit, self.refill_per_s
+        )
+    }
+    pub(super) fn build(&self, keys: usize) -> TokenBucket {
+        TokenBucket::new(self.limit, self.refill_per_s, keys)
+    }
+}
 
 /// A bucket of capacity `limit`, full at the start, refilled continuously at `refill_per_s`;
 /// a request is admitted if the bucket holds at least its amount, which is then taken out.
@@ -32,9 +90,6 @@ impl TokenBucket {
 }
 
 impl RateLimiter for TokenBucket {
-    fn name(&self) -> &'static str {
-        "token_bucket"
-    }
     fn check(&mut self, now: SimTime, key: usize, amount: f64) -> Admission {
         if self.level(now, key) >= amount {
             Admission::Admit

@@ -17,10 +17,104 @@ pub use round_robin::RoundRobin;
 pub use weighted::Weighted;
 
 use rand::RngExt;
+use serde::{Deserialize, Serialize};
 
 use crate::device::DeviceView;
 use crate::rng::SimRng;
-use crate::scenario::file::SelectionKind;
+
+/// Selection policies: the `kind` of `[selection]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SelectionKind {
+    /// Uniformly random device.
+    Random,
+    /// Random with probability proportional to capability.
+    Weighted,
+    /// Least loaded device.
+    #[default]
+    LoadAware,
+    /// Devices in turn.
+    RoundRobin,
+    /// Less loaded of two random devices.
+    PowerOfTwo,
+}
+
+impl SelectionKind {
+    /// Every policy, in documentation order.
+    pub const ALL: [SelectionKind; 5] = [
+        SelectionKind::Random,
+        SelectionKind::Weighted,
+        SelectionKind::LoadAware,
+        SelectionKind::RoundRobin,
+        SelectionKind::PowerOfTwo,
+    ];
+
+    /// The name used in scenario files and outputs.
+    pub fn name(self) -> &'static str {
+        match self {
+            SelectionKind::Random => "random",
+            SelectionKind::Weighted => "weighted",
+            SelectionKind::LoadAware => "load_aware",
+            SelectionKind::RoundRobin => "round_robin",
+            SelectionKind::PowerOfTwo => "power_of_two",
+        }
+    }
+
+    /// Builds the policy.
+    pub fn build(self) -> Box<dyn SelectionPolicy> {
+        match self {
+            SelectionKind::Random => Box::new(Random),
+            SelectionKind::Weighted => Box::new(Weighted),
+            SelectionKind::LoadAware => Box::new(LoadAware),
+            SelectionKind::RoundRobin => Box::new(RoundRobin::default()),
+            SelectionKind::PowerOfTwo => Box::new(PowerOfTwo),
+        }
+    }
+}
+
+impl std::str::FromStr for SelectionKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        SelectionKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = SelectionKind::ALL.iter().map(|k| k.name()).collect();
+                format!(
+                    "unknown selection policy \"{s}\"; known: {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// `[selection]` as written.
+#[derive(Clone, Debug, Serialize, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SelectionFile {
+    /// Policy.
+    #[serde(default)]
+    pub kind: SelectionKind,
+}
+
+/// The validated selection settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct SelectionSpec {
+    /// The policy.
+    pub kind: SelectionKind,
+}
+
+impl SelectionSpec {
+    /// Validates `[selection]`.
+    pub fn from_file(f: &SelectionFile) -> SelectionSpec {
+        SelectionSpec { kind: f.kind }
+    }
+
+    /// The section as written in a resolved scenario.
+    pub fn to_file(&self) -> SelectionFile {
+        SelectionFile { kind: self.kind }
+    }
+}
 
 /// Chooses a device for a request.
 pub trait SelectionPolicy: Send {
@@ -34,17 +128,6 @@ pub trait SelectionPolicy: Send {
     /// Picks a device index among those with `tried\[i\] == false`; `None` when none is left.
     fn select(&mut self, devices: &[DeviceView], tried: &[bool], rng: &mut SimRng)
     -> Option<usize>;
-}
-
-/// Builds the policy for `kind`.
-pub fn build(kind: SelectionKind) -> Box<dyn SelectionPolicy> {
-    match kind {
-        SelectionKind::Random => Box::new(Random),
-        SelectionKind::Weighted => Box::new(Weighted),
-        SelectionKind::LoadAware => Box::new(LoadAware),
-        SelectionKind::RoundRobin => Box::new(RoundRobin::default()),
-        SelectionKind::PowerOfTwo => Box::new(PowerOfTwo),
-    }
 }
 
 /// The `k`-th (0-based) untried device.

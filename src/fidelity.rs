@@ -1,4 +1,4 @@
-//! `edgesim validate`: the same request list served for real on llama.cpp and simulated with a
+//! `edgesim fidelity`: the same request list served for real on llama.cpp and simulated with a
 //! profile, compared side by side (percentiles, throughput, two-sample Kolmogorov-Smirnov).
 //!
 //! The request list comes from a scenario's open-loop workload (arrival times and lengths);
@@ -6,14 +6,21 @@
 //! is throttled, redirected or rejected: the comparison is of the device model alone.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::catalogue::ModelCatalogue;
+use crate::check::Checker;
+use crate::cloud::{CloudFile, CloudSpec};
+use crate::device::DeviceGroup;
 use crate::error::{Error, Result};
 use crate::output::figure::{Figure, Panel, PanelKind, Series};
 use crate::rng::RngStreams;
-use crate::scenario::{LoadOptions, Scenario, WorkloadSpec};
+use crate::scenario::Scenario;
 use crate::time::SimTime;
+use crate::workload::demand::DemandFiles;
+use crate::workload::{Arrivals, DemandSpec, TraceRow, WorkloadSpec};
 
 /// One request of the list.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -53,15 +60,15 @@ pub fn request_list(
     max_prompt: u32,
     max_output: u32,
 ) -> Result<Vec<Request>> {
-    if matches!(sc.workload, WorkloadSpec::Closed { .. }) {
+    if sc.workload.is_closed() {
         return Err(Error::invalid(
             &sc.source,
             "workload.kind",
             "\"closed\"",
-            "validate replays open-loop arrivals: use poisson, bursty or trace",
+            "fidelity replays open-loop arrivals: use poisson, bursty or trace",
         ));
     }
-    let mut w = crate::sim::build_workload(sc, &RngStreams::new(sc.seed));
+    let mut w = sc.workload.build(sc.horizon(), &RngStreams::new(sc.seed));
     // Open-loop workloads chain their arrivals; take them in time order (first come first).
     let mut pending: Vec<crate::workload::Arrival> = w.start();
     let mut out = Vec::new();
@@ -88,35 +95,88 @@ pub fn request_list(
     Ok(out)
 }
 
+/// The scenario that simulates the list: one device of `profile` serving `model` with
+/// `parallel` slots and room in its queue for every request, no limit, no cloud; arrivals at
+/// the list's times (from the first request's), lengths as listed.
+pub fn scenario(
+    requests: &[Request],
+    profile: &Path,
+    model: &str,
+    parallel: u32,
+) -> Result<Scenario> {
+    let cx = Checker::new(profile);
+    let catalogue = ModelCatalogue::builtin();
+    let profile_data = crate::device::load_profile(profile)?;
+    let device = DeviceGroup::new(
+        &cx,
+        "--profile",
+        "local".into(),
+        1,
+        Arc::new(profile_data),
+        model.into(),
+        parallel,
+        u32::try_from(requests.len()).unwrap_or(u32::MAX),
+        512,
+        None,
+        &catalogue,
+    )?;
+    let us = |r: &Request| (r.at_s * 1e6).round() as u64;
+    let first = requests.first().map_or(0, us);
+    let rows = requests
+        .iter()
+        .map(|r| TraceRow {
+            offset_us: us(r).saturating_sub(first),
+            prompt_tokens: r.prompt_tokens,
+            output_tokens: r.output_tokens,
+        })
+        .collect();
+    let no_cloud = CloudFile {
+        enabled: false,
+        ..CloudFile::default()
+    };
+    Ok(Scenario {
+        name: "fidelity".into(),
+        description: String::new(),
+        seed: 1,
+        source: profile.to_path_buf(),
+        duration_s: None,
+        workload: WorkloadSpec {
+            arrivals: Arrivals::Trace(crate::workload::trace::Spec {
+                path: "requests.csv".into(),
+                rows: Arc::new(rows),
+                time_scale: 1.0,
+                max_requests: None,
+            }),
+            demand: DemandSpec::from_files(
+                &cx,
+                DemandFiles {
+                    prompt_tokens: None,
+                    output_tokens: None,
+                    classes: &[],
+                },
+                true,
+                &catalogue,
+            )?,
+        },
+        fleet: vec![device],
+        selection: Default::default(),
+        rate_limit: Default::default(),
+        routing: Default::default(),
+        cloud: CloudSpec::from_file(&cx, &no_cloud, &catalogue)?,
+        metrics: Default::default(),
+        catalogue: Arc::new(catalogue),
+        catalogue_path: None,
+    })
+}
+
 /// Simulates the list on one device of `profile` with `parallel` slots and no queue limit.
 pub fn simulate(
     requests: &[Request],
     profile: &Path,
     model: &str,
     parallel: u32,
-    dir: &Path,
 ) -> Result<Outcome> {
-    // Absolute paths: the generated scenario resolves relative paths against its own folder.
-    let abs = |p: &Path| std::path::absolute(p).map_err(Error::io(p, "cannot resolve"));
-    let (dir, profile) = (abs(dir)?, abs(profile)?);
-    let trace = dir.join("requests.trace.csv");
-    let mut csv = String::from("TIMESTAMP,ContextTokens,GeneratedTokens\n");
-    for r in requests {
-        csv.push_str(&format!(
-            "{},{},{}\n",
-            r.at_s, r.prompt_tokens, r.output_tokens
-        ));
-    }
-    crate::report::write_atomic(&trace, csv.as_bytes())?;
-    let text = format!(
-        "name = \"validate\"\n[workload]\nkind = \"trace\"\npath = \"{}\"\n\
-         [[devices]]\nname = \"local\"\nprofile = \"{}\"\nmodel = \"{model}\"\nslots = {parallel}\n\
-         queue_capacity = {}\nctx_tokens = 512\n[cloud]\nenabled = false\n",
-        trace.display(),
-        profile.display(),
-        requests.len()
-    );
-    let sc = Scenario::from_str_at(&text, &dir.join("validate.toml"), &LoadOptions::default())?;
+    let sc = scenario(requests, profile, model, parallel)?;
     struct Collect(Vec<(u64, Served)>);
     impl crate::metrics::Recorder for Collect {
         fn on_end(&mut self, _: SimTime, r: &crate::metrics::RequestRecord) {
@@ -135,6 +195,113 @@ pub fn simulate(
     Ok(Outcome {
         served: c.0.into_iter().map(|x| x.1).collect(),
         busy_s: summary.devices.first().map_or(0.0, |d| d.busy_s),
+    })
+}
+
+/// What `edgesim fidelity` compares: the model served for real, the profile simulated.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// GGUF model to serve.
+    pub model: std::path::PathBuf,
+    /// Device profile to simulate with.
+    pub profile: std::path::PathBuf,
+    /// Catalogue model key in the profile (default: the profile's first model).
+    pub model_name: Option<String>,
+    /// Requests to serve: the first N arrivals (at least 2).
+    pub requests: usize,
+    /// Parallel sequences (slots, at least 1).
+    pub parallel: u32,
+    /// llama.cpp threads.
+    pub threads: u32,
+    /// Layers offloaded to the GPU.
+    pub gpu_layers: u32,
+    /// Caps on prompt and output tokens per request.
+    pub max_prompt: u32,
+    /// Cap on output tokens per request.
+    pub max_output: u32,
+}
+
+/// The result of a comparison and the files written.
+#[derive(Clone, Debug)]
+pub struct FidelityRun {
+    /// The report.
+    pub report: Report,
+    /// `requests.csv`, `fidelity.json`, the CDF figure.
+    pub files: Vec<std::path::PathBuf>,
+}
+
+/// Serves the first requests of `sc`'s workload for real on llama.cpp (feature `llm`),
+/// simulates the same list with the profile, and writes `requests.csv`, `fidelity.json` and
+/// `fidelity_cdf.{csv,png,svg}` to `dir`.
+pub fn run(
+    sc: &Scenario,
+    o: &Options,
+    dir: &Path,
+    progress: &dyn Fn(usize, usize),
+) -> Result<FidelityRun> {
+    if o.requests < 2 {
+        return Err(Error::invalid(
+            &sc.source,
+            "--requests",
+            o.requests,
+            "compare at least 2 requests",
+        ));
+    }
+    if o.parallel == 0 {
+        return Err(Error::invalid(&sc.source, "--parallel", 0, "must be >= 1"));
+    }
+    let profile = crate::device::load_profile(&o.profile)?;
+    let model_name = match &o.model_name {
+        Some(m) => m.clone(),
+        None => profile
+            .models
+            .first()
+            .map(|m| m.model.clone())
+            .unwrap_or_default(),
+    };
+    let requests = request_list(sc, o.requests, o.max_prompt, o.max_output)?;
+    // The simulated side first: a profile that cannot serve the list fails before the model is
+    // loaded.
+    let sim = simulate(&requests, &o.profile, &model_name, o.parallel)?;
+    let real = serve_real(o, &requests, progress)?;
+    let rep = report(&requests, &real, &sim);
+    let (table, fig) = outputs(&requests, &real.served, &sim.served);
+    let mut files = Vec::new();
+    let p = dir.join("requests.csv");
+    crate::output::write_table(&p, crate::output::Format::Csv, &table)?;
+    files.push(p);
+    files.extend(crate::output::write_figure(&fig, dir)?);
+    let p = dir.join("fidelity.json");
+    let json = serde_json::to_string_pretty(&rep).unwrap_or_default() + "\n";
+    crate::report::write_atomic(&p, json.as_bytes())?;
+    files.push(p);
+    Ok(FidelityRun { report: rep, files })
+}
+
+#[cfg(feature = "llm")]
+fn serve_real(
+    o: &Options,
+    requests: &[Request],
+    progress: &dyn Fn(usize, usize),
+) -> Result<Outcome> {
+    crate::calibrate::check_gguf(&o.model)?;
+    crate::calibrate::llama::serve(
+        &o.model,
+        o.threads,
+        o.gpu_layers,
+        o.parallel,
+        requests,
+        progress,
+    )
+}
+
+#[cfg(not(feature = "llm"))]
+fn serve_real(o: &Options, _: &[Request], _: &dyn Fn(usize, usize)) -> Result<Outcome> {
+    Err(Error::Output {
+        path: o.model.clone(),
+        problem: "this edgesim was built without llama.cpp: rebuild with `cargo build --release --features llm` \
+                  (needs `apt-get install cmake libclang-dev`)"
+            .into(),
     })
 }
 
@@ -406,7 +573,7 @@ pub fn outputs(req: &[Request], real: &[Served], sim: &[Served]) -> (crate::outp
         ],
     };
     let fig = Figure {
-        name: "validate_cdf".into(),
+        name: "fidelity_cdf".into(),
         title: "Real vs simulated latency".into(),
         panels: vec![
             panel("Time to first token (CDF)", |s| s.ttft_s),

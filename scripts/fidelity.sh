@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The validation figures of docs/model.md: calibrate SmolLM2-135M on this machine, then replay
-# scenarios/validate.toml for real and simulated at light, moderate (RUNS times) and heavy load.
+# The fidelity figures of docs/model.md: calibrate SmolLM2-135M on this machine, then replay
+# scenarios/fidelity.toml for real and simulated at light, moderate (RUNS times) and heavy load.
 # Prints one markdown row per run: utilisation, p50/p95 errors of TTFT and end-to-end latency,
 # and the KS statistics. Needs the `llm` feature's build tools (cmake, libclang-dev) and the
 # test model (scripts/fetch-test-model.sh). Run on a quiet machine: the real side is timed.
-# Usage: scripts/validation.sh [RUNS]   (default 3 moderate-load runs)
+# Usage: scripts/fidelity.sh [RUNS]   (default 3 moderate-load runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-3}"
@@ -18,8 +18,8 @@ trap 'rm -rf "$out"' EXIT
 row() {
   local label=$1
   shift
-  "$bin" validate --model "$model" --profile "$out/profile.toml" \
-    --scenario scenarios/validate.toml --out "$out/v" --json "$@" 2>/dev/null |
+  "$bin" fidelity --model "$model" --profile "$out/profile.toml" \
+    --scenario scenarios/fidelity.toml --out "$out/v" --json "$@" 2>/dev/null |
     python3 -c '
 import json, sys
 r = json.load(sys.stdin)

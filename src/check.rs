@@ -1,0 +1,358 @@
+//! The validation context every spec uses: the file being validated, its folder, and the rules
+//! all keys follow (finite numbers, ranges, times that fit the clock, input files that are
+//! regular and bounded in size). Each extension point validates its own section with it.
+
+use std::collections::HashMap;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::device::profile::DeviceProfile;
+use crate::error::{Error, Result};
+use crate::time::MAX_INPUT_S;
+use crate::workload::TraceRow;
+
+/// Largest configuration file read (scenario, profile, catalogue, sweep or plan file) \[bytes\].
+pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
+/// Largest data file read (a trace, a llama-bench result) \[bytes\].
+pub const MAX_DATA_BYTES: u64 = 1 << 30;
+
+/// Input files already read, by path: the points of a sweep or a plan read each trace and
+/// profile once.
+#[derive(Debug, Default)]
+pub struct InputCache {
+    traces: Mutex<HashMap<PathBuf, Arc<Vec<TraceRow>>>>,
+    profiles: Mutex<HashMap<PathBuf, Arc<DeviceProfile>>>,
+}
+
+/// Where a section is being validated, and the shared rules.
+#[derive(Clone, Debug)]
+pub struct Checker {
+    path: PathBuf,
+    dir: PathBuf,
+    cache: Arc<InputCache>,
+}
+
+impl Checker {
+    /// A context for `path` (relative paths resolve against its folder, made absolute).
+    pub fn new(path: &Path) -> Checker {
+        Checker::with_cache(path, Arc::new(InputCache::default()))
+    }
+
+    /// A context for `path` that reads input files through `cache`.
+    pub fn with_cache(path: &Path, cache: Arc<InputCache>) -> Checker {
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
+        Checker {
+            path: path.to_path_buf(),
+            dir,
+            cache,
+        }
+    }
+
+    /// An error in a file the scenario refers to at `key` (as `given`), wrapped so that it names
+    /// both the scenario's key and the file.
+    pub fn referenced(&self, key: &str, given: &str, e: Error) -> Error {
+        self.bad(key, format!("\"{given}\""), e.to_string())
+    }
+
+    /// The rows of the trace at `path` (read once per cache).
+    pub fn trace(&self, path: &Path) -> Result<Arc<Vec<TraceRow>>> {
+        if let Some(rows) = lock(&self.cache.traces).get(path) {
+            return Ok(Arc::clone(rows));
+        }
+        let rows = Arc::new(crate::workload::trace::read_trace(path)?);
+        lock(&self.cache.traces).insert(path.to_path_buf(), Arc::clone(&rows));
+        Ok(rows)
+    }
+
+    /// The device profile at `path` (read and checked once per cache).
+    pub fn profile(&self, path: &Path) -> Result<Arc<DeviceProfile>> {
+        if let Some(p) = lock(&self.cache.profiles).get(path) {
+            return Ok(Arc::clone(p));
+        }
+        let p = Arc::new(crate::device::profile::load_profile(path)?);
+        lock(&self.cache.profiles).insert(path.to_path_buf(), Arc::clone(&p));
+        Ok(p)
+    }
+
+    /// The file being validated.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// An [`Error::Invalid`] for `key` in this file.
+    pub fn bad(
+        &self,
+        key: impl Into<String>,
+        value: impl std::fmt::Display,
+        problem: impl Into<String>,
+    ) -> Error {
+        Error::invalid(&self.path, key, value, problem)
+    }
+
+    /// `p` resolved against the file's folder (absolute).
+    pub fn resolve(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.dir.join(p)
+        }
+    }
+
+    /// A finite number > 0.
+    pub fn positive(&self, key: &str, v: f64) -> Result<f64> {
+        if v.is_finite() && v > 0.0 {
+            Ok(v)
+        } else {
+            Err(self.bad(key, v, "must be a finite number > 0"))
+        }
+    }
+
+    /// A finite number >= 0.
+    pub fn non_negative(&self, key: &str, v: f64) -> Result<f64> {
+        if v.is_finite() && v >= 0.0 {
+            Ok(v)
+        } else {
+            Err(self.bad(key, v, "must be a finite number >= 0"))
+        }
+    }
+
+    /// A number in `[0, 1]`.
+    pub fn fraction(&self, key: &str, v: f64) -> Result<f64> {
+        if (0.0..=1.0).contains(&v) {
+            Ok(v)
+        } else {
+            Err(self.bad(key, v, "must lie in [0, 1]"))
+        }
+    }
+
+    /// A whole number >= `min` given as a float (counts written as `12` or `12.0`).
+    pub fn whole(&self, key: &str, v: f64, min: f64, what: &str) -> Result<f64> {
+        if v.is_finite() && v >= min && v.fract() == 0.0 && v <= 1e15 {
+            Ok(v)
+        } else {
+            Err(self.bad(
+                key,
+                v,
+                format!("must be a whole number of {what}, at least {min}"),
+            ))
+        }
+    }
+
+    /// A time in seconds that fits the simulated clock: finite, >= 0 and at most
+    /// [`MAX_INPUT_S`].
+    pub fn time_s(&self, key: &str, v: f64) -> Result<f64> {
+        self.non_negative(key, v)?;
+        if v > MAX_INPUT_S {
+            return Err(self.bad(
+                key,
+                v,
+                format!(
+                    "is beyond the simulated clock: times must be at most {MAX_INPUT_S:e} s \
+                     (the clock counts microseconds in 64 bits, with room for the drain)"
+                ),
+            ));
+        }
+        Ok(v)
+    }
+
+    /// A time in milliseconds that fits the clock (see [`Checker::time_s`]).
+    pub fn time_ms(&self, key: &str, v: f64) -> Result<f64> {
+        self.non_negative(key, v)?;
+        if v / 1000.0 > MAX_INPUT_S {
+            return Err(self.bad(
+                key,
+                v,
+                format!(
+                    "is beyond the simulated clock: at most {:e} ms",
+                    MAX_INPUT_S * 1000.0
+                ),
+            ));
+        }
+        Ok(v)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Reads a whole input file as text, refusing what is not a regular file (a device, a FIFO, a
+/// folder) and files larger than `limit` bytes, so that a path to `/dev/zero` or a FIFO never
+/// reads forever. `what` names the file's role in errors ("scenario", "trace", ...).
+pub fn read_text(path: &Path, what: &'static str, limit: u64) -> Result<String> {
+    let bad = |problem: String| Error::Input {
+        path: path.into(),
+        problem,
+    };
+    let meta = std::fs::metadata(path).map_err(Error::io(path, what_action(what)))?;
+    if !meta.is_file() {
+        return Err(bad(format!(
+            "cannot read {what}: not a regular file (a folder, device or pipe); give the path of a {what} file"
+        )));
+    }
+    if meta.len() > limit {
+        return Err(bad(format!(
+            "cannot read {what}: {} bytes is more than the {} bytes allowed for a {what} file",
+            meta.len(),
+            limit
+        )));
+    }
+    let file = std::fs::File::open(path).map_err(Error::io(path, what_action(what)))?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // `take` guards against a file that grows while it is read.
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(Error::io(path, what_action(what)))?;
+    if bytes.len() as u64 > limit {
+        return Err(bad(format!(
+            "cannot read {what}: it grew beyond the {limit} bytes allowed while being read"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        bad(format!(
+            "cannot read {what}: not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+fn what_action(what: &'static str) -> &'static str {
+    match what {
+        "scenario" => "cannot read scenario",
+        "device profile" => "cannot read device profile",
+        "trace" => "cannot read trace",
+        "model catalogue" => "cannot read model catalogue",
+        "sweep" => "cannot read sweep",
+        "plan" => "cannot read plan",
+        _ => "cannot read",
+    }
+}
+
+/// `text` with every line longer than `max` characters cut, saying how much was left out, so an
+/// error never echoes a huge line.
+pub fn cut_lines(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(4096));
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        if line.chars().count() > max {
+            let head: String = line.chars().take(max).collect();
+            out.push_str(&head);
+            out.push_str(&format!(
+                "... ({} more bytes)",
+                line.len().saturating_sub(head.len())
+            ));
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// `s` cut to `max` characters for an error message, saying how much was left out.
+pub fn excerpt(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let head: String = s.chars().take(max).collect();
+        format!("{head}... ({} more bytes)", s.len() - head.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_cut() {
+        let long = "x".repeat(1000);
+        let cut = cut_lines(&format!("a\n{long}\nb"), 10);
+        assert_eq!(cut, "a\nxxxxxxxxxx... (990 more bytes)\nb");
+        assert_eq!(excerpt("short", 10), "short");
+    }
+
+    #[test]
+    fn non_regular_files_are_refused() {
+        let err = read_text(Path::new("/dev/null"), "trace", 100).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        let dir = std::env::temp_dir();
+        let err = read_text(&dir, "trace", 100).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+    }
+
+    #[test]
+    fn large_files_are_refused() {
+        let p = std::env::temp_dir().join(format!("edgesim-check-{}.txt", std::process::id()));
+        std::fs::write(&p, "0123456789").unwrap();
+        assert_eq!(read_text(&p, "trace", 10).unwrap(), "0123456789");
+        let err = read_text(&p, "trace", 9).unwrap_err().to_string();
+        assert!(err.contains("10 bytes") && err.contains("9 bytes"), "{err}");
+        std::fs::remove_file(&p).unwrap();
+    }
+}
+
+/// Deserialisation of a section tagged by a key (`kind = "sliding_window"`, `dist =
+/// "lognormal"`) whose variants are structs that deny unknown keys. serde's internally tagged
+/// enums buffer the section and lose the key of an error inside it; this reads the section as a
+/// table, takes the tag, and deserialises the rest into the variant's struct, so that errors
+/// name the key (`invalid type: string "fast", expected f64 (key rate_rps)`).
+pub mod tagged {
+    use serde::de::{DeserializeOwned, Deserializer, Error as _};
+
+    /// Reads a tagged section: the tag's value (or `default` when absent) and the other keys.
+    /// `known` lists the allowed tag values, for the error message.
+    pub fn split<'de, D: Deserializer<'de>>(
+        d: D,
+        tag: &str,
+        known: &[&str],
+        default: Option<&str>,
+    ) -> Result<(String, toml::Table), D::Error> {
+        let mut t = <toml::Table as serde::Deserialize>::deserialize(d)?;
+        let value = match t.remove(tag) {
+            Some(toml::Value::String(s)) => s,
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "`{tag}` must be a string, one of {}; got {other}",
+                    known.join(", ")
+                )));
+            }
+            None => match default {
+                Some(d) => d.to_string(),
+                None => {
+                    return Err(D::Error::custom(format!(
+                        "missing `{tag}` (one of {})",
+                        known.join(", ")
+                    )));
+                }
+            },
+        };
+        if !known.contains(&value.as_str()) {
+            return Err(D::Error::custom(format!(
+                "unknown {tag} `{value}`, expected one of {}",
+                known.join(", ")
+            )));
+        }
+        Ok((value, t))
+    }
+
+    /// Deserialises the keys of a variant, naming the key of an error.
+    pub fn variant<'de, D: Deserializer<'de>, T: DeserializeOwned>(
+        t: toml::Table,
+        tag: &str,
+        value: &str,
+    ) -> Result<T, D::Error> {
+        T::deserialize(toml::Value::Table(t)).map_err(|e| {
+            let msg = e.to_string();
+            let msg = msg.trim_end();
+            let msg = match msg.split_once("\nin `") {
+                Some((what, key)) => format!("{what} (key {}", key.replace('`', "")) + ")",
+                None => msg.to_string(),
+            };
+            D::Error::custom(format!("{msg}, for {tag} = \"{value}\""))
+        })
+    }
+}

@@ -1,0 +1,302 @@
+//! The edge fleet: `[[devices]]` entries as written ([`DeviceFile`]) and validated
+//! ([`DeviceGroup`]: `count` identical devices of one board, model and server setup).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::profile::{DeviceProfile, check_profile};
+use super::{CalibratedDevice, DeviceModel};
+use crate::catalogue::ModelCatalogue;
+use crate::check::Checker;
+use crate::error::Result;
+
+/// Default parallel slots.
+pub const DEFAULT_SLOTS: u32 = 1;
+/// Default waiting-queue capacity.
+pub const DEFAULT_QUEUE_CAPACITY: u32 = 16;
+/// Default context per slot \[tokens\].
+pub const DEFAULT_CTX_TOKENS: u32 = 4096;
+
+fn default_one() -> u32 {
+    1
+}
+fn default_slots() -> u32 {
+    DEFAULT_SLOTS
+}
+fn default_queue_capacity() -> u32 {
+    DEFAULT_QUEUE_CAPACITY
+}
+fn default_ctx_tokens() -> u32 {
+    DEFAULT_CTX_TOKENS
+}
+
+/// `[[devices]]` as written: one device, or `count` identical ones.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceFile {
+    /// Name; with `count > 1` the devices are `name-1`, `name-2`, ...
+    pub name: String,
+    /// Number of identical devices.
+    #[serde(default = "default_one")]
+    pub count: u32,
+    /// Device profile file (relative to the scenario file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// A device profile written inline instead of `profile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline: Option<DeviceProfile>,
+    /// Model served (a name in the model catalogue, calibrated in the profile).
+    pub model: String,
+    /// Parallel slots P (llama-server `--parallel`).
+    #[serde(default = "default_slots")]
+    pub slots: u32,
+    /// Waiting-queue capacity (0: no waiting).
+    #[serde(default = "default_queue_capacity")]
+    pub queue_capacity: u32,
+    /// Context size per slot \[tokens\] (for the KV-cache memory check).
+    #[serde(default = "default_ctx_tokens")]
+    pub ctx_tokens: u32,
+    /// Weight for `weighted` selection (default: single-stream decode speed D(1)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f64>,
+}
+
+/// `count` identical devices: one board (profile), one model, one server setup.
+#[derive(Clone, Debug)]
+pub struct DeviceGroup {
+    /// Name; with `count > 1` the devices are `name-1`, `name-2`, ...
+    pub name: String,
+    /// Number of devices.
+    pub count: u32,
+    /// The board's profile (inlined in the resolved scenario).
+    pub profile: Arc<DeviceProfile>,
+    /// Model served.
+    pub model: String,
+    /// Parallel slots.
+    pub slots: u32,
+    /// Waiting-queue capacity.
+    pub queue_capacity: u32,
+    /// Context per slot \[tokens\].
+    pub ctx_tokens: u32,
+    /// Weight for weighted selection, as given (`None`: D(1)).
+    pub weight: Option<f64>,
+    /// The calibrated behaviour of the model on the board.
+    pub perf: Arc<dyn DeviceModel>,
+}
+
+impl DeviceGroup {
+    /// A group of `count` devices of `profile` serving `model`; checks that the profile
+    /// calibrates the model and that the model and KV cache fit the board's memory. Errors
+    /// name `key` (e.g. `devices[1]`) in `cx`'s file.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        cx: &Checker,
+        key: &str,
+        name: String,
+        count: u32,
+        profile: Arc<DeviceProfile>,
+        model: String,
+        slots: u32,
+        queue_capacity: u32,
+        ctx_tokens: u32,
+        weight: Option<f64>,
+        catalogue: &ModelCatalogue,
+    ) -> Result<DeviceGroup> {
+        let k = |s: &str| format!("{key}.{s}");
+        if name.trim().is_empty() {
+            return Err(cx.bad(k("name"), "\"\"", "must be non-empty"));
+        }
+        if count == 0 {
+            return Err(cx.bad(k("count"), 0, "must be >= 1"));
+        }
+        if slots == 0 {
+            return Err(cx.bad(k("slots"), 0, "must be >= 1 (llama-server --parallel)"));
+        }
+        let entry = catalogue.model(&model).ok_or_else(|| {
+            cx.bad(
+                k("model"),
+                format!("\"{model}\""),
+                format!(
+                    "is not in the model catalogue; known models: {}",
+                    catalogue.model_names()
+                ),
+            )
+        })?;
+        let usable = profile
+            .device
+            .usable_memory_gb
+            .unwrap_or(profile.device.memory_gb);
+        let kv_gb =
+            f64::from(slots) * f64::from(ctx_tokens) / 1000.0 * entry.kv_mb_per_1k_tokens / 1000.0;
+        let need = entry.memory_gb + kv_gb;
+        if need > usable {
+            return Err(cx.bad(
+                k("model"),
+                format!("\"{model}\""),
+                format!(
+                    "does not fit on {}: needs {need:.2} GB ({:.2} GB model + {kv_gb:.2} GB KV cache for {slots} slots x {ctx_tokens} tokens) but {usable:.2} GB is usable; choose a smaller model or fewer slots / a smaller ctx_tokens",
+                    profile.device.name, entry.memory_gb
+                ),
+            ));
+        }
+        let perf = profile
+            .models
+            .iter()
+            .find(|m| m.model == model)
+            .ok_or_else(|| {
+                let have: Vec<&str> = profile.models.iter().map(|m| m.model.as_str()).collect();
+                cx.bad(
+                    k("model"),
+                    format!("\"{model}\""),
+                    format!(
+                        "the profile of {} has no calibration for it; calibrated models: {}",
+                        profile.device.name,
+                        have.join(", ")
+                    ),
+                )
+            })?;
+        let perf: Arc<dyn DeviceModel> = Arc::new(CalibratedDevice::new(&profile.device, perf));
+        if let Some(w) = weight {
+            cx.positive(&k("weight"), w)?;
+        }
+        Ok(DeviceGroup {
+            name,
+            count,
+            profile,
+            model,
+            slots,
+            queue_capacity,
+            ctx_tokens,
+            weight,
+            perf,
+        })
+    }
+
+    /// Validates one `[[devices]]` entry (at index `i`).
+    pub fn from_file(
+        cx: &Checker,
+        i: usize,
+        d: &DeviceFile,
+        catalogue: &ModelCatalogue,
+    ) -> Result<DeviceGroup> {
+        let key = format!("devices[{i}]");
+        if d.name.trim().is_empty() {
+            return Err(cx.bad(format!("{key}.name"), "\"\"", "must be non-empty"));
+        }
+        if d.count == 0 {
+            return Err(cx.bad(format!("{key}.count"), 0, "must be >= 1"));
+        }
+        if d.slots == 0 {
+            return Err(cx.bad(
+                format!("{key}.slots"),
+                0,
+                "must be >= 1 (llama-server --parallel)",
+            ));
+        }
+        let profile = match (&d.profile, &d.inline) {
+            (Some(p), None) => cx
+                .profile(&cx.resolve(p))
+                .map_err(|e| cx.referenced(&format!("{key}.profile"), p, e))?,
+            (None, Some(p)) => {
+                check_profile(cx.path(), &format!("{key}.inline."), p)?;
+                Arc::new(p.clone())
+            }
+            _ => {
+                return Err(cx.bad(
+                    format!("{key}.profile"),
+                    d.profile.as_deref().unwrap_or("(missing)"),
+                    "give exactly one of `profile` (a file under calibration/) or `inline` (a profile table)",
+                ));
+            }
+        };
+        DeviceGroup::new(
+            cx,
+            &key,
+            d.name.clone(),
+            d.count,
+            profile,
+            d.model.clone(),
+            d.slots,
+            d.queue_capacity,
+            d.ctx_tokens,
+            d.weight,
+            catalogue,
+        )
+    }
+
+    /// The entry as written in a resolved scenario (profile inlined, so it runs anywhere).
+    pub fn to_file(&self) -> DeviceFile {
+        DeviceFile {
+            name: self.name.clone(),
+            count: self.count,
+            profile: None,
+            inline: Some((*self.profile).clone()),
+            model: self.model.clone(),
+            slots: self.slots,
+            queue_capacity: self.queue_capacity,
+            ctx_tokens: self.ctx_tokens,
+            weight: self.weight,
+        }
+    }
+
+    /// Weight for weighted selection: as given, else D(1).
+    pub fn selection_weight(&self) -> f64 {
+        self.weight.unwrap_or_else(|| self.perf.decode_tps(1))
+    }
+
+    /// The name of the `k`-th device (0-based) of the group.
+    pub fn device_name(&self, k: u32) -> String {
+        if self.count == 1 {
+            self.name.clone()
+        } else {
+            format!("{}-{}", self.name, k + 1)
+        }
+    }
+
+    /// The board's name.
+    pub fn board(&self) -> &str {
+        &self.profile.device.name
+    }
+}
+
+/// Validates `[[devices]]`: at least one entry, unique device names.
+pub fn fleet_from_files(
+    cx: &Checker,
+    list: &[DeviceFile],
+    catalogue: &ModelCatalogue,
+) -> Result<Vec<DeviceGroup>> {
+    if list.is_empty() {
+        return Err(cx.bad(
+            "devices",
+            "[]",
+            "the edge cluster is empty; add at least one [[devices]] entry",
+        ));
+    }
+    let groups = list
+        .iter()
+        .enumerate()
+        .map(|(i, d)| DeviceGroup::from_file(cx, i, d, catalogue))
+        .collect::<Result<Vec<_>>>()?;
+    check_names(cx, &groups)?;
+    Ok(groups)
+}
+
+/// Device names must be unique across groups.
+pub fn check_names(cx: &Checker, groups: &[DeviceGroup]) -> Result<()> {
+    let mut names = BTreeSet::new();
+    for (i, g) in groups.iter().enumerate() {
+        for k in 0..g.count {
+            let name = g.device_name(k);
+            if !names.insert(name.clone()) {
+                return Err(cx.bad(
+                    format!("devices[{i}].name"),
+                    format!("\"{name}\""),
+                    "device names must be unique",
+                ));
+            }
+        }
+    }
+    Ok(())
+}

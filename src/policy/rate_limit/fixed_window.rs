@@ -1,0 +1,149 @@
+//! Fixed-window rate limiting: a counter per window of `window_s`, reset at each window start
+//! (the "requests per minute" quota of many API gateways).
+
+use serde::{Deserialize, Serialize};
+
+use super::{Admission, LimitScope, LimitUnit, RateLimiter};
+use crate::check::Checker;
+use crate::error::Result;
+use crate::time::{SimDuration, SimTime};
+
+/// `kind = "fixed_window"` as written.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    /// What is counted.
+    #[serde(default)]
+    pub unit: LimitUnit,
+    /// Where it applies.
+    #[serde(default)]
+    pub scope: LimitScope,
+    /// Window length \[s\]; windows start at 0, `window_s`, 2 `window_s`, ...
+    pub window_s: f64,
+    /// Amount admitted per window \[requests or tokens\].
+    pub limit: f64,
+}
+
+/// Validated settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Spec {
+    /// Window length \[s\], as given.
+    pub window_s: f64,
+    /// The window on the clock (at least 1 µs).
+    pub window: SimDuration,
+    /// Amount admitted per window.
+    pub limit: f64,
+}
+
+impl File {
+    pub(super) fn validate(&self, cx: &Checker) -> Result<Spec> {
+        let w = cx.positive("rate_limit.window_s", self.window_s)?;
+        let window = SimDuration::from_secs_f64(w);
+        if window == SimDuration::ZERO {
+            return Err(cx.bad("rate_limit.window_s", w, "must be at least 1 µs"));
+        }
+        Ok(Spec {
+            window_s: w,
+            window,
+            limit: cx.positive("rate_limit.limit", self.limit)?,
+        })
+    }
+}
+
+impl Spec {
+    pub(super) fn to_file(self, unit: LimitUnit, scope: LimitScope) -> File {
+        File {
+            unit,
+            scope,
+            window_s: self.window_s,
+            limit: self.limit,
+        }
+    }
+    pub(super) fn describe(&self, unit: &str, scope: &str) -> String {
+        format!(
+            "fixed_window: {} {unit} / {} s {scope}",
+            self.limit,
+            self.window.as_secs_f64()
+        )
+    }
+    pub(super) fn build(&self, keys: usize) -> FixedWindow {
+        FixedWindow {
+            window_us: self.window.0,
+            limit: self.limit,
+            state: vec![(0, 0.0); keys],
+        }
+    }
+}
+
+/// Admits while the amount admitted in the current window `[k·W, (k+1)·W)` plus the new
+/// amount stays within `limit`. A burst may take `limit` at the end of one window and `limit`
+/// again at the start of the next.
+#[derive(Clone, Debug)]
+pub struct FixedWindow {
+    window_us: u64,
+    limit: f64,
+    /// Per key: (window index, amount admitted in it).
+    state: Vec<(u64, f64)>,
+}
+
+impl FixedWindow {
+    /// The amount admitted so far in the window of `now`.
+    fn used(&mut self, now: SimTime, key: usize) -> f64 {
+        let k = now.0 / self.window_us;
+        let (window, used) = &mut self.state[key];
+        if *window != k {
+            (*window, *used) = (k, 0.0);
+        }
+        *used
+    }
+}
+
+impl RateLimiter for FixedWindow {
+    fn check(&mut self, now: SimTime, key: usize, amount: f64) -> Admission {
+        if self.used(now, key) + amount <= self.limit {
+            Admission::Admit
+        } else {
+            Admission::Throttle
+        }
+    }
+    fn record(&mut self, now: SimTime, key: usize, amount: f64) {
+        self.used(now, key);
+        self.state[key].1 += amount;
+    }
+    fn usage(&mut self, now: SimTime, key: usize) -> f64 {
+        self.used(now, key) / self.limit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resets_at_each_window_start() {
+        let spec = Spec {
+            window_s: 10.0,
+            window: SimDuration(10_000_000),
+            limit: 2.0,
+        };
+        let mut w = spec.build(1);
+        let mut admit = |s: f64| {
+            let t = SimTime::from_secs_f64(s);
+            let ok = w.check(t, 0, 1.0) == Admission::Admit;
+            if ok {
+                w.record(t, 0, 1.0);
+            }
+            ok
+        };
+        assert!(admit(8.0));
+        assert!(admit(9.9));
+        assert!(!admit(9.99), "two in [0, 10)");
+        assert!(
+            admit(10.0),
+            "a new window at 10 s (a sliding window would refuse)"
+        );
+        assert!(admit(10.1));
+        assert!(!admit(19.9));
+        assert!(admit(20.0));
+    }
+}

@@ -1,0 +1,77 @@
+//! `[routing]`: what the gateway does when a candidate device cannot take a request.
+
+use serde::{Deserialize, Serialize};
+
+use crate::check::Checker;
+use crate::error::Result;
+use crate::time::SimDuration;
+
+fn default_one() -> u32 {
+    1
+}
+
+/// `[routing]` as written.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingFile {
+    /// Edge candidates tried per request before the cloud (1 = no retry).
+    #[serde(default = "default_one")]
+    pub max_attempts: u32,
+    /// Network round trip between gateway and edge devices \[ms\].
+    #[serde(default)]
+    pub edge_rtt_ms: f64,
+}
+
+impl Default for RoutingFile {
+    fn default() -> Self {
+        RoutingSpec::default().to_file()
+    }
+}
+
+/// Validated routing settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RoutingSpec {
+    /// Edge candidates tried per request (>= 1).
+    pub max_attempts: u32,
+    /// Gateway-to-edge round trip \[ms\].
+    pub edge_rtt_ms: f64,
+}
+
+impl Default for RoutingSpec {
+    fn default() -> Self {
+        RoutingSpec {
+            max_attempts: 1,
+            edge_rtt_ms: 0.0,
+        }
+    }
+}
+
+impl RoutingSpec {
+    /// Validates `[routing]`.
+    pub fn from_file(cx: &Checker, f: &RoutingFile) -> Result<RoutingSpec> {
+        if f.max_attempts == 0 {
+            return Err(cx.bad(
+                "routing.max_attempts",
+                0,
+                "must be >= 1 (1 = no retry on another device)",
+            ));
+        }
+        Ok(RoutingSpec {
+            max_attempts: f.max_attempts,
+            edge_rtt_ms: cx.non_negative("routing.edge_rtt_ms", f.edge_rtt_ms)?,
+        })
+    }
+
+    /// The section as written in a resolved scenario.
+    pub fn to_file(&self) -> RoutingFile {
+        RoutingFile {
+            max_attempts: self.max_attempts,
+            edge_rtt_ms: self.edge_rtt_ms,
+        }
+    }
+
+    /// The edge round trip on the clock.
+    pub fn edge_rtt(&self) -> SimDuration {
+        SimDuration::from_millis_f64(self.edge_rtt_ms)
+    }
+}
