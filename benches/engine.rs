@@ -1,5 +1,5 @@
-//! Event-engine throughput: a model that keeps 1,000 pending events and reschedules each one
-//! at a pseudo-random future time. Reports events per second.
+//! Event-engine throughput: a model that keeps 1,000 (or 16,000) pending events and
+//! reschedules each one at a pseudo-random future time. Reports events per second.
 
 #![allow(missing_docs)]
 
@@ -18,12 +18,13 @@ impl Classify for Ev {
 struct Churn {
     left: u64,
     x: u64,
+    pending: u32,
 }
 
 impl Model for Churn {
     type Event = Ev;
     fn start(&mut self, q: &mut EventQueue<Ev>) {
-        for i in 0..1000 {
+        for i in 0..self.pending {
             q.push(SimTime(u64::from(i)), Ev(i));
         }
     }
@@ -43,16 +44,20 @@ const EVENTS: u64 = 1_000_000;
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("engine");
-    g.throughput(Throughput::Elements(EVENTS + 1000));
-    g.bench_function("churn_1k_pending", |b| {
-        b.iter(|| {
-            let mut m = Churn {
-                left: EVENTS,
-                x: 0x9e37_79b9_7f4a_7c15,
-            };
-            engine::run(&mut m, SimTime::MAX).events
-        })
-    });
+    // 1,000 pending events: a cluster; 16,000: a fleet of thousands of devices.
+    for pending in [1_000u32, 16_000] {
+        g.throughput(Throughput::Elements(EVENTS + u64::from(pending)));
+        g.bench_function(format!("churn_{}k_pending", pending / 1000), |b| {
+            b.iter(|| {
+                let mut m = Churn {
+                    left: EVENTS,
+                    x: 0x9e37_79b9_7f4a_7c15,
+                    pending,
+                };
+                engine::run(&mut m, SimTime::MAX).events
+            })
+        });
+    }
     g.finish();
 }
 

@@ -74,7 +74,10 @@ pub fn run_one(policy: SelectionKind, sc: &Scenario, bucket_s: f64) -> PolicyRun
     };
     PolicyRun {
         policy,
-        series: series.finish(SimTime::from_secs_f64(summary.end_s)),
+        series: series.finish_data(
+            SimTime::from_secs_f64(summary.end_s),
+            sc.devices().map(|(_, name)| name).collect(),
+        ),
         summary,
         latency,
     }

@@ -47,6 +47,9 @@ fn significant(x: f64, digits: i32) -> String {
     format!("{x:.decimals$}")
 }
 
+/// Devices listed in the text table.
+pub const MAX_DEVICE_ROWS: usize = 60;
+
 /// The summary as a human-readable table.
 pub fn to_table(s: &Summary) -> String {
     let mut o = String::new();
@@ -160,7 +163,9 @@ pub fn to_table(s: &Summary) -> String {
         "{:<w$}{:<mw$}{:>6}{:>10}{:>10}{:>11}{:>12}{:>13}",
         "device", "model", "slots", "served", "util", "slot util", "refused", "energy [kJ]"
     );
-    for d in &s.devices {
+    // A fleet of thousands would bury the rest: the table shows the first devices, the
+    // summary and the devices table all of them.
+    for d in s.devices.iter().take(MAX_DEVICE_ROWS) {
         let _ = writeln!(
             o,
             "{:<w$}{:<mw$}{:>6}{:>10}{:>10}{:>11}{:>12}{:>13.2}",
@@ -172,6 +177,13 @@ pub fn to_table(s: &Summary) -> String {
             format!("{:.1}%", d.slot_utilisation * 100.0),
             thousands(d.throttled + d.full),
             d.energy_j / 1000.0
+        );
+    }
+    if s.devices.len() > MAX_DEVICE_ROWS {
+        let _ = writeln!(
+            o,
+            "... and {} more devices (all of them in summary.json and the devices table)",
+            thousands((s.devices.len() - MAX_DEVICE_ROWS) as u64)
         );
     }
     let _ = writeln!(o);

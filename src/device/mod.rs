@@ -55,34 +55,3 @@ pub trait DeviceModel: Send + Sync + Debug {
     /// Power with no request in service \[W\].
     fn idle_w(&self) -> f64;
 }
-
-/// Read-only snapshot of a device given to selection policies.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct DeviceView {
-    /// Parallel slots P.
-    pub slots: u32,
-    /// Requests in service (prefill or decode).
-    pub active: u32,
-    /// Requests waiting in the device queue.
-    pub queued: u32,
-    /// Waiting-queue capacity.
-    pub queue_capacity: u32,
-    /// Capability weight (for weighted selection).
-    pub weight: f64,
-    /// Fraction of the device's rate limit in use (admitted in the window / limit, in-flight /
-    /// cap, or 1 - bucket level / capacity); 0 without a per-device limit.
-    pub limit_usage: f64,
-}
-
-impl DeviceView {
-    /// Load: the larger of slot occupancy, (in service + queued) / slots, and rate-limit
-    /// usage. A device whose window is used up cannot take work however idle its slots are.
-    pub fn load(&self) -> f64 {
-        let occupancy = f64::from(self.active + self.queued) / f64::from(self.slots.max(1));
-        occupancy.max(self.limit_usage)
-    }
-    /// Whether the device can take one more request now (free slot or queue room).
-    pub fn has_room(&self) -> bool {
-        self.active < self.slots || self.queued < self.queue_capacity
-    }
-}

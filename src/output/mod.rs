@@ -116,7 +116,8 @@ pub fn run_to_dir(
     } else {
         None
     };
-    let mut series = tables::Timeseries::new(sc, opts.bucket_s);
+    let sink = tables::TableSink::create(dir, &opts.formats, sc)?;
+    let mut series = tables::Timeseries::with_sink(sc, opts.bucket_s, sink);
     let summary = {
         let mut tee = crate::metrics::Tee(&mut requests, &mut series);
         crate::sim::run_with(sc, &mut tee)
@@ -128,17 +129,20 @@ pub fn run_to_dir(
             files.push(dir.join(format!("requests.{}", f.extension())));
         }
     }
-    let data = series.finish(SimTime::from_secs_f64(summary.end_s));
-    let (timeseries, gateway) = (data.device_table(), data.gateway_table());
+    let (sink, gateway, spans) = series.finish(SimTime::from_secs_f64(summary.end_s));
+    sink.finish()?;
+    let gateway = tables::gateway_table(&spans, &gateway);
     let devices = tables::devices_table(&summary);
     for f in &opts.formats {
         for (name, t) in [
-            ("devices", &devices),
-            ("timeseries", &timeseries),
-            ("gateway", &gateway),
+            ("devices", Some(&devices)),
+            ("timeseries", None),
+            ("gateway", Some(&gateway)),
         ] {
             let p = dir.join(format!("{name}.{}", f.extension()));
-            write_table(&p, *f, t)?;
+            if let Some(t) = t {
+                write_table(&p, *f, t)?;
+            }
             files.push(p);
         }
     }

@@ -135,12 +135,24 @@ impl Recorder for RequestTable {
     }
 }
 
+/// Receives the finished buckets of a [`Timeseries`], bucket by bucket, device by device.
+pub trait SeriesSink {
+    /// Bucket `bucket` spanning `span` \[s\] of device `device` is complete.
+    fn row(&mut self, bucket: usize, span: (f64, f64), device: usize, point: DevicePoint);
+}
+
 /// Per-device state integrated over fixed time buckets, and gateway counts per bucket.
-pub struct Timeseries {
+///
+/// A bucket is finished for every device as soon as the clock passes its end, and handed to the
+/// sink: memory holds one bucket per device, whatever the length of the run or the size of the
+/// fleet.
+pub struct Timeseries<S: SeriesSink = Collect> {
     bucket_us: u64,
-    names: Vec<String>,
     devices: Vec<DeviceSeries>,
+    /// The bucket being accumulated.
+    current: usize,
     gateway: Vec<GatewayBucket>,
+    sink: S,
 }
 
 struct DeviceSeries {
@@ -148,7 +160,7 @@ struct DeviceSeries {
     active: u32,
     queued: u32,
     power_w: f64,
-    buckets: Vec<DeviceBucket>,
+    bucket: DeviceBucket,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -183,13 +195,19 @@ fn bucket_of(buckets: &mut Vec<impl Default + Clone>, i: usize) -> usize {
     i
 }
 
-impl Timeseries {
-    /// Buckets of `bucket_s` seconds for the devices of `sc` (idle at time 0).
-    pub fn new(sc: &Scenario, bucket_s: f64) -> Timeseries {
+impl Timeseries<Collect> {
+    /// Buckets of `bucket_s` seconds for the devices of `sc` (idle at time 0), kept in memory.
+    pub fn new(sc: &Scenario, bucket_s: f64) -> Timeseries<Collect> {
+        Timeseries::with_sink(sc, bucket_s, Collect::default())
+    }
+}
+
+impl<S: SeriesSink> Timeseries<S> {
+    /// Buckets of `bucket_s` seconds for the devices of `sc`, handed to `sink`.
+    pub fn with_sink(sc: &Scenario, bucket_s: f64, sink: S) -> Timeseries<S> {
         let bucket_us = ((bucket_s * 1e6).round() as u64).max(1);
         Timeseries {
             bucket_us,
-            names: sc.devices().map(|(_, name)| name).collect(),
             devices: sc
                 .devices()
                 .map(|(g, _)| DeviceSeries {
@@ -197,10 +215,12 @@ impl Timeseries {
                     active: 0,
                     queued: 0,
                     power_w: g.perf.idle_w(),
-                    buckets: Vec::new(),
+                    bucket: DeviceBucket::default(),
                 })
                 .collect(),
+            current: 0,
             gateway: Vec::new(),
+            sink,
         }
     }
 
@@ -208,74 +228,208 @@ impl Timeseries {
         (t.0 / self.bucket_us) as usize
     }
 
-    /// Integrates device `d`'s current state from its last change up to `to`.
+    /// Integrates device `d`'s current state from its last change up to `to` (within the
+    /// current bucket).
     fn advance(&mut self, d: usize, to: SimTime) {
-        let b = self.bucket_us;
         let s = &mut self.devices[d];
-        let mut t = s.last.0;
-        while t < to.0 {
-            let i = (t / b) as usize;
-            let edge = ((i as u64) + 1).saturating_mul(b).min(to.0);
-            let dt = (edge - t) as f64 / 1e6;
-            let k = bucket_of(&mut s.buckets, i);
-            let bucket = &mut s.buckets[k];
-            bucket.active_s += f64::from(s.active) * dt;
-            bucket.queued_s += f64::from(s.queued) * dt;
-            if s.active > 0 {
-                bucket.busy_s += dt;
-            }
-            bucket.energy_j += s.power_w * dt;
-            t = edge;
+        if to <= s.last {
+            return;
         }
-        s.last = s.last.max(to);
+        let dt = (to.0 - s.last.0) as f64 / 1e6;
+        let b = &mut s.bucket;
+        b.active_s += f64::from(s.active) * dt;
+        b.queued_s += f64::from(s.queued) * dt;
+        if s.active > 0 {
+            b.busy_s += dt;
+        }
+        b.energy_j += s.power_w * dt;
+        s.last = to;
     }
 
-    /// Closes the series at `end` (the run's end).
-    pub fn finish(mut self, end: SimTime) -> SeriesData {
+    /// The span \[s\] of bucket `i`, cut at `end_s`.
+    fn span(&self, i: usize, end_s: f64) -> (f64, f64) {
+        let b = self.bucket_us as f64 / 1e6;
+        let start = i as f64 * b;
+        (start, ((i + 1) as f64 * b).min(end_s.max(start)))
+    }
+
+    /// Finishes the current bucket at `until` (its end, or the run's end) for every device.
+    fn close(&mut self, until: SimTime, end_s: f64) {
+        let i = self.current;
+        let span = self.span(i, end_s);
+        let len = span.1 - span.0;
+        let per = |x: f64| if len > 0.0 { x / len } else { 0.0 };
         for d in 0..self.devices.len() {
-            self.advance(d, end);
+            self.advance(d, until);
+            let k = std::mem::take(&mut self.devices[d].bucket);
+            let point = DevicePoint {
+                active_streams: per(k.active_s),
+                queued: per(k.queued_s),
+                utilisation: per(k.busy_s),
+                power_w: per(k.energy_j),
+                energy_j: k.energy_j,
+                arrivals: k.arrivals,
+                redirections: k.refused,
+            };
+            self.sink.row(i, span, d, point);
         }
+        self.current += 1;
+    }
+
+    /// Finishes every bucket that ends at or before `now`.
+    fn roll(&mut self, now: SimTime) {
+        while self.index(now) > self.current {
+            let end = SimTime((self.current as u64 + 1).saturating_mul(self.bucket_us));
+            self.close(end, f64::INFINITY);
+        }
+    }
+
+    /// Closes the series at `end` (the run's end): finishes the last buckets and returns the
+    /// sink and the gateway counts.
+    pub fn finish(mut self, end: SimTime) -> (S, Vec<GatewayBucket>, Vec<(f64, f64)>) {
+        self.roll(end);
         let n = self.index(end) + usize::from(end.0 % self.bucket_us != 0);
         let n = n.max(self.gateway.len());
-        let b = self.bucket_us as f64 / 1e6;
         let end_s = end.as_secs_f64();
-        let spans: Vec<(f64, f64)> = (0..n)
-            .map(|i| {
-                let start = i as f64 * b;
-                (start, ((i + 1) as f64 * b).min(end_s.max(start)))
-            })
-            .collect();
-        let devices = self
-            .devices
-            .iter()
-            .map(|s| {
-                spans
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &(start, stop))| {
-                        let k = s.buckets.get(i).copied().unwrap_or_default();
-                        let len = stop - start;
-                        let per = |x: f64| if len > 0.0 { x / len } else { 0.0 };
-                        DevicePoint {
-                            active_streams: per(k.active_s),
-                            queued: per(k.queued_s),
-                            utilisation: per(k.busy_s),
-                            power_w: per(k.energy_j),
-                            energy_j: k.energy_j,
-                            arrivals: k.arrivals,
-                            redirections: k.refused,
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
+        while self.current < n {
+            self.close(end, end_s);
+        }
+        let spans = (0..n).map(|i| self.span(i, end_s)).collect();
         let mut gateway = self.gateway;
         gateway.resize(n, GatewayBucket::default());
+        (self.sink, gateway, spans)
+    }
+}
+
+impl Timeseries<Collect> {
+    /// Closes the series at `end` and returns it whole.
+    pub fn finish_data(self, end: SimTime, names: Vec<String>) -> SeriesData {
+        let (sink, gateway, spans) = self.finish(end);
         SeriesData {
             spans,
-            names: self.names,
-            devices,
+            names,
+            devices: sink.devices,
             gateway,
+        }
+    }
+}
+
+/// A sink keeping every bucket in memory (for figures).
+#[derive(Clone, Debug, Default)]
+pub struct Collect {
+    /// `devices[d][bucket]`.
+    pub devices: Vec<Vec<DevicePoint>>,
+}
+
+impl SeriesSink for Collect {
+    fn row(&mut self, bucket: usize, _: (f64, f64), device: usize, point: DevicePoint) {
+        if self.devices.len() <= device {
+            self.devices.resize(device + 1, Vec::new());
+        }
+        let v = &mut self.devices[device];
+        let i = bucket_of(v, bucket);
+        v[i] = point;
+    }
+}
+
+/// A sink streaming the `timeseries` table to files in batches.
+pub struct TableSink {
+    names: Vec<String>,
+    writers: Vec<TableWriter>,
+    rows: SeriesRows,
+    error: Option<crate::Error>,
+}
+
+#[derive(Default)]
+struct SeriesRows {
+    start: Vec<f64>,
+    stop: Vec<f64>,
+    device: Vec<String>,
+    values: [Vec<f64>; 5],
+    counts: [Vec<u64>; 2],
+}
+
+impl SeriesRows {
+    fn take(&mut self) -> Table {
+        let t = std::mem::take(self);
+        let [active, queued, util, power, energy] = t.values;
+        let [arrivals, refused] = t.counts;
+        Table::new()
+            .with("bucket_start_s", Values::F64(t.start))
+            .with("bucket_end_s", Values::F64(t.stop))
+            .with("device", Values::Str(t.device))
+            .with("active_streams", Values::F64(active))
+            .with("queued", Values::F64(queued))
+            .with("utilisation", Values::F64(util))
+            .with("power_w", Values::F64(power))
+            .with("energy_j", Values::F64(energy))
+            .with("arrivals", Values::U64(arrivals))
+            .with("redirections", Values::U64(refused))
+    }
+}
+
+impl TableSink {
+    /// Starts `dir/timeseries.<ext>` in each format for the devices of `sc`.
+    pub fn create(dir: &Path, formats: &[Format], sc: &Scenario) -> Result<TableSink> {
+        let writers = formats
+            .iter()
+            .map(|f| TableWriter::create(&dir.join(format!("timeseries.{}", f.extension())), *f))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(TableSink {
+            names: sc.devices().map(|(_, name)| name).collect(),
+            writers,
+            rows: SeriesRows::default(),
+            error: None,
+        })
+    }
+
+    fn flush(&mut self) {
+        let t = self.rows.take();
+        if self.error.is_some() {
+            return;
+        }
+        for w in &mut self.writers {
+            if let Err(e) = w.write(&t) {
+                self.error = Some(e);
+                return;
+            }
+        }
+    }
+
+    /// Writes the last batch and puts the files in place.
+    pub fn finish(mut self) -> Result<()> {
+        self.flush();
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let empty = SeriesRows::default().take();
+        for w in std::mem::take(&mut self.writers) {
+            w.finish(&empty)?;
+        }
+        Ok(())
+    }
+}
+
+impl SeriesSink for TableSink {
+    fn row(&mut self, _: usize, span: (f64, f64), device: usize, p: DevicePoint) {
+        let r = &mut self.rows;
+        r.start.push(span.0);
+        r.stop.push(span.1);
+        r.device
+            .push(self.names.get(device).cloned().unwrap_or_default());
+        for (col, x) in r.values.iter_mut().zip([
+            p.active_streams,
+            p.queued,
+            p.utilisation,
+            p.power_w,
+            p.energy_j,
+        ]) {
+            col.push(x);
+        }
+        r.counts[0].push(p.arrivals);
+        r.counts[1].push(p.redirections);
+        if r.start.len() >= BATCH_ROWS {
+            self.flush();
         }
     }
 }
@@ -315,16 +469,19 @@ pub struct SeriesData {
 impl SeriesData {
     /// The `timeseries` table: one row per bucket per device (by bucket, then device).
     pub fn device_table(&self) -> Table {
-        let mut t = (Vec::new(), Vec::new(), Vec::new());
-        let mut v: [Vec<f64>; 5] = Default::default();
-        let mut c: [Vec<u64>; 2] = Default::default();
+        let mut rows = SeriesRows::default();
         for (i, &(start, stop)) in self.spans.iter().enumerate() {
             for (d, name) in self.names.iter().enumerate() {
-                let p = self.devices[d][i];
-                t.0.push(start);
-                t.1.push(stop);
-                t.2.push(name.clone());
-                for (col, x) in v.iter_mut().zip([
+                let p = self
+                    .devices
+                    .get(d)
+                    .and_then(|v| v.get(i))
+                    .copied()
+                    .unwrap_or_default();
+                rows.start.push(start);
+                rows.stop.push(stop);
+                rows.device.push(name.clone());
+                for (col, x) in rows.values.iter_mut().zip([
                     p.active_streams,
                     p.queued,
                     p.utilisation,
@@ -333,55 +490,48 @@ impl SeriesData {
                 ]) {
                     col.push(x);
                 }
-                c[0].push(p.arrivals);
-                c[1].push(p.redirections);
+                rows.counts[0].push(p.arrivals);
+                rows.counts[1].push(p.redirections);
             }
         }
-        let [active, queued, util, power, energy] = v;
-        let [arrivals, refused] = c;
-        Table::new()
-            .with("bucket_start_s", Values::F64(t.0))
-            .with("bucket_end_s", Values::F64(t.1))
-            .with("device", Values::Str(t.2))
-            .with("active_streams", Values::F64(active))
-            .with("queued", Values::F64(queued))
-            .with("utilisation", Values::F64(util))
-            .with("power_w", Values::F64(power))
-            .with("energy_j", Values::F64(energy))
-            .with("arrivals", Values::U64(arrivals))
-            .with("redirections", Values::U64(refused))
+        rows.take()
     }
 
     /// The `gateway` table: one row per bucket.
     pub fn gateway_table(&self) -> Table {
-        let mut g: [Vec<u64>; 5] = Default::default();
-        for k in &self.gateway {
-            for (col, x) in
-                g.iter_mut()
-                    .zip([k.arrivals, k.edge, k.cloud, k.rejected, k.redirected_tokens])
-            {
-                col.push(x);
-            }
-        }
-        let [arrivals, edge, cloud, rejected, tokens] = g;
-        Table::new()
-            .with(
-                "bucket_start_s",
-                Values::F64(self.spans.iter().map(|s| s.0).collect()),
-            )
-            .with(
-                "bucket_end_s",
-                Values::F64(self.spans.iter().map(|s| s.1).collect()),
-            )
-            .with("arrivals", Values::U64(arrivals))
-            .with("served_edge", Values::U64(edge))
-            .with("served_cloud", Values::U64(cloud))
-            .with("rejected", Values::U64(rejected))
-            .with("redirected_tokens", Values::U64(tokens))
+        gateway_table(&self.spans, &self.gateway)
     }
 }
 
-impl Recorder for Timeseries {
+/// The `gateway` table: one row per bucket.
+pub fn gateway_table(spans: &[(f64, f64)], gateway: &[GatewayBucket]) -> Table {
+    let mut g: [Vec<u64>; 5] = Default::default();
+    for k in gateway {
+        for (col, x) in
+            g.iter_mut()
+                .zip([k.arrivals, k.edge, k.cloud, k.rejected, k.redirected_tokens])
+        {
+            col.push(x);
+        }
+    }
+    let [arrivals, edge, cloud, rejected, tokens] = g;
+    Table::new()
+        .with(
+            "bucket_start_s",
+            Values::F64(spans.iter().map(|s| s.0).collect()),
+        )
+        .with(
+            "bucket_end_s",
+            Values::F64(spans.iter().map(|s| s.1).collect()),
+        )
+        .with("arrivals", Values::U64(arrivals))
+        .with("served_edge", Values::U64(edge))
+        .with("served_cloud", Values::U64(cloud))
+        .with("rejected", Values::U64(rejected))
+        .with("redirected_tokens", Values::U64(tokens))
+}
+
+impl<S: SeriesSink> Recorder for Timeseries<S> {
     const WANTS_DEVICE_STATE: bool = true;
 
     fn on_arrival(&mut self, now: SimTime, _: u64) {
@@ -403,17 +553,14 @@ impl Recorder for Timeseries {
         }
     }
     fn on_refused(&mut self, now: SimTime, device: crate::device::DeviceId, _: bool) {
-        let i = self.index(now);
-        let s = &mut self.devices[device.index()];
-        let i = bucket_of(&mut s.buckets, i);
-        s.buckets[i].arrivals += 1;
-        s.buckets[i].refused += 1;
+        self.roll(now);
+        let b = &mut self.devices[device.index()].bucket;
+        b.arrivals += 1;
+        b.refused += 1;
     }
     fn on_admit(&mut self, now: SimTime, device: crate::device::DeviceId) {
-        let i = self.index(now);
-        let s = &mut self.devices[device.index()];
-        let i = bucket_of(&mut s.buckets, i);
-        s.buckets[i].arrivals += 1;
+        self.roll(now);
+        self.devices[device.index()].bucket.arrivals += 1;
     }
     fn on_device(
         &mut self,
@@ -423,6 +570,7 @@ impl Recorder for Timeseries {
         queued: u32,
         power_w: f64,
     ) {
+        self.roll(now);
         let d = device.index();
         self.advance(d, now);
         let s = &mut self.devices[d];

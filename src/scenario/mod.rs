@@ -211,7 +211,7 @@ impl Scenario {
             duration_s,
             workload,
             fleet,
-            selection: SelectionSpec::from_file(&file.selection),
+            selection: SelectionSpec::from_file(&cx, &file.selection)?,
             rate_limit,
             routing,
             cloud,

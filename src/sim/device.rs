@@ -38,9 +38,9 @@ pub enum DeviceEvent {
     PrefillDone(u32),
     /// The serial-prefill batch of generation `0` finished (ignored if superseded: requests
     /// joined the batch after it was scheduled).
-    BatchDone(u64),
+    BatchDone(u32),
     /// The earliest decoding stream finishes (ignored if generation `0` is stale).
-    DecodeDone(u64),
+    DecodeDone(u32),
 }
 
 /// What a device operation produced, in the order it happened.
@@ -153,8 +153,9 @@ pub struct Device {
     stall_v: f64,
     /// Serial prefill: the virtual clock when decoding last resumed; steps end at +1, +2, ...
     step_origin: f64,
-    /// Serial prefill: generation of the pending batch-completion event.
-    batch_generation: u64,
+    /// Serial prefill: generation of the pending batch-completion event (wrapping: an event
+    /// is stale when its generation differs, and 2^32 reschedules never pass while one waits).
+    batch_generation: u32,
     /// Serial prefill: requests holding a slot and waiting for the next batch (with prompts).
     waiting: VecDeque<(u32, u32)>,
     /// (target virtual time, request, c0 − v0) of every decoding stream.
@@ -169,8 +170,8 @@ pub struct Device {
     e_acc: f64,
     /// Time up to which the integrals are done.
     last: SimTime,
-    /// Generation of the pending decode-completion event.
-    generation: u64,
+    /// Generation of the pending decode-completion event (wrapping, as `batch_generation`).
+    generation: u32,
     stats: DeviceStats,
 }
 
@@ -315,7 +316,7 @@ impl Device {
         !busy && !self.decoding.is_empty()
     }
 
-    fn on_batch_done(&mut self, now: SimTime, generation: u64, out: &mut Outbox) -> bool {
+    fn on_batch_done(&mut self, now: SimTime, generation: u32, out: &mut Outbox) -> bool {
         if self.batch_generation != generation {
             return false; // superseded: requests joined the batch
         }
@@ -348,7 +349,7 @@ impl Device {
 
     /// (Re)schedules the end of the prefill batch, superseding an earlier event.
     fn schedule_batch(&mut self, now: SimTime, out: &mut Outbox) {
-        self.batch_generation += 1;
+        self.batch_generation = self.batch_generation.wrapping_add(1);
         let t = SimDuration::from_secs_f64(self.model.prefill_s(self.batch_tokens));
         out.push(Out::Schedule(
             self.batch_start.max(now) + t,
@@ -523,8 +524,8 @@ impl Device {
 
     /// Time until the next decode completion, bumping the generation; `None` if none decodes
     /// (or decoding waits for a prefill).
-    fn next_decode(&mut self) -> Option<(SimDuration, u64)> {
-        self.generation += 1;
+    fn next_decode(&mut self) -> Option<(SimDuration, u32)> {
+        self.generation = self.generation.wrapping_add(1);
         let Reverse((Key(target), _, _)) = *self.decoding.peek()?;
         if self.batch_busy()
             && (self.batch_start <= self.last

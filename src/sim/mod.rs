@@ -16,20 +16,23 @@
 //! each device's slot / prefill / decode lifecycle is in [`device`], behind its own API.
 
 pub mod device;
+mod fenwick;
+mod gateway;
+mod loads;
 mod routing;
 
 pub use routing::{RoutingFile, RoutingSpec};
 
-use crate::device::{DeviceId, DeviceView};
+use crate::device::DeviceId;
 use crate::engine::{self, Classify, EventQueue, Model};
 use crate::metrics::{DeviceSummary, Recorder, RequestRecord, Route, Summary, SummaryRecorder};
-use crate::policy::rate_limit::{Admission, RateLimiter};
-use crate::policy::selection::SelectionPolicy;
-use crate::rng::{RngStreams, SimRng};
+use crate::policy::rate_limit::Admission;
+use crate::rng::RngStreams;
 use crate::scenario::Scenario;
 use crate::time::{SimDuration, SimTime};
 use crate::workload::{Arrival, NO_USER, Workload};
 use device::{Device, DeviceEvent, Job, Out, Outbox};
+use gateway::Gateway;
 
 /// Simulation events: small, `Copy`, ids only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,15 +89,7 @@ pub struct World<'a, R: Recorder> {
     sc: &'a Scenario,
     workload: Box<dyn Workload>,
     devices: Vec<Device>,
-    views: Vec<DeviceView>,
-    weights: Vec<f64>,
-    policy: Box<dyn SelectionPolicy>,
-    selection_rng: SimRng,
-    limiter: Box<dyn RateLimiter>,
-    /// Refresh rate-limit usage in the views before each decision: a per-device limit and a
-    /// policy that reads load.
-    refresh_usage: bool,
-    tried: Vec<bool>,
+    gateway: Gateway,
     edge_rtt: SimDuration,
     reqs: Vec<Req>,
     free: Vec<u32>,
@@ -111,33 +106,16 @@ impl<'a, R: Recorder> World<'a, R> {
     pub fn new(sc: &'a Scenario, recorder: &'a mut R) -> Self {
         let streams = RngStreams::new(sc.seed);
         let mut devices = Vec::with_capacity(sc.device_count());
-        let mut weights = Vec::with_capacity(sc.device_count());
         for g in &sc.fleet {
-            let w = g.selection_weight();
             for _ in 0..g.count {
                 devices.push(Device::new(g));
-                weights.push(w);
             }
         }
-        let views = devices
-            .iter()
-            .zip(&weights)
-            .map(|(d, w)| view(d, *w, 0.0))
-            .collect();
-        let policy = sc.selection.kind.build();
         World {
             sc,
             workload: sc.workload.build(sc.horizon(), &streams),
-            tried: vec![false; devices.len()],
-            refresh_usage: policy.reads_load()
-                && !sc.rate_limit.is_none()
-                && sc.rate_limit.scope == crate::policy::rate_limit::LimitScope::Device,
-            limiter: sc.rate_limit.build(devices.len()),
             devices,
-            views,
-            weights,
-            policy,
-            selection_rng: streams.stream("selection"),
+            gateway: Gateway::new(sc, streams.stream("selection")),
             edge_rtt: sc.routing.edge_rtt(),
             reqs: Vec::new(),
             free: Vec::new(),
@@ -174,10 +152,11 @@ impl<'a, R: Recorder> World<'a, R> {
         q.push(a.at, Event::Arrival(slot));
     }
 
-    /// Device `d` changed state: update its view and tell the recorder.
+    /// Device `d` changed state: tell the gateway and the recorder.
     fn refresh_view(&mut self, now: SimTime, d: usize) {
         let dev = &self.devices[d];
-        self.views[d] = view(dev, self.weights[d], self.views[d].limit_usage);
+        self.gateway
+            .device_changed(now, DeviceId(d as u32), dev.active() + dev.queued());
         if R::WANTS_DEVICE_STATE {
             self.recorder.on_device(
                 now,
@@ -251,33 +230,24 @@ impl<'a, R: Recorder> World<'a, R> {
             .rate_limit
             .unit
             .amount(arrival.prompt_tokens, arrival.output_tokens);
-        self.tried.fill(false);
-        if self.refresh_usage {
-            for (d, view) in self.views.iter_mut().enumerate() {
-                view.limit_usage = self.limiter.usage(now, d);
-            }
-        }
+        self.gateway.begin(now);
         let mut attempts = 0;
         while attempts < self.sc.routing.max_attempts {
-            let Some(d) = self
-                .policy
-                .select(&self.views, &self.tried, &mut self.selection_rng)
-            else {
+            let Some(dev) = self.gateway.select(now) else {
                 break;
             };
-            self.tried[d] = true;
+            self.gateway.tried(dev);
             attempts += 1;
-            let key = self.sc.rate_limit.key(d);
-            let dev = DeviceId(d as u32);
-            if self.limiter.check(now, key, amount) == Admission::Throttle {
+            let d = dev.index();
+            if self.gateway.check(now, dev, amount) == Admission::Throttle {
                 self.recorder.on_refused(now, dev, true);
                 continue;
             }
-            if !self.views[d].has_room() {
+            if !self.devices[d].has_room() {
                 self.recorder.on_refused(now, dev, false);
                 continue;
             }
-            self.limiter.record(now, key, amount);
+            self.gateway.record(now, dev, amount);
             self.recorder.on_admit(now, dev);
             let r = &mut self.reqs[slot as usize];
             r.attempts = attempts;
@@ -291,8 +261,10 @@ impl<'a, R: Recorder> World<'a, R> {
             let mut out = std::mem::take(&mut self.out);
             self.devices[d].admit(now, job, &mut out);
             self.apply(now, d, out, q);
+            self.gateway.end(now);
             return;
         }
+        self.gateway.end(now);
         self.reqs[slot as usize].attempts = attempts;
         let cloud = &self.sc.cloud;
         if cloud.enabled {
@@ -313,7 +285,7 @@ impl<'a, R: Recorder> World<'a, R> {
                 Out::FirstToken(slot) => self.reqs[slot as usize].first_token = now,
                 Out::Finished { req, energy_j } => {
                     let amount = self.reqs[req as usize].amount;
-                    self.limiter.release(now, self.sc.rate_limit.key(d), amount);
+                    self.gateway.release(now, dev, amount);
                     self.end(now, req, Route::Edge(dev), energy_j, 0.0, q);
                 }
                 Out::Schedule(at, ev) => q.push(at, Event::Device { dev, ev }),
@@ -396,18 +368,6 @@ impl<'a, R: Recorder> World<'a, R> {
             end,
             devices,
         }
-    }
-}
-
-/// The policy's view of device `d`.
-fn view(d: &Device, weight: f64, limit_usage: f64) -> DeviceView {
-    DeviceView {
-        slots: d.slots(),
-        active: d.active(),
-        queued: d.queued(),
-        queue_capacity: d.queue_capacity(),
-        weight,
-        limit_usage,
     }
 }
 

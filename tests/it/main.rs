@@ -13,6 +13,7 @@ mod cli;
 mod common;
 mod determinism;
 mod figures;
+mod fleet;
 mod invariants;
 mod platforms;
 mod queueing;

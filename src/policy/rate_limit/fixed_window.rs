@@ -71,6 +71,8 @@ impl Spec {
             window_us: self.window.0,
             limit: self.limit,
             state: vec![(0, 0.0); keys],
+            window: 0,
+            used_keys: None,
         }
     }
 }
@@ -84,6 +86,10 @@ pub struct FixedWindow {
     limit: f64,
     /// Per key: (window index, amount admitted in it).
     state: Vec<(u64, f64)>,
+    /// The window `advance` last saw, and the keys admitted in it (their usage falls to 0 when
+    /// it ends); kept once `advance` is used.
+    window: u64,
+    used_keys: Option<Vec<usize>>,
 }
 
 impl FixedWindow {
@@ -107,11 +113,23 @@ impl RateLimiter for FixedWindow {
         }
     }
     fn record(&mut self, now: SimTime, key: usize, amount: f64) {
-        self.used(now, key);
+        if self.used(now, key) == 0.0 {
+            if let Some(keys) = &mut self.used_keys {
+                keys.push(key);
+            }
+        }
         self.state[key].1 += amount;
     }
     fn usage(&mut self, now: SimTime, key: usize) -> f64 {
         self.used(now, key) / self.limit
+    }
+    fn advance(&mut self, now: SimTime, changed: &mut Vec<usize>) {
+        let k = now.0 / self.window_us;
+        let keys = self.used_keys.get_or_insert_with(Vec::new);
+        if k != self.window {
+            self.window = k;
+            changed.append(keys);
+        }
     }
 }
 

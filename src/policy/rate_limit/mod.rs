@@ -44,6 +44,17 @@ pub trait RateLimiter: Send {
     fn release(&mut self, _now: SimTime, _key: usize, _amount: f64) {}
     /// Fraction of `key`'s limit in use at `now` (0 = unused, 1 = exhausted).
     fn usage(&mut self, now: SimTime, key: usize) -> f64;
+    /// Lets time pass up to `now`: forgets what left the limit (admissions out of their
+    /// window, a window that restarted) and pushes onto `changed` the keys whose usage fell.
+    /// The gateway calls it before each decision and re-ranks only those devices, instead of
+    /// refreshing every device. Continuous changes are reported by [`RateLimiter::decay`].
+    fn advance(&mut self, _now: SimTime, _changed: &mut Vec<usize>) {}
+    /// For a limit that frees up continuously (a refilling bucket): `(full_s, slope)` such that
+    /// the usage is `slope · (full_s − t)` until `full_s` \[s\], then 0; `None` when the usage
+    /// is 0 or does not change continuously.
+    fn decay(&mut self, _now: SimTime, _key: usize) -> Option<(f64, f64)> {
+        None
+    }
 }
 
 /// No limit.

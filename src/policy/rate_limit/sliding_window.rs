@@ -75,11 +75,22 @@ impl Spec {
 /// Admits while the amount admitted in the last `window` (the half-open interval
 /// `(now - window, now]`) plus the new amount stays within `limit`. Exact: it keeps a log of
 /// admissions inside the window, so memory is bounded by what one window admits.
+///
+/// All keys share one window length, so admissions leave their windows in the order they were
+/// made: one log for every key, in time order, expires them in O(1) each, and a key's state is
+/// its running sum and count (contiguous across keys, however many devices there are).
 #[derive(Clone, Debug)]
 pub struct SlidingWindow {
     window: SimDuration,
     limit: f64,
-    logs: Vec<(VecDeque<(SimTime, f64)>, f64)>,
+    /// Every admission still in its window: (time, key, amount), oldest first.
+    log: VecDeque<(SimTime, u32, f64)>,
+    /// Per key: amount and number of admissions in the window.
+    sums: Vec<(f64, u32)>,
+    /// Time up to which the log has been expired.
+    now: SimTime,
+    /// Keys whose usage fell since the last `advance`, kept once `advance` is used.
+    fell: Option<Vec<usize>>,
 }
 
 impl SlidingWindow {
@@ -88,43 +99,60 @@ impl SlidingWindow {
         SlidingWindow {
             window,
             limit,
-            logs: vec![(VecDeque::new(), 0.0); keys],
+            log: VecDeque::new(),
+            sums: vec![(0.0, 0); keys],
+            now: SimTime::ZERO,
+            fell: None,
         }
     }
 
-    fn evict(&mut self, now: SimTime, key: usize) {
-        let (log, sum) = &mut self.logs[key];
-        while let Some(&(t, a)) = log.front() {
-            if now.since(t) >= self.window {
-                log.pop_front();
-                *sum -= a;
-            } else {
+    /// Expires the admissions that left their window by `now`, noting their keys.
+    fn expire(&mut self, now: SimTime) {
+        if now <= self.now {
+            return;
+        }
+        self.now = now;
+        while let Some(&(t, key, a)) = self.log.front() {
+            if now.since(t) < self.window {
                 break;
             }
-        }
-        if log.is_empty() {
-            *sum = 0.0; // no drift from repeated float subtraction
+            self.log.pop_front();
+            let (sum, count) = &mut self.sums[key as usize];
+            *sum -= a;
+            *count -= 1;
+            if *count == 0 {
+                *sum = 0.0; // no drift from repeated float subtraction
+            }
+            if let Some(fell) = &mut self.fell {
+                fell.push(key as usize);
+            }
         }
     }
 }
 
 impl RateLimiter for SlidingWindow {
     fn check(&mut self, now: SimTime, key: usize, amount: f64) -> Admission {
-        self.evict(now, key);
-        if self.logs[key].1 + amount <= self.limit {
+        self.expire(now);
+        if self.sums[key].0 + amount <= self.limit {
             Admission::Admit
         } else {
             Admission::Throttle
         }
     }
     fn record(&mut self, now: SimTime, key: usize, amount: f64) {
-        let (log, sum) = &mut self.logs[key];
-        log.push_back((now, amount));
+        self.expire(now);
+        self.log.push_back((now, key as u32, amount));
+        let (sum, count) = &mut self.sums[key];
         *sum += amount;
+        *count += 1;
     }
     fn usage(&mut self, now: SimTime, key: usize) -> f64 {
-        self.evict(now, key);
-        self.logs[key].1 / self.limit
+        self.expire(now);
+        self.sums[key].0 / self.limit
+    }
+    fn advance(&mut self, now: SimTime, changed: &mut Vec<usize>) {
+        self.expire(now);
+        changed.append(self.fell.get_or_insert_with(Vec::new));
     }
 }
 

@@ -81,11 +81,11 @@ impl TokenBucket {
         }
     }
 
-    fn level(&mut self, now: SimTime, key: usize) -> f64 {
-        let (level, last) = &mut self.state[key];
-        *level = (*level + self.refill_per_s * now.since(*last).as_secs_f64()).min(self.limit);
-        *last = now;
-        *level
+    /// The level at `now`, from the level after the last admission (pure: how often the level
+    /// is looked at never changes it, not even by rounding).
+    fn level(&self, now: SimTime, key: usize) -> f64 {
+        let (level, last) = self.state[key];
+        (level + self.refill_per_s * now.since(last).as_secs_f64()).min(self.limit)
     }
 }
 
@@ -98,11 +98,19 @@ impl RateLimiter for TokenBucket {
         }
     }
     fn record(&mut self, now: SimTime, key: usize, amount: f64) {
-        self.level(now, key);
-        self.state[key].0 -= amount;
+        self.state[key] = (self.level(now, key) - amount, now);
     }
     fn usage(&mut self, now: SimTime, key: usize) -> f64 {
         1.0 - self.level(now, key) / self.limit
+    }
+    fn decay(&mut self, now: SimTime, key: usize) -> Option<(f64, f64)> {
+        let level = self.level(now, key);
+        (level < self.limit).then(|| {
+            (
+                now.as_secs_f64() + (self.limit - level) / self.refill_per_s,
+                self.refill_per_s / self.limit,
+            )
+        })
     }
 }
 

@@ -1,50 +1,26 @@
 //! Least-loaded selection (the paper's "Load-Aware").
 
-use rand::RngExt;
-
-use super::SelectionPolicy;
-use crate::device::DeviceView;
+use super::{Fleet, Needs, SelectionPolicy};
+use crate::device::DeviceId;
 use crate::rng::SimRng;
 
-/// Picks the untried device with the lowest load, (in service + queued) / slots, at the moment
-/// of the decision; ties are broken uniformly at random so idle devices share work evenly.
-/// Uses exact, current load (no reporting delay).
+/// Picks the untried device with the lowest load, max((in service + queued) / slots, limit
+/// usage), at the moment of the decision (or as last reported, with
+/// `selection.load_report_interval_ms`); ties are broken uniformly at random so idle devices
+/// share work evenly. The gateway keeps the devices ordered by load, so a decision costs
+/// O(log n).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LoadAware;
 
 impl SelectionPolicy for LoadAware {
-    fn name(&self) -> &'static str {
-        "load_aware"
-    }
-    fn select(
-        &mut self,
-        devices: &[DeviceView],
-        tried: &[bool],
-        rng: &mut SimRng,
-    ) -> Option<usize> {
-        let mut best: Option<(f64, usize)> = None;
-        let mut ties = 0u32;
-        for (i, (d, t)) in devices.iter().zip(tried).enumerate() {
-            if *t {
-                continue;
-            }
-            let load = d.load();
-            match best {
-                Some((b, _)) if load > b => {}
-                Some((b, _)) if load == b => {
-                    // Reservoir sampling: the k-th tie replaces the choice with probability 1/k.
-                    ties += 1;
-                    if rng.random_range(0..ties) == 0 {
-                        best = Some((load, i));
-                    }
-                }
-                _ => {
-                    best = Some((load, i));
-                    ties = 1;
-                }
-            }
+    fn needs(&self) -> Needs {
+        Needs {
+            least_loaded: true,
+            ..Needs::default()
         }
-        best.map(|(_, i)| i)
+    }
+    fn select(&mut self, fleet: &mut dyn Fleet, rng: &mut SimRng) -> Option<DeviceId> {
+        fleet.least_loaded(rng)
     }
 }
 
@@ -54,21 +30,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn picks_least_loaded_relative_to_slots() {
-        // loads: 2/1 = 2, 3/4 = 0.75, 1/1 = 1
-        let views = vec![view(1, 1, 1, 1.0), view(3, 0, 4, 1.0), view(1, 0, 1, 1.0)];
+    fn picks_least_loaded() {
+        let mut f = VecFleet::new(vec![(2.0, 1.0), (0.75, 1.0), (1.0, 1.0)]);
         let mut r = rng();
-        assert_eq!(LoadAware.select(&views, &[false; 3], &mut r), Some(1));
-        assert_eq!(
-            LoadAware.select(&views, &[false, true, false], &mut r),
-            Some(2)
-        );
+        assert_eq!(LoadAware.select(&mut f, &mut r), Some(DeviceId(1)));
+        f.tried = vec![false, true, false];
+        assert_eq!(LoadAware.select(&mut f, &mut r), Some(DeviceId(2)));
     }
 
     #[test]
     fn ties_are_shared_evenly() {
-        let views = vec![view(0, 0, 1, 1.0), view(1, 0, 1, 1.0), view(0, 0, 1, 1.0)];
-        let c = histogram(&mut LoadAware, &views, 20_000);
+        let mut f = VecFleet::new(vec![(0.0, 1.0), (1.0, 1.0), (0.0, 1.0)]);
+        let c = histogram(&mut LoadAware, &mut f, 20_000);
         assert_eq!(c[1], 0);
         assert!((9_500..10_500).contains(&c[0]), "{c:?}");
     }

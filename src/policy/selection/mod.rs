@@ -19,7 +19,9 @@ pub use weighted::Weighted;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use crate::device::DeviceView;
+use crate::check::Checker;
+use crate::device::DeviceId;
+use crate::error::Result;
 use crate::rng::SimRng;
 
 /// Selection policies: the `kind` of `[selection]`.
@@ -74,7 +76,7 @@ impl SelectionKind {
 
 impl std::str::FromStr for SelectionKind {
     type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
         SelectionKind::ALL
             .into_iter()
             .find(|k| k.name() == s)
@@ -88,6 +90,10 @@ impl std::str::FromStr for SelectionKind {
     }
 }
 
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
 /// `[selection]` as written.
 #[derive(Clone, Debug, Serialize, Deserialize, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -95,58 +101,108 @@ pub struct SelectionFile {
     /// Policy.
     #[serde(default)]
     pub kind: SelectionKind,
+    /// Devices report their occupancy to the gateway every this many milliseconds; load-aware
+    /// and power-of-two decide on the last report (0: the gateway sees exact, current load).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub load_report_interval_ms: f64,
 }
 
 /// The validated selection settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub struct SelectionSpec {
     /// The policy.
     pub kind: SelectionKind,
+    /// Occupancy report interval \[ms\] (0: exact load).
+    pub load_report_interval_ms: f64,
 }
 
 impl SelectionSpec {
     /// Validates `[selection]`.
-    pub fn from_file(f: &SelectionFile) -> SelectionSpec {
-        SelectionSpec { kind: f.kind }
+    pub fn from_file(cx: &Checker, f: &SelectionFile) -> Result<SelectionSpec> {
+        let ms = cx.time_ms(
+            "selection.load_report_interval_ms",
+            f.load_report_interval_ms,
+        )?;
+        if ms > 0.0 && crate::time::SimDuration::from_millis_f64(ms).0 == 0 {
+            return Err(cx.bad(
+                "selection.load_report_interval_ms",
+                ms,
+                "must be 0 (exact load) or at least 0.001 ms (1 µs)",
+            ));
+        }
+        Ok(SelectionSpec {
+            kind: f.kind,
+            load_report_interval_ms: ms,
+        })
     }
 
     /// The section as written in a resolved scenario.
     pub fn to_file(&self) -> SelectionFile {
-        SelectionFile { kind: self.kind }
+        SelectionFile {
+            kind: self.kind,
+            load_report_interval_ms: self.load_report_interval_ms,
+        }
     }
+
+    /// The report interval on the clock (zero: exact load).
+    pub fn load_report_interval(&self) -> crate::time::SimDuration {
+        crate::time::SimDuration::from_millis_f64(self.load_report_interval_ms)
+    }
+}
+
+/// What a policy needs the gateway to maintain, beyond occupancy and limit usage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// Devices ordered by load ([`Fleet::least_loaded`]).
+    pub least_loaded: bool,
+    /// Prefix sums of the weights ([`Fleet::weighted`]).
+    pub weights: bool,
+}
+
+/// What a selection policy sees of the fleet for one decision: the devices not yet tried for
+/// the current request and their loads. Every query costs O(1), except `nth_untried` (O(number
+/// tried)) and `least_loaded` / `weighted` (O(log n)), so a decision costs the same with ten
+/// devices or ten thousand.
+pub trait Fleet {
+    /// Devices in the fleet.
+    fn len(&self) -> u32;
+    /// Whether the fleet is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Devices not yet tried for this request.
+    fn untried(&self) -> u32;
+    /// Whether `d` was tried for this request.
+    fn is_tried(&self, d: DeviceId) -> bool;
+    /// The `k`-th untried device in fleet order (0-based); `None` if `k >= untried()`.
+    fn nth_untried(&self, k: u32) -> Option<DeviceId>;
+    /// The load of `d` as the gateway sees it: max(occupancy, limit usage) (docs/model.md).
+    fn load(&mut self, d: DeviceId) -> f64;
+    /// An untried device of least load, uniformly at random among ties (needs
+    /// [`Needs::least_loaded`]).
+    fn least_loaded(&mut self, rng: &mut SimRng) -> Option<DeviceId>;
+    /// An untried device drawn with probability proportional to its weight (needs
+    /// [`Needs::weights`]).
+    fn weighted(&mut self, rng: &mut SimRng) -> Option<DeviceId>;
 }
 
 /// Chooses a device for a request.
 pub trait SelectionPolicy: Send {
-    /// The policy's name as used in scenarios and outputs (`load_aware`, ...).
-    fn name(&self) -> &'static str;
-    /// Whether the policy reads [`DeviceView::load`]; if not, the simulator skips refreshing
-    /// rate-limit usage in the views before each decision.
-    fn reads_load(&self) -> bool {
-        true
+    /// What the policy reads; the gateway maintains only that.
+    fn needs(&self) -> Needs {
+        Needs::default()
     }
-    /// Picks a device index among those with `tried\[i\] == false`; `None` when none is left.
-    fn select(&mut self, devices: &[DeviceView], tried: &[bool], rng: &mut SimRng)
-    -> Option<usize>;
-}
-
-/// The `k`-th (0-based) untried device.
-fn nth_untried(tried: &[bool], k: usize) -> Option<usize> {
-    tried
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| !**t)
-        .nth(k)
-        .map(|(i, _)| i)
+    /// Picks an untried device; `None` when none is left.
+    fn select(&mut self, fleet: &mut dyn Fleet, rng: &mut SimRng) -> Option<DeviceId>;
 }
 
 /// A uniformly random untried device.
-fn random_untried(tried: &[bool], rng: &mut SimRng) -> Option<usize> {
-    let left = tried.iter().filter(|t| !**t).count();
+fn random_untried(fleet: &dyn Fleet, rng: &mut SimRng) -> Option<DeviceId> {
+    let left = fleet.untried();
     if left == 0 {
         return None;
     }
-    nth_untried(tried, rng.random_range(0..left))
+    fleet.nth_untried(rng.random_range(0..left as usize) as u32)
 }
 
 #[cfg(test)]
@@ -154,30 +210,92 @@ pub(crate) mod test_util {
     use super::*;
     use rand::SeedableRng;
 
-    pub(crate) fn view(active: u32, queued: u32, slots: u32, weight: f64) -> DeviceView {
-        DeviceView {
-            slots,
-            active,
-            queued,
-            queue_capacity: 4,
-            weight,
-            limit_usage: 0.0,
+    /// A fleet answered by brute force over plain data: the reference the simulator's
+    /// O(log n) view is checked against.
+    pub(crate) struct VecFleet {
+        /// (load, weight) per device.
+        pub devices: Vec<(f64, f64)>,
+        pub tried: Vec<bool>,
+    }
+
+    impl VecFleet {
+        pub(crate) fn new(devices: Vec<(f64, f64)>) -> VecFleet {
+            let n = devices.len();
+            VecFleet {
+                devices,
+                tried: vec![false; n],
+            }
         }
     }
+
+    impl Fleet for VecFleet {
+        fn len(&self) -> u32 {
+            self.devices.len() as u32
+        }
+        fn untried(&self) -> u32 {
+            self.tried.iter().filter(|t| !**t).count() as u32
+        }
+        fn is_tried(&self, d: DeviceId) -> bool {
+            self.tried[d.index()]
+        }
+        fn nth_untried(&self, k: u32) -> Option<DeviceId> {
+            (0..self.len())
+                .filter(|&i| !self.tried[i as usize])
+                .nth(k as usize)
+                .map(DeviceId)
+        }
+        fn load(&mut self, d: DeviceId) -> f64 {
+            self.devices[d.index()].0
+        }
+        fn least_loaded(&mut self, rng: &mut SimRng) -> Option<DeviceId> {
+            let untried = (0..self.len()).filter(|&i| !self.tried[i as usize]);
+            let min = untried
+                .clone()
+                .map(|i| self.devices[i as usize].0)
+                .fold(f64::INFINITY, f64::min);
+            let ties: Vec<u32> = untried
+                .filter(|&i| self.devices[i as usize].0 == min)
+                .collect();
+            match ties.len() {
+                0 => None,
+                1 => Some(DeviceId(ties[0])),
+                m => Some(DeviceId(ties[rng.random_range(0..m)])),
+            }
+        }
+        fn weighted(&mut self, rng: &mut SimRng) -> Option<DeviceId> {
+            let total: f64 = (0..self.devices.len())
+                .filter(|&i| !self.tried[i])
+                .map(|i| self.devices[i].1)
+                .sum();
+            let mut x = rng.random::<f64>() * total;
+            let mut last = None;
+            for (i, (_, w)) in self.devices.iter().enumerate() {
+                if self.tried[i] {
+                    continue;
+                }
+                last = Some(DeviceId(i as u32));
+                if x < *w {
+                    return last;
+                }
+                x -= w;
+            }
+            last
+        }
+    }
+
     pub(crate) fn rng() -> SimRng {
         SimRng::seed_from_u64(99)
     }
     /// Counts picks over `n` calls with nothing tried.
     pub(crate) fn histogram(
         p: &mut dyn SelectionPolicy,
-        views: &[DeviceView],
+        fleet: &mut VecFleet,
         n: usize,
     ) -> Vec<usize> {
         let mut r = rng();
-        let tried = vec![false; views.len()];
-        let mut counts = vec![0; views.len()];
+        let mut counts = vec![0; fleet.devices.len()];
         for _ in 0..n {
-            counts[p.select(views, &tried, &mut r).unwrap()] += 1;
+            counts[p.select(fleet, &mut r).unwrap().index()] += 1;
         }
         counts
     }

@@ -1,7 +1,7 @@
 //! Uniformly random selection (the paper's "Random").
 
-use super::{SelectionPolicy, random_untried};
-use crate::device::DeviceView;
+use super::{Fleet, SelectionPolicy, random_untried};
+use crate::device::DeviceId;
 use crate::rng::SimRng;
 
 /// Picks an untried device uniformly at random. Ignores load and capability, so under bursts
@@ -10,14 +10,8 @@ use crate::rng::SimRng;
 pub struct Random;
 
 impl SelectionPolicy for Random {
-    fn name(&self) -> &'static str {
-        "random"
-    }
-    fn reads_load(&self) -> bool {
-        false
-    }
-    fn select(&mut self, _: &[DeviceView], tried: &[bool], rng: &mut SimRng) -> Option<usize> {
-        random_untried(tried, rng)
+    fn select(&mut self, fleet: &mut dyn Fleet, rng: &mut SimRng) -> Option<DeviceId> {
+        random_untried(fleet, rng)
     }
 }
 
@@ -28,11 +22,13 @@ mod tests {
 
     #[test]
     fn uniform_and_skips_tried() {
-        let views = vec![view(0, 0, 1, 1.0), view(5, 0, 1, 1.0), view(0, 0, 1, 9.0)];
-        let c = histogram(&mut Random, &views, 30_000);
+        let mut f = VecFleet::new(vec![(0.0, 1.0), (5.0, 1.0), (0.0, 9.0)]);
+        let c = histogram(&mut Random, &mut f, 30_000);
         assert!(c.iter().all(|n| (9_500..10_500).contains(n)), "{c:?}");
         let mut r = rng();
-        assert_eq!(Random.select(&views, &[true, false, true], &mut r), Some(1));
-        assert_eq!(Random.select(&views, &[true, true, true], &mut r), None);
+        f.tried = vec![true, false, true];
+        assert_eq!(Random.select(&mut f, &mut r), Some(DeviceId(1)));
+        f.tried = vec![true; 3];
+        assert_eq!(Random.select(&mut f, &mut r), None);
     }
 }

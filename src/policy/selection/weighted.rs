@@ -1,9 +1,7 @@
 //! Capability-weighted random selection (the paper's "Weighted").
 
-use rand::RngExt;
-
-use super::SelectionPolicy;
-use crate::device::DeviceView;
+use super::{Fleet, Needs, SelectionPolicy};
+use crate::device::DeviceId;
 use crate::rng::SimRng;
 
 /// Picks an untried device with probability proportional to its weight (by default its
@@ -13,40 +11,14 @@ use crate::rng::SimRng;
 pub struct Weighted;
 
 impl SelectionPolicy for Weighted {
-    fn name(&self) -> &'static str {
-        "weighted"
-    }
-    fn reads_load(&self) -> bool {
-        false
-    }
-    fn select(
-        &mut self,
-        devices: &[DeviceView],
-        tried: &[bool],
-        rng: &mut SimRng,
-    ) -> Option<usize> {
-        let total: f64 = devices
-            .iter()
-            .zip(tried)
-            .filter(|(_, t)| !**t)
-            .map(|(d, _)| d.weight)
-            .sum();
-        if total <= 0.0 {
-            return super::random_untried(tried, rng);
+    fn needs(&self) -> Needs {
+        Needs {
+            weights: true,
+            ..Needs::default()
         }
-        let mut x = rng.random::<f64>() * total;
-        let mut last = None;
-        for (i, (d, t)) in devices.iter().zip(tried).enumerate() {
-            if *t {
-                continue;
-            }
-            last = Some(i);
-            if x < d.weight {
-                return Some(i);
-            }
-            x -= d.weight;
-        }
-        last
+    }
+    fn select(&mut self, fleet: &mut dyn Fleet, rng: &mut SimRng) -> Option<DeviceId> {
+        fleet.weighted(rng)
     }
 }
 
@@ -57,11 +29,12 @@ mod tests {
 
     #[test]
     fn proportional_to_weight() {
-        let views = vec![view(0, 0, 1, 1.0), view(0, 0, 1, 3.0)];
-        let c = histogram(&mut Weighted, &views, 40_000);
+        let mut f = VecFleet::new(vec![(0.0, 1.0), (0.0, 3.0)]);
+        let c = histogram(&mut Weighted, &mut f, 40_000);
         let share = c[1] as f64 / 40_000.0;
         assert!((share - 0.75).abs() < 0.01, "{c:?}");
         let mut r = rng();
-        assert_eq!(Weighted.select(&views, &[false, true], &mut r), Some(0));
+        f.tried = vec![false, true];
+        assert_eq!(Weighted.select(&mut f, &mut r), Some(DeviceId(0)));
     }
 }

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Requests per second against fleet size, for every selection policy: scenarios/fleet.toml at
+# 10, 100, 1,000 and 10,000 devices (Poisson at half the fleet's capacity), the same number of
+# requests at every size. Several binaries (e.g. two versions) run side by side, interleaved,
+# so that the machine's drift hits them alike.
+# Usage: scripts/fleet-scaling.sh [REQUESTS] [LABEL=BINARY ...]
+#   (default 1,000,000 requests and this tree's release binary without default features)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+requests="${1:-1000000}"
+shift || true
+if [[ $# -eq 0 ]]; then
+  cargo build --release --no-default-features --quiet
+  set -- "this=${CARGO_TARGET_DIR:-target}/release/edgesim"
+fi
+echo "| binary | policy | devices | requests | seconds | M requests/s |"
+echo "|---|---|---|---|---|---|"
+for n in 10 100 1000 10000; do
+  rate=$(python3 -c "print(0.175 * $n)")
+  duration=$(python3 -c "print($requests / (0.175 * $n))")
+  for policy in random weighted load_aware round_robin power_of_two; do
+    for spec in "$@"; do
+      label=${spec%%=*}
+      bin=${spec#*=}
+      start=$(date +%s.%N)
+      json=$("$bin" run scenarios/fleet.toml --no-out --json --set devices.0.count=$n \
+        --set workload.rate_rps=$rate --set duration_s=$duration --set selection.kind=$policy)
+      total=$(grep -m1 '"requests_total"' <<<"$json" | tr -dc 0-9)
+      end=$(date +%s.%N)
+      python3 -c "s = $end - $start; print('| $label | $policy | $n | {:,} | {:.2f} | {:.3f} |'.format($total, s, $total / s / 1e6))"
+    done
+  done
+done

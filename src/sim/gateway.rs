@@ -1,0 +1,277 @@
+//! The gateway's decision state: the selection policy and its random stream, the rate
+//! limiter, the loads it decides on, the weights, and the devices tried for the request being
+//! routed. It answers the policy's questions ([`Fleet`]) at O(1) or O(log n) each.
+
+use rand::RngExt;
+
+use super::fenwick::Fenwick;
+use super::loads::Loads;
+use crate::device::DeviceId;
+use crate::policy::rate_limit::{Admission, LimitScope, RateLimitSpec, RateLimiter};
+use crate::policy::selection::{Fleet, SelectionPolicy};
+use crate::rng::SimRng;
+use crate::scenario::Scenario;
+use crate::time::SimTime;
+
+/// The devices tried for the current request: a sorted list, and a stamp per device for O(1)
+/// membership without clearing anything between requests.
+struct Tried {
+    list: Vec<u32>,
+    stamp: Vec<u64>,
+    current: u64,
+}
+
+impl Tried {
+    fn new(n: usize) -> Tried {
+        Tried {
+            list: Vec::new(),
+            stamp: vec![0; n],
+            current: 1,
+        }
+    }
+    fn clear(&mut self) {
+        self.list.clear();
+        self.current += 1;
+    }
+    fn contains(&self, d: u32) -> bool {
+        self.stamp[d as usize] == self.current
+    }
+    fn insert(&mut self, d: u32) {
+        self.stamp[d as usize] = self.current;
+        let at = self.list.partition_point(|&x| x < d);
+        self.list.insert(at, d);
+    }
+}
+
+/// The gateway.
+pub struct Gateway {
+    policy: Box<dyn SelectionPolicy>,
+    rng: SimRng,
+    limiter: Box<dyn RateLimiter>,
+    rate_limit: RateLimitSpec,
+    loads: Loads,
+    weights: Option<Fenwick>,
+    tried: Tried,
+    n: u32,
+}
+
+impl Gateway {
+    /// The gateway of `sc`, its policy drawing from `rng`.
+    pub fn new(sc: &Scenario, rng: SimRng) -> Gateway {
+        let policy = sc.selection.kind.build();
+        let needs = policy.needs();
+        let mut slots = Vec::with_capacity(sc.device_count());
+        let mut weights = Vec::with_capacity(sc.device_count());
+        for g in &sc.fleet {
+            let w = g.selection_weight();
+            for _ in 0..g.count {
+                slots.push(g.slots);
+                weights.push(w);
+            }
+        }
+        let n = slots.len();
+        let mut limiter = sc.rate_limit.build(n);
+        let usage = !sc.rate_limit.is_none() && sc.rate_limit.scope == LimitScope::Device;
+        let mut loads = Loads::new(
+            slots,
+            sc.selection.load_report_interval(),
+            usage,
+            needs.least_loaded,
+        );
+        loads.start(limiter.as_mut());
+        Gateway {
+            policy,
+            rng,
+            limiter,
+            rate_limit: sc.rate_limit,
+            loads,
+            weights: needs.weights.then(|| Fenwick::new(&weights)),
+            tried: Tried::new(n),
+            n: n as u32,
+        }
+    }
+
+    /// Starts routing a request at `now`: nothing tried yet, loads brought up to date.
+    pub fn begin(&mut self, now: SimTime) {
+        self.tried.clear();
+        self.loads.sync(now, self.limiter.as_mut());
+    }
+
+    /// The policy's pick among the untried devices.
+    pub fn select(&mut self, now: SimTime) -> Option<DeviceId> {
+        let mut view = View {
+            now,
+            n: self.n,
+            tried: &self.tried,
+            loads: &self.loads,
+            limiter: self.limiter.as_mut(),
+            weights: self.weights.as_ref(),
+        };
+        self.policy.select(&mut view, &mut self.rng)
+    }
+
+    /// `d` was tried for the current request.
+    pub fn tried(&mut self, d: DeviceId) {
+        self.tried.insert(d.0);
+        self.loads.hold(d.0);
+    }
+
+    /// Ends routing the request: the tried devices are ranked again.
+    pub fn end(&mut self, now: SimTime) {
+        self.loads
+            .release_held(now, &self.tried.list, self.limiter.as_mut());
+    }
+
+    /// Would `d`'s limit admit `amount` at `now`?
+    pub fn check(&mut self, now: SimTime, d: DeviceId, amount: f64) -> Admission {
+        self.limiter
+            .check(now, self.rate_limit.key(d.index()), amount)
+    }
+
+    /// `d` admitted `amount` at `now` (`d` is held for the request: it is ranked again at
+    /// [`Gateway::end`]).
+    pub fn record(&mut self, now: SimTime, d: DeviceId, amount: f64) {
+        self.limiter
+            .record(now, self.rate_limit.key(d.index()), amount);
+    }
+
+    /// A request of `amount` finished on `d` at `now` (its new rank comes with the
+    /// [`Gateway::device_changed`] that follows every device operation).
+    pub fn release(&mut self, now: SimTime, d: DeviceId, amount: f64) {
+        self.limiter
+            .release(now, self.rate_limit.key(d.index()), amount);
+    }
+
+    /// `d` now holds `occupancy` requests (in service + queued); its rank is updated with its
+    /// current limit usage.
+    pub fn device_changed(&mut self, now: SimTime, d: DeviceId, occupancy: u32) {
+        self.loads
+            .set_occupancy(now, d.0, occupancy, self.limiter.as_mut());
+    }
+}
+
+/// The policy's view of the gateway for one decision.
+struct View<'a> {
+    now: SimTime,
+    n: u32,
+    tried: &'a Tried,
+    loads: &'a Loads,
+    limiter: &'a mut dyn RateLimiter,
+    weights: Option<&'a Fenwick>,
+}
+
+impl View<'_> {
+    /// The last untried device (the fallback of a weighted draw that rounding pushed past
+    /// the end).
+    fn last_untried(&self) -> Option<DeviceId> {
+        (0..self.n)
+            .rev()
+            .find(|&d| !self.tried.contains(d))
+            .map(DeviceId)
+    }
+}
+
+#[cfg(debug_assertions)]
+impl View<'_> {
+    /// On small fleets in debug builds: the index's pick is the brute-force least loaded.
+    fn check_least(&mut self, pick: DeviceId) {
+        if self.n > 64 {
+            return;
+        }
+        let min = (0..self.n)
+            .filter(|&d| !self.tried.contains(d))
+            .map(|d| self.load(DeviceId(d)))
+            .fold(f64::INFINITY, f64::min);
+        let got = self.load(pick);
+        debug_assert!(
+            !self.tried.contains(pick.0) && (got - min).abs() <= 1e-9 * min.max(1.0),
+            "least-loaded index picked device {pick} at load {got}, the least is {min}"
+        );
+    }
+}
+
+impl Fleet for View<'_> {
+    fn len(&self) -> u32 {
+        self.n
+    }
+    fn untried(&self) -> u32 {
+        self.n - self.tried.list.len() as u32
+    }
+    fn is_tried(&self, d: DeviceId) -> bool {
+        self.tried.contains(d.0)
+    }
+    fn nth_untried(&self, k: u32) -> Option<DeviceId> {
+        // The k-th integer not in the sorted tried list.
+        let mut r = k;
+        for &t in &self.tried.list {
+            if t <= r {
+                r += 1;
+            } else {
+                break;
+            }
+        }
+        (r < self.n).then_some(DeviceId(r))
+    }
+    fn load(&mut self, d: DeviceId) -> f64 {
+        self.loads.load(self.now, d.0, self.limiter)
+    }
+    fn least_loaded(&mut self, rng: &mut SimRng) -> Option<DeviceId> {
+        let (a, b) = self.loads.least(self.now);
+        let m = a.len() + b.len();
+        let k = match m {
+            0 => return None,
+            1 => 0,
+            _ => rng.random_range(0..m),
+        };
+        let pick = DeviceId(if k < a.len() { a[k] } else { b[k - a.len()] });
+        #[cfg(debug_assertions)]
+        self.check_least(pick);
+        Some(pick)
+    }
+    fn weighted(&mut self, rng: &mut SimRng) -> Option<DeviceId> {
+        let w = self.weights?;
+        if self.untried() == 0 {
+            return None;
+        }
+        let skipped: f64 = self.tried.list.iter().map(|&d| w.weight(d as usize)).sum();
+        let total = w.total() - skipped;
+        if total <= 0.0 {
+            let left = self.untried() as usize;
+            return self.nth_untried(rng.random_range(0..left) as u32);
+        }
+        let x = rng.random::<f64>() * total;
+        let i = w.find_skipping(x, &self.tried.list);
+        if i < self.n as usize {
+            Some(DeviceId(i as u32))
+        } else {
+            self.last_untried()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nth_untried_skips_the_tried() {
+        let mut t = Tried::new(6);
+        t.clear();
+        t.insert(3);
+        t.insert(0);
+        let lim: &mut dyn RateLimiter = &mut crate::policy::rate_limit::Unlimited;
+        let loads = Loads::new(vec![1; 6], crate::time::SimDuration::ZERO, false, false);
+        let v = View {
+            now: SimTime::ZERO,
+            n: 6,
+            tried: &t,
+            loads: &loads,
+            limiter: lim,
+            weights: None,
+        };
+        let got: Vec<_> = (0..5).map(|k| v.nth_untried(k).map(|d| d.0)).collect();
+        assert_eq!(got, vec![Some(1), Some(2), Some(4), Some(5), None]);
+        assert_eq!(v.untried(), 4);
+        assert!(v.is_tried(DeviceId(3)) && !v.is_tried(DeviceId(4)));
+    }
+}

@@ -1,0 +1,463 @@
+//! The loads the gateway decides on, kept up to date at O(log n) per change so that choosing a
+//! device costs the same with ten devices or ten thousand.
+//!
+//! A device's load is max(occupancy, limit usage): occupancy = (in service + queued) / slots,
+//! usage the fraction of its rate limit in use (docs/model.md). Occupancy changes only at the
+//! device's own events. Usage changes at admissions and releases, and also with time: a
+//! sliding window's oldest admission expires, a fixed window restarts (step changes, reported
+//! by [`RateLimiter::advance`]), a token bucket refills (a straight line down to 0,
+//! [`RateLimiter::decay`]). Nothing is ever refreshed for all devices: a device is re-keyed
+//! when something of its own changes, at the time it changes.
+//!
+//! With `load_report_interval` > 0 the occupancy the gateway sees is the one each device last
+//! reported, at the last multiple of the interval (stale signals, docs/model.md); the limit
+//! usage is the gateway's own and always current.
+//!
+//! [`LoadIndex`] orders the devices by load for least-loaded selection: a map from load to the
+//! devices at that load (for ties), plus, for token buckets, a map of the devices whose load is
+//! their refilling bucket, keyed by the time the bucket is full (their order does not change as
+//! time passes: all buckets refill at the same rate).
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+
+use crate::policy::rate_limit::RateLimiter;
+use crate::time::{SimDuration, SimTime};
+
+/// An `f64` with a total order, for map keys.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Key(f64);
+impl Eq for Key {}
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Key {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// Where a device sits in the index.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Place {
+    /// Not in the index (tried for the current request).
+    Out,
+    /// Constant load `0` until something of the device changes.
+    Flat(f64),
+    /// Load `slope · (full_s − t)` (a refilling bucket), keyed by `full_s`.
+    Decaying(f64),
+}
+
+/// Devices ordered by load, ties kept together.
+#[derive(Clone, Debug, Default)]
+pub struct LoadIndex {
+    flat: BTreeMap<Key, Vec<u32>>,
+    decaying: BTreeMap<Key, Vec<u32>>,
+    /// Decaying loads fall at this rate \[1/s\] (the token bucket's refill / capacity).
+    slope: f64,
+    /// Per device: where it is, and its position in its bag.
+    place: Vec<(Place, u32)>,
+    spare: Vec<Vec<u32>>,
+}
+
+impl LoadIndex {
+    /// An index of `n` devices, none in it yet.
+    pub fn new(n: usize) -> LoadIndex {
+        LoadIndex {
+            place: vec![(Place::Out, 0); n],
+            ..Default::default()
+        }
+    }
+
+    fn bag(&mut self, p: Place) -> Option<&mut Vec<u32>> {
+        match p {
+            Place::Out => None,
+            Place::Flat(k) => self.flat.get_mut(&Key(k)),
+            Place::Decaying(k) => self.decaying.get_mut(&Key(k)),
+        }
+    }
+
+    /// Takes `d` out of the index.
+    pub fn remove(&mut self, d: u32) {
+        let (p, i) = self.place[d as usize];
+        let i = i as usize;
+        let Some(bag) = self.bag(p) else { return };
+        bag.swap_remove(i);
+        let (moved, empty) = (bag.get(i).copied(), bag.is_empty());
+        if let Some(m) = moved {
+            self.place[m as usize].1 = i as u32;
+        }
+        if empty {
+            let bag = match p {
+                Place::Flat(k) => self.flat.remove(&Key(k)),
+                Place::Decaying(k) => self.decaying.remove(&Key(k)),
+                Place::Out => None,
+            };
+            self.spare.extend(bag);
+        }
+        self.place[d as usize].0 = Place::Out;
+    }
+
+    fn insert(&mut self, d: u32, p: Place) {
+        self.remove(d);
+        let spare = &mut self.spare;
+        let bag = match p {
+            Place::Out => return,
+            Place::Flat(k) => self
+                .flat
+                .entry(Key(k))
+                .or_insert_with(|| spare.pop().unwrap_or_default()),
+            Place::Decaying(k) => self
+                .decaying
+                .entry(Key(k))
+                .or_insert_with(|| spare.pop().unwrap_or_default()),
+        };
+        let at = bag.len() as u32;
+        bag.push(d);
+        self.place[d as usize] = (p, at);
+    }
+
+    /// Puts `d` in at constant load `load`.
+    pub fn set_flat(&mut self, d: u32, load: f64) {
+        if self.place[d as usize].0 != Place::Flat(load) {
+            self.insert(d, Place::Flat(load));
+        }
+    }
+
+    /// Puts `d` in with load `slope · (full_s − t)`.
+    pub fn set_decaying(&mut self, d: u32, full_s: f64, slope: f64) {
+        self.slope = slope;
+        if self.place[d as usize].0 != Place::Decaying(full_s) {
+            self.insert(d, Place::Decaying(full_s));
+        }
+    }
+
+    /// The devices of least load at time `t_s` \[s\]: one or two bags (two when a constant and
+    /// a decaying load are equal). Empty if the index is.
+    pub fn least(&self, t_s: f64) -> (&[u32], &[u32]) {
+        let flat = self.flat.first_key_value();
+        let dec = self.decaying.first_key_value();
+        match (flat, dec) {
+            (None, None) => (&[], &[]),
+            (Some((_, b)), None) | (None, Some((_, b))) => (b, &[]),
+            (Some((kf, bf)), Some((kd, bd))) => {
+                let ld = self.slope * (kd.0 - t_s);
+                match kf.0.total_cmp(&ld) {
+                    std::cmp::Ordering::Less => (bf, &[]),
+                    std::cmp::Ordering::Greater => (bd, &[]),
+                    std::cmp::Ordering::Equal => (bf, bd),
+                }
+            }
+        }
+    }
+}
+
+/// What the gateway knows of one device's load (one cache line for all of it).
+#[derive(Clone, Copy, Debug, Default)]
+struct DevLoad {
+    /// In service + queued, now.
+    occ: u32,
+    slots: u32,
+    /// Stale signals: the period of its first change in it and its occupancy just before
+    /// (the occupancy it reported at the start of that period).
+    snap_period: u64,
+    snap_occ: u32,
+    /// Stale signals: the occupancy it is keyed with in the index.
+    keyed: u32,
+    /// Version of its pending wake-up.
+    version: u32,
+    /// Stale signals: its occupancy changed since it was keyed.
+    dirty: bool,
+    /// Held out of the index (tried for the current request).
+    held: bool,
+}
+
+/// The gateway's knowledge of every device's load.
+pub struct Loads {
+    dev: Vec<DevLoad>,
+    /// Stale signals: the report interval \[µs\] (0: exact).
+    interval_us: u64,
+    /// Stale signals: devices whose occupancy changed since they were keyed.
+    dirty: Vec<u32>,
+    /// Stale signals: the last report period processed.
+    period: u64,
+    /// Whether the limit usage is part of the load (a per-device limit).
+    usage: bool,
+    index: Option<LoadIndex>,
+    /// Re-key `d` at time t (if its version still matches): a bucket refills past the
+    /// occupancy.
+    wakes: BinaryHeap<Reverse<(SimTime, u32, u32)>>,
+    /// Scratch: devices whose limit usage fell.
+    changed: Vec<usize>,
+}
+
+impl Loads {
+    /// Loads of devices with `slots`; stale occupancy if `interval` > 0; `usage`: the limit
+    /// usage counts (per-device limit); `index`: keep devices ordered (least-loaded selection).
+    pub fn new(slots: Vec<u32>, interval: SimDuration, usage: bool, index: bool) -> Loads {
+        let n = slots.len();
+        Loads {
+            dev: slots
+                .into_iter()
+                .map(|slots| DevLoad {
+                    slots,
+                    ..DevLoad::default()
+                })
+                .collect(),
+            interval_us: interval.0,
+            dirty: Vec::new(),
+            period: 0,
+            usage,
+            index: index.then(|| LoadIndex::new(n)),
+            wakes: BinaryHeap::new(),
+            changed: Vec::new(),
+        }
+    }
+
+    /// Puts every device in the index (at time 0, all idle).
+    pub fn start(&mut self, limiter: &mut dyn RateLimiter) {
+        if self.index.is_some() {
+            for d in 0..self.dev.len() as u32 {
+                self.rekey(SimTime::ZERO, d, limiter);
+            }
+        }
+    }
+
+    /// The occupancy the gateway sees for `d` at `now`.
+    fn seen_occ(&self, now: SimTime, d: u32) -> u32 {
+        let x = &self.dev[d as usize];
+        if self.interval_us == 0 || x.snap_period != now.0 / self.interval_us {
+            x.occ
+        } else {
+            x.snap_occ
+        }
+    }
+
+    fn occ_load(&self, occ: u32, d: u32) -> f64 {
+        f64::from(occ) / f64::from(self.dev[d as usize].slots.max(1))
+    }
+
+    /// The load of `d` at `now` as the gateway sees it.
+    pub fn load(&self, now: SimTime, d: u32, limiter: &mut dyn RateLimiter) -> f64 {
+        let occ = self.occ_load(self.seen_occ(now, d), d);
+        if self.usage {
+            occ.max(limiter.usage(now, d as usize))
+        } else {
+            occ
+        }
+    }
+
+    /// Device `d` now holds `occ` requests (in service + queued).
+    pub fn set_occupancy(&mut self, now: SimTime, d: u32, occ: u32, limiter: &mut dyn RateLimiter) {
+        let i = d as usize;
+        if self.interval_us == 0 {
+            self.dev[i].occ = occ;
+            self.rekey(now, d, limiter);
+            return;
+        }
+        let p = now.0 / self.interval_us;
+        let x = &mut self.dev[i];
+        if x.snap_period < p {
+            // The first change in this period: what it reported at the period's start.
+            (x.snap_period, x.snap_occ) = (p, x.occ);
+        }
+        x.occ = occ;
+        if self.index.is_some() && !x.dirty {
+            x.dirty = true;
+            self.dirty.push(d);
+        }
+        if self.usage {
+            // The occupancy it is keyed with waits for the next report, but a release may
+            // have changed its limit usage, which the gateway knows at once.
+            self.rekey(now, d, limiter);
+        }
+    }
+
+    /// Brings the index up to `now`: new report periods, expired windows, refilled buckets.
+    pub fn sync(&mut self, now: SimTime, limiter: &mut dyn RateLimiter) {
+        if self.index.is_none() {
+            return;
+        }
+        if self.interval_us > 0 && now.0 / self.interval_us > self.period {
+            self.period = now.0 / self.interval_us;
+            let dirty = std::mem::take(&mut self.dirty);
+            for &d in &dirty {
+                self.dev[d as usize].dirty = false;
+                self.rekey(now, d, limiter);
+            }
+            for d in dirty {
+                // Changed during this period: its next report will differ again.
+                let x = &mut self.dev[d as usize];
+                if x.keyed != x.occ && !x.dirty {
+                    x.dirty = true;
+                    self.dirty.push(d);
+                }
+            }
+        }
+        if self.usage {
+            let mut changed = std::mem::take(&mut self.changed);
+            limiter.advance(now, &mut changed);
+            for d in changed.drain(..) {
+                self.rekey(now, d as u32, limiter);
+            }
+            self.changed = changed;
+        }
+        while let Some(&Reverse((t, d, v))) = self.wakes.peek() {
+            if t > now {
+                break;
+            }
+            self.wakes.pop();
+            if self.dev[d as usize].version == v {
+                self.rekey(now, d, limiter);
+            }
+        }
+    }
+
+    /// Recomputes `d`'s place in the index at `now`.
+    fn rekey(&mut self, now: SimTime, d: u32, limiter: &mut dyn RateLimiter) {
+        if self.index.is_none() || self.dev[d as usize].held {
+            return;
+        }
+        let i = d as usize;
+        let seen = self.seen_occ(now, d);
+        let x = &mut self.dev[i];
+        x.version = x.version.wrapping_add(1);
+        x.keyed = seen;
+        let occ = self.occ_load(seen, d);
+        let mut place = Place::Flat(occ);
+        let mut wake = None;
+        let mut decay_slope = 0.0;
+        if self.usage {
+            if let Some((full_s, slope)) = limiter.decay(now, i) {
+                // A refilling bucket: its usage falls to the occupancy at `switch`.
+                let t = now.as_secs_f64();
+                if slope * (full_s - t) > occ {
+                    place = Place::Decaying(full_s);
+                    decay_slope = slope;
+                    let switch = full_s - occ / slope;
+                    wake = Some(SimTime::from_secs_f64(switch).max(now + SimDuration(1)));
+                }
+            } else {
+                let u = limiter.usage(now, i);
+                if u > occ {
+                    place = Place::Flat(u);
+                }
+            }
+        }
+        if let Some(index) = &mut self.index {
+            match place {
+                Place::Flat(l) => index.set_flat(d, l),
+                Place::Decaying(full_s) => index.set_decaying(d, full_s, decay_slope),
+                Place::Out => {}
+            }
+        }
+        if let Some(t) = wake {
+            self.wakes.push(Reverse((t, d, self.dev[i].version)));
+        }
+    }
+
+    /// Holds `d` out of the index (tried for the current request).
+    pub fn hold(&mut self, d: u32) {
+        if let Some(index) = &mut self.index {
+            index.remove(d);
+            self.dev[d as usize].held = true;
+        }
+    }
+
+    /// Puts the held devices back, keyed at `now`.
+    pub fn release_held(&mut self, now: SimTime, held: &[u32], limiter: &mut dyn RateLimiter) {
+        if self.index.is_none() {
+            return;
+        }
+        for &d in held {
+            self.dev[d as usize].held = false;
+            self.rekey(now, d, limiter);
+        }
+    }
+
+    /// The least-loaded untried devices at `now` (one or two bags; see [`LoadIndex::least`]).
+    pub fn least(&self, now: SimTime) -> (&[u32], &[u32]) {
+        match &self.index {
+            Some(i) => i.least(now.as_secs_f64()),
+            None => (&[], &[]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::rate_limit::Unlimited;
+    use rand::{RngExt, SeedableRng};
+
+    fn least_set(l: &Loads, now: SimTime) -> Vec<u32> {
+        let (a, b) = l.least(now);
+        let mut v: Vec<u32> = a.iter().chain(b).copied().collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Random occupancy changes: the index's least-loaded set is always the brute-force argmin.
+    #[test]
+    fn index_matches_brute_force_argmin() {
+        let mut r = rand_pcg::Pcg64Mcg::seed_from_u64(11);
+        let n = 50;
+        let slots: Vec<u32> = (0..n).map(|_| r.random_range(1..5)).collect();
+        let mut lim = Unlimited;
+        let mut l = Loads::new(slots.clone(), SimDuration::ZERO, false, true);
+        l.start(&mut lim);
+        let mut occ = vec![0u32; n];
+        for step in 0..5000u64 {
+            let d = r.random_range(0..n);
+            occ[d] = r.random_range(0..6);
+            l.set_occupancy(SimTime(step), d as u32, occ[d], &mut lim);
+            let load = |i: usize| f64::from(occ[i]) / f64::from(slots[i]);
+            let min = (0..n).map(load).fold(f64::INFINITY, f64::min);
+            let want: Vec<u32> = (0..n)
+                .filter(|&i| load(i) == min)
+                .map(|i| i as u32)
+                .collect();
+            assert_eq!(least_set(&l, SimTime(step)), want, "step {step}");
+        }
+    }
+
+    #[test]
+    fn held_devices_are_out_until_released() {
+        let mut lim = Unlimited;
+        let mut l = Loads::new(vec![1, 1, 1], SimDuration::ZERO, false, true);
+        l.start(&mut lim);
+        l.set_occupancy(SimTime(1), 1, 1, &mut lim);
+        assert_eq!(least_set(&l, SimTime(1)), vec![0, 2]);
+        l.hold(0);
+        l.hold(2);
+        assert_eq!(least_set(&l, SimTime(1)), vec![1]);
+        l.release_held(SimTime(1), &[0, 2], &mut lim);
+        assert_eq!(least_set(&l, SimTime(1)), vec![0, 2]);
+    }
+
+    #[test]
+    fn stale_loads_change_only_at_report_boundaries() {
+        // Reports every 1 s: a device that fills at 0.5 s still looks idle until 1 s.
+        let mut lim = Unlimited;
+        let mut l = Loads::new(vec![1, 1], SimDuration(1_000_000), false, true);
+        l.start(&mut lim);
+        let t = SimTime(500_000);
+        l.set_occupancy(t, 0, 1, &mut lim);
+        l.sync(t, &mut lim);
+        assert_eq!(least_set(&l, t), vec![0, 1], "both still look idle");
+        assert_eq!(l.load(t, 0, &mut lim), 0.0);
+        let t = SimTime(1_000_000);
+        l.sync(t, &mut lim);
+        assert_eq!(least_set(&l, t), vec![1], "device 0 reported at 1 s");
+        assert_eq!(l.load(t, 0, &mut lim), 1.0);
+        // A change at exactly a boundary is seen at the next one.
+        l.set_occupancy(t, 1, 1, &mut lim);
+        l.sync(t, &mut lim);
+        assert_eq!(l.load(t, 1, &mut lim), 0.0);
+        let t = SimTime(2_000_000);
+        l.sync(t, &mut lim);
+        assert_eq!(least_set(&l, t), vec![0, 1]);
+    }
+}
