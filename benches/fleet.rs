@@ -77,7 +77,7 @@ fn bench(c: &mut Criterion) {
         for policy in SelectionKind::ALL {
             let sc = scenario(devices, policy);
             let start = std::time::Instant::now();
-            let s = edgesim::sim::run(&sc);
+            let s = edgesim::sim::run(&sc).unwrap();
             let secs = start.elapsed().as_secs_f64();
             eprintln!(
                 "fleet {policy:>12} {devices:>6} devices: {} requests, {} events in {secs:.3} s: {:.3} M requests/s, {:.2} M events/s (edge {:.1} %)",
@@ -90,7 +90,7 @@ fn bench(c: &mut Criterion) {
             );
             g.throughput(Throughput::Elements(s.requests_total));
             g.bench_function(format!("{}/{devices}", policy.name()), |b| {
-                b.iter(|| edgesim::sim::run(&sc).requests_total)
+                b.iter(|| edgesim::sim::run(&sc).unwrap().requests_total)
             });
         }
     }

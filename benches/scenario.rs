@@ -26,9 +26,9 @@ fn scenario() -> Scenario {
 
 fn bench(c: &mut Criterion) {
     let sc = scenario();
-    let probe = edgesim::sim::run(&sc);
+    let probe = edgesim::sim::run(&sc).unwrap();
     let start = std::time::Instant::now();
-    let again = edgesim::sim::run(&sc);
+    let again = edgesim::sim::run(&sc).unwrap();
     let secs = start.elapsed().as_secs_f64();
     assert_eq!(probe, again);
     eprintln!(
@@ -42,7 +42,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("scenario");
     g.throughput(Throughput::Elements(probe.events));
     g.bench_function("bursty_x20_one_day", |b| {
-        b.iter(|| edgesim::sim::run(&sc).events)
+        b.iter(|| edgesim::sim::run(&sc).unwrap().events)
     });
     g.finish();
 }

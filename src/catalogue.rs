@@ -40,6 +40,10 @@ pub struct ModelEntry {
     /// Quality per task (e.g. `gsm8k` pass@1 in \[0, 1\]).
     #[serde(default)]
     pub quality: BTreeMap<String, f64>,
+    /// Longest context the model was trained for \[tokens\] (a device's `ctx_tokens` may not
+    /// exceed it); `None`: not recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_tokens: Option<u32>,
     /// Sources of these figures.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub source: String,
@@ -57,6 +61,10 @@ pub struct CloudModelEntry {
     pub usd_per_1k_output: f64,
     /// When the prices were read, and from where.
     pub price_date: String,
+    /// Context window \[tokens\]: a request whose prompt and output exceed it is refused
+    /// (rejected); `None`: not recorded, no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_tokens: Option<u32>,
     /// Quality per task.
     #[serde(default)]
     pub quality: BTreeMap<String, f64>,
@@ -66,40 +74,54 @@ pub struct CloudModelEntry {
 }
 
 impl ModelCatalogue {
-    /// Parses catalogue text; `path` names it in errors.
+    /// Parses catalogue text; `path` names it in errors. Every figure is checked with the
+    /// rules scenarios follow: finite, in range.
     pub fn parse(text: &str, path: &Path) -> Result<ModelCatalogue> {
         let cat: ModelCatalogue = toml::from_str(text).map_err(|e| Error::Syntax {
             path: path.into(),
-            message: e.to_string(),
+            message: crate::check::cut_lines(&e.to_string(), 1000),
         })?;
+        let cx = crate::check::Checker::new(path);
+        let quality = |key: &dyn Fn(&str) -> String, q: &BTreeMap<String, f64>| -> Result<()> {
+            for (task, v) in q {
+                cx.fraction(&key(&format!("quality.{task}")), *v)?;
+            }
+            Ok(())
+        };
+        let context = |key: String, c: Option<u32>| match c {
+            Some(0) => Err(cx.bad(key, 0, "must be >= 1 token (leave it out if unknown)")),
+            _ => Ok(()),
+        };
+        let mut names = std::collections::BTreeSet::new();
         for (i, m) in cat.models.iter().enumerate() {
             let key = |k: &str| format!("models[{i}].{k}");
-            if !(m.memory_gb.is_finite() && m.memory_gb > 0.0) {
-                return Err(Error::invalid(
-                    path,
-                    key("memory_gb"),
-                    m.memory_gb,
-                    "must be > 0 GB",
+            if m.name.trim().is_empty() || !names.insert(m.name.clone()) {
+                return Err(cx.bad(
+                    key("name"),
+                    format!("\"{}\"", m.name),
+                    "model names must be non-empty and unique",
                 ));
             }
-            if !(m.kv_mb_per_1k_tokens.is_finite() && m.kv_mb_per_1k_tokens >= 0.0) {
-                return Err(Error::invalid(
-                    path,
-                    key("kv_mb_per_1k_tokens"),
-                    m.kv_mb_per_1k_tokens,
-                    "must be >= 0 MB",
+            cx.positive(&key("params_b"), m.params_b)?;
+            cx.positive(&key("memory_gb"), m.memory_gb)?;
+            cx.non_negative(&key("kv_mb_per_1k_tokens"), m.kv_mb_per_1k_tokens)?;
+            quality(&key, &m.quality)?;
+            context(key("context_tokens"), m.context_tokens)?;
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, m) in cat.cloud_models.iter().enumerate() {
+            let key = |k: &str| format!("cloud_models[{i}].{k}");
+            if m.name.trim().is_empty() || !names.insert(m.name.clone()) {
+                return Err(cx.bad(
+                    key("name"),
+                    format!("\"{}\"", m.name),
+                    "cloud model names must be non-empty and unique",
                 ));
             }
-            for (task, q) in &m.quality {
-                if !(0.0..=1.0).contains(q) {
-                    return Err(Error::invalid(
-                        path,
-                        key(&format!("quality.{task}")),
-                        q,
-                        "quality must lie in [0, 1]",
-                    ));
-                }
-            }
+            cx.non_negative(&key("usd_per_1k_input"), m.usd_per_1k_input)?;
+            cx.non_negative(&key("usd_per_1k_output"), m.usd_per_1k_output)?;
+            quality(&key, &m.quality)?;
+            context(key("context_tokens"), m.context_tokens)?;
         }
         Ok(cat)
     }

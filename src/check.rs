@@ -106,7 +106,7 @@ impl Checker {
         if v.is_finite() && v > 0.0 {
             Ok(v)
         } else {
-            Err(self.bad(key, v, "must be a finite number > 0"))
+            Err(self.bad(key, num(v), "must be a finite number > 0"))
         }
     }
 
@@ -115,7 +115,7 @@ impl Checker {
         if v.is_finite() && v >= 0.0 {
             Ok(v)
         } else {
-            Err(self.bad(key, v, "must be a finite number >= 0"))
+            Err(self.bad(key, num(v), "must be a finite number >= 0"))
         }
     }
 
@@ -124,7 +124,7 @@ impl Checker {
         if (0.0..=1.0).contains(&v) {
             Ok(v)
         } else {
-            Err(self.bad(key, v, "must lie in [0, 1]"))
+            Err(self.bad(key, num(v), "must lie in [0, 1]"))
         }
     }
 
@@ -135,8 +135,22 @@ impl Checker {
         } else {
             Err(self.bad(
                 key,
-                v,
+                num(v),
                 format!("must be a whole number of {what}, at least {min}"),
+            ))
+        }
+    }
+
+    /// A speed in tokens/s: finite and at least [`MIN_TOKENS_PER_S`], so that the longest
+    /// request ([`crate::workload::tokens::MAX_TOKENS`] tokens) takes at most 10^10 s.
+    pub fn speed(&self, key: &str, v: f64) -> Result<f64> {
+        if v.is_finite() && v >= MIN_TOKENS_PER_S {
+            Ok(v)
+        } else {
+            Err(self.bad(
+                key,
+                num(v),
+                format!("must be a finite speed of at least {MIN_TOKENS_PER_S} tokens/s"),
             ))
         }
     }
@@ -148,7 +162,7 @@ impl Checker {
         if v > MAX_INPUT_S {
             return Err(self.bad(
                 key,
-                v,
+                num(v),
                 format!(
                     "is beyond the simulated clock: times must be at most {MAX_INPUT_S:e} s \
                      (the clock counts microseconds in 64 bits, with room for the drain)"
@@ -158,13 +172,27 @@ impl Checker {
         Ok(v)
     }
 
+    /// A span in seconds the clock can represent and count: finite, at least one clock tick
+    /// (1 µs) and at most [`MAX_INPUT_S`].
+    pub fn span_s(&self, key: &str, v: f64) -> Result<f64> {
+        self.positive(key, v)?;
+        if v < 1e-6 {
+            return Err(self.bad(
+                key,
+                num(v),
+                "is shorter than the simulated clock's tick: must be at least 1e-6 s (1 µs)",
+            ));
+        }
+        self.time_s(key, v)
+    }
+
     /// A time in milliseconds that fits the clock (see [`Checker::time_s`]).
     pub fn time_ms(&self, key: &str, v: f64) -> Result<f64> {
         self.non_negative(key, v)?;
         if v / 1000.0 > MAX_INPUT_S {
             return Err(self.bad(
                 key,
-                v,
+                num(v),
                 format!(
                     "is beyond the simulated clock: at most {:e} ms",
                     MAX_INPUT_S * 1000.0
@@ -183,6 +211,18 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// folder) and files larger than `limit` bytes, so that a path to `/dev/zero` or a FIFO never
 /// reads forever. `what` names the file's role in errors ("scenario", "trace", ...).
 pub fn read_text(path: &Path, what: &'static str, limit: u64) -> Result<String> {
+    let bytes = read_bytes(path, what, limit)?;
+    String::from_utf8(bytes).map_err(|e| Error::Input {
+        path: path.into(),
+        problem: format!(
+            "cannot read {what}: not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ),
+    })
+}
+
+/// [`read_text`] without the UTF-8 check.
+pub fn read_bytes(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u8>> {
     let bad = |problem: String| Error::Input {
         path: path.into(),
         problem,
@@ -211,12 +251,7 @@ pub fn read_text(path: &Path, what: &'static str, limit: u64) -> Result<String> 
             "cannot read {what}: it grew beyond the {limit} bytes allowed while being read"
         )));
     }
-    String::from_utf8(bytes).map_err(|e| {
-        bad(format!(
-            "cannot read {what}: not UTF-8 text (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        ))
-    })
+    Ok(bytes)
 }
 
 fn what_action(what: &'static str) -> &'static str {
@@ -252,6 +287,22 @@ pub fn cut_lines(text: &str, max: usize) -> String {
     }
     out
 }
+
+/// A number as an error message shows it: plain for everyday magnitudes, in exponent form
+/// for very large or very small ones (`1e30`, not thirty-one digits).
+pub fn num(v: f64) -> String {
+    if v != 0.0 && v.is_finite() && !(1e-4..1e15).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    }
+}
+
+/// The slowest speed a device or cloud may have \[tokens/s\] (one token in 1,000 s).
+pub const MIN_TOKENS_PER_S: f64 = 1e-3;
+
+/// The most characters of a value or line that an error message echoes.
+pub const EXCERPT_CHARS: usize = 120;
 
 /// `s` cut to `max` characters for an error message, saying how much was left out.
 pub fn excerpt(s: &str, max: usize) -> String {

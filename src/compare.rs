@@ -49,7 +49,7 @@ pub struct PolicyRun {
 
 /// Runs `base` once per policy (only `selection.kind` differs; every other setting, the seed
 /// included, is shared) in parallel. Results are in `policies` order.
-pub fn run(base: &Scenario, policies: &[SelectionKind], bucket_s: f64) -> Vec<PolicyRun> {
+pub fn run(base: &Scenario, policies: &[SelectionKind], bucket_s: f64) -> Result<Vec<PolicyRun>> {
     let scenarios: Vec<(SelectionKind, Scenario)> = policies
         .iter()
         .map(|p| {
@@ -65,14 +65,14 @@ pub fn run(base: &Scenario, policies: &[SelectionKind], bucket_s: f64) -> Vec<Po
 }
 
 /// Runs one scenario with the recorders compare needs.
-pub fn run_one(policy: SelectionKind, sc: &Scenario, bucket_s: f64) -> PolicyRun {
+pub fn run_one(policy: SelectionKind, sc: &Scenario, bucket_s: f64) -> Result<PolicyRun> {
     let mut series = Timeseries::new(sc, bucket_s);
     let mut latency = RouteLatencies::default();
     let summary = {
         let mut tee = crate::metrics::Tee(&mut series, &mut latency);
-        crate::sim::run_with(sc, &mut tee)
+        crate::sim::run_with(sc, &mut tee)?
     };
-    PolicyRun {
+    Ok(PolicyRun {
         policy,
         series: series.finish_data(
             SimTime::from_secs_f64(summary.end_s),
@@ -80,7 +80,7 @@ pub fn run_one(policy: SelectionKind, sc: &Scenario, bucket_s: f64) -> PolicyRun
         ),
         summary,
         latency,
-    }
+    })
 }
 
 /// A bar series: legend name and the summary figure it shows.
@@ -251,8 +251,11 @@ pub fn figures(scenario: &str, runs: &[PolicyRun]) -> Vec<Figure> {
 }
 
 /// Writes every figure's data table (CSV) and, with the `plots` feature, its PNG and SVG; plus
-/// `summaries.json` (one summary per policy). Returns the files written.
-pub fn write(dir: &Path, scenario: &str, runs: &[PolicyRun]) -> Result<Vec<PathBuf>> {
+/// `summaries.json` (one summary per policy) and `manifest.json`, all or nothing, to `target`.
+/// Returns the files written.
+pub fn write(target: &Path, scenario: &str, runs: &[PolicyRun]) -> Result<Vec<PathBuf>> {
+    let rd = crate::output::rundir::RunDir::begin(target, "output folder")?;
+    let dir = rd.path();
     let mut files = Vec::new();
     for fig in figures(scenario, runs) {
         files.extend(crate::output::write_figure(&fig, dir)?);
@@ -264,7 +267,8 @@ pub fn write(dir: &Path, scenario: &str, runs: &[PolicyRun]) -> Result<Vec<PathB
         + "\n";
     crate::report::write_atomic(&p, json.as_bytes())?;
     files.push(p);
-    Ok(files)
+    let seed = runs.first().map_or(0, |r| r.summary.seed);
+    rd.commit("compare", scenario, seed, &files)
 }
 
 /// The comparison as a text table, one row per policy.

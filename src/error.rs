@@ -64,6 +64,23 @@ pub enum Error {
         /// What went wrong.
         problem: String,
     },
+    /// A run whose simulated time outgrew the clock: the inputs are each within bounds, but
+    /// together (e.g. long queues of very slow requests) they push events past
+    /// [`crate::time::CLOCK_LIMIT_S`].
+    #[error(
+        "{}: the simulated time reached {at_s:e} s, beyond the {limit_s:e} s the clock can count \
+         exactly; the results would be wrong, so none are written (shorten the run, raise the \
+         device or cloud speeds, or bound the queues)",
+        path.display()
+    )]
+    Clock {
+        /// The scenario.
+        path: PathBuf,
+        /// The time reached \[s\].
+        at_s: f64,
+        /// The limit \[s\].
+        limit_s: f64,
+    },
     /// A command-line override (`--set key=value`, `--seed N`) that cannot be applied.
     #[error("{arg}: {problem}")]
     Override {
@@ -99,8 +116,8 @@ impl Error {
     ) -> Error {
         Error::Invalid {
             path: path.into(),
-            key: key.into(),
-            value: value.to_string(),
+            key: crate::check::excerpt(&key.into(), crate::check::EXCERPT_CHARS),
+            value: crate::check::excerpt(&value.to_string(), crate::check::EXCERPT_CHARS),
             problem: problem.into(),
         }
     }

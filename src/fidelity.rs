@@ -190,7 +190,7 @@ pub fn simulate(
         }
     }
     let mut c = Collect(Vec::new());
-    let summary = crate::sim::run_with(&sc, &mut c);
+    let summary = crate::sim::run_with(&sc, &mut c)?;
     c.0.sort_by_key(|x| x.0);
     Ok(Outcome {
         served: c.0.into_iter().map(|x| x.1).collect(),
@@ -266,6 +266,8 @@ pub fn run(
     let real = serve_real(o, &requests, progress)?;
     let rep = report(&requests, &real, &sim);
     let (table, fig) = outputs(&requests, &real.served, &sim.served);
+    let rd = crate::output::rundir::RunDir::begin(dir, "output folder")?;
+    let dir = rd.path();
     let mut files = Vec::new();
     let p = dir.join("requests.csv");
     crate::output::write_table(&p, crate::output::Format::Csv, &table)?;
@@ -275,6 +277,7 @@ pub fn run(
     let json = serde_json::to_string_pretty(&rep).unwrap_or_default() + "\n";
     crate::report::write_atomic(&p, json.as_bytes())?;
     files.push(p);
+    let files = rd.commit("fidelity", &sc.name, sc.seed, &files)?;
     Ok(FidelityRun { report: rep, files })
 }
 

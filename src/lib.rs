@@ -34,7 +34,7 @@
 //!     model = "qwen2.5-1.5b"
 //! "#;
 //! let sc = Scenario::from_str_at(text, std::path::Path::new("example.toml"), &LoadOptions::default()).unwrap();
-//! let summary = edgesim::sim::run(&sc);
+//! let summary = edgesim::sim::run(&sc).unwrap();
 //! assert_eq!(summary.requests_total, summary.served_edge + summary.served_cloud + summary.rejected);
 //! ```
 

@@ -143,6 +143,18 @@ fn progress_reporter(label: String) -> impl Fn(edgesim::sweep::exec::Progress) +
     let last_decile = Mutex::new(None::<usize>);
     let start = std::time::Instant::now();
     move |p: edgesim::sweep::exec::Progress| {
+        if !p.redone.is_empty() {
+            eprintln!(
+                "warning: runs.jsonl: {} invalid entries dropped; their runs are done again:",
+                p.redone.len()
+            );
+            for why in p.redone.iter().take(10) {
+                eprintln!("  {why}");
+            }
+            if p.redone.len() > 10 {
+                eprintln!("  ... and {} more", p.redone.len() - 10);
+            }
+        }
         if let Some(b) = &bar {
             b.set_length(p.total as u64);
             b.set_position(p.done as u64);
@@ -578,7 +590,7 @@ fn cmd_run(
     };
     let sc = args.load()?;
     let summary = if no_out {
-        edgesim::sim::run(&sc)
+        edgesim::sim::run(&sc)?
     } else {
         let dir = dir.unwrap_or_else(|| default_out(&sc.name));
         let (summary, files) = edgesim::output::run_to_dir(&sc, &dir, &opts)?;
@@ -619,7 +631,7 @@ fn cmd_compare(
         .map_err(|e| anyhow::anyhow!("--policies: {e}"))?;
     anyhow::ensure!(!kinds.is_empty(), "--policies: name at least one policy");
     let sc = args.load()?;
-    let runs = edgesim::compare::run(&sc, &kinds, bucket_s);
+    let runs = edgesim::compare::run(&sc, &kinds, bucket_s)?;
     let dir = dir.unwrap_or_else(|| default_out(&format!("{}-compare", sc.name)));
     let files = edgesim::compare::write(&dir, &sc.name, &runs)?;
     if json {

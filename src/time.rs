@@ -23,6 +23,10 @@ pub const MICROS_PER_S: f64 = 1_000_000.0;
 /// room for the drain after the arrivals and for the sum of a request's spans.
 pub const MAX_INPUT_S: f64 = 1e12;
 
+/// A run whose last event lies beyond this time \[s\] is refused ([`crate::Error::Clock`]):
+/// the clock saturates at 1.8 x 10^13 s, and saturated times would give zero latencies.
+pub const CLOCK_LIMIT_S: f64 = 1e13;
+
 impl SimTime {
     /// The start of every run.
     pub const ZERO: SimTime = SimTime(0);

@@ -65,7 +65,7 @@ pub struct BenchEntry {
 
 /// Reads a llama-bench JSON array or JSON-lines file.
 pub fn read(path: &Path) -> Result<Vec<BenchEntry>> {
-    let text = std::fs::read_to_string(path).map_err(Error::io(path, "cannot read"))?;
+    let text = crate::check::read_text(path, "llama-bench output", crate::check::MAX_DATA_BYTES)?;
     let t = text.trim_start();
     if t.starts_with('[') {
         serde_json::from_str(t).map_err(|e| Error::Syntax {

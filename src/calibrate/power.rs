@@ -161,8 +161,7 @@ pub fn unix_now() -> f64 {
 /// Mean of an external meter's readings between `from` and `to` (Unix seconds). The CSV has a
 /// header and columns `unix_time_s,watts` (more columns are ignored).
 pub fn csv_mean(path: &Path, from: f64, to: f64) -> Result<Option<f64>> {
-    let text =
-        std::fs::read_to_string(path).map_err(Error::io(path, "cannot read the power CSV"))?;
+    let text = crate::check::read_text(path, "power CSV", crate::check::MAX_DATA_BYTES)?;
     let (mut sum, mut n) = (0.0, 0u32);
     for (i, line) in text.lines().enumerate().skip(1) {
         let mut cols = line.split(',');

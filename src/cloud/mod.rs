@@ -63,6 +63,10 @@ pub struct CloudFile {
     /// When the prices were read (default: the catalogue's date for `model`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_date: Option<String>,
+    /// Context window \[tokens\]: longer requests (prompt + output) are rejected (default: the
+    /// catalogue's for `model`; none if unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_tokens: Option<u32>,
 }
 
 impl Default for CloudFile {
@@ -76,6 +80,7 @@ impl Default for CloudFile {
             usd_per_1k_input: None,
             usd_per_1k_output: None,
             price_date: None,
+            context_tokens: None,
         }
     }
 }
@@ -99,15 +104,17 @@ pub struct CloudSpec {
     pub usd_per_1k_output: f64,
     /// Date the prices were read.
     pub price_date: String,
+    /// Context window \[tokens\] (`None`: no limit).
+    pub context_tokens: Option<u32>,
 }
 
 impl CloudSpec {
     /// Validates `[cloud]`, filling prices and their date from the catalogue entry of
     /// `cloud.model` where the file gives none.
     pub fn from_file(cx: &Checker, c: &CloudFile, catalogue: &ModelCatalogue) -> Result<CloudSpec> {
-        cx.non_negative("cloud.rtt_ms", c.rtt_ms)?;
-        cx.non_negative("cloud.ttft_ms", c.ttft_ms)?;
-        cx.positive("cloud.tokens_per_s", c.tokens_per_s)?;
+        cx.time_ms("cloud.rtt_ms", c.rtt_ms)?;
+        cx.time_ms("cloud.ttft_ms", c.ttft_ms)?;
+        cx.speed("cloud.tokens_per_s", c.tokens_per_s)?;
         let entry = catalogue.cloud_model(&c.model);
         let price = |key: &str, given: Option<f64>, listed: Option<f64>| -> Result<f64> {
             match (given, listed) {
@@ -140,7 +147,14 @@ impl CloudSpec {
             .clone()
             .or_else(|| entry.map(|e| e.price_date.clone()))
             .unwrap_or_else(|| "unknown".into());
+        let context_tokens = c
+            .context_tokens
+            .or_else(|| entry.and_then(|e| e.context_tokens));
+        if context_tokens == Some(0) {
+            return Err(cx.bad("cloud.context_tokens", 0, "must be >= 1"));
+        }
         Ok(CloudSpec {
+            context_tokens,
             enabled: c.enabled,
             model: c.model.clone(),
             rtt_ms: c.rtt_ms,
@@ -163,7 +177,13 @@ impl CloudSpec {
             usd_per_1k_input: Some(self.usd_per_1k_input),
             usd_per_1k_output: Some(self.usd_per_1k_output),
             price_date: Some(self.price_date.clone()),
+            context_tokens: self.context_tokens,
         }
+    }
+
+    /// Whether a request of `tokens` (prompt + output) fits the context window.
+    pub fn fits(&self, tokens: u64) -> bool {
+        self.context_tokens.is_none_or(|c| tokens <= u64::from(c))
     }
 
     /// Time to first token seen by the user \[s\]: round trip plus server TTFT.

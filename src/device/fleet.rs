@@ -32,6 +32,12 @@ fn default_ctx_tokens() -> u32 {
     DEFAULT_CTX_TOKENS
 }
 
+/// The most edge devices one scenario may hold (all groups together).
+pub const MAX_DEVICES: u64 = 1_000_000;
+
+/// The most parallel slots one device may have.
+pub const MAX_SLOTS: u32 = 4096;
+
 /// `[[devices]]` as written: one device, or `count` identical ones.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -111,8 +117,12 @@ impl DeviceGroup {
         if count == 0 {
             return Err(cx.bad(k("count"), 0, "must be >= 1"));
         }
-        if slots == 0 {
-            return Err(cx.bad(k("slots"), 0, "must be >= 1 (llama-server --parallel)"));
+        if slots == 0 || slots > MAX_SLOTS {
+            return Err(cx.bad(
+                k("slots"),
+                slots,
+                format!("must lie in [1, {MAX_SLOTS}] (llama-server --parallel)"),
+            ));
         }
         let entry = catalogue.model(&model).ok_or_else(|| {
             cx.bad(
@@ -157,6 +167,22 @@ impl DeviceGroup {
                     ),
                 )
             })?;
+        if let Some(max) = entry.context_tokens {
+            if ctx_tokens > max {
+                return Err(cx.bad(
+                    k("ctx_tokens"),
+                    ctx_tokens,
+                    format!("{model} was trained for at most {max} tokens of context"),
+                ));
+            }
+        }
+        if ctx_tokens < 2 {
+            return Err(cx.bad(
+                k("ctx_tokens"),
+                ctx_tokens,
+                "must be >= 2 (a prompt token and an output token)",
+            ));
+        }
         let perf: Arc<dyn DeviceModel> = Arc::new(CalibratedDevice::new(&profile.device, perf));
         if let Some(w) = weight {
             cx.positive(&k("weight"), w)?;
@@ -188,11 +214,11 @@ impl DeviceGroup {
         if d.count == 0 {
             return Err(cx.bad(format!("{key}.count"), 0, "must be >= 1"));
         }
-        if d.slots == 0 {
+        if d.slots == 0 || d.slots > MAX_SLOTS {
             return Err(cx.bad(
                 format!("{key}.slots"),
-                0,
-                "must be >= 1 (llama-server --parallel)",
+                d.slots,
+                format!("must lie in [1, {MAX_SLOTS}] (llama-server --parallel)"),
             ));
         }
         let profile = match (&d.profile, &d.inline) {
@@ -273,6 +299,20 @@ pub fn fleet_from_files(
             "[]",
             "the edge cluster is empty; add at least one [[devices]] entry",
         ));
+    }
+    let mut total = 0u64;
+    for (i, d) in list.iter().enumerate() {
+        total += u64::from(d.count);
+        if total > MAX_DEVICES {
+            return Err(cx.bad(
+                format!("devices[{i}].count"),
+                d.count,
+                format!(
+                    "brings the fleet to {total} devices; at most {MAX_DEVICES} are allowed \
+                     (each costs simulator memory and time per event)"
+                ),
+            ));
+        }
     }
     let groups = list
         .iter()

@@ -132,6 +132,20 @@ pub(crate) fn check_profile(path: &Path, key: &str, p: &DeviceProfile) -> Result
             Err(bad(k, &v, "must be a finite number >= 0"))
         }
     };
+    let speed = |k: String, v: f64| {
+        if v.is_finite() && v >= crate::check::MIN_TOKENS_PER_S {
+            Ok(())
+        } else {
+            Err(bad(
+                k,
+                &crate::check::num(v),
+                &format!(
+                    "must be a finite speed of at least {} tokens/s",
+                    crate::check::MIN_TOKENS_PER_S
+                ),
+            ))
+        }
+    };
     pos("device.memory_gb".into(), p.device.memory_gb)?;
     if let Some(u) = p.device.usable_memory_gb {
         pos("device.usable_memory_gb".into(), u)?;
@@ -153,10 +167,10 @@ pub(crate) fn check_profile(path: &Path, key: &str, p: &DeviceProfile) -> Result
     }
     for (i, m) in p.models.iter().enumerate() {
         let k = |s: &str| format!("models[{i}].{s}");
-        pos(k("prefill_tps"), m.prefill_tps)?;
+        speed(k("prefill_tps"), m.prefill_tps)?;
         for (j, (x, y)) in m.prefill_curve.iter().enumerate() {
             pos(k(&format!("prefill_curve[{j}][0]")), *x)?;
-            pos(k(&format!("prefill_curve[{j}][1]")), *y)?;
+            speed(k(&format!("prefill_curve[{j}][1]")), *y)?;
         }
         nonneg(k("ttft_overhead_ms"), m.ttft_overhead_ms)?;
         if m.decode_tps.is_empty() {
@@ -167,7 +181,7 @@ pub(crate) fn check_profile(path: &Path, key: &str, p: &DeviceProfile) -> Result
             ));
         }
         for (j, d) in m.decode_tps.iter().enumerate() {
-            pos(k(&format!("decode_tps[{j}]")), *d)?;
+            speed(k(&format!("decode_tps[{j}]")), *d)?;
         }
         nonneg(k("decode_ms_per_1k_context"), m.decode_ms_per_1k_context)?;
         nonneg(k("busy_w"), m.busy_w)?;

@@ -14,6 +14,17 @@ pub use summary::{
 use crate::device::DeviceId;
 use crate::time::{SimDuration, SimTime};
 
+/// Why a device refused an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Its rate limit was used up.
+    Throttled,
+    /// Its slots and queue were full.
+    Full,
+    /// The request's prompt and output do not fit its context (`ctx_tokens`).
+    TooLong,
+}
+
 /// Where a request ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
@@ -71,8 +82,10 @@ pub trait Recorder {
     fn on_arrival(&mut self, _now: SimTime, _id: u64) {}
     /// A request ended: served at the edge, in the cloud, or rejected.
     fn on_end(&mut self, _now: SimTime, _record: &RequestRecord) {}
-    /// An edge attempt was refused (`throttled`: by the rate limiter; else the device was full).
-    fn on_refused(&mut self, _now: SimTime, _device: DeviceId, _throttled: bool) {}
+    /// An edge attempt was refused.
+    fn on_refused(&mut self, _now: SimTime, _device: DeviceId, _why: Refusal) {}
+    /// Request `id` is too long for every edge device's context: it skips the edge.
+    fn on_oversized(&mut self, _now: SimTime, _id: u64) {}
     /// Device `device` admitted a request (to a slot or its queue).
     fn on_admit(&mut self, _now: SimTime, _device: DeviceId) {}
     /// Device `device` changed state at `now`: `active` requests in service, `queued` waiting,
@@ -101,9 +114,13 @@ impl<A: Recorder, B: Recorder> Recorder for Tee<'_, A, B> {
         self.0.on_end(now, record);
         self.1.on_end(now, record);
     }
-    fn on_refused(&mut self, now: SimTime, device: DeviceId, throttled: bool) {
-        self.0.on_refused(now, device, throttled);
-        self.1.on_refused(now, device, throttled);
+    fn on_refused(&mut self, now: SimTime, device: DeviceId, why: Refusal) {
+        self.0.on_refused(now, device, why);
+        self.1.on_refused(now, device, why);
+    }
+    fn on_oversized(&mut self, now: SimTime, id: u64) {
+        self.0.on_oversized(now, id);
+        self.1.on_oversized(now, id);
     }
     fn on_admit(&mut self, now: SimTime, device: DeviceId) {
         self.0.on_admit(now, device);

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Histogram, Recorder, RequestRecord, Route};
+use super::{Histogram, Recorder, Refusal, RequestRecord, Route};
 use crate::device::DeviceId;
 use crate::time::SimTime;
 
@@ -62,6 +62,8 @@ pub struct DeviceSummary {
     pub throttled: u64,
     /// Attempts refused because slots and queue were full.
     pub full: u64,
+    /// Attempts refused because the request did not fit the device's context.
+    pub too_long: u64,
     /// Fraction of the run with at least one request in service.
     pub utilisation: f64,
     /// Mean fraction of slots in service.
@@ -142,6 +144,11 @@ pub struct Summary {
     pub throttled_attempts: u64,
     /// Edge attempts refused because the device was full.
     pub full_attempts: u64,
+    /// Edge attempts refused because the request did not fit the device's context.
+    pub too_long_attempts: u64,
+    /// Requests longer (prompt + output) than every edge device's context: they went
+    /// straight to the cloud, or were rejected.
+    pub oversized: u64,
     /// Cloud API cost \[USD\].
     pub cloud_cost_usd: f64,
     /// Energy of all edge devices over the run, idle included \[J\].
@@ -199,6 +206,18 @@ pub struct Refusals {
     pub throttled: u64,
     /// Because slots and queue were full.
     pub full: u64,
+    /// Because the request does not fit the device's context.
+    pub too_long: u64,
+}
+
+impl Refusals {
+    fn count(&mut self, why: Refusal) {
+        match why {
+            Refusal::Throttled => self.throttled += 1,
+            Refusal::Full => self.full += 1,
+            Refusal::TooLong => self.too_long += 1,
+        }
+    }
 }
 
 /// Counters of one device.
@@ -236,6 +255,8 @@ pub struct SummaryRecorder {
     pub edge_tokens: u64,
     /// Refused edge attempts.
     pub refused: Refusals,
+    /// Requests too long for every edge device's context.
+    pub oversized: u64,
     /// Per device.
     pub per_device: Vec<DeviceCounts>,
     /// Cloud cost \[USD\].
@@ -353,15 +374,12 @@ impl Recorder for SummaryRecorder {
         self.ttft.all.record(r.ttft.0);
         self.e2e.all.record(r.e2e.0);
     }
-    fn on_refused(&mut self, _: SimTime, device: DeviceId, throttled: bool) {
-        let dev = &mut self.per_device[device.index()].refused;
-        if throttled {
-            self.refused.throttled += 1;
-            dev.throttled += 1;
-        } else {
-            self.refused.full += 1;
-            dev.full += 1;
-        }
+    fn on_refused(&mut self, _: SimTime, device: DeviceId, why: Refusal) {
+        self.per_device[device.index()].refused.count(why);
+        self.refused.count(why);
+    }
+    fn on_oversized(&mut self, _: SimTime, _: u64) {
+        self.oversized += 1;
     }
 }
 
@@ -377,6 +395,7 @@ impl Summary {
             d.output_tokens = c.output_tokens;
             d.throttled = c.refused.throttled;
             d.full = c.refused.full;
+            d.too_long = c.refused.too_long;
         }
         let horizon = sc.horizon();
         let duration_s = if horizon == SimTime::MAX {
@@ -401,6 +420,8 @@ impl Summary {
             edge_tokens: rec.edge_tokens,
             throttled_attempts: rec.refused.throttled,
             full_attempts: rec.refused.full,
+            too_long_attempts: rec.refused.too_long,
+            oversized: rec.oversized,
             cloud_cost_usd: rec.cloud_cost_usd,
             edge_energy_j: devices.iter().map(|d| d.energy_j).sum(),
             edge_request_energy_j: rec.edge_request_energy_j,

@@ -3,6 +3,7 @@
 
 #[cfg(feature = "parquet")]
 pub mod parquet;
+pub mod rundir;
 pub mod table;
 
 pub use table::{Format, Table, TableWriter, Values, write_table};
@@ -11,7 +12,7 @@ pub mod tables;
 use std::path::{Path, PathBuf};
 
 use crate::error::Result;
-use crate::metrics::{Recorder, RequestRecord, Summary};
+use crate::metrics::{Recorder, Refusal, RequestRecord, Summary};
 use crate::scenario::Scenario;
 use crate::time::SimTime;
 
@@ -27,9 +28,14 @@ impl<R: Recorder> Recorder for Option<R> {
             r.on_end(now, record);
         }
     }
-    fn on_refused(&mut self, now: SimTime, device: crate::device::DeviceId, throttled: bool) {
+    fn on_refused(&mut self, now: SimTime, device: crate::device::DeviceId, why: Refusal) {
         if let Some(r) = self {
-            r.on_refused(now, device, throttled);
+            r.on_refused(now, device, why);
+        }
+    }
+    fn on_oversized(&mut self, now: SimTime, id: u64) {
+        if let Some(r) = self {
+            r.on_oversized(now, id);
         }
     }
     fn on_admit(&mut self, now: SimTime, device: crate::device::DeviceId) {
@@ -103,14 +109,17 @@ pub fn default_format() -> Format {
     }
 }
 
-/// Runs `sc` and writes to `dir`: `summary.json`, `scenario.resolved.toml`, and the tables
-/// `requests`, `devices`, `timeseries` and `gateway` in each format. Returns the summary and
-/// the files written. Every file is written atomically.
+/// Runs `sc` and writes to `target`: `summary.json`, `scenario.resolved.toml`, the tables
+/// `requests`, `devices`, `timeseries` and `gateway` in each format, and `manifest.json`.
+/// Returns the summary and the files written. The folder is all-or-nothing
+/// ([`rundir::RunDir`]): it appears, or replaces an earlier run's, only when complete.
 pub fn run_to_dir(
     sc: &Scenario,
-    dir: &Path,
+    target: &Path,
     opts: &OutputOptions,
 ) -> Result<(Summary, Vec<PathBuf>)> {
+    let rd = rundir::RunDir::begin(target, "output folder")?;
+    let dir = rd.path();
     let mut requests = if opts.requests {
         Some(tables::RequestTable::create(dir, &opts.formats, sc)?)
     } else {
@@ -120,7 +129,7 @@ pub fn run_to_dir(
     let mut series = tables::Timeseries::with_sink(sc, opts.bucket_s, sink);
     let summary = {
         let mut tee = crate::metrics::Tee(&mut requests, &mut series);
-        crate::sim::run_with(sc, &mut tee)
+        crate::sim::run_with(sc, &mut tee)?
     };
     let mut files = Vec::new();
     if let Some(r) = requests {
@@ -152,6 +161,7 @@ pub fn run_to_dir(
     let p = dir.join("summary.json");
     crate::report::write_atomic(&p, crate::report::to_json(&summary).as_bytes())?;
     files.push(p);
+    let files = rd.commit("run", &sc.name, sc.seed, &files)?;
     Ok((summary, files))
 }
 pub mod figure;

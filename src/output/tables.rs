@@ -552,7 +552,12 @@ impl<S: SeriesSink> Recorder for Timeseries<S> {
             Route::Rejected => g.rejected += 1,
         }
     }
-    fn on_refused(&mut self, now: SimTime, device: crate::device::DeviceId, _: bool) {
+    fn on_refused(
+        &mut self,
+        now: SimTime,
+        device: crate::device::DeviceId,
+        _: crate::metrics::Refusal,
+    ) {
         self.roll(now);
         let b = &mut self.devices[device.index()].bucket;
         b.arrivals += 1;
@@ -595,6 +600,7 @@ pub fn devices_table(s: &Summary) -> Table {
         .with("output_tokens", u(|x| x.output_tokens))
         .with("throttled", u(|x| x.throttled))
         .with("full", u(|x| x.full))
+        .with("too_long", u(|x| x.too_long))
         .with("busy_s", f(|x| x.busy_s))
         .with("utilisation", f(|x| x.utilisation))
         .with("slot_utilisation", f(|x| x.slot_utilisation))

@@ -6,6 +6,7 @@
 //! tools build variants of it in code (another policy, other device counts) and
 //! [`Scenario::to_file`] gives the fully explicit form back (`scenario.resolved.toml`).
 
+pub mod budget;
 pub mod file;
 pub mod overrides;
 
@@ -187,7 +188,7 @@ impl Scenario {
         };
         let is_trace = matches!(file.workload, crate::workload::WorkloadFile::Trace(_));
         let duration_s = match file.duration_s {
-            Some(d) => Some(cx.positive("duration_s", d)?),
+            Some(d) => Some(cx.span_s("duration_s", d)?),
             None if is_trace => None,
             None => {
                 return Err(cx.bad(
@@ -203,7 +204,7 @@ impl Scenario {
         let routing = RoutingSpec::from_file(&cx, &file.routing)?;
         let cloud = CloudSpec::from_file(&cx, &file.cloud, &catalogue)?;
         let metrics = MetricsSpec::from_file(&cx, &file.metrics, &catalogue)?;
-        Ok(Scenario {
+        let sc = Scenario {
             name,
             description: file.description,
             seed: file.seed,
@@ -218,7 +219,9 @@ impl Scenario {
             metrics,
             catalogue: Arc::new(catalogue),
             catalogue_path,
-        })
+        };
+        budget::check(&cx, &sc)?;
+        Ok(sc)
     }
 
     /// The fully explicit raw form: defaults filled, profiles inlined, paths absolute.

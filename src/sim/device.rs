@@ -133,6 +133,8 @@ pub struct Device {
     model: Arc<dyn DeviceModel>,
     slots: u32,
     queue_capacity: u32,
+    /// Context per slot \[tokens\]: a request needs prompt + output within it.
+    ctx_tokens: u32,
     /// Admitted requests waiting for a slot, in order.
     queue: VecDeque<Job>,
     /// Requests holding a slot.
@@ -182,6 +184,7 @@ impl Device {
         Device {
             slots: group.slots,
             queue_capacity: group.queue_capacity,
+            ctx_tokens: group.ctx_tokens,
             queue: VecDeque::new(),
             in_service: Vec::with_capacity(group.slots as usize),
             prefilling: 0,
@@ -223,6 +226,12 @@ impl Device {
     /// Waiting-queue capacity.
     pub fn queue_capacity(&self) -> u32 {
         self.queue_capacity
+    }
+
+    /// Whether a request of `prompt` + `output` tokens fits a slot's context: llama-server
+    /// refuses a longer prompt, and stops generating at the context's end.
+    pub fn fits(&self, prompt_tokens: u32, output_tokens: u32) -> bool {
+        u64::from(prompt_tokens) + u64::from(output_tokens) <= u64::from(self.ctx_tokens)
     }
 
     /// Whether the device can take one more request now (free slot or queue room).

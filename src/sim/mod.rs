@@ -25,7 +25,10 @@ pub use routing::{RoutingFile, RoutingSpec};
 
 use crate::device::DeviceId;
 use crate::engine::{self, Classify, EventQueue, Model};
-use crate::metrics::{DeviceSummary, Recorder, RequestRecord, Route, Summary, SummaryRecorder};
+use crate::error::{Error, Result};
+use crate::metrics::{
+    DeviceSummary, Recorder, Refusal, RequestRecord, Route, Summary, SummaryRecorder,
+};
 use crate::policy::rate_limit::Admission;
 use crate::rng::RngStreams;
 use crate::scenario::Scenario;
@@ -91,6 +94,8 @@ pub struct World<'a, R: Recorder> {
     devices: Vec<Device>,
     gateway: Gateway,
     edge_rtt: SimDuration,
+    /// The largest context of any device \[tokens\]: longer requests skip the edge.
+    max_ctx: u64,
     reqs: Vec<Req>,
     free: Vec<u32>,
     next_id: u64,
@@ -114,6 +119,12 @@ impl<'a, R: Recorder> World<'a, R> {
         World {
             sc,
             workload: sc.workload.build(sc.horizon(), &streams),
+            max_ctx: sc
+                .fleet
+                .iter()
+                .map(|g| u64::from(g.ctx_tokens))
+                .max()
+                .unwrap_or(0),
             devices,
             gateway: Gateway::new(sc, streams.stream("selection")),
             edge_rtt: sc.routing.edge_rtt(),
@@ -230,9 +241,14 @@ impl<'a, R: Recorder> World<'a, R> {
             .rate_limit
             .unit
             .amount(arrival.prompt_tokens, arrival.output_tokens);
+        let tokens = u64::from(arrival.prompt_tokens) + u64::from(arrival.output_tokens);
+        let oversized = tokens > self.max_ctx;
+        if oversized {
+            self.recorder.on_oversized(now, id);
+        }
         self.gateway.begin(now);
         let mut attempts = 0;
-        while attempts < self.sc.routing.max_attempts {
+        while !oversized && attempts < self.sc.routing.max_attempts {
             let Some(dev) = self.gateway.select(now) else {
                 break;
             };
@@ -240,11 +256,15 @@ impl<'a, R: Recorder> World<'a, R> {
             attempts += 1;
             let d = dev.index();
             if self.gateway.check(now, dev, amount) == Admission::Throttle {
-                self.recorder.on_refused(now, dev, true);
+                self.recorder.on_refused(now, dev, Refusal::Throttled);
+                continue;
+            }
+            if !self.devices[d].fits(arrival.prompt_tokens, arrival.output_tokens) {
+                self.recorder.on_refused(now, dev, Refusal::TooLong);
                 continue;
             }
             if !self.devices[d].has_room() {
-                self.recorder.on_refused(now, dev, false);
+                self.recorder.on_refused(now, dev, Refusal::Full);
                 continue;
             }
             self.gateway.record(now, dev, amount);
@@ -267,7 +287,7 @@ impl<'a, R: Recorder> World<'a, R> {
         self.gateway.end(now);
         self.reqs[slot as usize].attempts = attempts;
         let cloud = &self.sc.cloud;
-        if cloud.enabled {
+        if cloud.enabled && cloud.fits(tokens) {
             let r = &mut self.reqs[slot as usize];
             r.first_token = now + SimDuration::from_secs_f64(cloud.ttft_s());
             let done = now + SimDuration::from_secs_f64(cloud.e2e_s(arrival.output_tokens));
@@ -322,12 +342,19 @@ impl<'a, R: Recorder> World<'a, R> {
     }
 
     /// Runs to completion: arrivals until the horizon, then until every request has ended.
-    pub fn run(mut self) -> RunOutput {
+    pub fn run(mut self) -> Result<RunOutput> {
         let stats = engine::run(&mut self, SimTime::MAX);
         assert_eq!(
             self.in_flight, 0,
             "conservation: every request ends exactly once"
         );
+        if stats.end.as_secs_f64() > crate::time::CLOCK_LIMIT_S {
+            return Err(Error::Clock {
+                path: self.sc.source.clone(),
+                at_s: stats.end.as_secs_f64(),
+                limit_s: crate::time::CLOCK_LIMIT_S,
+            });
+        }
         // The observation window covers the arrival horizon and the drain after it.
         let horizon = self.sc.horizon();
         let end = if horizon == SimTime::MAX {
@@ -352,6 +379,7 @@ impl<'a, R: Recorder> World<'a, R> {
                     output_tokens: 0,
                     throttled: 0,
                     full: 0,
+                    too_long: 0,
                     utilisation: frac(s.busy_us as f64 / 1e6),
                     slot_utilisation: frac(s.area_active / f64::from(group.slots)),
                     mean_in_system: frac(s.area_system),
@@ -363,11 +391,11 @@ impl<'a, R: Recorder> World<'a, R> {
                 }
             })
             .collect();
-        RunOutput {
+        Ok(RunOutput {
             stats,
             end,
             devices,
-        }
+        })
     }
 }
 
@@ -390,17 +418,19 @@ impl<R: Recorder> Model for World<'_, R> {
 }
 
 /// Runs `sc` once with `recorder` also receiving every event; returns the summary.
-pub fn run_with<R: Recorder>(sc: &Scenario, extra: &mut R) -> Summary {
+///
+/// Fails only when the run outgrows the simulated clock ([`Error::Clock`]).
+pub fn run_with<R: Recorder>(sc: &Scenario, extra: &mut R) -> Result<Summary> {
     let mut summary = SummaryRecorder::for_scenario(sc);
     let out = {
         let mut tee = crate::metrics::Tee(&mut summary, extra);
-        World::new(sc, &mut tee).run()
+        World::new(sc, &mut tee).run()?
     };
-    Summary::build(sc, &summary, out)
+    Ok(Summary::build(sc, &summary, out))
 }
 
-/// Runs `sc` once and returns its summary.
-pub fn run(sc: &Scenario) -> Summary {
+/// Runs `sc` once and returns its summary (see [`run_with`] for the one error).
+pub fn run(sc: &Scenario) -> Result<Summary> {
     run_with(sc, &mut NoRecorder)
 }
 

@@ -58,7 +58,7 @@ impl RoutingSpec {
         }
         Ok(RoutingSpec {
             max_attempts: f.max_attempts,
-            edge_rtt_ms: cx.non_negative("routing.edge_rtt_ms", f.edge_rtt_ms)?,
+            edge_rtt_ms: cx.time_ms("routing.edge_rtt_ms", f.edge_rtt_ms)?,
         })
     }
 

@@ -2,7 +2,8 @@
 //!
 //! Every finished run is appended to `runs.jsonl` (one complete line, flushed). A sweep
 //! started again with the same command reads the journal, drops a torn last line (kill -9),
-//! and runs only what is missing. When all runs are in, the journal is rewritten in run order,
+//! checks every other line against the plan (run index, point, replication, seed, the metric
+//! set), drops and redoes what is invalid, saying so, and runs only what is missing. When all runs are in, the journal is rewritten in run order,
 //! so the folder's bytes do not depend on the thread count or on interruptions.
 
 use std::collections::BTreeMap;
@@ -76,10 +77,20 @@ struct Header {
     fingerprint: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     shard: Option<String>,
+    /// Hash of the metric names, in order: a journal written by a version of edgesim with
+    /// another metric set is redone, not misread.
+    #[serde(default)]
+    metrics: Option<String>,
+}
+
+/// The hash of the metric set that journal lines hold.
+fn metric_set() -> String {
+    let names: Vec<&str> = super::metrics::METRICS.iter().map(|m| m.name).collect();
+    format!("{:016x}", crate::rng::fnv1a(names.join(",").as_bytes()))
 }
 
 /// Progress of a sweep, for the caller to show.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Progress {
     /// Runs finished (including those found in the journal).
     pub done: usize,
@@ -87,6 +98,8 @@ pub struct Progress {
     pub total: usize,
     /// Runs found already finished in the journal.
     pub resumed: usize,
+    /// On the first call only: journal lines that were invalid and whose runs are redone.
+    pub redone: Vec<String>,
 }
 
 const JOURNAL: &str = "runs.jsonl";
@@ -98,51 +111,100 @@ pub struct Journal {
     pub fingerprint: String,
     /// `i/n` for a shard.
     pub shard: Option<String>,
-    /// Finished runs, in file order.
-    pub runs: Vec<RunResult>,
+    /// Whether its lines hold this version's metric set.
+    pub same_metrics: bool,
+    /// Finished runs, in file order, with their 1-based line numbers.
+    pub runs: Vec<(usize, RunResult)>,
+    /// Lines that are not runs: line number and what is wrong.
+    pub bad: Vec<String>,
 }
 
-/// Reads a journal: its header and finished runs. A torn last line is cut off the file.
+/// Reads a journal: its header and every complete line. A torn last line (an interrupted
+/// append) is cut off the file; other unreadable lines are listed in [`Journal::bad`]. An
+/// unreadable header gives `None` (the journal is started again).
 pub fn read_journal(path: &Path) -> Result<Option<Journal>> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(path, "cannot read")(e)),
-    };
-    let mut good = 0; // bytes of complete, valid lines
+    if !path.exists() {
+        return Ok(None);
+    }
+    let bytes = crate::check::read_bytes(path, "sweep journal", crate::check::MAX_DATA_BYTES)?;
+    let mut complete = 0; // bytes of complete lines
     let mut header: Option<Header> = None;
     let mut runs = Vec::new();
+    let mut bad = Vec::new();
     for (n, line) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
         if line.last() != Some(&b'\n') {
             break; // torn by an interruption
         }
-        let text = std::str::from_utf8(&line[..line.len() - 1]).unwrap_or("");
+        complete += line.len();
+        let text = std::str::from_utf8(&line[..line.len() - 1]);
         if n == 0 {
-            match serde_json::from_str::<Header>(text) {
-                Ok(h) => header = Some(h),
-                Err(_) => break,
+            header = text
+                .ok()
+                .and_then(|t| serde_json::from_str::<Header>(t).ok());
+            if header.is_none() {
+                return Ok(None);
             }
-        } else {
-            match serde_json::from_str::<RunResult>(text) {
-                Ok(r) => runs.push(r),
-                Err(_) => break,
-            }
+            continue;
         }
-        good += line.len();
+        match text
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<RunResult>(t).map_err(|e| e.to_string()))
+        {
+            Ok(r) => runs.push((n + 1, r)),
+            Err(e) => bad.push(format!(
+                "line {}: not a run record ({})",
+                n + 1,
+                crate::check::excerpt(&e, crate::check::EXCERPT_CHARS)
+            )),
+        }
     }
-    if good < bytes.len() {
+    if complete < bytes.len() {
         let f = OpenOptions::new()
             .write(true)
             .open(path)
             .map_err(Error::io(path, "cannot repair"))?;
-        f.set_len(good as u64)
+        f.set_len(complete as u64)
             .map_err(Error::io(path, "cannot repair"))?;
     }
     Ok(header.map(|h| Journal {
+        same_metrics: h.metrics.as_deref() == Some(metric_set().as_str()),
         fingerprint: h.fingerprint,
         shard: h.shard,
         runs,
+        bad,
     }))
+}
+
+/// Whether `r` is a run of `plan` (and of `shard`) as this version records it: its index,
+/// point, replication and seed agree with the plan and it has every metric.
+fn check_run(plan: &Plan, shard: Option<Shard>, r: &RunResult) -> std::result::Result<(), String> {
+    if r.run >= plan.runs() {
+        return Err(format!(
+            "run {} is not in this sweep (it has {} runs)",
+            r.run,
+            plan.runs()
+        ));
+    }
+    if shard.is_some_and(|s| !s.owns(r.run)) {
+        return Err(format!("run {} belongs to another shard", r.run));
+    }
+    let (point, replication, seed) = plan.run(r.run);
+    if (r.point, r.replication, r.seed) != (point, replication, seed) {
+        return Err(format!(
+            "run {}: point {}, replication {}, seed {} do not match the plan's {point}, \
+             {replication}, {seed}",
+            r.run, r.point, r.replication, r.seed
+        ));
+    }
+    let want = super::metrics::METRICS.len();
+    if r.metrics.len() != want {
+        return Err(format!(
+            "run {}: {} metrics, expected {want}",
+            r.run,
+            r.metrics.len()
+        ));
+    }
+    Ok(())
 }
 
 fn journal_text(plan: &Plan, shard: Option<Shard>, runs: &[RunResult]) -> String {
@@ -150,6 +212,7 @@ fn journal_text(plan: &Plan, shard: Option<Shard>, runs: &[RunResult]) -> String
         sweep: plan.name.clone(),
         fingerprint: plan.fingerprint.clone(),
         shard: shard.filter(|s| s.count > 1).map(|s| s.to_string()),
+        metrics: Some(metric_set()),
     };
     let mut s = serde_json::to_string(&header).unwrap_or_default() + "\n";
     for r in runs {
@@ -187,11 +250,14 @@ pub fn execute(
     let journal = dir.join(JOURNAL);
     let shard_text = shard.filter(|s| s.count > 1).map(|s| s.to_string());
     let mut done: BTreeMap<usize, RunResult> = BTreeMap::new();
+    let mut redone = Vec::new();
     match read_journal(&journal)? {
         Some(Journal {
             fingerprint,
             shard: jshard,
+            same_metrics,
             runs,
+            bad,
         }) => {
             if fingerprint != plan.fingerprint || jshard != shard_text {
                 return Err(Error::Output {
@@ -203,8 +269,32 @@ pub fn execute(
                     ),
                 });
             }
-            for r in runs {
-                done.insert(r.run, r);
+            redone = bad;
+            if !same_metrics && !runs.is_empty() {
+                redone.push(format!(
+                    "all {} runs: recorded with another set of metrics (another edgesim version)",
+                    runs.len()
+                ));
+            } else {
+                for (line, r) in runs {
+                    match check_run(plan, shard, &r) {
+                        Err(why) => redone.push(format!("line {line}: {why}")),
+                        Ok(()) if done.contains_key(&r.run) => {
+                            redone.push(format!("line {line}: run {} repeated", r.run));
+                        }
+                        Ok(()) => {
+                            done.insert(r.run, r);
+                        }
+                    }
+                }
+            }
+            if !redone.is_empty() || !same_metrics {
+                // Keep only what is valid, so later appends follow good lines.
+                let valid: Vec<RunResult> = done.values().cloned().collect();
+                crate::report::write_atomic(
+                    &journal,
+                    journal_text(plan, shard, &valid).as_bytes(),
+                )?;
             }
         }
         None => {
@@ -227,6 +317,7 @@ pub fn execute(
         done: resumed,
         total,
         resumed,
+        redone,
     });
 
     let file = OpenOptions::new()
@@ -246,7 +337,7 @@ pub fn execute(
         pending.par_iter().try_for_each(|&i| -> Result<()> {
             let (point, replication, seed) = plan.run(i);
             let sc = plan.scenario_at(point, seed)?;
-            let summary = crate::sim::run(&sc);
+            let summary = crate::sim::run(&sc)?;
             let r = RunResult {
                 run: i,
                 point,
@@ -264,6 +355,7 @@ pub fn execute(
                 done: resumed + g.1.len(),
                 total,
                 resumed,
+                redone: Vec::new(),
             });
             Ok(())
         })
@@ -283,7 +375,11 @@ pub fn merge(dirs: &[PathBuf], plan: &Plan) -> Result<Vec<RunResult>> {
     for d in dirs {
         let path = d.join(JOURNAL);
         let Some(Journal {
-            fingerprint, runs, ..
+            fingerprint,
+            runs,
+            bad,
+            same_metrics,
+            ..
         }) = read_journal(&path)?
         else {
             return Err(Error::Output {
@@ -300,7 +396,28 @@ pub fn merge(dirs: &[PathBuf], plan: &Plan) -> Result<Vec<RunResult>> {
                 ),
             });
         }
-        for r in runs {
+        let invalid: Vec<String> = bad
+            .into_iter()
+            .chain(runs.iter().filter_map(|(line, r)| {
+                check_run(plan, None, r)
+                    .err()
+                    .map(|w| format!("line {line}: {w}"))
+            }))
+            .collect();
+        if !same_metrics || !invalid.is_empty() {
+            return Err(Error::Output {
+                path,
+                problem: format!(
+                    "invalid journal ({}); run this shard again to repair it",
+                    if same_metrics {
+                        invalid.join("; ")
+                    } else {
+                        "recorded with another set of metrics".into()
+                    }
+                ),
+            });
+        }
+        for (_, r) in runs {
             if let Some(prev) = all.get(&r.run) {
                 if *prev != r {
                     return Err(Error::Output {

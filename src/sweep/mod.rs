@@ -19,6 +19,12 @@ use crate::check::InputCache;
 use crate::error::{Error, Result};
 use crate::scenario::{LoadOptions, Scenario};
 
+/// The most replications per point.
+pub const MAX_REPLICATIONS: u32 = 100_000;
+
+/// The most runs (points x replications) in one sweep; shard larger studies.
+pub const MAX_RUNS: u64 = 10_000_000;
+
 /// A sweep file as written.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -272,10 +278,13 @@ impl Plan {
     /// Reads `plan.json` from a sweep output folder (it cannot run: no base scenario text).
     pub fn read_saved(dir: &Path) -> Result<Plan> {
         let path = dir.join("plan.json");
-        let text = std::fs::read_to_string(&path).map_err(Error::io(
-            &path,
-            "cannot read (is this a sweep output folder?)",
-        ))?;
+        if !path.exists() {
+            return Err(Error::Input {
+                path,
+                problem: "missing: is this a sweep output folder?".into(),
+            });
+        }
+        let text = crate::check::read_text(&path, "sweep plan", crate::check::MAX_DATA_BYTES)?;
         serde_json::from_str(&text).map_err(|e| Error::Syntax {
             path,
             message: e.to_string(),
@@ -320,8 +329,12 @@ impl Plan {
             crate::check::read_text(&scenario, "scenario", crate::check::MAX_CONFIG_BYTES)?;
         let base = Scenario::from_str_at(&base_text, &scenario, &LoadOptions::default())?;
         let base_doc = Scenario::parse_doc(&base_text, &scenario)?;
-        if file.replications == 0 {
-            return Err(bad("replications".into(), &0, "must be >= 1".into()));
+        if file.replications == 0 || file.replications > MAX_REPLICATIONS {
+            return Err(bad(
+                "replications".into(),
+                &file.replications,
+                format!("must lie in [1, {MAX_REPLICATIONS}]"),
+            ));
         }
         let seed = file.seed.unwrap_or(base.seed);
         if seed
@@ -407,6 +420,27 @@ impl Plan {
                 keys,
                 values: steps,
             });
+        }
+
+        let runs = axes
+            .iter()
+            .try_fold(u64::from(file.replications), |n, a| {
+                n.checked_mul(a.values.len() as u64)
+            })
+            .filter(|n| *n <= MAX_RUNS);
+        if runs.is_none() {
+            return Err(bad(
+                "axes".into(),
+                &format!(
+                    "{} values x {} replications",
+                    axes.iter()
+                        .map(|a| a.values.len().to_string())
+                        .collect::<Vec<_>>()
+                        .join(" x "),
+                    file.replications
+                ),
+                format!("a sweep may hold at most {MAX_RUNS} runs; split it or drop values"),
+            ));
         }
 
         // Cartesian product, last axis fastest.

@@ -40,8 +40,8 @@ impl File {
     pub(super) fn validate(&self, cx: &Checker) -> Result<BurstSchedule> {
         let base = cx.non_negative("workload.base_rate_rps", self.base_rate_rps)?;
         let burst = cx.positive("workload.burst_rate_rps", self.burst_rate_rps)?;
-        let len = cx.positive("workload.burst_length_s", self.burst_length_s)?;
-        let period = cx.positive("workload.burst_period_s", self.burst_period_s)?;
+        let len = cx.span_s("workload.burst_length_s", self.burst_length_s)?;
+        let period = cx.span_s("workload.burst_period_s", self.burst_period_s)?;
         if len > period {
             return Err(cx.bad(
                 "workload.burst_length_s",
@@ -49,7 +49,7 @@ impl File {
                 format!("must be <= workload.burst_period_s ({period})"),
             ));
         }
-        let start = cx.non_negative("workload.burst_start_s", self.burst_start_s.unwrap_or(0.0))?;
+        let start = cx.time_s("workload.burst_start_s", self.burst_start_s.unwrap_or(0.0))?;
         Ok(BurstSchedule {
             base_rate_rps: base,
             burst_rate_rps: burst,

@@ -10,6 +10,9 @@ use crate::error::Result;
 use crate::rng::{RngStreams, SimRng};
 use crate::time::{SimDuration, SimTime};
 
+/// The largest closed-loop population: every user holds one request in flight.
+pub const MAX_USERS: u32 = 10_000_000;
+
 /// `kind = "closed"` as written.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -40,12 +43,19 @@ pub struct Spec {
 
 impl File {
     pub(super) fn validate(&self, cx: &Checker) -> Result<Spec> {
-        if self.users == 0 {
-            return Err(cx.bad("workload.users", 0, "must be >= 1"));
+        if self.users == 0 || self.users > MAX_USERS {
+            return Err(cx.bad(
+                "workload.users",
+                self.users,
+                format!(
+                    "must lie in [1, {MAX_USERS}] (each user is a request in flight; \
+                     larger populations are better modelled as an open workload)"
+                ),
+            ));
         }
         Ok(Spec {
             users: self.users,
-            think_time_s: cx.positive("workload.think_time_s", self.think_time_s)?,
+            think_time_s: cx.span_s("workload.think_time_s", self.think_time_s)?,
         })
     }
     pub(super) fn demand(&self) -> DemandFiles<'_> {

@@ -7,10 +7,12 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::tokens::MAX_TOKENS;
 use super::{Arrival, ClassFile, Demand, NO_USER, Workload};
-use crate::check::Checker;
+use crate::check::{Checker, EXCERPT_CHARS, excerpt};
 use crate::error::{Error, Result};
 use crate::rng::{RngStreams, SimRng};
+use crate::time::MAX_INPUT_S;
 use crate::time::{SimDuration, SimTime};
 
 /// `kind = "trace"` as written.
@@ -50,6 +52,19 @@ impl File {
             .trace(&path)
             .map_err(|e| cx.referenced("workload.path", &self.path, e))?;
         let time_scale = cx.positive("workload.time_scale", self.time_scale.unwrap_or(1.0))?;
+        let last_s = rows.last().map_or(0.0, |r| r.offset_us as f64 / 1e6);
+        if last_s * time_scale > MAX_INPUT_S {
+            return Err(cx.bad(
+                "workload.time_scale",
+                time_scale,
+                format!(
+                    "puts the trace's last row at {:e} s, beyond the simulated clock's {MAX_INPUT_S:e} s; \
+                     the largest time_scale for this trace is {:e}",
+                    last_s * time_scale,
+                    MAX_INPUT_S / last_s
+                ),
+            ));
+        }
         if self.max_requests == Some(0) {
             return Err(cx.bad(
                 "workload.max_requests",
@@ -134,7 +149,7 @@ pub fn parse_trace(text: &str, path: &Path) -> Result<Vec<TraceRow>> {
                 1,
                 format!(
                     "header has no column `{want}` (found: {}; required: {})",
-                    names.join(","),
+                    excerpt(&names.join(","), EXCERPT_CHARS),
                     COLUMNS.join(",")
                 ),
             )
@@ -150,27 +165,38 @@ pub fn parse_trace(text: &str, path: &Path) -> Result<Vec<TraceRow>> {
             return Err(line_err(
                 n,
                 format!(
-                    "expected {} comma-separated fields, found {}: `{line}`",
+                    "expected {} comma-separated fields, found {}: `{}`",
                     names.len(),
-                    cells.len()
+                    cells.len(),
+                    excerpt(line, EXCERPT_CHARS)
                 ),
             ));
         }
         let ts = cells[idx[0]];
         let t = parse_timestamp_us(ts).ok_or_else(|| {
-            line_err(n, format!("column TIMESTAMP: `{ts}` is not a timestamp (expected `YYYY-MM-DD HH:MM:SS[.fraction]` or seconds)"))
+            line_err(n, format!("column TIMESTAMP: `{}` is not a timestamp (expected `YYYY-MM-DD HH:MM:SS[.fraction]` or seconds)", excerpt(ts, EXCERPT_CHARS)))
         })?;
         let count = |col: usize| -> Result<u32> {
             let v = cells[idx[col]];
-            v.parse::<u32>().map_err(|_| {
-                line_err(
+            match v.parse::<u64>() {
+                Ok(c) if c <= u64::from(MAX_TOKENS) => Ok(c as u32),
+                Ok(_) => Err(line_err(
                     n,
                     format!(
-                        "column {}: `{v}` is not a token count (expected a whole number >= 0)",
+                        "column {}: {v} tokens is more than the {MAX_TOKENS} allowed for one \
+                         request (the limit token distributions share)",
                         COLUMNS[col]
                     ),
-                )
-            })
+                )),
+                Err(_) => Err(line_err(
+                    n,
+                    format!(
+                        "column {}: `{}` is not a token count (expected a whole number >= 0)",
+                        COLUMNS[col],
+                        excerpt(v, EXCERPT_CHARS)
+                    ),
+                )),
+            }
         };
         let prompt_tokens = count(1)?;
         let output_tokens = count(2)?;
@@ -178,12 +204,24 @@ pub fn parse_trace(text: &str, path: &Path) -> Result<Vec<TraceRow>> {
             return Err(line_err(
                 n,
                 format!(
-                    "column TIMESTAMP: `{ts}` is earlier than the previous row; rows must be in time order"
+                    "column TIMESTAMP: `{}` is earlier than the previous row; rows must be in time order",
+                    excerpt(ts, EXCERPT_CHARS)
                 ),
             ));
         }
         last = t;
         let base = *first.get_or_insert(t);
+        if (t - base) as f64 > MAX_INPUT_S * 1e6 {
+            return Err(line_err(
+                n,
+                format!(
+                    "column TIMESTAMP: `{}` lies {:e} s after the first row; the simulated clock \
+                     takes at most {MAX_INPUT_S:e} s",
+                    excerpt(ts, EXCERPT_CHARS),
+                    (t - base) as f64 / 1e6
+                ),
+            ));
+        }
         rows.push(TraceRow {
             offset_us: (t - base) as u64,
             prompt_tokens,

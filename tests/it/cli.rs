@@ -216,7 +216,7 @@ fn every_shipped_scenario_validates_and_runs() {
         let p = entry.unwrap().path();
         if p.extension().is_some_and(|e| e == "toml") {
             let sc = load(&p, &[]);
-            let s = edgesim::sim::run(&sc);
+            let s = edgesim::sim::run(&sc).unwrap();
             assert!(s.requests_total > 0, "{}", p.display());
         }
     }

@@ -39,7 +39,7 @@ name = "{name}"
 model = "qwen2.5-0.5b"
 slots = {slots}
 queue_capacity = {queue}
-ctx_tokens = 512
+ctx_tokens = 32768
 [devices.inline.device]
 name = "test board"
 memory_gb = 1000.0
@@ -84,7 +84,7 @@ impl Recorder for Collect {
 /// Runs and returns the summary and all records sorted by id.
 pub fn run_collect(sc: &Scenario) -> (Summary, Vec<RequestRecord>) {
     let mut c = Collect::default();
-    let s = edgesim::sim::run_with(sc, &mut c);
+    let s = edgesim::sim::run_with(sc, &mut c).unwrap();
     c.0.sort_by_key(|r| r.id);
     (s, c.0)
 }

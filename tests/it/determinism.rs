@@ -7,10 +7,10 @@ use edgesim::report::to_json;
 fn same_seed_gives_identical_json() {
     for name in ["bursty.toml", "steady.toml"] {
         let sc = load(&shipped(name), &[]);
-        let a = to_json(&edgesim::sim::run(&sc));
-        let b = to_json(&edgesim::sim::run(&load(&shipped(name), &[])));
+        let a = to_json(&edgesim::sim::run(&sc).unwrap());
+        let b = to_json(&edgesim::sim::run(&load(&shipped(name), &[])).unwrap());
         assert_eq!(a, b);
-        let c = to_json(&edgesim::sim::run(&load(&shipped(name), &["seed=7"])));
+        let c = to_json(&edgesim::sim::run(&load(&shipped(name), &["seed=7"])).unwrap());
         assert_ne!(a, c, "another seed gives another run");
     }
 }

@@ -27,7 +27,7 @@ load_report_interval_ms = {interval_ms}
 }
 
 fn redirected(devices: u32, rate: f64, selection: &str, interval_ms: f64) -> f64 {
-    let s = edgesim::sim::run(&scenario(&fleet(devices, rate, selection, interval_ms, 5)));
+    let s = edgesim::sim::run(&scenario(&fleet(devices, rate, selection, interval_ms, 5))).unwrap();
     s.served_cloud as f64 / s.requests_total as f64
 }
 
@@ -65,8 +65,8 @@ fn stale_load_signals_make_least_loaded_selection_herd() {
     );
     // Policies that read no load do not depend on the interval at all.
     assert_eq!(
-        edgesim::sim::run(&scenario(&fleet(c, a, "random", 0.0, 5))),
-        edgesim::sim::run(&scenario(&fleet(c, a, "random", 5000.0, 5)))
+        edgesim::sim::run(&scenario(&fleet(c, a, "random", 0.0, 5))).unwrap(),
+        edgesim::sim::run(&scenario(&fleet(c, a, "random", 5000.0, 5))).unwrap()
     );
 }
 
@@ -82,7 +82,8 @@ fn policies_keep_their_behaviour_at_fleet_scale() {
     let (c, a) = (2000u32, 1960.0); // 98 % offered load: a small blocking probability
     let s = edgesim::sim::run(&scenario(
         &fleet(c, a, "load_aware", 0.0, 9).replace("duration_s = 2000", "duration_s = 60"),
-    ));
+    ))
+    .unwrap();
     let blocked = s.served_cloud as f64 / s.requests_total as f64;
     let b = erlang_b(c, a);
     assert!(

@@ -14,6 +14,8 @@ mod common;
 mod determinism;
 mod figures;
 mod fleet;
+mod fuzz;
+mod hostile;
 mod invariants;
 mod platforms;
 mod queueing;

@@ -168,7 +168,7 @@ fn class_tasks_and_catalogue_cloud_prices() {
         (sc.cloud.usd_per_1k_input, sc.cloud.usd_per_1k_output),
         (0.00015, 0.0006)
     );
-    let s = edgesim::sim::run(&sc);
+    let s = edgesim::sim::run(&sc).unwrap();
     let cloud = s
         .platforms
         .iter()

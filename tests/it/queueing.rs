@@ -58,7 +58,7 @@ fn erlang_b_loss_with_load_aware_selection() {
             40_000.0 / a,
             7,
         ));
-        let s = edgesim::sim::run(&sc);
+        let s = edgesim::sim::run(&sc).unwrap();
         let blocked = s.rejected as f64 / s.requests_total as f64;
         let expected = erlang_b(3, a);
         assert!(s.requests_total > 35_000);
@@ -83,7 +83,7 @@ fn random_selection_without_retry_is_independent_mg11_systems() {
             30_000.0 / rate,
             11,
         ));
-        let s = edgesim::sim::run(&sc);
+        let s = edgesim::sim::run(&sc).unwrap();
         let rho = rate / f64::from(devices);
         let expected = rho / (1.0 + rho);
         let blocked = s.rejected as f64 / s.requests_total as f64;
@@ -120,7 +120,7 @@ enabled = false
             250_000.0 / lambda,
             inline_device("d", c, 100_000, &decode, 10.0, 1.0)
         );
-        let s = edgesim::sim::run(&scenario(&text));
+        let s = edgesim::sim::run(&scenario(&text)).unwrap();
         assert_eq!(s.rejected, 0);
         let a = lambda / mu;
         let wq = erlang_c(c, a) / (f64::from(c) * mu - lambda);

@@ -31,7 +31,7 @@ pub struct Spec {
 impl File {
     pub(super) fn validate(&self, cx: &Checker) -> Result<Spec> {
         Ok(Spec {
-            limit: cx.positive("rate_limit.limit", self.limit)?,
+            limit: super::limit(cx, self.unit, self.limit)?,
         })
     }
 }

@@ -212,6 +212,26 @@ impl Default for RateLimitSpec {
     }
 }
 
+/// `rate_limit.limit`: a whole number of requests (at least 1) when the limiter counts
+/// requests, at least one token when it counts tokens. A limit below one unit would admit
+/// nothing and silently switch the edge off.
+pub(super) fn limit(cx: &Checker, unit: LimitUnit, v: f64) -> Result<f64> {
+    match unit {
+        LimitUnit::Requests => cx.whole("rate_limit.limit", v, 1.0, "requests"),
+        LimitUnit::Tokens => {
+            if v.is_finite() && v >= 1.0 {
+                Ok(v)
+            } else {
+                Err(cx.bad(
+                    "rate_limit.limit",
+                    v,
+                    "must be a finite number of tokens, at least 1",
+                ))
+            }
+        }
+    }
+}
+
 impl RateLimitSpec {
     /// Validates `[rate_limit]`.
     pub fn from_file(cx: &Checker, f: &RateLimitFile) -> Result<RateLimitSpec> {

@@ -38,15 +38,12 @@ pub struct Spec {
 
 impl File {
     pub(super) fn validate(&self, cx: &Checker) -> Result<Spec> {
-        let w = cx.positive("rate_limit.window_s", self.window_s)?;
+        let w = cx.span_s("rate_limit.window_s", self.window_s)?;
         let window = SimDuration::from_secs_f64(w);
-        if window == SimDuration::ZERO {
-            return Err(cx.bad("rate_limit.window_s", w, "must be at least 1 µs"));
-        }
         Ok(Spec {
             window_s: w,
             window,
-            limit: cx.positive("rate_limit.limit", self.limit)?,
+            limit: super::limit(cx, self.unit, self.limit)?,
         })
     }
 }

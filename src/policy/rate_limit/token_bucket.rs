@@ -35,7 +35,7 @@ pub struct Spec {
 impl File {
     pub(super) fn validate(&self, cx: &Checker) -> Result<Spec> {
         Ok(Spec {
-            limit: cx.positive("rate_limit.limit", self.limit)?,
+            limit: super::limit(cx, self.unit, self.limit)?,
             refill_per_s: cx.positive("rate_limit.refill_per_s", self.refill_per_s)?,
         })
     }

@@ -1,0 +1,317 @@
+//! All-or-nothing output folders.
+//!
+//! A run writes every file into a temporary sibling folder `.NAME.tmp-PID`, writes
+//! `manifest.json` (the run and every file, with its size) last, and only then puts the folder
+//! in place of `NAME`: a folder under the final name always holds one complete run, never files
+//! of two runs, never tables without their summary. After a kill, `NAME` holds the previous
+//! complete run (or nothing, if it never had one) and the partial files are in the temporary
+//! folder, which the next run into the same parent folder removes. An existing `NAME` is
+//! replaced only if it is empty or an edgesim output folder (it has a `manifest.json` that
+//! edgesim wrote), so `--out` never deletes a folder of the user's.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// The manifest's name in every output folder.
+pub const MANIFEST: &str = "manifest.json";
+
+/// Marks a manifest written by edgesim.
+const TOOL: &str = "edgesim";
+
+/// One file of a run.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct FileEntry {
+    /// File name in the folder.
+    pub name: String,
+    /// Size \[bytes\].
+    pub bytes: u64,
+}
+
+/// `manifest.json`: what made the folder and what it holds. No clock time: the same run
+/// gives the same bytes.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Manifest {
+    /// Always `edgesim`.
+    pub tool: String,
+    /// edgesim's version.
+    pub version: String,
+    /// The command (`run`, `compare`, `fidelity`).
+    pub command: String,
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed.
+    pub seed: u64,
+    /// Every other file of the folder, by name.
+    pub files: Vec<FileEntry>,
+}
+
+/// An output folder being written.
+#[derive(Debug)]
+pub struct RunDir {
+    target: PathBuf,
+    tmp: PathBuf,
+    done: bool,
+}
+
+/// Whether process `pid` is alive (Linux: `/proc/PID`; elsewhere every process is assumed
+/// alive, and nothing is removed).
+fn alive(pid: u32) -> bool {
+    let proc_dir = Path::new("/proc");
+    !proc_dir.is_dir() || proc_dir.join(pid.to_string()).exists()
+}
+
+/// Removes the leftovers of killed runs in `dir`: entries `.NAME.tmp-PID` and `.NAME.old-PID`
+/// whose process is gone.
+pub fn clean_stale(dir: &Path, name: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let file = e.file_name();
+        let file = file.to_string_lossy();
+        for kind in [".tmp-", ".old-"] {
+            let prefix = format!(".{name}{kind}");
+            if let Some(pid) = file.strip_prefix(&prefix) {
+                if pid
+                    .parse::<u32>()
+                    .is_ok_and(|p| p != std::process::id() && !alive(p))
+                {
+                    let p = e.path();
+                    let _ = if p.is_dir() {
+                        std::fs::remove_dir_all(&p)
+                    } else {
+                        std::fs::remove_file(&p)
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// Whether `dir` holds an edgesim manifest.
+fn is_output_folder(dir: &Path) -> bool {
+    crate::check::read_text(&dir.join(MANIFEST), "manifest", 1 << 20)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|v| v["tool"] == TOOL)
+}
+
+impl RunDir {
+    /// Starts writing the output folder `target` (`flag` names the option in errors).
+    pub fn begin(target: &Path, flag: &str) -> Result<RunDir> {
+        let bad = |problem: String| Error::Output {
+            path: target.into(),
+            problem: format!("{flag}: {problem}"),
+        };
+        if target.exists() {
+            if !target.is_dir() {
+                return Err(bad(
+                    "is a file, not a folder; give a folder for the outputs".into(),
+                ));
+            }
+            let empty = std::fs::read_dir(target)
+                .map_err(Error::io(target, "cannot read"))?
+                .next()
+                .is_none();
+            if !empty && !is_output_folder(target) {
+                return Err(bad(format!(
+                    "exists and is not an edgesim output folder (it has no {MANIFEST} written by \
+                     edgesim); edgesim replaces only its own output folders: choose another \
+                     folder or remove this one"
+                )));
+            }
+        }
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| bad("names no folder".into()))?;
+        let parent = target
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(Error::io(parent, "cannot create the folder"))?;
+        clean_stale(parent, &name);
+        let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).map_err(Error::io(&tmp, "cannot clear"))?;
+        }
+        std::fs::create_dir(&tmp).map_err(Error::io(&tmp, "cannot create"))?;
+        Ok(RunDir {
+            target: target.to_path_buf(),
+            tmp,
+            done: false,
+        })
+    }
+
+    /// The folder to write the files into (temporary until [`RunDir::commit`]).
+    pub fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// The folder the files will be in.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Writes the manifest (naming every file written) and puts the folder in place. Returns
+    /// the final paths of the files, the manifest last.
+    pub fn commit(
+        mut self,
+        command: &str,
+        scenario: &str,
+        seed: u64,
+        files: &[PathBuf],
+    ) -> Result<Vec<PathBuf>> {
+        let mut entries = Vec::new();
+        for f in files {
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let bytes = std::fs::metadata(self.tmp.join(&name))
+                .map_err(Error::io(f, "cannot read back"))?
+                .len();
+            entries.push(FileEntry { name, bytes });
+        }
+        let manifest = Manifest {
+            tool: TOOL.into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            command: command.into(),
+            scenario: scenario.into(),
+            seed,
+            files: entries,
+        };
+        let json = serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n";
+        crate::report::write_atomic(&self.tmp.join(MANIFEST), json.as_bytes())?;
+        // Swap: the old folder aside, the new one in, the old one removed.
+        let parent = self.tmp.parent().unwrap_or(Path::new("."));
+        let name = self
+            .target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+        let had_old = self.target.exists();
+        if had_old {
+            std::fs::rename(&self.target, &old).map_err(Error::io(
+                &self.target,
+                "cannot move the previous outputs aside",
+            ))?;
+        }
+        if let Err(e) = std::fs::rename(&self.tmp, &self.target) {
+            if had_old {
+                let _ = std::fs::rename(&old, &self.target);
+            }
+            return Err(Error::io(&self.target, "cannot put the outputs in place")(
+                e,
+            ));
+        }
+        self.done = true;
+        if had_old {
+            let _ = std::fs::remove_dir_all(&old);
+        }
+        let mut out: Vec<PathBuf> = files
+            .iter()
+            .filter_map(|f| f.file_name().map(|n| self.target.join(n)))
+            .collect();
+        out.push(self.target.join(MANIFEST));
+        Ok(out)
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        // Not committed (an error): no partial folder is left behind.
+        if !self.done {
+            let _ = std::fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("edgesim-rundir-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn write(r: &RunDir, name: &str, text: &str) -> PathBuf {
+        let p = r.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn a_rerun_replaces_the_whole_folder() {
+        let d = dir("rerun");
+        let out = d.join("out");
+        let r = RunDir::begin(&out, "--out").unwrap();
+        let files = vec![write(&r, "a.csv", "1"), write(&r, "b.csv", "22")];
+        r.commit("run", "s", 1, &files).unwrap();
+        let r = RunDir::begin(&out, "--out").unwrap();
+        let files = vec![write(&r, "a.csv", "333")];
+        r.commit("run", "s", 2, &files).unwrap();
+        let mut names: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["a.csv", "manifest.json"],
+            "b.csv of the first run is gone"
+        );
+        let m = std::fs::read_to_string(out.join(MANIFEST)).unwrap();
+        assert!(
+            m.contains("\"bytes\": 3") && m.contains("\"seed\": 2"),
+            "{m}"
+        );
+        // Nothing else in the parent.
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn an_error_leaves_the_previous_run_and_no_temporary_folder() {
+        let d = dir("error");
+        let out = d.join("out");
+        let r = RunDir::begin(&out, "--out").unwrap();
+        let files = vec![write(&r, "a.csv", "1")];
+        r.commit("run", "s", 1, &files).unwrap();
+        let r = RunDir::begin(&out, "--out").unwrap();
+        write(&r, "a.csv", "partial");
+        drop(r);
+        assert_eq!(std::fs::read_to_string(out.join("a.csv")).unwrap(), "1");
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn refuses_files_and_foreign_folders_and_cleans_dead_temporaries() {
+        let d = dir("refuse");
+        let file = d.join("f");
+        std::fs::write(&file, "x").unwrap();
+        let e = RunDir::begin(&file, "--out").unwrap_err().to_string();
+        assert!(e.contains("--out") && e.contains("is a file"), "{e}");
+        let mine = d.join("mine");
+        std::fs::create_dir(&mine).unwrap();
+        std::fs::write(mine.join("thesis.tex"), "x").unwrap();
+        let e = RunDir::begin(&mine, "--out").unwrap_err().to_string();
+        assert!(e.contains("not an edgesim output folder"), "{e}");
+        assert!(mine.join("thesis.tex").exists());
+        // A killed run's temporary folder (a process id that cannot be alive) is removed.
+        let stale = d.join(".out.tmp-4294967294");
+        std::fs::create_dir(&stale).unwrap();
+        let r = RunDir::begin(&d.join("out"), "--out").unwrap();
+        assert!(!stale.exists());
+        drop(r);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

@@ -1,0 +1,150 @@
+//! Bounds on what one run may ask of the machine, checked before it starts so that a scenario
+//! too large for memory or for a lifetime fails with an error naming the key, not with an
+//! out-of-memory abort hours later (docs/scenario.md, "Limits").
+//!
+//! The memory estimate is Little's law on the cloud: requests the edge does not take wait at
+//! the cloud for `W_cloud = rtt + ttft + mean output / speed`, so about `peak rate x W_cloud`
+//! of them are in flight at once, each costing [`BYTES_PER_REQUEST`] of simulator state; each
+//! edge slot holds one more. Long edge queues under overload are not included: their memory
+//! grows with the queue capacity the scenario allows.
+
+use super::Scenario;
+use crate::check::Checker;
+use crate::error::Result;
+use crate::workload::Arrivals;
+
+/// The most requests one run may generate (expected value): at 3-4 million events per second
+/// this is hours of computing; split longer studies into runs.
+pub const MAX_REQUESTS: f64 = 1e10;
+
+/// Simulator state per request in flight \[bytes\]: the request record, its events in the
+/// queue and its share of the free list (an upper estimate; measured 120-180 bytes).
+pub const BYTES_PER_REQUEST: f64 = 256.0;
+
+/// Simulator state per edge device \[bytes\], not counting its slots.
+pub const BYTES_PER_DEVICE: f64 = 1024.0;
+
+/// The memory limit when `EDGESIM_MEMORY_LIMIT_GB` is not set \[GB\].
+pub const DEFAULT_MEMORY_LIMIT_GB: f64 = 8.0;
+
+/// The memory a run may use \[GB\]: `EDGESIM_MEMORY_LIMIT_GB`, else
+/// [`DEFAULT_MEMORY_LIMIT_GB`].
+pub fn memory_limit_gb() -> f64 {
+    std::env::var("EDGESIM_MEMORY_LIMIT_GB")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .unwrap_or(DEFAULT_MEMORY_LIMIT_GB)
+}
+
+/// What a run is expected to need.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Estimate {
+    /// Expected number of requests.
+    pub requests: f64,
+    /// Expected requests in flight at the busiest time.
+    pub in_flight: f64,
+    /// Simulator memory \[GB\].
+    pub memory_gb: f64,
+}
+
+/// The key that sets the arrival rate, for errors.
+fn rate_key(a: &Arrivals) -> &'static str {
+    match a {
+        Arrivals::Poisson(_) => "workload.rate_rps",
+        Arrivals::Bursty(_) => "workload.burst_rate_rps",
+        Arrivals::Closed(_) => "workload.users",
+        Arrivals::Trace(_) => "workload.path",
+    }
+}
+
+/// Expected requests and memory of `sc` (see the module's equations).
+pub fn estimate(sc: &Scenario) -> Estimate {
+    let duration = sc.duration_s.unwrap_or(0.0);
+    let (requests, peak_rps) = match &sc.workload.arrivals {
+        Arrivals::Poisson(p) => (p.rate_rps * duration, p.rate_rps),
+        Arrivals::Bursty(b) => (
+            b.mean_rate_rps() * duration,
+            b.base_rate_rps.max(b.burst_rate_rps),
+        ),
+        Arrivals::Closed(c) => {
+            let users = f64::from(c.users);
+            (users * duration / c.think_time_s, 0.0)
+        }
+        Arrivals::Trace(t) => {
+            let n = t
+                .max_requests
+                .map_or(t.rows.len() as f64, |m| (m as f64).min(t.rows.len() as f64));
+            (n, 0.0)
+        }
+    };
+    let slots: f64 = sc
+        .fleet
+        .iter()
+        .map(|g| f64::from(g.count) * f64::from(g.slots))
+        .sum();
+    let in_flight = match &sc.workload.arrivals {
+        // Every user holds at most one request.
+        Arrivals::Closed(c) => f64::from(c.users),
+        // A trace's requests are all known: at most all of them.
+        Arrivals::Trace(_) => requests,
+        _ if sc.cloud.enabled => {
+            let mean_output = (0..sc.classes().len())
+                .map(|c| sc.workload.demand.dists(c).1.mean())
+                .fold(1.0f64, f64::max);
+            let w_cloud_s =
+                (sc.cloud.rtt_ms + sc.cloud.ttft_ms) / 1000.0 + mean_output / sc.cloud.tokens_per_s;
+            (peak_rps * w_cloud_s).min(requests) + slots
+        }
+        _ => slots.min(requests.max(1.0)),
+    };
+    let memory_gb = (in_flight * BYTES_PER_REQUEST
+        + sc.device_count() as f64 * BYTES_PER_DEVICE
+        + slots * 64.0)
+        / 1e9;
+    Estimate {
+        requests,
+        in_flight,
+        memory_gb,
+    }
+}
+
+/// Refuses a scenario whose expected requests or memory exceed the limits.
+pub fn check(cx: &Checker, sc: &Scenario) -> Result<Estimate> {
+    let e = estimate(sc);
+    let key = rate_key(&sc.workload.arrivals);
+    let value = |sc: &Scenario| -> String {
+        match &sc.workload.arrivals {
+            Arrivals::Poisson(p) => p.rate_rps.to_string(),
+            Arrivals::Bursty(b) => b.burst_rate_rps.to_string(),
+            Arrivals::Closed(c) => c.users.to_string(),
+            Arrivals::Trace(t) => t.path.display().to_string(),
+        }
+    };
+    if e.requests.is_nan() || e.requests > MAX_REQUESTS {
+        return Err(cx.bad(
+            key,
+            value(sc),
+            format!(
+                "with duration_s = {} this is {:.3e} requests, more than the {MAX_REQUESTS:e} one \
+                 run may generate; lower the rate or the duration, or split the study into runs",
+                sc.duration_s.unwrap_or(0.0),
+                e.requests
+            ),
+        ));
+    }
+    let limit = memory_limit_gb();
+    if e.memory_gb.is_nan() || e.memory_gb > limit {
+        return Err(cx.bad(
+            key,
+            value(sc),
+            format!(
+                "the run would hold about {:.3e} requests in flight and need about {:.1} GB of \
+                 memory, more than the {limit} GB allowed (set EDGESIM_MEMORY_LIMIT_GB to allow \
+                 more); lower the rate, or shorten the cloud's latency",
+                e.in_flight, e.memory_gb
+            ),
+        ));
+    }
+    Ok(e)
+}

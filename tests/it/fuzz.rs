@@ -1,0 +1,211 @@
+//! A deterministic mutation fuzzer for the scenario loader, the trace reader and the profile
+//! parser: shipped inputs with random edits (extreme numbers, wrong types, deleted, repeated
+//! and cut lines), a bounded number of cases per target so CI runs it every time.
+//!
+//! What must hold for every case: no panic; an error names its file and stays short; a
+//! scenario that loads and is small enough to run ends every request exactly once.
+//! `EDGESIM_FUZZ_CASES` raises the case count (default 300 per target); `EDGESIM_FUZZ_SEED`
+//! picks another sequence of edits.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+
+use edgesim::scenario::{LoadOptions, Scenario};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+use crate::common::*;
+
+const EXTREMES: &[&str] = &[
+    "0",
+    "-1",
+    "1e300",
+    "-1e300",
+    "1e-300",
+    "nan",
+    "inf",
+    "4294967295",
+    "4294967296",
+    "18446744073709551616",
+    "0.5",
+    "1e9",
+    "\"x\"",
+    "[]",
+    "{}",
+    "true",
+    "\"\"",
+    "\"/dev/zero\"",
+];
+
+fn cases() -> usize {
+    std::env::var("EDGESIM_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300)
+}
+
+fn rng(target: u64) -> StdRng {
+    let seed = std::env::var("EDGESIM_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_261_124u64);
+    StdRng::seed_from_u64(seed ^ target.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+}
+
+/// One random edit of `text`.
+fn mutate(text: &str, r: &mut StdRng) -> String {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let edits = r.random_range(1..=3);
+    for _ in 0..edits {
+        let i = r.random_range(0..lines.len());
+        match r.random_range(0..7) {
+            // Replace a value after `=` or a number inside a line.
+            0..=2 => {
+                let v = EXTREMES[r.random_range(0..EXTREMES.len())];
+                if let Some((k, _)) = lines[i].split_once('=') {
+                    lines[i] = format!("{k}= {v}");
+                } else if let Some(pos) = lines[i].find(|c: char| c.is_ascii_digit()) {
+                    let end = lines[i][pos..]
+                        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                        .map_or(lines[i].len(), |e| pos + e);
+                    lines[i].replace_range(pos..end, v.trim_matches('"'));
+                }
+            }
+            3 => {
+                lines.remove(i);
+                if lines.is_empty() {
+                    break;
+                }
+            }
+            4 => {
+                let l = lines[i].clone();
+                lines.insert(i, l);
+            }
+            5 => {
+                let cut = r.random_range(0..=lines[i].len());
+                let cut = (0..=cut)
+                    .rev()
+                    .find(|c| lines[i].is_char_boundary(*c))
+                    .unwrap_or(0);
+                lines[i].truncate(cut);
+            }
+            _ => lines.insert(i, "x = 1".into()),
+        }
+    }
+    lines.join("\n") + "\n"
+}
+
+/// The error message must name the file and stay short.
+fn good_error(msg: &str, file: &str, case: &str) {
+    assert!(!msg.is_empty(), "empty error for:\n{case}");
+    assert!(
+        msg.contains(file),
+        "error does not name {file}: {msg}\nfor:\n{case}"
+    );
+    assert!(
+        msg.len() < 4000,
+        "{} bytes of error for:\n{case}",
+        msg.len()
+    );
+}
+
+#[test]
+fn fuzz_scenario_loader_and_small_runs() {
+    let mut ran = 0;
+    for (t, name) in [
+        "bursty.toml",
+        "steady.toml",
+        "azure-trace.toml",
+        "fleet.toml",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let path = shipped(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut r = rng(t as u64 + 1);
+        for _ in 0..cases() {
+            let case = mutate(&text, &mut r);
+            let loaded = catch_unwind(AssertUnwindSafe(|| {
+                Scenario::from_str_at(&case, &path, &LoadOptions::default())
+            }))
+            .unwrap_or_else(|_| panic!("loader panicked on:\n{case}"));
+            let sc = match loaded {
+                Ok(sc) => sc,
+                Err(e) => {
+                    good_error(&e.to_string(), name, &case);
+                    continue;
+                }
+            };
+            let est = edgesim::scenario::budget::estimate(&sc);
+            if est.requests > 3000.0 || sc.device_count() > 200 {
+                continue;
+            }
+            let s = catch_unwind(AssertUnwindSafe(|| edgesim::sim::run(&sc)))
+                .unwrap_or_else(|_| panic!("run panicked on:\n{case}"));
+            if let Ok(s) = s {
+                assert_eq!(
+                    s.requests_total,
+                    s.served_edge + s.served_cloud + s.rejected,
+                    "conservation broken on:\n{case}"
+                );
+                ran += 1;
+            }
+        }
+    }
+    // The fuzzer must exercise runs, not only errors.
+    assert!(ran >= 50, "only {ran} mutated scenarios ran");
+}
+
+#[test]
+fn fuzz_trace_reader() {
+    let mut text = String::from("TIMESTAMP,ContextTokens,GeneratedTokens\n");
+    for i in 0..20 {
+        text.push_str(&format!(
+            "2023-11-16 18:15:{:02}.{i}0,{},{}\n",
+            i * 2,
+            100 + i * 37,
+            20 + i
+        ));
+    }
+    let path = Path::new("fuzz-trace.csv");
+    let mut r = rng(101);
+    let mut ok = 0;
+    for _ in 0..cases() * 3 {
+        let case = mutate(&text, &mut r);
+        let res = catch_unwind(AssertUnwindSafe(|| {
+            edgesim::workload::trace::parse_trace(&case, path)
+        }))
+        .unwrap_or_else(|_| panic!("trace reader panicked on:\n{case}"));
+        match res {
+            Ok(rows) => {
+                ok += 1;
+                assert!(!rows.is_empty());
+                assert!(rows.windows(2).all(|w| w[0].offset_us <= w[1].offset_us));
+                assert!(rows.iter().all(|x| x.prompt_tokens <= 10_000_000));
+            }
+            Err(e) => good_error(&e.to_string(), "fuzz-trace.csv", &case),
+        }
+    }
+    assert!(ok > 0);
+}
+
+#[test]
+fn fuzz_profile_parser() {
+    let path = root().join("calibration/jetson-orin-nano.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut r = rng(202);
+    for _ in 0..cases() {
+        let case = mutate(&text, &mut r);
+        let res = catch_unwind(AssertUnwindSafe(|| {
+            edgesim::device::profile::parse_profile(&case, &path)
+        }))
+        .unwrap_or_else(|_| panic!("profile parser panicked on:\n{case}"));
+        if let Err(e) = res {
+            good_error(&e.to_string(), "jetson-orin-nano.toml", &case);
+        }
+    }
+}

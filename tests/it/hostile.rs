@@ -1,0 +1,674 @@
+//! Regression tests for the defects a hostile-input campaign found (issue 12), one test per
+//! defect, each named after what it guards. `fuzz.rs` keeps looking for new ones.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::common::*;
+
+fn edgesim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A fresh empty folder for one test.
+fn fresh(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("edgesim-hostile-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn profile(name: &str) -> String {
+    root().join("calibration").join(name).display().to_string()
+}
+
+/// A small valid scenario (a few hundred requests) with `extra` appended.
+fn small(extra: &str) -> String {
+    format!(
+        "name = \"small\"\nduration_s = 120\n[workload]\nkind = \"poisson\"\nrate_rps = 2.0\n\
+         prompt_tokens = {{ dist = \"fixed\", value = 50 }}\noutput_tokens = {{ dist = \"fixed\", value = 20 }}\n\
+         [[devices]]\nname = \"n\"\nprofile = \"{}\"\nmodel = \"qwen2.5-1.5b\"\n{extra}",
+        profile("jetson-orin-nano.toml")
+    )
+}
+
+/// `edgesim check` on `text` must fail with exit code 2, no panic, the file named once and
+/// every needle in the message.
+fn refused(tag: &str, text: &str, needles: &[&str]) -> String {
+    let dir = fresh(&format!("{tag}-scenario"));
+    let p = dir.join(format!("{tag}.toml"));
+    std::fs::write(&p, text).unwrap();
+    let o = edgesim(&["check", p.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{tag}: {err}");
+    assert!(!err.contains("panicked"), "{tag}: {err}");
+    assert!(err.contains(&format!("{tag}.toml")), "{tag}: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{tag}: `{n}` not in: {err}");
+    }
+    err
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+// 1. An output folder is all-or-nothing.
+
+#[test]
+fn rerun_into_the_same_out_leaves_no_file_of_the_previous_run() {
+    let dir = fresh("rerun");
+    let sc = dir.join("s.toml");
+    std::fs::write(&sc, small("")).unwrap();
+    let out = dir.join("out");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            sc.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--csv",
+        ];
+        args.extend_from_slice(extra);
+        let o = edgesim(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    run(&[]);
+    assert!(names(&out).contains(&"requests.csv".to_string()));
+    run(&["--no-requests", "--seed", "9"]);
+    let after = names(&out);
+    assert!(!after.contains(&"requests.csv".to_string()), "{after:?}");
+    assert!(after.contains(&"manifest.json".to_string()), "{after:?}");
+    // The manifest names every file of the folder but itself, and the run's seed.
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let listed: Vec<String> = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    for f in after.iter().filter(|f| *f != "manifest.json") {
+        assert!(listed.contains(f), "{f} not in the manifest {m}");
+    }
+    assert!(m.to_string().contains('9'), "{m}");
+    // Nothing temporary is left beside it.
+    assert!(
+        names(&dir)
+            .iter()
+            .all(|n| !n.contains(".tmp-") && !n.contains(".old-")),
+        "{:?}",
+        names(&dir)
+    );
+}
+
+#[test]
+fn out_that_is_a_file_or_a_foreign_folder_is_refused() {
+    let dir = fresh("outfile");
+    let sc = dir.join("s.toml");
+    std::fs::write(&sc, small("")).unwrap();
+    let file = dir.join("x");
+    std::fs::write(&file, "keep").unwrap();
+    let o = edgesim(&["run", sc.to_str().unwrap(), "--out", file.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert!(!o.status.success());
+    assert!(err.contains("is a file, not a folder"), "{err}");
+    assert!(!err.contains("File exists"), "{err}");
+    let foreign = dir.join("mine");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("thesis.tex"), "keep").unwrap();
+    let o = edgesim(&[
+        "run",
+        sc.to_str().unwrap(),
+        "--out",
+        foreign.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert_eq!(
+        std::fs::read_to_string(foreign.join("thesis.tex")).unwrap(),
+        "keep"
+    );
+}
+
+// 2. The catalogue is validated like [cloud].
+
+#[test]
+fn catalogue_prices_quality_and_sizes_are_validated() {
+    let text = std::fs::read_to_string(root().join("calibration/models.toml")).unwrap();
+    for (tag, from, to, key) in [
+        (
+            "negprice",
+            "usd_per_1k_input = 0.03 ",
+            "usd_per_1k_input = -0.03 ",
+            "usd_per_1k_input",
+        ),
+        (
+            "nanprice",
+            "usd_per_1k_output = 0.06",
+            "usd_per_1k_output = nan",
+            "usd_per_1k_output",
+        ),
+        (
+            "infprice",
+            "usd_per_1k_output = 0.06",
+            "usd_per_1k_output = inf",
+            "usd_per_1k_output",
+        ),
+        ("badquality", "gsm8k = 0.92", "gsm8k = 1e300", "gsm8k"),
+        (
+            "zeroparams",
+            "params_b = 1.54",
+            "params_b = 0.0",
+            "params_b",
+        ),
+    ] {
+        assert!(text.contains(from), "{tag}: `{from}` not in models.toml");
+        let dir = fresh(tag);
+        let cat = dir.join("models.toml");
+        std::fs::write(&cat, text.replacen(from, to, 1)).unwrap();
+        let err = refused(
+            tag,
+            &format!("model_catalogue = \"{}\"\n{}", cat.display(), small("")),
+            &[key, "models.toml"],
+        );
+        assert!(!err.contains("NaN cost"), "{err}");
+    }
+}
+
+// 3. Every time that does not fit the clock is a validation error.
+
+#[test]
+fn times_beyond_the_clock_are_validation_errors() {
+    let s = small("");
+    refused(
+        "dur30",
+        &s.replace("duration_s = 120", "duration_s = 1e30"),
+        &["duration_s", "1e12"],
+    );
+    refused(
+        "durtiny",
+        &s.replace("duration_s = 120", "duration_s = 1e-300"),
+        &["duration_s", "1e-6"],
+    );
+    refused(
+        "cloudttft",
+        &format!("{s}[cloud]\nttft_ms = 1e300\n"),
+        &["cloud.ttft_ms", "1e15"],
+    );
+    // A trace row at 1e300 s, and a time scale that moves a row beyond the clock.
+    let dir = fresh("tracetime");
+    let far = dir.join("far.csv");
+    std::fs::write(
+        &far,
+        "TIMESTAMP,ContextTokens,GeneratedTokens\n0,10,10\n1e300,10,10\n",
+    )
+    .unwrap();
+    let trace = |path: &Path, scale: f64| {
+        format!(
+            "[workload]\nkind = \"trace\"\npath = \"{}\"\ntime_scale = {scale:e}\n[[devices]]\nname = \"n\"\nprofile = \"{}\"\nmodel = \"qwen2.5-1.5b\"\n",
+            path.display(),
+            profile("jetson-orin-nano.toml")
+        )
+    };
+    refused("tracefar", &trace(&far, 1.0), &["far.csv:3", "1e12"]);
+    let near = dir.join("near.csv");
+    std::fs::write(
+        &near,
+        "TIMESTAMP,ContextTokens,GeneratedTokens\n0,10,10\n100,10,10\n",
+    )
+    .unwrap();
+    refused(
+        "tracescale",
+        &trace(&near, 1e300),
+        &["workload.time_scale", "1e10"],
+    );
+}
+
+/// Times that are each in range but add up beyond the clock (a long queue of very slow
+/// requests) end the run with an error, not with saturated zero latencies.
+#[test]
+fn a_run_that_outgrows_the_clock_is_an_error_not_zero_latencies() {
+    let text = format!(
+        "duration_s = 1e12\n[workload]\nkind = \"poisson\"\nrate_rps = 1e-10\n\
+         prompt_tokens = {{ dist = \"fixed\", value = 1 }}\noutput_tokens = {{ dist = \"fixed\", value = 10000 }}\n\
+         [cloud]\nenabled = true\ntokens_per_s = 1e-3\n{}",
+        inline_device("d", 1, 0, &[1.0], 1.0, 1.0)
+    );
+    let sc = scenario(&text);
+    match edgesim::sim::run(&sc) {
+        Ok(s) => assert!(s.end_s <= edgesim::time::CLOCK_LIMIT_S, "{}", s.end_s),
+        Err(e) => assert!(e.to_string().contains("clock"), "{e}"),
+    }
+}
+
+// 4. Requests longer than the context.
+
+#[test]
+fn prompts_longer_than_the_context_are_not_served_at_the_edge() {
+    // Device context 4096 (qwen2-math allows 4096); a 5000-token request goes to the cloud,
+    // counted as oversized; without a cloud it is rejected.
+    let body = |cloud: bool| {
+        format!(
+            "[[devices]]\nname = \"n\"\nprofile = \"{}\"\nmodel = \"qwen2.5-1.5b\"\nctx_tokens = 4096\n[cloud]\nenabled = {cloud}\n",
+            profile("jetson-orin-nano.toml")
+        )
+    };
+    let rows = [(0.0, 100, 50), (1.0, 4900, 100), (2.0, 100, 50)];
+    let (s, recs) = run_trace_summary("ctx-cloud", &rows, &body(true));
+    assert_eq!((s.served_edge, s.served_cloud, s.rejected), (2, 1, 0));
+    assert_eq!(s.oversized, 1);
+    assert_eq!(recs[1].route, edgesim::metrics::Route::Cloud);
+    let (s, _) = run_trace_summary("ctx-none", &rows, &body(false));
+    assert_eq!((s.served_edge, s.served_cloud, s.rejected), (2, 0, 1));
+    assert_eq!(s.oversized, 1);
+    // A trace row beyond the shared token limit is an error naming its line.
+    let dir = fresh("hugetrace");
+    let t = dir.join("t.csv");
+    std::fs::write(
+        &t,
+        "TIMESTAMP,ContextTokens,GeneratedTokens\n0,4294967295,1\n",
+    )
+    .unwrap();
+    refused(
+        "hugetrace",
+        &format!(
+            "[workload]\nkind = \"trace\"\npath = \"{}\"\n{}",
+            t.display(),
+            body(true)
+        ),
+        &["t.csv:2", "ContextTokens", "10000000"],
+    );
+}
+
+/// With two device sizes, a request too long for the small one is refused there (counted as
+/// too_long) and served by the large one.
+#[test]
+fn a_request_too_long_for_one_device_is_served_by_a_larger_one() {
+    let body = format!(
+        "[selection]\nkind = \"round_robin\"\n[routing]\nmax_attempts = 2\n[[devices]]\nname = \"small\"\nprofile = \"{p}\"\nmodel = \"qwen2.5-1.5b\"\nctx_tokens = 1024\n\
+         [[devices]]\nname = \"large\"\nprofile = \"{p}\"\nmodel = \"qwen2.5-1.5b\"\nctx_tokens = 8192\n",
+        p = profile("jetson-orin-nano.toml")
+    );
+    let rows = [(0.0, 3000, 10), (10.0, 3000, 10)];
+    let (s, _) = run_trace_summary("ctx-two", &rows, &body);
+    assert_eq!(s.served_edge, 2);
+    assert_eq!(s.oversized, 0);
+    assert!(s.too_long_attempts >= 1, "{}", s.too_long_attempts);
+    assert_eq!(s.devices[1].served, 2);
+}
+
+// 5. Closed pipes and full disks.
+
+#[test]
+fn a_closed_pipe_exits_quietly_and_a_full_disk_is_an_error() {
+    let sc = shipped("steady.toml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .args(["run", sc.to_str().unwrap(), "--no-out", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Read;
+        let mut first = [0u8; 10];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    } // stdout closed here, like `| head -c 10`
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    if Path::new("/dev/full").exists() {
+        let o = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+            .args(["run", sc.to_str().unwrap(), "--no-out", "--json"])
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(!o.status.success());
+        assert!(err.to_lowercase().contains("space"), "{err}");
+    }
+}
+
+// 6. Memory blow-ups are refused before the run.
+
+#[test]
+fn memory_blow_ups_are_refused_before_the_run() {
+    let s = small("");
+    refused(
+        "rate1e9",
+        &s.replace("rate_rps = 2.0", "rate_rps = 1e9"),
+        &["workload.rate_rps", "1e10"],
+    );
+    refused(
+        "rate1e7",
+        &s.replace("rate_rps = 2.0", "rate_rps = 1e8")
+            .replace("duration_s = 120", "duration_s = 10"),
+        &["workload.rate_rps", "GB", "EDGESIM_MEMORY_LIMIT_GB"],
+    );
+    refused(
+        "count1e8",
+        &s.replace(
+            "model = \"qwen2.5-1.5b\"\n",
+            "model = \"qwen2.5-1.5b\"\ncount = 100000000\n",
+        ),
+        &["devices[0].count", "1000000"],
+    );
+    refused(
+        "users",
+        &s.replace(
+            "kind = \"poisson\"\nrate_rps = 2.0",
+            "kind = \"closed\"\nusers = 4294967295\nthink_time_s = 1.0",
+        ),
+        &["workload.users", "10000000"],
+    );
+    let dir = fresh("reps");
+    let sc = dir.join("s.toml");
+    std::fs::write(&sc, &s).unwrap();
+    let sweep = dir.join("w.toml");
+    std::fs::write(
+        &sweep,
+        format!(
+            "scenario = \"{}\"\nreplications = 1000000000\n[[axes]]\nkey = \"seed\"\nvalues = [1]\n",
+            sc.display()
+        ),
+    )
+    .unwrap();
+    let o = edgesim(&[
+        "sweep",
+        sweep.to_str().unwrap(),
+        "--out",
+        dir.join("o").to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("replications") && err.contains("100000"),
+        "{err}"
+    );
+}
+
+// 7. A corrupt sweep journal is repaired, not trusted.
+
+#[test]
+fn corrupt_journal_lines_are_redone_and_the_results_equal_a_clean_sweep() {
+    let dir = fresh("journal");
+    let sc = dir.join("s.toml");
+    std::fs::write(&sc, small("")).unwrap();
+    let sweep = dir.join("w.toml");
+    std::fs::write(
+        &sweep,
+        format!(
+            "name = \"j\"\nscenario = \"{}\"\nreplications = 2\n[[axes]]\nkey = \"selection.kind\"\nvalues = [\"random\", \"load_aware\"]\n",
+            sc.display()
+        ),
+    )
+    .unwrap();
+    let run = |out: &Path| {
+        let o = edgesim(&[
+            "sweep",
+            sweep.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--csv",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        o
+    };
+    let clean = dir.join("clean");
+    run(&clean);
+    let journal = std::fs::read_to_string(clean.join("runs.jsonl")).unwrap();
+    let lines: Vec<&str> = journal.lines().collect();
+    assert_eq!(lines.len(), 5, "{journal}");
+    // Header, run 0 intact, run 1 with its metrics cut, a torn line in the middle, run 2
+    // intact, a run that is not in the plan, run 3 with another seed.
+    let no_metrics = {
+        let mut v: serde_json::Value = serde_json::from_str(lines[2]).unwrap();
+        v["metrics"] = serde_json::json!([1.0]);
+        v.to_string()
+    };
+    let unknown = {
+        let mut v: serde_json::Value = serde_json::from_str(lines[3]).unwrap();
+        v["run"] = serde_json::json!(99);
+        v.to_string()
+    };
+    let other_seed = {
+        let mut v: serde_json::Value = serde_json::from_str(lines[4]).unwrap();
+        v["seed"] = serde_json::json!(12345);
+        v.to_string()
+    };
+    let corrupt = format!(
+        "{}\n{}\n{}\n{{\"run\": 2, \"poi\n{}\n{}\n{}\n",
+        lines[0], lines[1], no_metrics, lines[3], unknown, other_seed
+    );
+    let broken = dir.join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("runs.jsonl"), corrupt).unwrap();
+    let o = run(&broken);
+    let err = stderr(&o);
+    for n in [
+        "invalid entries",
+        "metrics",
+        "not in this sweep",
+        "seed",
+        "not a run record",
+    ] {
+        assert!(err.contains(n), "`{n}` not in: {err}");
+    }
+    for f in ["runs.jsonl", "points.csv"] {
+        assert_eq!(
+            std::fs::read(clean.join(f)).unwrap(),
+            std::fs::read(broken.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
+
+// 8. Inputs that never end.
+
+#[test]
+fn devices_pipes_and_oversized_files_are_refused_as_inputs() {
+    let s = small("");
+    refused(
+        "devzero",
+        &s.replace(&profile("jetson-orin-nano.toml"), "/dev/zero"),
+        &["/dev/zero", "not a regular file"],
+    );
+    let dir = fresh("fifo");
+    let fifo = dir.join("pipe.csv");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        refused(
+            "fifo",
+            &format!(
+                "[workload]\nkind = \"trace\"\npath = \"{}\"\n[[devices]]\nname = \"n\"\nprofile = \"{}\"\nmodel = \"qwen2.5-1.5b\"\n",
+                fifo.display(),
+                profile("jetson-orin-nano.toml")
+            ),
+            &["pipe.csv", "not a regular file"],
+        );
+    }
+    // A scenario larger than the documented limit.
+    let big = format!("{s}\n#{}\n", "x".repeat(17 << 20));
+    refused("bigscenario", &big, &["bytes", "16777216"]);
+}
+
+// 9. Errors never echo a huge line.
+
+#[test]
+fn errors_cut_long_lines() {
+    let long = "y".repeat(300_000);
+    let err = refused(
+        "longline",
+        &format!("{}\nbogus = \"{long}\"\n", small("")),
+        &["bogus", "more bytes"],
+    );
+    assert!(err.len() < 4000, "{} bytes of error", err.len());
+    let dir = fresh("longtrace");
+    let t = dir.join("t.csv");
+    std::fs::write(
+        &t,
+        format!("TIMESTAMP,ContextTokens,GeneratedTokens\n0,{long},1\n"),
+    )
+    .unwrap();
+    let err = refused(
+        "longtrace",
+        &format!(
+            "[workload]\nkind = \"trace\"\npath = \"{}\"\n[[devices]]\nname = \"n\"\nprofile = \"{}\"\nmodel = \"qwen2.5-1.5b\"\n",
+            t.display(),
+            profile("jetson-orin-nano.toml")
+        ),
+        &["t.csv:2", "more bytes"],
+    );
+    assert!(err.len() < 4000, "{} bytes of error", err.len());
+}
+
+// 10. Valid but senseless values.
+
+#[test]
+fn senseless_limits_shares_and_durations_are_refused() {
+    let s = small("");
+    refused(
+        "halfslot",
+        &format!("{s}[rate_limit]\nkind = \"concurrency\"\nlimit = 0.5\n"),
+        &["rate_limit.limit", "whole number"],
+    );
+    refused(
+        "halftoken",
+        &format!("{s}[rate_limit]\nkind = \"concurrency\"\nunit = \"tokens\"\nlimit = 0.5\n"),
+        &["rate_limit.limit", "at least 1"],
+    );
+    refused(
+        "shares",
+        &format!(
+            "{s}[[workload.classes]]\nname = \"a\"\nshare = 1e308\n[[workload.classes]]\nname = \"b\"\nshare = 1e308\n"
+        ),
+        &["share"],
+    );
+    refused(
+        "zerodur",
+        &s.replace("duration_s = 120", "duration_s = 1e-300"),
+        &["duration_s"],
+    );
+}
+
+// 11. Temporaries of killed runs are cleaned up.
+
+#[test]
+fn stale_temporaries_of_killed_runs_are_removed() {
+    let dir = fresh("stale");
+    let sc = dir.join("s.toml");
+    std::fs::write(&sc, small("")).unwrap();
+    // A process id that is not running (beyond the kernel's largest pid_max).
+    let dead = 4_194_999u32;
+    std::fs::create_dir_all(dir.join(format!(".out.tmp-{dead}"))).unwrap();
+    let o = edgesim(&[
+        "run",
+        sc.to_str().unwrap(),
+        "--out",
+        dir.join("out").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        names(&dir).iter().all(|n| !n.contains(".tmp-")),
+        "{:?}",
+        names(&dir)
+    );
+    // Files written atomically in place (a sweep's plan and journal) clean up after killed
+    // writers too.
+    let sweep = dir.join("w.toml");
+    std::fs::write(
+        &sweep,
+        format!(
+            "name = \"st\"\nscenario = \"{}\"\nreplications = 1\n[[axes]]\nkey = \"selection.kind\"\nvalues = [\"random\"]\n",
+            sc.display()
+        ),
+    )
+    .unwrap();
+    let out = dir.join("sw");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join(format!(".plan.json.tmp-{dead}")), "partial").unwrap();
+    let o = edgesim(&[
+        "sweep",
+        sweep.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--csv",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        names(&out).iter().all(|n| !n.contains(".tmp-")),
+        "{:?}",
+        names(&out)
+    );
+}
+
+// 12. Messages.
+
+#[test]
+fn messages_name_things_once_and_plainly() {
+    let sc = shipped("bursty.toml");
+    // `check` names the scenario once.
+    let dir = fresh("msgs");
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, small("").replace("rate_rps = 2.0", "rate_rps = -1.0")).unwrap();
+    let err = stderr(&edgesim(&["check", bad.to_str().unwrap()]));
+    assert_eq!(err.matches("bad.toml").count(), 1, "{err}");
+    // An OS error once.
+    let err = stderr(&edgesim(&[
+        "check",
+        dir.join("none.toml").to_str().unwrap(),
+    ]));
+    assert_eq!(err.matches("os error").count(), 1, "{err}");
+    // A bad --seed names --seed, not --set.
+    let err = stderr(&edgesim(&[
+        "run",
+        sc.to_str().unwrap(),
+        "--no-out",
+        "--seed",
+        "abc",
+    ]));
+    assert!(err.contains("--seed") && !err.contains("--set"), "{err}");
+    // Errors after --set name the override, not a line of an internal copy.
+    let err = stderr(&edgesim(&[
+        "check",
+        sc.to_str().unwrap(),
+        "--set",
+        "workload.burst_rate_rps=\"x\"",
+    ]));
+    assert!(
+        err.contains("--set") && err.contains("burst_rate_rps"),
+        "{err}"
+    );
+    assert!(!err.contains("line "), "{err}");
+    // `platforms` works outside the repository.
+    let o = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .arg("platforms")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Jetson"));
+    // --help shows plain brackets.
+    for cmd in [
+        vec!["--help"],
+        vec!["run", "--help"],
+        vec!["sweep", "--help"],
+    ] {
+        let o = edgesim(&cmd);
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(!text.contains("\\["), "{cmd:?}: {text}");
+    }
+}
