@@ -91,12 +91,17 @@ pub fn clean_stale(dir: &Path, name: &str) {
     }
 }
 
-/// Whether `dir` holds an edgesim manifest.
+/// Whether `dir` holds an edgesim manifest, or is an output folder of an edgesim from before
+/// manifests (it holds `scenario.resolved.toml`, which only edgesim writes, and `summary.json`
+/// or `fidelity.json`).
 fn is_output_folder(dir: &Path) -> bool {
-    crate::check::read_text(&dir.join(MANIFEST), "manifest", 1 << 20)
+    let manifest = crate::check::read_text(&dir.join(MANIFEST), "manifest", 1 << 20)
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .is_some_and(|v| v["tool"] == TOOL)
+        .is_some_and(|v| v["tool"] == TOOL);
+    let legacy = dir.join("scenario.resolved.toml").is_file()
+        && (dir.join("summary.json").is_file() || dir.join("fidelity.json").is_file());
+    manifest || legacy
 }
 
 impl RunDir {
