@@ -65,6 +65,19 @@ pub struct CloudModelEntry {
     /// (rejected); `None`: not recorded, no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_tokens: Option<u32>,
+    /// Price of cached prompt tokens \[USD per 1000 tokens\].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usd_per_1k_cached: Option<f64>,
+    /// Measured server-side TTFT: a constant or `{ p50, p95, p99 }` \[ms\] (the preset a
+    /// scenario's `[cloud]` uses when it gives no `ttft_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_ms: Option<crate::cloud::latency::LatencyFile>,
+    /// Measured median output speed \[tokens/s\].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_s: Option<f64>,
+    /// Where and when the latency preset was measured.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub latency_source: String,
     /// Quality per task.
     #[serde(default)]
     pub quality: BTreeMap<String, f64>,
@@ -120,6 +133,15 @@ impl ModelCatalogue {
             }
             cx.non_negative(&key("usd_per_1k_input"), m.usd_per_1k_input)?;
             cx.non_negative(&key("usd_per_1k_output"), m.usd_per_1k_output)?;
+            if let Some(v) = m.usd_per_1k_cached {
+                cx.non_negative(&key("usd_per_1k_cached"), v)?;
+            }
+            if let Some(t) = &m.ttft_ms {
+                t.validate(&cx, &key("ttft_ms"))?;
+            }
+            if let Some(v) = m.tokens_per_s {
+                cx.speed(&key("tokens_per_s"), v)?;
+            }
             quality(&key, &m.quality)?;
             context(key("context_tokens"), m.context_tokens)?;
         }

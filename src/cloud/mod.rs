@@ -3,11 +3,55 @@
 //! [`CloudFile`] is `[cloud]` as written; [`CloudSpec`] the validated settings, with the prices
 //! filled in from the model catalogue. Defaults live here and nowhere else.
 
+pub mod latency;
+pub mod outages;
+pub mod state;
+
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::ModelCatalogue;
 use crate::check::Checker;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::policy::rate_limit::{RateLimitFile, RateLimitSpec};
+use latency::{Latency, LatencyFile};
+use outages::{OutageSpec, RandomFile, WindowFile};
+pub use state::{CloudAnswer, CloudCounters, CloudFaults, CloudState};
+
+/// Default retries of a refused cloud call (the Anthropic SDK's default).
+pub const DEFAULT_MAX_RETRIES: u32 = 2;
+/// Default wait before the first retry \[ms\] (doubled at each retry).
+pub const DEFAULT_RETRY_AFTER_MS: f64 = 1000.0;
+
+/// What the gateway does with a cloud call refused by a rate limit (HTTP 429) or an outage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnRefused {
+    /// Wait `retry_after_ms · 2^k` and route the request again (edge first, then the cloud),
+    /// at most `max_retries` times; then reject it.
+    #[default]
+    Retry,
+    /// Reject it at once.
+    Reject,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+fn default_max_retries() -> u32 {
+    DEFAULT_MAX_RETRIES
+}
+fn is_default_max_retries(v: &u32) -> bool {
+    *v == DEFAULT_MAX_RETRIES
+}
+fn default_retry_after_ms() -> f64 {
+    DEFAULT_RETRY_AFTER_MS
+}
+fn is_default_retry_after_ms(v: &f64) -> bool {
+    *v == DEFAULT_RETRY_AFTER_MS
+}
 
 /// Default cloud model: the paper's reference.
 pub const DEFAULT_MODEL: &str = "gpt-4";
@@ -24,14 +68,8 @@ fn default_true() -> bool {
 fn default_model() -> String {
     DEFAULT_MODEL.into()
 }
-fn default_rtt_ms() -> f64 {
-    DEFAULT_RTT_MS
-}
-fn default_ttft_ms() -> f64 {
-    DEFAULT_TTFT_MS
-}
-fn default_tps() -> f64 {
-    DEFAULT_TOKENS_PER_S
+fn default_rtt_ms() -> LatencyFile {
+    LatencyFile::Fixed(DEFAULT_RTT_MS)
 }
 
 /// `[cloud]` as written.
@@ -44,15 +82,17 @@ pub struct CloudFile {
     /// Cloud model name (reported; also a key for quality in the catalogue).
     #[serde(default = "default_model")]
     pub model: String,
-    /// Round trip from the gateway to the API \[ms\].
+    /// Round trip from the gateway to the API \[ms\]: a number or `{ p50, p95, p99 }`.
     #[serde(default = "default_rtt_ms")]
-    pub rtt_ms: f64,
-    /// Server-side time to first token \[ms\].
-    #[serde(default = "default_ttft_ms")]
-    pub ttft_ms: f64,
-    /// Streaming speed after the first token \[tokens/s\].
-    #[serde(default = "default_tps")]
-    pub tokens_per_s: f64,
+    pub rtt_ms: LatencyFile,
+    /// Server-side time to first token \[ms\]: a number or `{ p50, p95, p99 }` (default: the
+    /// catalogue's preset for `model`, else 600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_ms: Option<LatencyFile>,
+    /// Median streaming speed after the first token \[tokens/s\] (default: the catalogue's
+    /// preset, else 40).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_s: Option<f64>,
     /// Price of input (prompt) tokens \[USD per 1000 tokens\] (default: the catalogue's price
     /// for `model`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,6 +107,41 @@ pub struct CloudFile {
     /// catalogue's for `model`; none if unknown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_tokens: Option<u32>,
+    /// Per-request spread of the speed: `tokens_per_s · exp(σ Z)`, Z standard normal (0: none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tokens_per_s_sigma: f64,
+    /// Price of cached prompt tokens \[USD per 1000 tokens\] (default: the catalogue's, else
+    /// the input price).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usd_per_1k_cached: Option<f64>,
+    /// Share of prompt tokens billed at the cached price, in \[0, 1\].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cached_prompt_share: f64,
+    /// The API's rate limits (all apply; the first exhausted refuses with HTTP 429): rate
+    /// limiter tables as in `[rate_limit]` (scope ignored).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limits: Vec<RateLimitFile>,
+    /// What to do with a refused call.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub on_refused: OnRefused,
+    /// Retries of a refused call before the request is rejected.
+    #[serde(
+        default = "default_max_retries",
+        skip_serializing_if = "is_default_max_retries"
+    )]
+    pub max_retries: u32,
+    /// Wait before the first retry \[ms\], doubled at each further retry (`retry-after`).
+    #[serde(
+        default = "default_retry_after_ms",
+        skip_serializing_if = "is_default_retry_after_ms"
+    )]
+    pub retry_after_ms: f64,
+    /// Fixed outage windows (also a WAN partition: the gateway cannot reach the cloud).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outages: Vec<WindowFile>,
+    /// Random outages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub random_outages: Option<RandomFile>,
 }
 
 impl Default for CloudFile {
@@ -74,13 +149,22 @@ impl Default for CloudFile {
         CloudFile {
             enabled: true,
             model: default_model(),
-            rtt_ms: DEFAULT_RTT_MS,
-            ttft_ms: DEFAULT_TTFT_MS,
-            tokens_per_s: DEFAULT_TOKENS_PER_S,
+            rtt_ms: default_rtt_ms(),
+            ttft_ms: None,
+            tokens_per_s: None,
             usd_per_1k_input: None,
             usd_per_1k_output: None,
             price_date: None,
             context_tokens: None,
+            tokens_per_s_sigma: 0.0,
+            usd_per_1k_cached: None,
+            cached_prompt_share: 0.0,
+            limits: Vec::new(),
+            on_refused: OnRefused::Retry,
+            max_retries: DEFAULT_MAX_RETRIES,
+            retry_after_ms: DEFAULT_RETRY_AFTER_MS,
+            outages: Vec::new(),
+            random_outages: None,
         }
     }
 }
@@ -92,12 +176,32 @@ pub struct CloudSpec {
     pub enabled: bool,
     /// Model name.
     pub model: String,
-    /// Round trip \[ms\].
+    /// Median round trip \[ms\] (the constant, when fixed).
     pub rtt_ms: f64,
-    /// Server-side TTFT \[ms\].
+    /// Median server-side TTFT \[ms\].
     pub ttft_ms: f64,
-    /// Streaming speed \[tokens/s\].
+    /// Median streaming speed \[tokens/s\].
     pub tokens_per_s: f64,
+    /// Round-trip distribution.
+    pub rtt: Latency,
+    /// TTFT distribution.
+    pub ttft: Latency,
+    /// Speed spread σ (0: constant speed).
+    pub tokens_per_s_sigma: f64,
+    /// USD per 1000 cached prompt tokens.
+    pub usd_per_1k_cached: f64,
+    /// Share of prompt tokens billed as cached.
+    pub cached_prompt_share: f64,
+    /// The API's rate limits.
+    pub limits: Vec<RateLimitSpec>,
+    /// What a refused call leads to.
+    pub on_refused: OnRefused,
+    /// Retries before rejecting.
+    pub max_retries: u32,
+    /// First retry wait \[ms\].
+    pub retry_after_ms: f64,
+    /// Outages.
+    pub outages: OutageSpec,
     /// USD per 1000 input tokens.
     pub usd_per_1k_input: f64,
     /// USD per 1000 output tokens.
@@ -112,10 +216,51 @@ impl CloudSpec {
     /// Validates `[cloud]`, filling prices and their date from the catalogue entry of
     /// `cloud.model` where the file gives none.
     pub fn from_file(cx: &Checker, c: &CloudFile, catalogue: &ModelCatalogue) -> Result<CloudSpec> {
-        cx.time_ms("cloud.rtt_ms", c.rtt_ms)?;
-        cx.time_ms("cloud.ttft_ms", c.ttft_ms)?;
-        cx.speed("cloud.tokens_per_s", c.tokens_per_s)?;
         let entry = catalogue.cloud_model(&c.model);
+        let rtt = c.rtt_ms.validate(cx, "cloud.rtt_ms")?;
+        let ttft = c
+            .ttft_ms
+            .or_else(|| entry.and_then(|e| e.ttft_ms))
+            .unwrap_or(LatencyFile::Fixed(DEFAULT_TTFT_MS))
+            .validate(cx, "cloud.ttft_ms")?;
+        let tokens_per_s = cx.speed(
+            "cloud.tokens_per_s",
+            c.tokens_per_s
+                .or_else(|| entry.and_then(|e| e.tokens_per_s))
+                .unwrap_or(DEFAULT_TOKENS_PER_S),
+        )?;
+        if !(c.tokens_per_s_sigma.is_finite() && (0.0..=3.0).contains(&c.tokens_per_s_sigma)) {
+            return Err(cx.bad(
+                "cloud.tokens_per_s_sigma",
+                c.tokens_per_s_sigma,
+                "must lie in [0, 3]",
+            ));
+        }
+        let cached_prompt_share =
+            cx.fraction("cloud.cached_prompt_share", c.cached_prompt_share)?;
+        let mut limits = Vec::with_capacity(c.limits.len());
+        for (i, l) in c.limits.iter().enumerate() {
+            let spec = RateLimitSpec::from_file(cx, l).map_err(|e| match e {
+                Error::Invalid {
+                    path,
+                    key,
+                    value,
+                    problem,
+                } => Error::Invalid {
+                    path,
+                    key: key.replacen("rate_limit", &format!("cloud.limits[{i}]"), 1),
+                    value,
+                    problem,
+                },
+                e => e,
+            })?;
+            limits.push(spec);
+        }
+        let retry_after_ms = cx.time_ms("cloud.retry_after_ms", c.retry_after_ms)?;
+        if c.max_retries > 100 {
+            return Err(cx.bad("cloud.max_retries", c.max_retries, "must lie in [0, 100]"));
+        }
+        let outages = OutageSpec::from_file(cx, &c.outages, c.random_outages)?;
         let price = |key: &str, given: Option<f64>, listed: Option<f64>| -> Result<f64> {
             match (given, listed) {
                 (Some(v), _) => cx.non_negative(&format!("cloud.{key}"), v),
@@ -153,13 +298,29 @@ impl CloudSpec {
         if context_tokens == Some(0) {
             return Err(cx.bad("cloud.context_tokens", 0, "must be >= 1"));
         }
+        let usd_per_1k_cached = match c.usd_per_1k_cached {
+            Some(v) => cx.non_negative("cloud.usd_per_1k_cached", v)?,
+            None => entry
+                .and_then(|e| e.usd_per_1k_cached)
+                .unwrap_or(usd_per_1k_input),
+        };
         Ok(CloudSpec {
             context_tokens,
             enabled: c.enabled,
             model: c.model.clone(),
-            rtt_ms: c.rtt_ms,
-            ttft_ms: c.ttft_ms,
-            tokens_per_s: c.tokens_per_s,
+            rtt_ms: rtt.median_ms(),
+            ttft_ms: ttft.median_ms(),
+            tokens_per_s,
+            rtt,
+            ttft,
+            tokens_per_s_sigma: c.tokens_per_s_sigma,
+            usd_per_1k_cached,
+            cached_prompt_share,
+            limits,
+            on_refused: c.on_refused,
+            max_retries: c.max_retries,
+            retry_after_ms,
+            outages,
             usd_per_1k_input,
             usd_per_1k_output,
             price_date,
@@ -171,13 +332,25 @@ impl CloudSpec {
         CloudFile {
             enabled: self.enabled,
             model: self.model.clone(),
-            rtt_ms: self.rtt_ms,
-            ttft_ms: self.ttft_ms,
-            tokens_per_s: self.tokens_per_s,
+            rtt_ms: self.rtt.to_file(),
+            ttft_ms: Some(self.ttft.to_file()),
+            tokens_per_s: Some(self.tokens_per_s),
             usd_per_1k_input: Some(self.usd_per_1k_input),
             usd_per_1k_output: Some(self.usd_per_1k_output),
             price_date: Some(self.price_date.clone()),
             context_tokens: self.context_tokens,
+            tokens_per_s_sigma: self.tokens_per_s_sigma,
+            // Written only where it differs from the input price (or is used).
+            usd_per_1k_cached: (self.cached_prompt_share > 0.0
+                || self.usd_per_1k_cached != self.usd_per_1k_input)
+                .then_some(self.usd_per_1k_cached),
+            cached_prompt_share: self.cached_prompt_share,
+            limits: self.limits.iter().map(RateLimitSpec::to_file).collect(),
+            on_refused: self.on_refused,
+            max_retries: self.max_retries,
+            retry_after_ms: self.retry_after_ms,
+            outages: self.outages.windows_file.clone(),
+            random_outages: self.outages.random,
         }
     }
 
@@ -194,8 +367,22 @@ impl CloudSpec {
     pub fn e2e_s(&self, output_tokens: u32) -> f64 {
         self.ttft_s() + f64::from(output_tokens.saturating_sub(1)) / self.tokens_per_s
     }
-    /// API cost of one request \[USD\].
+    /// Whether rate limits or outages can refuse a call.
+    pub fn can_refuse(&self) -> bool {
+        !self.limits.is_empty() || self.outages.any()
+    }
+
+    /// API cost of one request \[USD\]: the share `cached_prompt_share` of the prompt at the
+    /// cached price, the rest at the input price, the output at the output price.
     pub fn cost_usd(&self, prompt_tokens: u32, output_tokens: u32) -> f64 {
+        if self.cached_prompt_share > 0.0 {
+            let p = f64::from(prompt_tokens);
+            let cached = p * self.cached_prompt_share;
+            return ((p - cached) * self.usd_per_1k_input
+                + cached * self.usd_per_1k_cached
+                + f64::from(output_tokens) * self.usd_per_1k_output)
+                / 1000.0;
+        }
         crate::metrics::toolkit::cloud_cost_usd(
             prompt_tokens,
             output_tokens,

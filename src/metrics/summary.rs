@@ -168,6 +168,9 @@ pub struct Summary {
     pub devices: Vec<DeviceSummary>,
     /// The metric toolkit per platform (each board + model pair, the cloud) and overall.
     pub platforms: Vec<PlatformSummary>,
+    /// Cloud rate limits and outages: present only when the scenario has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud_faults: Option<crate::cloud::CloudFaults>,
     /// Events the engine handled.
     pub events: u64,
 }
@@ -431,6 +434,7 @@ impl Summary {
             cloud: SummaryRecorder::route_latency(&rec.ttft.cloud, &rec.e2e.cloud, rec.ended.cloud),
             platforms: platforms(sc, rec, &devices),
             devices,
+            cloud_faults: out.cloud_faults.clone(),
             events: out.stats.events,
         }
     }

@@ -23,6 +23,7 @@ mod routing;
 
 pub use routing::{RoutingFile, RoutingSpec};
 
+use crate::cloud::{CloudAnswer, CloudState, OnRefused};
 use crate::device::DeviceId;
 use crate::engine::{self, Classify, EventQueue, Model};
 use crate::error::{Error, Result};
@@ -51,6 +52,8 @@ pub enum Event {
     },
     /// A cloud request finished.
     CloudDone(u32),
+    /// A request refused by the cloud is routed again (after its retry wait).
+    Retry(u32),
 }
 
 impl Classify for Event {
@@ -62,7 +65,7 @@ impl Classify for Event {
             }
             | Event::CloudDone(_) => 0,
             Event::Device { .. } => 1,
-            Event::Arrival(_) => 2,
+            Event::Arrival(_) | Event::Retry(_) => 2,
         }
     }
 }
@@ -75,6 +78,10 @@ struct Req {
     attempts: u32,
     first_token: SimTime,
     amount: f64,
+    /// Cloud refusals retried so far.
+    retries: u32,
+    /// Arrived while the cloud was down.
+    outage: bool,
 }
 
 /// A run's raw results, before formatting.
@@ -85,6 +92,8 @@ pub struct RunOutput {
     pub end: SimTime,
     /// Per-device statistics.
     pub devices: Vec<DeviceSummary>,
+    /// Cloud limits and outages (when the scenario has any).
+    pub cloud_faults: Option<crate::cloud::CloudFaults>,
 }
 
 /// The simulated system.
@@ -94,6 +103,7 @@ pub struct World<'a, R: Recorder> {
     devices: Vec<Device>,
     gateway: Gateway,
     edge_rtt: SimDuration,
+    cloud: CloudState,
     /// The largest context of any device \[tokens\]: longer requests skip the edge.
     max_ctx: u64,
     reqs: Vec<Req>,
@@ -128,6 +138,7 @@ impl<'a, R: Recorder> World<'a, R> {
             devices,
             gateway: Gateway::new(sc, streams.stream("selection")),
             edge_rtt: sc.routing.edge_rtt(),
+            cloud: CloudState::new(&sc.cloud, &streams),
             reqs: Vec::new(),
             free: Vec::new(),
             next_id: 0,
@@ -144,6 +155,8 @@ impl<'a, R: Recorder> World<'a, R> {
             attempts: 0,
             first_token: SimTime::ZERO,
             amount: 0.0,
+            retries: 0,
+            outage: false,
         };
         self.in_flight += 1;
         match self.free.pop() {
@@ -216,6 +229,15 @@ impl<'a, R: Recorder> World<'a, R> {
             cost_usd,
         };
         self.recorder.on_end(now, &record);
+        if r.outage {
+            let c = &mut self.cloud.counters;
+            c.arrivals_during_outages += 1;
+            match route {
+                Route::Edge(_) => c.edge_during_outages += 1,
+                Route::Rejected => c.rejected_during_outages += 1,
+                Route::Cloud => {}
+            }
+        }
         self.free.push(slot);
         self.in_flight -= 1;
         if r.arrival.user != NO_USER {
@@ -235,6 +257,16 @@ impl<'a, R: Recorder> World<'a, R> {
         if let Some(next) = self.workload.after_arrival(&arrival) {
             self.schedule_arrival(next, q);
         }
+        if self.sc.cloud.outages.any() {
+            self.reqs[slot as usize].outage = self.cloud.down(now);
+        }
+        self.route(now, slot, q);
+    }
+
+    /// Routes request `slot`: edge devices as the policy picks them, then the cloud.
+    fn route(&mut self, now: SimTime, slot: u32, q: &mut EventQueue<Event>) {
+        let arrival = self.reqs[slot as usize].arrival;
+        let id = self.reqs[slot as usize].id;
 
         let amount = self
             .sc
@@ -243,7 +275,7 @@ impl<'a, R: Recorder> World<'a, R> {
             .amount(arrival.prompt_tokens, arrival.output_tokens);
         let tokens = u64::from(arrival.prompt_tokens) + u64::from(arrival.output_tokens);
         let oversized = tokens > self.max_ctx;
-        if oversized {
+        if oversized && self.reqs[slot as usize].retries == 0 {
             self.recorder.on_oversized(now, id);
         }
         self.gateway.begin(now);
@@ -270,7 +302,7 @@ impl<'a, R: Recorder> World<'a, R> {
             self.gateway.record(now, dev, amount);
             self.recorder.on_admit(now, dev);
             let r = &mut self.reqs[slot as usize];
-            r.attempts = attempts;
+            r.attempts += attempts;
             r.amount = amount;
             let job = Job {
                 req: slot,
@@ -285,14 +317,37 @@ impl<'a, R: Recorder> World<'a, R> {
             return;
         }
         self.gateway.end(now);
-        self.reqs[slot as usize].attempts = attempts;
+        self.reqs[slot as usize].attempts += attempts;
         let cloud = &self.sc.cloud;
-        if cloud.enabled && cloud.fits(tokens) {
-            let r = &mut self.reqs[slot as usize];
-            r.first_token = now + SimDuration::from_secs_f64(cloud.ttft_s());
-            let done = now + SimDuration::from_secs_f64(cloud.e2e_s(arrival.output_tokens));
-            q.push(done, Event::CloudDone(slot));
+        if !(cloud.enabled && cloud.fits(tokens)) {
+            self.end(now, slot, Route::Rejected, 0.0, 0.0, q);
+            return;
+        }
+        let answer = if cloud.can_refuse() {
+            self.cloud
+                .call(now, arrival.prompt_tokens, arrival.output_tokens)
         } else {
+            CloudAnswer::Accepted
+        };
+        if answer == CloudAnswer::Accepted {
+            let (ttft_s, e2e_s) = self.cloud.latency_s(cloud, arrival.output_tokens);
+            let r = &mut self.reqs[slot as usize];
+            r.first_token = now + SimDuration::from_secs_f64(ttft_s);
+            let done = now + SimDuration::from_secs_f64(e2e_s);
+            q.push(done, Event::CloudDone(slot));
+            return;
+        }
+        let r = &mut self.reqs[slot as usize];
+        if cloud.on_refused == OnRefused::Retry && r.retries < cloud.max_retries {
+            let wait_ms = cloud.retry_after_ms * 2f64.powi(r.retries as i32);
+            r.retries += 1;
+            self.cloud.counters.retries += 1;
+            q.push(
+                now + SimDuration::from_millis_f64(wait_ms),
+                Event::Retry(slot),
+            );
+        } else {
+            self.cloud.counters.rejected_refused += 1;
             self.end(now, slot, Route::Rejected, 0.0, 0.0, q);
         }
     }
@@ -333,6 +388,9 @@ impl<'a, R: Recorder> World<'a, R> {
 
     fn on_cloud_done(&mut self, now: SimTime, slot: u32, q: &mut EventQueue<Event>) {
         let a = self.reqs[slot as usize].arrival;
+        if self.sc.cloud.can_refuse() {
+            self.cloud.done(now, a.prompt_tokens, a.output_tokens);
+        }
         let cost = if self.sc.cloud.enabled {
             self.sc.cloud.cost_usd(a.prompt_tokens, a.output_tokens)
         } else {
@@ -391,10 +449,12 @@ impl<'a, R: Recorder> World<'a, R> {
                 }
             })
             .collect();
+        let cloud_faults = self.sc.cloud.can_refuse().then(|| self.cloud.faults(end));
         Ok(RunOutput {
             stats,
             end,
             devices,
+            cloud_faults,
         })
     }
 }
@@ -413,6 +473,7 @@ impl<R: Recorder> Model for World<'_, R> {
             Event::Arrival(slot) => self.on_arrival(now, slot, q),
             Event::Device { dev, ev } => self.on_device(now, dev, ev, q),
             Event::CloudDone(slot) => self.on_cloud_done(now, slot, q),
+            Event::Retry(slot) => self.route(now, slot, q),
         }
     }
 }

@@ -140,6 +140,21 @@ fn out_that_is_a_file_or_a_foreign_folder_is_refused() {
         std::fs::read_to_string(foreign.join("thesis.tex")).unwrap(),
         "keep"
     );
+    // An output folder of an edgesim from before manifests is replaced.
+    let legacy = dir.join("legacy");
+    std::fs::create_dir_all(&legacy).unwrap();
+    std::fs::write(legacy.join("scenario.resolved.toml"), "").unwrap();
+    std::fs::write(legacy.join("summary.json"), "{}").unwrap();
+    std::fs::write(legacy.join("requests.csv"), "old").unwrap();
+    let o = edgesim(&[
+        "run",
+        sc.to_str().unwrap(),
+        "--out",
+        legacy.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!legacy.join("requests.csv").exists());
+    assert!(legacy.join("manifest.json").exists());
 }
 
 // 2. The catalogue is validated like [cloud].

@@ -10,6 +10,7 @@
 mod bad_input;
 mod calibrate;
 mod cli;
+mod cloud;
 mod common;
 mod determinism;
 mod figures;

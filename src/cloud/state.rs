@@ -1,0 +1,163 @@
+//! The cloud during a run: its rate limits, its outages and the per-request latency draws.
+
+use rand_distr::{Distribution, StandardNormal};
+use serde::Serialize;
+
+use super::CloudSpec;
+use super::outages::Outages;
+use crate::policy::rate_limit::{Admission, LimitUnit, RateLimiter};
+use crate::rng::{RngStreams, SimRng};
+use crate::time::SimTime;
+
+/// The cloud's answer to a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloudAnswer {
+    /// Taken: the response will stream.
+    Accepted,
+    /// HTTP 429: a rate limit is exhausted.
+    RateLimited,
+    /// Down (outage or WAN partition).
+    Unavailable,
+}
+
+/// What happened at the cloud during a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CloudCounters {
+    /// Calls refused with 429.
+    pub rate_limited: u64,
+    /// Calls refused by an outage.
+    pub unavailable: u64,
+    /// Retries scheduled.
+    pub retries: u64,
+    /// Requests rejected because the cloud refused them (after any retries).
+    pub rejected_refused: u64,
+    /// Requests that arrived while the cloud was down.
+    pub arrivals_during_outages: u64,
+    /// Of those, served at the edge.
+    pub edge_during_outages: u64,
+    /// Of those, rejected.
+    pub rejected_during_outages: u64,
+}
+
+/// `cloud_faults` in the summary: present when the scenario has cloud limits or outages.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct CloudFaults {
+    /// Calls refused with HTTP 429 (each retry counts again).
+    pub rate_limited: u64,
+    /// Calls refused because the cloud was down.
+    pub unavailable: u64,
+    /// Retries scheduled.
+    pub retries: u64,
+    /// Requests rejected because the cloud refused them after the last retry.
+    pub rejected_refused: u64,
+    /// Time the cloud was down in \[0, end_s) \[s\].
+    pub downtime_s: f64,
+    /// 1 − downtime / end_s.
+    pub availability: f64,
+    /// Requests that arrived while the cloud was down.
+    pub arrivals_during_outages: u64,
+    /// Share of those served at the edge (null if none arrived).
+    pub edge_share_during_outages: Option<f64>,
+    /// Share of those rejected.
+    pub rejected_share_during_outages: Option<f64>,
+}
+
+/// The cloud's state during a run.
+pub struct CloudState {
+    limits: Vec<(LimitUnit, Box<dyn RateLimiter>)>,
+    outages: Option<Outages>,
+    rng: SimRng,
+    changed: Vec<usize>,
+    /// What happened.
+    pub counters: CloudCounters,
+}
+
+impl CloudState {
+    /// The cloud of `spec`, with randomness from the streams `cloud-latency` and
+    /// `cloud-outages` (no other stream is touched, so other draws do not change).
+    pub fn new(spec: &CloudSpec, streams: &RngStreams) -> CloudState {
+        CloudState {
+            limits: spec.limits.iter().map(|l| (l.unit, l.build(1))).collect(),
+            outages: spec
+                .outages
+                .any()
+                .then(|| Outages::new(&spec.outages, streams.stream("cloud-outages"))),
+            rng: streams.stream("cloud-latency"),
+            changed: Vec::new(),
+            counters: CloudCounters::default(),
+        }
+    }
+
+    /// Whether the cloud is down at `now`.
+    pub fn down(&mut self, now: SimTime) -> bool {
+        self.outages.as_mut().is_some_and(|o| o.down(now))
+    }
+
+    /// A call of `prompt + output` tokens at `now`: refused if down or if any limit is
+    /// exhausted (nothing is charged then); else charged to every limit.
+    pub fn call(&mut self, now: SimTime, prompt: u32, output: u32) -> CloudAnswer {
+        if self.down(now) {
+            self.counters.unavailable += 1;
+            return CloudAnswer::Unavailable;
+        }
+        for (unit, l) in &mut self.limits {
+            self.changed.clear();
+            l.advance(now, &mut self.changed);
+            if l.check(now, 0, unit.amount(prompt, output)) == Admission::Throttle {
+                self.counters.rate_limited += 1;
+                return CloudAnswer::RateLimited;
+            }
+        }
+        for (unit, l) in &mut self.limits {
+            l.record(now, 0, unit.amount(prompt, output));
+        }
+        CloudAnswer::Accepted
+    }
+
+    /// A call admitted at the cloud finished (frees a concurrency limit).
+    pub fn done(&mut self, now: SimTime, prompt: u32, output: u32) {
+        for (unit, l) in &mut self.limits {
+            l.release(now, 0, unit.amount(prompt, output));
+        }
+    }
+
+    /// Time to first token and end-to-end latency of one response with `output` tokens \[s\],
+    /// drawn when the spec has distributions (constants use no randomness).
+    pub fn latency_s(&mut self, spec: &CloudSpec, output: u32) -> (f64, f64) {
+        if !spec.rtt.is_random() && !spec.ttft.is_random() && spec.tokens_per_s_sigma == 0.0 {
+            return (spec.ttft_s(), spec.e2e_s(output));
+        }
+        let rtt = spec.rtt.sample(&mut self.rng);
+        let ttft = spec.ttft.sample(&mut self.rng);
+        let speed = if spec.tokens_per_s_sigma > 0.0 {
+            let z: f64 = StandardNormal.sample(&mut self.rng);
+            (spec.tokens_per_s * (spec.tokens_per_s_sigma * z).exp())
+                .max(crate::check::MIN_TOKENS_PER_S)
+        } else {
+            spec.tokens_per_s
+        };
+        let first = (rtt + ttft) / 1000.0;
+        (first, first + f64::from(output.saturating_sub(1)) / speed)
+    }
+
+    /// The summary's `cloud_faults` at the end of a run that lasted until `end`.
+    pub fn faults(&mut self, end: SimTime) -> CloudFaults {
+        let c = self.counters;
+        let downtime_s = self.outages.as_mut().map_or(0.0, |o| o.downtime_s(end));
+        let t = end.as_secs_f64();
+        let share = |x: u64| {
+            (c.arrivals_during_outages > 0).then(|| x as f64 / c.arrivals_during_outages as f64)
+        };
+        CloudFaults {
+            rate_limited: c.rate_limited,
+            unavailable: c.unavailable,
+            retries: c.retries,
+            rejected_refused: c.rejected_refused,
+            downtime_s,
+            availability: if t > 0.0 { 1.0 - downtime_s / t } else { 1.0 },
+            arrivals_during_outages: c.arrivals_during_outages,
+            edge_share_during_outages: share(c.edge_during_outages),
+            rejected_share_during_outages: share(c.rejected_during_outages),
+        }
+    }
+}
