@@ -145,7 +145,7 @@ fn out_that_is_a_file_or_a_foreign_folder_is_refused() {
     std::fs::create_dir_all(&legacy).unwrap();
     std::fs::write(legacy.join("scenario.resolved.toml"), "").unwrap();
     std::fs::write(legacy.join("summary.json"), "{}").unwrap();
-    std::fs::write(legacy.join("requests.csv"), "old").unwrap();
+    std::fs::write(legacy.join("stale.csv"), "old").unwrap();
     let o = edgesim(&[
         "run",
         sc.to_str().unwrap(),
@@ -153,7 +153,7 @@ fn out_that_is_a_file_or_a_foreign_folder_is_refused() {
         legacy.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(!legacy.join("requests.csv").exists());
+    assert!(!legacy.join("stale.csv").exists());
     assert!(legacy.join("manifest.json").exists());
 }
 
