@@ -165,16 +165,29 @@ impl Outages {
         o
     }
 
+    /// Microseconds of `[a, b)` outside every fixed window.
+    fn outside_windows_us(&self, a: u64, b: u64) -> u64 {
+        let overlap: u64 = self
+            .windows
+            .iter()
+            .map(|(s, t)| b.min(t.0).saturating_sub(a.max(s.0)))
+            .sum();
+        b.saturating_sub(a).saturating_sub(overlap)
+    }
+
     fn count_random_episode(&mut self) {
         if let Some(e) = &self.random {
-            let (a, b) = (e.start.0, e.end.0);
-            let overlap: u64 = self
-                .windows
-                .iter()
-                .map(|(s, t)| b.min(t.0).saturating_sub(a.max(s.0)))
-                .sum();
-            self.random_only_us += (b - a).saturating_sub(overlap);
+            self.random_only_us += self.outside_windows_us(e.start.0, e.end.0);
         }
+    }
+
+    /// Draws the random episode after the current one and counts its down time.
+    fn next_random_episode(&mut self) {
+        if let Some(e) = &mut self.random {
+            let after = e.end;
+            e.draw_after(after);
+        }
+        self.count_random_episode();
     }
 
     /// Whether the cloud is down at `now`.
@@ -186,16 +199,10 @@ impl Outages {
             .windows
             .get(self.next_window)
             .is_some_and(|(s, _)| *s <= now);
-        let mut in_random = false;
-        while let Some(e) = &mut self.random {
-            if e.end > now {
-                in_random = e.start <= now;
-                break;
-            }
-            let after = e.end;
-            e.draw_after(after);
-            self.count_random_episode();
+        while self.random.as_ref().is_some_and(|e| e.end <= now) {
+            self.next_random_episode();
         }
+        let in_random = self.random.as_ref().is_some_and(|e| e.start <= now);
         in_window || in_random
     }
 
@@ -203,11 +210,7 @@ impl Outages {
     pub fn downtime_s(&mut self, end: SimTime) -> f64 {
         // Draw every random episode that starts before `end`.
         while self.random.as_ref().is_some_and(|e| e.end < end) {
-            let after = self.random.as_ref().map_or(end, |e| e.end);
-            if let Some(e) = &mut self.random {
-                e.draw_after(after);
-            }
-            self.count_random_episode();
+            self.next_random_episode();
         }
         let windows: u64 = self
             .windows
@@ -216,13 +219,7 @@ impl Outages {
             .sum();
         // The last episode may run past `end`: remove its part beyond.
         let beyond = self.random.as_ref().map_or(0, |e| {
-            let (a, b) = (e.start.0.max(end.0), e.end.0);
-            let overlap: u64 = self
-                .windows
-                .iter()
-                .map(|(s, t)| b.min(t.0).saturating_sub(a.max(s.0)))
-                .sum();
-            b.saturating_sub(a).saturating_sub(overlap)
+            self.outside_windows_us(e.start.0.max(end.0), e.end.0)
         });
         (windows + self.random_only_us.saturating_sub(beyond)) as f64 / 1e6
     }
