@@ -49,6 +49,7 @@ pub mod error;
 pub mod fidelity;
 pub mod metrics;
 pub mod output;
+pub mod plan;
 pub mod platforms;
 pub mod policy;
 pub mod report;

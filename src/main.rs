@@ -118,6 +118,62 @@ struct SweepRunArgs {
     check: bool,
 }
 
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct PlanCmd {
+    #[command(subcommand)]
+    sub: Option<PlanSub>,
+    #[command(flatten)]
+    run: PlanRunArgs,
+}
+
+#[derive(Subcommand)]
+enum PlanSub {
+    /// Search again on the union of the journals of `--shard i/n` runs (no simulation) and
+    /// write the answer of the whole search.
+    Merge {
+        /// The plan file the shards ran.
+        plan: PathBuf,
+        /// Shard output folders.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Output folder for the answer.
+        #[arg(long)]
+        out: PathBuf,
+        /// Also write the tables as CSV.
+        #[arg(long)]
+        csv: bool,
+        /// Print `answer.json` instead of the report.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct PlanRunArgs {
+    /// Plan file (TOML), e.g. scenarios/plans/retail.toml.
+    #[arg(required = true)]
+    plan: Option<PathBuf>,
+    /// Output folder (default: output/plan-NAME). Running again resumes.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Search only shard i of n (0-based), e.g. --shard 0/4; combine with `plan merge`.
+    #[arg(long)]
+    shard: Option<edgesim::sweep::exec::Shard>,
+    /// Evaluate the full grid instead of searching (to check the search on small plans).
+    #[arg(long)]
+    grid: bool,
+    /// Also write the tables as CSV.
+    #[arg(long)]
+    csv: bool,
+    /// Print `answer.json` instead of the report.
+    #[arg(long)]
+    json: bool,
+}
+
 /// A progress bar with `template` when stderr is a terminal (`None` otherwise: callers print
 /// plain lines).
 fn terminal_bar(template: &str) -> Option<indicatif::ProgressBar> {
@@ -518,6 +574,9 @@ enum Command {
     /// Run a parameter sweep (axes over scenario keys x replications) in parallel, resumably;
     /// `sweep merge` combines shard folders.
     Sweep(SweepCmd),
+    /// Find the cheapest fleet (device types and counts, slots, queue, policy, rate limit,
+    /// cloud) that meets service goals; `plan merge` combines shard folders.
+    Plan(PlanCmd),
     /// Measure a device profile: a GGUF model on this machine through llama.cpp (`--model`,
     /// needs the `llm` feature), or llama.cpp's own `llama-bench -o json` output.
     Calibrate(Box<CalibrateArgs>),
@@ -695,6 +754,82 @@ fn cmd_sweep(cmd: SweepCmd) -> anyhow::Result<bool> {
     Ok(!check || report_checks(&plan, &runs))
 }
 
+/// `edgesim plan` and `edgesim plan merge`.
+fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
+    let PlanCmd { sub, run } = cmd;
+    let started = std::time::Instant::now();
+    let (planner, outcome, dir, csv, json) = match sub {
+        Some(PlanSub::Merge {
+            plan,
+            shards,
+            out: dir,
+            csv,
+            json,
+        }) => {
+            let planner = edgesim::plan::Planner::load(&plan)?;
+            let outcome = edgesim::plan::search::merge(&planner, &shards, None)?;
+            (planner, outcome, dir, csv, json)
+        }
+        None => {
+            let path = run.plan.context("give a plan file")?;
+            anyhow::ensure!(run.threads != Some(0), "--threads 0: give at least 1");
+            let mut planner = edgesim::plan::Planner::load(&path)?;
+            if run.grid {
+                planner.method = edgesim::plan::Method::Grid;
+            }
+            let dir = run
+                .out
+                .unwrap_or_else(|| default_out(&format!("plan-{}", planner.name)));
+            eprintln!(
+                "plan {}: {} device types, a grid of {} plans x {} replications{}",
+                planner.name,
+                planner.types.len(),
+                planner.grid_size(),
+                planner.replications,
+                run.shard.map_or(String::new(), |s| format!(", shard {s}"))
+            );
+            let bar = terminal_bar("{msg} {pos} runs, {per_sec}");
+            if let Some(b) = &bar {
+                b.set_message(format!("plan {}", planner.name));
+            }
+            let progress = |n: usize| {
+                if let Some(b) = &bar {
+                    b.set_position(n as u64);
+                }
+            };
+            let (outcome, warnings) =
+                edgesim::plan::search::search(&planner, &dir, run.shard, run.threads, &progress)?;
+            if let Some(b) = &bar {
+                b.finish_and_clear();
+            }
+            for w in warnings.iter().take(10) {
+                eprintln!("warning: runs.jsonl: {w}; its run is done again");
+            }
+            eprintln!(
+                "simulated {} runs, {} from the journal",
+                outcome.simulated,
+                outcome.runs.saturating_sub(outcome.simulated)
+            );
+            (planner, outcome, dir, run.csv, run.json)
+        }
+    };
+    let files =
+        edgesim::plan::output::write(&dir, &planner, &outcome, &edgesim::output::formats(csv))?;
+    let answer = edgesim::plan::output::answer(&planner, &outcome);
+    if json {
+        out(&(serde_json::to_string_pretty(&answer)? + "\n"))?;
+    } else {
+        out(&edgesim::plan::output::to_text(&planner, &answer))?;
+    }
+    eprintln!(
+        "wrote {} ({} files) in {:.1} s",
+        dir.display(),
+        files.len() + 1,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 /// `edgesim check`.
 fn cmd_check(args: &ScenarioArgs) -> anyhow::Result<()> {
     let sc = args.load()?;
@@ -750,6 +885,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             json,
         } => cmd_compare(&args, &policies, dir, bucket_s, json)?,
         Command::Sweep(cmd) => return cmd_sweep(cmd),
+        Command::Plan(cmd) => cmd_plan(cmd)?,
         Command::Calibrate(a) => calibrate(&a)?,
         Command::Fidelity(a) => fidelity(&a)?,
         Command::Validate { .. } => anyhow::bail!(

@@ -121,16 +121,17 @@ pub fn to_table(s: &Summary) -> String {
     let _ = writeln!(o);
     let _ = writeln!(
         o,
-        "{:<22}{:>12}{:>12}{:>12}{:>12}",
-        "latency [ms]", "p50", "p90", "p99", "mean"
+        "{:<22}{:>12}{:>12}{:>12}{:>12}{:>12}",
+        "latency [ms]", "p50", "p90", "p95", "p99", "mean"
     );
     let mut row = |name: &str, p: &Percentiles| {
         let _ = writeln!(
             o,
-            "{:<22}{:>12}{:>12}{:>12}{:>12}",
+            "{:<22}{:>12}{:>12}{:>12}{:>12}{:>12}",
             name,
             ms(p.p50),
             ms(p.p90),
+            ms(p.p95),
             ms(p.p99),
             ms(p.mean)
         );

@@ -287,17 +287,20 @@ impl DeviceGroup {
     }
 }
 
-/// Validates `[[devices]]`: at least one entry, unique device names.
+/// Validates `[[devices]]`: unique device names, and at least one entry unless the cloud
+/// takes every request (`cloud_enabled`: a cloud-only scenario).
 pub fn fleet_from_files(
     cx: &Checker,
     list: &[DeviceFile],
     catalogue: &ModelCatalogue,
+    cloud_enabled: bool,
 ) -> Result<Vec<DeviceGroup>> {
-    if list.is_empty() {
+    if list.is_empty() && !cloud_enabled {
         return Err(cx.bad(
             "devices",
             "[]",
-            "the edge cluster is empty; add at least one [[devices]] entry",
+            "the edge cluster is empty and the cloud is disabled, so every request would be \
+             rejected; add at least one [[devices]] entry or enable [cloud]",
         ));
     }
     let mut total = 0u64;

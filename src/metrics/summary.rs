@@ -6,13 +6,15 @@ use super::{Histogram, Recorder, Refusal, RequestRecord, Route};
 use crate::device::DeviceId;
 use crate::time::SimTime;
 
-/// p50/p90/p99 and mean of a latency \[ms\]; `null` in JSON when nothing was measured.
+/// p50/p90/p95/p99 and mean of a latency \[ms\]; `null` in JSON when nothing was measured.
 #[derive(Clone, Copy, Debug, Serialize, PartialEq)]
 pub struct Percentiles {
     /// Median.
     pub p50: Option<f64>,
     /// 90th percentile.
     pub p90: Option<f64>,
+    /// 95th percentile.
+    pub p95: Option<f64>,
     /// 99th percentile.
     pub p99: Option<f64>,
     /// Mean.
@@ -26,6 +28,7 @@ impl Percentiles {
         Percentiles {
             p50: ms(h.quantile(0.50)),
             p90: ms(h.quantile(0.90)),
+            p95: ms(h.quantile(0.95)),
             p99: ms(h.quantile(0.99)),
             mean: ms(h.mean()),
         }
@@ -426,7 +429,8 @@ impl Summary {
             too_long_attempts: rec.refused.too_long,
             oversized: rec.oversized,
             cloud_cost_usd: rec.cloud_cost_usd,
-            edge_energy_j: devices.iter().map(|d| d.energy_j).sum(),
+            // `+ 0.0`: an empty sum is −0.0 (a cloud-only run).
+            edge_energy_j: devices.iter().map(|d| d.energy_j).sum::<f64>() + 0.0,
             edge_request_energy_j: rec.edge_request_energy_j,
             ttft_ms: Percentiles::from_micros(&rec.ttft.all),
             e2e_ms: Percentiles::from_micros(&rec.e2e.all),

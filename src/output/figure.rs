@@ -13,6 +13,8 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// A band around a line, (low, high) per point (confidence intervals), if any.
     pub band: Option<Vec<(f64, f64)>>,
+    /// Draw the points as markers, not joined (line panels only).
+    pub markers: bool,
 }
 
 impl Series {
@@ -22,6 +24,15 @@ impl Series {
             name: name.into(),
             points,
             band: None,
+            markers: false,
+        }
+    }
+
+    /// A series drawn as unjoined markers (a scatter).
+    pub fn markers(name: impl Into<String>, points: Vec<(f64, f64)>) -> Series {
+        Series {
+            markers: true,
+            ..Series::new(name, points)
         }
     }
 }

@@ -240,6 +240,17 @@ fn lines<DB: DrawingBackend>(
             poly.extend(s.points.iter().zip(band).rev().map(|(p, b)| (tx(p.0), b.1)));
             chart.draw_series(std::iter::once(Polygon::new(poly, c.mix(0.18).filled())))?;
         }
+        if s.markers {
+            chart
+                .draw_series(
+                    s.points
+                        .iter()
+                        .map(|&(x, y)| Circle::new((tx(x), y), 4, c.filled())),
+                )?
+                .label(&s.name)
+                .legend(move |(x, y)| Circle::new((x + 9, y), 4, c.filled()));
+            continue;
+        }
         chart
             .draw_series(LineSeries::new(
                 s.points.iter().map(|&(x, y)| (tx(x), y)),

@@ -199,10 +199,10 @@ impl Scenario {
             }
         };
         let workload = WorkloadSpec::from_file(&cx, &file.workload, &catalogue)?;
-        let fleet = fleet_from_files(&cx, &file.devices, &catalogue)?;
+        let cloud = CloudSpec::from_file(&cx, &file.cloud, &catalogue)?;
+        let fleet = fleet_from_files(&cx, &file.devices, &catalogue, cloud.enabled)?;
         let rate_limit = RateLimitSpec::from_file(&cx, &file.rate_limit)?;
         let routing = RoutingSpec::from_file(&cx, &file.routing)?;
-        let cloud = CloudSpec::from_file(&cx, &file.cloud, &catalogue)?;
         let metrics = MetricsSpec::from_file(&cx, &file.metrics, &catalogue)?;
         let sc = Scenario {
             name,

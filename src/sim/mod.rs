@@ -274,13 +274,14 @@ impl<'a, R: Recorder> World<'a, R> {
             .unit
             .amount(arrival.prompt_tokens, arrival.output_tokens);
         let tokens = u64::from(arrival.prompt_tokens) + u64::from(arrival.output_tokens);
-        let oversized = tokens > self.max_ctx;
+        // With no edge devices (a cloud-only scenario) nothing is oversized: there is no edge.
+        let oversized = !self.devices.is_empty() && tokens > self.max_ctx;
         if oversized && self.reqs[slot as usize].retries == 0 {
             self.recorder.on_oversized(now, id);
         }
         self.gateway.begin(now);
         let mut attempts = 0;
-        while !oversized && attempts < self.sc.routing.max_attempts {
+        while !oversized && !self.devices.is_empty() && attempts < self.sc.routing.max_attempts {
             let Some(dev) = self.gateway.select(now) else {
                 break;
             };

@@ -321,6 +321,7 @@ pub fn figures(plan: &Plan, stats: &[Vec<Stat>]) -> Vec<Figure> {
                     name,
                     points: Vec::new(),
                     band: Some(Vec::new()),
+                    markers: false,
                 });
                 let st = stats[pt][m];
                 let (Some(x), Some(y)) = (values[xc].parse::<f64>().ok(), st.mean) else {

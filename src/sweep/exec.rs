@@ -84,7 +84,7 @@ struct Header {
 }
 
 /// The hash of the metric set that journal lines hold.
-fn metric_set() -> String {
+pub(crate) fn metric_set() -> String {
     let names: Vec<&str> = super::metrics::METRICS.iter().map(|m| m.name).collect();
     format!("{:016x}", crate::rng::fnv1a(names.join(",").as_bytes()))
 }
@@ -119,16 +119,23 @@ pub struct Journal {
     pub bad: Vec<String>,
 }
 
-/// Reads a journal: its header and every complete line. A torn last line (an interrupted
-/// append) is cut off the file; other unreadable lines are listed in [`Journal::bad`]. An
-/// unreadable header gives `None` (the journal is started again).
-pub fn read_journal(path: &Path) -> Result<Option<Journal>> {
+/// A JSON-lines journal read back: its header, every record with its 1-based line number,
+/// and the lines that are not records.
+pub(crate) type Lines<H, R> = (H, Vec<(usize, R)>, Vec<String>);
+
+/// Reads a JSON-lines journal (a header line, then one record per line). A torn last line (an
+/// interrupted append) is cut off the file; other unreadable lines are listed. An unreadable
+/// header gives `None` (the journal is started again). Sweeps and plans keep their runs so.
+pub(crate) fn read_jsonl<H: serde::de::DeserializeOwned, R: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &'static str,
+) -> Result<Option<Lines<H, R>>> {
     if !path.exists() {
         return Ok(None);
     }
-    let bytes = crate::check::read_bytes(path, "sweep journal", crate::check::MAX_DATA_BYTES)?;
+    let bytes = crate::check::read_bytes(path, what, crate::check::MAX_DATA_BYTES)?;
     let mut complete = 0; // bytes of complete lines
-    let mut header: Option<Header> = None;
+    let mut header: Option<H> = None;
     let mut runs = Vec::new();
     let mut bad = Vec::new();
     for (n, line) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
@@ -138,9 +145,7 @@ pub fn read_journal(path: &Path) -> Result<Option<Journal>> {
         complete += line.len();
         let text = std::str::from_utf8(&line[..line.len() - 1]);
         if n == 0 {
-            header = text
-                .ok()
-                .and_then(|t| serde_json::from_str::<Header>(t).ok());
+            header = text.ok().and_then(|t| serde_json::from_str::<H>(t).ok());
             if header.is_none() {
                 return Ok(None);
             }
@@ -148,7 +153,7 @@ pub fn read_journal(path: &Path) -> Result<Option<Journal>> {
         }
         match text
             .map_err(|e| e.to_string())
-            .and_then(|t| serde_json::from_str::<RunResult>(t).map_err(|e| e.to_string()))
+            .and_then(|t| serde_json::from_str::<R>(t).map_err(|e| e.to_string()))
         {
             Ok(r) => runs.push((n + 1, r)),
             Err(e) => bad.push(format!(
@@ -166,13 +171,20 @@ pub fn read_journal(path: &Path) -> Result<Option<Journal>> {
         f.set_len(complete as u64)
             .map_err(Error::io(path, "cannot repair"))?;
     }
-    Ok(header.map(|h| Journal {
-        same_metrics: h.metrics.as_deref() == Some(metric_set().as_str()),
-        fingerprint: h.fingerprint,
-        shard: h.shard,
-        runs,
-        bad,
-    }))
+    Ok(header.map(|h| (h, runs, bad)))
+}
+
+/// Reads a sweep journal: its header and every complete line (a torn last line is cut off).
+pub fn read_journal(path: &Path) -> Result<Option<Journal>> {
+    Ok(
+        read_jsonl::<Header, RunResult>(path, "sweep journal")?.map(|(h, runs, bad)| Journal {
+            same_metrics: h.metrics.as_deref() == Some(metric_set().as_str()),
+            fingerprint: h.fingerprint,
+            shard: h.shard,
+            runs,
+            bad,
+        }),
+    )
 }
 
 /// Whether `r` is a run of `plan` (and of `shard`) as this version records it: its index,

@@ -67,10 +67,12 @@ pub const METRICS: &[Metric] = &[
     m!("edge_request_energy_j", |s| Some(s.edge_request_energy_j)),
     m!("ttft_p50_ms", |s| s.ttft_ms.p50),
     m!("ttft_p90_ms", |s| s.ttft_ms.p90),
+    m!("ttft_p95_ms", |s| s.ttft_ms.p95),
     m!("ttft_p99_ms", |s| s.ttft_ms.p99),
     m!("ttft_mean_ms", |s| s.ttft_ms.mean),
     m!("e2e_p50_ms", |s| s.e2e_ms.p50),
     m!("e2e_p90_ms", |s| s.e2e_ms.p90),
+    m!("e2e_p95_ms", |s| s.e2e_ms.p95),
     m!("e2e_p99_ms", |s| s.e2e_ms.p99),
     m!("e2e_mean_ms", |s| s.e2e_ms.mean),
     m!("edge_ttft_p90_ms", |s| s.edge.ttft_ms.p90),
@@ -88,6 +90,15 @@ pub const METRICS: &[Metric] = &[
             .then(|| s.devices.iter().map(|d| d.utilisation).sum::<f64>() / s.devices.len() as f64)
     }),
     m!("end_s", |s| Some(s.end_s)),
+    m!("arrival_window_s", |s| Some(s.duration_s)),
+    m!("cloud_rate_limited", |s| s
+        .cloud_faults
+        .as_ref()
+        .map(|f| f.rate_limited as f64)),
+    m!("cloud_availability", |s| s
+        .cloud_faults
+        .as_ref()
+        .map(|f| f.availability)),
 ];
 
 /// The index of metric `name`.

@@ -98,10 +98,11 @@ fn negative_and_zero_rate() {
 
 #[test]
 fn empty_cluster() {
+    // Without devices the cloud takes everything; without the cloud too, nothing would serve.
     fails(
         "empty_cluster",
-        WORKLOAD,
-        &["devices", "empty", "[[devices]]"],
+        &format!("{WORKLOAD}[cloud]\nenabled = false\n"),
+        &["devices", "empty", "cloud is disabled", "[[devices]]"],
     );
 }
 

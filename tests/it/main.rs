@@ -18,6 +18,7 @@ mod fleet;
 mod fuzz;
 mod hostile;
 mod invariants;
+mod plan;
 mod platforms;
 mod queueing;
 mod routing;

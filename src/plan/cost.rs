@@ -1,0 +1,205 @@
+//! The total-cost model of a plan and the per-run quantities its goals bound.
+//!
+//! Per month, with `h` traffic hours (the scenario's traffic repeats for `h` hours; the boards
+//! idle the remaining `730 − h`) and `k = 3600 h / duration_s` copies of the simulated window:
+//!
+//! - boards: Σ count · price_usd / lifetime_months
+//! - energy: (P̄ · h + P_idle · (730 − h)) / 1000 kWh at the electricity price, with P̄ the
+//!   fleet's mean power over the run (`edge_energy_j / end_s`, idle included) and P_idle the
+//!   fleet's idle power
+//! - cloud: k · cloud_cost_usd
+//! - per 1,000 requests: 1000 · total / (k · requests_total)
+
+use serde::Serialize;
+
+use super::{CostsFile, DeviceType, HOURS_PER_MONTH, Point, Quantity};
+use crate::check::Checker;
+use crate::error::Result;
+use crate::scenario::Scenario;
+use crate::sweep::metrics::index;
+
+/// Validated `[costs]`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Costs {
+    /// Electricity price \[US cents per kWh\].
+    pub cents_per_kwh: f64,
+    /// Hours a month with the scenario's traffic.
+    pub traffic_hours_per_month: f64,
+}
+
+impl Costs {
+    /// Validates `[costs]`; the electricity price defaults to the scenario's.
+    pub fn from_file(cx: &Checker, f: &CostsFile, base: &Scenario) -> Result<Costs> {
+        let cents_per_kwh = match f.electricity_cents_per_kwh {
+            Some(c) => cx.non_negative("costs.electricity_cents_per_kwh", c)?,
+            None => base.metrics.electricity_cents_per_kwh,
+        };
+        let h = f.traffic_hours_per_month;
+        if !(h > 0.0 && h <= HOURS_PER_MONTH) {
+            return Err(cx.bad(
+                "costs.traffic_hours_per_month",
+                crate::check::num(h),
+                format!("must lie in (0, {HOURS_PER_MONTH}] (hours in a month)"),
+            ));
+        }
+        Ok(Costs {
+            cents_per_kwh,
+            traffic_hours_per_month: h,
+        })
+    }
+}
+
+/// What one run of a plan costs and achieves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct RunValues {
+    /// Boards \[USD/month\].
+    pub boards_usd_month: f64,
+    /// Energy \[USD/month\].
+    pub energy_usd_month: f64,
+    /// Cloud fees \[USD/month\].
+    pub cloud_usd_month: f64,
+    /// Total \[USD/month\].
+    pub total_usd_month: f64,
+    /// Total per 1,000 requests \[USD\].
+    pub usd_per_1k_requests: Option<f64>,
+    /// TTFT p95 \[ms\] (`None`: nothing served).
+    pub ttft_p95_ms: Option<f64>,
+    /// TTFT p99 \[ms\].
+    pub ttft_p99_ms: Option<f64>,
+    /// End-to-end p95 \[ms\].
+    pub e2e_p95_ms: Option<f64>,
+    /// End-to-end p99 \[ms\].
+    pub e2e_p99_ms: Option<f64>,
+    /// Rejected share.
+    pub reject_share: Option<f64>,
+    /// Edge-served share.
+    pub edge_share: Option<f64>,
+    /// Cloud-served share.
+    pub cloud_share: Option<f64>,
+}
+
+impl RunValues {
+    /// The value of a goal's quantity.
+    pub fn get(&self, q: Quantity) -> Option<f64> {
+        match q {
+            Quantity::TtftP95Ms => self.ttft_p95_ms,
+            Quantity::TtftP99Ms => self.ttft_p99_ms,
+            Quantity::E2eP95Ms => self.e2e_p95_ms,
+            Quantity::E2eP99Ms => self.e2e_p99_ms,
+            Quantity::RejectShare => self.reject_share,
+            Quantity::EdgeShare => self.edge_share,
+            Quantity::CloudUsdPerMonth => Some(self.cloud_usd_month),
+        }
+    }
+
+    /// From one run's sweep metrics (see [`crate::sweep::metrics::METRICS`]).
+    pub fn of(costs: &Costs, types: &[DeviceType], p: &Point, m: &[Option<f64>]) -> RunValues {
+        let get = |name: &str| index(name).and_then(|i| m.get(i).copied().flatten());
+        let h = costs.traffic_hours_per_month;
+        let duration_s = get("arrival_window_s").unwrap_or(0.0);
+        let k = if duration_s > 0.0 {
+            3600.0 * h / duration_s
+        } else {
+            0.0
+        };
+        let boards_usd_month: f64 = types
+            .iter()
+            .zip(&p.counts)
+            .map(|(t, &c)| t.capex_usd_month(c))
+            .sum();
+        let idle_w: f64 = types
+            .iter()
+            .zip(&p.counts)
+            .map(|(t, &c)| f64::from(c) * t.idle_w)
+            .sum();
+        let end_s = get("end_s").unwrap_or(0.0);
+        let mean_w = match get("edge_energy_j") {
+            Some(e) if end_s > 0.0 => e / end_s,
+            _ => idle_w,
+        };
+        let kwh = (mean_w * h + idle_w * (HOURS_PER_MONTH - h)) / 1000.0;
+        let energy_usd_month = kwh * costs.cents_per_kwh / 100.0;
+        let cloud_usd_month = k * get("cloud_cost_usd").unwrap_or(0.0);
+        let total_usd_month = boards_usd_month + energy_usd_month + cloud_usd_month;
+        let requests = k * get("requests_total").unwrap_or(0.0);
+        RunValues {
+            boards_usd_month,
+            energy_usd_month,
+            cloud_usd_month,
+            total_usd_month,
+            usd_per_1k_requests: (requests > 0.0).then(|| 1000.0 * total_usd_month / requests),
+            ttft_p95_ms: get("ttft_p95_ms"),
+            ttft_p99_ms: get("ttft_p99_ms"),
+            e2e_p95_ms: get("e2e_p95_ms"),
+            e2e_p99_ms: get("e2e_p99_ms"),
+            reject_share: get("reject_rate"),
+            edge_share: get("edge_share"),
+            cloud_share: get("redirect_rate"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sweep::metrics::METRICS;
+
+    fn metrics(pairs: &[(&str, f64)]) -> Vec<Option<f64>> {
+        let mut m = vec![None; METRICS.len()];
+        for (k, v) in pairs {
+            m[index(k).unwrap()] = Some(*v);
+        }
+        m
+    }
+
+    /// A hand-worked month: 2 boards at $240 over 24 months, 5 W idle each, a one-hour run
+    /// drawing 36 kJ (10 W on average) and $0.50 of cloud fees over 1,000 requests, the traffic
+    /// 100 hours a month at 20 cents per kWh.
+    #[test]
+    fn hand_worked_month() {
+        let t = DeviceType {
+            name: "b".into(),
+            profile: "p".into(),
+            model: "m".into(),
+            price_usd: 240.0,
+            lifetime_months: 24.0,
+            min_count: 0,
+            max_count: 4,
+            slots: vec![1],
+            queue_capacity: vec![0],
+            ctx_tokens: None,
+            idle_w: 5.0,
+        };
+        let p = Point {
+            counts: vec![2],
+            slots: vec![0],
+            queue: vec![0],
+            policy: 0,
+            rate_limit: 0,
+            cloud: 0,
+        };
+        let costs = Costs {
+            cents_per_kwh: 20.0,
+            traffic_hours_per_month: 100.0,
+        };
+        let m = metrics(&[
+            ("arrival_window_s", 3600.0),
+            ("end_s", 3600.0),
+            ("edge_energy_j", 36_000.0),
+            ("cloud_cost_usd", 0.5),
+            ("requests_total", 1000.0),
+        ]);
+        let v = RunValues::of(&costs, &[t], &p, &m);
+        assert_eq!(v.boards_usd_month, 20.0); // 2 x 240 / 24
+        // 10 W x 100 h + 10 W idle x 630 h = 7.3 kWh at $0.20.
+        assert!(
+            (v.energy_usd_month - 1.46).abs() < 1e-12,
+            "{}",
+            v.energy_usd_month
+        );
+        assert_eq!(v.cloud_usd_month, 50.0); // 100 copies of the hour
+        assert!((v.total_usd_month - 71.46).abs() < 1e-12);
+        // 100,000 requests a month.
+        assert!((v.usd_per_1k_requests.unwrap() - 0.7146).abs() < 1e-12);
+    }
+}

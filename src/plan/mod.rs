@@ -1,0 +1,931 @@
+//! `edgesim plan`: the cheapest fleet that meets the service goals.
+//!
+//! A plan file names a workload (a scenario), candidate device types with their price, the
+//! search space (counts, slots, queue, policy, rate limit, cloud) and the goals. [`Planner`]
+//! is the validated plan; [`search`] finds the cheapest plan that meets every goal, and
+//! [`output`] writes the answer, the Pareto front and the baselines. The file format and the
+//! search are in `docs/plan.md`, the cost model in `docs/metrics.md`.
+
+pub mod cost;
+pub mod output;
+pub mod search;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::check::{Checker, InputCache};
+use crate::error::{Error, Result};
+use crate::scenario::{LoadOptions, Scenario};
+use crate::sweep::value_text;
+
+pub use cost::Costs;
+
+/// Hours in an average month (365 × 24 / 12).
+pub const HOURS_PER_MONTH: f64 = 730.0;
+/// Default board lifetime over which its price is amortised \[months\].
+pub const DEFAULT_LIFETIME_MONTHS: f64 = 36.0;
+/// Default replications per plan.
+pub const DEFAULT_REPLICATIONS: u32 = 3;
+/// Default screening margin: a plan whose first run misses a goal by more than this share is
+/// dropped without its other replications.
+pub const DEFAULT_SCREEN_MARGIN: f64 = 0.5;
+/// Default number of branches searched between two updates of the best cost.
+pub const DEFAULT_WAVE: usize = 16;
+/// The most points a plan's search space may hold (the grid's size).
+pub const MAX_POINTS: u64 = 10_000_000;
+
+fn three() -> u32 {
+    DEFAULT_REPLICATIONS
+}
+fn hours() -> f64 {
+    HOURS_PER_MONTH
+}
+fn lifetime() -> f64 {
+    DEFAULT_LIFETIME_MONTHS
+}
+fn margin() -> f64 {
+    DEFAULT_SCREEN_MARGIN
+}
+fn wave() -> usize {
+    DEFAULT_WAVE
+}
+
+/// A plan file as written.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanFile {
+    /// Plan name (default: the file stem).
+    pub name: Option<String>,
+    /// The workload: a scenario file, relative to the plan file. Its `[[devices]]` are replaced
+    /// by each candidate fleet; its selection, rate limit and cloud are the defaults of the
+    /// search.
+    pub scenario: String,
+    /// Runs per plan (replication r uses seed `seed + r` for every plan).
+    #[serde(default = "three")]
+    pub replications: u32,
+    /// Base seed (default: the scenario's).
+    pub seed: Option<u64>,
+    /// Prices of energy and the month the traffic fills.
+    #[serde(default)]
+    pub costs: CostsFile,
+    /// Candidate device types.
+    pub types: Vec<TypeFile>,
+    /// What else is searched, and how.
+    #[serde(default)]
+    pub search: SearchFile,
+    /// The service goals.
+    #[serde(default)]
+    pub goals: GoalsFile,
+}
+
+/// `[costs]`.
+#[derive(Clone, Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CostsFile {
+    /// Electricity price \[US cents per kWh\] (default: the scenario's `metrics`).
+    pub electricity_cents_per_kwh: Option<f64>,
+    /// Hours a month that look like the scenario's traffic; the boards idle the rest of the
+    /// month (default 730: all of it).
+    #[serde(default = "hours")]
+    pub traffic_hours_per_month: f64,
+}
+
+/// `[[types]]`: a candidate device type.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypeFile {
+    /// Name (also the device names in the scenario).
+    pub name: String,
+    /// Device profile (board and power mode), relative to the plan file.
+    pub profile: String,
+    /// Model served (catalogue name, calibrated in the profile).
+    pub model: String,
+    /// Purchase price of one board \[USD\].
+    pub price_usd: f64,
+    /// Months over which the price is amortised.
+    #[serde(default = "lifetime")]
+    pub lifetime_months: f64,
+    /// Fewest boards of this type.
+    #[serde(default)]
+    pub min_count: u32,
+    /// Most boards of this type.
+    pub max_count: u32,
+    /// Slot counts searched (default: the scenario default).
+    pub slots: Option<Vec<u32>>,
+    /// Queue capacities searched (default: the scenario default).
+    pub queue_capacity: Option<Vec<u32>>,
+    /// Context per slot \[tokens\] (default: the scenario default).
+    pub ctx_tokens: Option<u32>,
+}
+
+/// How the search runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Branch and bound on board cost with screening (and bisection on the board count when
+    /// `assume_monotone`).
+    #[default]
+    BranchAndBound,
+    /// Every point with every replication (to check the search; for small spaces).
+    Grid,
+}
+
+/// `[search]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchFile {
+    /// Selection policies: a kind (`"load_aware"`) or a `[selection]` table (default: the
+    /// scenario's).
+    #[serde(default)]
+    pub policies: Vec<toml::Value>,
+    /// Rate limiters: `[rate_limit]` tables, or `"none"` (default: the scenario's).
+    #[serde(default)]
+    pub rate_limits: Vec<toml::Value>,
+    /// Clouds: `"none"` (no cloud: edge-only), a catalogue model (the scenario's `[cloud]`
+    /// with that model and its preset latency and prices), or a whole `[cloud]` table
+    /// (default: `"none"` and the scenario's cloud).
+    #[serde(default)]
+    pub clouds: Vec<toml::Value>,
+    /// `branch_and_bound` (default) or `grid`.
+    #[serde(default)]
+    pub method: Method,
+    /// Take every goal to be monotone in the number of boards of a type (more boards never
+    /// miss a goal that fewer meet) and bisect on the count: fewer runs, but a wrong answer
+    /// where the assumption fails (slow boards taking traffic from a faster cloud raise the
+    /// latency percentiles).
+    #[serde(default)]
+    pub assume_monotone: bool,
+    /// Screening margin (share of a goal; 0 disables screening).
+    #[serde(default = "margin")]
+    pub screen_margin: f64,
+    /// Branches searched between two updates of the best cost.
+    #[serde(default = "wave")]
+    pub wave: usize,
+}
+
+impl Default for SearchFile {
+    fn default() -> Self {
+        SearchFile {
+            policies: Vec::new(),
+            rate_limits: Vec::new(),
+            clouds: Vec::new(),
+            method: Method::default(),
+            assume_monotone: false,
+            screen_margin: DEFAULT_SCREEN_MARGIN,
+            wave: DEFAULT_WAVE,
+        }
+    }
+}
+
+/// `[goals]`: every goal given must hold (on its 95 % confidence bound).
+#[derive(Clone, Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct GoalsFile {
+    /// Most TTFT p95 \[ms\].
+    pub ttft_p95_ms: Option<f64>,
+    /// Most TTFT p99 \[ms\].
+    pub ttft_p99_ms: Option<f64>,
+    /// Most end-to-end p95 \[ms\].
+    pub e2e_p95_ms: Option<f64>,
+    /// Most end-to-end p99 \[ms\].
+    pub e2e_p99_ms: Option<f64>,
+    /// Most share of requests rejected.
+    pub max_reject_share: Option<f64>,
+    /// Least share of requests served at the edge.
+    pub min_edge_share: Option<f64>,
+    /// Most cloud fees per month \[USD\].
+    pub max_cloud_usd_per_month: Option<f64>,
+}
+
+/// A quantity a goal bounds, per run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quantity {
+    /// TTFT p95 \[ms\].
+    TtftP95Ms,
+    /// TTFT p99 \[ms\].
+    TtftP99Ms,
+    /// End-to-end p95 \[ms\].
+    E2eP95Ms,
+    /// End-to-end p99 \[ms\].
+    E2eP99Ms,
+    /// Rejected share.
+    RejectShare,
+    /// Edge-served share.
+    EdgeShare,
+    /// Cloud fees per month \[USD\].
+    CloudUsdPerMonth,
+}
+
+/// A goal: a quantity and its bound.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Goal {
+    /// The goal's key in `[goals]`.
+    pub key: &'static str,
+    /// What it bounds.
+    pub quantity: Quantity,
+    /// The bound.
+    pub bound: f64,
+    /// `true`: the quantity must be at most `bound`; `false`: at least.
+    pub at_most: bool,
+}
+
+impl Goal {
+    /// The goal in words, e.g. `ttft_p95_ms <= 2000`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {} {}",
+            self.key,
+            if self.at_most { "<=" } else { ">=" },
+            crate::check::num(self.bound)
+        )
+    }
+}
+
+/// A candidate device type, validated.
+#[derive(Clone, Debug)]
+pub struct DeviceType {
+    /// Name.
+    pub name: String,
+    /// Profile path (resolved against the plan file).
+    pub profile: PathBuf,
+    /// Model.
+    pub model: String,
+    /// Board price \[USD\].
+    pub price_usd: f64,
+    /// Amortisation \[months\].
+    pub lifetime_months: f64,
+    /// Count range.
+    pub min_count: u32,
+    /// Count range.
+    pub max_count: u32,
+    /// Slot options.
+    pub slots: Vec<u32>,
+    /// Queue options.
+    pub queue_capacity: Vec<u32>,
+    /// Context per slot.
+    pub ctx_tokens: Option<u32>,
+    /// Idle power of one board \[W\] (from the profile).
+    pub idle_w: f64,
+}
+
+impl DeviceType {
+    /// Board cost per month \[USD\] of `count` boards.
+    pub fn capex_usd_month(&self, count: u32) -> f64 {
+        f64::from(count) * self.price_usd / self.lifetime_months
+    }
+}
+
+/// One option of the search: its label in tables and the scenario table it sets (`None`: no
+/// cloud).
+#[derive(Clone, Debug)]
+pub struct Choice {
+    /// Label in tables and reports.
+    pub label: String,
+    /// The scenario section.
+    pub table: Option<toml::Value>,
+}
+
+/// A validated plan.
+#[derive(Clone, Debug)]
+pub struct Planner {
+    /// Name.
+    pub name: String,
+    /// The plan file.
+    pub source: PathBuf,
+    /// The workload scenario file.
+    pub scenario: PathBuf,
+    /// Replications per plan.
+    pub replications: u32,
+    /// Base seed.
+    pub seed: u64,
+    /// Cost settings.
+    pub costs: Costs,
+    /// Device types; the search bisects on the count of the one with the widest range.
+    pub types: Vec<DeviceType>,
+    /// Policy options.
+    pub policies: Vec<Choice>,
+    /// Rate-limit options.
+    pub rate_limits: Vec<Choice>,
+    /// Cloud options.
+    pub clouds: Vec<Choice>,
+    /// Search method.
+    pub method: Method,
+    /// Bisect on the board count (see [`SearchFile::assume_monotone`]).
+    pub assume_monotone: bool,
+    /// Screening margin.
+    pub screen_margin: f64,
+    /// Branches per wave.
+    pub wave: usize,
+    /// Goals.
+    pub goals: Vec<Goal>,
+    /// Hash of the plan and scenario texts: journals of another plan are refused.
+    pub fingerprint: String,
+    base: toml::Value,
+    cache: Arc<InputCache>,
+}
+
+/// A point of the search space: counts and option indices per type, and the shared options.
+/// Points are canonical: a type with no boards has its first slot and queue options, and a
+/// plan without boards has the first policy and rate limiter (they do not matter).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Point {
+    /// Boards per type.
+    pub counts: Vec<u32>,
+    /// Index into each type's `slots`.
+    pub slots: Vec<usize>,
+    /// Index into each type's `queue_capacity`.
+    pub queue: Vec<usize>,
+    /// Index into `policies`.
+    pub policy: usize,
+    /// Index into `rate_limits`.
+    pub rate_limit: usize,
+    /// Index into `clouds`.
+    pub cloud: usize,
+}
+
+impl Point {
+    /// The canonical form (see [`Point`]).
+    pub fn canonical(mut self) -> Point {
+        for t in 0..self.counts.len() {
+            if self.counts[t] == 0 {
+                self.slots[t] = 0;
+                self.queue[t] = 0;
+            }
+        }
+        if self.counts.iter().all(|&c| c == 0) {
+            self.policy = 0;
+            self.rate_limit = 0;
+        }
+        self
+    }
+
+    /// Total boards.
+    pub fn boards(&self) -> u64 {
+        self.counts.iter().map(|&c| u64::from(c)).sum()
+    }
+}
+
+fn choice_label(v: &toml::Value, key: &str) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Table(t) => {
+            let mut parts: Vec<String> = Vec::new();
+            if let Some(k) = t.get(key) {
+                parts.push(crate::sweep::label(&value_text(k)));
+            }
+            for (k, x) in t {
+                if k != key {
+                    parts.push(format!("{k}={}", crate::sweep::label(&value_text(x))));
+                }
+            }
+            parts.join(" ")
+        }
+        other => value_text(other),
+    }
+}
+
+impl Planner {
+    /// Reads and validates a plan file: every option is tried in a scenario before any run.
+    pub fn load(path: &Path) -> Result<Planner> {
+        let text = crate::check::read_text(path, "plan", crate::check::MAX_CONFIG_BYTES)?;
+        let file: PlanFile = toml::from_str(&text).map_err(|e| Error::Syntax {
+            path: path.into(),
+            message: crate::check::cut_lines(&e.to_string(), 1000),
+        })?;
+        let cx = Checker::new(path);
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let scenario = dir.join(&file.scenario);
+        let base_text =
+            crate::check::read_text(&scenario, "scenario", crate::check::MAX_CONFIG_BYTES)?;
+        let base_sc = Scenario::from_str_at(&base_text, &scenario, &LoadOptions::default())
+            .map_err(|e| cx.referenced("scenario", &file.scenario, e))?;
+        let base = Scenario::parse_doc(&base_text, &scenario)?;
+        let name = match &file.name {
+            Some(n) if n.trim().is_empty() || n.contains(['/', '\\']) || n == "." || n == ".." => {
+                return Err(cx.bad(
+                    "name",
+                    format!("\"{n}\""),
+                    "must be non-empty, without path separators",
+                ));
+            }
+            Some(n) => n.clone(),
+            None => path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "plan".into()),
+        };
+        if file.replications == 0 || file.replications > crate::sweep::MAX_REPLICATIONS {
+            return Err(cx.bad(
+                "replications",
+                file.replications,
+                format!("must lie in [1, {}]", crate::sweep::MAX_REPLICATIONS),
+            ));
+        }
+        let seed = file.seed.unwrap_or(base_sc.seed);
+        if seed
+            .checked_add(u64::from(file.replications))
+            .is_none_or(|s| s > i64::MAX as u64)
+        {
+            return Err(cx.bad(
+                "seed",
+                seed,
+                format!("seed + replications must stay below {}", i64::MAX),
+            ));
+        }
+        let costs = Costs::from_file(&cx, &file.costs, &base_sc)?;
+        let types = Self::types(&cx, &file.types)?;
+        let search = &file.search;
+        let policies = if search.policies.is_empty() {
+            vec![Choice {
+                label: base_sc.selection.kind.name().to_string(),
+                table: base.get("selection").cloned(),
+            }]
+        } else {
+            Self::choices(&cx, "search.policies", &search.policies, "kind")?
+        };
+        let rate_limits = if search.rate_limits.is_empty() {
+            vec![Choice {
+                label: base_sc.rate_limit.describe(),
+                table: base.get("rate_limit").cloned(),
+            }]
+        } else {
+            Self::choices(&cx, "search.rate_limits", &search.rate_limits, "kind")?
+        };
+        let clouds = Self::clouds(&cx, &search.clouds, &base, &base_sc)?;
+        if !(0.0..=10.0).contains(&search.screen_margin) {
+            return Err(cx.bad(
+                "search.screen_margin",
+                crate::check::num(search.screen_margin),
+                "must lie in [0, 10] (a share of each goal; 0: no screening)",
+            ));
+        }
+        if search.wave == 0 || search.wave > 100_000 {
+            return Err(cx.bad("search.wave", search.wave, "must lie in [1, 100000]"));
+        }
+        let goals = Self::goals(&cx, &file.goals)?;
+        let fingerprint = format!(
+            "{:016x}",
+            crate::rng::fnv1a(format!("{text}\u{0}{base_text}").as_bytes())
+        );
+        let planner = Planner {
+            name,
+            source: path.into(),
+            scenario,
+            replications: file.replications,
+            seed,
+            costs,
+            types,
+            policies,
+            rate_limits,
+            clouds,
+            method: search.method,
+            assume_monotone: search.assume_monotone,
+            screen_margin: search.screen_margin,
+            wave: search.wave,
+            goals,
+            fingerprint,
+            base,
+            cache: Arc::new(InputCache::default()),
+        };
+        let grid = planner.grid_size();
+        if grid > MAX_POINTS {
+            return Err(cx.bad(
+                "types",
+                grid,
+                format!(
+                    "the search space holds {grid} points; at most {MAX_POINTS} are allowed \
+                     (narrow the count ranges or the options)"
+                ),
+            ));
+        }
+        planner.validate_options(&cx)?;
+        Ok(planner)
+    }
+
+    fn types(cx: &Checker, files: &[TypeFile]) -> Result<Vec<DeviceType>> {
+        if files.is_empty() {
+            return Err(cx.bad(
+                "types",
+                "[]",
+                "name at least one candidate device type ([[types]])",
+            ));
+        }
+        let mut out: Vec<DeviceType> = Vec::new();
+        for (i, t) in files.iter().enumerate() {
+            let k = |s: &str| format!("types[{i}].{s}");
+            if t.name.trim().is_empty() || t.name.contains(['/', '\\', ' ']) {
+                return Err(cx.bad(
+                    k("name"),
+                    format!("\"{}\"", t.name),
+                    "must be non-empty, without spaces or path separators",
+                ));
+            }
+            if out.iter().any(|o| o.name == t.name) {
+                return Err(cx.bad(k("name"), format!("\"{}\"", t.name), "repeated name"));
+            }
+            let price_usd = cx.non_negative(&k("price_usd"), t.price_usd)?;
+            let lifetime_months = cx.positive(&k("lifetime_months"), t.lifetime_months)?;
+            if t.max_count < t.min_count || t.max_count > 100_000 {
+                return Err(cx.bad(
+                    k("max_count"),
+                    t.max_count,
+                    format!("must lie in [min_count = {}, 100000]", t.min_count),
+                ));
+            }
+            let list = |key: &str, v: &Option<Vec<u32>>, default: u32| -> Result<Vec<u32>> {
+                let v = v.clone().unwrap_or_else(|| vec![default]);
+                if v.is_empty() {
+                    return Err(cx.bad(k(key), "[]", "give at least one value"));
+                }
+                for (j, x) in v.iter().enumerate() {
+                    if v[..j].contains(x) {
+                        return Err(cx.bad(format!("{}[{j}]", k(key)), x, "repeated value"));
+                    }
+                }
+                Ok(v)
+            };
+            let profile = cx.resolve(&t.profile);
+            let prof = cx
+                .profile(&profile)
+                .map_err(|e| cx.referenced(&k("profile"), &t.profile, e))?;
+            out.push(DeviceType {
+                name: t.name.clone(),
+                profile,
+                model: t.model.clone(),
+                price_usd,
+                lifetime_months,
+                min_count: t.min_count,
+                max_count: t.max_count,
+                slots: list("slots", &t.slots, crate::device::fleet::DEFAULT_SLOTS)?,
+                queue_capacity: list(
+                    "queue_capacity",
+                    &t.queue_capacity,
+                    crate::device::fleet::DEFAULT_QUEUE_CAPACITY,
+                )?,
+                ctx_tokens: t.ctx_tokens,
+                idle_w: prof.device.idle_w,
+            });
+        }
+        Ok(out)
+    }
+
+    fn choices(cx: &Checker, key: &str, values: &[toml::Value], tag: &str) -> Result<Vec<Choice>> {
+        let mut out: Vec<Choice> = Vec::new();
+        for (i, v) in values.iter().enumerate() {
+            let table = match v {
+                toml::Value::String(s) => {
+                    let mut t = toml::Table::new();
+                    t.insert(tag.into(), toml::Value::String(s.clone()));
+                    toml::Value::Table(t)
+                }
+                toml::Value::Table(_) => v.clone(),
+                other => {
+                    return Err(cx.bad(
+                        format!("{key}[{i}]"),
+                        value_text(other),
+                        "expected a kind (a string) or a table",
+                    ));
+                }
+            };
+            let label = choice_label(v, tag);
+            if out.iter().any(|c| c.label == label) {
+                return Err(cx.bad(format!("{key}[{i}]"), value_text(v), "repeated option"));
+            }
+            out.push(Choice {
+                label,
+                table: Some(table),
+            });
+        }
+        Ok(out)
+    }
+
+    fn clouds(
+        cx: &Checker,
+        values: &[toml::Value],
+        base: &toml::Value,
+        base_sc: &Scenario,
+    ) -> Result<Vec<Choice>> {
+        let base_cloud = base
+            .get("cloud")
+            .cloned()
+            .unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
+        if values.is_empty() {
+            let mut out = vec![Choice {
+                label: "none".into(),
+                table: None,
+            }];
+            if base_sc.cloud.enabled {
+                out.push(Choice {
+                    label: base_sc.cloud.model.clone(),
+                    table: Some(base_cloud),
+                });
+            }
+            return Ok(out);
+        }
+        let mut out: Vec<Choice> = Vec::new();
+        for (i, v) in values.iter().enumerate() {
+            let at = format!("search.clouds[{i}]");
+            let choice = match v {
+                toml::Value::String(s) if s == "none" => Choice {
+                    label: "none".into(),
+                    table: None,
+                },
+                toml::Value::String(model) => {
+                    // The scenario's cloud with another model: its preset latency, speed,
+                    // prices and context replace the scenario's.
+                    let mut t = base_cloud.as_table().cloned().unwrap_or_default();
+                    for k in [
+                        "ttft_ms",
+                        "tokens_per_s",
+                        "usd_per_1k_input",
+                        "usd_per_1k_output",
+                        "usd_per_1k_cached",
+                        "price_date",
+                        "context_tokens",
+                    ] {
+                        t.remove(k);
+                    }
+                    t.insert("model".into(), toml::Value::String(model.clone()));
+                    t.insert("enabled".into(), toml::Value::Boolean(true));
+                    Choice {
+                        label: model.clone(),
+                        table: Some(toml::Value::Table(t)),
+                    }
+                }
+                toml::Value::Table(t) => {
+                    let mut t = t.clone();
+                    t.insert("enabled".into(), toml::Value::Boolean(true));
+                    Choice {
+                        label: choice_label(v, "model"),
+                        table: Some(toml::Value::Table(t)),
+                    }
+                }
+                other => {
+                    return Err(cx.bad(
+                        at,
+                        value_text(other),
+                        "expected \"none\", a cloud model name or a [cloud] table",
+                    ));
+                }
+            };
+            if out.iter().any(|c| c.label == choice.label) {
+                return Err(cx.bad(at, value_text(v), "repeated option"));
+            }
+            out.push(choice);
+        }
+        Ok(out)
+    }
+
+    fn goals(cx: &Checker, g: &GoalsFile) -> Result<Vec<Goal>> {
+        let mut out = Vec::new();
+        let mut add =
+            |key: &'static str, v: Option<f64>, q: Quantity, at_most: bool, share: bool| {
+                if let Some(b) = v {
+                    let bound = if share {
+                        cx.fraction(&format!("goals.{key}"), b)?
+                    } else {
+                        cx.non_negative(&format!("goals.{key}"), b)?
+                    };
+                    out.push(Goal {
+                        key,
+                        quantity: q,
+                        bound,
+                        at_most,
+                    });
+                }
+                Ok::<(), Error>(())
+            };
+        add(
+            "ttft_p95_ms",
+            g.ttft_p95_ms,
+            Quantity::TtftP95Ms,
+            true,
+            false,
+        )?;
+        add(
+            "ttft_p99_ms",
+            g.ttft_p99_ms,
+            Quantity::TtftP99Ms,
+            true,
+            false,
+        )?;
+        add("e2e_p95_ms", g.e2e_p95_ms, Quantity::E2eP95Ms, true, false)?;
+        add("e2e_p99_ms", g.e2e_p99_ms, Quantity::E2eP99Ms, true, false)?;
+        add(
+            "max_reject_share",
+            g.max_reject_share,
+            Quantity::RejectShare,
+            true,
+            true,
+        )?;
+        add(
+            "min_edge_share",
+            g.min_edge_share,
+            Quantity::EdgeShare,
+            false,
+            true,
+        )?;
+        add(
+            "max_cloud_usd_per_month",
+            g.max_cloud_usd_per_month,
+            Quantity::CloudUsdPerMonth,
+            true,
+            false,
+        )?;
+        if out.is_empty() {
+            return Err(cx.bad(
+                "goals",
+                "{}",
+                "give at least one goal: ttft_p95_ms, ttft_p99_ms, e2e_p95_ms, e2e_p99_ms, \
+                 max_reject_share, min_edge_share, max_cloud_usd_per_month",
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Every option is tried once in a scenario (each type at its largest count with each of
+    /// its slot and queue options, each policy, rate limiter and cloud), so that a bad option
+    /// fails before any run, naming its plan key.
+    fn validate_options(&self, cx: &Checker) -> Result<()> {
+        let n = self.types.len();
+        let first = Point {
+            counts: self.types.iter().map(|t| t.max_count.max(1)).collect(),
+            slots: vec![0; n],
+            queue: vec![0; n],
+            policy: 0,
+            rate_limit: 0,
+            cloud: 0,
+        };
+        let wrap = |key: String, e: Error| Error::Input {
+            path: self.source.clone(),
+            problem: format!("{key}: this option gives an invalid scenario: {e}"),
+        };
+        for (t, ty) in self.types.iter().enumerate() {
+            for s in 0..ty.slots.len() {
+                for q in 0..ty.queue_capacity.len() {
+                    let mut p = first.clone();
+                    p.slots[t] = s;
+                    p.queue[t] = q;
+                    self.scenario_at(&p, self.seed)
+                        .map_err(|e| wrap(format!("types[{t}]"), e))?;
+                }
+            }
+        }
+        for i in 0..self.policies.len() {
+            let p = Point {
+                policy: i,
+                ..first.clone()
+            };
+            self.scenario_at(&p, self.seed)
+                .map_err(|e| wrap(format!("search.policies[{i}]"), e))?;
+        }
+        for i in 0..self.rate_limits.len() {
+            let p = Point {
+                rate_limit: i,
+                ..first.clone()
+            };
+            self.scenario_at(&p, self.seed)
+                .map_err(|e| wrap(format!("search.rate_limits[{i}]"), e))?;
+        }
+        for i in 0..self.clouds.len() {
+            let p = Point {
+                cloud: i,
+                ..first.clone()
+            };
+            self.scenario_at(&p, self.seed)
+                .map_err(|e| wrap(format!("search.clouds[{i}]"), e))?;
+        }
+        let _ = cx;
+        Ok(())
+    }
+
+    /// Points in the full grid (canonical points counted once).
+    pub fn grid_size(&self) -> u64 {
+        // Per type: 1 (no boards) + (count choices above 0) x slot x queue options.
+        let mut edge_configs: u64 = 1;
+        for t in &self.types {
+            let nonzero = u64::from(t.max_count) - u64::from(t.min_count.max(1)) + 1;
+            let nonzero = if t.max_count == 0 { 0 } else { nonzero };
+            let per = u64::from(t.min_count == 0)
+                + nonzero * (t.slots.len() * t.queue_capacity.len()) as u64;
+            edge_configs = edge_configs.saturating_mul(per);
+        }
+        let all_zero = u64::from(self.types.iter().all(|t| t.min_count == 0));
+        let settings = (self.policies.len() * self.rate_limits.len()) as u64;
+        let clouds = self.clouds.len() as u64;
+        let with_cloud = self.clouds.iter().filter(|c| c.table.is_some()).count() as u64;
+        // Fleets with boards take every setting; the empty fleet only one per cloud.
+        (edge_configs - all_zero)
+            .saturating_mul(settings)
+            .saturating_mul(clouds)
+            .saturating_add(all_zero * with_cloud)
+    }
+
+    /// The scenario of `point`, run with `seed`.
+    pub fn scenario_at(&self, point: &Point, seed: u64) -> Result<Scenario> {
+        let mut doc = self.base.clone();
+        let Some(root) = doc.as_table_mut() else {
+            return Err(Error::Input {
+                path: self.scenario.clone(),
+                problem: "not a TOML table".into(),
+            });
+        };
+        let mut devices = Vec::new();
+        for (t, ty) in self.types.iter().enumerate() {
+            if point.counts[t] == 0 {
+                continue;
+            }
+            let mut d = toml::Table::new();
+            d.insert("name".into(), toml::Value::String(ty.name.clone()));
+            d.insert("count".into(), toml::Value::Integer(point.counts[t].into()));
+            d.insert(
+                "profile".into(),
+                toml::Value::String(ty.profile.to_string_lossy().into_owned()),
+            );
+            d.insert("model".into(), toml::Value::String(ty.model.clone()));
+            d.insert(
+                "slots".into(),
+                toml::Value::Integer(ty.slots[point.slots[t]].into()),
+            );
+            d.insert(
+                "queue_capacity".into(),
+                toml::Value::Integer(ty.queue_capacity[point.queue[t]].into()),
+            );
+            if let Some(c) = ty.ctx_tokens {
+                d.insert("ctx_tokens".into(), toml::Value::Integer(c.into()));
+            }
+            devices.push(toml::Value::Table(d));
+        }
+        root.insert("devices".into(), toml::Value::Array(devices));
+        let mut set = |key: &str, v: &Option<toml::Value>| match v {
+            Some(v) => {
+                root.insert(key.into(), v.clone());
+            }
+            None => {
+                root.remove(key);
+            }
+        };
+        set("selection", &self.policies[point.policy].table);
+        set("rate_limit", &self.rate_limits[point.rate_limit].table);
+        match &self.clouds[point.cloud].table {
+            Some(t) => set("cloud", &Some(t.clone())),
+            None => {
+                let mut t = toml::Table::new();
+                t.insert("enabled".into(), toml::Value::Boolean(false));
+                set("cloud", &Some(toml::Value::Table(t)));
+            }
+        }
+        let opts = LoadOptions {
+            sets: Vec::new(),
+            seed: Some(seed),
+        };
+        Scenario::from_doc(doc, &self.scenario, &opts, Arc::clone(&self.cache))
+    }
+
+    /// The point in words: `2 x nano (slots 2, queue 4) + 1 x agx (...), load_aware, ...`.
+    pub fn describe(&self, p: &Point) -> String {
+        let fleet: Vec<String> = self
+            .types
+            .iter()
+            .enumerate()
+            .filter(|(t, _)| p.counts[*t] > 0)
+            .map(|(t, ty)| {
+                format!(
+                    "{} x {} (slots {}, queue {})",
+                    p.counts[t], ty.name, ty.slots[p.slots[t]], ty.queue_capacity[p.queue[t]]
+                )
+            })
+            .collect();
+        let cloud = &self.clouds[p.cloud].label;
+        if fleet.is_empty() {
+            return format!("no boards, cloud {cloud}");
+        }
+        format!(
+            "{}; {}; rate limit {}; cloud {cloud}",
+            fleet.join(" + "),
+            self.policies[p.policy].label,
+            self.rate_limits[p.rate_limit].label
+        )
+    }
+
+    /// A short stable key of the point (journal lines).
+    pub fn key(&self, p: &Point) -> String {
+        let mut s = String::new();
+        for t in 0..self.types.len() {
+            s += &format!("{}:{}:{}/", p.counts[t], p.slots[t], p.queue[t]);
+        }
+        s + &format!("{}/{}/{}", p.policy, p.rate_limit, p.cloud)
+    }
+
+    /// Board cost per month of `p` \[USD\].
+    pub fn capex_usd_month(&self, p: &Point) -> f64 {
+        self.types
+            .iter()
+            .zip(&p.counts)
+            .map(|(t, &c)| t.capex_usd_month(c))
+            .sum()
+    }
+}

@@ -1,0 +1,494 @@
+//! What a plan search writes: the evaluated plans and the Pareto front as tables, a figure,
+//! `answer.json` and the printed report.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::search::{Evaluation, Outcome};
+use super::{Goal, Planner};
+use crate::output::figure::{Figure, Panel, PanelKind, Series};
+use crate::output::table::{Table, Values};
+use crate::sweep::aggregate::Stat;
+
+/// A number with its 95 % confidence half-width.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+pub struct Estimate {
+    /// Mean over the replications.
+    pub mean: Option<f64>,
+    /// Half-width of the 95 % confidence interval (`None` below 2 runs).
+    pub ci95: Option<f64>,
+}
+
+impl From<Stat> for Estimate {
+    fn from(s: Stat) -> Estimate {
+        Estimate {
+            mean: s.mean,
+            ci95: s.ci95,
+        }
+    }
+}
+
+/// One plan in `answer.json`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct PlanReport {
+    /// The plan in words.
+    pub plan: String,
+    /// Boards per type.
+    pub boards: Vec<(String, u32)>,
+    /// Selection policy, rate limiter, cloud.
+    pub policy: String,
+    /// Rate limiter.
+    pub rate_limit: String,
+    /// Cloud (`none`: edge only).
+    pub cloud: String,
+    /// Replications run.
+    pub runs: usize,
+    /// Every goal holds.
+    pub feasible: bool,
+    /// The goals it misses.
+    pub failed_goals: Vec<String>,
+    /// Total cost \[USD/month\].
+    pub total_usd_month: Estimate,
+    /// Boards \[USD/month\].
+    pub boards_usd_month: f64,
+    /// Energy \[USD/month\].
+    pub energy_usd_month: Estimate,
+    /// Cloud fees \[USD/month\].
+    pub cloud_usd_month: Estimate,
+    /// Per 1,000 requests \[USD\].
+    pub usd_per_1k_requests: Estimate,
+    /// TTFT p95 \[ms\].
+    pub ttft_p95_ms: Estimate,
+    /// TTFT p99 \[ms\].
+    pub ttft_p99_ms: Estimate,
+    /// End-to-end p95 \[ms\].
+    pub e2e_p95_ms: Estimate,
+    /// Rejected share.
+    pub reject_share: Estimate,
+    /// Edge-served share.
+    pub edge_share: Estimate,
+    /// Cloud-served share.
+    pub cloud_share: Estimate,
+}
+
+/// A goal and how the evaluated plans fared against it.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct GoalReport {
+    /// The goal in words.
+    pub goal: String,
+    /// Plans evaluated that meet it.
+    pub met_by: usize,
+    /// The best mean any evaluated plan reached.
+    pub best_value: Option<f64>,
+}
+
+/// `answer.json`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Answer {
+    /// Plan name.
+    pub plan: String,
+    /// Hash of the plan and scenario texts.
+    pub fingerprint: String,
+    /// The cheapest plan meeting every goal (`null`: none does).
+    pub cheapest: Option<PlanReport>,
+    /// When none does: in words, which goals bind.
+    pub binding: Option<String>,
+    /// Each goal.
+    pub goals: Vec<GoalReport>,
+    /// The cloud alone, per cloud option.
+    pub cloud_only: Vec<PlanReport>,
+    /// The cheapest feasible plan without a cloud (`null`: none, or not searched).
+    pub edge_only: Option<PlanReport>,
+    /// The Pareto front of the feasible plans (cost, TTFT p95, cloud share), cheapest first.
+    pub pareto: Vec<PlanReport>,
+    /// Plans evaluated.
+    pub evaluated: usize,
+    /// Runs behind them.
+    pub runs: usize,
+    /// Points in the full grid.
+    pub grid_points: u64,
+    /// Runs the full grid would take (points × replications).
+    pub grid_runs: u64,
+    /// Branches, and those skipped by the bound.
+    pub branches: usize,
+    /// Branches skipped by the bound.
+    pub pruned_branches: usize,
+    /// Plans dropped after their first run.
+    pub screened: usize,
+}
+
+fn plan_report(pl: &Planner, e: &Evaluation) -> PlanReport {
+    let est = |f: &dyn Fn(&super::cost::RunValues) -> Option<f64>| Estimate::from(e.stat(f));
+    PlanReport {
+        plan: pl.describe(&e.point),
+        boards: pl
+            .types
+            .iter()
+            .zip(&e.point.counts)
+            .map(|(t, &c)| (t.name.clone(), c))
+            .collect(),
+        policy: pl.policies[e.point.policy].label.clone(),
+        rate_limit: pl.rate_limits[e.point.rate_limit].label.clone(),
+        cloud: pl.clouds[e.point.cloud].label.clone(),
+        runs: e.runs.len(),
+        feasible: e.feasible,
+        failed_goals: e.failed.iter().map(|&g| pl.goals[g].describe()).collect(),
+        total_usd_month: est(&|r| Some(r.total_usd_month)),
+        boards_usd_month: pl.capex_usd_month(&e.point),
+        energy_usd_month: est(&|r| Some(r.energy_usd_month)),
+        cloud_usd_month: est(&|r| Some(r.cloud_usd_month)),
+        usd_per_1k_requests: est(&|r| r.usd_per_1k_requests),
+        ttft_p95_ms: est(&|r| r.ttft_p95_ms),
+        ttft_p99_ms: est(&|r| r.ttft_p99_ms),
+        e2e_p95_ms: est(&|r| r.e2e_p95_ms),
+        reject_share: est(&|r| r.reject_share),
+        edge_share: est(&|r| r.edge_share),
+        cloud_share: est(&|r| r.cloud_share),
+    }
+}
+
+fn goal_report(g: &Goal, gi: usize, o: &Outcome) -> GoalReport {
+    let means = o
+        .evaluations
+        .iter()
+        .filter_map(|e| e.stat(|r| r.get(g.quantity)).mean);
+    let best_value = if g.at_most {
+        means.fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.min(x))))
+    } else {
+        means.fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))))
+    };
+    GoalReport {
+        goal: g.describe(),
+        met_by: o
+            .evaluations
+            .iter()
+            .filter(|e| !e.failed.contains(&gi))
+            .count(),
+        best_value,
+    }
+}
+
+/// The answer of a search.
+pub fn answer(pl: &Planner, o: &Outcome) -> Answer {
+    let goals: Vec<GoalReport> = pl
+        .goals
+        .iter()
+        .enumerate()
+        .map(|(i, g)| goal_report(g, i, o))
+        .collect();
+    let binding = o.best.is_none().then(|| {
+        let never: Vec<String> = goals
+            .iter()
+            .filter(|g| g.met_by == 0)
+            .map(|g| {
+                format!(
+                    "{} (best reached: {})",
+                    g.goal,
+                    g.best_value
+                        .map_or("nothing served".into(), crate::check::num)
+                )
+            })
+            .collect();
+        if never.is_empty() {
+            "each goal is met by some plan, but no plan meets them all together".into()
+        } else {
+            format!("no plan evaluated meets {}", never.join("; "))
+        }
+    });
+    Answer {
+        plan: pl.name.clone(),
+        fingerprint: pl.fingerprint.clone(),
+        cheapest: o.best.map(|i| plan_report(pl, &o.evaluations[i])),
+        binding,
+        goals,
+        cloud_only: o
+            .cloud_only
+            .iter()
+            .map(|&i| plan_report(pl, &o.evaluations[i]))
+            .collect(),
+        edge_only: o.edge_only.map(|i| plan_report(pl, &o.evaluations[i])),
+        pareto: o
+            .pareto
+            .iter()
+            .map(|&i| plan_report(pl, &o.evaluations[i]))
+            .collect(),
+        evaluated: o.evaluations.len(),
+        runs: o.runs,
+        grid_points: o.grid_points,
+        grid_runs: o.grid_points.saturating_mul(u64::from(pl.replications)),
+        branches: o.branches,
+        pruned_branches: o.pruned,
+        screened: o.evaluations.iter().filter(|e| e.screened).count(),
+    }
+}
+
+/// One row per evaluated plan (see `docs/plan.md` for the columns).
+pub fn plans_table(pl: &Planner, o: &Outcome) -> Table {
+    let mut t = Table::new();
+    let ev = &o.evaluations;
+    for (k, ty) in pl.types.iter().enumerate() {
+        t = t
+            .with(
+                &format!("{}_count", ty.name),
+                Values::U64(ev.iter().map(|e| u64::from(e.point.counts[k])).collect()),
+            )
+            .with(
+                &format!("{}_slots", ty.name),
+                Values::OptF64(
+                    ev.iter()
+                        .map(|e| {
+                            (e.point.counts[k] > 0).then(|| f64::from(ty.slots[e.point.slots[k]]))
+                        })
+                        .collect(),
+                ),
+            )
+            .with(
+                &format!("{}_queue", ty.name),
+                Values::OptF64(
+                    ev.iter()
+                        .map(|e| {
+                            (e.point.counts[k] > 0)
+                                .then(|| f64::from(ty.queue_capacity[e.point.queue[k]]))
+                        })
+                        .collect(),
+                ),
+            );
+    }
+    let text = |f: &dyn Fn(&Evaluation) -> String| Values::Str(ev.iter().map(f).collect());
+    let mean = |f: &dyn Fn(&super::cost::RunValues) -> Option<f64>| {
+        Values::OptF64(ev.iter().map(|e| e.stat(f).mean).collect())
+    };
+    let ci = |f: &dyn Fn(&super::cost::RunValues) -> Option<f64>| {
+        Values::OptF64(ev.iter().map(|e| e.stat(f).ci95).collect())
+    };
+    let pareto: Vec<bool> = (0..ev.len()).map(|i| o.pareto.contains(&i)).collect();
+    t.with(
+        "policy",
+        text(&|e| pl.policies[e.point.policy].label.clone()),
+    )
+    .with(
+        "rate_limit",
+        text(&|e| pl.rate_limits[e.point.rate_limit].label.clone()),
+    )
+    .with("cloud", text(&|e| pl.clouds[e.point.cloud].label.clone()))
+    .with(
+        "runs",
+        Values::U64(ev.iter().map(|e| e.runs.len() as u64).collect()),
+    )
+    .with("screened", text(&|e| e.screened.to_string()))
+    .with("feasible", text(&|e| e.feasible.to_string()))
+    .with(
+        "failed_goals",
+        text(&|e| {
+            e.failed
+                .iter()
+                .map(|&g| pl.goals[g].key)
+                .collect::<Vec<_>>()
+                .join(" ")
+        }),
+    )
+    .with(
+        "pareto",
+        Values::Str(pareto.iter().map(|p| p.to_string()).collect()),
+    )
+    .with("total_usd_month", mean(&|r| Some(r.total_usd_month)))
+    .with("total_usd_month_ci95", ci(&|r| Some(r.total_usd_month)))
+    .with("boards_usd_month", mean(&|r| Some(r.boards_usd_month)))
+    .with("energy_usd_month", mean(&|r| Some(r.energy_usd_month)))
+    .with("cloud_usd_month", mean(&|r| Some(r.cloud_usd_month)))
+    .with("usd_per_1k_requests", mean(&|r| r.usd_per_1k_requests))
+    .with("ttft_p95_ms", mean(&|r| r.ttft_p95_ms))
+    .with("ttft_p95_ms_ci95", ci(&|r| r.ttft_p95_ms))
+    .with("ttft_p99_ms", mean(&|r| r.ttft_p99_ms))
+    .with("e2e_p95_ms", mean(&|r| r.e2e_p95_ms))
+    .with("e2e_p99_ms", mean(&|r| r.e2e_p99_ms))
+    .with("reject_share", mean(&|r| r.reject_share))
+    .with("edge_share", mean(&|r| r.edge_share))
+    .with("cloud_share", mean(&|r| r.cloud_share))
+}
+
+/// The figure: cost against TTFT p95 and against the cloud share of every plan run in full:
+/// those missing a goal, those meeting them, and those on the Pareto front (a front in three
+/// dimensions, so not a line in either panel).
+pub fn figure(pl: &Planner, o: &Outcome) -> Figure {
+    let ev = &o.evaluations;
+    let pts = |f: &dyn Fn(&super::cost::RunValues) -> Option<f64>, pick: &dyn Fn(usize) -> bool| {
+        let mut v: Vec<(f64, f64)> = (0..ev.len())
+            .filter(|&i| pick(i))
+            .filter_map(|i| Some((ev[i].cost(), ev[i].stat(f).mean?)))
+            .collect();
+        v.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        v
+    };
+    let panel =
+        |title: &str, y_label: &str, f: &dyn Fn(&super::cost::RunValues) -> Option<f64>| Panel {
+            title: title.into(),
+            x_label: "total cost [USD per month]".into(),
+            y_label: y_label.into(),
+            kind: PanelKind::Lines { log_x: false },
+            series: vec![
+                Series::markers(
+                    "misses a goal",
+                    pts(f, &|i| !ev[i].feasible && !ev[i].screened),
+                ),
+                Series::markers(
+                    "meets the goals",
+                    pts(f, &|i| ev[i].feasible && !o.pareto.contains(&i)),
+                ),
+                Series::markers(
+                    "on the Pareto front (cost, TTFT p95, cloud share)",
+                    pts(f, &|i| o.pareto.contains(&i)),
+                ),
+            ],
+        };
+    Figure {
+        name: "pareto_front".into(),
+        title: format!("Plan {}: cost against latency and cloud share", pl.name),
+        panels: vec![
+            panel("TTFT p95", "TTFT p95 [ms]", &|r| r.ttft_p95_ms),
+            panel(
+                "Cloud share",
+                "share of requests served by the cloud",
+                &|r| r.cloud_share,
+            ),
+        ],
+    }
+}
+
+/// Writes the tables (`plans`, `pareto`) in `formats`, the figure and `answer.json` to `dir`.
+pub fn write(
+    dir: &Path,
+    pl: &Planner,
+    o: &Outcome,
+    formats: &[crate::output::Format],
+) -> crate::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let all = plans_table(pl, o);
+    let front = Outcome {
+        evaluations: o.pareto.iter().map(|&i| o.evaluations[i].clone()).collect(),
+        pareto: (0..o.pareto.len()).collect(),
+        ..o.clone()
+    };
+    let front = plans_table(pl, &front);
+    for f in formats {
+        for (name, t) in [("plans", &all), ("pareto", &front)] {
+            let p = dir.join(format!("{name}.{}", f.extension()));
+            crate::output::write_table(&p, *f, t)?;
+            files.push(p);
+        }
+    }
+    files.extend(crate::output::write_figure(&figure(pl, o), dir)?);
+    let a = answer(pl, o);
+    let p = dir.join("answer.json");
+    let text = serde_json::to_string_pretty(&a).unwrap_or_default() + "\n";
+    crate::report::write_atomic(&p, text.as_bytes())?;
+    files.push(p);
+    Ok(files)
+}
+
+fn money(e: &Estimate) -> String {
+    match (e.mean, e.ci95) {
+        (Some(m), Some(h)) => format!("${m:.2} ± {h:.2}"),
+        (Some(m), None) => format!("${m:.2}"),
+        _ => "-".into(),
+    }
+}
+
+fn value(e: &Estimate, scale: f64, unit: &str, digits: usize) -> String {
+    match (e.mean, e.ci95) {
+        (Some(m), Some(h)) => format!("{:.digits$} ± {:.digits$}{unit}", m * scale, h * scale),
+        (Some(m), None) => format!("{:.digits$}{unit}", m * scale),
+        _ => "-".into(),
+    }
+}
+
+fn plan_lines(o: &mut String, p: &PlanReport) {
+    let _ = writeln!(o, "  {}", p.plan);
+    let _ = writeln!(
+        o,
+        "    cost {} per month (boards ${:.2}, energy {}, cloud {}); {} per 1,000 requests",
+        money(&p.total_usd_month),
+        p.boards_usd_month,
+        money(&p.energy_usd_month),
+        money(&p.cloud_usd_month),
+        money(&p.usd_per_1k_requests)
+    );
+    let _ = writeln!(
+        o,
+        "    TTFT p95 {}, e2e p95 {}, rejected {}, edge {}, cloud {}{}",
+        value(&p.ttft_p95_ms, 1.0, " ms", 0),
+        value(&p.e2e_p95_ms, 1.0, " ms", 0),
+        value(&p.reject_share, 100.0, " %", 2),
+        value(&p.edge_share, 100.0, " %", 1),
+        value(&p.cloud_share, 100.0, " %", 1),
+        if p.feasible {
+            String::new()
+        } else {
+            format!("; misses {}", p.failed_goals.join(", "))
+        }
+    );
+}
+
+/// The printed report.
+pub fn to_text(pl: &Planner, a: &Answer) -> String {
+    let mut o = String::new();
+    let goals: Vec<String> = pl.goals.iter().map(Goal::describe).collect();
+    let _ = writeln!(o, "plan {}: goals {}", pl.name, goals.join(", "));
+    let _ = writeln!(
+        o,
+        "evaluated {} plans ({} runs) of the grid's {} ({} runs): {:.1}x fewer runs; \
+         {} of {} branches skipped by the bound, {} plans dropped after one run",
+        a.evaluated,
+        a.runs,
+        a.grid_points,
+        a.grid_runs,
+        a.grid_runs as f64 / a.runs.max(1) as f64,
+        a.pruned_branches,
+        a.branches,
+        a.screened
+    );
+    let _ = writeln!(o);
+    match &a.cheapest {
+        Some(p) => {
+            let _ = writeln!(o, "cheapest plan meeting every goal:");
+            plan_lines(&mut o, p);
+        }
+        None => {
+            let _ = writeln!(
+                o,
+                "no plan meets the goals: {}",
+                a.binding.as_deref().unwrap_or("")
+            );
+        }
+    }
+    let _ = writeln!(o);
+    for p in &a.cloud_only {
+        let _ = writeln!(o, "baseline, cloud only:");
+        plan_lines(&mut o, p);
+    }
+    match &a.edge_only {
+        Some(p) => {
+            let _ = writeln!(o, "baseline, edge only (cheapest without a cloud):");
+            plan_lines(&mut o, p);
+        }
+        None => {
+            let _ = writeln!(
+                o,
+                "baseline, edge only: {}",
+                if pl.clouds.iter().any(|c| c.table.is_none()) {
+                    "no plan without a cloud meets the goals"
+                } else {
+                    "not searched (add \"none\" to search.clouds)"
+                }
+            );
+        }
+    }
+    let _ = writeln!(
+        o,
+        "\nPareto front (cost, TTFT p95, cloud share): {} plans",
+        a.pareto.len()
+    );
+    o
+}

@@ -1,0 +1,761 @@
+//! The search for the cheapest plan that meets the goals.
+//!
+//! - **Baselines** first: the cloud alone (no boards), for every cloud option, every
+//!   replication. A feasible one bounds the answer's cost.
+//! - **Branches**: every combination of policy, rate limiter, cloud, and the counts, slot and
+//!   queue options of every type but one: the type with the widest count range, whose count is
+//!   searched in the branch. For each of its slot and queue options, the counts are tried from
+//!   the smallest up while their board cost alone stays below the cheapest feasible plan known
+//!   (every cost is at least the board cost, so no cheaper plan is skipped). With
+//!   `assume_monotone`, the largest count is tried first (if it misses a goal, so is taken to
+//!   do every smaller count) and the smallest count meeting the goals is found by bisection
+//!   before the walk up; this is exact only when every goal is monotone in the board count.
+//! - **Branch and bound**: branches are taken in order of their least board cost, in waves of
+//!   `wave` branches (in parallel); after each wave, the branches whose least board cost is not
+//!   below the cheapest feasible plan found are skipped. Waves have a fixed size, so what is
+//!   evaluated does not depend on the thread count.
+//! - **Screening** (a two-rung successive halving): a plan runs one replication first; if it
+//!   misses a goal by more than `screen_margin` of the goal, it is dropped without the others.
+//! - **Common random numbers**: replication r runs with seed `seed + r` for every plan.
+//! - **Feasible** means every goal holds on the 95 % confidence bound of its mean over the
+//!   replications (the mean plus the half-width for an upper bound, minus for a lower bound).
+//!
+//! Every run is appended to a journal (`runs.jsonl`); a search started again reads it and
+//! re-runs nothing it holds. `--shard i/n` searches branches `i, i + n, ...`;
+//! `plan merge` searches again on the union of the shards' journals without simulating.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::cost::RunValues;
+use super::{Method, Planner, Point};
+use crate::error::{Error, Result};
+use crate::sweep::aggregate::Stat;
+use crate::sweep::exec::Shard;
+
+const JOURNAL: &str = "runs.jsonl";
+
+/// One plan evaluated: its runs and the verdict.
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    /// The plan.
+    pub point: Point,
+    /// What each replication run cost and achieved, in replication order.
+    pub runs: Vec<RunValues>,
+    /// Dropped after its first replication (it missed a goal by more than the margin).
+    pub screened: bool,
+    /// Every goal holds.
+    pub feasible: bool,
+    /// The goals it misses (indices into the planner's goals).
+    pub failed: Vec<usize>,
+}
+
+impl Evaluation {
+    /// Statistics of one per-run value over the replications.
+    pub fn stat(&self, f: impl Fn(&RunValues) -> Option<f64>) -> Stat {
+        Stat::of(self.runs.iter().map(f))
+    }
+
+    /// Mean total cost per month \[USD\].
+    pub fn cost(&self) -> f64 {
+        self.stat(|r| Some(r.total_usd_month))
+            .mean
+            .unwrap_or(f64::INFINITY)
+    }
+}
+
+/// What a search found.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// Every plan evaluated, in point order.
+    pub evaluations: Vec<Evaluation>,
+    /// The cheapest feasible plan (index into `evaluations`).
+    pub best: Option<usize>,
+    /// The Pareto front of the feasible plans over (cost, TTFT p95, cloud share).
+    pub pareto: Vec<usize>,
+    /// The cloud-only baselines (no boards), one per cloud option.
+    pub cloud_only: Vec<usize>,
+    /// The cheapest feasible plan without a cloud, if edge-only plans were searched.
+    pub edge_only: Option<usize>,
+    /// Whether edge-only plans were searched (`"none"` among the clouds).
+    pub edge_only_searched: bool,
+    /// Runs behind the evaluations.
+    pub runs: usize,
+    /// Runs simulated by this call (the others came from the journal).
+    pub simulated: usize,
+    /// Points in the full grid.
+    pub grid_points: u64,
+    /// Branches, and those skipped by the bound.
+    pub branches: usize,
+    /// Branches skipped because their least board cost could not beat the best plan.
+    pub pruned: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+struct Header {
+    plan: String,
+    fingerprint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shard: Option<String>,
+    metrics: String,
+}
+
+/// One run in the journal.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+struct Line {
+    key: String,
+    replication: u32,
+    seed: u64,
+    metrics: Vec<Option<f64>>,
+}
+
+/// The journal's runs, by (point key, replication).
+type Known = HashMap<(String, u32), Vec<Option<f64>>>;
+
+struct Runner<'a> {
+    planner: &'a Planner,
+    known: Known,
+    sink: Option<Mutex<(File, Vec<Line>)>>,
+    journal: PathBuf,
+    evaluated: Mutex<BTreeMap<Point, Evaluation>>,
+    simulated: AtomicUsize,
+    progress: &'a (dyn Fn(usize) + Sync),
+}
+
+impl Runner<'_> {
+    fn metrics(&self, p: &Point, r: u32) -> Result<Vec<Option<f64>>> {
+        let key = self.planner.key(p);
+        if let Some(m) = self.known.get(&(key.clone(), r)) {
+            return Ok(m.clone());
+        }
+        let seed = self.planner.seed + u64::from(r);
+        let Some(sink) = &self.sink else {
+            return Err(Error::Output {
+                path: self.journal.clone(),
+                problem: format!(
+                    "no shard ran {} (replication {r}); run every shard to the end first",
+                    self.planner.describe(p)
+                ),
+            });
+        };
+        let sc = self.planner.scenario_at(p, seed)?;
+        let summary = crate::sim::run(&sc)?;
+        let metrics = crate::sweep::metrics::extract(&summary);
+        let line = Line {
+            key,
+            replication: r,
+            seed,
+            metrics: metrics.clone(),
+        };
+        let text = serde_json::to_string(&line).unwrap_or_default() + "\n";
+        let mut g = sink.lock().unwrap_or_else(|e| e.into_inner());
+        g.0.write_all(text.as_bytes())
+            .and_then(|()| g.0.flush())
+            .map_err(Error::io(&self.journal, "cannot append to"))?;
+        g.1.push(line);
+        drop(g);
+        let n = self.simulated.fetch_add(1, Ordering::Relaxed) + 1;
+        (self.progress)(n);
+        Ok(metrics)
+    }
+
+    fn values(&self, p: &Point, r: u32) -> Result<RunValues> {
+        let m = self.metrics(p, r)?;
+        Ok(RunValues::of(
+            &self.planner.costs,
+            &self.planner.types,
+            p,
+            &m,
+        ))
+    }
+
+    /// Evaluates `p` (once: later calls get the stored verdict); `screen` allows dropping it
+    /// after one run.
+    fn evaluate(&self, p: &Point, screen: bool) -> Result<Evaluation> {
+        if let Some(e) = self.lock().get(p) {
+            if screen || !e.screened {
+                return Ok(e.clone());
+            }
+        }
+        let pl = self.planner;
+        let first = self.values(p, 0)?;
+        let hopeless = screen && pl.replications > 1 && pl.screen_margin > 0.0 && {
+            pl.goals.iter().any(|g| match first.get(g.quantity) {
+                None => true,
+                Some(v) if g.at_most => v > g.bound * (1.0 + pl.screen_margin),
+                Some(v) => v < g.bound / (1.0 + pl.screen_margin),
+            })
+        };
+        let mut runs = vec![first];
+        if !hopeless {
+            let rest: Vec<RunValues> = (1..pl.replications)
+                .into_par_iter()
+                .map(|r| self.values(p, r))
+                .collect::<Result<_>>()?;
+            runs.extend(rest);
+        }
+        let failed = failed_goals(pl, &runs);
+        let e = Evaluation {
+            point: p.clone(),
+            feasible: !hopeless && failed.is_empty(),
+            failed,
+            screened: hopeless,
+            runs,
+        };
+        self.lock().insert(p.clone(), e.clone());
+        Ok(e)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Point, Evaluation>> {
+        self.evaluated.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The goals `runs` miss, judged on the 95 % confidence bound of the mean (the mean alone with
+/// one run); a goal on a value some run lacks (nothing served) is missed.
+pub fn failed_goals(pl: &Planner, runs: &[RunValues]) -> Vec<usize> {
+    pl.goals
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| {
+            let vals: Vec<Option<f64>> = runs.iter().map(|r| r.get(g.quantity)).collect();
+            if vals.iter().any(Option::is_none) {
+                return true;
+            }
+            let s = Stat::of(vals.into_iter());
+            let (Some(mean), h) = (s.mean, s.ci95.unwrap_or(0.0)) else {
+                return true;
+            };
+            if g.at_most {
+                mean + h > g.bound
+            } else {
+                mean - h < g.bound
+            }
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// A branch: every choice but the bisected type's count, slots and queue.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Branch {
+    base: Point,
+}
+
+fn product(sizes: &[usize]) -> Vec<Vec<usize>> {
+    let mut out = vec![Vec::new()];
+    for &n in sizes {
+        out = out
+            .into_iter()
+            .flat_map(|v| {
+                (0..n).map(move |i| {
+                    let mut w = v.clone();
+                    w.push(i);
+                    w
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+impl Planner {
+    fn zero_point(&self) -> Point {
+        let n = self.types.len();
+        Point {
+            counts: vec![0; n],
+            slots: vec![0; n],
+            queue: vec![0; n],
+            policy: 0,
+            rate_limit: 0,
+            cloud: 0,
+        }
+    }
+
+    /// The type whose count is bisected: the one with the widest count range (the first of
+    /// equals).
+    pub fn bisected(&self) -> usize {
+        let mut best = 0;
+        for (t, ty) in self.types.iter().enumerate() {
+            let r = |x: &super::DeviceType| x.max_count - x.min_count;
+            if r(ty) > r(&self.types[best]) {
+                best = t;
+            }
+        }
+        best
+    }
+
+    /// The smallest count of the bisected type in `b` (no empty fleet without a cloud).
+    fn lowest_last(&self, b: &Point) -> u32 {
+        let last = self.bisected();
+        let lo = self.types[last].min_count;
+        let others: u64 = b
+            .counts
+            .iter()
+            .enumerate()
+            .filter(|&(t, _)| t != last)
+            .map(|(_, &c)| u64::from(c))
+            .sum();
+        if lo == 0 && others == 0 && self.clouds[b.cloud].table.is_none() {
+            1
+        } else {
+            lo
+        }
+    }
+
+    /// Every combination of policy, limiter, cloud and, for the types `varied`, count, slot
+    /// and queue option (the other types without boards).
+    fn combinations(&self, varied: &[usize]) -> Vec<Point> {
+        let mut sizes = vec![
+            self.policies.len(),
+            self.rate_limits.len(),
+            self.clouds.len(),
+        ];
+        for &t in varied {
+            let t = &self.types[t];
+            sizes.push((t.max_count - t.min_count + 1) as usize);
+            sizes.push(t.slots.len());
+            sizes.push(t.queue_capacity.len());
+        }
+        product(&sizes)
+            .into_iter()
+            .map(|v| {
+                let mut p = self.zero_point();
+                (p.policy, p.rate_limit, p.cloud) = (v[0], v[1], v[2]);
+                for (j, &t) in varied.iter().enumerate() {
+                    p.counts[t] = self.types[t].min_count + v[3 + 3 * j] as u32;
+                    p.slots[t] = v[4 + 3 * j];
+                    p.queue[t] = v[5 + 3 * j];
+                }
+                p
+            })
+            .collect()
+    }
+
+    fn branches(&self) -> Vec<Branch> {
+        let last = self.bisected();
+        let others: Vec<usize> = (0..self.types.len()).filter(|&t| t != last).collect();
+        let mut set = BTreeSet::new();
+        for mut p in self.combinations(&others) {
+            // Canonical for the fleet without the bisected type; the policy and limiter
+            // matter once it has boards, so they are kept.
+            for &t in &others {
+                if p.counts[t] == 0 {
+                    p.slots[t] = 0;
+                    p.queue[t] = 0;
+                }
+            }
+            set.insert(Branch { base: p });
+        }
+        set.into_iter().collect()
+    }
+
+    /// Every canonical point of the grid.
+    fn grid(&self) -> Vec<Point> {
+        let all: Vec<usize> = (0..self.types.len()).collect();
+        let set: BTreeSet<Point> = self
+            .combinations(&all)
+            .into_iter()
+            .filter(|p| p.boards() > 0 || self.clouds[p.cloud].table.is_some())
+            .map(Point::canonical)
+            .collect();
+        set.into_iter().collect()
+    }
+}
+
+/// Searches `planner` into `dir` (resuming from its journal) on `threads` threads, or `shard`
+/// of it; `progress` gets the number of runs simulated so far.
+pub fn search(
+    planner: &Planner,
+    dir: &Path,
+    shard: Option<Shard>,
+    threads: Option<usize>,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<(Outcome, Vec<String>)> {
+    std::fs::create_dir_all(dir).map_err(Error::io(dir, "cannot create"))?;
+    let journal = dir.join(JOURNAL);
+    let shard_text = shard.filter(|s| s.count > 1).map(|s| s.to_string());
+    let (known, warnings) = read_known(planner, &journal, shard_text.as_deref())?;
+    let mut lines: Vec<Line> = Vec::new();
+    for ((key, r), m) in &known {
+        lines.push(Line {
+            key: key.clone(),
+            replication: *r,
+            seed: planner.seed + u64::from(*r),
+            metrics: m.clone(),
+        });
+    }
+    lines.sort_by(|a, b| (&a.key, a.replication).cmp(&(&b.key, b.replication)));
+    crate::report::write_atomic(
+        &journal,
+        journal_text(planner, shard_text.as_deref(), &lines).as_bytes(),
+    )?;
+    let file = OpenOptions::new()
+        .append(true)
+        .open(&journal)
+        .map_err(Error::io(&journal, "cannot open"))?;
+    let runner = Runner {
+        planner,
+        known,
+        sink: Some(Mutex::new((file, Vec::new()))),
+        journal: journal.clone(),
+        evaluated: Mutex::new(BTreeMap::new()),
+        simulated: AtomicUsize::new(0),
+        progress,
+    };
+    let outcome = run_search(&runner, shard, threads)?;
+    // Rewrite the journal in key order: the folder's bytes do not depend on threads or
+    // interruptions.
+    if let Some(sink) = runner.sink {
+        let (_, new) = sink.into_inner().unwrap_or_else(|e| e.into_inner());
+        lines.extend(new);
+        lines.sort_by(|a, b| (&a.key, a.replication).cmp(&(&b.key, b.replication)));
+        crate::report::write_atomic(
+            &journal,
+            journal_text(planner, shard_text.as_deref(), &lines).as_bytes(),
+        )?;
+    }
+    Ok((outcome, warnings))
+}
+
+/// Searches again on the union of the shards' journals, simulating nothing.
+pub fn merge(planner: &Planner, shards: &[PathBuf], threads: Option<usize>) -> Result<Outcome> {
+    let mut known: Known = HashMap::new();
+    for d in shards {
+        let path = d.join(JOURNAL);
+        let Some((h, runs, bad)) =
+            crate::sweep::exec::read_jsonl::<Header, Line>(&path, "plan journal")?
+        else {
+            return Err(Error::Output {
+                path,
+                problem: "missing: not a plan output folder".into(),
+            });
+        };
+        if h.fingerprint != planner.fingerprint || h.metrics != crate::sweep::exec::metric_set() {
+            return Err(Error::Output {
+                path,
+                problem: format!(
+                    "from another plan or edgesim version (fingerprint {}, expected {})",
+                    h.fingerprint, planner.fingerprint
+                ),
+            });
+        }
+        if let Some(b) = bad.first() {
+            return Err(Error::Output {
+                path,
+                problem: format!("invalid journal ({b}); run this shard again to repair it"),
+            });
+        }
+        for (_, l) in runs {
+            known.insert((l.key, l.replication), l.metrics);
+        }
+    }
+    let runner = Runner {
+        planner,
+        known,
+        sink: None,
+        journal: shards.first().cloned().unwrap_or_default(),
+        evaluated: Mutex::new(BTreeMap::new()),
+        simulated: AtomicUsize::new(0),
+        progress: &|_| {},
+    };
+    run_search(&runner, None, threads)
+}
+
+fn journal_text(planner: &Planner, shard: Option<&str>, lines: &[Line]) -> String {
+    let h = Header {
+        plan: planner.name.clone(),
+        fingerprint: planner.fingerprint.clone(),
+        shard: shard.map(str::to_string),
+        metrics: crate::sweep::exec::metric_set(),
+    };
+    let mut s = serde_json::to_string(&h).unwrap_or_default() + "\n";
+    for l in lines {
+        s += &(serde_json::to_string(l).unwrap_or_default() + "\n");
+    }
+    s
+}
+
+/// The runs a journal holds that are valid for this plan; warnings for what is redone.
+fn read_known(
+    planner: &Planner,
+    journal: &Path,
+    shard: Option<&str>,
+) -> Result<(Known, Vec<String>)> {
+    let mut known = Known::new();
+    let mut warnings = Vec::new();
+    let Some((h, runs, bad)) =
+        crate::sweep::exec::read_jsonl::<Header, Line>(journal, "plan journal")?
+    else {
+        return Ok((known, warnings));
+    };
+    if h.fingerprint != planner.fingerprint || h.shard.as_deref() != shard {
+        return Err(Error::Output {
+            path: journal.into(),
+            problem: format!(
+                "holds results of another plan or shard (fingerprint {}, shard {}); use another \
+                 --out folder or delete it",
+                h.fingerprint,
+                h.shard.as_deref().unwrap_or("none")
+            ),
+        });
+    }
+    warnings.extend(bad);
+    if h.metrics != crate::sweep::exec::metric_set() {
+        if !runs.is_empty() {
+            warnings.push(format!(
+                "all {} runs: recorded with another set of metrics (another edgesim version)",
+                runs.len()
+            ));
+        }
+        return Ok((known, warnings));
+    }
+    let want = crate::sweep::metrics::METRICS.len();
+    for (n, l) in runs {
+        if l.replication >= planner.replications
+            || l.seed != planner.seed + u64::from(l.replication)
+            || l.metrics.len() != want
+        {
+            warnings.push(format!(
+                "line {n}: replication {}, seed {}, {} metrics do not match the plan",
+                l.replication,
+                l.seed,
+                l.metrics.len()
+            ));
+            continue;
+        }
+        known.insert((l.key, l.replication), l.metrics);
+    }
+    Ok((known, warnings))
+}
+
+fn run_search(
+    runner: &Runner<'_>,
+    shard: Option<Shard>,
+    threads: Option<usize>,
+) -> Result<Outcome> {
+    let pl = runner.planner;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .build()
+        .map_err(|e| Error::Output {
+            path: runner.journal.clone(),
+            problem: format!("cannot start {} threads: {e}", threads.unwrap_or(0)),
+        })?;
+    let mut branches_n = 0;
+    let mut pruned = 0;
+    pool.install(|| -> Result<()> {
+        // The cloud-only baselines, every replication.
+        let mut best = f64::INFINITY;
+        if pl.types.iter().all(|t| t.min_count == 0) {
+            let zero: Vec<Point> = (0..pl.clouds.len())
+                .filter(|&c| pl.clouds[c].table.is_some())
+                .map(|c| Point {
+                    cloud: c,
+                    ..pl.zero_point()
+                })
+                .collect();
+            for e in zero
+                .par_iter()
+                .map(|p| runner.evaluate(p, false))
+                .collect::<Result<Vec<_>>>()?
+            {
+                if e.feasible {
+                    best = best.min(e.cost());
+                }
+            }
+        }
+        if pl.method == Method::Grid {
+            let points: Vec<Point> = pl
+                .grid()
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| shard.is_none_or(|s| s.owns(*i)))
+                .map(|(_, p)| p)
+                .collect();
+            points
+                .par_iter()
+                .map(|p| runner.evaluate(p, false).map(|_| ()))
+                .collect::<Result<Vec<()>>>()?;
+            return Ok(());
+        }
+        let last = pl.bisected();
+        let mut branches: Vec<(f64, Branch)> = pl
+            .branches()
+            .into_iter()
+            .map(|b| {
+                let lo = pl.lowest_last(&b.base);
+                (
+                    pl.capex_usd_month(&b.base) + pl.types[last].capex_usd_month(lo),
+                    b,
+                )
+            })
+            .collect();
+        branches.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        branches_n = branches.len();
+        let owned: Vec<(usize, &(f64, Branch))> = branches
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| shard.is_none_or(|s| s.owns(*i)))
+            .collect();
+        // Waves are cut from the global order, so a shard's waves are the whole search's
+        // waves restricted to its branches (its bound is never below the whole search's).
+        for wave in branches.chunks(pl.wave).enumerate() {
+            let (w, chunk) = wave;
+            let start = w * pl.wave;
+            let mine: Vec<&Branch> = owned
+                .iter()
+                .filter(|(i, _)| (start..start + chunk.len()).contains(i))
+                .filter_map(|(_, (lb, b))| {
+                    if *lb < best {
+                        Some(b)
+                    } else {
+                        pruned += 1;
+                        None
+                    }
+                })
+                .collect();
+            let bound = best;
+            let found = mine
+                .par_iter()
+                .map(|b| search_branch(runner, b, bound))
+                .collect::<Result<Vec<f64>>>()?;
+            for c in found {
+                best = best.min(c);
+            }
+        }
+        Ok(())
+    })?;
+    let evaluations: Vec<Evaluation> = runner.lock().values().cloned().collect();
+    Ok(outcome(
+        pl,
+        evaluations,
+        runner.simulated.load(Ordering::Relaxed),
+        branches_n,
+        pruned,
+    ))
+}
+
+/// Searches one branch; returns the cheapest feasible cost found (infinity if none).
+fn search_branch(runner: &Runner<'_>, b: &Branch, bound: f64) -> Result<f64> {
+    let pl = runner.planner;
+    let last = pl.bisected();
+    let ty = &pl.types[last];
+    let mut best = f64::INFINITY;
+    for s in 0..ty.slots.len() {
+        for q in 0..ty.queue_capacity.len() {
+            let at = |n: u32| {
+                let mut p = b.base.clone();
+                p.counts[last] = n;
+                p.slots[last] = s;
+                p.queue[last] = q;
+                p.canonical()
+            };
+            let (lo, hi) = (pl.lowest_last(&b.base), ty.max_count);
+            if lo > hi {
+                continue;
+            }
+            let mut n = lo;
+            if pl.assume_monotone {
+                if !runner.evaluate(&at(hi), true)?.feasible {
+                    continue;
+                }
+                let (mut a, mut z) = (lo, hi); // z is feasible
+                while a < z {
+                    let m = a + (z - a) / 2;
+                    if runner.evaluate(&at(m), true)?.feasible {
+                        z = m;
+                    } else {
+                        a = m + 1;
+                    }
+                }
+                best = best.min(runner.evaluate(&at(z), true)?.cost());
+                n = z + 1;
+            }
+            // Every count whose board cost alone can still beat the cheapest plan known.
+            while n <= hi && pl.capex_usd_month(&at(n)) < best.min(bound) {
+                let e = runner.evaluate(&at(n), true)?;
+                if e.feasible {
+                    best = best.min(e.cost());
+                }
+                n += 1;
+            }
+        }
+    }
+    Ok(best)
+}
+
+fn outcome(
+    pl: &Planner,
+    evaluations: Vec<Evaluation>,
+    simulated: usize,
+    branches: usize,
+    pruned: usize,
+) -> Outcome {
+    let cheapest = |f: &dyn Fn(&Evaluation) -> bool| {
+        evaluations
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.feasible && f(e))
+            .min_by(|a, b| a.1.cost().total_cmp(&b.1.cost()).then(a.0.cmp(&b.0)))
+            .map(|(i, _)| i)
+    };
+    let best = cheapest(&|_| true);
+    let no_cloud = |e: &Evaluation| pl.clouds[e.point.cloud].table.is_none();
+    let edge_only = cheapest(&no_cloud);
+    let cloud_only = evaluations
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.point.boards() == 0)
+        .map(|(i, _)| i)
+        .collect();
+    // Pareto front over (cost, TTFT p95, cloud share), all minimised, of the feasible plans.
+    let key = |e: &Evaluation| {
+        [
+            e.cost(),
+            e.stat(|r| r.ttft_p95_ms).mean.unwrap_or(f64::INFINITY),
+            e.stat(|r| r.cloud_share).mean.unwrap_or(f64::INFINITY),
+        ]
+    };
+    let feasible: Vec<(usize, [f64; 3])> = evaluations
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.feasible)
+        .map(|(i, e)| (i, key(e)))
+        .collect();
+    let mut pareto: Vec<usize> = feasible
+        .iter()
+        .filter(|(_, a)| {
+            !feasible.iter().any(|(_, b)| {
+                b.iter().zip(a).all(|(x, y)| x <= y) && b.iter().zip(a).any(|(x, y)| x < y)
+            })
+        })
+        .map(|(i, _)| *i)
+        .collect();
+    pareto.sort_by(|&a, &b| {
+        evaluations[a]
+            .cost()
+            .total_cmp(&evaluations[b].cost())
+            .then(a.cmp(&b))
+    });
+    Outcome {
+        runs: evaluations.iter().map(|e| e.runs.len()).sum(),
+        best,
+        pareto,
+        cloud_only,
+        edge_only,
+        edge_only_searched: pl.clouds.iter().any(|c| c.table.is_none()),
+        evaluations,
+        simulated,
+        grid_points: pl.grid_size(),
+        branches,
+        pruned,
+    }
+}

@@ -1,0 +1,407 @@
+//! `edgesim plan`: the search's answer against the full grid, the answer re-run with other
+//! seeds, fewer runs than the grid on the shipped example, resume after a kill, shards, thread
+//! counts, an infeasible plan naming its binding goal, bad plan files, and cloud-only runs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use edgesim::plan::cost::RunValues;
+use edgesim::plan::{Planner, search};
+
+use crate::common::*;
+
+fn dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("edgesim-plan-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A small plan: two board types (up to 4 Nanos, up to 3 AGX), two policies, edge-only or
+/// GPT-4o mini, no rate limit or at most 4 in service, 15 minutes of the retail traffic (one rush).
+fn small_plan(d: &Path, goals: &str, extra: &str) -> PathBuf {
+    let traffic = root().join("scenarios/plans/retail-traffic.toml");
+    let cal = root().join("calibration");
+    let text = format!(
+        r#"
+name = "small"
+scenario = "{traffic}"
+replications = 3
+seed = 11
+{extra}
+[costs]
+traffic_hours_per_month = 360
+
+[[types]]
+name = "nano"
+profile = "{cal}/jetson-orin-nano.toml"
+model = "qwen2.5-3b"
+price_usd = 249
+max_count = 4
+slots = [1, 2]
+queue_capacity = [2]
+
+[[types]]
+name = "agx"
+profile = "{cal}/jetson-agx-orin.toml"
+model = "qwen2.5-3b"
+price_usd = 1999
+max_count = 3
+slots = [4]
+queue_capacity = [4]
+
+[search]
+policies = ["load_aware", "random"]
+rate_limits = ["none", {{ kind = "concurrency", limit = 4 }}]
+clouds = ["none", "gpt-4o-mini"]
+
+[goals]
+{goals}
+"#,
+        traffic = traffic.display(),
+        cal = cal.display()
+    );
+    // Shorter traffic keeps the grid quick.
+    let scenario = d.join("traffic.toml");
+    let t = std::fs::read_to_string(&traffic)
+        .unwrap()
+        .replace("duration_s = 1800", "duration_s = 900")
+        .replace("../../calibration", &cal.display().to_string());
+    std::fs::write(&scenario, t).unwrap();
+    let text = text.replace(
+        &traffic.display().to_string(),
+        &scenario.display().to_string(),
+    );
+    let p = d.join("plan.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+const GOALS: &str = "ttft_p95_ms = 2500\nmax_reject_share = 0.01\nmax_cloud_usd_per_month = 80";
+
+fn run(pl: &Planner, out: &Path) -> search::Outcome {
+    search::search(pl, out, None, None, &|_| {}).unwrap().0
+}
+
+#[test]
+fn the_search_finds_the_grids_cheapest_feasible_plan() {
+    let d = dir("grid");
+    let path = small_plan(&d, GOALS, "");
+    let pl = Planner::load(&path).unwrap();
+    let found = run(&pl, &d.join("search"));
+    let mut grid_pl = pl.clone();
+    grid_pl.method = edgesim::plan::Method::Grid;
+    let grid = run(&grid_pl, &d.join("grid"));
+    assert_eq!(grid.evaluations.len() as u64, pl.grid_size());
+    // The grid's cheapest feasible plan, computed here from its evaluations.
+    let cheapest = grid
+        .evaluations
+        .iter()
+        .filter(|e| e.feasible)
+        .min_by(|a, b| a.cost().total_cmp(&b.cost()))
+        .expect("the small plan has a feasible point");
+    let best = &found.evaluations[found.best.expect("the search found a plan")];
+    assert_eq!(best.point, cheapest.point, "{}", pl.describe(&best.point));
+    assert_eq!(best.cost(), cheapest.cost());
+    assert!(
+        found.runs < grid.runs,
+        "search {} runs, grid {}",
+        found.runs,
+        grid.runs
+    );
+}
+
+#[test]
+fn the_answer_meets_every_goal_with_other_seeds() {
+    let d = dir("reseed");
+    let path = small_plan(&d, GOALS, "");
+    let pl = Planner::load(&path).unwrap();
+    let o = run(&pl, &d.join("out"));
+    let best = &o.evaluations[o.best.unwrap()];
+    // Four fresh seeds, as plain scenarios.
+    let runs: Vec<RunValues> = (0..4)
+        .map(|k| {
+            let sc = pl.scenario_at(&best.point, 1000 + k).unwrap();
+            let s = edgesim::sim::run(&sc).unwrap();
+            RunValues::of(
+                &pl.costs,
+                &pl.types,
+                &best.point,
+                &edgesim::sweep::metrics::extract(&s),
+            )
+        })
+        .collect();
+    for g in &pl.goals {
+        let mean = runs.iter().map(|r| r.get(g.quantity).unwrap()).sum::<f64>() / 4.0;
+        let ok = if g.at_most {
+            mean <= g.bound
+        } else {
+            mean >= g.bound
+        };
+        assert!(ok, "{} with other seeds: mean {mean}", g.describe());
+    }
+}
+
+#[test]
+fn the_shipped_plan_runs_far_fewer_simulations_than_the_grid() {
+    let d = dir("retail");
+    let pl = Planner::load(&root().join("scenarios/plans/retail.toml")).unwrap();
+    let o = run(&pl, &d);
+    assert!(o.best.is_some());
+    let grid_runs = pl.grid_size() * u64::from(pl.replications);
+    assert!(
+        (o.runs as u64) * 3 < grid_runs,
+        "{} runs against the grid's {grid_runs}",
+        o.runs
+    );
+}
+
+fn files(d: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file() && !p.extension().is_some_and(|x| x == "png" || x == "svg"))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn edgesim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn plan_cli(plan: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "plan",
+        plan.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--csv",
+    ];
+    args.extend_from_slice(extra);
+    let o = edgesim(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+#[test]
+fn same_bytes_whatever_the_threads_the_shards_and_a_kill() {
+    let d = dir("bytes");
+    let path = small_plan(&d, GOALS, "");
+    let one = d.join("one");
+    let two = d.join("two");
+    let a = plan_cli(&path, &one, &["--threads", "1"]);
+    plan_cli(&path, &two, &["--threads", "2"]);
+    assert_eq!(files(&one), files(&two));
+
+    // Shards, merged.
+    let (s0, s1, merged) = (d.join("s0"), d.join("s1"), d.join("merged"));
+    plan_cli(&path, &s0, &["--shard", "0/2"]);
+    plan_cli(&path, &s1, &["--shard", "1/2"]);
+    let m = edgesim(&[
+        "plan",
+        "merge",
+        path.to_str().unwrap(),
+        s0.to_str().unwrap(),
+        s1.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+        "--csv",
+    ]);
+    assert!(m.status.success(), "{}", String::from_utf8_lossy(&m.stderr));
+    assert_eq!(m.stdout, a.stdout, "the merged report differs");
+    let (fa, fm) = (files(&one), files(&merged));
+    for name in ["answer.json", "plans.csv", "pareto.csv"] {
+        assert_eq!(fa[name], fm[name], "{name} differs after merging shards");
+    }
+
+    // A kill: keep the header and a third of the runs, and tear the last line.
+    let journal = std::fs::read_to_string(two.join("runs.jsonl")).unwrap();
+    let lines: Vec<&str> = journal.lines().collect();
+    let keep = lines.len() / 3;
+    let mut cut = lines[..keep].join("\n") + "\n";
+    cut += &lines[keep][..lines[keep].len() / 2];
+    std::fs::write(two.join("runs.jsonl"), cut).unwrap();
+    std::fs::remove_file(two.join("answer.json")).unwrap();
+    let again = plan_cli(&path, &two, &[]);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        err.contains("from the journal") && !err.contains("simulated 0 runs"),
+        "{err}"
+    );
+    assert_eq!(files(&one), files(&two), "resumed folder differs");
+}
+
+#[test]
+fn an_infeasible_plan_names_the_binding_goal() {
+    let d = dir("infeasible");
+    let path = small_plan(&d, "ttft_p95_ms = 1", "");
+    let pl = Planner::load(&path).unwrap();
+    let o = run(&pl, &d.join("out"));
+    assert!(o.best.is_none());
+    let a = edgesim::plan::output::answer(&pl, &o);
+    let why = a.binding.unwrap();
+    assert!(why.contains("ttft_p95_ms <= 1"), "{why}");
+    let text = edgesim::plan::output::to_text(&pl, &edgesim::plan::output::answer(&pl, &o));
+    assert!(text.contains("no plan meets the goals"), "{text}");
+}
+
+#[test]
+fn with_assume_monotone_the_search_bisects() {
+    let d = dir("monotone");
+    // Without a cloud, more boards never raise rejections.
+    let path = small_plan(&d, "max_reject_share = 0.05", "");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(
+            "clouds = [\"none\", \"gpt-4o-mini\"]",
+            "clouds = [\"none\"]",
+        )
+        .replace("max_count = 4", "max_count = 16");
+    std::fs::write(&path, &text).unwrap();
+    let exact = run(&Planner::load(&path).unwrap(), &d.join("exact"));
+    std::fs::write(
+        &path,
+        text.replace("[search]", "[search]\nassume_monotone = true"),
+    )
+    .unwrap();
+    let pl = Planner::load(&path).unwrap();
+    let bisect = run(&pl, &d.join("bisect"));
+    let (a, b) = (
+        &exact.evaluations[exact.best.unwrap()],
+        &bisect.evaluations[bisect.best.unwrap()],
+    );
+    assert_eq!(a.point, b.point);
+    assert!(bisect.evaluations.len() <= exact.evaluations.len());
+}
+
+fn rejected(text_edit: impl Fn(String) -> String, needles: &[&str]) {
+    let d = dir("bad");
+    let path = small_plan(&d, GOALS, "");
+    let text = text_edit(std::fs::read_to_string(&path).unwrap());
+    std::fs::write(&path, &text).unwrap();
+    let e = Planner::load(&path).unwrap_err().to_string();
+    for n in needles {
+        assert!(e.contains(n), "expected {n:?} in: {e}");
+    }
+    let o = edgesim(&[
+        "plan",
+        path.to_str().unwrap(),
+        "--out",
+        d.join("o").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn bad_plan_files_are_rejected_before_any_run() {
+    rejected(
+        |t| t.replace("ttft_p95_ms = 2500", "ttft_p95_ms = -5"),
+        &["plan.toml", "goals.ttft_p95_ms", "-5", ">= 0"],
+    );
+    rejected(
+        |t| t.replace("max_reject_share = 0.01", "max_reject_share = 3"),
+        &["goals.max_reject_share", "[0, 1]"],
+    );
+    rejected(
+        |t| t.replace("max_count = 4", "max_count = 4\nmin_count = 9"),
+        &["types[0].max_count", "min_count = 9"],
+    );
+    rejected(
+        |t| t.replace("price_usd = 249", "price_usd = -1"),
+        &["types[0].price_usd"],
+    );
+    rejected(
+        |t| t.replace("slots = [1, 2]", "slots = [2, 2]"),
+        &["types[0].slots[1]", "repeated"],
+    );
+    rejected(
+        |t| t.replace("\"random\"]", "\"fastest\"]"),
+        &["search.policies[1]", "fastest"],
+    );
+    rejected(
+        |t| t.replace("\"gpt-4o-mini\"]", "\"gpt-17\"]"),
+        &["search.clouds[1]", "gpt-17"],
+    );
+    rejected(
+        |t| {
+            t.replace(
+                "traffic_hours_per_month = 360",
+                "traffic_hours_per_month = 800",
+            )
+        },
+        &["costs.traffic_hours_per_month", "800"],
+    );
+    rejected(
+        |t| t.replace("[goals]", "[goals]\nlatency = 3"),
+        &["plan.toml", "latency"],
+    );
+    rejected(|t| t.replace(GOALS, ""), &["goals", "at least one goal"]);
+}
+
+#[test]
+fn a_cloud_only_scenario_sends_everything_to_the_cloud() {
+    let sc = scenario(
+        r#"
+name = "c"
+seed = 1
+duration_s = 600
+[workload]
+kind = "poisson"
+rate_rps = 1.0
+prompt_tokens = { dist = "fixed", value = 100 }
+output_tokens = { dist = "fixed", value = 100 }
+[cloud]
+model = "gpt-4o-mini"
+"#,
+    );
+    let s = edgesim::sim::run(&sc).unwrap();
+    assert!(s.requests_total > 400);
+    assert_eq!(s.served_cloud, s.requests_total);
+    assert_eq!((s.served_edge, s.rejected, s.oversized), (0, 0, 0));
+    assert_eq!(s.edge_energy_j.to_bits(), 0.0f64.to_bits());
+    for kind in [
+        "random",
+        "weighted",
+        "round_robin",
+        "power_of_two",
+        "load_aware",
+    ] {
+        let sc2 = scenario(&format!(
+            "name = \"c\"\nseed = 1\nduration_s = 600\n[workload]\nkind = \"poisson\"\n\
+             rate_rps = 1.0\nprompt_tokens = {{ dist = \"fixed\", value = 100 }}\noutput_tokens = {{ dist = \"fixed\", value = 100 }}\n[selection]\nkind = \"{kind}\"\n[cloud]\nmodel = \"gpt-4o-mini\"\n"
+        ));
+        assert_eq!(
+            edgesim::sim::run(&sc2).unwrap().served_cloud,
+            s.requests_total,
+            "{kind}"
+        );
+    }
+    // Without a cloud, an empty fleet is an error naming the key.
+    let e = edgesim::scenario::Scenario::from_str_at(
+        "name = \"c\"\nduration_s = 60\n[workload]\nkind = \"poisson\"\nrate_rps = 1\n\
+         prompt_tokens = { dist = \"fixed\", value = 100 }\n\
+         output_tokens = { dist = \"fixed\", value = 100 }\n[cloud]\nenabled = false\n",
+        &root().join("tests/inline.toml"),
+        &edgesim::scenario::LoadOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("devices") && e.contains("cloud is disabled"),
+        "{e}"
+    );
+}
