@@ -49,6 +49,15 @@ impl Costs {
     }
 }
 
+/// Board cost per month \[USD\] of `counts[t]` boards of each type `types[t]`.
+pub fn boards_usd_month(types: &[DeviceType], counts: &[u32]) -> f64 {
+    types
+        .iter()
+        .zip(counts)
+        .map(|(t, &c)| t.capex_usd_month(c))
+        .sum()
+}
+
 /// What one run of a plan costs and achieves.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct RunValues {
@@ -102,11 +111,7 @@ impl RunValues {
         } else {
             0.0
         };
-        let boards_usd_month: f64 = types
-            .iter()
-            .zip(&p.counts)
-            .map(|(t, &c)| t.capex_usd_month(c))
-            .sum();
+        let boards_usd_month = boards_usd_month(types, &p.counts);
         let idle_w: f64 = types
             .iter()
             .zip(&p.counts)

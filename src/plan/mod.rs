@@ -501,7 +501,7 @@ impl Planner {
                 ),
             ));
         }
-        planner.validate_options(&cx)?;
+        planner.validate_options()?;
         Ok(planner)
     }
 
@@ -749,7 +749,7 @@ impl Planner {
     /// Every option is tried once in a scenario (each type at its largest count with each of
     /// its slot and queue options, each policy, rate limiter and cloud), so that a bad option
     /// fails before any run, naming its plan key.
-    fn validate_options(&self, cx: &Checker) -> Result<()> {
+    fn validate_options(&self) -> Result<()> {
         let n = self.types.len();
         let first = Point {
             counts: self.types.iter().map(|t| t.max_count.max(1)).collect(),
@@ -798,7 +798,6 @@ impl Planner {
             self.scenario_at(&p, self.seed)
                 .map_err(|e| wrap(format!("search.clouds[{i}]"), e))?;
         }
-        let _ = cx;
         Ok(())
     }
 
@@ -922,10 +921,6 @@ impl Planner {
 
     /// Board cost per month of `p` \[USD\].
     pub fn capex_usd_month(&self, p: &Point) -> f64 {
-        self.types
-            .iter()
-            .zip(&p.counts)
-            .map(|(t, &c)| t.capex_usd_month(c))
-            .sum()
+        cost::boards_usd_month(&self.types, &p.counts)
     }
 }

@@ -224,10 +224,10 @@ pub fn answer(pl: &Planner, o: &Outcome) -> Answer {
     }
 }
 
-/// One row per evaluated plan (see `docs/plan.md` for the columns).
-pub fn plans_table(pl: &Planner, o: &Outcome) -> Table {
+/// One row per plan `rows[i]` of the evaluated plans (see `docs/plan.md` for the columns).
+pub fn plans_table(pl: &Planner, o: &Outcome, rows: &[usize]) -> Table {
     let mut t = Table::new();
-    let ev = &o.evaluations;
+    let ev: Vec<&Evaluation> = rows.iter().map(|&i| &o.evaluations[i]).collect();
     for (k, ty) in pl.types.iter().enumerate() {
         t = t
             .with(
@@ -256,14 +256,14 @@ pub fn plans_table(pl: &Planner, o: &Outcome) -> Table {
                 ),
             );
     }
-    let text = |f: &dyn Fn(&Evaluation) -> String| Values::Str(ev.iter().map(f).collect());
+    let text = |f: &dyn Fn(&Evaluation) -> String| Values::Str(ev.iter().map(|e| f(e)).collect());
     let mean = |f: &dyn Fn(&super::cost::RunValues) -> Option<f64>| {
         Values::OptF64(ev.iter().map(|e| e.stat(f).mean).collect())
     };
     let ci = |f: &dyn Fn(&super::cost::RunValues) -> Option<f64>| {
         Values::OptF64(ev.iter().map(|e| e.stat(f).ci95).collect())
     };
-    let pareto: Vec<bool> = (0..ev.len()).map(|i| o.pareto.contains(&i)).collect();
+    let pareto: Vec<bool> = rows.iter().map(|i| o.pareto.contains(i)).collect();
     t.with(
         "policy",
         text(&|e| pl.policies[e.point.policy].label.clone()),
@@ -365,13 +365,9 @@ pub fn write(
     formats: &[crate::output::Format],
 ) -> crate::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
-    let all = plans_table(pl, o);
-    let front = Outcome {
-        evaluations: o.pareto.iter().map(|&i| o.evaluations[i].clone()).collect(),
-        pareto: (0..o.pareto.len()).collect(),
-        ..o.clone()
-    };
-    let front = plans_table(pl, &front);
+    let every: Vec<usize> = (0..o.evaluations.len()).collect();
+    let all = plans_table(pl, o, &every);
+    let front = plans_table(pl, o, &o.pareto);
     for f in formats {
         for (name, t) in [("plans", &all), ("pareto", &front)] {
             let p = dir.join(format!("{name}.{}", f.extension()));
