@@ -48,6 +48,7 @@ pub mod engine;
 pub mod error;
 pub mod fidelity;
 pub mod metrics;
+pub mod outages;
 pub mod output;
 pub mod plan;
 pub mod platforms;

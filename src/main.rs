@@ -242,7 +242,7 @@ fn report_checks(plan: &edgesim::sweep::Plan, runs: &[edgesim::sweep::exec::RunR
 }
 
 #[derive(clap::Args)]
-#[command(group(clap::ArgGroup::new("input").required(true).args(["model", "from_llama_bench"])))]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["model", "from_llama_bench", "from_batched_bench"])))]
 struct CalibrateArgs {
     /// GGUF model to load and measure (needs a build with `--features llm`).
     #[arg(long)]
@@ -250,6 +250,10 @@ struct CalibrateArgs {
     /// Build the profile from `llama-bench -o json` (or `-o jsonl`) output instead.
     #[arg(long, value_name = "RESULTS.json")]
     from_llama_bench: Option<PathBuf>,
+    /// Build the profile from `llama-batched-bench` output (its Markdown table or
+    /// `--output-format jsonl`): prefill, the batching curve D(n) and the context effect.
+    #[arg(long, value_name = "RESULTS.md")]
+    from_batched_bench: Option<PathBuf>,
     /// Device name in the profile, e.g. orin-nano-qwen3b.
     #[arg(long)]
     name: String,
@@ -330,6 +334,7 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
         .model
         .as_ref()
         .or(a.from_llama_bench.as_ref())
+        .or(a.from_batched_bench.as_ref())
         .context("no input")?;
     let stem = input
         .file_stem()
@@ -356,6 +361,13 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
             a.gpu_layers.map(i64::from),
             &meta,
         )?
+    } else if let Some(bench) = &a.from_batched_bench {
+        anyhow::ensure!(
+            a.idle_watts.is_some(),
+            "--from-batched-bench: llama-batched-bench records no power; give --idle-watts and \
+             --busy-watts"
+        );
+        cal::from_batched_bench(bench, &meta)?
     } else {
         calibrate_model(a, &meta)?
     };

@@ -84,8 +84,20 @@ fn finish(p: &PlatformParams, mut row: PlatformRow) -> PlatformRow {
 /// platforms` works from any folder), by file name.
 pub const SHIPPED_PROFILES: &[(&str, &str)] = &[
     (
+        "calibration/jetson-agx-orin-64gb-30w.toml",
+        include_str!("../calibration/jetson-agx-orin-64gb-30w.toml"),
+    ),
+    (
+        "calibration/jetson-agx-orin-64gb-maxn.toml",
+        include_str!("../calibration/jetson-agx-orin-64gb-maxn.toml"),
+    ),
+    (
         "calibration/jetson-agx-orin.toml",
         include_str!("../calibration/jetson-agx-orin.toml"),
+    ),
+    (
+        "calibration/jetson-orin-nano-super-maxn.toml",
+        include_str!("../calibration/jetson-orin-nano-super-maxn.toml"),
     ),
     (
         "calibration/jetson-orin-nano.toml",

@@ -118,6 +118,32 @@ pub fn to_table(s: &Summary) -> String {
         thousands(s.throttled_attempts),
         thousands(s.full_attempts)
     );
+    if let Some(f) = &s.cloud_faults {
+        let _ = writeln!(
+            o,
+            "{:<22}{:>12}  (down {:.1} s; 429s {}, outage refusals {}, retries {}, rejected {})",
+            "cloud availability",
+            format!("{:.2}%", f.availability * 100.0),
+            f.downtime_s,
+            thousands(f.rate_limited),
+            thousands(f.unavailable),
+            thousands(f.retries),
+            thousands(f.rejected_refused)
+        );
+    }
+    if let Some(f) = &s.device_faults {
+        let _ = writeln!(
+            o,
+            "{:<22}{:>12}  ({} failures; {} requests interrupted: then edge {}, cloud {}, lost {})",
+            "device availability",
+            format!("{:.2}%", f.availability * 100.0),
+            thousands(f.failures),
+            thousands(f.interrupted),
+            thousands(f.interrupted_then_edge),
+            thousands(f.interrupted_then_cloud),
+            thousands(f.interrupted_then_rejected)
+        );
+    }
     let _ = writeln!(o);
     let _ = writeln!(
         o,

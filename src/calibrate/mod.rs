@@ -5,6 +5,7 @@
 //! raw measurements are fitted here into a [`DeviceProfile`] that `edgesim run` reads, with
 //! the measurements and their provenance recorded in the profile.
 
+pub mod batched;
 pub mod bench;
 #[cfg(feature = "llm")]
 pub mod llama;
@@ -626,6 +627,29 @@ pub fn from_llama_bench(
     p.insert(
         "note".into(),
         "llama-bench measures one sequence: D(n) = D(1) for every n (no batching curve)".into(),
+    );
+    fit(&m, &meta)
+}
+
+/// Builds a profile from `llama-batched-bench` output (power from the flags): prefill from the
+/// B = 1 rows, the batching curve D(n) from S_TG at each B, γ from several prompt lengths.
+pub fn from_batched_bench(path: &Path, meta: &ProfileMeta) -> Result<DeviceProfile> {
+    let rows = batched::read(path)?;
+    let m = batched::to_measurements(path, &rows)?;
+    let mut meta = meta.clone();
+    meta.power_source = "flags".into();
+    let p = &mut meta.provenance;
+    p.insert(
+        "tool".into(),
+        "llama-batched-bench (imported by edgesim calibrate --from-batched-bench)".into(),
+    );
+    p.insert("imported_from".into(), path.display().to_string().into());
+    p.insert("imported_at".into(), utc_now().into());
+    p.insert(
+        "note".into(),
+        "S_TG at B sequences is the aggregate decode speed D(B); T_PP at B = 1 the prefill of PP \
+         tokens"
+            .into(),
     );
     fit(&m, &meta)
 }

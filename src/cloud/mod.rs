@@ -4,7 +4,7 @@
 //! filled in from the model catalogue. Defaults live here and nowhere else.
 
 pub mod latency;
-pub mod outages;
+pub use crate::outages;
 pub mod state;
 
 use serde::{Deserialize, Serialize};
@@ -260,7 +260,7 @@ impl CloudSpec {
         if c.max_retries > 100 {
             return Err(cx.bad("cloud.max_retries", c.max_retries, "must lie in [0, 100]"));
         }
-        let outages = OutageSpec::from_file(cx, &c.outages, c.random_outages)?;
+        let outages = OutageSpec::from_file(cx, "cloud", &c.outages, c.random_outages)?;
         let price = |key: &str, given: Option<f64>, listed: Option<f64>| -> Result<f64> {
             match (given, listed) {
                 (Some(v), _) => cx.non_negative(&format!("cloud.{key}"), v),

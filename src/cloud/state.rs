@@ -4,7 +4,7 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 
 use super::CloudSpec;
-use super::outages::Outages;
+use crate::outages::Outages;
 use crate::policy::rate_limit::{Admission, LimitUnit, RateLimiter};
 use crate::rng::{RngStreams, SimRng};
 use crate::time::SimTime;

@@ -11,6 +11,7 @@ use super::{CalibratedDevice, DeviceModel};
 use crate::catalogue::ModelCatalogue;
 use crate::check::Checker;
 use crate::error::Result;
+use crate::outages::{OutageSpec, RandomFile, WindowFile};
 
 /// Default parallel slots.
 pub const DEFAULT_SLOTS: u32 = 1;
@@ -67,6 +68,14 @@ pub struct DeviceFile {
     /// Weight for `weighted` selection (default: single-stream decode speed D(1)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<f64>,
+    /// Fixed windows in which every device of the group is down (a site's power cut, a
+    /// planned update).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outages: Vec<WindowFile>,
+    /// Random failures of each device of the group, independently: mean up-time `mtbf_s`,
+    /// mean repair time `mttr_s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub random_outages: Option<RandomFile>,
 }
 
 /// `count` identical devices: one board (profile), one model, one server setup.
@@ -90,6 +99,8 @@ pub struct DeviceGroup {
     pub weight: Option<f64>,
     /// The calibrated behaviour of the model on the board.
     pub perf: Arc<dyn DeviceModel>,
+    /// When the group's devices are down (none by default).
+    pub outages: OutageSpec,
 }
 
 impl DeviceGroup {
@@ -197,6 +208,7 @@ impl DeviceGroup {
             ctx_tokens,
             weight,
             perf,
+            outages: OutageSpec::default(),
         })
     }
 
@@ -237,7 +249,7 @@ impl DeviceGroup {
                 ));
             }
         };
-        DeviceGroup::new(
+        let mut group = DeviceGroup::new(
             cx,
             &key,
             d.name.clone(),
@@ -249,7 +261,9 @@ impl DeviceGroup {
             d.ctx_tokens,
             d.weight,
             catalogue,
-        )
+        )?;
+        group.outages = OutageSpec::from_file(cx, &key, &d.outages, d.random_outages)?;
+        Ok(group)
     }
 
     /// The entry as written in a resolved scenario (profile inlined, so it runs anywhere).
@@ -264,6 +278,8 @@ impl DeviceGroup {
             queue_capacity: self.queue_capacity,
             ctx_tokens: self.ctx_tokens,
             weight: self.weight,
+            outages: self.outages.windows_file.clone(),
+            random_outages: self.outages.random,
         }
     }
 

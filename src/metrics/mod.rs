@@ -72,6 +72,12 @@ pub struct RequestRecord {
     pub energy_j: f64,
     /// Cloud API cost \[USD\].
     pub cost_usd: f64,
+    /// Cloud refusals retried.
+    pub cloud_retries: u32,
+    /// Times a failing device dropped it.
+    pub interruptions: u32,
+    /// Arrived while the cloud was down.
+    pub during_cloud_outage: bool,
 }
 
 /// Receives what happens during a run (push model). Default methods do nothing.

@@ -81,6 +81,12 @@ pub struct DeviceSummary {
     pub energy_j: f64,
     /// Energy drawn while idle \[J\].
     pub idle_energy_j: f64,
+    /// Failures (only when its group has outages).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failures: Option<u64>,
+    /// Time down \[s\] (only when its group has outages).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub down_s: Option<f64>,
 }
 
 /// The paper's metric toolkit for one platform of a run: a (board, model) pair of the edge,
@@ -174,6 +180,9 @@ pub struct Summary {
     /// Cloud rate limits and outages: present only when the scenario has any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cloud_faults: Option<crate::cloud::CloudFaults>,
+    /// Device failures: present only when a device group has outages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_faults: Option<crate::sim::faults::DeviceFaults>,
     /// Events the engine handled.
     pub events: u64,
 }
@@ -439,6 +448,7 @@ impl Summary {
             platforms: platforms(sc, rec, &devices),
             devices,
             cloud_faults: out.cloud_faults.clone(),
+            device_faults: out.device_faults.clone(),
             events: out.stats.events,
         }
     }

@@ -37,13 +37,29 @@ struct Rows {
     e2e_ms: Vec<Option<f64>>,
     energy_j: Vec<f64>,
     cost_usd: Vec<f64>,
+    /// The fault columns, when the scenario models faults.
+    faults: Option<FaultRows>,
+}
+
+#[derive(Default)]
+struct FaultRows {
+    cloud_retries: Vec<u64>,
+    interruptions: Vec<u64>,
+    during_cloud_outage: Vec<u64>,
 }
 
 impl Rows {
     /// Moves the buffered rows into a table, leaving the buffers empty.
     fn take(&mut self) -> Table {
-        let t = std::mem::take(self);
-        Table::new()
+        let faults = self.faults.as_ref().map(|_| FaultRows::default());
+        let t = std::mem::replace(
+            self,
+            Rows {
+                faults,
+                ..Rows::default()
+            },
+        );
+        let table = Table::new()
             .with("request_id", Values::U64(t.id))
             .with("class", Values::Str(t.class))
             .with("arrival_s", Values::F64(t.arrival_s))
@@ -55,7 +71,14 @@ impl Rows {
             .with("ttft_ms", Values::OptF64(t.ttft_ms))
             .with("e2e_ms", Values::OptF64(t.e2e_ms))
             .with("energy_j", Values::F64(t.energy_j))
-            .with("cost_usd", Values::F64(t.cost_usd))
+            .with("cost_usd", Values::F64(t.cost_usd));
+        match t.faults {
+            Some(f) => table
+                .with("cloud_retries", Values::U64(f.cloud_retries))
+                .with("interruptions", Values::U64(f.interruptions))
+                .with("during_cloud_outage", Values::U64(f.during_cloud_outage)),
+            None => table,
+        }
     }
 }
 
@@ -70,7 +93,10 @@ impl RequestTable {
             classes: sc.classes().iter().map(|c| c.name.clone()).collect(),
             devices: sc.devices().map(|(_, name)| name).collect(),
             writers,
-            rows: Rows::default(),
+            rows: Rows {
+                faults: sc.has_faults().then(FaultRows::default),
+                ..Rows::default()
+            },
             error: None,
             written: 0,
         })
@@ -96,7 +122,7 @@ impl RequestTable {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        let empty = Rows::default().take();
+        let empty = self.rows.take();
         for w in std::mem::take(&mut self.writers) {
             w.finish(&empty)?;
         }
@@ -129,6 +155,11 @@ impl Recorder for RequestTable {
         rows.e2e_ms.push(ms(r.e2e));
         rows.energy_j.push(r.energy_j);
         rows.cost_usd.push(r.cost_usd);
+        if let Some(f) = &mut rows.faults {
+            f.cloud_retries.push(u64::from(r.cloud_retries));
+            f.interruptions.push(u64::from(r.interruptions));
+            f.during_cloud_outage.push(u64::from(r.during_cloud_outage));
+        }
         if rows.id.len() >= BATCH_ROWS {
             self.flush();
         }

@@ -260,6 +260,17 @@ impl Scenario {
         &self.workload.demand.classes
     }
 
+    /// Whether any device group has outages (device failures are simulated).
+    pub fn has_device_faults(&self) -> bool {
+        self.fleet.iter().any(|g| g.outages.any())
+    }
+
+    /// Whether the run models faults (cloud limits or outages, device failures): the request
+    /// table then has its fault columns.
+    pub fn has_faults(&self) -> bool {
+        self.cloud.can_refuse() || self.has_device_faults()
+    }
+
     /// Number of edge devices (groups expanded).
     pub fn device_count(&self) -> usize {
         self.fleet.iter().map(|g| g.count as usize).sum()

@@ -81,6 +81,9 @@ struct InService {
     job: Job,
     /// `e_acc` when it got the slot.
     e_start: f64,
+    /// Parallel prefill: when its prefill ends (`SimTime::MAX` once done, and with serial
+    /// prefill). A `PrefillDone` for another time is stale: scheduled before a failure.
+    prefill_end: SimTime,
 }
 
 /// `secs` rounded up to whole microseconds (so that the virtual clock has reached a target
@@ -126,6 +129,12 @@ pub struct DeviceStats {
     pub area_system: f64,
     /// Σ residence (admission to completion) \[s\].
     pub residence_s: f64,
+    /// Time down (failed) \[µs\].
+    pub down_us: u64,
+    /// Failures.
+    pub failures: u64,
+    /// Requests it held (in service or queued) when it failed.
+    pub interrupted: u64,
 }
 
 /// One device's state.
@@ -174,6 +183,8 @@ pub struct Device {
     last: SimTime,
     /// Generation of the pending decode-completion event (wrapping, as `batch_generation`).
     generation: u32,
+    /// Failed: takes nothing, draws no power.
+    down: bool,
     stats: DeviceStats,
 }
 
@@ -203,6 +214,7 @@ impl Device {
             e_acc: 0.0,
             last: SimTime::ZERO,
             generation: 0,
+            down: false,
             stats: DeviceStats::default(),
             model,
         }
@@ -234,13 +246,50 @@ impl Device {
         u64::from(prompt_tokens) + u64::from(output_tokens) <= u64::from(self.ctx_tokens)
     }
 
-    /// Whether the device can take one more request now (free slot or queue room).
+    /// Whether the device can take one more request now (up, with a free slot or queue
+    /// room).
     pub fn has_room(&self) -> bool {
-        self.active() < self.slots || self.queued() < self.queue_capacity
+        !self.down && (self.active() < self.slots || self.queued() < self.queue_capacity)
+    }
+
+    /// Whether the device is down (failed).
+    pub fn is_down(&self) -> bool {
+        self.down
+    }
+
+    /// The device fails at `now`: every request it holds (in service, then queued, each in
+    /// order) is appended to `dropped`, and it takes nothing and draws no power until
+    /// [`Device::recover`]. Pending events become stale.
+    pub fn fail(&mut self, now: SimTime, dropped: &mut Vec<u32>) {
+        self.advance(now);
+        self.down = true;
+        self.stats.failures += 1;
+        let held = self.in_service.len() + self.queue.len();
+        self.stats.interrupted += held as u64;
+        dropped.extend(self.in_service.drain(..).map(|s| s.job.req));
+        dropped.extend(self.queue.drain(..).map(|j| j.req));
+        self.prefilling = 0;
+        self.batch.clear();
+        self.batch_tokens = 0;
+        self.waiting.clear();
+        self.decoding.clear();
+        self.context_k = 0.0;
+        self.step_origin = self.v;
+        self.generation = self.generation.wrapping_add(1);
+        self.batch_generation = self.batch_generation.wrapping_add(1);
+    }
+
+    /// The device is repaired at `now`: up, idle and empty.
+    pub fn recover(&mut self, now: SimTime) {
+        self.advance(now);
+        self.down = false;
     }
 
     /// Power drawn in the current state \[W\].
     pub fn power_w(&self) -> f64 {
+        if self.down {
+            return 0.0;
+        }
         let active = self.active();
         if active > 0 {
             self.model.busy_w(active)
@@ -268,6 +317,14 @@ impl Device {
     pub fn handle(&mut self, now: SimTime, ev: DeviceEvent, out: &mut Outbox) -> bool {
         match ev {
             DeviceEvent::PrefillDone(req) => {
+                let Some(s) = self
+                    .in_service
+                    .iter_mut()
+                    .find(|s| s.job.req == req && s.prefill_end == now)
+                else {
+                    return false; // scheduled before a failure
+                };
+                s.prefill_end = SimTime::MAX;
                 self.advance(now);
                 self.prefilling -= 1;
                 self.first_token(now, req, out);
@@ -302,15 +359,21 @@ impl Device {
     /// next batch if one is running. Returns whether decoding has just stopped for a new batch.
     fn start(&mut self, now: SimTime, job: Job, out: &mut Outbox) -> bool {
         self.prefilling += 1;
-        self.in_service.push(InService {
-            job,
-            e_start: self.e_acc,
-        });
         if !self.serial {
             let t = SimDuration::from_secs_f64(self.model.prefill_s(job.prompt_tokens));
+            self.in_service.push(InService {
+                job,
+                e_start: self.e_acc,
+                prefill_end: now + t,
+            });
             out.push(Out::Schedule(now + t, DeviceEvent::PrefillDone(job.req)));
             return false;
         }
+        self.in_service.push(InService {
+            job,
+            e_start: self.e_acc,
+            prefill_end: SimTime::MAX,
+        });
         let busy = self.batch_busy();
         if busy && self.batch_start < now {
             // The batch has started: wait for the next one.
@@ -486,6 +549,8 @@ impl Device {
                     }
                 }
             }
+        } else if self.down {
+            self.stats.down_us += dt_us;
         } else {
             let e = self.model.idle_w() * dt;
             self.stats.energy_j += e;

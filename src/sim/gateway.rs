@@ -29,9 +29,14 @@ impl Tried {
             current: 1,
         }
     }
-    fn clear(&mut self) {
+    /// Starts a new request with `down` (sorted) counted as tried.
+    fn clear(&mut self, down: &[u32]) {
         self.list.clear();
         self.current += 1;
+        for &d in down {
+            self.stamp[d as usize] = self.current;
+        }
+        self.list.extend_from_slice(down);
     }
     fn contains(&self, d: u32) -> bool {
         self.stamp[d as usize] == self.current
@@ -52,6 +57,8 @@ pub struct Gateway {
     loads: Loads,
     weights: Option<Fenwick>,
     tried: Tried,
+    /// Devices down (failed), sorted: never offered to the policy.
+    down: Vec<u32>,
     n: u32,
 }
 
@@ -87,13 +94,15 @@ impl Gateway {
             loads,
             weights: needs.weights.then(|| Fenwick::new(&weights)),
             tried: Tried::new(n),
+            down: Vec::new(),
             n: n as u32,
         }
     }
 
-    /// Starts routing a request at `now`: nothing tried yet, loads brought up to date.
+    /// Starts routing a request at `now`: nothing tried yet (devices that are down count as
+    /// tried), loads brought up to date.
     pub fn begin(&mut self, now: SimTime) {
-        self.tried.clear();
+        self.tried.clear(&self.down);
         self.loads.sync(now, self.limiter.as_mut());
     }
 
@@ -140,6 +149,21 @@ impl Gateway {
     pub fn release(&mut self, now: SimTime, d: DeviceId, amount: f64) {
         self.limiter
             .release(now, self.rate_limit.key(d.index()), amount);
+    }
+
+    /// `d` went down (`down`) or came back up at `now`: the gateway learns it at once (ideal
+    /// health checks) and offers only devices that are up.
+    pub fn set_down(&mut self, now: SimTime, d: DeviceId, down: bool) {
+        let at = self.down.partition_point(|&x| x < d.0);
+        let present = self.down.get(at) == Some(&d.0);
+        match (down, present) {
+            (true, false) => self.down.insert(at, d.0),
+            (false, true) => {
+                self.down.remove(at);
+            }
+            _ => {}
+        }
+        self.loads.set_down(now, d.0, down, self.limiter.as_mut());
     }
 
     /// `d` now holds `occupancy` requests (in service + queued); its rank is updated with its
@@ -256,8 +280,7 @@ mod tests {
     #[test]
     fn nth_untried_skips_the_tried() {
         let mut t = Tried::new(6);
-        t.clear();
-        t.insert(3);
+        t.clear(&[3]);
         t.insert(0);
         let lim: &mut dyn RateLimiter = &mut crate::policy::rate_limit::Unlimited;
         let loads = Loads::new(vec![1; 6], crate::time::SimDuration::ZERO, false, false);

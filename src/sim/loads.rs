@@ -172,6 +172,8 @@ struct DevLoad {
     dirty: bool,
     /// Held out of the index (tried for the current request).
     held: bool,
+    /// Down (failed): out of the index until it is up again.
+    down: bool,
 }
 
 /// The gateway's knowledge of every device's load.
@@ -317,7 +319,7 @@ impl Loads {
 
     /// Recomputes `d`'s place in the index at `now`.
     fn rekey(&mut self, now: SimTime, d: u32, limiter: &mut dyn RateLimiter) {
-        if self.index.is_none() || self.dev[d as usize].held {
+        if self.index.is_none() || self.dev[d as usize].held || self.dev[d as usize].down {
             return;
         }
         let i = d as usize;
@@ -355,6 +357,18 @@ impl Loads {
         }
         if let Some(t) = wake {
             self.wakes.push(Reverse((t, d, self.dev[i].version)));
+        }
+    }
+
+    /// `d` went down (out of the index) or came back up (ranked again) at `now`.
+    pub fn set_down(&mut self, now: SimTime, d: u32, down: bool, limiter: &mut dyn RateLimiter) {
+        self.dev[d as usize].down = down;
+        if down {
+            if let Some(index) = &mut self.index {
+                index.remove(d);
+            }
+        } else {
+            self.rekey(now, d, limiter);
         }
     }
 

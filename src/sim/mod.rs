@@ -16,12 +16,13 @@
 //! each device's slot / prefill / decode lifecycle is in [`device`], behind its own API.
 
 pub mod device;
+pub mod faults;
 mod fenwick;
 mod gateway;
 mod loads;
 mod routing;
 
-pub use routing::{RoutingFile, RoutingSpec};
+pub use routing::{OnDeviceFailure, RoutingFile, RoutingSpec};
 
 use crate::cloud::{CloudAnswer, CloudState, OnRefused};
 use crate::device::DeviceId;
@@ -36,6 +37,7 @@ use crate::scenario::Scenario;
 use crate::time::{SimDuration, SimTime};
 use crate::workload::{Arrival, NO_USER, Workload};
 use device::{Device, DeviceEvent, Job, Out, Outbox};
+use faults::{DeviceFaults, Faults};
 use gateway::Gateway;
 
 /// Simulation events: small, `Copy`, ids only.
@@ -54,6 +56,8 @@ pub enum Event {
     CloudDone(u32),
     /// A request refused by the cloud is routed again (after its retry wait).
     Retry(u32),
+    /// Device `0` may fail or recover now.
+    Health(u32),
 }
 
 impl Classify for Event {
@@ -64,7 +68,7 @@ impl Classify for Event {
                 ..
             }
             | Event::CloudDone(_) => 0,
-            Event::Device { .. } => 1,
+            Event::Device { .. } | Event::Health(_) => 1,
             Event::Arrival(_) | Event::Retry(_) => 2,
         }
     }
@@ -82,6 +86,8 @@ struct Req {
     retries: u32,
     /// Arrived while the cloud was down.
     outage: bool,
+    /// Times a failing device dropped it.
+    interrupted: u32,
 }
 
 /// A run's raw results, before formatting.
@@ -94,6 +100,8 @@ pub struct RunOutput {
     pub devices: Vec<DeviceSummary>,
     /// Cloud limits and outages (when the scenario has any).
     pub cloud_faults: Option<crate::cloud::CloudFaults>,
+    /// Device failures (when any group has outages).
+    pub device_faults: Option<faults::DeviceFaults>,
 }
 
 /// The simulated system.
@@ -112,6 +120,13 @@ pub struct World<'a, R: Recorder> {
     in_flight: u64,
     /// What the last device operation produced.
     out: Outbox,
+    /// Device failures (`None` when no device fails).
+    faults: Option<Faults>,
+    /// The time of the last event that did something (health events after the last request
+    /// change nothing and do not extend the run).
+    last_active: SimTime,
+    /// Health events that changed nothing because the run was over.
+    idle_events: u64,
     /// The recorder receiving every request's end.
     pub recorder: &'a mut R,
 }
@@ -144,6 +159,9 @@ impl<'a, R: Recorder> World<'a, R> {
             next_id: 0,
             in_flight: 0,
             out: Outbox::new(),
+            faults: Faults::new(sc, &streams),
+            last_active: SimTime::ZERO,
+            idle_events: 0,
             recorder,
         }
     }
@@ -157,6 +175,7 @@ impl<'a, R: Recorder> World<'a, R> {
             amount: 0.0,
             retries: 0,
             outage: false,
+            interrupted: 0,
         };
         self.in_flight += 1;
         match self.free.pop() {
@@ -227,8 +246,21 @@ impl<'a, R: Recorder> World<'a, R> {
             e2e,
             energy_j,
             cost_usd,
+            cloud_retries: r.retries,
+            interruptions: r.interrupted,
+            during_cloud_outage: r.outage,
         };
         self.recorder.on_end(now, &record);
+        if r.interrupted > 0 {
+            if let Some(f) = &mut self.faults {
+                let c = &mut f.counters;
+                match route {
+                    Route::Edge(_) => c.then_edge += 1,
+                    Route::Cloud => c.then_cloud += 1,
+                    Route::Rejected => c.then_rejected += 1,
+                }
+            }
+        }
         if r.outage {
             let c = &mut self.cloud.counters;
             c.arrivals_during_outages += 1;
@@ -319,6 +351,14 @@ impl<'a, R: Recorder> World<'a, R> {
         }
         self.gateway.end(now);
         self.reqs[slot as usize].attempts += attempts;
+        self.send_to_cloud(now, slot, q);
+    }
+
+    /// Sends request `slot` to the cloud (rejected if it is disabled or the request does not
+    /// fit; retried or rejected if the cloud refuses it).
+    fn send_to_cloud(&mut self, now: SimTime, slot: u32, q: &mut EventQueue<Event>) {
+        let arrival = self.reqs[slot as usize].arrival;
+        let tokens = u64::from(arrival.prompt_tokens) + u64::from(arrival.output_tokens);
         let cloud = &self.sc.cloud;
         if !(cloud.enabled && cloud.fits(tokens)) {
             self.end(now, slot, Route::Rejected, 0.0, 0.0, q);
@@ -387,6 +427,57 @@ impl<'a, R: Recorder> World<'a, R> {
         }
     }
 
+    /// Device `dev` may fail or recover at `now` (its outage schedule changes).
+    fn on_health(&mut self, now: SimTime, dev: u32, q: &mut EventQueue<Event>) {
+        let Some(f) = self.faults.as_mut() else {
+            return;
+        };
+        f.pending -= 1;
+        if self.in_flight == 0 {
+            // No request in the system and none to come: the run is over.
+            self.idle_events += 1;
+            return;
+        }
+        self.last_active = now;
+        let d = dev as usize;
+        let (down, next) = f.state(d, now);
+        if let Some(t) = next {
+            f.pending += 1;
+            q.push(t, Event::Health(dev));
+        }
+        if down == self.devices[d].is_down() {
+            return;
+        }
+        let id = DeviceId(dev);
+        if !down {
+            self.devices[d].recover(now);
+            self.gateway.set_down(now, id, false);
+            self.refresh_view(now, d);
+            return;
+        }
+        let mut dropped = std::mem::take(&mut f.dropped);
+        self.devices[d].fail(now, &mut dropped);
+        self.gateway.set_down(now, id, true);
+        self.refresh_view(now, d);
+        for &slot in &dropped {
+            let amount = self.reqs[slot as usize].amount;
+            self.gateway.release(now, id, amount);
+            self.reqs[slot as usize].interrupted += 1;
+            if let Some(f) = &mut self.faults {
+                f.counters.interrupted += 1;
+            }
+            match self.sc.routing.on_device_failure {
+                OnDeviceFailure::Reroute => self.route(now, slot, q),
+                OnDeviceFailure::Cloud => self.send_to_cloud(now, slot, q),
+                OnDeviceFailure::Reject => self.end(now, slot, Route::Rejected, 0.0, 0.0, q),
+            }
+        }
+        dropped.clear();
+        if let Some(f) = &mut self.faults {
+            f.dropped = dropped;
+        }
+    }
+
     fn on_cloud_done(&mut self, now: SimTime, slot: u32, q: &mut EventQueue<Event>) {
         let a = self.reqs[slot as usize].arrival;
         if self.sc.cloud.can_refuse() {
@@ -402,7 +493,10 @@ impl<'a, R: Recorder> World<'a, R> {
 
     /// Runs to completion: arrivals until the horizon, then until every request has ended.
     pub fn run(mut self) -> Result<RunOutput> {
-        let stats = engine::run(&mut self, SimTime::MAX);
+        let mut stats = engine::run(&mut self, SimTime::MAX);
+        // Health events after the last request changed nothing.
+        stats.end = self.last_active;
+        stats.events -= self.idle_events;
         assert_eq!(
             self.in_flight, 0,
             "conservation: every request ends exactly once"
@@ -447,15 +541,41 @@ impl<'a, R: Recorder> World<'a, R> {
                     busy_s: s.busy_us as f64 / 1e6,
                     energy_j: s.energy_j,
                     idle_energy_j: s.idle_energy_j,
+                    failures: group.outages.any().then_some(s.failures),
+                    down_s: group.outages.any().then(|| s.down_us as f64 / 1e6),
                 }
             })
             .collect();
+        let device_faults = self.faults.as_ref().map(|f| {
+            let (mut failures, mut down_us) = (0, 0u64);
+            for dev in &mut self.devices {
+                let s = dev.stats(end);
+                failures += s.failures;
+                down_us += s.down_us;
+            }
+            let n = self.devices.len() as f64;
+            let c = f.counters;
+            DeviceFaults {
+                failures,
+                downtime_s: down_us as f64 / 1e6,
+                availability: if t > 0.0 {
+                    1.0 - down_us as f64 / 1e6 / (n * t)
+                } else {
+                    1.0
+                },
+                interrupted: c.interrupted,
+                interrupted_then_edge: c.then_edge,
+                interrupted_then_cloud: c.then_cloud,
+                interrupted_then_rejected: c.then_rejected,
+            }
+        });
         let cloud_faults = self.sc.cloud.can_refuse().then(|| self.cloud.faults(end));
         Ok(RunOutput {
             stats,
             end,
             devices,
             cloud_faults,
+            device_faults,
         })
     }
 }
@@ -467,14 +587,26 @@ impl<R: Recorder> Model for World<'_, R> {
         for a in self.workload.start() {
             self.schedule_arrival(a, q);
         }
+        if let Some(f) = &mut self.faults {
+            for d in 0..f.outages.len() {
+                if let Some(t) = f.first_check(d) {
+                    f.pending += 1;
+                    q.push(t, Event::Health(d as u32));
+                }
+            }
+        }
     }
 
     fn handle(&mut self, now: SimTime, ev: Event, q: &mut EventQueue<Event>) {
+        if !matches!(ev, Event::Health(_)) {
+            self.last_active = now;
+        }
         match ev {
             Event::Arrival(slot) => self.on_arrival(now, slot, q),
             Event::Device { dev, ev } => self.on_device(now, dev, ev, q),
             Event::CloudDone(slot) => self.on_cloud_done(now, slot, q),
             Event::Retry(slot) => self.route(now, slot, q),
+            Event::Health(dev) => self.on_health(now, dev, q),
         }
     }
 }

@@ -20,6 +20,30 @@ pub struct RoutingFile {
     /// Network round trip between gateway and edge devices \[ms\].
     #[serde(default)]
     pub edge_rtt_ms: f64,
+    /// What happens to the requests a failing device held.
+    #[serde(default, skip_serializing_if = "OnDeviceFailure::is_reroute")]
+    pub on_device_failure: OnDeviceFailure,
+}
+
+/// `routing.on_device_failure`: what happens to the requests (in service or queued) on a
+/// device when it fails.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDeviceFailure {
+    /// Routed again from the start: other devices as the policy picks them, then the cloud.
+    #[default]
+    Reroute,
+    /// Straight to the cloud (rejected if the cloud is disabled or refuses).
+    Cloud,
+    /// Lost: they end as rejected.
+    Reject,
+}
+
+impl OnDeviceFailure {
+    /// Whether this is the default, `reroute`.
+    pub fn is_reroute(&self) -> bool {
+        *self == OnDeviceFailure::Reroute
+    }
 }
 
 impl Default for RoutingFile {
@@ -35,6 +59,8 @@ pub struct RoutingSpec {
     pub max_attempts: u32,
     /// Gateway-to-edge round trip \[ms\].
     pub edge_rtt_ms: f64,
+    /// What happens to the requests of a failing device.
+    pub on_device_failure: OnDeviceFailure,
 }
 
 impl Default for RoutingSpec {
@@ -42,6 +68,7 @@ impl Default for RoutingSpec {
         RoutingSpec {
             max_attempts: 1,
             edge_rtt_ms: 0.0,
+            on_device_failure: OnDeviceFailure::Reroute,
         }
     }
 }
@@ -59,6 +86,7 @@ impl RoutingSpec {
         Ok(RoutingSpec {
             max_attempts: f.max_attempts,
             edge_rtt_ms: cx.time_ms("routing.edge_rtt_ms", f.edge_rtt_ms)?,
+            on_device_failure: f.on_device_failure,
         })
     }
 
@@ -67,6 +95,7 @@ impl RoutingSpec {
         RoutingFile {
             max_attempts: self.max_attempts,
             edge_rtt_ms: self.edge_rtt_ms,
+            on_device_failure: self.on_device_failure,
         }
     }
 

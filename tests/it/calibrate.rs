@@ -517,3 +517,76 @@ fn fidelity_simulation_side_by_hand() {
     assert!((r.utilisation.sim - 1.0).abs() < 1e-9);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `--from-batched-bench` on llama.cpp's published sample table: D(n) follows S_TG at each B,
+/// prefill follows T_PP at B = 1, and the profile runs.
+#[test]
+fn imports_llama_batched_bench() {
+    let input = root().join("tests/fixtures/batched-bench-llama7b-f16.md");
+    let out = out_path("batched");
+    let o = edgesim(&[
+        "calibrate",
+        "--from-batched-bench",
+        input.to_str().unwrap(),
+        "--name",
+        "bench box",
+        "--model-name",
+        "smollm2-135m",
+        "--out",
+        out.to_str().unwrap(),
+        "--idle-watts",
+        "20",
+        "--busy-watts",
+        "45",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let p: DeviceProfile = toml::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let m = &p.models[0];
+    assert_eq!(m.decode_tps.len(), 32);
+    // One prompt length (128): no context effect (γ = 0), and D(B) is the median of S_TG
+    // over the two TG lengths (the mean of two) at each measured B, interpolated between.
+    assert_eq!(m.decode_ms_per_1k_context, 0.0);
+    for (n, s128, s256) in [
+        (1, 41.57, 40.45),
+        (2, 50.90, 50.00),
+        (4, 74.44, 73.35),
+        (8, 139.43, 135.54),
+        (16, 242.23, 226.64),
+        (32, 465.40, 426.15),
+    ] {
+        let want = (s128 + s256) / 2.0;
+        let got = m.decode_tps[n - 1];
+        assert!(
+            (got - want).abs() < 1e-9 * want,
+            "D({n}) = {got}, want {want}"
+        );
+    }
+    // Between measured B, linear: D(3) halfway between D(2) and D(4).
+    let d3 = (m.decode_tps[1] + m.decode_tps[3]) / 2.0;
+    assert!((m.decode_tps[2] - d3).abs() < 1e-9 * d3);
+    assert!(
+        m.decode_tps.windows(2).all(|w| w[1] > w[0]),
+        "{:?}",
+        m.decode_tps
+    );
+    // Prefill: 128 tokens in 0.1075 s (median of 0.108 and 0.107).
+    let ttft_s = m.ttft_overhead_ms / 1000.0 + 128.0 / m.prefill_tps;
+    assert!((ttft_s - 0.1075).abs() < 1e-3, "{ttft_s}");
+    let prov = p.provenance.as_ref().unwrap();
+    assert!(
+        prov["tool"]
+            .as_str()
+            .unwrap()
+            .contains("llama-batched-bench")
+    );
+    runs_in_a_scenario(&out);
+
+    // A file that is not batched-bench output fails cleanly, naming what it needs.
+    let junk = temp_file("cal-bb-junk", "x.md", "| a | b |\n|---|---|\n");
+    calibrate_fails(
+        "bb-junk",
+        "--from-batched-bench",
+        junk.to_str().unwrap(),
+        &["no llama-batched-bench result rows"],
+    );
+}

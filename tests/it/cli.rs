@@ -242,3 +242,65 @@ fn golden_summary() {
         golden.display()
     );
 }
+
+/// The resolved scenario keeps cloud faults and device failures: running it again gives the
+/// same summary, byte for byte, and the request table has its fault columns.
+#[test]
+fn resolved_scenarios_with_faults_reproduce_the_run() {
+    for name in ["failures.toml", "outage.toml"] {
+        let dir =
+            std::env::temp_dir().join(format!("edgesim-cli-faults-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let scenario = format!("scenarios/{name}");
+        let printed = edgesim(
+            &[
+                "run",
+                &scenario,
+                "--json",
+                "--csv",
+                "--out",
+                dir.to_str().unwrap(),
+            ],
+            &root(),
+        );
+        let again = edgesim(
+            &[
+                "run",
+                dir.join("scenario.resolved.toml").to_str().unwrap(),
+                "--json",
+                "--no-out",
+            ],
+            &std::env::temp_dir(),
+        );
+        assert_eq!(again.stdout, printed.stdout, "{name}");
+        let header = std::fs::read_to_string(dir.join("requests.csv")).unwrap();
+        let header = header.lines().next().unwrap();
+        assert!(
+            header.ends_with(",cloud_retries,interruptions,during_cloud_outage"),
+            "{name}: {header}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    // Without faults the table has no fault columns (byte-identical to earlier versions).
+    let dir = std::env::temp_dir().join(format!("edgesim-cli-nofaults-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    edgesim(
+        &[
+            "run",
+            "scenarios/steady.toml",
+            "--csv",
+            "--out",
+            dir.to_str().unwrap(),
+        ],
+        &root(),
+    );
+    let header = std::fs::read_to_string(dir.join("requests.csv")).unwrap();
+    assert!(
+        header
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(",energy_j,cost_usd")
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

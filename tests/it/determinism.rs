@@ -5,7 +5,7 @@ use edgesim::report::to_json;
 
 #[test]
 fn same_seed_gives_identical_json() {
-    for name in ["bursty.toml", "steady.toml"] {
+    for name in ["bursty.toml", "steady.toml", "outage.toml", "failures.toml"] {
         let sc = load(&shipped(name), &[]);
         let a = to_json(&edgesim::sim::run(&sc).unwrap());
         let b = to_json(&edgesim::sim::run(&load(&shipped(name), &[])).unwrap());

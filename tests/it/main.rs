@@ -13,6 +13,7 @@ mod cli;
 mod cloud;
 mod common;
 mod determinism;
+mod failures;
 mod figures;
 mod fleet;
 mod fuzz;

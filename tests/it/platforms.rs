@@ -39,13 +39,15 @@ fn reproduces_table_one_cost_per_response_within_ten_percent() {
     }
 }
 
+/// The paper's profiles (the 15 W Nano and the AGX that reproduce Table I; the llama-bench
+/// profiles of other power modes are not the paper's boards).
 #[test]
 fn agx_over_nano_ratios_lie_in_the_papers_ranges() {
     let rows = rows();
     let mut checked = 0;
     for nano in rows
         .iter()
-        .filter(|r| r.name.starts_with("Jetson Orin Nano"))
+        .filter(|r| r.name.starts_with("Jetson Orin Nano 8GB / "))
     {
         let model = nano.name.rsplit(" / ").next().unwrap();
         let agx = row(&rows, &format!("Jetson AGX Orin 64GB / {model}"));
@@ -191,4 +193,72 @@ fn class_tasks_and_catalogue_cloud_prices() {
 
 fn close_rel(a: f64, b: f64, what: &str) {
     assert!((a - b).abs() <= 1e-9 * b.abs(), "{what}: {a} vs {b}");
+}
+
+/// The profiles built on public llama-bench numbers give those numbers back through the
+/// simulator: one request of 512 prompt tokens and 129 output tokens alone on the board has
+/// TTFT = 512 / pp512 and then decodes 128 tokens at tg128 (llama-bench's pp512 and tg128
+/// tests), for every measured (board, power mode, model).
+#[test]
+fn llama_bench_profiles_reproduce_their_measurements() {
+    for (file, model, pp512, tg128) in [
+        (
+            "jetson-orin-nano-super-maxn.toml",
+            "qwen2.5-3b",
+            874.8,
+            23.85,
+        ),
+        (
+            "jetson-agx-orin-64gb-maxn.toml",
+            "qwen2.5-14b",
+            455.5,
+            14.49,
+        ),
+        ("jetson-agx-orin-64gb-maxn.toml", "qwen2.5-32b", 201.7, 6.84),
+        ("jetson-agx-orin-64gb-30w.toml", "qwen2.5-32b", 128.6, 5.37),
+    ] {
+        let body = format!(
+            "seed = 1\n[cloud]\nenabled = false\n[[devices]]\nname = \"d\"\nprofile = \"{}\"\n\
+             model = \"{model}\"\nctx_tokens = 1024\n",
+            root().join("calibration").join(file).display()
+        );
+        let (s, recs) = run_trace_summary("llama-bench", &[(0.0, 512, 129)], &body);
+        assert_eq!(s.served_edge, 1, "{file}");
+        let ttft = recs[0].ttft.as_secs_f64();
+        let decode = recs[0].e2e.as_secs_f64() - ttft;
+        assert!(
+            (ttft - 512.0 / pp512).abs() < 2e-6,
+            "{file} {model}: TTFT {ttft}"
+        );
+        assert!(
+            (decode - 128.0 / tg128).abs() < 2e-6,
+            "{file} {model}: decode {decode}"
+        );
+    }
+}
+
+/// Every shipped profile loads, and every model it calibrates is in the catalogue and runs on
+/// the board (one slot, a 2,048-token context).
+#[test]
+fn every_shipped_profile_runs_every_model_it_calibrates() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir(root().join("calibration")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        if !text.contains("[device]") {
+            continue; // the model catalogue
+        }
+        let p: edgesim::device::profile::DeviceProfile = toml::from_str(&text).unwrap();
+        for m in &p.models {
+            let body = format!(
+                "seed = 1\n[[devices]]\nname = \"d\"\nprofile = \"{}\"\nmodel = \"{}\"\nctx_tokens = 2048\n",
+                path.display(),
+                m.model
+            );
+            let (s, _) = run_trace_summary("profiles", &[(0.0, 100, 20)], &body);
+            assert_eq!(s.served_edge, 1, "{} {}", path.display(), m.model);
+            seen += 1;
+        }
+    }
+    assert!(seen >= 20, "{seen}");
 }

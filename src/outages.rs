@@ -1,8 +1,10 @@
-//! Cloud outages: fixed windows (`[[cloud.outages]]`, a planned test or a WAN partition that
-//! cuts the gateway off) and random episodes (`[cloud.random_outages]`: up-times exponential
-//! with mean `mtbf_s`, down-times with mean `mttr_s`, exponential or, with `sigma > 0`,
-//! lognormal and heavy-tailed). While the cloud is down every call fails at once (HTTP 5xx or
-//! no route) and is handled like a 429 (docs/model.md, "Cloud faults").
+//! Outages of the cloud and of edge devices: fixed windows (`outages = [...]`: a planned
+//! test, a WAN partition that cuts the gateway off, a site's power cut) and random episodes
+//! (`random_outages`: up-times exponential with mean `mtbf_s`, down-times with mean `mttr_s`,
+//! exponential or, with `sigma > 0`, lognormal and heavy-tailed). While the cloud is down
+//! every call fails at once (HTTP 5xx or no route) and is handled like a 429; while a device
+//! is down it takes nothing and what it held is routed again (docs/model.md, "Cloud faults"
+//! and "Device failures").
 //!
 //! The availability over a run is `1 − downtime / end`; for random episodes alone it converges
 //! to `mtbf / (mtbf + mttr)` (renewal-reward theorem, tested).
@@ -54,33 +56,35 @@ pub struct OutageSpec {
 }
 
 impl OutageSpec {
-    /// Validates `cloud.outages` and `cloud.random_outages`.
+    /// Validates `<prefix>.outages` and `<prefix>.random_outages` (`prefix`: `cloud` or
+    /// `devices[i]`).
     pub fn from_file(
         cx: &Checker,
+        prefix: &str,
         windows: &[WindowFile],
         random: Option<RandomFile>,
     ) -> Result<OutageSpec> {
         if windows.len() > MAX_WINDOWS {
             return Err(cx.bad(
-                "cloud.outages",
+                format!("{prefix}.outages"),
                 format!("{} windows", windows.len()),
                 format!("at most {MAX_WINDOWS} windows"),
             ));
         }
         let mut w = Vec::with_capacity(windows.len());
         for (i, f) in windows.iter().enumerate() {
-            let start = cx.time_s(&format!("cloud.outages[{i}].start_s"), f.start_s)?;
-            let len = cx.span_s(&format!("cloud.outages[{i}].duration_s"), f.duration_s)?;
+            let start = cx.time_s(&format!("{prefix}.outages[{i}].start_s"), f.start_s)?;
+            let len = cx.span_s(&format!("{prefix}.outages[{i}].duration_s"), f.duration_s)?;
             let a = SimTime::from_secs_f64(start);
             w.push((a, a + SimDuration::from_secs_f64(len)));
         }
         w.sort();
         if let Some(r) = random {
-            cx.span_s("cloud.random_outages.mtbf_s", r.mtbf_s)?;
-            cx.span_s("cloud.random_outages.mttr_s", r.mttr_s)?;
+            cx.span_s(&format!("{prefix}.random_outages.mtbf_s"), r.mtbf_s)?;
+            cx.span_s(&format!("{prefix}.random_outages.mttr_s"), r.mttr_s)?;
             if !(r.sigma.is_finite() && (0.0..=4.0).contains(&r.sigma)) {
                 return Err(cx.bad(
-                    "cloud.random_outages.sigma",
+                    format!("{prefix}.random_outages.sigma"),
                     r.sigma,
                     "must lie in [0, 4] (0: exponential down-times)",
                 ));
@@ -206,6 +210,32 @@ impl Outages {
         in_window || in_random
     }
 
+    /// The first time after `now` at which the state may change (a window or a random
+    /// episode starts or ends); `None` if nothing is left to change. Call [`Outages::down`]
+    /// at that time to learn the state.
+    pub fn next_change(&mut self, now: SimTime) -> Option<SimTime> {
+        self.down(now);
+        let mut next: Option<SimTime> = None;
+        let mut consider = |t: SimTime| {
+            if t > now && next.is_none_or(|n| t < n) {
+                next = Some(t);
+            }
+        };
+        // Windows from `next_window` on: those that have started contribute their end, the
+        // first that has not its start (later ones start later still).
+        for &(s, t) in &self.windows[self.next_window..] {
+            if s > now {
+                consider(s);
+                break;
+            }
+            consider(t);
+        }
+        if let Some(e) = &self.random {
+            consider(if e.start > now { e.start } else { e.end });
+        }
+        next
+    }
+
     /// Total down time in `[0, end)` \[s\] (windows and random episodes, overlaps once).
     pub fn downtime_s(&mut self, end: SimTime) -> f64 {
         // Draw every random episode that starts before `end`.
@@ -266,6 +296,56 @@ mod tests {
         assert!(!o.down(at(15.0)));
         assert!(o.down(at(30.5)));
         assert!((o.downtime_s(at(100.0)) - 6.0).abs() < 1e-9);
+    }
+
+    /// Walking from change to change visits every transition of `down` (checked against
+    /// sampling on a fine grid), for overlapping windows mixed with random episodes.
+    #[test]
+    fn next_change_finds_every_transition() {
+        let r = RandomFile {
+            mtbf_s: 30.0,
+            mttr_s: 5.0,
+            sigma: 1.0,
+        };
+        let sp = spec(
+            &[(10.0, 50.0), (20.0, 5.0), (100.0, 1.0), (100.5, 3.0)],
+            Some(r),
+        );
+        let mut walk = Outages::new(&sp, RngStreams::new(9).stream("o"));
+        let mut flips = Vec::new();
+        let mut state = walk.down(SimTime::ZERO);
+        let mut t = SimTime::ZERO;
+        while let Some(n) = walk.next_change(t) {
+            if n > SimTime::from_secs_f64(1000.0) {
+                break;
+            }
+            assert!(n > t);
+            t = n;
+            let s = walk.down(t);
+            if s != state {
+                flips.push(t);
+                state = s;
+            }
+        }
+        // The same stream sampled every microsecond-aligned 1 ms: the state between two flips
+        // found by the walk never changes.
+        let mut grid = Outages::new(&sp, RngStreams::new(9).stream("o"));
+        let mut expect = Vec::new();
+        let mut prev = grid.down(SimTime::ZERO);
+        for i in 1..1_000_000u64 {
+            let at = SimTime(i * 1000);
+            let s = grid.down(at);
+            if s != prev {
+                expect.push(at);
+                prev = s;
+            }
+        }
+        // Each grid flip lies within 1 ms after a walk flip, and counts agree.
+        assert_eq!(flips.len(), expect.len(), "{flips:?} vs {expect:?}");
+        for (a, b) in flips.iter().zip(&expect) {
+            assert!(*b >= *a && b.0 - a.0 < 1000, "walk {a:?}, grid {b:?}");
+        }
+        assert!(flips.len() > 10, "{flips:?}");
     }
 
     /// Availability of exponential up/down times converges to MTBF / (MTBF + MTTR), for

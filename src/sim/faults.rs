@@ -1,0 +1,100 @@
+//! Device failures during a run: each failing device's outage schedule (fixed windows of its
+//! group and its own random episodes, from the stream `device-outages` indexed by device),
+//! the health events pending, and what the failures did to requests (docs/model.md, "Device
+//! failures"; docs/metrics.md, `device_faults`).
+
+use serde::Serialize;
+
+use crate::outages::Outages;
+use crate::rng::RngStreams;
+use crate::scenario::Scenario;
+use crate::time::SimTime;
+
+/// What failures did to requests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FaultCounters {
+    /// Requests taken off a failing device (each interruption counts).
+    pub interrupted: u64,
+    /// Requests interrupted at least once that were then served at the edge.
+    pub then_edge: u64,
+    /// ... served by the cloud.
+    pub then_cloud: u64,
+    /// ... rejected (lost).
+    pub then_rejected: u64,
+}
+
+/// `device_faults` in the summary: present when any device group has outages.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct DeviceFaults {
+    /// Failures of all devices.
+    pub failures: u64,
+    /// Device-seconds down in \[0, end_s), all devices together \[s\].
+    pub downtime_s: f64,
+    /// Mean device availability: 1 − downtime / (devices × end_s).
+    pub availability: f64,
+    /// Requests taken off a failing device (each interruption counts).
+    pub interrupted: u64,
+    /// Interrupted requests (counted once) then served at the edge.
+    pub interrupted_then_edge: u64,
+    /// ... then served by the cloud.
+    pub interrupted_then_cloud: u64,
+    /// ... then rejected (lost to the failure).
+    pub interrupted_then_rejected: u64,
+}
+
+/// The failing devices' schedules and counters.
+pub struct Faults {
+    /// Per device: its outages (`None`: it never fails).
+    pub outages: Vec<Option<Outages>>,
+    /// Health events in the queue.
+    pub pending: usize,
+    /// Scratch: the requests a failing device held.
+    pub dropped: Vec<u32>,
+    /// What happened.
+    pub counters: FaultCounters,
+}
+
+impl Faults {
+    /// The failure schedules of `sc`'s devices; `None` if no group has outages (then nothing
+    /// is drawn and no event is added).
+    pub fn new(sc: &Scenario, streams: &RngStreams) -> Option<Faults> {
+        if !sc.fleet.iter().any(|g| g.outages.any()) {
+            return None;
+        }
+        let mut outages = Vec::with_capacity(sc.device_count());
+        for g in &sc.fleet {
+            for _ in 0..g.count {
+                let d = outages.len() as u64;
+                outages.push(
+                    g.outages
+                        .any()
+                        .then(|| Outages::new(&g.outages, streams.indexed("device-outages", d))),
+                );
+            }
+        }
+        Some(Faults {
+            outages,
+            pending: 0,
+            dropped: Vec::new(),
+            counters: FaultCounters::default(),
+        })
+    }
+
+    /// When device `d` is next to be looked at, from `now` (`now` itself if it is down then).
+    pub fn first_check(&mut self, d: usize) -> Option<SimTime> {
+        let o = self.outages[d].as_mut()?;
+        if o.down(SimTime::ZERO) {
+            Some(SimTime::ZERO)
+        } else {
+            o.next_change(SimTime::ZERO)
+        }
+    }
+
+    /// Whether device `d` is down at `now`, and when it may change next.
+    pub fn state(&mut self, d: usize, now: SimTime) -> (bool, Option<SimTime>) {
+        match self.outages[d].as_mut() {
+            Some(o) => (o.down(now), o.next_change(now)),
+            None => (false, None),
+        }
+    }
+}

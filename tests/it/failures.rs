@@ -1,0 +1,229 @@
+//! Device failures: outage windows and random MTBF/MTTR episodes per device, what happens to
+//! the requests a failing device held, and availability.
+
+use edgesim::metrics::Route;
+
+use crate::common::*;
+
+/// A one-slot device decoding 10 tokens/s (prefill instant, no queue) with `extra` keys in
+/// its `[[devices]]` table.
+fn dev(name: &str, queue: u32, extra: &str) -> String {
+    inline_device(name, 1, queue, &[10.0], 10.0, 2.0).replacen(
+        "ctx_tokens = 32768\n",
+        &format!("ctx_tokens = 32768\n{extra}\n"),
+        1,
+    )
+}
+
+/// A request of 300 output tokens admitted at 0 s on a device that fails at 5 s: it is
+/// dropped there and, by default, routed again (here: to the cloud, the only other place);
+/// its latency counts from its arrival. A control request at 7 s, while the device is down,
+/// goes straight to the cloud. With `on_device_failure = "reject"` it is lost.
+#[test]
+fn a_failing_device_hands_its_requests_to_the_cloud_or_loses_them() {
+    let body = |policy: &str| {
+        format!(
+            "seed = 1\n[routing]\non_device_failure = \"{policy}\"\n{}[cloud]\n",
+            dev("a", 0, "outages = [{ start_s = 5, duration_s = 10 }]")
+        )
+    };
+    let rows = [(0.0, 10, 300), (7.0, 10, 300), (25.0, 10, 300)];
+    let (s, recs) = run_trace_summary("fail-reroute", &rows, &body("reroute"));
+    assert_eq!(recs[0].route, Route::Cloud);
+    assert_eq!(recs[0].interruptions, 1);
+    assert_eq!(recs[1].route, Route::Cloud, "the device is down at 7 s");
+    assert_eq!(recs[1].interruptions, 0);
+    let cloud_e2e = recs[1].e2e.as_secs_f64();
+    let got = recs[0].e2e.as_secs_f64();
+    assert!(
+        (got - (5.0 + cloud_e2e)).abs() < 1e-5,
+        "{got} vs 5 + {cloud_e2e}"
+    );
+    // Up again at 15 s: the third request is served at the edge in 29.9 s.
+    assert_eq!(recs[2].route, Route::Edge(edgesim::device::DeviceId(0)));
+    assert!((recs[2].e2e.as_secs_f64() - 29.9).abs() < 1e-5);
+    let f = s.device_faults.clone().unwrap();
+    assert_eq!(
+        (f.failures, f.interrupted, f.interrupted_then_cloud),
+        (1, 1, 1)
+    );
+    assert!((f.downtime_s - 10.0).abs() < 1e-9, "{f:?}");
+    assert!((f.availability - (1.0 - 10.0 / s.end_s)).abs() < 1e-12);
+    assert_eq!(s.devices[0].down_s, Some(10.0));
+    // The device drew no power while down: idle at 2 W outside service and the window.
+    let d = &s.devices[0];
+    let idle_s = s.end_s - d.busy_s - 10.0;
+    assert!((d.idle_energy_j - 2.0 * idle_s).abs() < 1e-6, "{d:?}");
+
+    let (s, recs) = run_trace_summary("fail-reject", &rows, &body("reject"));
+    assert_eq!(recs[0].route, Route::Rejected);
+    assert_eq!(recs[1].route, Route::Cloud);
+    assert_eq!(s.device_faults.unwrap().interrupted_then_rejected, 1);
+
+    // Routed again with a second device up: the request restarts there.
+    let text = format!(
+        "seed = 1\n[selection]\nkind = \"round_robin\"\n{}{}",
+        dev("a", 0, "outages = [{ start_s = 5, duration_s = 10 }]"),
+        dev("b", 0, "")
+    );
+    let (_, recs) = run_trace_summary("fail-other", &rows[..1], &text);
+    // Round robin tried a first: the request moves to b at 5 s and takes 29.9 s there.
+    assert_eq!(recs[0].route, Route::Edge(edgesim::device::DeviceId(1)));
+    assert!((recs[0].e2e.as_secs_f64() - (5.0 + 29.9)).abs() < 1e-5);
+}
+
+/// No policy picks a device while it is down, whatever the policy; every request ends once.
+#[test]
+fn no_request_is_admitted_to_a_device_while_it_is_down() {
+    for kind in edgesim::policy::selection::SelectionKind::ALL {
+        let policy = kind.name();
+        let text = format!(
+            "seed = 5\nduration_s = 2000\n[selection]\nkind = \"{policy}\"\n\
+             [workload]\nkind = \"poisson\"\nrate_rps = 0.3\n\
+             prompt_tokens = {{ dist = \"fixed\", value = 10 }}\n\
+             output_tokens = {{ dist = \"fixed\", value = 21 }}\n{}{}[cloud]\n",
+            dev(
+                "a",
+                2,
+                "count = 3\nrandom_outages = { mtbf_s = 200, mttr_s = 50 }"
+            ),
+            dev("b", 2, "outages = [{ start_s = 500, duration_s = 300 }]"),
+        );
+        let (s, recs) = run_collect(&scenario(&text));
+        assert_eq!(recs.len() as u64, s.requests_total, "{policy}");
+        assert_eq!(
+            s.requests_total,
+            s.served_edge + s.served_cloud + s.rejected,
+            "{policy}"
+        );
+        // Device b (index 3) is down in [500, 800): nothing it served overlaps that window.
+        for r in &recs {
+            if r.route == Route::Edge(edgesim::device::DeviceId(3)) {
+                let (a, e) = (r.arrival.as_secs_f64(), (r.arrival + r.e2e).as_secs_f64());
+                assert!(e <= 500.0 + 1e-6 || a >= 800.0, "{policy}: {r:?}");
+            }
+        }
+        let f = s.device_faults.clone().unwrap();
+        assert!(f.failures >= 4, "{policy}: {f:?}");
+        assert_eq!(
+            f.failures,
+            s.devices.iter().map(|d| d.failures.unwrap()).sum::<u64>()
+        );
+        assert!(
+            f.interrupted_then_edge + f.interrupted_then_cloud + f.interrupted_then_rejected
+                <= f.interrupted
+        );
+    }
+}
+
+/// Availability of devices with exponential MTBF/MTTR converges to MTBF / (MTBF + MTTR):
+/// 10 devices, MTBF 900 s, MTTR 100 s, over 10^6 s (about 10,000 failures).
+#[test]
+fn device_availability_converges_to_mtbf_over_mtbf_plus_mttr() {
+    let text = format!(
+        "seed = 3\nduration_s = 1000000\n[workload]\nkind = \"poisson\"\nrate_rps = 0.02\n\
+         prompt_tokens = {{ dist = \"fixed\", value = 10 }}\n\
+         output_tokens = {{ dist = \"fixed\", value = 11 }}\n{}",
+        dev(
+            "a",
+            0,
+            "count = 10\nrandom_outages = { mtbf_s = 900, mttr_s = 100 }"
+        )
+    );
+    let s = edgesim::sim::run(&scenario(&text)).unwrap();
+    let f = s.device_faults.clone().unwrap();
+    assert!((f.availability - 0.9).abs() < 0.006, "{f:?}");
+    assert!(f.failures > 9_000, "{f:?}");
+    // Each device on its own, within a wider band.
+    for d in &s.devices {
+        let a = 1.0 - d.down_s.unwrap() / s.end_s;
+        assert!((a - 0.9).abs() < 0.02, "{}: {a}", d.name);
+    }
+    // Every failure found its device in any state; the devices up took the traffic.
+    assert_eq!(s.requests_total, s.served_edge + s.rejected);
+    assert!(
+        s.served_edge as f64 > 0.95 * s.requests_total as f64,
+        "{s:?}"
+    );
+}
+
+/// Failures that come after the last request change nothing: the run ends at the same time,
+/// with the same results, as without them.
+#[test]
+fn failures_after_the_last_request_do_not_extend_the_run() {
+    let rows = [(1.0, 10, 50), (3.0, 10, 50)];
+    let (a, _) = run_trace_summary(
+        "late-none",
+        &rows,
+        &format!("seed = 1\n{}", dev("a", 0, "")),
+    );
+    let (b, _) = run_trace_summary(
+        "late-fail",
+        &rows,
+        &format!(
+            "seed = 1\n{}",
+            dev("a", 0, "outages = [{ start_s = 1000, duration_s = 10 }]")
+        ),
+    );
+    assert_eq!(a.end_s, b.end_s);
+    assert_eq!(a.events, b.events);
+    assert_eq!(a.devices[0].energy_j, b.devices[0].energy_j);
+    let f = b.device_faults.unwrap();
+    assert_eq!((f.failures, f.downtime_s), (0, 0.0));
+}
+
+/// Outage keys are checked like the cloud's, naming the device entry.
+#[test]
+fn bad_device_outages_name_the_key() {
+    for (extra, key) in [
+        (
+            "random_outages = { mtbf_s = -1, mttr_s = 5 }",
+            "devices[0].random_outages.mtbf_s",
+        ),
+        (
+            "outages = [{ start_s = 1, duration_s = -2 }]",
+            "devices[0].outages[0].duration_s",
+        ),
+        (
+            "random_outages = { mtbf_s = 10, mttr_s = 5, sigma = 9 }",
+            "devices[0].random_outages.sigma",
+        ),
+    ] {
+        let text = format!(
+            "seed = 1\nduration_s = 10\n[workload]\nkind = \"poisson\"\nrate_rps = 1\nprompt_tokens = {{ dist = \"fixed\", value = 5 }}\noutput_tokens = {{ dist = \"fixed\", value = 5 }}\n{}",
+            dev("a", 0, extra)
+        );
+        let err = edgesim::scenario::Scenario::from_str_at(
+            &text,
+            &root().join("tests/inline.toml"),
+            &edgesim::scenario::LoadOptions::default(),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.contains(key), "{err}");
+    }
+}
+
+/// The shipped failures scenario: boards fail, the requests they held are served again, and
+/// the failures cost latency and cloud traffic against the same scenario without them.
+#[test]
+fn shipped_failures_scenario_shows_what_failures_cost() {
+    let with = edgesim::sim::run(&load(&shipped("failures.toml"), &[])).unwrap();
+    let without = edgesim::sim::run(&load(
+        &shipped("failures.toml"),
+        &[
+            "devices.0.random_outages.mtbf_s=1e12",
+            "devices.1.random_outages.mtbf_s=1e12",
+            "devices.1.outages=[]",
+        ],
+    ))
+    .unwrap();
+    let f = with.device_faults.clone().unwrap();
+    assert!(f.failures >= 3 && f.interrupted > 0, "{f:?}");
+    assert!(f.availability < 0.95, "{f:?}");
+    assert_eq!(without.device_faults.unwrap().failures, 0);
+    assert!(with.served_cloud > without.served_cloud);
+    assert!(with.ttft_ms.p95.unwrap() > without.ttft_ms.p95.unwrap());
+    assert_eq!(with.requests_total, without.requests_total);
+}
