@@ -64,27 +64,44 @@ impl OutageSpec {
         windows: &[WindowFile],
         random: Option<RandomFile>,
     ) -> Result<OutageSpec> {
+        Self::from_keys(
+            cx,
+            &format!("{prefix}.outages"),
+            &format!("{prefix}.random_outages"),
+            windows,
+            random,
+        )
+    }
+
+    /// Validates fixed windows under the key `wkey` and random episodes under `rkey`.
+    pub fn from_keys(
+        cx: &Checker,
+        wkey: &str,
+        rkey: &str,
+        windows: &[WindowFile],
+        random: Option<RandomFile>,
+    ) -> Result<OutageSpec> {
         if windows.len() > MAX_WINDOWS {
             return Err(cx.bad(
-                format!("{prefix}.outages"),
+                wkey,
                 format!("{} windows", windows.len()),
                 format!("at most {MAX_WINDOWS} windows"),
             ));
         }
         let mut w = Vec::with_capacity(windows.len());
         for (i, f) in windows.iter().enumerate() {
-            let start = cx.time_s(&format!("{prefix}.outages[{i}].start_s"), f.start_s)?;
-            let len = cx.span_s(&format!("{prefix}.outages[{i}].duration_s"), f.duration_s)?;
+            let start = cx.time_s(&format!("{wkey}[{i}].start_s"), f.start_s)?;
+            let len = cx.span_s(&format!("{wkey}[{i}].duration_s"), f.duration_s)?;
             let a = SimTime::from_secs_f64(start);
             w.push((a, a + SimDuration::from_secs_f64(len)));
         }
         w.sort();
         if let Some(r) = random {
-            cx.span_s(&format!("{prefix}.random_outages.mtbf_s"), r.mtbf_s)?;
-            cx.span_s(&format!("{prefix}.random_outages.mttr_s"), r.mttr_s)?;
+            cx.span_s(&format!("{rkey}.mtbf_s"), r.mtbf_s)?;
+            cx.span_s(&format!("{rkey}.mttr_s"), r.mttr_s)?;
             if !(r.sigma.is_finite() && (0.0..=4.0).contains(&r.sigma)) {
                 return Err(cx.bad(
-                    format!("{prefix}.random_outages.sigma"),
+                    format!("{rkey}.sigma"),
                     r.sigma,
                     "must lie in [0, 4] (0: exponential down-times)",
                 ));

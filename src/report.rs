@@ -121,11 +121,14 @@ pub fn to_table(s: &Summary) -> String {
     if let Some(f) = &s.cloud_faults {
         let _ = writeln!(
             o,
-            "{:<22}{:>12}  (down {:.1} s; 429s {}, outage refusals {}, retries {}, rejected {})",
+            "{:<22}{:>12}  (down {:.1} s, degraded {:.1} s; 429s {}, 400s {}, 5xx {}, outage refusals {}, retries {}, rejected {})",
             "cloud availability",
             format!("{:.2}%", f.availability * 100.0),
             f.downtime_s,
+            f.degraded_s,
             thousands(f.rate_limited),
+            thousands(f.bad_request),
+            thousands(f.server_errors),
             thousands(f.unavailable),
             thousands(f.retries),
             thousands(f.rejected_refused)

@@ -142,6 +142,88 @@ pub struct CloudFile {
     /// Random outages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub random_outages: Option<RandomFile>,
+    /// The `max_tokens` the gateway sends with each call: token limits charge the output at
+    /// admission as max(max_tokens, output) (OpenAI's TPM, Anthropic's OTPM estimate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Degraded periods: the API is up but slower and failing part of the calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degraded: Option<DegradedFile>,
+}
+
+/// `[cloud.degraded]` as written.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DegradedFile {
+    /// Fixed degraded windows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<WindowFile>,
+    /// Random degraded episodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub random: Option<RandomFile>,
+    /// Server-side TTFT and per-token time are multiplied by this while degraded (>= 1).
+    #[serde(default = "default_factor")]
+    pub latency_factor: f64,
+    /// Share of calls failing with HTTP 5xx while degraded, in \[0, 1\] (retried like an
+    /// outage's).
+    #[serde(default)]
+    pub error_rate: f64,
+}
+
+fn default_factor() -> f64 {
+    1.0
+}
+
+/// Validated degraded periods.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DegradedSpec {
+    /// When.
+    pub when: OutageSpec,
+    /// Latency multiplier (>= 1).
+    pub latency_factor: f64,
+    /// Share of calls failing.
+    pub error_rate: f64,
+}
+
+impl DegradedSpec {
+    fn from_file(cx: &Checker, f: &DegradedFile) -> Result<DegradedSpec> {
+        let when = OutageSpec::from_keys(
+            cx,
+            "cloud.degraded.windows",
+            "cloud.degraded.random",
+            &f.windows,
+            f.random,
+        )?;
+        if !when.any() {
+            return Err(cx.bad(
+                "cloud.degraded",
+                "(no windows, no random)",
+                "give `windows = [{ start_s, duration_s }, ...]` or `random = { mtbf_s, mttr_s }`",
+            ));
+        }
+        if !(f.latency_factor.is_finite() && (1.0..=1000.0).contains(&f.latency_factor)) {
+            return Err(cx.bad(
+                "cloud.degraded.latency_factor",
+                f.latency_factor,
+                "must lie in [1, 1000] (1: latency unchanged)",
+            ));
+        }
+        let error_rate = cx.fraction("cloud.degraded.error_rate", f.error_rate)?;
+        Ok(DegradedSpec {
+            when,
+            latency_factor: f.latency_factor,
+            error_rate,
+        })
+    }
+
+    fn to_file(&self) -> DegradedFile {
+        DegradedFile {
+            windows: self.when.windows_file.clone(),
+            random: self.when.random,
+            latency_factor: self.latency_factor,
+            error_rate: self.error_rate,
+        }
+    }
 }
 
 impl Default for CloudFile {
@@ -165,6 +247,8 @@ impl Default for CloudFile {
             retry_after_ms: DEFAULT_RETRY_AFTER_MS,
             outages: Vec::new(),
             random_outages: None,
+            max_tokens: None,
+            degraded: None,
         }
     }
 }
@@ -210,6 +294,10 @@ pub struct CloudSpec {
     pub price_date: String,
     /// Context window \[tokens\] (`None`: no limit).
     pub context_tokens: Option<u32>,
+    /// `max_tokens` sent with each call (`None`: the output length is charged).
+    pub max_tokens: Option<u32>,
+    /// Degraded periods.
+    pub degraded: Option<DegradedSpec>,
 }
 
 impl CloudSpec {
@@ -298,6 +386,13 @@ impl CloudSpec {
         if context_tokens == Some(0) {
             return Err(cx.bad("cloud.context_tokens", 0, "must be >= 1"));
         }
+        if c.max_tokens == Some(0) {
+            return Err(cx.bad(
+                "cloud.max_tokens",
+                0,
+                "must be >= 1 (the max_tokens parameter of each call; leave it out to charge the output length)",
+            ));
+        }
         let usd_per_1k_cached = match c.usd_per_1k_cached {
             Some(v) => cx.non_negative("cloud.usd_per_1k_cached", v)?,
             None => entry
@@ -324,6 +419,12 @@ impl CloudSpec {
             usd_per_1k_input,
             usd_per_1k_output,
             price_date,
+            max_tokens: c.max_tokens,
+            degraded: c
+                .degraded
+                .as_ref()
+                .map(|d| DegradedSpec::from_file(cx, d))
+                .transpose()?,
         })
     }
 
@@ -351,6 +452,8 @@ impl CloudSpec {
             retry_after_ms: self.retry_after_ms,
             outages: self.outages.windows_file.clone(),
             random_outages: self.outages.random,
+            max_tokens: self.max_tokens,
+            degraded: self.degraded.as_ref().map(DegradedSpec::to_file),
         }
     }
 
@@ -367,9 +470,10 @@ impl CloudSpec {
     pub fn e2e_s(&self, output_tokens: u32) -> f64 {
         self.ttft_s() + f64::from(output_tokens.saturating_sub(1)) / self.tokens_per_s
     }
-    /// Whether rate limits or outages can refuse a call.
+    /// Whether the cloud has faults: rate limits or outages that can refuse a call, or
+    /// degraded periods.
     pub fn can_refuse(&self) -> bool {
-        !self.limits.is_empty() || self.outages.any()
+        !self.limits.is_empty() || self.outages.any() || self.degraded.is_some()
     }
 
     /// API cost of one request \[USD\]: the share `cached_prompt_share` of the prompt at the

@@ -1,5 +1,6 @@
 //! The cloud during a run: its rate limits, its outages and the per-request latency draws.
 
+use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 
@@ -18,6 +19,11 @@ pub enum CloudAnswer {
     RateLimited,
     /// Down (outage or WAN partition).
     Unavailable,
+    /// HTTP 400: the call charges more than a limit can ever admit (its `max_tokens` above
+    /// the OTPM, say); not retryable.
+    BadRequest,
+    /// HTTP 5xx during a degraded period (retried like an outage).
+    ServerError,
 }
 
 /// What happened at the cloud during a run.
@@ -27,6 +33,10 @@ pub struct CloudCounters {
     pub rate_limited: u64,
     /// Calls refused by an outage.
     pub unavailable: u64,
+    /// Calls refused with HTTP 400 (more than a limit can ever admit).
+    pub bad_request: u64,
+    /// Calls failed with HTTP 5xx while degraded.
+    pub server_errors: u64,
     /// Retries scheduled.
     pub retries: u64,
     /// Requests rejected because the cloud refused them (after any retries).
@@ -46,6 +56,13 @@ pub struct CloudFaults {
     pub rate_limited: u64,
     /// Calls refused because the cloud was down.
     pub unavailable: u64,
+    /// Calls refused with HTTP 400 because they charge more than a limit can ever admit
+    /// (rejected at once, not retried).
+    pub bad_request: u64,
+    /// Calls failed with HTTP 5xx during degraded periods (retried like outage refusals).
+    pub server_errors: u64,
+    /// Time degraded in \[0, end_s) \[s\].
+    pub degraded_s: f64,
     /// Retries scheduled.
     pub retries: u64,
     /// Requests rejected because the cloud refused them after the last retry.
@@ -64,7 +81,12 @@ pub struct CloudFaults {
 
 /// The cloud's state during a run.
 pub struct CloudState {
-    limits: Vec<(LimitUnit, Box<dyn RateLimiter>)>,
+    /// Each limit: its unit, the most one call can be charged, the limiter.
+    limits: Vec<(LimitUnit, f64, Box<dyn RateLimiter>)>,
+    /// `max_tokens` of each call (0: none).
+    max_tokens: u32,
+    /// Degraded periods, with the stream that draws which calls fail.
+    degraded: Option<(Outages, SimRng)>,
     outages: Option<Outages>,
     rng: SimRng,
     changed: Vec<usize>,
@@ -77,7 +99,18 @@ impl CloudState {
     /// `cloud-outages` (no other stream is touched, so other draws do not change).
     pub fn new(spec: &CloudSpec, streams: &RngStreams) -> CloudState {
         CloudState {
-            limits: spec.limits.iter().map(|l| (l.unit, l.build(1))).collect(),
+            limits: spec
+                .limits
+                .iter()
+                .map(|l| (l.unit, l.most_per_admission(), l.build(1)))
+                .collect(),
+            max_tokens: spec.max_tokens.unwrap_or(0),
+            degraded: spec.degraded.as_ref().map(|d| {
+                (
+                    Outages::new(&d.when, streams.stream("cloud-degraded")),
+                    streams.stream("cloud-errors"),
+                )
+            }),
             outages: spec
                 .outages
                 .any()
@@ -88,44 +121,92 @@ impl CloudState {
         }
     }
 
+    /// Whether the cloud is degraded at `now`.
+    pub fn degraded(&mut self, now: SimTime) -> bool {
+        self.degraded.as_mut().is_some_and(|(o, _)| o.down(now))
+    }
+
     /// Whether the cloud is down at `now`.
     pub fn down(&mut self, now: SimTime) -> bool {
         self.outages.as_mut().is_some_and(|o| o.down(now))
     }
 
-    /// A call of `prompt + output` tokens at `now`: refused if down or if any limit is
-    /// exhausted (nothing is charged then); else charged to every limit.
-    pub fn call(&mut self, now: SimTime, prompt: u32, output: u32) -> CloudAnswer {
+    /// What a call of `prompt + output` tokens is charged in `unit` at admission: the output
+    /// counts as max(max_tokens, output).
+    fn charge(max_tokens: u32, unit: LimitUnit, prompt: u32, output: u32) -> f64 {
+        unit.amount(prompt, output.max(max_tokens))
+    }
+
+    /// A call of `prompt + output` tokens at `now`: refused if down (5xx), if it charges more
+    /// than a limit can ever admit (400), or if any limit is exhausted (429); nothing is
+    /// charged then. Else charged to every limit.
+    pub fn call(
+        &mut self,
+        spec: &CloudSpec,
+        now: SimTime,
+        prompt: u32,
+        output: u32,
+    ) -> CloudAnswer {
         if self.down(now) {
             self.counters.unavailable += 1;
             return CloudAnswer::Unavailable;
         }
-        for (unit, l) in &mut self.limits {
+        if let (Some(d), true) = (&spec.degraded, self.degraded(now)) {
+            if d.error_rate > 0.0 {
+                let rng = &mut self.degraded.as_mut().expect("degraded state").1;
+                if rng.random::<f64>() < d.error_rate {
+                    self.counters.server_errors += 1;
+                    return CloudAnswer::ServerError;
+                }
+            }
+        }
+        let m = self.max_tokens;
+        if self
+            .limits
+            .iter()
+            .any(|(unit, most, _)| Self::charge(m, *unit, prompt, output) > *most)
+        {
+            self.counters.bad_request += 1;
+            return CloudAnswer::BadRequest;
+        }
+        for (unit, _, l) in &mut self.limits {
             self.changed.clear();
             l.advance(now, &mut self.changed);
-            if l.check(now, 0, unit.amount(prompt, output)) == Admission::Throttle {
+            if l.check(now, 0, Self::charge(m, *unit, prompt, output)) == Admission::Throttle {
                 self.counters.rate_limited += 1;
                 return CloudAnswer::RateLimited;
             }
         }
-        for (unit, l) in &mut self.limits {
-            l.record(now, 0, unit.amount(prompt, output));
+        for (unit, _, l) in &mut self.limits {
+            l.record(now, 0, Self::charge(m, *unit, prompt, output));
         }
         CloudAnswer::Accepted
     }
 
     /// A call admitted at the cloud finished (frees a concurrency limit).
     pub fn done(&mut self, now: SimTime, prompt: u32, output: u32) {
-        for (unit, l) in &mut self.limits {
-            l.release(now, 0, unit.amount(prompt, output));
+        let m = self.max_tokens;
+        for (unit, _, l) in &mut self.limits {
+            l.release(now, 0, Self::charge(m, *unit, prompt, output));
         }
     }
 
     /// Time to first token and end-to-end latency of one response with `output` tokens \[s\],
     /// drawn when the spec has distributions (constants use no randomness).
-    pub fn latency_s(&mut self, spec: &CloudSpec, output: u32) -> (f64, f64) {
+    pub fn latency_s(&mut self, spec: &CloudSpec, now: SimTime, output: u32) -> (f64, f64) {
+        let slow = match &spec.degraded {
+            Some(d) if self.degraded(now) => d.latency_factor,
+            _ => 1.0,
+        };
         if !spec.rtt.is_random() && !spec.ttft.is_random() && spec.tokens_per_s_sigma == 0.0 {
-            return (spec.ttft_s(), spec.e2e_s(output));
+            if slow == 1.0 {
+                return (spec.ttft_s(), spec.e2e_s(output));
+            }
+            let first = (spec.rtt_ms + slow * spec.ttft_ms) / 1000.0;
+            return (
+                first,
+                first + slow * f64::from(output.saturating_sub(1)) / spec.tokens_per_s,
+            );
         }
         let rtt = spec.rtt.sample(&mut self.rng);
         let ttft = spec.ttft.sample(&mut self.rng);
@@ -136,14 +217,21 @@ impl CloudState {
         } else {
             spec.tokens_per_s
         };
-        let first = (rtt + ttft) / 1000.0;
-        (first, first + f64::from(output.saturating_sub(1)) / speed)
+        let first = (rtt + slow * ttft) / 1000.0;
+        (
+            first,
+            first + slow * f64::from(output.saturating_sub(1)) / speed,
+        )
     }
 
     /// The summary's `cloud_faults` at the end of a run that lasted until `end`.
     pub fn faults(&mut self, end: SimTime) -> CloudFaults {
         let c = self.counters;
         let downtime_s = self.outages.as_mut().map_or(0.0, |o| o.downtime_s(end));
+        let degraded_s = self
+            .degraded
+            .as_mut()
+            .map_or(0.0, |(o, _)| o.downtime_s(end));
         let t = end.as_secs_f64();
         let share = |x: u64| {
             (c.arrivals_during_outages > 0).then(|| x as f64 / c.arrivals_during_outages as f64)
@@ -151,6 +239,9 @@ impl CloudState {
         CloudFaults {
             rate_limited: c.rate_limited,
             unavailable: c.unavailable,
+            bad_request: c.bad_request,
+            server_errors: c.server_errors,
+            degraded_s,
             retries: c.retries,
             rejected_refused: c.rejected_refused,
             downtime_s,

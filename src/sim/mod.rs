@@ -366,16 +366,21 @@ impl<'a, R: Recorder> World<'a, R> {
         }
         let answer = if cloud.can_refuse() {
             self.cloud
-                .call(now, arrival.prompt_tokens, arrival.output_tokens)
+                .call(cloud, now, arrival.prompt_tokens, arrival.output_tokens)
         } else {
             CloudAnswer::Accepted
         };
         if answer == CloudAnswer::Accepted {
-            let (ttft_s, e2e_s) = self.cloud.latency_s(cloud, arrival.output_tokens);
+            let (ttft_s, e2e_s) = self.cloud.latency_s(cloud, now, arrival.output_tokens);
             let r = &mut self.reqs[slot as usize];
             r.first_token = now + SimDuration::from_secs_f64(ttft_s);
             let done = now + SimDuration::from_secs_f64(e2e_s);
             q.push(done, Event::CloudDone(slot));
+            return;
+        }
+        if answer == CloudAnswer::BadRequest {
+            // HTTP 400: retrying cannot help.
+            self.end(now, slot, Route::Rejected, 0.0, 0.0, q);
             return;
         }
         let r = &mut self.reqs[slot as usize];

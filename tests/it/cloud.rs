@@ -78,7 +78,7 @@ fn cloud_token_bucket_admits_at_most_capacity_plus_rate_times_t() {
         for _ in 0..3000 {
             t += rng.random_range(0.0..0.5);
             let (p, o) = (rng.random_range(1..800u32), rng.random_range(1..400u32));
-            if cloud.call(SimTime::from_secs_f64(t), p, o) == CloudAnswer::Accepted {
+            if cloud.call(&sc.cloud, SimTime::from_secs_f64(t), p, o) == CloudAnswer::Accepted {
                 admitted.push((SimTime::from_secs_f64(t).as_secs_f64(), f64::from(p + o)));
             }
         }
@@ -174,4 +174,157 @@ fn shipped_outage_scenario_shows_the_edge_carrying_the_outage() {
     assert!(f.arrivals_during_outages > 100, "{f:?}");
     assert!(f.edge_share_during_outages.unwrap() > 0.5, "{f:?}");
     assert!(f.unavailable > 0 && f.retries > 0, "{f:?}");
+}
+
+/// Output-token limits charge max(max_tokens, output) at admission (OpenAI's TPM, Anthropic's
+/// OTPM estimate): with `max_tokens = 1000` a 10,000-output-token-per-minute limit admits at
+/// most 10 calls in any 60 s window, however short the answers (50 tokens); without
+/// `max_tokens` it admits 200.
+#[test]
+fn output_token_limits_charge_max_tokens_at_admission() {
+    let run = |max_tokens: &str| {
+        let text = poisson(
+            2.0,
+            600.0,
+            &format!(
+                "{}[cloud]\nmodel = \"gpt-4o-mini\"\non_refused = \"reject\"\n{max_tokens}\n\
+                 [[cloud.limits]]\nkind = \"sliding_window\"\nunit = \"output_tokens\"\nwindow_s = 60\nlimit = 10000\n",
+                device(64)
+            ),
+        );
+        run_collect(&scenario(&text))
+    };
+    let (s, recs) = run("max_tokens = 1000");
+    let mut sent: Vec<f64> = recs
+        .iter()
+        .filter(|r| r.route == Route::Cloud)
+        .map(|r| r.arrival.as_secs_f64())
+        .collect();
+    sent.sort_by(f64::total_cmp);
+    for (i, t) in sent.iter().enumerate() {
+        let in_window = sent[i..].iter().take_while(|&&u| u < t + 60.0).count();
+        assert!(in_window <= 10, "{in_window} calls in the 60 s after {t}");
+    }
+    assert!(sent.len() >= 90, "{}", sent.len());
+    let f = s.cloud_faults.clone().unwrap();
+    assert!(f.rate_limited > 0 && f.bad_request == 0, "{f:?}");
+    let (s2, _) = run("");
+    assert!(
+        s2.served_cloud > 5 * s.served_cloud,
+        "{} vs {}",
+        s2.served_cloud,
+        s.served_cloud
+    );
+}
+
+/// A call that charges more than a limit can ever admit (max_tokens 1000 against an OTPM of
+/// 500) gets HTTP 400: rejected at once, never retried.
+#[test]
+fn a_call_above_a_limits_capacity_is_a_non_retryable_400() {
+    let text = poisson(
+        0.5,
+        200.0,
+        &format!(
+            "{}[cloud]\nmodel = \"gpt-4o-mini\"\nmax_tokens = 1000\nmax_retries = 3\n\
+             [[cloud.limits]]\nkind = \"token_bucket\"\nunit = \"output_tokens\"\nlimit = 500\nrefill_per_s = 100\n",
+            device(64)
+        ),
+    );
+    let s = edgesim::sim::run(&scenario(&text)).unwrap();
+    let f = s.cloud_faults.clone().unwrap();
+    assert_eq!(s.rejected, s.requests_total);
+    assert_eq!(f.bad_request, s.requests_total);
+    assert_eq!((f.retries, f.rate_limited), (0, 0));
+}
+
+/// Degraded periods: inside the window the server-side TTFT and per-token time are 3x (the
+/// round trip is not), outside nothing changes; a share of calls fails with 5xx and is
+/// retried like an outage's refusals.
+#[test]
+fn degraded_periods_slow_the_cloud_and_fail_a_share_of_calls() {
+    let text = poisson(
+        1.0,
+        600.0,
+        &format!(
+            "{}[cloud]\nttft_ms = 600\ntokens_per_s = 40\n\
+             [cloud.degraded]\nwindows = [{{ start_s = 200, duration_s = 100 }}]\nlatency_factor = 3.0\n",
+            device(64)
+        ),
+    );
+    let (s, recs) = run_collect(&scenario(&text));
+    let normal_ttft = 0.150 + 0.600;
+    let normal_e2e = normal_ttft + 49.0 / 40.0;
+    let (mut inside, mut outside) = (0, 0);
+    for r in &recs {
+        let a = r.arrival.as_secs_f64();
+        let (ttft, e2e) = (r.ttft.as_secs_f64(), r.e2e.as_secs_f64());
+        if (200.0..300.0).contains(&a) {
+            inside += 1;
+            assert!((ttft - (0.150 + 3.0 * 0.600)).abs() < 1e-5, "{r:?}");
+            assert!((e2e - ttft - 3.0 * 49.0 / 40.0).abs() < 1e-5, "{r:?}");
+        } else {
+            outside += 1;
+            assert!((ttft - normal_ttft).abs() < 1e-5 && (e2e - normal_e2e).abs() < 1e-5);
+        }
+    }
+    assert!(inside > 50 && outside > 400, "{inside} {outside}");
+    let f = s.cloud_faults.clone().unwrap();
+    assert!((f.degraded_s - 100.0).abs() < 1e-9, "{f:?}");
+    assert_eq!(f.server_errors, 0);
+
+    // A 30 % error rate while degraded (always, here): about 30 % of calls fail, each failure
+    // is retried once more, and the rest are served.
+    let text = poisson(
+        1.0,
+        2000.0,
+        &format!(
+            "{}[cloud]\nmax_retries = 5\nretry_after_ms = 100\n\
+             [cloud.degraded]\nwindows = [{{ start_s = 0, duration_s = 1e6 }}]\nerror_rate = 0.3\n",
+            device(64)
+        ),
+    );
+    let s = edgesim::sim::run(&scenario(&text)).unwrap();
+    let f = s.cloud_faults.clone().unwrap();
+    let calls = s.served_cloud + f.server_errors;
+    let share = f.server_errors as f64 / calls as f64;
+    assert!((share - 0.3).abs() < 0.03, "{share} {f:?}");
+    assert_eq!(f.server_errors, f.retries + f.rejected_refused);
+    assert!(s.served_cloud + s.rejected == s.requests_total);
+}
+
+/// Bad degraded periods and max_tokens name their key.
+#[test]
+fn bad_degraded_periods_and_max_tokens_name_the_key() {
+    for (body, key) in [
+        ("[cloud.degraded]\nerror_rate = 0.1\n", "cloud.degraded"),
+        (
+            "[cloud.degraded]\nwindows = [{ start_s = 1, duration_s = 2 }]\nlatency_factor = 0.5\n",
+            "cloud.degraded.latency_factor",
+        ),
+        (
+            "[cloud.degraded]\nwindows = [{ start_s = 1, duration_s = 2 }]\nerror_rate = 2\n",
+            "cloud.degraded.error_rate",
+        ),
+        (
+            "[cloud.degraded]\nwindows = [{ start_s = 1, duration_s = -2 }]\n",
+            "cloud.degraded.windows[0].duration_s",
+        ),
+        (
+            "[cloud.degraded]\nrandom = { mtbf_s = 0, mttr_s = 1 }\n",
+            "cloud.degraded.random.mtbf_s",
+        ),
+        ("max_tokens = 0\n", "cloud.max_tokens"),
+    ] {
+        let body = format!("[cloud]\n{body}");
+        let text = poisson(1.0, 10.0, &format!("{}{body}", device(64)));
+        let err = edgesim::scenario::Scenario::from_str_at(
+            &text,
+            &root().join("tests/inline.toml"),
+            &edgesim::scenario::LoadOptions::default(),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.contains(key), "{key}: {err}");
+    }
 }

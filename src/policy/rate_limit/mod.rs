@@ -80,6 +80,10 @@ pub enum LimitUnit {
     Requests,
     /// Prompt plus output tokens.
     Tokens,
+    /// Prompt (input) tokens only (Anthropic's ITPM).
+    InputTokens,
+    /// Output tokens only (Anthropic's OTPM).
+    OutputTokens,
 }
 
 impl LimitUnit {
@@ -88,13 +92,17 @@ impl LimitUnit {
         match self {
             LimitUnit::Requests => "requests",
             LimitUnit::Tokens => "tokens",
+            LimitUnit::InputTokens => "input_tokens",
+            LimitUnit::OutputTokens => "output_tokens",
         }
     }
-    /// What one request counts: 1, or its prompt + output tokens.
+    /// What one request counts: 1, its prompt + output tokens, its prompt or its output.
     pub fn amount(self, prompt_tokens: u32, output_tokens: u32) -> f64 {
         match self {
             LimitUnit::Requests => 1.0,
             LimitUnit::Tokens => f64::from(prompt_tokens) + f64::from(output_tokens),
+            LimitUnit::InputTokens => f64::from(prompt_tokens),
+            LimitUnit::OutputTokens => f64::from(output_tokens),
         }
     }
 }
@@ -218,7 +226,7 @@ impl Default for RateLimitSpec {
 pub(super) fn limit(cx: &Checker, unit: LimitUnit, v: f64) -> Result<f64> {
     match unit {
         LimitUnit::Requests => cx.whole("rate_limit.limit", v, 1.0, "requests"),
-        LimitUnit::Tokens => {
+        LimitUnit::Tokens | LimitUnit::InputTokens | LimitUnit::OutputTokens => {
             if v.is_finite() && v >= 1.0 {
                 Ok(v)
             } else {
@@ -262,6 +270,18 @@ impl RateLimitSpec {
             LimitKind::TokenBucket(s) => RateLimitFile::TokenBucket(s.to_file(unit, scope)),
             LimitKind::Concurrency(s) => RateLimitFile::Concurrency(s.to_file(unit, scope)),
             LimitKind::FixedWindow(s) => RateLimitFile::FixedWindow(s.to_file(unit, scope)),
+        }
+    }
+
+    /// The most one admission can ever be charged: a larger amount is refused forever (the
+    /// window's limit, the bucket's capacity, the concurrency cap; infinite without a limit).
+    pub fn most_per_admission(&self) -> f64 {
+        match &self.kind {
+            LimitKind::None => f64::INFINITY,
+            LimitKind::SlidingWindow(s) => s.limit,
+            LimitKind::TokenBucket(s) => s.limit,
+            LimitKind::Concurrency(s) => s.limit,
+            LimitKind::FixedWindow(s) => s.limit,
         }
     }
 
