@@ -134,6 +134,18 @@ pub fn to_table(s: &Summary) -> String {
             thousands(f.rejected_refused)
         );
     }
+    for p in s.cloud_providers.iter().flatten() {
+        let _ = writeln!(
+            o,
+            "{:<22}{:>12}  (served {}, 429s {}, 5xx {}, outage refusals {})",
+            format!("  {}", p.model),
+            format!("${:.4}", p.cost_usd),
+            thousands(p.served),
+            thousands(p.faults.rate_limited),
+            thousands(p.faults.server_errors),
+            thousands(p.faults.unavailable)
+        );
+    }
     if let Some(f) = &s.device_faults {
         let _ = writeln!(
             o,

@@ -149,6 +149,10 @@ pub struct CloudFile {
     /// Degraded periods: the API is up but slower and failing part of the calls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub degraded: Option<DegradedFile>,
+    /// Other providers, tried in order at once when this one refuses a call (each a cloud
+    /// table; `enabled`, the retry keys and `fallbacks` are the primary's only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallbacks: Vec<CloudFile>,
 }
 
 /// `[cloud.degraded]` as written.
@@ -249,6 +253,7 @@ impl Default for CloudFile {
             random_outages: None,
             max_tokens: None,
             degraded: None,
+            fallbacks: Vec::new(),
         }
     }
 }
@@ -298,6 +303,8 @@ pub struct CloudSpec {
     pub max_tokens: Option<u32>,
     /// Degraded periods.
     pub degraded: Option<DegradedSpec>,
+    /// Fallback providers, in order.
+    pub fallbacks: Vec<CloudSpec>,
 }
 
 impl CloudSpec {
@@ -425,7 +432,66 @@ impl CloudSpec {
                 .as_ref()
                 .map(|d| DegradedSpec::from_file(cx, d))
                 .transpose()?,
+            fallbacks: Self::fallbacks_from_file(cx, c, catalogue)?,
         })
+    }
+
+    /// Validates `cloud.fallbacks`: cloud tables without their own fallbacks or retry
+    /// policy. Errors name `cloud.fallbacks[i].<key>`.
+    fn fallbacks_from_file(
+        cx: &Checker,
+        c: &CloudFile,
+        catalogue: &ModelCatalogue,
+    ) -> Result<Vec<CloudSpec>> {
+        let defaults = CloudFile::default();
+        let mut out = Vec::with_capacity(c.fallbacks.len());
+        for (i, f) in c.fallbacks.iter().enumerate() {
+            let key = format!("cloud.fallbacks[{i}]");
+            let only_primary = [
+                ("fallbacks", !f.fallbacks.is_empty()),
+                ("enabled", f.enabled != defaults.enabled),
+                ("on_refused", f.on_refused != defaults.on_refused),
+                ("max_retries", f.max_retries != defaults.max_retries),
+                (
+                    "retry_after_ms",
+                    f.retry_after_ms != defaults.retry_after_ms,
+                ),
+            ];
+            if let Some((k, _)) = only_primary.iter().find(|(_, given)| *given) {
+                return Err(cx.bad(
+                    format!("{key}.{k}"),
+                    "(given)",
+                    "is the primary cloud's setting only: a fallback is tried at once when the \
+                     provider before it refuses, and the retry policy applies to the whole chain",
+                ));
+            }
+            let spec = CloudSpec::from_file(cx, f, catalogue).map_err(|e| match e {
+                Error::Invalid {
+                    path,
+                    key: k,
+                    value,
+                    problem,
+                } => Error::Invalid {
+                    path,
+                    key: k.replacen("cloud", &key, 1),
+                    value,
+                    problem,
+                },
+                e => e,
+            })?;
+            out.push(spec);
+        }
+        Ok(out)
+    }
+
+    /// The providers in order: this cloud, then its fallbacks.
+    pub fn providers(&self) -> impl Iterator<Item = &CloudSpec> {
+        std::iter::once(self).chain(&self.fallbacks)
+    }
+
+    /// Provider `k` (0: this cloud; k >= 1: fallback k − 1).
+    pub fn provider(&self, k: usize) -> &CloudSpec {
+        if k == 0 { self } else { &self.fallbacks[k - 1] }
     }
 
     /// The section as written in a resolved scenario (prices explicit).
@@ -454,6 +520,7 @@ impl CloudSpec {
             random_outages: self.outages.random,
             max_tokens: self.max_tokens,
             degraded: self.degraded.as_ref().map(DegradedSpec::to_file),
+            fallbacks: self.fallbacks.iter().map(CloudSpec::to_file).collect(),
         }
     }
 
@@ -473,7 +540,10 @@ impl CloudSpec {
     /// Whether the cloud has faults: rate limits or outages that can refuse a call, or
     /// degraded periods.
     pub fn can_refuse(&self) -> bool {
-        !self.limits.is_empty() || self.outages.any() || self.degraded.is_some()
+        !self.limits.is_empty()
+            || self.outages.any()
+            || self.degraded.is_some()
+            || !self.fallbacks.is_empty()
     }
 
     /// API cost of one request \[USD\]: the share `cached_prompt_share` of the prompt at the

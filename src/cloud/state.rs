@@ -98,6 +98,19 @@ impl CloudState {
     /// The cloud of `spec`, with randomness from the streams `cloud-latency` and
     /// `cloud-outages` (no other stream is touched, so other draws do not change).
     pub fn new(spec: &CloudSpec, streams: &RngStreams) -> CloudState {
+        Self::provider(spec, streams, 0)
+    }
+
+    /// Provider `k` of a chain (0: the primary, with the streams named in [`CloudState::new`];
+    /// fallback k >= 1 uses the same names indexed by k).
+    pub fn provider(spec: &CloudSpec, streams: &RngStreams, k: u64) -> CloudState {
+        let stream = |name: &str| {
+            if k == 0 {
+                streams.stream(name)
+            } else {
+                streams.indexed(name, k)
+            }
+        };
         CloudState {
             limits: spec
                 .limits
@@ -107,15 +120,15 @@ impl CloudState {
             max_tokens: spec.max_tokens.unwrap_or(0),
             degraded: spec.degraded.as_ref().map(|d| {
                 (
-                    Outages::new(&d.when, streams.stream("cloud-degraded")),
-                    streams.stream("cloud-errors"),
+                    Outages::new(&d.when, stream("cloud-degraded")),
+                    stream("cloud-errors"),
                 )
             }),
             outages: spec
                 .outages
                 .any()
-                .then(|| Outages::new(&spec.outages, streams.stream("cloud-outages"))),
-            rng: streams.stream("cloud-latency"),
+                .then(|| Outages::new(&spec.outages, stream("cloud-outages"))),
+            rng: stream("cloud-latency"),
             changed: Vec::new(),
             counters: CloudCounters::default(),
         }

@@ -74,6 +74,8 @@ pub struct RequestRecord {
     pub cost_usd: f64,
     /// Cloud refusals retried.
     pub cloud_retries: u32,
+    /// The cloud provider that served it (0: the primary; k: fallback k − 1).
+    pub cloud_provider: u8,
     /// Times a failing device dropped it.
     pub interruptions: u32,
     /// Arrived while the cloud was down.

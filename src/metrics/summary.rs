@@ -183,8 +183,26 @@ pub struct Summary {
     /// Device failures: present only when a device group has outages.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device_faults: Option<crate::sim::faults::DeviceFaults>,
+    /// Each cloud provider (the primary, then its fallbacks): present only when the cloud
+    /// has fallbacks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud_providers: Option<Vec<ProviderSummary>>,
     /// Events the engine handled.
     pub events: u64,
+}
+
+/// One cloud provider of a chain: what it served, what it cost, how it refused.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ProviderSummary {
+    /// Model (and so provider and prices).
+    pub model: String,
+    /// Responses it served.
+    pub served: u64,
+    /// Its fees \[USD\]: the spend on this provider.
+    pub cost_usd: f64,
+    /// Its limits, outages and degraded periods (request-level counts such as retries and
+    /// rejections are the chain's, in `cloud_faults`).
+    pub faults: crate::cloud::CloudFaults,
 }
 
 /// Requests by how they ended.
@@ -314,12 +332,17 @@ impl ClassAcc {
 }
 
 impl SummaryRecorder {
-    /// A recorder for `devices` devices, `classes` request classes and the responsiveness
-    /// reference `ttft_ref_ms`.
-    pub fn new(devices: usize, classes: usize, ttft_ref_ms: f64) -> SummaryRecorder {
+    /// A recorder for `devices` devices, `providers` cloud providers (at least 1),
+    /// `classes` request classes and the responsiveness reference `ttft_ref_ms`.
+    pub fn new(
+        devices: usize,
+        providers: usize,
+        classes: usize,
+        ttft_ref_ms: f64,
+    ) -> SummaryRecorder {
         SummaryRecorder {
             per_device: vec![DeviceCounts::default(); devices],
-            per_class: vec![ClassAcc::default(); (devices + 1) * classes.max(1)],
+            per_class: vec![ClassAcc::default(); (devices + providers.max(1)) * classes.max(1)],
             classes: classes.max(1),
             ttft_ref_ms,
             ..Default::default()
@@ -330,6 +353,7 @@ impl SummaryRecorder {
     pub fn for_scenario(sc: &crate::scenario::Scenario) -> SummaryRecorder {
         SummaryRecorder::new(
             sc.device_count(),
+            1 + sc.cloud.fallbacks.len(),
             sc.classes().len(),
             sc.metrics.ttft_ref_ms,
         )
@@ -352,7 +376,7 @@ impl Recorder for SummaryRecorder {
         let tokens = u64::from(r.prompt_tokens) + u64::from(r.output_tokens);
         let place = match r.route {
             Route::Edge(d) => Some(d.index()),
-            Route::Cloud => Some(self.per_device.len()),
+            Route::Cloud => Some(self.per_device.len() + usize::from(r.cloud_provider)),
             Route::Rejected => None,
         };
         if let Some(place) = place {
@@ -449,6 +473,25 @@ impl Summary {
             devices,
             cloud_faults: out.cloud_faults.clone(),
             device_faults: out.device_faults.clone(),
+            cloud_providers: out.cloud_providers.as_ref().map(|list| {
+                let k = rec.classes;
+                list.iter()
+                    .enumerate()
+                    .map(|(p, (model, faults))| {
+                        let at = (rec.per_device.len() + p) * k;
+                        let mut t = ClassAcc::default();
+                        for acc in &rec.per_class[at..at + k] {
+                            t.add(acc);
+                        }
+                        ProviderSummary {
+                            model: model.clone(),
+                            served: t.served,
+                            cost_usd: t.cost_usd,
+                            faults: faults.clone(),
+                        }
+                    })
+                    .collect()
+            }),
             events: out.stats.events,
         }
     }
@@ -502,13 +545,16 @@ fn platforms(
     }
     let edge_groups = groups.len();
     if sc.cloud.enabled {
-        groups.push(Group {
-            name: format!("cloud / {}", sc.cloud.model),
-            devices: 0,
-            device_energy_j: 0.0,
-            model: sc.cloud.model.clone(),
-            per_class: rec.per_class[devices.len() * k..].to_vec(),
-        });
+        for (p, spec) in sc.cloud.providers().enumerate() {
+            let at = (devices.len() + p) * k;
+            groups.push(Group {
+                name: format!("cloud / {}", spec.model),
+                devices: 0,
+                device_energy_j: 0.0,
+                model: spec.model.clone(),
+                per_class: rec.per_class[at..at + k].to_vec(),
+            });
+        }
     }
 
     // Quality of a platform's model on class c's task.

@@ -88,6 +88,8 @@ struct Req {
     outage: bool,
     /// Times a failing device dropped it.
     interrupted: u32,
+    /// The cloud provider serving it (0: the primary).
+    provider: u8,
 }
 
 /// A run's raw results, before formatting.
@@ -102,6 +104,8 @@ pub struct RunOutput {
     pub cloud_faults: Option<crate::cloud::CloudFaults>,
     /// Device failures (when any group has outages).
     pub device_faults: Option<faults::DeviceFaults>,
+    /// Each provider's model and faults, when the cloud has fallbacks.
+    pub cloud_providers: Option<Vec<(String, crate::cloud::CloudFaults)>>,
 }
 
 /// The simulated system.
@@ -111,7 +115,8 @@ pub struct World<'a, R: Recorder> {
     devices: Vec<Device>,
     gateway: Gateway,
     edge_rtt: SimDuration,
-    cloud: CloudState,
+    /// The cloud providers: the primary, then its fallbacks.
+    clouds: Vec<CloudState>,
     /// The largest context of any device \[tokens\]: longer requests skip the edge.
     max_ctx: u64,
     reqs: Vec<Req>,
@@ -153,7 +158,12 @@ impl<'a, R: Recorder> World<'a, R> {
             devices,
             gateway: Gateway::new(sc, streams.stream("selection")),
             edge_rtt: sc.routing.edge_rtt(),
-            cloud: CloudState::new(&sc.cloud, &streams),
+            clouds: sc
+                .cloud
+                .providers()
+                .enumerate()
+                .map(|(k, spec)| CloudState::provider(spec, &streams, k as u64))
+                .collect(),
             reqs: Vec::new(),
             free: Vec::new(),
             next_id: 0,
@@ -176,6 +186,7 @@ impl<'a, R: Recorder> World<'a, R> {
             retries: 0,
             outage: false,
             interrupted: 0,
+            provider: 0,
         };
         self.in_flight += 1;
         match self.free.pop() {
@@ -247,6 +258,7 @@ impl<'a, R: Recorder> World<'a, R> {
             energy_j,
             cost_usd,
             cloud_retries: r.retries,
+            cloud_provider: r.provider,
             interruptions: r.interrupted,
             during_cloud_outage: r.outage,
         };
@@ -262,7 +274,7 @@ impl<'a, R: Recorder> World<'a, R> {
             }
         }
         if r.outage {
-            let c = &mut self.cloud.counters;
+            let c = &mut self.clouds[0].counters;
             c.arrivals_during_outages += 1;
             match route {
                 Route::Edge(_) => c.edge_during_outages += 1,
@@ -290,7 +302,7 @@ impl<'a, R: Recorder> World<'a, R> {
             self.schedule_arrival(next, q);
         }
         if self.sc.cloud.outages.any() {
-            self.reqs[slot as usize].outage = self.cloud.down(now);
+            self.reqs[slot as usize].outage = self.clouds[0].down(now);
         }
         self.route(now, slot, q);
     }
@@ -354,32 +366,45 @@ impl<'a, R: Recorder> World<'a, R> {
         self.send_to_cloud(now, slot, q);
     }
 
-    /// Sends request `slot` to the cloud (rejected if it is disabled or the request does not
-    /// fit; retried or rejected if the cloud refuses it).
+    /// Sends request `slot` to the cloud: the primary, then each fallback at once while they
+    /// refuse. Rejected if the cloud is disabled or no provider's context holds it, or if
+    /// every provider answered HTTP 400; otherwise, if all refused, retried later or rejected.
     fn send_to_cloud(&mut self, now: SimTime, slot: u32, q: &mut EventQueue<Event>) {
         let arrival = self.reqs[slot as usize].arrival;
         let tokens = u64::from(arrival.prompt_tokens) + u64::from(arrival.output_tokens);
         let cloud = &self.sc.cloud;
-        if !(cloud.enabled && cloud.fits(tokens)) {
+        if !cloud.enabled {
             self.end(now, slot, Route::Rejected, 0.0, 0.0, q);
             return;
         }
-        let answer = if cloud.can_refuse() {
-            self.cloud
-                .call(cloud, now, arrival.prompt_tokens, arrival.output_tokens)
-        } else {
-            CloudAnswer::Accepted
-        };
-        if answer == CloudAnswer::Accepted {
-            let (ttft_s, e2e_s) = self.cloud.latency_s(cloud, now, arrival.output_tokens);
-            let r = &mut self.reqs[slot as usize];
-            r.first_token = now + SimDuration::from_secs_f64(ttft_s);
-            let done = now + SimDuration::from_secs_f64(e2e_s);
-            q.push(done, Event::CloudDone(slot));
-            return;
+        let mut retryable = false;
+        for (k, spec) in cloud.providers().enumerate() {
+            if !spec.fits(tokens) {
+                continue;
+            }
+            let answer = if spec.can_refuse() {
+                self.clouds[k].call(spec, now, arrival.prompt_tokens, arrival.output_tokens)
+            } else {
+                CloudAnswer::Accepted
+            };
+            match answer {
+                CloudAnswer::Accepted => {
+                    let (ttft_s, e2e_s) =
+                        self.clouds[k].latency_s(spec, now, arrival.output_tokens);
+                    let r = &mut self.reqs[slot as usize];
+                    r.first_token = now + SimDuration::from_secs_f64(ttft_s);
+                    r.provider = k as u8;
+                    let done = now + SimDuration::from_secs_f64(e2e_s);
+                    q.push(done, Event::CloudDone(slot));
+                    return;
+                }
+                // HTTP 400: retrying this provider cannot help.
+                CloudAnswer::BadRequest => {}
+                _ => retryable = true,
+            }
         }
-        if answer == CloudAnswer::BadRequest {
-            // HTTP 400: retrying cannot help.
+        if !retryable {
+            // Too long for every provider, or refused with 400 by all.
             self.end(now, slot, Route::Rejected, 0.0, 0.0, q);
             return;
         }
@@ -387,13 +412,13 @@ impl<'a, R: Recorder> World<'a, R> {
         if cloud.on_refused == OnRefused::Retry && r.retries < cloud.max_retries {
             let wait_ms = cloud.retry_after_ms * 2f64.powi(r.retries as i32);
             r.retries += 1;
-            self.cloud.counters.retries += 1;
+            self.clouds[0].counters.retries += 1;
             q.push(
                 now + SimDuration::from_millis_f64(wait_ms),
                 Event::Retry(slot),
             );
         } else {
-            self.cloud.counters.rejected_refused += 1;
+            self.clouds[0].counters.rejected_refused += 1;
             self.end(now, slot, Route::Rejected, 0.0, 0.0, q);
         }
     }
@@ -484,15 +509,13 @@ impl<'a, R: Recorder> World<'a, R> {
     }
 
     fn on_cloud_done(&mut self, now: SimTime, slot: u32, q: &mut EventQueue<Event>) {
-        let a = self.reqs[slot as usize].arrival;
-        if self.sc.cloud.can_refuse() {
-            self.cloud.done(now, a.prompt_tokens, a.output_tokens);
+        let r = self.reqs[slot as usize];
+        let (a, k) = (r.arrival, usize::from(r.provider));
+        let spec = self.sc.cloud.provider(k);
+        if spec.can_refuse() {
+            self.clouds[k].done(now, a.prompt_tokens, a.output_tokens);
         }
-        let cost = if self.sc.cloud.enabled {
-            self.sc.cloud.cost_usd(a.prompt_tokens, a.output_tokens)
-        } else {
-            0.0
-        };
+        let cost = spec.cost_usd(a.prompt_tokens, a.output_tokens);
         self.end(now, slot, Route::Cloud, 0.0, cost, q);
     }
 
@@ -574,13 +597,26 @@ impl<'a, R: Recorder> World<'a, R> {
                 interrupted_then_rejected: c.then_rejected,
             }
         });
-        let cloud_faults = self.sc.cloud.can_refuse().then(|| self.cloud.faults(end));
+        let cloud_faults = self
+            .sc
+            .cloud
+            .can_refuse()
+            .then(|| self.clouds[0].faults(end));
+        let cloud_providers = (!self.sc.cloud.fallbacks.is_empty()).then(|| {
+            self.sc
+                .cloud
+                .providers()
+                .zip(&mut self.clouds)
+                .map(|(spec, state)| (spec.model.clone(), state.faults(end)))
+                .collect()
+        });
         Ok(RunOutput {
             stats,
             end,
             devices,
             cloud_faults,
             device_faults,
+            cloud_providers,
         })
     }
 }

@@ -328,3 +328,97 @@ fn bad_degraded_periods_and_max_tokens_name_the_key() {
         assert!(err.contains(key), "{key}: {err}");
     }
 }
+
+/// A chain of providers: while GPT-4o mini is down, Claude Haiku 4.5 takes the calls at once
+/// (no retry wait), at its own price; when the primary's per-minute limit is exhausted the
+/// overflow goes to the fallback. Spend per provider adds up to the cloud bill, and each
+/// provider has its platform row.
+#[test]
+fn fallback_providers_take_what_the_primary_refuses() {
+    let text = poisson(
+        1.0,
+        1200.0,
+        &format!(
+            "{}[cloud]\nmodel = \"gpt-4o-mini\"\n\
+             [[cloud.outages]]\nstart_s = 300\nduration_s = 300\n\
+             [[cloud.limits]]\nkind = \"sliding_window\"\nunit = \"requests\"\nwindow_s = 60\nlimit = 40\n\
+             [[cloud.fallbacks]]\nmodel = \"claude-haiku-4.5\"\n",
+            device(64)
+        ),
+    );
+    let (s, recs) = run_collect(&scenario(&text));
+    assert_eq!(
+        s.served_cloud, s.requests_total,
+        "nothing rejected, nothing at the edge"
+    );
+    let p = s.cloud_providers.clone().unwrap();
+    assert_eq!(p.len(), 2);
+    assert_eq!(
+        (p[0].model.as_str(), p[1].model.as_str()),
+        ("gpt-4o-mini", "claude-haiku-4.5")
+    );
+    assert_eq!(p[0].served + p[1].served, s.served_cloud);
+    assert!((p[0].cost_usd + p[1].cost_usd - s.cloud_cost_usd).abs() < 1e-9);
+    // Every request arriving during the outage went to the fallback, without waiting.
+    for r in recs
+        .iter()
+        .filter(|r| (300.0..600.0).contains(&r.arrival.as_secs_f64()))
+    {
+        assert_eq!(r.cloud_provider, 1, "{r:?}");
+        assert_eq!(r.cloud_retries, 0);
+    }
+    // Outside it, the primary took at most 40 per minute and the fallback the rest.
+    let outside = recs
+        .iter()
+        .filter(|r| !(300.0..600.0).contains(&r.arrival.as_secs_f64()))
+        .count() as u64;
+    assert!(p[0].served <= 40 * 15 + 40 && p[0].served > 300, "{p:?}");
+    assert!(p[1].served > outside - p[0].served, "{p:?}");
+    // Haiku costs more per token than GPT-4o mini: its responses cost more each.
+    assert!(p[1].cost_usd / p[1].served as f64 > p[0].cost_usd / p[0].served as f64);
+    assert!(p[0].faults.unavailable > 0 && p[0].faults.rate_limited > 0);
+    let names: Vec<&str> = s.platforms.iter().map(|r| r.name.as_str()).collect();
+    assert!(names.contains(&"cloud / gpt-4o-mini") && names.contains(&"cloud / claude-haiku-4.5"));
+    // Without fallbacks there is no `cloud_providers` section.
+    let plain = edgesim::sim::run(&scenario(&poisson(
+        1.0,
+        60.0,
+        &format!("{}[cloud]\n", device(64)),
+    )))
+    .unwrap();
+    assert!(plain.cloud_providers.is_none());
+}
+
+/// A fallback is a cloud table without the primary's own keys; its errors name it.
+#[test]
+fn bad_fallbacks_name_the_key() {
+    for (body, key) in [
+        (
+            "model = \"gpt-4o\"\nmax_retries = 5\n",
+            "cloud.fallbacks[0].max_retries",
+        ),
+        (
+            "model = \"gpt-4o\"\nttft_ms = -1\n",
+            "cloud.fallbacks[0].ttft_ms",
+        ),
+        (
+            "model = \"nobody\"\n",
+            "cloud.fallbacks[0].usd_per_1k_input",
+        ),
+    ] {
+        let text = poisson(
+            1.0,
+            10.0,
+            &format!("{}[cloud]\n[[cloud.fallbacks]]\n{body}", device(64)),
+        );
+        let err = edgesim::scenario::Scenario::from_str_at(
+            &text,
+            &root().join("tests/inline.toml"),
+            &edgesim::scenario::LoadOptions::default(),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.contains(key), "{key}: {err}");
+    }
+}
