@@ -9,6 +9,8 @@
 //! The availability over a run is `1 − downtime / end`; for random episodes alone it converges
 //! to `mtbf / (mtbf + mttr)` (renewal-reward theorem, tested).
 
+use std::sync::Arc;
+
 use rand::Rng;
 use rand_distr::{Distribution, Exp, LogNormal};
 use serde::{Deserialize, Serialize};
@@ -47,8 +49,8 @@ pub struct RandomFile {
 /// Validated outage settings.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct OutageSpec {
-    /// Fixed windows `[start, end)`, sorted.
-    pub windows: Vec<(SimTime, SimTime)>,
+    /// Fixed windows `[start, end)`, sorted and disjoint (shared by every device of a group).
+    pub windows: Arc<[(SimTime, SimTime)]>,
     /// As written, for the resolved scenario.
     pub windows_file: Vec<WindowFile>,
     /// Random episodes.
@@ -96,6 +98,15 @@ impl OutageSpec {
             w.push((a, a + SimDuration::from_secs_f64(len)));
         }
         w.sort();
+        // Overlapping or touching windows merge into one (the state is the same; down time
+        // is then counted once).
+        let mut merged: Vec<(SimTime, SimTime)> = Vec::with_capacity(w.len());
+        for (a, b) in w {
+            match merged.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
         if let Some(r) = random {
             cx.span_s(&format!("{rkey}.mtbf_s"), r.mtbf_s)?;
             cx.span_s(&format!("{rkey}.mttr_s"), r.mttr_s)?;
@@ -108,7 +119,7 @@ impl OutageSpec {
             }
         }
         Ok(OutageSpec {
-            windows: w,
+            windows: merged.into(),
             windows_file: windows.to_vec(),
             random,
         })
@@ -122,7 +133,7 @@ impl OutageSpec {
 
 /// The outage state during a run. Queried at non-decreasing times.
 pub struct Outages {
-    windows: Vec<(SimTime, SimTime)>,
+    windows: Arc<[(SimTime, SimTime)]>,
     next_window: usize,
     random: Option<RandomEpisodes>,
     /// Down time of random episodes that overlaps no window, accumulated as episodes are drawn

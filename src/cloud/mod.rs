@@ -53,6 +53,9 @@ fn is_default_retry_after_ms(v: &f64) -> bool {
     *v == DEFAULT_RETRY_AFTER_MS
 }
 
+/// The most fallback providers a cloud may list.
+pub const MAX_FALLBACKS: usize = 16;
+
 /// Default cloud model: the paper's reference.
 pub const DEFAULT_MODEL: &str = "gpt-4";
 /// Default gateway-to-API round trip \[ms\].
@@ -443,6 +446,13 @@ impl CloudSpec {
         c: &CloudFile,
         catalogue: &ModelCatalogue,
     ) -> Result<Vec<CloudSpec>> {
+        if c.fallbacks.len() > MAX_FALLBACKS {
+            return Err(cx.bad(
+                "cloud.fallbacks",
+                format!("{} providers", c.fallbacks.len()),
+                format!("at most {MAX_FALLBACKS} fallback providers"),
+            ));
+        }
         let defaults = CloudFile::default();
         let mut out = Vec::with_capacity(c.fallbacks.len());
         for (i, f) in c.fallbacks.iter().enumerate() {

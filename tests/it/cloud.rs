@@ -405,7 +405,12 @@ fn bad_fallbacks_name_the_key() {
             "model = \"nobody\"\n",
             "cloud.fallbacks[0].usd_per_1k_input",
         ),
+        (
+            &"model = \"gpt-4o\"\n[[cloud.fallbacks]]\n".repeat(17),
+            "at most 16 fallback providers",
+        ),
     ] {
+        let body = body.trim_end_matches("[[cloud.fallbacks]]\n");
         let text = poisson(
             1.0,
             10.0,
@@ -421,4 +426,20 @@ fn bad_fallbacks_name_the_key() {
         .to_string();
         assert!(err.contains(key), "{key}: {err}");
     }
+}
+
+/// Overlapping outage windows count once: [100, 200) and [150, 250) are 150 s down.
+#[test]
+fn overlapping_outage_windows_count_once() {
+    let text = poisson(
+        0.2,
+        400.0,
+        &format!(
+            "{}[cloud]\noutages = [{{ start_s = 100, duration_s = 100 }}, {{ start_s = 150, duration_s = 100 }}]\n",
+            device(64)
+        ),
+    );
+    let s = edgesim::sim::run(&scenario(&text)).unwrap();
+    let f = s.cloud_faults.unwrap();
+    assert!((f.downtime_s - 150.0).abs() < 1e-9, "{f:?}");
 }
