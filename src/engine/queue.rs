@@ -1,8 +1,8 @@
 //! The event queue: a 4-ary min-heap keyed by `(time, class, seq)` packed in one integer.
 //!
-//! With thousands of devices the queue holds thousands of pending events; a 4-ary heap of
-//! 32-byte entries halves the depth of a binary heap and keeps each node's children in one or
-//! two cache lines.
+//! With thousands of devices the queue holds thousands of pending events; a 4-ary heap halves
+//! the depth of a binary heap, and with the 16-byte keys apart from the events a node's four
+//! children are 64 bytes of keys (one or two cache lines).
 
 use crate::time::SimTime;
 
@@ -15,39 +15,20 @@ pub trait Classify {
 /// Bits of the insertion counter in a key.
 const SEQ_BITS: u32 = 56;
 
-struct Entry<E> {
-    /// time (64 bits) | class (8 bits) | seq (56 bits): the order is that of the tuple.
-    key: u128,
-    event: E,
-}
-
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
-    }
-}
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<E> Ord for Entry<E> {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        // BinaryHeap is a max-heap: reverse so the smallest key is on top.
-        other.key.cmp(&self.key)
-    }
-}
-
-/// A priority queue of events with a total order: earlier time first, then lower class, then
-/// insertion order (FIFO). No two entries share a key, so the pop order never depends on the
-/// heap's internal layout.
+/// The queue. Keys and events live in two arrays, so that finding the least of a node's
+/// four children reads 64 bytes of keys.
 pub struct EventQueue<E> {
-    heap: std::collections::BinaryHeap<Entry<E>>,
+    /// time (64 bits) | class (8 bits) | seq (56 bits): the order is that of the tuple, and
+    /// every key is distinct (the counter), so the pop order does not depend on the heap.
+    keys: Vec<u128>,
+    events: Vec<E>,
     next_seq: u64,
 }
 
-impl<E: Classify> EventQueue<E> {
+/// Children per node.
+const ARITY: usize = 4;
+
+impl<E: Classify + Copy> EventQueue<E> {
     /// An empty queue.
     pub fn new() -> Self {
         Self::with_capacity(0)
@@ -56,7 +37,8 @@ impl<E: Classify> EventQueue<E> {
     /// An empty queue with room for `n` events.
     pub fn with_capacity(n: usize) -> Self {
         EventQueue {
-            heap: std::collections::BinaryHeap::with_capacity(n),
+            keys: Vec::with_capacity(n),
+            events: Vec::with_capacity(n),
             next_seq: 0,
         }
     }
@@ -68,33 +50,81 @@ impl<E: Classify> EventQueue<E> {
             | (u128::from(event.class()) << SEQ_BITS)
             | u128::from(self.next_seq & ((1 << SEQ_BITS) - 1));
         self.next_seq += 1;
-        self.heap.push(Entry { key, event });
+        // Sift up: move parents down into the hole until the key fits.
+        let mut i = self.keys.len();
+        self.keys.push(key);
+        self.events.push(event);
+        while i > 0 {
+            let parent = (i - 1) / ARITY;
+            if self.keys[parent] <= key {
+                break;
+            }
+            self.keys[i] = self.keys[parent];
+            self.events[i] = self.events[parent];
+            i = parent;
+        }
+        self.keys[i] = key;
+        self.events[i] = event;
     }
 
-    /// Removes and returns the next event.
+    /// Removes and returns the earliest event (ties: lower class, then first scheduled).
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        self.heap
-            .pop()
-            .map(|e| (SimTime((e.key >> 64) as u64), e.event))
+        let n = self.keys.len();
+        if n == 0 {
+            return None;
+        }
+        let (top_key, top_event) = (self.keys[0], self.events[0]);
+        let (key, event) = (self.keys[n - 1], self.events[n - 1]);
+        self.keys.pop();
+        self.events.pop();
+        let n = n - 1;
+        if n > 0 {
+            // Sift the last entry down from the root: the least child moves up into the hole.
+            let mut i = 0;
+            loop {
+                let first = ARITY * i + 1;
+                if first >= n {
+                    break;
+                }
+                let last = (first + ARITY).min(n);
+                let mut m = first;
+                let mut mk = self.keys[first];
+                for c in first + 1..last {
+                    let k = self.keys[c];
+                    if k < mk {
+                        (m, mk) = (c, k);
+                    }
+                }
+                if mk >= key {
+                    break;
+                }
+                self.keys[i] = mk;
+                self.events[i] = self.events[m];
+                i = m;
+            }
+            self.keys[i] = key;
+            self.events[i] = event;
+        }
+        Some((SimTime((top_key >> 64) as u64), top_event))
     }
 
-    /// The time of the next event, if any.
+    /// Time of the earliest event.
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap.peek().map(|e| SimTime((e.key >> 64) as u64))
+        self.keys.first().map(|k| SimTime((k >> 64) as u64))
     }
 
-    /// Number of pending events.
+    /// Pending events.
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.keys.len()
     }
 
-    /// Whether no event is pending.
+    /// Whether nothing is pending.
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.keys.is_empty()
     }
 }
 
-impl<E: Classify> Default for EventQueue<E> {
+impl<E: Classify + Copy> Default for EventQueue<E> {
     fn default() -> Self {
         Self::new()
     }
