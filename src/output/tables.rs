@@ -17,6 +17,8 @@ pub const BATCH_ROWS: usize = 65_536;
 pub struct RequestTable {
     classes: Vec<String>,
     devices: Vec<String>,
+    /// Cloud providers' models (the primary, then the fallbacks).
+    providers: Vec<String>,
     writers: Vec<TableWriter>,
     rows: Rows,
     error: Option<crate::Error>,
@@ -46,6 +48,7 @@ struct FaultRows {
     cloud_retries: Vec<u64>,
     interruptions: Vec<u64>,
     during_cloud_outage: Vec<u64>,
+    cloud_model: Vec<Option<String>>,
 }
 
 impl Rows {
@@ -76,7 +79,8 @@ impl Rows {
             Some(f) => table
                 .with("cloud_retries", Values::U64(f.cloud_retries))
                 .with("interruptions", Values::U64(f.interruptions))
-                .with("during_cloud_outage", Values::U64(f.during_cloud_outage)),
+                .with("during_cloud_outage", Values::U64(f.during_cloud_outage))
+                .with("cloud_model", Values::OptStr(f.cloud_model)),
             None => table,
         }
     }
@@ -92,6 +96,7 @@ impl RequestTable {
         Ok(RequestTable {
             classes: sc.classes().iter().map(|c| c.name.clone()).collect(),
             devices: sc.devices().map(|(_, name)| name).collect(),
+            providers: sc.cloud.providers().map(|c| c.model.clone()).collect(),
             writers,
             rows: Rows {
                 faults: sc.has_faults().then(FaultRows::default),
@@ -159,6 +164,10 @@ impl Recorder for RequestTable {
             f.cloud_retries.push(u64::from(r.cloud_retries));
             f.interruptions.push(u64::from(r.interruptions));
             f.during_cloud_outage.push(u64::from(r.during_cloud_outage));
+            f.cloud_model.push(match r.route {
+                Route::Cloud => self.providers.get(usize::from(r.cloud_provider)).cloned(),
+                _ => None,
+            });
         }
         if rows.id.len() >= BATCH_ROWS {
             self.flush();

@@ -273,12 +273,17 @@ fn resolved_scenarios_with_faults_reproduce_the_run() {
             &std::env::temp_dir(),
         );
         assert_eq!(again.stdout, printed.stdout, "{name}");
-        let header = std::fs::read_to_string(dir.join("requests.csv")).unwrap();
-        let header = header.lines().next().unwrap();
+        let table = std::fs::read_to_string(dir.join("requests.csv")).unwrap();
+        let header = table.lines().next().unwrap();
         assert!(
-            header.ends_with(",cloud_retries,interruptions,during_cloud_outage"),
+            header.ends_with(",cloud_retries,interruptions,during_cloud_outage,cloud_model"),
             "{name}: {header}"
         );
+        // Cloud rows name their provider; edge rows leave it empty.
+        for line in table.lines().skip(1) {
+            let cloud = line.contains(",cloud,");
+            assert_eq!(line.ends_with(",gpt-4o-mini"), cloud, "{name}: {line}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
     // Without faults the table has no fault columns (byte-identical to earlier versions).
