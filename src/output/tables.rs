@@ -631,7 +631,7 @@ pub fn devices_table(s: &Summary) -> Table {
     let t = |g: fn(&crate::metrics::DeviceSummary) -> &str| {
         Values::Str(d.iter().map(|x| g(x).to_string()).collect())
     };
-    Table::new()
+    let table = Table::new()
         .with("device", t(|x| &x.name))
         .with("board", t(|x| &x.board))
         .with("model", t(|x| &x.model))
@@ -650,5 +650,12 @@ pub fn devices_table(s: &Summary) -> Table {
             Values::OptF64(d.iter().map(|x| x.mean_residence_ms).collect()),
         )
         .with("energy_j", f(|x| x.energy_j))
-        .with("idle_energy_j", f(|x| x.idle_energy_j))
+        .with("idle_energy_j", f(|x| x.idle_energy_j));
+    // Failures: only when some device can fail (the columns are 0 for the others).
+    if s.device_faults.is_none() {
+        return table;
+    }
+    table
+        .with("failures", u(|x| x.failures.unwrap_or(0)))
+        .with("down_s", f(|x| x.down_s.unwrap_or(0.0)))
 }

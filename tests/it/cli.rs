@@ -279,6 +279,13 @@ fn resolved_scenarios_with_faults_reproduce_the_run() {
             header.ends_with(",cloud_retries,interruptions,during_cloud_outage,cloud_model"),
             "{name}: {header}"
         );
+        let devices = std::fs::read_to_string(dir.join("devices.csv")).unwrap();
+        let has_failures = devices
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(",failures,down_s");
+        assert_eq!(has_failures, name == "failures.toml", "{name}: {devices}");
         // Cloud rows name their provider; edge rows leave it empty.
         for line in table.lines().skip(1) {
             let cloud = line.contains(",cloud,");
