@@ -1,6 +1,6 @@
 //! Device failures during a run: each failing device's outage schedule (fixed windows of its
-//! group and its own random episodes, from the stream `device-outages` indexed by device),
-//! the health events pending, and what the failures did to requests (docs/model.md, "Device
+//! group and its own random episodes, from the stream `device-outages` indexed by device)
+//! and what the failures did to requests (docs/model.md, "Device
 //! failures"; docs/metrics.md, `device_faults`).
 
 use serde::Serialize;
@@ -46,8 +46,6 @@ pub struct DeviceFaults {
 pub struct Faults {
     /// Per device: its outages (`None`: it never fails).
     pub outages: Vec<Option<Outages>>,
-    /// Health events in the queue.
-    pub pending: usize,
     /// Scratch: the requests a failing device held.
     pub dropped: Vec<u32>,
     /// What happened.
@@ -74,7 +72,6 @@ impl Faults {
         }
         Some(Faults {
             outages,
-            pending: 0,
             dropped: Vec::new(),
             counters: FaultCounters::default(),
         })

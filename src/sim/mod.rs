@@ -462,7 +462,6 @@ impl<'a, R: Recorder> World<'a, R> {
         let Some(f) = self.faults.as_mut() else {
             return;
         };
-        f.pending -= 1;
         if self.in_flight == 0 {
             // No request in the system and none to come: the run is over.
             self.idle_events += 1;
@@ -472,7 +471,6 @@ impl<'a, R: Recorder> World<'a, R> {
         let d = dev as usize;
         let (down, next) = f.state(d, now);
         if let Some(t) = next {
-            f.pending += 1;
             q.push(t, Event::Health(dev));
         }
         if down == self.devices[d].is_down() {
@@ -487,15 +485,13 @@ impl<'a, R: Recorder> World<'a, R> {
         }
         let mut dropped = std::mem::take(&mut f.dropped);
         self.devices[d].fail(now, &mut dropped);
+        f.counters.interrupted += dropped.len() as u64;
         self.gateway.set_down(now, id, true);
         self.refresh_view(now, d);
         for &slot in &dropped {
             let amount = self.reqs[slot as usize].amount;
             self.gateway.release(now, id, amount);
             self.reqs[slot as usize].interrupted += 1;
-            if let Some(f) = &mut self.faults {
-                f.counters.interrupted += 1;
-            }
             match self.sc.routing.on_device_failure {
                 OnDeviceFailure::Reroute => self.route(now, slot, q),
                 OnDeviceFailure::Cloud => self.send_to_cloud(now, slot, q),
@@ -544,12 +540,12 @@ impl<'a, R: Recorder> World<'a, R> {
             stats.end.max(horizon)
         };
         let t = end.as_secs_f64();
-        let devices = self
-            .devices
-            .iter_mut()
+        let dev_stats: Vec<device::DeviceStats> =
+            self.devices.iter_mut().map(|dev| dev.stats(end)).collect();
+        let devices = dev_stats
+            .iter()
             .zip(self.sc.devices())
-            .map(|(dev, (group, name))| {
-                let s = dev.stats(end);
+            .map(|(s, (group, name))| {
                 let frac = |x: f64| if t > 0.0 { x / t } else { 0.0 };
                 DeviceSummary {
                     name,
@@ -575,13 +571,9 @@ impl<'a, R: Recorder> World<'a, R> {
             })
             .collect();
         let device_faults = self.faults.as_ref().map(|f| {
-            let (mut failures, mut down_us) = (0, 0u64);
-            for dev in &mut self.devices {
-                let s = dev.stats(end);
-                failures += s.failures;
-                down_us += s.down_us;
-            }
-            let n = self.devices.len() as f64;
+            let failures = dev_stats.iter().map(|s| s.failures).sum();
+            let down_us: u64 = dev_stats.iter().map(|s| s.down_us).sum();
+            let n = dev_stats.len() as f64;
             let c = f.counters;
             DeviceFaults {
                 failures,
@@ -631,7 +623,6 @@ impl<R: Recorder> Model for World<'_, R> {
         if let Some(f) = &mut self.faults {
             for d in 0..f.outages.len() {
                 if let Some(t) = f.first_check(d) {
-                    f.pending += 1;
                     q.push(t, Event::Health(d as u32));
                 }
             }

@@ -317,14 +317,7 @@ fn bad_degraded_periods_and_max_tokens_name_the_key() {
     ] {
         let body = format!("[cloud]\n{body}");
         let text = poisson(1.0, 10.0, &format!("{}{body}", device(64)));
-        let err = edgesim::scenario::Scenario::from_str_at(
-            &text,
-            &root().join("tests/inline.toml"),
-            &edgesim::scenario::LoadOptions::default(),
-        )
-        .err()
-        .unwrap()
-        .to_string();
+        let err = scenario_error(&text);
         assert!(err.contains(key), "{key}: {err}");
     }
 }
@@ -416,14 +409,7 @@ fn bad_fallbacks_name_the_key() {
             10.0,
             &format!("{}[cloud]\n[[cloud.fallbacks]]\n{body}", device(64)),
         );
-        let err = edgesim::scenario::Scenario::from_str_at(
-            &text,
-            &root().join("tests/inline.toml"),
-            &edgesim::scenario::LoadOptions::default(),
-        )
-        .err()
-        .unwrap()
-        .to_string();
+        let err = scenario_error(&text);
         assert!(err.contains(key), "{key}: {err}");
     }
 }

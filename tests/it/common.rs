@@ -21,6 +21,18 @@ pub fn scenario(text: &str) -> Scenario {
     .unwrap_or_else(|e| panic!("bad test scenario: {e}\n{text}"))
 }
 
+/// The error for scenario text that must be refused (as if it lived in `tests/`).
+pub fn scenario_error(text: &str) -> String {
+    match Scenario::from_str_at(
+        text,
+        &root().join("tests/inline.toml"),
+        &LoadOptions::default(),
+    ) {
+        Ok(_) => panic!("accepted a bad scenario:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
 /// A device entry with an inline profile: `slots` slots, no queue unless given, prefill
 /// effectively instant, decode curve `decode`, busy/idle power.
 pub fn inline_device(

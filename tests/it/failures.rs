@@ -193,14 +193,7 @@ fn bad_device_outages_name_the_key() {
             "seed = 1\nduration_s = 10\n[workload]\nkind = \"poisson\"\nrate_rps = 1\nprompt_tokens = {{ dist = \"fixed\", value = 5 }}\noutput_tokens = {{ dist = \"fixed\", value = 5 }}\n{}",
             dev("a", 0, extra)
         );
-        let err = edgesim::scenario::Scenario::from_str_at(
-            &text,
-            &root().join("tests/inline.toml"),
-            &edgesim::scenario::LoadOptions::default(),
-        )
-        .err()
-        .unwrap()
-        .to_string();
+        let err = scenario_error(&text);
         assert!(err.contains(key), "{err}");
     }
 }
