@@ -14,6 +14,7 @@ use crate::catalogue::ModelCatalogue;
 use crate::check::Checker;
 use crate::cloud::{CloudFile, CloudSpec};
 use crate::device::DeviceGroup;
+use crate::device::profile::DeviceProfile;
 use crate::error::{Error, Result};
 use crate::output::figure::{Figure, Panel, PanelKind, Series};
 use crate::rng::RngStreams;
@@ -104,9 +105,22 @@ pub fn scenario(
     model: &str,
     parallel: u32,
 ) -> Result<Scenario> {
+    let data = crate::device::load_profile(profile)?;
+    scenario_with(requests, profile, &data, model, parallel)
+}
+
+/// [`scenario`] with the profile already read (`source` names it in errors).
+fn scenario_with(
+    requests: &[Request],
+    source: &Path,
+    profile: &DeviceProfile,
+    model: &str,
+    parallel: u32,
+) -> Result<Scenario> {
+    let profile_data = profile.clone();
+    let profile = source;
     let cx = Checker::new(profile);
     let catalogue = ModelCatalogue::builtin();
-    let profile_data = crate::device::load_profile(profile)?;
     let device = DeviceGroup::new(
         &cx,
         "--profile",
@@ -176,7 +190,19 @@ pub fn simulate(
     model: &str,
     parallel: u32,
 ) -> Result<Outcome> {
-    let sc = scenario(requests, profile, model, parallel)?;
+    let data = crate::device::load_profile(profile)?;
+    simulate_with(requests, profile, &data, model, parallel)
+}
+
+/// [`simulate`] with the profile already read.
+fn simulate_with(
+    requests: &[Request],
+    source: &Path,
+    profile: &DeviceProfile,
+    model: &str,
+    parallel: u32,
+) -> Result<Outcome> {
+    let sc = scenario_with(requests, source, profile, model, parallel)?;
     struct Collect(Vec<(u64, Served)>);
     impl crate::metrics::Recorder for Collect {
         fn on_end(&mut self, _: SimTime, r: &crate::metrics::RequestRecord) {
@@ -196,6 +222,63 @@ pub fn simulate(
         served: c.0.into_iter().map(|x| x.1).collect(),
         busy_s: summary.devices.first().map_or(0.0, |d| d.busy_s),
     })
+}
+
+/// `profile` with every speed of every model multiplied by `f` (prefill and decode speeds) and
+/// every fixed time divided by it (TTFT overhead, the context slope of a decode step): the same
+/// device running `f` times as fast.
+pub fn scaled_profile(profile: &DeviceProfile, f: f64) -> DeviceProfile {
+    let mut p = profile.clone();
+    for m in &mut p.models {
+        m.prefill_tps *= f;
+        for c in &mut m.prefill_curve {
+            c.1 *= f;
+        }
+        m.ttft_overhead_ms /= f;
+        for d in &mut m.decode_tps {
+            *d *= f;
+        }
+        m.decode_ms_per_1k_context /= f;
+    }
+    p
+}
+
+/// Fixed-point steps of the speed match (each one simulation of the list).
+const SPEED_MATCH_STEPS: usize = 4;
+
+/// The speed factor `f` at which the simulated busy time equals the real one, and the
+/// simulation at that speed: `f ← f · busy_sim(f) / busy_real`, from `f = 1`, for
+/// [`SPEED_MATCH_STEPS`] steps (busy time is close to proportional to 1/f, so the steps converge
+/// in two or three).
+fn speed_matched(
+    requests: &[Request],
+    source: &Path,
+    profile: &DeviceProfile,
+    model: &str,
+    parallel: u32,
+    real_busy_s: f64,
+    sim: &Outcome,
+) -> Result<(f64, Outcome)> {
+    let (mut f, mut out) = (1.0, sim.clone());
+    if !(real_busy_s > 0.0 && sim.busy_s > 0.0) {
+        return Ok((f, out));
+    }
+    for _ in 0..SPEED_MATCH_STEPS {
+        let next = f * out.busy_s / real_busy_s;
+        // A profile must stay valid: speeds keep above the minimum the checker allows.
+        if !next.is_finite() || next <= 0.0 {
+            break;
+        }
+        f = next;
+        out = simulate_with(
+            requests,
+            source,
+            &scaled_profile(profile, f),
+            model,
+            parallel,
+        )?;
+    }
+    Ok((f, out))
 }
 
 /// What `edgesim fidelity` compares: the model served for real, the profile simulated.
@@ -264,7 +347,17 @@ pub fn run(
     // loaded.
     let sim = simulate(&requests, &o.profile, &model_name, o.parallel)?;
     let real = serve_real(o, &requests, progress)?;
-    let rep = report(&requests, &real, &sim);
+    let (f, matched) = speed_matched(
+        &requests,
+        &o.profile,
+        &profile,
+        &model_name,
+        o.parallel,
+        real.busy_s,
+        &sim,
+    )?;
+    let mut rep = report(&requests, &real, &sim);
+    rep.speed_matched = Some(SpeedMatched::new(f, &real, &matched));
     let (table, fig) = outputs(&requests, &real.served, &sim.served);
     let rd = crate::output::rundir::RunDir::begin(dir, "output folder")?;
     let dir = rd.path();
@@ -406,6 +499,59 @@ pub struct Report {
     pub utilisation: Utilisation,
     /// Requests compared.
     pub requests: usize,
+    /// The simulation again with the profile's speeds scaled to the machine's speed during the
+    /// real run (absent where no real run was made).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speed_matched: Option<SpeedMatched>,
+}
+
+/// The comparison at matched speed: the profile's speeds times `speed_factor`, chosen so that
+/// the simulated busy time equals the real one. It separates the model of queueing and batching
+/// from the machine's drift since its calibration.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SpeedMatched {
+    /// How fast the machine ran the real side relative to its profile (1 = as calibrated;
+    /// 0.8 = 20 % slower).
+    pub speed_factor: f64,
+    /// Time to first token \[ms\] at the matched speed.
+    pub ttft_ms: Comparison,
+    /// End-to-end latency \[ms\] at the matched speed.
+    pub e2e_ms: Comparison,
+    /// KS statistics at the matched speed.
+    pub ks: Ks,
+}
+
+impl SpeedMatched {
+    fn new(speed_factor: f64, real: &Outcome, sim: &Outcome) -> Self {
+        let r = report_lists(real, sim);
+        Self {
+            speed_factor,
+            ttft_ms: r.0,
+            e2e_ms: r.1,
+            ks: r.2,
+        }
+    }
+}
+
+/// TTFT and end-to-end comparisons and KS statistics of two outcomes of the same list.
+fn report_lists(real: &Outcome, sim: &Outcome) -> (Comparison, Comparison, Ks) {
+    let col = |v: &[Served], f: fn(&Served) -> f64| v.iter().map(f).collect::<Vec<_>>();
+    let (rt, st) = (
+        col(&real.served, |s| s.ttft_s),
+        col(&sim.served, |s| s.ttft_s),
+    );
+    let (re, se) = (
+        col(&real.served, |s| s.e2e_s),
+        col(&sim.served, |s| s.e2e_s),
+    );
+    (
+        compare(&rt, &st),
+        compare(&re, &se),
+        Ks {
+            ttft: ks_statistic(&rt, &st),
+            e2e: ks_statistic(&re, &se),
+        },
+    )
 }
 
 fn triple(xs_s: &[f64]) -> Quantiles {
@@ -459,25 +605,14 @@ fn per_span(x: f64, span: f64) -> f64 {
 
 /// Compares real and simulated latencies of the same list.
 pub fn report(req: &[Request], real: &Outcome, sim: &Outcome) -> Report {
-    let col = |v: &[Served], f: fn(&Served) -> f64| v.iter().map(f).collect::<Vec<_>>();
-    let (rt, st) = (
-        col(&real.served, |s| s.ttft_s),
-        col(&sim.served, |s| s.ttft_s),
-    );
-    let (re, se) = (
-        col(&real.served, |s| s.e2e_s),
-        col(&sim.served, |s| s.e2e_s),
-    );
+    let (ttft_ms, e2e_ms, ks) = report_lists(real, sim);
     let tokens: f64 = req.iter().map(|r| f64::from(r.output_tokens)).sum();
     let (span_r, span_s) = (span_s(req, &real.served), span_s(req, &sim.served));
     let (tr, ts) = (per_span(tokens, span_r), per_span(tokens, span_s));
     Report {
-        ttft_ms: compare(&rt, &st),
-        e2e_ms: compare(&re, &se),
-        ks: Ks {
-            ttft: ks_statistic(&rt, &st),
-            e2e: ks_statistic(&re, &se),
-        },
+        ttft_ms,
+        e2e_ms,
+        ks,
         throughput_tps: Throughput {
             real: tr,
             sim: ts,
@@ -488,6 +623,7 @@ pub fn report(req: &[Request], real: &Outcome, sim: &Outcome) -> Report {
             sim: per_span(sim.busy_s, span_s),
         },
         requests: req.len(),
+        speed_matched: None,
     }
 }
 
@@ -534,6 +670,20 @@ pub fn to_table(r: &Report) -> String {
         "KS statistic: TTFT {:.3}, end-to-end {:.3}",
         r.ks.ttft, r.ks.e2e
     );
+    if let Some(m) = &r.speed_matched {
+        let _ = writeln!(
+            o,
+            "at the machine's speed during the run ({:.2}x the profile's): TTFT p50 {:+.1}%, \
+             p95 {:+.1}%; end-to-end p50 {:+.1}%, p95 {:+.1}%; KS {:.3}, {:.3}",
+            m.speed_factor,
+            m.ttft_ms.error_pct.p50,
+            m.ttft_ms.error_pct.p95,
+            m.e2e_ms.error_pct.p50,
+            m.e2e_ms.error_pct.p95,
+            m.ks.ttft,
+            m.ks.e2e
+        );
+    }
     o
 }
 
@@ -598,5 +748,49 @@ mod tests {
         assert_eq!(ks_statistic(&[1.0, 2.0], &[1.5, 2.0]), 0.5);
         assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0], 0.5), Some(2.5));
         assert_eq!(quantile(&[5.0], 0.99), Some(5.0));
+    }
+
+    /// A "real" side that is the simulation on a device 0.8x as fast as the profile: the speed
+    /// match finds 0.8 and, at that speed, reproduces every latency.
+    #[test]
+    fn speed_match_recovers_a_slower_machine() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("calibration/jetson-orin-nano.toml");
+        let profile = crate::device::load_profile(&path).unwrap();
+        let model = "qwen2.5-0.5b";
+        let requests: Vec<Request> = (0..60)
+            .map(|i| Request {
+                at_s: f64::from(i) * 0.7 + f64::from(i % 7) * 0.09,
+                prompt_tokens: 40 + (i * 37) % 300,
+                output_tokens: 20 + (i * 13) % 90,
+            })
+            .collect();
+        let sim = simulate_with(&requests, &path, &profile, model, 2).unwrap();
+        let slow = scaled_profile(&profile, 0.8);
+        let real = simulate_with(&requests, &path, &slow, model, 2).unwrap();
+        assert!(
+            real.busy_s > sim.busy_s * 1.2,
+            "{} vs {}",
+            real.busy_s,
+            sim.busy_s
+        );
+        let (f, matched) =
+            speed_matched(&requests, &path, &profile, model, 2, real.busy_s, &sim).unwrap();
+        assert!((f - 0.8).abs() < 1e-3, "speed factor {f}");
+        let m = SpeedMatched::new(f, &real, &matched);
+        for e in [m.ttft_ms.error_pct, m.e2e_ms.error_pct] {
+            for x in [e.p50, e.p90, e.p95, e.p99] {
+                assert!(x.abs() < 0.5, "{m:?}");
+            }
+        }
+        // Without the match the same list looks 10-25 % optimistic.
+        let raw = report(&requests, &real, &sim);
+        assert!(raw.e2e_ms.error_pct.p50 < -10.0, "{raw:?}");
+        // Twice as fast: every prefill and decode time halves, so an isolated request's
+        // latencies do too.
+        let one = [requests[0]];
+        let a = simulate_with(&one, &path, &profile, model, 1).unwrap();
+        let b = simulate_with(&one, &path, &scaled_profile(&profile, 2.0), model, 1).unwrap();
+        assert!((a.served[0].e2e_s - 2.0 * b.served[0].e2e_s).abs() < 1e-5);
+        assert!((a.served[0].ttft_s - 2.0 * b.served[0].ttft_s).abs() < 1e-5);
     }
 }

@@ -215,12 +215,18 @@ fn model_calibration_without_llama_cpp_says_how_to_get_it() {
     );
 }
 
-/// Bound on |p50 error| of TTFT and end-to-end latency in the CI validation (docs/model.md,
-/// "Validation against llama.cpp": quiet-machine errors were within ±7 % at this load, and the
-/// real side alone varies by about 10 % from run to run; the bound leaves room for a noisy
-/// shared 2-core machine and the small calibration grid of the test).
+/// Bounds of the CI fidelity check, on the comparison at the machine's speed during the run
+/// (`speed_matched`: the profile's speeds scaled so that the simulated busy time equals the real
+/// one; docs/model.md, "Fidelity"). Measured here: the model gave p50 errors within ±7 %, e2e p95
+/// within ±5 % and KS at most 0.12; the first model (prefill beside decoding, no context slope)
+/// gave e2e p50 −18 % / −25 %, e2e p95 −43 % / −38 % and KS up to 0.32 in the same setting, and
+/// fails these bounds.
 #[cfg(feature = "llm")]
-const FIDELITY_P50_BOUND_PCT: f64 = 20.0;
+const FIDELITY_P50_BOUND_PCT: f64 = 15.0;
+#[cfg(feature = "llm")]
+const FIDELITY_E2E_P95_BOUND_PCT: f64 = 25.0;
+#[cfg(feature = "llm")]
+const FIDELITY_KS_BOUND: f64 = 0.3;
 
 /// llama.cpp tests run one at a time: timings taken while another test's threads compete for
 /// the 2 cores would be meaningless.
@@ -409,18 +415,20 @@ fn model_errors_are_clear_and_write_nothing() {
 }
 
 /// `edgesim fidelity` end to end on the small model: calibrate this machine (small grid), then
-/// serve 40 requests for real at moderate load and compare with the simulation. The bounds are
-/// those documented in docs/model.md ("Fidelity") for this noisy 2-core setting. The machine's
-/// speed drifts (a CI run measured the real side 27 % slower than the calibration minutes
-/// before, with throughput within 1 %), so a failing comparison is tried once more with a
-/// fresh calibration; a model error, which repeats, still fails.
+/// serve 40 requests for real at moderate load and compare with the simulation. The machine's
+/// speed drifts between the calibration and the run (a CI run measured the real side 33 % slower
+/// than the calibration a minute before; four back-to-back calibrations here gave prefill speeds
+/// of 191-254 tokens/s), so the bounds apply to the comparison at the speed the machine had
+/// during the run, which `fidelity` reports as `speed_matched`; the speed factor itself must stay
+/// within 2x. A comparison spoiled by a burst of load within the run is tried again with a fresh
+/// calibration (three attempts); a model error, which repeats, still fails.
 #[cfg(feature = "llm")]
 #[test]
 fn fidelity_real_against_simulated() {
     let _one_at_a_time = llama_lock();
     let Some(model) = test_model() else { return };
     let mut reports = Vec::new();
-    for attempt in 0..2 {
+    for attempt in 0..3 {
         let profile = out_path(&format!("fidelity-profile-{attempt}"));
         calibrate_small(&model, &profile, "32,96,192", "1,2", "32", "3");
         let dir =
@@ -453,25 +461,27 @@ fn fidelity_real_against_simulated() {
             assert!(dir.join(f).exists(), "{f}");
         }
         let _ = std::fs::remove_dir_all(&dir);
-        let e = |k: &str, q: &str| r[k]["error_pct"][q].as_f64().unwrap().abs();
         let report = serde_json::to_string_pretty(&r).unwrap();
         eprintln!(
             "fidelity in this test run (attempt {}):\n{report}",
             attempt + 1
         );
-        // Quiet-machine KS statistics were 0.06-0.25 (docs/model.md); the model without
-        // prefill/decode interference or the context effect gave 0.52 on end-to-end latency.
-        let ok = e("e2e_ms", "p50") <= FIDELITY_P50_BOUND_PCT
+        let m = &r["speed_matched"];
+        let e = |k: &str, q: &str| m[k]["error_pct"][q].as_f64().unwrap().abs();
+        let f = m["speed_factor"].as_f64().unwrap();
+        let ok = (0.5..=2.0).contains(&f)
+            && e("e2e_ms", "p50") <= FIDELITY_P50_BOUND_PCT
             && e("ttft_ms", "p50") <= FIDELITY_P50_BOUND_PCT
-            && r["ks"]["e2e"].as_f64().unwrap() <= 0.4
-            && r["ks"]["ttft"].as_f64().unwrap() <= 0.4;
+            && e("e2e_ms", "p95") <= FIDELITY_E2E_P95_BOUND_PCT
+            && m["ks"]["e2e"].as_f64().unwrap() <= FIDELITY_KS_BOUND
+            && m["ks"]["ttft"].as_f64().unwrap() <= FIDELITY_KS_BOUND;
         if ok {
             return;
         }
         reports.push(report);
     }
     panic!(
-        "fidelity outside the bounds in both attempts:\n{}",
+        "fidelity outside the bounds in all attempts:\n{}",
         reports.join("\n")
     );
 }
