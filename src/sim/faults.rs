@@ -21,6 +21,8 @@ pub struct FaultCounters {
     pub then_cloud: u64,
     /// ... rejected (lost).
     pub then_rejected: u64,
+    /// Attempts on a failed device the gateway still took as up (periodic health checks).
+    pub attempts_on_down: u64,
 }
 
 /// `device_faults` in the summary: present when any device group has outages.
@@ -40,6 +42,10 @@ pub struct DeviceFaults {
     pub interrupted_then_cloud: u64,
     /// ... then rejected (lost to the failure).
     pub interrupted_then_rejected: u64,
+    /// With periodic health checks: attempts on a failed device not yet seen down (the
+    /// connection is refused; the request tries the next candidate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts_on_down: Option<u64>,
 }
 
 /// The failing devices' schedules and counters.

@@ -58,6 +58,8 @@ pub enum Event {
     Retry(u32),
     /// Device `0` may fail or recover now.
     Health(u32),
+    /// The gateway's health check sees device `0`'s current state.
+    HealthCheck(u32),
 }
 
 impl Classify for Event {
@@ -68,7 +70,7 @@ impl Classify for Event {
                 ..
             }
             | Event::CloudDone(_) => 0,
-            Event::Device { .. } | Event::Health(_) => 1,
+            Event::Device { .. } | Event::Health(_) | Event::HealthCheck(_) => 1,
             Event::Arrival(_) | Event::Retry(_) => 2,
         }
     }
@@ -340,6 +342,14 @@ impl<'a, R: Recorder> World<'a, R> {
                 self.recorder.on_refused(now, dev, Refusal::TooLong);
                 continue;
             }
+            if self.devices[d].is_down() {
+                // Failed, and the gateway's health check has not seen it yet: the connection
+                // is refused at once.
+                if let Some(f) = &mut self.faults {
+                    f.counters.attempts_on_down += 1;
+                }
+                continue;
+            }
             if !self.devices[d].has_room() {
                 self.recorder.on_refused(now, dev, Refusal::Full);
                 continue;
@@ -477,16 +487,25 @@ impl<'a, R: Recorder> World<'a, R> {
             return;
         }
         let id = DeviceId(dev);
+        // With periodic health checks the gateway learns of the change at the next check.
+        let check = self.sc.routing.next_health_check(now);
+        if let Some(t) = check {
+            q.push(t, Event::HealthCheck(dev));
+        }
         if !down {
             self.devices[d].recover(now);
-            self.gateway.set_down(now, id, false);
+            if check.is_none() {
+                self.gateway.set_down(now, id, false);
+            }
             self.refresh_view(now, d);
             return;
         }
         let mut dropped = std::mem::take(&mut f.dropped);
         self.devices[d].fail(now, &mut dropped);
         f.counters.interrupted += dropped.len() as u64;
-        self.gateway.set_down(now, id, true);
+        if check.is_none() {
+            self.gateway.set_down(now, id, true);
+        }
         self.refresh_view(now, d);
         for &slot in &dropped {
             let amount = self.reqs[slot as usize].amount;
@@ -501,6 +520,21 @@ impl<'a, R: Recorder> World<'a, R> {
         dropped.clear();
         if let Some(f) = &mut self.faults {
             f.dropped = dropped;
+        }
+    }
+
+    /// A health check: the gateway takes device `dev` as down or up as it is now.
+    fn on_health_check(&mut self, now: SimTime, dev: u32) {
+        if self.in_flight == 0 {
+            self.idle_events += 1;
+            return;
+        }
+        self.last_active = now;
+        let (d, id) = (dev as usize, DeviceId(dev));
+        let down = self.devices[d].is_down();
+        if self.gateway.is_down(id) != down {
+            self.gateway.set_down(now, id, down);
+            self.refresh_view(now, d);
         }
     }
 
@@ -587,6 +621,8 @@ impl<'a, R: Recorder> World<'a, R> {
                 interrupted_then_edge: c.then_edge,
                 interrupted_then_cloud: c.then_cloud,
                 interrupted_then_rejected: c.then_rejected,
+                attempts_on_down: (self.sc.routing.health_check_interval_ms > 0.0)
+                    .then_some(c.attempts_on_down),
             }
         });
         let cloud_faults = self
@@ -630,7 +666,7 @@ impl<R: Recorder> Model for World<'_, R> {
     }
 
     fn handle(&mut self, now: SimTime, ev: Event, q: &mut EventQueue<Event>) {
-        if !matches!(ev, Event::Health(_)) {
+        if !matches!(ev, Event::Health(_) | Event::HealthCheck(_)) {
             self.last_active = now;
         }
         match ev {
@@ -639,6 +675,7 @@ impl<R: Recorder> Model for World<'_, R> {
             Event::CloudDone(slot) => self.on_cloud_done(now, slot, q),
             Event::Retry(slot) => self.route(now, slot, q),
             Event::Health(dev) => self.on_health(now, dev, q),
+            Event::HealthCheck(dev) => self.on_health_check(now, dev),
         }
     }
 }

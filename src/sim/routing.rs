@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::check::Checker;
 use crate::error::Result;
-use crate::time::SimDuration;
+use crate::time::{SimDuration, SimTime};
 
 fn default_one() -> u32 {
     1
@@ -23,6 +23,14 @@ pub struct RoutingFile {
     /// What happens to the requests a failing device held.
     #[serde(default, skip_serializing_if = "OnDeviceFailure::is_reroute")]
     pub on_device_failure: OnDeviceFailure,
+    /// Period of the gateway's health checks \[ms\] (0: it knows of a failure or a repair at
+    /// once).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub health_check_interval_ms: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 /// `routing.on_device_failure`: what happens to the requests (in service or queued) on a
@@ -61,6 +69,8 @@ pub struct RoutingSpec {
     pub edge_rtt_ms: f64,
     /// What happens to the requests of a failing device.
     pub on_device_failure: OnDeviceFailure,
+    /// Health-check period \[ms\] (0: failures and repairs are seen at once).
+    pub health_check_interval_ms: f64,
 }
 
 impl Default for RoutingSpec {
@@ -69,6 +79,7 @@ impl Default for RoutingSpec {
             max_attempts: 1,
             edge_rtt_ms: 0.0,
             on_device_failure: OnDeviceFailure::Reroute,
+            health_check_interval_ms: 0.0,
         }
     }
 }
@@ -87,6 +98,10 @@ impl RoutingSpec {
             max_attempts: f.max_attempts,
             edge_rtt_ms: cx.time_ms("routing.edge_rtt_ms", f.edge_rtt_ms)?,
             on_device_failure: f.on_device_failure,
+            health_check_interval_ms: cx.time_ms(
+                "routing.health_check_interval_ms",
+                f.health_check_interval_ms,
+            )?,
         })
     }
 
@@ -96,7 +111,20 @@ impl RoutingSpec {
             max_attempts: self.max_attempts,
             edge_rtt_ms: self.edge_rtt_ms,
             on_device_failure: self.on_device_failure,
+            health_check_interval_ms: self.health_check_interval_ms,
         }
+    }
+
+    /// When the gateway next checks the devices' health at or after `t`: the first multiple of
+    /// the interval (checks at 0, H, 2H, ...); `None` with ideal checks (interval 0).
+    pub fn next_health_check(&self, t: SimTime) -> Option<SimTime> {
+        if self.health_check_interval_ms <= 0.0 {
+            return None;
+        }
+        let h = SimDuration::from_millis_f64(self.health_check_interval_ms)
+            .0
+            .max(1);
+        Some(SimTime(t.0.div_ceil(h).saturating_mul(h)))
     }
 
     /// The edge round trip on the clock.

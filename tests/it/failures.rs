@@ -198,6 +198,103 @@ fn bad_device_outages_name_the_key() {
     }
 }
 
+/// Periodic health checks (every 10 s: at 0, 10, 20, ... s): one device, down in [5, 15) s.
+/// A request at 6 s is sent to the dead board (not yet seen down), refused, and goes to the
+/// cloud; one at 12 s goes straight to the cloud (seen down at 10 s); one at 17 s too, though
+/// the board is up again (seen up at 20 s); one at 22 s is served at the edge. With ideal
+/// checks (interval 0) the 17 s request is served at the edge and no attempt hits the dead
+/// board.
+#[test]
+fn health_checks_see_failures_and_repairs_late() {
+    let body = |interval_ms: u32| {
+        format!(
+            "seed = 1\n[routing]\nhealth_check_interval_ms = {interval_ms}\n{}[cloud]\n",
+            dev("a", 0, "outages = [{ start_s = 5, duration_s = 10 }]")
+        )
+    };
+    // (Trace times count from the first row: a control request at 0 s.)
+    let rows = [
+        (0.0, 10, 3),
+        (6.0, 10, 3),
+        (12.0, 10, 3),
+        (17.0, 10, 3),
+        (22.0, 10, 3),
+    ];
+    let edge = Route::Edge(edgesim::device::DeviceId(0));
+    let by_arrival = |mut recs: Vec<edgesim::metrics::RequestRecord>| {
+        recs.sort_by_key(|r| r.arrival);
+        recs.iter().map(|r| r.route).collect::<Vec<Route>>()
+    };
+    let (s, recs) = run_trace_summary("health-check", &rows, &body(10_000));
+    let routes = by_arrival(recs);
+    assert_eq!(
+        routes,
+        [edge, Route::Cloud, Route::Cloud, Route::Cloud, edge]
+    );
+    assert_eq!(s.device_faults.clone().unwrap().attempts_on_down, Some(1));
+    assert_eq!(s.devices[0].served, 2);
+
+    let (s, recs) = run_trace_summary("health-ideal", &rows, &body(0));
+    let routes = by_arrival(recs);
+    assert_eq!(routes, [edge, Route::Cloud, Route::Cloud, edge, edge]);
+    assert_eq!(s.device_faults.unwrap().attempts_on_down, None);
+
+    let bad = format!(
+        "seed = 1\nduration_s = 10\n[routing]\nhealth_check_interval_ms = -1\n\
+         [workload]\nkind = \"poisson\"\nrate_rps = 1\n\
+         prompt_tokens = {{ dist = \"fixed\", value = 5 }}\n\
+         output_tokens = {{ dist = \"fixed\", value = 5 }}\n{}",
+        dev("a", 0, "")
+    );
+    let err = scenario_error(&bad);
+    assert!(err.contains("routing.health_check_interval_ms"), "{err}");
+}
+
+/// Late detection with load-aware selection: a dead board holds nothing, so it looks the least
+/// loaded, and until a health check sees it down every request tries it first. Two boards kept
+/// busy (21 s requests at 0.2 requests/s), one down in [100, 400) s, checks every 200 s (seen
+/// down at 200 s): every request arriving in [100, 200) s, and every request the board dropped
+/// at 100 s, hits the dead board, and none after; with checks every 1 s at most those of
+/// [100, 101) s and the dropped ones do.
+#[test]
+fn a_dead_board_looks_least_loaded_until_a_check_sees_it() {
+    let text = |interval_ms: u32| {
+        format!(
+            "seed = 2\nduration_s = 600\n[selection]\nkind = \"load_aware\"\n\
+             [routing]\nmax_attempts = 2\nhealth_check_interval_ms = {interval_ms}\n\
+             [workload]\nkind = \"poisson\"\nrate_rps = 0.2\n\
+             prompt_tokens = {{ dist = \"fixed\", value = 10 }}\n\
+             output_tokens = {{ dist = \"fixed\", value = 210 }}\n{}{}[cloud]\n",
+            dev("a", 4, "outages = [{ start_s = 100, duration_s = 300 }]"),
+            dev("b", 4, ""),
+        )
+    };
+    let (s, recs) = run_collect(&scenario(&text(200_000)));
+    let in_window = recs
+        .iter()
+        .filter(|r| (100.0..200.0).contains(&r.arrival.as_secs_f64()))
+        .count() as u64;
+    // Requests routed again after being dropped at 100 s also try the dead board.
+    let dropped = s.device_faults.clone().unwrap().interrupted;
+    let hits = s.device_faults.unwrap().attempts_on_down.unwrap();
+    assert!(in_window >= 10, "{in_window}");
+    assert_eq!(
+        hits,
+        in_window + dropped,
+        "{hits} vs {in_window} + {dropped}"
+    );
+    let (s, recs) = run_collect(&scenario(&text(1_000)));
+    let early = recs
+        .iter()
+        .filter(|r| (100.0..101.0).contains(&r.arrival.as_secs_f64()))
+        .count() as u64;
+    let f = s.device_faults.unwrap();
+    assert!(
+        f.attempts_on_down.unwrap() <= early + f.interrupted,
+        "{f:?}"
+    );
+}
+
 /// The shipped failures scenario: boards fail, the requests they held are served again, and
 /// the failures cost latency and cloud traffic against the same scenario without them.
 #[test]
