@@ -117,6 +117,14 @@ fn scenario_with(
     model: &str,
     parallel: u32,
 ) -> Result<Scenario> {
+    if let Some(i) = requests.windows(2).position(|w| w[1].at_s < w[0].at_s) {
+        return Err(Error::invalid(
+            source,
+            format!("requests[{}].at_s", i + 1),
+            requests[i + 1].at_s,
+            "arrival times must not decrease (the list is replayed in order)",
+        ));
+    }
     let profile_data = profile.clone();
     let profile = source;
     let cx = Checker::new(profile);
@@ -785,6 +793,11 @@ mod tests {
         // Without the match the same list looks 10-25 % optimistic.
         let raw = report(&requests, &real, &sim);
         assert!(raw.e2e_ms.error_pct.p50 < -10.0, "{raw:?}");
+        // A list out of arrival order is an error, not a run with time going backwards.
+        let mut swapped = requests.clone();
+        swapped.swap(3, 4);
+        let e = simulate_with(&swapped, &path, &profile, model, 2).unwrap_err();
+        assert!(e.to_string().contains("requests[4].at_s"), "{e}");
         // Twice as fast: every prefill and decode time halves, so an isolated request's
         // latencies do too.
         let one = [requests[0]];

@@ -461,6 +461,7 @@ impl<'a, R: Recorder> World<'a, R> {
         let d = dev.index();
         let mut out = std::mem::take(&mut self.out);
         if self.devices[d].handle(now, ev, &mut out) {
+            self.last_active = now;
             self.apply(now, d, out, q);
         } else {
             self.out = out;
@@ -666,7 +667,12 @@ impl<R: Recorder> Model for World<'_, R> {
     }
 
     fn handle(&mut self, now: SimTime, ev: Event, q: &mut EventQueue<Event>) {
-        if !matches!(ev, Event::Health(_) | Event::HealthCheck(_)) {
+        // Health events and stale device events (superseded, or of a device that failed since)
+        // change nothing: they do not extend the run.
+        if !matches!(
+            ev,
+            Event::Health(_) | Event::HealthCheck(_) | Event::Device { .. }
+        ) {
             self.last_active = now;
         }
         match ev {

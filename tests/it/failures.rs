@@ -172,6 +172,28 @@ fn failures_after_the_last_request_do_not_extend_the_run() {
     assert_eq!((f.failures, f.downtime_s), (0, 0.0));
 }
 
+/// The completion a failed device had scheduled is stale and does not extend the run either:
+/// one 300-token request (30 s on the device) dropped at 5 s and served by the cloud ends the
+/// run at its cloud completion, not at 30 s (it did before this was fixed).
+#[test]
+fn a_failed_devices_stale_completion_does_not_extend_the_run() {
+    let (s, recs) = run_trace_summary(
+        "stale-end",
+        &[(0.0, 10, 300)],
+        &format!(
+            "seed = 1\n{}[cloud]\n",
+            dev("a", 0, "outages = [{ start_s = 5, duration_s = 10 }]")
+        ),
+    );
+    assert_eq!(recs[0].route, Route::Cloud);
+    let done = (recs[0].arrival + recs[0].e2e).as_secs_f64();
+    assert!(done < 29.0, "{done}");
+    assert!((s.end_s - done).abs() < 1e-6, "end_s {} vs {done}", s.end_s);
+    // Down from 5 s to the end: availability over the run, not over 30 s.
+    let f = s.device_faults.unwrap();
+    assert!((f.downtime_s - (done - 5.0)).abs() < 1e-6, "{f:?}");
+}
+
 /// Outage keys are checked like the cloud's, naming the device entry.
 #[test]
 fn bad_device_outages_name_the_key() {
