@@ -125,16 +125,14 @@ fn scenario_with(
             "arrival times must not decrease (the list is replayed in order)",
         ));
     }
-    let profile_data = profile.clone();
-    let profile = source;
-    let cx = Checker::new(profile);
+    let cx = Checker::new(source);
     let catalogue = ModelCatalogue::builtin();
     let device = DeviceGroup::new(
         &cx,
         "--profile",
         "local".into(),
         1,
-        Arc::new(profile_data),
+        Arc::new(profile.clone()),
         model.into(),
         parallel,
         u32::try_from(requests.len()).unwrap_or(u32::MAX),
@@ -160,7 +158,7 @@ fn scenario_with(
         name: "fidelity".into(),
         description: String::new(),
         seed: 1,
-        source: profile.to_path_buf(),
+        source: source.to_path_buf(),
         duration_s: None,
         workload: WorkloadSpec {
             arrivals: Arrivals::Trace(crate::workload::trace::Spec {
@@ -273,7 +271,7 @@ fn speed_matched(
     }
     for _ in 0..SPEED_MATCH_STEPS {
         let next = f * out.busy_s / real_busy_s;
-        // A profile must stay valid: speeds keep above the minimum the checker allows.
+        // A degenerate factor (no busy time on one side) leaves the last good one.
         if !next.is_finite() || next <= 0.0 {
             break;
         }
@@ -531,12 +529,12 @@ pub struct SpeedMatched {
 
 impl SpeedMatched {
     fn new(speed_factor: f64, real: &Outcome, sim: &Outcome) -> Self {
-        let r = report_lists(real, sim);
+        let (ttft_ms, e2e_ms, ks) = report_lists(real, sim);
         Self {
             speed_factor,
-            ttft_ms: r.0,
-            e2e_ms: r.1,
-            ks: r.2,
+            ttft_ms,
+            e2e_ms,
+            ks,
         }
     }
 }

@@ -151,13 +151,13 @@ impl Gateway {
             .release(now, self.rate_limit.key(d.index()), amount);
     }
 
-    /// `d` went down (`down`) or came back up at `now`: the gateway learns it at once (ideal
-    /// health checks) and offers only devices that are up.
     /// Whether the gateway holds `d` as down.
     pub fn is_down(&self, d: DeviceId) -> bool {
         self.down.binary_search(&d.0).is_ok()
     }
 
+    /// The gateway learns at `now` that `d` is down (`down`) or up again, and from then on
+    /// offers only devices it holds as up.
     pub fn set_down(&mut self, now: SimTime, d: DeviceId, down: bool) {
         let at = self.down.partition_point(|&x| x < d.0);
         let present = self.down.get(at) == Some(&d.0);

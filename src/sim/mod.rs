@@ -342,16 +342,16 @@ impl<'a, R: Recorder> World<'a, R> {
                 self.recorder.on_refused(now, dev, Refusal::TooLong);
                 continue;
             }
-            if self.devices[d].is_down() {
-                // Failed, and the gateway's health check has not seen it yet: the connection
-                // is refused at once.
-                if let Some(f) = &mut self.faults {
-                    f.counters.attempts_on_down += 1;
-                }
-                continue;
-            }
             if !self.devices[d].has_room() {
-                self.recorder.on_refused(now, dev, Refusal::Full);
+                if self.devices[d].is_down() {
+                    // Failed, and the gateway's health check has not seen it yet: the
+                    // connection is refused at once.
+                    if let Some(f) = &mut self.faults {
+                        f.counters.attempts_on_down += 1;
+                    }
+                } else {
+                    self.recorder.on_refused(now, dev, Refusal::Full);
+                }
                 continue;
             }
             self.gateway.record(now, dev, amount);
@@ -622,7 +622,10 @@ impl<'a, R: Recorder> World<'a, R> {
                 interrupted_then_edge: c.then_edge,
                 interrupted_then_cloud: c.then_cloud,
                 interrupted_then_rejected: c.then_rejected,
-                attempts_on_down: (self.sc.routing.health_check_interval_ms > 0.0)
+                attempts_on_down: self
+                    .sc
+                    .routing
+                    .periodic_health_checks()
                     .then_some(c.attempts_on_down),
             }
         });

@@ -115,10 +115,15 @@ impl RoutingSpec {
         }
     }
 
+    /// Whether the gateway learns of failures and repairs only at periodic checks.
+    pub fn periodic_health_checks(&self) -> bool {
+        self.health_check_interval_ms > 0.0
+    }
+
     /// When the gateway next checks the devices' health at or after `t`: the first multiple of
     /// the interval (checks at 0, H, 2H, ...); `None` with ideal checks (interval 0).
     pub fn next_health_check(&self, t: SimTime) -> Option<SimTime> {
-        if self.health_check_interval_ms <= 0.0 {
+        if !self.periodic_health_checks() {
             return None;
         }
         let h = SimDuration::from_millis_f64(self.health_check_interval_ms)
