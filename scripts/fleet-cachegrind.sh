@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Deterministic cost per request against fleet size: instructions and simulated cache misses
+# per request of scenarios/fleet.toml (Poisson at half the fleet's capacity), from
+# `valgrind --tool=cachegrind`. Unlike wall-clock time, these counts do not move with a shared
+# machine's noise, so two binaries can be compared from one run each. The cost per request is
+# marginal: a run of REQUESTS requests minus a run of 2,000 (loading, start-up and output
+# cancel out). Simulated caches: 32 KiB L1 data, 512 KiB last level (the L2 of the
+# development machine), 64-byte lines. Prefetch instructions are not simulated: a prefetch
+# hint's gain shows only in wall-clock time (scripts/fleet-scaling.sh).
+# Usage: [POLICIES="random load_aware"] [SIZES="10 1000 10000"] \
+#          scripts/fleet-cachegrind.sh [REQUESTS] [LABEL=BINARY ...]
+#   (default 100,000 requests and this tree's release binary without default features)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v valgrind > /dev/null || { echo "needs valgrind (apt-get install -y valgrind)" >&2; exit 1; }
+requests="${1:-100000}"
+shift || true
+if [[ $# -eq 0 ]]; then
+  cargo build --release --no-default-features --quiet
+  set -- "this=${CARGO_TARGET_DIR:-target}/release/edgesim"
+fi
+small=2000
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# count BINARY DEVICES POLICY REQUESTS -> "instructions d1_misses ll_misses"
+count() {
+  local rate duration
+  rate=$(python3 -c "print(0.175 * $2)")
+  duration=$(python3 -c "print($4 / (0.175 * $2))")
+  valgrind --tool=cachegrind --cache-sim=yes --D1=32768,8,64 --LL=524288,8,64 \
+    --cachegrind-out-file=/dev/null "$1" run scenarios/fleet.toml --no-out --json \
+    --set devices.0.count="$2" --set workload.rate_rps="$rate" --set duration_s="$duration" \
+    --set selection.kind="$3" 2>&1 > /dev/null |
+    awk '/I +refs:/ {i=$4} /D1 +misses:/ {d=$4} /LLd +misses:/ {l=$4} END {gsub(",","",i); gsub(",","",d); gsub(",","",l); print i, d, l}'
+}
+
+echo "| binary | policy | devices | instructions / request | L1d misses / request | L2 misses / request |"
+echo "|---|---|---|---|---|---|"
+for n in ${SIZES:-10 1000 10000}; do
+  for policy in ${POLICIES:-random load_aware}; do
+    for spec in "$@"; do
+      label=${spec%%=*}
+      bin=${spec#*=}
+      count "$bin" "$n" "$policy" "$requests" > "$tmp/big" &
+      count "$bin" "$n" "$policy" "$small" > "$tmp/small" &
+      wait
+      read -r bi bd bl < "$tmp/big"
+      read -r si sd sl < "$tmp/small"
+      python3 -c "r = $requests - $small; print('| $label | $policy | $n | {:,.0f} | {:.1f} | {:.1f} |'.format(($bi - $si) / r, ($bd - $sd) / r, ($bl - $sl) / r))"
+    done
+  done
+done
