@@ -305,24 +305,32 @@ fn real_calibration_of_a_small_model() {
     let _one_at_a_time = llama_lock();
     let Some(model) = test_model() else { return };
     let out = out_path("real");
-    calibrate_small(&model, &out, "32,256", "1,2,4", "24", "2");
-    let p: DeviceProfile = toml::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    // Two properties of the machine, measured on a shared one: continuous batching (more
+    // streams never lower the aggregate decode speed, within 20 % noise) and attention reading
+    // the whole KV cache (decoding after 512 tokens, the default --contexts, is slower than
+    // after 8: measured here about 30 % slower, 6 ms per step per 1,000 tokens). A neighbour's
+    // load during one measurement can break either (CI once saw 131, 103, 122, 141 tokens/s
+    // for 1-4 streams), so each attempt is a fresh calibration and one of three must show both.
+    let mut seen = Vec::new();
+    let p = loop {
+        calibrate_small(&model, &out, "32,256", "1,2,4", "24", "2");
+        let p: DeviceProfile = toml::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let m = &p.models[0];
+        let batching = m.decode_tps.windows(2).all(|w| w[1] >= 0.8 * w[0]);
+        let context = m.decode_ms_per_1k_context > 0.0;
+        seen.push(format!(
+            "decode {:?} tokens/s, {} ms per step per 1k context",
+            m.decode_tps, m.decode_ms_per_1k_context
+        ));
+        if batching && context {
+            break p;
+        }
+        assert!(seen.len() < 3, "three calibrations: {seen:#?}");
+        eprintln!("attempt {}: {}; again", seen.len(), seen[seen.len() - 1]);
+    };
     let m = &p.models[0];
     assert!(m.prefill_curve.iter().all(|c| c.1 > 0.0) && m.prefill_tps > 0.0);
     assert!(m.decode_tps.iter().all(|d| *d > 0.0), "{:?}", m.decode_tps);
-    // Continuous batching: more streams never lower the aggregate speed, within 20 % noise.
-    assert!(
-        m.decode_tps.windows(2).all(|w| w[1] >= 0.8 * w[0]),
-        "{:?}",
-        m.decode_tps
-    );
-    // Attention reads the whole KV cache: decoding after 512 tokens (the default --contexts) is
-    // slower than after 8 (measured here: about 30 % slower, 6 ms per step per 1,000 tokens).
-    assert!(
-        m.decode_ms_per_1k_context > 0.0,
-        "{}",
-        m.decode_ms_per_1k_context
-    );
     // TTFT grows with the prompt.
     use edgesim::device::{CalibratedDevice, DeviceModel};
     let dev = CalibratedDevice::new(&p.device, m);
