@@ -12,6 +12,12 @@ use crate::error::{Error, Result};
 use crate::time::MAX_INPUT_S;
 use crate::workload::TraceRow;
 
+/// Whether a key holds its default value: the raw config layers leave such keys out when they
+/// write a file back (`#[serde(skip_serializing_if = "crate::check::is_default")]`).
+pub(crate) fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
 /// Largest configuration file read (scenario, profile, catalogue, sweep or plan file) \[bytes\].
 pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
 /// Largest data file read (a trace, a llama-bench result) \[bytes\].

@@ -34,12 +34,6 @@ pub enum OnRefused {
     Reject,
 }
 
-fn is_default<T: Default + PartialEq>(v: &T) -> bool {
-    *v == T::default()
-}
-fn is_zero(v: &f64) -> bool {
-    *v == 0.0
-}
 fn default_max_retries() -> u32 {
     DEFAULT_MAX_RETRIES
 }
@@ -111,21 +105,21 @@ pub struct CloudFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_tokens: Option<u32>,
     /// Per-request spread of the speed: `tokens_per_s · exp(σ Z)`, Z standard normal (0: none).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::check::is_default")]
     pub tokens_per_s_sigma: f64,
     /// Price of cached prompt tokens \[USD per 1000 tokens\] (default: the catalogue's, else
     /// the input price).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usd_per_1k_cached: Option<f64>,
     /// Share of prompt tokens billed at the cached price, in \[0, 1\].
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::check::is_default")]
     pub cached_prompt_share: f64,
     /// The API's rate limits (all apply; the first exhausted refuses with HTTP 429): rate
     /// limiter tables as in `[rate_limit]` (scope ignored).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub limits: Vec<RateLimitFile>,
     /// What to do with a refused call.
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(default, skip_serializing_if = "crate::check::is_default")]
     pub on_refused: OnRefused,
     /// Retries of a refused call before the request is rejected.
     #[serde(

@@ -35,10 +35,6 @@ impl PrefillMode {
     }
 }
 
-fn is_zero(x: &f64) -> bool {
-    *x == 0.0
-}
-
 /// A device profile: one board (in one power mode) and its calibrated speed for each model.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -101,7 +97,7 @@ pub struct ModelPerf {
     pub decode_tps: Vec<f64>,
     /// Extra time of one decode step for every 1,000 tokens of context (KV cache) held by the
     /// decoding streams \[ms\] (default 0: decode speed independent of context length).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::check::is_default")]
     pub decode_ms_per_1k_context: f64,
     /// Power while at least one request is in service \[W\].
     pub busy_w: f64,

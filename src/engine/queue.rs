@@ -107,6 +107,7 @@ impl<E: Classify + Copy> EventQueue<E> {
                 let mut m = first;
                 let mut mt = kids[0];
                 for (c, &kt) in kids.iter().enumerate().skip(1) {
+                    // `before`, spelt out so that the tie-breakers are loaded only on equal times.
                     if kt < mt || (kt == mt && slots[first + c].tie < slots[m].tie) {
                         (m, mt) = (first + c, kt);
                     }

@@ -25,12 +25,8 @@ pub struct RoutingFile {
     pub on_device_failure: OnDeviceFailure,
     /// Period of the gateway's health checks \[ms\] (0: it knows of a failure or a repair at
     /// once).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::check::is_default")]
     pub health_check_interval_ms: f64,
-}
-
-fn is_zero(x: &f64) -> bool {
-    *x == 0.0
 }
 
 /// `routing.on_device_failure`: what happens to the requests (in service or queued) on a

@@ -90,10 +90,6 @@ impl std::str::FromStr for SelectionKind {
     }
 }
 
-fn is_zero(x: &f64) -> bool {
-    *x == 0.0
-}
-
 /// `[selection]` as written.
 #[derive(Clone, Debug, Serialize, Deserialize, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -103,7 +99,7 @@ pub struct SelectionFile {
     pub kind: SelectionKind,
     /// Devices report their occupancy to the gateway every this many milliseconds; load-aware
     /// and power-of-two decide on the last report (0: the gateway sees exact, current load).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::check::is_default")]
     pub load_report_interval_ms: f64,
 }
 
