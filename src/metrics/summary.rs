@@ -253,13 +253,10 @@ impl Refusals {
     }
 }
 
-/// Counters of one device.
+/// Counters of one device (what it served, the device counts itself: an edge request's end
+/// then touches no per-device line of the recorder).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DeviceCounts {
-    /// Requests served.
-    pub served: u64,
-    /// Output tokens of those requests.
-    pub output_tokens: u64,
     /// Attempts refused on it.
     pub refused: Refusals,
 }
@@ -290,7 +287,7 @@ pub struct SummaryRecorder {
     pub refused: Refusals,
     /// Requests too long for every edge device's context.
     pub oversized: u64,
-    /// Per device.
+    /// Per device: its refusals.
     pub per_device: Vec<DeviceCounts>,
     /// Cloud cost \[USD\].
     pub cloud_cost_usd: f64,
@@ -387,12 +384,9 @@ impl Recorder for SummaryRecorder {
             acc.r_sum += super::toolkit::responsiveness(r.ttft.0 as f64 / 1000.0, self.ttft_ref_ms);
         }
         let (ttft, e2e) = match r.route {
-            Route::Edge(d) => {
+            Route::Edge(_) => {
                 self.edge_tokens += tokens;
                 self.edge_request_energy_j += r.energy_j;
-                let dev = &mut self.per_device[d.index()];
-                dev.served += 1;
-                dev.output_tokens += u64::from(r.output_tokens);
                 self.ended.edge += 1;
                 (&mut self.ttft.edge, &mut self.e2e.edge)
             }
@@ -431,7 +425,6 @@ impl Summary {
     ) -> Summary {
         let mut devices = out.devices;
         for (d, c) in devices.iter_mut().zip(&rec.per_device) {
-            d.output_tokens = c.output_tokens;
             d.throttled = c.refused.throttled;
             d.full = c.refused.full;
             d.too_long = c.refused.too_long;

@@ -21,11 +21,11 @@
 //! are prefilled together in one batch; prompts that get a slot while a batch runs hold it and
 //! wait for the next batch; the virtual clock stands still while a batch runs. Decode steps
 //! run in lockstep, one token per stream, so they end where the virtual clock crosses
-//! `step_origin + k` (the clock when decoding last resumed): a batch opened while streams
-//! decode starts when the current step ends.
+//! `origin + k`, where the origin is the clock when decoding last resumed (the clock at which
+//! the last batch stopped it): a batch opened while streams decode starts when the current
+//! step ends.
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::device::{DeviceGroup, DeviceModel, PrefillMode};
@@ -75,15 +75,106 @@ pub struct Job {
     pub admitted: SimTime,
 }
 
-/// A request holding a slot.
+/// Where a request holding a slot stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Parallel prefill, ending at `Stream::at` \[µs\].
+    Prefill,
+    /// Serial prefill: in the batch in progress (or about to start).
+    Batch,
+    /// Serial prefill: waiting for the next batch.
+    Waiting,
+    /// Decoding since the virtual clock stood at `f64::from_bits(Stream::at)`.
+    Decoding,
+    /// Done: it leaves at [`Device::finish`], in the same operation.
+    Done,
+}
+
+/// A request holding a slot. One list of these replaces separate lists of requests in
+/// service, in the batch, waiting for it and decoding: at fleet scale every cache line a
+/// device event touches costs a miss (docs/model.md, "Cost at fleet scale").
 #[derive(Clone, Copy, Debug)]
-struct InService {
-    job: Job,
+struct Stream {
+    req: u32,
+    prompt_tokens: u32,
+    output_tokens: u32,
+    phase: Phase,
+    /// The device's count of slot grants when it got its slot: serial batches take their
+    /// requests in this order.
+    seq: u64,
+    /// When the device admitted it.
+    admitted: SimTime,
     /// `e_acc` when it got the slot.
     e_start: f64,
-    /// Parallel prefill: when its prefill ends (`SimTime::MAX` once done, and with serial
-    /// prefill). A `PrefillDone` for another time is stale: scheduled before a failure.
-    prefill_end: SimTime,
+    /// `Prefill`: when it ends \[µs\]; `Decoding`: the bits of the virtual clock when it
+    /// started. Its end and its context offset follow exactly (`target`, `offset`).
+    at: u64,
+}
+
+impl Stream {
+    /// Decoding: the virtual time at which its last token is out (v0 + output − 1).
+    fn target(&self) -> f64 {
+        f64::from_bits(self.at) + f64::from(self.output_tokens.saturating_sub(1))
+    }
+
+    /// Decoding: its share of K, c0 − v0 (the prompt and the first token are in the
+    /// context when it starts).
+    fn offset(&self) -> f64 {
+        f64::from(self.prompt_tokens.saturating_add(1)) - f64::from_bits(self.at)
+    }
+}
+
+/// A few stream indices, on the stack unless there are more than 8 (a device operation
+/// usually handles one or two).
+enum Few {
+    Inline([u32; 8], usize),
+    Heap(Vec<u32>),
+}
+
+impl Few {
+    #[inline]
+    fn new() -> Few {
+        Few::Inline([0; 8], 0)
+    }
+
+    #[inline]
+    fn push(&mut self, i: u32) {
+        match self {
+            Few::Inline(a, n) if *n < a.len() => {
+                a[*n] = i;
+                *n += 1;
+            }
+            _ => self.push_spilled(i),
+        }
+    }
+
+    #[cold]
+    fn push_spilled(&mut self, i: u32) {
+        match self {
+            Few::Inline(a, n) => {
+                let mut v = a[..*n].to_vec();
+                v.push(i);
+                *self = Few::Heap(v);
+            }
+            Few::Heap(v) => v.push(i),
+        }
+    }
+
+    #[inline]
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            Few::Inline(a, n) => &a[..*n],
+            Few::Heap(v) => v,
+        }
+    }
+
+    #[inline]
+    fn as_mut_slice(&mut self) -> &mut [u32] {
+        match self {
+            Few::Inline(a, n) => &mut a[..*n],
+            Few::Heap(v) => v,
+        }
+    }
 }
 
 /// `secs` rounded up to whole microseconds (so that the virtual clock has reached a target
@@ -97,26 +188,13 @@ fn ceil_us(secs: f64) -> SimDuration {
     })
 }
 
-/// An `f64` with a total order (for the decode heap).
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Key(f64);
-impl Eq for Key {}
-impl PartialOrd for Key {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Key {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0.total_cmp(&other.0)
-    }
-}
-
 /// What a device measured over a run.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct DeviceStats {
     /// Requests served to completion.
     pub completed: u64,
+    /// Output tokens of those requests.
+    pub output_tokens: u64,
     /// Time with at least one request in service \[µs\].
     pub busy_us: u64,
     /// Energy, idle included \[J\].
@@ -137,97 +215,159 @@ pub struct DeviceStats {
     pub interrupted: u64,
 }
 
-/// One device's state.
-pub struct Device {
+/// What every device of a group shares: one copy per group, so that it stays in the cache.
+#[derive(Debug)]
+pub struct DeviceKind {
     model: Arc<dyn DeviceModel>,
     slots: u32,
     queue_capacity: u32,
     /// Context per slot \[tokens\]: a request needs prompt + output within it.
     ctx_tokens: u32,
-    /// Admitted requests waiting for a slot, in order.
-    queue: VecDeque<Job>,
-    /// Requests holding a slot.
-    in_service: Vec<InService>,
-    /// Requests holding a slot before their first token (prefilling or waiting to).
-    prefilling: u32,
     /// Serial prefill: prompts in batches, and decoding waits while a batch runs.
     serial: bool,
-    /// Serial prefill: the requests of the batch in progress (empty: none).
-    batch: Vec<u32>,
-    /// Serial prefill: tokens of the batch in progress (its prompts and one per decoding
-    /// stream).
-    batch_tokens: u32,
-    /// Serial prefill: when the batch in progress started (or, opened during a decode step,
-    /// will start: at the end of that step).
-    batch_start: SimTime,
-    /// Serial prefill: the virtual clock at which decoding stops for the batch (a step end).
-    stall_v: f64,
-    /// Serial prefill: the virtual clock when decoding last resumed; steps end at +1, +2, ...
-    step_origin: f64,
-    /// Serial prefill: generation of the pending batch-completion event (wrapping: an event
-    /// is stale when its generation differs, and 2^32 reschedules never pass while one waits).
-    batch_generation: u32,
-    /// Serial prefill: requests holding a slot and waiting for the next batch (with prompts).
-    waiting: VecDeque<(u32, u32)>,
-    /// (target virtual time, request, c0 − v0) of every decoding stream.
-    decoding: BinaryHeap<Reverse<(Key, u32, Key)>>,
-    /// Virtual decode clock \[tokens per stream\].
-    v: f64,
     /// γ \[s per decode step per context token\].
     context_s: f64,
-    /// K = Σ (c0 − v0) over decoding streams \[tokens\].
-    context_k: f64,
-    /// Energy charged to each in-service request so far \[J\].
-    e_acc: f64,
-    /// Time up to which the integrals are done.
-    last: SimTime,
-    /// Generation of the pending decode-completion event (wrapping, as `batch_generation`).
-    generation: u32,
-    /// Failed: takes nothing, draws no power.
-    down: bool,
-    stats: DeviceStats,
 }
 
-impl Device {
-    /// An idle device of `group`.
-    pub fn new(group: &DeviceGroup) -> Device {
+impl DeviceKind {
+    /// The devices of `group`.
+    pub fn new(group: &DeviceGroup) -> Arc<DeviceKind> {
         let model = group.perf.clone();
-        Device {
+        Arc::new(DeviceKind {
             slots: group.slots,
             queue_capacity: group.queue_capacity,
             ctx_tokens: group.ctx_tokens,
-            queue: VecDeque::new(),
-            in_service: Vec::with_capacity(group.slots as usize),
-            prefilling: 0,
             serial: model.prefill_mode() == PrefillMode::Serial,
-            batch: Vec::new(),
-            batch_tokens: 0,
+            context_s: model.decode_s_per_context_token(),
+            model,
+        })
+    }
+}
+
+// Per-device counts of streams are `u16`.
+const _: () = assert!(crate::device::fleet::MAX_SLOTS <= u16::MAX as u32);
+
+/// One device's state, laid out by hand in four cache lines: the integrals every event
+/// updates, what every event reads, the request lists, and what changes once per request or
+/// at failures. At fleet scale a device is out of the cache at each of its events, and each
+/// line an event touches is a miss (docs/model.md, "Cost at fleet scale").
+#[repr(C, align(64))]
+pub struct Device {
+    // Line 0: the integrals (`advance`).
+    /// Time up to which the integrals are done.
+    last: SimTime,
+    /// Energy charged to each in-service request so far \[J\].
+    e_acc: f64,
+    /// Virtual decode clock \[tokens per stream\].
+    v: f64,
+    /// Time with at least one request in service \[µs\].
+    busy_us: u64,
+    /// Energy, idle included \[J\].
+    energy_j: f64,
+    /// ∫ requests in service dt \[request·s\].
+    area_active: f64,
+    /// ∫ (in service + queued) dt \[request·s\].
+    area_system: f64,
+    /// Energy drawn while idle \[J\].
+    idle_energy_j: f64,
+    // Line 1: read at every event.
+    kind: Arc<DeviceKind>,
+    /// K = Σ (c0 − v0) over decoding streams \[tokens\].
+    context_k: f64,
+    /// Serial prefill: when the batch in progress started (or, opened during a decode step,
+    /// will start: at the end of that step).
+    batch_start: SimTime,
+    /// Serial prefill: the virtual clock at which decoding stops for the batch in progress (a
+    /// step end); once it is done, the clock at which decoding resumed, so steps end at +1,
+    /// +2, ... from it.
+    stall_v: f64,
+    /// The earliest end of a decoding stream on the virtual clock (∞: none decodes).
+    next_end: f64,
+    /// Generation of the pending decode-completion event (wrapping, as `batch_generation`).
+    generation: u32,
+    /// Serial prefill: generation of the pending batch-completion event (wrapping: an event
+    /// is stale when its generation differs, and 2^32 reschedules never pass while one waits).
+    batch_generation: u32,
+    /// Serial prefill: tokens of the batch in progress (its prompts and one per decoding
+    /// stream).
+    batch_tokens: u32,
+    /// Streams before their first token (prefilling or waiting to).
+    prefilling: u16,
+    /// Streams decoding.
+    decoding: u16,
+    /// Serial prefill: streams in the batch in progress (0: none).
+    in_batch: u16,
+    /// Serial prefill: streams waiting for the next batch.
+    waiting: u16,
+    /// Failed: takes nothing, draws no power.
+    down: bool,
+    // Line 2: the requests.
+    /// Requests holding a slot.
+    streams: Vec<Stream>,
+    /// Admitted requests waiting for a slot, in order.
+    queue: VecDeque<Job>,
+    /// Slot grants so far (`Stream::seq`).
+    granted: u64,
+    // Line 3: once per request, or at failures.
+    /// Requests served to completion.
+    completed: u64,
+    /// Output tokens of those requests.
+    output_tokens: u64,
+    /// Σ residence (admission to completion) \[s\].
+    residence_s: f64,
+    /// Time down (failed) \[µs\].
+    down_us: u64,
+    /// Failures.
+    failures: u64,
+    /// Requests it held (in service or queued) when it failed.
+    interrupted: u64,
+}
+
+impl Device {
+    /// An idle device of `kind`.
+    pub fn new(kind: Arc<DeviceKind>) -> Device {
+        Device {
+            last: SimTime::ZERO,
+            e_acc: 0.0,
+            v: 0.0,
+            busy_us: 0,
+            energy_j: 0.0,
+            area_active: 0.0,
+            area_system: 0.0,
+            idle_energy_j: 0.0,
+            context_k: 0.0,
             batch_start: SimTime::ZERO,
             stall_v: 0.0,
-            step_origin: 0.0,
-            batch_generation: 0,
-            waiting: VecDeque::new(),
-            decoding: BinaryHeap::new(),
-            v: 0.0,
-            context_s: model.decode_s_per_context_token(),
-            context_k: 0.0,
-            e_acc: 0.0,
-            last: SimTime::ZERO,
+            next_end: f64::INFINITY,
             generation: 0,
+            batch_generation: 0,
+            batch_tokens: 0,
+            prefilling: 0,
+            decoding: 0,
+            in_batch: 0,
+            waiting: 0,
             down: false,
-            stats: DeviceStats::default(),
-            model,
+            streams: Vec::with_capacity(kind.slots as usize),
+            queue: VecDeque::new(),
+            granted: 0,
+            completed: 0,
+            output_tokens: 0,
+            residence_s: 0.0,
+            down_us: 0,
+            failures: 0,
+            interrupted: 0,
+            kind,
         }
     }
 
     /// Parallel slots.
     pub fn slots(&self) -> u32 {
-        self.slots
+        self.kind.slots
     }
 
     /// Requests in service (prefill or decode).
     pub fn active(&self) -> u32 {
-        self.prefilling + self.decoding.len() as u32
+        u32::from(self.prefilling) + u32::from(self.decoding)
     }
 
     /// Requests waiting for a slot.
@@ -237,19 +377,19 @@ impl Device {
 
     /// Waiting-queue capacity.
     pub fn queue_capacity(&self) -> u32 {
-        self.queue_capacity
+        self.kind.queue_capacity
     }
 
     /// Whether a request of `prompt` + `output` tokens fits a slot's context: llama-server
     /// refuses a longer prompt, and stops generating at the context's end.
     pub fn fits(&self, prompt_tokens: u32, output_tokens: u32) -> bool {
-        u64::from(prompt_tokens) + u64::from(output_tokens) <= u64::from(self.ctx_tokens)
+        u64::from(prompt_tokens) + u64::from(output_tokens) <= u64::from(self.kind.ctx_tokens)
     }
 
     /// Whether the device can take one more request now (up, with a free slot or queue
     /// room).
     pub fn has_room(&self) -> bool {
-        !self.down && (self.active() < self.slots || self.queued() < self.queue_capacity)
+        !self.down && (self.active() < self.kind.slots || self.queued() < self.kind.queue_capacity)
     }
 
     /// Whether the device is down (failed).
@@ -263,18 +403,18 @@ impl Device {
     pub fn fail(&mut self, now: SimTime, dropped: &mut Vec<u32>) {
         self.advance(now);
         self.down = true;
-        self.stats.failures += 1;
-        let held = self.in_service.len() + self.queue.len();
-        self.stats.interrupted += held as u64;
-        dropped.extend(self.in_service.drain(..).map(|s| s.job.req));
+        self.failures += 1;
+        let held = self.streams.len() + self.queue.len();
+        self.interrupted += held as u64;
+        dropped.extend(self.streams.drain(..).map(|s| s.req));
         dropped.extend(self.queue.drain(..).map(|j| j.req));
         self.prefilling = 0;
-        self.batch.clear();
+        self.in_batch = 0;
         self.batch_tokens = 0;
-        self.waiting.clear();
-        self.decoding.clear();
+        self.waiting = 0;
+        self.decoding = 0;
         self.context_k = 0.0;
-        self.step_origin = self.v;
+        self.next_end = f64::INFINITY;
         self.generation = self.generation.wrapping_add(1);
         self.batch_generation = self.batch_generation.wrapping_add(1);
     }
@@ -292,9 +432,9 @@ impl Device {
         }
         let active = self.active();
         if active > 0 {
-            self.model.busy_w(active)
+            self.kind.model.busy_w(active)
         } else {
-            self.model.idle_w()
+            self.kind.model.idle_w()
         }
     }
 
@@ -302,7 +442,7 @@ impl Device {
     /// slot is free, else waits in the queue.
     pub fn admit(&mut self, now: SimTime, job: Job, out: &mut Outbox) {
         self.advance(now);
-        if self.active() < self.slots {
+        if self.active() < self.kind.slots {
             if self.start(now, job, out) {
                 // Decoding now waits for this prefill: replace its pending completion.
                 self.reschedule(now, out);
@@ -317,17 +457,19 @@ impl Device {
     pub fn handle(&mut self, now: SimTime, ev: DeviceEvent, out: &mut Outbox) -> bool {
         match ev {
             DeviceEvent::PrefillDone(req) => {
-                let Some(s) = self
-                    .in_service
-                    .iter_mut()
-                    .find(|s| s.job.req == req && s.prefill_end == now)
+                let Some(i) = self
+                    .streams
+                    .iter()
+                    .position(|s| s.req == req && s.phase == Phase::Prefill && s.at == now.0)
                 else {
                     return false; // scheduled before a failure
                 };
-                s.prefill_end = SimTime::MAX;
                 self.advance(now);
                 self.prefilling -= 1;
-                self.first_token(now, req, out);
+                if !self.start_decoding(i, out) {
+                    self.streams[i].phase = Phase::Done;
+                    self.finish(now, req, out);
+                }
                 self.reschedule(now, out);
                 true
             }
@@ -337,18 +479,7 @@ impl Device {
                     return false; // superseded by a later reschedule
                 }
                 self.advance(now);
-                // Usually one stream ends: no allocation unless more than `INLINE` do.
-                const INLINE: usize = 8;
-                let (mut first, mut n, mut rest) = ([0u32; INLINE], 0, Vec::new());
-                self.finished(|req| {
-                    if n < INLINE {
-                        first[n] = req;
-                        n += 1;
-                    } else {
-                        rest.push(req);
-                    }
-                });
-                for &req in first[..n].iter().chain(&rest) {
+                for &req in self.finished().as_slice() {
                     self.finish(now, req, out);
                 }
                 self.reschedule(now, out);
@@ -360,7 +491,19 @@ impl Device {
     /// Integrates up to `end` and returns what the device measured.
     pub fn stats(&mut self, end: SimTime) -> DeviceStats {
         self.advance(end);
-        self.stats
+        DeviceStats {
+            completed: self.completed,
+            output_tokens: self.output_tokens,
+            busy_us: self.busy_us,
+            energy_j: self.energy_j,
+            idle_energy_j: self.idle_energy_j,
+            area_active: self.area_active,
+            area_system: self.area_system,
+            residence_s: self.residence_s,
+            down_us: self.down_us,
+            failures: self.failures,
+            interrupted: self.interrupted,
+        }
     }
 
     /// Gives `job` a slot (one is free; `advance` done) and starts its prefill. With serial
@@ -368,33 +511,40 @@ impl Device {
     /// next batch if one is running. Returns whether decoding has just stopped for a new batch.
     fn start(&mut self, now: SimTime, job: Job, out: &mut Outbox) -> bool {
         self.prefilling += 1;
-        if !self.serial {
-            let t = SimDuration::from_secs_f64(self.model.prefill_s(job.prompt_tokens));
-            self.in_service.push(InService {
-                job,
-                e_start: self.e_acc,
-                prefill_end: now + t,
-            });
+        self.granted += 1;
+        let mut stream = Stream {
+            req: job.req,
+            prompt_tokens: job.prompt_tokens,
+            output_tokens: job.output_tokens,
+            phase: Phase::Prefill,
+            seq: self.granted,
+            admitted: job.admitted,
+            e_start: self.e_acc,
+            at: 0,
+        };
+        if !self.kind.serial {
+            let t = SimDuration::from_secs_f64(self.kind.model.prefill_s(job.prompt_tokens));
+            stream.at = (now + t).0;
+            self.streams.push(stream);
             out.push(Out::Schedule(now + t, DeviceEvent::PrefillDone(job.req)));
             return false;
         }
-        self.in_service.push(InService {
-            job,
-            e_start: self.e_acc,
-            prefill_end: SimTime::MAX,
-        });
         let busy = self.batch_busy();
         if busy && self.batch_start < now {
             // The batch has started: wait for the next one.
-            self.waiting.push_back((job.req, job.prompt_tokens));
+            stream.phase = Phase::Waiting;
+            self.streams.push(stream);
+            self.waiting += 1;
             return false;
         }
         if !busy {
             self.open_batch(now);
         }
-        self.join_batch(job.req, job.prompt_tokens);
+        stream.phase = Phase::Batch;
+        self.streams.push(stream);
+        self.join_batch(job.prompt_tokens);
         self.schedule_batch(now, out);
-        !busy && !self.decoding.is_empty()
+        !busy && self.decoding > 0
     }
 
     fn on_batch_done(&mut self, now: SimTime, generation: u32, out: &mut Outbox) -> bool {
@@ -402,94 +552,95 @@ impl Device {
             return false; // superseded: requests joined the batch
         }
         self.advance(now);
-        let mut batch = std::mem::take(&mut self.batch);
-        self.prefilling -= batch.len() as u32;
-        self.step_origin = self.v;
-        // Those with more tokens start decoding; single-token ones stay in `batch`.
-        batch.retain(|&req| !self.start_decoding(now, req, out));
+        let batch = self.in_phase(Phase::Batch);
+        self.prefilling -= self.in_batch;
+        self.in_batch = 0;
+        // Here v = stall_v: decoding resumes from the step end where it stopped.
+        // Those with more tokens start decoding, in the order they joined; single-token ones
+        // are done.
+        let mut singles = Few::new();
+        for &i in batch.as_slice() {
+            if !self.start_decoding(i as usize, out) {
+                self.streams[i as usize].phase = Phase::Done;
+                singles.push(self.streams[i as usize].req);
+            }
+        }
         // The waiting prompts form the next batch, with the streams that decode from now on;
         // requests that get a slot at this instant (freed below) join it.
-        if !self.waiting.is_empty() {
+        if self.waiting > 0 {
             self.open_batch(now);
-            while let Some((req, prompt)) = self.waiting.pop_front() {
-                self.join_batch(req, prompt);
+            for i in 0..self.streams.len() {
+                if self.streams[i].phase == Phase::Waiting {
+                    self.streams[i].phase = Phase::Batch;
+                    self.join_batch(self.streams[i].prompt_tokens);
+                }
             }
+            self.waiting = 0;
             self.schedule_batch(now, out);
         }
         // Single-token requests complete now, freeing slots for queued requests.
-        for &req in &batch {
+        for &req in singles.as_slice() {
             self.finish(now, req, out);
-        }
-        batch.clear();
-        if self.batch.is_empty() {
-            self.batch = batch; // keep the allocation
         }
         self.reschedule(now, out);
         true
     }
 
+    /// The indices of the streams in `phase`, in the order they got their slots.
+    fn in_phase(&self, phase: Phase) -> Few {
+        let mut f = Few::new();
+        for (i, s) in self.streams.iter().enumerate() {
+            if s.phase == phase {
+                f.push(i as u32);
+            }
+        }
+        f.as_mut_slice()
+            .sort_unstable_by_key(|&i| self.streams[i as usize].seq);
+        f
+    }
+
     /// (Re)schedules the end of the prefill batch, superseding an earlier event.
     fn schedule_batch(&mut self, now: SimTime, out: &mut Outbox) {
         self.batch_generation = self.batch_generation.wrapping_add(1);
-        let t = SimDuration::from_secs_f64(self.model.prefill_s(self.batch_tokens));
+        let t = SimDuration::from_secs_f64(self.kind.model.prefill_s(self.batch_tokens));
         out.push(Out::Schedule(
             self.batch_start.max(now) + t,
             DeviceEvent::BatchDone(self.batch_generation),
         ));
     }
 
-    /// `req` has its first token (`advance` done): it starts decoding, or completes if that
-    /// was its only token.
-    fn first_token(&mut self, now: SimTime, req: u32, out: &mut Outbox) {
-        if !self.start_decoding(now, req, out) {
-            self.finish(now, req, out);
+    /// Stream `i` has its first token (`advance` done): reports it and starts decoding the
+    /// rest; false if that was its only token.
+    fn start_decoding(&mut self, i: usize, out: &mut Outbox) -> bool {
+        let v = self.v;
+        let s = &mut self.streams[i];
+        out.push(Out::FirstToken(s.req));
+        if s.output_tokens <= 1 {
+            return false;
         }
+        s.phase = Phase::Decoding;
+        s.at = v.to_bits();
+        self.context_k += s.offset();
+        self.next_end = self.next_end.min(s.target());
+        self.decoding += 1;
+        true
     }
 
-    /// Reports `req`'s first token and starts decoding the rest; false if it had one token.
-    fn start_decoding(&mut self, _now: SimTime, req: u32, out: &mut Outbox) -> bool {
-        out.push(Out::FirstToken(req));
-        let job = self.job(req);
-        let remaining = job.output_tokens.saturating_sub(1);
-        if remaining > 0 {
-            // The prompt and the first token are in the context.
-            let context = job.prompt_tokens.saturating_add(1);
-            self.start_decode(req, remaining, context);
-        }
-        remaining > 0
-    }
-
-    /// The in-service job of `req`.
-    fn job(&self, req: u32) -> Job {
-        self.in_service
-            .iter()
-            .find(|s| s.job.req == req)
-            .map(|s| s.job)
-            .unwrap_or(Job {
-                req,
-                prompt_tokens: 1,
-                output_tokens: 1,
-                admitted: self.last,
-            })
-    }
-
-    /// `req` completes (`advance` done): report it with its energy, then start waiting
-    /// requests on the freed slot.
+    /// `req` completes (`advance` done, and it no longer counts as active): report it with
+    /// its energy, then start waiting requests on the freed slot.
     fn finish(&mut self, now: SimTime, req: u32, out: &mut Outbox) {
-        let (job, e_start) = match self.in_service.iter().position(|s| s.job.req == req) {
-            Some(i) => {
-                let s = self.in_service.swap_remove(i);
-                (s.job, s.e_start)
-            }
-            None => return,
+        let Some(i) = self.streams.iter().position(|s| s.req == req) else {
+            return;
         };
-        self.stats.completed += 1;
-        self.stats.residence_s += now.since(job.admitted).as_secs_f64();
+        let s = self.streams.swap_remove(i);
+        self.completed += 1;
+        self.output_tokens += u64::from(s.output_tokens);
+        self.residence_s += now.since(s.admitted).as_secs_f64();
         out.push(Out::Finished {
             req,
-            energy_j: self.e_acc - e_start,
+            energy_j: self.e_acc - s.e_start,
         });
-        while self.active() < self.slots {
+        while self.active() < self.kind.slots {
             let Some(next) = self.queue.pop_front() else {
                 break;
             };
@@ -506,30 +657,31 @@ impl Device {
 
     /// Serial prefill: whether a batch is in progress or about to start (decoding stops).
     fn batch_busy(&self) -> bool {
-        !self.batch.is_empty()
+        self.in_batch > 0
     }
 
     /// Serial prefill: opens a batch (call `advance` first). It starts at `now`, or, if
     /// streams are in the middle of a decode step, when that step ends; it holds one token of
     /// every decoding stream. Requests join it with `join_batch`.
     fn open_batch(&mut self, now: SimTime) {
+        let origin = self.stall_v;
         self.batch_start = now;
         self.stall_v = self.v;
-        self.batch_tokens = self.decoding.len() as u32;
-        if self.decoding.is_empty() {
+        self.batch_tokens = u32::from(self.decoding);
+        if self.decoding == 0 {
             return;
         }
-        let into_step = self.v - self.step_origin;
-        let boundary = self.step_origin + (into_step - 1e-9).ceil().max(0.0);
+        let into_step = self.v - origin;
+        let boundary = origin + (into_step - 1e-9).ceil().max(0.0);
         if boundary - self.v > 1e-9 {
             self.stall_v = boundary;
             self.batch_start = now + ceil_us(self.secs_to(boundary));
         }
     }
 
-    /// Serial prefill: adds `req` with `prompt` tokens to the batch in progress.
-    fn join_batch(&mut self, req: u32, prompt: u32) {
-        self.batch.push(req);
+    /// Serial prefill: a stream with `prompt` tokens has joined the batch in progress.
+    fn join_batch(&mut self, prompt: u32) {
+        self.in_batch += 1;
         self.batch_tokens = self.batch_tokens.saturating_add(prompt);
     }
 
@@ -542,11 +694,11 @@ impl Device {
         let dt = dt_us as f64 / 1e6;
         let active = self.active();
         if active > 0 {
-            let p = self.model.busy_w(active);
-            self.stats.busy_us += dt_us;
-            self.stats.energy_j += p * dt;
+            let p = self.kind.model.busy_w(active);
+            self.busy_us += dt_us;
+            self.energy_j += p * dt;
             self.e_acc += p / f64::from(active) * dt;
-            if !self.decoding.is_empty() {
+            if self.decoding > 0 {
                 if !self.batch_busy() {
                     self.decode_for(dt);
                 } else if self.batch_start > self.last {
@@ -559,14 +711,14 @@ impl Device {
                 }
             }
         } else if self.down {
-            self.stats.down_us += dt_us;
+            self.down_us += dt_us;
         } else {
-            let e = self.model.idle_w() * dt;
-            self.stats.energy_j += e;
-            self.stats.idle_energy_j += e;
+            let e = self.kind.model.idle_w() * dt;
+            self.energy_j += e;
+            self.idle_energy_j += e;
         }
-        self.stats.area_active += f64::from(active) * dt;
-        self.stats.area_system += f64::from(active + self.queue.len() as u32) * dt;
+        self.area_active += f64::from(active) * dt;
+        self.area_system += f64::from(active + self.queue.len() as u32) * dt;
         self.last = now;
     }
 
@@ -587,29 +739,24 @@ impl Device {
     /// The step time of each stream at the current virtual clock, a = n/D(n) + γ·C \[s per
     /// token\], and its growth per unit of virtual time, b = γ·n (decoding non-empty).
     fn step_coefficients(&self) -> (f64, f64) {
-        let n = self.decoding.len() as f64;
-        let base = n / self.model.decode_tps(self.decoding.len() as u32);
-        if self.context_s == 0.0 {
+        let n = f64::from(self.decoding);
+        let base = n / self.kind.model.decode_tps(u32::from(self.decoding));
+        let context_s = self.kind.context_s;
+        if context_s == 0.0 {
             return (base, 0.0);
         }
         let context = (self.context_k + n * self.v).max(0.0);
-        (base + self.context_s * context, self.context_s * n)
-    }
-
-    /// Starts decoding `tokens` more tokens for `req`, which holds `context` tokens (call
-    /// `advance` first).
-    fn start_decode(&mut self, req: u32, tokens: u32, context: u32) {
-        let offset = f64::from(context) - self.v;
-        self.context_k += offset;
-        self.decoding
-            .push(Reverse((Key(self.v + f64::from(tokens)), req, Key(offset))));
+        (base + context_s * context, context_s * n)
     }
 
     /// Time until the next decode completion, bumping the generation; `None` if none decodes
     /// (or decoding waits for a prefill).
     fn next_decode(&mut self) -> Option<(SimDuration, u32)> {
         self.generation = self.generation.wrapping_add(1);
-        let Reverse((Key(target), _, _)) = *self.decoding.peek()?;
+        if self.decoding == 0 {
+            return None;
+        }
+        let target = self.next_end;
         if self.batch_busy()
             && (self.batch_start <= self.last
                 || target > self.stall_v + 1e-9 * self.stall_v.max(1.0))
@@ -620,27 +767,48 @@ impl Device {
         Some((ceil_us(self.secs_to(target)), self.generation))
     }
 
-    /// Removes the streams that have finished decoding and hands each to `out`, in order: the
-    /// earliest one always (its event fired), and any other within a rounding margin of the
-    /// virtual clock.
-    fn finished(&mut self, mut out: impl FnMut(u32)) {
-        if let Some(Reverse((Key(t), r, Key(offset)))) = self.decoding.pop() {
-            self.v = self.v.max(t);
-            self.context_k -= offset;
-            out(r);
+    /// Takes the streams that have finished decoding out of the decoding set and returns
+    /// their requests in the order of their ends (ties: the lower request): the earliest one
+    /// always (its event fired), and any other within a rounding margin of the virtual clock.
+    fn finished(&mut self) -> Few {
+        let mut ended = Few::new();
+        if self.decoding == 0 {
+            return ended;
         }
-        while let Some(Reverse((Key(t), r, Key(offset)))) = self.decoding.peek().copied() {
-            if t <= self.v + 1e-9 * self.v.max(1.0) {
-                self.decoding.pop();
-                self.context_k -= offset;
-                out(r);
-            } else {
-                break;
+        self.v = self.v.max(self.next_end);
+        let margin = self.v + 1e-9 * self.v.max(1.0);
+        let mut rest = f64::INFINITY;
+        for (i, s) in self.streams.iter().enumerate() {
+            if s.phase == Phase::Decoding {
+                let t = s.target();
+                if t <= margin {
+                    ended.push(i as u32);
+                } else {
+                    rest = rest.min(t);
+                }
             }
         }
-        if self.decoding.is_empty() {
+        self.next_end = rest;
+        if ended.as_mut_slice().len() > 1 {
+            // The order of a heap of (end, request): by end, then request.
+            let streams = &self.streams;
+            ended.as_mut_slice().sort_unstable_by(|&a, &b| {
+                let (a, b) = (&streams[a as usize], &streams[b as usize]);
+                a.target().total_cmp(&b.target()).then(a.req.cmp(&b.req))
+            });
+        }
+        for k in 0..ended.as_mut_slice().len() {
+            let i = ended.as_mut_slice()[k] as usize;
+            let s = &mut self.streams[i];
+            s.phase = Phase::Done;
+            self.context_k -= s.offset();
+            self.decoding -= 1;
+            ended.as_mut_slice()[k] = s.req;
+        }
+        if self.decoding == 0 {
             self.context_k = 0.0; // no drift from the running sum
         }
+        ended
     }
 }
 
@@ -698,7 +866,7 @@ mod tests {
             &crate::catalogue::ModelCatalogue::builtin(),
         )
         .unwrap();
-        Device::new(&g)
+        Device::new(DeviceKind::new(&g))
     }
 
     fn job(req: u32, prompt: u32, output: u32, at: SimTime) -> Job {
@@ -832,6 +1000,46 @@ mod tests {
             finished(&log),
             vec![(SimTime(2_610_000), 2), (SimTime(3_010_000), 1)]
         );
+    }
+
+    #[test]
+    fn a_batch_finishes_its_requests_in_the_order_they_joined() {
+        // Prefill 100 tok/s, D(1) = 10. A (10-token prompt, 3 tokens) prefills alone until
+        // 0.1 s, then decodes 2 tokens: steps end at 0.2 s and 0.3 s. B and C (10-token
+        // prompts, 1 token each) arrive at 0.25 s, mid-step: their batch waits for the step
+        // end at 0.3 s, where A ends, and holds 10 + 10 prompt tokens and A's one: 0.21 s.
+        // A's end at 0.3 s leaves the device's list of requests as [C, B]; the batch still
+        // finishes B, then C, at 0.51 s, the order in which they joined. (Event times are
+        // rounded up to whole microseconds.)
+        let mut d = device(3, 0, 100.0, &[10.0, 20.0, 30.0], PrefillMode::Serial);
+        let t0 = SimTime::ZERO;
+        let mut out = Outbox::new();
+        d.admit(t0, job(1, 10, 3, t0), &mut out);
+        let mut pending = schedules(&out);
+        let (t, ev) = pending.remove(0);
+        assert_eq!(t, SimTime(100_000));
+        let mut o = Outbox::new();
+        assert!(d.handle(t, ev, &mut o));
+        let t_bc = SimTime(250_000);
+        d.admit(t_bc, job(2, 10, 1, t_bc), &mut o);
+        d.admit(t_bc, job(3, 10, 1, t_bc), &mut o);
+        let log = run(&mut d, schedules(&o));
+        assert_eq!(
+            finished(&log),
+            vec![
+                (SimTime(300_001), 1),
+                (SimTime(510_001), 2),
+                (SimTime(510_001), 3)
+            ]
+        );
+        assert_eq!(d.active(), 0);
+    }
+
+    #[test]
+    fn device_state_is_four_cache_lines() {
+        // docs/model.md, "Cost at fleet scale": each line a device event touches is a miss.
+        assert_eq!(std::mem::align_of::<Device>(), 64);
+        assert_eq!(std::mem::size_of::<Device>(), 256);
     }
 
     #[test]

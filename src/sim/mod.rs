@@ -36,7 +36,7 @@ use crate::rng::RngStreams;
 use crate::scenario::Scenario;
 use crate::time::{SimDuration, SimTime};
 use crate::workload::{Arrival, NO_USER, Workload};
-use device::{Device, DeviceEvent, Job, Out, Outbox};
+use device::{Device, DeviceEvent, DeviceKind, Job, Out, Outbox};
 use faults::{DeviceFaults, Faults};
 use gateway::Gateway;
 
@@ -144,8 +144,9 @@ impl<'a, R: Recorder> World<'a, R> {
         let streams = RngStreams::new(sc.seed);
         let mut devices = Vec::with_capacity(sc.device_count());
         for g in &sc.fleet {
+            let kind = DeviceKind::new(g);
             for _ in 0..g.count {
-                devices.push(Device::new(g));
+                devices.push(Device::new(kind.clone()));
             }
         }
         World {
@@ -588,7 +589,7 @@ impl<'a, R: Recorder> World<'a, R> {
                     model: group.model.clone(),
                     slots: group.slots,
                     served: s.completed,
-                    output_tokens: 0,
+                    output_tokens: s.output_tokens,
                     throttled: 0,
                     full: 0,
                     too_long: 0,
