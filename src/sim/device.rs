@@ -21,9 +21,8 @@
 //! are prefilled together in one batch; prompts that get a slot while a batch runs hold it and
 //! wait for the next batch; the virtual clock stands still while a batch runs. Decode steps
 //! run in lockstep, one token per stream, so they end where the virtual clock crosses
-//! `origin + k`, where the origin is the clock when decoding last resumed (the clock at which
-//! the last batch stopped it): a batch opened while streams decode starts when the current
-//! step ends.
+//! `origin + k`, where the origin is the clock when decoding last resumed (at the end of the
+//! last batch): a batch opened while streams decode starts when the current step ends.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -279,8 +278,7 @@ pub struct Device {
     /// will start: at the end of that step).
     batch_start: SimTime,
     /// Serial prefill: the virtual clock at which decoding stops for the batch in progress (a
-    /// step end); once it is done, the clock at which decoding resumed, so steps end at +1,
-    /// +2, ... from it.
+    /// step end).
     stall_v: f64,
     /// The earliest end of a decoding stream on the virtual clock (∞: none decodes).
     next_end: f64,
@@ -309,7 +307,7 @@ pub struct Device {
     queue: VecDeque<Job>,
     /// Slot grants so far (`Stream::seq`).
     granted: u64,
-    // Line 3: once per request, or at failures.
+    // Line 3: once per request or serial batch, or at failures.
     /// Requests served to completion.
     completed: u64,
     /// Output tokens of those requests.
@@ -322,6 +320,10 @@ pub struct Device {
     failures: u64,
     /// Requests it held (in service or queued) when it failed.
     interrupted: u64,
+    /// Serial prefill: the virtual clock when decoding last resumed (a batch ended), so
+    /// decode steps end at +1, +2, ... from it. Usually `stall_v`, but a stream's end can
+    /// round the clock an ulp past it at the instant decoding stopped.
+    step_origin: f64,
 }
 
 impl Device {
@@ -357,6 +359,7 @@ impl Device {
             down_us: 0,
             failures: 0,
             interrupted: 0,
+            step_origin: 0.0,
             kind,
         }
     }
@@ -416,6 +419,7 @@ impl Device {
         self.decoding = 0;
         self.context_k = 0.0;
         self.next_end = f64::INFINITY;
+        self.step_origin = self.v;
         self.generation = self.generation.wrapping_add(1);
         self.batch_generation = self.batch_generation.wrapping_add(1);
     }
@@ -556,7 +560,8 @@ impl Device {
         let batch = self.batch_in_join_order();
         self.prefilling -= self.in_batch;
         self.in_batch = 0;
-        // Here v = stall_v: decoding resumes from the step end where it stopped.
+        // Decoding resumes from the step end where it stopped.
+        self.step_origin = self.v;
         // Those with more tokens start decoding, in the order they joined; single-token ones
         // are done.
         let mut singles = Few::new();
@@ -665,7 +670,7 @@ impl Device {
     /// streams are in the middle of a decode step, when that step ends; it holds one token of
     /// every decoding stream. Requests join it with `join_batch`.
     fn open_batch(&mut self, now: SimTime) {
-        let origin = self.stall_v;
+        let origin = self.step_origin;
         self.batch_start = now;
         self.stall_v = self.v;
         self.batch_tokens = u32::from(self.decoding);

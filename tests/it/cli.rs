@@ -222,25 +222,26 @@ fn every_shipped_scenario_validates_and_runs() {
     }
 }
 
-/// Golden summary of a small fixed-seed scenario. A change in the numbers must be reviewed:
-/// regenerate with `UPDATE_GOLDEN=1 cargo test golden` and read the diff.
+/// Golden summaries of small fixed-seed scenarios (`tests/golden/NAME.toml` pinned in
+/// `NAME.summary.json`). A change in the numbers must be reviewed: regenerate with
+/// `UPDATE_GOLDEN=1 cargo test golden` and read the diff.
 #[test]
 fn golden_summary() {
-    let out = edgesim(
-        &["run", "tests/golden/small.toml", "--json", "--no-out"],
-        &root(),
-    );
-    let golden = root().join("tests/golden/small.summary.json");
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&golden, &out.stdout).unwrap();
+    for name in ["small", "serial-slots"] {
+        let scenario = format!("tests/golden/{name}.toml");
+        let out = edgesim(&["run", &scenario, "--json", "--no-out"], &root());
+        let golden = root().join(format!("tests/golden/{name}.summary.json"));
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&golden, &out.stdout).unwrap();
+        }
+        let expected = std::fs::read_to_string(&golden).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            expected,
+            "summary differs from {}",
+            golden.display()
+        );
     }
-    let expected = std::fs::read_to_string(&golden).unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        expected,
-        "summary differs from {}",
-        golden.display()
-    );
 }
 
 /// The resolved scenario keeps cloud faults and device failures: running it again gives the
