@@ -277,8 +277,10 @@ pub struct Device {
     /// Serial prefill: when the batch in progress started (or, opened during a decode step,
     /// will start: at the end of that step).
     batch_start: SimTime,
-    /// Serial prefill: the virtual clock at which decoding stops for the batch in progress (a
-    /// step end).
+    /// Serial prefill: while a batch is in progress, the virtual clock at which decoding stops
+    /// for it (a step end); after it, the clock at which decoding resumed, so steps end at
+    /// +1, +2, ... from it. That is the clock at the batch's end, not the stop: a stream's end
+    /// at the instant decoding stopped can round the clock an ulp past it.
     stall_v: f64,
     /// The earliest end of a decoding stream on the virtual clock (∞: none decodes).
     next_end: f64,
@@ -307,7 +309,7 @@ pub struct Device {
     queue: VecDeque<Job>,
     /// Slot grants so far (`Stream::seq`).
     granted: u64,
-    // Line 3: once per request or serial batch, or at failures.
+    // Line 3: once per request, or at failures.
     /// Requests served to completion.
     completed: u64,
     /// Output tokens of those requests.
@@ -320,10 +322,6 @@ pub struct Device {
     failures: u64,
     /// Requests it held (in service or queued) when it failed.
     interrupted: u64,
-    /// Serial prefill: the virtual clock when decoding last resumed (a batch ended), so
-    /// decode steps end at +1, +2, ... from it. Usually `stall_v`, but a stream's end can
-    /// round the clock an ulp past it at the instant decoding stopped.
-    step_origin: f64,
 }
 
 impl Device {
@@ -359,7 +357,6 @@ impl Device {
             down_us: 0,
             failures: 0,
             interrupted: 0,
-            step_origin: 0.0,
             kind,
         }
     }
@@ -419,7 +416,7 @@ impl Device {
         self.decoding = 0;
         self.context_k = 0.0;
         self.next_end = f64::INFINITY;
-        self.step_origin = self.v;
+        self.stall_v = self.v;
         self.generation = self.generation.wrapping_add(1);
         self.batch_generation = self.batch_generation.wrapping_add(1);
     }
@@ -560,8 +557,8 @@ impl Device {
         let batch = self.batch_in_join_order();
         self.prefilling -= self.in_batch;
         self.in_batch = 0;
-        // Decoding resumes from the step end where it stopped.
-        self.step_origin = self.v;
+        // Decoding resumes from the step end where it stopped: the origin of the next steps.
+        self.stall_v = self.v;
         // Those with more tokens start decoding, in the order they joined; single-token ones
         // are done.
         let mut singles = Few::new();
@@ -670,7 +667,7 @@ impl Device {
     /// streams are in the middle of a decode step, when that step ends; it holds one token of
     /// every decoding stream. Requests join it with `join_batch`.
     fn open_batch(&mut self, now: SimTime) {
-        let origin = self.step_origin;
+        let origin = self.stall_v;
         self.batch_start = now;
         self.stall_v = self.v;
         self.batch_tokens = u32::from(self.decoding);

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Differential check of two binaries: the JSON summaries of a grid of runs must be identical
+# byte for byte. For a change meant to keep outputs (a refactor, a faster data structure),
+# run it against the binary before the change. The grid covers what the shipped scenarios do
+# not: serial and parallel prefill, a context slope, 1 to 128 slots near saturation (where
+# batches open while dozens of streams decode), the failure scenario under two policies and
+# every shipped scenario. Prints each run that differs; exits 1 if any does.
+# Usage: scripts/differential.sh BINARY_BEFORE BINARY_AFTER
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[[ $# -eq 2 ]] || { echo "usage: $0 BINARY_BEFORE BINARY_AFTER" >&2; exit 2; }
+a=$1
+b=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# Variants of the AGX Orin profile: every model with a context slope, and with parallel
+# prefill as well (the shipped profile prefills serially).
+agx=calibration/jetson-agx-orin.toml
+awk '{print} /^\[\[models\]\]/ {print "decode_ms_per_1k_context = 7.5"}' "$agx" > "$tmp/agx-ctx.toml"
+awk '{print} /^\[\[models\]\]/ {print "prefill_mode = \"parallel\""; print "decode_ms_per_1k_context = 7.5"}' \
+  "$agx" > "$tmp/agx-par-ctx.toml"
+
+runs=0
+differ=0
+compare() {
+  local ra rb
+  ra=$("$a" run "$@" --no-out --json 2>&1 || true)
+  rb=$("$b" run "$@" --no-out --json 2>&1 || true)
+  runs=$((runs + 1))
+  if [[ "$ra" != "$rb" ]]; then
+    differ=$((differ + 1))
+    echo "differs: $*"
+  fi
+}
+
+for profile in "$PWD/$agx" "$tmp/agx-ctx.toml" "$tmp/agx-par-ctx.toml" "$PWD/calibration/jetson-orin-nano.toml"; do
+  for slots in 1 4 16 32 64 128; do
+    for model in qwen2.5-0.5b qwen2.5-1.5b; do
+      for rate in 2 6; do
+        compare scenarios/fleet.toml --set devices.0.count=1 --set "devices.0.profile=\"$profile\"" \
+          --set devices.0.slots=$slots --set devices.0.queue_capacity=64 \
+          --set "devices.0.model=\"$model\"" --set workload.rate_rps=$rate \
+          --set duration_s=15000 --set rate_limit.limit=10000000
+      done
+    done
+  done
+done
+for policy in random load_aware; do
+  for slots in 4 32 64; do
+    for profile in "$PWD/$agx" "$tmp/agx-par-ctx.toml"; do
+      compare scenarios/failures.toml --set selection.kind=$policy \
+        --set "devices.0.profile=\"$profile\"" --set "devices.1.profile=\"$profile\"" \
+        --set 'devices.0.model="qwen2.5-0.5b"' --set 'devices.1.model="qwen2.5-0.5b"' \
+        --set devices.0.slots=$slots --set devices.1.slots=$slots --set workload.rate_rps=6
+    done
+  done
+done
+for s in scenarios/*.toml; do
+  case $s in
+    *fleet*) compare "$s" --set devices.0.count=50 --set workload.rate_rps=8.75 --set duration_s=300 ;;
+    *) compare "$s" ;;
+  esac
+done
+echo "runs $runs, differ $differ"
+[[ $differ -eq 0 ]]
