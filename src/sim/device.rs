@@ -8,8 +8,8 @@
 //! D(n)/n tokens/s. Instead of updating each stream, the device keeps a virtual clock `v`: the
 //! tokens any one stream has decoded since the device started. A stream that starts decoding
 //! `r` tokens at virtual time `v0` finishes when `v` reaches `v0 + r`; the next finish is the
-//! smallest target, found in a heap. Energy per request uses the same trick with `e_acc`, the
-//! energy one in-service request has been charged so far.
+//! smallest target, kept up to date as streams start and end. Energy per request uses the
+//! same trick with `e_acc`, the energy one in-service request has been charged so far.
 //!
 //! Context length: with γ = `decode_s_per_context_token` > 0 one decode step of the n streams
 //! takes τ = n/D(n) + γ·C, where C is the context all of them hold. A stream that started
@@ -416,7 +416,6 @@ impl Device {
         self.decoding = 0;
         self.context_k = 0.0;
         self.next_end = f64::INFINITY;
-        self.stall_v = self.v;
         self.generation = self.generation.wrapping_add(1);
         self.batch_generation = self.batch_generation.wrapping_add(1);
     }
