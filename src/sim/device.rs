@@ -124,7 +124,7 @@ impl Stream {
     }
 }
 
-/// A few stream indices or requests, on the stack unless there are more than 8 (a device
+/// A few stream indices, on the stack unless there are more than 8 (a device
 /// operation usually handles one or two).
 enum Few {
     Inline([u32; 8], usize),
@@ -469,7 +469,7 @@ impl Device {
                 self.prefilling -= 1;
                 if !self.start_decoding(i, out) {
                     self.streams[i].phase = Phase::Done;
-                    self.finish(now, req, out);
+                    self.finish(now, i, out);
                 }
                 self.reschedule(now, out);
                 true
@@ -480,9 +480,8 @@ impl Device {
                     return false; // superseded by a later reschedule
                 }
                 self.advance(now);
-                for &req in self.finished().as_slice() {
-                    self.finish(now, req, out);
-                }
+                let mut ended = self.finished();
+                self.finish_all(now, ended.as_mut_slice(), out);
                 self.reschedule(now, out);
                 true
             }
@@ -564,7 +563,7 @@ impl Device {
         for &i in batch.as_slice() {
             if !self.start_decoding(i as usize, out) {
                 self.streams[i as usize].phase = Phase::Done;
-                singles.push(self.streams[i as usize].req);
+                singles.push(i);
             }
         }
         // The waiting prompts form the next batch, with the streams that decode from now on;
@@ -581,9 +580,7 @@ impl Device {
             self.schedule_batch(now, out);
         }
         // Single-token requests complete now, freeing slots for queued requests.
-        for &req in singles.as_slice() {
-            self.finish(now, req, out);
-        }
+        self.finish_all(now, singles.as_mut_slice(), out);
         self.reschedule(now, out);
         true
     }
@@ -628,13 +625,27 @@ impl Device {
         true
     }
 
-    /// `req` completes (`advance` done, and it no longer counts as active): report it with
-    /// its energy, then start waiting requests on the freed slot.
-    fn finish(&mut self, now: SimTime, req: u32, out: &mut Outbox) {
-        let Some(i) = self.streams.iter().position(|s| s.req == req) else {
-            return;
-        };
+    /// The streams at `ended` complete, in that order (see `finish`). Removing one moves the
+    /// last stream into its place, so a later index that named the last is renamed.
+    fn finish_all(&mut self, now: SimTime, ended: &mut [u32], out: &mut Outbox) {
+        for k in 0..ended.len() {
+            let i = ended[k];
+            let last = (self.streams.len() - 1) as u32;
+            self.finish(now, i as usize, out);
+            for j in &mut ended[k + 1..] {
+                if *j == last {
+                    *j = i;
+                }
+            }
+        }
+    }
+
+    /// The stream at index `i` completes (`advance` done, and it no longer counts as active):
+    /// report it with its energy, then start waiting requests on the freed slot. The last
+    /// stream takes index `i`; new streams are added at the end.
+    fn finish(&mut self, now: SimTime, i: usize, out: &mut Outbox) {
         let s = self.streams.swap_remove(i);
+        let req = s.req;
         self.completed += 1;
         self.output_tokens += u64::from(s.output_tokens);
         self.residence_s += now.since(s.admitted).as_secs_f64();
@@ -770,7 +781,7 @@ impl Device {
     }
 
     /// Takes the streams that have finished decoding out of the decoding set and returns
-    /// their requests in the order of their ends (ties: the lower request): the earliest one
+    /// their indices in the order of their ends (ties: the lower request): the earliest one
     /// always (its event fired), and any other within a rounding margin of the virtual clock.
     fn finished(&mut self) -> Few {
         let mut ended = Few::new();
@@ -791,18 +802,17 @@ impl Device {
             }
         }
         self.next_end = rest;
-        // By end, then request; each index is then replaced by its request.
+        // By end, then request.
         let streams = &self.streams;
         ended.as_mut_slice().sort_unstable_by(|&a, &b| {
             let (a, b) = (&streams[a as usize], &streams[b as usize]);
             a.target().total_cmp(&b.target()).then(a.req.cmp(&b.req))
         });
-        for k in ended.as_mut_slice() {
-            let s = &mut self.streams[*k as usize];
+        for &k in ended.as_slice() {
+            let s = &mut self.streams[k as usize];
             s.phase = Phase::Done;
             self.context_k -= s.offset();
             self.decoding -= 1;
-            *k = s.req;
         }
         if self.decoding == 0 {
             self.context_k = 0.0; // no drift from the running sum
