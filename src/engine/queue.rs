@@ -6,7 +6,7 @@
 //! children reads 32 bytes, and the tie-breaker `(class, seq)` sits with the event, read only
 //! where two times are equal. (Measured with `scripts/fleet-cachegrind.sh` against packed
 //! 16-byte keys: fewer instructions per request from 10 to 10,000 devices, and no more cache
-//! misses; README, Performance.)
+//! misses; docs/performance.md.)
 
 use crate::time::SimTime;
 
