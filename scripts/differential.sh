@@ -4,8 +4,11 @@
 # run it against the binary before the change. The grid covers what the shipped scenarios do
 # not: serial and parallel prefill, a context slope, 1 to 128 slots near saturation (where
 # batches open while dozens of streams decode), the failure scenario under two policies and
-# every shipped scenario. Prints each run that differs; exits 1 if any does.
-# Usage: scripts/differential.sh BINARY_BEFORE BINARY_AFTER
+# every shipped scenario. Prints each run that differs; exits 1 if any does. With TABLES=1 every
+# run also writes its output folder (`--out ... --csv`: the request, device, time-series and
+# gateway tables, the summary, the resolved scenario), and each file must be identical too
+# (Parquet files are compared as well; a binary without the `parquet` feature writes none).
+# Usage: [TABLES=1] scripts/differential.sh BINARY_BEFORE BINARY_AFTER
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $# -eq 2 ]] || { echo "usage: $0 BINARY_BEFORE BINARY_AFTER" >&2; exit 2; }
@@ -24,13 +27,26 @@ awk '{print} /^\[\[models\]\]/ {print "prefill_mode = \"parallel\""; print "deco
 runs=0
 differ=0
 compare() {
-  local ra rb
-  ra=$("$a" run "$@" --no-out --json 2>&1 || true)
-  rb=$("$b" run "$@" --no-out --json 2>&1 || true)
+  local ra rb files=same
   runs=$((runs + 1))
-  if [[ "$ra" != "$rb" ]]; then
+  if [[ "${TABLES:-0}" == 1 ]]; then
+    # Both write to the same path in turn, so that paths printed or stored are the same.
+    rm -rf "$tmp/out" "$tmp/a" "$tmp/b"
+    ra=$("$a" run "$@" --out "$tmp/out" --csv --json 2>&1 || true)
+    [[ -d "$tmp/out" ]] && mv "$tmp/out" "$tmp/a"
+    rb=$("$b" run "$@" --out "$tmp/out" --csv --json 2>&1 || true)
+    [[ -d "$tmp/out" ]] && mv "$tmp/out" "$tmp/b"
+    if [[ -d "$tmp/a" || -d "$tmp/b" ]] && ! diff -r -q "$tmp/a" "$tmp/b" > "$tmp/diff" 2>&1; then
+      files="$(tr '\n' ' ' < "$tmp/diff")"
+    fi
+  else
+    ra=$("$a" run "$@" --no-out --json 2>&1 || true)
+    rb=$("$b" run "$@" --no-out --json 2>&1 || true)
+  fi
+  if [[ "$ra" != "$rb" || "$files" != same ]]; then
     differ=$((differ + 1))
     echo "differs: $*"
+    [[ "$files" == same ]] || echo "  files: $files"
   fi
 }
 
