@@ -398,11 +398,13 @@ impl Planner {
         let cx = Checker::new(path);
         let dir = path.parent().unwrap_or(Path::new("."));
         let scenario = dir.join(&file.scenario);
+        let in_scenario = |e| cx.referenced("scenario", &file.scenario, e);
         let base_text =
-            crate::check::read_text(&scenario, "scenario", crate::check::MAX_CONFIG_BYTES)?;
+            crate::check::read_text(&scenario, "scenario", crate::check::MAX_CONFIG_BYTES)
+                .map_err(in_scenario)?;
         let base_sc = Scenario::from_str_at(&base_text, &scenario, &LoadOptions::default())
-            .map_err(|e| cx.referenced("scenario", &file.scenario, e))?;
-        let base = Scenario::parse_doc(&base_text, &scenario)?;
+            .map_err(in_scenario)?;
+        let base = Scenario::parse_doc(&base_text, &scenario).map_err(in_scenario)?;
         let name = match &file.name {
             Some(n) if n.trim().is_empty() || n.contains(['/', '\\']) || n == "." || n == ".." => {
                 return Err(cx.bad(
@@ -806,8 +808,10 @@ impl Planner {
         // Per type: 1 (no boards) + (count choices above 0) x slot x queue options.
         let mut edge_configs: u64 = 1;
         for t in &self.types {
-            let nonzero = u64::from(t.max_count) - u64::from(t.min_count.max(1)) + 1;
-            let nonzero = if t.max_count == 0 { 0 } else { nonzero };
+            // Counts min_count.max(1) ..= max_count (none when max_count is 0: validation
+            // keeps min_count <= max_count).
+            let nonzero =
+                (u64::from(t.max_count) + 1).saturating_sub(u64::from(t.min_count.max(1)));
             let per = u64::from(t.min_count == 0)
                 + nonzero * (t.slots.len() * t.queue_capacity.len()) as u64;
             edge_configs = edge_configs.saturating_mul(per);

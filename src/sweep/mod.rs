@@ -325,10 +325,20 @@ impl Plan {
         };
         let dir = path.parent().unwrap_or(Path::new("."));
         let scenario = dir.join(&file.scenario);
+        // Errors in the scenario (reading it, or in it) also name this file and its key.
+        let in_scenario = |e: Error| {
+            bad(
+                "scenario".into(),
+                &format!("\"{}\"", file.scenario),
+                e.to_string(),
+            )
+        };
         let base_text =
-            crate::check::read_text(&scenario, "scenario", crate::check::MAX_CONFIG_BYTES)?;
-        let base = Scenario::from_str_at(&base_text, &scenario, &LoadOptions::default())?;
-        let base_doc = Scenario::parse_doc(&base_text, &scenario)?;
+            crate::check::read_text(&scenario, "scenario", crate::check::MAX_CONFIG_BYTES)
+                .map_err(in_scenario)?;
+        let base = Scenario::from_str_at(&base_text, &scenario, &LoadOptions::default())
+            .map_err(in_scenario)?;
+        let base_doc = Scenario::parse_doc(&base_text, &scenario).map_err(in_scenario)?;
         if file.replications == 0 || file.replications > MAX_REPLICATIONS {
             return Err(bad(
                 "replications".into(),

@@ -1,6 +1,7 @@
-//! A deterministic mutation fuzzer for the scenario loader, the trace reader and the profile
-//! parser: shipped inputs with random edits (extreme numbers, wrong types, deleted, repeated
-//! and cut lines), a bounded number of cases per target so CI runs it every time.
+//! A deterministic mutation fuzzer for the scenario loader, the trace reader, the profile
+//! parser and the sweep and plan loaders: shipped inputs with random edits (extreme numbers,
+//! wrong types, deleted, repeated and cut lines), a bounded number of cases per target so CI
+//! runs it every time.
 //!
 //! What must hold for every case: no panic; an error names its file and stays short; a
 //! scenario that loads and is small enough to run ends every request exactly once.
@@ -120,6 +121,9 @@ fn fuzz_scenario_loader_and_small_runs() {
         "steady.toml",
         "azure-trace.toml",
         "fleet.toml",
+        "failures.toml",
+        "outage.toml",
+        "plans/retail-traffic.toml",
     ]
     .iter()
     .enumerate()
@@ -208,4 +212,72 @@ fn fuzz_profile_parser() {
             good_error(&e.to_string(), "jetson-orin-nano.toml", &case);
         }
     }
+}
+
+/// `text` with every relative file reference (a quoted `….toml` or `../…` value) made
+/// absolute against `dir`, so that a mutated copy can live in a temporary folder.
+fn absolute_refs(text: &str, dir: &Path) -> String {
+    text.lines()
+        .map(|line| match line.split_once('=') {
+            Some((k, v)) => {
+                let v = v.trim();
+                let inner = v.trim_matches('"');
+                if v.starts_with('"')
+                    && v.ends_with('"')
+                    && (inner.starts_with("../") || inner.ends_with(".toml"))
+                {
+                    format!("{k}= {:?}", dir.join(inner).to_string_lossy())
+                } else {
+                    line.to_string()
+                }
+            }
+            None => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Sweep and plan files, edited like the scenarios: loading one (which validates every point
+/// or option it names) must return a plan or an error that names the file, never panic.
+#[test]
+fn fuzz_sweep_and_plan_loaders() {
+    let mut loaded = 0;
+    for (t, name) in [
+        "sweeps/policies.toml",
+        "sweeps/ci.toml",
+        "plans/retail.toml",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let path = shipped(name);
+        let text = absolute_refs(
+            &std::fs::read_to_string(&path).unwrap(),
+            path.parent().unwrap(),
+        );
+        let file = name.rsplit('/').next().unwrap();
+        let mut r = rng(301 + t as u64);
+        for i in 0..cases() / 2 {
+            let case = mutate(&text, &mut r);
+            let p = temp_file(&format!("fuzz-{t}-{i}"), file, &case);
+            let ok = catch_unwind(AssertUnwindSafe(|| {
+                if name.starts_with("sweeps/") {
+                    edgesim::sweep::Plan::load(&p).map(|_| ())
+                } else {
+                    edgesim::plan::Planner::load(&p).map(|_| ())
+                }
+            }))
+            .unwrap_or_else(|_| panic!("{name}: the loader panicked on:\n{case}"));
+            match ok {
+                Ok(()) => loaded += 1,
+                Err(e) => good_error(&e.to_string(), file, &case),
+            }
+            let _ = std::fs::remove_dir_all(p.parent().unwrap());
+        }
+    }
+    // The edits must leave some files valid, or only the error paths were tried.
+    assert!(
+        loaded >= 10,
+        "only {loaded} mutated sweep and plan files loaded"
+    );
 }

@@ -112,6 +112,26 @@ fn the_search_finds_the_grids_cheapest_feasible_plan() {
     );
 }
 
+/// A board type with `max_count = 0` is a valid way to leave it out. Counting the grid used to
+/// subtract 1 from 0 first (a panic in debug builds, found by `fuzz.rs`).
+#[test]
+fn a_board_type_with_max_count_zero_is_left_out_of_the_grid() {
+    let d = dir("max0");
+    let path = small_plan(&d, GOALS, "");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("max_count = 3", "max_count = 0");
+    std::fs::write(&path, text).unwrap();
+    let pl = Planner::load(&path).unwrap();
+    // Nanos: none, or 1-4 of them x 2 slot options x 1 queue option = 9 configurations; AGX
+    // Orins: none only. Less the empty fleet, 8 fleets x 2 policies x 2 rate limits x 2
+    // clouds, plus the empty fleet once with the cloud.
+    assert_eq!(pl.grid_size(), 8 * 2 * 2 * 2 + 1);
+    // The unchanged plan for comparison: AGX Orins none or 1-3 (4 configurations).
+    let pl = Planner::load(&small_plan(&d, GOALS, "")).unwrap();
+    assert_eq!(pl.grid_size(), (9 * 4 - 1) * 2 * 2 * 2 + 1);
+}
+
 #[test]
 fn the_answer_meets_every_goal_with_other_seeds() {
     let d = dir("reseed");

@@ -290,3 +290,38 @@ fn bad_sweep_files_are_rejected_before_any_run() {
         &["replicas"],
     );
 }
+
+/// A sweep or plan whose scenario cannot be read names its own file and its `scenario` key,
+/// not only the file it could not read (found by `fuzz.rs`: `scenario = ""` named a folder).
+#[test]
+fn a_missing_scenario_names_the_sweep_or_plan_file_and_key() {
+    for (given, needle) in [("nope.toml", "No such file"), ("", "not a regular file")] {
+        let sweep = format!(
+            "name = \"x\"\nscenario = \"{given}\"\n[[axes]]\nkey = \"seed\"\nvalues = [1]\n"
+        );
+        let p = temp_file("missing-scenario", "sweep.toml", &sweep);
+        let e = edgesim::sweep::Plan::load(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("sweep.toml")
+                && e.contains("`scenario`")
+                && e.contains(&format!("\"{given}\""))
+                && e.contains(needle),
+            "{e}"
+        );
+        let plan = std::fs::read_to_string(shipped("plans/retail.toml"))
+            .unwrap()
+            .replace(
+                "scenario = \"retail-traffic.toml\"",
+                &format!("scenario = \"{given}\""),
+            );
+        let p = temp_file("missing-scenario", "plan.toml", &plan);
+        let e = edgesim::plan::Planner::load(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("plan.toml")
+                && e.contains("`scenario`")
+                && e.contains(&format!("\"{given}\""))
+                && e.contains(needle),
+            "{e}"
+        );
+    }
+}
