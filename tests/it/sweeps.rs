@@ -300,14 +300,7 @@ fn a_missing_scenario_names_the_sweep_or_plan_file_and_key() {
             "name = \"x\"\nscenario = \"{given}\"\n[[axes]]\nkey = \"seed\"\nvalues = [1]\n"
         );
         let p = temp_file("missing-scenario", "sweep.toml", &sweep);
-        let e = edgesim::sweep::Plan::load(&p).unwrap_err().to_string();
-        assert!(
-            e.contains("sweep.toml")
-                && e.contains("`scenario`")
-                && e.contains(&format!("\"{given}\""))
-                && e.contains(needle),
-            "{e}"
-        );
+        let from_sweep = edgesim::sweep::Plan::load(&p).unwrap_err().to_string();
         let plan = std::fs::read_to_string(shipped("plans/retail.toml"))
             .unwrap()
             .replace(
@@ -315,13 +308,15 @@ fn a_missing_scenario_names_the_sweep_or_plan_file_and_key() {
                 &format!("scenario = \"{given}\""),
             );
         let p = temp_file("missing-scenario", "plan.toml", &plan);
-        let e = edgesim::plan::Planner::load(&p).unwrap_err().to_string();
-        assert!(
-            e.contains("plan.toml")
-                && e.contains("`scenario`")
-                && e.contains(&format!("\"{given}\""))
-                && e.contains(needle),
-            "{e}"
-        );
+        let from_plan = edgesim::plan::Planner::load(&p).unwrap_err().to_string();
+        for (e, file) in [(from_sweep, "sweep.toml"), (from_plan, "plan.toml")] {
+            assert!(
+                e.contains(file)
+                    && e.contains("`scenario`")
+                    && e.contains(&format!("\"{given}\""))
+                    && e.contains(needle),
+                "{e}"
+            );
+        }
     }
 }
