@@ -150,7 +150,7 @@ pub fn to_measurements(path: &Path, rows: &[BatchedRow]) -> Result<Measurements>
             }
         }
         let context = if with_context {
-            f64::from(r.pp) + f64::from(r.tg + 1) / 2.0
+            f64::from(r.pp) + (f64::from(r.tg) + 1.0) / 2.0
         } else {
             0.0
         };

@@ -155,7 +155,7 @@ pub fn to_measurements(
             }),
             (0, g) if g > 0 => {
                 // Repeated tests of one (depth, n_gen) are pooled into one point.
-                let context = f64::from(e.n_depth) + f64::from(g + 1) / 2.0;
+                let context = f64::from(e.n_depth) + (f64::from(g) + 1.0) / 2.0;
                 match m
                     .decode
                     .iter_mut()

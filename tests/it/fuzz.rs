@@ -1,7 +1,8 @@
 //! A deterministic mutation fuzzer for the scenario loader, the trace reader, the profile
-//! parser and the sweep and plan loaders: shipped inputs with random edits (extreme numbers,
-//! wrong types, deleted, repeated and cut lines), a bounded number of cases per target so CI
-//! runs it every time.
+//! parser, the sweep and plan loaders and the calibration imports (llama-bench JSON,
+//! llama-batched-bench tables and JSON lines): shipped inputs with random edits (extreme
+//! numbers, wrong types, deleted, repeated and cut lines), a bounded number of cases per
+//! target so CI runs it every time.
 //!
 //! What must hold for every case: no panic; an error names its file and stays short; a
 //! scenario that loads and is small enough to run ends every request exactly once.
@@ -280,4 +281,128 @@ fn fuzz_sweep_and_plan_loaders() {
         loaded >= 10,
         "only {loaded} mutated sweep and plan files loaded"
     );
+}
+
+/// `llama-bench` JSON and `llama-batched-bench` tables, edited like the other inputs:
+/// importing one must give a profile that passes the profile checks, or an error that names
+/// the file, never a panic.
+#[test]
+fn fuzz_calibration_imports() {
+    use edgesim::calibrate::ProfileMeta;
+    let meta = ProfileMeta {
+        device_name: "fuzz".into(),
+        model_name: "qwen2.5-0.5b".into(),
+        memory_gb: 8.0,
+        idle_watts: Some(5.0),
+        busy_watts: Some(15.0),
+        ..Default::default()
+    };
+    // The two fixtures, and the batched table as JSON lines (`--output-format jsonl`).
+    let table = std::fs::read_to_string(root().join("tests/fixtures/batched-bench-llama7b-f16.md"))
+        .unwrap();
+    let keys = [
+        "pp", "tg", "pl", "n_kv", "t_pp", "speed_pp", "t_tg", "speed_tg", "t", "speed",
+    ];
+    let jsonl: String = table
+        .lines()
+        .filter(|l| l.starts_with('|') && l.chars().nth(4).is_some_and(|c| c.is_ascii_digit()))
+        .map(|l| {
+            let cells = l.split('|').map(str::trim).filter(|c| !c.is_empty());
+            let fields: Vec<String> = keys
+                .iter()
+                .zip(cells)
+                .map(|(k, v)| format!("\"{k}\": {v}"))
+                .collect();
+            format!("{{{}}}\n", fields.join(", "))
+        })
+        .collect();
+    let inputs = [
+        (
+            "llama-bench-smollm2.json",
+            std::fs::read_to_string(root().join("tests/fixtures/llama-bench-smollm2.json"))
+                .unwrap(),
+        ),
+        ("batched-bench-llama7b-f16.md", table),
+        ("batched-bench.jsonl", jsonl),
+    ];
+    let mut imported = 0;
+    for (t, (fixture, text)) in inputs.iter().enumerate() {
+        assert!(
+            from_text_ok(t, fixture, text, &meta),
+            "{fixture} must import unedited"
+        );
+        let mut r = rng(401 + t as u64);
+        for i in 0..cases() {
+            let case = mutate(text, &mut r);
+            let p = temp_file(&format!("fuzz-import-{t}-{i}"), fixture, &case);
+            let res = catch_unwind(AssertUnwindSafe(|| import(t, &p, &meta)))
+                .unwrap_or_else(|_| panic!("{fixture}: the import panicked on:\n{case}"));
+            match res {
+                Ok(profile) => {
+                    // What was imported must read back as a valid profile.
+                    let written = edgesim::calibrate::to_toml(&profile, "");
+                    if let Err(e) = edgesim::device::profile::parse_profile(&written, &p) {
+                        panic!("{fixture}: an invalid profile ({e}) was imported from:\n{case}");
+                    }
+                    imported += 1;
+                }
+                Err(e) => good_error(&e.to_string(), fixture, &case),
+            }
+            let _ = std::fs::remove_dir_all(p.parent().unwrap());
+        }
+    }
+    assert!(imported >= 10, "only {imported} mutated files imported");
+}
+
+/// Input `t` of `fuzz_calibration_imports` (0: llama-bench, else llama-batched-bench).
+fn import(
+    t: usize,
+    p: &Path,
+    meta: &edgesim::calibrate::ProfileMeta,
+) -> edgesim::Result<edgesim::device::profile::DeviceProfile> {
+    if t == 0 {
+        edgesim::calibrate::from_llama_bench(p, None, None, meta)
+    } else {
+        edgesim::calibrate::from_batched_bench(p, meta)
+    }
+}
+
+/// Whether input `t` imports unedited.
+fn from_text_ok(t: usize, name: &str, text: &str, meta: &edgesim::calibrate::ProfileMeta) -> bool {
+    let p = temp_file(&format!("fuzz-import-{t}-unedited"), name, text);
+    let ok = import(t, &p, meta).is_ok();
+    let _ = std::fs::remove_dir_all(p.parent().unwrap());
+    ok
+}
+
+/// The largest token counts the import formats can hold (u32::MAX generated tokens) are read
+/// without overflow: the mean context of a generation test, depth + (n_gen + 1) / 2, is
+/// computed in floating point (`n_gen + 1` overflowed, a panic in debug builds found by the
+/// target above).
+#[test]
+fn imports_take_the_largest_token_counts_without_overflow() {
+    use edgesim::calibrate::{ProfileMeta, from_batched_bench, from_llama_bench};
+    let meta = ProfileMeta {
+        model_name: "qwen2.5-0.5b".into(),
+        idle_watts: Some(5.0),
+        busy_watts: Some(15.0),
+        ..Default::default()
+    };
+    let bench = std::fs::read_to_string(root().join("tests/fixtures/llama-bench-smollm2.json"))
+        .unwrap()
+        .replacen("\"n_gen\": 64,", "\"n_gen\": 4294967295,", 1);
+    assert!(bench.contains("4294967295"));
+    let p = temp_file("max-tokens", "bench.json", &bench);
+    if let Err(e) = from_llama_bench(&p, None, None, &meta) {
+        good_error(&e.to_string(), "bench.json", &bench);
+    }
+    // Two prompt lengths, so that the context is fitted, and one row with TG = u32::MAX.
+    let table = "| PP | TG | B | N_KV | T_PP s | S_PP t/s | T_TG s | S_TG t/s | T s | S t/s |\n\
+                 |---|---|---|---|---|---|---|---|---|---|\n\
+                 | 128 | 128 | 1 | 256 | 0.108 | 1186.64 | 3.079 | 41.57 | 3.187 | 80.32 |\n\
+                 | 512 | 4294967295 | 1 | 640 | 0.4 | 1280.0 | 3.2 | 40.0 | 3.6 | 177.8 |\n";
+    let p = temp_file("max-tokens", "batched.md", table);
+    if let Err(e) = from_batched_bench(&p, &meta) {
+        good_error(&e.to_string(), "batched.md", table);
+    }
 }
