@@ -176,6 +176,16 @@ pub fn csv_mean(path: &Path, from: f64, to: f64) -> Result<Option<f64>> {
                 problem: format!("expected unix_time_s,watts (numbers), got `{line}`"),
             });
         };
+        if !(t.is_finite() && w.is_finite() && w >= 0.0) {
+            return Err(Error::Line {
+                path: path.into(),
+                line: i + 1,
+                problem: format!(
+                    "unix_time_s = {t}, watts = {w}: a time must be finite and a reading finite \
+                     and >= 0, got `{line}`"
+                ),
+            });
+        }
         if t >= from && t <= to {
             sum += w;
             n += 1;
@@ -228,6 +238,12 @@ mod tests {
         std::fs::write(&p, "unix_time_s,watts\n10,five\n").unwrap();
         let e = csv_mean(&p, 0.0, 1.0).unwrap_err().to_string();
         assert!(e.contains(":2:") && e.contains("10,five"), "{e}");
+        // Readings that are not power: refused with their line, wherever they lie.
+        for bad in ["11,nan", "11,-0.5", "11,inf", "nan,5"] {
+            std::fs::write(&p, format!("unix_time_s,watts\n10,5\n{bad}\n")).unwrap();
+            let e = csv_mean(&p, 0.0, 1.0).unwrap_err().to_string();
+            assert!(e.contains(":3:") && e.contains(bad), "{e}");
+        }
         std::fs::remove_file(&p).unwrap();
     }
 }
