@@ -1,5 +1,5 @@
-//! A deterministic mutation fuzzer for the scenario loader, the trace reader, the profile
-//! parser, the sweep and plan loaders and the calibration imports (llama-bench JSON,
+//! A deterministic mutation fuzzer for the scenario loader, the trace reader, the profile and
+//! model-catalogue parsers, the sweep and plan loaders and the calibration imports (llama-bench JSON,
 //! llama-batched-bench tables and JSON lines): shipped inputs with random edits (extreme
 //! numbers, wrong types, deleted, repeated and cut lines), a bounded number of cases per
 //! target so CI runs it every time.
@@ -198,19 +198,26 @@ fn fuzz_trace_reader() {
     assert!(ok > 0);
 }
 
+/// The device profile and the model catalogue, parsed from edited text.
 #[test]
-fn fuzz_profile_parser() {
-    let path = root().join("calibration/jetson-orin-nano.toml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut r = rng(202);
-    for _ in 0..cases() {
-        let case = mutate(&text, &mut r);
-        let res = catch_unwind(AssertUnwindSafe(|| {
-            edgesim::device::profile::parse_profile(&case, &path)
-        }))
-        .unwrap_or_else(|_| panic!("profile parser panicked on:\n{case}"));
-        if let Err(e) = res {
-            good_error(&e.to_string(), "jetson-orin-nano.toml", &case);
+fn fuzz_profile_and_catalogue_parsers() {
+    for (t, file) in ["jetson-orin-nano.toml", "models.toml"].iter().enumerate() {
+        let path = root().join("calibration").join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut r = rng(202 + t as u64);
+        for _ in 0..cases() {
+            let case = mutate(&text, &mut r);
+            let err = catch_unwind(AssertUnwindSafe(|| {
+                if t == 0 {
+                    edgesim::device::profile::parse_profile(&case, &path).err()
+                } else {
+                    edgesim::catalogue::ModelCatalogue::parse(&case, &path).err()
+                }
+            }))
+            .unwrap_or_else(|_| panic!("{file}: the parser panicked on:\n{case}"));
+            if let Some(e) = err {
+                good_error(&e.to_string(), file, &case);
+            }
         }
     }
 }
