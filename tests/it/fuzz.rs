@@ -1,8 +1,8 @@
 //! A deterministic mutation fuzzer for the scenario loader, the trace reader, the profile and
-//! model-catalogue parsers, the sweep and plan loaders and the calibration imports (llama-bench JSON,
-//! llama-batched-bench tables and JSON lines): shipped inputs with random edits (extreme
-//! numbers, wrong types, deleted, repeated and cut lines), a bounded number of cases per
-//! target so CI runs it every time.
+//! model-catalogue parsers, the sweep and plan loaders and the calibration imports
+//! (llama-bench JSON, llama-batched-bench tables and JSON lines): shipped inputs with random
+//! edits (extreme numbers, wrong types, deleted, repeated and cut lines), a bounded number of
+//! cases per target so CI runs it every time.
 //!
 //! What must hold for every case: no panic; an error names its file and stays short; a
 //! scenario that loads and is small enough to run ends every request exactly once.
