@@ -55,6 +55,22 @@ fn available_threads() -> u32 {
     std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
 }
 
+/// The most worker threads `--threads` may ask for: beyond it, starting them alone takes
+/// minutes (a typo such as 100000 looked like a hang) and no machine has the cores to use them.
+const MAX_THREADS: usize = 1024;
+
+/// Checks `--threads` (a sweep's or plan's workers, llama.cpp's threads): 1 ..= MAX_THREADS.
+fn check_threads(threads: Option<usize>) -> anyhow::Result<()> {
+    if let Some(n) = threads {
+        anyhow::ensure!(
+            (1..=MAX_THREADS).contains(&n),
+            "--threads {n}: give 1 to {MAX_THREADS} (this machine has {})",
+            available_threads()
+        );
+    }
+    Ok(())
+}
+
 #[derive(clap::Args)]
 struct TableArgs {
     /// Also write the tables as CSV (beside Parquet).
@@ -104,7 +120,7 @@ struct SweepRunArgs {
     /// Output folder (default: output/sweep-NAME). Running again resumes.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Worker threads (default: all cores). Results do not depend on it.
+    /// Worker threads, 1 to 1024 (default: all cores). Results do not depend on it.
     #[arg(long)]
     threads: Option<usize>,
     /// Run only shard i of n (0-based), e.g. --shard 0/4; combine with `sweep merge`.
@@ -157,7 +173,7 @@ struct PlanRunArgs {
     /// Output folder (default: output/plan-NAME). Running again resumes.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Worker threads (default: all cores). Results do not depend on it.
+    /// Worker threads, 1 to 1024 (default: all cores). Results do not depend on it.
     #[arg(long)]
     threads: Option<usize>,
     /// Search only shard i of n (0-based), e.g. --shard 0/4; combine with `plan merge`.
@@ -267,7 +283,8 @@ struct CalibrateArgs {
     /// Where to write the profile (TOML).
     #[arg(long)]
     out: PathBuf,
-    /// llama.cpp threads (default: all cores); with --from-llama-bench, picks those results.
+    /// llama.cpp threads, 1 to 1024 (default: all cores); with --from-llama-bench, picks those
+    /// results.
     #[arg(long)]
     threads: Option<u32>,
     /// Layers offloaded to the GPU (default: 0); with --from-llama-bench, picks those results.
@@ -406,6 +423,7 @@ fn calibrate_model(
     meta: &edgesim::calibrate::ProfileMeta,
 ) -> anyhow::Result<edgesim::device::profile::DeviceProfile> {
     let model = a.model.clone().context("no model")?;
+    check_threads(a.threads.map(|t| t as usize))?;
     let o = edgesim::calibrate::llama::Options {
         model,
         threads: a.threads.unwrap_or_else(available_threads),
@@ -477,7 +495,7 @@ struct FidelityArgs {
     /// Catalogue model key in the profile (default: the profile's first model).
     #[arg(long)]
     model_name: Option<String>,
-    /// llama.cpp threads (default: all cores).
+    /// llama.cpp threads, 1 to 1024 (default: all cores).
     #[arg(long)]
     threads: Option<u32>,
     /// Layers offloaded to the GPU.
@@ -506,6 +524,7 @@ fn fidelity(a: &FidelityArgs) -> anyhow::Result<()> {
             seed: a.seed,
         },
     )?;
+    check_threads(a.threads.map(|t| t as usize))?;
     let o = f::Options {
         model: a.model.clone(),
         profile: a.profile.clone(),
@@ -737,7 +756,7 @@ fn cmd_sweep(cmd: SweepCmd) -> anyhow::Result<bool> {
         }
         None => {
             let path = run.sweep.context("give a sweep file")?;
-            anyhow::ensure!(run.threads != Some(0), "--threads 0: give at least 1");
+            check_threads(run.threads)?;
             let plan = edgesim::sweep::Plan::load(&path)?;
             let dir = run
                 .out
@@ -784,7 +803,7 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
         }
         None => {
             let path = run.plan.context("give a plan file")?;
-            anyhow::ensure!(run.threads != Some(0), "--threads 0: give at least 1");
+            check_threads(run.threads)?;
             let mut planner = edgesim::plan::Planner::load(&path)?;
             if run.grid {
                 planner.method = edgesim::plan::Method::Grid;

@@ -317,3 +317,30 @@ fn resolved_scenarios_with_faults_reproduce_the_run() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `--threads` of a sweep or plan is 1 to 1,024: 100,000 used to start that many threads, which
+/// took minutes before the first run (it looked like a hang).
+#[test]
+fn sweep_and_plan_threads_are_bounded() {
+    let root = root();
+    for (cmd, file) in [
+        ("sweep", "scenarios/sweeps/ci.toml"),
+        ("plan", "scenarios/plans/retail.toml"),
+    ] {
+        for n in ["0", "100000"] {
+            let out = std::env::temp_dir().join(format!("edgesim-threads-{}", std::process::id()));
+            let o = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+                .args([cmd, file, "--threads", n, "--out", out.to_str().unwrap()])
+                .current_dir(&root)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{cmd} --threads {n}: {err}");
+            assert!(
+                err.contains(&format!("--threads {n}")) && err.contains("1 to 1024"),
+                "{err}"
+            );
+            assert!(!out.exists(), "{cmd} --threads {n} wrote {}", out.display());
+        }
+    }
+}
