@@ -720,6 +720,13 @@ fn cmd_compare(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow::anyhow!("--policies: {e}"))?;
     anyhow::ensure!(!kinds.is_empty(), "--policies: name at least one policy");
+    if let Some(i) = (1..kinds.len()).find(|&i| kinds[..i].contains(&kinds[i])) {
+        anyhow::bail!(
+            "--policies: {} is given twice (again as number {} in the list); name each policy once",
+            policies[i].trim(),
+            i + 1
+        );
+    }
     let sc = args.load()?;
     let runs = edgesim::compare::run(&sc, &kinds, bucket_s)?;
     let dir = dir.unwrap_or_else(|| default_out(&format!("{}-compare", sc.name)));

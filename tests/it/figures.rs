@@ -184,4 +184,13 @@ fn compare_rejects_an_unknown_policy() {
         err.contains("\"fastest\"") && err.contains("load_aware"),
         "{err}"
     );
+    // A policy named twice would draw two identical panels: refused.
+    let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .args(["compare", "--policies", "random,load_aware, random"])
+        .arg(shipped("bursty.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("random is given twice"), "{err}");
 }
