@@ -1,8 +1,8 @@
 //! A deterministic mutation fuzzer for the scenario loader, the trace reader, the profile and
-//! model-catalogue parsers, the sweep and plan loaders and the calibration imports
-//! (llama-bench JSON, llama-batched-bench tables and JSON lines): shipped inputs with random
-//! edits (extreme numbers, wrong types, deleted, repeated and cut lines), a bounded number of
-//! cases per target so CI runs it every time.
+//! model-catalogue parsers, the sweep and plan loaders, the calibration imports (llama-bench
+//! JSON, llama-batched-bench tables and JSON lines) and the shard merges (sweep and plan
+//! journals): shipped inputs with random edits (extreme numbers, wrong types, deleted,
+//! repeated and cut lines), a bounded number of cases per target so CI runs it every time.
 //!
 //! What must hold for every case: no panic; an error names its file and stays short; a
 //! scenario that loads and is small enough to run ends every request exactly once.
@@ -411,5 +411,81 @@ fn imports_take_the_largest_token_counts_without_overflow() {
     let p = temp_file("max-tokens", "batched.md", table);
     if let Err(e) = from_batched_bench(&p, &meta) {
         good_error(&e.to_string(), "batched.md", table);
+    }
+}
+
+/// The journals a shard folder holds (`plan.json` and `runs.jsonl` of a sweep, `runs.jsonl`
+/// of a plan), edited like the other inputs: merging the shards must give a result or an error
+/// that names a file, never a panic. The shards are made once by the real commands.
+#[test]
+fn fuzz_shard_merges() {
+    let base = std::env::temp_dir().join(format!("edgesim-fuzz-merge-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let shard = |s: &str| s.parse::<edgesim::sweep::exec::Shard>().unwrap();
+    let sweep = edgesim::sweep::Plan::load(&shipped("sweeps/ci.toml")).unwrap();
+    let planner = edgesim::plan::Planner::load(&shipped("plans/retail.toml")).unwrap();
+    let formats = edgesim::output::formats(false);
+    for i in 0..2 {
+        let s = shard(&format!("{i}/2"));
+        let dir = base.join(format!("sweep-{i}"));
+        edgesim::sweep::run(&sweep, &dir, Some(s), Some(1), &formats, &|_| {}).unwrap();
+        let dir = base.join(format!("plan-{i}"));
+        edgesim::plan::search::search(&planner, &dir, Some(s), Some(1), &|_| {}).unwrap();
+    }
+    let mut merged = 0;
+    for (t, (kind, file)) in [
+        ("sweep", "plan.json"),
+        ("sweep", "runs.jsonl"),
+        ("plan", "runs.jsonl"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let first = base.join(format!("{kind}-0"));
+        let text = std::fs::read_to_string(base.join(format!("{kind}-1")).join(file)).unwrap();
+        let mut r = rng(501 + t as u64);
+        for i in 0..cases() / 3 {
+            let case = mutate(&text, &mut r);
+            let edited = base.join(format!("edited-{t}-{i}"));
+            copy_dir(&base.join(format!("{kind}-1")), &edited);
+            std::fs::write(edited.join(file), &case).unwrap();
+            let shards = [first.clone(), edited.clone()];
+            let out = base.join(format!("merged-{t}-{i}"));
+            let res = catch_unwind(AssertUnwindSafe(|| {
+                if *kind == "sweep" {
+                    edgesim::sweep::merge(&shards, &out, &formats).map(|_| ())
+                } else {
+                    edgesim::plan::search::merge(&planner, &shards, Some(1)).map(|_| ())
+                }
+            }))
+            .unwrap_or_else(|_| panic!("{kind} merge panicked on {file}:\n{case}"));
+            match res {
+                Ok(()) => merged += 1,
+                Err(e) => {
+                    let msg = e.to_string();
+                    // It names a shard folder or a file in one (a run missing from all
+                    // shards is reported against the first).
+                    assert!(
+                        msg.contains(&base.display().to_string()) && msg.len() < 4000,
+                        "the error names no shard: {msg}\nfor {file}:\n{case}"
+                    );
+                }
+            }
+            let _ = std::fs::remove_dir_all(&edited);
+            let _ = std::fs::remove_dir_all(&out);
+        }
+    }
+    assert!(merged >= 10, "only {merged} edited shards merged");
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+/// Copies the files of folder `from` (no subfolders) into a new folder `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
     }
 }
