@@ -116,20 +116,28 @@ impl Scenario {
             let (key, value) = overrides::parse_set(arg)?;
             overrides::apply(&mut doc, arg, &key, value)?;
         }
-        // Deserialised from the edited document: errors name the key path, not a line.
-        let file: ScenarioFile =
-            serde::Deserialize::deserialize(doc).map_err(|e: toml::de::Error| {
-                let e = e.to_string().trim_end().replace("\nin `", " (in `");
-                let e = if e.contains(" (in `") {
-                    format!("{e})")
+        // Deserialised from the edited document: errors name the key path (with the index of
+        // an array entry, `devices[1].slots`), not a line.
+        let file: ScenarioFile = serde_path_to_error::deserialize(doc).map_err(
+            |e: serde_path_to_error::Error<toml::de::Error>| {
+                let at = e.path().to_string();
+                let inner = e.into_inner().to_string();
+                // The document's own deserializer appends "in `key.path`" without indices.
+                let message = inner.split("\nin `").next().unwrap_or_default().trim_end();
+                let message = if at == "." {
+                    message.to_string()
                 } else {
-                    e
+                    format!("`{at}`: {message}")
                 };
                 syntax(
                     path,
-                    format!("after the --set overrides ({}): {e}", opts.sets.join(", ")),
+                    format!(
+                        "after the --set overrides ({}): {message}",
+                        opts.sets.join(", ")
+                    ),
                 )
-            })?;
+            },
+        )?;
         Self::with_seed(file, path, opts.seed, cache)
     }
 

@@ -237,6 +237,48 @@ fn bad_set_override_is_exit_2() {
     );
 }
 
+/// A type error or an unknown key that a `--set` put in an array entry names the entry's index,
+/// as validation errors do (`devices[1].slots`), the value, and what is allowed.
+#[test]
+fn set_override_type_errors_name_the_array_entry() {
+    for (set, needles) in [
+        (
+            "devices.1.slots=\"x\"",
+            &["`devices[1].slots`", "string \"x\"", "expected u32"][..],
+        ),
+        ("devices.0.slots=-3", &["`devices[0].slots`", "-3", "u32"]),
+        (
+            "devices.1.slotz=3",
+            &[
+                "`devices[1].slotz`",
+                "unknown field `slotz`",
+                "`queue_capacity`",
+            ],
+        ),
+        (
+            "cloud.rtt=1",
+            &["`cloud.rtt`", "unknown field `rtt`", "`rtt_ms`"],
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+            .args(["check", "--set", set])
+            .arg(shipped("bursty.toml"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{set}: {err}");
+        assert!(
+            err.contains("bursty.toml") && err.contains(set),
+            "{set}: {err}"
+        );
+        for n in needles {
+            assert!(err.contains(n), "{set}: no {n:?} in {err}");
+        }
+        // One path, with its index: not the index-less one the document's parser appends.
+        assert!(!err.contains("(in `"), "{set}: {err}");
+    }
+}
+
 #[test]
 fn missing_scenario_file() {
     let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
