@@ -6,7 +6,9 @@
 # marginal: a run of REQUESTS requests minus a run of 2,000 (loading, start-up and output
 # cancel out). Simulated caches: 32 KiB L1 data, 512 KiB last level (the L2 of the
 # development machine), 64-byte lines. Prefetch instructions are not simulated: a prefetch
-# hint's gain shows only in wall-clock time (scripts/fleet-scaling.sh).
+# hint's gain shows only in wall-clock time (scripts/fleet-scaling.sh). Mispredicted
+# branches (conditional and indirect) come from cachegrind's simple branch predictor (`--branch-sim=yes`): a
+# real CPU predicts better, but a branch on unpredictable data misses on both.
 # Usage: [POLICIES="random load_aware"] [SIZES="10 1000 10000"] \
 #          scripts/fleet-cachegrind.sh [REQUESTS] [LABEL=BINARY ...]
 #   (default 100,000 requests and this tree's release binary without default features)
@@ -23,20 +25,21 @@ small=2000
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# count BINARY DEVICES POLICY REQUESTS -> "instructions d1_misses ll_misses"
+# count BINARY DEVICES POLICY REQUESTS -> "instructions d1_misses ll_misses mispredicts"
 count() {
   local rate duration
   rate=$(python3 -c "print(0.175 * $2)")
   duration=$(python3 -c "print($4 / (0.175 * $2))")
-  valgrind --tool=cachegrind --cache-sim=yes --D1=32768,8,64 --LL=524288,8,64 \
+  valgrind --tool=cachegrind --cache-sim=yes --branch-sim=yes --D1=32768,8,64 --LL=524288,8,64 \
     --cachegrind-out-file=/dev/null "$1" run scenarios/fleet.toml --no-out --json \
     --set devices.0.count="$2" --set workload.rate_rps="$rate" --set duration_s="$duration" \
     --set selection.kind="$3" 2>&1 > /dev/null |
-    awk '/I +refs:/ {i=$4} /D1 +misses:/ {d=$4} /LLd +misses:/ {l=$4} END {gsub(",","",i); gsub(",","",d); gsub(",","",l); print i, d, l}'
+    awk '/I +refs:/ {i=$4} /D1 +misses:/ {d=$4} /LLd +misses:/ {l=$4} /Mispredicts:/ {b=$3}
+      END {gsub(",","",i); gsub(",","",d); gsub(",","",l); gsub(",","",b); print i, d, l, b}'
 }
 
-echo "| binary | policy | devices | instructions / request | L1d misses / request | L2 misses / request |"
-echo "|---|---|---|---|---|---|"
+echo "| binary | policy | devices | instructions / request | L1d misses / request | L2 misses / request | mispredicted branches / request |"
+echo "|---|---|---|---|---|---|---|"
 for n in ${SIZES:-10 1000 10000}; do
   for policy in ${POLICIES:-random load_aware}; do
     for spec in "$@"; do
@@ -45,9 +48,9 @@ for n in ${SIZES:-10 1000 10000}; do
       count "$bin" "$n" "$policy" "$requests" > "$tmp/big" &
       count "$bin" "$n" "$policy" "$small" > "$tmp/small" &
       wait
-      read -r bi bd bl < "$tmp/big"
-      read -r si sd sl < "$tmp/small"
-      python3 -c "r = $requests - $small; print('| $label | $policy | $n | {:,.0f} | {:.1f} | {:.1f} |'.format(($bi - $si) / r, ($bd - $sd) / r, ($bl - $sl) / r))"
+      read -r bi bd bl bb < "$tmp/big"
+      read -r si sd sl sb < "$tmp/small"
+      python3 -c "r = $requests - $small; print('| $label | $policy | $n | {:,.0f} | {:.1f} | {:.1f} | {:.1f} |'.format(($bi - $si) / r, ($bd - $sd) / r, ($bl - $sl) / r, ($bb - $sb) / r))"
     done
   done
 done
