@@ -94,8 +94,11 @@ pub fn check_bucket_s(flag: &str, bucket_s: f64) -> Result<f64> {
         Ok(bucket_s)
     } else {
         Err(crate::Error::Override {
-            arg: format!("{flag} {bucket_s}"),
-            problem: "must be at least 0.001 (seconds)".into(),
+            arg: format!("{flag} {}", crate::check::num(bucket_s)),
+            problem: format!(
+                "must be a number of seconds in [0.001, {:e}]",
+                crate::time::MAX_INPUT_S
+            ),
         })
     }
 }

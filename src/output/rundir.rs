@@ -143,7 +143,8 @@ impl RunDir {
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp).map_err(Error::io(&tmp, "cannot clear"))?;
         }
-        std::fs::create_dir(&tmp).map_err(Error::io(&tmp, "cannot create"))?;
+        // Named by the folder asked for: the temporary one beside it is an implementation detail.
+        std::fs::create_dir(&tmp).map_err(Error::io(target, "cannot create the output folder"))?;
         Ok(RunDir {
             target: target.to_path_buf(),
             tmp,

@@ -279,6 +279,29 @@ fn set_override_type_errors_name_the_array_entry() {
     }
 }
 
+/// `--bucket-s` outside [0.001 s, 1e12 s] is refused with the value as written short (not a
+/// 301-digit expansion of 1e300) and the range, before anything runs.
+#[test]
+fn bucket_width_out_of_range_is_refused() {
+    for (value, shown) in [
+        ("0", "--bucket-s 0:"),
+        ("nan", "--bucket-s NaN:"),
+        ("1e300", "--bucket-s 1e300:"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+            .args(["run", "--no-out", "--bucket-s", value])
+            .arg(shipped("steady.toml"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{value}: {err}");
+        assert!(
+            err.contains(shown) && err.contains("[0.001, 1e12]") && err.len() < 200,
+            "{value}: {err}"
+        );
+    }
+}
+
 #[test]
 fn missing_scenario_file() {
     let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))

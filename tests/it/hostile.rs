@@ -157,6 +157,24 @@ fn out_that_is_a_file_or_a_foreign_folder_is_refused() {
     assert!(legacy.join("manifest.json").exists());
 }
 
+/// A folder that cannot be created is named as given, not by the temporary folder beside it
+/// (`/proc` takes no new folders, even from root).
+#[cfg(target_os = "linux")]
+#[test]
+fn out_that_cannot_be_created_is_named_as_given() {
+    let dir = fresh("outproc");
+    let sc = dir.join("s.toml");
+    std::fs::write(&sc, small("")).unwrap();
+    let o = edgesim(&["run", sc.to_str().unwrap(), "--out", "/proc/edgesim-out"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("/proc/edgesim-out: cannot create the output folder")
+            && !err.contains(".tmp-"),
+        "{err}"
+    );
+}
+
 // 2. The catalogue is validated like [cloud].
 
 #[test]
