@@ -892,11 +892,25 @@ fn cmd_platforms(
         "--alpha {}: must lie in [0, 1]",
         p.alpha
     );
-    anyhow::ensure!(
-        p.output_tokens >= 1,
-        "--output-tokens 0: a response has at least 1 token"
-    );
+    let max = edgesim::workload::tokens::MAX_TOKENS;
+    for (flag, n) in [
+        ("--prompt-tokens", p.prompt_tokens),
+        ("--output-tokens", p.output_tokens),
+    ] {
+        // As a scenario's token distributions: at least 1, at most MAX_TOKENS.
+        anyhow::ensure!(
+            (1..=max).contains(&n),
+            "{flag} {n}: must lie in [1, {max}] (tokens of one response)"
+        );
+    }
     let catalogue = edgesim::catalogue::ModelCatalogue::builtin();
+    let tasks = catalogue.tasks();
+    anyhow::ensure!(
+        tasks.contains(p.task.as_str()),
+        "--task \"{}\": no model in the catalogue has a quality figure for it; known tasks: {}",
+        edgesim::check::excerpt(&p.task, edgesim::check::EXCERPT_CHARS),
+        tasks.iter().copied().collect::<Vec<_>>().join(", ")
+    );
     let rows = edgesim::platforms::compare(calibration.as_deref(), &catalogue, &p)?;
     if json {
         out(&(serde_json::to_string_pretty(&serde_json::json!({ "platforms": rows }))? + "\n"))

@@ -262,3 +262,52 @@ fn every_shipped_profile_runs_every_model_it_calibrates() {
     }
     assert!(seen >= 20, "{seen}");
 }
+
+/// `edgesim platforms` refuses a task no model has a quality figure for (it printed a table of
+/// "-"), and token counts outside [1, 10,000,000], as a scenario does; exit code 2.
+#[test]
+fn platforms_refuses_unknown_tasks_and_token_counts_out_of_range() {
+    for (args, needles) in [
+        (
+            &["--task", "gsm9k"][..],
+            &["--task \"gsm9k\"", "known tasks:", "gsm8k"][..],
+        ),
+        (&["--task", ""], &["--task \"\"", "known tasks:"]),
+        (
+            &["--prompt-tokens", "0"],
+            &["--prompt-tokens 0", "[1, 10000000]"],
+        ),
+        (
+            &["--output-tokens", "4294967295"],
+            &["--output-tokens 4294967295", "[1, 10000000]"],
+        ),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_edgesim"))
+            .arg("platforms")
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        for n in needles {
+            assert!(err.contains(n), "{args:?}: no {n:?} in {err}");
+        }
+    }
+    // The largest counts allowed still make a table.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .args([
+            "platforms",
+            "--prompt-tokens",
+            "10000000",
+            "--task",
+            "gsm8k",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
