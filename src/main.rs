@@ -345,6 +345,18 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
         a.streams.contains(&1) && a.streams.iter().all(|&n| n >= 1),
         "--streams must include 1 (and be >= 1)"
     );
+    // Before any measurement: a profile needs a board name and a model key.
+    anyhow::ensure!(
+        !a.name.trim().is_empty(),
+        "--name \"{}\": must be non-empty (the board's name in the profile)",
+        a.name
+    );
+    if let Some(m) = &a.model_name {
+        anyhow::ensure!(
+            !m.trim().is_empty(),
+            "--model-name \"{m}\": must be non-empty (a key of the model catalogue)"
+        );
+    }
     anyhow::ensure!(a.decode_tokens >= 2, "--decode-tokens must be >= 2");
     anyhow::ensure!(a.repetitions >= 1, "--repetitions must be >= 1");
     let input = a

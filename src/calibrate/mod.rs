@@ -529,23 +529,22 @@ mod tests {
     }
 }
 
-/// Writes `profile` to `out` as TOML (atomically), then reads it back and validates it; a
-/// profile that does not validate is removed and the error returned, so `out` never holds a
-/// profile that scenarios would refuse.
+/// Writes `profile` to `out` as TOML (atomically), once its text reads back as a valid
+/// profile: `out` never holds a profile that scenarios would refuse, and a profile that does
+/// not validate leaves whatever file was at `out` untouched.
 pub fn write_profile(profile: &DeviceProfile, out: &Path) -> Result<()> {
     let header = format!(
         "Device profile written by `edgesim calibrate` on {}.\nRaw measurements, fit and provenance are under [provenance].",
         utc_now()
     );
-    crate::report::write_atomic(out, to_toml(profile, &header).as_bytes())?;
-    if let Err(e) = crate::device::load_profile(out) {
-        let _ = std::fs::remove_file(out);
+    let text = to_toml(profile, &header);
+    if let Err(e) = crate::device::profile::parse_profile(&text, out) {
         return Err(Error::Output {
             path: out.into(),
             problem: format!("the fitted profile does not validate (nothing written): {e}"),
         });
     }
-    Ok(())
+    crate::report::write_atomic(out, text.as_bytes())
 }
 
 /// Power options of a calibration.

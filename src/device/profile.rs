@@ -142,6 +142,9 @@ pub(crate) fn check_profile(path: &Path, key: &str, p: &DeviceProfile) -> Result
             ))
         }
     };
+    if p.device.name.trim().is_empty() {
+        return Err(bad("device.name".into(), &"\"\"", "must be non-empty"));
+    }
     pos("device.memory_gb".into(), p.device.memory_gb)?;
     if let Some(u) = p.device.usable_memory_gb {
         pos("device.usable_memory_gb".into(), u)?;
@@ -163,6 +166,13 @@ pub(crate) fn check_profile(path: &Path, key: &str, p: &DeviceProfile) -> Result
     }
     for (i, m) in p.models.iter().enumerate() {
         let k = |s: &str| format!("models[{i}].{s}");
+        if m.model.trim().is_empty() {
+            return Err(bad(
+                k("model"),
+                &"\"\"",
+                "must be non-empty (a key of the model catalogue)",
+            ));
+        }
         speed(k("prefill_tps"), m.prefill_tps)?;
         for (j, (x, y)) in m.prefill_curve.iter().enumerate() {
             pos(k(&format!("prefill_curve[{j}][0]")), *x)?;

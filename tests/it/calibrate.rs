@@ -608,3 +608,80 @@ fn imports_llama_batched_bench() {
         &["no llama-batched-bench result rows"],
     );
 }
+
+/// A blank `--name` or `--model-name` is refused before anything is measured (the profile's
+/// loader refuses a blank board name or model key too), and a file already at `--out` is left
+/// as it was.
+#[test]
+fn blank_names_are_refused_and_leave_the_old_profile() {
+    let out = out_path("blank-names");
+    std::fs::write(&out, "keep").unwrap();
+    for (flag, value) in [("--name", ""), ("--name", "  "), ("--model-name", "")] {
+        let mut args = vec![
+            "calibrate",
+            "--from-llama-bench",
+            fixture().to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--idle-watts",
+            "1",
+            "--busy-watts",
+            "2",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        if flag == "--model-name" {
+            args.extend(["--name".into(), "x".into()]);
+        }
+        args.extend([flag.into(), value.into()]);
+        let o = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flag} {value:?}: {err}");
+        assert!(
+            err.contains(flag) && err.contains("must be non-empty"),
+            "{flag} {value:?}: {err}"
+        );
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "keep");
+    }
+    // The loader: a profile with a blank board name or model key names the key.
+    let good = std::fs::read_to_string(root().join("calibration/jetson-orin-nano.toml")).unwrap();
+    let name_line = good.lines().find(|l| l.starts_with("name = ")).unwrap();
+    let model_line = good.lines().find(|l| l.starts_with("model = ")).unwrap();
+    for (text, key) in [
+        (good.replacen(name_line, "name = \" \"", 1), "device.name"),
+        (
+            good.replacen(model_line, "model = \"\"", 1),
+            "models[0].model",
+        ),
+    ] {
+        let e = edgesim::device::profile::parse_profile(&text, Path::new("p.toml")).unwrap_err();
+        let e = e.to_string();
+        assert!(
+            e.contains("p.toml") && e.contains(key) && e.contains("non-empty"),
+            "{e}"
+        );
+    }
+}
+
+/// A fitted profile that does not validate is not written, and the file already at `--out`
+/// stays (it was overwritten, then removed).
+#[test]
+fn a_profile_that_does_not_validate_leaves_the_old_file() {
+    let out = out_path("invalid-profile");
+    std::fs::write(&out, "keep").unwrap();
+    let text = std::fs::read_to_string(root().join("calibration/jetson-orin-nano.toml")).unwrap();
+    let mut p: DeviceProfile = toml::from_str(&text).unwrap();
+    p.device.memory_gb = -1.0;
+    let e = edgesim::calibrate::write_profile(&p, &out)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("does not validate") && e.contains("device.memory_gb"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "keep");
+}
