@@ -184,6 +184,19 @@ impl ModelCatalogue {
         names.join(", ")
     }
 
+    /// Checks that some model has a quality figure for `task`; the error says why not and
+    /// lists the known tasks (for a message that names where `task` was given).
+    pub fn check_task(&self, task: &str) -> std::result::Result<(), String> {
+        let tasks = self.tasks();
+        if tasks.contains(task) {
+            return Ok(());
+        }
+        let list = tasks.into_iter().collect::<Vec<_>>().join(", ");
+        Err(format!(
+            "no model in the catalogue has a quality figure for it; known tasks: {list}"
+        ))
+    }
+
     /// Every task that some model has a quality figure for.
     pub fn tasks(&self) -> std::collections::BTreeSet<&str> {
         self.models

@@ -916,13 +916,10 @@ fn cmd_platforms(
         );
     }
     let catalogue = edgesim::catalogue::ModelCatalogue::builtin();
-    let tasks = catalogue.tasks();
-    anyhow::ensure!(
-        tasks.contains(p.task.as_str()),
-        "--task \"{}\": no model in the catalogue has a quality figure for it; known tasks: {}",
-        edgesim::check::excerpt(&p.task, edgesim::check::EXCERPT_CHARS),
-        tasks.iter().copied().collect::<Vec<_>>().join(", ")
-    );
+    catalogue.check_task(&p.task).map_err(|problem| {
+        let task = edgesim::check::excerpt(&p.task, edgesim::check::EXCERPT_CHARS);
+        anyhow::anyhow!("--task \"{task}\": {problem}")
+    })?;
     let rows = edgesim::platforms::compare(calibration.as_deref(), &catalogue, &p)?;
     if json {
         out(&(serde_json::to_string_pretty(&serde_json::json!({ "platforms": rows }))? + "\n"))

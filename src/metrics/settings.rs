@@ -111,14 +111,7 @@ impl MetricsSpec {
 
 /// Checks that some catalogue model has a quality figure for `task` (given at `key`).
 pub fn check_task(cx: &Checker, catalogue: &ModelCatalogue, key: &str, task: &str) -> Result<()> {
-    let tasks = catalogue.tasks();
-    if tasks.contains(task) {
-        return Ok(());
-    }
-    let list = tasks.iter().copied().collect::<Vec<_>>().join(", ");
-    Err(cx.bad(
-        key,
-        format!("\"{task}\""),
-        format!("no model in the catalogue has a quality figure for it; known tasks: {list}"),
-    ))
+    catalogue
+        .check_task(task)
+        .map_err(|problem| cx.bad(key, format!("\"{task}\""), problem))
 }

@@ -326,13 +326,8 @@ impl Plan {
         let dir = path.parent().unwrap_or(Path::new("."));
         let scenario = dir.join(&file.scenario);
         // Errors in the scenario (reading it, or in it) also name this file and its key.
-        let in_scenario = |e: Error| {
-            bad(
-                "scenario".into(),
-                &format!("\"{}\"", file.scenario),
-                e.to_string(),
-            )
-        };
+        let cx = crate::check::Checker::new(path);
+        let in_scenario = |e| cx.referenced("scenario", &file.scenario, e);
         let base_text =
             crate::check::read_text(&scenario, "scenario", crate::check::MAX_CONFIG_BYTES)
                 .map_err(in_scenario)?;

@@ -260,11 +260,8 @@ fn set_override_type_errors_name_the_array_entry() {
             &["`cloud.rtt`", "unknown field `rtt`", "`rtt_ms`"],
         ),
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
-            .args(["check", "--set", set])
-            .arg(shipped("bursty.toml"))
-            .output()
-            .unwrap();
+        let bursty = shipped("bursty.toml");
+        let out = edgesim(&["check", "--set", set, bursty.to_str().unwrap()]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{set}: {err}");
         assert!(
@@ -288,11 +285,14 @@ fn bucket_width_out_of_range_is_refused() {
         ("nan", "--bucket-s NaN:"),
         ("1e300", "--bucket-s 1e300:"),
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
-            .args(["run", "--no-out", "--bucket-s", value])
-            .arg(shipped("steady.toml"))
-            .output()
-            .unwrap();
+        let steady = shipped("steady.toml");
+        let out = edgesim(&[
+            "run",
+            "--no-out",
+            "--bucket-s",
+            value,
+            steady.to_str().unwrap(),
+        ]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{value}: {err}");
         assert!(

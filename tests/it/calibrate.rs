@@ -2,17 +2,9 @@
 //! real calibration of a small GGUF model through llama.cpp (feature `llm`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use crate::common::*;
 use edgesim::device::profile::DeviceProfile;
-
-fn edgesim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_edgesim"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn out_path(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("edgesim-cal-{}", std::process::id()));
@@ -383,7 +375,7 @@ fn model_errors_are_clear_and_write_nothing() {
     // Interrupted (Ctrl-C): no profile, not even a partial one.
     if let Some(model) = test_model() {
         let out = out_path("interrupted");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_edgesim"))
             .args([
                 "calibrate",
                 "--model",
@@ -403,7 +395,7 @@ fn model_errors_are_clear_and_write_nothing() {
             .spawn()
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(1500));
-        let _ = Command::new("kill")
+        let _ = std::process::Command::new("kill")
             .args(["-INT", &child.id().to_string()])
             .status();
         let status = child.wait().unwrap();
@@ -616,34 +608,21 @@ fn imports_llama_batched_bench() {
 fn blank_names_are_refused_and_leave_the_old_profile() {
     let out = out_path("blank-names");
     std::fs::write(&out, "keep").unwrap();
-    for (flag, value) in [("--name", ""), ("--name", "  "), ("--model-name", "")] {
-        let mut args = vec![
-            "calibrate",
-            "--from-llama-bench",
-            fixture().to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--idle-watts",
-            "1",
-            "--busy-watts",
-            "2",
-        ]
-        .into_iter()
-        .map(String::from)
-        .collect::<Vec<_>>();
-        if flag == "--model-name" {
-            args.extend(["--name".into(), "x".into()]);
-        }
-        args.extend([flag.into(), value.into()]);
-        let o = Command::new(env!("CARGO_BIN_EXE_edgesim"))
-            .args(&args)
-            .output()
-            .unwrap();
+    let (input, out_s) = (fixture(), out.to_str().unwrap().to_string());
+    for (flag, names) in [
+        ("--name", &["--name", ""][..]),
+        ("--name", &["--name", "  "]),
+        ("--model-name", &["--name", "x", "--model-name", ""]),
+    ] {
+        let mut args = vec!["calibrate", "--from-llama-bench", input.to_str().unwrap()];
+        args.extend(["--out", &out_s, "--idle-watts", "1", "--busy-watts", "2"]);
+        args.extend(names);
+        let o = edgesim(&args);
         let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{flag} {value:?}: {err}");
+        assert_eq!(o.status.code(), Some(2), "{names:?}: {err}");
         assert!(
             err.contains(flag) && err.contains("must be non-empty"),
-            "{flag} {value:?}: {err}"
+            "{names:?}: {err}"
         );
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "keep");
     }

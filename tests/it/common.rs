@@ -1,10 +1,20 @@
 //! Shared helpers.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 use edgesim::metrics::{Recorder, RequestRecord, Summary};
 use edgesim::scenario::{LoadOptions, Scenario};
 use edgesim::time::SimTime;
+
+/// Runs the `edgesim` binary with `args` (from the current folder) and returns its output.
+pub fn edgesim<S: AsRef<OsStr>>(args: &[S]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .args(args)
+        .output()
+        .unwrap()
+}
 
 /// The repository root.
 pub fn root() -> PathBuf {

@@ -6,13 +6,6 @@ use std::process::{Command, Output, Stdio};
 
 use crate::common::*;
 
-fn edgesim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_edgesim"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use edgesim::plan::cost::RunValues;
 use edgesim::plan::{Planner, search};
@@ -189,13 +189,6 @@ fn files(d: &Path) -> BTreeMap<String, Vec<u8>> {
             )
         })
         .collect()
-}
-
-fn edgesim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_edgesim"))
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 fn plan_cli(plan: &Path, out: &Path, extra: &[&str]) -> Output {

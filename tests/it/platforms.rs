@@ -282,11 +282,7 @@ fn platforms_refuses_unknown_tasks_and_token_counts_out_of_range() {
             &["--output-tokens 4294967295", "[1, 10000000]"],
         ),
     ] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_edgesim"))
-            .arg("platforms")
-            .args(args)
-            .output()
-            .unwrap();
+        let out = edgesim(&[&["platforms"][..], args].concat());
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(out.stdout.is_empty(), "{args:?}");
@@ -295,16 +291,13 @@ fn platforms_refuses_unknown_tasks_and_token_counts_out_of_range() {
         }
     }
     // The largest counts allowed still make a table.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_edgesim"))
-        .args([
-            "platforms",
-            "--prompt-tokens",
-            "10000000",
-            "--task",
-            "gsm8k",
-        ])
-        .output()
-        .unwrap();
+    let out = edgesim(&[
+        "platforms",
+        "--prompt-tokens",
+        "10000000",
+        "--task",
+        "gsm8k",
+    ]);
     assert!(
         out.status.success(),
         "{}",

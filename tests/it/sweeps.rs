@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::common::*;
 
@@ -22,13 +22,6 @@ fn dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("edgesim-sweep-{}-{tag}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     d
-}
-
-fn edgesim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_edgesim"))
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 fn sweep(file: &Path, out: &Path, extra: &[&str]) -> Output {
