@@ -66,6 +66,12 @@ pub fn run(base: &Scenario, policies: &[SelectionKind], bucket_s: f64) -> Result
 
 /// Runs one scenario with the recorders compare needs.
 pub fn run_one(policy: SelectionKind, sc: &Scenario, bucket_s: f64) -> Result<PolicyRun> {
+    crate::output::check_bucket_count(
+        "--bucket-s",
+        bucket_s,
+        sc,
+        crate::output::MAX_FIGURE_POINTS,
+    )?;
     let mut series = Timeseries::new(sc, bucket_s);
     let mut latency = RouteLatencies::default();
     let summary = {

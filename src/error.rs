@@ -117,8 +117,41 @@ impl Error {
         Error::Invalid {
             path: path.into(),
             key: crate::check::excerpt(&key.into(), crate::check::EXCERPT_CHARS),
-            value: crate::check::excerpt(&value.to_string(), crate::check::EXCERPT_CHARS),
+            value: crate::check::excerpt(
+                &short_number(value.to_string()),
+                crate::check::EXCERPT_CHARS,
+            ),
             problem: problem.into(),
         }
+    }
+}
+
+/// A value that is a long plain number (`f64`'s `Display` writes 1e300 as 301 digits) in the
+/// exponent form of [`crate::check::num`]; anything else as it is.
+fn short_number(v: String) -> String {
+    const LONG: usize = 20;
+    match v.parse::<f64>() {
+        Ok(x) if v.len() > LONG && x.is_finite() => crate::check::num(x),
+        _ => v,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_numbers_are_shown_short_and_other_values_as_they_are() {
+        let e = Error::invalid("s.toml", "workload.time_scale", 1e300, "too large");
+        assert!(
+            e.to_string().contains("`workload.time_scale` = 1e300:"),
+            "{e}"
+        );
+        let e = Error::invalid("s.toml", "k", 0.5, "p");
+        assert!(e.to_string().contains("`k` = 0.5:"), "{e}");
+        let e = Error::invalid("s.toml", "k", u64::MAX, "p");
+        assert!(e.to_string().contains("`k` = 18446744073709551615:"), "{e}");
+        let e = Error::invalid("s.toml", "k", "\"a name\"", "p");
+        assert!(e.to_string().contains("`k` = \"a name\":"), "{e}");
     }
 }

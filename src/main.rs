@@ -884,11 +884,13 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
 fn cmd_check(args: &ScenarioArgs) -> anyhow::Result<()> {
     let sc = args.load()?;
     out(&sc.resolved_toml())?;
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     eprintln!(
-        "{}: ok ({} devices, {} classes)",
+        "{}: ok ({}, {})",
         args.scenario.display(),
-        sc.device_count(),
-        sc.classes().len()
+        plural(sc.device_count(), "device", "devices"),
+        plural(sc.classes().len(), "class", "classes")
     );
     Ok(())
 }

@@ -103,6 +103,52 @@ pub fn check_bucket_s(flag: &str, bucket_s: f64) -> Result<f64> {
     }
 }
 
+/// The most time-series buckets one run may have: the gateway table and the bucket spans are
+/// kept in memory, one entry per bucket (1e6 buckets of 10 s cover 115 days).
+pub const MAX_BUCKETS: f64 = 1e6;
+
+/// The most rows (buckets x devices) of the `timeseries` table that `run` writes.
+pub const MAX_SERIES_ROWS: f64 = 1e8;
+
+/// The most points (buckets x devices) per policy that `compare` keeps in memory for its
+/// figures (56 bytes each: about 110 MB per policy).
+pub const MAX_FIGURE_POINTS: f64 = 2e6;
+
+/// Checks that buckets of `bucket_s` seconds over the arrivals of `sc` make at most
+/// [`MAX_BUCKETS`] buckets and `max_points` buckets x devices; the error names the flag, the
+/// span and the narrowest width allowed, before anything runs.
+pub fn check_bucket_count(flag: &str, bucket_s: f64, sc: &Scenario, max_points: f64) -> Result<()> {
+    let span_s = sc.arrival_span_s();
+    let buckets = (span_s / bucket_s).ceil().max(1.0);
+    let devices = sc.device_count().max(1) as f64;
+    if buckets <= MAX_BUCKETS && buckets * devices <= max_points {
+        return Ok(());
+    }
+    let need_s = (span_s / MAX_BUCKETS).max(span_s * devices / max_points);
+    // The narrowest allowed width, rounded up to two significant digits.
+    let scale = 10f64.powf(need_s.log10().floor() - 1.0);
+    let width = (need_s / scale).ceil() * scale;
+    let what = if buckets > MAX_BUCKETS {
+        format!("more than the {MAX_BUCKETS:e} allowed")
+    } else {
+        format!(
+            "x {} devices = {:.3e} rows, more than the {max_points:e} allowed",
+            devices,
+            buckets * devices
+        )
+    };
+    Err(crate::Error::Override {
+        arg: format!("{flag} {}", crate::check::num(bucket_s)),
+        problem: format!(
+            "arrivals span {} s, so the time series would have {:.3e} buckets, {what}; \
+             give {flag} {} or more",
+            crate::check::num(span_s),
+            buckets,
+            crate::check::num(width)
+        ),
+    })
+}
+
 /// Parquet if this build has it, else CSV.
 pub fn default_format() -> Format {
     if Format::Parquet.available() {
@@ -121,6 +167,7 @@ pub fn run_to_dir(
     target: &Path,
     opts: &OutputOptions,
 ) -> Result<(Summary, Vec<PathBuf>)> {
+    check_bucket_count("--bucket-s", opts.bucket_s, sc, MAX_SERIES_ROWS)?;
     let rd = rundir::RunDir::begin(target, "output folder")?;
     let dir = rd.path();
     let mut requests = if opts.requests {

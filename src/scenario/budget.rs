@@ -11,11 +11,16 @@
 use super::Scenario;
 use crate::check::Checker;
 use crate::error::Result;
+use crate::outages::RandomFile;
 use crate::workload::Arrivals;
 
 /// The most requests one run may generate (expected value): at 3-4 million events per second
 /// this is hours of computing; split longer studies into runs.
 pub const MAX_REQUESTS: f64 = 1e10;
+
+/// The most failure-and-repair cycles (expected value, over every device and provider with
+/// `random_outages`) one run may simulate: each is two events, and 1e9 of them take minutes.
+pub const MAX_OUTAGE_CYCLES: f64 = 1e9;
 
 /// Simulator state per request in flight \[bytes\]: the request record, its events in the
 /// queue and its share of the free list (an upper estimate; measured 120-180 bytes).
@@ -48,13 +53,17 @@ pub struct Estimate {
     pub memory_gb: f64,
 }
 
-/// The key that sets the arrival rate, for errors.
-fn rate_key(a: &Arrivals) -> &'static str {
+/// The key that sets the arrival rate, and its value, for errors. A bursty workload names the
+/// larger of its two rates: it sets both the peak and most of the mean.
+fn rate_key(a: &Arrivals) -> (&'static str, String) {
     match a {
-        Arrivals::Poisson(_) => "workload.rate_rps",
-        Arrivals::Bursty(_) => "workload.burst_rate_rps",
-        Arrivals::Closed(_) => "workload.users",
-        Arrivals::Trace(_) => "workload.path",
+        Arrivals::Poisson(p) => ("workload.rate_rps", p.rate_rps.to_string()),
+        Arrivals::Bursty(b) if b.base_rate_rps > b.burst_rate_rps => {
+            ("workload.base_rate_rps", b.base_rate_rps.to_string())
+        }
+        Arrivals::Bursty(b) => ("workload.burst_rate_rps", b.burst_rate_rps.to_string()),
+        Arrivals::Closed(c) => ("workload.users", c.users.to_string()),
+        Arrivals::Trace(t) => ("workload.path", t.path.display().to_string()),
     }
 }
 
@@ -109,22 +118,72 @@ pub fn estimate(sc: &Scenario) -> Estimate {
     }
 }
 
-/// Refuses a scenario whose expected requests or memory exceed the limits.
-pub fn check(cx: &Checker, sc: &Scenario) -> Result<Estimate> {
-    let e = estimate(sc);
-    let key = rate_key(&sc.workload.arrivals);
-    let value = |sc: &Scenario| -> String {
-        match &sc.workload.arrivals {
-            Arrivals::Poisson(p) => p.rate_rps.to_string(),
-            Arrivals::Bursty(b) => b.burst_rate_rps.to_string(),
-            Arrivals::Closed(c) => c.users.to_string(),
-            Arrivals::Trace(t) => t.path.display().to_string(),
+/// Expected failure-and-repair cycles of `sc`'s random outages over the arrivals' span, and
+/// the source with the most (its key, e.g. `devices[0].random_outages`, and its settings).
+/// Degraded periods of a cloud (`degraded.random`) count like its outages.
+fn outage_cycles(sc: &Scenario) -> (f64, Option<(String, RandomFile)>) {
+    let span_s = sc.arrival_span_s();
+    let groups = sc.fleet.iter().enumerate().map(|(i, g)| {
+        (
+            format!("devices[{i}].random_outages"),
+            f64::from(g.count),
+            g.outages.random,
+        )
+    });
+    let clouds = sc.cloud.providers().enumerate().flat_map(|(i, c)| {
+        let key = if i == 0 {
+            "cloud".to_string()
+        } else {
+            format!("cloud.fallbacks[{}]", i - 1)
+        };
+        let degraded = c
+            .degraded
+            .as_ref()
+            .map(|d| (format!("{key}.degraded.random"), 1.0, d.when.random));
+        [(format!("{key}.random_outages"), 1.0, c.outages.random)]
+            .into_iter()
+            .chain(degraded)
+    });
+    let mut total = 0.0;
+    let mut worst: Option<(f64, String, RandomFile)> = None;
+    for (key, count, random) in groups.chain(clouds) {
+        let Some(r) = random else { continue };
+        let cycles = count * span_s / (r.mtbf_s + r.mttr_s);
+        total += cycles;
+        if worst.as_ref().is_none_or(|w| cycles > w.0) {
+            worst = Some((cycles, key, r));
         }
-    };
+    }
+    (total, worst.map(|(_, k, r)| (k, r)))
+}
+
+/// Refuses a scenario whose expected requests, outage cycles or memory exceed the limits.
+pub fn check(cx: &Checker, sc: &Scenario) -> Result<Estimate> {
+    let (cycles, worst) = outage_cycles(sc);
+    if let Some((key, r)) = worst
+        && (cycles.is_nan() || cycles > MAX_OUTAGE_CYCLES)
+    {
+        return Err(cx.bad(
+            key,
+            format!(
+                "{{ mtbf_s = {}, mttr_s = {} }}",
+                crate::check::num(r.mtbf_s),
+                crate::check::num(r.mttr_s)
+            ),
+            format!(
+                "random episodes would begin and end about {cycles:.3e} times over the run's {} s \
+                 of arrivals, more than the {MAX_OUTAGE_CYCLES:e} one run may simulate; lengthen \
+                 mtbf_s and mttr_s (their sum is the mean cycle), or shorten the run",
+                crate::check::num(sc.arrival_span_s())
+            ),
+        ));
+    }
+    let e = estimate(sc);
+    let (key, value) = rate_key(&sc.workload.arrivals);
     if e.requests.is_nan() || e.requests > MAX_REQUESTS {
         return Err(cx.bad(
             key,
-            value(sc),
+            value,
             format!(
                 "with duration_s = {} this is {:.3e} requests, more than the {MAX_REQUESTS:e} one \
                  run may generate; lower the rate or the duration, or split the study into runs",
@@ -137,7 +196,7 @@ pub fn check(cx: &Checker, sc: &Scenario) -> Result<Estimate> {
     if e.memory_gb.is_nan() || e.memory_gb > limit {
         return Err(cx.bad(
             key,
-            value(sc),
+            value,
             format!(
                 "the run would hold about {:.3e} requests in flight and need about {:.1} GB of \
                  memory, more than the {limit} GB allowed (set EDGESIM_MEMORY_LIMIT_GB to allow \

@@ -263,6 +263,21 @@ impl Scenario {
         self.duration_s.map_or(SimTime::MAX, SimTime::from_secs_f64)
     }
 
+    /// How long arrivals last \[s\]: `duration_s`, or for a trace replayed whole the time of
+    /// its last row (scaled); a trace cut by `duration_s` ends at the earlier of the two.
+    pub fn arrival_span_s(&self) -> f64 {
+        let trace = match &self.workload.arrivals {
+            crate::workload::Arrivals::Trace(t) => Some(t.last_arrival_s()),
+            _ => None,
+        };
+        match (self.duration_s, trace) {
+            (Some(d), Some(t)) => d.min(t),
+            (Some(d), None) => d,
+            (None, Some(t)) => t,
+            (None, None) => 0.0,
+        }
+    }
+
     /// The request classes (at least one).
     pub fn classes(&self) -> &[ClassSpec] {
         &self.workload.demand.classes

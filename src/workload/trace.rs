@@ -245,7 +245,7 @@ pub fn parse_timestamp_us(s: &str) -> Option<i128> {
     let y: i64 = d.next()?.parse().ok()?;
     let m: u32 = d.next()?.parse().ok()?;
     let day: u32 = d.next()?.parse().ok()?;
-    if d.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+    if d.next().is_some() || !(1..=12).contains(&m) || !(1..=days_in_month(y, m)).contains(&day) {
         return None;
     }
     let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
@@ -271,6 +271,16 @@ pub fn parse_timestamp_us(s: &str) -> Option<i128> {
     let days = days_from_civil(y, m, day);
     let secs = i128::from(days) * 86_400 + i128::from(h * 3600 + mi * 60 + sec);
     Some(secs * 1_000_000 + us)
+}
+
+/// Days in month `m` (1-12) of year `y`, proleptic Gregorian (2023-02-29 is no date).
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        4 | 6 | 9 | 11 => 30,
+        2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
+        2 => 28,
+        _ => 31,
+    }
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -366,6 +376,15 @@ mod tests {
         assert_eq!(parse_timestamp_us("2023-13-01 00:00:00"), None);
         assert_eq!(parse_timestamp_us("yesterday"), None);
         assert_eq!(parse_timestamp_us("2023-11-16 18:15:46.68x"), None);
+        // Days that no month has: 2023 is not a leap year, 2024 is, 1900 is not, 2000 is.
+        assert_eq!(parse_timestamp_us("2023-02-29 00:00:00"), None);
+        assert_eq!(parse_timestamp_us("2023-11-31 00:00:00"), None);
+        assert_eq!(parse_timestamp_us("1900-02-29 00:00:00"), None);
+        // 2024-02-29 and the day after are one day apart; 2000-02-29 exists.
+        let leap = parse_timestamp_us("2024-02-29 00:00:00").unwrap();
+        let next = parse_timestamp_us("2024-03-01 00:00:00").unwrap();
+        assert_eq!(next - leap, 86_400_000_000);
+        assert!(parse_timestamp_us("2000-02-29 12:00:00").is_some());
     }
 
     #[test]

@@ -302,6 +302,83 @@ fn bucket_width_out_of_range_is_refused() {
     }
 }
 
+/// Buckets too narrow for the run's span (or a span too long for the default width) are
+/// refused before anything runs or is written, naming the narrowest width; that width passes.
+#[test]
+fn too_many_time_series_buckets_are_refused_before_the_run() {
+    let bursty = shipped("bursty.toml");
+    let dir = std::env::temp_dir().join(format!("edgesim-buckets-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let slow = [
+        "--set",
+        "workload.base_rate_rps=0.001",
+        "--set",
+        "workload.burst_rate_rps=0.001",
+    ];
+    let cases: [(&str, &[&str], &str); 3] = [
+        (
+            "run",
+            &["--bucket-s", "0.001", "--set", "duration_s=1e6"],
+            "1.000e9 buckets",
+        ),
+        (
+            "run",
+            &["--set", "duration_s=1e9"],
+            "--bucket-s 10: arrivals span 1000000000 s",
+        ),
+        (
+            "compare",
+            &["--bucket-s", "0.001", "--set", "duration_s=1e5"],
+            "1.000e8 buckets",
+        ),
+    ];
+    for (cmd, args, shown) in cases {
+        let out_dir = dir.join(cmd);
+        let mut all = vec![
+            cmd,
+            "--out",
+            out_dir.to_str().unwrap(),
+            bursty.to_str().unwrap(),
+        ];
+        all.extend_from_slice(&slow);
+        all.extend_from_slice(args);
+        let out = edgesim(&all);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(shown) && err.contains("or more"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            !out_dir.exists(),
+            "{args:?}: {} was created",
+            out_dir.display()
+        );
+    }
+    // The width the message names passes the check; one a tenth of it does not.
+    let sc = load(&bursty, &["duration_s=1e9", "workload.base_rate_rps=0.001"]);
+    let rows = edgesim::output::MAX_SERIES_ROWS;
+    let err = edgesim::output::check_bucket_count("--bucket-s", 10.0, &sc, rows).unwrap_err();
+    assert!(
+        err.to_string().contains("give --bucket-s 1000 or more"),
+        "{err}"
+    );
+    assert!(edgesim::output::check_bucket_count("--bucket-s", 1000.0, &sc, rows).is_ok());
+    assert!(edgesim::output::check_bucket_count("--bucket-s", 999.0, &sc, rows).is_err());
+    // Many devices: the rows bound, not the buckets bound, sets the width.
+    let fleet = load(
+        &shipped("fleet.toml"),
+        &["duration_s=1e6", "workload.rate_rps=1"],
+    );
+    let err = edgesim::output::check_bucket_count("--bucket-s", 10.0, &fleet, rows).unwrap_err();
+    assert!(
+        err.to_string().contains("10000 devices")
+            && err.to_string().contains("give --bucket-s 100 or more"),
+        "{err}"
+    );
+    assert!(edgesim::output::check_bucket_count("--bucket-s", 100.0, &fleet, rows).is_ok());
+}
+
 #[test]
 fn missing_scenario_file() {
     let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))

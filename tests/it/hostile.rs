@@ -400,6 +400,42 @@ fn memory_blow_ups_are_refused_before_the_run() {
         ),
         &["workload.users", "10000000"],
     );
+    // Random outages so frequent that their events alone would take hours.
+    let err = refused(
+        "flapping",
+        &s.replace("duration_s = 120", "duration_s = 100000")
+            .replace(
+                "model = \"qwen2.5-1.5b\"\n",
+                "model = \"qwen2.5-1.5b\"\nrandom_outages = { mtbf_s = 1e-6, mttr_s = 1e-6 }\n",
+            ),
+        &[
+            "`devices[0].random_outages` = { mtbf_s = 1e-6, mttr_s = 1e-6 }",
+            "5.000e10",
+            "1e9",
+        ],
+    );
+    assert!(err.contains("lengthen mtbf_s and mttr_s"), "{err}");
+    // A bursty workload names the rate that is too high, base or burst.
+    let bursty = |base: &str, burst: &str| {
+        s.replace(
+            "kind = \"poisson\"\nrate_rps = 2.0",
+            &format!(
+                "kind = \"bursty\"\nbase_rate_rps = {base}\nburst_rate_rps = {burst}\n\
+                 burst_length_s = 10\nburst_period_s = 60"
+            ),
+        )
+    };
+    let err = refused(
+        "base1e9",
+        &bursty("1e9", "2"),
+        &["`workload.base_rate_rps` = 1000000000"],
+    );
+    assert!(!err.contains("burst_rate_rps"), "{err}");
+    refused(
+        "burst1e9",
+        &bursty("1", "1e9"),
+        &["`workload.burst_rate_rps` = 1000000000"],
+    );
     let dir = fresh("reps");
     let sc = dir.join("s.toml");
     std::fs::write(&sc, &s).unwrap();
