@@ -356,7 +356,7 @@ mod tests {
 /// "lognormal"`) whose variants are structs that deny unknown keys. serde's internally tagged
 /// enums buffer the section and lose the key of an error inside it; this reads the section as a
 /// table, takes the tag, and deserialises the rest into the variant's struct, so that errors
-/// name the key (`invalid type: string "fast", expected f64 (key rate_rps)`).
+/// name the key (`` `rate_rps`: invalid type: string "fast", expected f64 ``).
 pub mod tagged {
     use serde::de::{DeserializeOwned, Deserializer, Error as _};
 
@@ -396,20 +396,44 @@ pub mod tagged {
         Ok((value, t))
     }
 
-    /// Deserialises the keys of a variant, naming the key of an error.
+    /// Deserialises the keys of a variant, naming the key of an error: the message starts
+    /// with the key's path within the section (`` `prompt_tokens.sigma`: invalid type ... ``),
+    /// joined across nested tagged sections, and ends with the tags that chose the variants.
     pub fn variant<'de, D: Deserializer<'de>, T: DeserializeOwned>(
         t: toml::Table,
         tag: &str,
         value: &str,
     ) -> Result<T, D::Error> {
-        T::deserialize(toml::Value::Table(t)).map_err(|e| {
-            let msg = e.to_string();
-            let msg = msg.trim_end();
-            let msg = match msg.split_once("\nin `") {
-                Some((what, key)) => format!("{what} (key {}", key.replace('`', "")) + ")",
-                None => msg.to_string(),
-            };
-            D::Error::custom(format!("{msg}, for {tag} = \"{value}\""))
-        })
+        serde_path_to_error::deserialize(toml::Value::Table(t)).map_err(
+            |e: serde_path_to_error::Error<toml::de::Error>| {
+                let at = e.path().to_string();
+                let msg = e.into_inner().to_string();
+                // The value's own deserializer appends "in `key`" (no indices): drop it.
+                let msg = msg.split("\nin `").next().unwrap_or_default().trim_end();
+                let msg = with_key(&at, msg);
+                D::Error::custom(format!("{msg}, for {tag} = \"{value}\""))
+            },
+        )
+    }
+
+    /// `msg` led by the key path `at` (serde_path_to_error's form, `.` for the section
+    /// itself) joined with the path that a nested section's message already leads with.
+    pub fn with_key(at: &str, msg: &str) -> String {
+        let (inner, rest) = leading_key(msg);
+        let key = match (at, inner) {
+            (".", None) => return msg.to_string(),
+            (".", Some(k)) => k.to_string(),
+            (a, None) => a.to_string(),
+            (a, Some(k)) => format!("{a}.{k}"),
+        };
+        format!("`{key}`: {rest}")
+    }
+
+    /// Splits the key path a message leads with (`` `a.b`: rest ``) from the rest.
+    pub fn leading_key(msg: &str) -> (Option<&str>, &str) {
+        msg.strip_prefix('`')
+            .and_then(|m| m.split_once("`: "))
+            .filter(|(k, _)| !k.is_empty() && !k.contains(char::is_whitespace))
+            .map_or((None, msg), |(k, rest)| (Some(k), rest))
     }
 }

@@ -124,11 +124,8 @@ impl Scenario {
                 let inner = e.into_inner().to_string();
                 // The document's own deserializer appends "in `key.path`" without indices.
                 let message = inner.split("\nin `").next().unwrap_or_default().trim_end();
-                let message = if at == "." {
-                    message.to_string()
-                } else {
-                    format!("`{at}`: {message}")
-                };
+                // A tagged section's message leads with the key inside it: one path.
+                let message = crate::check::tagged::with_key(&at, message);
                 syntax(
                     path,
                     format!(

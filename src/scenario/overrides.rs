@@ -47,9 +47,20 @@ pub fn apply(doc: &mut toml::Value, arg: &str, path: &[String], value: toml::Val
     for (depth, seg) in parents.iter().enumerate() {
         let here = path[..depth].join(".");
         cur = match cur {
-            toml::Value::Table(t) => t
-                .entry(seg.clone())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new())),
+            toml::Value::Table(t) => {
+                // A missing key followed by an index: an entry of an array the file does not
+                // have (a table named "0" would only fail later, as "expected a sequence").
+                let next = path.get(depth + 1).filter(|n| n.parse::<usize>().is_ok());
+                if let (false, Some(n)) = (t.contains_key(seg), next) {
+                    let key = path[..=depth].join(".");
+                    return Err(err(format!(
+                        "`{key}` is not in the scenario, so it has no entry {n}; set the whole \
+                         array (e.g. --set '{key}=[{{ ... }}]') or write it in the file"
+                    )));
+                }
+                t.entry(seg.clone())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            }
             toml::Value::Array(a) => {
                 let i: usize = seg
                     .parse()
@@ -88,6 +99,21 @@ mod tests {
     fn set(doc: &mut toml::Value, arg: &str) -> Result<()> {
         let (path, v) = parse_set(arg)?;
         apply(doc, arg, &path, v)
+    }
+
+    #[test]
+    fn an_index_into_an_array_the_file_lacks_is_refused() {
+        let mut doc = toml::Value::Table(toml::from_str("[cloud]\nmodel = \"m\"\n").unwrap());
+        let err = set(&mut doc, "cloud.limits.0.limit=5")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`cloud.limits` is not in the scenario, so it has no entry 0"),
+            "{err}"
+        );
+        // A missing table is still created.
+        set(&mut doc, "cloud.extra.x=1").unwrap();
+        assert_eq!(doc["cloud"]["extra"]["x"].as_integer(), Some(1));
     }
 
     #[test]

@@ -75,7 +75,7 @@ fn wrong_type() {
         "wrong_type",
         &text,
         &[
-            "key rate_rps",
+            "`rate_rps`: invalid type",
             "\"fast\"",
             "invalid type",
             "expected f64",
@@ -259,6 +259,21 @@ fn set_override_type_errors_name_the_array_entry() {
             "cloud.rtt=1",
             &["`cloud.rtt`", "unknown field `rtt`", "`rtt_ms`"],
         ),
+        // Inside tagged sections (`kind`, `dist`), nested: one path to the key.
+        (
+            "workload.prompt_tokens.sigma=\"x\"",
+            &[
+                "`workload.prompt_tokens.sigma`: invalid type: string \"x\", expected f64",
+                "for dist = \"lognormal\", for kind = \"bursty\"",
+            ],
+        ),
+        (
+            "rate_limit.windw_s=60",
+            &[
+                "`rate_limit.windw_s`: unknown field `windw_s`",
+                "`window_s`",
+            ],
+        ),
     ] {
         let bursty = shipped("bursty.toml");
         let out = edgesim(&["check", "--set", set, bursty.to_str().unwrap()]);
@@ -274,6 +289,17 @@ fn set_override_type_errors_name_the_array_entry() {
         // One path, with its index: not the index-less one the document's parser appends.
         assert!(!err.contains("(in `"), "{set}: {err}");
     }
+    // An entry of an array the scenario does not have (it was a table named "0", refused as
+    // "`cloud.limits`: invalid type: map, expected a sequence").
+    let bursty = shipped("bursty.toml");
+    let set = "cloud.limits.0.limit=5";
+    let out = edgesim(&["check", "--set", set, bursty.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("`cloud.limits` is not in the scenario, so it has no entry 0"),
+        "{err}"
+    );
 }
 
 /// `--bucket-s` outside [0.001 s, 1e12 s] is refused with the value as written short (not a
