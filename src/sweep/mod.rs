@@ -311,6 +311,20 @@ pub(crate) fn value_text(v: &toml::Value) -> String {
     s.trim().trim_start_matches("v = ").to_string()
 }
 
+/// Whether two axis steps hold the same values, an integer equal to a float counting as the
+/// same (`1` and `1.0`).
+fn same_values(a: &[toml::Value], b: &[toml::Value]) -> bool {
+    use toml::Value::{Array, Float, Integer};
+    fn same(x: &toml::Value, y: &toml::Value) -> bool {
+        match (x, y) {
+            (Integer(i), Float(f)) | (Float(f), Integer(i)) => *i as f64 == *f,
+            (Array(xs), Array(ys)) => same_values(xs, ys),
+            _ => x == y,
+        }
+    }
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y))
+}
+
 impl Plan {
     /// Reads, checks and expands a sweep file. Every point's scenario is validated here,
     /// before any run starts.
@@ -357,6 +371,8 @@ impl Plan {
         let mut columns: Vec<String> = Vec::new();
         for (i, a) in file.axes.iter().enumerate() {
             let at = |k: &str| format!("axes[{i}].{k}");
+            // A zipped axis (`keys`) takes arrays of one value per key, even with one key.
+            let zipped = a.keys.is_some();
             let keys = match (&a.key, &a.keys) {
                 (Some(k), None) => vec![k.clone()],
                 (None, Some(ks)) if !ks.is_empty() => ks.clone(),
@@ -375,41 +391,24 @@ impl Plan {
                     format!("axis `{}` has no values", keys.join(", ")),
                 ));
             }
-            let mut steps = Vec::new();
-            for (j, v) in a.values.iter().enumerate() {
-                let step: Vec<String> = if keys.len() == 1 {
-                    vec![value_text(v)]
+            for (n, k) in keys.iter().enumerate() {
+                let key = if zipped {
+                    format!("keys[{n}]")
                 } else {
-                    match v {
-                        toml::Value::Array(xs) if xs.len() == keys.len() => {
-                            xs.iter().map(value_text).collect()
-                        }
-                        _ => {
-                            return Err(bad(
-                                format!("axes[{i}].values[{j}]"),
-                                &value_text(v),
-                                format!(
-                                    "a zipped axis needs arrays of {} values ({})",
-                                    keys.len(),
-                                    keys.join(", ")
-                                ),
-                            ));
-                        }
-                    }
+                    "key".into()
                 };
-                if steps.contains(&step) {
+                if k.split('.').any(|seg| seg.trim().is_empty()) {
                     return Err(bad(
-                        format!("axes[{i}].values[{j}]"),
-                        &value_text(v),
-                        "repeated value".into(),
+                        at(&key),
+                        &format!("\"{k}\""),
+                        "a scenario key: dotted names, arrays by index (devices.1.count), no \
+                         empty segment"
+                            .into(),
                     ));
                 }
-                steps.push(step);
-            }
-            for k in &keys {
                 if k == "seed" {
                     return Err(bad(
-                        at("key"),
+                        at(&key),
                         k,
                         "replication r runs with seed = the sweep's `seed` + r at every point; \
                          set the sweep's top-level `seed` instead of an axis"
@@ -417,9 +416,43 @@ impl Plan {
                     ));
                 }
                 if columns.contains(k) {
-                    return Err(bad(at("key"), k, "this key already has an axis".into()));
+                    return Err(bad(at(&key), k, "this key already has an axis".into()));
                 }
                 columns.push(k.clone());
+            }
+            let mut steps = Vec::new();
+            let mut seen: Vec<&[toml::Value]> = Vec::new();
+            for (j, v) in a.values.iter().enumerate() {
+                let (step, parts): (Vec<String>, &[toml::Value]) = if !zipped {
+                    (vec![value_text(v)], std::slice::from_ref(v))
+                } else {
+                    match v {
+                        toml::Value::Array(xs) if xs.len() == keys.len() => {
+                            (xs.iter().map(value_text).collect(), xs.as_slice())
+                        }
+                        _ => {
+                            return Err(bad(
+                                format!("axes[{i}].values[{j}]"),
+                                &value_text(v),
+                                format!(
+                                    "a zipped axis needs arrays of one value per key: {} ({})",
+                                    keys.len(),
+                                    keys.join(", ")
+                                ),
+                            ));
+                        }
+                    }
+                };
+                // 1 and 1.0 are one step of a float key (the same scenario twice).
+                if seen.iter().any(|p| same_values(p, parts)) {
+                    return Err(bad(
+                        format!("axes[{i}].values[{j}]"),
+                        &value_text(v),
+                        "repeated value".into(),
+                    ));
+                }
+                seen.push(parts);
+                steps.push(step);
             }
             axes.push(Axis {
                 keys,

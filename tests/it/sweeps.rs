@@ -275,7 +275,32 @@ fn bad_sweep_files_are_rejected_before_any_run() {
     rejected(
         "seed_axis",
         &base.replace("\"workload.base_rate_rps\"]", "\"seed\"]"),
-        &["axes[2].key", "seed"],
+        &["axes[2].keys[1]", "seed"],
+    );
+    // 1 and 1.0 are one value of a float key: the same scenario twice.
+    rejected(
+        "repeat_int_float",
+        &base.replace("values = [1.0, 2.0]", "values = [1, 1.0]"),
+        &["axes[1].values[1]", "1.0", "repeated value"],
+    );
+    // A zipped axis takes arrays of one value per key, even with one key (it took [1, 2] as
+    // the key's value).
+    rejected(
+        "zipped_one_key",
+        &base.replace(
+            "keys = [\"duration_s\", \"workload.base_rate_rps\"]\nvalues = [[600, 0.3]]",
+            "keys = [\"duration_s\"]\nvalues = [[600, 700]]",
+        ),
+        &[
+            "axes[2].values[0]",
+            "[600, 700]",
+            "one value per key: 1 (duration_s)",
+        ],
+    );
+    rejected(
+        "empty_key_segment",
+        &base.replace("\"workload.base_rate_rps\"]", "\"workload.\"]"),
+        &["axes[2].keys[1]", "\"workload.\"", "no empty segment"],
     );
     rejected(
         "unknown_sweep_key",
