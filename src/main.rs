@@ -80,7 +80,12 @@ struct TableArgs {
     #[arg(long)]
     no_requests: bool,
     /// Width of the time-series buckets in seconds.
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    #[arg(
+        long,
+        default_value_t = 10.0,
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
     bucket_s: f64,
 }
 
@@ -310,16 +315,16 @@ struct CalibrateArgs {
     #[arg(long, default_value_t = 3)]
     repetitions: u32,
     /// Idle power in W (with --busy-watts, instead of a meter).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     idle_watts: Option<f64>,
     /// Busy power in W (with --idle-watts, instead of a meter).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     busy_watts: Option<f64>,
     /// An external power meter's CSV (header, then unix_time_s,watts), logged during the run.
     #[arg(long)]
     power_csv: Option<PathBuf>,
     /// Seconds of idle power measurement.
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = 2.0, allow_negative_numbers = true)]
     idle_seconds: f64,
 }
 
@@ -608,7 +613,12 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
         /// Width of the time-series buckets in seconds.
-        #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+        #[arg(
+            long,
+            default_value_t = 60.0,
+            value_name = "SECONDS",
+            allow_negative_numbers = true
+        )]
         bucket_s: f64,
         /// Print the summaries as JSON instead of a table.
         #[arg(long)]
@@ -651,7 +661,11 @@ enum Command {
         #[arg(long, default_value_t = 250)]
         output_tokens: u32,
         /// Weight of quality in U = a*Q + (1-a)*R, in [0, 1].
-        #[arg(long, default_value_t = edgesim::metrics::settings::DEFAULT_ALPHA)]
+        #[arg(
+            long,
+            default_value_t = edgesim::metrics::settings::DEFAULT_ALPHA,
+            allow_negative_numbers = true
+        )]
         alpha: f64,
         /// Task whose quality is Q.
         #[arg(long, default_value = edgesim::metrics::settings::DEFAULT_TASK)]
