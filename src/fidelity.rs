@@ -310,6 +310,37 @@ pub struct Options {
     pub max_output: u32,
 }
 
+impl Options {
+    /// Checks the counts and caps (before the model is loaded or anything is printed).
+    pub fn check(&self, sc: &Scenario) -> Result<()> {
+        if self.requests < 2 {
+            return Err(Error::invalid(
+                &sc.source,
+                "--requests",
+                self.requests,
+                "compare at least 2 requests",
+            ));
+        }
+        if self.parallel == 0 {
+            return Err(Error::invalid(&sc.source, "--parallel", 0, "must be >= 1"));
+        }
+        for (flag, cap) in [
+            ("--max-prompt", self.max_prompt),
+            ("--max-output", self.max_output),
+        ] {
+            if cap == 0 {
+                return Err(Error::invalid(
+                    &sc.source,
+                    flag,
+                    0,
+                    "must be >= 1 (a cap on each request's tokens; a request has at least one)",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The result of a comparison and the files written.
 #[derive(Clone, Debug)]
 pub struct FidelityRun {
@@ -328,17 +359,7 @@ pub fn run(
     dir: &Path,
     progress: &dyn Fn(usize, usize),
 ) -> Result<FidelityRun> {
-    if o.requests < 2 {
-        return Err(Error::invalid(
-            &sc.source,
-            "--requests",
-            o.requests,
-            "compare at least 2 requests",
-        ));
-    }
-    if o.parallel == 0 {
-        return Err(Error::invalid(&sc.source, "--parallel", 0, "must be >= 1"));
-    }
+    o.check(sc)?;
     let profile = crate::device::load_profile(&o.profile)?;
     let model_name = match &o.model_name {
         Some(m) => m.clone(),

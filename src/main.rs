@@ -553,6 +553,7 @@ fn fidelity(a: &FidelityArgs) -> anyhow::Result<()> {
         max_prompt: a.max_prompt,
         max_output: a.max_output,
     };
+    o.check(&sc)?;
     let dir = a
         .out
         .clone()

@@ -486,6 +486,37 @@ fn fidelity_real_against_simulated() {
     );
 }
 
+/// `fidelity`'s counts and caps are refused before anything is served or printed (with or
+/// without llama.cpp); `--max-prompt 0` was taken as 1.
+#[test]
+fn fidelity_options_out_of_range_are_refused_first() {
+    for (flag, value, needle) in [
+        ("--requests", "1", "compare at least 2 requests"),
+        ("--parallel", "0", "must be >= 1"),
+        ("--max-prompt", "0", "a cap on each request's tokens"),
+        ("--max-output", "0", "a cap on each request's tokens"),
+    ] {
+        let o = edgesim(&[
+            "fidelity",
+            "--model",
+            "no-such-model.gguf",
+            "--profile",
+            "calibration/jetson-agx-orin.toml",
+            "--scenario",
+            shipped("fidelity.toml").to_str().unwrap(),
+            flag,
+            value,
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flag}: {err}");
+        assert!(
+            err.contains(&format!("`{flag}` = {value}")) && err.contains(needle),
+            "{flag}: {err}"
+        );
+        assert!(!err.contains("serving"), "{flag}: {err}");
+    }
+}
+
 /// The simulated side of `fidelity` by hand, with a profile in a relative folder: one device, one
 /// slot, prefill at 100 tokens/s, D(1) = 10 tokens/s. Request 0 (100 + 11 tokens at t = 0):
 /// TTFT 1 s, then 10 tokens in 1 s. Request 1 arrives at 0.5 s and waits for the slot (2 s),
