@@ -593,7 +593,13 @@ impl Planner {
                 }
             };
             let label = choice_label(v, tag);
-            if out.iter().any(|c| c.label == label) {
+            // `"random"` and `{ kind = "random" }`, or `window_s = 60` and `60.0`: one option.
+            if out.iter().any(|c| {
+                c.label == label
+                    || c.table
+                        .as_ref()
+                        .is_some_and(|t| crate::sweep::same_value(t, &table))
+            }) {
                 return Err(cx.bad(format!("{key}[{i}]"), value_text(v), "repeated option"));
             }
             out.push(Choice {

@@ -304,25 +304,43 @@ pub fn label(toml_text: &str) -> String {
 }
 
 pub(crate) fn value_text(v: &toml::Value) -> String {
-    // Inline TOML of a value (strings quoted, arrays and tables inline).
+    // Inline TOML of a value (strings quoted, arrays and tables inline). A table, or an array
+    // holding one, would be written as a `[v]` section: `Value`'s own display is inline.
+    fn holds_table(v: &toml::Value) -> bool {
+        match v {
+            toml::Value::Table(_) => true,
+            toml::Value::Array(xs) => xs.iter().any(holds_table),
+            _ => false,
+        }
+    }
+    if holds_table(v) {
+        return v.to_string();
+    }
     let mut t = toml::Table::new();
     t.insert("v".into(), v.clone());
     let s = toml::to_string(&t).unwrap_or_default();
     s.trim().trim_start_matches("v = ").to_string()
 }
 
-/// Whether two axis steps hold the same values, an integer equal to a float counting as the
-/// same (`1` and `1.0`).
-fn same_values(a: &[toml::Value], b: &[toml::Value]) -> bool {
-    use toml::Value::{Array, Float, Integer};
-    fn same(x: &toml::Value, y: &toml::Value) -> bool {
-        match (x, y) {
-            (Integer(i), Float(f)) | (Float(f), Integer(i)) => *i as f64 == *f,
-            (Array(xs), Array(ys)) => same_values(xs, ys),
-            _ => x == y,
+/// Whether two values are the same setting: equal, with an integer equal to a float counting
+/// as the same (`1` and `1.0`), in arrays and tables too.
+pub(crate) fn same_value(x: &toml::Value, y: &toml::Value) -> bool {
+    use toml::Value::{Array, Float, Integer, Table};
+    match (x, y) {
+        (Integer(i), Float(f)) | (Float(f), Integer(i)) => *i as f64 == *f,
+        (Array(xs), Array(ys)) => same_values(xs, ys),
+        (Table(a), Table(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .all(|(k, v)| b.get(k).is_some_and(|w| same_value(v, w)))
         }
+        _ => x == y,
     }
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y))
+}
+
+/// [`same_value`] for each pair of two lists of the same length.
+fn same_values(a: &[toml::Value], b: &[toml::Value]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_value(x, y))
 }
 
 impl Plan {
@@ -709,5 +727,33 @@ impl Plan {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_shown_inline_and_ints_equal_floats() {
+        let t: toml::Table = toml::from_str(
+            "a = { kind = \"c\", x = [1, { y = 2 }] }\nb = 1.0\nc = \"s\"\nd = 1\n\
+             e = [{ model = \"m\" }]\nf = { x = 1, kind = \"c\" }\ng = { kind = \"c\", x = 1.0 }",
+        )
+        .unwrap();
+        let text = |k: &str| value_text(&t[k]);
+        assert_eq!(text("a"), "{ kind = \"c\", x = [1, { y = 2 }] }");
+        assert_eq!(text("e"), "[{ model = \"m\" }]");
+        assert_eq!(
+            (text("b"), text("c"), text("d")),
+            ("1.0".into(), "\"s\"".into(), "1".into())
+        );
+        assert!(same_value(&t["b"], &t["d"]));
+        assert!(
+            same_value(&t["f"], &t["g"]),
+            "key order and 1 vs 1.0 do not matter"
+        );
+        assert!(!same_value(&t["a"], &t["f"]));
+        assert!(!same_value(&t["c"], &t["b"]));
     }
 }

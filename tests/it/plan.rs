@@ -363,6 +363,30 @@ fn bad_plan_files_are_rejected_before_any_run() {
         &["plan.toml", "latency"],
     );
     rejected(|t| t.replace(GOALS, ""), &["goals", "at least one goal"]);
+    // One option written twice: `"random"` and `{ kind = "random" }`, or a setting as 4 and
+    // 4.0 (an integer equal to a float); shown inline, not as a `[v]` section.
+    rejected(
+        |t| t.replace("\"random\"]", "{ kind = \"load_aware\" }]"),
+        &[
+            "search.policies[1]",
+            "{ kind = \"load_aware\" }",
+            "repeated option",
+        ],
+    );
+    rejected(
+        |t| {
+            t.replace(
+                "{ kind = \"concurrency\", limit = 4 }]",
+                "{ kind = \"sliding_window\", window_s = 60, limit = 4 }, \
+                 { limit = 4, kind = \"sliding_window\", window_s = 60.0 }]",
+            )
+        },
+        &[
+            "search.rate_limits[2]",
+            "window_s = 60.0 }",
+            "repeated option",
+        ],
+    );
 }
 
 #[test]

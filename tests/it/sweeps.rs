@@ -338,3 +338,37 @@ fn a_missing_scenario_names_the_sweep_or_plan_file_and_key() {
         }
     }
 }
+
+/// An axis whose values are tables or arrays of tables (`cloud.fallbacks`) runs, its values
+/// shown inline in the tables (they were written as a `[[v]]` section and refused as "not
+/// TOML"); the same table with `60` and `60.0` is one value.
+#[test]
+fn table_valued_axes_run_and_show_inline() {
+    let text = format!(
+        "scenario = \"{}\"\n[[axes]]\nkey = \"cloud.fallbacks\"\n\
+         values = [[], [{{ model = \"claude-haiku-4.5\" }}]]\n\
+         [[axes]]\nkey = \"duration_s\"\nvalues = [600]\n",
+        shipped("outage.toml").display()
+    );
+    let file = temp_file("sweep-table", "fallbacks.toml", &text);
+    let out = dir("fallbacks");
+    let o = sweep(&file, &out, &[]);
+    assert_eq!(o.status.code(), Some(0));
+    let (head, rows) = csv(&out.join("points.csv"));
+    let c = head.iter().position(|h| h == "cloud.fallbacks").unwrap();
+    assert_eq!(rows[0][c], "[]");
+    // CSV quoting: the field is quoted and its quotes doubled.
+    assert_eq!(rows[1][c], "\"[{ model = \"\"claude-haiku-4.5\"\" }]\"");
+    let _ = std::fs::remove_dir_all(&out);
+    rejected(
+        "table_repeat",
+        &text
+            .replace(
+                "values = [[], [{ model = \"claude-haiku-4.5\" }]]",
+                "values = [{ kind = \"sliding_window\", window_s = 60, limit = 5 }, \
+             { limit = 5, kind = \"sliding_window\", window_s = 60.0 }]",
+            )
+            .replace("cloud.fallbacks", "rate_limit"),
+        &["axes[0].values[1]", "window_s = 60.0", "repeated value"],
+    );
+}
