@@ -97,6 +97,14 @@ impl ModelCatalogue {
         let cx = crate::check::Checker::new(path);
         let quality = |key: &dyn Fn(&str) -> String, q: &BTreeMap<String, f64>| -> Result<()> {
             for (task, v) in q {
+                // A task is named by classes and `metrics.task`: a blank name is a mistake.
+                if task.trim().is_empty() || task.chars().any(char::is_control) {
+                    return Err(cx.bad(
+                        key("quality"),
+                        format!("\"{}\"", task.escape_default()),
+                        "task names must be non-blank, without control characters (e.g. gsm8k)",
+                    ));
+                }
                 cx.fraction(&key(&format!("quality.{task}")), *v)?;
             }
             Ok(())

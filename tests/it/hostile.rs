@@ -193,6 +193,13 @@ fn catalogue_prices_quality_and_sizes_are_validated() {
             "usd_per_1k_output",
         ),
         ("badquality", "gsm8k = 0.92", "gsm8k = 1e300", "gsm8k"),
+        // A blank task name (no class or `metrics.task` can name it).
+        (
+            "blanktask",
+            "gsm8k = 0.92",
+            "\" \" = 0.5",
+            "quality` = \" \": task names must be non-blank",
+        ),
         (
             "zeroparams",
             "params_b = 1.54",
