@@ -1,6 +1,15 @@
 //! The `edgesim` command line. It parses arguments, calls the library and prints; all logic
 //! lives in the library. Exit codes: 0 success, 1 a check failed, 2 an error.
 
+/// `eprintln!` that ignores a closed standard error (`edgesim ... 2>&1 | head` would panic at
+/// its next message): messages are for a person, and the exit code still tells the outcome.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -221,15 +230,15 @@ fn progress_reporter(label: String) -> impl Fn(edgesim::sweep::exec::Progress) +
     let start = std::time::Instant::now();
     move |p: edgesim::sweep::exec::Progress| {
         if !p.redone.is_empty() {
-            eprintln!(
+            note!(
                 "warning: runs.jsonl: {} invalid entries dropped; their runs are done again:",
                 p.redone.len()
             );
             for why in p.redone.iter().take(10) {
-                eprintln!("  {why}");
+                note!("  {why}");
             }
             if p.redone.len() > 10 {
-                eprintln!("  ... and {} more", p.redone.len() - 10);
+                note!("  ... and {} more", p.redone.len() - 10);
             }
         }
         if let Some(b) = &bar {
@@ -247,9 +256,11 @@ fn progress_reporter(label: String) -> impl Fn(edgesim::sweep::exec::Progress) +
             let secs = start.elapsed().as_secs_f64();
             let fresh = p.done - p.resumed;
             let rate = if secs > 0.0 { fresh as f64 / secs } else { 0.0 };
-            eprintln!(
+            note!(
                 "{label}: {}/{} runs ({} resumed), {rate:.1} runs/s",
-                p.done, p.total, p.resumed
+                p.done,
+                p.total,
+                p.resumed
             );
         }
     }
@@ -258,7 +269,7 @@ fn progress_reporter(label: String) -> impl Fn(edgesim::sweep::exec::Progress) +
 /// Prints the checks of a sweep; true if all passed.
 fn report_checks(plan: &edgesim::sweep::Plan, runs: &[edgesim::sweep::exec::RunResult]) -> bool {
     let report = edgesim::sweep::check(plan, runs);
-    eprintln!("{report}");
+    note!("{report}");
     report.passed()
 }
 
@@ -407,7 +418,7 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
     };
     cal::write_profile(&profile, &a.out)?;
     let m = &profile.models[0];
-    eprintln!(
+    note!(
         "wrote {}: TTFT overhead {:.1} ms, prefill {:.0} tokens/s, D(n) = {:?} tokens/s, \
          +{:.3} ms per step per 1,000 context tokens, busy {:.1} W, idle {:.1} W",
         a.out.display(),
@@ -425,7 +436,7 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
         .model(&model_name)
         .is_none()
     {
-        eprintln!(
+        note!(
             "note: `{model_name}` is not in the model catalogue; add it to calibration/models.toml \
              (size, memory, quality) or pass --model-name with a catalogue key to use this \
              profile in scenarios"
@@ -465,7 +476,7 @@ fn calibrate_model(
             b.set_position(done as u64);
             b.set_message(what.to_string());
         }
-        None => eprintln!("calibrate: {done}/{total} {what}"),
+        None => note!("calibrate: {done}/{total} {what}"),
     };
     let p = edgesim::calibrate::from_model(&o, &power, meta, &progress)?;
     if let Some(b) = bar {
@@ -558,7 +569,7 @@ fn fidelity(a: &FidelityArgs) -> anyhow::Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| default_out(&format!("fidelity-{}", sc.name)));
-    eprintln!(
+    note!(
         "serving {} requests of {} for real (open loop, {} parallel)...",
         a.requests,
         a.scenario.display(),
@@ -566,7 +577,7 @@ fn fidelity(a: &FidelityArgs) -> anyhow::Result<()> {
     );
     let progress = |done: usize, total: usize| {
         if done % 10 == 0 || done == total {
-            eprintln!("fidelity: {done}/{total} served");
+            note!("fidelity: {done}/{total} served");
         }
     };
     let run = f::run(&sc, &o, &dir, &progress)?;
@@ -574,7 +585,7 @@ fn fidelity(a: &FidelityArgs) -> anyhow::Result<()> {
         out(&(serde_json::to_string_pretty(&run.report)? + "\n"))?;
     } else {
         out(&f::to_table(&run.report))?;
-        eprintln!("wrote {}", dir.display());
+        note!("wrote {}", dir.display());
     }
     Ok(())
 }
@@ -716,12 +727,12 @@ fn cmd_run(
                 .iter()
                 .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
                 .collect();
-            eprintln!("wrote {}: {}", dir.display(), names.join(", "));
+            note!("wrote {}: {}", dir.display(), names.join(", "));
         }
         summary
     };
     if summary.requests_total == 0 {
-        eprintln!(
+        note!(
             "warning: no request arrived during the run; check duration_s and the workload's rate"
         );
     }
@@ -763,7 +774,7 @@ fn cmd_compare(
         out(&(serde_json::to_string_pretty(&all)? + "\n"))
     } else {
         out(&edgesim::compare::to_table(&runs))?;
-        eprintln!("wrote {} files to {}", files.len(), dir.display());
+        note!("wrote {} files to {}", files.len(), dir.display());
         Ok(())
     }
 }
@@ -780,7 +791,7 @@ fn cmd_sweep(cmd: SweepCmd) -> anyhow::Result<bool> {
         }) => {
             let (plan, runs, files) =
                 edgesim::sweep::merge(&shards, &dir, &edgesim::output::formats(csv))?;
-            eprintln!(
+            note!(
                 "merged {} runs into {} ({} files)",
                 runs.len(),
                 dir.display(),
@@ -795,7 +806,7 @@ fn cmd_sweep(cmd: SweepCmd) -> anyhow::Result<bool> {
             let dir = run
                 .out
                 .unwrap_or_else(|| default_out(&format!("sweep-{}", plan.name)));
-            eprintln!(
+            note!(
                 "sweep {}: {} points x {} replications = {} runs{}",
                 plan.name,
                 plan.points.len(),
@@ -812,7 +823,7 @@ fn cmd_sweep(cmd: SweepCmd) -> anyhow::Result<bool> {
                 &edgesim::output::formats(run.csv),
                 &progress,
             )?;
-            eprintln!("wrote {} ({} files)", dir.display(), files.len());
+            note!("wrote {} ({} files)", dir.display(), files.len());
             (plan, runs, run.check)
         }
     };
@@ -845,7 +856,7 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
             let dir = run
                 .out
                 .unwrap_or_else(|| default_out(&format!("plan-{}", planner.name)));
-            eprintln!(
+            note!(
                 "plan {}: {} device types, a grid of {} plans x {} replications{}",
                 planner.name,
                 planner.types.len(),
@@ -868,9 +879,9 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
                 b.finish_and_clear();
             }
             for w in warnings.iter().take(10) {
-                eprintln!("warning: runs.jsonl: {w}; its run is done again");
+                note!("warning: runs.jsonl: {w}; its run is done again");
             }
-            eprintln!(
+            note!(
                 "simulated {} runs, {} from the journal",
                 outcome.simulated,
                 outcome.runs.saturating_sub(outcome.simulated)
@@ -886,7 +897,7 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
     } else {
         out(&edgesim::plan::output::to_text(&planner, &answer))?;
     }
-    eprintln!(
+    note!(
         "wrote {} ({} files) in {:.1} s",
         dir.display(),
         files.len() + 1,
@@ -901,7 +912,7 @@ fn cmd_check(args: &ScenarioArgs) -> anyhow::Result<()> {
     out(&sc.resolved_toml())?;
     let plural =
         |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-    eprintln!(
+    note!(
         "{}: ok ({}, {})",
         args.scenario.display(),
         plural(sc.device_count(), "device", "devices"),
@@ -998,7 +1009,7 @@ fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            note!("error: {err:#}");
             ExitCode::from(2)
         }
     }

@@ -375,6 +375,36 @@ fn a_closed_pipe_exits_quietly_and_a_full_disk_is_an_error() {
     }
 }
 
+/// Messages on standard error that cannot be written (`edgesim ... 2>&1 | head`, a full disk)
+/// are dropped: the command still does its work and exits 0 (it panicked with exit code 101).
+#[test]
+fn an_unwritable_standard_error_is_not_a_panic() {
+    let sc = shipped("steady.toml");
+    let dir = std::env::temp_dir().join(format!("edgesim-stderr-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let args = ["run", sc.to_str().unwrap(), "--out", dir.to_str().unwrap()];
+    // A pipe whose reader is gone before the first message.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert!(dir.join("summary.json").exists());
+    if Path::new("/dev/full").exists() {
+        let status = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create("/dev/full").unwrap())
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(0));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 // 6. Memory blow-ups are refused before the run.
 
 #[test]
