@@ -101,7 +101,7 @@ impl ModelCatalogue {
                 if task.trim().is_empty() || task.chars().any(char::is_control) {
                     return Err(cx.bad(
                         key("quality"),
-                        format!("\"{}\"", task.escape_default()),
+                        format!("\"{}\"", task.escape_debug()),
                         "task names must be non-blank, without control characters (e.g. gsm8k)",
                     ));
                 }

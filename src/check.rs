@@ -97,6 +97,31 @@ impl Checker {
         Error::invalid(&self.path, key, value, problem)
     }
 
+    /// A name that becomes part of an output folder's name (`output/NAME`,
+    /// `output/sweep-NAME`): non-blank, without path separators or control characters, not
+    /// `.` or `..`, at most [`MAX_NAME_BYTES`] bytes.
+    pub fn folder_name<'a>(&self, key: &str, name: &'a str) -> Result<&'a str> {
+        let problem = if name.trim().is_empty() {
+            "must not be blank"
+        } else if name.contains(['/', '\\']) || name == "." || name == ".." {
+            "must not contain path separators (it names the output folder)"
+        } else if name.chars().any(char::is_control) {
+            "must not contain control characters (it names the output folder)"
+        } else if name.len() > MAX_NAME_BYTES {
+            "must be at most 100 bytes long (it names the output folder)"
+        } else {
+            return Ok(name);
+        };
+        Err(self.bad(
+            key,
+            format!(
+                "\"{}\"",
+                excerpt(&name.escape_debug().to_string(), EXCERPT_CHARS)
+            ),
+            problem,
+        ))
+    }
+
     /// `p` resolved against the file's folder (absolute).
     pub fn resolve(&self, p: &str) -> PathBuf {
         let p = Path::new(p);
@@ -306,6 +331,10 @@ pub fn num(v: f64) -> String {
 
 /// The slowest speed a device or cloud may have \[tokens/s\] (one token in 1,000 s).
 pub const MIN_TOKENS_PER_S: f64 = 1e-3;
+
+/// The longest name (scenario, sweep, plan) that names an output folder, in bytes: a file
+/// name may hold 255, and folders add prefixes and suffixes (`sweep-`, `.tmp-...`).
+pub const MAX_NAME_BYTES: usize = 100;
 
 /// The most characters of a value or line that an error message echoes.
 pub const EXCERPT_CHARS: usize = 120;

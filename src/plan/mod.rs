@@ -406,14 +406,7 @@ impl Planner {
             .map_err(in_scenario)?;
         let base = Scenario::parse_doc(&base_text, &scenario).map_err(in_scenario)?;
         let name = match &file.name {
-            Some(n) if n.trim().is_empty() || n.contains(['/', '\\']) || n == "." || n == ".." => {
-                return Err(cx.bad(
-                    "name",
-                    format!("\"{n}\""),
-                    "must be non-empty, without path separators",
-                ));
-            }
-            Some(n) => n.clone(),
+            Some(n) => cx.folder_name("name", n)?.to_string(),
             None => path
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())

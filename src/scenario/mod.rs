@@ -175,13 +175,7 @@ impl Scenario {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "scenario".into());
         }
-        if name.contains(['/', '\\']) || name == "." || name == ".." {
-            return Err(cx.bad(
-                "name",
-                format!("\"{name}\""),
-                "must not contain path separators",
-            ));
-        }
+        cx.folder_name("name", &name)?;
         let (catalogue, catalogue_path) = match &file.model_catalogue {
             Some(p) => {
                 let full = cx.resolve(p);

@@ -360,6 +360,9 @@ impl Plan {
         // Errors in the scenario (reading it, or in it) also name this file and its key.
         let cx = crate::check::Checker::new(path);
         let in_scenario = |e| cx.referenced("scenario", &file.scenario, e);
+        if let Some(n) = &file.name {
+            cx.folder_name("name", n)?;
+        }
         let base_text =
             crate::check::read_text(&scenario, "scenario", crate::check::MAX_CONFIG_BYTES)
                 .map_err(in_scenario)?;

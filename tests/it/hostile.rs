@@ -771,3 +771,77 @@ fn messages_name_things_once_and_plainly() {
         assert!(!text.contains("\\["), "{cmd:?}: {text}");
     }
 }
+
+/// Names that become output folders (a scenario's, a sweep's, a plan's) are refused when they
+/// would leave the output folder, hold a line break, or be too long for a file name; before,
+/// a sweep named `../../esc` wrote to `output/esc` through a folder `output/sweep-..`, and a
+/// scenario name with a newline made a folder whose name held it.
+#[test]
+fn names_that_become_folders_are_checked() {
+    let s = small("");
+    refused(
+        "newline_name",
+        &s.replace("name = \"small\"", "name = \"a\\nb\""),
+        &["`name` = \"a\\nb\"", "control characters"],
+    );
+    refused(
+        "long_name",
+        &s.replace(
+            "name = \"small\"",
+            &format!("name = \"{}\"", "é".repeat(51)),
+        ),
+        &["`name`", "ééé", "at most 100 bytes"],
+    );
+    refused(
+        "dotdot_name",
+        &s.replace("name = \"small\"", "name = \"..\""),
+        &["`name` = \"..\"", "path separators"],
+    );
+    // Exactly 100 bytes is allowed.
+    let dir = fresh("name100");
+    let p = dir.join("ok.toml");
+    std::fs::write(&p, s.replace("small", &"x".repeat(100))).unwrap();
+    let o = edgesim(&["check", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let sc = dir.join("sc.toml");
+    std::fs::write(&sc, &s).unwrap();
+    let sweep = dir.join("sweep.toml");
+    std::fs::write(
+        &sweep,
+        format!(
+            "name = \"../../esc\"\nscenario = \"{}\"\n[[axes]]\nkey = \"duration_s\"\nvalues = [60]\n",
+            sc.display()
+        ),
+    )
+    .unwrap();
+    let o = edgesim(&["sweep", sweep.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("sweep.toml: `name` = \"../../esc\": must not contain path separators"),
+        "{err}"
+    );
+    let plan = std::fs::read_to_string(shipped("plans/retail.toml")).unwrap();
+    assert!(plan.contains("\nname = \"retail\"\n"), "{plan}");
+    let bad = dir.join("plan.toml");
+    std::fs::write(
+        &bad,
+        plan.replacen("\nname = \"retail\"", "\nname = \"r\\tq\"", 1)
+            .replace(
+                "scenario = \"retail-traffic.toml\"",
+                &format!(
+                    "scenario = \"{}\"",
+                    shipped("plans/retail-traffic.toml").display()
+                ),
+            ),
+    )
+    .unwrap();
+    let o = edgesim(&["plan", bad.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("plan.toml: `name` = \"r\\tq\": must not contain control characters"),
+        "{err}"
+    );
+}
