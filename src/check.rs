@@ -232,6 +232,20 @@ impl Checker {
         }
         Ok(v)
     }
+
+    /// An interval in milliseconds where 0 means "none" (`zero`, e.g. "exact load"): 0, or a
+    /// time that fits the clock and is at least one tick (1 µs) once on it.
+    pub fn interval_ms(&self, key: &str, v: f64, zero: &str) -> Result<f64> {
+        let ms = self.time_ms(key, v)?;
+        if ms > 0.0 && crate::time::SimDuration::from_millis_f64(ms).0 == 0 {
+            return Err(self.bad(
+                key,
+                num(ms),
+                format!("must be 0 ({zero}) or at least 0.001 ms (1 µs)"),
+            ));
+        }
+        Ok(ms)
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

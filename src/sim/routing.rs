@@ -94,9 +94,10 @@ impl RoutingSpec {
             max_attempts: f.max_attempts,
             edge_rtt_ms: cx.time_ms("routing.edge_rtt_ms", f.edge_rtt_ms)?,
             on_device_failure: f.on_device_failure,
-            health_check_interval_ms: cx.time_ms(
+            health_check_interval_ms: cx.interval_ms(
                 "routing.health_check_interval_ms",
                 f.health_check_interval_ms,
+                "failures and repairs known at once",
             )?,
         })
     }

@@ -444,3 +444,35 @@ fn unknown_task_and_unpriced_cloud_model() {
         &["cloud.usd_per_1k_input", "claude-x", "gpt-4, gpt-4o-mini"],
     );
 }
+
+/// Periodic intervals where 0 means "none" must be 0 or at least one clock tick, for load
+/// reports and health checks alike (a health-check interval of 1e-6 ms was taken as 1 µs).
+#[test]
+fn intervals_below_a_clock_tick_are_refused() {
+    let failures = shipped("failures.toml");
+    for (set, needle) in [
+        (
+            "routing.health_check_interval_ms=1e-6",
+            "`routing.health_check_interval_ms` = 1e-6: must be 0 (failures and repairs known \
+             at once) or at least 0.001 ms",
+        ),
+        (
+            "selection.load_report_interval_ms=0.0004",
+            "`selection.load_report_interval_ms` = 0.0004: must be 0 (exact load) or at least \
+             0.001 ms",
+        ),
+    ] {
+        let o = edgesim(&["check", "--set", set, failures.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{set}: {err}");
+        assert!(err.contains(needle), "{set}: {err}");
+    }
+    // One tick is allowed.
+    let o = edgesim(&[
+        "check",
+        "--set",
+        "routing.health_check_interval_ms=0.001",
+        failures.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+}

@@ -115,17 +115,11 @@ pub struct SelectionSpec {
 impl SelectionSpec {
     /// Validates `[selection]`.
     pub fn from_file(cx: &Checker, f: &SelectionFile) -> Result<SelectionSpec> {
-        let ms = cx.time_ms(
+        let ms = cx.interval_ms(
             "selection.load_report_interval_ms",
             f.load_report_interval_ms,
+            "exact load",
         )?;
-        if ms > 0.0 && crate::time::SimDuration::from_millis_f64(ms).0 == 0 {
-            return Err(cx.bad(
-                "selection.load_report_interval_ms",
-                ms,
-                "must be 0 (exact load) or at least 0.001 ms (1 µs)",
-            ));
-        }
         Ok(SelectionSpec {
             kind: f.kind,
             load_report_interval_ms: ms,
