@@ -19,8 +19,10 @@ pub const Z95: f64 = 1.644_853_626_951_472_2;
 /// z of the 99th percentile.
 pub const Z99: f64 = 2.326_347_874_040_840_8;
 
-/// A latency as written: milliseconds, or `{ p50 = .., p95 = .., p99 = .. }`.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
+/// A latency as written: milliseconds, or `{ p50 = .., p95 = .., p99 = .. }`. Read by hand
+/// (not `untagged`): an unknown key in the table (`p999`) is refused, not dropped, and a
+/// wrong type or a missing quantile says what is expected.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
 #[serde(untagged)]
 pub enum LatencyFile {
     /// Always this many ms.
@@ -34,6 +36,46 @@ pub enum LatencyFile {
         /// 99th percentile.
         p99: f64,
     },
+}
+
+impl<'de> Deserialize<'de> for LatencyFile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Quantiles {
+            p50: f64,
+            p95: f64,
+            p99: f64,
+        }
+        const EXPECTED: &str = "expected a latency in ms (a number) or measured quantiles in ms \
+                                { p50 = .., p95 = .., p99 = .. }";
+        match toml::Value::deserialize(d)? {
+            toml::Value::Float(x) => Ok(LatencyFile::Fixed(x)),
+            toml::Value::Integer(i) => Ok(LatencyFile::Fixed(i as f64)),
+            toml::Value::Table(t) => serde_path_to_error::deserialize(toml::Value::Table(t))
+                .map(|q: Quantiles| LatencyFile::Quantiles {
+                    p50: q.p50,
+                    p95: q.p95,
+                    p99: q.p99,
+                })
+                .map_err(|e: serde_path_to_error::Error<toml::de::Error>| {
+                    // Led by the quantile's key (`p95`), which the scenario's reader joins to
+                    // the path of the table.
+                    let at = e.path().to_string();
+                    let msg = e.into_inner().to_string();
+                    let msg = msg.split("\nin `").next().unwrap_or_default().trim_end();
+                    let msg = crate::check::tagged::with_key(&at, msg);
+                    D::Error::custom(format!(
+                        "{msg} (latency quantiles in ms: {{ p50 = .., p95 = .., p99 = .. }})"
+                    ))
+                }),
+            other => Err(D::Error::custom(format!(
+                "invalid type: {} {other}, {EXPECTED}",
+                other.type_str()
+            ))),
+        }
+    }
 }
 
 /// A validated latency distribution \[ms\].

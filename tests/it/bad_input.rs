@@ -476,3 +476,62 @@ fn intervals_below_a_clock_tick_are_refused() {
     ]);
     assert_eq!(o.status.code(), Some(0));
 }
+
+/// A latency written as quantiles refuses a key it does not know (`p999` was dropped, and the
+/// run went on without it), and a wrong type or a missing quantile says what a latency is (it
+/// said "data did not match any variant of untagged enum LatencyFile").
+#[test]
+fn latency_quantile_tables_are_read_strictly() {
+    let outage = shipped("outage.toml");
+    for (set, needles) in [
+        (
+            "cloud.ttft_ms={p50=536, p95=844, p999=4461}",
+            &["`cloud.ttft_ms.p999`: unknown field `p999`", "`p99`"][..],
+        ),
+        (
+            "cloud.ttft_ms={p50=536, p95=844}",
+            &[
+                "`cloud.ttft_ms`: missing field `p99`",
+                "latency quantiles in ms",
+            ][..],
+        ),
+        (
+            "cloud.rtt_ms=\"fast\"",
+            &[
+                "`cloud.rtt_ms`: invalid type: string \"fast\"",
+                "a latency in ms (a number) or measured quantiles",
+            ][..],
+        ),
+    ] {
+        let o = edgesim(&["check", "--set", set, outage.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{set}: {err}");
+        assert!(!err.contains("untagged"), "{set}: {err}");
+        for n in needles {
+            assert!(err.contains(n), "{set}: `{n}` not in {err}");
+        }
+    }
+    // In a file too (the scenario's own parser, with the line).
+    let text = std::fs::read_to_string(&outage).unwrap();
+    assert!(
+        text.contains("\n[cloud]\n"),
+        "outage.toml has a [cloud] section"
+    );
+    let bad = temp_file(
+        "latency",
+        "outage.toml",
+        &text
+            .replace(
+                "\n[cloud]\n",
+                "\n[cloud]\nttft_ms = { p50 = 536, p95 = 844, p999 = 4461 }\n",
+            )
+            .replace(
+                "../calibration",
+                &root().join("calibration").display().to_string(),
+            ),
+    );
+    let o = edgesim(&["check", bad.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("unknown field `p999`"), "{err}");
+}
