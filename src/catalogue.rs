@@ -92,7 +92,10 @@ impl ModelCatalogue {
     pub fn parse(text: &str, path: &Path) -> Result<ModelCatalogue> {
         let cat: ModelCatalogue = toml::from_str(text).map_err(|e| Error::Syntax {
             path: path.into(),
-            message: crate::check::cut_lines(&e.to_string(), 1000),
+            message: crate::check::cut_lines(&e.to_string(), 1000)
+                .trim_end()
+                .to_string()
+                + &crate::check::wrong_kind_hint(text, "a model catalogue", path),
         })?;
         let cx = crate::check::Checker::new(path);
         let quality = |key: &dyn Fn(&str) -> String, q: &BTreeMap<String, f64>| -> Result<()> {

@@ -346,6 +346,62 @@ pub fn num(v: f64) -> String {
 /// The slowest speed a device or cloud may have \[tokens/s\] (one token in 1,000 s).
 pub const MIN_TOKENS_PER_S: f64 = 1e-3;
 
+/// The kinds of edgesim input file, by the top-level keys that only each has, and how each is
+/// used.
+const FILE_KINDS: &[(&str, &[&str], &str)] = &[
+    (
+        "a sweep file",
+        &["axes"],
+        "run it with `edgesim sweep FILE`",
+    ),
+    (
+        "a plan file",
+        &["types", "goals", "costs", "search"],
+        "run it with `edgesim plan FILE`",
+    ),
+    (
+        "a device profile",
+        &["device", "provenance"],
+        "name it in a scenario's `[[devices]]` as `profile = \"FILE\"`",
+    ),
+    (
+        "a model catalogue",
+        // `models` alone is in profiles too.
+        &["cloud_models"],
+        "name it in a scenario as `model_catalogue = \"FILE\"`",
+    ),
+    (
+        "a scenario",
+        &["workload", "devices", "duration_s"],
+        "run it with `edgesim run FILE`",
+    ),
+];
+
+/// When `text` fails to read as `expected` (`"a scenario"`, `"a sweep file"`, ...) but is
+/// valid TOML with the top-level keys of another kind of edgesim file, a line that says so and
+/// how that kind is used (`edgesim run plan.toml` said only "unknown field `costs`").
+pub fn wrong_kind_hint(text: &str, expected: &str, path: &Path) -> String {
+    let Ok(t) = toml::from_str::<toml::Table>(text) else {
+        return String::new();
+    };
+    let has = |keys: &[&str]| keys.iter().any(|k| t.contains_key(*k));
+    // A file with keys of the kind expected is that kind with a mistake in it.
+    if FILE_KINDS
+        .iter()
+        .any(|(kind, keys, _)| *kind == expected && has(keys))
+    {
+        return String::new();
+    }
+    FILE_KINDS
+        .iter()
+        .find(|(_, keys, _)| has(keys))
+        .map(|(kind, _, how)| {
+            let how = how.replace("FILE", &path.display().to_string());
+            format!("\n(this looks like {kind}, not {expected}: {how})")
+        })
+        .unwrap_or_default()
+}
+
 /// The longest name (scenario, sweep, plan) that names an output folder, in bytes: a file
 /// name may hold 255, and folders add prefixes and suffixes (`sweep-`, `.tmp-...`).
 pub const MAX_NAME_BYTES: usize = 100;
@@ -366,6 +422,32 @@ pub fn excerpt(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_of_another_kind_is_named_and_a_mistake_is_not() {
+        let p = Path::new("f.toml");
+        let hint = |text: &str, expected: &str| wrong_kind_hint(text, expected, p);
+        let sweep = "scenario = \"s.toml\"\n[[axes]]\nkey = \"seed\"\nvalues = [1]\n";
+        assert_eq!(
+            hint(sweep, "a scenario"),
+            "\n(this looks like a sweep file, not a scenario: run it with `edgesim sweep f.toml`)"
+        );
+        assert_eq!(hint(sweep, "a sweep file"), "");
+        // A scenario with a stray plan section is a scenario with a mistake.
+        let scenario = "duration_s = 60\n[workload]\nkind = \"poisson\"\n[goals]\nx = 1\n";
+        assert_eq!(hint(scenario, "a scenario"), "");
+        assert!(
+            hint(scenario, "a plan file").is_empty(),
+            "it has plan keys too"
+        );
+        assert!(hint("duration_s = 60\n", "a plan file").contains("looks like a scenario"));
+        // `models` alone is in profiles and catalogues: no guess.
+        assert_eq!(hint("[[models]]\nmodel = \"m\"\n", "a scenario"), "");
+        assert!(hint("[device]\nname = \"d\"\n", "a plan file").contains("a device profile"));
+        // Not TOML, or nothing recognisable: no hint.
+        assert_eq!(hint("x = [", "a scenario"), "");
+        assert_eq!(hint("x = 1", "a scenario"), "");
+    }
 
     #[test]
     fn long_lines_are_cut() {

@@ -202,7 +202,11 @@ pub(crate) fn check_profile(path: &Path, key: &str, p: &DeviceProfile) -> Result
 pub fn parse_profile(text: &str, path: &Path) -> Result<DeviceProfile> {
     let p: DeviceProfile = toml::from_str(text).map_err(|e| Error::Syntax {
         path: path.into(),
-        message: e.to_string(),
+        message: format!(
+            "{}{}",
+            e.to_string().trim_end(),
+            crate::check::wrong_kind_hint(text, "a device profile", path)
+        ),
     })?;
     check_profile(path, "", &p)?;
     Ok(p)

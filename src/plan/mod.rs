@@ -393,7 +393,10 @@ impl Planner {
         let text = crate::check::read_text(path, "plan", crate::check::MAX_CONFIG_BYTES)?;
         let file: PlanFile = toml::from_str(&text).map_err(|e| Error::Syntax {
             path: path.into(),
-            message: crate::check::cut_lines(&e.to_string(), 1000),
+            message: crate::check::cut_lines(&e.to_string(), 1000)
+                .trim_end()
+                .to_string()
+                + &crate::check::wrong_kind_hint(&text, "a plan file", path),
         })?;
         let cx = Checker::new(path);
         let dir = path.parent().unwrap_or(Path::new("."));

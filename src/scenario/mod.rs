@@ -89,8 +89,10 @@ impl Scenario {
     pub fn from_str_at(text: &str, path: &Path, opts: &LoadOptions) -> Result<Scenario> {
         if opts.sets.is_empty() {
             // Straight from the text: errors quote the line.
-            let file: ScenarioFile =
-                toml::from_str(text).map_err(|e| syntax(path, e.to_string()))?;
+            let file: ScenarioFile = toml::from_str(text).map_err(|e| {
+                let hint = crate::check::wrong_kind_hint(text, "a scenario", path);
+                syntax(path, format!("{}{hint}", e.to_string().trim_end()))
+            })?;
             return Self::with_seed(file, path, opts.seed, Arc::new(InputCache::default()));
         }
         let doc = Self::parse_doc(text, path)?;

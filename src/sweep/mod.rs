@@ -350,7 +350,11 @@ impl Plan {
         let text = crate::check::read_text(path, "sweep", crate::check::MAX_CONFIG_BYTES)?;
         let file: SweepFile = toml::from_str(&text).map_err(|e| Error::Syntax {
             path: path.into(),
-            message: e.to_string(),
+            message: format!(
+                "{}{}",
+                e.to_string().trim_end(),
+                crate::check::wrong_kind_hint(&text, "a sweep file", path)
+            ),
         })?;
         let bad = |key: String, value: &dyn std::fmt::Display, problem: String| {
             Error::invalid(path, key, value, problem)

@@ -535,3 +535,44 @@ fn latency_quantile_tables_are_read_strictly() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("unknown field `p999`"), "{err}");
 }
+
+/// A file given to the wrong command (a plan to `run`, a scenario to `sweep`, a profile to
+/// `plan`) is refused with the parser's message and a line that names the kind of file it looks
+/// like and how to use it (it said only "unknown field `costs`").
+#[test]
+fn a_file_given_to_the_wrong_command_says_which_command_it_needs() {
+    let plan = shipped("plans/retail.toml");
+    let bursty = shipped("bursty.toml");
+    let profile = root().join("calibration/jetson-agx-orin.toml");
+    let sweep = shipped("sweeps/ci.toml");
+    for (args, needle) in [
+        (
+            vec!["run", plan.to_str().unwrap()],
+            format!(
+                "(this looks like a plan file, not a scenario: run it with `edgesim plan {}`)",
+                plan.display()
+            ),
+        ),
+        (
+            vec!["sweep", bursty.to_str().unwrap()],
+            format!(
+                "(this looks like a scenario, not a sweep file: run it with `edgesim run {}`)",
+                bursty.display()
+            ),
+        ),
+        (
+            vec!["plan", profile.to_str().unwrap()],
+            "(this looks like a device profile, not a plan file".to_string(),
+        ),
+        (
+            vec!["check", sweep.to_str().unwrap()],
+            "(this looks like a sweep file, not a scenario".to_string(),
+        ),
+    ] {
+        let o = edgesim(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("unknown field"), "{args:?}: {err}");
+        assert!(err.contains(&needle), "{args:?}: {err}");
+    }
+}
