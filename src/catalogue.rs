@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The catalogue shipped in `calibration/models.toml`.
 pub const BUILTIN: &str = include_str!("../calibration/models.toml");
@@ -90,13 +90,8 @@ impl ModelCatalogue {
     /// Parses catalogue text; `path` names it in errors. Every figure is checked with the
     /// rules scenarios follow: finite, in range.
     pub fn parse(text: &str, path: &Path) -> Result<ModelCatalogue> {
-        let cat: ModelCatalogue = toml::from_str(text).map_err(|e| Error::Syntax {
-            path: path.into(),
-            message: crate::check::cut_lines(&e.to_string(), 1000)
-                .trim_end()
-                .to_string()
-                + &crate::check::wrong_kind_hint(text, "a model catalogue", path),
-        })?;
+        let cat: ModelCatalogue = toml::from_str(text)
+            .map_err(|e| crate::check::not_read_as(path, text, "a model catalogue", &e))?;
         let cx = crate::check::Checker::new(path);
         let quality = |key: &dyn Fn(&str) -> String, q: &BTreeMap<String, f64>| -> Result<()> {
             for (task, v) in q {

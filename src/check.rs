@@ -102,13 +102,13 @@ impl Checker {
     /// `.` or `..`, at most [`MAX_NAME_BYTES`] bytes.
     pub fn folder_name<'a>(&self, key: &str, name: &'a str) -> Result<&'a str> {
         let problem = if name.trim().is_empty() {
-            "must not be blank"
+            "must not be blank".to_string()
         } else if name.contains(['/', '\\']) || name == "." || name == ".." {
-            "must not contain path separators (it names the output folder)"
+            "must not contain path separators (it names the output folder)".into()
         } else if name.chars().any(char::is_control) {
-            "must not contain control characters (it names the output folder)"
+            "must not contain control characters (it names the output folder)".into()
         } else if name.len() > MAX_NAME_BYTES {
-            "must be at most 100 bytes long (it names the output folder)"
+            format!("must be at most {MAX_NAME_BYTES} bytes long (it names the output folder)")
         } else {
             return Ok(name);
         };
@@ -402,6 +402,15 @@ pub fn wrong_kind_hint(text: &str, expected: &str, path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// The error for `text` (read from `path`) that fails to deserialise as `expected` (`"a
+/// scenario"`, ...): the parser's message, long lines cut, and [`wrong_kind_hint`].
+pub fn not_read_as(path: &Path, text: &str, expected: &str, e: &toml::de::Error) -> Error {
+    Error::Syntax {
+        path: path.into(),
+        message: cut_lines(e.to_string().trim_end(), 1000) + &wrong_kind_hint(text, expected, path),
+    }
+}
+
 /// The longest name (scenario, sweep, plan) that names an output folder, in bytes: a file
 /// name may hold 255, and folders add prefixes and suffixes (`sweep-`, `.tmp-...`).
 pub const MAX_NAME_BYTES: usize = 100;
@@ -529,16 +538,21 @@ pub mod tagged {
         tag: &str,
         value: &str,
     ) -> Result<T, D::Error> {
-        serde_path_to_error::deserialize(toml::Value::Table(t)).map_err(
-            |e: serde_path_to_error::Error<toml::de::Error>| {
-                let at = e.path().to_string();
-                let msg = e.into_inner().to_string();
-                // The value's own deserializer appends "in `key`" (no indices): drop it.
-                let msg = msg.split("\nin `").next().unwrap_or_default().trim_end();
-                let msg = with_key(&at, msg);
-                D::Error::custom(format!("{msg}, for {tag} = \"{value}\""))
-            },
-        )
+        serde_path_to_error::deserialize(toml::Value::Table(t)).map_err(|e| {
+            let msg = path_message(e);
+            D::Error::custom(format!("{msg}, for {tag} = \"{value}\""))
+        })
+    }
+
+    /// The message of an error from deserialising a TOML value, led by the key path where it
+    /// happened (`` `devices[1].slots`: invalid type ... ``), joined with the path a nested
+    /// section's message already leads with.
+    pub fn path_message(e: serde_path_to_error::Error<toml::de::Error>) -> String {
+        let at = e.path().to_string();
+        let msg = e.into_inner().to_string();
+        // The value's own deserializer appends "in `key.path`" (no indices): drop it.
+        let msg = msg.split("\nin `").next().unwrap_or_default().trim_end();
+        with_key(&at, msg)
     }
 
     /// `msg` led by the key path `at` (serde_path_to_error's form, `.` for the section

@@ -59,13 +59,10 @@ impl<'de> Deserialize<'de> for LatencyFile {
                     p95: q.p95,
                     p99: q.p99,
                 })
-                .map_err(|e: serde_path_to_error::Error<toml::de::Error>| {
+                .map_err(|e| {
                     // Led by the quantile's key (`p95`), which the scenario's reader joins to
                     // the path of the table.
-                    let at = e.path().to_string();
-                    let msg = e.into_inner().to_string();
-                    let msg = msg.split("\nin `").next().unwrap_or_default().trim_end();
-                    let msg = crate::check::tagged::with_key(&at, msg);
+                    let msg = crate::check::tagged::path_message(e);
                     D::Error::custom(format!(
                         "{msg} (latency quantiles in ms: {{ p50 = .., p95 = .., p99 = .. }})"
                     ))

@@ -200,14 +200,8 @@ pub(crate) fn check_profile(path: &Path, key: &str, p: &DeviceProfile) -> Result
 
 /// Parses and checks profile text; `path` names it in errors.
 pub fn parse_profile(text: &str, path: &Path) -> Result<DeviceProfile> {
-    let p: DeviceProfile = toml::from_str(text).map_err(|e| Error::Syntax {
-        path: path.into(),
-        message: format!(
-            "{}{}",
-            e.to_string().trim_end(),
-            crate::check::wrong_kind_hint(text, "a device profile", path)
-        ),
-    })?;
+    let p: DeviceProfile = toml::from_str(text)
+        .map_err(|e| crate::check::not_read_as(path, text, "a device profile", &e))?;
     check_profile(path, "", &p)?;
     Ok(p)
 }

@@ -391,13 +391,8 @@ impl Planner {
     /// Reads and validates a plan file: every option is tried in a scenario before any run.
     pub fn load(path: &Path) -> Result<Planner> {
         let text = crate::check::read_text(path, "plan", crate::check::MAX_CONFIG_BYTES)?;
-        let file: PlanFile = toml::from_str(&text).map_err(|e| Error::Syntax {
-            path: path.into(),
-            message: crate::check::cut_lines(&e.to_string(), 1000)
-                .trim_end()
-                .to_string()
-                + &crate::check::wrong_kind_hint(&text, "a plan file", path),
-        })?;
+        let file: PlanFile = toml::from_str(&text)
+            .map_err(|e| crate::check::not_read_as(path, &text, "a plan file", &e))?;
         let cx = Checker::new(path);
         let dir = path.parent().unwrap_or(Path::new("."));
         let scenario = dir.join(&file.scenario);

@@ -89,10 +89,8 @@ impl Scenario {
     pub fn from_str_at(text: &str, path: &Path, opts: &LoadOptions) -> Result<Scenario> {
         if opts.sets.is_empty() {
             // Straight from the text: errors quote the line.
-            let file: ScenarioFile = toml::from_str(text).map_err(|e| {
-                let hint = crate::check::wrong_kind_hint(text, "a scenario", path);
-                syntax(path, format!("{}{hint}", e.to_string().trim_end()))
-            })?;
+            let file: ScenarioFile = toml::from_str(text)
+                .map_err(|e| crate::check::not_read_as(path, text, "a scenario", &e))?;
             return Self::with_seed(file, path, opts.seed, Arc::new(InputCache::default()));
         }
         let doc = Self::parse_doc(text, path)?;
@@ -120,23 +118,16 @@ impl Scenario {
         }
         // Deserialised from the edited document: errors name the key path (with the index of
         // an array entry, `devices[1].slots`), not a line.
-        let file: ScenarioFile = serde_path_to_error::deserialize(doc).map_err(
-            |e: serde_path_to_error::Error<toml::de::Error>| {
-                let at = e.path().to_string();
-                let inner = e.into_inner().to_string();
-                // The document's own deserializer appends "in `key.path`" without indices.
-                let message = inner.split("\nin `").next().unwrap_or_default().trim_end();
-                // A tagged section's message leads with the key inside it: one path.
-                let message = crate::check::tagged::with_key(&at, message);
-                syntax(
-                    path,
-                    format!(
-                        "after the --set overrides ({}): {message}",
-                        opts.sets.join(", ")
-                    ),
-                )
-            },
-        )?;
+        let file: ScenarioFile = serde_path_to_error::deserialize(doc).map_err(|e| {
+            syntax(
+                path,
+                format!(
+                    "after the --set overrides ({}): {}",
+                    opts.sets.join(", "),
+                    crate::check::tagged::path_message(e)
+                ),
+            )
+        })?;
         Self::with_seed(file, path, opts.seed, cache)
     }
 

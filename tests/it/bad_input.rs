@@ -237,6 +237,16 @@ fn bad_set_override_is_exit_2() {
     );
 }
 
+/// `edgesim check --set SET` on the shipped scenario `scenario`: must exit with code 2; its
+/// standard error.
+fn set_refused(scenario: &str, set: &str) -> String {
+    let path = shipped(scenario);
+    let out = edgesim(&["check", "--set", set, path.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{set}: {err}");
+    err
+}
+
 /// A type error or an unknown key that a `--set` put in an array entry names the entry's index,
 /// as validation errors do (`devices[1].slots`), the value, and what is allowed.
 #[test]
@@ -275,10 +285,7 @@ fn set_override_type_errors_name_the_array_entry() {
             ],
         ),
     ] {
-        let bursty = shipped("bursty.toml");
-        let out = edgesim(&["check", "--set", set, bursty.to_str().unwrap()]);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{set}: {err}");
+        let err = set_refused("bursty.toml", set);
         assert!(
             err.contains("bursty.toml") && err.contains(set),
             "{set}: {err}"
@@ -291,11 +298,7 @@ fn set_override_type_errors_name_the_array_entry() {
     }
     // An entry of an array the scenario does not have (it was a table named "0", refused as
     // "`cloud.limits`: invalid type: map, expected a sequence").
-    let bursty = shipped("bursty.toml");
-    let set = "cloud.limits.0.limit=5";
-    let out = edgesim(&["check", "--set", set, bursty.to_str().unwrap()]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let err = set_refused("bursty.toml", "cloud.limits.0.limit=5");
     assert!(
         err.contains("`cloud.limits` is not in the scenario, so it has no entry 0"),
         "{err}"
@@ -462,9 +465,7 @@ fn intervals_below_a_clock_tick_are_refused() {
              0.001 ms",
         ),
     ] {
-        let o = edgesim(&["check", "--set", set, failures.to_str().unwrap()]);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{set}: {err}");
+        let err = set_refused("failures.toml", set);
         assert!(err.contains(needle), "{set}: {err}");
     }
     // One tick is allowed.
@@ -503,9 +504,7 @@ fn latency_quantile_tables_are_read_strictly() {
             ][..],
         ),
     ] {
-        let o = edgesim(&["check", "--set", set, outage.to_str().unwrap()]);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{set}: {err}");
+        let err = set_refused("outage.toml", set);
         assert!(!err.contains("untagged"), "{set}: {err}");
         for n in needles {
             assert!(err.contains(n), "{set}: `{n}` not in {err}");
