@@ -93,7 +93,7 @@ struct TableArgs {
         long,
         default_value_t = 10.0,
         value_name = "SECONDS",
-        allow_negative_numbers = true
+        allow_hyphen_values = true
     )]
     bucket_s: f64,
 }
@@ -326,16 +326,16 @@ struct CalibrateArgs {
     #[arg(long, default_value_t = 3)]
     repetitions: u32,
     /// Idle power in W (with --busy-watts, instead of a meter).
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     idle_watts: Option<f64>,
     /// Busy power in W (with --idle-watts, instead of a meter).
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     busy_watts: Option<f64>,
     /// An external power meter's CSV (header, then unix_time_s,watts), logged during the run.
     #[arg(long)]
     power_csv: Option<PathBuf>,
     /// Seconds of idle power measurement.
-    #[arg(long, default_value_t = 2.0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 2.0, allow_hyphen_values = true)]
     idle_seconds: f64,
 }
 
@@ -629,7 +629,7 @@ enum Command {
             long,
             default_value_t = 60.0,
             value_name = "SECONDS",
-            allow_negative_numbers = true
+            allow_hyphen_values = true
         )]
         bucket_s: f64,
         /// Print the summaries as JSON instead of a table.
@@ -676,7 +676,7 @@ enum Command {
         #[arg(
             long,
             default_value_t = edgesim::metrics::settings::DEFAULT_ALPHA,
-            allow_negative_numbers = true
+            allow_hyphen_values = true
         )]
         alpha: f64,
         /// Task whose quality is Q.
@@ -843,6 +843,7 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
             json,
         }) => {
             let planner = edgesim::plan::Planner::load(&plan)?;
+            edgesim::sweep::exec::check_shards(&shards, &dir)?;
             let outcome = edgesim::plan::search::merge(&planner, &shards, None)?;
             (planner, outcome, dir, csv, json)
         }

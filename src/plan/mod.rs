@@ -323,6 +323,9 @@ pub struct Planner {
     pub goals: Vec<Goal>,
     /// Hash of the plan and scenario texts: journals of another plan are refused.
     pub fingerprint: String,
+    /// The most runs one search may hold (journal lines, simulated or read back): each run's
+    /// values stay in memory until the answer. [`crate::sweep::MAX_RUNS`] unless changed.
+    pub max_runs: u64,
     base: toml::Value,
     cache: Arc<InputCache>,
 }
@@ -480,6 +483,7 @@ impl Planner {
             wave: search.wave,
             goals,
             fingerprint,
+            max_runs: crate::sweep::MAX_RUNS,
             base,
             cache: Arc::new(InputCache::default()),
         };
@@ -679,61 +683,74 @@ impl Planner {
     }
 
     fn goals(cx: &Checker, g: &GoalsFile) -> Result<Vec<Goal>> {
+        // A latency no run can have (0 ms or less) is refused; a share lies in [0, 1]; fees
+        // may be bounded at 0 (no cloud at all).
+        let latency = |cx: &Checker, key: &str, v: f64| cx.positive(key, v);
+        let share = |cx: &Checker, key: &str, v: f64| cx.fraction(key, v);
+        let usd = |cx: &Checker, key: &str, v: f64| cx.non_negative(key, v);
+        type Check = dyn Fn(&Checker, &str, f64) -> Result<f64>;
+        let given: [(&'static str, Option<f64>, Quantity, bool, &Check); 7] = [
+            (
+                "ttft_p95_ms",
+                g.ttft_p95_ms,
+                Quantity::TtftP95Ms,
+                true,
+                &latency,
+            ),
+            (
+                "ttft_p99_ms",
+                g.ttft_p99_ms,
+                Quantity::TtftP99Ms,
+                true,
+                &latency,
+            ),
+            (
+                "e2e_p95_ms",
+                g.e2e_p95_ms,
+                Quantity::E2eP95Ms,
+                true,
+                &latency,
+            ),
+            (
+                "e2e_p99_ms",
+                g.e2e_p99_ms,
+                Quantity::E2eP99Ms,
+                true,
+                &latency,
+            ),
+            (
+                "max_reject_share",
+                g.max_reject_share,
+                Quantity::RejectShare,
+                true,
+                &share,
+            ),
+            (
+                "min_edge_share",
+                g.min_edge_share,
+                Quantity::EdgeShare,
+                false,
+                &share,
+            ),
+            (
+                "max_cloud_usd_per_month",
+                g.max_cloud_usd_per_month,
+                Quantity::CloudUsdPerMonth,
+                true,
+                &usd,
+            ),
+        ];
         let mut out = Vec::new();
-        let mut add =
-            |key: &'static str, v: Option<f64>, q: Quantity, at_most: bool, share: bool| {
-                if let Some(b) = v {
-                    let bound = if share {
-                        cx.fraction(&format!("goals.{key}"), b)?
-                    } else {
-                        cx.non_negative(&format!("goals.{key}"), b)?
-                    };
-                    out.push(Goal {
-                        key,
-                        quantity: q,
-                        bound,
-                        at_most,
-                    });
-                }
-                Ok::<(), Error>(())
-            };
-        add(
-            "ttft_p95_ms",
-            g.ttft_p95_ms,
-            Quantity::TtftP95Ms,
-            true,
-            false,
-        )?;
-        add(
-            "ttft_p99_ms",
-            g.ttft_p99_ms,
-            Quantity::TtftP99Ms,
-            true,
-            false,
-        )?;
-        add("e2e_p95_ms", g.e2e_p95_ms, Quantity::E2eP95Ms, true, false)?;
-        add("e2e_p99_ms", g.e2e_p99_ms, Quantity::E2eP99Ms, true, false)?;
-        add(
-            "max_reject_share",
-            g.max_reject_share,
-            Quantity::RejectShare,
-            true,
-            true,
-        )?;
-        add(
-            "min_edge_share",
-            g.min_edge_share,
-            Quantity::EdgeShare,
-            false,
-            true,
-        )?;
-        add(
-            "max_cloud_usd_per_month",
-            g.max_cloud_usd_per_month,
-            Quantity::CloudUsdPerMonth,
-            true,
-            false,
-        )?;
+        for (key, v, quantity, at_most, check) in given {
+            if let Some(b) = v {
+                out.push(Goal {
+                    key,
+                    quantity,
+                    bound: check(cx, &format!("goals.{key}"), b)?,
+                    at_most,
+                });
+            }
+        }
         if out.is_empty() {
             return Err(cx.bad(
                 "goals",

@@ -136,6 +136,10 @@ impl Runner<'_> {
             return Ok(m.clone());
         }
         let seed = self.planner.seed + u64::from(r);
+        let held = self.known.len() as u64 + self.simulated.load(Ordering::Relaxed) as u64;
+        if held >= self.planner.max_runs {
+            return Err(too_many_runs(self.planner, "the search reached"));
+        }
         let Some(sink) = &self.sink else {
             return Err(Error::Output {
                 path: self.journal.clone(),
@@ -379,6 +383,22 @@ pub fn search(
     threads: Option<usize>,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<(Outcome, Vec<String>)> {
+    if planner.method == crate::plan::Method::Grid {
+        let n = shard.map_or(1, |s| s.count.max(1) as u64);
+        let runs = planner
+            .grid_size()
+            .saturating_mul(u64::from(planner.replications))
+            .div_ceil(n);
+        if runs > planner.max_runs {
+            return Err(too_many_runs(
+                planner,
+                &format!(
+                    "a grid search makes {runs} runs{}, over",
+                    shard.map_or(String::new(), |_| " in this shard".into())
+                ),
+            ));
+        }
+    }
     std::fs::create_dir_all(dir).map_err(Error::io(dir, "cannot create"))?;
     let journal = dir.join(JOURNAL);
     let shard_text = shard.filter(|s| s.count > 1).map(|s| s.to_string());
@@ -423,6 +443,20 @@ pub fn search(
         )?;
     }
     Ok((outcome, warnings))
+}
+
+/// The error for a search that would hold more than `max_runs` runs (`what` leads it).
+fn too_many_runs(planner: &Planner, what: &str) -> Error {
+    Error::Invalid {
+        path: planner.source.clone(),
+        key: "replications".into(),
+        value: planner.replications.to_string(),
+        problem: format!(
+            "{what} {} runs, the most one plan may hold (each run's values stay in memory); \
+             lower `replications`, narrow the search space, or split it with --shard",
+            planner.max_runs
+        ),
+    }
 }
 
 /// Searches again on the union of the shards' journals, simulating nothing.

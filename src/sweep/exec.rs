@@ -381,6 +381,41 @@ pub fn execute(
     Ok(results)
 }
 
+/// Checks the folders of a merge before reading them: each shard named once (a folder named
+/// twice is likely a typo for a shard left out), and `out` not one of them (the merged files
+/// would replace that shard's own). Folders are compared as the same place on disk, so
+/// `s0` and `./s0/` are one.
+pub fn check_shards(shards: &[PathBuf], out: &Path) -> Result<()> {
+    let place = |p: &Path| std::fs::canonicalize(p).ok();
+    let mut seen: Vec<(PathBuf, &PathBuf)> = Vec::new();
+    for d in shards {
+        let Some(c) = place(d) else { continue };
+        if let Some((_, first)) = seen.iter().find(|(p, _)| *p == c) {
+            return Err(Error::Output {
+                path: d.clone(),
+                problem: format!(
+                    "shard folder named twice (also as {}): name each shard once",
+                    first.display()
+                ),
+            });
+        }
+        seen.push((c, d));
+    }
+    if let Some(o) = place(out) {
+        if let Some((_, shard)) = seen.iter().find(|(p, _)| *p == o) {
+            return Err(Error::Output {
+                path: out.into(),
+                problem: format!(
+                    "--out is the shard folder {}: the merged files would replace that \
+                     shard's; give a new folder",
+                    shard.display()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Combines shard folders into complete results (every run exactly once).
 pub fn merge(dirs: &[PathBuf], plan: &Plan) -> Result<Vec<RunResult>> {
     let mut all: BTreeMap<usize, RunResult> = BTreeMap::new();

@@ -255,6 +255,7 @@ pub fn merge(
         path: out.into(),
         problem: "name at least one shard folder".into(),
     })?;
+    exec::check_shards(shards, out)?;
     let plan = Plan::read_saved(first)?;
     for d in &shards[1..] {
         let other = Plan::read_saved(d)?;

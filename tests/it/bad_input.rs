@@ -307,12 +307,14 @@ fn set_override_type_errors_name_the_array_entry() {
 
 /// `--bucket-s` outside [0.001 s, 1e12 s] is refused with the value as written short (not a
 /// 301-digit expansion of 1e300) and the range, before anything runs. A negative value after a
-/// space reaches the same check (clap took `-1` for an unknown flag).
+/// space reaches the same check, in exponent form too (clap took `-1` and then `-1e-3` for an
+/// unknown flag); a flag given where the value belongs is named as the bad value.
 #[test]
 fn bucket_width_out_of_range_is_refused() {
     for (value, shown) in [
         ("0", "--bucket-s 0:"),
         ("-1", "--bucket-s -1:"),
+        ("-1e-3", "--bucket-s -0.001:"),
         ("nan", "--bucket-s NaN:"),
         ("1e300", "--bucket-s 1e300:"),
     ] {

@@ -235,6 +235,21 @@ fn same_bytes_whatever_the_threads_the_shards_and_a_kill() {
     for name in ["answer.json", "plans.csv", "pareto.csv"] {
         assert_eq!(fa[name], fm[name], "{name} differs after merging shards");
     }
+    // A shard named twice, or an --out that is a shard, is refused.
+    for (extra, out, needle) in [(&s0, &merged, "named twice"), (&s1, &s0, "--out is")] {
+        let o = edgesim(&[
+            "plan",
+            "merge",
+            path.to_str().unwrap(),
+            s0.to_str().unwrap(),
+            extra.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(needle), "{err}");
+    }
 
     // A kill: keep the header and a third of the runs, and tear the last line.
     let journal = std::fs::read_to_string(two.join("runs.jsonl")).unwrap();
@@ -323,7 +338,13 @@ fn rejected(text_edit: impl Fn(String) -> String, needles: &[&str]) {
 fn bad_plan_files_are_rejected_before_any_run() {
     rejected(
         |t| t.replace("ttft_p95_ms = 2500", "ttft_p95_ms = -5"),
-        &["plan.toml", "goals.ttft_p95_ms", "-5", ">= 0"],
+        &["plan.toml", "goals.ttft_p95_ms", "-5", "> 0"],
+    );
+    // A latency goal of 0 ms no run can meet: refused, where it searched every plan and
+    // reported that none met it. Cloud fees bounded at 0 (no cloud) stay allowed.
+    rejected(
+        |t| t.replace("ttft_p95_ms = 2500", "ttft_p95_ms = 0"),
+        &["goals.ttft_p95_ms", "= 0", "finite number > 0"],
     );
     rejected(
         |t| t.replace("max_reject_share = 0.01", "max_reject_share = 3"),
@@ -441,4 +462,46 @@ model = "gpt-4o-mini"
         e.contains("devices") && e.contains("cloud is disabled"),
         "{e}"
     );
+}
+
+/// A search holds each run's values in memory, so the runs one plan may hold are bounded like
+/// a sweep's: a grid search over the bound is refused before any run (folder untouched), and
+/// a branch-and-bound search stops with the same error when it reaches the bound.
+#[test]
+fn a_search_over_its_run_bound_is_refused() {
+    let d = dir("bound");
+    let path = small_plan(&d, GOALS, "");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("replications = 3", "replications = 100000");
+    std::fs::write(&path, text).unwrap();
+    let pl = Planner::load(&path).unwrap();
+    let runs = pl.grid_size() * 100_000;
+    assert!(runs > pl.max_runs, "{runs}");
+    let out = d.join("grid");
+    let o = edgesim(&[
+        "plan",
+        "--grid",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("`replications` = 100000")
+            && err.contains(&format!("a grid search makes {runs} runs"))
+            && err.contains("the most one plan may hold"),
+        "{err}"
+    );
+    assert!(!out.exists(), "nothing is written");
+    // Branch and bound: stops at the bound (here 5 runs) instead of running on.
+    let mut small = pl.clone();
+    small.max_runs = 5;
+    let e = search::search(&small, &d.join("bb"), None, Some(1), &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("the search reached 5 runs"), "{e}");
+    let journal = std::fs::read_to_string(d.join("bb/runs.jsonl")).unwrap();
+    assert_eq!(journal.lines().count(), 1 + 5, "header and the runs made: {journal}");
 }

@@ -97,6 +97,26 @@ fn same_bytes_whatever_the_threads_and_shards() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("runs are missing"));
+    // A shard named twice (here as `s1` and `s1/.`) is refused, as is an --out that is a
+    // shard; the shard is left as it was.
+    let journal = std::fs::read(shards[1].join("runs.jsonl")).unwrap();
+    let twice = format!("{}/.", shards[1].display());
+    for (out, extra, needle) in [
+        (merged.to_str().unwrap(), twice.as_str(), "named twice"),
+        (shards[1].to_str().unwrap(), "", "--out is the shard folder"),
+    ] {
+        let mut args = vec!["sweep", "merge", "--out", out];
+        args.extend(shards.iter().map(|d| d.to_str().unwrap()));
+        args.extend([extra].into_iter().filter(|e| !e.is_empty()));
+        let o = edgesim(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(needle), "{err}");
+    }
+    assert_eq!(
+        std::fs::read(shards[1].join("runs.jsonl")).unwrap(),
+        journal
+    );
     for d in shards.iter().chain([&one, &two, &merged]) {
         let _ = std::fs::remove_dir_all(d);
     }
