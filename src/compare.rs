@@ -304,16 +304,16 @@ pub fn to_table(runs: &[PolicyRun]) -> String {
             .platforms
             .last()
             .and_then(|p| p.pcr)
-            .map_or("-".into(), |v| format!("{v:.4}"));
+            .map_or("-".into(), |v| crate::report::fixed(v, 4));
         let _ = writeln!(
             o,
-            "{:<14}{:>10}{:>10}{:>10}{:>16}{:>14.4}{:>18}{:>12}",
+            "{:<14}{:>10}{:>10}{:>10}{:>16}{:>14}{:>18}{:>12}",
             r.policy.name(),
             s.served_edge,
             s.served_cloud,
             s.rejected,
             s.redirected_tokens,
-            s.cloud_cost_usd,
+            crate::report::fixed(s.cloud_cost_usd, 4),
             p90,
             pcr
         );

@@ -203,12 +203,18 @@ pub fn compare(
 
 /// The rows as a text table.
 pub fn to_table(rows: &[PlatformRow], p: &PlatformParams) -> String {
-    let opt =
-        |v: Option<f64>, prec: usize| v.map_or_else(|| "-".to_string(), |x| format!("{x:.prec$}"));
+    let opt = |v: Option<f64>, prec: usize| {
+        v.map_or_else(|| "-".to_string(), |x| crate::report::fixed(x, prec))
+    };
     let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(8) + 2;
     let mut o = format!(
         "one response: {} prompt + {} output tokens; Q = {} pass@1; a = {}; R = 1/(1 + TTFT/{} ms); electricity {} cents/kWh\n\n",
-        p.prompt_tokens, p.output_tokens, p.task, p.alpha, p.ttft_ref_ms, p.cents_per_kwh
+        p.prompt_tokens,
+        p.output_tokens,
+        p.task,
+        crate::check::num(p.alpha),
+        crate::check::num(p.ttft_ref_ms),
+        crate::check::num(p.cents_per_kwh)
     );
     o += &format!(
         "{:<w$}{:>9}{:>10}{:>9}{:>11}{:>13}{:>7}{:>7}{:>7}{:>11}\n",

@@ -14,8 +14,18 @@ pub fn to_json(summary: &Summary) -> String {
         + "\n"
 }
 
+/// `x` with `decimals` decimals below 1e9 in magnitude; from there, in scientific notation
+/// with three decimals (a price of 1e300 made a cost of 300 digits).
+pub fn fixed(x: f64, decimals: usize) -> String {
+    if x.is_finite() && x.abs() >= 1e9 {
+        format!("{x:.3e}")
+    } else {
+        format!("{x:.decimals$}")
+    }
+}
+
 fn ms(v: Option<f64>) -> String {
-    v.map_or_else(|| "-".into(), |x| format!("{x:.1}"))
+    v.map_or_else(|| "-".into(), |x| fixed(x, 1))
 }
 
 fn pct(part: u64, total: u64) -> String {
@@ -38,10 +48,16 @@ fn thousands(n: u64) -> String {
     out
 }
 
-/// `x` with `digits` significant digits, in plain (not scientific) notation.
+/// `x` with `digits` significant digits, in plain notation from 1e-6 to 1e9; outside, in
+/// scientific notation with one digit fewer, to fit the same column (a price of 1e-300
+/// cents/kWh made a CPR of 300 digits).
 fn significant(x: f64, digits: i32) -> String {
     if x == 0.0 || !x.is_finite() {
         return format!("{x}");
+    }
+    if !(1e-6..1e9).contains(&x.abs()) {
+        let decimals = (digits - 2).max(0) as usize;
+        return format!("{x:.decimals$e}");
     }
     let decimals = (digits - 1 - x.abs().log10().floor() as i32).max(0) as usize;
     format!("{x:.decimals$}")
@@ -101,14 +117,14 @@ pub fn to_table(s: &Summary) -> String {
         o,
         "{:<22}{:>12}",
         "cloud cost",
-        format!("${:.4}", s.cloud_cost_usd)
+        format!("${}", fixed(s.cloud_cost_usd, 4))
     );
     let _ = writeln!(
         o,
-        "{:<22}{:>12}  (attributed to requests {:.1} kJ)",
+        "{:<22}{:>12}  (attributed to requests {} kJ)",
         "edge energy",
-        format!("{:.1} kJ", s.edge_energy_j / 1000.0),
-        s.edge_request_energy_j / 1000.0
+        format!("{} kJ", fixed(s.edge_energy_j / 1000.0, 1)),
+        fixed(s.edge_request_energy_j / 1000.0, 1)
     );
     let _ = writeln!(
         o,
@@ -139,7 +155,7 @@ pub fn to_table(s: &Summary) -> String {
             o,
             "{:<22}{:>12}  (served {}, 429s {}, 5xx {}, outage refusals {})",
             format!("  {}", p.model),
-            format!("${:.4}", p.cost_usd),
+            format!("${}", fixed(p.cost_usd, 4)),
             thousands(p.served),
             thousands(p.faults.rate_limited),
             thousands(p.faults.server_errors),
@@ -242,7 +258,7 @@ pub fn to_table(s: &Summary) -> String {
         "{:<pw$}{:>10}{:>12}{:>13}{:>8}{:>8}{:>8}{:>10}",
         "platform", "served", "J/query", "CPR [cents]", "Q", "R", "U", "PCR"
     );
-    let f = |v: Option<f64>, prec: usize| v.map_or_else(|| "-".into(), |x| format!("{x:.prec$}"));
+    let f = |v: Option<f64>, prec: usize| v.map_or_else(|| "-".into(), |x| fixed(x, prec));
     for p in &s.platforms {
         let _ = writeln!(
             o,
@@ -300,6 +316,13 @@ mod tests {
         assert_eq!(significant(543.657, 4), "543.7");
         assert_eq!(significant(123456.7, 4), "123457");
         assert_eq!(significant(0.0, 4), "0");
+        assert_eq!(significant(1.44938e-301, 4), "1.45e-301");
+        assert_eq!(significant(-2.5e300, 4), "-2.50e300");
+        assert_eq!(significant(999_999_999.0, 4), "999999999");
+        assert_eq!(fixed(123.456, 2), "123.46");
+        assert_eq!(fixed(999_999_999.0, 1), "999999999.0");
+        assert_eq!(fixed(1e300, 4), "1.000e300");
+        assert_eq!(fixed(f64::NAN, 1), "NaN");
     }
 
     #[test]

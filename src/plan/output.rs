@@ -10,6 +10,7 @@ use super::search::{Evaluation, Outcome};
 use super::{Goal, Planner};
 use crate::output::figure::{Figure, Panel, PanelKind, Series};
 use crate::output::table::{Table, Values};
+use crate::report::fixed;
 use crate::sweep::aggregate::Stat;
 
 /// A number with its 95 % confidence half-width.
@@ -386,16 +387,20 @@ pub fn write(
 
 fn money(e: &Estimate) -> String {
     match (e.mean, e.ci95) {
-        (Some(m), Some(h)) => format!("${m:.2} ± {h:.2}"),
-        (Some(m), None) => format!("${m:.2}"),
+        (Some(m), Some(h)) => format!("${} ± {}", fixed(m, 2), fixed(h, 2)),
+        (Some(m), None) => format!("${}", fixed(m, 2)),
         _ => "-".into(),
     }
 }
 
 fn value(e: &Estimate, scale: f64, unit: &str, digits: usize) -> String {
     match (e.mean, e.ci95) {
-        (Some(m), Some(h)) => format!("{:.digits$} ± {:.digits$}{unit}", m * scale, h * scale),
-        (Some(m), None) => format!("{:.digits$}{unit}", m * scale),
+        (Some(m), Some(h)) => format!(
+            "{} ± {}{unit}",
+            fixed(m * scale, digits),
+            fixed(h * scale, digits)
+        ),
+        (Some(m), None) => format!("{}{unit}", fixed(m * scale, digits)),
         _ => "-".into(),
     }
 }
@@ -404,9 +409,9 @@ fn plan_lines(o: &mut String, p: &PlanReport) {
     let _ = writeln!(o, "  {}", p.plan);
     let _ = writeln!(
         o,
-        "    cost {} per month (boards ${:.2}, energy {}, cloud {}); {} per 1,000 requests",
+        "    cost {} per month (boards ${}, energy {}, cloud {}); {} per 1,000 requests",
         money(&p.total_usd_month),
-        p.boards_usd_month,
+        fixed(p.boards_usd_month, 2),
         money(&p.energy_usd_month),
         money(&p.cloud_usd_month),
         money(&p.usd_per_1k_requests)

@@ -503,5 +503,9 @@ fn a_search_over_its_run_bound_is_refused() {
         .to_string();
     assert!(e.contains("the search reached 5 runs"), "{e}");
     let journal = std::fs::read_to_string(d.join("bb/runs.jsonl")).unwrap();
-    assert_eq!(journal.lines().count(), 1 + 5, "header and the runs made: {journal}");
+    assert_eq!(
+        journal.lines().count(),
+        1 + 5,
+        "header and the runs made: {journal}"
+    );
 }
