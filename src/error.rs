@@ -68,7 +68,7 @@ pub enum Error {
     /// together (e.g. long queues of very slow requests) they push events past
     /// [`crate::time::CLOCK_LIMIT_S`].
     #[error(
-        "{}: the simulated time reached {at_s:e} s, beyond the {limit_s:e} s the clock can count \
+        "{}: the simulated time reached {at_s:.3e} s, beyond the {limit_s:e} s the clock can count \
          exactly; the results would be wrong, so none are written (shorten the run, raise the \
          device or cloud speeds, or bound the queues)",
         path.display()

@@ -226,7 +226,7 @@ pub fn to_table(s: &Summary) -> String {
     for d in s.devices.iter().take(MAX_DEVICE_ROWS) {
         let _ = writeln!(
             o,
-            "{:<w$}{:<mw$}{:>6}{:>10}{:>10}{:>11}{:>12}{:>13.2}",
+            "{:<w$}{:<mw$}{:>6}{:>10}{:>10}{:>11}{:>12}{:>13}",
             d.name,
             d.model,
             d.slots,
@@ -234,7 +234,7 @@ pub fn to_table(s: &Summary) -> String {
             format!("{:.1}%", d.utilisation * 100.0),
             format!("{:.1}%", d.slot_utilisation * 100.0),
             thousands(d.throttled + d.full),
-            d.energy_j / 1000.0
+            fixed(d.energy_j / 1000.0, 2)
         );
     }
     if s.devices.len() > MAX_DEVICE_ROWS {

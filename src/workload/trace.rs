@@ -45,6 +45,19 @@ pub struct Spec {
     pub max_requests: Option<u64>,
 }
 
+/// `x` (finite, > 0) rounded down to four significant digits, so that the value shown is
+/// allowed: plain from 0.001 to 10^6, else in exponent form (`3.972`, `1.000e10`).
+fn floor_4_digits(x: f64) -> String {
+    let e = x.log10().floor() as i32;
+    let unit = 10f64.powi(e - 3);
+    let r = (x / unit).floor() * unit;
+    if (-3..6).contains(&e) {
+        format!("{r:.*}", (3 - e).max(0) as usize)
+    } else {
+        format!("{r:.3e}")
+    }
+}
+
 impl File {
     pub(super) fn validate(&self, cx: &Checker) -> Result<Spec> {
         let path = cx.resolve(&self.path);
@@ -58,10 +71,10 @@ impl File {
                 "workload.time_scale",
                 time_scale,
                 format!(
-                    "puts the trace's last row at {:e} s, beyond the simulated clock's {MAX_INPUT_S:e} s; \
-                     the largest time_scale for this trace is {:e}",
+                    "puts the trace's last row at {:.3e} s, beyond the simulated clock's {MAX_INPUT_S:e} s; \
+                     the largest time_scale for this trace is about {}",
                     last_s * time_scale,
-                    MAX_INPUT_S / last_s
+                    floor_4_digits(MAX_INPUT_S / last_s)
                 ),
             ));
         }
@@ -215,7 +228,7 @@ pub fn parse_trace(text: &str, path: &Path) -> Result<Vec<TraceRow>> {
             return Err(line_err(
                 n,
                 format!(
-                    "column TIMESTAMP: `{}` lies {:e} s after the first row; the simulated clock \
+                    "column TIMESTAMP: `{}` lies {:.3e} s after the first row; the simulated clock \
                      takes at most {MAX_INPUT_S:e} s",
                     excerpt(ts, EXCERPT_CHARS),
                     (t - base) as f64 / 1e6
@@ -361,6 +374,15 @@ impl Workload for TraceReplay {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounds_are_shown_rounded_down() {
+        assert_eq!(floor_4_digits(3.972949896459552), "3.972");
+        assert_eq!(floor_4_digits(1e10), "1.000e10");
+        assert_eq!(floor_4_digits(397294.9), "397200");
+        assert_eq!(floor_4_digits(0.0012349), "0.001234");
+        assert_eq!(floor_4_digits(1.23456e-7), "1.234e-7");
+    }
 
     #[test]
     fn parses_azure_timestamps() {

@@ -265,7 +265,10 @@ fn times_beyond_the_clock_are_validation_errors() {
     refused(
         "tracescale",
         &trace(&near, 1e300),
-        &["workload.time_scale", "1e10"],
+        &[
+            "workload.time_scale",
+            "largest time_scale for this trace is about 1.000e10",
+        ],
     );
 }
 
@@ -844,4 +847,41 @@ fn names_that_become_folders_are_checked() {
         err.contains("plan.toml: `name` = \"r\\tq\": must not contain control characters"),
         "{err}"
     );
+}
+
+/// Extreme but valid prices make extreme costs: the text tables show them in exponent form,
+/// within their columns, not as hundreds of digits (a price of 1e300 printed a 300-digit cloud
+/// cost, CPR and PCR, and 1e-300 cents/kWh a 300-digit CPR).
+#[test]
+fn extreme_values_in_text_tables_are_short() {
+    let steady = shipped("steady.toml");
+    for set in [
+        "cloud.usd_per_1k_output=1e300",
+        "metrics.electricity_cents_per_kwh=1e-300",
+        "metrics.electricity_cents_per_kwh=1e300",
+    ] {
+        let o = edgesim(&["run", "--no-out", "--set", set, steady.to_str().unwrap()]);
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{set}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let longest = text
+            .split(|c: char| !c.is_ascii_digit())
+            .map(str::len)
+            .max()
+            .unwrap_or(0);
+        assert!(longest < 20, "{set}: a run of {longest} digits in\n{text}");
+        let b = text.as_bytes();
+        let exponent = (1..b.len().saturating_sub(1)).any(|i| {
+            b[i] == b'e'
+                && b[i - 1].is_ascii_digit()
+                && (b[i + 1].is_ascii_digit() || b[i + 1] == b'-')
+        });
+        assert!(exponent, "{set}: no number in exponent form in\n{text}");
+    }
+    let o = edgesim(&["platforms", "--alpha", "1e-320"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("a = 1e-320;"), "{text}");
 }
