@@ -132,7 +132,14 @@ impl RunDir {
         let name = target
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| bad("names no folder".into()))?;
+            .ok_or_else(|| {
+                bad(
+                    "names no folder of its own (as `.`, `..` or `/`): an output folder is \
+                     written beside its place and then put in it whole, so name a folder, \
+                     e.g. `out`"
+                        .into(),
+                )
+            })?;
         let parent = target
             .parent()
             .filter(|p| !p.as_os_str().is_empty())

@@ -119,6 +119,21 @@ fn out_that_is_a_file_or_a_foreign_folder_is_refused() {
     assert!(!o.status.success());
     assert!(err.contains("is a file, not a folder"), "{err}");
     assert!(!err.contains("File exists"), "{err}");
+    // `--out .` in an empty folder: said plainly, and nothing is written there.
+    let here = dir.join("here");
+    std::fs::create_dir_all(&here).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .args(["run", sc.to_str().unwrap(), "--out", "."])
+        .current_dir(&here)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("names no folder of its own") && err.contains("e.g. `out`"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(&here).unwrap().count(), 0);
     let foreign = dir.join("mine");
     std::fs::create_dir_all(&foreign).unwrap();
     std::fs::write(foreign.join("thesis.tex"), "keep").unwrap();
