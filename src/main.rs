@@ -844,6 +844,11 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
         }) => {
             let planner = edgesim::plan::Planner::load(&plan)?;
             edgesim::sweep::exec::check_shards(&shards, &dir)?;
+            edgesim::output::rundir::check_reusable(
+                &dir,
+                edgesim::output::rundir::Kind::Plan,
+                "--out",
+            )?;
             let outcome = edgesim::plan::search::merge(&planner, &shards, None)?;
             (planner, outcome, dir, csv, json)
         }

@@ -104,6 +104,101 @@ fn is_output_folder(dir: &Path) -> bool {
     manifest || legacy
 }
 
+/// The kinds of edgesim output folder that a later command writes into again: a sweep's and
+/// a plan's (resumed from their journal `runs.jsonl`, merged from shards).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `edgesim sweep` and `sweep merge`.
+    Sweep,
+    /// `edgesim plan` and `plan merge`.
+    Plan,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Sweep => "sweep",
+            Kind::Plan => "plan",
+        }
+    }
+
+    /// Whether `dir` holds this kind's outputs: a journal led by its header (`{"sweep": ..}`
+    /// or `{"plan": ..}`), or the file a merge writes without a journal (a sweep's
+    /// `plan.json`, a plan's `answer.json`).
+    fn holds(self, dir: &Path) -> bool {
+        let first_line_key = || {
+            use std::io::{BufRead as _, Read as _};
+            let file = std::fs::File::open(dir.join("runs.jsonl")).ok()?;
+            let mut line = String::new();
+            // A header is a short line: read no more of a large journal.
+            std::io::BufReader::new(file.take(1 << 16))
+                .read_line(&mut line)
+                .ok()?;
+            let v: serde_json::Value = serde_json::from_str(&line).ok()?;
+            v.as_object()?.contains_key(self.name()).then_some(())
+        };
+        let merged = match self {
+            Kind::Sweep => "plan.json",
+            Kind::Plan => "answer.json",
+        };
+        first_line_key().is_some() || dir.join(merged).is_file()
+    }
+}
+
+/// Checks the output folder of a sweep or a plan before anything is written to it (`flag`
+/// names the option in errors): it may be new, empty, or this kind's own output folder,
+/// which is resumed or rewritten. A folder of the user's, a run's output folder or the other
+/// kind's is refused: the tables written there would replace files of the same name, and the
+/// other kind's journal (hours of runs) would be lost.
+pub fn check_reusable(dir: &Path, kind: Kind, flag: &str) -> Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    let bad = |problem: String| Error::Output {
+        path: dir.into(),
+        problem: format!("{flag}: {problem}"),
+    };
+    if !dir.is_dir() {
+        return Err(bad(
+            "is a file, not a folder; give a folder for the outputs".into(),
+        ));
+    }
+    // Temporaries of killed writers (`.NAME.tmp-PID`) do not count: they are removed.
+    let empty = std::fs::read_dir(dir)
+        .map_err(Error::io(dir, "cannot read"))?
+        .filter_map(|e| e.ok())
+        .all(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.starts_with('.') && n.contains(".tmp-")
+        });
+    if empty {
+        return Ok(());
+    }
+    let other = match kind {
+        Kind::Sweep => Kind::Plan,
+        Kind::Plan => Kind::Sweep,
+    };
+    let name = kind.name();
+    let found = if other.holds(dir) {
+        Some(format!("a {}'s outputs", other.name()))
+    } else if is_output_folder(dir) {
+        Some("a run's outputs".to_string())
+    } else {
+        None
+    };
+    match found {
+        Some(what) => Err(bad(format!(
+            "holds {what}, not a {name}'s: use another folder for the {name}"
+        ))),
+        None if kind.holds(dir) => Ok(()),
+        None => Err(bad(format!(
+            "exists and is not an edgesim {name} output folder (it has no {name} journal \
+             runs.jsonl or merged results); edgesim writes only into its own output folders: \
+             choose another folder or remove this one"
+        ))),
+    }
+}
+
 impl RunDir {
     /// Starts writing the output folder `target` (`flag` names the option in errors).
     pub fn begin(target: &Path, flag: &str) -> Result<RunDir> {

@@ -399,6 +399,7 @@ pub fn search(
             ));
         }
     }
+    crate::output::rundir::check_reusable(dir, crate::output::rundir::Kind::Plan, "--out")?;
     std::fs::create_dir_all(dir).map_err(Error::io(dir, "cannot create"))?;
     let journal = dir.join(JOURNAL);
     let shard_text = shard.filter(|s| s.count > 1).map(|s| s.to_string());

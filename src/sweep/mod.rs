@@ -256,6 +256,7 @@ pub fn merge(
         problem: "name at least one shard folder".into(),
     })?;
     exec::check_shards(shards, out)?;
+    crate::output::rundir::check_reusable(out, crate::output::rundir::Kind::Sweep, "--out")?;
     let plan = Plan::read_saved(first)?;
     for d in &shards[1..] {
         let other = Plan::read_saved(d)?;

@@ -900,3 +900,109 @@ fn extreme_values_in_text_tables_are_short() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("a = 1e-320;"), "{text}");
 }
+
+/// A sweep or a plan writes only into a new or empty folder or its own kind's output folder: a
+/// sweep pointed at a plan's folder overwrote the plan's journal (and a plan a sweep's), and
+/// both wrote their tables among a user's files. Each refusal leaves the folder as it was; the
+/// command's own folder is still resumed.
+#[test]
+fn sweeps_and_plans_write_only_into_their_own_output_folders() {
+    let dir = fresh("kinds");
+    let sweep = shipped("sweeps/ci.toml");
+    let plan = shipped("plans/retail.toml");
+    let run = |args: &[&str]| {
+        let o = edgesim(args);
+        (o.status.code(), stderr(&o))
+    };
+    let (s, p, r, user) = (
+        dir.join("s"),
+        dir.join("p"),
+        dir.join("r"),
+        dir.join("user"),
+    );
+    let path = |d: &Path| d.to_str().unwrap().to_string();
+    assert_eq!(
+        run(&["sweep", sweep.to_str().unwrap(), "--out", &path(&s)]).0,
+        Some(0)
+    );
+    assert_eq!(
+        run(&["plan", plan.to_str().unwrap(), "--out", &path(&p)]).0,
+        Some(0)
+    );
+    assert_eq!(
+        run(&[
+            "run",
+            shipped("steady.toml").to_str().unwrap(),
+            "--out",
+            &path(&r)
+        ])
+        .0,
+        Some(0)
+    );
+    std::fs::create_dir_all(&user).unwrap();
+    std::fs::write(user.join("points.csv"), "mine").unwrap();
+    let snapshot = |d: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap_or_default(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let cases: [(&[&str], &Path, &str); 7] = [
+        (
+            &["sweep", sweep.to_str().unwrap()],
+            &p,
+            "holds a plan's outputs, not a sweep's",
+        ),
+        (
+            &["sweep", sweep.to_str().unwrap()],
+            &r,
+            "holds a run's outputs",
+        ),
+        (
+            &["sweep", sweep.to_str().unwrap()],
+            &user,
+            "is not an edgesim sweep output folder",
+        ),
+        (&["sweep", "merge", &path(&s)], &p, "holds a plan's outputs"),
+        (
+            &["plan", plan.to_str().unwrap()],
+            &s,
+            "holds a sweep's outputs, not a plan's",
+        ),
+        (
+            &["plan", plan.to_str().unwrap()],
+            &user,
+            "is not an edgesim plan output folder",
+        ),
+        (
+            &["plan", "merge", plan.to_str().unwrap(), &path(&p)],
+            &s,
+            "holds a sweep's outputs",
+        ),
+    ];
+    for (args, out, needle) in cases {
+        let before = snapshot(out);
+        let mut a = args.to_vec();
+        let o = path(out);
+        a.extend(["--out", &o]);
+        let (code, err) = run(&a);
+        assert_eq!(code, Some(2), "{a:?}: {err}");
+        assert!(err.contains(needle), "{a:?}: {err}");
+        assert!(snapshot(out) == before, "{a:?} changed {}", out.display());
+    }
+    // The command's own folder: resumed (every run from the journal).
+    let (code, err) = run(&["sweep", sweep.to_str().unwrap(), "--out", &path(&s)]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("resumed") && !err.contains("(0 resumed)"),
+        "{err}"
+    );
+}
