@@ -375,6 +375,8 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
     }
     anyhow::ensure!(a.decode_tokens >= 2, "--decode-tokens must be >= 2");
     anyhow::ensure!(a.repetitions >= 1, "--repetitions must be >= 1");
+    // Before any measurement: where the profile goes.
+    cal::check_out(&a.out)?;
     let input = a
         .model
         .as_ref()

@@ -529,9 +529,39 @@ mod tests {
     }
 }
 
+/// Checks where a profile is to be written, before anything is measured: a new file, or an
+/// existing device profile (recalibrated in place). A folder, or a file that does not read as
+/// a profile (a scenario, notes), is refused: it would be replaced.
+pub fn check_out(out: &Path) -> Result<()> {
+    let bad = |problem: &str| Error::Output {
+        path: out.into(),
+        problem: format!("--out: {problem}"),
+    };
+    if out.is_dir() {
+        return Err(bad(
+            "is a folder; give the profile's file, e.g. calibration/my-board.toml",
+        ));
+    }
+    if !out.exists() {
+        return Ok(());
+    }
+    let is_profile = crate::check::read_text(out, "device profile", crate::check::MAX_CONFIG_BYTES)
+        .ok()
+        .is_some_and(|t| toml::from_str::<DeviceProfile>(&t).is_ok());
+    if is_profile {
+        Ok(())
+    } else {
+        Err(bad(
+            "exists and is not a device profile; calibrate replaces only profiles: choose \
+             another file or remove this one",
+        ))
+    }
+}
+
 /// Writes `profile` to `out` as TOML (atomically), once its text reads back as a valid
 /// profile: `out` never holds a profile that scenarios would refuse, and a profile that does
-/// not validate leaves whatever file was at `out` untouched.
+/// not validate leaves whatever file was at `out` untouched. `out` is checked with
+/// [`check_out`] (the command checks it before measuring, too).
 pub fn write_profile(profile: &DeviceProfile, out: &Path) -> Result<()> {
     let header = format!(
         "Device profile written by `edgesim calibrate` on {}.\nRaw measurements, fit and provenance are under [provenance].",
@@ -544,6 +574,7 @@ pub fn write_profile(profile: &DeviceProfile, out: &Path) -> Result<()> {
             problem: format!("the fitted profile does not validate (nothing written): {e}"),
         });
     }
+    check_out(out)?;
     crate::report::write_atomic(out, text.as_bytes())
 }
 

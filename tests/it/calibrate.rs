@@ -695,3 +695,49 @@ fn a_profile_that_does_not_validate_leaves_the_old_file() {
     );
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "keep");
 }
+
+/// `--out` is checked before anything is measured: a file that is not a device profile (a
+/// scenario given by mistake) or a folder is refused and left as it was; an existing profile
+/// is recalibrated in place.
+#[test]
+fn out_replaces_only_a_device_profile() {
+    let scenario = out_path("not-a-profile");
+    let text = std::fs::read_to_string(root().join("scenarios/steady.toml")).unwrap();
+    std::fs::write(&scenario, &text).unwrap();
+    let profile = out_path("a-profile");
+    std::fs::copy(root().join("calibration/jetson-orin-nano.toml"), &profile).unwrap();
+    let folder = std::env::temp_dir();
+    let input = fixture();
+    let calibrate = |out: &Path| {
+        edgesim(&[
+            "calibrate",
+            "--from-llama-bench",
+            input.to_str().unwrap(),
+            "--name",
+            "x",
+            "--out",
+            out.to_str().unwrap(),
+            "--idle-watts",
+            "1",
+            "--busy-watts",
+            "2",
+        ])
+    };
+    for (out, needle) in [
+        (&scenario, "exists and is not a device profile"),
+        (&folder, "is a folder"),
+    ] {
+        let o = calibrate(out);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains("--out") && err.contains(needle), "{err}");
+    }
+    assert_eq!(std::fs::read_to_string(&scenario).unwrap(), text);
+    let o = calibrate(&profile);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        std::fs::read_to_string(&profile)
+            .unwrap()
+            .contains("written by `edgesim calibrate`")
+    );
+}
