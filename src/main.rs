@@ -353,13 +353,21 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
         a.idle_watts.is_some() == a.busy_watts.is_some(),
         "give both --idle-watts and --busy-watts, or neither"
     );
-    anyhow::ensure!(
-        a.prompts.iter().all(|&p| p >= 1) && !a.prompts.is_empty(),
-        "--prompts: lengths must be >= 1"
+    let (max_tokens, max_streams) = (
+        edgesim::workload::tokens::MAX_TOKENS,
+        edgesim::device::fleet::MAX_SLOTS,
     );
     anyhow::ensure!(
-        a.streams.contains(&1) && a.streams.iter().all(|&n| n >= 1),
-        "--streams must include 1 (and be >= 1)"
+        a.prompts.iter().all(|&p| (1..=max_tokens).contains(&p)) && !a.prompts.is_empty(),
+        "--prompts: lengths must lie in [1, {max_tokens}]"
+    );
+    anyhow::ensure!(
+        a.contexts.iter().all(|&c| c <= max_tokens),
+        "--contexts: contexts must be at most {max_tokens} tokens"
+    );
+    anyhow::ensure!(
+        a.streams.contains(&1) && a.streams.iter().all(|&n| (1..=max_streams).contains(&n)),
+        "--streams must include 1 (and lie in [1, {max_streams}], a device's most slots)"
     );
     // Before any measurement: a profile needs a board name and a model key.
     anyhow::ensure!(
@@ -373,8 +381,14 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
             "--model-name \"{m}\": must be non-empty (a key of the model catalogue)"
         );
     }
-    anyhow::ensure!(a.decode_tokens >= 2, "--decode-tokens must be >= 2");
-    anyhow::ensure!(a.repetitions >= 1, "--repetitions must be >= 1");
+    anyhow::ensure!(
+        (2..=max_tokens).contains(&a.decode_tokens),
+        "--decode-tokens must lie in [2, {max_tokens}]"
+    );
+    anyhow::ensure!(
+        (1..=1000).contains(&a.repetitions),
+        "--repetitions must lie in [1, 1000]"
+    );
     // Before any measurement: where the profile goes.
     cal::check_out(&a.out)?;
     let input = a

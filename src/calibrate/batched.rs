@@ -101,7 +101,25 @@ fn parse(path: &Path, text: &str) -> Result<Vec<BatchedRow>> {
             });
         }
     }
+    let (max_tokens, max_b) = (
+        crate::workload::tokens::MAX_TOKENS,
+        crate::device::fleet::MAX_SLOTS,
+    );
     for (k, r) in rows.iter().enumerate() {
+        // The D(n) curve has a point per stream count up to B: B = 4·10^9 asked for 32 GB.
+        if r.pl > max_b || r.pp > max_tokens || r.tg > max_tokens {
+            return Err(Error::Output {
+                path: path.into(),
+                problem: format!(
+                    "row {} (PP {}, TG {}, B {}): needs B <= {max_b} (a device's most slots) \
+                     and PP, TG <= {max_tokens} tokens",
+                    k + 1,
+                    r.pp,
+                    r.tg,
+                    r.pl
+                ),
+            });
+        }
         let ok = r.pl >= 1
             && r.tg >= 1
             && r.speed_tg.is_finite()
@@ -261,6 +279,15 @@ mod tests {
         assert!(e.to_string().contains("line 1"), "{e}");
         let e = parse(p, "| 128 | 128 | 2 | 1 | 1 | 1 | 1 | 0 | 1 | 1 |\n").unwrap_err();
         assert!(e.to_string().contains("S_TG > 0"), "{e}");
+        // B = 4·10^9 asked for a 32 GB curve and aborted; PP and TG are bounded too.
+        for row in [
+            "| 128 | 128 | 4000000000 | 1 | 1 | 1 | 1 | 9 | 1 | 1 |\n",
+            "| 4000000000 | 128 | 1 | 1 | 1 | 1 | 1 | 9 | 1 | 1 |\n",
+            "| 128 | 10000001 | 1 | 1 | 1 | 1 | 1 | 9 | 1 | 1 |\n",
+        ] {
+            let e = parse(p, row).unwrap_err();
+            assert!(e.to_string().contains("needs B <= 4096"), "{e}");
+        }
         let rows = parse(p, "| 128 | 128 | 2 | 1 | 1 | 1 | 1 | 9 | 1 | 1 |\n").unwrap();
         let e = to_measurements(p, &rows).unwrap_err();
         assert!(e.to_string().contains("B = 1"), "{e}");

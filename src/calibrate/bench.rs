@@ -141,12 +141,37 @@ pub fn to_measurements(
         }
     };
     let mut m = Measurements::default();
+    let max = crate::workload::tokens::MAX_TOKENS;
     for e in &keep {
+        let test = format!("test pp{} tg{} d{}", e.n_prompt, e.n_gen, e.n_depth);
         if !(e.avg_ts.is_finite() && e.avg_ts > 0.0) {
             return Err(bad(format!(
-                "avg_ts = {} for test pp{} tg{}: must be > 0",
-                e.avg_ts, e.n_prompt, e.n_gen
+                "avg_ts = {} for {test}: must be > 0",
+                crate::check::num(e.avg_ts)
             )));
+        }
+        // A speed of 0 made a TTFT of inf, a negative one a negative TTFT, in the profile.
+        if let Some((i, ts)) = e
+            .samples_ts
+            .iter()
+            .enumerate()
+            .find(|(_, ts)| !(ts.is_finite() && **ts > 0.0))
+        {
+            return Err(bad(format!(
+                "samples_ts[{i}] = {} for {test}: every sample must be a speed > 0 tokens/s",
+                crate::check::num(*ts)
+            )));
+        }
+        for (key, n) in [
+            ("n_prompt", e.n_prompt),
+            ("n_gen", e.n_gen),
+            ("n_depth", e.n_depth),
+        ] {
+            if n > max {
+                return Err(bad(format!(
+                    "{key} = {n} for {test}: more than the {max} tokens a request may hold"
+                )));
+            }
         }
         match (e.n_prompt, e.n_gen) {
             (p, 0) if p > 0 => m.prefill.push(PrefillPoint {

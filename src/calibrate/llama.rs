@@ -202,17 +202,25 @@ pub fn measure(
     let max_prompt = o.prompts.iter().copied().max().unwrap_or(0);
     let max_streams = o.streams.iter().copied().max().unwrap_or(1);
     let max_context = o.contexts.iter().copied().max().unwrap_or(0);
-    let need = (max_prompt + 8)
-        .max(max_streams * (DECODE_START + o.decode_tokens + 8))
-        .max(max_context + o.decode_tokens + 8);
-    let n_ctx = o.ctx.unwrap_or(need.next_multiple_of(256));
+    // In u64: a large grid (many streams of many tokens) overflowed u32 and wrapped to a
+    // small context.
+    let (prompt, streams, context_max, decode) = (
+        u64::from(max_prompt),
+        u64::from(max_streams),
+        u64::from(max_context),
+        u64::from(o.decode_tokens),
+    );
+    let need = (prompt + 8)
+        .max(streams * (u64::from(DECODE_START) + decode + 8))
+        .max(context_max + decode + 8);
+    let n_ctx = o.ctx.map_or(need.next_multiple_of(256), u64::from);
     if n_ctx < need {
         return Err(Error::Output {
             path: o.model.clone(),
             problem: format!("--ctx {n_ctx} is too small for this grid: it needs {need} tokens"),
         });
     }
-    if n_ctx > model.n_ctx_train() {
+    if n_ctx > u64::from(model.n_ctx_train()) {
         return Err(Error::Output {
             path: o.model.clone(),
             problem: format!(
@@ -222,6 +230,8 @@ pub fn measure(
             ),
         });
     }
+    // At most the trained context, a u32.
+    let n_ctx = u32::try_from(n_ctx).unwrap_or(u32::MAX);
     let mut ctx = context(backend, &model, n_ctx, max_streams, o.threads)?;
 
     let reps = o.repetitions.max(1) as usize;

@@ -173,6 +173,73 @@ fn importer_errors_are_clear() {
     for (tag, input, needles) in cases {
         calibrate_fails(tag, "--from-llama-bench", &input, needles);
     }
+    // A sample of 0 or a negative speed made a TTFT of inf or below zero in the profile; token
+    // counts beyond what a request may hold went into the fit.
+    for (tag, index, key, value, needles) in [
+        (
+            "zero_sample",
+            0,
+            "samples_ts",
+            serde_json::json!([0.0, 300.0]),
+            &["samples_ts[0] = 0", "pp64"][..],
+        ),
+        (
+            "negative_sample",
+            3,
+            "samples_ts",
+            serde_json::json!([90.0, -1.0]),
+            &["samples_ts[1] = -1", "tg64"],
+        ),
+        (
+            "huge_depth",
+            3,
+            "n_depth",
+            serde_json::json!(4_000_000_000u64),
+            &["n_depth = 4000000000", "10000000"],
+        ),
+        (
+            "huge_prompt",
+            1,
+            "n_prompt",
+            serde_json::json!(10_000_001),
+            &["n_prompt = 10000001"],
+        ),
+    ] {
+        let mut e: Vec<serde_json::Value> =
+            serde_json::from_str(&std::fs::read_to_string(fixture()).unwrap()).unwrap();
+        e[index][key] = value;
+        let input = temp_file(
+            "cal-bad",
+            &format!("{tag}.json"),
+            &serde_json::to_string(&e).unwrap(),
+        );
+        calibrate_fails(tag, "--from-llama-bench", input.to_str().unwrap(), needles);
+    }
+    // The measurement grid of `--model` is bounded before anything loads (a grid of 4·10^9
+    // streams overflowed the context size).
+    for (flag, value, needle) in [
+        ("--streams", "1,5000", "--streams must include 1"),
+        ("--prompts", "10000001", "--prompts: lengths must lie in"),
+        ("--contexts", "10000001", "--contexts"),
+        ("--decode-tokens", "10000001", "--decode-tokens must lie in"),
+        ("--repetitions", "1001", "--repetitions must lie in"),
+    ] {
+        let out = out_path("grid-bounds");
+        let o = edgesim(&[
+            "calibrate",
+            "--model",
+            "absent.gguf",
+            "--name",
+            "x",
+            "--out",
+            out.to_str().unwrap(),
+            flag,
+            value,
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flag}: {err}");
+        assert!(err.contains(needle), "{flag}: {err}");
+    }
     // llama-bench has no power figures: the flags are required.
     let o = edgesim(&[
         "calibrate",
