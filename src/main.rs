@@ -289,8 +289,9 @@ struct CalibrateArgs {
     /// Device name in the profile, e.g. orin-nano-qwen3b.
     #[arg(long)]
     name: String,
-    /// Catalogue key of the model (calibration/models.toml) (default: the file name, lower
-    /// case).
+    /// Catalogue key of the model (calibration/models.toml) (default: the model file's name
+    /// without extension, lower case: --model's, or the one llama-bench names; for
+    /// --from-batched-bench, the results file's).
     #[arg(long)]
     model_name: Option<String>,
     /// Quantisation label (default: from the file).
@@ -401,10 +402,10 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
         .file_stem()
         .map(|s| s.to_string_lossy().to_lowercase())
         .unwrap_or_default();
-    let model_name = a.model_name.clone().unwrap_or(stem);
     let meta = ProfileMeta {
         device_name: a.name.clone(),
-        model_name: model_name.clone(),
+        model_name: a.model_name.clone().unwrap_or(stem),
+        model_name_defaulted: a.model_name.is_none(),
         quant: a.quant.clone().unwrap_or_default(),
         memory_gb: cal::mem_total_gb().unwrap_or(0.0),
         idle_watts: a.idle_watts,
@@ -434,6 +435,7 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
     };
     cal::write_profile(&profile, &a.out)?;
     let m = &profile.models[0];
+    let model_name = &m.model;
     note!(
         "wrote {}: TTFT overhead {:.1} ms, prefill {:.0} tokens/s, D(n) = {:?} tokens/s, \
          +{:.3} ms per step per 1,000 context tokens, busy {:.1} W, idle {:.1} W",
@@ -449,7 +451,7 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
         profile.device.idle_w
     );
     if edgesim::catalogue::ModelCatalogue::builtin()
-        .model(&model_name)
+        .model(model_name)
         .is_none()
     {
         note!(

@@ -66,6 +66,9 @@ pub struct ProfileMeta {
     pub device_name: String,
     /// Catalogue key of the model, e.g. `qwen2.5-3b`.
     pub model_name: String,
+    /// `model_name` was not given (it is the input file's name): an import that names the
+    /// model file (llama-bench's `model_filename`) takes the key from that file instead.
+    pub model_name_defaulted: bool,
     /// Quantisation label, e.g. `Q4_K_M`.
     pub quant: String,
     /// Machine memory \[GB\].
@@ -623,6 +626,16 @@ pub fn from_llama_bench(
     let e = &used[0];
     let mut meta = meta.clone();
     meta.power_source = "flags".into();
+    if meta.model_name_defaulted {
+        // The model's file, as `--model FILE.gguf` would name it, not the results file's.
+        if let Some(stem) = Path::new(&e.model_filename)
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_lowercase())
+            .filter(|s| !s.trim().is_empty())
+        {
+            meta.model_name = stem;
+        }
+    }
     if meta.quant.is_empty() {
         meta.quant = e
             .model_type

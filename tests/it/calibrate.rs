@@ -802,9 +802,10 @@ fn out_replaces_only_a_device_profile() {
     assert_eq!(std::fs::read_to_string(&scenario).unwrap(), text);
     let o = calibrate(&profile);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(
-        std::fs::read_to_string(&profile)
-            .unwrap()
-            .contains("written by `edgesim calibrate`")
-    );
+    let text = std::fs::read_to_string(&profile).unwrap();
+    assert!(text.contains("written by `edgesim calibrate`"));
+    // Without --model-name the key is the model file's that llama-bench names, as `--model
+    // FILE.gguf` would give, not the results file's (`llama-bench-smollm2`).
+    let p: DeviceProfile = toml::from_str(&text).unwrap();
+    assert_eq!(p.models[0].model, "smollm2-135m-instruct.q4_1");
 }
