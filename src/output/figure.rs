@@ -1,5 +1,5 @@
 //! Figures as data: panels of bar groups or lines. The same [`Figure`] is rendered by
-//! [`super::plot`] (feature `plots`) and written as a long table beside the picture, so every
+//! `output::plot` (feature `plots`) and written as a long table beside the picture, so every
 //! plotted number can be read back.
 
 use super::table::{Table, Values};
