@@ -266,8 +266,10 @@ pub fn read_text(path: &Path, what: &'static str, limit: u64) -> Result<String> 
     })
 }
 
-/// [`read_text`] without the UTF-8 check.
-pub fn read_bytes(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u8>> {
+/// Opens an input file after checking that it is a regular file of at most `limit` bytes (a
+/// file that never ends, such as `/dev/zero` or a FIFO, is refused before reading). The caller
+/// reads at most `limit + 1` bytes of it, in case it grows.
+pub fn open_input(path: &Path, what: &'static str, limit: u64) -> Result<std::fs::File> {
     let bad = |problem: String| Error::Input {
         path: path.into(),
         problem,
@@ -285,8 +287,18 @@ pub fn read_bytes(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u8>
             limit
         )));
     }
-    let file = std::fs::File::open(path).map_err(Error::io(path, what_action(what)))?;
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path).map_err(Error::io(path, what_action(what)))
+}
+
+/// [`read_text`] without the UTF-8 check.
+pub fn read_bytes(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u8>> {
+    let bad = |problem: String| Error::Input {
+        path: path.into(),
+        problem,
+    };
+    let file = open_input(path, what, limit)?;
+    let len = file.metadata().map_or(0, |m| m.len());
+    let mut bytes = Vec::with_capacity(len.min(limit) as usize);
     // `take` guards against a file that grows while it is read.
     file.take(limit + 1)
         .read_to_end(&mut bytes)

@@ -128,58 +128,120 @@ pub struct TraceRow {
 
 const COLUMNS: [&str; 3] = ["TIMESTAMP", "ContextTokens", "GeneratedTokens"];
 
-/// Reads a whole trace. Rows must be in time order; blank lines are skipped.
+/// Reads a whole trace. Rows must be in time order; blank lines are skipped. The file is read
+/// line by line: its text is never held whole (a trace may be up to
+/// [`crate::check::MAX_DATA_BYTES`]), only its rows.
 pub fn read_trace(path: &Path) -> Result<Vec<TraceRow>> {
-    let text = crate::check::read_text(path, "trace", crate::check::MAX_DATA_BYTES)?;
-    parse_trace(&text, path)
+    use std::io::{BufRead as _, Read as _};
+    let limit = crate::check::MAX_DATA_BYTES;
+    let file = crate::check::open_input(path, "trace", limit)?;
+    let mut reader = std::io::BufReader::new(file.take(limit + 1));
+    let mut parser = Parser::new(path);
+    let mut line = Vec::new();
+    let (mut offset, mut n) = (0u64, 0usize);
+    loop {
+        line.clear();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .map_err(Error::io(path, "cannot read trace"))?;
+        if read == 0 {
+            break;
+        }
+        if offset + read as u64 > limit {
+            return Err(Error::Input {
+                path: path.into(),
+                problem: format!(
+                    "cannot read trace: it grew beyond the {limit} bytes allowed while being read"
+                ),
+            });
+        }
+        let text = std::str::from_utf8(&line).map_err(|e| Error::Input {
+            path: path.into(),
+            problem: format!(
+                "cannot read trace: not UTF-8 text (invalid byte at offset {})",
+                offset + e.valid_up_to() as u64
+            ),
+        })?;
+        offset += read as u64;
+        n += 1;
+        // As `str::lines`: the line ending (`\n` or `\r\n`) is not part of the line.
+        let text = text.strip_suffix('\n').unwrap_or(text);
+        parser.line(n, text.strip_suffix('\r').unwrap_or(text))?;
+    }
+    parser.finish()
 }
 
 /// Parses trace text; `path` names it in errors.
 pub fn parse_trace(text: &str, path: &Path) -> Result<Vec<TraceRow>> {
-    let line_err = |line: usize, problem: String| Error::Line {
-        path: path.into(),
-        line,
-        problem,
-    };
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let Some((_, header)) = lines.next() else {
-        return Err(line_err(
-            1,
-            format!("empty trace; expected a header {}", COLUMNS.join(",")),
-        ));
-    };
-    let names: Vec<&str> = header
-        .split(',')
-        .map(|s| s.trim().trim_start_matches('\u{feff}'))
-        .collect();
-    let mut idx = [0usize; 3];
-    for (slot, want) in idx.iter_mut().zip(COLUMNS) {
-        *slot = names.iter().position(|n| *n == want).ok_or_else(|| {
-            line_err(
-                1,
-                format!(
-                    "header has no column `{want}` (found: {}; required: {})",
-                    excerpt(&names.join(","), EXCERPT_CHARS),
-                    COLUMNS.join(",")
-                ),
-            )
-        })?;
+    let mut parser = Parser::new(path);
+    for (i, line) in text.lines().enumerate() {
+        parser.line(i + 1, line)?;
     }
-    let mut rows = Vec::new();
-    let mut first: Option<i128> = None;
-    let mut last: i128 = i128::MIN;
-    for (i, line) in lines {
-        let n = i + 1;
+    parser.finish()
+}
+
+/// A trace read line by line: the header, then the rows.
+struct Parser<'a> {
+    path: &'a Path,
+    /// Columns in the header, and where each of [`COLUMNS`] is (`None` before the header).
+    header: Option<(usize, [usize; 3])>,
+    rows: Vec<TraceRow>,
+    first: Option<i128>,
+    last: i128,
+}
+
+impl<'a> Parser<'a> {
+    fn new(path: &'a Path) -> Parser<'a> {
+        Parser {
+            path,
+            header: None,
+            rows: Vec::new(),
+            first: None,
+            last: i128::MIN,
+        }
+    }
+
+    fn err(&self, line: usize, problem: String) -> Error {
+        Error::Line {
+            path: self.path.into(),
+            line,
+            problem,
+        }
+    }
+
+    /// Line `n` (1-based, blank lines counted), without its line ending.
+    fn line(&mut self, n: usize, line: &str) -> Result<()> {
+        if line.trim().is_empty() {
+            return Ok(());
+        }
+        let Some((width, idx)) = self.header else {
+            let names: Vec<&str> = line
+                .split(',')
+                .map(|s| s.trim().trim_start_matches('\u{feff}'))
+                .collect();
+            let mut idx = [0usize; 3];
+            for (slot, want) in idx.iter_mut().zip(COLUMNS) {
+                *slot = names.iter().position(|n| *n == want).ok_or_else(|| {
+                    self.err(
+                        1,
+                        format!(
+                            "header has no column `{want}` (found: {}; required: {})",
+                            excerpt(&names.join(","), EXCERPT_CHARS),
+                            COLUMNS.join(",")
+                        ),
+                    )
+                })?;
+            }
+            self.header = Some((names.len(), idx));
+            return Ok(());
+        };
         let cells: Vec<&str> = line.split(',').map(str::trim).collect();
-        if cells.len() != names.len() {
-            return Err(line_err(
+        if cells.len() != width {
+            return Err(self.err(
                 n,
                 format!(
                     "expected {} comma-separated fields, found {}: `{}`",
-                    names.len(),
+                    width,
                     cells.len(),
                     excerpt(line, EXCERPT_CHARS)
                 ),
@@ -187,13 +249,13 @@ pub fn parse_trace(text: &str, path: &Path) -> Result<Vec<TraceRow>> {
         }
         let ts = cells[idx[0]];
         let t = parse_timestamp_us(ts).ok_or_else(|| {
-            line_err(n, format!("column TIMESTAMP: `{}` is not a timestamp (expected `YYYY-MM-DD HH:MM:SS[.fraction]` or seconds)", excerpt(ts, EXCERPT_CHARS)))
+            self.err(n, format!("column TIMESTAMP: `{}` is not a timestamp (expected `YYYY-MM-DD HH:MM:SS[.fraction]` or seconds)", excerpt(ts, EXCERPT_CHARS)))
         })?;
         let count = |col: usize| -> Result<u32> {
             let v = cells[idx[col]];
             match v.parse::<u64>() {
                 Ok(c) if c <= u64::from(MAX_TOKENS) => Ok(c as u32),
-                Ok(_) => Err(line_err(
+                Ok(_) => Err(self.err(
                     n,
                     format!(
                         "column {}: {v} tokens is more than the {MAX_TOKENS} allowed for one \
@@ -201,7 +263,7 @@ pub fn parse_trace(text: &str, path: &Path) -> Result<Vec<TraceRow>> {
                         COLUMNS[col]
                     ),
                 )),
-                Err(_) => Err(line_err(
+                Err(_) => Err(self.err(
                     n,
                     format!(
                         "column {}: `{}` is not a token count (expected a whole number >= 0)",
@@ -213,8 +275,8 @@ pub fn parse_trace(text: &str, path: &Path) -> Result<Vec<TraceRow>> {
         };
         let prompt_tokens = count(1)?;
         let output_tokens = count(2)?;
-        if t < last {
-            return Err(line_err(
+        if t < self.last {
+            return Err(self.err(
                 n,
                 format!(
                     "column TIMESTAMP: `{}` is earlier than the previous row; rows must be in time order",
@@ -222,10 +284,10 @@ pub fn parse_trace(text: &str, path: &Path) -> Result<Vec<TraceRow>> {
                 ),
             ));
         }
-        last = t;
-        let base = *first.get_or_insert(t);
+        self.last = t;
+        let base = *self.first.get_or_insert(t);
         if (t - base) as f64 > MAX_INPUT_S * 1e6 {
-            return Err(line_err(
+            return Err(self.err(
                 n,
                 format!(
                     "column TIMESTAMP: `{}` lies {:.3e} s after the first row; the simulated clock \
@@ -235,16 +297,27 @@ pub fn parse_trace(text: &str, path: &Path) -> Result<Vec<TraceRow>> {
                 ),
             ));
         }
-        rows.push(TraceRow {
+        self.rows.push(TraceRow {
             offset_us: (t - base) as u64,
             prompt_tokens,
             output_tokens,
         });
+        Ok(())
     }
-    if rows.is_empty() {
-        return Err(line_err(2, "trace has a header but no rows".into()));
+
+    fn finish(mut self) -> Result<Vec<TraceRow>> {
+        if self.header.is_none() {
+            return Err(self.err(
+                1,
+                format!("empty trace; expected a header {}", COLUMNS.join(",")),
+            ));
+        }
+        if self.rows.is_empty() {
+            return Err(self.err(2, "trace has a header but no rows".into()));
+        }
+        self.rows.shrink_to_fit();
+        Ok(self.rows)
     }
-    Ok(rows)
 }
 
 /// Parses `YYYY-MM-DD HH:MM:SS\[.fraction\]` (or `T` as separator) to microseconds since the Unix

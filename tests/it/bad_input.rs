@@ -577,3 +577,35 @@ fn a_file_given_to_the_wrong_command_says_which_command_it_needs() {
         assert!(err.contains(&needle), "{args:?}: {err}");
     }
 }
+
+/// A trace is read line by line: CRLF line endings read as LF ones, and a byte that is not
+/// UTF-8 is named by its offset in the file, as when the file was read whole.
+#[test]
+fn trace_files_read_line_by_line_as_text() {
+    let dir = std::env::temp_dir().join(format!("edgesim-trace-lines-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let lf = "TIMESTAMP,ContextTokens,GeneratedTokens\n0,10,5\n\n1.5,20,6\n2,30,7";
+    let (a, b, c) = (
+        dir.join("lf.csv"),
+        dir.join("crlf.csv"),
+        dir.join("bad.csv"),
+    );
+    std::fs::write(&a, lf).unwrap();
+    std::fs::write(&b, lf.replace('\n', "\r\n")).unwrap();
+    let read = edgesim::workload::trace::read_trace;
+    let rows = read(&a).unwrap();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[2].offset_us, 2_000_000);
+    assert_eq!(read(&b).unwrap(), rows);
+    let mut bytes = b"TIMESTAMP,ContextTokens,GeneratedTokens\n0,10,5\n".to_vec();
+    bytes.extend(b"1,\xff0,5\n");
+    std::fs::write(&c, &bytes).unwrap();
+    let at = std::str::from_utf8(&bytes).unwrap_err().valid_up_to();
+    assert_eq!(at, 49);
+    let e = read(&c).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("not UTF-8 text (invalid byte at offset {at})")),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

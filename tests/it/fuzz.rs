@@ -177,6 +177,11 @@ fn fuzz_trace_reader() {
         ));
     }
     let path = Path::new("fuzz-trace.csv");
+    // The file reader (line by line) must agree with the text parser on every case.
+    let file = std::env::temp_dir()
+        .join(format!("edgesim-fuzz-trace-{}", std::process::id()))
+        .join("fuzz-trace.csv");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     let mut r = rng(101);
     let mut ok = 0;
     for _ in 0..cases() * 3 {
@@ -185,6 +190,16 @@ fn fuzz_trace_reader() {
             edgesim::workload::trace::parse_trace(&case, path)
         }))
         .unwrap_or_else(|_| panic!("trace reader panicked on:\n{case}"));
+        std::fs::write(&file, &case).unwrap();
+        let from_file = edgesim::workload::trace::read_trace(&file).map_err(|e| {
+            e.to_string()
+                .replace(&file.display().to_string(), "fuzz-trace.csv")
+        });
+        assert_eq!(
+            from_file,
+            res.as_ref().map(Clone::clone).map_err(|e| e.to_string()),
+            "the file reader and the text parser differ on:\n{case}"
+        );
         match res {
             Ok(rows) => {
                 ok += 1;
