@@ -2,6 +2,7 @@
 //! real calibration of a small GGUF model through llama.cpp (feature `llm`).
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use crate::common::*;
 use edgesim::device::profile::DeviceProfile;
@@ -18,7 +19,19 @@ fn out_path(tag: &str) -> PathBuf {
 /// no panic, every needle in the message, and no profile written.
 fn calibrate_fails(tag: &str, input: &str, path: &str, needles: &[&str]) {
     let out = out_path(tag);
-    let o = edgesim(&[
+    let o = calibrate_into(input, path, &out);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{tag}: {err}");
+    assert!(!err.contains("panicked"), "{tag}: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{tag}: lacks `{n}`: {err}");
+    }
+    assert!(!out.exists(), "{tag}: nothing written");
+}
+
+/// Runs `calibrate --<input> <path>` into `out` with a fixed name and watts.
+fn calibrate_into(input: &str, path: &str, out: &Path) -> Output {
+    edgesim(&[
         "calibrate",
         input,
         path,
@@ -30,14 +43,7 @@ fn calibrate_fails(tag: &str, input: &str, path: &str, needles: &[&str]) {
         "1",
         "--busy-watts",
         "2",
-    ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{tag}: {err}");
-    assert!(!err.contains("panicked"), "{tag}: {err}");
-    for n in needles {
-        assert!(err.contains(n), "{tag}: lacks `{n}`: {err}");
-    }
-    assert!(!out.exists(), "{tag}: nothing written");
+    ])
 }
 
 fn fixture() -> PathBuf {
@@ -775,21 +781,7 @@ fn out_replaces_only_a_device_profile() {
     std::fs::copy(root().join("calibration/jetson-orin-nano.toml"), &profile).unwrap();
     let folder = std::env::temp_dir();
     let input = fixture();
-    let calibrate = |out: &Path| {
-        edgesim(&[
-            "calibrate",
-            "--from-llama-bench",
-            input.to_str().unwrap(),
-            "--name",
-            "x",
-            "--out",
-            out.to_str().unwrap(),
-            "--idle-watts",
-            "1",
-            "--busy-watts",
-            "2",
-        ])
-    };
+    let calibrate = |out: &Path| calibrate_into("--from-llama-bench", input.to_str().unwrap(), out);
     for (out, needle) in [
         (&scenario, "exists and is not a device profile"),
         (&folder, "is a folder"),
