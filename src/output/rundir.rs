@@ -104,6 +104,26 @@ fn is_output_folder(dir: &Path) -> bool {
     manifest || legacy
 }
 
+/// The names in an existing output folder `dir` (`None`: it does not exist yet); a file there
+/// is refused (`flag` names the option).
+fn folder_entries(dir: &Path, flag: &str) -> Result<Option<Vec<String>>> {
+    if !dir.exists() {
+        return Ok(None);
+    }
+    if !dir.is_dir() {
+        return Err(Error::Output {
+            path: dir.into(),
+            problem: format!("{flag}: is a file, not a folder; give a folder for the outputs"),
+        });
+    }
+    let names = std::fs::read_dir(dir)
+        .map_err(Error::io(dir, "cannot read"))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    Ok(Some(names))
+}
+
 /// The kinds of edgesim output folder that a later command writes into again: a sweep's and
 /// a plan's (resumed from their journal `runs.jsonl`, merged from shards).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,27 +171,18 @@ impl Kind {
 /// kind's is refused: the tables written there would replace files of the same name, and the
 /// other kind's journal (hours of runs) would be lost.
 pub fn check_reusable(dir: &Path, kind: Kind, flag: &str) -> Result<()> {
-    if !dir.exists() {
-        return Ok(());
-    }
     let bad = |problem: String| Error::Output {
         path: dir.into(),
         problem: format!("{flag}: {problem}"),
     };
-    if !dir.is_dir() {
-        return Err(bad(
-            "is a file, not a folder; give a folder for the outputs".into(),
-        ));
-    }
     // Temporaries of killed writers (`.NAME.tmp-PID`) do not count: they are removed.
-    let empty = std::fs::read_dir(dir)
-        .map_err(Error::io(dir, "cannot read"))?
-        .filter_map(|e| e.ok())
-        .all(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
-            n.starts_with('.') && n.contains(".tmp-")
-        });
-    if empty {
+    let Some(names) = folder_entries(dir, flag)? else {
+        return Ok(());
+    };
+    if names
+        .iter()
+        .all(|n| n.starts_with('.') && n.contains(".tmp-"))
+    {
         return Ok(());
     }
     let other = match kind {
@@ -206,17 +217,8 @@ impl RunDir {
             path: target.into(),
             problem: format!("{flag}: {problem}"),
         };
-        if target.exists() {
-            if !target.is_dir() {
-                return Err(bad(
-                    "is a file, not a folder; give a folder for the outputs".into(),
-                ));
-            }
-            let empty = std::fs::read_dir(target)
-                .map_err(Error::io(target, "cannot read"))?
-                .next()
-                .is_none();
-            if !empty && !is_output_folder(target) {
+        if let Some(names) = folder_entries(target, flag)? {
+            if !names.is_empty() && !is_output_folder(target) {
                 return Err(bad(format!(
                     "exists and is not an edgesim output folder (it has no {MANIFEST} written by \
                      edgesim); edgesim replaces only its own output folders: choose another \
