@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use crate::device::profile::DeviceProfile;
 use crate::error::{Error, Result};
 use crate::time::MAX_INPUT_S;
-use crate::workload::TraceRow;
+use crate::workload::trace::TraceRows;
 
 /// Whether a key holds its default value: the raw config layers leave such keys out when they
 /// write a file back (`#[serde(skip_serializing_if = "crate::check::is_default")]`).
@@ -27,7 +27,7 @@ pub const MAX_DATA_BYTES: u64 = 1 << 30;
 /// profile once.
 #[derive(Debug, Default)]
 pub struct InputCache {
-    traces: Mutex<HashMap<PathBuf, Arc<Vec<TraceRow>>>>,
+    traces: Mutex<HashMap<PathBuf, TraceRows>>,
     profiles: Mutex<HashMap<PathBuf, Arc<DeviceProfile>>>,
 }
 
@@ -62,14 +62,16 @@ impl Checker {
         self.bad(key, format!("\"{given}\""), e.to_string())
     }
 
-    /// The rows of the trace at `path` (read once per cache).
-    pub fn trace(&self, path: &Path) -> Result<Arc<Vec<TraceRow>>> {
-        if let Some(rows) = lock(&self.cache.traces).get(path) {
-            return Ok(Arc::clone(rows));
+    /// The trace at `path` (read once per cache), with as many of its rows as a run may
+    /// replay ([`crate::scenario::budget::max_trace_rows`]).
+    pub fn trace(&self, path: &Path) -> Result<TraceRows> {
+        if let Some(t) = lock(&self.cache.traces).get(path) {
+            return Ok(t.clone());
         }
-        let rows = Arc::new(crate::workload::trace::read_trace(path)?);
-        lock(&self.cache.traces).insert(path.to_path_buf(), Arc::clone(&rows));
-        Ok(rows)
+        let keep = crate::scenario::budget::max_trace_rows();
+        let t = crate::workload::trace::read_trace_kept(path, keep)?;
+        lock(&self.cache.traces).insert(path.to_path_buf(), t.clone());
+        Ok(t)
     }
 
     /// The device profile at `path` (read and checked once per cache).

@@ -42,6 +42,18 @@ pub fn memory_limit_gb() -> f64 {
         .unwrap_or(DEFAULT_MEMORY_LIMIT_GB)
 }
 
+/// The most trace rows one run may replay: each is a request in flight (a trace's requests are
+/// all known at the start), so more than `limit / BYTES_PER_REQUEST` of them exceed the memory
+/// limit whatever else the scenario holds. A trace reader keeps no more rows than this.
+pub fn max_trace_rows() -> usize {
+    let rows = (memory_limit_gb() * 1e9 / BYTES_PER_REQUEST).floor();
+    if rows >= usize::MAX as f64 {
+        usize::MAX
+    } else {
+        rows as usize
+    }
+}
+
 /// What a run is expected to need.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Estimate {
@@ -63,7 +75,10 @@ fn rate_key(a: &Arrivals) -> (&'static str, String) {
         }
         Arrivals::Bursty(b) => ("workload.burst_rate_rps", b.burst_rate_rps.to_string()),
         Arrivals::Closed(c) => ("workload.users", c.users.to_string()),
-        Arrivals::Trace(t) => ("workload.path", t.path.display().to_string()),
+        Arrivals::Trace(t) => match t.max_requests {
+            Some(m) => ("workload.max_requests", m.to_string()),
+            None => ("workload.path", format!("\"{}\"", t.path.display())),
+        },
     }
 }
 
@@ -200,8 +215,16 @@ pub fn check(cx: &Checker, sc: &Scenario) -> Result<Estimate> {
             format!(
                 "the run would hold about {:.3e} requests in flight and need about {:.1} GB of \
                  memory, more than the {limit} GB allowed (set EDGESIM_MEMORY_LIMIT_GB to allow \
-                 more); lower the rate, or shorten the cloud's latency",
-                e.in_flight, e.memory_gb
+                 more); {}",
+                e.in_flight,
+                e.memory_gb,
+                match sc.workload.arrivals {
+                    // A trace's requests all count as in flight: only fewer rows help.
+                    Arrivals::Trace(_) =>
+                        "replay fewer of the trace's rows (workload.max_requests)",
+                    Arrivals::Closed(_) => "simulate fewer users",
+                    _ => "lower the rate, or shorten the cloud's latency",
+                }
             ),
         ));
     }

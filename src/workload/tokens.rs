@@ -380,9 +380,24 @@ fn empirical(
         }
         let column = column.clone().unwrap_or_default();
         let path = cx.resolve(trace);
-        let rows = cx
+        let t = cx
             .trace(&path)
             .map_err(|e| cx.referenced(&format!("{key}.trace"), trace, e))?;
+        if t.truncated() {
+            return Err(cx.bad(
+                format!("{key}.trace"),
+                format!("\"{trace}\""),
+                format!(
+                    "the trace has {} rows, more than the {} an empirical distribution may hold \
+                     within the memory limit of {} GB (EDGESIM_MEMORY_LIMIT_GB sets it); use a \
+                     sample of its rows",
+                    t.in_file,
+                    t.rows.len(),
+                    crate::check::num(crate::scenario::budget::memory_limit_gb())
+                ),
+            ));
+        }
+        let rows = t.rows;
         let values: Vec<u32> = match column.as_str() {
             "ContextTokens" => rows.iter().map(|r| r.prompt_tokens.max(1)).collect(),
             "GeneratedTokens" => rows.iter().map(|r| r.output_tokens.max(1)).collect(),

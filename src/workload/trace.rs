@@ -61,11 +61,11 @@ fn floor_4_digits(x: f64) -> String {
 impl File {
     pub(super) fn validate(&self, cx: &Checker) -> Result<Spec> {
         let path = cx.resolve(&self.path);
-        let rows = cx
+        let trace = cx
             .trace(&path)
             .map_err(|e| cx.referenced("workload.path", &self.path, e))?;
         let time_scale = cx.positive("workload.time_scale", self.time_scale.unwrap_or(1.0))?;
-        let last_s = rows.last().map_or(0.0, |r| r.offset_us as f64 / 1e6);
+        let last_s = trace.last_offset_us as f64 / 1e6;
         if last_s * time_scale > MAX_INPUT_S {
             return Err(cx.bad(
                 "workload.time_scale",
@@ -85,9 +85,32 @@ impl File {
                 "must be >= 1 (leave it out to replay the whole trace)",
             ));
         }
+        let kept = trace.rows.len() as u64;
+        if trace.truncated() && self.max_requests.is_none_or(|m| m > kept) {
+            let why = format!(
+                "the trace has {} rows, more than the {kept} a run may replay within its memory \
+                 limit of {} GB ({} bytes per request in flight; EDGESIM_MEMORY_LIMIT_GB sets the \
+                 limit)",
+                trace.in_file,
+                crate::check::num(crate::scenario::budget::memory_limit_gb()),
+                crate::scenario::budget::BYTES_PER_REQUEST
+            );
+            return Err(match self.max_requests {
+                Some(m) => cx.bad(
+                    "workload.max_requests",
+                    m,
+                    format!("{why}; replay at most {kept} of its rows"),
+                ),
+                None => cx.bad(
+                    "workload.path",
+                    format!("\"{}\"", self.path),
+                    format!("{why}; set workload.max_requests to at most {kept} to replay its first rows"),
+                ),
+            });
+        }
         Ok(Spec {
             path,
-            rows,
+            rows: trace.rows,
             time_scale,
             max_requests: self.max_requests,
         })
@@ -128,15 +151,42 @@ pub struct TraceRow {
 
 const COLUMNS: [&str; 3] = ["TIMESTAMP", "ContextTokens", "GeneratedTokens"];
 
+/// A trace as read: its first rows, and how many rows the whole file holds.
+#[derive(Clone, Debug)]
+pub struct TraceRows {
+    /// The first rows of the file, at most as many as were asked to be kept.
+    pub rows: Arc<Vec<TraceRow>>,
+    /// Rows in the whole file (every one checked).
+    pub in_file: u64,
+    /// Offset of the file's last row from its first \[µs\].
+    pub last_offset_us: u64,
+}
+
+impl TraceRows {
+    /// Whether rows of the file were not kept.
+    pub fn truncated(&self) -> bool {
+        self.in_file > self.rows.len() as u64
+    }
+}
+
 /// Reads a whole trace. Rows must be in time order; blank lines are skipped. The file is read
 /// line by line: its text is never held whole (a trace may be up to
 /// [`crate::check::MAX_DATA_BYTES`]), only its rows.
 pub fn read_trace(path: &Path) -> Result<Vec<TraceRow>> {
+    let t = read_trace_kept(path, usize::MAX)?;
+    Ok(Arc::unwrap_or_clone(t.rows))
+}
+
+/// Reads a trace as [`read_trace`] does, every row checked, but keeps only its first `keep`
+/// rows in memory: a run can replay no more than its memory budget allows
+/// ([`crate::scenario::budget::max_trace_rows`]), and a trace of short rows at the input limit
+/// holds some 180 million.
+pub fn read_trace_kept(path: &Path, keep: usize) -> Result<TraceRows> {
     use std::io::{BufRead as _, Read as _};
     let limit = crate::check::MAX_DATA_BYTES;
     let file = crate::check::open_input(path, "trace", limit)?;
     let mut reader = std::io::BufReader::new(file.take(limit + 1));
-    let mut parser = Parser::new(path);
+    let mut parser = Parser::new(path, keep);
     let mut line = Vec::new();
     let (mut offset, mut n) = (0u64, 0usize);
     loop {
@@ -173,11 +223,11 @@ pub fn read_trace(path: &Path) -> Result<Vec<TraceRow>> {
 
 /// Parses trace text; `path` names it in errors.
 pub fn parse_trace(text: &str, path: &Path) -> Result<Vec<TraceRow>> {
-    let mut parser = Parser::new(path);
+    let mut parser = Parser::new(path, usize::MAX);
     for (i, line) in text.lines().enumerate() {
         parser.line(i + 1, line)?;
     }
-    parser.finish()
+    Ok(Arc::unwrap_or_clone(parser.finish()?.rows))
 }
 
 /// A trace read line by line: the header, then the rows.
@@ -186,16 +236,21 @@ struct Parser<'a> {
     /// Columns in the header, and where each of [`COLUMNS`] is (`None` before the header).
     header: Option<(usize, [usize; 3])>,
     rows: Vec<TraceRow>,
+    /// Rows kept at most; the rest are checked and counted.
+    keep: usize,
+    in_file: u64,
     first: Option<i128>,
     last: i128,
 }
 
 impl<'a> Parser<'a> {
-    fn new(path: &'a Path) -> Parser<'a> {
+    fn new(path: &'a Path, keep: usize) -> Parser<'a> {
         Parser {
             path,
             header: None,
             rows: Vec::new(),
+            keep,
+            in_file: 0,
             first: None,
             last: i128::MIN,
         }
@@ -297,26 +352,38 @@ impl<'a> Parser<'a> {
                 ),
             ));
         }
-        self.rows.push(TraceRow {
-            offset_us: (t - base) as u64,
-            prompt_tokens,
-            output_tokens,
-        });
+        self.in_file += 1;
+        if self.rows.len() < self.keep {
+            if self.rows.len() == self.rows.capacity() {
+                // Doubling, but never past `keep`: the last step does not overshoot it.
+                let more = self.rows.len().max(1024).min(self.keep - self.rows.len());
+                self.rows.reserve_exact(more);
+            }
+            self.rows.push(TraceRow {
+                offset_us: (t - base) as u64,
+                prompt_tokens,
+                output_tokens,
+            });
+        }
         Ok(())
     }
 
-    fn finish(mut self) -> Result<Vec<TraceRow>> {
+    fn finish(mut self) -> Result<TraceRows> {
         if self.header.is_none() {
             return Err(self.err(
                 1,
                 format!("empty trace; expected a header {}", COLUMNS.join(",")),
             ));
         }
-        if self.rows.is_empty() {
+        let Some(first) = self.first else {
             return Err(self.err(2, "trace has a header but no rows".into()));
-        }
+        };
         self.rows.shrink_to_fit();
-        Ok(self.rows)
+        Ok(TraceRows {
+            rows: Arc::new(self.rows),
+            in_file: self.in_file,
+            last_offset_us: (self.last - first) as u64,
+        })
     }
 }
 
@@ -455,6 +522,22 @@ mod tests {
         assert_eq!(floor_4_digits(397294.9), "397200");
         assert_eq!(floor_4_digits(0.0012349), "0.001234");
         assert_eq!(floor_4_digits(1.23456e-7), "1.234e-7");
+    }
+
+    #[test]
+    fn keeps_the_first_rows_and_counts_the_rest() {
+        let text = "TIMESTAMP,ContextTokens,GeneratedTokens\n5,1,1\n6.5,2,2\n\n7,3,3\n9.25,4,4\n";
+        let all = parse_trace(text, Path::new("t.csv")).unwrap();
+        for keep in [0, 1, 2, 4, 5, usize::MAX] {
+            let mut p = Parser::new(Path::new("t.csv"), keep);
+            for (i, line) in text.lines().enumerate() {
+                p.line(i + 1, line).unwrap();
+            }
+            let t = p.finish().unwrap();
+            assert_eq!(t.rows[..], all[..keep.min(4)], "keep {keep}");
+            assert_eq!((t.in_file, t.last_offset_us), (4, 4_250_000));
+            assert_eq!(t.truncated(), keep < 4);
+        }
     }
 
     #[test]

@@ -517,6 +517,90 @@ fn memory_blow_ups_are_refused_before_the_run() {
     );
 }
 
+/// A trace with more rows than a run may replay within the memory limit is refused by its row
+/// count (it was read whole first: 100 M short rows held 1.6 GB before the budget refused
+/// them), and with `max_requests` within the limit only the rows replayed are kept, while
+/// every row is still checked.
+#[test]
+fn trace_rows_beyond_the_memory_limit_are_refused_by_count() {
+    let dir = fresh("trace-rows");
+    let rows: Vec<(f64, u32, u32)> = (0..100).map(|i| (f64::from(i), 20, 10)).collect();
+    std::fs::write(dir.join("t.csv"), trace_text(&rows)).unwrap();
+    let mut bad = rows.clone();
+    bad[90].0 = 1.0; // out of time order, past the rows kept
+    std::fs::write(dir.join("bad.csv"), trace_text(&bad)).unwrap();
+    let write = |name: &str, workload: &str| {
+        let text = small("").replace(
+            "kind = \"poisson\"\nrate_rps = 2.0\n\
+             prompt_tokens = { dist = \"fixed\", value = 50 }\n\
+             output_tokens = { dist = \"fixed\", value = 20 }\n",
+            workload,
+        );
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let scenario = |name: &str, trace: &str, extra: &str| {
+        write(
+            name,
+            &format!("kind = \"trace\"\npath = \"{trace}\"\n{extra}"),
+        )
+    };
+    // 1e-5 GB = 10,000 bytes: 39 rows of 256 bytes.
+    let limited = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_edgesim"))
+            .args(args)
+            .env("EDGESIM_MEMORY_LIMIT_GB", "1e-5")
+            .output()
+            .unwrap()
+    };
+    let check = |p: &Path| limited(&["check", p.to_str().unwrap()]);
+    let refusal = |p: &Path, needles: &[&str]| {
+        let o = check(p);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        for n in needles {
+            assert!(err.contains(n), "`{n}` not in: {err}");
+        }
+    };
+    let whole = scenario("whole.toml", "t.csv", "");
+    refusal(
+        &whole,
+        &[
+            "`workload.path` = \"t.csv\"",
+            "has 100 rows",
+            "the 39 a run may replay",
+            "set workload.max_requests to at most 39",
+        ],
+    );
+    refusal(
+        &scenario("fifty.toml", "t.csv", "max_requests = 50\n"),
+        &["`workload.max_requests` = 50", "replay at most 39"],
+    );
+    refusal(
+        &scenario("bad.toml", "bad.csv", "max_requests = 10\n"),
+        &["bad.csv:92:", "earlier than the previous row"],
+    );
+    refusal(
+        &write(
+            "empirical.toml",
+            "kind = \"poisson\"\nrate_rps = 2.0\noutput_tokens = { dist = \"fixed\", value = 20 }\n\
+             prompt_tokens = { dist = \"empirical\", trace = \"t.csv\", column = \"ContextTokens\" }\n",
+        ),
+        &["`workload.prompt_tokens.trace`", "has 100 rows", "39"],
+    );
+    // The first ten rows kept under the limit replay as the whole trace does without it.
+    let ten = scenario("ten.toml", "t.csv", "max_requests = 10\n");
+    let run = ["run", ten.to_str().unwrap(), "--no-out", "--json"];
+    let (a, b) = (limited(&run), edgesim(&run));
+    assert_eq!(a.status.code(), Some(0), "{}", stderr(&a));
+    assert_eq!(b.status.code(), Some(0), "{}", stderr(&b));
+    let json = String::from_utf8(a.stdout).unwrap();
+    assert_eq!(json, String::from_utf8(b.stdout).unwrap());
+    assert!(json.contains("\"requests_total\": 10,"), "{json}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 // 7. A corrupt sweep journal is repaired, not trusted.
 
 #[test]
