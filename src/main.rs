@@ -347,7 +347,12 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
         ("--busy-watts", a.busy_watts),
     ] {
         if let Some(w) = v {
-            anyhow::ensure!(w.is_finite() && w >= 0.0, "{flag} {w}: must be >= 0");
+            let max = edgesim::device::profile::MAX_WATTS;
+            anyhow::ensure!(
+                w.is_finite() && (0.0..=max).contains(&w),
+                "{flag} {}: must be a power in watts from 0 to {max}",
+                edgesim::check::num(w)
+            );
         }
     }
     anyhow::ensure!(

@@ -230,7 +230,7 @@ pub fn fit(m: &Measurements, meta: &ProfileMeta) -> Result<DeviceProfile> {
     if let Ok(raw) = toml::Value::try_from(m) {
         provenance.insert("measurements".into(), raw);
     }
-    Ok(DeviceProfile {
+    let profile = DeviceProfile {
         device: DeviceInfo {
             name: meta.device_name.clone(),
             power_mode: String::new(),
@@ -253,7 +253,11 @@ pub fn fit(m: &Measurements, meta: &ProfileMeta) -> Result<DeviceProfile> {
             source: "measured with llama.cpp: see [provenance]".into(),
         }],
         provenance: Some(provenance),
-    })
+    };
+    // What is written must load: a meter's reading or a fit out of a profile's bounds is
+    // refused here, not when a scenario first uses the profile.
+    crate::device::profile::check_profile(Path::new("the fitted profile"), "", &profile)?;
+    Ok(profile)
 }
 
 /// The profile as TOML text, with a header comment.
@@ -498,6 +502,9 @@ mod tests {
         };
         assert!((fit_context(&m.decode) - 1e-5).abs() < 1e-15);
         let meta = ProfileMeta {
+            device_name: "test".into(),
+            model_name: "m".into(),
+            memory_gb: 8.0,
             idle_watts: Some(1.0),
             busy_watts: Some(2.0),
             ..Default::default()

@@ -173,16 +173,23 @@ pub fn csv_mean(path: &Path, from: f64, to: f64) -> Result<Option<f64>> {
             return Err(Error::Line {
                 path: path.into(),
                 line: i + 1,
-                problem: format!("expected unix_time_s,watts (numbers), got `{line}`"),
+                problem: format!(
+                    "expected unix_time_s,watts (numbers), got `{}`",
+                    crate::check::excerpt(line, crate::check::EXCERPT_CHARS)
+                ),
             });
         };
-        if !(t.is_finite() && w.is_finite() && w >= 0.0) {
+        let max = crate::device::profile::MAX_WATTS;
+        if !(t.is_finite() && w.is_finite() && (0.0..=max).contains(&w)) {
             return Err(Error::Line {
                 path: path.into(),
                 line: i + 1,
                 problem: format!(
-                    "unix_time_s = {t}, watts = {w}: a time must be finite and a reading finite \
-                     and >= 0, got `{line}`"
+                    "unix_time_s = {}, watts = {}: a time must be finite and a reading finite \
+                     and from 0 to {max} W, got `{}`",
+                    crate::check::num(t),
+                    crate::check::num(w),
+                    crate::check::excerpt(line, crate::check::EXCERPT_CHARS)
                 ),
             });
         }
@@ -239,7 +246,7 @@ mod tests {
         let e = csv_mean(&p, 0.0, 1.0).unwrap_err().to_string();
         assert!(e.contains(":2:") && e.contains("10,five"), "{e}");
         // Readings that are not power: refused with their line, wherever they lie.
-        for bad in ["11,nan", "11,-0.5", "11,inf", "nan,5"] {
+        for bad in ["11,nan", "11,-0.5", "11,inf", "nan,5", "11,1e9"] {
             std::fs::write(&p, format!("unix_time_s,watts\n10,5\n{bad}\n")).unwrap();
             let e = csv_mean(&p, 0.0, 1.0).unwrap_err().to_string();
             assert!(e.contains(":3:") && e.contains(bad), "{e}");

@@ -109,6 +109,10 @@ pub struct ModelPerf {
     pub source: String,
 }
 
+/// The most power a profile may give one device \[W\]: a rack of servers draws some tens of
+/// kilowatts, so more is a typo (`1e9`), not a board.
+pub const MAX_WATTS: f64 = 100_000.0;
+
 /// Validates a device profile (read from `path`, or inline at `key` of the scenario).
 pub(crate) fn check_profile(path: &Path, key: &str, p: &DeviceProfile) -> Result<()> {
     let bad = |k: String, v: &dyn std::fmt::Display, why: &str| {
@@ -126,6 +130,17 @@ pub(crate) fn check_profile(path: &Path, key: &str, p: &DeviceProfile) -> Result
             Ok(())
         } else {
             Err(bad(k, &v, "must be a finite number >= 0"))
+        }
+    };
+    let watts = |k: String, v: f64| {
+        if v.is_finite() && (0.0..=MAX_WATTS).contains(&v) {
+            Ok(())
+        } else {
+            Err(bad(
+                k,
+                &crate::check::num(v),
+                &format!("must be a power in watts from 0 to {MAX_WATTS}"),
+            ))
         }
     };
     let speed = |k: String, v: f64| {
@@ -156,7 +171,7 @@ pub(crate) fn check_profile(path: &Path, key: &str, p: &DeviceProfile) -> Result
             ));
         }
     }
-    nonneg("device.idle_w".into(), p.device.idle_w)?;
+    watts("device.idle_w".into(), p.device.idle_w)?;
     if p.models.is_empty() {
         return Err(bad(
             "models".into(),
@@ -190,9 +205,9 @@ pub(crate) fn check_profile(path: &Path, key: &str, p: &DeviceProfile) -> Result
             speed(k(&format!("decode_tps[{j}]")), *d)?;
         }
         nonneg(k("decode_ms_per_1k_context"), m.decode_ms_per_1k_context)?;
-        nonneg(k("busy_w"), m.busy_w)?;
+        watts(k("busy_w"), m.busy_w)?;
         for (j, w) in m.busy_w_by_streams.iter().enumerate() {
-            nonneg(k(&format!("busy_w_by_streams[{j}]")), *w)?;
+            watts(k(&format!("busy_w_by_streams[{j}]")), *w)?;
         }
     }
     Ok(())

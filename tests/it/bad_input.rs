@@ -609,3 +609,60 @@ fn trace_files_read_line_by_line_as_text() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A board's power is bounded (`MAX_WATTS`, 100 kW): `idle_w = 1e9` was accepted and made
+/// every energy figure absurd, and 1e308 made them infinite (`null` in summary.json).
+#[test]
+fn profile_watts_are_bounded() {
+    for (tag, busy, idle, needles) in [
+        (
+            "idle_w_huge",
+            10.0,
+            1e9,
+            &[
+                "`devices[0].inline.device.idle_w` = 1000000000",
+                "from 0 to 100000",
+            ][..],
+        ),
+        (
+            "busy_w_huge",
+            1e308,
+            5.0,
+            &["`devices[0].inline.models[0].busy_w` = 1e308", "watts"][..],
+        ),
+    ] {
+        let text = WORKLOAD.to_string() + &inline_device("d", 1, 0, &[10.0], busy, idle);
+        fails(tag, &text, needles);
+    }
+    // The same bound on what calibrate writes: its watt flags and a power meter's CSV.
+    let input = root().join("tests/fixtures/batched-bench-llama7b-f16.md");
+    let out = std::env::temp_dir().join(format!("edgesim-watts-{}.toml", std::process::id()));
+    for (flag, value, shown) in [
+        ("--idle-watts", "1e9", "1000000000"),
+        ("--busy-watts", "100001", "100001"),
+    ] {
+        let mut args = vec![
+            "calibrate",
+            "--from-batched-bench",
+            input.to_str().unwrap(),
+            "--name",
+            "x",
+            "--out",
+            out.to_str().unwrap(),
+            "--idle-watts",
+            "1",
+            "--busy-watts",
+            "2",
+        ];
+        let at = args.iter().position(|a| *a == flag).unwrap();
+        args[at + 1] = value;
+        let o = edgesim(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flag}: {err}");
+        assert!(
+            err.contains(&format!("{flag} {shown}")) && err.contains("from 0 to 100000"),
+            "{flag}: {err}"
+        );
+        assert!(!out.exists(), "{flag}: nothing written");
+    }
+}
