@@ -137,10 +137,25 @@ impl ModelCatalogue {
                     "cloud model names must be non-empty and unique",
                 ));
             }
-            cx.non_negative(&key("usd_per_1k_input"), m.usd_per_1k_input)?;
-            cx.non_negative(&key("usd_per_1k_output"), m.usd_per_1k_output)?;
+            cx.price(
+                &key("usd_per_1k_input"),
+                m.usd_per_1k_input,
+                crate::check::MAX_USD_PER_1K_TOKENS,
+                "USD per 1,000 tokens",
+            )?;
+            cx.price(
+                &key("usd_per_1k_output"),
+                m.usd_per_1k_output,
+                crate::check::MAX_USD_PER_1K_TOKENS,
+                "USD per 1,000 tokens",
+            )?;
             if let Some(v) = m.usd_per_1k_cached {
-                cx.non_negative(&key("usd_per_1k_cached"), v)?;
+                cx.price(
+                    &key("usd_per_1k_cached"),
+                    v,
+                    crate::check::MAX_USD_PER_1K_TOKENS,
+                    "USD per 1,000 tokens",
+                )?;
             }
             if let Some(t) = &m.ttft_ms {
                 t.validate(&cx, &key("ttft_ms"))?;

@@ -152,6 +152,20 @@ impl Checker {
         }
     }
 
+    /// A price: a finite number from 0 to `max` (`unit` names it in the error). An upper bound
+    /// catches a typo (`1e30`) before it makes every cost infinite.
+    pub fn price(&self, key: &str, v: f64, max: f64, unit: &str) -> Result<f64> {
+        if v.is_finite() && (0.0..=max).contains(&v) {
+            Ok(v)
+        } else {
+            Err(self.bad(
+                key,
+                num(v),
+                format!("must be a price from 0 to {} {unit}", num(max)),
+            ))
+        }
+    }
+
     /// A number in `[0, 1]`.
     pub fn fraction(&self, key: &str, v: f64) -> Result<f64> {
         if (0.0..=1.0).contains(&v) {
@@ -356,6 +370,14 @@ pub fn num(v: f64) -> String {
         v.to_string()
     }
 }
+
+/// The highest cloud price per 1,000 tokens \[USD\]: list prices run from $0.00001 to about
+/// $0.6 (2025).
+pub const MAX_USD_PER_1K_TOKENS: f64 = 1e3;
+/// The highest electricity price \[US cents / kWh\] ($1,000 a kWh).
+pub const MAX_CENTS_PER_KWH: f64 = 1e5;
+/// The highest price of one board \[USD\].
+pub const MAX_BOARD_USD: f64 = 1e7;
 
 /// The slowest speed a device or cloud may have \[tokens/s\] (one token in 1,000 s).
 pub const MIN_TOKENS_PER_S: f64 = 1e-3;

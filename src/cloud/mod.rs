@@ -355,7 +355,12 @@ impl CloudSpec {
         let outages = OutageSpec::from_file(cx, "cloud", &c.outages, c.random_outages)?;
         let price = |key: &str, given: Option<f64>, listed: Option<f64>| -> Result<f64> {
             match (given, listed) {
-                (Some(v), _) => cx.non_negative(&format!("cloud.{key}"), v),
+                (Some(v), _) => cx.price(
+                    &format!("cloud.{key}"),
+                    v,
+                    crate::check::MAX_USD_PER_1K_TOKENS,
+                    "USD per 1,000 tokens",
+                ),
                 (None, Some(v)) => Ok(v),
                 (None, None) => Err(cx.bad(
                     format!("cloud.{key}"),
@@ -398,7 +403,12 @@ impl CloudSpec {
             ));
         }
         let usd_per_1k_cached = match c.usd_per_1k_cached {
-            Some(v) => cx.non_negative("cloud.usd_per_1k_cached", v)?,
+            Some(v) => cx.price(
+                "cloud.usd_per_1k_cached",
+                v,
+                crate::check::MAX_USD_PER_1K_TOKENS,
+                "USD per 1,000 tokens",
+            )?,
             None => entry
                 .and_then(|e| e.usd_per_1k_cached)
                 .unwrap_or(usd_per_1k_input),

@@ -90,9 +90,11 @@ impl MetricsSpec {
         Ok(MetricsSpec {
             task: m.task.clone(),
             alpha: m.alpha,
-            electricity_cents_per_kwh: cx.non_negative(
+            electricity_cents_per_kwh: cx.price(
                 "metrics.electricity_cents_per_kwh",
                 m.electricity_cents_per_kwh,
+                crate::check::MAX_CENTS_PER_KWH,
+                "US cents per kWh",
             )?,
             ttft_ref_ms: cx.positive("metrics.ttft_ref_ms", m.ttft_ref_ms)?,
         })

@@ -31,7 +31,12 @@ impl Costs {
     /// Validates `[costs]`; the electricity price defaults to the scenario's.
     pub fn from_file(cx: &Checker, f: &CostsFile, base: &Scenario) -> Result<Costs> {
         let cents_per_kwh = match f.electricity_cents_per_kwh {
-            Some(c) => cx.non_negative("costs.electricity_cents_per_kwh", c)?,
+            Some(c) => cx.price(
+                "costs.electricity_cents_per_kwh",
+                c,
+                crate::check::MAX_CENTS_PER_KWH,
+                "US cents per kWh",
+            )?,
             None => base.metrics.electricity_cents_per_kwh,
         };
         let h = f.traffic_hours_per_month;

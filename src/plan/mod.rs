@@ -523,7 +523,12 @@ impl Planner {
             if out.iter().any(|o| o.name == t.name) {
                 return Err(cx.bad(k("name"), format!("\"{}\"", t.name), "repeated name"));
             }
-            let price_usd = cx.non_negative(&k("price_usd"), t.price_usd)?;
+            let price_usd = cx.price(
+                &k("price_usd"),
+                t.price_usd,
+                crate::check::MAX_BOARD_USD,
+                "USD",
+            )?;
             let lifetime_months = cx.positive(&k("lifetime_months"), t.lifetime_months)?;
             if t.max_count < t.min_count || t.max_count > 100_000 {
                 return Err(cx.bad(

@@ -666,3 +666,40 @@ fn profile_watts_are_bounded() {
         assert!(!out.exists(), "{flag}: nothing written");
     }
 }
+
+/// Prices are bounded (`check::MAX_USD_PER_1K_TOKENS`, `MAX_CENTS_PER_KWH`): a cloud price of
+/// 1e307 USD per 1,000 tokens made the cloud cost infinite (`$inf` in the report, `null` in
+/// summary.json).
+#[test]
+fn prices_are_bounded() {
+    let steady = root().join("scenarios/steady.toml");
+    for (set, needle) in [
+        (
+            "cloud.usd_per_1k_output=1e307",
+            "`cloud.usd_per_1k_output` = 1e307: must be a price from 0 to 1000 USD per 1,000 tokens",
+        ),
+        (
+            "cloud.usd_per_1k_cached=1001",
+            "`cloud.usd_per_1k_cached` = 1001",
+        ),
+        (
+            "metrics.electricity_cents_per_kwh=1e300",
+            "`metrics.electricity_cents_per_kwh` = 1e300: must be a price from 0 to 100000 US cents per kWh",
+        ),
+    ] {
+        let o = edgesim(&["check", steady.to_str().unwrap(), "--set", set]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{set}: {err}");
+        assert!(err.contains(needle), "{set}: {err}");
+    }
+    // The bounds themselves are allowed.
+    let o = edgesim(&[
+        "check",
+        steady.to_str().unwrap(),
+        "--set",
+        "cloud.usd_per_1k_output=1000",
+        "--set",
+        "metrics.electricity_cents_per_kwh=1e5",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

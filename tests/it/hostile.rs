@@ -207,6 +207,13 @@ fn catalogue_prices_quality_and_sizes_are_validated() {
             "usd_per_1k_output = inf",
             "usd_per_1k_output",
         ),
+        // Finite, but it made every cloud cost infinite (`null` in summary.json).
+        (
+            "hugeprice",
+            "usd_per_1k_output = 0.06",
+            "usd_per_1k_output = 1e300",
+            "usd_per_1k_output` = 1e300: must be a price from 0 to 1000 USD per 1,000 tokens",
+        ),
         ("badquality", "gsm8k = 0.92", "gsm8k = 1e300", "gsm8k"),
         // A blank task name (no class or `metrics.task` can name it).
         (
@@ -949,15 +956,15 @@ fn names_that_become_folders_are_checked() {
 }
 
 /// Extreme but valid prices make extreme costs: the text tables show them in exponent form,
-/// within their columns, not as hundreds of digits (a price of 1e300 printed a 300-digit cloud
-/// cost, CPR and PCR, and 1e-300 cents/kWh a 300-digit CPR).
+/// within their columns, not as hundreds of digits (a price of 1e300, refused since, printed a
+/// 300-digit cloud cost, CPR and PCR, and 1e-300 cents/kWh a 300-digit CPR).
 #[test]
 fn extreme_values_in_text_tables_are_short() {
     let steady = shipped("steady.toml");
-    for set in [
-        "cloud.usd_per_1k_output=1e300",
-        "metrics.electricity_cents_per_kwh=1e-300",
-        "metrics.electricity_cents_per_kwh=1e300",
+    for (set, exponent_form) in [
+        ("cloud.usd_per_1k_output=1000", false),
+        ("metrics.electricity_cents_per_kwh=1e-300", true),
+        ("metrics.electricity_cents_per_kwh=1e5", false),
     ] {
         let o = edgesim(&["run", "--no-out", "--set", set, steady.to_str().unwrap()]);
         let text = String::from_utf8_lossy(&o.stdout);
@@ -978,7 +985,10 @@ fn extreme_values_in_text_tables_are_short() {
                 && b[i - 1].is_ascii_digit()
                 && (b[i + 1].is_ascii_digit() || b[i + 1] == b'-')
         });
-        assert!(exponent, "{set}: no number in exponent form in\n{text}");
+        assert_eq!(
+            exponent, exponent_form,
+            "{set}: exponent form expected {exponent_form} in\n{text}"
+        );
     }
     let o = edgesim(&["platforms", "--alpha", "1e-320"]);
     let text = String::from_utf8_lossy(&o.stdout);

@@ -358,6 +358,23 @@ fn bad_plan_files_are_rejected_before_any_run() {
         |t| t.replace("price_usd = 249", "price_usd = -1"),
         &["types[0].price_usd"],
     );
+    // Prices are bounded: 1e300 made every cost of the plan infinite.
+    rejected(
+        |t| t.replace("price_usd = 249", "price_usd = 1e300"),
+        &["types[0].price_usd` = 1e300", "from 0 to 10000000 USD"],
+    );
+    rejected(
+        |t| {
+            t.replace(
+                "traffic_hours_per_month = 360",
+                "traffic_hours_per_month = 360\nelectricity_cents_per_kwh = 1e300",
+            )
+        },
+        &[
+            "costs.electricity_cents_per_kwh` = 1e300",
+            "US cents per kWh",
+        ],
+    );
     rejected(
         |t| t.replace("slots = [1, 2]", "slots = [2, 2]"),
         &["types[0].slots[1]", "repeated"],
