@@ -319,19 +319,25 @@ pub fn fleet_from_files(
              rejected; add at least one [[devices]] entry or enable [cloud]",
         ));
     }
-    let mut total = 0u64;
-    for (i, d) in list.iter().enumerate() {
-        total += u64::from(d.count);
-        if total > MAX_DEVICES {
-            return Err(cx.bad(
-                format!("devices[{i}].count"),
-                d.count,
-                format!(
-                    "brings the fleet to {total} devices; at most {MAX_DEVICES} are allowed \
-                     (each costs simulator memory and time per event)"
-                ),
-            ));
-        }
+    // Over the bound: the error names the largest group, where a typo most likely is.
+    let total: u64 = list.iter().map(|d| u64::from(d.count)).sum();
+    let largest = list.iter().enumerate().rev().max_by_key(|(_, d)| d.count);
+    if let Some((i, d)) = largest
+        && total > MAX_DEVICES
+    {
+        let of = if list.len() > 1 {
+            format!(" over {} [[devices]] entries", list.len())
+        } else {
+            String::new()
+        };
+        return Err(cx.bad(
+            format!("devices[{i}].count"),
+            d.count,
+            format!(
+                "brings the fleet to {total} devices{of}; at most {MAX_DEVICES} are allowed \
+                 (each costs simulator memory and time per event)"
+            ),
+        ));
     }
     let groups = list
         .iter()

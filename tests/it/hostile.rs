@@ -454,6 +454,22 @@ fn memory_blow_ups_are_refused_before_the_run() {
         ),
         &["devices[0].count", "1000000"],
     );
+    // Two groups: the large one is named, not the small one after it that crossed the bound.
+    let two = s.replace(
+        "model = \"qwen2.5-1.5b\"\n",
+        "model = \"qwen2.5-1.5b\"\ncount = 1000000\n",
+    ) + &format!(
+        "[[devices]]\nname = \"m\"\nprofile = \"{}\"\nmodel = \"qwen2.5-1.5b\"\ncount = 2\n",
+        profile("jetson-orin-nano.toml")
+    );
+    refused(
+        "count2groups",
+        &two,
+        &[
+            "`devices[0].count` = 1000000",
+            "1000002 devices over 2 [[devices]] entries",
+        ],
+    );
     refused(
         "users",
         &s.replace(
