@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalogue::ModelCatalogue;
 use crate::check::Checker;
 use crate::error::{Error, Result};
-use crate::policy::rate_limit::{RateLimitFile, RateLimitSpec};
+use crate::policy::rate_limit::{LimitKind, LimitUnit, RateLimitFile, RateLimitSpec};
 use latency::{Latency, LatencyFile};
 use outages::{OutageSpec, RandomFile, WindowFile};
 pub use state::{CloudAnswer, CloudCounters, CloudFaults, CloudState};
@@ -143,6 +143,11 @@ pub struct CloudFile {
     /// admission as max(max_tokens, output) (OpenAI's TPM, Anthropic's OTPM estimate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
+    /// Give back, when a call ends, what `max_tokens` charged beyond its actual output, to its
+    /// `token_bucket` limits on `tokens` or `output_tokens` (Anthropic corrects its OTPM
+    /// estimate so; default false: the charge stands, as OpenAI's TPM).
+    #[serde(default, skip_serializing_if = "crate::check::is_default")]
+    pub refund_unused_output: bool,
     /// Degraded periods: the API is up but slower and failing part of the calls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub degraded: Option<DegradedFile>,
@@ -249,6 +254,7 @@ impl Default for CloudFile {
             outages: Vec::new(),
             random_outages: None,
             max_tokens: None,
+            refund_unused_output: false,
             degraded: None,
             fallbacks: Vec::new(),
         }
@@ -298,6 +304,8 @@ pub struct CloudSpec {
     pub context_tokens: Option<u32>,
     /// `max_tokens` sent with each call (`None`: the output length is charged).
     pub max_tokens: Option<u32>,
+    /// Whether what `max_tokens` charged beyond the output is given back when a call ends.
+    pub refund_unused_output: bool,
     /// Degraded periods.
     pub degraded: Option<DegradedSpec>,
     /// Fallback providers, in order.
@@ -402,6 +410,32 @@ impl CloudSpec {
                 "must be >= 1 (the max_tokens parameter of each call; leave it out to charge the output length)",
             ));
         }
+        if c.refund_unused_output {
+            if c.max_tokens.is_none() {
+                return Err(cx.bad(
+                    "cloud.refund_unused_output",
+                    true,
+                    "has no effect without cloud.max_tokens: each call is then charged its \
+                     actual output, with nothing to give back",
+                ));
+            }
+            // A window cannot take back part of a past admission; a bucket can.
+            for (i, l) in limits.iter().enumerate() {
+                let refunded = matches!(l.unit, LimitUnit::Tokens | LimitUnit::OutputTokens);
+                if refunded && !matches!(l.kind, LimitKind::TokenBucket(_)) {
+                    return Err(cx.bad(
+                        format!("cloud.limits[{i}].kind"),
+                        format!("\"{}\"", l.kind.name()),
+                        format!(
+                            "with cloud.refund_unused_output, limits on {} must be \
+                             \"token_bucket\": the refund goes back into a bucket (Anthropic's \
+                             OTPM); a window cannot take back part of a past charge",
+                            l.unit.name()
+                        ),
+                    ));
+                }
+            }
+        }
         let usd_per_1k_cached = match c.usd_per_1k_cached {
             Some(v) => cx.price(
                 "cloud.usd_per_1k_cached",
@@ -434,6 +468,7 @@ impl CloudSpec {
             usd_per_1k_output,
             price_date,
             max_tokens: c.max_tokens,
+            refund_unused_output: c.refund_unused_output,
             degraded: c
                 .degraded
                 .as_ref()
@@ -533,6 +568,7 @@ impl CloudSpec {
             outages: self.outages.windows_file.clone(),
             random_outages: self.outages.random,
             max_tokens: self.max_tokens,
+            refund_unused_output: self.refund_unused_output,
             degraded: self.degraded.as_ref().map(DegradedSpec::to_file),
             fallbacks: self.fallbacks.iter().map(CloudSpec::to_file).collect(),
         }

@@ -85,6 +85,8 @@ pub struct CloudState {
     limits: Vec<(LimitUnit, f64, Box<dyn RateLimiter>)>,
     /// `max_tokens` of each call (0: none).
     max_tokens: u32,
+    /// Whether a call's unused `max_tokens` charge is given back when it ends.
+    refund_unused_output: bool,
     /// Degraded periods, with the stream that draws which calls fail.
     degraded: Option<(Outages, SimRng)>,
     outages: Option<Outages>,
@@ -118,6 +120,7 @@ impl CloudState {
                 .map(|l| (l.unit, l.most_per_admission(), l.build(1)))
                 .collect(),
             max_tokens: spec.max_tokens.unwrap_or(0),
+            refund_unused_output: spec.refund_unused_output,
             degraded: spec.degraded.as_ref().map(|d| {
                 (
                     Outages::new(&d.when, stream("cloud-degraded")),
@@ -196,11 +199,20 @@ impl CloudState {
         CloudAnswer::Accepted
     }
 
-    /// A call admitted at the cloud finished (frees a concurrency limit).
+    /// A call admitted at the cloud finished: frees a concurrency limit, and with
+    /// `refund_unused_output` gives back to the token limits what `max_tokens` charged beyond
+    /// the output, max(max_tokens, output) − output.
     pub fn done(&mut self, now: SimTime, prompt: u32, output: u32) {
         let m = self.max_tokens;
+        let unused = f64::from(m.saturating_sub(output));
         for (unit, _, l) in &mut self.limits {
             l.release(now, 0, Self::charge(m, *unit, prompt, output));
+            if self.refund_unused_output
+                && unused > 0.0
+                && matches!(unit, LimitUnit::Tokens | LimitUnit::OutputTokens)
+            {
+                l.refund(now, 0, unused);
+            }
         }
     }
 

@@ -217,6 +217,105 @@ fn output_token_limits_charge_max_tokens_at_admission() {
     );
 }
 
+/// `refund_unused_output`: what `max_tokens` charged beyond the output goes back into the
+/// bucket when the call ends (Anthropic's OTPM correction). Hand-worked, an OTPM bucket of
+/// 1,000 tokens refilled at 1/s and max_tokens = 1,000: a call at 0 s empties it; at 1 s
+/// (level 1) the next is refused; the first ends at 2 s with 100 output tokens, so 900 come
+/// back: level 2 + 900 = 902, still short of 1,000 at 2 s; at 100 s it holds 902 + 98 =
+/// 1,000 and admits. Without the refund it holds only 100 at 100 s.
+#[test]
+fn unused_max_tokens_are_refunded_to_the_bucket_when_a_call_ends() {
+    let text = |refund: &str| {
+        poisson(
+            1.0,
+            10.0,
+            &format!(
+                "{}[cloud]\nmax_tokens = 1000\n{refund}\n[[cloud.limits]]\nkind = \"token_bucket\"\n\
+                 unit = \"output_tokens\"\nlimit = 1000\nrefill_per_s = 1\n\
+                 [[cloud.limits]]\nkind = \"sliding_window\"\nunit = \"requests\"\nwindow_s = 60\nlimit = 100\n",
+                device(64)
+            ),
+        )
+    };
+    let at = SimTime::from_secs_f64;
+    for (refund, last) in [
+        ("refund_unused_output = true", CloudAnswer::Accepted),
+        ("", CloudAnswer::RateLimited),
+    ] {
+        let sc = scenario(&text(refund));
+        assert_eq!(sc.cloud.refund_unused_output, !refund.is_empty());
+        let mut cloud =
+            edgesim::cloud::CloudState::new(&sc.cloud, &edgesim::rng::RngStreams::new(1));
+        let c = &sc.cloud;
+        assert_eq!(cloud.call(c, at(0.0), 10, 100), CloudAnswer::Accepted);
+        assert_eq!(cloud.call(c, at(1.0), 10, 100), CloudAnswer::RateLimited);
+        cloud.done(at(2.0), 10, 100);
+        assert_eq!(cloud.call(c, at(2.0), 10, 100), CloudAnswer::RateLimited);
+        assert_eq!(cloud.call(c, at(99.9), 10, 100), CloudAnswer::RateLimited);
+        assert_eq!(cloud.call(c, at(100.0), 10, 100), last, "{refund}");
+    }
+
+    // Over a run: calls of ~50 output tokens each charged 1,000 at admission. An OTPM of
+    // 10,000 refilled at 10,000 / 60 s per second admits some 10 calls a minute without the
+    // refund; with it, each call holds its 1,000 only while it runs (a few seconds), so
+    // nearly every call of 1 per second is admitted.
+    let run = |refund: &str| {
+        let text = poisson(
+            1.0,
+            600.0,
+            &format!(
+                "{}[cloud]\nmodel = \"gpt-4o-mini\"\non_refused = \"reject\"\nmax_tokens = 1000\n{refund}\n\
+                 [[cloud.limits]]\nkind = \"token_bucket\"\nunit = \"output_tokens\"\nlimit = 10000\nrefill_per_s = 166.67\n",
+                device(64)
+            ),
+        );
+        edgesim::sim::run(&scenario(&text)).unwrap()
+    };
+    let (without, with) = (run(""), run("refund_unused_output = true"));
+    assert_eq!(without.requests_total, with.requests_total);
+    let minutes = 10.0;
+    assert!(
+        (without.served_cloud as f64) < (10.0 + 10.0 * minutes) * 1.05,
+        "{}",
+        without.served_cloud
+    );
+    assert!(
+        with.served_cloud as f64 > 0.95 * with.requests_total as f64,
+        "{} of {}",
+        with.served_cloud,
+        with.requests_total
+    );
+}
+
+/// `refund_unused_output` needs `max_tokens`, and a bucket on every token limit it refunds.
+#[test]
+fn refunds_need_max_tokens_and_token_buckets() {
+    for (body, needles) in [
+        (
+            "refund_unused_output = true\n",
+            &[
+                "`cloud.refund_unused_output` = true",
+                "no effect without cloud.max_tokens",
+            ][..],
+        ),
+        (
+            "refund_unused_output = true\nmax_tokens = 100\n[[cloud.limits]]\nkind = \"sliding_window\"\n\
+             unit = \"requests\"\nwindow_s = 60\nlimit = 10\n[[cloud.limits]]\nkind = \"fixed_window\"\n\
+             unit = \"tokens\"\nwindow_s = 60\nlimit = 1000\n",
+            &[
+                "`cloud.limits[1].kind` = \"fixed_window\"",
+                "limits on tokens must be \"token_bucket\"",
+            ][..],
+        ),
+    ] {
+        let text = poisson(1.0, 10.0, &format!("{}[cloud]\n{body}", device(64)));
+        let err = scenario_error(&text);
+        for n in needles {
+            assert!(err.contains(n), "{n}: {err}");
+        }
+    }
+}
+
 /// A call that charges more than a limit can ever admit (max_tokens 1000 against an OTPM of
 /// 500) gets HTTP 400: rejected at once, never retried.
 #[test]

@@ -42,6 +42,10 @@ pub trait RateLimiter: Send {
     fn record(&mut self, now: SimTime, key: usize, amount: f64);
     /// A request admitted with `amount` for `key` finished at `now`.
     fn release(&mut self, _now: SimTime, _key: usize, _amount: f64) {}
+    /// Gives back `amount` of what an admission for `key` was charged, at `now` (a cloud's
+    /// correction of its `max_tokens` estimate). Only a bucket can: the cloud's validation
+    /// allows refunds on `token_bucket` limits only, and the others ignore them.
+    fn refund(&mut self, _now: SimTime, _key: usize, _amount: f64) {}
     /// Fraction of `key`'s limit in use at `now` (0 = unused, 1 = exhausted).
     fn usage(&mut self, now: SimTime, key: usize) -> f64;
     /// Lets time pass up to `now`: forgets what left the limit (admissions out of their
@@ -197,6 +201,19 @@ pub enum LimitKind {
     Concurrency(concurrency::Spec),
     /// Fixed window.
     FixedWindow(fixed_window::Spec),
+}
+
+impl LimitKind {
+    /// The `kind` as written.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LimitKind::None => "none",
+            LimitKind::SlidingWindow(_) => "sliding_window",
+            LimitKind::TokenBucket(_) => "token_bucket",
+            LimitKind::Concurrency(_) => "concurrency",
+            LimitKind::FixedWindow(_) => "fixed_window",
+        }
+    }
 }
 
 /// A validated rate limit.

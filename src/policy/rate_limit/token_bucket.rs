@@ -100,6 +100,9 @@ impl RateLimiter for TokenBucket {
     fn record(&mut self, now: SimTime, key: usize, amount: f64) {
         self.state[key] = (self.level(now, key) - amount, now);
     }
+    fn refund(&mut self, now: SimTime, key: usize, amount: f64) {
+        self.state[key] = ((self.level(now, key) + amount).min(self.limit), now);
+    }
     fn usage(&mut self, now: SimTime, key: usize) -> f64 {
         1.0 - self.level(now, key) / self.limit
     }
