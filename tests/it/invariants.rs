@@ -265,3 +265,268 @@ fn conservation_littles_law_and_bounds_on_random_scenarios() {
         }
     }
 }
+
+/// The failure and cloud-fault keys, drawn at random into a scenario of
+/// [`random_scenario`] (its own generator, so that test's cases stay as they are): device
+/// outages and their handling, health checks, stale load reports, and at the cloud limits of
+/// every kind and unit, `max_tokens` with refunds, retries or rejection, outages, degraded
+/// periods and a fallback provider.
+fn with_random_faults(case: u64, text: &str) -> String {
+    let mut r = rand_pcg::Pcg64Mcg::seed_from_u64(case ^ 0x5eed_fa17);
+    let mut s = text.to_string();
+    // Every [[devices]] entry: scheduled and random outages, sometimes.
+    let mut out = String::new();
+    for line in s.lines() {
+        out += line;
+        out += "\n";
+        if line.starts_with("queue_capacity = ") {
+            if r.random_bool(0.5) {
+                out += &format!(
+                    "random_outages = {{ mtbf_s = {}, mttr_s = {}, sigma = {:.1} }}\n",
+                    r.random_range(5..200),
+                    r.random_range(1..60),
+                    r.random_range(0.0..1.5)
+                );
+            }
+            if r.random_bool(0.3) {
+                out += &format!(
+                    "outages = [{{ start_s = {}, duration_s = {} }}]\n",
+                    r.random_range(0..100),
+                    r.random_range(1..80)
+                );
+            }
+        }
+    }
+    s = out;
+    let routing = format!(
+        "[routing]\non_device_failure = \"{}\"\nhealth_check_interval_ms = {}\n",
+        pick(&mut r, &["reroute", "cloud", "reject"]),
+        pick(&mut r, &["0", "500", "7000", "30000"])
+    );
+    s = s.replacen("[routing]\n", &routing, 1);
+    if s.contains("\"load_aware\"") || s.contains("\"power_of_two\"") {
+        let report = pick(&mut r, &["0", "100", "2000"]);
+        s = s.replacen(
+            "[routing]\n",
+            &format!("load_report_interval_ms = {report}\n[routing]\n"),
+            1,
+        );
+    }
+    if s.contains("[cloud]\nenabled = true\n") {
+        let max_tokens = r.random_range(1..600u32);
+        let refund = r.random_bool(0.5);
+        let mut cloud = format!(
+            "[cloud]\nenabled = true\nmodel = \"{}\"\non_refused = \"{}\"\nmax_retries = {}\nretry_after_ms = {}\n",
+            pick(&mut r, &["gpt-4", "gpt-4o-mini", "claude-haiku-4.5"]),
+            pick(&mut r, &["retry", "reject"]),
+            r.random_range(0..4),
+            r.random_range(1..3000)
+        );
+        if r.random_bool(0.6) {
+            cloud += &format!("max_tokens = {max_tokens}\n");
+            if refund {
+                cloud += "refund_unused_output = true\n";
+            }
+        }
+        if r.random_bool(0.4) {
+            cloud += &format!(
+                "outages = [{{ start_s = {}, duration_s = {} }}]\n",
+                r.random_range(0..100),
+                r.random_range(1..60)
+            );
+        }
+        if r.random_bool(0.3) {
+            cloud += &format!(
+                "random_outages = {{ mtbf_s = {}, mttr_s = {} }}\n",
+                r.random_range(10..200),
+                r.random_range(1..30)
+            );
+        }
+        if r.random_bool(0.3) {
+            cloud += &format!(
+                "degraded = {{ windows = [{{ start_s = {}, duration_s = {} }}], latency_factor = {:.1}, error_rate = {:.2} }}\n",
+                r.random_range(0..100),
+                r.random_range(1..100),
+                r.random_range(1.0..5.0),
+                r.random_range(0.0..0.8)
+            );
+        }
+        let refunding = cloud.contains("refund_unused_output");
+        for _ in 0..r.random_range(0..3) {
+            let unit = pick(
+                &mut r,
+                &["requests", "tokens", "input_tokens", "output_tokens"],
+            );
+            let limit = if unit == "requests" {
+                f64::from(r.random_range(1..20))
+            } else {
+                f64::from(r.random_range(50..5000))
+            };
+            let refunded = refunding && (unit == "tokens" || unit == "output_tokens");
+            let kind = if refunded {
+                "token_bucket"
+            } else {
+                pick(
+                    &mut r,
+                    &[
+                        "sliding_window",
+                        "fixed_window",
+                        "token_bucket",
+                        "concurrency",
+                    ],
+                )
+            };
+            cloud += &format!(
+                "[[cloud.limits]]\nkind = \"{kind}\"\nunit = \"{unit}\"\nlimit = {limit}\n"
+            );
+            cloud += &match kind {
+                "sliding_window" | "fixed_window" => {
+                    format!("window_s = {}\n", r.random_range(1..60))
+                }
+                "token_bucket" => {
+                    format!("refill_per_s = {:.2}\n", limit * r.random_range(0.01..1.0))
+                }
+                _ => String::new(),
+            };
+        }
+        if r.random_bool(0.4) {
+            cloud += &format!(
+                "[[cloud.fallbacks]]\nmodel = \"{}\"\n",
+                pick(&mut r, &["gpt-4o-mini", "claude-haiku-4.5"])
+            );
+            if r.random_bool(0.5) {
+                cloud += &format!(
+                    "outages = [{{ start_s = {}, duration_s = {} }}]\n",
+                    r.random_range(0..100),
+                    r.random_range(1..60)
+                );
+            }
+        }
+        // The [cloud] table is the last one random_scenario writes before [[devices]]: move it
+        // after them, where its sub-tables ([[cloud.limits]], ...) may follow.
+        let (head, rest) = s.split_once("[cloud]\nenabled = true\n").unwrap();
+        s = format!("{head}{rest}{cloud}");
+    }
+    s
+}
+
+/// Under random device failures, health checks, stale load reports and cloud faults (rate
+/// limits, refunds, retries, outages, degraded periods, a fallback): every request ends
+/// exactly once, the counts agree with the records, no attempt or latency is out of bounds,
+/// and energy and residence only lose what dropped requests took (their work is lost, so
+/// attributed energy and Little's ΣW are at most the device's busy energy and L·T).
+#[test]
+fn conservation_under_random_failures_and_cloud_faults() {
+    let mut faulted = 0;
+    let cases: u64 = std::env::var("EDGESIM_FAULT_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    for case in 0..cases {
+        let text = with_random_faults(case, &random_scenario(case));
+        let sc = scenario(&text);
+        let (s, records) = run_collect(&sc);
+        let ctx = || format!("case {case}:\n{text}");
+        let resolved = sc.resolved_toml();
+        let again = edgesim::scenario::Scenario::from_str_at(
+            &resolved,
+            &root().join("tests/resolved.toml"),
+            &Default::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{resolved}"));
+        assert_eq!(again.resolved_toml(), resolved, "{}", ctx());
+
+        assert_eq!(
+            s.requests_total,
+            s.served_edge + s.served_cloud + s.rejected,
+            "{}",
+            ctx()
+        );
+        assert_eq!(records.len() as u64, s.requests_total, "{}", ctx());
+        assert!(
+            records.iter().enumerate().all(|(i, r)| r.id == i as u64),
+            "ids 0..n once each; {}",
+            ctx()
+        );
+        let by_route =
+            |want: fn(&Route) -> bool| records.iter().filter(|r| want(&r.route)).count() as u64;
+        assert_eq!(
+            by_route(|r| matches!(r, Route::Edge(_))),
+            s.served_edge,
+            "{}",
+            ctx()
+        );
+        assert_eq!(
+            by_route(|r| *r == Route::Cloud),
+            s.served_cloud,
+            "{}",
+            ctx()
+        );
+        assert_eq!(
+            s.devices.iter().map(|d| d.served).sum::<u64>(),
+            s.served_edge,
+            "{}",
+            ctx()
+        );
+        if !sc.cloud.enabled {
+            assert_eq!(s.served_cloud, 0, "{}", ctx());
+        }
+        let cloud_tokens: u64 = records
+            .iter()
+            .filter(|r| r.route == Route::Cloud)
+            .map(|r| u64::from(r.prompt_tokens) + u64::from(r.output_tokens))
+            .sum();
+        assert_eq!(cloud_tokens, s.redirected_tokens, "{}", ctx());
+        // `attempts` counts edge devices tried over every routing pass (a cloud retry and a
+        // reroute after a failure route again), so only the first pass is bounded: without
+        // either, attempts <= max_attempts.
+        let failures: u64 = s.devices.iter().map(|d| d.failures.unwrap_or(0)).sum();
+        let retries = s.cloud_faults.as_ref().map_or(0, |f| f.retries);
+        if failures == 0 && retries == 0 {
+            for r in &records {
+                assert!(r.attempts <= sc.routing.max_attempts, "{r:?}; {}", ctx());
+            }
+        }
+        if let Some(f) = &s.cloud_faults {
+            faulted += 1;
+            assert!((0.0..=1.0).contains(&f.availability), "{f:?}; {}", ctx());
+        }
+        for r in &records {
+            assert!(r.ttft <= r.e2e, "{r:?}; {}", ctx());
+            if let Route::Edge(_) = r.route {
+                assert!(r.ttft >= sc.routing.edge_rtt(), "{r:?}; {}", ctx());
+            }
+        }
+        let idle: f64 = s.devices.iter().map(|d| d.idle_energy_j).sum();
+        let busy = s.edge_energy_j - idle;
+        assert!(
+            s.edge_request_energy_j <= busy + 1e-6 * busy.max(1.0),
+            "attributed {} > busy {busy}; {}",
+            s.edge_request_energy_j,
+            ctx()
+        );
+        for d in &s.devices {
+            assert!((0.0..=1.0).contains(&d.utilisation), "{}", ctx());
+            assert!(d.slot_utilisation <= d.utilisation + 1e-12, "{}", ctx());
+            assert!(
+                d.idle_energy_j >= 0.0 && d.energy_j >= d.idle_energy_j,
+                "{}",
+                ctx()
+            );
+            let l_t = d.mean_in_system * s.end_s;
+            let sum_w = d.served as f64 * d.mean_residence_ms.unwrap_or(0.0) / 1000.0;
+            assert!(
+                sum_w <= l_t + 1e-6 * l_t.max(1.0),
+                "{}: ΣW {sum_w} > L·T {l_t}; {}",
+                d.name,
+                ctx()
+            );
+        }
+        for p in [&s.ttft_ms, &s.e2e_ms, &s.edge.ttft_ms, &s.cloud.e2e_ms] {
+            if let (Some(a), Some(b), Some(c)) = (p.p50, p.p90, p.p99) {
+                assert!(a <= b && b <= c, "{}", ctx());
+            }
+        }
+    }
+    assert!(faulted > 30, "only {faulted} cases had cloud faults");
+}
