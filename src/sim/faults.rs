@@ -54,6 +54,9 @@ pub struct Faults {
     pub outages: Vec<Option<Outages>>,
     /// Scratch: the requests a failing device held.
     pub dropped: Vec<u32>,
+    /// Per request (arena slot) waiting out a connect timeout: the failed devices whose
+    /// connections timed out in its current routing pass, which the pass does not try again.
+    pub timed_out: std::collections::HashMap<u32, Vec<crate::device::DeviceId>>,
     /// What happened.
     pub counters: FaultCounters,
 }
@@ -79,6 +82,7 @@ impl Faults {
         Some(Faults {
             outages,
             dropped: Vec::new(),
+            timed_out: std::collections::HashMap::new(),
             counters: FaultCounters::default(),
         })
     }

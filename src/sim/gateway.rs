@@ -119,8 +119,12 @@ impl Gateway {
         self.policy.select(&mut view, &mut self.rng)
     }
 
-    /// `d` was tried for the current request.
+    /// `d` was tried for the current request (nothing changes if it is already out of this
+    /// pass: tried, or known to be down).
     pub fn tried(&mut self, d: DeviceId) {
+        if self.tried.contains(d.0) {
+            return;
+        }
         self.tried.insert(d.0);
         self.loads.hold(d.0);
     }

@@ -60,6 +60,14 @@ pub enum Event {
     Health(u32),
     /// The gateway's health check sees device `0`'s current state.
     HealthCheck(u32),
+    /// An attempt on a failed device timed out (`routing.connect_timeout_ms`): request `slot`
+    /// goes on routing with `used` of its attempts spent.
+    Resume {
+        /// The request.
+        slot: u32,
+        /// Attempts of this routing pass already spent.
+        used: u32,
+    },
 }
 
 impl Classify for Event {
@@ -71,7 +79,7 @@ impl Classify for Event {
             }
             | Event::CloudDone(_) => 0,
             Event::Device { .. } | Event::Health(_) | Event::HealthCheck(_) => 1,
-            Event::Arrival(_) | Event::Retry(_) => 2,
+            Event::Arrival(_) | Event::Retry(_) | Event::Resume { .. } => 2,
         }
     }
 }
@@ -312,6 +320,12 @@ impl<'a, R: Recorder> World<'a, R> {
 
     /// Routes request `slot`: edge devices as the policy picks them, then the cloud.
     fn route(&mut self, now: SimTime, slot: u32, q: &mut EventQueue<Event>) {
+        self.route_from(now, slot, 0, q);
+    }
+
+    /// Routes request `slot` with `used` of this pass's `max_attempts` already spent (on a
+    /// failed device whose connection timed out).
+    fn route_from(&mut self, now: SimTime, slot: u32, used: u32, q: &mut EventQueue<Event>) {
         let arrival = self.reqs[slot as usize].arrival;
         let id = self.reqs[slot as usize].id;
 
@@ -327,7 +341,15 @@ impl<'a, R: Recorder> World<'a, R> {
             self.recorder.on_oversized(now, id);
         }
         self.gateway.begin(now);
-        let mut attempts = 0;
+        // A pass resumed after connect timeouts does not try those devices again.
+        let mut timed_out = match (used, &mut self.faults) {
+            (1.., Some(f)) => f.timed_out.remove(&slot).unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        for &d in &timed_out {
+            self.gateway.tried(d);
+        }
+        let mut attempts = used;
         while !oversized && !self.devices.is_empty() && attempts < self.sc.routing.max_attempts {
             let Some(dev) = self.gateway.select(now) else {
                 break;
@@ -346,9 +368,27 @@ impl<'a, R: Recorder> World<'a, R> {
             if !self.devices[d].has_room() {
                 if self.devices[d].is_down() {
                     // Failed, and the gateway's health check has not seen it yet: the
-                    // connection is refused at once.
+                    // connection is refused at once, or times out and the pass goes on then.
+                    let timeout = self.sc.routing.connect_timeout();
                     if let Some(f) = &mut self.faults {
                         f.counters.attempts_on_down += 1;
+                        if timeout.0 > 0 {
+                            let mut skip = std::mem::take(&mut timed_out);
+                            skip.push(dev);
+                            f.timed_out.insert(slot, skip);
+                        }
+                    }
+                    if timeout.0 > 0 {
+                        self.gateway.end(now);
+                        self.reqs[slot as usize].attempts += attempts - used;
+                        q.push(
+                            now + timeout,
+                            Event::Resume {
+                                slot,
+                                used: attempts,
+                            },
+                        );
+                        return;
                     }
                 } else {
                     self.recorder.on_refused(now, dev, Refusal::Full);
@@ -358,7 +398,7 @@ impl<'a, R: Recorder> World<'a, R> {
             self.gateway.record(now, dev, amount);
             self.recorder.on_admit(now, dev);
             let r = &mut self.reqs[slot as usize];
-            r.attempts += attempts;
+            r.attempts += attempts - used;
             r.amount = amount;
             let job = Job {
                 req: slot,
@@ -373,7 +413,7 @@ impl<'a, R: Recorder> World<'a, R> {
             return;
         }
         self.gateway.end(now);
-        self.reqs[slot as usize].attempts += attempts;
+        self.reqs[slot as usize].attempts += attempts - used;
         self.send_to_cloud(now, slot, q);
     }
 
@@ -508,11 +548,16 @@ impl<'a, R: Recorder> World<'a, R> {
         if check.is_none() {
             self.gateway.set_down(now, id, true);
         }
-        self.refresh_view(now, d);
+        // Every dropped request leaves the device's rate limit at once, before the device is
+        // ranked again (a dead board the gateway has not seen yet stays on offer, at the load
+        // it now has) and before any of them is routed again.
         for &slot in &dropped {
             let amount = self.reqs[slot as usize].amount;
             self.gateway.release(now, id, amount);
             self.reqs[slot as usize].interrupted += 1;
+        }
+        self.refresh_view(now, d);
+        for &slot in &dropped {
             match self.sc.routing.on_device_failure {
                 OnDeviceFailure::Reroute => self.route(now, slot, q),
                 OnDeviceFailure::Cloud => self.send_to_cloud(now, slot, q),
@@ -684,6 +729,7 @@ impl<R: Recorder> Model for World<'_, R> {
             Event::Device { dev, ev } => self.on_device(now, dev, ev, q),
             Event::CloudDone(slot) => self.on_cloud_done(now, slot, q),
             Event::Retry(slot) => self.route(now, slot, q),
+            Event::Resume { slot, used } => self.route_from(now, slot, used, q),
             Event::Health(dev) => self.on_health(now, dev, q),
             Event::HealthCheck(dev) => self.on_health_check(now, dev),
         }

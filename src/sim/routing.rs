@@ -27,6 +27,10 @@ pub struct RoutingFile {
     /// once).
     #[serde(default, skip_serializing_if = "crate::check::is_default")]
     pub health_check_interval_ms: f64,
+    /// Time an attempt on a failed device the gateway still holds as up costs before the
+    /// gateway gives up on it \[ms\] (0: the connection is refused at once).
+    #[serde(default, skip_serializing_if = "crate::check::is_default")]
+    pub connect_timeout_ms: f64,
 }
 
 /// `routing.on_device_failure`: what happens to the requests (in service or queued) on a
@@ -67,6 +71,8 @@ pub struct RoutingSpec {
     pub on_device_failure: OnDeviceFailure,
     /// Health-check period \[ms\] (0: failures and repairs are seen at once).
     pub health_check_interval_ms: f64,
+    /// Time lost on an attempt on a failed device not yet seen as down \[ms\] (0: none).
+    pub connect_timeout_ms: f64,
 }
 
 impl Default for RoutingSpec {
@@ -76,6 +82,7 @@ impl Default for RoutingSpec {
             edge_rtt_ms: 0.0,
             on_device_failure: OnDeviceFailure::Reroute,
             health_check_interval_ms: 0.0,
+            connect_timeout_ms: 0.0,
         }
     }
 }
@@ -99,6 +106,11 @@ impl RoutingSpec {
                 f.health_check_interval_ms,
                 "failures and repairs known at once",
             )?,
+            connect_timeout_ms: cx.interval_ms(
+                "routing.connect_timeout_ms",
+                f.connect_timeout_ms,
+                "a failed device refuses the connection at once",
+            )?,
         })
     }
 
@@ -109,6 +121,7 @@ impl RoutingSpec {
             edge_rtt_ms: self.edge_rtt_ms,
             on_device_failure: self.on_device_failure,
             health_check_interval_ms: self.health_check_interval_ms,
+            connect_timeout_ms: self.connect_timeout_ms,
         }
     }
 
@@ -127,6 +140,11 @@ impl RoutingSpec {
             .0
             .max(1);
         Some(SimTime(t.0.div_ceil(h).saturating_mul(h)))
+    }
+
+    /// The connect timeout on the clock (zero: refused at once).
+    pub fn connect_timeout(&self) -> SimDuration {
+        SimDuration::from_millis_f64(self.connect_timeout_ms)
     }
 
     /// The edge round trip on the clock.

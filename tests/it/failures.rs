@@ -272,6 +272,129 @@ fn health_checks_see_failures_and_repairs_late() {
     assert!(err.contains("routing.health_check_interval_ms"), "{err}");
 }
 
+/// `routing.connect_timeout_ms`: an attempt on a failed board the gateway still holds as up
+/// costs the timeout, then the routing pass goes on from there without that board.
+/// Hand-worked, one board down in [5, 15) s and seen down at the check of 10 s: the request
+/// of 6 s tries it, gives up at 8 s and, its one attempt spent, goes to the cloud at 8 s, 2 s
+/// later than with the connection refused at once; the request of 12 s goes straight to the
+/// cloud (the board is known down), and the others are served as before.
+#[test]
+fn a_connect_timeout_delays_the_request_and_skips_the_dead_board() {
+    let rows = [
+        (0.0, 10, 3),
+        (6.0, 10, 3),
+        (12.0, 10, 3),
+        (17.0, 10, 3),
+        (22.0, 10, 3),
+    ];
+    let body = |timeout_ms: u32| {
+        format!(
+            "seed = 1\n[routing]\nhealth_check_interval_ms = 10000\nconnect_timeout_ms = {timeout_ms}\n{}[cloud]\n",
+            dev("a", 0, "outages = [{ start_s = 5, duration_s = 10 }]")
+        )
+    };
+    let sorted = |mut recs: Vec<edgesim::metrics::RequestRecord>| {
+        recs.sort_by_key(|r| r.arrival);
+        recs
+    };
+    let (s0, refused) = run_trace_summary("timeout-0", &rows, &body(0));
+    let (s2, timed) = run_trace_summary("timeout-2000", &rows, &body(2000));
+    let (refused, timed) = (sorted(refused), sorted(timed));
+    for (i, (a, b)) in refused.iter().zip(&timed).enumerate() {
+        assert_eq!(a.route, b.route, "request {i}");
+        let late = if i == 1 { 2.0 } else { 0.0 };
+        for (x, y) in [(a.ttft, b.ttft), (a.e2e, b.e2e)] {
+            assert!(
+                (y.as_secs_f64() - x.as_secs_f64() - late).abs() < 1e-9,
+                "request {i}: {a:?} vs {b:?}"
+            );
+        }
+    }
+    assert_eq!(timed[1].route, Route::Cloud);
+    for s in [&s0, &s2] {
+        assert_eq!(s.device_faults.clone().unwrap().attempts_on_down, Some(1));
+    }
+
+    // Two boards, b and a; a holds at most 100 tokens of context and fails at 5 s, unseen
+    // until 10 s. A long request (310 tokens) at 1 s can only go to b and holds one of its two
+    // slots, so at 6 s the dead a looks less loaded and is tried first. Its connection times
+    // out at 8 s, and the pass goes on without a: the second attempt is b, which admits it at
+    // 8 s. Had a been offered again (it still looks least loaded), the request would have
+    // spent both attempts on it and gone to the cloud.
+    let rows = [(0.0, 10, 3), (1.0, 10, 300), (6.0, 10, 3)];
+    let body = format!(
+        "seed = 1\n[selection]\nkind = \"load_aware\"\n[routing]\nmax_attempts = 2\n\
+         health_check_interval_ms = 10000\nconnect_timeout_ms = 2000\n{}{}[cloud]\n",
+        inline_device("b", 2, 0, &[10.0], 10.0, 2.0),
+        dev("a", 0, "outages = [{ start_s = 5, duration_s = 10 }]")
+            .replace("ctx_tokens = 32768", "ctx_tokens = 100")
+    );
+    let (s, recs) = run_trace_summary("timeout-skip", &rows, &body);
+    let recs = sorted(recs);
+    let b = Route::Edge(edgesim::device::DeviceId(0));
+    assert_eq!(
+        (recs[1].route, recs[1].interruptions),
+        (b, 0),
+        "{:?}",
+        recs[1]
+    );
+    assert_eq!((recs[2].route, recs[2].attempts), (b, 2), "{:?}", recs[2]);
+    // Admitted at 8 s beside the long request: prefill is instant, so its first token comes
+    // at admission.
+    assert!(
+        (recs[2].ttft.as_secs_f64() - 2.0).abs() < 1e-9,
+        "{:?}",
+        recs[2]
+    );
+    assert_eq!(s.device_faults.unwrap().attempts_on_down, Some(1));
+
+    let bad = body.replace("connect_timeout_ms = 2000", "connect_timeout_ms = -1");
+    let err = scenario_error(&format!(
+        "duration_s = 10\n[workload]\nkind = \"poisson\"\nrate_rps = 1\n\
+         prompt_tokens = {{ dist = \"fixed\", value = 5 }}\n\
+         output_tokens = {{ dist = \"fixed\", value = 5 }}\n{}",
+        bad.replacen("seed = 1\n", "", 1)
+    ));
+    assert!(err.contains("routing.connect_timeout_ms"), "{err}");
+}
+
+/// A failing board's dropped requests leave its rate limit before it is ranked again. Two
+/// boards of two slots each under a per-device concurrency limit of 2; three long requests
+/// at 1, 1.5 and 2 s spread over them (ties broken at random); board a fails at 5 s and is
+/// seen down only at the check of 10 s, so until then it stays on offer, holding nothing: to
+/// load-aware selection it is the least loaded, and the request of 6 s tries it. The board
+/// was ranked with its limit still counting the dropped requests (load 1 when it held two),
+/// so the request went to b instead whenever a had held two (and a debug build's check of the
+/// index failed), found by the random fault test.
+#[test]
+fn a_failed_board_is_ranked_after_its_dropped_requests_leave_its_limit() {
+    let rows = [
+        (0.0, 10, 3),
+        (1.0, 10, 300),
+        (1.5, 10, 300),
+        (2.0, 10, 300),
+        (6.0, 10, 3),
+    ];
+    for seed in 1..=16 {
+        let body = format!(
+            "seed = {seed}\n[selection]\nkind = \"load_aware\"\n\
+             [rate_limit]\nkind = \"concurrency\"\nlimit = 2\n\
+             [routing]\non_device_failure = \"reject\"\nhealth_check_interval_ms = 10000\n{}{}[cloud]\n",
+            inline_device("a", 2, 0, &[10.0], 10.0, 2.0).replacen(
+                "ctx_tokens = 32768\n",
+                "ctx_tokens = 32768\noutages = [{ start_s = 5, duration_s = 10 }]\n",
+                1
+            ),
+            inline_device("b", 2, 0, &[10.0], 10.0, 2.0),
+        );
+        let (s, mut recs) = run_trace_summary(&format!("ranked-{seed}"), &rows, &body);
+        recs.sort_by_key(|r| r.arrival);
+        let f = s.device_faults.unwrap();
+        assert_eq!(f.attempts_on_down, Some(1), "seed {seed}: {f:?}");
+        assert_eq!(recs[4].route, Route::Cloud, "seed {seed}: {:?}", recs[4]);
+    }
+}
+
 /// Late detection with load-aware selection: a dead board holds nothing, so it looks the least
 /// loaded, and until a health check sees it down every request tries it first. Two boards kept
 /// busy (21 s requests at 0.2 requests/s), one down in [100, 400) s, checks every 200 s (seen
