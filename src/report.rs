@@ -119,9 +119,15 @@ pub fn to_table(s: &Summary) -> String {
         "cloud cost",
         format!("${}", fixed(s.cloud_cost_usd, 4))
     );
+    let wasted = s.device_faults.as_ref().map_or(String::new(), |f| {
+        format!(
+            ", lost with dropped requests {} kJ",
+            fixed(f.wasted_energy_j / 1000.0, 1)
+        )
+    });
     let _ = writeln!(
         o,
-        "{:<22}{:>12}  (attributed to requests {} kJ)",
+        "{:<22}{:>12}  (attributed to requests {} kJ{wasted})",
         "edge energy",
         format!("{} kJ", fixed(s.edge_energy_j / 1000.0, 1)),
         fixed(s.edge_request_energy_j / 1000.0, 1)

@@ -400,13 +400,16 @@ impl Device {
 
     /// The device fails at `now`: every request it holds (in service, then queued, each in
     /// order) is appended to `dropped`, and it takes nothing and draws no power until
-    /// [`Device::recover`]. Pending events become stale.
-    pub fn fail(&mut self, now: SimTime, dropped: &mut Vec<u32>) {
+    /// [`Device::recover`]. Pending events become stale. Returns the busy energy the requests
+    /// in service had been charged \[J\]: spent, and lost with their work.
+    pub fn fail(&mut self, now: SimTime, dropped: &mut Vec<u32>) -> f64 {
         self.advance(now);
         self.down = true;
         self.failures += 1;
         let held = self.streams.len() + self.queue.len();
         self.interrupted += held as u64;
+        // What the requests in service had been charged: spent, and lost with their work.
+        let wasted_j: f64 = self.streams.iter().map(|s| self.e_acc - s.e_start).sum();
         dropped.extend(self.streams.drain(..).map(|s| s.req));
         dropped.extend(self.queue.drain(..).map(|j| j.req));
         self.prefilling = 0;
@@ -418,6 +421,7 @@ impl Device {
         self.next_end = f64::INFINITY;
         self.generation = self.generation.wrapping_add(1);
         self.batch_generation = self.batch_generation.wrapping_add(1);
+        wasted_j
     }
 
     /// The device is repaired at `now`: up, idle and empty.

@@ -42,8 +42,12 @@ pub struct DeviceFaults {
     pub interrupted_then_cloud: u64,
     /// ... then rejected (lost to the failure).
     pub interrupted_then_rejected: u64,
+    /// Busy energy the failed devices had spent on the requests they dropped, lost with their
+    /// work \[J\]: with `edge_request_energy_j` it makes up the busy energy of the edge.
+    pub wasted_energy_j: f64,
     /// With periodic health checks: attempts on a failed device not yet seen down (the
-    /// connection is refused; the request tries the next candidate).
+    /// connection is refused, or times out after `routing.connect_timeout_ms`; the request
+    /// tries the next candidate).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempts_on_down: Option<u64>,
 }
@@ -54,6 +58,8 @@ pub struct Faults {
     pub outages: Vec<Option<Outages>>,
     /// Scratch: the requests a failing device held.
     pub dropped: Vec<u32>,
+    /// Busy energy spent on dropped requests \[J\].
+    pub wasted_energy_j: f64,
     /// Per request (arena slot) waiting out a connect timeout: the failed devices whose
     /// connections timed out in its current routing pass, which the pass does not try again.
     pub timed_out: std::collections::HashMap<u32, Vec<crate::device::DeviceId>>,
@@ -82,6 +88,7 @@ impl Faults {
         Some(Faults {
             outages,
             dropped: Vec::new(),
+            wasted_energy_j: 0.0,
             timed_out: std::collections::HashMap::new(),
             counters: FaultCounters::default(),
         })

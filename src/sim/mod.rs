@@ -543,7 +543,7 @@ impl<'a, R: Recorder> World<'a, R> {
             return;
         }
         let mut dropped = std::mem::take(&mut f.dropped);
-        self.devices[d].fail(now, &mut dropped);
+        f.wasted_energy_j += self.devices[d].fail(now, &mut dropped);
         f.counters.interrupted += dropped.len() as u64;
         if check.is_none() {
             self.gateway.set_down(now, id, true);
@@ -668,6 +668,7 @@ impl<'a, R: Recorder> World<'a, R> {
                 interrupted_then_edge: c.then_edge,
                 interrupted_then_cloud: c.then_cloud,
                 interrupted_then_rejected: c.then_rejected,
+                wasted_energy_j: f.wasted_energy_j,
                 attempts_on_down: self
                     .sc
                     .routing

@@ -49,6 +49,14 @@ fn a_failing_device_hands_its_requests_to_the_cloud_or_loses_them() {
     );
     assert!((f.downtime_s - 10.0).abs() < 1e-9, "{f:?}");
     assert!((f.availability - (1.0 - 10.0 / s.end_s)).abs() < 1e-12);
+    // The 5 s of work lost with the dropped request: 5 s at 10 W busy. The board's busy
+    // energy is that plus what the third request was charged.
+    assert!((f.wasted_energy_j - 50.0).abs() < 1e-6, "{f:?}");
+    let d = &s.devices[0];
+    assert!(
+        (d.energy_j - d.idle_energy_j - (f.wasted_energy_j + recs[2].energy_j)).abs() < 1e-6,
+        "{d:?} {f:?}"
+    );
     assert_eq!(s.devices[0].down_s, Some(10.0));
     // The device drew no power while down: idle at 2 W outside service and the window.
     let d = &s.devices[0];
