@@ -60,6 +60,10 @@ pub struct Faults {
     pub dropped: Vec<u32>,
     /// Busy energy spent on dropped requests \[J\].
     pub wasted_energy_j: f64,
+    /// Per device, with periodic health checks: the consecutive checks so far that found it
+    /// in the other state than the gateway holds, and the time of the last check (a change
+    /// of state schedules a check, so two can fall at one time: they are one check).
+    pub checks: Vec<(u32, Option<SimTime>)>,
     /// Per request (arena slot) waiting out a connect timeout: the failed devices whose
     /// connections timed out in its current routing pass, which the pass does not try again.
     pub timed_out: std::collections::HashMap<u32, Vec<crate::device::DeviceId>>,
@@ -89,6 +93,7 @@ impl Faults {
             outages,
             dropped: Vec::new(),
             wasted_energy_j: 0.0,
+            checks: vec![(0, None); sc.device_count()],
             timed_out: std::collections::HashMap::new(),
             counters: FaultCounters::default(),
         })

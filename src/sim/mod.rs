@@ -570,8 +570,10 @@ impl<'a, R: Recorder> World<'a, R> {
         }
     }
 
-    /// A health check: the gateway takes device `dev` as down or up as it is now.
-    fn on_health_check(&mut self, now: SimTime, dev: u32) {
+    /// A health check of device `dev`: once `unhealthy_threshold` consecutive checks found
+    /// it down (`healthy_threshold` found it up) where the gateway holds the other state, the
+    /// gateway takes it as it is; until then the next check follows one period later.
+    fn on_health_check(&mut self, now: SimTime, dev: u32, q: &mut EventQueue<Event>) {
         if self.in_flight == 0 {
             self.idle_events += 1;
             return;
@@ -579,10 +581,32 @@ impl<'a, R: Recorder> World<'a, R> {
         self.last_active = now;
         let (d, id) = (dev as usize, DeviceId(dev));
         let down = self.devices[d].is_down();
-        if self.gateway.is_down(id) != down {
-            self.gateway.set_down(now, id, down);
-            self.refresh_view(now, d);
+        let Some(f) = self.faults.as_mut() else {
+            return;
+        };
+        let (streak, last) = &mut f.checks[d];
+        if *last == Some(now) {
+            return;
         }
+        *last = Some(now);
+        if self.gateway.is_down(id) == down {
+            *streak = 0;
+            return;
+        }
+        *streak += 1;
+        let routing = &self.sc.routing;
+        let needed = if down {
+            routing.unhealthy_threshold
+        } else {
+            routing.healthy_threshold
+        };
+        if *streak < needed {
+            q.push(now + routing.health_check_period(), Event::HealthCheck(dev));
+            return;
+        }
+        *streak = 0;
+        self.gateway.set_down(now, id, down);
+        self.refresh_view(now, d);
     }
 
     fn on_cloud_done(&mut self, now: SimTime, slot: u32, q: &mut EventQueue<Event>) {
@@ -732,7 +756,7 @@ impl<R: Recorder> Model for World<'_, R> {
             Event::Retry(slot) => self.route(now, slot, q),
             Event::Resume { slot, used } => self.route_from(now, slot, used, q),
             Event::Health(dev) => self.on_health(now, dev, q),
-            Event::HealthCheck(dev) => self.on_health_check(now, dev),
+            Event::HealthCheck(dev) => self.on_health_check(now, dev, q),
         }
     }
 }

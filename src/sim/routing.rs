@@ -9,6 +9,12 @@ use crate::time::{SimDuration, SimTime};
 fn default_one() -> u32 {
     1
 }
+fn is_one(v: &u32) -> bool {
+    *v == 1
+}
+
+/// The most consecutive health checks a threshold may ask for.
+pub const MAX_HEALTH_THRESHOLD: u32 = 100;
 
 /// `[routing]` as written.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -27,6 +33,14 @@ pub struct RoutingFile {
     /// once).
     #[serde(default, skip_serializing_if = "crate::check::is_default")]
     pub health_check_interval_ms: f64,
+    /// Consecutive health checks that must find a device down before the gateway takes it
+    /// as down (Envoy's `unhealthy_threshold`, Kubernetes' `failureThreshold`).
+    #[serde(default = "default_one", skip_serializing_if = "is_one")]
+    pub unhealthy_threshold: u32,
+    /// Consecutive health checks that must find a device up again before the gateway offers
+    /// it again (`healthy_threshold`, `successThreshold`).
+    #[serde(default = "default_one", skip_serializing_if = "is_one")]
+    pub healthy_threshold: u32,
     /// Time an attempt on a failed device the gateway still holds as up costs before the
     /// gateway gives up on it \[ms\] (0: the connection is refused at once).
     #[serde(default, skip_serializing_if = "crate::check::is_default")]
@@ -71,6 +85,10 @@ pub struct RoutingSpec {
     pub on_device_failure: OnDeviceFailure,
     /// Health-check period \[ms\] (0: failures and repairs are seen at once).
     pub health_check_interval_ms: f64,
+    /// Consecutive checks finding a device down before it is taken as down (>= 1).
+    pub unhealthy_threshold: u32,
+    /// Consecutive checks finding a device up before it is offered again (>= 1).
+    pub healthy_threshold: u32,
     /// Time lost on an attempt on a failed device not yet seen as down \[ms\] (0: none).
     pub connect_timeout_ms: f64,
 }
@@ -82,6 +100,8 @@ impl Default for RoutingSpec {
             edge_rtt_ms: 0.0,
             on_device_failure: OnDeviceFailure::Reroute,
             health_check_interval_ms: 0.0,
+            unhealthy_threshold: 1,
+            healthy_threshold: 1,
             connect_timeout_ms: 0.0,
         }
     }
@@ -97,15 +117,38 @@ impl RoutingSpec {
                 "must be >= 1 (1 = no retry on another device)",
             ));
         }
+        let health_check_interval_ms = cx.interval_ms(
+            "routing.health_check_interval_ms",
+            f.health_check_interval_ms,
+            "failures and repairs known at once",
+        )?;
+        for (key, k) in [
+            ("routing.unhealthy_threshold", f.unhealthy_threshold),
+            ("routing.healthy_threshold", f.healthy_threshold),
+        ] {
+            if !(1..=MAX_HEALTH_THRESHOLD).contains(&k) {
+                return Err(cx.bad(
+                    key,
+                    k,
+                    format!("must lie in [1, {MAX_HEALTH_THRESHOLD}] consecutive health checks"),
+                ));
+            }
+            if k > 1 && health_check_interval_ms == 0.0 {
+                return Err(cx.bad(
+                    key,
+                    k,
+                    "counts periodic health checks: set routing.health_check_interval_ms > 0 \
+                     (without it the gateway knows of failures and repairs at once)",
+                ));
+            }
+        }
         Ok(RoutingSpec {
             max_attempts: f.max_attempts,
             edge_rtt_ms: cx.time_ms("routing.edge_rtt_ms", f.edge_rtt_ms)?,
             on_device_failure: f.on_device_failure,
-            health_check_interval_ms: cx.interval_ms(
-                "routing.health_check_interval_ms",
-                f.health_check_interval_ms,
-                "failures and repairs known at once",
-            )?,
+            health_check_interval_ms,
+            unhealthy_threshold: f.unhealthy_threshold,
+            healthy_threshold: f.healthy_threshold,
             connect_timeout_ms: cx.interval_ms(
                 "routing.connect_timeout_ms",
                 f.connect_timeout_ms,
@@ -121,6 +164,8 @@ impl RoutingSpec {
             edge_rtt_ms: self.edge_rtt_ms,
             on_device_failure: self.on_device_failure,
             health_check_interval_ms: self.health_check_interval_ms,
+            unhealthy_threshold: self.unhealthy_threshold,
+            healthy_threshold: self.healthy_threshold,
             connect_timeout_ms: self.connect_timeout_ms,
         }
     }
@@ -136,10 +181,17 @@ impl RoutingSpec {
         if !self.periodic_health_checks() {
             return None;
         }
-        let h = SimDuration::from_millis_f64(self.health_check_interval_ms)
-            .0
-            .max(1);
+        let h = self.health_check_period().0;
         Some(SimTime(t.0.div_ceil(h).saturating_mul(h)))
+    }
+
+    /// The health-check period on the clock (at least one tick; only with periodic checks).
+    pub fn health_check_period(&self) -> SimDuration {
+        SimDuration(
+            SimDuration::from_millis_f64(self.health_check_interval_ms)
+                .0
+                .max(1),
+        )
     }
 
     /// The connect timeout on the clock (zero: refused at once).

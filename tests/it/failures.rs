@@ -403,6 +403,93 @@ fn a_failed_board_is_ranked_after_its_dropped_requests_leave_its_limit() {
     }
 }
 
+/// Health-check thresholds (`routing.unhealthy_threshold`, `healthy_threshold`): the gateway
+/// changes its view of a board only after that many consecutive checks found the board in the
+/// other state. Hand-worked, checks every 10 s:
+/// - down in [5, 15) s with an unhealthy threshold of 2: the check of 10 s finds it down
+///   (one), the check of 20 s finds it up again: never taken as down. The requests of 6 and
+///   12 s both try the dead board; the one of 17 s is served by it (with one check needed it
+///   was held down until 20 s and went to the cloud).
+/// - down in [5, 35) s with both thresholds 2: taken as down at the check of 20 s (10 and 20
+///   found it down), up again at 50 s (40 and 50 found it up): the requests of 6 and 12 s try
+///   it, 25 s and 42 s go to the cloud without trying it, 52 s is served by it.
+#[test]
+fn health_check_thresholds_need_consecutive_checks() {
+    let edge = Route::Edge(edgesim::device::DeviceId(0));
+    let run = |tag: &str, outage_s: u32, thresholds: &str, rows: &[(f64, u32, u32)]| {
+        let body = format!(
+            "seed = 1\n[routing]\nhealth_check_interval_ms = 10000\n{thresholds}\n{}[cloud]\n",
+            dev(
+                "a",
+                0,
+                &format!("outages = [{{ start_s = 5, duration_s = {outage_s} }}]")
+            )
+        );
+        let (s, mut recs) = run_trace_summary(tag, rows, &body);
+        recs.sort_by_key(|r| r.arrival);
+        let routes: Vec<Route> = recs.iter().map(|r| r.route).collect();
+        (routes, s.device_faults.unwrap().attempts_on_down)
+    };
+    let rows = [
+        (0.0, 10, 3),
+        (6.0, 10, 3),
+        (12.0, 10, 3),
+        (17.0, 10, 3),
+        (22.0, 10, 3),
+    ];
+    let cloud = Route::Cloud;
+    assert_eq!(
+        run("thr-1", 10, "", &rows),
+        (vec![edge, cloud, cloud, cloud, edge], Some(1))
+    );
+    assert_eq!(
+        run("thr-2", 10, "unhealthy_threshold = 2", &rows),
+        (vec![edge, cloud, cloud, edge, edge], Some(2))
+    );
+    let rows = [
+        (0.0, 10, 3),
+        (6.0, 10, 3),
+        (12.0, 10, 3),
+        (25.0, 10, 3),
+        (42.0, 10, 3),
+        (52.0, 10, 3),
+    ];
+    assert_eq!(
+        run(
+            "thr-22",
+            30,
+            "unhealthy_threshold = 2\nhealthy_threshold = 2",
+            &rows
+        ),
+        (vec![edge, cloud, cloud, cloud, cloud, edge], Some(2))
+    );
+    assert_eq!(
+        run("thr-21", 30, "unhealthy_threshold = 2", &rows),
+        (vec![edge, cloud, cloud, cloud, edge, edge], Some(2))
+    );
+
+    for (set, needle) in [
+        ("unhealthy_threshold = 0", "must lie in [1, 100]"),
+        ("healthy_threshold = 101", "must lie in [1, 100]"),
+        (
+            "healthy_threshold = 2\nhealth_check_interval_ms = 0",
+            "set routing.health_check_interval_ms > 0",
+        ),
+    ] {
+        let text = format!(
+            "duration_s = 10\n[workload]\nkind = \"poisson\"\nrate_rps = 1\n\
+             prompt_tokens = {{ dist = \"fixed\", value = 5 }}\n\
+             output_tokens = {{ dist = \"fixed\", value = 5 }}\n[routing]\n{set}\n{}",
+            dev("a", 0, "")
+        );
+        let err = scenario_error(&text);
+        assert!(
+            err.contains("routing.") && err.contains(needle),
+            "{set}: {err}"
+        );
+    }
+}
+
 /// Late detection with load-aware selection: a dead board holds nothing, so it looks the least
 /// loaded, and until a health check sees it down every request tries it first. Two boards kept
 /// busy (21 s requests at 0.2 requests/s), one down in [100, 400) s, checks every 200 s (seen

@@ -268,7 +268,8 @@ fn conservation_littles_law_and_bounds_on_random_scenarios() {
 
 /// The failure and cloud-fault keys, drawn at random into a scenario of
 /// [`random_scenario`] (its own generator, so that test's cases stay as they are): device
-/// outages and their handling, health checks, connect timeouts, stale load reports, and at
+/// outages and their handling, health checks and their thresholds, connect timeouts, stale
+/// load reports, and at
 /// the cloud limits of
 /// every kind and unit, `max_tokens` with refunds, retries or rejection, outages, degraded
 /// periods and a fallback provider.
@@ -299,12 +300,19 @@ fn with_random_faults(case: u64, text: &str) -> String {
         }
     }
     s = out;
-    let routing = format!(
-        "[routing]\non_device_failure = \"{}\"\nhealth_check_interval_ms = {}\nconnect_timeout_ms = {}\n",
+    let interval = pick(&mut r, &["0", "500", "7000", "30000"]);
+    let mut routing = format!(
+        "[routing]\non_device_failure = \"{}\"\nhealth_check_interval_ms = {interval}\nconnect_timeout_ms = {}\n",
         pick(&mut r, &["reroute", "cloud", "reject"]),
-        pick(&mut r, &["0", "500", "7000", "30000"]),
         pick(&mut r, &["0", "0", "300", "3000"])
     );
+    if interval != "0" {
+        routing += &format!(
+            "unhealthy_threshold = {}\nhealthy_threshold = {}\n",
+            r.random_range(1..4),
+            r.random_range(1..3)
+        );
+    }
     s = s.replacen("[routing]\n", &routing, 1);
     if s.contains("\"load_aware\"") || s.contains("\"power_of_two\"") {
         let report = pick(&mut r, &["0", "100", "2000"]);
