@@ -634,37 +634,8 @@ fn profile_watts_are_bounded() {
         let text = WORKLOAD.to_string() + &inline_device("d", 1, 0, &[10.0], busy, idle);
         fails(tag, &text, needles);
     }
-    // The same bound on what calibrate writes: its watt flags and a power meter's CSV.
-    let input = root().join("tests/fixtures/batched-bench-llama7b-f16.md");
-    let out = std::env::temp_dir().join(format!("edgesim-watts-{}.toml", std::process::id()));
-    for (flag, value, shown) in [
-        ("--idle-watts", "1e9", "1000000000"),
-        ("--busy-watts", "100001", "100001"),
-    ] {
-        let mut args = vec![
-            "calibrate",
-            "--from-batched-bench",
-            input.to_str().unwrap(),
-            "--name",
-            "x",
-            "--out",
-            out.to_str().unwrap(),
-            "--idle-watts",
-            "1",
-            "--busy-watts",
-            "2",
-        ];
-        let at = args.iter().position(|a| *a == flag).unwrap();
-        args[at + 1] = value;
-        let o = edgesim(&args);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{flag}: {err}");
-        assert!(
-            err.contains(&format!("{flag} {shown}")) && err.contains("from 0 to 100000"),
-            "{flag}: {err}"
-        );
-        assert!(!out.exists(), "{flag}: nothing written");
-    }
+    // The same bound on what calibrate writes: tests/it/calibrate.rs,
+    // `watt_flags_are_bounded`.
 }
 
 /// Prices are bounded (`check::MAX_USD_PER_1K_TOKENS`, `MAX_CENTS_PER_KWH`): a cloud price of

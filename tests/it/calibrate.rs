@@ -31,6 +31,12 @@ fn calibrate_fails(tag: &str, input: &str, path: &str, needles: &[&str]) {
 
 /// Runs `calibrate --<input> <path>` into `out` with a fixed name and watts.
 fn calibrate_into(input: &str, path: &str, out: &Path) -> Output {
+    calibrate_watts(input, path, out, ("1", "2"))
+}
+
+/// Runs `calibrate --<input> <path>` into `out` with a fixed name and the `(idle, busy)`
+/// watts given.
+fn calibrate_watts(input: &str, path: &str, out: &Path, (idle, busy): (&str, &str)) -> Output {
     edgesim(&[
         "calibrate",
         input,
@@ -40,10 +46,31 @@ fn calibrate_into(input: &str, path: &str, out: &Path) -> Output {
         "--out",
         out.to_str().unwrap(),
         "--idle-watts",
-        "1",
+        idle,
         "--busy-watts",
-        "2",
+        busy,
     ])
+}
+
+/// The watt flags are bounded as a profile's watts are (`device::profile::MAX_WATTS`,
+/// 100 kW), before anything is measured or written.
+#[test]
+fn watt_flags_are_bounded() {
+    let input = root().join("tests/fixtures/batched-bench-llama7b-f16.md");
+    for (watts, flag, shown) in [
+        (("1e9", "2"), "--idle-watts", "1000000000"),
+        (("1", "100001"), "--busy-watts", "100001"),
+    ] {
+        let out = out_path("watts");
+        let o = calibrate_watts("--from-batched-bench", input.to_str().unwrap(), &out, watts);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flag}: {err}");
+        assert!(
+            err.contains(&format!("{flag} {shown}")) && err.contains("from 0 to 100000"),
+            "{flag}: {err}"
+        );
+        assert!(!out.exists(), "{flag}: nothing written");
+    }
 }
 
 fn fixture() -> PathBuf {

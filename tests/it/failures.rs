@@ -15,6 +15,17 @@ fn dev(name: &str, queue: u32, extra: &str) -> String {
     )
 }
 
+/// The error for a small scenario with `routing` keys in its `[routing]` table and one
+/// device with `extra` keys, which must be refused.
+fn refused_scenario(routing: &str, extra: &str) -> String {
+    scenario_error(&format!(
+        "seed = 1\nduration_s = 10\n[workload]\nkind = \"poisson\"\nrate_rps = 1\n\
+         prompt_tokens = {{ dist = \"fixed\", value = 5 }}\n\
+         output_tokens = {{ dist = \"fixed\", value = 5 }}\n[routing]\n{routing}\n{}",
+        dev("a", 0, extra)
+    ))
+}
+
 /// A request of 300 output tokens admitted at 0 s on a device that fails at 5 s: it is
 /// dropped there and, by default, routed again (here: to the cloud, the only other place);
 /// its latency counts from its arrival. A control request at 7 s, while the device is down,
@@ -219,11 +230,7 @@ fn bad_device_outages_name_the_key() {
             "devices[0].random_outages.sigma",
         ),
     ] {
-        let text = format!(
-            "seed = 1\nduration_s = 10\n[workload]\nkind = \"poisson\"\nrate_rps = 1\nprompt_tokens = {{ dist = \"fixed\", value = 5 }}\noutput_tokens = {{ dist = \"fixed\", value = 5 }}\n{}",
-            dev("a", 0, extra)
-        );
-        let err = scenario_error(&text);
+        let err = refused_scenario("", extra);
         assert!(err.contains(key), "{err}");
     }
 }
@@ -269,14 +276,7 @@ fn health_checks_see_failures_and_repairs_late() {
     assert_eq!(routes, [edge, Route::Cloud, Route::Cloud, edge, edge]);
     assert_eq!(s.device_faults.unwrap().attempts_on_down, None);
 
-    let bad = format!(
-        "seed = 1\nduration_s = 10\n[routing]\nhealth_check_interval_ms = -1\n\
-         [workload]\nkind = \"poisson\"\nrate_rps = 1\n\
-         prompt_tokens = {{ dist = \"fixed\", value = 5 }}\n\
-         output_tokens = {{ dist = \"fixed\", value = 5 }}\n{}",
-        dev("a", 0, "")
-    );
-    let err = scenario_error(&bad);
+    let err = refused_scenario("health_check_interval_ms = -1", "");
     assert!(err.contains("routing.health_check_interval_ms"), "{err}");
 }
 
@@ -356,13 +356,7 @@ fn a_connect_timeout_delays_the_request_and_skips_the_dead_board() {
     );
     assert_eq!(s.device_faults.unwrap().attempts_on_down, Some(1));
 
-    let bad = body.replace("connect_timeout_ms = 2000", "connect_timeout_ms = -1");
-    let err = scenario_error(&format!(
-        "duration_s = 10\n[workload]\nkind = \"poisson\"\nrate_rps = 1\n\
-         prompt_tokens = {{ dist = \"fixed\", value = 5 }}\n\
-         output_tokens = {{ dist = \"fixed\", value = 5 }}\n{}",
-        bad.replacen("seed = 1\n", "", 1)
-    ));
+    let err = refused_scenario("connect_timeout_ms = -1", "");
     assert!(err.contains("routing.connect_timeout_ms"), "{err}");
 }
 
@@ -476,13 +470,7 @@ fn health_check_thresholds_need_consecutive_checks() {
             "set routing.health_check_interval_ms > 0",
         ),
     ] {
-        let text = format!(
-            "duration_s = 10\n[workload]\nkind = \"poisson\"\nrate_rps = 1\n\
-             prompt_tokens = {{ dist = \"fixed\", value = 5 }}\n\
-             output_tokens = {{ dist = \"fixed\", value = 5 }}\n[routing]\n{set}\n{}",
-            dev("a", 0, "")
-        );
-        let err = scenario_error(&text);
+        let err = refused_scenario(set, "");
         assert!(
             err.contains("routing.") && err.contains(needle),
             "{set}: {err}"
