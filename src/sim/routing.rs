@@ -16,6 +16,11 @@ fn is_one(v: &u32) -> bool {
 /// The most consecutive health checks a threshold may ask for.
 pub const MAX_HEALTH_THRESHOLD: u32 = 100;
 
+/// The longest connect timeout \[ms\]: an hour. Gateways give up within seconds to minutes
+/// (nginx: 60 s); a longer wait only stretches the run's drain, through which every failing
+/// board's episodes are still simulated (1e15 ms ran for hours).
+pub const MAX_CONNECT_TIMEOUT_MS: f64 = 3.6e6;
+
 /// `[routing]` as written.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -142,6 +147,21 @@ impl RoutingSpec {
                 ));
             }
         }
+        let connect_timeout_ms = cx.interval_ms(
+            "routing.connect_timeout_ms",
+            f.connect_timeout_ms,
+            "a failed device refuses the connection at once",
+        )?;
+        if connect_timeout_ms > MAX_CONNECT_TIMEOUT_MS {
+            return Err(cx.bad(
+                "routing.connect_timeout_ms",
+                crate::check::num(connect_timeout_ms),
+                format!(
+                    "must be at most {MAX_CONNECT_TIMEOUT_MS} ms (an hour): gateways give up on \
+                     a connection within seconds to minutes"
+                ),
+            ));
+        }
         Ok(RoutingSpec {
             max_attempts: f.max_attempts,
             edge_rtt_ms: cx.time_ms("routing.edge_rtt_ms", f.edge_rtt_ms)?,
@@ -149,11 +169,7 @@ impl RoutingSpec {
             health_check_interval_ms,
             unhealthy_threshold: f.unhealthy_threshold,
             healthy_threshold: f.healthy_threshold,
-            connect_timeout_ms: cx.interval_ms(
-                "routing.connect_timeout_ms",
-                f.connect_timeout_ms,
-                "a failed device refuses the connection at once",
-            )?,
+            connect_timeout_ms,
         })
     }
 

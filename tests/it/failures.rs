@@ -358,6 +358,13 @@ fn a_connect_timeout_delays_the_request_and_skips_the_dead_board() {
 
     let err = refused_scenario("connect_timeout_ms = -1", "");
     assert!(err.contains("routing.connect_timeout_ms"), "{err}");
+    // A wait of 1e15 ms stretched the drain so far that the failing boards' episodes in it
+    // ran for hours.
+    let err = refused_scenario("connect_timeout_ms = 1e15", "");
+    assert!(
+        err.contains("`routing.connect_timeout_ms` = 1e15: must be at most 3600000 ms"),
+        "{err}"
+    );
 }
 
 /// A failing board's dropped requests leave its rate limit before it is ranked again. Two
