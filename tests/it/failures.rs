@@ -15,6 +15,16 @@ fn dev(name: &str, queue: u32, extra: &str) -> String {
     )
 }
 
+/// Short requests (10 prompt, 3 output tokens) at 0, 6, 12, 17 and 22 s, around an outage of
+/// a board in [5, 15) s and health checks at 0, 10, 20, ... s.
+const AROUND_AN_OUTAGE: [(f64, u32, u32); 5] = [
+    (0.0, 10, 3),
+    (6.0, 10, 3),
+    (12.0, 10, 3),
+    (17.0, 10, 3),
+    (22.0, 10, 3),
+];
+
 /// The error for a small scenario with `routing` keys in its `[routing]` table and one
 /// device with `extra` keys, which must be refused.
 fn refused_scenario(routing: &str, extra: &str) -> String {
@@ -250,13 +260,7 @@ fn health_checks_see_failures_and_repairs_late() {
         )
     };
     // (Trace times count from the first row: a control request at 0 s.)
-    let rows = [
-        (0.0, 10, 3),
-        (6.0, 10, 3),
-        (12.0, 10, 3),
-        (17.0, 10, 3),
-        (22.0, 10, 3),
-    ];
+    let rows = AROUND_AN_OUTAGE;
     let edge = Route::Edge(edgesim::device::DeviceId(0));
     let by_arrival = |mut recs: Vec<edgesim::metrics::RequestRecord>| {
         recs.sort_by_key(|r| r.arrival);
@@ -288,13 +292,7 @@ fn health_checks_see_failures_and_repairs_late() {
 /// cloud (the board is known down), and the others are served as before.
 #[test]
 fn a_connect_timeout_delays_the_request_and_skips_the_dead_board() {
-    let rows = [
-        (0.0, 10, 3),
-        (6.0, 10, 3),
-        (12.0, 10, 3),
-        (17.0, 10, 3),
-        (22.0, 10, 3),
-    ];
+    let rows = AROUND_AN_OUTAGE;
     let body = |timeout_ms: u32| {
         format!(
             "seed = 1\n[routing]\nhealth_check_interval_ms = 10000\nconnect_timeout_ms = {timeout_ms}\n{}[cloud]\n",
@@ -431,13 +429,7 @@ fn health_check_thresholds_need_consecutive_checks() {
         let routes: Vec<Route> = recs.iter().map(|r| r.route).collect();
         (routes, s.device_faults.unwrap().attempts_on_down)
     };
-    let rows = [
-        (0.0, 10, 3),
-        (6.0, 10, 3),
-        (12.0, 10, 3),
-        (17.0, 10, 3),
-        (22.0, 10, 3),
-    ];
+    let rows = AROUND_AN_OUTAGE;
     let cloud = Route::Cloud;
     assert_eq!(
         run("thr-1", 10, "", &rows),
