@@ -21,13 +21,20 @@ pub use state::{CloudAnswer, CloudCounters, CloudFaults, CloudState};
 pub const DEFAULT_MAX_RETRIES: u32 = 2;
 /// Default wait before the first retry \[ms\] (doubled at each retry).
 pub const DEFAULT_RETRY_AFTER_MS: f64 = 1000.0;
+/// The longest `cloud.max_retry_wait_ms` \[ms\]: an hour.
+pub const MAX_RETRY_WAIT_MS: f64 = 3.6e6;
+/// The most time one request may spend waiting for its retries, all waits together \[ms\]: a
+/// day. The run goes on until its last request ends, so a longer chain would stretch the run,
+/// its time series and its failing boards' episodes far past the arrivals (`retry_after_ms =
+/// 1e11` ran for 48 s and wrote 2.5 GB of time series for 7,200 s of arrivals).
+pub const MAX_RETRY_CHAIN_MS: f64 = 8.64e7;
 
 /// What the gateway does with a cloud call refused by a rate limit (HTTP 429) or an outage.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnRefused {
-    /// Wait `retry_after_ms · 2^k` and route the request again (edge first, then the cloud),
-    /// at most `max_retries` times; then reject it.
+    /// Wait `min(retry_after_ms · 2^k, max_retry_wait_ms)` and route the request again (edge
+    /// first, then the cloud), at most `max_retries` times; then reject it.
     #[default]
     Retry,
     /// Reject it at once.
@@ -45,6 +52,18 @@ fn default_retry_after_ms() -> f64 {
 }
 fn is_default_retry_after_ms(v: &f64) -> bool {
     *v == DEFAULT_RETRY_AFTER_MS
+}
+
+/// The wait before retry `k` (0: the first) \[ms\]: `min(first_ms · 2^k, cap_ms)`.
+pub fn retry_wait_ms(first_ms: f64, cap_ms: f64, k: u32) -> f64 {
+    (first_ms * 2f64.powi(k as i32)).min(cap_ms)
+}
+
+/// The longest a request may wait for `retries` retries, all waits together \[ms\].
+pub fn retry_chain_ms(first_ms: f64, cap_ms: f64, retries: u32) -> f64 {
+    (0..retries)
+        .map(|k| retry_wait_ms(first_ms, cap_ms, k))
+        .sum()
 }
 
 /// The most fallback providers a cloud may list.
@@ -133,6 +152,10 @@ pub struct CloudFile {
         skip_serializing_if = "is_default_retry_after_ms"
     )]
     pub retry_after_ms: f64,
+    /// The longest one wait may be \[ms\]: the doubling stops there (as client SDKs cap their
+    /// backoff). None: no cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retry_wait_ms: Option<f64>,
     /// Fixed outage windows (also a WAN partition: the gateway cannot reach the cloud).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outages: Vec<WindowFile>,
@@ -251,6 +274,7 @@ impl Default for CloudFile {
             on_refused: OnRefused::Retry,
             max_retries: DEFAULT_MAX_RETRIES,
             retry_after_ms: DEFAULT_RETRY_AFTER_MS,
+            max_retry_wait_ms: None,
             outages: Vec::new(),
             random_outages: None,
             max_tokens: None,
@@ -292,6 +316,8 @@ pub struct CloudSpec {
     pub max_retries: u32,
     /// First retry wait \[ms\].
     pub retry_after_ms: f64,
+    /// The longest one retry wait may be \[ms\] (infinite: no cap).
+    pub max_retry_wait_ms: f64,
     /// Outages.
     pub outages: OutageSpec,
     /// USD per 1000 input tokens.
@@ -359,6 +385,46 @@ impl CloudSpec {
         let retry_after_ms = cx.time_ms("cloud.retry_after_ms", c.retry_after_ms)?;
         if c.max_retries > 100 {
             return Err(cx.bad("cloud.max_retries", c.max_retries, "must lie in [0, 100]"));
+        }
+        let max_retry_wait_ms = match c.max_retry_wait_ms {
+            None => f64::INFINITY,
+            Some(v) => {
+                let ms = cx.time_ms("cloud.max_retry_wait_ms", v)?;
+                if ms > MAX_RETRY_WAIT_MS {
+                    return Err(cx.bad(
+                        "cloud.max_retry_wait_ms",
+                        crate::check::num(ms),
+                        format!("must lie in [0, {MAX_RETRY_WAIT_MS:e}] ms (an hour)"),
+                    ));
+                }
+                ms
+            }
+        };
+        let chain_ms = retry_chain_ms(retry_after_ms, max_retry_wait_ms, c.max_retries);
+        if c.enabled && c.on_refused == OnRefused::Retry && chain_ms > MAX_RETRY_CHAIN_MS {
+            let first = retry_wait_ms(retry_after_ms, max_retry_wait_ms, 0);
+            let (key, value) = if first > MAX_RETRY_CHAIN_MS || c.max_retries <= 1 {
+                ("cloud.retry_after_ms", crate::check::num(retry_after_ms))
+            } else {
+                ("cloud.max_retries", c.max_retries.to_string())
+            };
+            let cap = c.max_retry_wait_ms.map_or(String::new(), |v| {
+                format!(", max_retry_wait_ms = {}", crate::check::num(v))
+            });
+            return Err(cx.bad(
+                key,
+                value,
+                format!(
+                    "with retry_after_ms = {}, max_retries = {}{cap} a request may wait {:.3e} ms \
+                     for its retries (each wait doubles the one before), more than the \
+                     {MAX_RETRY_CHAIN_MS:e} ms (a day) allowed: the run lasts until its last \
+                     request ends; cap one wait with cloud.max_retry_wait_ms (the OpenAI and \
+                     Anthropic SDKs cap it at 8,000 ms), or lower max_retries or retry_after_ms",
+                    crate::check::num(retry_after_ms),
+                    c.max_retries,
+                    chain_ms
+                ),
+            ));
         }
         let outages = OutageSpec::from_file(cx, "cloud", &c.outages, c.random_outages)?;
         let price = |key: &str, given: Option<f64>, listed: Option<f64>| -> Result<f64> {
@@ -463,6 +529,7 @@ impl CloudSpec {
             on_refused: c.on_refused,
             max_retries: c.max_retries,
             retry_after_ms,
+            max_retry_wait_ms,
             outages,
             usd_per_1k_input,
             usd_per_1k_output,
@@ -505,6 +572,7 @@ impl CloudSpec {
                     "retry_after_ms",
                     f.retry_after_ms != defaults.retry_after_ms,
                 ),
+                ("max_retry_wait_ms", f.max_retry_wait_ms.is_some()),
             ];
             if let Some((k, _)) = only_primary.iter().find(|(_, given)| *given) {
                 return Err(cx.bad(
@@ -538,6 +606,24 @@ impl CloudSpec {
         std::iter::once(self).chain(&self.fallbacks)
     }
 
+    /// The wait before retry `k` (0: the first) \[ms\].
+    pub fn retry_wait_ms(&self, k: u32) -> f64 {
+        retry_wait_ms(self.retry_after_ms, self.max_retry_wait_ms, k)
+    }
+
+    /// The longest a request may wait for its retries, all waits together \[s\]: 0 when a
+    /// refused call is not retried.
+    pub fn retry_chain_s(&self) -> f64 {
+        if !self.enabled || self.on_refused != OnRefused::Retry {
+            return 0.0;
+        }
+        retry_chain_ms(
+            self.retry_after_ms,
+            self.max_retry_wait_ms,
+            self.max_retries,
+        ) / 1000.0
+    }
+
     /// Provider `k` (0: this cloud; k >= 1: fallback k − 1).
     pub fn provider(&self, k: usize) -> &CloudSpec {
         if k == 0 { self } else { &self.fallbacks[k - 1] }
@@ -565,6 +651,10 @@ impl CloudSpec {
             on_refused: self.on_refused,
             max_retries: self.max_retries,
             retry_after_ms: self.retry_after_ms,
+            max_retry_wait_ms: self
+                .max_retry_wait_ms
+                .is_finite()
+                .then_some(self.max_retry_wait_ms),
             outages: self.outages.windows_file.clone(),
             random_outages: self.outages.random,
             max_tokens: self.max_tokens,

@@ -114,11 +114,12 @@ pub const MAX_SERIES_ROWS: f64 = 1e8;
 /// figures (56 bytes each: about 110 MB per policy).
 pub const MAX_FIGURE_POINTS: f64 = 2e6;
 
-/// Checks that buckets of `bucket_s` seconds over the arrivals of `sc` make at most
+/// Checks that buckets of `bucket_s` seconds over the arrivals of `sc` and the wait tail after
+/// them ([`Scenario::horizon_s`]) make at most
 /// [`MAX_BUCKETS`] buckets and `max_points` buckets x devices; the error names the flag, the
 /// span and the narrowest width allowed, before anything runs.
 pub fn check_bucket_count(flag: &str, bucket_s: f64, sc: &Scenario, max_points: f64) -> Result<()> {
-    let span_s = sc.arrival_span_s();
+    let span_s = sc.horizon_s();
     let buckets = (span_s / bucket_s).ceil().max(1.0);
     let devices = sc.device_count().max(1) as f64;
     if buckets <= MAX_BUCKETS && buckets * devices <= max_points {
@@ -140,9 +141,10 @@ pub fn check_bucket_count(flag: &str, bucket_s: f64, sc: &Scenario, max_points: 
     Err(crate::Error::Override {
         arg: format!("{flag} {}", crate::check::num(bucket_s)),
         problem: format!(
-            "arrivals span {} s, so the time series would have {:.3e} buckets, {what}; \
+            "arrivals span {} s{}, so the time series would have {:.3e} buckets, {what}; \
              give {flag} {} or more",
-            crate::check::num(span_s),
+            crate::check::num(sc.arrival_span_s()),
+            crate::scenario::budget::tail_words(sc),
             buckets,
             crate::check::num(width)
         ),

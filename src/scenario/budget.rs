@@ -137,7 +137,7 @@ pub fn estimate(sc: &Scenario) -> Estimate {
 /// the source with the most (its key, e.g. `devices[0].random_outages`, and its settings).
 /// Degraded periods of a cloud (`degraded.random`) count like its outages.
 fn outage_cycles(sc: &Scenario) -> (f64, Option<(String, RandomFile)>) {
-    let span_s = sc.arrival_span_s();
+    let span_s = sc.horizon_s();
     let groups = sc.fleet.iter().enumerate().map(|(i, g)| {
         (
             format!("devices[{i}].random_outages"),
@@ -172,6 +172,20 @@ fn outage_cycles(sc: &Scenario) -> (f64, Option<(String, RandomFile)>) {
     (total, worst.map(|(_, k, r)| (k, r)))
 }
 
+/// ", and up to T s of retries and connect timeouts after them" when the scenario has a wait
+/// tail ([`Scenario::wait_tail_s`]), else nothing: for errors that count the horizon.
+pub fn tail_words(sc: &Scenario) -> String {
+    let tail_s = sc.wait_tail_s();
+    if tail_s > 0.0 {
+        format!(
+            " and up to {} s of retries and connect timeouts after them",
+            crate::check::num(tail_s)
+        )
+    } else {
+        String::new()
+    }
+}
+
 /// Refuses a scenario whose expected requests, outage cycles or memory exceed the limits.
 pub fn check(cx: &Checker, sc: &Scenario) -> Result<Estimate> {
     let (cycles, worst) = outage_cycles(sc);
@@ -187,9 +201,10 @@ pub fn check(cx: &Checker, sc: &Scenario) -> Result<Estimate> {
             ),
             format!(
                 "random episodes would begin and end about {cycles:.3e} times over the run's {} s \
-                 of arrivals, more than the {MAX_OUTAGE_CYCLES:e} one run may simulate; lengthen \
+                 of arrivals{}, more than the {MAX_OUTAGE_CYCLES:e} one run may simulate; lengthen \
                  mtbf_s and mttr_s (their sum is the mean cycle), or shorten the run",
-                crate::check::num(sc.arrival_span_s())
+                crate::check::num(sc.arrival_span_s()),
+                tail_words(sc)
             ),
         ));
     }

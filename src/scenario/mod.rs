@@ -262,6 +262,28 @@ impl Scenario {
         }
     }
 
+    /// The longest a request arriving last may still wait to be routed, beyond its service
+    /// \[s\]: its cloud retries' waits ([`CloudSpec::retry_chain_s`]) and a connect timeout on
+    /// every attempt of every routing pass. The run, its time series and its boards' random
+    /// episodes go on that long after the arrivals at most (queues aside), so the budgets
+    /// count it.
+    pub fn wait_tail_s(&self) -> f64 {
+        let retried = self.cloud.enabled && self.cloud.on_refused == crate::cloud::OnRefused::Retry;
+        let passes = if retried {
+            f64::from(self.cloud.max_retries) + 1.0
+        } else {
+            1.0
+        };
+        self.cloud.retry_chain_s()
+            + passes * f64::from(self.routing.max_attempts) * self.routing.connect_timeout_ms
+                / 1000.0
+    }
+
+    /// The arrivals' span and the wait tail after it \[s\]: the span the budgets count.
+    pub fn horizon_s(&self) -> f64 {
+        self.arrival_span_s() + self.wait_tail_s()
+    }
+
     /// The request classes (at least one).
     pub fn classes(&self) -> &[ClassSpec] {
         &self.workload.demand.classes

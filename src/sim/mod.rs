@@ -461,7 +461,7 @@ impl<'a, R: Recorder> World<'a, R> {
         }
         let r = &mut self.reqs[slot as usize];
         if cloud.on_refused == OnRefused::Retry && r.retries < cloud.max_retries {
-            let wait_ms = cloud.retry_after_ms * 2f64.powi(r.retries as i32);
+            let wait_ms = cloud.retry_wait_ms(r.retries);
             r.retries += 1;
             self.clouds[0].counters.retries += 1;
             q.push(

@@ -528,3 +528,110 @@ fn overlapping_outage_windows_count_once() {
     let f = s.cloud_faults.unwrap();
     assert!((f.downtime_s - 150.0).abs() < 1e-9, "{f:?}");
 }
+
+/// `max_retry_wait_ms` caps one wait, hand-worked: a request at 0 s finds the cloud down
+/// until 7.5 s. Without a cap it retries at 1, 3, 7 (down) and 15 s and reaches the cloud at
+/// 15 s; with waits capped at 2.5 s it retries at 1, 3, 5.5 (down) and 8 s. Its first token
+/// comes 150 + 600 ms after the call.
+#[test]
+fn max_retry_wait_ms_caps_each_doubled_wait() {
+    let first_token_s = |cap: &str| {
+        let body = format!(
+            "{}[cloud]\nmax_retries = 4\nretry_after_ms = 1000\n{cap}\n\
+             [[cloud.outages]]\nstart_s = 0\nduration_s = 7.5\n",
+            device(64)
+        );
+        let (s, recs) = run_trace_summary("retry-cap", &[(0.0, 100, 50)], &body);
+        assert_eq!((s.served_cloud, recs.len()), (1, 1), "{s:?}");
+        (recs[0].ttft.as_secs_f64(), recs[0].cloud_retries)
+    };
+    let (ttft, retries) = first_token_s("");
+    assert!(
+        (ttft - 15.75).abs() < 1e-6 && retries == 4,
+        "{ttft} {retries}"
+    );
+    let (ttft, retries) = first_token_s("max_retry_wait_ms = 2500");
+    assert!(
+        (ttft - 8.75).abs() < 1e-6 && retries == 4,
+        "{ttft} {retries}"
+    );
+}
+
+/// A request may wait at most a day for its retries, all waits together: a longer chain is
+/// refused naming `retry_after_ms` when one wait is too long, else `max_retries` (the
+/// doubling); a cap makes the chain short, and so does rejecting at once. `retry_after_ms =
+/// 1e11` used to run for 48 s and write 2.5 GB of time series for 7,200 s of arrivals.
+#[test]
+fn a_retry_chain_longer_than_a_day_is_refused() {
+    let err = |body: &str| {
+        scenario_error(&poisson(
+            1.0,
+            10.0,
+            &format!("{}[cloud]\n{body}", device(64)),
+        ))
+    };
+    let e = err("retry_after_ms = 1e11\nmax_retries = 3\n");
+    assert!(
+        e.contains("`cloud.retry_after_ms`") && e.contains("a day"),
+        "{e}"
+    );
+    // 2^60 s of doubling from one second.
+    let e = err("max_retries = 60\n");
+    assert!(
+        e.contains("`cloud.max_retries` = 60") && e.contains("max_retry_wait_ms"),
+        "{e}"
+    );
+    // 1 + 2 + ... + 2^16 s = 131,071 s is more than a day; 2^16 - 1 = 65,535 s is not.
+    assert!(err("max_retries = 17\n").contains("`cloud.max_retries` = 17"));
+    let ok = |body: &str| {
+        scenario(&poisson(
+            1.0,
+            10.0,
+            &format!("{}[cloud]\n{body}", device(64)),
+        ))
+    };
+    assert_eq!(ok("max_retries = 16\n").cloud.retry_chain_s(), 65_535.0);
+    let capped = ok("max_retries = 60\nmax_retry_wait_ms = 8000\n");
+    assert_eq!(capped.cloud.retry_chain_s(), 1.0 + 2.0 + 4.0 + 57.0 * 8.0);
+    assert_eq!(
+        ok("retry_after_ms = 1e11\non_refused = \"reject\"\n")
+            .cloud
+            .retry_chain_s(),
+        0.0
+    );
+    let e = err("max_retry_wait_ms = 4e6\n");
+    assert!(
+        e.contains("`cloud.max_retry_wait_ms`") && e.contains("an hour"),
+        "{e}"
+    );
+    let e = err("max_retry_wait_ms = -1\n");
+    assert!(e.contains("`cloud.max_retry_wait_ms`"), "{e}");
+}
+
+/// The budgets count the wait tail after the arrivals: a connect timeout of an hour on each of
+/// 3 attempts of 3 routing passes (the first and 2 retries), and 3 s of retry waits, make the
+/// horizon 9 h 3 s longer than the arrivals, and a time series of 10 s buckets that 1e6
+/// buckets would hold over the arrivals alone is refused naming the tail.
+#[test]
+fn the_budgets_count_the_retries_and_connect_timeouts_after_the_arrivals() {
+    let text = poisson(
+        0.001,
+        9.99e6,
+        &format!(
+            "{}[routing]\nmax_attempts = 3\nconnect_timeout_ms = 3.6e6\n[cloud]\n",
+            device(64)
+        ),
+    );
+    let sc = scenario(&text);
+    assert_eq!(sc.wait_tail_s(), 3.0 + 9.0 * 3600.0);
+    assert_eq!(sc.horizon_s(), 9.99e6 + 3.0 + 9.0 * 3600.0);
+    let e = edgesim::output::check_bucket_count("--bucket-s", 10.0, &sc, 1e12)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("and up to 32403 s of retries and connect timeouts"),
+        "{e}"
+    );
+    let without = scenario(&text.replace("connect_timeout_ms = 3.6e6\n", ""));
+    edgesim::output::check_bucket_count("--bucket-s", 10.0, &without, 1e12).unwrap();
+}

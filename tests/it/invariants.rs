@@ -392,6 +392,9 @@ fn with_random_faults(case: u64, text: &str) -> String {
                 cloud += "refund_unused_output = true\n";
             }
         }
+        if r.random_bool(0.3) {
+            cloud += &format!("max_retry_wait_ms = {}\n", r.random_range(0..2000));
+        }
         if r.random_bool(0.4) {
             cloud += &outage_window(&mut r, 60);
         }
