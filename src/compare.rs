@@ -260,7 +260,7 @@ pub fn figures(scenario: &str, runs: &[PolicyRun]) -> Vec<Figure> {
 /// `summaries.json` (one summary per policy) and `manifest.json`, all or nothing, to `target`.
 /// Returns the files written.
 pub fn write(target: &Path, scenario: &str, runs: &[PolicyRun]) -> Result<Vec<PathBuf>> {
-    let rd = crate::output::rundir::RunDir::begin(target, "output folder")?;
+    let rd = crate::output::rundir::RunDir::begin(target, "output folder", "compare")?;
     let dir = rd.path();
     let mut files = Vec::new();
     for fig in figures(scenario, runs) {
@@ -274,7 +274,7 @@ pub fn write(target: &Path, scenario: &str, runs: &[PolicyRun]) -> Result<Vec<Pa
     crate::report::write_atomic(&p, json.as_bytes())?;
     files.push(p);
     let seed = runs.first().map_or(0, |r| r.summary.seed);
-    rd.commit("compare", scenario, seed, &files)
+    rd.commit(scenario, seed, &files)
 }
 
 /// The comparison as a text table, one row per policy.

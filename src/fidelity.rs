@@ -386,7 +386,7 @@ pub fn run(
     let mut rep = report(&requests, &real, &sim);
     rep.speed_matched = Some(SpeedMatched::new(f, &real, &matched));
     let (table, fig) = outputs(&requests, &real.served, &sim.served);
-    let rd = crate::output::rundir::RunDir::begin(dir, "output folder")?;
+    let rd = crate::output::rundir::RunDir::begin(dir, "output folder", "fidelity")?;
     let dir = rd.path();
     let mut files = Vec::new();
     let p = dir.join("requests.csv");
@@ -397,7 +397,7 @@ pub fn run(
     let json = serde_json::to_string_pretty(&rep).unwrap_or_default() + "\n";
     crate::report::write_atomic(&p, json.as_bytes())?;
     files.push(p);
-    let files = rd.commit("fidelity", &sc.name, sc.seed, &files)?;
+    let files = rd.commit(&sc.name, sc.seed, &files)?;
     Ok(FidelityRun { report: rep, files })
 }
 

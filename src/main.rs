@@ -592,6 +592,7 @@ fn fidelity(a: &FidelityArgs) -> anyhow::Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| default_out(&format!("fidelity-{}", sc.name)));
+    edgesim::output::rundir::check_replaceable(&dir, "output folder", "fidelity")?;
     note!(
         "serving {} requests of {} for real (open loop, {} parallel)...",
         a.requests,
@@ -789,8 +790,9 @@ fn cmd_compare(
         );
     }
     let sc = args.load()?;
-    let runs = edgesim::compare::run(&sc, &kinds, bucket_s)?;
     let dir = dir.unwrap_or_else(|| default_out(&format!("{}-compare", sc.name)));
+    edgesim::output::rundir::check_replaceable(&dir, "output folder", "compare")?;
+    let runs = edgesim::compare::run(&sc, &kinds, bucket_s)?;
     let files = edgesim::compare::write(&dir, &sc.name, &runs)?;
     if json {
         let all: Vec<_> = runs.iter().map(|r| &r.summary).collect();

@@ -170,7 +170,7 @@ pub fn run_to_dir(
     opts: &OutputOptions,
 ) -> Result<(Summary, Vec<PathBuf>)> {
     check_bucket_count("--bucket-s", opts.bucket_s, sc, MAX_SERIES_ROWS)?;
-    let rd = rundir::RunDir::begin(target, "output folder")?;
+    let rd = rundir::RunDir::begin(target, "output folder", "run")?;
     let dir = rd.path();
     let mut requests = if opts.requests {
         Some(tables::RequestTable::create(dir, &opts.formats, sc)?)
@@ -213,7 +213,7 @@ pub fn run_to_dir(
     let p = dir.join("summary.json");
     crate::report::write_atomic(&p, crate::report::to_json(&summary).as_bytes())?;
     files.push(p);
-    let files = rd.commit("run", &sc.name, sc.seed, &files)?;
+    let files = rd.commit(&sc.name, sc.seed, &files)?;
     Ok((summary, files))
 }
 pub mod figure;

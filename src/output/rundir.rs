@@ -53,6 +53,7 @@ pub struct Manifest {
 pub struct RunDir {
     target: PathBuf,
     tmp: PathBuf,
+    command: &'static str,
     done: bool,
 }
 
@@ -91,17 +92,28 @@ pub fn clean_stale(dir: &Path, name: &str) {
     }
 }
 
-/// Whether `dir` holds an edgesim manifest, or is an output folder of an edgesim from before
-/// manifests (it holds `scenario.resolved.toml`, which only edgesim writes, and `summary.json`
-/// or `fidelity.json`).
-fn is_output_folder(dir: &Path) -> bool {
+/// The command that wrote the output folder `dir` (`run`, `compare`, `fidelity`): its
+/// edgesim manifest's `command`, or for an output folder of an edgesim from before manifests
+/// (it holds `scenario.resolved.toml`, which only edgesim writes), `fidelity` beside
+/// `fidelity.json` and `run` beside `summary.json`. `None`: not an edgesim output folder.
+fn output_command(dir: &Path) -> Option<String> {
     let manifest = crate::check::read_text(&dir.join(MANIFEST), "manifest", 1 << 20)
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .is_some_and(|v| v["tool"] == TOOL);
-    let legacy = dir.join("scenario.resolved.toml").is_file()
-        && (dir.join("summary.json").is_file() || dir.join("fidelity.json").is_file());
-    manifest || legacy
+        .filter(|v| v["tool"] == TOOL);
+    if let Some(m) = manifest {
+        return Some(m["command"].as_str().unwrap_or("run").to_string());
+    }
+    if !dir.join("scenario.resolved.toml").is_file() {
+        return None;
+    }
+    if dir.join("fidelity.json").is_file() {
+        Some("fidelity".into())
+    } else if dir.join("summary.json").is_file() {
+        Some("run".into())
+    } else {
+        None
+    }
 }
 
 /// The names in an existing output folder `dir` (`None`: it does not exist yet); a file there
@@ -192,10 +204,8 @@ pub fn check_reusable(dir: &Path, kind: Kind, flag: &str) -> Result<()> {
     let name = kind.name();
     let found = if other.holds(dir) {
         Some(format!("a {}'s outputs", other.name()))
-    } else if is_output_folder(dir) {
-        Some("a run's outputs".to_string())
     } else {
-        None
+        output_command(dir).map(|command| format!("a {command}'s outputs"))
     };
     match found {
         Some(what) => Err(bad(format!(
@@ -210,22 +220,46 @@ pub fn check_reusable(dir: &Path, kind: Kind, flag: &str) -> Result<()> {
     }
 }
 
+/// Checks that `command` (`run`, `compare`, `fidelity`) may write its output folder `target`
+/// (`flag` names the option in errors): it may be new, empty, or an output folder of the same
+/// command, which is replaced. A folder of the user's is refused, and so is another command's:
+/// a run never replaces a comparison's figures, nor a fidelity check's measurements (minutes
+/// of llama.cpp). Commands that work long before writing call this first.
+pub fn check_replaceable(target: &Path, flag: &str, command: &str) -> Result<()> {
+    let bad = |problem: String| Error::Output {
+        path: target.into(),
+        problem: format!("{flag}: {problem}"),
+    };
+    let Some(names) = folder_entries(target, flag)? else {
+        return Ok(());
+    };
+    if names.is_empty() {
+        return Ok(());
+    }
+    match output_command(target) {
+        None => Err(bad(format!(
+            "exists and is not an edgesim output folder (it has no {MANIFEST} written by \
+             edgesim); edgesim replaces only its own output folders: choose another folder or \
+             remove this one"
+        ))),
+        Some(other) if other != command => Err(bad(format!(
+            "holds the outputs of `edgesim {other}` (its {MANIFEST} says so), not of `edgesim \
+             {command}`: edgesim replaces an output folder only with the same command's; \
+             choose another folder for the {command} or remove this one"
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
 impl RunDir {
-    /// Starts writing the output folder `target` (`flag` names the option in errors).
-    pub fn begin(target: &Path, flag: &str) -> Result<RunDir> {
+    /// Starts writing the output folder `target` of `command` (`run`, `compare`, `fidelity`;
+    /// `flag` names the option in errors), after [`check_replaceable`].
+    pub fn begin(target: &Path, flag: &str, command: &'static str) -> Result<RunDir> {
         let bad = |problem: String| Error::Output {
             path: target.into(),
             problem: format!("{flag}: {problem}"),
         };
-        if let Some(names) = folder_entries(target, flag)? {
-            if !names.is_empty() && !is_output_folder(target) {
-                return Err(bad(format!(
-                    "exists and is not an edgesim output folder (it has no {MANIFEST} written by \
-                     edgesim); edgesim replaces only its own output folders: choose another \
-                     folder or remove this one"
-                )));
-            }
-        }
+        check_replaceable(target, flag, command)?;
         let name = target
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -252,6 +286,7 @@ impl RunDir {
         Ok(RunDir {
             target: target.to_path_buf(),
             tmp,
+            command,
             done: false,
         })
     }
@@ -268,13 +303,7 @@ impl RunDir {
 
     /// Writes the manifest (naming every file written) and puts the folder in place. Returns
     /// the final paths of the files, the manifest last.
-    pub fn commit(
-        mut self,
-        command: &str,
-        scenario: &str,
-        seed: u64,
-        files: &[PathBuf],
-    ) -> Result<Vec<PathBuf>> {
+    pub fn commit(mut self, scenario: &str, seed: u64, files: &[PathBuf]) -> Result<Vec<PathBuf>> {
         let mut entries = Vec::new();
         for f in files {
             let name = f
@@ -289,7 +318,7 @@ impl RunDir {
         let manifest = Manifest {
             tool: TOOL.into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            command: command.into(),
+            command: self.command.into(),
             scenario: scenario.into(),
             seed,
             files: entries,
@@ -362,12 +391,12 @@ mod tests {
     fn a_rerun_replaces_the_whole_folder() {
         let d = dir("rerun");
         let out = d.join("out");
-        let r = RunDir::begin(&out, "--out").unwrap();
+        let r = RunDir::begin(&out, "--out", "run").unwrap();
         let files = vec![write(&r, "a.csv", "1"), write(&r, "b.csv", "22")];
-        r.commit("run", "s", 1, &files).unwrap();
-        let r = RunDir::begin(&out, "--out").unwrap();
+        r.commit("s", 1, &files).unwrap();
+        let r = RunDir::begin(&out, "--out", "run").unwrap();
         let files = vec![write(&r, "a.csv", "333")];
-        r.commit("run", "s", 2, &files).unwrap();
+        r.commit("s", 2, &files).unwrap();
         let mut names: Vec<_> = std::fs::read_dir(&out)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -392,14 +421,50 @@ mod tests {
     fn an_error_leaves_the_previous_run_and_no_temporary_folder() {
         let d = dir("error");
         let out = d.join("out");
-        let r = RunDir::begin(&out, "--out").unwrap();
+        let r = RunDir::begin(&out, "--out", "run").unwrap();
         let files = vec![write(&r, "a.csv", "1")];
-        r.commit("run", "s", 1, &files).unwrap();
-        let r = RunDir::begin(&out, "--out").unwrap();
+        r.commit("s", 1, &files).unwrap();
+        let r = RunDir::begin(&out, "--out", "run").unwrap();
         write(&r, "a.csv", "partial");
         drop(r);
         assert_eq!(std::fs::read_to_string(out.join("a.csv")).unwrap(), "1");
         assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A command replaces only its own kind of output folder: a run never replaces a
+    /// comparison's figures or a fidelity check's measurements, and the reverse; an output
+    /// folder of an edgesim from before manifests counts by its files.
+    #[test]
+    fn a_command_replaces_only_its_own_output_folders() {
+        let d = dir("kinds");
+        let out = d.join("out");
+        let r = RunDir::begin(&out, "--out", "compare").unwrap();
+        let files = vec![write(&r, "fig4a.csv", "1")];
+        r.commit("s", 1, &files).unwrap();
+        for other in ["run", "fidelity"] {
+            let e = RunDir::begin(&out, "--out", other).unwrap_err().to_string();
+            assert!(
+                e.contains("`edgesim compare`") && e.contains(&format!("for the {other}")),
+                "{e}"
+            );
+        }
+        assert!(out.join("fig4a.csv").exists());
+        let r = RunDir::begin(&out, "--out", "compare").unwrap();
+        let files = vec![write(&r, "fig4b.csv", "2")];
+        r.commit("s", 1, &files).unwrap();
+        assert!(out.join("fig4b.csv").exists() && !out.join("fig4a.csv").exists());
+        // Before manifests: a fidelity folder by its fidelity.json, a run's by summary.json.
+        let legacy = d.join("legacy");
+        std::fs::create_dir(&legacy).unwrap();
+        std::fs::write(legacy.join("scenario.resolved.toml"), "").unwrap();
+        std::fs::write(legacy.join("fidelity.json"), "{}").unwrap();
+        assert!(check_replaceable(&legacy, "--out", "run").is_err());
+        check_replaceable(&legacy, "--out", "fidelity").unwrap();
+        std::fs::remove_file(legacy.join("fidelity.json")).unwrap();
+        std::fs::write(legacy.join("summary.json"), "{}").unwrap();
+        check_replaceable(&legacy, "--out", "run").unwrap();
+        assert!(check_replaceable(&legacy, "--out", "compare").is_err());
         std::fs::remove_dir_all(&d).unwrap();
     }
 
@@ -408,18 +473,22 @@ mod tests {
         let d = dir("refuse");
         let file = d.join("f");
         std::fs::write(&file, "x").unwrap();
-        let e = RunDir::begin(&file, "--out").unwrap_err().to_string();
+        let e = RunDir::begin(&file, "--out", "run")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("--out") && e.contains("is a file"), "{e}");
         let mine = d.join("mine");
         std::fs::create_dir(&mine).unwrap();
         std::fs::write(mine.join("thesis.tex"), "x").unwrap();
-        let e = RunDir::begin(&mine, "--out").unwrap_err().to_string();
+        let e = RunDir::begin(&mine, "--out", "run")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not an edgesim output folder"), "{e}");
         assert!(mine.join("thesis.tex").exists());
         // A killed run's temporary folder (a process id that cannot be alive) is removed.
         let stale = d.join(".out.tmp-4294967294");
         std::fs::create_dir(&stale).unwrap();
-        let r = RunDir::begin(&d.join("out"), "--out").unwrap();
+        let r = RunDir::begin(&d.join("out"), "--out", "run").unwrap();
         assert!(!stale.exists());
         drop(r);
         std::fs::remove_dir_all(&d).unwrap();

@@ -1116,3 +1116,36 @@ fn sweeps_and_plans_write_only_into_their_own_output_folders() {
         "{err}"
     );
 }
+
+/// `run`, `compare` and `fidelity` replace only their own output folders: a run pointed at a
+/// comparison's folder used to replace its figures without a word (both are edgesim output
+/// folders). The refused folder is left as it was; the same command still replaces its own.
+#[test]
+fn run_and_compare_replace_only_their_own_output_folders() {
+    let dir = fresh("run-kinds");
+    let sc = dir.join("s.toml");
+    std::fs::write(&sc, small("")).unwrap();
+    let (r, c) = (dir.join("r"), dir.join("c"));
+    let go = |cmd: &str, out: &Path| {
+        let o = edgesim(&[cmd, sc.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        (o.status.code(), stderr(&o))
+    };
+    assert_eq!(go("run", &r).0, Some(0));
+    assert_eq!(go("compare", &c).0, Some(0));
+    let before = (names(&r), names(&c));
+    let manifest = |d: &Path| std::fs::read_to_string(d.join("manifest.json")).unwrap();
+    let (mr, mc) = (manifest(&r), manifest(&c));
+    let (code, err) = go("run", &c);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("holds the outputs of `edgesim compare`") && err.contains("for the run"),
+        "{err}"
+    );
+    let (code, err) = go("compare", &r);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("`edgesim run`"), "{err}");
+    assert_eq!((names(&r), names(&c)), before);
+    assert_eq!((manifest(&r), manifest(&c)), (mr, mc));
+    assert_eq!(go("run", &r).0, Some(0));
+    assert_eq!(go("compare", &c).0, Some(0));
+}
