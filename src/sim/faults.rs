@@ -23,6 +23,8 @@ pub struct FaultCounters {
     pub then_rejected: u64,
     /// Attempts on a failed device the gateway still took as up (periodic health checks).
     pub attempts_on_down: u64,
+    /// Times a device was left out after `routing.max_fails` failed attempts in a row.
+    pub ejections: u64,
 }
 
 /// `device_faults` in the summary: present when any device group has outages.
@@ -50,6 +52,10 @@ pub struct DeviceFaults {
     /// tries the next candidate).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempts_on_down: Option<u64>,
+    /// With passive health checking (`routing.max_fails`): times a device was left out of
+    /// selection for `routing.fail_timeout_ms` after that many failed attempts in a row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ejections: Option<u64>,
 }
 
 /// The failing devices' schedules and counters.
@@ -67,6 +73,13 @@ pub struct Faults {
     /// Per request (arena slot) waiting out a connect timeout: the failed devices whose
     /// connections timed out in its current routing pass, which the pass does not try again.
     pub timed_out: std::collections::HashMap<u32, Vec<crate::device::DeviceId>>,
+    /// Per device: whether the gateway's health checks hold it as down (the gateway also
+    /// leaves out devices passive health checking ejected).
+    pub seen_down: Vec<bool>,
+    /// Per device, with passive health checking: failed attempts in a row so far.
+    pub fails: Vec<u32>,
+    /// Per device: until when passive health checking leaves it out (`None`: it does not).
+    pub ejected_until: Vec<Option<SimTime>>,
     /// What happened.
     pub counters: FaultCounters,
 }
@@ -95,6 +108,9 @@ impl Faults {
             wasted_energy_j: 0.0,
             checks: vec![(0, None); sc.device_count()],
             timed_out: std::collections::HashMap::new(),
+            seen_down: vec![false; sc.device_count()],
+            fails: vec![0; sc.device_count()],
+            ejected_until: vec![None; sc.device_count()],
             counters: FaultCounters::default(),
         })
     }

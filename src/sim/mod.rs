@@ -60,6 +60,11 @@ pub enum Event {
     Health(u32),
     /// The gateway's health check sees device `0`'s current state.
     HealthCheck(u32),
+    /// The gateway learns that an attempt on device `0` failed (refused at once, or timed
+    /// out): passive health checking (`routing.max_fails`) counts it.
+    AttemptFailed(u32),
+    /// Passive health checking's time out for device `0` may end now.
+    Readmit(u32),
     /// An attempt on a failed device timed out (`routing.connect_timeout_ms`): request `slot`
     /// goes on routing with `used` of its attempts spent.
     Resume {
@@ -78,7 +83,11 @@ impl Classify for Event {
                 ..
             }
             | Event::CloudDone(_) => 0,
-            Event::Device { .. } | Event::Health(_) | Event::HealthCheck(_) => 1,
+            Event::Device { .. }
+            | Event::Health(_)
+            | Event::HealthCheck(_)
+            | Event::AttemptFailed(_)
+            | Event::Readmit(_) => 1,
             Event::Arrival(_) | Event::Retry(_) | Event::Resume { .. } => 2,
         }
     }
@@ -370,6 +379,9 @@ impl<'a, R: Recorder> World<'a, R> {
                     // Failed, and the gateway's health check has not seen it yet: the
                     // connection is refused at once, or times out and the pass goes on then.
                     let timeout = self.sc.routing.connect_timeout();
+                    if self.sc.routing.max_fails > 0 {
+                        q.push(now + timeout, Event::AttemptFailed(dev.0));
+                    }
                     if let Some(f) = &mut self.faults {
                         f.counters.attempts_on_down += 1;
                         if timeout.0 > 0 {
@@ -394,6 +406,11 @@ impl<'a, R: Recorder> World<'a, R> {
                     self.recorder.on_refused(now, dev, Refusal::Full);
                 }
                 continue;
+            }
+            if self.sc.routing.max_fails > 0
+                && let Some(f) = &mut self.faults
+            {
+                f.fails[d] = 0;
             }
             self.gateway.record(now, dev, amount);
             self.recorder.on_admit(now, dev);
@@ -537,6 +554,7 @@ impl<'a, R: Recorder> World<'a, R> {
         if !down {
             self.devices[d].recover(now);
             if check.is_none() {
+                f.seen_down[d] = false;
                 self.gateway.set_down(now, id, false);
             }
             self.refresh_view(now, d);
@@ -546,6 +564,7 @@ impl<'a, R: Recorder> World<'a, R> {
         f.wasted_energy_j += self.devices[d].fail(now, &mut dropped);
         f.counters.interrupted += dropped.len() as u64;
         if check.is_none() {
+            f.seen_down[d] = true;
             self.gateway.set_down(now, id, true);
         }
         // Every dropped request leaves the device's rate limit at once, before the device is
@@ -589,7 +608,7 @@ impl<'a, R: Recorder> World<'a, R> {
             return;
         }
         *last = Some(now);
-        if self.gateway.is_down(id) == down {
+        if f.seen_down[d] == down {
             *streak = 0;
             return;
         }
@@ -605,8 +624,61 @@ impl<'a, R: Recorder> World<'a, R> {
             return;
         }
         *streak = 0;
-        self.gateway.set_down(now, id, down);
+        f.seen_down[d] = down;
+        // A device passive health checking left out stays out until its time out ends.
+        let view = down || f.ejected_until[d].is_some();
+        if view != self.gateway.is_down(id) {
+            self.gateway.set_down(now, id, view);
+        }
         self.refresh_view(now, d);
+    }
+
+    /// The gateway learns that an attempt on device `dev` failed: after `routing.max_fails`
+    /// in a row it leaves the device out of selection for `routing.fail_timeout_ms`.
+    fn on_attempt_failed(&mut self, now: SimTime, dev: u32, q: &mut EventQueue<Event>) {
+        let Some(f) = self.faults.as_mut() else {
+            return;
+        };
+        let (d, id) = (dev as usize, DeviceId(dev));
+        if f.ejected_until[d].is_some() {
+            return;
+        }
+        f.fails[d] += 1;
+        if f.fails[d] < self.sc.routing.max_fails {
+            return;
+        }
+        f.fails[d] = 0;
+        let until = now + self.sc.routing.fail_timeout();
+        f.ejected_until[d] = Some(until);
+        f.counters.ejections += 1;
+        q.push(until, Event::Readmit(dev));
+        if !self.gateway.is_down(id) {
+            self.gateway.set_down(now, id, true);
+            self.refresh_view(now, d);
+        }
+    }
+
+    /// Device `dev`'s time out ends: the gateway offers it again, unless its health checks
+    /// hold it as down.
+    fn on_readmit(&mut self, now: SimTime, dev: u32) {
+        let Some(f) = self.faults.as_mut() else {
+            return;
+        };
+        if self.in_flight == 0 {
+            // The run is over: nothing to offer the device to.
+            self.idle_events += 1;
+            return;
+        }
+        let (d, id) = (dev as usize, DeviceId(dev));
+        if f.ejected_until[d] != Some(now) {
+            return;
+        }
+        f.ejected_until[d] = None;
+        let view = f.seen_down[d];
+        if view != self.gateway.is_down(id) {
+            self.gateway.set_down(now, id, view);
+            self.refresh_view(now, d);
+        }
     }
 
     fn on_cloud_done(&mut self, now: SimTime, slot: u32, q: &mut EventQueue<Event>) {
@@ -698,6 +770,7 @@ impl<'a, R: Recorder> World<'a, R> {
                     .routing
                     .periodic_health_checks()
                     .then_some(c.attempts_on_down),
+                ejections: (self.sc.routing.max_fails > 0).then_some(c.ejections),
             }
         });
         let cloud_faults = self
@@ -745,7 +818,7 @@ impl<R: Recorder> Model for World<'_, R> {
         // change nothing: they do not extend the run.
         if !matches!(
             ev,
-            Event::Health(_) | Event::HealthCheck(_) | Event::Device { .. }
+            Event::Health(_) | Event::HealthCheck(_) | Event::Device { .. } | Event::Readmit(_)
         ) {
             self.last_active = now;
         }
@@ -757,6 +830,8 @@ impl<R: Recorder> Model for World<'_, R> {
             Event::Resume { slot, used } => self.route_from(now, slot, used, q),
             Event::Health(dev) => self.on_health(now, dev, q),
             Event::HealthCheck(dev) => self.on_health_check(now, dev, q),
+            Event::AttemptFailed(dev) => self.on_attempt_failed(now, dev, q),
+            Event::Readmit(dev) => self.on_readmit(now, dev),
         }
     }
 }

@@ -21,6 +21,22 @@ pub const MAX_HEALTH_THRESHOLD: u32 = 100;
 /// board's episodes are still simulated (1e15 ms ran for hours).
 pub const MAX_CONNECT_TIMEOUT_MS: f64 = 3.6e6;
 
+/// The most consecutive failed attempts `routing.max_fails` may ask for.
+pub const MAX_FAILS: u32 = 100;
+
+/// Default `routing.fail_timeout_ms`: nginx's `fail_timeout` (10 s).
+pub const DEFAULT_FAIL_TIMEOUT_MS: f64 = 10_000.0;
+
+/// The longest `routing.fail_timeout_ms` \[ms\]: an hour.
+pub const MAX_FAIL_TIMEOUT_MS: f64 = 3.6e6;
+
+fn default_fail_timeout_ms() -> f64 {
+    DEFAULT_FAIL_TIMEOUT_MS
+}
+fn is_default_fail_timeout_ms(v: &f64) -> bool {
+    *v == DEFAULT_FAIL_TIMEOUT_MS
+}
+
 /// `[routing]` as written.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -50,6 +66,18 @@ pub struct RoutingFile {
     /// gateway gives up on it \[ms\] (0: the connection is refused at once).
     #[serde(default, skip_serializing_if = "crate::check::is_default")]
     pub connect_timeout_ms: f64,
+    /// Passive health checking (nginx's `max_fails`): this many consecutive failed attempts
+    /// on a device (refused, or timed out) take it out of selection for `fail_timeout_ms`
+    /// (0: off; the gateway learns of failures from its health checks only).
+    #[serde(default, skip_serializing_if = "crate::check::is_default")]
+    pub max_fails: u32,
+    /// How long a device that failed `max_fails` attempts in a row is left out \[ms\]
+    /// (nginx's `fail_timeout`, 10 s).
+    #[serde(
+        default = "default_fail_timeout_ms",
+        skip_serializing_if = "is_default_fail_timeout_ms"
+    )]
+    pub fail_timeout_ms: f64,
 }
 
 /// `routing.on_device_failure`: what happens to the requests (in service or queued) on a
@@ -96,6 +124,10 @@ pub struct RoutingSpec {
     pub healthy_threshold: u32,
     /// Time lost on an attempt on a failed device not yet seen as down \[ms\] (0: none).
     pub connect_timeout_ms: f64,
+    /// Consecutive failed attempts that take a device out of selection (0: off).
+    pub max_fails: u32,
+    /// How long such a device is left out \[ms\].
+    pub fail_timeout_ms: f64,
 }
 
 impl Default for RoutingSpec {
@@ -108,6 +140,8 @@ impl Default for RoutingSpec {
             unhealthy_threshold: 1,
             healthy_threshold: 1,
             connect_timeout_ms: 0.0,
+            max_fails: 0,
+            fail_timeout_ms: DEFAULT_FAIL_TIMEOUT_MS,
         }
     }
 }
@@ -162,6 +196,33 @@ impl RoutingSpec {
                 ),
             ));
         }
+        if f.max_fails > MAX_FAILS {
+            return Err(cx.bad(
+                "routing.max_fails",
+                f.max_fails,
+                format!("must lie in [0, {MAX_FAILS}] consecutive failed attempts (0: off)"),
+            ));
+        }
+        if f.max_fails > 0 && health_check_interval_ms == 0.0 {
+            return Err(cx.bad(
+                "routing.max_fails",
+                f.max_fails,
+                "counts failed attempts on devices the gateway holds as up, which happen only \
+                 between periodic health checks: set routing.health_check_interval_ms > 0 \
+                 (without it the gateway knows of failures at once and never tries a failed \
+                 device)",
+            ));
+        }
+        let fail_timeout_ms = cx.time_ms("routing.fail_timeout_ms", f.fail_timeout_ms)?;
+        if SimDuration::from_millis_f64(fail_timeout_ms).0 == 0
+            || fail_timeout_ms > MAX_FAIL_TIMEOUT_MS
+        {
+            return Err(cx.bad(
+                "routing.fail_timeout_ms",
+                crate::check::num(fail_timeout_ms),
+                format!("must lie in [0.001, {MAX_FAIL_TIMEOUT_MS}] ms (1 µs to an hour)"),
+            ));
+        }
         Ok(RoutingSpec {
             max_attempts: f.max_attempts,
             edge_rtt_ms: cx.time_ms("routing.edge_rtt_ms", f.edge_rtt_ms)?,
@@ -170,6 +231,8 @@ impl RoutingSpec {
             unhealthy_threshold: f.unhealthy_threshold,
             healthy_threshold: f.healthy_threshold,
             connect_timeout_ms,
+            max_fails: f.max_fails,
+            fail_timeout_ms,
         })
     }
 
@@ -183,6 +246,8 @@ impl RoutingSpec {
             unhealthy_threshold: self.unhealthy_threshold,
             healthy_threshold: self.healthy_threshold,
             connect_timeout_ms: self.connect_timeout_ms,
+            max_fails: self.max_fails,
+            fail_timeout_ms: self.fail_timeout_ms,
         }
     }
 
@@ -213,6 +278,11 @@ impl RoutingSpec {
     /// The connect timeout on the clock (zero: refused at once).
     pub fn connect_timeout(&self) -> SimDuration {
         SimDuration::from_millis_f64(self.connect_timeout_ms)
+    }
+
+    /// How long a device that failed `max_fails` attempts in a row is left out, on the clock.
+    pub fn fail_timeout(&self) -> SimDuration {
+        SimDuration::from_millis_f64(self.fail_timeout_ms)
     }
 
     /// The edge round trip on the clock.

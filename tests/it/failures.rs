@@ -477,6 +477,106 @@ fn health_check_thresholds_need_consecutive_checks() {
     }
 }
 
+/// Passive health checking, hand-worked: board a serves a request at 0 s, is down in [5, 45) s,
+/// and its health checks (every 60 s) never see it down, so without `max_fails` the requests of 6, 8, 12, 17 and 20 s
+/// all try it (5 failed attempts) before the cloud; the request of 50 s finds it back. With
+/// `max_fails = 2` and a 10 s time out, the attempts of 6 and 8 s take it out until 18 s, so
+/// those of 12 and 17 s go to the cloud without trying it; the request of 20 s tries it again
+/// (the count starts over). With `max_fails = 1` the attempt of 6 s takes it out until 16 s,
+/// and that of 17 s until 27 s. With a 2 s connect timeout the gateway learns of a failure
+/// when the attempt times out: the attempt of 6 s takes it out at 8 s, before the request
+/// arriving then is routed.
+#[test]
+fn passive_health_checking_leaves_a_failing_board_out_after_max_fails() {
+    let rows = [
+        (0.0, 10, 3),
+        (6.0, 10, 3),
+        (8.0, 10, 3),
+        (12.0, 10, 3),
+        (17.0, 10, 3),
+        (20.0, 10, 3),
+        (50.0, 10, 3),
+    ];
+    let run = |tag: &str, routing: &str| {
+        let body = format!(
+            "seed = 1
+[routing]
+health_check_interval_ms = 60000
+{routing}
+{}[cloud]
+",
+            dev("a", 0, "outages = [{ start_s = 5, duration_s = 40 }]")
+        );
+        let (s, mut recs) = run_trace_summary(tag, &rows, &body);
+        recs.sort_by_key(|r| r.arrival);
+        let f = s.device_faults.unwrap();
+        let attempts: Vec<u32> = recs.iter().map(|r| r.attempts).collect();
+        let edge = Route::Edge(edgesim::device::DeviceId(0));
+        assert_eq!((recs[0].route, recs[6].route), (edge, edge), "{tag}");
+        assert!(recs[1..6].iter().all(|r| r.route == Route::Cloud), "{tag}");
+        // The request of 0 s shows the trace's first row (offsets count from it).
+        (
+            attempts[1..].to_vec(),
+            f.attempts_on_down,
+            f.ejections,
+            recs[1..].to_vec(),
+        )
+    };
+    let (attempts, on_down, ejections, _) = run("passive-off", "");
+    assert_eq!((attempts, on_down, ejections), (vec![1; 6], Some(5), None));
+    let (attempts, on_down, ejections, _) = run("passive-2", "max_fails = 2");
+    assert_eq!(
+        (attempts, on_down, ejections),
+        (vec![1, 1, 0, 0, 1, 1], Some(3), Some(1))
+    );
+    let (attempts, on_down, ejections, _) = run(
+        "passive-1",
+        "max_fails = 1
+fail_timeout_ms = 10000",
+    );
+    assert_eq!(
+        (attempts, on_down, ejections),
+        (vec![1, 0, 0, 1, 0, 1], Some(2), Some(2))
+    );
+    let (attempts, on_down, ejections, recs) = run(
+        "passive-1-timeout",
+        "max_fails = 1
+connect_timeout_ms = 2000",
+    );
+    assert_eq!(
+        (attempts, on_down, ejections),
+        (vec![1, 0, 0, 0, 1, 1], Some(2), Some(2))
+    );
+    // The cloud's first token comes 150 + 600 ms after the call; the timed-out requests call
+    // 2 s late.
+    let ttft: Vec<f64> = recs.iter().map(|r| r.ttft.as_secs_f64()).collect();
+    for (i, late) in [(0, 2.0), (1, 0.0), (4, 2.0)] {
+        assert!((ttft[i] - ttft[2] - late).abs() < 1e-9, "{i}: {ttft:?}");
+    }
+
+    for (set, needle) in [
+        ("max_fails = 101", "must lie in [0, 100]"),
+        (
+            "max_fails = 1\nhealth_check_interval_ms = 0",
+            "set routing.health_check_interval_ms > 0",
+        ),
+        (
+            "max_fails = 1\nhealth_check_interval_ms = 1000\nfail_timeout_ms = 0",
+            "routing.fail_timeout_ms",
+        ),
+        (
+            "max_fails = 1\nhealth_check_interval_ms = 1000\nfail_timeout_ms = 4e6",
+            "an hour",
+        ),
+    ] {
+        let err = refused_scenario(set, "");
+        assert!(
+            err.contains("routing.") && err.contains(needle),
+            "{set}: {err}"
+        );
+    }
+}
+
 /// Late detection with load-aware selection: a dead board holds nothing, so it looks the least
 /// loaded, and until a health check sees it down every request tries it first. Two boards kept
 /// busy (21 s requests at 0.2 requests/s), one down in [100, 400) s, checks every 200 s (seen

@@ -235,6 +235,16 @@ fn check_run(ctx: &dyn Fn() -> String, sc: &Scenario, s: &Summary, records: &[Re
     let busy = s.edge_energy_j - idle;
     let wasted = s.device_faults.as_ref().map_or(0.0, |f| f.wasted_energy_j);
     assert!(wasted >= 0.0, "{}", ctx());
+    // Passive health checking: each ejection takes `max_fails` failed attempts of its own.
+    if let Some(f) = &s.device_faults {
+        assert_eq!(f.ejections.is_some(), sc.routing.max_fails > 0, "{}", ctx());
+        let ejections = f.ejections.unwrap_or(0);
+        assert!(
+            ejections * u64::from(sc.routing.max_fails) <= f.attempts_on_down.unwrap_or(0),
+            "{f:?}; {}",
+            ctx()
+        );
+    }
     assert!(
         (s.edge_request_energy_j + wasted - busy).abs() <= 1e-6 * busy.max(1.0),
         "attributed {} + wasted {wasted} vs busy {busy}; {}",
@@ -328,7 +338,8 @@ fn outage_window(r: &mut rand_pcg::Pcg64Mcg, longest: u32) -> String {
 
 /// The failure and cloud-fault keys, drawn at random into a scenario of
 /// [`random_scenario`] (its own generator, so that test's cases stay as they are): device
-/// outages and their handling, health checks and their thresholds, connect timeouts, stale
+/// outages and their handling, health checks and their thresholds, passive health checking
+/// (`max_fails`), connect timeouts, stale
 /// load reports, and at the cloud limits of every kind and unit, `max_tokens` with refunds, retries or rejection, outages, degraded
 /// periods and a fallback provider.
 fn with_random_faults(case: u64, text: &str) -> String {
@@ -366,6 +377,13 @@ fn with_random_faults(case: u64, text: &str) -> String {
             r.random_range(1..4),
             r.random_range(1..3)
         );
+        if r.random_bool(0.5) {
+            routing += &format!(
+                "max_fails = {}\nfail_timeout_ms = {}\n",
+                r.random_range(1..4),
+                pick(&mut r, &["1", "2000", "10000", "60000"])
+            );
+        }
     }
     s = s.replacen("[routing]\n", &routing, 1);
     if s.contains("\"load_aware\"") || s.contains("\"power_of_two\"") {
