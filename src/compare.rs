@@ -72,7 +72,7 @@ pub fn run_one(policy: SelectionKind, sc: &Scenario, bucket_s: f64) -> Result<Po
         sc,
         crate::output::MAX_FIGURE_POINTS,
     )?;
-    let mut series = Timeseries::new(sc, bucket_s);
+    let mut series = Timeseries::new(sc, bucket_s, crate::output::MAX_FIGURE_POINTS);
     let mut latency = RouteLatencies::default();
     let summary = {
         let mut tee = crate::metrics::Tee(&mut series, &mut latency);
@@ -83,7 +83,8 @@ pub fn run_one(policy: SelectionKind, sc: &Scenario, bucket_s: f64) -> Result<Po
         series: series.finish_data(
             SimTime::from_secs_f64(summary.end_s),
             sc.devices().map(|(_, name)| name).collect(),
-        ),
+            "--bucket-s",
+        )?,
         summary,
         latency,
     })

@@ -114,6 +114,32 @@ pub const MAX_SERIES_ROWS: f64 = 1e8;
 /// figures (56 bytes each: about 110 MB per policy).
 pub const MAX_FIGURE_POINTS: f64 = 2e6;
 
+/// The most buckets of a time series over `devices` devices: [`MAX_BUCKETS`], and `max_points`
+/// buckets x devices.
+pub fn max_series_buckets(devices: usize, max_points: f64) -> f64 {
+    MAX_BUCKETS.min((max_points / devices.max(1) as f64).floor())
+}
+
+/// The narrowest bucket width \[s\] that keeps a time series over `span_s` seconds and
+/// `devices` devices within [`max_series_buckets`], rounded up to two significant digits.
+fn narrowest_bucket_s(span_s: f64, devices: usize, max_points: f64) -> f64 {
+    let need_s = span_s / max_series_buckets(devices, max_points);
+    let scale = 10f64.powf(need_s.log10().floor() - 1.0);
+    (need_s / scale).ceil() * scale
+}
+
+/// What a time series of `buckets` buckets over `devices` devices exceeds, for errors.
+fn series_excess(buckets: f64, devices: usize, max_points: f64) -> String {
+    if buckets > MAX_BUCKETS {
+        format!("more than the {MAX_BUCKETS:e} allowed")
+    } else {
+        format!(
+            "x {devices} devices = {:.3e} rows, more than the {max_points:e} allowed",
+            buckets * devices as f64
+        )
+    }
+}
+
 /// Checks that buckets of `bucket_s` seconds over the arrivals of `sc` and the wait tail after
 /// them ([`Scenario::horizon_s`]) make at most
 /// [`MAX_BUCKETS`] buckets and `max_points` buckets x devices; the error names the flag, the
@@ -121,34 +147,50 @@ pub const MAX_FIGURE_POINTS: f64 = 2e6;
 pub fn check_bucket_count(flag: &str, bucket_s: f64, sc: &Scenario, max_points: f64) -> Result<()> {
     let span_s = sc.horizon_s();
     let buckets = (span_s / bucket_s).ceil().max(1.0);
-    let devices = sc.device_count().max(1) as f64;
-    if buckets <= MAX_BUCKETS && buckets * devices <= max_points {
+    let devices = sc.device_count().max(1);
+    if buckets <= max_series_buckets(devices, max_points) {
         return Ok(());
     }
-    let need_s = (span_s / MAX_BUCKETS).max(span_s * devices / max_points);
-    // The narrowest allowed width, rounded up to two significant digits.
-    let scale = 10f64.powf(need_s.log10().floor() - 1.0);
-    let width = (need_s / scale).ceil() * scale;
-    let what = if buckets > MAX_BUCKETS {
-        format!("more than the {MAX_BUCKETS:e} allowed")
-    } else {
-        format!(
-            "x {} devices = {:.3e} rows, more than the {max_points:e} allowed",
-            devices,
-            buckets * devices
-        )
-    };
     Err(crate::Error::Override {
         arg: format!("{flag} {}", crate::check::num(bucket_s)),
         problem: format!(
-            "arrivals span {} s{}, so the time series would have {:.3e} buckets, {what}; \
+            "arrivals span {} s{}, so the time series would have {:.3e} buckets, {}; \
              give {flag} {} or more",
             crate::check::num(sc.arrival_span_s()),
             crate::scenario::budget::tail_words(sc),
             buckets,
-            crate::check::num(width)
+            series_excess(buckets, devices, max_points),
+            crate::check::num(narrowest_bucket_s(span_s, devices, max_points))
         ),
     })
+}
+
+/// The error of a run that went on past what its time series may hold (`bucket_s` wide over
+/// `devices` devices): its edge queues drained long after the arrivals, which no check before
+/// the run foresees. A series stops at twice the buckets [`check_bucket_count`] allows
+/// ([`max_series_buckets`]), the margin left for the drain; the run ended at `end_s`.
+pub fn series_overflow(
+    flag: &str,
+    bucket_s: f64,
+    devices: usize,
+    max_points: f64,
+    arrivals_s: f64,
+    end_s: f64,
+) -> crate::Error {
+    crate::Error::Override {
+        arg: format!("{flag} {}", crate::check::num(bucket_s)),
+        problem: format!(
+            "the run lasted {} s, {} s past its {} s of arrivals (its edge queues were still \
+             draining), and its time series went past twice the {:e} buckets allowed over the \
+             arrivals, the margin left for draining queues; give {flag} {} or more, or lower \
+             the devices' queue_capacity (nothing was written)",
+            crate::check::num(end_s),
+            crate::check::num(end_s - arrivals_s),
+            crate::check::num(arrivals_s),
+            max_series_buckets(devices, max_points),
+            crate::check::num(narrowest_bucket_s(end_s, devices, max_points))
+        ),
+    }
 }
 
 /// Parquet if this build has it, else CSV.
@@ -178,7 +220,7 @@ pub fn run_to_dir(
         None
     };
     let sink = tables::TableSink::create(dir, &opts.formats, sc)?;
-    let mut series = tables::Timeseries::with_sink(sc, opts.bucket_s, sink);
+    let mut series = tables::Timeseries::with_sink(sc, opts.bucket_s, MAX_SERIES_ROWS, sink);
     let summary = {
         let mut tee = crate::metrics::Tee(&mut requests, &mut series);
         crate::sim::run_with(sc, &mut tee)?
@@ -190,7 +232,8 @@ pub fn run_to_dir(
             files.push(dir.join(format!("requests.{}", f.extension())));
         }
     }
-    let (sink, gateway, spans) = series.finish(SimTime::from_secs_f64(summary.end_s));
+    let (sink, gateway, spans) =
+        series.finish(SimTime::from_secs_f64(summary.end_s), "--bucket-s")?;
     sink.finish()?;
     let gateway = tables::gateway_table(&spans, &gateway);
     let devices = tables::devices_table(&summary);

@@ -193,6 +193,16 @@ pub struct Timeseries<S: SeriesSink = Collect> {
     current: usize,
     gateway: Vec<GatewayBucket>,
     sink: S,
+    /// The most buckets the series may hold: twice [`crate::output::max_series_buckets`],
+    /// the margin for queues draining after the arrivals.
+    max_buckets: usize,
+    /// The points allowed (buckets x devices), for the error.
+    max_points: f64,
+    /// The arrivals' span \[s\], for the error.
+    arrivals_s: f64,
+    /// The run went past `max_buckets` buckets (its queues drained long after the arrivals):
+    /// no more buckets are closed, and [`Timeseries::finish`] fails.
+    overflow: bool,
 }
 
 struct DeviceSeries {
@@ -235,18 +245,30 @@ fn bucket_of(buckets: &mut Vec<impl Default + Clone>, i: usize) -> usize {
     i
 }
 
+/// A finished series: its sink, the gateway counts per bucket and the buckets' spans \[s\].
+pub type Finished<S> = (S, Vec<GatewayBucket>, Vec<(f64, f64)>);
+
 impl Timeseries<Collect> {
-    /// Buckets of `bucket_s` seconds for the devices of `sc` (idle at time 0), kept in memory.
-    pub fn new(sc: &Scenario, bucket_s: f64) -> Timeseries<Collect> {
-        Timeseries::with_sink(sc, bucket_s, Collect::default())
+    /// Buckets of `bucket_s` seconds for the devices of `sc` (idle at time 0), kept in memory,
+    /// at most `max_points` (buckets x devices).
+    pub fn new(sc: &Scenario, bucket_s: f64, max_points: f64) -> Timeseries<Collect> {
+        Timeseries::with_sink(sc, bucket_s, max_points, Collect::default())
     }
 }
 
 impl<S: SeriesSink> Timeseries<S> {
-    /// Buckets of `bucket_s` seconds for the devices of `sc`, handed to `sink`.
-    pub fn with_sink(sc: &Scenario, bucket_s: f64, sink: S) -> Timeseries<S> {
+    /// Buckets of `bucket_s` seconds for the devices of `sc`, handed to `sink`, at most
+    /// `max_points` (buckets x devices): a run that goes on longer (queues draining long after
+    /// the arrivals, which [`crate::output::check_bucket_count`] cannot foresee) makes
+    /// [`Timeseries::finish`] fail, not the memory or the disk.
+    pub fn with_sink(sc: &Scenario, bucket_s: f64, max_points: f64, sink: S) -> Timeseries<S> {
         let bucket_us = ((bucket_s * 1e6).round() as u64).max(1);
+        let max_buckets = crate::output::max_series_buckets(sc.device_count(), max_points);
         Timeseries {
+            max_buckets: 2 * max_buckets as usize,
+            max_points,
+            arrivals_s: sc.arrival_span_s(),
+            overflow: false,
             bucket_us,
             devices: sc
                 .devices()
@@ -318,18 +340,38 @@ impl<S: SeriesSink> Timeseries<S> {
 
     /// Finishes every bucket that ends at or before `now`.
     fn roll(&mut self, now: SimTime) {
-        while self.index(now) > self.current {
+        while self.index(now) > self.current && !self.overflow {
+            if self.current >= self.max_buckets {
+                self.overflow = true;
+                return;
+            }
             let end = SimTime((self.current as u64 + 1).saturating_mul(self.bucket_us));
             self.close(end, f64::INFINITY);
         }
     }
 
     /// Closes the series at `end` (the run's end): finishes the last buckets and returns the
-    /// sink and the gateway counts.
-    pub fn finish(mut self, end: SimTime) -> (S, Vec<GatewayBucket>, Vec<(f64, f64)>) {
+    /// sink, the gateway counts and the buckets' spans; an error if the run went on past the
+    /// buckets allowed (`flag` names the option that sets their width).
+    pub fn finish(
+        mut self,
+        end: SimTime,
+        flag: &str,
+    ) -> Result<Finished<S>> {
         self.roll(end);
         let n = self.index(end) + usize::from(end.0 % self.bucket_us != 0);
         let n = n.max(self.gateway.len());
+        if self.overflow || n > self.max_buckets {
+            let bucket_s = self.bucket_us as f64 / 1e6;
+            return Err(crate::output::series_overflow(
+                flag,
+                bucket_s,
+                self.devices.len(),
+                self.max_points,
+                self.arrivals_s,
+                end.as_secs_f64(),
+            ));
+        }
         let end_s = end.as_secs_f64();
         while self.current < n {
             self.close(end, end_s);
@@ -337,20 +379,20 @@ impl<S: SeriesSink> Timeseries<S> {
         let spans = (0..n).map(|i| self.span(i, end_s)).collect();
         let mut gateway = self.gateway;
         gateway.resize(n, GatewayBucket::default());
-        (self.sink, gateway, spans)
+        Ok((self.sink, gateway, spans))
     }
 }
 
 impl Timeseries<Collect> {
     /// Closes the series at `end` and returns it whole.
-    pub fn finish_data(self, end: SimTime, names: Vec<String>) -> SeriesData {
-        let (sink, gateway, spans) = self.finish(end);
-        SeriesData {
+    pub fn finish_data(self, end: SimTime, names: Vec<String>, flag: &str) -> Result<SeriesData> {
+        let (sink, gateway, spans) = self.finish(end, flag)?;
+        Ok(SeriesData {
             spans,
             names,
             devices: sink.devices,
             gateway,
-        }
+        })
     }
 }
 

@@ -421,6 +421,84 @@ fn too_many_time_series_buckets_are_refused_before_the_run() {
     assert!(edgesim::output::check_bucket_count("--bucket-s", 100.0, &fleet, rows).is_ok());
 }
 
+/// A run whose edge queues drain long after the arrivals outgrows the time series the check
+/// before it allowed: 1,000 requests of 1 s each arrive in 10 s at one board with room to
+/// queue them all, so the run lasts some 950 s. Buckets of 2 s make 5 over the arrivals but
+/// some 475 over the run; with 100 points allowed (200 with the margin for the drain) the
+/// series stops there and the run ends with an error naming the width that fits; that width
+/// passes, and so does one within the margin. The CLI writes nothing: at 0.001 s buckets the drain passes twice the
+/// 1e6 buckets allowed (2,700 s of arrivals and drain at 3 requests/s and a 3 s service).
+#[test]
+fn a_run_draining_past_its_time_series_stops_with_an_error() {
+    let body = |duration_s: u32, rate_rps: u32, output: u32| {
+        format!(
+            "seed = 1\nduration_s = {duration_s}\n[workload]\nkind = \"poisson\"\n\
+             rate_rps = {rate_rps}\nprompt_tokens = {{ dist = \"fixed\", value = 10 }}\n\
+             output_tokens = {{ dist = \"fixed\", value = {output} }}\n{}",
+            inline_device("a", 1, 100_000, &[10.0], 10.0, 2.0)
+        )
+    };
+    let sc = scenario(&body(10, 100, 10));
+    let run = |bucket_s: f64| {
+        let mut series = edgesim::output::tables::Timeseries::new(&sc, bucket_s, 100.0);
+        let s = edgesim::sim::run_with(&sc, &mut series).unwrap();
+        let end = edgesim::time::SimTime::from_secs_f64(s.end_s);
+        (
+            s.end_s,
+            series.finish_data(end, vec!["a".into()], "--bucket-s"),
+        )
+    };
+    let (end_s, data) = run(2.0);
+    assert!(end_s > 900.0, "{end_s}");
+    let e = data.unwrap_err().to_string();
+    assert!(
+        e.contains("--bucket-s 2: the run lasted") && e.contains("past its 10 s of arrivals"),
+        "{e}"
+    );
+    let width: f64 = e
+        .split("give --bucket-s ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("{e}"));
+    // 100 buckets of it hold the run, rounded up to two significant digits.
+    assert!(
+        width >= end_s / 100.0 && width <= 1.1 * end_s / 100.0,
+        "{width} {e}"
+    );
+    assert_eq!(
+        run(width).1.unwrap().spans.len(),
+        (end_s / width).ceil() as usize
+    );
+    // Within the margin (at most 200 buckets): kept.
+    assert!(run(end_s / 150.0).1.is_ok());
+
+    let dir = std::env::temp_dir().join(format!("edgesim-drain-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("s.toml");
+    std::fs::write(&file, body(300, 3, 30)).unwrap();
+    let out_dir = dir.join("out");
+    let o = edgesim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--bucket-s",
+        "0.001",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("nothing was written"), "{err}");
+    assert!(!out_dir.exists());
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        1,
+        "a temporary folder was left"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn missing_scenario_file() {
     let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
