@@ -180,6 +180,18 @@ pub fn to_table(s: &Summary) -> String {
             thousands(f.interrupted_then_cloud),
             thousands(f.interrupted_then_rejected)
         );
+        if let Some(n) = f.attempts_on_down {
+            let _ = writeln!(
+                o,
+                "{:<22}{:>12}  (attempts on failed boards the health checks had not yet seen down{})",
+                "dead-board attempts",
+                thousands(n),
+                f.ejections.map_or(String::new(), |e| format!(
+                    "; {} times a board was left out after max_fails",
+                    thousands(e)
+                ))
+            );
+        }
     }
     let _ = writeln!(o);
     let _ = writeln!(

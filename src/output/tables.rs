@@ -353,11 +353,7 @@ impl<S: SeriesSink> Timeseries<S> {
     /// Closes the series at `end` (the run's end): finishes the last buckets and returns the
     /// sink, the gateway counts and the buckets' spans; an error if the run went on past the
     /// buckets allowed (`flag` names the option that sets their width).
-    pub fn finish(
-        mut self,
-        end: SimTime,
-        flag: &str,
-    ) -> Result<Finished<S>> {
+    pub fn finish(mut self, end: SimTime, flag: &str) -> Result<Finished<S>> {
         self.roll(end);
         let n = self.index(end) + usize::from(end.0 % self.bucket_us != 0);
         let n = n.max(self.gateway.len());

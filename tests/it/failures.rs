@@ -509,7 +509,21 @@ health_check_interval_ms = 60000
         );
         let (s, mut recs) = run_trace_summary(tag, &rows, &body);
         recs.sort_by_key(|r| r.arrival);
+        let table = edgesim::report::to_table(&s);
         let f = s.device_faults.unwrap();
+        // The run report says what the gateway's view cost.
+        let line = format!(
+            "{:<22}{:>12}",
+            "dead-board attempts",
+            f.attempts_on_down.unwrap()
+        );
+        let left_out = f.ejections.map_or("seen down)".into(), |e| {
+            format!("seen down; {e} times a board was left out after max_fails)")
+        });
+        assert!(
+            table.contains(&line) && table.contains(&left_out),
+            "{table}"
+        );
         let attempts: Vec<u32> = recs.iter().map(|r| r.attempts).collect();
         let edge = Route::Edge(edgesim::device::DeviceId(0));
         assert_eq!((recs[0].route, recs[6].route), (edge, edge), "{tag}");
