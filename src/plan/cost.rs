@@ -178,6 +178,8 @@ mod tests {
             slots: vec![1],
             queue_capacity: vec![0],
             ctx_tokens: None,
+            outages: Vec::new(),
+            random_outages: None,
             idle_w: 5.0,
         };
         let p = Point {

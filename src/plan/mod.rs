@@ -118,6 +118,11 @@ pub struct TypeFile {
     pub queue_capacity: Option<Vec<u32>>,
     /// Context per slot \[tokens\] (default: the scenario default).
     pub ctx_tokens: Option<u32>,
+    /// Fixed windows in which every board of this type is down (as a device group's).
+    #[serde(default)]
+    pub outages: Vec<crate::outages::WindowFile>,
+    /// Random failures of each board of this type (as a device group's).
+    pub random_outages: Option<crate::outages::RandomFile>,
 }
 
 /// How the search runs.
@@ -267,6 +272,10 @@ pub struct DeviceType {
     pub queue_capacity: Vec<u32>,
     /// Context per slot.
     pub ctx_tokens: Option<u32>,
+    /// Outage windows of every board of the type, as written (validated).
+    pub outages: Vec<crate::outages::WindowFile>,
+    /// Random failures of each board, as written (validated).
+    pub random_outages: Option<crate::outages::RandomFile>,
     /// Idle power of one board \[W\] (from the profile).
     pub idle_w: f64,
 }
@@ -549,6 +558,14 @@ impl Planner {
                 }
                 Ok(v)
             };
+            // Checked as a device group's, the errors naming `types[i].outages` and
+            // `types[i].random_outages`.
+            crate::outages::OutageSpec::from_file(
+                cx,
+                &format!("types[{i}]"),
+                &t.outages,
+                t.random_outages,
+            )?;
             let profile = cx.resolve(&t.profile);
             let prof = cx
                 .profile(&profile)
@@ -568,6 +585,8 @@ impl Planner {
                     crate::device::fleet::DEFAULT_QUEUE_CAPACITY,
                 )?,
                 ctx_tokens: t.ctx_tokens,
+                outages: t.outages.clone(),
+                random_outages: t.random_outages,
                 idle_w: prof.device.idle_w,
             });
         }
@@ -878,6 +897,19 @@ impl Planner {
             );
             if let Some(c) = ty.ctx_tokens {
                 d.insert("ctx_tokens".into(), toml::Value::Integer(c.into()));
+            }
+            // The type's outages, as its device group's (validated when the plan was loaded).
+            let value = |v: Result<toml::Value, toml::ser::Error>| {
+                v.map_err(|e| Error::Input {
+                    path: self.source.clone(),
+                    problem: format!("types[{t}]: cannot write its outages: {e}"),
+                })
+            };
+            if !ty.outages.is_empty() {
+                d.insert("outages".into(), value(toml::Value::try_from(&ty.outages))?);
+            }
+            if let Some(r) = &ty.random_outages {
+                d.insert("random_outages".into(), value(toml::Value::try_from(r))?);
             }
             devices.push(toml::Value::Table(d));
         }

@@ -311,6 +311,73 @@ fn with_assume_monotone_the_search_bisects() {
     assert!(bisect.evaluations.len() <= exact.evaluations.len());
 }
 
+/// Boards of a type can fail, as a device group's (`types[].outages`, `random_outages`): a
+/// plan then judges each fleet with its failures. The AGX Orins of the small plan, the boards
+/// of its cheapest answer, are down the whole run here: that fleet now misses the goals, and
+/// so does every other (Nanos alone cannot meet them within 4 boards and $80 of cloud a
+/// month; the search says so). Random failures reach the scenario of every point, and bad
+/// outage settings are refused naming the type's key.
+#[test]
+fn boards_that_fail_change_the_cheapest_fleet() {
+    let d = dir("failing");
+    let pl = Planner::load(&small_plan(&d, GOALS, "")).unwrap();
+    let healthy = run(&pl, &d.join("healthy"));
+    let healthy = &healthy.evaluations[healthy.best.expect("a plan meets the goals")];
+    assert!(
+        healthy.point.counts[1] > 0,
+        "{}",
+        pl.describe(&healthy.point)
+    );
+
+    let path = small_plan(&d, GOALS, "");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let with =
+        |extra: &str| text.replacen("max_count = 3\n", &format!("max_count = 3\n{extra}\n"), 1);
+    std::fs::write(&path, with("outages = [{ start_s = 0, duration_s = 1e6 }]")).unwrap();
+    let dead = Planner::load(&path).unwrap();
+    let failing = run(&dead, &d.join("dead"));
+    assert_eq!(
+        failing.best,
+        None,
+        "{}",
+        dead.describe(&failing.evaluations[0].point)
+    );
+    // The healthy answer's fleet, its AGX Orins now down: it misses the goals.
+    let same = failing
+        .evaluations
+        .iter()
+        .find(|e| e.point == healthy.point)
+        .expect("the search evaluated the healthy answer");
+    assert!(!same.feasible);
+
+    std::fs::write(
+        &path,
+        with("random_outages = { mtbf_s = 3600, mttr_s = 600 }"),
+    )
+    .unwrap();
+    let random = Planner::load(&path).unwrap();
+    let sc = random.scenario_at(&healthy.point, 1).unwrap();
+    let agx = sc.fleet.iter().find(|g| g.name == "agx").unwrap();
+    assert!(agx.outages.any() && sc.fleet.iter().filter(|g| g.outages.any()).count() == 1);
+    assert!(sc.resolved_toml().contains("mtbf_s = 3600"));
+
+    for (extra, key) in [
+        (
+            "random_outages = { mtbf_s = 0, mttr_s = 600 }",
+            "types[1].random_outages.mtbf_s",
+        ),
+        (
+            "outages = [{ start_s = 0, duration_s = -1 }]",
+            "types[1].outages[0].duration_s",
+        ),
+        ("random_outages = { mtbf_s = 1, mttr_s = 1, x = 1 }", "x"),
+    ] {
+        std::fs::write(&path, with(extra)).unwrap();
+        let e = Planner::load(&path).unwrap_err().to_string();
+        assert!(e.contains(key) && e.contains("plan.toml"), "{extra}: {e}");
+    }
+}
+
 fn rejected(text_edit: impl Fn(String) -> String, needles: &[&str]) {
     let d = dir("bad");
     let path = small_plan(&d, GOALS, "");
