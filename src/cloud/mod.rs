@@ -156,6 +156,10 @@ pub struct CloudFile {
     /// backoff). None: no cap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_retry_wait_ms: Option<f64>,
+    /// Share of each retry wait taken off at random (0: none): a wait w becomes
+    /// w · (1 − retry_jitter · U), U uniform in [0, 1) (the OpenAI and Anthropic SDKs: 0.25).
+    #[serde(default, skip_serializing_if = "crate::check::is_default")]
+    pub retry_jitter: f64,
     /// Fixed outage windows (also a WAN partition: the gateway cannot reach the cloud).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outages: Vec<WindowFile>,
@@ -275,6 +279,7 @@ impl Default for CloudFile {
             max_retries: DEFAULT_MAX_RETRIES,
             retry_after_ms: DEFAULT_RETRY_AFTER_MS,
             max_retry_wait_ms: None,
+            retry_jitter: 0.0,
             outages: Vec::new(),
             random_outages: None,
             max_tokens: None,
@@ -318,6 +323,8 @@ pub struct CloudSpec {
     pub retry_after_ms: f64,
     /// The longest one retry wait may be \[ms\] (infinite: no cap).
     pub max_retry_wait_ms: f64,
+    /// Share of each retry wait taken off at random (0: none).
+    pub retry_jitter: f64,
     /// Outages.
     pub outages: OutageSpec,
     /// USD per 1000 input tokens.
@@ -400,6 +407,14 @@ impl CloudSpec {
                 ms
             }
         };
+        if !(0.0..=1.0).contains(&c.retry_jitter) {
+            return Err(cx.bad(
+                "cloud.retry_jitter",
+                crate::check::num(c.retry_jitter),
+                "must lie in [0, 1]: the share of each retry wait taken off at random (the \
+                 OpenAI and Anthropic SDKs: 0.25)",
+            ));
+        }
         let chain_ms = retry_chain_ms(retry_after_ms, max_retry_wait_ms, c.max_retries);
         if c.enabled && c.on_refused == OnRefused::Retry && chain_ms > MAX_RETRY_CHAIN_MS {
             let first = retry_wait_ms(retry_after_ms, max_retry_wait_ms, 0);
@@ -530,6 +545,7 @@ impl CloudSpec {
             max_retries: c.max_retries,
             retry_after_ms,
             max_retry_wait_ms,
+            retry_jitter: c.retry_jitter,
             outages,
             usd_per_1k_input,
             usd_per_1k_output,
@@ -573,6 +589,7 @@ impl CloudSpec {
                     f.retry_after_ms != defaults.retry_after_ms,
                 ),
                 ("max_retry_wait_ms", f.max_retry_wait_ms.is_some()),
+                ("retry_jitter", f.retry_jitter != 0.0),
             ];
             if let Some((k, _)) = only_primary.iter().find(|(_, given)| *given) {
                 return Err(cx.bad(
@@ -655,6 +672,7 @@ impl CloudSpec {
                 .max_retry_wait_ms
                 .is_finite()
                 .then_some(self.max_retry_wait_ms),
+            retry_jitter: self.retry_jitter,
             outages: self.outages.windows_file.clone(),
             random_outages: self.outages.random,
             max_tokens: self.max_tokens,

@@ -91,6 +91,8 @@ pub struct CloudState {
     degraded: Option<(Outages, SimRng)>,
     outages: Option<Outages>,
     rng: SimRng,
+    /// The primary's stream of retry jitter (`cloud.retry_jitter` > 0).
+    retry_rng: Option<SimRng>,
     changed: Vec<usize>,
     /// What happened.
     pub counters: CloudCounters,
@@ -132,8 +134,18 @@ impl CloudState {
                 .any()
                 .then(|| Outages::new(&spec.outages, stream("cloud-outages"))),
             rng: stream("cloud-latency"),
+            retry_rng: (k == 0 && spec.retry_jitter > 0.0).then(|| stream("cloud-retry-jitter")),
             changed: Vec::new(),
             counters: CloudCounters::default(),
+        }
+    }
+
+    /// The wait before a retry \[ms\]: `wait_ms` less a random share of at most `jitter` of
+    /// it, drawn from the stream `cloud-retry-jitter` (only with `cloud.retry_jitter` > 0).
+    pub fn jittered_ms(&mut self, wait_ms: f64, jitter: f64) -> f64 {
+        match &mut self.retry_rng {
+            Some(rng) => wait_ms * (1.0 - jitter * rng.random::<f64>()),
+            None => wait_ms,
         }
     }
 

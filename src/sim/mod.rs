@@ -478,7 +478,8 @@ impl<'a, R: Recorder> World<'a, R> {
         }
         let r = &mut self.reqs[slot as usize];
         if cloud.on_refused == OnRefused::Retry && r.retries < cloud.max_retries {
-            let wait_ms = cloud.retry_wait_ms(r.retries);
+            let wait_ms =
+                self.clouds[0].jittered_ms(cloud.retry_wait_ms(r.retries), cloud.retry_jitter);
             r.retries += 1;
             self.clouds[0].counters.retries += 1;
             q.push(

@@ -635,3 +635,54 @@ fn the_budgets_count_the_retries_and_connect_timeouts_after_the_arrivals() {
     let without = scenario(&text.replace("connect_timeout_ms = 3.6e6\n", ""));
     edgesim::output::check_bucket_count("--bucket-s", 10.0, &without, 1e12).unwrap();
 }
+
+/// `retry_jitter` spreads the retries of calls refused together, as client SDKs do (they take
+/// up to a quarter off each wait): 200 requests at 0 s find the cloud down until 0.5 s. Without
+/// jitter all retry at 1 s and get their first token at 1.75 s (150 + 600 ms after the call);
+/// with `retry_jitter = 0.25` each waits 1 s · (1 − 0.25 U), so the first tokens spread over
+/// [1.5, 1.75] s with a mean near 1.625 s.
+#[test]
+fn retry_jitter_spreads_the_retries_of_calls_refused_together() {
+    let rows = vec![(0.0, 100, 50); 200];
+    let first_tokens = |jitter: &str| {
+        let body = format!(
+            "{}[cloud]\nretry_after_ms = 1000\n{jitter}\n\
+             [[cloud.outages]]\nstart_s = 0\nduration_s = 0.5\n",
+            device(64)
+        );
+        let (s, recs) = run_trace_summary("retry-jitter", &rows, &body);
+        assert_eq!(s.served_cloud, 200);
+        recs.iter()
+            .map(|r| r.ttft.as_secs_f64())
+            .collect::<Vec<f64>>()
+    };
+    assert!(first_tokens("").iter().all(|t| (t - 1.75).abs() < 1e-6));
+    let t = first_tokens("retry_jitter = 0.25");
+    assert!(
+        t.iter().all(|t| (1.5 - 1e-6..=1.75 + 1e-6).contains(t)),
+        "{t:?}"
+    );
+    let mean = t.iter().sum::<f64>() / t.len() as f64;
+    // The mean of 200 uniform draws over a 0.25 s span: sd 0.25 / sqrt(12 · 200) = 0.005 s.
+    assert!((mean - 1.625).abs() < 0.02, "{mean}");
+    let mut distinct = t.clone();
+    distinct.sort_by(f64::total_cmp);
+    distinct.dedup();
+    assert!(distinct.len() > 190, "{}", distinct.len());
+    for (v, ok) in [("-0.1", false), ("1.5", false), ("1", true)] {
+        let text = poisson(
+            1.0,
+            10.0,
+            &format!("{}[cloud]\nretry_jitter = {v}\n", device(64)),
+        );
+        if ok {
+            scenario(&text);
+        } else {
+            let e = scenario_error(&text);
+            assert!(
+                e.contains("`cloud.retry_jitter`") && e.contains("[0, 1]"),
+                "{e}"
+            );
+        }
+    }
+}

@@ -413,6 +413,9 @@ fn with_random_faults(case: u64, text: &str) -> String {
         if r.random_bool(0.3) {
             cloud += &format!("max_retry_wait_ms = {}\n", r.random_range(0..2000));
         }
+        if r.random_bool(0.3) {
+            cloud += &format!("retry_jitter = {:.2}\n", r.random_range(0.0..1.0));
+        }
         if r.random_bool(0.4) {
             cloud += &outage_window(&mut r, 60);
         }
