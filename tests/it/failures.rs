@@ -536,31 +536,40 @@ health_check_interval_ms = 60000
             recs[1..].to_vec(),
         )
     };
-    let (attempts, on_down, ejections, _) = run("passive-off", "");
-    assert_eq!((attempts, on_down, ejections), (vec![1; 6], Some(5), None));
-    let (attempts, on_down, ejections, _) = run("passive-2", "max_fails = 2");
-    assert_eq!(
-        (attempts, on_down, ejections),
-        (vec![1, 1, 0, 0, 1, 1], Some(3), Some(1))
-    );
-    let (attempts, on_down, ejections, _) = run(
-        "passive-1",
-        "max_fails = 1
-fail_timeout_ms = 10000",
-    );
-    assert_eq!(
-        (attempts, on_down, ejections),
-        (vec![1, 0, 0, 1, 0, 1], Some(2), Some(2))
-    );
-    let (attempts, on_down, ejections, recs) = run(
-        "passive-1-timeout",
-        "max_fails = 1
-connect_timeout_ms = 2000",
-    );
-    assert_eq!(
-        (attempts, on_down, ejections),
-        (vec![1, 0, 0, 0, 1, 1], Some(2), Some(2))
-    );
+    let mut recs = Vec::new();
+    for (tag, routing, attempts, on_down, ejections) in [
+        ("passive-off", "", vec![1; 6], 5, None),
+        (
+            "passive-2",
+            "max_fails = 2",
+            vec![1, 1, 0, 0, 1, 1],
+            3,
+            Some(1),
+        ),
+        (
+            "passive-1",
+            "max_fails = 1\nfail_timeout_ms = 10000",
+            vec![1, 0, 0, 1, 0, 1],
+            2,
+            Some(2),
+        ),
+        (
+            "passive-1-timeout",
+            "max_fails = 1\nconnect_timeout_ms = 2000",
+            vec![1, 0, 0, 0, 1, 1],
+            2,
+            Some(2),
+        ),
+    ] {
+        let got = run(tag, routing);
+        assert_eq!(
+            (got.0, got.1, got.2),
+            (attempts, Some(on_down), ejections),
+            "{tag}"
+        );
+        recs = got.3;
+    }
+    // With the connect timeout (the last case):
     // The cloud's first token comes 150 + 600 ms after the call; the timed-out requests call
     // 2 s late.
     let ttft: Vec<f64> = recs.iter().map(|r| r.ttft.as_secs_f64()).collect();
