@@ -6,8 +6,9 @@
 //! of two runs, never tables without their summary. After a kill, `NAME` holds the previous
 //! complete run (or nothing, if it never had one) and the partial files are in the temporary
 //! folder, which the next run into the same parent folder removes. An existing `NAME` is
-//! replaced only if it is empty or an edgesim output folder (it has a `manifest.json` that
-//! edgesim wrote), so `--out` never deletes a folder of the user's.
+//! replaced only if it is empty or an output folder of the same edgesim command (it has a
+//! `manifest.json` that edgesim wrote) holding nothing its manifest does not name, so `--out`
+//! never deletes a folder or a file of the user's.
 
 use std::path::{Path, PathBuf};
 
@@ -92,28 +93,58 @@ pub fn clean_stale(dir: &Path, name: &str) {
     }
 }
 
-/// The command that wrote the output folder `dir` (`run`, `compare`, `fidelity`): its
-/// edgesim manifest's `command`, or for an output folder of an edgesim from before manifests
-/// (it holds `scenario.resolved.toml`, which only edgesim writes), `fidelity` beside
-/// `fidelity.json` and `run` beside `summary.json`. `None`: not an edgesim output folder.
-fn output_command(dir: &Path) -> Option<String> {
+/// An edgesim output folder found on disk.
+struct Found {
+    /// The command that wrote it (`run`, `compare`, `fidelity`).
+    command: String,
+    /// The files its manifest names, the manifest included (`None`: a folder from before
+    /// manifests, whose files are not listed).
+    files: Option<Vec<String>>,
+}
+
+/// The edgesim output folder `dir`: its manifest's `command` and files, or for an output
+/// folder of an edgesim from before manifests (it holds `scenario.resolved.toml`, which only
+/// edgesim writes), `fidelity` beside `fidelity.json` and `run` beside `summary.json`. `None`:
+/// not an edgesim output folder.
+fn found(dir: &Path) -> Option<Found> {
     let manifest = crate::check::read_text(&dir.join(MANIFEST), "manifest", 1 << 20)
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .filter(|v| v["tool"] == TOOL);
     if let Some(m) = manifest {
-        return Some(m["command"].as_str().unwrap_or("run").to_string());
+        let mut files: Vec<String> = m["files"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| f["name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.push(MANIFEST.into());
+        return Some(Found {
+            command: m["command"].as_str().unwrap_or("run").to_string(),
+            files: Some(files),
+        });
     }
     if !dir.join("scenario.resolved.toml").is_file() {
         return None;
     }
-    if dir.join("fidelity.json").is_file() {
-        Some("fidelity".into())
+    let command = if dir.join("fidelity.json").is_file() {
+        "fidelity"
     } else if dir.join("summary.json").is_file() {
-        Some("run".into())
+        "run"
     } else {
-        None
-    }
+        return None;
+    };
+    Some(Found {
+        command: command.into(),
+        files: None,
+    })
+}
+
+/// The command that wrote the output folder `dir` (see [`found`]).
+fn output_command(dir: &Path) -> Option<String> {
+    found(dir).map(|f| f.command)
 }
 
 /// The names in an existing output folder `dir` (`None`: it does not exist yet); a file there
@@ -222,7 +253,8 @@ pub fn check_reusable(dir: &Path, kind: Kind, flag: &str) -> Result<()> {
 
 /// Checks that `command` (`run`, `compare`, `fidelity`) may write its output folder `target`
 /// (`flag` names the option in errors): it may be new, empty, or an output folder of the same
-/// command, which is replaced. A folder of the user's is refused, and so is another command's:
+/// command holding only the files its manifest names, which is replaced. A folder of the
+/// user's is refused, and so is another command's, and one holding files put there since:
 /// a run never replaces a comparison's figures, nor a fidelity check's measurements (minutes
 /// of llama.cpp). Commands that work long before writing call this first.
 pub fn check_replaceable(target: &Path, flag: &str, command: &str) -> Result<()> {
@@ -236,19 +268,42 @@ pub fn check_replaceable(target: &Path, flag: &str, command: &str) -> Result<()>
     if names.is_empty() {
         return Ok(());
     }
-    match output_command(target) {
-        None => Err(bad(format!(
+    let Some(found) = found(target) else {
+        return Err(bad(format!(
             "exists and is not an edgesim output folder (it has no {MANIFEST} written by \
              edgesim); edgesim replaces only its own output folders: choose another folder or \
              remove this one"
-        ))),
-        Some(other) if other != command => Err(bad(format!(
-            "holds the outputs of `edgesim {other}` (its {MANIFEST} says so), not of `edgesim \
+        )));
+    };
+    if found.command != command {
+        return Err(bad(format!(
+            "holds the outputs of `edgesim {}` (its {MANIFEST} says so), not of `edgesim \
              {command}`: edgesim replaces an output folder only with the same command's; \
-             choose another folder for the {command} or remove this one"
-        ))),
-        Some(_) => Ok(()),
+             choose another folder for the {command} or remove this one",
+            found.command
+        )));
     }
+    // The folder is replaced whole: a file put there since (notes, a notebook, another
+    // command's outputs in a subfolder) would go with it.
+    if let Some(files) = found.files {
+        let mut foreign: Vec<&String> = names.iter().filter(|n| !files.contains(n)).collect();
+        if !foreign.is_empty() {
+            foreign.sort();
+            let shown: Vec<String> = foreign.iter().take(3).map(|n| format!("`{n}`")).collect();
+            let more = foreign.len().saturating_sub(3);
+            return Err(bad(format!(
+                "holds {}{} that edgesim did not write there (its {MANIFEST} does not name \
+                 them); the folder is replaced whole, so move them out or choose another folder",
+                shown.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            )));
+        }
+    }
+    Ok(())
 }
 
 impl RunDir {

@@ -1119,7 +1119,8 @@ fn sweeps_and_plans_write_only_into_their_own_output_folders() {
 
 /// `run`, `compare` and `fidelity` replace only their own output folders: a run pointed at a
 /// comparison's folder used to replace its figures without a word (both are edgesim output
-/// folders). The refused folder is left as it was; the same command still replaces its own.
+/// folders). The refused folder is left as it was; the same command still replaces its own,
+/// unless it holds files its manifest does not name (a rerun deleted them with the folder).
 #[test]
 fn run_and_compare_replace_only_their_own_output_folders() {
     let dir = fresh("run-kinds");
@@ -1148,4 +1149,23 @@ fn run_and_compare_replace_only_their_own_output_folders() {
     assert_eq!((manifest(&r), manifest(&c)), (mr, mc));
     assert_eq!(go("run", &r).0, Some(0));
     assert_eq!(go("compare", &c).0, Some(0));
+    // A file of the user's put in an output folder since would go with it: refused, kept.
+    std::fs::write(r.join("notes.txt"), "mine").unwrap();
+    std::fs::create_dir(c.join("figures-for-the-paper")).unwrap();
+    for (cmd, out, name) in [
+        ("run", &r, "notes.txt"),
+        ("compare", &c, "figures-for-the-paper"),
+    ] {
+        let (code, err) = go(cmd, out);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(
+            err.contains(&format!("holds `{name}` that edgesim did not write there")),
+            "{err}"
+        );
+        assert!(out.join(name).exists());
+    }
+    assert_eq!(
+        std::fs::read_to_string(r.join("notes.txt")).unwrap(),
+        "mine"
+    );
 }
