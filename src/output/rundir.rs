@@ -286,7 +286,13 @@ pub fn check_replaceable(target: &Path, flag: &str, command: &str) -> Result<()>
     // The folder is replaced whole: a file put there since (notes, a notebook, another
     // command's outputs in a subfolder) would go with it.
     if let Some(files) = found.files {
-        let mut foreign: Vec<&String> = names.iter().filter(|n| !files.contains(n)).collect();
+        // What file browsers leave behind (macOS Finder, Windows Explorer) is not the user's.
+        let os_litter =
+            |n: &str| matches!(n, ".DS_Store" | "Thumbs.db" | "desktop.ini") || n.starts_with("._");
+        let mut foreign: Vec<&String> = names
+            .iter()
+            .filter(|n| !files.contains(n) && !os_litter(n))
+            .collect();
         if !foreign.is_empty() {
             foreign.sort();
             let shown: Vec<String> = foreign.iter().take(3).map(|n| format!("`{n}`")).collect();

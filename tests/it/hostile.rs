@@ -1168,4 +1168,8 @@ fn run_and_compare_replace_only_their_own_output_folders() {
         std::fs::read_to_string(r.join("notes.txt")).unwrap(),
         "mine"
     );
+    // What a file browser leaves behind does not count.
+    std::fs::remove_file(r.join("notes.txt")).unwrap();
+    std::fs::write(r.join(".DS_Store"), "").unwrap();
+    assert_eq!(go("run", &r).0, Some(0));
 }
