@@ -172,7 +172,7 @@ fn outage_cycles(sc: &Scenario) -> (f64, Option<(String, RandomFile)>) {
     (total, worst.map(|(_, k, r)| (k, r)))
 }
 
-/// ", and up to T s of retries and connect timeouts after them" when the scenario has a wait
+/// " and up to T s of retries and connect timeouts after them" when the scenario has a wait
 /// tail ([`Scenario::wait_tail_s`]), else nothing: for errors that count the horizon.
 pub fn tail_words(sc: &Scenario) -> String {
     let tail_s = sc.wait_tail_s();
