@@ -623,6 +623,11 @@ impl CloudSpec {
         std::iter::once(self).chain(&self.fallbacks)
     }
 
+    /// Whether a refused call is retried: the cloud is used and `on_refused = "retry"`.
+    pub fn retries_refused(&self) -> bool {
+        self.enabled && self.on_refused == OnRefused::Retry
+    }
+
     /// The wait before retry `k` (0: the first) \[ms\].
     pub fn retry_wait_ms(&self, k: u32) -> f64 {
         retry_wait_ms(self.retry_after_ms, self.max_retry_wait_ms, k)
@@ -631,7 +636,7 @@ impl CloudSpec {
     /// The longest a request may wait for its retries, all waits together \[s\]: 0 when a
     /// refused call is not retried.
     pub fn retry_chain_s(&self) -> f64 {
-        if !self.enabled || self.on_refused != OnRefused::Retry {
+        if !self.retries_refused() {
             return 0.0;
         }
         retry_chain_ms(

@@ -91,8 +91,8 @@ pub struct CloudState {
     degraded: Option<(Outages, SimRng)>,
     outages: Option<Outages>,
     rng: SimRng,
-    /// The primary's stream of retry jitter (`cloud.retry_jitter` > 0).
-    retry_rng: Option<SimRng>,
+    /// The primary's retry jitter (`cloud.retry_jitter` > 0) and its stream.
+    retry_jitter: Option<(f64, SimRng)>,
     changed: Vec<usize>,
     /// What happened.
     pub counters: CloudCounters,
@@ -134,7 +134,8 @@ impl CloudState {
                 .any()
                 .then(|| Outages::new(&spec.outages, stream("cloud-outages"))),
             rng: stream("cloud-latency"),
-            retry_rng: (k == 0 && spec.retry_jitter > 0.0).then(|| stream("cloud-retry-jitter")),
+            retry_jitter: (k == 0 && spec.retry_jitter > 0.0)
+                .then(|| (spec.retry_jitter, stream("cloud-retry-jitter"))),
             changed: Vec::new(),
             counters: CloudCounters::default(),
         }
@@ -142,9 +143,9 @@ impl CloudState {
 
     /// The wait before a retry \[ms\]: `wait_ms` less a random share of at most `jitter` of
     /// it, drawn from the stream `cloud-retry-jitter` (only with `cloud.retry_jitter` > 0).
-    pub fn jittered_ms(&mut self, wait_ms: f64, jitter: f64) -> f64 {
-        match &mut self.retry_rng {
-            Some(rng) => wait_ms * (1.0 - jitter * rng.random::<f64>()),
+    pub fn jittered_ms(&mut self, wait_ms: f64) -> f64 {
+        match &mut self.retry_jitter {
+            Some((jitter, rng)) => wait_ms * (1.0 - *jitter * rng.random::<f64>()),
             None => wait_ms,
         }
     }

@@ -142,11 +142,6 @@ fn found(dir: &Path) -> Option<Found> {
     })
 }
 
-/// The command that wrote the output folder `dir` (see [`found`]).
-fn output_command(dir: &Path) -> Option<String> {
-    found(dir).map(|f| f.command)
-}
-
 /// The names in an existing output folder `dir` (`None`: it does not exist yet); a file there
 /// is refused (`flag` names the option).
 fn folder_entries(dir: &Path, flag: &str) -> Result<Option<Vec<String>>> {
@@ -236,7 +231,7 @@ pub fn check_reusable(dir: &Path, kind: Kind, flag: &str) -> Result<()> {
     let found = if other.holds(dir) {
         Some(format!("a {}'s outputs", other.name()))
     } else {
-        output_command(dir).map(|command| format!("a {command}'s outputs"))
+        found(dir).map(|f| format!("a {}'s outputs", f.command))
     };
     match found {
         Some(what) => Err(bad(format!(

@@ -268,8 +268,7 @@ impl Scenario {
     /// episodes go on that long after the arrivals at most (queues aside), so the budgets
     /// count it.
     pub fn wait_tail_s(&self) -> f64 {
-        let retried = self.cloud.enabled && self.cloud.on_refused == crate::cloud::OnRefused::Retry;
-        let passes = if retried {
+        let passes = if self.cloud.retries_refused() {
             f64::from(self.cloud.max_retries) + 1.0
         } else {
             1.0

@@ -78,8 +78,8 @@ pub struct Faults {
     pub seen_down: Vec<bool>,
     /// Per device, with passive health checking: failed attempts in a row so far.
     pub fails: Vec<u32>,
-    /// Per device: until when passive health checking leaves it out (`None`: it does not).
-    pub ejected_until: Vec<Option<SimTime>>,
+    /// Per device: whether passive health checking leaves it out (until its `Readmit`).
+    pub ejected: Vec<bool>,
     /// What happened.
     pub counters: FaultCounters,
 }
@@ -110,7 +110,7 @@ impl Faults {
             timed_out: std::collections::HashMap::new(),
             seen_down: vec![false; sc.device_count()],
             fails: vec![0; sc.device_count()],
-            ejected_until: vec![None; sc.device_count()],
+            ejected: vec![false; sc.device_count()],
             counters: FaultCounters::default(),
         })
     }

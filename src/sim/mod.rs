@@ -63,7 +63,7 @@ pub enum Event {
     /// The gateway learns that an attempt on device `0` failed (refused at once, or timed
     /// out): passive health checking (`routing.max_fails`) counts it.
     AttemptFailed(u32),
-    /// Passive health checking's time out for device `0` may end now.
+    /// Passive health checking's time out for device `0` ends now.
     Readmit(u32),
     /// An attempt on a failed device timed out (`routing.connect_timeout_ms`): request `slot`
     /// goes on routing with `used` of its attempts spent.
@@ -478,8 +478,7 @@ impl<'a, R: Recorder> World<'a, R> {
         }
         let r = &mut self.reqs[slot as usize];
         if cloud.on_refused == OnRefused::Retry && r.retries < cloud.max_retries {
-            let wait_ms =
-                self.clouds[0].jittered_ms(cloud.retry_wait_ms(r.retries), cloud.retry_jitter);
+            let wait_ms = self.clouds[0].jittered_ms(cloud.retry_wait_ms(r.retries));
             r.retries += 1;
             self.clouds[0].counters.retries += 1;
             q.push(
@@ -627,7 +626,7 @@ impl<'a, R: Recorder> World<'a, R> {
         *streak = 0;
         f.seen_down[d] = down;
         // A device passive health checking left out stays out until its time out ends.
-        let view = down || f.ejected_until[d].is_some();
+        let view = down || f.ejected[d];
         if view != self.gateway.is_down(id) {
             self.gateway.set_down(now, id, view);
         }
@@ -641,7 +640,7 @@ impl<'a, R: Recorder> World<'a, R> {
             return;
         };
         let (d, id) = (dev as usize, DeviceId(dev));
-        if f.ejected_until[d].is_some() {
+        if f.ejected[d] {
             return;
         }
         f.fails[d] += 1;
@@ -650,7 +649,7 @@ impl<'a, R: Recorder> World<'a, R> {
         }
         f.fails[d] = 0;
         let until = now + self.sc.routing.fail_timeout();
-        f.ejected_until[d] = Some(until);
+        f.ejected[d] = true;
         f.counters.ejections += 1;
         q.push(until, Event::Readmit(dev));
         if !self.gateway.is_down(id) {
@@ -671,10 +670,7 @@ impl<'a, R: Recorder> World<'a, R> {
             return;
         }
         let (d, id) = (dev as usize, DeviceId(dev));
-        if f.ejected_until[d] != Some(now) {
-            return;
-        }
-        f.ejected_until[d] = None;
+        f.ejected[d] = false;
         let view = f.seen_down[d];
         if view != self.gateway.is_down(id) {
             self.gateway.set_down(now, id, view);
