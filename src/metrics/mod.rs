@@ -58,7 +58,7 @@ pub struct RequestRecord {
     pub arrival: SimTime,
     /// Where it ended.
     pub route: Route,
-    /// Edge devices tried (0 when the cluster is empty).
+    /// Edge devices tried over all of its routing passes (0 when the cluster is empty).
     pub attempts: u32,
     /// Prompt tokens.
     pub prompt_tokens: u32,

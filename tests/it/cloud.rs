@@ -636,6 +636,31 @@ fn the_budgets_count_the_retries_and_connect_timeouts_after_the_arrivals() {
     edgesim::output::check_bucket_count("--bucket-s", 10.0, &without, 1e12).unwrap();
 }
 
+/// A request's `attempts` counts the edge devices tried over all of its routing passes, as
+/// docs/metrics.md says: a retry after a cloud refusal routes it again from the edge. One
+/// board with one slot and no queue, held by a long request from 0 s, and a cloud down until
+/// 2.5 s: the request of 0.001 s finds the board full at 0.001 s, 1.001 s and 3.001 s (waits
+/// of 1 s, then 2 s) and is served by the cloud on its third pass, so 3 attempts where
+/// `max_attempts` is 1.
+#[test]
+fn attempts_count_every_routing_pass() {
+    let body = format!(
+        "{}[cloud]\nretry_after_ms = 1000\n[[cloud.outages]]\nstart_s = 0\nduration_s = 2.5\n",
+        device(4096).replace(
+            "slots = 2\nqueue_capacity = 2",
+            "slots = 1\nqueue_capacity = 0"
+        )
+    );
+    let rows = [(0.0, 100, 1000), (0.001, 100, 50)];
+    let (s, recs) = run_trace_summary("attempts-passes", &rows, &body);
+    assert_eq!((s.served_edge, s.served_cloud, s.full_attempts), (1, 1, 3));
+    let r = &recs[1];
+    assert_eq!((r.attempts, r.cloud_retries), (3, 2), "{r:?}");
+    // Its last pass at 3.001 s, then the round trip (150 ms) and the cloud's first-token
+    // time (600 ms).
+    assert!((r.ttft.as_secs_f64() - 3.75).abs() < 1e-6, "{r:?}");
+}
+
 /// `retry_jitter` spreads the retries of calls refused together, as client SDKs do (they take
 /// up to a quarter off each wait): 200 requests at 0 s find the cloud down until 0.5 s. Without
 /// jitter all retry at 1 s and get their first token at 1.75 s (150 + 600 ms after the call);
