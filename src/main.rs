@@ -855,6 +855,16 @@ fn cmd_sweep(cmd: SweepCmd) -> anyhow::Result<bool> {
     Ok(!check || report_checks(&plan, &runs))
 }
 
+/// Seconds between two progress lines of `edgesim plan` when stderr is not a terminal:
+/// `EDGESIM_PROGRESS_S` (a number >= 0), else 30.
+fn progress_interval_s() -> f64 {
+    std::env::var("EDGESIM_PROGRESS_S")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .unwrap_or(30.0)
+}
+
 /// `edgesim plan` and `edgesim plan merge`.
 fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
     let PlanCmd { sub, run } = cmd;
@@ -899,9 +909,25 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
             if let Some(b) = &bar {
                 b.set_message(format!("plan {}", planner.name));
             }
+            // Off a terminal (a log, CI), a line at most every `progress_interval_s()`: the
+            // number of runs is not known in advance (the bound skips branches), so no
+            // percentage.
+            let every_s = progress_interval_s();
+            let last_line = std::sync::Mutex::new(started);
             let progress = |n: usize| {
                 if let Some(b) = &bar {
                     b.set_position(n as u64);
+                    return;
+                }
+                let mut last = last_line.lock().unwrap_or_else(|e| e.into_inner());
+                if last.elapsed().as_secs_f64() >= every_s {
+                    *last = std::time::Instant::now();
+                    let secs = started.elapsed().as_secs_f64();
+                    note!(
+                        "plan {}: {n} runs simulated in {secs:.1} s, {:.1} runs/s",
+                        planner.name,
+                        n as f64 / secs
+                    );
                 }
             };
             let (outcome, warnings) =

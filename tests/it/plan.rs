@@ -205,6 +205,45 @@ fn plan_cli(plan: &Path, out: &Path, extra: &[&str]) -> Output {
     o
 }
 
+/// Off a terminal, `edgesim plan` prints a progress line at most every `EDGESIM_PROGRESS_S`
+/// seconds (30 by default), so a long search in a log or CI shows it is alive; a short one
+/// prints none.
+#[test]
+fn plan_progress_lines_off_a_terminal() {
+    let d = dir("progress");
+    let path = small_plan(&d, GOALS, "");
+    let stderr = |every: Option<&str>, out: &str| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_edgesim"));
+        c.args(["plan", path.to_str().unwrap(), "--out"])
+            .arg(d.join(out))
+            .env_remove("EDGESIM_PROGRESS_S");
+        if let Some(v) = every {
+            c.env("EDGESIM_PROGRESS_S", v);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stderr).unwrap()
+    };
+    let every_run = stderr(Some("0"), "every-run");
+    let lines: Vec<&str> = every_run
+        .lines()
+        .filter(|l| l.contains(" runs simulated in "))
+        .collect();
+    let simulated = every_run
+        .lines()
+        .find_map(|l| l.strip_prefix("simulated "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or_else(|| panic!("{every_run}"));
+    assert_eq!(lines.len(), simulated, "{every_run}");
+    assert!(
+        lines[0].starts_with("plan small: 1 runs simulated in "),
+        "{every_run}"
+    );
+    let default = stderr(None, "default");
+    assert!(!default.contains(" runs simulated in "), "{default}");
+}
+
 #[test]
 fn same_bytes_whatever_the_threads_the_shards_and_a_kill() {
     let d = dir("bytes");
