@@ -13,36 +13,29 @@ use crate::rng::SimRng;
 use crate::scenario::Scenario;
 use crate::time::SimTime;
 
-/// The devices tried for the current request: a sorted list, and a stamp per device for O(1)
-/// membership without clearing anything between requests.
+/// The devices tried for the current request (and those down), sorted. Membership is a
+/// binary search of this short list: a stamp per device would answer in O(1), but at fleet
+/// scale reading a device's stamp misses the cache once per request (docs/performance.md).
 struct Tried {
     list: Vec<u32>,
-    stamp: Vec<u64>,
-    current: u64,
 }
 
 impl Tried {
-    fn new(n: usize) -> Tried {
-        Tried {
-            list: Vec::new(),
-            stamp: vec![0; n],
-            current: 1,
-        }
+    fn new() -> Tried {
+        Tried { list: Vec::new() }
     }
     /// Starts a new request with `down` (sorted) counted as tried.
+    #[inline]
     fn clear(&mut self, down: &[u32]) {
         self.list.clear();
-        self.current += 1;
-        for &d in down {
-            self.stamp[d as usize] = self.current;
-        }
         self.list.extend_from_slice(down);
     }
+    #[inline]
     fn contains(&self, d: u32) -> bool {
-        self.stamp[d as usize] == self.current
+        self.list.binary_search(&d).is_ok()
     }
+    #[inline]
     fn insert(&mut self, d: u32) {
-        self.stamp[d as usize] = self.current;
         let at = self.list.partition_point(|&x| x < d);
         self.list.insert(at, d);
     }
@@ -83,6 +76,7 @@ impl Gateway {
             slots,
             sc.selection.load_report_interval(),
             usage,
+            needs.loads || needs.least_loaded,
             needs.least_loaded,
         );
         loads.start(limiter.as_mut());
@@ -93,7 +87,7 @@ impl Gateway {
             rate_limit: sc.rate_limit,
             loads,
             weights: needs.weights.then(|| Fenwick::new(&weights)),
-            tried: Tried::new(n),
+            tried: Tried::new(),
             down: Vec::new(),
             n: n as u32,
         }
@@ -288,11 +282,17 @@ mod tests {
 
     #[test]
     fn nth_untried_skips_the_tried() {
-        let mut t = Tried::new(6);
+        let mut t = Tried::new();
         t.clear(&[3]);
         t.insert(0);
         let lim: &mut dyn RateLimiter = &mut crate::policy::rate_limit::Unlimited;
-        let loads = Loads::new(vec![1; 6], crate::time::SimDuration::ZERO, false, false);
+        let loads = Loads::new(
+            vec![1; 6],
+            crate::time::SimDuration::ZERO,
+            false,
+            false,
+            false,
+        );
         let v = View {
             now: SimTime::ZERO,
             n: 6,

@@ -187,6 +187,9 @@ pub struct Loads {
     period: u64,
     /// Whether the limit usage is part of the load (a per-device limit).
     usage: bool,
+    /// Whether the occupancy is kept (a policy reads loads): when nothing reads it, the
+    /// gateway writes nothing at a device's events.
+    occupancy: bool,
     index: Option<LoadIndex>,
     /// Re-key `d` at time t (if its version still matches): a bucket refills past the
     /// occupancy.
@@ -197,8 +200,17 @@ pub struct Loads {
 
 impl Loads {
     /// Loads of devices with `slots`; stale occupancy if `interval` > 0; `usage`: the limit
-    /// usage counts (per-device limit); `index`: keep devices ordered (least-loaded selection).
-    pub fn new(slots: Vec<u32>, interval: SimDuration, usage: bool, index: bool) -> Loads {
+    /// usage counts (per-device limit); `occupancy`: keep each device's occupancy (a policy
+    /// reads loads); `index`: keep devices ordered (least-loaded selection; needs
+    /// `occupancy`).
+    pub fn new(
+        slots: Vec<u32>,
+        interval: SimDuration,
+        usage: bool,
+        occupancy: bool,
+        index: bool,
+    ) -> Loads {
+        debug_assert!(occupancy || !index, "the index orders devices by occupancy");
         let n = slots.len();
         Loads {
             dev: slots
@@ -212,6 +224,7 @@ impl Loads {
             dirty: Vec::new(),
             period: 0,
             usage,
+            occupancy,
             index: index.then(|| LoadIndex::new(n)),
             wakes: BinaryHeap::new(),
             changed: Vec::new(),
@@ -243,6 +256,7 @@ impl Loads {
 
     /// The load of `d` at `now` as the gateway sees it.
     pub fn load(&self, now: SimTime, d: u32, limiter: &mut dyn RateLimiter) -> f64 {
+        debug_assert!(self.occupancy, "a policy reads loads without Needs::loads");
         let occ = self.occ_load(self.seen_occ(now, d), d);
         if self.usage {
             occ.max(limiter.usage(now, d as usize))
@@ -253,6 +267,9 @@ impl Loads {
 
     /// Device `d` now holds `occ` requests (in service + queued).
     pub fn set_occupancy(&mut self, now: SimTime, d: u32, occ: u32, limiter: &mut dyn RateLimiter) {
+        if !self.occupancy {
+            return;
+        }
         let i = d as usize;
         if self.interval_us == 0 {
             self.dev[i].occ = occ;
@@ -420,7 +437,7 @@ mod tests {
         let n = 50;
         let slots: Vec<u32> = (0..n).map(|_| r.random_range(1..5)).collect();
         let mut lim = Unlimited;
-        let mut l = Loads::new(slots.clone(), SimDuration::ZERO, false, true);
+        let mut l = Loads::new(slots.clone(), SimDuration::ZERO, false, true, true);
         l.start(&mut lim);
         let mut occ = vec![0u32; n];
         for step in 0..5000u64 {
@@ -440,7 +457,7 @@ mod tests {
     #[test]
     fn held_devices_are_out_until_released() {
         let mut lim = Unlimited;
-        let mut l = Loads::new(vec![1, 1, 1], SimDuration::ZERO, false, true);
+        let mut l = Loads::new(vec![1, 1, 1], SimDuration::ZERO, false, true, true);
         l.start(&mut lim);
         l.set_occupancy(SimTime(1), 1, 1, &mut lim);
         assert_eq!(least_set(&l, SimTime(1)), vec![0, 2]);
@@ -455,7 +472,7 @@ mod tests {
     fn stale_loads_change_only_at_report_boundaries() {
         // Reports every 1 s: a device that fills at 0.5 s still looks idle until 1 s.
         let mut lim = Unlimited;
-        let mut l = Loads::new(vec![1, 1], SimDuration(1_000_000), false, true);
+        let mut l = Loads::new(vec![1, 1], SimDuration(1_000_000), false, true, true);
         l.start(&mut lim);
         let t = SimTime(500_000);
         l.set_occupancy(t, 0, 1, &mut lim);

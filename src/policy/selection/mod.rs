@@ -140,10 +140,14 @@ impl SelectionSpec {
     }
 }
 
-/// What a policy needs the gateway to maintain, beyond occupancy and limit usage.
+/// What a policy needs the gateway to maintain. The gateway keeps only what is asked: at fleet
+/// scale each device's occupancy, written at every event of the device, costs a cache miss
+/// per write (docs/performance.md).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Needs {
-    /// Devices ordered by load ([`Fleet::least_loaded`]).
+    /// Each device's load: its occupancy, and its limit usage ([`Fleet::load`]).
+    pub loads: bool,
+    /// Devices ordered by load ([`Fleet::least_loaded`]; implies `loads`).
     pub least_loaded: bool,
     /// Prefix sums of the weights ([`Fleet::weighted`]).
     pub weights: bool,
@@ -166,7 +170,8 @@ pub trait Fleet {
     fn is_tried(&self, d: DeviceId) -> bool;
     /// The `k`-th untried device in fleet order (0-based); `None` if `k >= untried()`.
     fn nth_untried(&self, k: u32) -> Option<DeviceId>;
-    /// The load of `d` as the gateway sees it: max(occupancy, limit usage) (docs/model.md).
+    /// The load of `d` as the gateway sees it: max(occupancy, limit usage) (docs/model.md;
+    /// needs [`Needs::loads`]).
     fn load(&mut self, d: DeviceId) -> f64;
     /// An untried device of least load, uniformly at random among ties (needs
     /// [`Needs::least_loaded`]).

@@ -2,7 +2,7 @@
 
 use rand::RngExt;
 
-use super::{Fleet, SelectionPolicy};
+use super::{Fleet, Needs, SelectionPolicy};
 use crate::device::DeviceId;
 use crate::rng::SimRng;
 
@@ -12,6 +12,12 @@ use crate::rng::SimRng;
 pub struct PowerOfTwo;
 
 impl SelectionPolicy for PowerOfTwo {
+    fn needs(&self) -> Needs {
+        Needs {
+            loads: true,
+            ..Needs::default()
+        }
+    }
     fn select(&mut self, fleet: &mut dyn Fleet, rng: &mut SimRng) -> Option<DeviceId> {
         let left = fleet.untried() as usize;
         match left {
