@@ -5,11 +5,14 @@
 # machine's noise, so two binaries can be compared from one run each. The cost per request is
 # marginal: a run of REQUESTS requests minus a run of 2,000 (loading, start-up and output
 # cancel out). Simulated caches: 32 KiB L1 data, 512 KiB last level (the L2 of the
-# development machine), 64-byte lines. Prefetch instructions are not simulated: a prefetch
+# development machine when the tables of docs/performance.md were counted; `L2_BYTES` sets
+# another size, e.g. 1048576 for the 1 MiB L2 it had on 2026-12-02), 64-byte lines. An array
+# that fits the real L2 but not the simulated one (or the reverse) is judged wrongly: check
+# a layout change in CPU time too (scripts/paired-cpu-time.py). Prefetch instructions are not simulated: a prefetch
 # hint's gain shows only in wall-clock time (scripts/fleet-scaling.sh). Mispredicted
 # branches (conditional and indirect) come from cachegrind's simple branch predictor (`--branch-sim=yes`): a
 # real CPU predicts better, but a branch on unpredictable data misses on both.
-# Usage: [POLICIES="random load_aware"] [SIZES="10 1000 10000"] \
+# Usage: [POLICIES="random load_aware"] [SIZES="10 1000 10000"] [L2_BYTES=524288] \
 #          scripts/fleet-cachegrind.sh [REQUESTS] [LABEL=BINARY ...]
 #   (default 100,000 requests and this tree's release binary without default features)
 set -euo pipefail
@@ -30,7 +33,7 @@ count() {
   local rate duration
   rate=$(python3 -c "print(0.175 * $2)")
   duration=$(python3 -c "print($4 / (0.175 * $2))")
-  valgrind --tool=cachegrind --cache-sim=yes --branch-sim=yes --D1=32768,8,64 --LL=524288,8,64 \
+  valgrind --tool=cachegrind --cache-sim=yes --branch-sim=yes --D1=32768,8,64 --LL="${L2_BYTES:-524288}",8,64 \
     --cachegrind-out-file=/dev/null "$1" run scenarios/fleet.toml --no-out --json \
     --set devices.0.count="$2" --set workload.rate_rps="$rate" --set duration_s="$duration" \
     --set selection.kind="$3" 2>&1 > /dev/null |
