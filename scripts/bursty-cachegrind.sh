@@ -4,7 +4,8 @@
 # day, run through `edgesim run --no-out` under `valgrind --tool=cachegrind`. Reports the
 # events, the instructions and the mispredicted branches (cachegrind's simple predictor) of
 # the whole run, and both per event. The counts are the same on every run, so two binaries
-# compare from one run each; loading and start-up are included (3.5 M instructions, 0.4 % of the run).
+# compare from one run each; loading and start-up are included (3.5 M instructions, 0.4 % of
+# the run).
 # Usage: scripts/bursty-cachegrind.sh [LABEL=BINARY ...]
 #   (default: this tree's release binary without default features)
 set -euo pipefail

@@ -8,8 +8,9 @@
 # development machine when the tables of docs/performance.md were counted; `L2_BYTES` sets
 # another size, e.g. 1048576 for the 1 MiB L2 it had on 2026-12-02), 64-byte lines. An array
 # that fits the real L2 but not the simulated one (or the reverse) is judged wrongly: check
-# a layout change in CPU time too (scripts/paired-cpu-time.py). Prefetch instructions are not simulated: a prefetch
-# hint's gain shows only in wall-clock time (scripts/fleet-scaling.sh). Mispredicted
+# a layout change in CPU time too (scripts/paired-cpu-time.py). Prefetch instructions are
+# not simulated: a prefetch hint's gain shows only in wall-clock time
+# (scripts/fleet-scaling.sh). Mispredicted
 # branches (conditional and indirect) come from cachegrind's simple branch predictor (`--branch-sim=yes`): a
 # real CPU predicts better, but a branch on unpredictable data misses on both.
 # Usage: [POLICIES="random load_aware"] [SIZES="10 1000 10000"] [L2_BYTES=524288] \
