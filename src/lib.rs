@@ -38,6 +38,8 @@
 //! assert_eq!(summary.requests_total, summary.served_edge + summary.served_cloud + summary.rejected);
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod calibrate;
 pub mod catalogue;
 pub mod check;

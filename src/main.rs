@@ -1,6 +1,8 @@
 //! The `edgesim` command line. It parses arguments, calls the library and prints; all logic
 //! lives in the library. Exit codes: 0 success, 1 a check failed, 2 an error.
 
+#![forbid(unsafe_code)]
+
 /// `eprintln!` that ignores a closed standard error (`edgesim ... 2>&1 | head` would panic at
 /// its next message): messages are for a person, and the exit code still tells the outcome.
 macro_rules! note {

@@ -340,7 +340,7 @@ fn bucket_width_out_of_range_is_refused() {
 #[test]
 fn too_many_time_series_buckets_are_refused_before_the_run() {
     let bursty = shipped("bursty.toml");
-    let dir = std::env::temp_dir().join(format!("edgesim-buckets-{}", std::process::id()));
+    let dir = scratch("buckets");
     let _ = std::fs::remove_dir_all(&dir);
     let slow = [
         "--set",
@@ -473,7 +473,7 @@ fn a_run_draining_past_its_time_series_stops_with_an_error() {
     // Within the margin (at most 200 buckets): kept.
     assert!(run(end_s / 150.0).1.is_ok());
 
-    let dir = std::env::temp_dir().join(format!("edgesim-drain-{}", std::process::id()));
+    let dir = scratch("drain");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("s.toml");
@@ -669,7 +669,7 @@ fn a_file_given_to_the_wrong_command_says_which_command_it_needs() {
 /// UTF-8 is named by its offset in the file, as when the file was read whole.
 #[test]
 fn trace_files_read_line_by_line_as_text() {
-    let dir = std::env::temp_dir().join(format!("edgesim-trace-lines-{}", std::process::id()));
+    let dir = scratch("trace-lines");
     std::fs::create_dir_all(&dir).unwrap();
     let lf = "TIMESTAMP,ContextTokens,GeneratedTokens\n0,10,5\n\n1.5,20,6\n2,30,7";
     let (a, b, c) = (

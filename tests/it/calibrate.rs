@@ -8,7 +8,7 @@ use crate::common::*;
 use edgesim::device::profile::DeviceProfile;
 
 fn out_path(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("edgesim-cal-{}", std::process::id()));
+    let d = scratch("cal");
     std::fs::create_dir_all(&d).unwrap();
     let p = d.join(format!("{tag}.toml"));
     let _ = std::fs::remove_file(&p);
@@ -448,7 +448,7 @@ fn real_calibration_of_a_small_model() {
 #[test]
 fn model_errors_are_clear_and_write_nothing() {
     let _one_at_a_time = llama_lock();
-    let dir = std::env::temp_dir().join(format!("edgesim-cal-err-{}", std::process::id()));
+    let dir = scratch("cal-err");
     std::fs::create_dir_all(&dir).unwrap();
     let text = dir.join("notes.gguf");
     std::fs::write(&text, "hello, not a model").unwrap();
@@ -531,8 +531,7 @@ fn fidelity_real_against_simulated() {
     for attempt in 0..3 {
         let profile = out_path(&format!("fidelity-profile-{attempt}"));
         calibrate_small(&model, &profile, "32,96,192", "1,2", "32", "3");
-        let dir =
-            std::env::temp_dir().join(format!("edgesim-fidelity-{}-{attempt}", std::process::id()));
+        let dir = scratch(&format!("fidelity-{attempt}"));
         let o = edgesim(&[
             "fidelity",
             "--model",

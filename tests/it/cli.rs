@@ -137,7 +137,7 @@ fn set_and_seed_override_the_scenario() {
 
 #[test]
 fn out_writes_summary_and_a_resolved_scenario_that_reproduces_the_run() {
-    let dir = std::env::temp_dir().join(format!("edgesim-cli-out-{}", std::process::id()));
+    let dir = scratch("cli-out");
     let _ = std::fs::remove_dir_all(&dir);
     let d = dir.display().to_string();
     let printed = edgesim(
@@ -180,7 +180,7 @@ fn out_writes_summary_and_a_resolved_scenario_that_reproduces_the_run() {
 
 #[test]
 fn default_output_folder_is_under_output() {
-    let cwd = std::env::temp_dir().join(format!("edgesim-cli-default-{}", std::process::id()));
+    let cwd = scratch("cli-default");
     std::fs::create_dir_all(&cwd).unwrap();
     let scenario = shipped("steady.toml");
     edgesim(&["run", scenario.to_str().unwrap()], &cwd);
@@ -249,8 +249,7 @@ fn golden_summary() {
 #[test]
 fn resolved_scenarios_with_faults_reproduce_the_run() {
     for name in ["failures.toml", "outage.toml"] {
-        let dir =
-            std::env::temp_dir().join(format!("edgesim-cli-faults-{}-{name}", std::process::id()));
+        let dir = scratch(&format!("cli-faults-{name}"));
         let _ = std::fs::remove_dir_all(&dir);
         let scenario = format!("scenarios/{name}");
         let printed = edgesim(
@@ -295,7 +294,7 @@ fn resolved_scenarios_with_faults_reproduce_the_run() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
     // Without faults the table has no fault columns (byte-identical to earlier versions).
-    let dir = std::env::temp_dir().join(format!("edgesim-cli-nofaults-{}", std::process::id()));
+    let dir = scratch("cli-nofaults");
     let _ = std::fs::remove_dir_all(&dir);
     edgesim(
         &[
@@ -328,7 +327,7 @@ fn sweep_and_plan_threads_are_bounded() {
         ("plan", "scenarios/plans/retail.toml"),
     ] {
         for n in ["0", "100000"] {
-            let out = std::env::temp_dir().join(format!("edgesim-threads-{}", std::process::id()));
+            let out = scratch("threads");
             let o = Command::new(env!("CARGO_BIN_EXE_edgesim"))
                 .args([cmd, file, "--threads", n, "--out", out.to_str().unwrap()])
                 .current_dir(&root)

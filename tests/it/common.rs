@@ -3,6 +3,7 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 use edgesim::metrics::{Recorder, RequestRecord, Summary};
 use edgesim::scenario::{LoadOptions, Scenario};
@@ -14,6 +15,72 @@ pub fn edgesim<S: AsRef<OsStr>>(args: &[S]) -> Output {
         .args(args)
         .output()
         .unwrap()
+}
+
+/// The folder under which every file these tests write lies: `edgesim-tests-PID` in the
+/// system's temporary folder, one per test process, removed when the process exits (set
+/// `EDGESIM_KEEP_TEST_FILES=1` to keep it). On Linux, folders left by test processes that were
+/// killed are removed when the next one starts. `.ci/run` checks that nothing is left.
+pub fn scratch_root() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    #[allow(unsafe_code)]
+    unsafe extern "C" {
+        fn atexit(callback: extern "C" fn()) -> std::ffi::c_int;
+    }
+    extern "C" fn remove_root() {
+        if let Some(root) = ROOT.get() {
+            let _ = std::fs::remove_dir_all(root);
+        }
+    }
+    ROOT.get_or_init(|| {
+        let tmp = std::env::temp_dir();
+        remove_stale_roots(&tmp);
+        let root = tmp.join(format!("{SCRATCH_PREFIX}{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        if std::env::var_os("EDGESIM_KEEP_TEST_FILES").is_none() {
+            // SAFETY: `atexit` is the C library's own; `remove_root` takes no arguments, does
+            // not unwind, and only reads a `OnceLock` set before it is registered.
+            #[allow(unsafe_code)]
+            let registered = unsafe { atexit(remove_root) };
+            assert_eq!(registered, 0, "atexit failed");
+        }
+        root
+    })
+}
+
+const SCRATCH_PREFIX: &str = "edgesim-tests-";
+
+/// Removes the scratch folders of test processes that no longer run (Linux: `/proc/PID`).
+fn remove_stale_roots(tmp: &Path) {
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(SCRATCH_PREFIX)) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// `name` under this process's scratch folder ([`scratch_root`]); nothing is created.
+pub fn scratch(name: &str) -> PathBuf {
+    scratch_root().join(name)
+}
+
+/// A fresh empty folder `name` under this process's scratch folder.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let d = scratch(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
 }
 
 /// The repository root.
@@ -78,7 +145,7 @@ busy_w = {busy_w:?}
 
 /// Writes a file under a fresh temporary folder and returns its path.
 pub fn temp_file(dir_tag: &str, name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("edgesim-it-{}-{dir_tag}", std::process::id()));
+    let dir = scratch(&format!("it-{dir_tag}"));
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();

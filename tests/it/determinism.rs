@@ -93,9 +93,7 @@ fn output_tables_are_byte_identical() {
         requests: true,
         bucket_s: 10.0,
     };
-    let dirs: Vec<std::path::PathBuf> = (0..2)
-        .map(|i| std::env::temp_dir().join(format!("edgesim-det-{}-{i}", std::process::id())))
-        .collect();
+    let dirs: Vec<std::path::PathBuf> = (0..2).map(|i| scratch(&format!("det-{i}"))).collect();
     let mut contents = Vec::new();
     for d in &dirs {
         let _ = std::fs::remove_dir_all(d);

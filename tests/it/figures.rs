@@ -37,7 +37,7 @@ fn value(rows: &Rows, series: &str, category: &str) -> f64 {
 
 #[test]
 fn compare_writes_figure_data_that_matches_the_runs() {
-    let dir = std::env::temp_dir().join(format!("edgesim-cmp-{}", std::process::id()));
+    let dir = scratch("cmp");
     let _ = std::fs::remove_dir_all(&dir);
     let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
         .args([

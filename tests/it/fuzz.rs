@@ -178,9 +178,7 @@ fn fuzz_trace_reader() {
     }
     let path = Path::new("fuzz-trace.csv");
     // The file reader (line by line) must agree with the text parser on every case.
-    let file = std::env::temp_dir()
-        .join(format!("edgesim-fuzz-trace-{}", std::process::id()))
-        .join("fuzz-trace.csv");
+    let file = scratch("fuzz-trace").join("fuzz-trace.csv");
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     let mut r = rng(101);
     let mut ok = 0;
@@ -434,7 +432,7 @@ fn imports_take_the_largest_token_counts_without_overflow() {
 /// that names a file, never a panic. The shards are made once by the real commands.
 #[test]
 fn fuzz_shard_merges() {
-    let base = std::env::temp_dir().join(format!("edgesim-fuzz-merge-{}", std::process::id()));
+    let base = scratch("fuzz-merge");
     let _ = std::fs::remove_dir_all(&base);
     let shard = |s: &str| s.parse::<edgesim::sweep::exec::Shard>().unwrap();
     let sweep = edgesim::sweep::Plan::load(&shipped("sweeps/ci.toml")).unwrap();

@@ -12,10 +12,7 @@ fn stderr(o: &Output) -> String {
 
 /// A fresh empty folder for one test.
 fn fresh(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("edgesim-hostile-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    scratch_dir(&format!("hostile-{tag}"))
 }
 
 fn profile(name: &str) -> String {
@@ -405,7 +402,7 @@ fn a_closed_pipe_exits_quietly_and_a_full_disk_is_an_error() {
 #[test]
 fn an_unwritable_standard_error_is_not_a_panic() {
     let sc = shipped("steady.toml");
-    let dir = std::env::temp_dir().join(format!("edgesim-stderr-{}", std::process::id()));
+    let dir = scratch("stderr");
     let _ = std::fs::remove_dir_all(&dir);
     let args = ["run", sc.to_str().unwrap(), "--out", dir.to_str().unwrap()];
     // A pipe whose reader is gone before the first message.

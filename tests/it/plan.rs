@@ -12,10 +12,7 @@ use edgesim::plan::{Planner, search};
 use crate::common::*;
 
 fn dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("edgesim-plan-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    scratch_dir(&format!("plan-{tag}"))
 }
 
 /// A small plan: two board types (up to 4 Nanos, up to 3 AGX), two policies, edge-only or

@@ -19,7 +19,7 @@ fn sweep_text(extra: &str) -> String {
 }
 
 fn dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("edgesim-sweep-{}-{tag}", std::process::id()));
+    let d = scratch(&format!("sweep-{tag}"));
     let _ = std::fs::remove_dir_all(&d);
     d
 }

@@ -34,7 +34,7 @@ fn sum(xs: &[&str]) -> f64 {
 }
 
 fn out_dir(tag: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("edgesim-tables-{}-{tag}", std::process::id()));
+    let d = scratch(&format!("tables-{tag}"));
     let _ = std::fs::remove_dir_all(&d);
     d
 }
