@@ -81,10 +81,12 @@ pub enum Error {
         /// The limit \[s\].
         limit_s: f64,
     },
-    /// A command-line override (`--set key=value`, `--seed N`) that cannot be applied.
+    /// A command-line override (`--set key=value`, `--seed N`) or an environment variable
+    /// (`EDGESIM_MEMORY_LIMIT_GB`) that cannot be applied.
     #[error("{arg}: {problem}")]
     Override {
-        /// The flag and its argument as given, e.g. `--set workload.rate_rps=x`.
+        /// The flag and its argument as given, e.g. `--set workload.rate_rps=x`, or the
+        /// variable and its value.
         arg: String,
         /// What is wrong.
         problem: String,

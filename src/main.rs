@@ -859,12 +859,20 @@ fn cmd_sweep(cmd: SweepCmd) -> anyhow::Result<bool> {
 
 /// Seconds between two progress lines of `edgesim plan` when stderr is not a terminal:
 /// `EDGESIM_PROGRESS_S` (a number >= 0), else 30.
-fn progress_interval_s() -> f64 {
-    std::env::var("EDGESIM_PROGRESS_S")
-        .ok()
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|v| v.is_finite() && *v >= 0.0)
-        .unwrap_or(30.0)
+fn progress_interval_s() -> anyhow::Result<f64> {
+    const VAR: &str = "EDGESIM_PROGRESS_S";
+    let Some(raw) = std::env::var_os(VAR) else {
+        return Ok(30.0);
+    };
+    let text = raw.to_string_lossy();
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => anyhow::bail!(
+            "environment variable {VAR}={:?}: must be a number of seconds >= 0 between progress \
+             lines (0: a line per run; unset: 30)",
+            edgesim::check::excerpt(&text, edgesim::check::EXCERPT_CHARS)
+        ),
+    }
 }
 
 /// `edgesim plan` and `edgesim plan merge`.
@@ -892,6 +900,7 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
         None => {
             let path = run.plan.context("give a plan file")?;
             check_threads(run.threads)?;
+            let every_s = progress_interval_s()?;
             let mut planner = edgesim::plan::Planner::load(&path)?;
             if run.grid {
                 planner.method = edgesim::plan::Method::Grid;
@@ -914,7 +923,6 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
             // Off a terminal (a log, CI), a line at most every `progress_interval_s()`: the
             // number of runs is not known in advance (the bound skips branches), so no
             // percentage.
-            let every_s = progress_interval_s();
             let last_line = std::sync::Mutex::new(started);
             let progress = |n: usize| {
                 if let Some(b) = &bar {
@@ -1017,6 +1025,8 @@ fn cmd_platforms(
 
 /// Runs the command; `Ok(false)` means it ran but a check failed (exit code 1).
 fn run(cli: Cli) -> anyhow::Result<bool> {
+    // A malformed limit is refused before anything runs, not replaced by the default.
+    edgesim::scenario::budget::memory_limit_from_env()?;
     match cli.command {
         Command::Run {
             args,

@@ -32,14 +32,40 @@ pub const BYTES_PER_DEVICE: f64 = 1024.0;
 /// The memory limit when `EDGESIM_MEMORY_LIMIT_GB` is not set \[GB\].
 pub const DEFAULT_MEMORY_LIMIT_GB: f64 = 8.0;
 
+/// The environment variable that sets the memory a run may use \[GB\].
+pub const MEMORY_LIMIT_VAR: &str = "EDGESIM_MEMORY_LIMIT_GB";
+
 /// The memory a run may use \[GB\]: `EDGESIM_MEMORY_LIMIT_GB`, else
-/// [`DEFAULT_MEMORY_LIMIT_GB`].
+/// [`DEFAULT_MEMORY_LIMIT_GB`] (also when the variable's value is not allowed: the command
+/// line refuses such a value first, through [`memory_limit_from_env`]).
 pub fn memory_limit_gb() -> f64 {
-    std::env::var("EDGESIM_MEMORY_LIMIT_GB")
+    memory_limit_from_env()
         .ok()
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|v| v.is_finite() && *v > 0.0)
+        .flatten()
         .unwrap_or(DEFAULT_MEMORY_LIMIT_GB)
+}
+
+/// `EDGESIM_MEMORY_LIMIT_GB` checked: `None` when it is not set, its value when it is a
+/// finite number of gigabytes above 0, else an error naming the variable, its value and what
+/// is allowed.
+pub fn memory_limit_from_env() -> crate::Result<Option<f64>> {
+    let Some(raw) = std::env::var_os(MEMORY_LIMIT_VAR) else {
+        return Ok(None);
+    };
+    let text = raw.to_string_lossy();
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(Some(v)),
+        _ => Err(crate::Error::Override {
+            arg: format!(
+                "environment variable {MEMORY_LIMIT_VAR}={:?}",
+                crate::check::excerpt(&text, crate::check::EXCERPT_CHARS)
+            ),
+            problem: format!(
+                "must be a number of gigabytes above 0, e.g. 16 (unset: {DEFAULT_MEMORY_LIMIT_GB} \
+                 GB)"
+            ),
+        }),
+    }
 }
 
 /// The most trace rows one run may replay: each is a request in flight (a trace's requests are

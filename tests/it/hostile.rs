@@ -1170,3 +1170,66 @@ fn run_and_compare_replace_only_their_own_output_folders() {
     std::fs::write(r.join(".DS_Store"), "").unwrap();
     assert_eq!(go("run", &r).0, Some(0));
 }
+
+/// The environment variables edgesim reads are checked like its flags: a value it cannot use
+/// is refused before anything runs, naming the variable, the value and what is allowed. It
+/// was replaced by the default in silence (`EDGESIM_MEMORY_LIMIT_GB=16GB` kept the limit at
+/// 8 GB, and a run refused for memory then said to set the variable that was set).
+#[test]
+fn malformed_environment_variables_are_refused() {
+    let out = fresh("env");
+    let sc = shipped("steady.toml");
+    let plan = shipped("plans/retail.toml");
+    let go = |var: &str, value: &str, args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+            .args(args)
+            .env(var, value)
+            .output()
+            .unwrap();
+        (o.status.code(), stderr(&o))
+    };
+    let run = ["run", sc.to_str().unwrap(), "--no-out"];
+    let planned = [
+        "plan",
+        plan.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    for (var, value, args, allowed) in [
+        (
+            "EDGESIM_MEMORY_LIMIT_GB",
+            "16GB",
+            &run[..],
+            "a number of gigabytes above 0",
+        ),
+        (
+            "EDGESIM_MEMORY_LIMIT_GB",
+            "0",
+            &run[..],
+            "a number of gigabytes above 0",
+        ),
+        ("EDGESIM_MEMORY_LIMIT_GB", "nan", &planned[..], "above 0"),
+        (
+            "EDGESIM_PROGRESS_S",
+            "10s",
+            &planned[..],
+            "a number of seconds >= 0",
+        ),
+        (
+            "EDGESIM_PROGRESS_S",
+            "-1",
+            &planned[..],
+            "a number of seconds >= 0",
+        ),
+    ] {
+        let (code, err) = go(var, value, args);
+        assert_eq!(code, Some(2), "{var}={value}: {err}");
+        assert!(err.contains(&format!("{var}=\"{value}\"")), "{err}");
+        assert!(err.contains(allowed), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    // Nothing was written for the refused plans.
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
+    // Values it can use still work, spaces around them allowed.
+    assert_eq!(go("EDGESIM_MEMORY_LIMIT_GB", " 16 ", &run).0, Some(0));
+}
