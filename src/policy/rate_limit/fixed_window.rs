@@ -1,76 +1,20 @@
 //! Fixed-window rate limiting: a counter per window of `window_s`, reset at each window start
 //! (the "requests per minute" quota of many API gateways).
 
-use serde::{Deserialize, Serialize};
+use super::{Admission, RateLimiter};
+use crate::time::SimTime;
 
-use super::{Admission, LimitScope, LimitUnit, RateLimiter};
-use crate::check::Checker;
-use crate::error::Result;
-use crate::time::{SimDuration, SimTime};
+/// `kind = "fixed_window"`: the keys it shares with the other window limiter.
+pub use super::window::{File, Spec};
 
-/// `kind = "fixed_window"` as written.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct File {
-    /// What is counted.
-    #[serde(default)]
-    pub unit: LimitUnit,
-    /// Where it applies.
-    #[serde(default)]
-    pub scope: LimitScope,
-    /// Window length \[s\]; windows start at 0, `window_s`, 2 `window_s`, ...
-    pub window_s: f64,
-    /// Amount admitted per window \[requests or tokens\].
-    pub limit: f64,
-}
-
-/// Validated settings.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Spec {
-    /// Window length \[s\], as given.
-    pub window_s: f64,
-    /// The window on the clock (at least 1 µs).
-    pub window: SimDuration,
-    /// Amount admitted per window.
-    pub limit: f64,
-}
-
-impl File {
-    pub(super) fn validate(&self, cx: &Checker) -> Result<Spec> {
-        let w = cx.span_s("rate_limit.window_s", self.window_s)?;
-        let window = SimDuration::from_secs_f64(w);
-        Ok(Spec {
-            window_s: w,
-            window,
-            limit: super::limit(cx, self.unit, self.limit)?,
-        })
-    }
-}
-
-impl Spec {
-    pub(super) fn to_file(self, unit: LimitUnit, scope: LimitScope) -> File {
-        File {
-            unit,
-            scope,
-            window_s: self.window_s,
-            limit: self.limit,
-        }
-    }
-    pub(super) fn describe(&self, unit: &str, scope: &str) -> String {
-        format!(
-            "fixed_window: {} {unit} / {} s {scope}",
-            self.limit,
-            self.window.as_secs_f64()
-        )
-    }
-    pub(super) fn build(&self, keys: usize) -> FixedWindow {
-        FixedWindow {
-            window_us: self.window.0,
-            limit: self.limit,
-            state: vec![(0, 0.0); keys],
-            window: 0,
-            used_keys: None,
-        }
+/// The limiter for `keys` scope keys.
+pub(super) fn build(spec: &Spec, keys: usize) -> FixedWindow {
+    FixedWindow {
+        window_us: spec.window.0,
+        limit: spec.limit,
+        state: vec![(0, 0.0); keys],
+        window: 0,
+        used_keys: None,
     }
 }
 
@@ -133,6 +77,7 @@ impl RateLimiter for FixedWindow {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::SimDuration;
 
     #[test]
     fn resets_at_each_window_start() {
@@ -141,7 +86,7 @@ mod tests {
             window: SimDuration(10_000_000),
             limit: 2.0,
         };
-        let mut w = spec.build(1);
+        let mut w = build(&spec, 1);
         let mut admit = |s: f64| {
             let t = SimTime::from_secs_f64(s);
             let ok = w.check(t, 0, 1.0) == Admission::Admit;

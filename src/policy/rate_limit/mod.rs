@@ -7,12 +7,14 @@
 //! request, or the request's prompt + output tokens with `unit = "tokens"`.
 //!
 //! Each limiter lives in its own file with its scenario keys (`File`), its validated settings
-//! (`Spec`) and its state; this module only dispatches on `kind`.
+//! (`Spec`) and its state; the two window limiters share their keys (`window.rs`). This module
+//! only dispatches on `kind`.
 
 mod concurrency;
 mod fixed_window;
 mod sliding_window;
 mod token_bucket;
+mod window;
 
 pub use concurrency::ConcurrencyCap;
 pub use fixed_window::FixedWindow;
@@ -315,10 +317,10 @@ impl RateLimitSpec {
         };
         match &self.kind {
             LimitKind::None => Box::new(Unlimited),
-            LimitKind::SlidingWindow(s) => Box::new(s.build(keys)),
+            LimitKind::SlidingWindow(s) => Box::new(sliding_window::build(s, keys)),
             LimitKind::TokenBucket(s) => Box::new(s.build(keys)),
             LimitKind::Concurrency(s) => Box::new(s.build(keys)),
-            LimitKind::FixedWindow(s) => Box::new(s.build(keys)),
+            LimitKind::FixedWindow(s) => Box::new(fixed_window::build(s, keys)),
         }
     }
 
@@ -335,10 +337,10 @@ impl RateLimitSpec {
         let (unit, scope) = (self.unit.name(), self.scope.phrase());
         match &self.kind {
             LimitKind::None => "none".into(),
-            LimitKind::SlidingWindow(s) => s.describe(unit, scope),
+            LimitKind::SlidingWindow(s) => s.describe("sliding_window", unit, scope),
             LimitKind::TokenBucket(s) => s.describe(unit, scope),
             LimitKind::Concurrency(s) => s.describe(unit, scope),
-            LimitKind::FixedWindow(s) => s.describe(unit, scope),
+            LimitKind::FixedWindow(s) => s.describe("fixed_window", unit, scope),
         }
     }
 }

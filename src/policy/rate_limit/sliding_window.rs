@@ -2,71 +2,15 @@
 
 use std::collections::VecDeque;
 
-use serde::{Deserialize, Serialize};
-
-use super::{Admission, LimitScope, LimitUnit, RateLimiter};
-use crate::check::Checker;
-use crate::error::Result;
+use super::{Admission, RateLimiter};
 use crate::time::{SimDuration, SimTime};
 
-/// `kind = "sliding_window"` as written.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct File {
-    /// What is counted.
-    #[serde(default)]
-    pub unit: LimitUnit,
-    /// Where it applies.
-    #[serde(default)]
-    pub scope: LimitScope,
-    /// Window length \[s\].
-    pub window_s: f64,
-    /// Amount admitted per window \[requests or tokens\].
-    pub limit: f64,
-}
+/// `kind = "sliding_window"`: the keys it shares with the other window limiter.
+pub use super::window::{File, Spec};
 
-/// Validated settings.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Spec {
-    /// Window length \[s\], as given.
-    pub window_s: f64,
-    /// The window on the clock (at least 1 µs).
-    pub window: SimDuration,
-    /// Amount admitted per window.
-    pub limit: f64,
-}
-
-impl File {
-    pub(super) fn validate(&self, cx: &Checker) -> Result<Spec> {
-        let w = cx.span_s("rate_limit.window_s", self.window_s)?;
-        let window = SimDuration::from_secs_f64(w);
-        Ok(Spec {
-            window_s: w,
-            window,
-            limit: super::limit(cx, self.unit, self.limit)?,
-        })
-    }
-}
-
-impl Spec {
-    pub(super) fn to_file(self, unit: LimitUnit, scope: LimitScope) -> File {
-        File {
-            unit,
-            scope,
-            window_s: self.window_s,
-            limit: self.limit,
-        }
-    }
-    pub(super) fn describe(&self, unit: &str, scope: &str) -> String {
-        format!(
-            "sliding_window: {} {unit} / {} s {scope}",
-            self.limit,
-            self.window.as_secs_f64()
-        )
-    }
-    pub(super) fn build(&self, keys: usize) -> SlidingWindow {
-        SlidingWindow::new(self.window, self.limit, keys)
-    }
+/// The limiter for `keys` scope keys.
+pub(super) fn build(spec: &Spec, keys: usize) -> SlidingWindow {
+    SlidingWindow::new(spec.window, spec.limit, keys)
 }
 
 /// Admits while the amount admitted in the last `window` (the half-open interval
