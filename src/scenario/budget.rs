@@ -254,11 +254,20 @@ pub fn check(cx: &Checker, sc: &Scenario) -> Result<Estimate> {
             key,
             value,
             format!(
-                "the run would hold about {:.3e} requests in flight and need about {:.1} GB of \
+                "the run would hold about {} requests in flight and need about {} GB of \
                  memory, more than the {limit} GB allowed (set EDGESIM_MEMORY_LIMIT_GB to allow \
                  more); {}",
-                e.in_flight,
-                e.memory_gb,
+                if e.in_flight < 1e5 {
+                    format!("{:.0}", e.in_flight)
+                } else {
+                    format!("{:.3e}", e.in_flight)
+                },
+                // A limit set below a gigabyte must not read "need about 0.0 GB".
+                if e.memory_gb < 0.1 {
+                    format!("{:.2e}", e.memory_gb)
+                } else {
+                    format!("{:.1}", e.memory_gb)
+                },
                 match sc.workload.arrivals {
                     // A trace's requests all count as in flight: only fewer rows help.
                     Arrivals::Trace(_) =>

@@ -1232,4 +1232,10 @@ fn malformed_environment_variables_are_refused() {
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
     // Values it can use still work, spaces around them allowed.
     assert_eq!(go("EDGESIM_MEMORY_LIMIT_GB", " 16 ", &run).0, Some(0));
+    // A limit below what a run needs names both amounts in digits that differ from zero.
+    let (code, err) = go("EDGESIM_MEMORY_LIMIT_GB", "0.000001", &run);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("more than the 0.000001 GB allowed"), "{err}");
+    assert!(!err.contains(" 0.0 GB"), "{err}");
+    assert!(err.contains("requests in flight and need about "), "{err}");
 }
