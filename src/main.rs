@@ -909,11 +909,13 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
                 .out
                 .unwrap_or_else(|| default_out(&format!("plan-{}", planner.name)));
             note!(
-                "plan {}: {} device types, a grid of {} plans x {} replications{}",
+                "plan {}: {} device types, a grid of {} plans x {} replications of about {} \
+                 requests each{}",
                 planner.name,
                 planner.types.len(),
                 planner.grid_size(),
                 planner.replications,
+                planner.requests_per_run.round(),
                 run.shard.map_or(String::new(), |s| format!(", shard {s}"))
             );
             let bar = terminal_bar("{msg} {pos} runs, {per_sec}");

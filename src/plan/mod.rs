@@ -332,6 +332,9 @@ pub struct Planner {
     pub goals: Vec<Goal>,
     /// Hash of the plan and scenario texts: journals of another plan are refused.
     pub fingerprint: String,
+    /// The requests one run is expected to simulate (the workload's, the same in every plan;
+    /// [`crate::scenario::budget::estimate`]).
+    pub requests_per_run: f64,
     /// The most runs one search may hold (journal lines, simulated or read back): each run's
     /// values stay in memory until the answer. [`crate::sweep::MAX_RUNS`] unless changed.
     pub max_runs: u64,
@@ -492,6 +495,7 @@ impl Planner {
             wave: search.wave,
             goals,
             fingerprint,
+            requests_per_run: crate::scenario::budget::estimate(&base_sc).requests,
             max_runs: crate::sweep::MAX_RUNS,
             base,
             cache: Arc::new(InputCache::default()),

@@ -239,6 +239,48 @@ fn plan_progress_lines_off_a_terminal() {
     );
     let default = stderr(None, "default");
     assert!(!default.contains(" runs simulated in "), "{default}");
+    // The header gives the size of one run.
+    let per_run = Planner::load(&path).unwrap().requests_per_run.round();
+    assert!(
+        default.starts_with(&format!(
+            "plan small: 2 device types, a grid of {} plans x 3 replications of about {per_run} \
+             requests each\n",
+            Planner::load(&path).unwrap().grid_size()
+        )),
+        "{default}"
+    );
+}
+
+/// The requests per run that the plan's header gives are what its runs simulate: the mean of
+/// 30 runs (different seeds, the bursty traffic of `small_plan`) within 5 % of it.
+#[test]
+fn a_plans_requests_per_run_are_what_its_runs_simulate() {
+    let d = dir("requests");
+    let pl = Planner::load(&small_plan(&d, GOALS, "")).unwrap();
+    // Two Nanos and an AGX Orin with the cloud: every request ends somewhere.
+    let point = edgesim::plan::Point {
+        counts: vec![2, 1],
+        slots: vec![1, 0],
+        queue: vec![0, 0],
+        policy: 0,
+        rate_limit: 0,
+        cloud: 1,
+    }
+    .canonical();
+    let runs = 30;
+    let total: u64 = (0..runs)
+        .map(|seed| {
+            let sc = pl.scenario_at(&point, seed).unwrap();
+            edgesim::sim::run(&sc).unwrap().requests_total
+        })
+        .sum();
+    let mean = total as f64 / runs as f64;
+    assert!(pl.requests_per_run > 0.0);
+    assert!(
+        (mean / pl.requests_per_run - 1.0).abs() < 0.05,
+        "simulated {mean}, expected {}",
+        pl.requests_per_run
+    );
 }
 
 #[test]
