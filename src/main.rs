@@ -39,8 +39,9 @@ struct ScenarioArgs {
     /// Override the scenario's seed.
     #[arg(long)]
     seed: Option<u64>,
-    /// Override a scenario key before validation: key.path=value (TOML value; repeatable),
-    /// e.g. --set selection.kind=random --set workload.rate_rps=3.5
+    /// Override a scenario key before validation: key.path=value (TOML value; repeatable;
+    /// array entries as devices.1.count or devices[1].count), e.g. --set selection.kind=random
+    /// --set workload.rate_rps=3.5
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
 }

@@ -13,10 +13,12 @@ pub fn parse_set(arg: &str) -> Result<(Vec<String>, toml::Value)> {
     let (key, raw) = arg
         .split_once('=')
         .ok_or_else(|| err("expected key.path=value"))?;
-    let key = key.trim();
-    if key.is_empty() || key.split('.').any(|s| s.trim().is_empty()) {
-        return Err(err("the key path is empty or has an empty segment"));
-    }
+    let path = key_path(key).ok_or_else(|| {
+        err(
+            "the key path is empty, has an empty segment or a malformed index (an array \
+             entry is `devices.0.count` or `devices[0].count`)",
+        )
+    })?;
     let raw = raw.trim();
     let value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
         Ok(mut t) => t.remove("v").ok_or_else(|| err("no value"))?,
@@ -27,10 +29,35 @@ pub fn parse_set(arg: &str) -> Result<(Vec<String>, toml::Value)> {
             return Err(err(&format!("the value is not TOML: {}", e.message())));
         }
     };
-    Ok((
-        key.split('.').map(|s| s.trim().to_string()).collect(),
-        value,
-    ))
+    Ok((path, value))
+}
+
+/// The segments of a key path, `None` if it is malformed: dotted names, an array entry by its
+/// index as a segment (`devices.0.count`) or in brackets, as edgesim's error messages name it
+/// (`devices[0].count`, `cloud.limits[1].window_s`).
+pub fn key_path(key: &str) -> Option<Vec<String>> {
+    let mut path = Vec::new();
+    for part in key.trim().split('.') {
+        let (name, mut rest) = part.split_at(part.find('[').unwrap_or(part.len()));
+        let name = name.trim();
+        if name.is_empty() {
+            return None;
+        }
+        path.push(name.to_string());
+        while let Some(inner) = rest.strip_prefix('[') {
+            let (index, after) = inner.split_once(']')?;
+            let index = index.trim();
+            if index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            path.push(index.to_string());
+            rest = after.trim_start();
+        }
+        if !rest.trim().is_empty() {
+            return None;
+        }
+    }
+    Some(path)
 }
 
 /// Sets `path` to `value` in `doc`, creating tables as needed. A numeric segment indexes an
@@ -129,6 +156,39 @@ mod tests {
         assert_eq!(doc["sel"]["kind"].as_str(), Some("random"));
         assert_eq!(doc["d"][1]["n"].as_integer(), Some(7));
         assert_eq!(doc["x"].as_str(), Some("quoted"));
+    }
+
+    /// Error messages name array entries in brackets (`cloud.limits[1].window_s`); `--set`
+    /// takes that form as well as the dotted one. It was read as a key named `limits[1]`.
+    #[test]
+    fn array_entries_in_brackets_as_errors_name_them() {
+        let seg = |k: &str| key_path(k).map(|p| p.join("/"));
+        assert_eq!(seg("devices[0].count").as_deref(), Some("devices/0/count"));
+        assert_eq!(seg("devices.0.count").as_deref(), Some("devices/0/count"));
+        assert_eq!(
+            seg(" cloud.limits[1] .window_s").as_deref(),
+            Some("cloud/limits/1/window_s")
+        );
+        assert_eq!(seg("a[1][2].b").as_deref(), Some("a/1/2/b"));
+        for bad in [
+            "", "a..b", "[0].a", "a[].b", "a[x].b", "a[1.b", "a[1]x.b", "a[-1]", ".a", "a.",
+        ] {
+            assert_eq!(seg(bad), None, "{bad:?}");
+        }
+        let mut doc = toml::Value::Table(
+            toml::from_str("[cloud]\n[[cloud.limits]]\nn = 1\n[[cloud.limits]]\nn = 2\n").unwrap(),
+        );
+        set(&mut doc, "cloud.limits[1].n=7").unwrap();
+        assert_eq!(doc["cloud"]["limits"][1]["n"].as_integer(), Some(7));
+        assert_eq!(doc["cloud"]["limits"][0]["n"].as_integer(), Some(1));
+        let err = set(&mut doc, "cloud.limits[2].n=7")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("index 2 is out of range"), "{err}");
+        let err = set(&mut doc, "cloud.limits[a].n=7")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("malformed index"), "{err}");
     }
 
     #[test]

@@ -418,12 +418,12 @@ impl Plan {
                 } else {
                     "key".into()
                 };
-                if k.split('.').any(|seg| seg.trim().is_empty()) {
+                if crate::scenario::overrides::key_path(k).is_none() {
                     return Err(bad(
                         at(&key),
                         &format!("\"{k}\""),
-                        "a scenario key: dotted names, arrays by index (devices.1.count), no \
-                         empty segment"
+                        "a scenario key: dotted names, arrays by index (devices.1.count or \
+                         devices[1].count), no empty segment"
                             .into(),
                     ));
                 }

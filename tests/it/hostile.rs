@@ -1239,3 +1239,30 @@ fn malformed_environment_variables_are_refused() {
     assert!(!err.contains(" 0.0 GB"), "{err}");
     assert!(err.contains("requests in flight and need about "), "{err}");
 }
+
+/// Error messages name an array entry in brackets (`cloud.limits[1].window_s`), and a user
+/// copies that key into `--set`: it must reach the same entry. It was read as a key named
+/// `limits[1]` ("unknown field `limits[1]`", with every cloud key listed).
+#[test]
+fn set_takes_keys_as_error_messages_name_them() {
+    let sc = shipped("outage.toml");
+    let check = |set: &str| {
+        let o = edgesim(&["check", sc.to_str().unwrap(), "--set", set]);
+        (o.status.code(), stderr(&o))
+    };
+    let (code, err) = check("cloud.limits.1.window_s=-5");
+    assert_eq!(code, Some(2), "{err}");
+    let named = "`cloud.limits[1].window_s` = -5";
+    assert!(err.contains(named), "{err}");
+    // The key as the message names it gives the same message.
+    assert_eq!(check("cloud.limits[1].window_s=-5"), (code, err));
+    // And it edits that entry: the resolved scenario holds it.
+    let o = edgesim(&["check", sc.to_str().unwrap(), "--set", "devices[1].count=7"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: toml::Table = toml::from_str(&text).unwrap();
+    assert_eq!(doc["devices"][1]["count"].as_integer(), Some(7), "{text}");
+    let (code, err) = check("devices[x].count=1");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("malformed index"), "{err}");
+}
