@@ -390,6 +390,7 @@ impl Plan {
 
         let mut axes = Vec::new();
         let mut columns: Vec<String> = Vec::new();
+        let mut paths: Vec<Vec<String>> = Vec::new();
         for (i, a) in file.axes.iter().enumerate() {
             let at = |k: &str| format!("axes[{i}].{k}");
             // A zipped axis (`keys`) takes arrays of one value per key, even with one key.
@@ -418,7 +419,7 @@ impl Plan {
                 } else {
                     "key".into()
                 };
-                if crate::scenario::overrides::key_path(k).is_none() {
+                let Some(path) = crate::scenario::overrides::key_path(k) else {
                     return Err(bad(
                         at(&key),
                         &format!("\"{k}\""),
@@ -426,8 +427,8 @@ impl Plan {
                          devices[1].count), no empty segment"
                             .into(),
                     ));
-                }
-                if k == "seed" {
+                };
+                if path == ["seed"] {
                     return Err(bad(
                         at(&key),
                         k,
@@ -436,9 +437,11 @@ impl Plan {
                             .into(),
                     ));
                 }
-                if columns.contains(k) {
+                // The same key however written (`devices.0.count`, `devices[0].count`).
+                if paths.contains(&path) {
                     return Err(bad(at(&key), k, "this key already has an axis".into()));
                 }
+                paths.push(path);
                 columns.push(k.clone());
             }
             let mut steps = Vec::new();

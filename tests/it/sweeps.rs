@@ -297,6 +297,19 @@ fn bad_sweep_files_are_rejected_before_any_run() {
         &base.replace("\"workload.base_rate_rps\"]", "\"seed\"]"),
         &["axes[2].keys[1]", "seed"],
     );
+    // One key, written twice in the two forms `--set` takes.
+    rejected(
+        "same_key_twice",
+        &sweep_text(
+            "[[axes]]\nkey = \"devices[0].count\"\nvalues = [1, 2]\n[[axes]]\nkey = \"devices.0.count\"\nvalues = [3]\n",
+        ),
+        &["axes[4].key", "devices.0.count", "already has an axis"],
+    );
+    rejected(
+        "bad_index",
+        &sweep_text("[[axes]]\nkey = \"devices[first].count\"\nvalues = [1, 2]\n"),
+        &["axes[3].key", "devices[first].count", "devices[1].count"],
+    );
     // 1 and 1.0 are one value of a float key: the same scenario twice.
     rejected(
         "repeat_int_float",
