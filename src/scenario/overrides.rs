@@ -40,7 +40,7 @@ pub fn key_path(key: &str) -> Option<Vec<String>> {
     for part in key.trim().split('.') {
         let (name, mut rest) = part.split_at(part.find('[').unwrap_or(part.len()));
         let name = name.trim();
-        if name.is_empty() {
+        if name.is_empty() || name.contains(']') {
             return None;
         }
         path.push(name.to_string());
@@ -171,7 +171,8 @@ mod tests {
         );
         assert_eq!(seg("a[1][2].b").as_deref(), Some("a/1/2/b"));
         for bad in [
-            "", "a..b", "[0].a", "a[].b", "a[x].b", "a[1.b", "a[1]x.b", "a[-1]", ".a", "a.",
+            "", "a..b", "[0].a", "a[].b", "a[x].b", "a[1.b", "a[1]x.b", "a[-1]", ".a", "a.", "a]",
+            "a]0[",
         ] {
             assert_eq!(seg(bad), None, "{bad:?}");
         }
@@ -189,6 +190,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("malformed index"), "{err}");
+    }
+
+    /// Random paths over the characters that matter: no panic, and what is read back has no
+    /// empty segment, no bracket, no dot, and reads the same when written with dots.
+    #[test]
+    fn random_key_paths_are_read_or_refused() {
+        use rand::{RngExt, SeedableRng};
+        let mut r = rand_pcg::Pcg64Mcg::seed_from_u64(5);
+        let chars = ['a', 'b', '.', '[', ']', '0', '7', ' ', 'x'];
+        let mut read = 0;
+        for _ in 0..20_000 {
+            let n = r.random_range(0..12);
+            let key: String = (0..n)
+                .map(|_| chars[r.random_range(0..chars.len())])
+                .collect();
+            if let Some(path) = key_path(&key) {
+                read += 1;
+                assert!(!path.is_empty(), "{key:?}");
+                for seg in &path {
+                    assert!(!seg.is_empty() && seg.trim() == seg, "{key:?}: {path:?}");
+                    assert!(!seg.contains(['.', '[', ']']), "{key:?}: {path:?}");
+                }
+                assert_eq!(key_path(&path.join(".")).as_ref(), Some(&path), "{key:?}");
+            }
+        }
+        assert!(read > 1_000, "only {read} paths read");
     }
 
     #[test]
