@@ -223,7 +223,7 @@ pub fn check(plan: &Plan, stats: &[Vec<Stat>]) -> (Vec<Violation>, usize) {
             s.filter
                 .iter()
                 .filter_map(|(k, v)| {
-                    let c = plan.columns.iter().position(|x| x == k)?;
+                    let c = plan.column(k)?;
                     Some((c, value_text(v)))
                 })
                 .collect()
@@ -292,11 +292,8 @@ pub fn figures(plan: &Plan, stats: &[Vec<Stat>]) -> Vec<Figure> {
         .enumerate()
         .filter_map(|(i, p)| {
             let m = super::metrics::index(&p.metric)?;
-            let xc = plan.columns.iter().position(|c| *c == p.x)?;
-            let sc = p
-                .series
-                .as_ref()
-                .and_then(|s| plan.columns.iter().position(|c| c == s));
+            let xc = plan.column(&p.x)?;
+            let sc = p.series.as_ref().and_then(|s| plan.column(s));
             let others: Vec<usize> = (0..plan.columns.len())
                 .filter(|&c| c != xc && Some(c) != sc)
                 .collect();

@@ -628,8 +628,15 @@ impl Plan {
         (i / self.replications as usize, r, self.seed + u64::from(r))
     }
 
-    fn column(&self, key: &str) -> Option<usize> {
-        self.columns.iter().position(|c| c == key)
+    /// The axis column of `key`, however its array entries are written (`devices.0.count`
+    /// or `devices[0].count`).
+    pub(crate) fn column(&self, key: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == key).or_else(|| {
+            let want = crate::scenario::overrides::key_path(key)?;
+            self.columns
+                .iter()
+                .position(|c| crate::scenario::overrides::key_path(c).as_ref() == Some(&want))
+        })
     }
 
     fn check_expectations(&self, path: &Path) -> Result<()> {

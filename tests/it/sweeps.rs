@@ -405,3 +405,34 @@ fn table_valued_axes_run_and_show_inline() {
         &["axes[0].values[1]", "window_s = 60.0", "repeated value"],
     );
 }
+
+/// A sweep's `where` filters and plot axes name its axes' keys in either form `--set` takes:
+/// `devices[0].count` finds the axis written `devices.0.count` (it was "not an axis of this
+/// sweep").
+#[test]
+fn where_and_plots_find_an_axis_in_either_form() {
+    let text = format!(
+        "name = \"forms\"\nscenario = \"{}\"\nreplications = 1\n\
+         [[axes]]\nkey = \"devices.0.count\"\nvalues = [1, 3]\n\
+         [[axes]]\nkey = \"duration_s\"\nvalues = [600]\n\
+         [[expect]]\nname = \"more boards, fewer redirected tokens\"\n\
+         left = {{ metric = \"redirected_tokens\", where = {{ \"devices[0].count\" = 3 }} }}\n\
+         op = \"<\"\n\
+         right = {{ metric = \"redirected_tokens\", where = {{ \"devices.0.count\" = 1 }} }}\n\
+         [[plots]]\nmetric = \"redirected_tokens\"\nx = \"devices[0].count\"\n",
+        shipped("steady.toml").display()
+    );
+    let file = temp_file("sweep-forms", "s.toml", &text);
+    let out = dir("forms");
+    let o = edgesim(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--check",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("1 comparisons, 0 failed"), "{err}");
+    let _ = std::fs::remove_dir_all(&out);
+}
