@@ -424,13 +424,7 @@ fn where_and_plots_find_an_axis_in_either_form() {
     );
     let file = temp_file("sweep-forms", "s.toml", &text);
     let out = dir("forms");
-    let o = edgesim(&[
-        "sweep",
-        file.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--check",
-    ]);
+    let o = sweep(&file, &out, &["--check"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(err.contains("1 comparisons, 0 failed"), "{err}");
