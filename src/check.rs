@@ -454,6 +454,26 @@ pub const MAX_NAME_BYTES: usize = 100;
 /// The most characters of a value or line that an error message echoes.
 pub const EXCERPT_CHARS: usize = 120;
 
+/// The number in environment variable `var`: `None` when it is not set, its value when it is a
+/// finite number that `allowed` accepts, else an error naming the variable, its value and
+/// `problem` (what is allowed).
+pub fn env_number(var: &str, allowed: fn(f64) -> bool, problem: &str) -> Result<Option<f64>> {
+    let Some(raw) = std::env::var_os(var) else {
+        return Ok(None);
+    };
+    let text = raw.to_string_lossy();
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && allowed(v) => Ok(Some(v)),
+        _ => Err(Error::Override {
+            arg: format!(
+                "environment variable {var}={:?}",
+                excerpt(&text, EXCERPT_CHARS)
+            ),
+            problem: problem.into(),
+        }),
+    }
+}
+
 /// `s` cut to `max` characters for an error message, saying how much was left out.
 pub fn excerpt(s: &str, max: usize) -> String {
     if s.chars().count() <= max {

@@ -82,7 +82,8 @@ pub enum Error {
         limit_s: f64,
     },
     /// A command-line override (`--set key=value`, `--seed N`) or an environment variable
-    /// (`EDGESIM_MEMORY_LIMIT_GB`) that cannot be applied.
+    /// (`EDGESIM_MEMORY_LIMIT_GB`, `EDGESIM_PROGRESS_S`; [`crate::check::env_number`]) that
+    /// cannot be applied.
     #[error("{arg}: {problem}")]
     Override {
         /// The flag and its argument as given, e.g. `--set workload.rate_rps=x`, or the

@@ -861,19 +861,12 @@ fn cmd_sweep(cmd: SweepCmd) -> anyhow::Result<bool> {
 /// Seconds between two progress lines of `edgesim plan` when stderr is not a terminal:
 /// `EDGESIM_PROGRESS_S` (a number >= 0), else 30.
 fn progress_interval_s() -> anyhow::Result<f64> {
-    const VAR: &str = "EDGESIM_PROGRESS_S";
-    let Some(raw) = std::env::var_os(VAR) else {
-        return Ok(30.0);
-    };
-    let text = raw.to_string_lossy();
-    match text.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => anyhow::bail!(
-            "environment variable {VAR}={:?}: must be a number of seconds >= 0 between progress \
-             lines (0: a line per run; unset: 30)",
-            edgesim::check::excerpt(&text, edgesim::check::EXCERPT_CHARS)
-        ),
-    }
+    let every_s = edgesim::check::env_number(
+        "EDGESIM_PROGRESS_S",
+        |v| v >= 0.0,
+        "must be a number of seconds >= 0 between progress lines (0: a line per run; unset: 30)",
+    )?;
+    Ok(every_s.unwrap_or(30.0))
 }
 
 /// `edgesim plan` and `edgesim plan merge`.

@@ -49,23 +49,13 @@ pub fn memory_limit_gb() -> f64 {
 /// finite number of gigabytes above 0, else an error naming the variable, its value and what
 /// is allowed.
 pub fn memory_limit_from_env() -> crate::Result<Option<f64>> {
-    let Some(raw) = std::env::var_os(MEMORY_LIMIT_VAR) else {
-        return Ok(None);
-    };
-    let text = raw.to_string_lossy();
-    match text.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(Some(v)),
-        _ => Err(crate::Error::Override {
-            arg: format!(
-                "environment variable {MEMORY_LIMIT_VAR}={:?}",
-                crate::check::excerpt(&text, crate::check::EXCERPT_CHARS)
-            ),
-            problem: format!(
-                "must be a number of gigabytes above 0, e.g. 16 (unset: {DEFAULT_MEMORY_LIMIT_GB} \
-                 GB)"
-            ),
-        }),
-    }
+    crate::check::env_number(
+        MEMORY_LIMIT_VAR,
+        |v| v > 0.0,
+        &format!(
+            "must be a number of gigabytes above 0, e.g. 16 (unset: {DEFAULT_MEMORY_LIMIT_GB} GB)"
+        ),
+    )
 }
 
 /// The most trace rows one run may replay: each is a request in flight (a trace's requests are

@@ -240,12 +240,13 @@ fn plan_progress_lines_off_a_terminal() {
     let default = stderr(None, "default");
     assert!(!default.contains(" runs simulated in "), "{default}");
     // The header gives the size of one run.
-    let per_run = Planner::load(&path).unwrap().requests_per_run.round();
+    let pl = Planner::load(&path).unwrap();
     assert!(
         default.starts_with(&format!(
-            "plan small: 2 device types, a grid of {} plans x 3 replications of about {per_run} \
+            "plan small: 2 device types, a grid of {} plans x 3 replications of about {} \
              requests each\n",
-            Planner::load(&path).unwrap().grid_size()
+            pl.grid_size(),
+            pl.requests_per_run.round()
         )),
         "{default}"
     );
