@@ -141,18 +141,16 @@ pub enum Method {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchFile {
-    /// Selection policies: a kind (`"load_aware"`) or a `[selection]` table (default: the
-    /// scenario's).
-    #[serde(default)]
-    pub policies: Vec<toml::Value>,
-    /// Rate limiters: `[rate_limit]` tables, or `"none"` (default: the scenario's).
-    #[serde(default)]
-    pub rate_limits: Vec<toml::Value>,
+    /// Selection policies: a kind (`"load_aware"`) or a `[selection]` table (absent: the
+    /// scenario's; an empty list is refused).
+    pub policies: Option<Vec<toml::Value>>,
+    /// Rate limiters: `[rate_limit]` tables, or `"none"` (absent: the scenario's; an empty
+    /// list is refused).
+    pub rate_limits: Option<Vec<toml::Value>>,
     /// Clouds: `"none"` (no cloud: edge-only), a catalogue model (the scenario's `[cloud]`
     /// with that model and its preset latency and prices), or a whole `[cloud]` table
-    /// (default: `"none"` and the scenario's cloud).
-    #[serde(default)]
-    pub clouds: Vec<toml::Value>,
+    /// (absent: `"none"` and the scenario's cloud; an empty list is refused).
+    pub clouds: Option<Vec<toml::Value>>,
     /// `branch_and_bound` (default) or `grid`.
     #[serde(default)]
     pub method: Method,
@@ -173,9 +171,9 @@ pub struct SearchFile {
 impl Default for SearchFile {
     fn default() -> Self {
         SearchFile {
-            policies: Vec::new(),
-            rate_limits: Vec::new(),
-            clouds: Vec::new(),
+            policies: None,
+            rate_limits: None,
+            clouds: None,
             method: Method::default(),
             assume_monotone: false,
             screen_margin: DEFAULT_SCREEN_MARGIN,
@@ -446,23 +444,21 @@ impl Planner {
         let costs = Costs::from_file(&cx, &file.costs, &base_sc)?;
         let types = Self::types(&cx, &file.types)?;
         let search = &file.search;
-        let policies = if search.policies.is_empty() {
-            vec![Choice {
+        let policies = match &search.policies {
+            None => vec![Choice {
                 label: base_sc.selection.kind.name().to_string(),
                 table: base.get("selection").cloned(),
-            }]
-        } else {
-            Self::choices(&cx, "search.policies", &search.policies, "kind")?
+            }],
+            Some(v) => Self::choices(&cx, "search.policies", v, "kind")?,
         };
-        let rate_limits = if search.rate_limits.is_empty() {
-            vec![Choice {
+        let rate_limits = match &search.rate_limits {
+            None => vec![Choice {
                 label: base_sc.rate_limit.describe(),
                 table: base.get("rate_limit").cloned(),
-            }]
-        } else {
-            Self::choices(&cx, "search.rate_limits", &search.rate_limits, "kind")?
+            }],
+            Some(v) => Self::choices(&cx, "search.rate_limits", v, "kind")?,
         };
-        let clouds = Self::clouds(&cx, &search.clouds, &base, &base_sc)?;
+        let clouds = Self::clouds(&cx, search.clouds.as_deref(), &base, &base_sc)?;
         if !(0.0..=10.0).contains(&search.screen_margin) {
             return Err(cx.bad(
                 "search.screen_margin",
@@ -597,7 +593,20 @@ impl Planner {
         Ok(out)
     }
 
+    /// An empty list searches nothing: refused, saying what leaving the key out gives.
+    fn no_empty_list(cx: &Checker, key: &str, values: &[toml::Value], absent: &str) -> Result<()> {
+        if values.is_empty() {
+            return Err(cx.bad(
+                key,
+                "[]",
+                format!("give at least one option, or leave the key out for {absent}"),
+            ));
+        }
+        Ok(())
+    }
+
     fn choices(cx: &Checker, key: &str, values: &[toml::Value], tag: &str) -> Result<Vec<Choice>> {
+        Self::no_empty_list(cx, key, values, "the scenario's")?;
         let mut out: Vec<Choice> = Vec::new();
         for (i, v) in values.iter().enumerate() {
             let table = match v {
@@ -635,7 +644,7 @@ impl Planner {
 
     fn clouds(
         cx: &Checker,
-        values: &[toml::Value],
+        values: Option<&[toml::Value]>,
         base: &toml::Value,
         base_sc: &Scenario,
     ) -> Result<Vec<Choice>> {
@@ -643,7 +652,7 @@ impl Planner {
             .get("cloud")
             .cloned()
             .unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
-        if values.is_empty() {
+        let Some(values) = values else {
             let mut out = vec![Choice {
                 label: "none".into(),
                 table: None,
@@ -655,7 +664,13 @@ impl Planner {
                 });
             }
             return Ok(out);
-        }
+        };
+        Self::no_empty_list(
+            cx,
+            "search.clouds",
+            values,
+            "\"none\" and the scenario's cloud",
+        )?;
         let mut out: Vec<Choice> = Vec::new();
         for (i, v) in values.iter().enumerate() {
             let at = format!("search.clouds[{i}]");

@@ -533,6 +533,33 @@ fn bad_plan_files_are_rejected_before_any_run() {
         |t| t.replace("\"gpt-4o-mini\"]", "\"gpt-17\"]"),
         &["search.clouds[1]", "gpt-17"],
     );
+    // An empty list searched the default in silence: `policies = []` ran the scenario's
+    // policy. Each of the three lists is refused empty, saying what leaving it out gives.
+    for (line, key, default) in [
+        ("policies = [", "search.policies", "the scenario's"),
+        ("rate_limits = [", "search.rate_limits", "the scenario's"),
+        (
+            "clouds = [",
+            "search.clouds",
+            "\"none\" and the scenario's cloud",
+        ),
+    ] {
+        rejected(
+            |t| {
+                t.lines()
+                    .map(|l| {
+                        if l.starts_with(line) {
+                            format!("{line}]")
+                        } else {
+                            l.to_string()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            },
+            &[&format!("`{key}` = []"), "leave the key out", default],
+        );
+    }
     rejected(
         |t| {
             t.replace(
