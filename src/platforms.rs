@@ -114,7 +114,7 @@ pub fn profiles(dir: Option<&Path>) -> Result<Vec<DeviceProfile>> {
             .collect();
     };
     let mut files: Vec<_> = std::fs::read_dir(dir)
-        .map_err(Error::io(dir, "cannot list profiles in"))?
+        .map_err(Error::io(dir, "cannot list this folder of profiles"))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|f| {
             f.extension().is_some_and(|e| e == "toml")

@@ -264,7 +264,8 @@ fn every_shipped_profile_runs_every_model_it_calibrates() {
 }
 
 /// `edgesim platforms` refuses a task no model has a quality figure for (it printed a table of
-/// "-"), and token counts outside [1, 10,000,000], as a scenario does; exit code 2.
+/// "-"), token counts outside [1, 10,000,000], as a scenario does, and a missing folder of
+/// profiles; exit code 2.
 #[test]
 fn platforms_refuses_unknown_tasks_and_token_counts_out_of_range() {
     for (args, needles) in [
@@ -280,6 +281,12 @@ fn platforms_refuses_unknown_tasks_and_token_counts_out_of_range() {
         (
             &["--output-tokens", "4294967295"],
             &["--output-tokens 4294967295", "[1, 10000000]"],
+        ),
+        // A missing folder is named, with what could not be done to it (the message read
+        // "FOLDER: cannot list profiles in: No such file").
+        (
+            &["--calibration", "no-such-folder-of-profiles"],
+            &["no-such-folder-of-profiles: cannot list this folder of profiles: "],
         ),
     ] {
         let out = edgesim(&[&["platforms"][..], args].concat());
