@@ -22,6 +22,15 @@ pub fn parse_set(arg: &str) -> Result<(Vec<String>, toml::Value)> {
     let raw = raw.trim();
     let value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
         Ok(mut t) => t.remove("v").ok_or_else(|| err("no value"))?,
+        Err(e) if looks_numeric(raw) => {
+            // `1e400` or a 20-digit integer: a number TOML cannot hold, not a word to be
+            // taken as a string (which then read "invalid type: string, expected f64").
+            return Err(err(&format!(
+                "the value is not a number TOML can read ({}); numbers are 64-bit: integers \
+                 of at most 19 digits, finite floats",
+                e.message()
+            )));
+        }
         Err(_) if !raw.is_empty() && !raw.contains(['"', '\'', '[', '{', '=']) => {
             toml::Value::String(raw.to_string())
         }
@@ -30,6 +39,16 @@ pub fn parse_set(arg: &str) -> Result<(Vec<String>, toml::Value)> {
         }
     };
     Ok((path, value))
+}
+
+/// Whether `raw` is written as a number (or a date): a digit, sign or point first, and only
+/// digits, signs, points, exponents and `_` (`1e400`, `1_000_`, `2024-13-01`, `.5`).
+fn looks_numeric(raw: &str) -> bool {
+    raw.starts_with(|c: char| c.is_ascii_digit() || "+-.".contains(c))
+        && raw.contains(|c: char| c.is_ascii_digit())
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_digit() || "+-._eE".contains(c))
 }
 
 /// The segments of a key path, `None` if it is malformed: dotted names, an array entry by its
@@ -156,6 +175,37 @@ mod tests {
         assert_eq!(doc["sel"]["kind"].as_str(), Some("random"));
         assert_eq!(doc["d"][1]["n"].as_integer(), Some(7));
         assert_eq!(doc["x"].as_str(), Some("quoted"));
+    }
+
+    /// A number TOML cannot hold is refused as such; it was taken as a bare word, a string,
+    /// and the message said "invalid type: string \"1e400\", expected f64". Words that start
+    /// with a digit stay strings.
+    #[test]
+    fn numbers_toml_cannot_hold_are_not_taken_as_words() {
+        for raw in [
+            "1e400",
+            "99999999999999999999",
+            "1_000_",
+            "1.5.2",
+            ".5",
+            "2024-13-01",
+        ] {
+            let e = parse_set(&format!("duration_s={raw}"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with(&format!(
+                    "duration_s={raw}: the value is not a number TOML can read ("
+                )),
+                "{e}"
+            );
+        }
+        for (raw, value) in [("3600s", "3600s"), ("2024-run", "2024-run"), ("-", "-")] {
+            let (_, v) = parse_set(&format!("k={raw}")).unwrap();
+            assert_eq!(v.as_str(), Some(value));
+        }
+        let (_, v) = parse_set("k=-1.5e3").unwrap();
+        assert_eq!(v.as_float(), Some(-1500.0));
     }
 
     /// Error messages name array entries in brackets (`cloud.limits[1].window_s`); `--set`
