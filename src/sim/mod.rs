@@ -24,7 +24,7 @@ mod routing;
 
 pub use routing::{OnDeviceFailure, RoutingFile, RoutingSpec};
 
-use crate::cloud::{CloudAnswer, CloudState, OnRefused};
+use crate::cloud::{CloudAnswer, CloudState};
 use crate::device::DeviceId;
 use crate::engine::{self, Classify, EventQueue, Model};
 use crate::error::{Error, Result};
@@ -477,7 +477,7 @@ impl<'a, R: Recorder> World<'a, R> {
             return;
         }
         let r = &mut self.reqs[slot as usize];
-        if cloud.on_refused == OnRefused::Retry && r.retries < cloud.max_retries {
+        if cloud.retries_refused() && r.retries < cloud.max_retries {
             let wait_ms = self.clouds[0].jittered_ms(cloud.retry_wait_ms(r.retries));
             r.retries += 1;
             self.clouds[0].counters.retries += 1;
