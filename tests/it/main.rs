@@ -6,6 +6,7 @@
 //! - `routing`: hand-worked small cases for each policy, limiter and the device model.
 //! - `bad_input`: every class of bad input gives a clear error and exit code 2.
 //! - `cli`: the command line end to end, and the golden summary.
+//! - `docs`: every output column and summary key is defined in the docs.
 
 mod bad_input;
 mod calibrate;
@@ -13,6 +14,7 @@ mod cli;
 mod cloud;
 mod common;
 mod determinism;
+mod docs;
 mod failures;
 mod figures;
 mod fleet;
