@@ -27,7 +27,8 @@ pub fn parse_set(arg: &str) -> Result<(Vec<String>, toml::Value)> {
             // taken as a string (which then read "invalid type: string, expected f64").
             return Err(err(&format!(
                 "the value is not a number TOML can read ({}); numbers are 64-bit: integers \
-                 of at most 19 digits, finite floats",
+                 of at most 19 digits, finite floats (text that looks like a number goes in \
+                 quotes: 'key=\"1-2\"')",
                 e.message()
             )));
         }
@@ -200,6 +201,11 @@ mod tests {
                 "{e}"
             );
         }
+        // Text that looks like a number is refused bare, taken in quotes.
+        let e = parse_set("name=1-2").unwrap_err().to_string();
+        assert!(e.contains("goes in quotes"), "{e}");
+        let (_, v) = parse_set("name=\"1-2\"").unwrap();
+        assert_eq!(v.as_str(), Some("1-2"));
         for (raw, value) in [("3600s", "3600s"), ("2024-run", "2024-run"), ("-", "-")] {
             let (_, v) = parse_set(&format!("k={raw}")).unwrap();
             assert_eq!(v.as_str(), Some(value));
