@@ -452,7 +452,10 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
         m.prefill_tps,
         m.decode_tps
             .iter()
-            .map(|d| (d * 10.0).round() / 10.0)
+            // Tenths, but a speed so large that ten times it overflows is shown whole.
+            .map(|d| Some((d * 10.0).round() / 10.0)
+                .filter(|r| r.is_finite())
+                .unwrap_or(*d))
             .collect::<Vec<_>>(),
         m.decode_ms_per_1k_context,
         m.busy_w,
