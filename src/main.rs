@@ -453,9 +453,10 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
         m.decode_tps
             .iter()
             // Tenths, but a speed so large that ten times it overflows is shown whole.
-            .map(|d| Some((d * 10.0).round() / 10.0)
-                .filter(|r| r.is_finite())
-                .unwrap_or(*d))
+            .map(|&d| {
+                let tenths = (d * 10.0).round() / 10.0;
+                if tenths.is_finite() { tenths } else { d }
+            })
             .collect::<Vec<_>>(),
         m.decode_ms_per_1k_context,
         m.busy_w,
