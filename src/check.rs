@@ -484,9 +484,34 @@ pub fn excerpt(s: &str, max: usize) -> String {
     }
 }
 
+/// An error's key moved under another table: `key` with its leading path `from` (the whole
+/// key, or followed by `.` or `[`) replaced by `to`; any other key is returned as it is.
+/// (`rate_limit.window_s` checked as a cloud limit is `cloud.limits[1].window_s`.)
+pub fn rebase_key(key: &str, from: &str, to: &str) -> String {
+    match key.strip_prefix(from) {
+        Some(rest) if rest.is_empty() || rest.starts_with(['.', '[']) => format!("{to}{rest}"),
+        _ => key.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_rebased_only_at_their_start() {
+        let r = |k: &str| rebase_key(k, "cloud", "cloud.fallbacks[0]");
+        assert_eq!(r("cloud.model"), "cloud.fallbacks[0].model");
+        assert_eq!(r("cloud"), "cloud.fallbacks[0]");
+        assert_eq!(
+            r("cloud.limits[1].limit"),
+            "cloud.fallbacks[0].limits[1].limit"
+        );
+        // Not a path under `cloud`: as it is (`replacen` turned the first into
+        // `cloud.fallbacks[0]_model` and the second into `model_cloud.fallbacks[0]`).
+        assert_eq!(r("cloud_model"), "cloud_model");
+        assert_eq!(r("model_cloud"), "model_cloud");
+    }
 
     #[test]
     fn a_file_of_another_kind_is_named_and_a_mistake_is_not() {

@@ -381,7 +381,11 @@ impl CloudSpec {
                     problem,
                 } => Error::Invalid {
                     path,
-                    key: key.replacen("rate_limit", &format!("cloud.limits[{i}]"), 1),
+                    key: crate::check::rebase_key(
+                        &key,
+                        "rate_limit",
+                        &format!("cloud.limits[{i}]"),
+                    ),
                     value,
                     problem,
                 },
@@ -607,7 +611,7 @@ impl CloudSpec {
                     problem,
                 } => Error::Invalid {
                     path,
-                    key: k.replacen("cloud", &key, 1),
+                    key: crate::check::rebase_key(&k, "cloud", &key),
                     value,
                     problem,
                 },
