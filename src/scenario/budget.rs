@@ -245,7 +245,7 @@ pub fn check(cx: &Checker, sc: &Scenario) -> Result<Estimate> {
             value,
             format!(
                 "the run would hold about {} requests in flight and need about {} GB of \
-                 memory, more than the {limit} GB allowed (set EDGESIM_MEMORY_LIMIT_GB to allow \
+                 memory, more than the {limit} GB allowed (set {MEMORY_LIMIT_VAR} to allow \
                  more); {}",
                 if e.in_flight < 1e5 {
                     format!("{:.0}", e.in_flight)

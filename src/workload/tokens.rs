@@ -389,11 +389,12 @@ fn empirical(
                 format!("\"{trace}\""),
                 format!(
                     "the trace has {} rows, more than the {} an empirical distribution may hold \
-                     within the memory limit of {} GB (EDGESIM_MEMORY_LIMIT_GB sets it); use a \
+                     within the memory limit of {} GB ({} sets it); use a \
                      sample of its rows",
                     t.in_file,
                     t.rows.len(),
-                    crate::check::num(crate::scenario::budget::memory_limit_gb())
+                    crate::check::num(crate::scenario::budget::memory_limit_gb()),
+                    crate::scenario::budget::MEMORY_LIMIT_VAR
                 ),
             ));
         }

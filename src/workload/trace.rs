@@ -89,11 +89,12 @@ impl File {
         if trace.truncated() && self.max_requests.is_none_or(|m| m > kept) {
             let why = format!(
                 "the trace has {} rows, more than the {kept} a run may replay within its memory \
-                 limit of {} GB ({} bytes per request in flight; EDGESIM_MEMORY_LIMIT_GB sets the \
+                 limit of {} GB ({} bytes per request in flight; {} sets the \
                  limit)",
                 trace.in_file,
                 crate::check::num(crate::scenario::budget::memory_limit_gb()),
-                crate::scenario::budget::BYTES_PER_REQUEST
+                crate::scenario::budget::BYTES_PER_REQUEST,
+                crate::scenario::budget::MEMORY_LIMIT_VAR
             );
             return Err(match self.max_requests {
                 Some(m) => cx.bad(
