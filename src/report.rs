@@ -132,14 +132,28 @@ pub fn to_table(s: &Summary) -> String {
         format!("{} kJ", fixed(s.edge_energy_j / 1000.0, 1)),
         fixed(s.edge_request_energy_j / 1000.0, 1)
     );
+    // Too-long refusals only arise where devices' contexts differ: shown only then, so that
+    // the line reads as before elsewhere.
+    let too_long = match s.too_long_attempts {
+        0 => String::new(),
+        n => format!(", too long {}", thousands(n)),
+    };
     let _ = writeln!(
         o,
-        "{:<22}{:>12}  (rate limit {}, device full {})",
+        "{:<22}{:>12}  (rate limit {}, device full {}{too_long})",
         "edge attempts refused",
-        thousands(s.throttled_attempts + s.full_attempts),
+        thousands(s.throttled_attempts + s.full_attempts + s.too_long_attempts),
         thousands(s.throttled_attempts),
         thousands(s.full_attempts)
     );
+    if s.oversized > 0 {
+        let _ = writeln!(
+            o,
+            "{:<22}{:>12}  (longer than every device's context: they skip the edge)",
+            "oversized requests",
+            thousands(s.oversized)
+        );
+    }
     if let Some(f) = &s.cloud_faults {
         let _ = writeln!(
             o,

@@ -62,6 +62,8 @@ pub const METRICS: &[Metric] = &[
     m!("edge_tokens", |s| Some(s.edge_tokens as f64)),
     m!("throttled_attempts", |s| Some(s.throttled_attempts as f64)),
     m!("full_attempts", |s| Some(s.full_attempts as f64)),
+    m!("too_long_attempts", |s| Some(s.too_long_attempts as f64)),
+    m!("oversized", |s| Some(s.oversized as f64)),
     m!("cloud_cost_usd", |s| Some(s.cloud_cost_usd)),
     m!("edge_energy_j", |s| Some(s.edge_energy_j)),
     m!("edge_request_energy_j", |s| Some(s.edge_request_energy_j)),
@@ -99,6 +101,14 @@ pub const METRICS: &[Metric] = &[
         .cloud_faults
         .as_ref()
         .map(|f| f.availability)),
+    m!("device_availability", |s| s
+        .device_faults
+        .as_ref()
+        .map(|f| f.availability)),
+    m!("device_interrupted", |s| s
+        .device_faults
+        .as_ref()
+        .map(|f| f.interrupted as f64)),
 ];
 
 /// The index of metric `name`.

@@ -83,6 +83,91 @@ fn run_prints_a_table_and_json_with_the_documented_keys() {
     assert!(pos("requests_total") < pos("served_edge") && pos("served_edge") < pos("devices"));
 }
 
+/// The table names every reason the edge refused: attempts too long for one device's context
+/// (steady.toml's Orin Nano boards cut to 300 tokens, which its AGX boards hold) and requests
+/// longer than every device's (the Azure trace's long prompts), with the JSON's counts. Where
+/// neither happens, the line reads as before: rate limit and device full only.
+#[test]
+fn the_table_names_too_long_attempts_and_oversized_requests() {
+    let root = root();
+    let cases: [(&str, &[&str]); 3] = [
+        (
+            "scenarios/steady.toml",
+            &["--set", "devices.0.ctx_tokens=300"],
+        ),
+        ("scenarios/azure-trace.toml", &[]),
+        ("scenarios/bursty.toml", &[]),
+    ];
+    for (scenario, sets) in cases {
+        let args = |json: bool| {
+            let mut a = vec!["run", scenario, "--no-out"];
+            a.extend_from_slice(sets);
+            if json {
+                a.push("--json");
+            }
+            a
+        };
+        let j = json(&edgesim(&args(true), &root));
+        let table = String::from_utf8_lossy(&edgesim(&args(false), &root).stdout).into_owned();
+        let n = |k: &str| j[k].as_u64().unwrap();
+        let line = |label: &str| {
+            table
+                .lines()
+                .find(|l| l.starts_with(label))
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        };
+        let fmt = |x: u64| {
+            let s = x.to_string();
+            let mut o = String::new();
+            for (i, c) in s.chars().enumerate() {
+                if i > 0 && (s.len() - i) % 3 == 0 {
+                    o.push(',');
+                }
+                o.push(c);
+            }
+            o
+        };
+        let (throttled, full, too_long) = (
+            n("throttled_attempts"),
+            n("full_attempts"),
+            n("too_long_attempts"),
+        );
+        let tail = if too_long > 0 {
+            format!(", too long {})", fmt(too_long))
+        } else {
+            ")".to_string()
+        };
+        assert_eq!(
+            line("edge attempts refused"),
+            Some(format!(
+                "edge attempts refused {} (rate limit {}, device full {}{tail}",
+                fmt(throttled + full + too_long),
+                fmt(throttled),
+                fmt(full)
+            )),
+            "{scenario}:\n{table}"
+        );
+        let oversized = line("oversized requests");
+        match n("oversized") {
+            0 => assert_eq!(oversized, None, "{scenario}:\n{table}"),
+            k => assert!(
+                oversized
+                    .is_some_and(|l| l.starts_with(&format!("oversized requests {} (", fmt(k)))),
+                "{scenario}:\n{table}"
+            ),
+        }
+        match scenario {
+            "scenarios/steady.toml" => {
+                assert!(too_long > 0, "the case must refuse too-long attempts")
+            }
+            "scenarios/azure-trace.toml" => {
+                assert!(n("oversized") > 0, "the case must have oversized requests")
+            }
+            _ => assert!(too_long == 0 && n("oversized") == 0),
+        }
+    }
+}
+
 #[test]
 fn set_and_seed_override_the_scenario() {
     let root = root();

@@ -430,3 +430,87 @@ fn where_and_plots_find_an_axis_in_either_form() {
     assert!(err.contains("1 comparisons, 0 failed"), "{err}");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// The columns of refusals and device failures hold the run's summary keys: a sweep of the
+/// failures scenario (boards that fail) over the store boards' context, against `run --json`
+/// of the same point and seed. 300 tokens refuses many requests on the store boards only
+/// (`too_long_attempts`) and, with the site boards cut to 300 too, makes long requests
+/// `oversized`.
+#[test]
+fn refusal_and_failure_columns_hold_the_summary() {
+    let text = format!(
+        "name = \"t\"\nscenario = \"{}\"\nseed = 3\n\
+         [[axes]]\nkeys = [\"devices.0.ctx_tokens\", \"devices.1.ctx_tokens\"]\n\
+         values = [[300, 4096], [300, 300], [4096, 4096]]\n\
+         [[axes]]\nkey = \"duration_s\"\nvalues = [1800]\n",
+        shipped("failures.toml").display()
+    );
+    let file = temp_file("sweep-faults", "s.toml", &text);
+    let out = dir("faults");
+    let o = sweep(&file, &out, &[]);
+    assert_eq!(o.status.code(), Some(0));
+    let (h, rows) = csv(&out.join("runs.csv"));
+    let c = |name: &str| h.iter().position(|x| x == name).unwrap();
+    assert_eq!(rows.len(), 3);
+    let mut seen = (false, false);
+    for r in &rows {
+        let (store, site) = (&r[c("devices.0.ctx_tokens")], &r[c("devices.1.ctx_tokens")]);
+        let run = edgesim(&[
+            "run",
+            shipped("failures.toml").to_str().unwrap(),
+            "--no-out",
+            "--json",
+            "--seed",
+            &r[c("seed")],
+            "--set",
+            &format!("devices.0.ctx_tokens={store}"),
+            "--set",
+            &format!("devices.1.ctx_tokens={site}"),
+            "--set",
+            "duration_s=1800",
+        ]);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let j: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        let f = &j["device_faults"];
+        for (col, want) in [
+            ("too_long_attempts", &j["too_long_attempts"]),
+            ("oversized", &j["oversized"]),
+            ("device_availability", &f["availability"]),
+            ("device_interrupted", &f["interrupted"]),
+        ] {
+            let got: f64 = r[c(col)].parse().unwrap();
+            assert_eq!(Some(got), want.as_f64(), "{col} at {store}, {site}");
+        }
+        seen.0 |= j["too_long_attempts"].as_u64() > Some(0);
+        seen.1 |= j["oversized"].as_u64() > Some(0);
+    }
+    assert_eq!(
+        seen,
+        (true, true),
+        "the grid must refuse too-long attempts and oversized requests"
+    );
+    // Without failures the failure columns are empty.
+    let text = text.replace(
+        shipped("failures.toml").to_str().unwrap(),
+        shipped("steady.toml").to_str().unwrap(),
+    );
+    let text = text.replace("[[300, 4096], [300, 300], [4096, 4096]]", "[[300, 4096]]");
+    let file = temp_file("sweep-faults", "steady.toml", &text);
+    let out2 = dir("faults-steady");
+    assert_eq!(sweep(&file, &out2, &[]).status.code(), Some(0));
+    let (h, rows) = csv(&out2.join("runs.csv"));
+    let c = |name: &str| h.iter().position(|x| x == name).unwrap();
+    assert_eq!(
+        (
+            rows[0][c("device_availability")].as_str(),
+            rows[0][c("device_interrupted")].as_str()
+        ),
+        ("", "")
+    );
+    let _ = std::fs::remove_dir_all(&out);
+    let _ = std::fs::remove_dir_all(&out2);
+}
