@@ -128,9 +128,11 @@ fn narrowest_bucket_s(span_s: f64, devices: usize, max_points: f64) -> f64 {
     (need_s / scale).ceil() * scale
 }
 
-/// What a time series of `buckets` buckets over `devices` devices exceeds, for errors.
+/// What a time series of `buckets` buckets over `devices` devices exceeds, for errors: the
+/// bound that sets the narrowest width allowed ([`max_series_buckets`]), so that the width the
+/// error gives and the limit it names agree.
 fn series_excess(buckets: f64, devices: usize, max_points: f64) -> String {
-    if buckets > MAX_BUCKETS {
+    if max_series_buckets(devices, max_points) >= MAX_BUCKETS {
         format!("more than the {MAX_BUCKETS:e} allowed")
     } else {
         format!(
