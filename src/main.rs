@@ -370,6 +370,18 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
         a.prompts.iter().all(|&p| (1..=max_tokens).contains(&p)) && !a.prompts.is_empty(),
         "--prompts: lengths must lie in [1, {max_tokens}]"
     );
+    if let Some((i, p)) = a
+        .prompts
+        .iter()
+        .enumerate()
+        .find(|&(i, p)| a.prompts[..i].contains(p))
+    {
+        anyhow::bail!(
+            "--prompts: {p} is given twice (again as number {} in the list); give each length \
+             once (the prefill curve holds one speed per length)",
+            i + 1
+        );
+    }
     anyhow::ensure!(
         a.contexts.iter().all(|&c| c <= max_tokens),
         "--contexts: contexts must be at most {max_tokens} tokens"

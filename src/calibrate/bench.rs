@@ -174,10 +174,18 @@ pub fn to_measurements(
             }
         }
         match (e.n_prompt, e.n_gen) {
-            (p, 0) if p > 0 => m.prefill.push(PrefillPoint {
-                prompt_tokens: p,
-                ttft_s: samples(e).iter().map(|ts| f64::from(p) / ts).collect(),
-            }),
+            (p, 0) if p > 0 => {
+                // Repeated tests of one prompt length are pooled into one point, as the curve
+                // holds one speed per length.
+                let ttft: Vec<f64> = samples(e).iter().map(|ts| f64::from(p) / ts).collect();
+                match m.prefill.iter_mut().find(|x| x.prompt_tokens == p) {
+                    Some(x) => x.ttft_s.extend(ttft),
+                    None => m.prefill.push(PrefillPoint {
+                        prompt_tokens: p,
+                        ttft_s: ttft,
+                    }),
+                }
+            }
             (0, g) if g > 0 => {
                 // Repeated tests of one (depth, n_gen) are pooled into one point.
                 let context = f64::from(e.n_depth) + (f64::from(g) + 1.0) / 2.0;

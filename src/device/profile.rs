@@ -125,13 +125,6 @@ pub(crate) fn check_profile(path: &Path, key: &str, p: &DeviceProfile) -> Result
             Err(bad(k, &v, "must be a finite number > 0"))
         }
     };
-    let nonneg = |k: String, v: f64| {
-        if v.is_finite() && v >= 0.0 {
-            Ok(())
-        } else {
-            Err(bad(k, &v, "must be a finite number >= 0"))
-        }
-    };
     let watts = |k: String, v: f64| {
         if v.is_finite() && (0.0..=MAX_WATTS).contains(&v) {
             Ok(())
@@ -154,6 +147,19 @@ pub(crate) fn check_profile(path: &Path, key: &str, p: &DeviceProfile) -> Result
                     "must be a finite speed of at least {} tokens/s",
                     crate::check::MIN_TOKENS_PER_S
                 ),
+            ))
+        }
+    };
+    // A time in ms that the simulated clock can hold ([`crate::time::MAX_INPUT_S`]).
+    let max_ms = crate::time::MAX_INPUT_S * 1000.0;
+    let ms = |k: String, v: f64| {
+        if v.is_finite() && (0.0..=max_ms).contains(&v) {
+            Ok(())
+        } else {
+            Err(bad(
+                k,
+                &crate::check::num(v),
+                &format!("must be a time in ms from 0 to {max_ms:e} (the simulated clock)"),
             ))
         }
     };
@@ -192,8 +198,18 @@ pub(crate) fn check_profile(path: &Path, key: &str, p: &DeviceProfile) -> Result
         for (j, (x, y)) in m.prefill_curve.iter().enumerate() {
             pos(k(&format!("prefill_curve[{j}][0]")), *x)?;
             speed(k(&format!("prefill_curve[{j}][1]")), *y)?;
+            if let Some(i) = m.prefill_curve[..j].iter().position(|p| p.0 == *x) {
+                return Err(bad(
+                    k(&format!("prefill_curve[{j}][0]")),
+                    &crate::check::num(*x),
+                    &format!(
+                        "is the prompt length of prefill_curve[{i}] too: give each length once \
+                         (the curve is interpolated between lengths)"
+                    ),
+                ));
+            }
         }
-        nonneg(k("ttft_overhead_ms"), m.ttft_overhead_ms)?;
+        ms(k("ttft_overhead_ms"), m.ttft_overhead_ms)?;
         if m.decode_tps.is_empty() {
             return Err(bad(
                 k("decode_tps"),
@@ -204,7 +220,7 @@ pub(crate) fn check_profile(path: &Path, key: &str, p: &DeviceProfile) -> Result
         for (j, d) in m.decode_tps.iter().enumerate() {
             speed(k(&format!("decode_tps[{j}]")), *d)?;
         }
-        nonneg(k("decode_ms_per_1k_context"), m.decode_ms_per_1k_context)?;
+        ms(k("decode_ms_per_1k_context"), m.decode_ms_per_1k_context)?;
         watts(k("busy_w"), m.busy_w)?;
         for (j, w) in m.busy_w_by_streams.iter().enumerate() {
             watts(k(&format!("busy_w_by_streams[{j}]")), *w)?;

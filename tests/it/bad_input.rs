@@ -727,6 +727,57 @@ fn profile_watts_are_bounded() {
     // `watt_flags_are_bounded`.
 }
 
+/// A profile's prefill curve gives each prompt length once (two speeds at one length made the
+/// curve jump there, silently), and its times in ms fit the simulated clock (a
+/// `ttft_overhead_ms` of 1e300 was taken, and the run failed only after running, when its
+/// clock overflowed).
+#[test]
+fn profile_curves_and_times_are_checked() {
+    let base = WORKLOAD.to_string() + &inline_device("d", 1, 0, &[10.0], 10.0, 5.0);
+    for (tag, line, needles) in [
+        (
+            "curve_twice",
+            "prefill_curve = [[512, 300.0], [64, 100.0], [512, 350.0]]",
+            &[
+                "`devices[0].inline.models[0].prefill_curve[2][0]` = 512",
+                "prompt length of prefill_curve[0] too",
+            ][..],
+        ),
+        (
+            "overhead_huge",
+            "ttft_overhead_ms = 1e300",
+            &[
+                "`devices[0].inline.models[0].ttft_overhead_ms` = 1e300",
+                "from 0 to 1e15",
+            ][..],
+        ),
+        (
+            "context_negative",
+            "decode_ms_per_1k_context = -1",
+            &["`devices[0].inline.models[0].decode_ms_per_1k_context` = -1"][..],
+        ),
+    ] {
+        fails(tag, &format!("{base}{line}\n"), needles);
+    }
+    // An unsorted curve, and the bounds themselves, are allowed.
+    for line in [
+        "prefill_curve = [[512, 300.0], [64, 100.0]]",
+        "ttft_overhead_ms = 1e15",
+    ] {
+        let path = temp_file("curve_ok", "ok.toml", &format!("{base}{line}\n"));
+        let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+            .arg("check")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{line}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 /// Prices are bounded (`check::MAX_USD_PER_1K_TOKENS`, `MAX_CENTS_PER_KWH`): a cloud price of
 /// 1e307 USD per 1,000 tokens made the cloud cost infinite (`$inf` in the report, `null` in
 /// summary.json).

@@ -827,3 +827,86 @@ fn out_replaces_only_a_device_profile() {
     let p: DeviceProfile = toml::from_str(&text).unwrap();
     assert_eq!(p.models[0].model, "smollm2-135m-instruct.q4_1");
 }
+
+/// Repeated llama-bench prompt tests of one length (`-p 256 -p 256`, or two runs' results put
+/// together) are pooled into one point of the prefill curve, which holds one speed per length:
+/// the profile is the one made from a single test holding all their samples. Repeated
+/// `--prompts` lengths are refused before anything is measured.
+#[test]
+fn repeated_prompt_lengths_are_pooled_or_refused() {
+    let entries: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(fixture()).unwrap()).unwrap();
+    let extra = [200.0, 210.0];
+    let mut split = entries.clone();
+    let mut again = entries
+        .iter()
+        .find(|e| e["n_prompt"] == 256)
+        .unwrap()
+        .clone();
+    again["samples_ts"] = serde_json::json!(extra);
+    split.push(again);
+    let mut pooled = entries.clone();
+    for e in &mut pooled {
+        if e["n_prompt"] == 256 {
+            e["samples_ts"]
+                .as_array_mut()
+                .unwrap()
+                .extend(extra.iter().map(|x| serde_json::json!(x)));
+        }
+    }
+    let profile = |tag: &str, entries: &[serde_json::Value]| {
+        let input = temp_file(
+            "cal-repeat",
+            &format!("{tag}.json"),
+            &serde_json::to_string(entries).unwrap(),
+        );
+        let out = out_path(&format!("repeat-{tag}"));
+        let o = edgesim(&[
+            "calibrate",
+            "--from-llama-bench",
+            input.to_str().unwrap(),
+            "--name",
+            "bench box",
+            "--model-name",
+            "smollm2-135m",
+            "--out",
+            out.to_str().unwrap(),
+            "--idle-watts",
+            "20",
+            "--busy-watts",
+            "45",
+        ]);
+        assert!(
+            o.status.success(),
+            "{tag}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let p: DeviceProfile = toml::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        p.models[0].clone()
+    };
+    let (a, b) = (profile("split", &split), profile("pooled", &pooled));
+    let lengths: Vec<f64> = a.prefill_curve.iter().map(|p| p.0).collect();
+    assert_eq!(lengths, vec![64.0, 256.0, 1024.0]);
+    assert_eq!(
+        (a.prefill_curve, a.prefill_tps, a.ttft_overhead_ms),
+        (b.prefill_curve, b.prefill_tps, b.ttft_overhead_ms)
+    );
+
+    let o = edgesim(&[
+        "calibrate",
+        "--model",
+        "/nonexistent/model.gguf",
+        "--name",
+        "box",
+        "--out",
+        out_path("repeat-flags").to_str().unwrap(),
+        "--prompts",
+        "64,256,64",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--prompts: 64 is given twice (again as number 3 in the list)"),
+        "{err}"
+    );
+}
