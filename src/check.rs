@@ -105,8 +105,10 @@ impl Checker {
     pub fn folder_name<'a>(&self, key: &str, name: &'a str) -> Result<&'a str> {
         let problem = if name.trim().is_empty() {
             "must not be blank".to_string()
-        } else if name.contains(['/', '\\']) || name == "." || name == ".." {
+        } else if name.contains(['/', '\\']) {
             "must not contain path separators (it names the output folder)".into()
+        } else if name == "." || name == ".." {
+            "must not be `.` or `..` (it names the output folder)".into()
         } else if name.chars().any(char::is_control) {
             "must not contain control characters (it names the output folder)".into()
         } else if name.len() > MAX_NAME_BYTES {

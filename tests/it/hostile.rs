@@ -917,7 +917,12 @@ fn names_that_become_folders_are_checked() {
     refused(
         "dotdot_name",
         &s.replace("name = \"small\"", "name = \"..\""),
-        &["`name` = \"..\"", "path separators"],
+        &["`name` = \"..\"", "must not be `.` or `..`"],
+    );
+    refused(
+        "dot_name",
+        &s.replace("name = \"small\"", "name = \".\""),
+        &["`name` = \".\"", "must not be `.` or `..`"],
     );
     // Exactly 100 bytes is allowed.
     let dir = fresh("name100");
