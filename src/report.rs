@@ -309,6 +309,33 @@ pub fn to_table(s: &Summary) -> String {
     o
 }
 
+/// Creates folder `dir` and its missing parents. When one of them exists but is a file (or
+/// anything but a folder), the error names it: the system's own words ("File exists", "Not a
+/// directory") do not say which. Other failures are reported as `err_path`: `action`.
+pub fn create_folder(dir: &Path, err_path: &Path, action: &'static str) -> Result<()> {
+    let Err(os) = std::fs::create_dir_all(dir) else {
+        return Ok(());
+    };
+    let blocker = dir
+        .ancestors()
+        .filter(|a| !a.as_os_str().is_empty())
+        .find(|a| a.symlink_metadata().is_ok());
+    match blocker {
+        Some(b) if !b.is_dir() => Err(Error::Output {
+            path: b.into(),
+            problem: if b == dir {
+                "is a file, not a folder".into()
+            } else {
+                format!(
+                    "is a file, not a folder, so {} cannot be created in it",
+                    dir.display()
+                )
+            },
+        }),
+        _ => Err(Error::io(err_path, action)(os)),
+    }
+}
+
 /// Writes `contents` to `path` atomically: a temporary file in the same folder, synced, then
 /// renamed over `path`. An interrupted write never leaves a truncated `path`.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
@@ -317,7 +344,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io("cannot create the output folder for"))?;
+    create_folder(dir, path, "cannot create the output folder for")?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

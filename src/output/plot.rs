@@ -59,7 +59,7 @@ pub fn render(fig: &Figure, dir: &Path) -> Result<Vec<PathBuf>> {
         path: p.into(),
         problem: format!("cannot draw the figure: {e}"),
     };
-    std::fs::create_dir_all(dir).map_err(Error::io(dir, "cannot create"))?;
+    crate::report::create_folder(dir, dir, "cannot create")?;
     // The bitmap backend picks the encoder from the extension: the temporary ends in .png.
     let tmp = dir.join(format!(".{}.tmp-{}.png", fig.name, std::process::id()));
     let drawn = {

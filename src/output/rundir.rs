@@ -331,7 +331,7 @@ impl RunDir {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(Error::io(parent, "cannot create the folder"))?;
+        crate::report::create_folder(parent, parent, "cannot create the folder")?;
         clean_stale(parent, &name);
         let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
         if tmp.exists() {

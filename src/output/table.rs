@@ -204,8 +204,7 @@ impl TableWriter {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)
-            .map_err(Error::io(path, "cannot create the folder for this file"))?;
+        crate::report::create_folder(dir, path, "cannot create the folder for this file")?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -400,7 +400,7 @@ pub fn search(
         }
     }
     crate::output::rundir::check_reusable(dir, crate::output::rundir::Kind::Plan, "--out")?;
-    std::fs::create_dir_all(dir).map_err(Error::io(dir, "cannot create"))?;
+    crate::report::create_folder(dir, dir, "cannot create")?;
     let journal = dir.join(JOURNAL);
     let shard_text = shard.filter(|s| s.count > 1).map(|s| s.to_string());
     let (known, warnings) = read_known(planner, &journal, shard_text.as_deref())?;

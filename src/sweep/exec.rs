@@ -259,7 +259,7 @@ pub fn execute(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Vec<RunResult>> {
     crate::output::rundir::check_reusable(dir, crate::output::rundir::Kind::Sweep, "--out")?;
-    std::fs::create_dir_all(dir).map_err(Error::io(dir, "cannot create"))?;
+    crate::report::create_folder(dir, dir, "cannot create")?;
     let journal = dir.join(JOURNAL);
     let shard_text = shard.filter(|s| s.count > 1).map(|s| s.to_string());
     let mut done: BTreeMap<usize, RunResult> = BTreeMap::new();

@@ -268,7 +268,7 @@ pub fn merge(
         }
     }
     let runs = exec::merge(shards, &plan)?;
-    std::fs::create_dir_all(out).map_err(Error::io(out, "cannot create"))?;
+    crate::report::create_folder(out, out, "cannot create")?;
     exec::write_journal(out, &plan, None, &runs)?;
     let mut files = aggregate::write(out, &plan, &runs, formats)?;
     files.push(out.join("plan.json"));

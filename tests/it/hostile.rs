@@ -1271,3 +1271,73 @@ fn set_takes_keys_as_error_messages_name_them() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("malformed index"), "{err}");
 }
+
+/// An output path under a file (`--out notes.txt/run`) is refused by every command with the
+/// file named as a file, not with the system's "File exists" or "Not a directory", and the
+/// file is left as it was.
+#[test]
+fn an_output_path_under_a_file_names_the_file() {
+    let dir = fresh("under-file");
+    let file = dir.join("notes.txt");
+    std::fs::write(&file, "mine").unwrap();
+    let under = |rest: &str| file.join(rest).to_str().unwrap().to_string();
+    let steady = root().join("scenarios/steady.toml");
+    let steady = steady.to_str().unwrap();
+    let bench = root().join("tests/fixtures/llama-bench-smollm2.json");
+    let cases: Vec<Vec<String>> = vec![
+        vec!["run".into(), steady.into(), "--out".into(), under("run")],
+        vec![
+            "compare".into(),
+            steady.into(),
+            "--out".into(),
+            under("cmp"),
+        ],
+        vec![
+            "sweep".into(),
+            root()
+                .join("scenarios/sweeps/ci.toml")
+                .to_str()
+                .unwrap()
+                .into(),
+            "--out".into(),
+            under("sweep/deeper"),
+        ],
+        vec![
+            "plan".into(),
+            root()
+                .join("scenarios/plans/retail.toml")
+                .to_str()
+                .unwrap()
+                .into(),
+            "--out".into(),
+            under("plan"),
+        ],
+        vec![
+            "calibrate".into(),
+            "--from-llama-bench".into(),
+            bench.to_str().unwrap().into(),
+            "--name".into(),
+            "box".into(),
+            "--model-name".into(),
+            "smollm2-135m".into(),
+            "--idle-watts".into(),
+            "1".into(),
+            "--busy-watts".into(),
+            "2".into(),
+            "--out".into(),
+            under("profile.toml"),
+        ],
+    ];
+    for args in cases {
+        let o = edgesim(&args);
+        let err = stderr(&o);
+        assert_ne!(o.status.code(), Some(0), "{args:?}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("{}: is a file, not a folder", file.display())),
+            "{args:?}: {err}"
+        );
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+    }
+    assert_eq!(names(&dir), vec!["notes.txt"]);
+}
