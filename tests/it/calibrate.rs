@@ -92,6 +92,32 @@ fn runs_in_a_scenario(profile: &Path) {
     assert!(s["served_edge"].as_u64().unwrap() > 0);
 }
 
+/// `calibrate --from-llama-bench INPUT` (board "bench box", SmolLM2, 20 W idle, 45 W busy)
+/// into `out`, which must succeed; the profile written.
+fn import_bench(tag: &str, input: &Path, out: &Path) -> DeviceProfile {
+    let o = edgesim(&[
+        "calibrate",
+        "--from-llama-bench",
+        input.to_str().unwrap(),
+        "--name",
+        "bench box",
+        "--model-name",
+        "smollm2-135m",
+        "--out",
+        out.to_str().unwrap(),
+        "--idle-watts",
+        "20",
+        "--busy-watts",
+        "45",
+    ]);
+    assert!(
+        o.status.success(),
+        "{tag}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    toml::from_str(&std::fs::read_to_string(out).unwrap()).unwrap()
+}
+
 #[test]
 fn imports_llama_bench_json_and_jsonl() {
     let entries: Vec<serde_json::Value> =
@@ -104,27 +130,7 @@ fn imports_llama_bench_json_and_jsonl() {
         }),
     ] {
         let out = out_path(tag);
-        let o = edgesim(&[
-            "calibrate",
-            "--from-llama-bench",
-            input.to_str().unwrap(),
-            "--name",
-            "bench box",
-            "--model-name",
-            "smollm2-135m",
-            "--out",
-            out.to_str().unwrap(),
-            "--idle-watts",
-            "20",
-            "--busy-watts",
-            "45",
-        ]);
-        assert!(
-            o.status.success(),
-            "{tag}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        let p: DeviceProfile = toml::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let p = import_bench(tag, &input, &out);
         let m = &p.models[0];
         // D(1) = the median of the generation samples; prefill points = n_prompt / samples.
         let tg: Vec<f64> = entries
@@ -861,27 +867,7 @@ fn repeated_prompt_lengths_are_pooled_or_refused() {
             &serde_json::to_string(entries).unwrap(),
         );
         let out = out_path(&format!("repeat-{tag}"));
-        let o = edgesim(&[
-            "calibrate",
-            "--from-llama-bench",
-            input.to_str().unwrap(),
-            "--name",
-            "bench box",
-            "--model-name",
-            "smollm2-135m",
-            "--out",
-            out.to_str().unwrap(),
-            "--idle-watts",
-            "20",
-            "--busy-watts",
-            "45",
-        ]);
-        assert!(
-            o.status.success(),
-            "{tag}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        let p: DeviceProfile = toml::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let p = import_bench(tag, &input, &out);
         p.models[0].clone()
     };
     let (a, b) = (profile("split", &split), profile("pooled", &pooled));
