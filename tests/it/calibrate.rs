@@ -95,9 +95,14 @@ fn runs_in_a_scenario(profile: &Path) {
 /// `calibrate --from-llama-bench INPUT` (board "bench box", SmolLM2, 20 W idle, 45 W busy)
 /// into `out`, which must succeed; the profile written.
 fn import_bench(tag: &str, input: &Path, out: &Path) -> DeviceProfile {
+    import("--from-llama-bench", tag, input, out)
+}
+
+/// `calibrate FLAG INPUT` as [`import_bench`].
+fn import(flag: &str, tag: &str, input: &Path, out: &Path) -> DeviceProfile {
     let o = edgesim(&[
         "calibrate",
-        "--from-llama-bench",
+        flag,
         input.to_str().unwrap(),
         "--name",
         "bench box",
@@ -670,23 +675,7 @@ fn fidelity_simulation_side_by_hand() {
 fn imports_llama_batched_bench() {
     let input = root().join("tests/fixtures/batched-bench-llama7b-f16.md");
     let out = out_path("batched");
-    let o = edgesim(&[
-        "calibrate",
-        "--from-batched-bench",
-        input.to_str().unwrap(),
-        "--name",
-        "bench box",
-        "--model-name",
-        "smollm2-135m",
-        "--out",
-        out.to_str().unwrap(),
-        "--idle-watts",
-        "20",
-        "--busy-watts",
-        "45",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let p: DeviceProfile = toml::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let p = import("--from-batched-bench", "batched", &input, &out);
     let m = &p.models[0];
     assert_eq!(m.decode_tps.len(), 32);
     // One prompt length (128): no context effect (γ = 0), and D(B) is the median of S_TG
