@@ -5,7 +5,7 @@
 use crate::common::*;
 
 /// Erlang B blocking probability for `c` servers and offered load `a` (recursive form).
-fn erlang_b(c: u32, a: f64) -> f64 {
+pub(crate) fn erlang_b(c: u32, a: f64) -> f64 {
     (1..=c).fold(1.0, |b, k| a * b / (f64::from(k) + a * b))
 }
 
