@@ -94,6 +94,47 @@ fn random_selection_without_retry_is_independent_mg11_systems() {
     }
 }
 
+/// One slot and a long FIFO queue: M/G/1, whose mean wait is Pollaczek-Khinchine's
+/// Wq = λ·E[S²] / (2(1 − ρ)) for any service distribution, unlike Erlang C's exponential
+/// one. Each stream decodes at 10 tokens/s and prefill is instant, so k + 1 output tokens
+/// take k / 10 s: a fixed 51 tokens give deterministic 5 s (M/D/1: Wq = ρ·S / (2(1 − ρ))),
+/// and 11 ..= 91 uniform tokens give 1.0, 1.1, ..., 9.0 s, equally likely, whose moments are
+/// summed here.
+#[test]
+fn mg1_mean_wait_matches_pollaczek_khinchine() {
+    let cases = [
+        ("{ dist = \"fixed\", value = 51 }", 51..=51u32, 3u64),
+        ("{ dist = \"uniform\", min = 11, max = 91 }", 11..=91u32, 4),
+    ];
+    for (dist, outputs, seed) in cases {
+        let n = f64::from(outputs.end() - outputs.start() + 1);
+        let (m1, m2) = outputs.clone().fold((0.0, 0.0), |(a, b), o| {
+            let s = f64::from(o - 1) / 10.0;
+            (a + s / n, b + s * s / n)
+        });
+        let rho = 0.7;
+        let lambda = rho / m1;
+        let text = format!(
+            "seed = {seed}\nduration_s = {}\n[workload]\nkind = \"poisson\"\nrate_rps = {lambda}\n\
+             prompt_tokens = {{ dist = \"fixed\", value = 1 }}\noutput_tokens = {dist}\n\
+             [cloud]\nenabled = false\n{}",
+            250_000.0 / lambda,
+            inline_device("d", 1, 100_000, &[10.0], 10.0, 1.0)
+        );
+        let s = edgesim::sim::run(&scenario(&text)).unwrap();
+        assert_eq!(s.rejected, 0);
+        let wq = lambda * m2 / (2.0 * (1.0 - rho));
+        if outputs.start() == outputs.end() {
+            assert!((wq - rho * m1 / (2.0 * (1.0 - rho))).abs() < 1e-9);
+        }
+        let measured = s.edge.ttft_ms.mean.unwrap() / 1000.0;
+        assert!(
+            (measured - wq).abs() / wq < 0.05,
+            "{dist}: mean wait {measured:.4} s, Pollaczek-Khinchine {wq:.4} s"
+        );
+    }
+}
+
 #[test]
 fn mmc_mean_wait_matches_erlang_c() {
     // One device with c slots and a long queue; D(n) = n x 1000 tok/s, so each stream runs at
