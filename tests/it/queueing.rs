@@ -185,3 +185,45 @@ fn erlang_formulas_match_published_values() {
     assert!((erlang_b(5, 3.0) - 0.110_054).abs() < 1e-5);
     assert!((erlang_c(2, 1.0) - 1.0 / 3.0).abs() < 1e-12);
 }
+
+/// Closed loop: N users who think for Exp(Z) between a response and their next request, one
+/// slot with (nearly) exponential service and a FIFO queue: the machine-repair model
+/// M/M/1//N. With r = S/Z, P(k at the device) ∝ N!/(N − k)!·r^k, the throughput is
+/// X = (1 − P0)/S and the mean response time R = N/X − Z (the response-time law). Service as
+/// in `mmc_mean_wait_matches_erlang_c` (geometric decode counts at 1,000 tokens/s, mean
+/// 0.9995 s), 5 users thinking 2 s on average.
+#[test]
+fn closed_loop_users_match_the_machine_repair_model() {
+    let q = (-1.0f64 / 1000.0).exp();
+    let s_mean = q / (1.0 - q) / 1000.0;
+    let (users, think_s) = (5u32, 2.0);
+    let r = s_mean / think_s;
+    let mut terms = vec![1.0];
+    for k in 1..=users {
+        let prev = terms[k as usize - 1];
+        terms.push(prev * f64::from(users - k + 1) * r);
+    }
+    let p0 = 1.0 / terms.iter().sum::<f64>();
+    let x = (1.0 - p0) / s_mean;
+    let response_s = f64::from(users) / x - think_s;
+    let duration_s = 200_000.0;
+    let text = format!(
+        "seed = 9\nduration_s = {duration_s}\n[workload]\nkind = \"closed\"\nusers = {users}\n\
+         think_time_s = {think_s}\nprompt_tokens = {{ dist = \"fixed\", value = 1 }}\n\
+         output_tokens = {{ dist = \"exponential\", mean = 1000.0 }}\n\
+         [cloud]\nenabled = false\n{}",
+        inline_device("d", 1, 100, &[1000.0], 10.0, 1.0)
+    );
+    let s = edgesim::sim::run(&scenario(&text)).unwrap();
+    assert_eq!((s.rejected, s.served_cloud), (0, 0));
+    let measured_x = s.requests_total as f64 / duration_s;
+    let measured_r = s.edge.e2e_ms.mean.unwrap() / 1000.0;
+    assert!(
+        (measured_x - x).abs() / x < 0.015,
+        "throughput {measured_x:.4}/s, model {x:.4}/s"
+    );
+    assert!(
+        (measured_r - response_s).abs() / response_s < 0.02,
+        "response {measured_r:.4} s, model {response_s:.4} s"
+    );
+}
