@@ -94,6 +94,42 @@ fn random_selection_without_retry_is_independent_mg11_systems() {
     }
 }
 
+/// Weighted selection, one attempt: device i sees Poisson(λ·w_i / Σw) (a random split of a
+/// Poisson stream) and is M/G/1/1, blocking a share a_i / (1 + a_i), whatever the service
+/// distribution. Weights 1 and 3, λ = 2 requests/s, service uniform with mean 1 s: the devices
+/// get 0.5 and 1.5 requests/s and block 1/3 and 3/5 of them; together 8/15 are rejected, and
+/// they serve 1/3 and 3/5 requests/s.
+#[test]
+fn weighted_selection_without_retry_is_split_mg11_systems() {
+    let dev = |name: &str, weight: f64| {
+        inline_device(name, 1, 0, &[10.0], 10.0, 1.0).replacen(
+            "slots = 1\n",
+            &format!("slots = 1\nweight = {weight:?}\n"),
+            1,
+        )
+    };
+    let (rate, duration_s) = (2.0, 30_000.0);
+    let text = format!(
+        "seed = 13\nduration_s = {duration_s}\n[workload]\nkind = \"poisson\"\nrate_rps = {rate}\n\
+         prompt_tokens = {{ dist = \"fixed\", value = 1 }}\n\
+         output_tokens = {{ dist = \"uniform\", min = 6, max = 16 }}\n\
+         [selection]\nkind = \"weighted\"\n[cloud]\nenabled = false\n{}{}",
+        dev("light", 1.0),
+        dev("heavy", 3.0)
+    );
+    let s = edgesim::sim::run(&scenario(&text)).unwrap();
+    let blocked = s.rejected as f64 / s.requests_total as f64;
+    assert!((blocked - 8.0 / 15.0).abs() < 0.008, "{blocked:.4}");
+    for (d, want_rps) in s.devices.iter().zip([1.0 / 3.0, 3.0 / 5.0]) {
+        let rps = d.served as f64 / duration_s;
+        assert!(
+            (rps - want_rps).abs() / want_rps < 0.02,
+            "{}: {rps:.4} served/s against {want_rps:.4}",
+            d.name
+        );
+    }
+}
+
 /// One slot and a long FIFO queue: M/G/1, whose mean wait is Pollaczek-Khinchine's
 /// Wq = λ·E[S²] / (2(1 − ρ)) for any service distribution, unlike Erlang C's exponential
 /// one. Each stream decodes at 10 tokens/s and prefill is instant, so k + 1 output tokens
