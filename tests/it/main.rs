@@ -1,9 +1,8 @@
 //! Integration tests: one binary, one module per concern.
 //!
 //! - `queueing`: the simulator against queueing formulas (Erlang B, M/G/1/1 under random and
-//!   weighted selection, Erlang C, M/M/1,
-//!   Pollaczek-Khinchine for M/D/1 and M/G/1, the machine-repair model for closed loops, the
-//!   supermarket model for power of two choices).
+//!   weighted selection, Erlang C, M/M/1, Pollaczek-Khinchine for M/D/1 and M/G/1, the
+//!   machine-repair model for closed loops, the supermarket model for power of two choices).
 //! - `invariants`: conservation, Little's law and bounds on randomly generated scenarios.
 //! - `determinism`: same seed, same bytes; policies do not change arrivals.
 //! - `routing`: hand-worked small cases for each policy, limiter and the device model.
