@@ -711,3 +711,31 @@ fn retry_jitter_spreads_the_retries_of_calls_refused_together() {
         }
     }
 }
+
+/// A cloud-only scenario with a concurrency limit of C calls, refused calls rejected
+/// (`on_refused = "reject"`) and a constant latency S is an M/D/C/C loss system: the share of
+/// requests refused with HTTP 429 is Erlang's B(C, λS), insensitive to the service
+/// distribution. C = 5, λ = 4 requests/s, S = 500 ms to the first token and 50 output tokens
+/// at 200 tokens/s, no round trip (S is read from the run, where every call takes the same
+/// time: a ≈ 3 erlangs, B ≈ 0.11).
+#[test]
+fn a_cloud_concurrency_limit_blocks_as_erlang_b() {
+    let text = poisson(
+        4.0,
+        40_000.0,
+        "[cloud]\nrtt_ms = 0\nttft_ms = 500\ntokens_per_s = 200\non_refused = \"reject\"\n\
+         [[cloud.limits]]\nkind = \"concurrency\"\nlimit = 5\n",
+    );
+    let s = edgesim::sim::run(&scenario(&text)).unwrap();
+    let service_s = s.cloud.e2e_ms.p50.unwrap() / 1000.0;
+    assert_eq!(s.cloud.e2e_ms.p99, s.cloud.e2e_ms.p50, "a constant latency");
+    let a = 4.0 * service_s;
+    let want = crate::queueing::erlang_b(5, a);
+    let f = s.cloud_faults.clone().unwrap();
+    let blocked = s.rejected as f64 / s.requests_total as f64;
+    assert_eq!(f.rate_limited, s.rejected);
+    assert!(
+        (blocked - want).abs() < 0.006,
+        "{blocked:.4} refused against B(5, {a:.3}) = {want:.4}"
+    );
+}
