@@ -228,6 +228,9 @@ fn check_run(ctx: &dyn Fn() -> String, sc: &Scenario, s: &Summary, records: &[Re
     if let Some(f) = &s.cloud_faults {
         assert!((0.0..=1.0).contains(&f.availability), "{f:?}; {}", ctx());
     }
+    if failures == 0 && retries == 0 {
+        check_limit(ctx, sc, records);
+    }
 
     // Busy energy is what the served requests were charged plus what the dropped ones had
     // been (lost with their work).
@@ -276,6 +279,77 @@ fn check_run(ctx: &dyn Fn() -> String, sc: &Scenario, s: &Summary, records: &[Re
     for p in [&s.ttft_ms, &s.e2e_ms, &s.edge.ttft_ms, &s.cloud.e2e_ms] {
         if let (Some(a), Some(b), Some(c)) = (p.p50, p.p90, p.p99) {
             assert!(a <= b && b <= c, "{}", ctx());
+        }
+    }
+}
+
+/// The edge's rate limit was never exceeded. Without failures or cloud retries every request
+/// is routed once, at its arrival, so the edge-served requests are the admissions, made at
+/// their arrival times; per scope key (a device, or the cluster), their amounts must keep:
+/// a sliding window, at most `limit` in any (t − W, t]; a fixed window, at most `limit` in
+/// each [kW, (k + 1)W); a token bucket, at most `capacity + refill·(t_j − t_i)` from any
+/// admission i through j (the bucket starts full).
+fn check_limit(ctx: &dyn Fn() -> String, sc: &Scenario, records: &[RequestRecord]) {
+    use edgesim::policy::rate_limit::LimitKind;
+    let spec = sc.rate_limit;
+    let mut by_key: std::collections::BTreeMap<usize, Vec<(u64, f64)>> = Default::default();
+    for r in records {
+        if let Route::Edge(d) = r.route {
+            by_key.entry(spec.key(d.index())).or_default().push((
+                r.arrival.0,
+                spec.unit.amount(r.prompt_tokens, r.output_tokens),
+            ));
+        }
+    }
+    let over = |sum: f64, limit: f64| sum > limit * (1.0 + 1e-9);
+    for (key, mut adm) in by_key {
+        adm.sort_by_key(|a| a.0);
+        match spec.kind {
+            LimitKind::SlidingWindow(w) => {
+                let (mut from, mut sum) = (0, 0.0);
+                for j in 0..adm.len() {
+                    sum += adm[j].1;
+                    while adm[j].0 - adm[from].0 >= w.window.0 {
+                        sum -= adm[from].1;
+                        from += 1;
+                    }
+                    assert!(
+                        !over(sum, w.limit),
+                        "key {key}: {sum} admitted in the window ending at {} µs; {}",
+                        adm[j].0,
+                        ctx()
+                    );
+                }
+            }
+            LimitKind::FixedWindow(w) => {
+                let mut per: std::collections::BTreeMap<u64, f64> = Default::default();
+                for (t, a) in &adm {
+                    *per.entry(t / w.window.0).or_default() += a;
+                }
+                for (k, sum) in per {
+                    assert!(
+                        !over(sum, w.limit),
+                        "key {key}: {sum} in window {k}; {}",
+                        ctx()
+                    );
+                }
+            }
+            LimitKind::TokenBucket(b) => {
+                // max over i <= j of (P_j − P_(i−1)) − r·(t_j − t_i) <= capacity.
+                let rate_us = b.refill_per_s / 1e6;
+                let (mut prefix, mut least) = (0.0, f64::INFINITY);
+                for &(t, a) in &adm {
+                    least = least.min(prefix - rate_us * t as f64);
+                    prefix += a;
+                    let worst = prefix - rate_us * t as f64 - least;
+                    assert!(
+                        worst <= b.limit * (1.0 + 1e-9) + 1e-6,
+                        "key {key}: {worst} admitted beyond the refill at {t} µs; {}",
+                        ctx()
+                    );
+                }
+            }
+            LimitKind::None | LimitKind::Concurrency(_) => {}
         }
     }
 }
