@@ -68,6 +68,9 @@ pub struct PlatformRow {
     pub utility: Option<f64>,
     /// PCR = U / CPR \[per cent\].
     pub pcr: Option<f64>,
+    /// The model's context window \[tokens\], if the catalogue has it: a response longer than
+    /// it (prompt + output) cannot be served there.
+    pub context_tokens: Option<u32>,
 }
 
 /// Fills R, U and PCR of a row whose speed, TTFT, cost and quality are set.
@@ -153,9 +156,8 @@ pub fn compare(
                 );
             let power = dev.busy_w(1);
             let energy = power * secs;
-            let q = catalogue
-                .model(&m.model)
-                .and_then(|e| e.quality.get(&p.task).copied());
+            let entry = catalogue.model(&m.model);
+            let q = entry.and_then(|e| e.quality.get(&p.task).copied());
             let cpr = toolkit::edge_cpr_cents(energy, p.cents_per_kwh);
             rows.push(finish(
                 p,
@@ -170,6 +172,7 @@ pub fn compare(
                     responsiveness: 0.0,
                     utility: None,
                     pcr: None,
+                    context_tokens: entry.and_then(|e| e.context_tokens),
                 },
             ));
         }
@@ -195,6 +198,7 @@ pub fn compare(
                 responsiveness: 0.0,
                 utility: None,
                 pcr: None,
+                context_tokens: c.context_tokens,
             },
         ));
     }
@@ -242,6 +246,21 @@ pub fn to_table(rows: &[PlatformRow], p: &PlatformParams) -> String {
             r.responsiveness,
             opt(r.utility, 3),
             opt(r.pcr, 1)
+        );
+    }
+    let tokens = u64::from(p.prompt_tokens) + u64::from(p.output_tokens);
+    let short: Vec<String> = rows
+        .iter()
+        .filter_map(|r| {
+            let c = r.context_tokens?;
+            (u64::from(c) < tokens).then(|| format!("{} ({c} tokens)", r.name))
+        })
+        .collect();
+    if !short.is_empty() {
+        o += &format!(
+            "\nlonger than the context window of: {}; a scenario would not serve the response \
+             there\n",
+            short.join(", ")
         );
     }
     o

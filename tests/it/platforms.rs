@@ -311,3 +311,45 @@ fn platforms_refuses_unknown_tasks_and_token_counts_out_of_range() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A response longer than a platform's context window is flagged: GPT-4's is 8,192 tokens
+/// (the catalogue), so 9,000 + 1 tokens name it under the table, and not a model with 32,768;
+/// the default 50 + 250 tokens name none. JSON rows carry the window.
+#[test]
+fn platforms_name_the_context_windows_a_response_exceeds() {
+    let table = |args: &[&str]| {
+        let out = edgesim(&[&["platforms"][..], args].concat());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let long = table(&["--prompt-tokens", "9000", "--output-tokens", "1"]);
+    let note = long
+        .lines()
+        .find(|l| l.starts_with("longer than the context window of: "))
+        .unwrap_or_else(|| panic!("{long}"));
+    assert!(note.contains("cloud / gpt-4 (8192 tokens)"), "{note}");
+    assert!(!note.contains("gpt-4o-mini"), "{note}");
+    let rows = rows();
+    let too_short: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.context_tokens.is_some_and(|c| c < 9001))
+        .map(|r| r.name.as_str())
+        .collect();
+    for name in &too_short {
+        assert!(note.contains(&format!("{name} (")), "{name}: {note}");
+    }
+    assert!(!table(&[]).contains("context window"));
+    assert_eq!(row(&rows, "cloud / gpt-4").context_tokens, Some(8192));
+    let json: serde_json::Value = serde_json::from_str(&table(&["--json"])).unwrap();
+    let gpt4 = json["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "cloud / gpt-4")
+        .unwrap();
+    assert_eq!(gpt4["context_tokens"], 8192);
+}
