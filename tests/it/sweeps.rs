@@ -432,10 +432,9 @@ fn where_and_plots_find_an_axis_in_either_form() {
 }
 
 /// The columns of refusals and device failures hold the run's summary keys: a sweep of the
-/// failures scenario (boards that fail) over the store boards' context, against `run --json`
-/// of the same point and seed. 300 tokens refuses many requests on the store boards only
-/// (`too_long_attempts`) and, with the site boards cut to 300 too, makes long requests
-/// `oversized`.
+/// failures scenario (boards that fail) over its two groups' contexts, against `run --json`
+/// of the same point and seed. 300 tokens on the store boards alone refuses the longer
+/// requests there (`too_long_attempts`); on the site boards too, it makes them `oversized`.
 #[test]
 fn refusal_and_failure_columns_hold_the_summary() {
     let text = format!(
