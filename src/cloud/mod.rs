@@ -88,6 +88,28 @@ fn default_rtt_ms() -> LatencyFile {
     LatencyFile::Fixed(DEFAULT_RTT_MS)
 }
 
+/// The `[cloud]` keys only the primary provider may have, in the order
+/// [`CloudSpec::check_fallback_keys`] reports them.
+pub const PRIMARY_ONLY: [&str; 7] = [
+    "fallbacks",
+    "enabled",
+    "on_refused",
+    "max_retries",
+    "retry_after_ms",
+    "max_retry_wait_ms",
+    "retry_jitter",
+];
+
+/// The error for key `k` of `cloud.fallbacks[i]`, one of [`PRIMARY_ONLY`].
+fn primary_only(cx: &Checker, i: usize, k: &str) -> Error {
+    cx.bad(
+        format!("cloud.fallbacks[{i}].{k}"),
+        "(given)",
+        "is the primary cloud's setting only: a fallback is tried at once when the provider \
+         before it refuses, and the retry policy applies to the whole chain",
+    )
+}
+
 /// `[cloud]` as written.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -565,6 +587,24 @@ impl CloudSpec {
         })
     }
 
+    /// Refuses a table of `cloud.fallbacks` as written (`fallbacks`, before it is typed) that
+    /// has one of [`PRIMARY_ONLY`], even at its default value: the typed file, where an
+    /// absent key takes its default, cannot tell the two apart. `enabled = true` is let
+    /// through: the resolved form writes it in every cloud table, fallbacks included.
+    pub fn check_fallback_keys(cx: &Checker, fallbacks: &toml::Value) -> Result<()> {
+        for (i, f) in fallbacks.as_array().into_iter().flatten().enumerate() {
+            let Some(t) = f.as_table() else { continue };
+            let given = |k: &str| match t.get(k) {
+                None => false,
+                Some(v) => !(k == "enabled" && v.as_bool() == Some(true)),
+            };
+            if let Some(k) = PRIMARY_ONLY.into_iter().find(|k| given(k)) {
+                return Err(primary_only(cx, i, k));
+            }
+        }
+        Ok(())
+    }
+
     /// Validates `cloud.fallbacks`: cloud tables without their own fallbacks or retry
     /// policy. Errors name `cloud.fallbacks[i].<key>`.
     fn fallbacks_from_file(
@@ -583,25 +623,25 @@ impl CloudSpec {
         let mut out = Vec::with_capacity(c.fallbacks.len());
         for (i, f) in c.fallbacks.iter().enumerate() {
             let key = format!("cloud.fallbacks[{i}]");
-            let only_primary = [
-                ("fallbacks", !f.fallbacks.is_empty()),
-                ("enabled", f.enabled != defaults.enabled),
-                ("on_refused", f.on_refused != defaults.on_refused),
-                ("max_retries", f.max_retries != defaults.max_retries),
-                (
-                    "retry_after_ms",
-                    f.retry_after_ms != defaults.retry_after_ms,
-                ),
-                ("max_retry_wait_ms", f.max_retry_wait_ms.is_some()),
-                ("retry_jitter", f.retry_jitter != 0.0),
+            // Typed files built in code have no document: a value other than the default is
+            // then what shows that a key was given ([`CloudSpec::check_fallback_keys`] sees
+            // the rest).
+            let given = [
+                !f.fallbacks.is_empty(),
+                f.enabled != defaults.enabled,
+                f.on_refused != defaults.on_refused,
+                f.max_retries != defaults.max_retries,
+                f.retry_after_ms != defaults.retry_after_ms,
+                f.max_retry_wait_ms.is_some(),
+                f.retry_jitter != 0.0,
             ];
-            if let Some((k, _)) = only_primary.iter().find(|(_, given)| *given) {
-                return Err(cx.bad(
-                    format!("{key}.{k}"),
-                    "(given)",
-                    "is the primary cloud's setting only: a fallback is tried at once when the \
-                     provider before it refuses, and the retry policy applies to the whole chain",
-                ));
+            if let Some(k) = PRIMARY_ONLY
+                .iter()
+                .zip(given)
+                .find(|(_, g)| *g)
+                .map(|(k, _)| k)
+            {
+                return Err(primary_only(cx, i, k));
             }
             let spec = CloudSpec::from_file(cx, f, catalogue).map_err(|e| match e {
                 Error::Invalid {

@@ -91,6 +91,12 @@ impl Scenario {
             // Straight from the text: errors quote the line.
             let file: ScenarioFile = toml::from_str(text)
                 .map_err(|e| crate::check::not_read_as(path, text, "a scenario", &e))?;
+            if !file.cloud.fallbacks.is_empty() {
+                let doc = Self::parse_doc(text, path)?;
+                if let Some(f) = doc.get("cloud").and_then(|c| c.get("fallbacks")) {
+                    CloudSpec::check_fallback_keys(&Checker::new(path), f)?;
+                }
+            }
             return Self::with_seed(file, path, opts.seed, Arc::new(InputCache::default()));
         }
         let doc = Self::parse_doc(text, path)?;
@@ -116,6 +122,8 @@ impl Scenario {
             let (key, value) = overrides::parse_set(arg)?;
             overrides::apply(&mut doc, arg, &key, value)?;
         }
+        // The fallbacks as written, before typing gives absent keys their defaults.
+        let fallbacks = doc.get("cloud").and_then(|c| c.get("fallbacks")).cloned();
         // Deserialised from the edited document: errors name the key path (with the index of
         // an array entry, `devices[1].slots`), not a line.
         let file: ScenarioFile = serde_path_to_error::deserialize(doc).map_err(|e| {
@@ -128,6 +136,9 @@ impl Scenario {
                 ),
             )
         })?;
+        if let Some(f) = &fallbacks {
+            CloudSpec::check_fallback_keys(&Checker::new(path), f)?;
+        }
         Self::with_seed(file, path, opts.seed, cache)
     }
 

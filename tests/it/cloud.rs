@@ -511,6 +511,67 @@ fn bad_fallbacks_name_the_key() {
         let err = scenario_error(&text);
         assert!(err.contains(key), "{key}: {err}");
     }
+    // A retry key is the primary's even when written at its default value (which the typed
+    // file cannot tell from absent), from the file and from `--set` alike; `enabled = true`,
+    // which the resolved form writes in every cloud table, is let through.
+    for (body, key) in [
+        ("max_retries = 2", "max_retries"),
+        ("on_refused = \"retry\"", "on_refused"),
+        ("retry_jitter = 0.0", "retry_jitter"),
+        ("retry_after_ms = 1000", "retry_after_ms"),
+        ("enabled = false", "enabled"),
+    ] {
+        let text = poisson(
+            1.0,
+            10.0,
+            &format!(
+                "{}[cloud]\n[[cloud.fallbacks]]\nmodel = \"gpt-4o\"\n{body}\n",
+                device(64)
+            ),
+        );
+        let err = scenario_error(&text);
+        let want = format!("`cloud.fallbacks[0].{key}` = (given): is the primary cloud's");
+        assert!(err.contains(&want), "{body}: {err}");
+        let base = temp_file(
+            "fallback-keys",
+            "base.toml",
+            &poisson(1.0, 10.0, &device(64)),
+        );
+        let set = format!(
+            "cloud.fallbacks=[{{model=\"gpt-4o\", {}}}]",
+            body.replace(" = ", "=")
+        );
+        let opts = edgesim::scenario::LoadOptions {
+            sets: vec![set.clone()],
+            seed: None,
+        };
+        let err = edgesim::scenario::Scenario::load(&base, &opts)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&want), "{set}: {err}");
+    }
+    let text = poisson(
+        1.0,
+        10.0,
+        &format!(
+            "{}[cloud]\n[[cloud.fallbacks]]\nmodel = \"gpt-4o\"\nenabled = true\n",
+            device(64)
+        ),
+    );
+    let sc = scenario(&text);
+    // And the resolved form, which writes it, loads again.
+    let resolved = sc.resolved_toml();
+    assert!(
+        resolved.contains("[[cloud.fallbacks]]\nenabled = true"),
+        "{resolved}"
+    );
+    let again = edgesim::scenario::Scenario::from_str_at(
+        &resolved,
+        &root().join("tests/resolved.toml"),
+        &Default::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again.resolved_toml(), resolved);
 }
 
 /// Overlapping outage windows count once: [100, 200) and [150, 250) are 150 s down.
