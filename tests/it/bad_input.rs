@@ -765,11 +765,7 @@ fn profile_curves_and_times_are_checked() {
         "ttft_overhead_ms = 1e15",
     ] {
         let path = temp_file("curve_ok", "ok.toml", &format!("{base}{line}\n"));
-        let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
-            .arg("check")
-            .arg(&path)
-            .output()
-            .unwrap();
+        let out = edgesim(&["check", path.to_str().unwrap()]);
         assert!(
             out.status.success(),
             "{line}: {}",
