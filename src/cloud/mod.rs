@@ -100,6 +100,23 @@ pub const PRIMARY_ONLY: [&str; 7] = [
     "retry_jitter",
 ];
 
+/// Each of [`PRIMARY_ONLY`] (in its order), and whether the typed table `f` sets it to other
+/// than its value in `defaults`.
+fn primary_only_set(f: &CloudFile, defaults: &CloudFile) -> [(&'static str, bool); 7] {
+    [
+        ("fallbacks", !f.fallbacks.is_empty()),
+        ("enabled", f.enabled != defaults.enabled),
+        ("on_refused", f.on_refused != defaults.on_refused),
+        ("max_retries", f.max_retries != defaults.max_retries),
+        (
+            "retry_after_ms",
+            f.retry_after_ms != defaults.retry_after_ms,
+        ),
+        ("max_retry_wait_ms", f.max_retry_wait_ms.is_some()),
+        ("retry_jitter", f.retry_jitter != defaults.retry_jitter),
+    ]
+}
+
 /// The error for key `k` of `cloud.fallbacks[i]`, one of [`PRIMARY_ONLY`].
 fn primary_only(cx: &Checker, i: usize, k: &str) -> Error {
     cx.bad(
@@ -626,21 +643,7 @@ impl CloudSpec {
             // Typed files built in code have no document: a value other than the default is
             // then what shows that a key was given ([`CloudSpec::check_fallback_keys`] sees
             // the rest).
-            let given = [
-                !f.fallbacks.is_empty(),
-                f.enabled != defaults.enabled,
-                f.on_refused != defaults.on_refused,
-                f.max_retries != defaults.max_retries,
-                f.retry_after_ms != defaults.retry_after_ms,
-                f.max_retry_wait_ms.is_some(),
-                f.retry_jitter != 0.0,
-            ];
-            if let Some(k) = PRIMARY_ONLY
-                .iter()
-                .zip(given)
-                .find(|(_, g)| *g)
-                .map(|(k, _)| k)
-            {
+            if let Some((k, _)) = primary_only_set(f, &defaults).into_iter().find(|(_, g)| *g) {
                 return Err(primary_only(cx, i, k));
             }
             let spec = CloudSpec::from_file(cx, f, catalogue).map_err(|e| match e {
@@ -770,5 +773,19 @@ impl CloudSpec {
             self.usd_per_1k_input,
             self.usd_per_1k_output,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The typed check and the check of the document as written name the same keys.
+    #[test]
+    fn both_fallback_checks_name_the_primary_only_keys() {
+        let d = CloudFile::default();
+        let names: Vec<&str> = primary_only_set(&d, &d).iter().map(|(k, _)| *k).collect();
+        assert_eq!(names, PRIMARY_ONLY);
+        assert!(primary_only_set(&d, &d).iter().all(|(_, given)| !given));
     }
 }

@@ -125,17 +125,16 @@ pub(crate) fn check_profile(path: &Path, key: &str, p: &DeviceProfile) -> Result
             Err(bad(k, &v, "must be a finite number > 0"))
         }
     };
-    let watts = |k: String, v: f64| {
-        if v.is_finite() && (0.0..=MAX_WATTS).contains(&v) {
+    // A finite value in [0, max]; `why` says what is allowed.
+    let within = |k: String, v: f64, max: f64, why: &str| {
+        if v.is_finite() && (0.0..=max).contains(&v) {
             Ok(())
         } else {
-            Err(bad(
-                k,
-                &crate::check::num(v),
-                &format!("must be a power in watts from 0 to {MAX_WATTS}"),
-            ))
+            Err(bad(k, &crate::check::num(v), why))
         }
     };
+    let watts_why = format!("must be a power in watts from 0 to {MAX_WATTS}");
+    let watts = |k: String, v: f64| within(k, v, MAX_WATTS, &watts_why);
     let speed = |k: String, v: f64| {
         if v.is_finite() && v >= crate::check::MIN_TOKENS_PER_S {
             Ok(())
@@ -152,17 +151,8 @@ pub(crate) fn check_profile(path: &Path, key: &str, p: &DeviceProfile) -> Result
     };
     // A time in ms that the simulated clock can hold ([`crate::time::MAX_INPUT_S`]).
     let max_ms = crate::time::MAX_INPUT_S * 1000.0;
-    let ms = |k: String, v: f64| {
-        if v.is_finite() && (0.0..=max_ms).contains(&v) {
-            Ok(())
-        } else {
-            Err(bad(
-                k,
-                &crate::check::num(v),
-                &format!("must be a time in ms from 0 to {max_ms:e} (the simulated clock)"),
-            ))
-        }
-    };
+    let ms_why = format!("must be a time in ms from 0 to {max_ms:e} (the simulated clock)");
+    let ms = |k: String, v: f64| within(k, v, max_ms, &ms_why);
     if p.device.name.trim().is_empty() {
         return Err(bad("device.name".into(), &"\"\"", "must be non-empty"));
     }
