@@ -154,6 +154,26 @@ pub fn to_table(s: &Summary) -> String {
             thousands(s.oversized)
         );
     }
+    if let Some(r) = &s.rejected_by {
+        let parts: Vec<String> = [
+            ("no cloud", r.no_cloud),
+            ("too long for the cloud", r.too_long_for_cloud),
+            ("HTTP 400", r.bad_request),
+            ("cloud refused", r.cloud_refused),
+            ("device failure", r.device_failure),
+        ]
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(why, n)| format!("{why} {}", thousands(*n)))
+        .collect();
+        let _ = writeln!(
+            o,
+            "{:<22}{:>12}  ({})",
+            "rejected because",
+            thousands(r.total()),
+            parts.join(", ")
+        );
+    }
     if let Some(f) = &s.cloud_faults {
         let _ = writeln!(
             o,

@@ -8,7 +8,8 @@ pub mod toolkit;
 
 pub use histogram::Histogram;
 pub use summary::{
-    ClassAcc, DeviceSummary, Percentiles, PlatformSummary, RouteLatency, Summary, SummaryRecorder,
+    ClassAcc, DeviceSummary, Percentiles, PlatformSummary, Rejections, RouteLatency, Summary,
+    SummaryRecorder,
 };
 
 use crate::device::DeviceId;

@@ -141,6 +141,9 @@ pub struct Summary {
     pub served_cloud: u64,
     /// Rejected.
     pub rejected: u64,
+    /// Why the rejected requests were rejected: present only when some were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejected_by: Option<Rejections>,
     /// Prompt + output tokens of the requests redirected to the cloud.
     pub redirected_tokens: u64,
     /// Prompt tokens redirected.
@@ -189,6 +192,36 @@ pub struct Summary {
     pub cloud_providers: Option<Vec<ProviderSummary>>,
     /// Events the engine handled.
     pub events: u64,
+}
+
+/// Why requests ended with no service, each rejected request counted once, under the last
+/// reason that applied: the parts add up to `rejected`.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Rejections {
+    /// No device took it and the cloud is disabled.
+    pub no_cloud: u64,
+    /// No device took it, and it is longer (prompt + output) than every cloud provider's
+    /// `context_tokens`.
+    pub too_long_for_cloud: u64,
+    /// Every provider whose context holds it answered HTTP 400 (the call charges more than a
+    /// limit can ever admit).
+    pub bad_request: u64,
+    /// The cloud refused it (429, 5xx, outage) and it was not retried, or its retries were
+    /// spent: `cloud_faults.rejected_refused`.
+    pub cloud_refused: u64,
+    /// A failing device dropped it and `routing.on_device_failure = "reject"`.
+    pub device_failure: u64,
+}
+
+impl Rejections {
+    /// The sum of the parts.
+    pub fn total(&self) -> u64 {
+        self.no_cloud
+            + self.too_long_for_cloud
+            + self.bad_request
+            + self.cloud_refused
+            + self.device_failure
+    }
 }
 
 /// One cloud provider of a chain: what it served, what it cost, how it refused.
@@ -446,6 +479,7 @@ impl Summary {
             served_edge: rec.ended.edge,
             served_cloud: rec.ended.cloud,
             rejected: rec.ended.rejected,
+            rejected_by: (rec.ended.rejected > 0).then_some(out.rejected_by),
             redirected_tokens: rec.redirected.total(),
             redirected_prompt_tokens: rec.redirected.prompt,
             redirected_output_tokens: rec.redirected.output,

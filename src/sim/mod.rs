@@ -29,7 +29,7 @@ use crate::device::DeviceId;
 use crate::engine::{self, Classify, EventQueue, Model};
 use crate::error::{Error, Result};
 use crate::metrics::{
-    DeviceSummary, Recorder, Refusal, RequestRecord, Route, Summary, SummaryRecorder,
+    DeviceSummary, Recorder, Refusal, Rejections, RequestRecord, Route, Summary, SummaryRecorder,
 };
 use crate::policy::rate_limit::Admission;
 use crate::rng::RngStreams;
@@ -125,6 +125,8 @@ pub struct RunOutput {
     pub device_faults: Option<faults::DeviceFaults>,
     /// Each provider's model and faults, when the cloud has fallbacks.
     pub cloud_providers: Option<Vec<(String, crate::cloud::CloudFaults)>>,
+    /// Why requests were rejected.
+    pub rejected_by: Rejections,
 }
 
 /// The simulated system.
@@ -151,6 +153,8 @@ pub struct World<'a, R: Recorder> {
     last_active: SimTime,
     /// Health events that changed nothing because the run was over.
     idle_events: u64,
+    /// Why requests were rejected.
+    rejected_by: Rejections,
     /// The recorder receiving every request's end.
     pub recorder: &'a mut R,
 }
@@ -192,6 +196,7 @@ impl<'a, R: Recorder> World<'a, R> {
             faults: Faults::new(sc, &streams),
             last_active: SimTime::ZERO,
             idle_events: 0,
+            rejected_by: Rejections::default(),
             recorder,
         }
     }
@@ -442,14 +447,17 @@ impl<'a, R: Recorder> World<'a, R> {
         let tokens = u64::from(arrival.prompt_tokens) + u64::from(arrival.output_tokens);
         let cloud = &self.sc.cloud;
         if !cloud.enabled {
+            self.rejected_by.no_cloud += 1;
             self.end(now, slot, Route::Rejected, 0.0, 0.0, q);
             return;
         }
         let mut retryable = false;
+        let mut fits = false;
         for (k, spec) in cloud.providers().enumerate() {
             if !spec.fits(tokens) {
                 continue;
             }
+            fits = true;
             let answer = if spec.can_refuse() {
                 self.clouds[k].call(spec, now, arrival.prompt_tokens, arrival.output_tokens)
             } else {
@@ -473,6 +481,11 @@ impl<'a, R: Recorder> World<'a, R> {
         }
         if !retryable {
             // Too long for every provider, or refused with 400 by all.
+            if fits {
+                self.rejected_by.bad_request += 1;
+            } else {
+                self.rejected_by.too_long_for_cloud += 1;
+            }
             self.end(now, slot, Route::Rejected, 0.0, 0.0, q);
             return;
         }
@@ -487,6 +500,7 @@ impl<'a, R: Recorder> World<'a, R> {
             );
         } else {
             self.clouds[0].counters.rejected_refused += 1;
+            self.rejected_by.cloud_refused += 1;
             self.end(now, slot, Route::Rejected, 0.0, 0.0, q);
         }
     }
@@ -580,7 +594,10 @@ impl<'a, R: Recorder> World<'a, R> {
             match self.sc.routing.on_device_failure {
                 OnDeviceFailure::Reroute => self.route(now, slot, q),
                 OnDeviceFailure::Cloud => self.send_to_cloud(now, slot, q),
-                OnDeviceFailure::Reject => self.end(now, slot, Route::Rejected, 0.0, 0.0, q),
+                OnDeviceFailure::Reject => {
+                    self.rejected_by.device_failure += 1;
+                    self.end(now, slot, Route::Rejected, 0.0, 0.0, q);
+                }
             }
         }
         dropped.clear();
@@ -790,6 +807,7 @@ impl<'a, R: Recorder> World<'a, R> {
             cloud_faults,
             device_faults,
             cloud_providers,
+            rejected_by: self.rejected_by,
         })
     }
 }

@@ -800,3 +800,80 @@ fn a_cloud_concurrency_limit_blocks_as_erlang_b() {
         "{blocked:.4} refused against B(5, {a:.3}) = {want:.4}"
     );
 }
+
+/// Context windows, worked by hand: every request skips the board (its context is 64 tokens);
+/// the primary holds at most 300 tokens and its fallback 500, so each request goes to the first
+/// provider that holds it (a length equal to the window fits), and one of 600 tokens is
+/// rejected as too long for the cloud; with the cloud disabled, all are rejected for that.
+#[test]
+fn a_request_longer_than_every_cloud_context_is_rejected_for_that() {
+    let rows = [
+        (0.0, 100, 100),
+        (1.0, 200, 200),
+        (2.0, 300, 300),
+        (3.0, 250, 250),
+        (4.0, 150, 150),
+    ];
+    let cloud = "[cloud]\nmodel = \"gpt-4\"\ncontext_tokens = 300\n\
+                 [[cloud.fallbacks]]\nmodel = \"gpt-4o-mini\"\ncontext_tokens = 500\n";
+    let (s, records) = run_trace_summary("ctx-cloud", &rows, &format!("{}{cloud}", device(64)));
+    assert_eq!((s.oversized, s.served_cloud, s.rejected), (5, 4, 1));
+    let by = s.rejected_by.expect("one rejected");
+    assert_eq!(
+        by,
+        edgesim::metrics::Rejections {
+            too_long_for_cloud: 1,
+            ..Default::default()
+        }
+    );
+    let ends: Vec<(Route, u8)> = records.iter().map(|r| (r.route, r.cloud_provider)).collect();
+    assert_eq!(
+        ends,
+        [
+            (Route::Cloud, 0),
+            (Route::Cloud, 1),
+            (Route::Rejected, 0),
+            (Route::Cloud, 1),
+            (Route::Cloud, 0)
+        ]
+    );
+
+    // The run table says why.
+    let dir = scratch_dir("ctx-cloud-cli");
+    let trace = temp_file("ctx-cloud-cli", "t.csv", &trace_text(&rows));
+    let file = dir.join("s.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "{}{cloud}[workload]\nkind = \"trace\"\npath = \"{}\"\n",
+            device(64),
+            trace.display()
+        ),
+    )
+    .unwrap();
+    let out = edgesim(&["run".as_ref(), file.as_os_str(), "--no-out".as_ref()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == [
+                    "rejected", "because", "1", "(too", "long", "for", "the", "cloud", "1)"
+                ]),
+        "{text}"
+    );
+
+    let (s, _) = run_trace_summary(
+        "ctx-cloud-off",
+        &rows,
+        &format!("{}[cloud]\nenabled = false\n", device(64)),
+    );
+    assert_eq!(s.rejected, 5);
+    assert_eq!(
+        s.rejected_by,
+        Some(edgesim::metrics::Rejections {
+            no_cloud: 5,
+            ..Default::default()
+        })
+    );
+}

@@ -5,6 +5,7 @@ use rand::{RngExt, SeedableRng};
 use crate::common::*;
 use edgesim::metrics::{RequestRecord, Route, Summary};
 use edgesim::scenario::Scenario;
+use edgesim::sim::OnDeviceFailure;
 
 fn pick<'a>(r: &mut rand_pcg::Pcg64Mcg, xs: &[&'a str]) -> &'a str {
     xs[r.random_range(0..xs.len())]
@@ -228,6 +229,7 @@ fn check_run(ctx: &dyn Fn() -> String, sc: &Scenario, s: &Summary, records: &[Re
     if let Some(f) = &s.cloud_faults {
         assert!((0.0..=1.0).contains(&f.availability), "{f:?}; {}", ctx());
     }
+    check_rejections(ctx, sc, s, records);
     if failures == 0 && retries == 0 {
         check_limit(ctx, sc, records);
     }
@@ -280,6 +282,65 @@ fn check_run(ctx: &dyn Fn() -> String, sc: &Scenario, s: &Summary, records: &[Re
         if let (Some(a), Some(b), Some(c)) = (p.p50, p.p90, p.p99) {
             assert!(a <= b && b <= c, "{}", ctx());
         }
+    }
+}
+
+/// Every rejected request has one reason, and each reason agrees with what is counted apart:
+/// the cloud's refusals, the failures, and the records' lengths against the providers'
+/// context windows.
+fn check_rejections(
+    ctx: &dyn Fn() -> String,
+    sc: &Scenario,
+    s: &Summary,
+    records: &[RequestRecord],
+) {
+    let Some(r) = s.rejected_by else {
+        assert_eq!(s.rejected, 0, "{}", ctx());
+        return;
+    };
+    assert!(s.rejected > 0, "{}", ctx());
+    assert_eq!(r.total(), s.rejected, "{r:?}; {}", ctx());
+    let refused = s.cloud_faults.as_ref().map_or(0, |f| f.rejected_refused);
+    assert_eq!(r.cloud_refused, refused, "{r:?}; {}", ctx());
+    // Each request rejected with 400 had at least one call answered 400.
+    let bad = s.cloud_faults.as_ref().map_or(0, |f| f.bad_request);
+    assert!(r.bad_request <= bad, "{r:?}; {}", ctx());
+    let reject_on_failure = sc.routing.on_device_failure == OnDeviceFailure::Reject;
+    match &s.device_faults {
+        // Under "reject" every interrupted request ends at its first interruption.
+        Some(f) if reject_on_failure => {
+            assert_eq!(r.device_failure, f.interrupted, "{r:?}; {}", ctx());
+            assert_eq!(f.interrupted, f.interrupted_then_rejected, "{}", ctx());
+        }
+        _ => assert_eq!(r.device_failure, 0, "{r:?}; {}", ctx()),
+    }
+    if !sc.cloud.enabled {
+        assert_eq!(
+            r.no_cloud + r.device_failure,
+            s.rejected,
+            "{r:?}; {}",
+            ctx()
+        );
+        return;
+    }
+    assert_eq!(r.no_cloud, 0, "{r:?}; {}", ctx());
+    // Too long for the cloud: the rejected records longer than every provider's window (of
+    // those, the ones a failure rejected first are the failure's).
+    let window = sc
+        .cloud
+        .providers()
+        .map(|p| p.context_tokens.map_or(u64::MAX, u64::from))
+        .max()
+        .unwrap_or(u64::MAX);
+    let too_long = records
+        .iter()
+        .filter(|x| x.route == Route::Rejected)
+        .filter(|x| u64::from(x.prompt_tokens) + u64::from(x.output_tokens) > window)
+        .count() as u64;
+    if r.device_failure == 0 {
+        assert_eq!(r.too_long_for_cloud, too_long, "{r:?}; {}", ctx());
+    } else {
+        assert!(r.too_long_for_cloud <= too_long, "{r:?}; {}", ctx());
     }
 }
 
@@ -556,6 +617,16 @@ fn with_random_faults(case: u64, text: &str) -> String {
                 cloud += &outage_window(&mut r, 60);
             }
         }
+        // Context windows short enough to refuse some requests (drawn last, so that the
+        // draws above, and the cases they made, are as before).
+        if r.random_bool(0.3) {
+            let window = format!("context_tokens = {}\n", r.random_range(50..1500));
+            cloud = cloud.replacen("enabled = true\n", &format!("enabled = true\n{window}"), 1);
+        }
+        if cloud.contains("[[cloud.fallbacks]]") && r.random_bool(0.5) {
+            // The fallback's table is the last one.
+            cloud += &format!("context_tokens = {}\n", r.random_range(50..1500));
+        }
         // The [cloud] table is the last one random_scenario writes before [[devices]]: move it
         // after them, where its sub-tables ([[cloud.limits]], ...) may follow.
         let (head, rest) = s.split_once("[cloud]\nenabled = true\n").unwrap();
@@ -570,6 +641,7 @@ fn with_random_faults(case: u64, text: &str) -> String {
 #[test]
 fn conservation_under_random_failures_and_cloud_faults() {
     let mut faulted = 0;
+    let mut reasons = [0u32; 5];
     let cases: u64 = std::env::var("EDGESIM_FAULT_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -586,6 +658,22 @@ fn conservation_under_random_failures_and_cloud_faults() {
         let ctx = || format!("case {case}:\n{text}");
         check_run(&ctx, &sc, &s, &records);
         faulted += u32::from(s.cloud_faults.is_some());
+        if let Some(r) = s.rejected_by {
+            for (n, k) in reasons.iter_mut().zip([
+                r.no_cloud,
+                r.too_long_for_cloud,
+                r.bad_request,
+                r.cloud_refused,
+                r.device_failure,
+            ]) {
+                *n += u32::from(k > 0);
+            }
+        }
     }
     assert!(faulted > 30, "only {faulted} cases had cloud faults");
+    // Every reason for a rejection came up, so each check of check_rejections ran.
+    assert!(
+        cases < 300 || reasons.iter().all(|&n| n > 0),
+        "cases with each reason: {reasons:?}"
+    );
 }
