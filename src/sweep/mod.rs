@@ -737,6 +737,15 @@ impl Plan {
                         format!("not an axis; axes: {}", self.columns.join(", ")),
                     ));
                 }
+                if *s == p.x {
+                    return Err(bad(
+                        "series",
+                        s,
+                        "the x axis too: each series would be one point; give another axis, \
+                         or leave `series` out"
+                            .into(),
+                    ));
+                }
             }
         }
         Ok(())

@@ -826,7 +826,10 @@ fn a_request_longer_than_every_cloud_context_is_rejected_for_that() {
             ..Default::default()
         }
     );
-    let ends: Vec<(Route, u8)> = records.iter().map(|r| (r.route, r.cloud_provider)).collect();
+    let ends: Vec<(Route, u8)> = records
+        .iter()
+        .map(|r| (r.route, r.cloud_provider))
+        .collect();
     assert_eq!(
         ends,
         [

@@ -316,6 +316,19 @@ fn bad_sweep_files_are_rejected_before_any_run() {
         &base.replace("values = [1.0, 2.0]", "values = [1, 1.0]"),
         &["axes[1].values[1]", "1.0", "repeated value"],
     );
+    // A plot whose series is its x axis draws one point per series.
+    rejected(
+        "series_is_x",
+        &base.replace(
+            "series = \"selection.kind\"",
+            "series = \"workload.burst_rate_rps\"",
+        ),
+        &[
+            "plots[0].series",
+            "workload.burst_rate_rps",
+            "the x axis too",
+        ],
+    );
     // A zipped axis takes arrays of one value per key, even with one key (it took [1, 2] as
     // the key's value).
     rejected(
