@@ -270,11 +270,14 @@ impl<'a> Parser<'a> {
         if line.trim().is_empty() {
             return Ok(());
         }
+        // A byte-order mark may open the file.
+        let line = match self.header {
+            None => line.trim_start_matches('\u{feff}'),
+            Some(_) => line,
+        };
+        let cells = csv_fields(line).map_err(|problem| self.err(n, problem))?;
         let Some((width, idx)) = self.header else {
-            let names: Vec<&str> = line
-                .split(',')
-                .map(|s| s.trim().trim_start_matches('\u{feff}'))
-                .collect();
+            let names: Vec<&str> = cells.iter().map(|s| &**s).collect();
             let mut idx = [0usize; 3];
             for (slot, want) in idx.iter_mut().zip(COLUMNS) {
                 *slot = names.iter().position(|n| *n == want).ok_or_else(|| {
@@ -291,7 +294,6 @@ impl<'a> Parser<'a> {
             self.header = Some((names.len(), idx));
             return Ok(());
         };
-        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
         if cells.len() != width {
             return Err(self.err(
                 n,
@@ -303,12 +305,12 @@ impl<'a> Parser<'a> {
                 ),
             ));
         }
-        let ts = cells[idx[0]];
+        let ts = &*cells[idx[0]];
         let t = parse_timestamp_us(ts).ok_or_else(|| {
             self.err(n, format!("column TIMESTAMP: `{}` is not a timestamp (expected `YYYY-MM-DD HH:MM:SS[.fraction]` or seconds)", excerpt(ts, EXCERPT_CHARS)))
         })?;
         let count = |col: usize| -> Result<u32> {
-            let v = cells[idx[col]];
+            let v = &*cells[idx[col]];
             match v.parse::<u64>() {
                 Ok(c) if c <= u64::from(MAX_TOKENS) => Ok(c as u32),
                 Ok(_) => Err(self.err(
@@ -385,6 +387,65 @@ impl<'a> Parser<'a> {
             in_file: self.in_file,
             last_offset_us: (self.last - first) as u64,
         })
+    }
+}
+
+/// The fields of one CSV line (RFC 4180): separated by commas, each trimmed of surrounding
+/// spaces; a field in double quotes may hold commas, and `""` inside it is one quote. A quoted
+/// field must close on its line (fields that span lines are not read).
+fn csv_fields(line: &str) -> std::result::Result<Vec<std::borrow::Cow<'_, str>>, String> {
+    use std::borrow::Cow;
+    if !line.contains('"') {
+        return Ok(line.split(',').map(|f| Cow::Borrowed(f.trim())).collect());
+    }
+    let mut fields = Vec::new();
+    let mut rest = line;
+    loop {
+        let field = rest.trim_start();
+        if let Some(quoted) = field.strip_prefix('"') {
+            let mut text = String::new();
+            let mut inside = quoted;
+            let after = loop {
+                let Some(q) = inside.find('"') else {
+                    return Err(format!(
+                        "a quoted field is not closed on its line (fields that span lines are \
+                         not read): `{}`",
+                        excerpt(line, EXCERPT_CHARS)
+                    ));
+                };
+                text.push_str(&inside[..q]);
+                match inside[q + 1..].strip_prefix('"') {
+                    Some(more) => {
+                        text.push('"');
+                        inside = more;
+                    }
+                    None => break &inside[q + 1..],
+                }
+            };
+            let after = after.trim_start();
+            fields.push(Cow::Owned(text));
+            match after.strip_prefix(',') {
+                Some(next) => rest = next,
+                None if after.is_empty() => return Ok(fields),
+                None => {
+                    return Err(format!(
+                        "text after a quoted field's closing quote: `{}`",
+                        excerpt(line, EXCERPT_CHARS)
+                    ));
+                }
+            }
+        } else {
+            match field.split_once(',') {
+                Some((f, next)) => {
+                    fields.push(Cow::Borrowed(f.trim()));
+                    rest = next;
+                }
+                None => {
+                    fields.push(Cow::Borrowed(field.trim()));
+                    return Ok(fields);
+                }
+            }
+        }
     }
 }
 
@@ -539,6 +600,38 @@ mod tests {
             assert_eq!((t.in_file, t.last_offset_us), (4, 4_250_000));
             assert_eq!(t.truncated(), keep < 4);
         }
+    }
+
+    #[test]
+    fn splits_csv_fields_with_quotes() {
+        let f = |line: &str| {
+            csv_fields(line).map(|v| v.iter().map(|c| c.to_string()).collect::<Vec<_>>())
+        };
+        assert_eq!(f("1, 2 ,3").unwrap(), ["1", "2", "3"]);
+        assert_eq!(f("a,,b,").unwrap(), ["a", "", "b", ""]);
+        assert_eq!(
+            f(r#""0", "a, b" ,"say ""hi""",x"#).unwrap(),
+            ["0", "a, b", r#"say "hi""#, "x"]
+        );
+        assert_eq!(f(r#""""#).unwrap(), [""]);
+        assert_eq!(f(r#"1,"""#).unwrap(), ["1", ""]);
+        assert!(f(r#"1,"open"#).unwrap_err().contains("not closed"));
+        assert!(f(r#""a"b,1"#).unwrap_err().contains("after a quoted field"));
+        // A quote inside an unquoted field is taken as written.
+        assert_eq!(f(r#"a"b,1"#).unwrap(), [r#"a"b"#, "1"]);
+    }
+
+    /// A trace written with every field quoted (as some exporters do), with a free-text column
+    /// holding commas, a byte-order mark and CRLF line ends, reads as the plain one.
+    #[test]
+    fn reads_quoted_fields() {
+        let plain = "TIMESTAMP,ContextTokens,GeneratedTokens\n1.5,10,20\n2,30,40\n";
+        let quoted = "\u{feff}\"TIMESTAMP\",\"prompt\",\"ContextTokens\",\"GeneratedTokens\"\r\n\
+                      \"1.5\",\"hello, world\",\"10\",\"20\"\r\n\
+                      \"2\",\"a \"\"quote\"\"\",30,40\r\n";
+        let p = Path::new("t.csv");
+        let rows = |t: &str| parse_trace(t, p).unwrap();
+        assert_eq!(rows(quoted), rows(plain));
     }
 
     #[test]
