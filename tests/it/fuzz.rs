@@ -176,14 +176,24 @@ fn fuzz_trace_reader() {
             20 + i
         ));
     }
+    // The same rows with quoted fields and a free-text column (RFC 4180 quoting).
+    let mut quoted = String::from("\"TIMESTAMP\",note,\"ContextTokens\",GeneratedTokens\n");
+    for i in 0..20 {
+        quoted.push_str(&format!(
+            "\"2023-11-16 18:15:{:02}.{i}0\",\"a \"\"note\"\", {i}\",\"{}\",{}\n",
+            i * 2,
+            100 + i * 37,
+            20 + i
+        ));
+    }
     let path = Path::new("fuzz-trace.csv");
     // The file reader (line by line) must agree with the text parser on every case.
     let file = scratch("fuzz-trace").join("fuzz-trace.csv");
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     let mut r = rng(101);
     let mut ok = 0;
-    for _ in 0..cases() * 3 {
-        let case = mutate(&text, &mut r);
+    for k in 0..cases() * 3 {
+        let case = mutate(if k % 2 == 0 { &text } else { &quoted }, &mut r);
         let res = catch_unwind(AssertUnwindSafe(|| {
             edgesim::workload::trace::parse_trace(&case, path)
         }))
