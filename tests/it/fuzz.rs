@@ -167,24 +167,17 @@ fn fuzz_scenario_loader_and_small_runs() {
 
 #[test]
 fn fuzz_trace_reader() {
+    // Twenty rows, plain, and with quoted fields and a free-text column (RFC 4180 quoting).
     let mut text = String::from("TIMESTAMP,ContextTokens,GeneratedTokens\n");
-    for i in 0..20 {
-        text.push_str(&format!(
-            "2023-11-16 18:15:{:02}.{i}0,{},{}\n",
-            i * 2,
-            100 + i * 37,
-            20 + i
-        ));
-    }
-    // The same rows with quoted fields and a free-text column (RFC 4180 quoting).
     let mut quoted = String::from("\"TIMESTAMP\",note,\"ContextTokens\",GeneratedTokens\n");
     for i in 0..20 {
-        quoted.push_str(&format!(
-            "\"2023-11-16 18:15:{:02}.{i}0\",\"a \"\"note\"\", {i}\",\"{}\",{}\n",
-            i * 2,
+        let (ts, p, o) = (
+            format!("2023-11-16 18:15:{:02}.{i}0", i * 2),
             100 + i * 37,
-            20 + i
-        ));
+            20 + i,
+        );
+        text.push_str(&format!("{ts},{p},{o}\n"));
+        quoted.push_str(&format!("\"{ts}\",\"a \"\"note\"\", {i}\",\"{p}\",{o}\n"));
     }
     let path = Path::new("fuzz-trace.csv");
     // The file reader (line by line) must agree with the text parser on every case.
