@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Paired CPU-time comparison of edgesim binaries, or fleet sizes, on scenarios/fleet.toml.
 
-Runs each binary at each size once per round, interleaved, for REPS rounds, and reports per
+Runs each binary at each size once per round, interleaved (in reverse order every other
+round, since 2026-12-03), for REPS rounds, and reports per
 (binary, size) the fastest and the median CPU time (user + system) and the median of its
 per-round ratio to the first (the first binary at the first size). Pairing within a round cancels most of a shared machine's slow drifts; compare
 ratios, not absolute times, across days. Poisson arrivals at half the fleet's capacity
@@ -26,8 +27,10 @@ policy, binaries = sys.argv[4], sys.argv[5:]
 scenario = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scenarios", "fleet.toml")
 configs = [(b, d) for d in sizes for b in binaries]
 times = {c: [] for c in configs}
-for _ in range(reps):
-    for b, devices in configs:
+for i in range(reps):
+    # Alternating order: in a fixed order the second binary was once measured 5-7 % slower
+    # where alternating rounds found it 17 % faster (docs/performance.md, 2026-12-03).
+    for b, devices in configs if i % 2 == 0 else configs[::-1]:
         rate = 0.175 * devices
         duration = requests / rate
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
