@@ -92,7 +92,10 @@ fn run_tables_and_summary_keys_are_defined_in_docs_metrics() {
         "run",
         shipped("failures.toml").to_str().unwrap(),
         "--set",
-        "duration_s=1200",
+        "duration_s=4800",
+        // Requests a failure drops are rejected, so that `rejected_by` is written too.
+        "--set",
+        "routing.on_device_failure=\"reject\"",
         "--csv",
         "--out",
         out.to_str().unwrap(),
@@ -126,6 +129,7 @@ fn run_tables_and_summary_keys_are_defined_in_docs_metrics() {
         }
     }
     assert!(keys.len() > 50, "{keys:?}");
+    assert!(keys.contains("device_failure"), "{keys:?}");
     let keys: Vec<String> = keys.into_iter().collect();
     assert_documented(&keys, &spans(&md), "summary.json");
 }
