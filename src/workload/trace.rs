@@ -277,7 +277,7 @@ impl<'a> Parser<'a> {
         };
         let cells = csv_fields(line).map_err(|problem| self.err(n, problem))?;
         let Some((width, idx)) = self.header else {
-            let names: Vec<&str> = cells.iter().map(|s| &**s).collect();
+            let names: Vec<&str> = cells.iter().map(|s| s.trim()).collect();
             let mut idx = [0usize; 3];
             for (slot, want) in idx.iter_mut().zip(COLUMNS) {
                 *slot = names.iter().position(|n| *n == want).ok_or_else(|| {
@@ -305,12 +305,13 @@ impl<'a> Parser<'a> {
                 ),
             ));
         }
-        let ts = &*cells[idx[0]];
+        // Spaces inside quotes are trimmed too: `" 5 "` is a count.
+        let ts = cells[idx[0]].trim();
         let t = parse_timestamp_us(ts).ok_or_else(|| {
             self.err(n, format!("column TIMESTAMP: `{}` is not a timestamp (expected `YYYY-MM-DD HH:MM:SS[.fraction]` or seconds)", excerpt(ts, EXCERPT_CHARS)))
         })?;
         let count = |col: usize| -> Result<u32> {
-            let v = &*cells[idx[col]];
+            let v = cells[idx[col]].trim();
             match v.parse::<u64>() {
                 Ok(c) if c <= u64::from(MAX_TOKENS) => Ok(c as u32),
                 Ok(_) => Err(self.err(
@@ -628,7 +629,7 @@ mod tests {
         let plain = "TIMESTAMP,ContextTokens,GeneratedTokens\n1.5,10,20\n2,30,40\n";
         let quoted = "\u{feff}\"TIMESTAMP\",\"prompt\",\"ContextTokens\",\"GeneratedTokens\"\r\n\
                       \"1.5\",\"hello, world\",\"10\",\"20\"\r\n\
-                      \"2\",\"a \"\"quote\"\"\",30,40\r\n";
+                      \" 2 \",\"a \"\"quote\"\"\",30,\"40 \"\r\n";
         let p = Path::new("t.csv");
         let rows = |t: &str| parse_trace(t, p).unwrap();
         assert_eq!(rows(quoted), rows(plain));
