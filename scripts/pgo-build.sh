@@ -68,9 +68,9 @@ trap 'rm -rf "$work"' EXIT
   --set workload.burst_rate_rps=40.0 --set devices.0.count=30 --set devices.1.count=20 > /dev/null
 for policy in random weighted round_robin power_of_two load_aware; do
   for n in 10 10000; do
-    rate=$(python3 -c "print(0.175 * $n)")
+    rate=$(awk "BEGIN { printf \"%.6f\", 0.175 * $n }")
     "$gen" run scenarios/fleet.toml --no-out --set devices.0.count=$n --set workload.rate_rps=$rate \
-      --set duration_s="$(python3 -c "print(100000 / (0.175 * $n))")" \
+      --set duration_s="$(awk "BEGIN { printf \"%.6f\", 100000 / (0.175 * $n) }")" \
       --set selection.kind=$policy > /dev/null
   done
 done
