@@ -301,14 +301,22 @@ fn power_of_two_matches_the_supermarket_model() {
     );
 }
 
-/// One board that is never full (instant service, a long queue), the rate limit `limit`, no
-/// cloud: what the limiter throttles is rejected.
-fn limited(rate: f64, duration: f64, limit: &str, seed: u64) -> edgesim::metrics::Summary {
+/// `devices` boards that are never full (instant service, long queues), chosen at random, the
+/// rate limit `limit`, no cloud: what the limiter throttles is rejected.
+fn limited(
+    rate: f64,
+    duration: f64,
+    limit: &str,
+    devices: u32,
+    seed: u64,
+) -> edgesim::metrics::Summary {
+    let boards: String = (0..devices)
+        .map(|i| inline_device(&format!("d{i}"), 64, 100_000, &[1e6], 10.0, 1.0))
+        .collect();
     let text = format!(
         "seed = {seed}\nduration_s = {duration}\n[workload]\nkind = \"poisson\"\nrate_rps = {rate}\n\
          prompt_tokens = {{ dist = \"fixed\", value = 1 }}\noutput_tokens = {{ dist = \"fixed\", value = 1 }}\n\
-         [rate_limit]\n{limit}\n[cloud]\nenabled = false\n{}",
-        inline_device("d", 64, 100_000, &[1e6], 10.0, 1.0)
+         [selection]\nkind = \"random\"\n[rate_limit]\n{limit}\n[cloud]\nenabled = false\n{boards}"
     );
     let s = edgesim::sim::run(&scenario(&text)).unwrap();
     assert_eq!(s.full_attempts, 0);
@@ -320,7 +328,7 @@ fn limited(rate: f64, duration: f64, limit: &str, seed: u64) -> edgesim::metrics
 /// throttled is within 0.006 of `want` (`theory` names it).
 fn assert_throttled(limit: &str, want: f64, theory: &str) {
     for seed in [1, 2] {
-        let s = limited(2.0, 100_000.0, limit, seed);
+        let s = limited(2.0, 100_000.0, limit, 1, seed);
         let blocked = s.rejected as f64 / s.requests_total as f64;
         assert!(
             (blocked - want).abs() < 0.006,
@@ -342,6 +350,42 @@ fn a_sliding_window_throttles_as_erlang_b() {
         want,
         "B(20, 20)",
     );
+}
+
+/// The limit's scope, against the same theory: three boards chosen at random (a random split
+/// of a Poisson stream is Poisson), 6 requests/s, a window of 10 s. Per device, each board's
+/// window of 20 sees 2 requests/s: B(20, 20) = 0.159 again. For the cluster, one window of 60
+/// sees them all: B(60, 60) = 0.096. Six seeds over 30,000 s measured 0.157-0.160 and
+/// 0.094-0.097.
+#[test]
+fn a_sliding_windows_scope_splits_or_pools_its_places() {
+    for (limit, want, theory) in [
+        (
+            "limit = 20\nscope = \"device\"",
+            erlang_b(20, 20.0),
+            "B(20, 20)",
+        ),
+        (
+            "limit = 60\nscope = \"cluster\"",
+            erlang_b(60, 60.0),
+            "B(60, 60)",
+        ),
+    ] {
+        for seed in [1, 2] {
+            let s = limited(
+                6.0,
+                30_000.0,
+                &format!("kind = \"sliding_window\"\nwindow_s = 10\n{limit}"),
+                3,
+                seed,
+            );
+            let blocked = s.rejected as f64 / s.requests_total as f64;
+            assert!(
+                (blocked - want).abs() < 0.006,
+                "seed {seed}: {blocked:.4} throttled against {theory} = {want:.4}"
+            );
+        }
+    }
 }
 
 /// A fixed window of `L` per `W` seconds admits min(N, L) of the N ~ Poisson(λW) arrivals of
@@ -377,6 +421,7 @@ fn an_overloaded_token_bucket_admits_its_refill_rate() {
             10.0,
             t,
             "kind = \"token_bucket\"\nrefill_per_s = 1.0\nlimit = 5",
+            1,
             seed,
         );
         let admitted = s.served_edge as f64;
