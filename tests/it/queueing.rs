@@ -324,11 +324,11 @@ fn limited(
     s
 }
 
-/// Poisson arrivals at 2 requests/s for 100,000 s under `limit`, seeds 1 and 2: the share
-/// throttled is within 0.006 of `want` (`theory` names it).
-fn assert_throttled(limit: &str, want: f64, theory: &str) {
+/// Poisson arrivals at `rate` requests/s for `duration` seconds on `devices` boards under
+/// `limit`, seeds 1 and 2: the share throttled is within 0.006 of `want` (`theory` names it).
+fn assert_throttled(rate: f64, duration: f64, devices: u32, limit: &str, want: f64, theory: &str) {
     for seed in [1, 2] {
-        let s = limited(2.0, 100_000.0, limit, 1, seed);
+        let s = limited(rate, duration, limit, devices, seed);
         let blocked = s.rejected as f64 / s.requests_total as f64;
         assert!(
             (blocked - want).abs() < 0.006,
@@ -346,6 +346,9 @@ fn assert_throttled(limit: &str, want: f64, theory: &str) {
 fn a_sliding_window_throttles_as_erlang_b() {
     let want = erlang_b(20, 20.0);
     assert_throttled(
+        2.0,
+        100_000.0,
+        1,
         "kind = \"sliding_window\"\nwindow_s = 10\nlimit = 20",
         want,
         "B(20, 20)",
@@ -371,20 +374,14 @@ fn a_sliding_windows_scope_splits_or_pools_its_places() {
             "B(60, 60)",
         ),
     ] {
-        for seed in [1, 2] {
-            let s = limited(
-                6.0,
-                30_000.0,
-                &format!("kind = \"sliding_window\"\nwindow_s = 10\n{limit}"),
-                3,
-                seed,
-            );
-            let blocked = s.rejected as f64 / s.requests_total as f64;
-            assert!(
-                (blocked - want).abs() < 0.006,
-                "seed {seed}: {blocked:.4} throttled against {theory} = {want:.4}"
-            );
-        }
+        assert_throttled(
+            6.0,
+            30_000.0,
+            3,
+            &format!("kind = \"sliding_window\"\nwindow_s = 10\n{limit}"),
+            want,
+            theory,
+        );
     }
 }
 
@@ -404,6 +401,9 @@ fn a_fixed_window_admits_the_expected_minimum_per_window() {
     }
     let want = 1.0 - (below + f64::from(l) * (1.0 - mass)) / a;
     assert_throttled(
+        2.0,
+        100_000.0,
+        1,
         "kind = \"fixed_window\"\nwindow_s = 10\nlimit = 18",
         want,
         "1 − E[min(N, 18)]/20",
