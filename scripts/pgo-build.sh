@@ -11,7 +11,8 @@
 #
 # Needs `llvm-profdata` of the toolchain's LLVM: `rustup component add llvm-tools` (done here
 # when rustup is there). About 2.5 minutes on 2 cores, without the output features by default;
-# FEATURES="--features parquet,figures" (or any cargo feature flags) to build others.
+# FEATURES="--features parquet,plots" (or any cargo feature flags; "--features default" for
+# the default ones: polars makes that build far longer, README "Build times") to build others.
 # The normal build's cache is left alone: RUSTFLAGS differ, so each build has its own target
 # folder.
 #
