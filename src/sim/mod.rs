@@ -153,7 +153,8 @@ pub struct World<'a, R: Recorder> {
     last_active: SimTime,
     /// Health events that changed nothing because the run was over.
     idle_events: u64,
-    /// Why requests were rejected.
+    /// Why requests were rejected (`cloud_refused` is filled in at the end, from the cloud's
+    /// counters).
     rejected_by: Rejections,
     /// The recorder receiving every request's end.
     pub recorder: &'a mut R,
@@ -500,7 +501,6 @@ impl<'a, R: Recorder> World<'a, R> {
             );
         } else {
             self.clouds[0].counters.rejected_refused += 1;
-            self.rejected_by.cloud_refused += 1;
             self.end(now, slot, Route::Rejected, 0.0, 0.0, q);
         }
     }
@@ -807,7 +807,11 @@ impl<'a, R: Recorder> World<'a, R> {
             cloud_faults,
             device_faults,
             cloud_providers,
-            rejected_by: self.rejected_by,
+            // The cloud's own counter holds the requests it refused for good.
+            rejected_by: Rejections {
+                cloud_refused: self.clouds[0].counters.rejected_refused,
+                ..self.rejected_by
+            },
         })
     }
 }

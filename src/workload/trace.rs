@@ -277,7 +277,7 @@ impl<'a> Parser<'a> {
         };
         let cells = csv_fields(line).map_err(|problem| self.err(n, problem))?;
         let Some((width, idx)) = self.header else {
-            let names: Vec<&str> = cells.iter().map(|s| s.trim()).collect();
+            let names: Vec<&str> = cells.iter().map(|s| &**s).collect();
             let mut idx = [0usize; 3];
             for (slot, want) in idx.iter_mut().zip(COLUMNS) {
                 *slot = names.iter().position(|n| *n == want).ok_or_else(|| {
@@ -305,13 +305,12 @@ impl<'a> Parser<'a> {
                 ),
             ));
         }
-        // Spaces inside quotes are trimmed too: `" 5 "` is a count.
-        let ts = cells[idx[0]].trim();
+        let ts = &*cells[idx[0]];
         let t = parse_timestamp_us(ts).ok_or_else(|| {
             self.err(n, format!("column TIMESTAMP: `{}` is not a timestamp (expected `YYYY-MM-DD HH:MM:SS[.fraction]` or seconds)", excerpt(ts, EXCERPT_CHARS)))
         })?;
         let count = |col: usize| -> Result<u32> {
-            let v = cells[idx[col]].trim();
+            let v = &*cells[idx[col]];
             match v.parse::<u64>() {
                 Ok(c) if c <= u64::from(MAX_TOKENS) => Ok(c as u32),
                 Ok(_) => Err(self.err(
@@ -391,9 +390,10 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// The fields of one CSV line (RFC 4180): separated by commas, each trimmed of surrounding
-/// spaces; a field in double quotes may hold commas, and `""` inside it is one quote. A quoted
-/// field must close on its line (fields that span lines are not read).
+/// The fields of one CSV line (RFC 4180): separated by commas; a field in double quotes may
+/// hold commas, and `""` inside it is one quote. Every field is trimmed of surrounding spaces,
+/// inside the quotes too (`" 5 "` is a count). A quoted field must close on its line (fields
+/// that span lines are not read).
 fn csv_fields(line: &str) -> std::result::Result<Vec<std::borrow::Cow<'_, str>>, String> {
     use std::borrow::Cow;
     if !line.contains('"') {
@@ -424,7 +424,7 @@ fn csv_fields(line: &str) -> std::result::Result<Vec<std::borrow::Cow<'_, str>>,
                 }
             };
             let after = after.trim_start();
-            fields.push(Cow::Owned(text));
+            fields.push(Cow::Owned(text.trim().to_owned()));
             match after.strip_prefix(',') {
                 Some(next) => rest = next,
                 None if after.is_empty() => return Ok(fields),

@@ -842,21 +842,7 @@ fn a_request_longer_than_every_cloud_context_is_rejected_for_that() {
     );
 
     // The run table says why.
-    let dir = scratch_dir("ctx-cloud-cli");
-    let trace = temp_file("ctx-cloud-cli", "t.csv", &trace_text(&rows));
-    let file = dir.join("s.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "{}{cloud}[workload]\nkind = \"trace\"\npath = \"{}\"\n",
-            device(64),
-            trace.display()
-        ),
-    )
-    .unwrap();
-    let out = edgesim(&["run".as_ref(), file.as_os_str(), "--no-out".as_ref()]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    let text = edgesim::report::to_table(&s);
     assert!(
         text.lines()
             .any(|l| l.split_whitespace().collect::<Vec<_>>()
