@@ -808,5 +808,5 @@ fn prices_are_bounded() {
         "--set",
         "metrics.electricity_cents_per_kwh=1e5",
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_ok(&o);
 }

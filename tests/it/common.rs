@@ -206,3 +206,9 @@ pub fn load(path: &Path, sets: &[&str]) -> Scenario {
     };
     Scenario::load(path, &opts).unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// Asserts that a command succeeded; otherwise the test fails with the command's standard error.
+#[track_caller]
+pub fn assert_ok(o: &Output) {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

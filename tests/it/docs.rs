@@ -69,10 +69,6 @@ fn assert_documented(names: &[String], documented: &BTreeSet<String>, what: &str
     );
 }
 
-fn ok(o: &std::process::Output) {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
-
 #[test]
 fn the_expansion_of_documented_names_is_what_it_says() {
     let s = spans("a `x_{p50, p90}_ms` b `plain` c `{a,b}{c,d}`, a lone { brace `n{`, `d[]`");
@@ -88,7 +84,7 @@ fn the_expansion_of_documented_names_is_what_it_says() {
 #[test]
 fn run_tables_and_summary_keys_are_defined_in_docs_metrics() {
     let out = scratch("docs-run");
-    ok(&edgesim(&[
+    assert_ok(&edgesim(&[
         "run",
         shipped("failures.toml").to_str().unwrap(),
         "--set",
@@ -150,7 +146,7 @@ fn sweep_columns_are_defined_in_docs_sweeps() {
     )
     .unwrap();
     let out = d.join("out");
-    ok(&edgesim(&[
+    assert_ok(&edgesim(&[
         "sweep",
         file.to_str().unwrap(),
         "--out",
@@ -206,7 +202,7 @@ fn plan_columns_are_defined_in_docs_plan() {
     )
     .unwrap();
     let out = d.join("out");
-    ok(&edgesim(&[
+    assert_ok(&edgesim(&[
         "plan",
         file.to_str().unwrap(),
         "--out",

@@ -52,11 +52,7 @@ fn compare_writes_figure_data_that_matches_the_runs() {
         .arg(&dir)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let summaries: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(dir.join("summaries.json")).unwrap())
             .unwrap();

@@ -73,7 +73,7 @@ fn rerun_into_the_same_out_leaves_no_file_of_the_previous_run() {
         ];
         args.extend_from_slice(extra);
         let o = edgesim(&args);
-        assert!(o.status.success(), "{}", stderr(&o));
+        assert_ok(&o);
     };
     run(&[]);
     assert!(names(&out).contains(&"requests.csv".to_string()));
@@ -157,7 +157,7 @@ fn out_that_is_a_file_or_a_foreign_folder_is_refused() {
         "--out",
         legacy.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ok(&o);
     assert!(!legacy.join("stale.csv").exists());
     assert!(legacy.join("manifest.json").exists());
 }
@@ -645,7 +645,7 @@ fn corrupt_journal_lines_are_redone_and_the_results_equal_a_clean_sweep() {
             out.to_str().unwrap(),
             "--csv",
         ]);
-        assert!(o.status.success(), "{}", stderr(&o));
+        assert_ok(&o);
         o
     };
     let clean = dir.join("clean");
@@ -801,7 +801,7 @@ fn stale_temporaries_of_killed_runs_are_removed() {
         "--out",
         dir.join("out").to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ok(&o);
     assert!(
         names(&dir).iter().all(|n| !n.contains(".tmp-")),
         "{:?}",
@@ -828,7 +828,7 @@ fn stale_temporaries_of_killed_runs_are_removed() {
         out.to_str().unwrap(),
         "--csv",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ok(&o);
     assert!(
         names(&out).iter().all(|n| !n.contains(".tmp-")),
         "{:?}",
@@ -880,7 +880,7 @@ fn messages_name_things_once_and_plainly() {
         .current_dir(std::env::temp_dir())
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ok(&o);
     assert!(String::from_utf8_lossy(&o.stdout).contains("Jetson"));
     // --help shows plain brackets.
     for cmd in [
@@ -1264,7 +1264,7 @@ fn set_takes_keys_as_error_messages_name_them() {
     // And it edits that entry: the resolved scenario holds it.
     let o = edgesim(&["check", sc.to_str().unwrap(), "--set", "devices[1].count=7"]);
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ok(&o);
     let doc: toml::Table = toml::from_str(&text).unwrap();
     assert_eq!(doc["devices"][1]["count"].as_integer(), Some(7), "{text}");
     let (code, err) = check("devices[x].count=1");

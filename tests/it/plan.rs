@@ -198,7 +198,7 @@ fn plan_cli(plan: &Path, out: &Path, extra: &[&str]) -> Output {
     ];
     args.extend_from_slice(extra);
     let o = edgesim(&args);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_ok(&o);
     o
 }
 
@@ -218,7 +218,7 @@ fn plan_progress_lines_off_a_terminal() {
             c.env("EDGESIM_PROGRESS_S", v);
         }
         let o = c.output().unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_ok(&o);
         String::from_utf8(o.stderr).unwrap()
     };
     let every_run = stderr(Some("0"), "every-run");
@@ -308,7 +308,7 @@ fn same_bytes_whatever_the_threads_the_shards_and_a_kill() {
         merged.to_str().unwrap(),
         "--csv",
     ]);
-    assert!(m.status.success(), "{}", String::from_utf8_lossy(&m.stderr));
+    assert_ok(&m);
     assert_eq!(m.stdout, a.stdout, "the merged report differs");
     let (fa, fm) = (files(&one), files(&merged));
     for name in ["answer.json", "plans.csv", "pareto.csv"] {

@@ -305,11 +305,7 @@ fn platforms_refuses_unknown_tasks_and_token_counts_out_of_range() {
         "--task",
         "gsm8k",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
 }
 
 /// A response longer than a platform's context window is flagged: GPT-4's is 8,192 tokens
@@ -319,11 +315,7 @@ fn platforms_refuses_unknown_tasks_and_token_counts_out_of_range() {
 fn platforms_name_the_context_windows_a_response_exceeds() {
     let table = |args: &[&str]| {
         let out = edgesim(&[&["platforms"][..], args].concat());
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_ok(&out);
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let long = table(&["--prompt-tokens", "9000", "--output-tokens", "1"]);

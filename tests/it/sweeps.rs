@@ -85,7 +85,7 @@ fn same_bytes_whatever_the_threads_and_shards() {
     let mut args = vec!["sweep", "merge", "--csv", "--out", merged.to_str().unwrap()];
     args.extend(shards.iter().map(|d| d.to_str().unwrap()));
     let o = edgesim(&args);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_ok(&o);
     assert_same(&one, &merged);
     // A merge with a shard missing is refused, naming the gap.
     let o = edgesim(&[
@@ -481,11 +481,7 @@ fn refusal_and_failure_columns_hold_the_summary() {
             "--set",
             "duration_s=1800",
         ]);
-        assert!(
-            run.status.success(),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
-        );
+        assert_ok(&run);
         let j: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
         let f = &j["device_faults"];
         for (col, want) in [
