@@ -144,21 +144,20 @@ pub fn to_measurements(
     let max = crate::workload::tokens::MAX_TOKENS;
     for e in &keep {
         let test = format!("test pp{} tg{} d{}", e.n_prompt, e.n_gen, e.n_depth);
-        if !(e.avg_ts.is_finite() && e.avg_ts > 0.0) {
+        // A speed of 0 made a TTFT of inf, a negative one a negative TTFT, and one of 1e-300
+        // a curve point no profile may hold: every speed is one a profile may hold.
+        let min = crate::check::MIN_TOKENS_PER_S;
+        let speed = |ts: f64| ts.is_finite() && ts >= min;
+        if !speed(e.avg_ts) {
             return Err(bad(format!(
-                "avg_ts = {} for {test}: must be > 0",
+                "avg_ts = {} for {test}: must be a speed of at least {min} tokens/s",
                 crate::check::num(e.avg_ts)
             )));
         }
-        // A speed of 0 made a TTFT of inf, a negative one a negative TTFT, in the profile.
-        if let Some((i, ts)) = e
-            .samples_ts
-            .iter()
-            .enumerate()
-            .find(|(_, ts)| !(ts.is_finite() && **ts > 0.0))
-        {
+        if let Some((i, ts)) = e.samples_ts.iter().enumerate().find(|(_, ts)| !speed(**ts)) {
             return Err(bad(format!(
-                "samples_ts[{i}] = {} for {test}: every sample must be a speed > 0 tokens/s",
+                "samples_ts[{i}] = {} for {test}: every sample must be a speed of at least {min} \
+                 tokens/s",
                 crate::check::num(*ts)
             )));
         }

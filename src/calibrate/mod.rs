@@ -475,6 +475,43 @@ mod tests {
         assert_eq!(back.models, p.models);
     }
 
+    /// Measurements each within bounds can still fit a profile that is not (here a prompt of
+    /// 64 tokens that took 10^300 s): an import says so as an error of the file it read.
+    #[test]
+    fn an_imported_fit_out_of_bounds_names_the_file_read() {
+        let m = Measurements {
+            prefill: vec![PrefillPoint {
+                prompt_tokens: 64,
+                ttft_s: vec![1e300],
+            }],
+            decode: vec![DecodePoint {
+                streams: 1,
+                mean_context_tokens: 40.5,
+                tokens_per_s: vec![90.0],
+                power_w: None,
+            }],
+            idle_w: None,
+            memory_bytes: None,
+        };
+        let meta = ProfileMeta {
+            device_name: "test".into(),
+            model_name: "smollm2-135m".into(),
+            memory_gb: 8.0,
+            idle_watts: Some(5.0),
+            busy_watts: Some(20.0),
+            power_source: "flags".into(),
+            ..Default::default()
+        };
+        let e = fit_imported(Path::new("runs/bench.json"), &m, &meta)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("runs/bench.json: its measurements fit a profile out of bounds"),
+            "{e}"
+        );
+        assert!(e.contains("`models[0].prefill_tps` = 6.4e-299"), "{e}");
+    }
+
     #[test]
     fn context_effect_is_the_slope_of_step_time() {
         // Hand-worked: 1 stream at a mean context of 40 tokens decodes 100 tokens/s (10 ms a
@@ -621,6 +658,19 @@ impl PowerOptions {
     }
 }
 
+/// [`fit`] for measurements imported from `source`: a fit that no profile may hold is an error
+/// of that file, whose measurements gave it (each measurement is within bounds, but an outlier
+/// can still pull a fitted speed or overhead out of them).
+fn fit_imported(source: &Path, m: &Measurements, meta: &ProfileMeta) -> Result<DeviceProfile> {
+    fit(m, meta).map_err(|e| Error::Output {
+        path: source.into(),
+        problem: format!(
+            "its measurements fit a profile out of bounds, so nothing is written ({e}); look \
+             for a measurement far from the others"
+        ),
+    })
+}
+
 /// Builds a profile from `llama-bench` output (power from the flags).
 pub fn from_llama_bench(
     path: &Path,
@@ -678,7 +728,7 @@ pub fn from_llama_bench(
         "note".into(),
         "llama-bench measures one sequence: D(n) = D(1) for every n (no batching curve)".into(),
     );
-    fit(&m, &meta)
+    fit_imported(path, &m, &meta)
 }
 
 /// Builds a profile from `llama-batched-bench` output (power from the flags): prefill from the
@@ -701,7 +751,7 @@ pub fn from_batched_bench(path: &Path, meta: &ProfileMeta) -> Result<DeviceProfi
          tokens"
             .into(),
     );
-    fit(&m, &meta)
+    fit_imported(path, &m, &meta)
 }
 
 /// Measures a GGUF model on this machine and builds its profile.

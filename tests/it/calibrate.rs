@@ -87,7 +87,7 @@ fn runs_in_a_scenario(profile: &Path) {
     );
     let sc = temp_file("cal-run", "sc.toml", &text);
     let o = edgesim(&["run", sc.to_str().unwrap(), "--no-out", "--json"]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_ok(&o);
     let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(s["served_edge"].as_u64().unwrap() > 0);
 }
@@ -226,6 +226,32 @@ fn importer_errors_are_clear() {
             "samples_ts",
             serde_json::json!([0.0, 300.0]),
             &["samples_ts[0] = 0", "pp64"][..],
+        ),
+        // A positive speed too small for any profile made a curve point of 2e-300 tokens/s,
+        // refused as a key of "the fitted profile", a file the user never named.
+        (
+            "tiny_sample",
+            0,
+            "samples_ts",
+            serde_json::json!([1e-300, 300.0]),
+            &[
+                "tiny_sample.json",
+                "samples_ts[0] = 1e-300",
+                "pp64",
+                "at least 0.001",
+            ],
+        ),
+        (
+            "tiny_average",
+            3,
+            "avg_ts",
+            serde_json::json!(1e-4),
+            &[
+                "tiny_average.json",
+                "avg_ts = 0.0001",
+                "tg64",
+                "at least 0.001",
+            ],
         ),
         (
             "negative_sample",
@@ -399,7 +425,7 @@ fn calibrate_small(
         "--busy-watts",
         "30",
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_ok(&o);
 }
 
 #[cfg(feature = "llm")]
@@ -559,7 +585,7 @@ fn fidelity_real_against_simulated() {
             dir.to_str().unwrap(),
             "--json",
         ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_ok(&o);
         let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(r["requests"], 40);
         for f in [
@@ -814,7 +840,7 @@ fn out_replaces_only_a_device_profile() {
     }
     assert_eq!(std::fs::read_to_string(&scenario).unwrap(), text);
     let o = calibrate(&profile);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_ok(&o);
     let text = std::fs::read_to_string(&profile).unwrap();
     assert!(text.contains("written by `edgesim calibrate`"));
     // Without --model-name the key is the model file's that llama-bench names, as `--model
