@@ -90,7 +90,7 @@ impl ModelCatalogue {
     /// Parses catalogue text; `path` names it in errors. Every figure is checked with the
     /// rules scenarios follow: finite, in range.
     pub fn parse(text: &str, path: &Path) -> Result<ModelCatalogue> {
-        let cat: ModelCatalogue = toml::from_str(text)
+        let cat: ModelCatalogue = crate::strict::from_str(text)
             .map_err(|e| crate::check::not_read_as(path, text, "a model catalogue", &e))?;
         let cx = crate::check::Checker::new(path);
         let quality = |key: &dyn Fn(&str) -> String, q: &BTreeMap<String, f64>| -> Result<()> {

@@ -621,7 +621,7 @@ pub mod tagged {
         tag: &str,
         value: &str,
     ) -> Result<T, D::Error> {
-        serde_path_to_error::deserialize(toml::Value::Table(t)).map_err(|e| {
+        crate::strict::from_value(toml::Value::Table(t)).map_err(|e| {
             let msg = path_message(e);
             D::Error::custom(format!("{msg}, for {tag} = \"{value}\""))
         })

@@ -59,6 +59,7 @@ pub mod report;
 pub mod rng;
 pub mod scenario;
 pub mod sim;
+pub mod strict;
 pub mod sweep;
 pub mod time;
 

@@ -53,7 +53,7 @@ impl<'de> Deserialize<'de> for LatencyFile {
         match toml::Value::deserialize(d)? {
             toml::Value::Float(x) => Ok(LatencyFile::Fixed(x)),
             toml::Value::Integer(i) => Ok(LatencyFile::Fixed(i as f64)),
-            toml::Value::Table(t) => serde_path_to_error::deserialize(toml::Value::Table(t))
+            toml::Value::Table(t) => crate::strict::from_value(toml::Value::Table(t))
                 .map(|q: Quantiles| LatencyFile::Quantiles {
                     p50: q.p50,
                     p95: q.p95,

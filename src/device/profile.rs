@@ -221,7 +221,7 @@ pub(crate) fn check_profile(path: &Path, key: &str, p: &DeviceProfile) -> Result
 
 /// Parses and checks profile text; `path` names it in errors.
 pub fn parse_profile(text: &str, path: &Path) -> Result<DeviceProfile> {
-    let p: DeviceProfile = toml::from_str(text)
+    let p: DeviceProfile = crate::strict::from_str(text)
         .map_err(|e| crate::check::not_read_as(path, text, "a device profile", &e))?;
     check_profile(path, "", &p)?;
     Ok(p)

@@ -404,7 +404,7 @@ impl Planner {
     /// Reads and validates a plan file: every option is tried in a scenario before any run.
     pub fn load(path: &Path) -> Result<Planner> {
         let text = crate::check::read_text(path, "plan", crate::check::MAX_CONFIG_BYTES)?;
-        let file: PlanFile = toml::from_str(&text)
+        let file: PlanFile = crate::strict::from_str(&text)
             .map_err(|e| crate::check::not_read_as(path, &text, "a plan file", &e))?;
         let cx = Checker::new(path);
         let dir = path.parent().unwrap_or(Path::new("."));

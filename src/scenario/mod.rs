@@ -89,7 +89,7 @@ impl Scenario {
     pub fn from_str_at(text: &str, path: &Path, opts: &LoadOptions) -> Result<Scenario> {
         if opts.sets.is_empty() {
             // Straight from the text: errors quote the line.
-            let file: ScenarioFile = toml::from_str(text)
+            let file: ScenarioFile = crate::strict::from_str(text)
                 .map_err(|e| crate::check::not_read_as(path, text, "a scenario", &e))?;
             if !file.cloud.fallbacks.is_empty() {
                 let doc = Self::parse_doc(text, path)?;
@@ -126,7 +126,7 @@ impl Scenario {
         let fallbacks = doc.get("cloud").and_then(|c| c.get("fallbacks")).cloned();
         // Deserialised from the edited document: errors name the key path (with the index of
         // an array entry, `devices[1].slots`), not a line.
-        let file: ScenarioFile = serde_path_to_error::deserialize(doc).map_err(|e| {
+        let file: ScenarioFile = crate::strict::from_value(doc).map_err(|e| {
             syntax(
                 path,
                 format!(

@@ -350,7 +350,7 @@ impl Plan {
     /// before any run starts.
     pub fn load(path: &Path) -> Result<Plan> {
         let text = crate::check::read_text(path, "sweep", crate::check::MAX_CONFIG_BYTES)?;
-        let file: SweepFile = toml::from_str(&text)
+        let file: SweepFile = crate::strict::from_str(&text)
             .map_err(|e| crate::check::not_read_as(path, &text, "a sweep file", &e))?;
         let bad = |key: String, value: &dyn std::fmt::Display, problem: String| {
             Error::invalid(path, key, value, problem)

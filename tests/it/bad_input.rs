@@ -810,3 +810,106 @@ fn prices_are_bounded() {
     ]);
     assert_ok(&o);
 }
+
+/// serde reads a struct from an array, by position: `routing = [3]` was a valid scenario, read
+/// as `max_attempts = 3`, `selection = ["random"]` one with random selection, and a plan's
+/// `goals = [...]` of seven numbers a set of goals. An array where a table belongs is refused in
+/// every kind of file, with the line or the key path; a scalar there says "a table", not the
+/// name of a Rust type (`expected struct DeviceFile`).
+#[test]
+fn an_array_where_a_table_belongs_is_refused() {
+    let array = "invalid type: array, expected a table";
+    // Scenario files: from the text, with the line.
+    let text = format!("routing = [3]\n{WORKLOAD}{}", good_device());
+    fails("array_routing", &text, &["line 1", "routing = [3]", array]);
+    let text = format!("selection = [\"random\"]\n{WORKLOAD}{}", good_device());
+    fails("array_selection", &text, &["line 1", array]);
+    // After --set, with the key path, in array entries too.
+    for (set, key) in [
+        ("routing=[3]", "`routing`"),
+        ("devices.0=[\"x\", 2]", "`devices[0]`"),
+        (
+            "cloud.fallbacks=[[\"gpt-4o-mini\"]]",
+            "`cloud.fallbacks[0]`",
+        ),
+    ] {
+        let err = set_refused("outage.toml", set);
+        assert!(err.contains(&format!("{key}: {array}")), "{set}: {err}");
+    }
+    let err = set_refused("bursty.toml", "devices.0=1");
+    assert!(
+        err.contains("`devices[0]`: invalid type: integer `1`, expected a table"),
+        "{err}"
+    );
+    // A device profile, named by the scenario that reads it.
+    let profile = std::fs::read_to_string(root().join("calibration/jetson-orin-nano.toml"))
+        .unwrap()
+        .replace("[device]\nname = \"Jetson Orin Nano 8GB\"", "[devicex]");
+    let profile = temp_file(
+        "array_profile",
+        "profile.toml",
+        &format!("device = [\"Jetson\", \"15W\", 8.0]\n{profile}"),
+    );
+    let text = format!("{WORKLOAD}{}", good_device()).replace(
+        &root()
+            .join("calibration/jetson-orin-nano.toml")
+            .display()
+            .to_string(),
+        &profile.display().to_string(),
+    );
+    fails(
+        "array_in_profile",
+        &text,
+        &["profile.toml", "line 1", array],
+    );
+    // A plan's goals and a sweep's expectation.
+    let plan = std::fs::read_to_string(shipped("plans/retail.toml")).unwrap();
+    let plan = plan[..plan.find("[goals]").unwrap()]
+        .replace(
+            "retail-traffic.toml",
+            &shipped("plans/retail-traffic.toml").display().to_string(),
+        )
+        .replace(
+            "../../calibration",
+            &root().join("calibration").display().to_string(),
+        );
+    let plan = temp_file(
+        "array_plan",
+        "plan.toml",
+        &format!("goals = [2500, 0.01, 60, 1, 1, 1, 1]\n{plan}"),
+    );
+    let dir = scratch("array_plan_out");
+    let o = edgesim(&[
+        "plan",
+        plan.to_str().unwrap(),
+        "--out",
+        dir.join("out").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("plan.toml") && err.contains("line 1") && err.contains(array),
+        "{err}"
+    );
+    assert!(!dir.join("out").exists(), "{err}");
+    let sweep = std::fs::read_to_string(shipped("sweeps/ci.toml"))
+        .unwrap()
+        .replace("../bursty.toml", &shipped("bursty.toml").display().to_string())
+        .replacen(
+            "left = { metric = \"redirected_tokens\", where = { \"selection.kind\" = \"load_aware\" } }",
+            "left = [\"redirected_tokens\"]",
+            1,
+        );
+    assert!(sweep.contains("left = [\"redirected_tokens\"]"));
+    let sweep = temp_file("array_sweep", "sweep.toml", &sweep);
+    let o = edgesim(&[
+        "sweep",
+        sweep.to_str().unwrap(),
+        "--out",
+        dir.join("sweep").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("sweep.toml") && err.contains(array), "{err}");
+    assert!(!dir.join("sweep").exists(), "{err}");
+}
