@@ -14,6 +14,11 @@ fn ratio(a: u64, b: u64) -> Option<f64> {
     (b > 0).then(|| a as f64 / b as f64)
 }
 
+/// One part of `rejected_by` (0 when nothing was rejected: the summary then leaves it out).
+fn rejected_by(s: &Summary, part: fn(&crate::metrics::Rejections) -> u64) -> Option<f64> {
+    Some(s.rejected_by.as_ref().map_or(0, part) as f64)
+}
+
 fn overall(s: &Summary) -> Option<&crate::metrics::PlatformSummary> {
     s.platforms.iter().find(|p| p.name == "overall")
 }
@@ -58,6 +63,15 @@ pub const METRICS: &[Metric] = &[
     m!("edge_share", |s| ratio(s.served_edge, s.requests_total)),
     m!("redirect_rate", |s| ratio(s.served_cloud, s.requests_total)),
     m!("reject_rate", |s| ratio(s.rejected, s.requests_total)),
+    m!("rejected_no_cloud", |s| rejected_by(s, |r| r.no_cloud)),
+    m!("rejected_too_long_for_cloud", |s| rejected_by(s, |r| r
+        .too_long_for_cloud)),
+    m!("rejected_bad_request", |s| rejected_by(s, |r| r
+        .bad_request)),
+    m!("rejected_cloud_refused", |s| rejected_by(s, |r| r
+        .cloud_refused)),
+    m!("rejected_device_failure", |s| rejected_by(s, |r| r
+        .device_failure)),
     m!("redirected_tokens", |s| Some(s.redirected_tokens as f64)),
     m!("edge_tokens", |s| Some(s.edge_tokens as f64)),
     m!("throttled_attempts", |s| Some(s.throttled_attempts as f64)),

@@ -519,6 +519,70 @@ fn refusal_and_failure_columns_hold_the_summary() {
         ),
         ("", "")
     );
+    // Nothing rejected: every part of `rejected` is 0, not empty.
+    assert_eq!(rows[0][c("rejected")], "0");
+    for part in REJECTED_BY {
+        assert_eq!(rows[0][c(&format!("rejected_{part}"))], "0", "{part}");
+    }
     let _ = std::fs::remove_dir_all(&out);
     let _ = std::fs::remove_dir_all(&out2);
+}
+
+/// The parts of the summary's `rejected_by`, each a sweep column `rejected_<part>`.
+const REJECTED_BY: [&str; 5] = [
+    "no_cloud",
+    "too_long_for_cloud",
+    "bad_request",
+    "cloud_refused",
+    "device_failure",
+];
+
+/// The columns of rejections by reason hold the summary's `rejected_by`, and add up to
+/// `rejected`: the outage scenario with its cloud (requests refused by it in its outages are
+/// rejected, `cloud_refused`) and without one (`no_cloud`), against `run --json`.
+#[test]
+fn rejection_reason_columns_hold_the_summary() {
+    let text = format!(
+        "name = \"t\"\nscenario = \"{}\"\nseed = 5\n\
+         [[axes]]\nkey = \"cloud.enabled\"\nvalues = [true, false]\n\
+         [[axes]]\nkey = \"duration_s\"\nvalues = [1800]\n",
+        shipped("outage.toml").display()
+    );
+    let file = temp_file("sweep-rejections", "s.toml", &text);
+    let out = dir("rejections");
+    let o = sweep(&file, &out, &[]);
+    assert_eq!(o.status.code(), Some(0));
+    let (h, rows) = csv(&out.join("runs.csv"));
+    let c = |name: &str| h.iter().position(|x| x == name).unwrap();
+    assert_eq!(rows.len(), 2);
+    let mut seen = Vec::new();
+    for r in &rows {
+        let run = edgesim(&[
+            "run",
+            shipped("outage.toml").to_str().unwrap(),
+            "--no-out",
+            "--json",
+            "--seed",
+            &r[c("seed")],
+            "--set",
+            &format!("cloud.enabled={}", r[c("cloud.enabled")]),
+            "--set",
+            "duration_s=1800",
+        ]);
+        assert_ok(&run);
+        let j: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        let mut sum = 0;
+        for part in REJECTED_BY {
+            let got: u64 = r[c(&format!("rejected_{part}"))].parse().unwrap();
+            assert_eq!(Some(got), j["rejected_by"][part].as_u64(), "{part}");
+            if got > 0 {
+                seen.push(part);
+            }
+            sum += got;
+        }
+        assert_eq!(r[c("rejected")], sum.to_string());
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, ["cloud_refused", "no_cloud"]);
+    let _ = std::fs::remove_dir_all(&out);
 }
