@@ -913,3 +913,81 @@ fn an_array_where_a_table_belongs_is_refused() {
     assert!(err.contains("sweep.toml") && err.contains(array), "{err}");
     assert!(!dir.join("sweep").exists(), "{err}");
 }
+
+/// Every section of every shipped scenario, at every depth (`[routing]`, `devices[1]`, an
+/// inline `prompt_tokens = { ... }`, `cloud.fallbacks[0]`), written instead as the array of its
+/// values, as serde's derive alone read by position, is refused.
+#[test]
+fn every_section_written_as_an_array_is_refused() {
+    use edgesim::scenario::{LoadOptions, Scenario};
+    #[derive(Clone, Debug)]
+    enum Seg {
+        Key(String),
+        Index(usize),
+    }
+    fn tables(v: &toml::Value, at: &mut Vec<Seg>, out: &mut Vec<Vec<Seg>>) {
+        match v {
+            toml::Value::Table(t) => {
+                if !at.is_empty() {
+                    out.push(at.clone());
+                }
+                for (k, x) in t {
+                    at.push(Seg::Key(k.clone()));
+                    tables(x, at, out);
+                    at.pop();
+                }
+            }
+            toml::Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    at.push(Seg::Index(i));
+                    tables(x, at, out);
+                    at.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    fn at<'a>(v: &'a mut toml::Value, path: &[Seg]) -> &'a mut toml::Value {
+        path.iter().fold(v, |v, s| match s {
+            Seg::Key(k) => v.get_mut(k.as_str()).unwrap(),
+            Seg::Index(i) => v.get_mut(*i).unwrap(),
+        })
+    }
+    let mut checked = 0;
+    for name in [
+        "bursty.toml",
+        "steady.toml",
+        "fleet.toml",
+        "failures.toml",
+        "outage.toml",
+        "fidelity.toml",
+        "azure-trace.toml",
+        "plans/retail-traffic.toml",
+    ] {
+        let path = shipped(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        Scenario::from_str_at(&text, &path, &LoadOptions::default())
+            .unwrap_or_else(|e| panic!("{name} must load: {e}"));
+        let doc = toml::Value::Table(toml::from_str(&text).unwrap());
+        let mut paths = Vec::new();
+        tables(&doc, &mut Vec::new(), &mut paths);
+        assert!(paths.len() >= 4, "{name}: {paths:?}");
+        for p in paths {
+            let mut edited = doc.clone();
+            let section = at(&mut edited, &p);
+            let values: Vec<toml::Value> = section.as_table().unwrap().values().cloned().collect();
+            *section = toml::Value::Array(values);
+            let edited = toml::to_string(&edited).unwrap();
+            match Scenario::from_str_at(&edited, &path, &LoadOptions::default()) {
+                Ok(_) => panic!("{name}: {p:?} as an array was read:\n{edited}"),
+                Err(e) => {
+                    let e = e.to_string();
+                    assert!(e.contains(name.rsplit('/').next().unwrap()), "{name}: {e}");
+                    assert!(!e.contains("struct "), "{name}: {p:?}: {e}");
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "{checked} sections");
+}
