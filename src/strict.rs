@@ -5,14 +5,16 @@
 //! `[routing] max_attempts = 3`, and `selection = ["random"]` one read as `kind = "random"`:
 //! an array where a section is meant was taken silently, by position. [`Strict`] wraps a
 //! deserializer so that a struct accepts only a table, at every depth, and says "expected a
-//! table" (not the Rust type's name) when given anything else. Everything else passes through
-//! unchanged, so the inner deserializer's errors (with their line and column) stay as they were.
+//! table" (not the Rust type's name) when given anything else. An enum (every one in a
+//! configuration file is a plain choice, `kind = "random"`) is its variant's name only, and any
+//! other value is refused naming the choices. Everything else passes through unchanged, so the
+//! inner deserializer's errors (with their line and column) stay as they were.
 
 use std::fmt;
 
 use serde::de::{
-    self, DeserializeOwned, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess,
-    Unexpected, VariantAccess, Visitor,
+    self, DeserializeOwned, DeserializeSeed, Deserializer, EnumAccess, IntoDeserializer, MapAccess,
+    SeqAccess, Unexpected, VariantAccess, Visitor,
 };
 
 /// A deserializer whose structs (TOML sections) accept tables only.
@@ -73,7 +75,6 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<D> {
         deserialize_tuple(len: usize),
         deserialize_tuple_struct(name: &'static str, len: usize),
         deserialize_map(),
-        deserialize_enum(name: &'static str, variants: &'static [&'static str]),
         deserialize_identifier(),
         deserialize_ignored_any(),
     );
@@ -94,8 +95,58 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<D> {
         )
     }
 
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_any(Variant {
+            inner: visitor,
+            variants,
+        })
+    }
+
     fn is_human_readable(&self) -> bool {
         self.0.is_human_readable()
+    }
+}
+
+/// A visitor for an enum written as its variant's name: the only form a configuration enum
+/// has (they are all plain choices, `kind = "random"`). toml also read `{ random = {} }` and
+/// refused other values as "wanted string or table" (from a file) or "invalid type: unit
+/// variant, expected string only" (after `--set`), without the choices; this refuses every
+/// other value and names them.
+struct Variant<V> {
+    inner: V,
+    variants: &'static [&'static str],
+}
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for Variant<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a string, one of {}", self.variants.join(", "))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        self.inner.visit_enum(v.into_deserializer())
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        self.inner.visit_enum(v.into_deserializer())
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        self.inner.visit_enum(v.into_deserializer())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(de::Error::invalid_type(Unexpected::Other("array"), &self))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(de::Error::invalid_type(Unexpected::Other("table"), &self))
     }
 }
 
@@ -331,6 +382,46 @@ mod tests {
             let e = from_value::<Outer>(value).unwrap_err();
             assert!(e.path().to_string().starts_with(key), "{}", e.path());
             assert!(e.to_string().contains("expected a table"), "{e}");
+        }
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    enum Choice {
+        First,
+        SecondOne,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Choosing {
+        choice: Choice,
+    }
+
+    #[test]
+    fn an_enum_is_its_variants_name_and_nothing_else() {
+        let got: Choosing = from_str("choice = \"second_one\"\n").unwrap();
+        assert_eq!(got.choice, Choice::SecondOne);
+        let value = toml::Value::Table(toml::from_str("choice = \"first\"\n").unwrap());
+        assert_eq!(from_value::<Choosing>(value).unwrap().choice, Choice::First);
+        let e = from_str::<Choosing>("choice = \"third\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown variant `third`"), "{e}");
+        // toml alone reads the table form, and names no choice for other values.
+        assert!(toml::from_str::<Choosing>("choice = { first = {} }\n").is_ok());
+        for (text, found) in [
+            ("choice = 0\n", "integer `0`"),
+            ("choice = true\n", "boolean `true`"),
+            ("choice = [\"first\"]\n", "array"),
+            ("choice = { first = {} }\n", "table"),
+        ] {
+            let want =
+                format!("invalid type: {found}, expected a string, one of first, second_one");
+            let e = from_str::<Choosing>(text).unwrap_err().to_string();
+            assert!(e.contains(&want) && e.contains("line 1"), "{text}: {e}");
+            let value = toml::Value::Table(toml::from_str(text).unwrap());
+            let e = from_value::<Choosing>(value).unwrap_err().to_string();
+            assert!(e.contains(&want), "{text}: {e}");
         }
     }
 

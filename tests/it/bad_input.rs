@@ -991,3 +991,40 @@ fn every_section_written_as_an_array_is_refused() {
     }
     assert!(checked >= 40, "{checked} sections");
 }
+
+/// A choice (`selection.kind`, `rate_limit.unit`, `routing.on_device_failure`, ...) is a string
+/// that names it. toml alone also read the table form `{ random = {} }`, and refused a number
+/// as "wanted string or table" (or after `--set`, "invalid type: unit variant, expected string
+/// only"), naming no choice.
+#[test]
+fn a_choice_is_a_string_and_errors_name_the_choices() {
+    for (set, want) in [
+        (
+            "selection.kind={random={}}",
+            "`selection.kind`: invalid type: table, expected a string, one of random, weighted, \
+             load_aware, round_robin, power_of_two",
+        ),
+        (
+            "routing.on_device_failure=0",
+            "`routing.on_device_failure`: invalid type: integer `0`, expected a string, one of \
+             reroute, cloud, reject",
+        ),
+        (
+            "rate_limit.unit=true",
+            "`rate_limit.unit`: invalid type: boolean `true`, expected a string, one of requests, \
+             tokens, input_tokens, output_tokens",
+        ),
+    ] {
+        let err = set_refused("bursty.toml", set);
+        assert!(err.contains(want), "{set}: {err}");
+    }
+    let text = format!("{WORKLOAD}{}[selection]\nkind = 0\n", good_device());
+    fails(
+        "choice_number",
+        &text,
+        &[
+            "kind = 0",
+            "integer `0`, expected a string, one of random, weighted",
+        ],
+    );
+}
