@@ -1,7 +1,7 @@
 //! The edge fleet: `[[devices]]` entries as written ([`DeviceFile`]) and validated
 //! ([`DeviceGroup`]: `count` identical devices of one board, model and server setup).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -348,19 +348,31 @@ pub fn fleet_from_files(
     Ok(groups)
 }
 
-/// Device names must be unique across groups.
+/// Device names must be unique across groups: a group of one board is named as the group,
+/// the boards of a larger group `NAME-1` .. `NAME-N`.
 pub fn check_names(cx: &Checker, groups: &[DeviceGroup]) -> Result<()> {
-    let mut names = BTreeSet::new();
+    let mut names: BTreeMap<String, usize> = BTreeMap::new();
     for (i, g) in groups.iter().enumerate() {
         for k in 0..g.count {
             let name = g.device_name(k);
-            if !names.insert(name.clone()) {
+            if let Some(&j) = names.get(&name) {
+                let boards = |g: &DeviceGroup| match g.count {
+                    1 => "1 board, named as it".to_string(),
+                    n => format!("{n} boards, {}-1 .. {}-{n}", g.name, g.name),
+                };
                 return Err(cx.bad(
                     format!("devices[{i}].name"),
-                    format!("\"{name}\""),
-                    "device names must be unique",
+                    format!("\"{}\"", g.name),
+                    format!(
+                        "its board \"{name}\" ({}) has the name of a board of devices[{j}] \
+                         (\"{}\": {}); device names must be unique",
+                        boards(g),
+                        groups[j].name,
+                        boards(&groups[j])
+                    ),
                 ));
             }
+            names.insert(name, i);
         }
     }
     Ok(())

@@ -1028,3 +1028,42 @@ fn a_choice_is_a_string_and_errors_name_the_choices() {
         ],
     );
 }
+
+/// Boards are named after their group (`NAME` for one board, `NAME-1` .. `NAME-N` for more), and
+/// two boards may not share a name. The error named the board's name as the group's value
+/// (`devices[1].name` = "nano-1" where the file says "nano") and not the group it clashed with.
+#[test]
+fn a_board_name_clash_names_both_groups() {
+    for (sets, want) in [
+        (
+            &["devices.1.name=nano"][..],
+            "`devices[1].name` = \"nano\": its board \"nano-1\" (2 boards, nano-1 .. nano-2) has \
+             the name of a board of devices[0] (\"nano\": 3 boards, nano-1 .. nano-3); device \
+             names must be unique",
+        ),
+        (
+            &["devices.1.name=nano-2", "devices.1.count=1"],
+            "`devices[1].name` = \"nano-2\": its board \"nano-2\" (1 board, named as it) has the \
+             name of a board of devices[0]",
+        ),
+    ] {
+        let mut args = vec!["check".to_string()];
+        for s in sets {
+            args.extend(["--set".to_string(), s.to_string()]);
+        }
+        args.push(shipped("bursty.toml").display().to_string());
+        let o = edgesim(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{sets:?}: {err}");
+        assert!(err.contains(want), "{sets:?}: {err}");
+    }
+    // Names that only look alike are fine: "nano-2" beside a group of one "nano".
+    assert_ok(&edgesim(&[
+        "check",
+        "--set",
+        "devices.0.count=1",
+        "--set",
+        "devices.1.name=nano-2",
+        shipped("bursty.toml").to_str().unwrap(),
+    ]));
+}
