@@ -590,6 +590,33 @@ impl Planner {
                 idle_w: prof.device.idle_w,
             });
         }
+        // A fleet names a type's boards as the type (one board) or NAME-1 .. NAME-N: a type
+        // named as one of another's boards would stop the search at the first fleet with both.
+        for (i, t) in out.iter().enumerate() {
+            for o in out.iter().filter(|o| o.max_count >= 2) {
+                let k = t
+                    .name
+                    .strip_prefix(o.name.as_str())
+                    .and_then(|r| r.strip_prefix('-'))
+                    .and_then(|r| r.parse::<u32>().ok());
+                // Exactly a board's name ("nano-01" and "nano-+1" are not "nano-1").
+                let board = k.is_some_and(|k| {
+                    (1..=o.max_count).contains(&k) && t.name == format!("{}-{k}", o.name)
+                });
+                if board {
+                    return Err(cx.bad(
+                        format!("types[{i}].name"),
+                        format!("\"{}\"", t.name),
+                        format!(
+                            "a fleet names the boards of type \"{}\" {}-1 .. {}-{} (up to its \
+                             max_count), so this type's boards would share a name with one of \
+                             them; choose another name",
+                            o.name, o.name, o.name, o.max_count
+                        ),
+                    ));
+                }
+            }
+        }
         Ok(out)
     }
 

@@ -504,6 +504,26 @@ fn bad_plan_files_are_rejected_before_any_run() {
         |t| t.replace("price_usd = 249", "price_usd = -1"),
         &["types[0].price_usd"],
     );
+    // A type named as a board of another ("nano-2": the boards of "nano" are nano-1 ..
+    // nano-4) stopped the search at the first fleet holding both, with an error of the
+    // traffic scenario's `devices[1].name`. "nano-5" (beyond its max_count) and "nano-02" are
+    // fine.
+    rejected(
+        |t| t.replace("name = \"agx\"", "name = \"nano-2\""),
+        &[
+            "`types[1].name` = \"nano-2\"",
+            "boards of type \"nano\" nano-1 .. nano-4",
+        ],
+    );
+    for name in ["nano-5", "nano-02"] {
+        let d = dir("board-names");
+        let path = small_plan(&d, GOALS, "");
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("name = \"agx\"", &format!("name = \"{name}\""));
+        std::fs::write(&path, text).unwrap();
+        Planner::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
     // Prices are bounded: 1e300 made every cost of the plan infinite.
     rejected(
         |t| t.replace("price_usd = 249", "price_usd = 1e300"),
