@@ -280,9 +280,10 @@ impl<'a> Parser<'a> {
             let names: Vec<&str> = cells.iter().map(|s| &**s).collect();
             let mut idx = [0usize; 3];
             for (slot, want) in idx.iter_mut().zip(COLUMNS) {
-                *slot = names.iter().position(|n| *n == want).ok_or_else(|| {
+                let mut at = names.iter().enumerate().filter(|(_, c)| **c == want);
+                *slot = at.next().map(|(i, _)| i).ok_or_else(|| {
                     self.err(
-                        1,
+                        n,
                         format!(
                             "header has no column `{want}` (found: {}; required: {})",
                             excerpt(&names.join(","), EXCERPT_CHARS),
@@ -290,6 +291,17 @@ impl<'a> Parser<'a> {
                         ),
                     )
                 })?;
+                // Which of two columns of one name holds the values is anybody's guess.
+                if let Some((again, _)) = at.next() {
+                    return Err(self.err(
+                        n,
+                        format!(
+                            "header names column `{want}` twice (columns {} and {}); name it once",
+                            *slot + 1,
+                            again + 1
+                        ),
+                    ));
+                }
             }
             self.header = Some((names.len(), idx));
             return Ok(());
@@ -673,6 +685,28 @@ mod tests {
                 prompt_tokens: 10,
                 output_tokens: 2
             }
+        );
+    }
+
+    /// A header naming a column twice was read with the first, in silence; a header after
+    /// blank lines was said to be on line 1.
+    #[test]
+    fn header_errors_name_the_headers_line_and_a_repeated_column() {
+        let text = "\nTIMESTAMP,ContextTokens,GeneratedTokens,ContextTokens\n0,10,10,20\n";
+        let err = parse_trace(text, Path::new("t.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("t.csv:2")
+                && err.contains("names column `ContextTokens` twice (columns 2 and 4)"),
+            "{err}"
+        );
+        let err = parse_trace("\n\nTIMESTAMP,Context\n0,1\n", Path::new("t.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("t.csv:3") && err.contains("no column `ContextTokens`"),
+            "{err}"
         );
     }
 
