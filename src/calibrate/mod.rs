@@ -423,6 +423,19 @@ mod tests {
         );
     }
 
+    /// A profile's facts with power from the flags: 5 W idle, 20 W busy.
+    fn flags_meta() -> ProfileMeta {
+        ProfileMeta {
+            device_name: "test".into(),
+            model_name: "smollm2-135m".into(),
+            memory_gb: 8.0,
+            idle_watts: Some(5.0),
+            busy_watts: Some(20.0),
+            power_source: "flags".into(),
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn fitted_profile_reproduces_the_measurements() {
         use crate::device::{CalibratedDevice, DeviceModel};
@@ -454,15 +467,7 @@ mod tests {
             idle_w: None,
             memory_bytes: Some(150_000_000),
         };
-        let meta = ProfileMeta {
-            device_name: "test".into(),
-            model_name: "smollm2-135m".into(),
-            memory_gb: 8.0,
-            idle_watts: Some(5.0),
-            busy_watts: Some(20.0),
-            power_source: "flags".into(),
-            ..Default::default()
-        };
+        let meta = flags_meta();
         let p = fit(&m, &meta).unwrap();
         let dev = CalibratedDevice::new(&p.device, &p.models[0]);
         assert!((dev.prefill_s(64) - 0.31).abs() < 1e-9);
@@ -493,15 +498,7 @@ mod tests {
             idle_w: None,
             memory_bytes: None,
         };
-        let meta = ProfileMeta {
-            device_name: "test".into(),
-            model_name: "smollm2-135m".into(),
-            memory_gb: 8.0,
-            idle_watts: Some(5.0),
-            busy_watts: Some(20.0),
-            power_source: "flags".into(),
-            ..Default::default()
-        };
+        let meta = flags_meta();
         let e = fit_imported(Path::new("runs/bench.json"), &m, &meta)
             .unwrap_err()
             .to_string();
