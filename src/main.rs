@@ -620,7 +620,7 @@ fn fidelity(a: &FidelityArgs) -> anyhow::Result<()> {
         a.parallel
     );
     let progress = |done: usize, total: usize| {
-        if done % 10 == 0 || done == total {
+        if done.is_multiple_of(10) || done == total {
             note!("fidelity: {done}/{total} served");
         }
     };

@@ -390,13 +390,13 @@ pub fn llama_cpp_version() -> String {
     let lock = include_str!("../../Cargo.lock");
     let mut lines = lock.lines();
     while let Some(l) = lines.next() {
-        if l == "name = \"llama-cpp-sys-2\"" {
-            if let Some(v) = lines.next().and_then(|v| v.strip_prefix("version = ")) {
-                return format!(
-                    "llama-cpp-sys-2 {} (vendored llama.cpp)",
-                    v.trim_matches('"')
-                );
-            }
+        if l == "name = \"llama-cpp-sys-2\""
+            && let Some(v) = lines.next().and_then(|v| v.strip_prefix("version = "))
+        {
+            return format!(
+                "llama-cpp-sys-2 {} (vendored llama.cpp)",
+                v.trim_matches('"')
+            );
         }
     }
     "unknown".into()

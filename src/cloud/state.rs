@@ -180,13 +180,13 @@ impl CloudState {
             self.counters.unavailable += 1;
             return CloudAnswer::Unavailable;
         }
-        if let (Some(d), true) = (&spec.degraded, self.degraded(now)) {
-            if d.error_rate > 0.0 {
-                let rng = &mut self.degraded.as_mut().expect("degraded state").1;
-                if rng.random::<f64>() < d.error_rate {
-                    self.counters.server_errors += 1;
-                    return CloudAnswer::ServerError;
-                }
+        if let (Some(d), true) = (&spec.degraded, self.degraded(now))
+            && d.error_rate > 0.0
+        {
+            let rng = &mut self.degraded.as_mut().expect("degraded state").1;
+            if rng.random::<f64>() < d.error_rate {
+                self.counters.server_errors += 1;
+                return CloudAnswer::ServerError;
             }
         }
         let m = self.max_tokens;

@@ -178,14 +178,14 @@ impl DeviceGroup {
                     ),
                 )
             })?;
-        if let Some(max) = entry.context_tokens {
-            if ctx_tokens > max {
-                return Err(cx.bad(
-                    k("ctx_tokens"),
-                    ctx_tokens,
-                    format!("{model} was trained for at most {max} tokens of context"),
-                ));
-            }
+        if let Some(max) = entry.context_tokens
+            && ctx_tokens > max
+        {
+            return Err(cx.bad(
+                k("ctx_tokens"),
+                ctx_tokens,
+                format!("{model} was trained for at most {max} tokens of context"),
+            ));
         }
         if ctx_tokens < 2 {
             return Err(cx.bad(

@@ -76,18 +76,17 @@ pub fn clean_stale(dir: &Path, name: &str) {
         let file = file.to_string_lossy();
         for kind in [".tmp-", ".old-"] {
             let prefix = format!(".{name}{kind}");
-            if let Some(pid) = file.strip_prefix(&prefix) {
-                if pid
+            if let Some(pid) = file.strip_prefix(&prefix)
+                && pid
                     .parse::<u32>()
                     .is_ok_and(|p| p != std::process::id() && !alive(p))
-                {
-                    let p = e.path();
-                    let _ = if p.is_dir() {
-                        std::fs::remove_dir_all(&p)
-                    } else {
-                        std::fs::remove_file(&p)
-                    };
-                }
+            {
+                let p = e.path();
+                let _ = if p.is_dir() {
+                    std::fs::remove_dir_all(&p)
+                } else {
+                    std::fs::remove_file(&p)
+                };
             }
         }
     }

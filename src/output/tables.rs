@@ -355,7 +355,7 @@ impl<S: SeriesSink> Timeseries<S> {
     /// buckets allowed (`flag` names the option that sets their width).
     pub fn finish(mut self, end: SimTime, flag: &str) -> Result<Finished<S>> {
         self.roll(end);
-        let n = self.index(end) + usize::from(end.0 % self.bucket_us != 0);
+        let n = self.index(end) + usize::from(!end.0.is_multiple_of(self.bucket_us));
         let n = n.max(self.gateway.len());
         if self.overflow || n > self.max_buckets {
             let bucket_s = self.bucket_us as f64 / 1e6;

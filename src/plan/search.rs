@@ -183,10 +183,10 @@ impl Runner<'_> {
     /// Evaluates `p` (once: later calls get the stored verdict); `screen` allows dropping it
     /// after one run.
     fn evaluate(&self, p: &Point, screen: bool) -> Result<Evaluation> {
-        if let Some(e) = self.lock().get(p) {
-            if screen || !e.screened {
-                return Ok(e.clone());
-            }
+        if let Some(e) = self.lock().get(p)
+            && (screen || !e.screened)
+        {
+            return Ok(e.clone());
         }
         let pl = self.planner;
         let first = self.values(p, 0)?;

@@ -289,14 +289,14 @@ impl<'a, R: Recorder> World<'a, R> {
             during_cloud_outage: r.outage,
         };
         self.recorder.on_end(now, &record);
-        if r.interrupted > 0 {
-            if let Some(f) = &mut self.faults {
-                let c = &mut f.counters;
-                match route {
-                    Route::Edge(_) => c.then_edge += 1,
-                    Route::Cloud => c.then_cloud += 1,
-                    Route::Rejected => c.then_rejected += 1,
-                }
+        if r.interrupted > 0
+            && let Some(f) = &mut self.faults
+        {
+            let c = &mut f.counters;
+            match route {
+                Route::Edge(_) => c.then_edge += 1,
+                Route::Cloud => c.then_cloud += 1,
+                Route::Rejected => c.then_rejected += 1,
             }
         }
         if r.outage {

@@ -402,17 +402,17 @@ pub fn check_shards(shards: &[PathBuf], out: &Path) -> Result<()> {
         }
         seen.push((c, d));
     }
-    if let Some(o) = place(out) {
-        if let Some((_, shard)) = seen.iter().find(|(p, _)| *p == o) {
-            return Err(Error::Output {
-                path: out.into(),
-                problem: format!(
-                    "--out is the shard folder {}: the merged files would replace that \
+    if let Some(o) = place(out)
+        && let Some((_, shard)) = seen.iter().find(|(p, _)| *p == o)
+    {
+        return Err(Error::Output {
+            path: out.into(),
+            problem: format!(
+                "--out is the shard folder {}: the merged files would replace that \
                      shard's; give a new folder",
-                    shard.display()
-                ),
-            });
-        }
+                shard.display()
+            ),
+        });
     }
     Ok(())
 }
@@ -466,13 +466,13 @@ pub fn merge(dirs: &[PathBuf], plan: &Plan) -> Result<Vec<RunResult>> {
             });
         }
         for (_, r) in runs {
-            if let Some(prev) = all.get(&r.run) {
-                if *prev != r {
-                    return Err(Error::Output {
-                        path,
-                        problem: format!("run {} differs from another shard's", r.run),
-                    });
-                }
+            if let Some(prev) = all.get(&r.run)
+                && *prev != r
+            {
+                return Err(Error::Output {
+                    path,
+                    problem: format!("run {} differs from another shard's", r.run),
+                });
             }
             all.insert(r.run, r);
         }

@@ -120,7 +120,7 @@ fn the_table_names_too_long_attempts_and_oversized_requests() {
             let s = x.to_string();
             let mut o = String::new();
             for (i, c) in s.chars().enumerate() {
-                if i > 0 && (s.len() - i) % 3 == 0 {
+                if i > 0 && (s.len() - i).is_multiple_of(3) {
                     o.push(',');
                 }
                 o.push(c);

@@ -54,10 +54,10 @@ impl RateLimiter for FixedWindow {
         }
     }
     fn record(&mut self, now: SimTime, key: usize, amount: f64) {
-        if self.used(now, key) == 0.0 {
-            if let Some(keys) = &mut self.used_keys {
-                keys.push(key);
-            }
+        if self.used(now, key) == 0.0
+            && let Some(keys) = &mut self.used_keys
+        {
+            keys.push(key);
         }
         self.state[key].1 += amount;
     }
