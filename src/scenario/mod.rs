@@ -118,21 +118,24 @@ impl Scenario {
         opts: &LoadOptions,
         cache: Arc<InputCache>,
     ) -> Result<Scenario> {
+        let mut keys = Vec::with_capacity(opts.sets.len());
         for arg in &opts.sets {
             let (key, value) = overrides::parse_set(arg)?;
             overrides::apply(&mut doc, arg, &key, value)?;
+            keys.push((key, arg));
         }
         // The fallbacks as written, before typing gives absent keys their defaults.
         let fallbacks = doc.get("cloud").and_then(|c| c.get("fallbacks")).cloned();
         // Deserialised from the edited document: errors name the key path (with the index of
         // an array entry, `devices[1].slots`), not a line.
         let file: ScenarioFile = crate::strict::from_value(doc).map_err(|e| {
+            let msg = crate::check::tagged::path_message(e);
+            let hint = overrides::tag_switch_hint(&keys, &msg);
             syntax(
                 path,
                 format!(
-                    "after the --set overrides ({}): {}",
+                    "after the --set overrides ({}): {msg}{hint}",
                     opts.sets.join(", "),
-                    crate::check::tagged::path_message(e)
                 ),
             )
         })?;

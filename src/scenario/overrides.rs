@@ -2,6 +2,54 @@
 
 use crate::error::{Error, Result};
 
+/// A hint for an unknown key in a section whose tag (`kind`, `dist`) a `--set` changed: the
+/// other keys of the section stay, so those of the old kind are unknown to the new one
+/// (`--set workload.kind=closed` on a Poisson workload leaves `rate_rps`). Empty otherwise.
+/// `keys` are the parsed key paths of the overrides, with the arguments as given.
+pub fn tag_switch_hint(keys: &[(Vec<String>, &String)], msg: &str) -> String {
+    let (Some(at), rest) = crate::check::tagged::leading_key(msg) else {
+        return String::new();
+    };
+    if !rest.starts_with("unknown field") {
+        return String::new();
+    }
+    for (key, arg) in keys.iter().rev() {
+        let Some((tag, section)) = key.split_last() else {
+            continue;
+        };
+        if !(tag == "kind" || tag == "dist") || section.is_empty() {
+            continue;
+        }
+        // As errors write it: `cloud.limits[0]`.
+        let mut name = String::new();
+        for s in section {
+            if s.parse::<usize>().is_ok() {
+                name.push_str(&format!("[{s}]"));
+            } else {
+                if !name.is_empty() {
+                    name.push('.');
+                }
+                name.push_str(s);
+            }
+        }
+        if at.starts_with(&format!("{name}.")) {
+            // A tag is a string: quoted, as it must be inside the table (`--set` takes it bare).
+            let value = arg.split_once('=').map_or("", |(_, v)| v.trim());
+            let value = if value.starts_with(['"', '\'']) {
+                value.to_string()
+            } else {
+                format!("\"{value}\"")
+            };
+            return format!(
+                "\n(`--set {arg}` keeps the other keys of `{name}`, and this one is not a key of \
+                 that {tag}: set the whole section instead, e.g. --set '{name}={{ {tag} = \
+                 {value}, ... }}')"
+            );
+        }
+    }
+    String::new()
+}
+
 /// Parses `key.path=value`: the value is TOML (`3.5`, `"random"`, `\[1, 2\]`, `true`); a bare
 /// word that is not valid TOML is taken as a string, so `--set selection.kind=random` works
 /// without shell quoting.

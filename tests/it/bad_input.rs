@@ -1067,3 +1067,45 @@ fn a_board_name_clash_names_both_groups() {
         shipped("bursty.toml").to_str().unwrap(),
     ]));
 }
+
+/// `--set workload.kind=closed` on a Poisson workload keeps its `rate_rps`, which closed loops
+/// do not have: the error said only "unknown field `rate_rps`". It now says why, and how to set
+/// the whole section, for a `kind` or a `dist` (also inside an array entry); an unknown key
+/// with no tag changed gets no such hint. The whole-section form it suggests runs.
+#[test]
+fn switching_a_sections_kind_by_set_says_to_set_the_whole_section() {
+    for (scenario, set, want) in [
+        (
+            "steady.toml",
+            "workload.kind=closed",
+            "`--set workload.kind=closed` keeps the other keys of `workload`, and this one is not \
+             a key of that kind: set the whole section instead, e.g. --set 'workload={ kind = \
+             \"closed\", ... }'",
+        ),
+        (
+            "bursty.toml",
+            "workload.prompt_tokens.dist=\"fixed\"",
+            "e.g. --set 'workload.prompt_tokens={ dist = \"fixed\", ... }'",
+        ),
+        (
+            "outage.toml",
+            "cloud.limits.0.kind=concurrency",
+            "keeps the other keys of `cloud.limits[0]`",
+        ),
+    ] {
+        let err = set_refused(scenario, set);
+        assert!(
+            err.contains("unknown field") && err.contains(want),
+            "{set}: {err}"
+        );
+    }
+    let err = set_refused("bursty.toml", "workload.rate_rpz=1");
+    assert!(!err.contains("whole section"), "{err}");
+    assert_ok(&edgesim(&[
+        "check",
+        "--set",
+        "workload={ kind = \"closed\", users = 5, think_time_s = 2, prompt_tokens = { dist = \
+         \"fixed\", value = 10 }, output_tokens = { dist = \"fixed\", value = 10 } }",
+        shipped("steady.toml").to_str().unwrap(),
+    ]));
+}
