@@ -14,10 +14,11 @@ use std::fmt;
 
 use serde::de::{
     self, DeserializeOwned, DeserializeSeed, Deserializer, EnumAccess, IntoDeserializer, MapAccess,
-    SeqAccess, Unexpected, VariantAccess, Visitor,
+    SeqAccess, Unexpected, Visitor,
 };
 
-/// A deserializer whose structs (TOML sections) accept tables only.
+/// A deserializer whose structs (TOML sections) accept tables only, and whose enums a
+/// variant's name only.
 pub struct Strict<D>(pub D);
 
 /// Reads TOML `text` into `T`, refusing an array where `T` has a section.
@@ -234,8 +235,10 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
         self.inner.visit_map(Strict(map))
     }
 
+    // Enums are read by `deserialize_enum` (a variant's name only); an inner deserializer that
+    // visits one from elsewhere hands it on as it is.
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Self::Value, A::Error> {
-        self.inner.visit_enum(Strict(data))
+        self.inner.visit_enum(data)
     }
 }
 
@@ -278,58 +281,6 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Strict<A> {
     }
     fn size_hint(&self) -> Option<usize> {
         self.0.size_hint()
-    }
-}
-
-impl<'de, A: EnumAccess<'de>> EnumAccess<'de> for Strict<A> {
-    type Error = A::Error;
-    type Variant = Strict<A::Variant>;
-    fn variant_seed<V: DeserializeSeed<'de>>(
-        self,
-        seed: V,
-    ) -> Result<(V::Value, Self::Variant), Self::Error> {
-        self.0
-            .variant_seed(Seed(seed))
-            .map(|(value, variant)| (value, Strict(variant)))
-    }
-}
-
-impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Strict<A> {
-    type Error = A::Error;
-    fn unit_variant(self) -> Result<(), Self::Error> {
-        self.0.unit_variant()
-    }
-    fn newtype_variant_seed<T: DeserializeSeed<'de>>(
-        self,
-        seed: T,
-    ) -> Result<T::Value, Self::Error> {
-        self.0.newtype_variant_seed(Seed(seed))
-    }
-    fn tuple_variant<V: Visitor<'de>>(
-        self,
-        len: usize,
-        visitor: V,
-    ) -> Result<V::Value, Self::Error> {
-        self.0.tuple_variant(
-            len,
-            Wrap {
-                inner: visitor,
-                table: false,
-            },
-        )
-    }
-    fn struct_variant<V: Visitor<'de>>(
-        self,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, Self::Error> {
-        self.0.struct_variant(
-            fields,
-            Wrap {
-                inner: visitor,
-                table: true,
-            },
-        )
     }
 }
 
