@@ -335,7 +335,8 @@ struct CalibrateArgs {
     /// Busy power in W (with --idle-watts, instead of a meter).
     #[arg(long, allow_hyphen_values = true)]
     busy_watts: Option<f64>,
-    /// An external power meter's CSV (header, then unix_time_s,watts), logged during the run.
+    /// An external power meter's CSV, logged during the run: a header naming the columns
+    /// unix_time_s and watts (any order, others ignored), then the readings.
     #[arg(long)]
     power_csv: Option<PathBuf>,
     /// Seconds of idle power measurement.

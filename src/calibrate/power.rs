@@ -158,45 +158,72 @@ pub fn unix_now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// Mean of an external meter's readings between `from` and `to` (Unix seconds). The CSV has a
-/// header and columns `unix_time_s,watts` (more columns are ignored).
+/// Mean of an external meter's readings between `from` and `to` (Unix seconds). The CSV's
+/// first line is a header naming the columns `unix_time_s` and `watts`, in any order; other
+/// columns are ignored.
 pub fn csv_mean(path: &Path, from: f64, to: f64) -> Result<Option<f64>> {
+    use crate::check::{EXCERPT_CHARS, excerpt};
     let text = crate::check::read_text(path, "power CSV", crate::check::MAX_DATA_BYTES)?;
+    let err = |line: usize, problem: String| Error::Line {
+        path: path.into(),
+        line,
+        problem,
+    };
     let (mut sum, mut n) = (0.0, 0u32);
-    for (i, line) in text.lines().enumerate().skip(1) {
-        let mut cols = line.split(',');
-        let parse = |s: Option<&str>| s.and_then(|s| s.trim().parse::<f64>().ok());
-        let (Some(t), Some(w)) = (parse(cols.next()), parse(cols.next())) else {
-            if line.trim().is_empty() {
-                continue;
-            }
-            return Err(Error::Line {
-                path: path.into(),
-                line: i + 1,
-                problem: format!(
-                    "expected unix_time_s,watts (numbers), got `{}`",
-                    crate::check::excerpt(line, crate::check::EXCERPT_CHARS)
+    let mut header: Option<(usize, [usize; 2])> = None;
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let line = match header {
+            // A byte-order mark may open the file.
+            None => line.trim_start_matches('\u{feff}'),
+            Some(_) => line,
+        };
+        let cells = crate::workload::trace::csv_fields(line).map_err(|p| err(i + 1, p))?;
+        let Some((width, [t_at, w_at])) = header else {
+            let names: Vec<&str> = cells.iter().map(|s| &**s).collect();
+            let idx = crate::check::header_columns(&names, ["unix_time_s", "watts"])
+                .map_err(|p| err(i + 1, p))?;
+            header = Some((names.len(), idx));
+            continue;
+        };
+        let parse = |at: usize| cells.get(at).and_then(|s| s.parse::<f64>().ok());
+        let (Some(t), Some(w), true) = (parse(t_at), parse(w_at), cells.len() == width) else {
+            return Err(err(
+                i + 1,
+                format!(
+                    "expected {width} comma-separated fields as in the header, with numbers in \
+                     unix_time_s (column {}) and watts (column {}), got `{}`",
+                    t_at + 1,
+                    w_at + 1,
+                    excerpt(line, EXCERPT_CHARS)
                 ),
-            });
+            ));
         };
         let max = crate::device::profile::MAX_WATTS;
         if !(t.is_finite() && w.is_finite() && (0.0..=max).contains(&w)) {
-            return Err(Error::Line {
-                path: path.into(),
-                line: i + 1,
-                problem: format!(
+            return Err(err(
+                i + 1,
+                format!(
                     "unix_time_s = {}, watts = {}: a time must be finite and a reading finite \
                      and from 0 to {max} W, got `{}`",
                     crate::check::num(t),
                     crate::check::num(w),
-                    crate::check::excerpt(line, crate::check::EXCERPT_CHARS)
+                    excerpt(line, EXCERPT_CHARS)
                 ),
-            });
+            ));
         }
         if t >= from && t <= to {
             sum += w;
             n += 1;
         }
+    }
+    if header.is_none() {
+        return Err(err(
+            1,
+            "empty power CSV; expected a header naming unix_time_s and watts".into(),
+        ));
     }
     Ok((n > 0).then(|| sum / f64::from(n)))
 }
@@ -251,6 +278,42 @@ mod tests {
             let e = csv_mean(&p, 0.0, 1.0).unwrap_err().to_string();
             assert!(e.contains(":3:") && e.contains(bad), "{e}");
         }
+        // Columns are found by the header's names, in any order, others ignored.
+        std::fs::write(
+            &p,
+            "\u{feff}meter, watts,unix_time_s\nA,5,10\nA,7,11\n\"A\",9,12\n",
+        )
+        .unwrap();
+        assert_eq!(csv_mean(&p, 10.5, 12.0).unwrap(), Some(8.0));
+        // A file without its header, or with other names, was read by position, its first
+        // reading lost: now refused, naming what the header lacks.
+        for (text, want) in [
+            (
+                "10,5\n11,7\n",
+                "header has no column `unix_time_s` (found: 10,5;",
+            ),
+            (
+                "time,power\n10,5\n",
+                "header has no column `unix_time_s` (found: time,power;",
+            ),
+            ("unix_time_s,W\n10,5\n", "header has no column `watts`"),
+            (
+                "watts,unix_time_s,watts\n",
+                "header names column `watts` twice (columns 1 and 3)",
+            ),
+            ("\n\n", "empty power CSV"),
+        ] {
+            std::fs::write(&p, text).unwrap();
+            let e = csv_mean(&p, 0.0, 1.0).unwrap_err().to_string();
+            assert!(e.contains(want), "{text:?}: {e}");
+        }
+        // A row without one of the columns names the row.
+        std::fs::write(&p, "unix_time_s,watts,volts\n10,5,12\n11,7\n").unwrap();
+        let e = csv_mean(&p, 0.0, 1.0).unwrap_err().to_string();
+        assert!(
+            e.contains(":3:") && e.contains("expected 3 comma-separated fields"),
+            "{e}"
+        );
         std::fs::remove_file(&p).unwrap();
     }
 }

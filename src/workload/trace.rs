@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::tokens::MAX_TOKENS;
 use super::{Arrival, ClassFile, Demand, NO_USER, Workload};
-use crate::check::{Checker, EXCERPT_CHARS, excerpt};
+use crate::check::{Checker, EXCERPT_CHARS, excerpt, header_columns};
 use crate::error::{Error, Result};
 use crate::rng::{RngStreams, SimRng};
 use crate::time::MAX_INPUT_S;
@@ -278,31 +278,7 @@ impl<'a> Parser<'a> {
         let cells = csv_fields(line).map_err(|problem| self.err(n, problem))?;
         let Some((width, idx)) = self.header else {
             let names: Vec<&str> = cells.iter().map(|s| &**s).collect();
-            let mut idx = [0usize; 3];
-            for (slot, want) in idx.iter_mut().zip(COLUMNS) {
-                let mut at = names.iter().enumerate().filter(|(_, c)| **c == want);
-                *slot = at.next().map(|(i, _)| i).ok_or_else(|| {
-                    self.err(
-                        n,
-                        format!(
-                            "header has no column `{want}` (found: {}; required: {})",
-                            excerpt(&names.join(","), EXCERPT_CHARS),
-                            COLUMNS.join(",")
-                        ),
-                    )
-                })?;
-                // Which of two columns of one name holds the values is anybody's guess.
-                if let Some((again, _)) = at.next() {
-                    return Err(self.err(
-                        n,
-                        format!(
-                            "header names column `{want}` twice (columns {} and {}); name it once",
-                            *slot + 1,
-                            again + 1
-                        ),
-                    ));
-                }
-            }
+            let idx = header_columns(&names, COLUMNS).map_err(|problem| self.err(n, problem))?;
             self.header = Some((names.len(), idx));
             return Ok(());
         };
@@ -406,7 +382,9 @@ impl<'a> Parser<'a> {
 /// hold commas, and `""` inside it is one quote. Every field is trimmed of surrounding spaces,
 /// inside the quotes too (`" 5 "` is a count). A quoted field must close on its line (fields
 /// that span lines are not read).
-fn csv_fields(line: &str) -> std::result::Result<Vec<std::borrow::Cow<'_, str>>, String> {
+pub(crate) fn csv_fields(
+    line: &str,
+) -> std::result::Result<Vec<std::borrow::Cow<'_, str>>, String> {
     use std::borrow::Cow;
     if !line.contains('"') {
         return Ok(line.split(',').map(|f| Cow::Borrowed(f.trim())).collect());
