@@ -891,7 +891,7 @@ fn progress_interval_s() -> anyhow::Result<f64> {
 fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
     let PlanCmd { sub, run } = cmd;
     let started = std::time::Instant::now();
-    let (planner, outcome, dir, csv, json) = match sub {
+    let (planner, outcome, dir, csv, json, _lock) = match sub {
         Some(PlanSub::Merge {
             plan,
             shards,
@@ -907,7 +907,12 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
                 "--out",
             )?;
             let outcome = edgesim::plan::search::merge(&planner, &shards, None)?;
-            (planner, outcome, dir, csv, json)
+            let lock = edgesim::output::rundir::lock_folder(
+                &dir,
+                edgesim::output::rundir::Kind::Plan,
+                "--out",
+            )?;
+            (planner, outcome, dir, csv, json, lock)
         }
         None => {
             let path = run.plan.context("give a plan file")?;
@@ -954,6 +959,13 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
                     );
                 }
             };
+            // Held until the answer is written: the search's journal, then the tables.
+            edgesim::plan::search::check_before_writing(&planner, run.shard)?;
+            let lock = edgesim::output::rundir::lock_folder(
+                &dir,
+                edgesim::output::rundir::Kind::Plan,
+                "--out",
+            )?;
             let (outcome, warnings) =
                 edgesim::plan::search::search(&planner, &dir, run.shard, run.threads, &progress)?;
             if let Some(b) = &bar {
@@ -967,7 +979,7 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
                 outcome.simulated,
                 outcome.runs.saturating_sub(outcome.simulated)
             );
-            (planner, outcome, dir, run.csv, run.json)
+            (planner, outcome, dir, run.csv, run.json, lock)
         }
     };
     let files =

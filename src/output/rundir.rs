@@ -218,7 +218,7 @@ pub fn check_reusable(dir: &Path, kind: Kind, flag: &str) -> Result<()> {
     };
     if names
         .iter()
-        .all(|n| n.starts_with('.') && n.contains(".tmp-"))
+        .all(|n| n == LOCK || (n.starts_with('.') && n.contains(".tmp-")))
     {
         return Ok(());
     }
@@ -242,6 +242,49 @@ pub fn check_reusable(dir: &Path, kind: Kind, flag: &str) -> Result<()> {
              runs.jsonl or merged results); edgesim writes only into its own output folders: \
              choose another folder or remove this one"
         ))),
+    }
+}
+
+/// The lock file of a sweep's or a plan's output folder ([`lock_folder`]).
+pub const LOCK: &str = ".edgesim.lock";
+
+/// Holds a sweep's or a plan's output folder for one command: until it is dropped (or the
+/// process ends, however it ends), another command that asks for the folder is refused.
+#[derive(Debug)]
+pub struct FolderLock {
+    /// The locked file (`None`: the file system does not lock files, and nothing is held).
+    _file: Option<std::fs::File>,
+}
+
+/// Checks the output folder `dir` as [`check_reusable`] does, creates it, and locks it for
+/// this command, which writes into it for a long time (a journal, then the tables): two
+/// sweeps or plans into one folder at once (the same command started twice, or two shards
+/// given one `--out`) would each rewrite the journal and the tables the other wrote. The
+/// lock is the operating system's advisory lock on `dir/.edgesim.lock`, released when the
+/// process ends, even when it is killed, so it never goes stale; the file is left in place.
+/// On a file system that cannot lock files the command goes on without a lock.
+pub fn lock_folder(dir: &Path, kind: Kind, flag: &str) -> Result<FolderLock> {
+    check_reusable(dir, kind, flag)?;
+    crate::report::create_folder(dir, dir, "cannot create")?;
+    let path = dir.join(LOCK);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(Error::io(&path, "cannot create the folder's lock file"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(FolderLock { _file: Some(file) }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Output {
+            path: dir.into(),
+            problem: format!(
+                "{flag}: another edgesim sweep or plan is writing to this folder now (it \
+                 holds {LOCK}); wait for it to end, or give this {} another folder (shards \
+                 each need their own)",
+                kind.name()
+            ),
+        }),
+        Err(std::fs::TryLockError::Error(_)) => Ok(FolderLock { _file: None }),
     }
 }
 
@@ -440,6 +483,26 @@ mod tests {
         let p = r.path().join(name);
         std::fs::write(&p, text).unwrap();
         p
+    }
+
+    /// The lock is held until dropped, a second holder is refused (even in one process: each
+    /// open file is locked on its own), and a folder holding only the lock file is a new one.
+    #[test]
+    fn a_folder_has_one_holder_at_a_time() {
+        let d = dir("lock");
+        let out = d.join("sweep");
+        let held = lock_folder(&out, Kind::Sweep, "--out").unwrap();
+        assert!(held._file.is_some(), "this file system locks files");
+        for kind in [Kind::Sweep, Kind::Plan] {
+            let e = lock_folder(&out, kind, "--out").unwrap_err().to_string();
+            assert!(
+                e.contains("another edgesim sweep or plan is writing"),
+                "{e}"
+            );
+        }
+        drop(held);
+        drop(lock_folder(&out, Kind::Plan, "--out").unwrap());
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]

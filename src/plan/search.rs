@@ -383,22 +383,7 @@ pub fn search(
     threads: Option<usize>,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<(Outcome, Vec<String>)> {
-    if planner.method == crate::plan::Method::Grid {
-        let n = shard.map_or(1, |s| s.count.max(1) as u64);
-        let runs = planner
-            .grid_size()
-            .saturating_mul(u64::from(planner.replications))
-            .div_ceil(n);
-        if runs > planner.max_runs {
-            return Err(too_many_runs(
-                planner,
-                &format!(
-                    "a grid search makes {runs} runs{}, over",
-                    shard.map_or(String::new(), |_| " in this shard".into())
-                ),
-            ));
-        }
-    }
+    check_before_writing(planner, shard)?;
     crate::output::rundir::check_reusable(dir, crate::output::rundir::Kind::Plan, "--out")?;
     crate::report::create_folder(dir, dir, "cannot create")?;
     let journal = dir.join(JOURNAL);
@@ -444,6 +429,29 @@ pub fn search(
         )?;
     }
     Ok((outcome, warnings))
+}
+
+/// What [`search`] refuses before it writes anything: a grid search (or its shard) of more
+/// runs than one plan may hold. Callers that create the output folder first (to lock it) call
+/// this before.
+pub fn check_before_writing(planner: &Planner, shard: Option<Shard>) -> Result<()> {
+    if planner.method == crate::plan::Method::Grid {
+        let n = shard.map_or(1, |s| s.count.max(1) as u64);
+        let runs = planner
+            .grid_size()
+            .saturating_mul(u64::from(planner.replications))
+            .div_ceil(n);
+        if runs > planner.max_runs {
+            return Err(too_many_runs(
+                planner,
+                &format!(
+                    "a grid search makes {runs} runs{}, over",
+                    shard.map_or(String::new(), |_| " in this shard".into())
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The error for a search that would hold more than `max_runs` runs (`what` leads it).

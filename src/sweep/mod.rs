@@ -228,7 +228,8 @@ pub fn check(plan: &Plan, runs: &[exec::RunResult]) -> CheckReport {
 }
 
 /// Runs (or resumes) `plan` (or `shard` of it) into `dir` on `threads` threads and writes its
-/// tables in `formats` and its figures. Returns the runs and the files written.
+/// tables in `formats` and its figures, holding the folder's lock
+/// ([`crate::output::rundir::lock_folder`]) throughout. Returns the runs and the files written.
 pub fn run(
     plan: &Plan,
     dir: &Path,
@@ -237,6 +238,8 @@ pub fn run(
     formats: &[crate::output::Format],
     progress: &(dyn Fn(exec::Progress) + Sync),
 ) -> Result<(Vec<exec::RunResult>, Vec<PathBuf>)> {
+    let _lock =
+        crate::output::rundir::lock_folder(dir, crate::output::rundir::Kind::Sweep, "--out")?;
     let runs = exec::execute(plan, dir, shard, threads, progress)?;
     let mut files = aggregate::write(dir, plan, &runs, formats)?;
     files.push(dir.join("plan.json"));
@@ -268,7 +271,9 @@ pub fn merge(
         }
     }
     let runs = exec::merge(shards, &plan)?;
-    crate::report::create_folder(out, out, "cannot create")?;
+    // Created and locked only now: a merge that fails leaves no folder behind.
+    let _lock =
+        crate::output::rundir::lock_folder(out, crate::output::rundir::Kind::Sweep, "--out")?;
     exec::write_journal(out, &plan, None, &runs)?;
     let mut files = aggregate::write(out, &plan, &runs, formats)?;
     files.push(out.join("plan.json"));

@@ -212,3 +212,22 @@ pub fn load(path: &Path, sets: &[&str]) -> Scenario {
 pub fn assert_ok(o: &Output) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// Holds the lock of the sweep or plan output folder `dir` (created if missing), as an
+/// `edgesim sweep` or `plan` writing into it does, until the file is dropped.
+pub fn hold_folder_lock(dir: &Path) -> std::fs::File {
+    std::fs::create_dir_all(dir).unwrap();
+    let f = std::fs::File::create(dir.join(".edgesim.lock")).unwrap();
+    f.try_lock().unwrap();
+    f
+}
+
+/// Asserts that `o` was refused because another command holds its output folder.
+pub fn assert_refused_as_locked(o: &Output) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("another edgesim sweep or plan is writing to this folder now"),
+        "{err}"
+    );
+}

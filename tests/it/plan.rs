@@ -347,6 +347,37 @@ fn same_bytes_whatever_the_threads_the_shards_and_a_kill() {
     assert_eq!(files(&one), files(&two), "resumed folder differs");
 }
 
+/// While another command holds a plan's output folder, `plan` and `plan merge` into it are
+/// refused before they write anything (sweeps:
+/// `sweeps::a_folder_another_sweep_is_writing_is_refused`).
+#[test]
+fn a_folder_another_plan_is_writing_is_refused() {
+    let d = dir("lock");
+    let path = small_plan(&d, GOALS, "");
+    let (s0, s1, out) = (d.join("s0"), d.join("s1"), d.join("out"));
+    plan_cli(&path, &s0, &["--shard", "0/2"]);
+    plan_cli(&path, &s1, &["--shard", "1/2"]);
+    plan_cli(&path, &out, &["--shard", "0/2"]);
+    let before = files(&out);
+    let held = hold_folder_lock(&out);
+    let (p, o, a, b) = (
+        path.to_str().unwrap(),
+        out.to_str().unwrap(),
+        s0.to_str().unwrap(),
+        s1.to_str().unwrap(),
+    );
+    for args in [
+        vec!["plan", p, "--out", o, "--shard", "0/2"],
+        vec!["plan", "merge", p, a, b, "--out", o],
+    ] {
+        assert_refused_as_locked(&edgesim(&args));
+    }
+    assert_eq!(files(&out), before, "written while held");
+    drop(held);
+    plan_cli(&path, &out, &["--shard", "0/2"]);
+    assert_eq!(files(&s0), files(&out));
+}
+
 #[test]
 fn an_infeasible_plan_names_the_binding_goal() {
     let d = dir("infeasible");

@@ -160,6 +160,42 @@ fn resume_after_a_kill_loses_and_duplicates_nothing() {
     let _ = std::fs::remove_dir_all(&cut);
 }
 
+/// Two sweeps into one folder at once (a command started twice, shards given one `--out`)
+/// rewrote each other's journal and tables: while one holds the folder, another sweep or
+/// merge into it is refused before it writes anything, and once the holder ends the folder
+/// is used as before.
+#[test]
+fn a_folder_another_sweep_is_writing_is_refused() {
+    let file = temp_file("sweep-lock", "s.toml", &sweep_text(""));
+    let (s0, s1, out) = (dir("lock-s0"), dir("lock-s1"), dir("lock-out"));
+    sweep(&file, &s0, &["--shard", "0/2"]);
+    sweep(&file, &s1, &["--shard", "1/2"]);
+    sweep(&file, &out, &["--shard", "0/2"]);
+    let before = files(&out);
+    let held = hold_folder_lock(&out);
+    let (f, o, a, b) = (
+        file.to_str().unwrap(),
+        out.to_str().unwrap(),
+        s0.to_str().unwrap(),
+        s1.to_str().unwrap(),
+    );
+    for args in [
+        vec!["sweep", f, "--out", o, "--shard", "0/2"],
+        vec!["sweep", f, "--out", o, "--shard", "1/2"],
+        vec!["sweep", "merge", a, b, "--out", o],
+    ] {
+        assert_refused_as_locked(&edgesim(&args));
+    }
+    assert_eq!(files(&out), before, "written while held");
+    drop(held);
+    let o = sweep(&file, &out, &["--shard", "0/2"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("(4 resumed)"));
+    assert_same(&s0, &out);
+    for d in [s0, s1, out] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
 fn csv(p: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     let text = std::fs::read_to_string(p).unwrap();
     let mut lines = text.lines();
