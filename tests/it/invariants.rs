@@ -678,3 +678,72 @@ fn conservation_under_random_failures_and_cloud_faults() {
         "cases with each reason: {reasons:?}"
     );
 }
+
+/// A fleet's results do not depend on how its boards are grouped in the file: each shipped
+/// scenario with a group of several boards, run again with that group written as two groups
+/// (the same boards, in the same order, under other names), gives the same summary under
+/// every selection policy, board by board, names aside. Nothing of a board (its random
+/// streams, its failures, its place in the load index) may hang on its group.
+#[test]
+fn splitting_a_device_group_in_two_changes_nothing_but_names() {
+    let policies = [
+        "random",
+        "weighted",
+        "round_robin",
+        "power_of_two",
+        "load_aware",
+    ];
+    let summary = |path: &std::path::Path, sets: &[String]| -> serde_json::Value {
+        let mut args = vec![
+            "run".to_string(),
+            path.display().to_string(),
+            "--no-out".into(),
+            "--json".into(),
+        ];
+        for s in sets {
+            args.extend(["--set".to_string(), s.clone()]);
+        }
+        let o = edgesim(&args);
+        assert_ok(&o);
+        let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        for d in v["devices"].as_array_mut().unwrap() {
+            d.as_object_mut().unwrap().remove("name");
+        }
+        v
+    };
+    let mut checked = 0;
+    for name in ["bursty.toml", "failures.toml", "outage.toml", "fleet.toml"] {
+        let path = shipped(name);
+        let resolved = edgesim(&["check", path.to_str().unwrap()]);
+        assert_ok(&resolved);
+        let doc: toml::Value = toml::from_str(&String::from_utf8_lossy(&resolved.stdout)).unwrap();
+        let groups = doc["devices"].as_array().unwrap();
+        let i = groups
+            .iter()
+            .position(|g| g["count"].as_integer().unwrap() >= 2)
+            .unwrap();
+        let n = groups[i]["count"].as_integer().unwrap();
+        let mut split = groups[..i].to_vec();
+        for (suffix, count) in [("x", n - 1), ("y", 1)] {
+            let mut g = groups[i].as_table().unwrap().clone();
+            let name = format!("{}{suffix}", g["name"].as_str().unwrap());
+            g.insert("name".into(), toml::Value::String(name));
+            g.insert("count".into(), toml::Value::Integer(count));
+            split.push(toml::Value::Table(g));
+        }
+        split.extend_from_slice(&groups[i + 1..]);
+        let devices = format!("devices={}", toml::Value::Array(split));
+        for policy in policies {
+            let mut sets = vec![format!("selection.kind=\"{policy}\"")];
+            if name == "fleet.toml" {
+                // 10,000 boards: a quarter of its two minutes is enough.
+                sets.push("duration_s=30".into());
+            }
+            let whole = summary(&path, &sets);
+            sets.push(devices.clone());
+            assert_eq!(whole, summary(&path, &sets), "{name}, {policy}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 20);
+}
