@@ -747,3 +747,55 @@ fn splitting_a_device_group_in_two_changes_nothing_but_names() {
     }
     assert_eq!(checked, 20);
 }
+
+/// A rate limit that never binds changes nothing where the policy does not read loads: each
+/// limiter kind, in requests and in tokens, per device and for the cluster, with room for
+/// far more than the run admits, gives the summary of no limit under random, weighted and
+/// round-robin selection (load-aware and power-of-two rank devices by their limit usage too,
+/// so a tiny usage can break their ties otherwise).
+#[test]
+fn a_limit_that_never_binds_changes_nothing() {
+    let big = "limit = 1000000000";
+    let mut limits = vec!["kind = \"concurrency\", limit = 1000000".to_string()];
+    for unit in ["requests", "tokens"] {
+        for scope in ["device", "cluster"] {
+            for kind in [
+                format!("kind = \"sliding_window\", window_s = 60, {big}"),
+                format!("kind = \"fixed_window\", window_s = 60, {big}"),
+                format!("kind = \"token_bucket\", {big}, refill_per_s = 1000000000"),
+            ] {
+                limits.push(format!("{kind}, unit = \"{unit}\", scope = \"{scope}\""));
+            }
+        }
+    }
+    let summary = |path: &std::path::Path, policy: &str, limit: &str| -> serde_json::Value {
+        let o = edgesim(&[
+            "run",
+            path.to_str().unwrap(),
+            "--no-out",
+            "--json",
+            "--set",
+            &format!("selection.kind=\"{policy}\""),
+            "--set",
+            &format!("rate_limit={{ {limit} }}"),
+        ]);
+        assert_ok(&o);
+        let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v.as_object_mut().unwrap().remove("rate_limit");
+        v
+    };
+    for name in ["bursty.toml", "failures.toml"] {
+        let path = shipped(name);
+        for policy in ["random", "weighted", "round_robin"] {
+            let free = summary(&path, policy, "kind = \"none\"");
+            assert!(free["served_edge"].as_u64().unwrap() > 0);
+            for limit in &limits {
+                assert_eq!(
+                    free,
+                    summary(&path, policy, limit),
+                    "{name}, {policy}, {limit}"
+                );
+            }
+        }
+    }
+}
