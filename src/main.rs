@@ -762,6 +762,7 @@ fn cmd_run(
         bucket_s: edgesim::output::check_bucket_s("--bucket-s", tables.bucket_s)?,
     };
     let sc = args.load()?;
+    warn_unread(&sc);
     let summary = if no_out {
         edgesim::sim::run(&sc)?
     } else {
@@ -999,9 +1000,17 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Warns of the settings the scenario's selection policy does not read.
+fn warn_unread(sc: &edgesim::scenario::Scenario) {
+    for w in sc.unread_settings() {
+        note!("warning: {}: {w}", sc.source.display());
+    }
+}
+
 /// `edgesim check`.
 fn cmd_check(args: &ScenarioArgs) -> anyhow::Result<()> {
     let sc = args.load()?;
+    warn_unread(&sc);
     out(&sc.resolved_toml())?;
     let plural =
         |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });

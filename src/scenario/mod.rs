@@ -292,6 +292,38 @@ impl Scenario {
                 / 1000.0
     }
 
+    /// Settings given that the chosen selection policy does not read, each as a sentence
+    /// naming the key: the report interval outside `load_aware` and `power_of_two`, a group's
+    /// `weight` outside `weighted`. They are valid (a sweep over policies keeps them fixed), but
+    /// a run with them is likely a mistake, so `run` and `check` warn.
+    pub fn unread_settings(&self) -> Vec<String> {
+        use crate::policy::selection::SelectionKind as K;
+        let kind = self.selection.kind;
+        let mut out = Vec::new();
+        let ms = self.selection.load_report_interval_ms;
+        if ms > 0.0 && !matches!(kind, K::LoadAware | K::PowerOfTwo) {
+            out.push(format!(
+                "`selection.load_report_interval_ms` = {} does nothing under `selection.kind` = \
+                 \"{}\": only load_aware and power_of_two decide on reported loads",
+                crate::check::num(ms),
+                kind.name()
+            ));
+        }
+        if kind != K::Weighted {
+            for (i, g) in self.fleet.iter().enumerate() {
+                if let Some(w) = g.weight {
+                    out.push(format!(
+                        "`devices[{i}].weight` = {} does nothing under `selection.kind` = \
+                         \"{}\": only weighted selection reads weights",
+                        crate::check::num(w),
+                        kind.name()
+                    ));
+                }
+            }
+        }
+        out
+    }
+
     /// The arrivals' span and the wait tail after it \[s\]: the span the budgets count.
     pub fn horizon_s(&self) -> f64 {
         self.arrival_span_s() + self.wait_tail_s()

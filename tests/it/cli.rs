@@ -295,6 +295,61 @@ fn check_prints_the_resolved_scenario() {
     assert_eq!(parsed["seed"].as_integer(), Some(42));
 }
 
+/// Settings the chosen policy does not read are valid (sweeps over policies keep them fixed)
+/// but draw a warning from `run` and `check`, naming the key; the shipped scenarios draw none,
+/// and neither does a setting its policy reads.
+#[test]
+fn settings_the_policy_does_not_read_draw_a_warning() {
+    let warnings = |cmd: &str, sets: &[&str]| -> Vec<String> {
+        let mut args = vec![cmd, "scenarios/bursty.toml"];
+        if cmd == "run" {
+            args.push("--no-out");
+        }
+        for s in sets {
+            args.extend(["--set", s]);
+        }
+        let out = edgesim(&args, &root());
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter(|l| l.starts_with("warning:"))
+            .map(str::to_string)
+            .collect()
+    };
+    let interval = "selection.load_report_interval_ms=500";
+    let weight = "devices.1.weight=2.5";
+    for cmd in ["run", "check"] {
+        assert_eq!(warnings(cmd, &[]), Vec::<String>::new());
+        let w = warnings(cmd, &["selection.kind=\"random\"", interval, weight]);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].contains(
+                "`selection.load_report_interval_ms` = 500 does nothing under \
+                 `selection.kind` = \"random\""
+            ),
+            "{w:?}"
+        );
+        assert!(
+            w[1].contains(
+                "`devices[1].weight` = 2.5 does nothing under `selection.kind` = \
+                 \"random\": only weighted selection reads weights"
+            ),
+            "{w:?}"
+        );
+        let w = warnings(cmd, &["selection.kind=\"weighted\"", weight]);
+        assert_eq!(w, Vec::<String>::new());
+        for kind in ["load_aware", "power_of_two"] {
+            let w = warnings(cmd, &[&format!("selection.kind=\"{kind}\""), interval]);
+            assert_eq!(w, Vec::<String>::new(), "{kind}");
+        }
+    }
+    for entry in std::fs::read_dir(root().join("scenarios")).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "toml") {
+            assert_eq!(load(&p, &[]).unread_settings(), Vec::<String>::new());
+        }
+    }
+}
+
 #[test]
 fn every_shipped_scenario_validates_and_runs() {
     for entry in std::fs::read_dir(root().join("scenarios")).unwrap() {
