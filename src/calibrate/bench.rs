@@ -68,24 +68,53 @@ pub fn read(path: &Path) -> Result<Vec<BenchEntry>> {
     let text = crate::check::read_text(path, "llama-bench output", crate::check::MAX_DATA_BYTES)?;
     let t = text.trim_start();
     if t.starts_with('[') {
-        serde_json::from_str(t).map_err(|e| Error::Syntax {
+        let syntax = |message: String| Error::Syntax {
             path: path.into(),
-            message: format!("not llama-bench JSON (`llama-bench -o json`): {e}"),
-        })
+            message: format!("not llama-bench JSON (`llama-bench -o json`): {message}"),
+        };
+        let entries = serde_json::from_str(t).map_err(|e| syntax(e.to_string()))?;
+        // serde reads a struct from an array too, binding the values to the fields in order:
+        // a record must be an object, as llama-bench writes it.
+        let values: Vec<serde_json::Value> =
+            serde_json::from_str(t).map_err(|e| syntax(e.to_string()))?;
+        if let Some((i, v)) = values.iter().enumerate().find(|(_, v)| !v.is_object()) {
+            return Err(syntax(format!(
+                "record {} is {}, not an object of named fields",
+                i + 1,
+                json_kind(v)
+            )));
+        }
+        Ok(entries)
     } else {
         text.lines()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
             .map(|(i, l)| {
-                serde_json::from_str(l).map_err(|e| Error::Line {
+                let bad = |problem: String| Error::Line {
                     path: path.into(),
                     line: i + 1,
                     problem: format!(
-                        "not a llama-bench JSONL record (`llama-bench -o jsonl`): {e}"
+                        "not a llama-bench JSONL record (`llama-bench -o jsonl`): {problem}"
                     ),
-                })
+                };
+                if !l.trim_start().starts_with('{') {
+                    return Err(bad("a record is an object of named fields, `{...}`".into()));
+                }
+                serde_json::from_str(l).map_err(|e| bad(e.to_string()))
             })
             .collect()
+    }
+}
+
+/// What a JSON value is, for an error message.
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
     }
 }
 

@@ -217,6 +217,47 @@ fn importer_errors_are_clear() {
     for (tag, input, needles) in cases {
         calibrate_fails(tag, "--from-llama-bench", &input, needles);
     }
+    // A record written as an array was read by position into the fields (serde's derive
+    // reads a struct from a sequence): refused, in the JSON and the JSONL form.
+    let mut e: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(fixture()).unwrap()).unwrap();
+    let fields = [
+        "build_commit",
+        "build_number",
+        "cpu_info",
+        "gpu_info",
+        "backends",
+        "model_filename",
+        "model_type",
+        "model_size",
+        "n_threads",
+        "n_gpu_layers",
+        "n_prompt",
+        "n_gen",
+        "n_depth",
+        "test_time",
+        "avg_ts",
+        "samples_ts",
+    ];
+    let last = e.len() - 1;
+    e[last] = fields.iter().map(|f| e[last][f].clone()).collect();
+    let json = temp_file("cal-bad", "arr.json", &serde_json::to_string(&e).unwrap());
+    let needle = format!("record {} is an array, not an object", e.len());
+    calibrate_fails(
+        "array",
+        "--from-llama-bench",
+        json.to_str().unwrap(),
+        &[&needle],
+    );
+    let lines: Vec<String> = e.iter().map(|x| x.to_string()).collect();
+    let jsonl = temp_file("cal-bad", "arr.jsonl", &lines.join("\n"));
+    let line = format!("arr.jsonl:{}:", e.len());
+    calibrate_fails(
+        "array_line",
+        "--from-llama-bench",
+        jsonl.to_str().unwrap(),
+        &[&line, "a record is an object of named fields"],
+    );
     // A sample of 0 or a negative speed made a TTFT of inf or below zero in the profile; token
     // counts beyond what a request may hold went into the fit.
     for (tag, index, key, value, needles) in [
