@@ -634,9 +634,11 @@ pub struct PowerOptions {
 }
 
 impl PowerOptions {
-    /// Picks the power source: the CSV, else both flags, else a meter on this machine.
+    /// Picks the power source: the CSV (its header checked now if it exists, before anything
+    /// is measured), else both flags, else a meter on this machine.
     pub fn source(&self) -> Result<power::Source> {
         if let Some(p) = &self.csv {
+            power::check_csv_header(p)?;
             return Ok(power::Source::Csv(p.clone()));
         }
         if self.idle_watts.is_some() && self.busy_watts.is_some() {

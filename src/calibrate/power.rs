@@ -158,6 +158,48 @@ pub fn unix_now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
+/// The columns of a power CSV's header `cells`: their number, and where `unix_time_s` and
+/// `watts` are.
+fn csv_header(
+    cells: &[std::borrow::Cow<'_, str>],
+) -> std::result::Result<(usize, [usize; 2]), String> {
+    let names: Vec<&str> = cells.iter().map(|s| &**s).collect();
+    let idx = crate::check::header_columns(&names, ["unix_time_s", "watts"])?;
+    Ok((names.len(), idx))
+}
+
+/// Checks the header of an external meter's CSV before a calibration measures anything, if
+/// the file exists already (a meter logging since before the run): a header that
+/// [`csv_mean`] would refuse after minutes of measurements is refused at once. A file that
+/// does not exist yet, or holds no line yet, is read after the measurements as usual.
+pub fn check_csv_header(path: &Path) -> Result<()> {
+    use std::io::{BufRead as _, Read as _};
+    if !path.exists() {
+        return Ok(());
+    }
+    let file = crate::check::open_input(path, "power CSV", crate::check::MAX_DATA_BYTES)?;
+    // A header is a short line: read no more than 64 KiB looking for it.
+    let reader = std::io::BufReader::new(file.take(1 << 16));
+    for (i, line) in reader.lines().enumerate() {
+        let Ok(line) = line else {
+            // Not text (or cut inside a character): csv_mean says so with the whole file.
+            return Ok(());
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let err = |problem: String| Error::Line {
+            path: path.into(),
+            line: i + 1,
+            problem,
+        };
+        let cells =
+            crate::workload::trace::csv_fields(line.trim_start_matches('\u{feff}')).map_err(err)?;
+        return csv_header(&cells).map(|_| ()).map_err(err);
+    }
+    Ok(())
+}
+
 /// Mean of an external meter's readings between `from` and `to` (Unix seconds). The CSV's
 /// first line is a header naming the columns `unix_time_s` and `watts`, in any order; other
 /// columns are ignored.
@@ -182,10 +224,7 @@ pub fn csv_mean(path: &Path, from: f64, to: f64) -> Result<Option<f64>> {
         };
         let cells = crate::workload::trace::csv_fields(line).map_err(|p| err(i + 1, p))?;
         let Some((width, [t_at, w_at])) = header else {
-            let names: Vec<&str> = cells.iter().map(|s| &**s).collect();
-            let idx = crate::check::header_columns(&names, ["unix_time_s", "watts"])
-                .map_err(|p| err(i + 1, p))?;
-            header = Some((names.len(), idx));
+            header = Some(csv_header(&cells).map_err(|p| err(i + 1, p))?);
             continue;
         };
         let parse = |at: usize| cells.get(at).and_then(|s| s.parse::<f64>().ok());
@@ -307,6 +346,19 @@ mod tests {
             let e = csv_mean(&p, 0.0, 1.0).unwrap_err().to_string();
             assert!(e.contains(want), "{text:?}: {e}");
         }
+        // A header refused after the measurements is refused before them, if the file
+        // exists; a file the meter has not written yet, or not begun, waits.
+        std::fs::write(&p, "time,power\n10,5\n").unwrap();
+        let e = check_csv_header(&p).unwrap_err().to_string();
+        assert!(
+            e.contains(":1:") && e.contains("no column `unix_time_s`"),
+            "{e}"
+        );
+        for ok in ["\n\u{feff}watts,unix_time_s\n5,10\n", "", "\n\n"] {
+            std::fs::write(&p, ok).unwrap();
+            check_csv_header(&p).unwrap();
+        }
+        check_csv_header(&p.with_extension("not-yet")).unwrap();
         // A row without one of the columns names the row.
         std::fs::write(&p, "unix_time_s,watts,volts\n10,5,12\n11,7\n").unwrap();
         let e = csv_mean(&p, 0.0, 1.0).unwrap_err().to_string();

@@ -550,6 +550,43 @@ fn model_errors_are_clear_and_write_nothing() {
         calibrate_fails(tag, "--model", model.to_str().unwrap(), &[needle]);
     }
     let _ = std::fs::remove_file(&huge);
+    // A meter's CSV that exists with a header the readings would be refused for is refused
+    // before anything is measured (it was read, and refused, only after the measurements).
+    if let Some(model) = test_model() {
+        let csv = dir.join("meter.csv");
+        std::fs::write(&csv, "time,power\n").unwrap();
+        let out = out_path("bad-meter");
+        let o = edgesim(&[
+            "calibrate",
+            "--model",
+            model.to_str().unwrap(),
+            "--name",
+            "x",
+            "--out",
+            out.to_str().unwrap(),
+            "--power-csv",
+            csv.to_str().unwrap(),
+            "--prompts",
+            "32",
+            "--streams",
+            "1",
+            "--decode-tokens",
+            "8",
+            "--repetitions",
+            "1",
+            "--idle-seconds",
+            "0",
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("meter.csv:1:") && err.contains("no column `unix_time_s`"),
+            "{err}"
+        );
+        // Off a terminal each measurement prints a progress line: none was made.
+        assert!(!err.contains("calibrate: "), "measured first: {err}");
+        assert!(!out.exists());
+    }
     // Interrupted (Ctrl-C): no profile, not even a partial one.
     if let Some(model) = test_model() {
         let out = out_path("interrupted");
