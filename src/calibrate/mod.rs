@@ -573,9 +573,10 @@ mod tests {
     }
 }
 
-/// Checks where a profile is to be written, before anything is measured: a new file, or an
-/// existing device profile (recalibrated in place). A folder, or a file that does not read as
-/// a profile (a scenario, notes), is refused: it would be replaced.
+/// Checks where a profile is to be written, before anything is measured: a new file (in
+/// folders that exist or can be made), or an existing device profile (recalibrated in place).
+/// A folder, or a file that does not read as a profile (a scenario, notes), is refused: it
+/// would be replaced.
 pub fn check_out(out: &Path) -> Result<()> {
     let bad = |problem: &str| Error::Output {
         path: out.into(),
@@ -587,6 +588,19 @@ pub fn check_out(out: &Path) -> Result<()> {
         ));
     }
     if !out.exists() {
+        // Its folders are made when it is written; a file where one of them belongs would
+        // stop that only after the measurements.
+        let nearest = out
+            .ancestors()
+            .skip(1)
+            .filter(|a| !a.as_os_str().is_empty())
+            .find(|a| a.symlink_metadata().is_ok());
+        if let Some(b) = nearest.filter(|b| !b.is_dir()) {
+            return Err(bad(&format!(
+                "{} is a file, not a folder, so the profile cannot be written in it",
+                b.display()
+            )));
+        }
         return Ok(());
     }
     let is_profile = crate::check::read_text(out, "device profile", crate::check::MAX_CONFIG_BYTES)

@@ -895,8 +895,8 @@ fn a_profile_that_does_not_validate_leaves_the_old_file() {
 }
 
 /// `--out` is checked before anything is measured: a file that is not a device profile (a
-/// scenario given by mistake) or a folder is refused and left as it was; an existing profile
-/// is recalibrated in place.
+/// scenario given by mistake), a folder, or a path under a file is refused and left as it
+/// was; an existing profile is recalibrated in place.
 #[test]
 fn out_replaces_only_a_device_profile() {
     let scenario = out_path("not-a-profile");
@@ -907,9 +907,14 @@ fn out_replaces_only_a_device_profile() {
     let folder = std::env::temp_dir();
     let input = fixture();
     let calibrate = |out: &Path| calibrate_into("--from-llama-bench", input.to_str().unwrap(), out);
+    let under_a_file = scenario.join("sub/p.toml");
     for (out, needle) in [
         (&scenario, "exists and is not a device profile"),
         (&folder, "is a folder"),
+        (
+            &under_a_file,
+            "not-a-profile.toml is a file, not a folder, so the profile cannot be written in it",
+        ),
     ] {
         let o = calibrate(out);
         let err = String::from_utf8_lossy(&o.stderr);
