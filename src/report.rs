@@ -336,6 +336,14 @@ pub fn create_folder(dir: &Path, err_path: &Path, action: &'static str) -> Resul
     let Err(os) = std::fs::create_dir_all(dir) else {
         return Ok(());
     };
+    check_creatable(dir)?;
+    Err(Error::io(err_path, action)(os))
+}
+
+/// Checks, without creating anything, that folder `dir` is one or can be made: the nearest
+/// of it and its parents that exists must be a folder. The error names the file in the way,
+/// as [`create_folder`]'s does. Commands that work long before they write call this first.
+pub fn check_creatable(dir: &Path) -> Result<()> {
     let blocker = dir
         .ancestors()
         .filter(|a| !a.as_os_str().is_empty())
@@ -352,7 +360,7 @@ pub fn create_folder(dir: &Path, err_path: &Path, action: &'static str) -> Resul
                 )
             },
         }),
-        _ => Err(Error::io(err_path, action)(os)),
+        _ => Ok(()),
     }
 }
 

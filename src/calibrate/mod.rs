@@ -590,16 +590,8 @@ pub fn check_out(out: &Path) -> Result<()> {
     if !out.exists() {
         // Its folders are made when it is written; a file where one of them belongs would
         // stop that only after the measurements.
-        let nearest = out
-            .ancestors()
-            .skip(1)
-            .filter(|a| !a.as_os_str().is_empty())
-            .find(|a| a.symlink_metadata().is_ok());
-        if let Some(b) = nearest.filter(|b| !b.is_dir()) {
-            return Err(bad(&format!(
-                "{} is a file, not a folder, so the profile cannot be written in it",
-                b.display()
-            )));
+        if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+            crate::report::check_creatable(dir)?;
         }
         return Ok(());
     }

@@ -145,6 +145,9 @@ fn found(dir: &Path) -> Option<Found> {
 /// is refused (`flag` names the option).
 fn folder_entries(dir: &Path, flag: &str) -> Result<Option<Vec<String>>> {
     if !dir.exists() {
+        // Made when the command writes, which may be long after it starts (a fidelity
+        // check serves its requests first): a file in the way is refused now.
+        crate::report::check_creatable(dir)?;
         return Ok(None);
     }
     if !dir.is_dir() {

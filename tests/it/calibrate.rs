@@ -550,22 +550,14 @@ fn model_errors_are_clear_and_write_nothing() {
         calibrate_fails(tag, "--model", model.to_str().unwrap(), &[needle]);
     }
     let _ = std::fs::remove_file(&huge);
-    // A meter's CSV that exists with a header the readings would be refused for is refused
-    // before anything is measured (it was read, and refused, only after the measurements).
+    // Inputs refused only after minutes of llama.cpp are refused before anything is measured
+    // or served: a meter's CSV that exists with a header its readings would be refused for,
+    // and an output path under a file (both were found only when the results were written).
     if let Some(model) = test_model() {
         let csv = dir.join("meter.csv");
         std::fs::write(&csv, "time,power\n").unwrap();
         let out = out_path("bad-meter");
-        let o = edgesim(&[
-            "calibrate",
-            "--model",
-            model.to_str().unwrap(),
-            "--name",
-            "x",
-            "--out",
-            out.to_str().unwrap(),
-            "--power-csv",
-            csv.to_str().unwrap(),
+        let small = [
             "--prompts",
             "32",
             "--streams",
@@ -576,16 +568,63 @@ fn model_errors_are_clear_and_write_nothing() {
             "1",
             "--idle-seconds",
             "0",
+        ];
+        let calibrate = |out: &Path, power: &[&str]| {
+            let mut args = vec![
+                "calibrate",
+                "--model",
+                model.to_str().unwrap(),
+                "--name",
+                "x",
+                "--out",
+                out.to_str().unwrap(),
+            ];
+            args.extend_from_slice(power);
+            args.extend_from_slice(&small);
+            edgesim(&args)
+        };
+        let notes = dir.join("notes.txt");
+        std::fs::write(&notes, "mine").unwrap();
+        let fidelity = edgesim(&[
+            "fidelity",
+            "--model",
+            model.to_str().unwrap(),
+            "--profile",
+            "calibration/jetson-agx-orin.toml",
+            "--scenario",
+            "scenarios/fidelity.toml",
+            "--requests",
+            "2",
+            "--out",
+            notes.join("f").to_str().unwrap(),
         ]);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{err}");
-        assert!(
-            err.contains("meter.csv:1:") && err.contains("no column `unix_time_s`"),
-            "{err}"
-        );
-        // Off a terminal each measurement prints a progress line: none was made.
-        assert!(!err.contains("calibrate: "), "measured first: {err}");
+        for (o, needles) in [
+            (
+                calibrate(&out, &["--power-csv", csv.to_str().unwrap()]),
+                &["meter.csv:1:", "no column `unix_time_s`"][..],
+            ),
+            (
+                calibrate(
+                    &notes.join("p.toml"),
+                    &["--idle-watts", "1", "--busy-watts", "2"],
+                ),
+                &["notes.txt: is a file, not a folder"][..],
+            ),
+            (fidelity, &["notes.txt: is a file, not a folder"][..]),
+        ] {
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{err}");
+            for n in needles {
+                assert!(err.contains(n), "lacks `{n}`: {err}");
+            }
+            // Off a terminal each measurement, and the serving, print progress: none ran.
+            assert!(
+                !err.contains("calibrate: ") && !err.contains("serving"),
+                "worked first: {err}"
+            );
+        }
         assert!(!out.exists());
+        assert_eq!(std::fs::read_to_string(&notes).unwrap(), "mine");
     }
     // Interrupted (Ctrl-C): no profile, not even a partial one.
     if let Some(model) = test_model() {
@@ -895,8 +934,8 @@ fn a_profile_that_does_not_validate_leaves_the_old_file() {
 }
 
 /// `--out` is checked before anything is measured: a file that is not a device profile (a
-/// scenario given by mistake), a folder, or a path under a file is refused and left as it
-/// was; an existing profile is recalibrated in place.
+/// scenario given by mistake) or a folder is refused and left as it was (a path under a file:
+/// `model_errors_are_clear_and_write_nothing`); an existing profile is recalibrated in place.
 #[test]
 fn out_replaces_only_a_device_profile() {
     let scenario = out_path("not-a-profile");
@@ -907,14 +946,9 @@ fn out_replaces_only_a_device_profile() {
     let folder = std::env::temp_dir();
     let input = fixture();
     let calibrate = |out: &Path| calibrate_into("--from-llama-bench", input.to_str().unwrap(), out);
-    let under_a_file = scenario.join("sub/p.toml");
     for (out, needle) in [
         (&scenario, "exists and is not a device profile"),
         (&folder, "is a folder"),
-        (
-            &under_a_file,
-            "not-a-profile.toml is a file, not a folder, so the profile cannot be written in it",
-        ),
     ] {
         let o = calibrate(out);
         let err = String::from_utf8_lossy(&o.stderr);
