@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::{Error, Result};
+use crate::workload::trace::{csv_fields, csv_header};
 
 /// A power meter that can report the mean power over an interval.
 pub enum Meter {
@@ -158,15 +159,8 @@ pub fn unix_now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// The columns of a power CSV's header `cells`: their number, and where `unix_time_s` and
-/// `watts` are.
-fn csv_header(
-    cells: &[std::borrow::Cow<'_, str>],
-) -> std::result::Result<(usize, [usize; 2]), String> {
-    let names: Vec<&str> = cells.iter().map(|s| &**s).collect();
-    let idx = crate::check::header_columns(&names, ["unix_time_s", "watts"])?;
-    Ok((names.len(), idx))
-}
+/// The columns a power CSV's header must name.
+const COLUMNS: [&str; 2] = ["unix_time_s", "watts"];
 
 /// Checks the header of an external meter's CSV before a calibration measures anything, if
 /// the file exists already (a meter logging since before the run): a header that
@@ -188,14 +182,13 @@ pub fn check_csv_header(path: &Path) -> Result<()> {
         if line.trim().is_empty() {
             continue;
         }
-        let err = |problem: String| Error::Line {
-            path: path.into(),
-            line: i + 1,
-            problem,
-        };
-        let cells =
-            crate::workload::trace::csv_fields(line.trim_start_matches('\u{feff}')).map_err(err)?;
-        return csv_header(&cells).map(|_| ()).map_err(err);
+        return csv_header(&line, COLUMNS)
+            .map(|_| ())
+            .map_err(|problem| Error::Line {
+                path: path.into(),
+                line: i + 1,
+                problem,
+            });
     }
     Ok(())
 }
@@ -217,16 +210,11 @@ pub fn csv_mean(path: &Path, from: f64, to: f64) -> Result<Option<f64>> {
         if line.trim().is_empty() {
             continue;
         }
-        let line = match header {
-            // A byte-order mark may open the file.
-            None => line.trim_start_matches('\u{feff}'),
-            Some(_) => line,
-        };
-        let cells = crate::workload::trace::csv_fields(line).map_err(|p| err(i + 1, p))?;
         let Some((width, [t_at, w_at])) = header else {
-            header = Some(csv_header(&cells).map_err(|p| err(i + 1, p))?);
+            header = Some(csv_header(line, COLUMNS).map_err(|p| err(i + 1, p))?);
             continue;
         };
+        let cells = csv_fields(line).map_err(|p| err(i + 1, p))?;
         let parse = |at: usize| cells.get(at).and_then(|s| s.parse::<f64>().ok());
         let (Some(t), Some(w), true) = (parse(t_at), parse(w_at), cells.len() == width) else {
             return Err(err(

@@ -250,16 +250,16 @@ pub fn write_journal(
 }
 
 /// Runs the sweep (or `shard` of it) into `dir` on `threads` threads (default: all cores),
-/// resuming from the journal there. Returns this shard's results in run order.
-pub fn execute(
+/// resuming from the journal there. Returns this shard's results in run order. `dir` is
+/// checked, created and locked by the caller ([`crate::sweep::run`], through
+/// [`crate::output::rundir::lock_folder`]).
+pub(crate) fn execute(
     plan: &Plan,
     dir: &Path,
     shard: Option<Shard>,
     threads: Option<usize>,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Vec<RunResult>> {
-    crate::output::rundir::check_reusable(dir, crate::output::rundir::Kind::Sweep, "--out")?;
-    crate::report::create_folder(dir, dir, "cannot create")?;
     let journal = dir.join(JOURNAL);
     let shard_text = shard.filter(|s| s.count > 1).map(|s| s.to_string());
     let mut done: BTreeMap<usize, RunResult> = BTreeMap::new();

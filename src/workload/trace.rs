@@ -270,18 +270,11 @@ impl<'a> Parser<'a> {
         if line.trim().is_empty() {
             return Ok(());
         }
-        // A byte-order mark may open the file.
-        let line = match self.header {
-            None => line.trim_start_matches('\u{feff}'),
-            Some(_) => line,
-        };
-        let cells = csv_fields(line).map_err(|problem| self.err(n, problem))?;
         let Some((width, idx)) = self.header else {
-            let names: Vec<&str> = cells.iter().map(|s| &**s).collect();
-            let idx = header_columns(&names, COLUMNS).map_err(|problem| self.err(n, problem))?;
-            self.header = Some((names.len(), idx));
+            self.header = Some(csv_header(line, COLUMNS).map_err(|p| self.err(n, p))?);
             return Ok(());
         };
+        let cells = csv_fields(line).map_err(|problem| self.err(n, problem))?;
         if cells.len() != width {
             return Err(self.err(
                 n,
@@ -382,6 +375,17 @@ impl<'a> Parser<'a> {
 /// hold commas, and `""` inside it is one quote. Every field is trimmed of surrounding spaces,
 /// inside the quotes too (`" 5 "` is a count). A quoted field must close on its line (fields
 /// that span lines are not read).
+/// A CSV header `line` (a byte-order mark may open it): its number of columns, and where each
+/// of the columns `want` is ([`header_columns`]: any order, each named once, others allowed).
+pub(crate) fn csv_header<const N: usize>(
+    line: &str,
+    want: [&str; N],
+) -> std::result::Result<(usize, [usize; N]), String> {
+    let cells = csv_fields(line.trim_start_matches('\u{feff}'))?;
+    let names: Vec<&str> = cells.iter().map(|s| &**s).collect();
+    Ok((names.len(), header_columns(&names, want)?))
+}
+
 pub(crate) fn csv_fields(
     line: &str,
 ) -> std::result::Result<Vec<std::borrow::Cow<'_, str>>, String> {
