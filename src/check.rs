@@ -486,34 +486,6 @@ pub fn excerpt(s: &str, max: usize) -> String {
     }
 }
 
-/// Where each of the columns `want` is in a CSV header of `names` (any order, other columns
-/// allowed), or the problem: a column missing, or named twice (which of the two holds the
-/// values would be anybody's guess).
-pub fn header_columns<const N: usize>(
-    names: &[&str],
-    want: [&str; N],
-) -> std::result::Result<[usize; N], String> {
-    let mut idx = [0usize; N];
-    for (slot, w) in idx.iter_mut().zip(want) {
-        let mut at = names.iter().enumerate().filter(|(_, c)| **c == w);
-        *slot = at.next().map(|(i, _)| i).ok_or_else(|| {
-            format!(
-                "header has no column `{w}` (found: {}; required: {})",
-                excerpt(&names.join(","), EXCERPT_CHARS),
-                want.join(",")
-            )
-        })?;
-        if let Some((again, _)) = at.next() {
-            return Err(format!(
-                "header names column `{w}` twice (columns {} and {}); name it once",
-                *slot + 1,
-                again + 1
-            ));
-        }
-    }
-    Ok(idx)
-}
-
 /// An error's key moved under another table: `key` with its leading path `from` (the whole
 /// key, or followed by `.` or `[`) replaced by `to`; any other key is returned as it is.
 /// (`rate_limit.window_s` checked as a cloud limit is `cloud.limits[1].window_s`.)

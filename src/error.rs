@@ -56,6 +56,16 @@ pub enum Error {
         /// What is wrong, naming the column, value and the expected form.
         problem: String,
     },
+    /// What failed after `calibrate --model` had measured, and whether the measurements were
+    /// kept for a second fit (`calibrate --from-measurements`).
+    #[error("{cause}\n{kept}")]
+    AfterMeasuring {
+        /// What failed.
+        cause: Box<Error>,
+        /// Where the measurements are kept and how to fit them again, or why they could not
+        /// be kept.
+        kept: String,
+    },
     /// An output table or figure could not be written (encoder error, feature not built).
     #[error("{}: {problem}", path.display())]
     Output {

@@ -146,7 +146,8 @@ struct SweepRunArgs {
     /// Also write the tables as CSV.
     #[arg(long)]
     csv: bool,
-    /// Check the sweep's expectations; exit 1 naming each one that fails.
+    /// Check the sweep's expectations; exit 1 naming each one that fails (not with --shard:
+    /// check the merged sweep).
     #[arg(long)]
     check: bool,
 }
@@ -277,7 +278,7 @@ fn report_checks(plan: &edgesim::sweep::Plan, runs: &[edgesim::sweep::exec::RunR
 }
 
 #[derive(clap::Args)]
-#[command(group(clap::ArgGroup::new("input").required(true).args(["model", "from_llama_bench", "from_batched_bench"])))]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["model", "from_llama_bench", "from_batched_bench", "from_measurements"])))]
 struct CalibrateArgs {
     /// GGUF model to load and measure (needs a build with `--features llm`).
     #[arg(long)]
@@ -289,12 +290,18 @@ struct CalibrateArgs {
     /// `--output-format jsonl`): prefill, the batching curve D(n) and the context effect.
     #[arg(long, value_name = "RESULTS.md")]
     from_batched_bench: Option<PathBuf>,
-    /// Device name in the profile, e.g. orin-nano-qwen3b.
-    #[arg(long)]
-    name: String,
+    /// Fit again the measurements that a failed `--model` calibration kept (it names the
+    /// file: PROFILE.measurements.toml beside --out), without measuring; power from
+    /// --power-csv over the kept phases, or from --idle-watts and --busy-watts, else as metered.
+    #[arg(long, value_name = "KEPT.toml")]
+    from_measurements: Option<PathBuf>,
+    /// Device name in the profile, e.g. orin-nano-qwen3b (with --from-measurements, default:
+    /// the kept one).
+    #[arg(long, required_unless_present = "from_measurements")]
+    name: Option<String>,
     /// Catalogue key of the model (calibration/models.toml) (default: the model file's name
     /// without extension, lower case: --model's, or the one llama-bench names; for
-    /// --from-batched-bench, the results file's).
+    /// --from-batched-bench, the results file's; for --from-measurements, the kept one).
     #[arg(long)]
     model_name: Option<String>,
     /// Quantisation label (default: from the file).
@@ -393,11 +400,12 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
         "--streams must include 1 (and lie in [1, {max_streams}], a device's most slots)"
     );
     // Before any measurement: a profile needs a board name and a model key.
-    anyhow::ensure!(
-        !a.name.trim().is_empty(),
-        "--name \"{}\": must be non-empty (the board's name in the profile)",
-        a.name
-    );
+    if let Some(name) = &a.name {
+        anyhow::ensure!(
+            !name.trim().is_empty(),
+            "--name \"{name}\": must be non-empty (the board's name in the profile)"
+        );
+    }
     if let Some(m) = &a.model_name {
         anyhow::ensure!(
             !m.trim().is_empty(),
@@ -419,13 +427,14 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
         .as_ref()
         .or(a.from_llama_bench.as_ref())
         .or(a.from_batched_bench.as_ref())
+        .or(a.from_measurements.as_ref())
         .context("no input")?;
     let stem = input
         .file_stem()
         .map(|s| s.to_string_lossy().to_lowercase())
         .unwrap_or_default();
     let meta = ProfileMeta {
-        device_name: a.name.clone(),
+        device_name: a.name.clone().unwrap_or_default(),
         model_name: a.model_name.clone().unwrap_or(stem),
         model_name_defaulted: a.model_name.is_none(),
         quant: a.quant.clone().unwrap_or_default(),
@@ -439,23 +448,35 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
             a.idle_watts.is_some(),
             "--from-llama-bench: llama-bench records no power; give --idle-watts and --busy-watts"
         );
-        cal::from_llama_bench(
+        let p = cal::from_llama_bench(
             bench,
             a.threads.map(i64::from),
             a.gpu_layers.map(i64::from),
             &meta,
-        )?
+        )?;
+        cal::write_profile(&p, &a.out)?;
+        p
     } else if let Some(bench) = &a.from_batched_bench {
         anyhow::ensure!(
             a.idle_watts.is_some(),
             "--from-batched-bench: llama-batched-bench records no power; give --idle-watts and \
              --busy-watts"
         );
-        cal::from_batched_bench(bench, &meta)?
+        let p = cal::from_batched_bench(bench, &meta)?;
+        cal::write_profile(&p, &a.out)?;
+        p
+    } else if let Some(kept) = &a.from_measurements {
+        cal::from_measurements(
+            kept,
+            &power_options(a),
+            &meta,
+            (a.name.is_some(), a.model_name.is_some()),
+            &a.out,
+        )?
     } else {
+        // Writes the profile itself: if that fails, the measurements are kept.
         calibrate_model(a, &meta)?
     };
-    cal::write_profile(&profile, &a.out)?;
     let m = &profile.models[0];
     let model_name = &m.model;
     note!(
@@ -489,6 +510,15 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The power options of a calibration.
+fn power_options(a: &CalibrateArgs) -> edgesim::calibrate::PowerOptions {
+    edgesim::calibrate::PowerOptions {
+        idle_watts: a.idle_watts,
+        busy_watts: a.busy_watts,
+        csv: a.power_csv.clone(),
+    }
+}
+
 #[cfg(feature = "llm")]
 fn calibrate_model(
     a: &CalibrateArgs,
@@ -508,11 +538,7 @@ fn calibrate_model(
         repetitions: a.repetitions,
         idle_seconds: a.idle_seconds,
     };
-    let power = edgesim::calibrate::PowerOptions {
-        idle_watts: a.idle_watts,
-        busy_watts: a.busy_watts,
-        csv: a.power_csv.clone(),
-    };
+    let power = power_options(a);
     let bar = terminal_bar("calibrate [{bar:30}] {pos}/{len} {msg} ({elapsed})");
     let progress = |done: usize, total: usize, what: &str| match &bar {
         Some(b) => {
@@ -522,11 +548,12 @@ fn calibrate_model(
         }
         None => note!("calibrate: {done}/{total} {what}"),
     };
-    let p = edgesim::calibrate::from_model(&o, &power, meta, &progress)?;
+    let p = edgesim::calibrate::from_model(&o, &power, meta, &a.out, &progress);
+    // Cleared on an error too, so that the error is not printed under a stale bar.
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    Ok(p)
+    Ok(p?)
 }
 
 #[cfg(not(feature = "llm"))]
@@ -648,8 +675,8 @@ enum Command {
         /// devices, timeseries, gateway) (default: output/SCENARIO).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Write no output files.
-        #[arg(long, conflicts_with = "out")]
+        /// Write no output files (so no table flag applies).
+        #[arg(long, conflicts_with_all = ["out", "csv", "no_requests", "bucket_s"])]
         no_out: bool,
         #[command(flatten)]
         tables: TableArgs,
@@ -849,6 +876,14 @@ fn cmd_sweep(cmd: SweepCmd) -> anyhow::Result<bool> {
         None => {
             let path = run.sweep.context("give a sweep file")?;
             check_threads(run.threads)?;
+            if let (Some(shard), true) = (run.shard, run.check) {
+                anyhow::bail!(
+                    "--check with --shard {shard}: expectations compare means over all of a \
+                     point's replications, and a shard runs only some of them, so its checks \
+                     would fail or pass by chance; check the whole sweep once the shards are \
+                     done: edgesim sweep merge SHARD_DIR... --out DIR --check"
+                );
+            }
             let plan = edgesim::sweep::Plan::load(&path)?;
             let dir = run
                 .out
@@ -1107,8 +1142,66 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
     Ok(true)
 }
 
+/// Warnings for `calibrate` flags that the chosen input does not read (they set how `--model`
+/// measures, or pick llama-bench results), given on the command line: they would be dropped
+/// without a word.
+fn unread_calibrate_flags(matches: &clap::ArgMatches) -> Vec<String> {
+    let Some(("calibrate", c)) = matches.subcommand() else {
+        return Vec::new();
+    };
+    let given = |id: &str| c.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+    let measuring = [
+        "ctx",
+        "prompts",
+        "streams",
+        "decode_tokens",
+        "contexts",
+        "repetitions",
+        "idle_seconds",
+    ];
+    let (input, also): (&str, &[&str]) = if given("model") {
+        return Vec::new();
+    } else if given("from_llama_bench") {
+        ("--from-llama-bench", &["power_csv"])
+    } else if given("from_batched_bench") {
+        (
+            "--from-batched-bench",
+            &["threads", "gpu_layers", "power_csv"],
+        )
+    } else {
+        ("--from-measurements", &["threads", "gpu_layers"])
+    };
+    measuring
+        .iter()
+        .chain(also)
+        .filter(|id| given(id))
+        .map(|id| {
+            let why = match *id {
+                "power_csv" => {
+                    "its results hold no phase times to read a meter's log against; \
+                                the watts come from --idle-watts and --busy-watts"
+                }
+                "threads" | "gpu_layers" if input == "--from-measurements" => {
+                    "it sets how --model measures; the kept file records what was used"
+                }
+                "threads" | "gpu_layers" => "it picks --from-llama-bench results",
+                _ => "it sets how --model measures",
+            };
+            format!(
+                "warning: --{} is not read with {input}: {why}",
+                id.replace('_', "-")
+            )
+        })
+        .collect()
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    use clap::{CommandFactory as _, FromArgMatches as _};
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    for w in unread_calibrate_flags(&matches) {
+        note!("{w}");
+    }
     match run(cli) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),

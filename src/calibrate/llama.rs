@@ -14,6 +14,7 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 
+use super::kept::KeptPhase;
 use super::power::{Meter, unix_now};
 use super::{DecodePoint, Measurements, PrefillPoint, rss_bytes};
 use crate::error::{Error, Result};
@@ -42,17 +43,6 @@ pub struct Options {
     pub repetitions: u32,
     /// Seconds of idle power measurement (with a meter).
     pub idle_seconds: f64,
-}
-
-/// A timed phase, in Unix seconds (to read an external meter's CSV afterwards).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Phase {
-    /// `idle` or `decode-N`.
-    pub name: String,
-    /// Start \[Unix s\].
-    pub from: f64,
-    /// End \[Unix s\].
-    pub to: f64,
 }
 
 /// llama.cpp's backend can be initialised once per process.
@@ -195,7 +185,7 @@ pub fn measure(
     o: &Options,
     meter: Option<&Meter>,
     progress: &dyn Fn(usize, usize, &str),
-) -> Result<(Measurements, toml::Table, Vec<Phase>)> {
+) -> Result<(Measurements, toml::Table, Vec<KeptPhase>)> {
     let backend = backend()?;
     let rss0 = rss_bytes();
     let model = load(backend, &o.model, o.gpu_layers)?;
@@ -213,21 +203,31 @@ pub fn measure(
     let need = (prompt + 8)
         .max(streams * (u64::from(DECODE_START) + decode + 8))
         .max(context_max + decode + 8);
-    let n_ctx = o.ctx.map_or(need.next_multiple_of(256), u64::from);
+    let train = u64::from(model.n_ctx_train());
+    // By default what the grid needs, rounded up to 256 tokens but not past the trained
+    // context (a model trained for 2,000 tokens fits a grid that needs 1,900).
+    let n_ctx = o.ctx.map_or_else(
+        || need.next_multiple_of(256).min(train.max(need)),
+        u64::from,
+    );
     if n_ctx < need {
         return Err(Error::Output {
             path: o.model.clone(),
             problem: format!("--ctx {n_ctx} is too small for this grid: it needs {need} tokens"),
         });
     }
-    if n_ctx > u64::from(model.n_ctx_train()) {
+    if n_ctx > train {
         return Err(Error::Output {
             path: o.model.clone(),
-            problem: format!(
-                "the grid needs a context of {n_ctx} tokens but the model was trained for {}; \
-                 use shorter --prompts/--contexts or fewer --streams/--decode-tokens",
-                model.n_ctx_train()
-            ),
+            problem: match o.ctx {
+                Some(_) => {
+                    format!("--ctx {n_ctx} is more than the model was trained for ({train} tokens)")
+                }
+                None => format!(
+                    "the grid needs a context of {n_ctx} tokens but the model was trained for \
+                     {train}; use shorter --prompts/--contexts or fewer --streams/--decode-tokens"
+                ),
+            },
         });
     }
     // At most the trained context, a u32.
@@ -252,10 +252,10 @@ pub fn measure(
     if meter.is_none() && idle > 0.0 {
         std::thread::sleep(Duration::from_secs_f64(idle));
     }
-    phases.push(Phase {
+    phases.push(KeptPhase {
         name: "idle".into(),
-        from,
-        to: unix_now(),
+        from_unix_s: from,
+        to_unix_s: unix_now(),
     });
     done += 1;
     progress(done, total, "idle");
@@ -291,10 +291,10 @@ pub fn measure(
             done += 1;
             progress(done, total, &format!("decode {n} streams"));
         }
-        phases.push(Phase {
+        phases.push(KeptPhase {
             name: format!("decode-{n}"),
-            from,
-            to: unix_now(),
+            from_unix_s: from,
+            to_unix_s: unix_now(),
         });
         m.decode.push(DecodePoint {
             streams: n,

@@ -3,10 +3,12 @@
 //! Two sources: measuring a GGUF model on this machine through llama-cpp-2 (feature `llm`,
 //! module `llama`), or importing llama.cpp's own `llama-bench` output ([`mod@bench`]). Either way the
 //! raw measurements are fitted here into a [`DeviceProfile`] that `edgesim run` reads, with
-//! the measurements and their provenance recorded in the profile.
+//! the measurements and their provenance recorded in the profile. Measurements that no profile
+//! could be made from are kept for a second fit ([`mod@kept`]).
 
 pub mod batched;
 pub mod bench;
+pub mod kept;
 #[cfg(feature = "llm")]
 pub mod llama;
 pub mod power;
@@ -57,6 +59,16 @@ pub struct Measurements {
     /// Resident memory added by loading the model and its context \[bytes\].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_bytes: Option<u64>,
+}
+
+impl Measurements {
+    /// Drops every power reading (idle and decoding), for power from another source.
+    fn clear_power(&mut self) {
+        self.idle_w = None;
+        for d in &mut self.decode {
+            d.power_w = None;
+        }
+    }
 }
 
 /// What the profile is for and how it was measured (goes to `[device]` and `[provenance]`).
@@ -759,12 +771,68 @@ pub fn from_batched_bench(path: &Path, meta: &ProfileMeta) -> Result<DeviceProfi
     fit_imported(path, &m, &meta)
 }
 
-/// Measures a GGUF model on this machine and builds its profile.
+/// Power from a meter's CSV: the mean of its readings in each phase (idle, and decoding with
+/// each number of streams of the grid). Every phase must have readings. The single-stream
+/// points at longer contexts (`--contexts`) have no phase and no power, as with a meter.
+fn power_from_csv(m: &mut Measurements, phases: &[kept::KeptPhase], csv: &Path) -> Result<()> {
+    m.clear_power();
+    for ph in phases {
+        let Some(w) = power::csv_mean(csv, ph.from_unix_s, ph.to_unix_s)? else {
+            let readings = match power::csv_span(csv)? {
+                (0, _) | (_, None) => "it holds no reading".to_string(),
+                (1, Some((a, _))) => format!("its one reading is at Unix time {a}"),
+                (n, Some((a, b))) => {
+                    format!("its {n} readings lie from Unix time {a} to {b}")
+                }
+            };
+            return Err(Error::Output {
+                path: csv.into(),
+                problem: format!(
+                    "has no readings from Unix time {} to {} (calibration phase `{}`); \
+                     {readings}: check that the meter logged Unix-time stamps in seconds while \
+                     calibrate ran",
+                    ph.from_unix_s, ph.to_unix_s, ph.name
+                ),
+            });
+        };
+        if ph.name == "idle" {
+            m.idle_w = Some(w);
+        } else if let Some(d) = m
+            .decode
+            .iter_mut()
+            .find(|d| format!("decode-{}", d.streams) == ph.name)
+        {
+            d.power_w = Some(w);
+        }
+    }
+    Ok(())
+}
+
+/// Fits kept measurements (power from `csv` if given) and writes the profile to `out`.
+fn fit_and_write(
+    k: &kept::Kept,
+    csv: Option<&Path>,
+    meta: &ProfileMeta,
+    out: &Path,
+) -> Result<DeviceProfile> {
+    let mut m = k.measurements.clone();
+    if let Some(csv) = csv {
+        power_from_csv(&mut m, &k.phases, csv)?;
+    }
+    let profile = fit(&m, meta)?;
+    write_profile(&profile, out)?;
+    Ok(profile)
+}
+
+/// Measures a GGUF model on this machine, builds its profile and writes it to `out`. If that
+/// fails after the measurements (the meter's CSV, the fit, the writing), they are kept beside
+/// `out` for `calibrate --from-measurements` ([`mod@kept`]), and the error says where.
 #[cfg(feature = "llm")]
 pub fn from_model(
     o: &llama::Options,
     power: &PowerOptions,
     meta: &ProfileMeta,
+    out: &Path,
     progress: &dyn Fn(usize, usize, &str),
 ) -> Result<DeviceProfile> {
     let bytes = check_gguf(&o.model)?;
@@ -774,29 +842,7 @@ pub fn from_model(
         _ => None,
     };
     let sha = sha256_file(&o.model)?;
-    let (mut m, extra, phases) = llama::measure(o, meter, progress)?;
-    if let power::Source::Csv(csv) = &source {
-        for ph in &phases {
-            let w = power::csv_mean(csv, ph.from, ph.to)?;
-            if ph.name == "idle" {
-                m.idle_w = w;
-            } else if let Some(d) = m
-                .decode
-                .iter_mut()
-                .find(|d| format!("decode-{}", d.streams) == ph.name)
-            {
-                d.power_w = w;
-            }
-        }
-        if m.idle_w.is_none() || m.decode.iter().any(|d| d.power_w.is_none()) {
-            return Err(Error::Output {
-                path: csv.clone(),
-                problem: "has no readings during some calibration phases (check that the meter \
-                          logged Unix-time stamps while calibrate ran)"
-                    .into(),
-            });
-        }
-    }
+    let (m, extra, phases) = llama::measure(o, meter, progress)?;
     let mut meta = meta.clone();
     meta.power_source = source.name().into();
     let p = &mut meta.provenance;
@@ -827,5 +873,90 @@ pub fn from_model(
     for (k, v) in extra {
         p.insert(k, v);
     }
-    fit(&m, &meta)
+    let k = kept::Kept {
+        device_name: meta.device_name.clone(),
+        model_name: meta.model_name.clone(),
+        quant: meta.quant.clone(),
+        memory_gb: meta.memory_gb,
+        power_source: meta.power_source.clone(),
+        phases,
+        measurements: m,
+        provenance: meta.provenance.clone(),
+    };
+    let csv = match &source {
+        power::Source::Csv(p) => Some(p.as_path()),
+        _ => None,
+    };
+    fit_and_write(&k, csv, &meta, out).map_err(|cause| keep(cause, &k, out))
+}
+
+/// The error of a calibration that failed after measuring, once its measurements are kept
+/// (or could not be).
+#[cfg(feature = "llm")]
+fn keep(cause: Error, k: &kept::Kept, out: &Path) -> Error {
+    let kept = match k.write(out) {
+        Ok(path) => format!(
+            "the measurements are kept in {0}: fit them again without measuring, with `edgesim \
+             calibrate --from-measurements {0} --out {1}` and what was wrong mended (a meter's \
+             CSV with --power-csv, or --idle-watts and --busy-watts)",
+            path.display(),
+            out.display()
+        ),
+        Err(e) => format!("the measurements could not be kept: {e}"),
+    };
+    Error::AfterMeasuring {
+        cause: Box::new(cause),
+        kept,
+    }
+}
+
+/// Fits measurements kept by a failed `calibrate --model` ([`mod@kept`]) and writes the
+/// profile to `out`. Power: from `power.csv` over the kept phases, else from the watt flags,
+/// else what a meter read during the measurements. The names come from the file unless given
+/// (`name_given`, `model_given`: the flags named them).
+pub fn from_measurements(
+    path: &Path,
+    power: &PowerOptions,
+    flags: &ProfileMeta,
+    (name_given, model_given): (bool, bool),
+    out: &Path,
+) -> Result<DeviceProfile> {
+    let mut k = kept::read(path)?;
+    let mut meta = k.meta(flags, name_given, model_given);
+    let csv = if let Some(csv) = &power.csv {
+        power::check_csv_header(csv)?;
+        if k.phases.is_empty() {
+            return Err(Error::Invalid {
+                path: path.into(),
+                key: "phases".into(),
+                value: "[]".into(),
+                problem: "holds no phase times, so a meter's CSV cannot be read against them: \
+                          give --idle-watts and --busy-watts"
+                    .into(),
+            });
+        }
+        meta.power_source = "csv".into();
+        Some(csv.as_path())
+    } else if power.idle_watts.is_some() && power.busy_watts.is_some() {
+        k.measurements.clear_power();
+        meta.power_source = "flags".into();
+        None
+    } else {
+        let m = &k.measurements;
+        if m.idle_w.is_none() || !m.decode.iter().any(|d| d.power_w.is_some()) {
+            return Err(Error::Input {
+                path: path.into(),
+                problem: "holds no power read during the measurements for some phases: give \
+                          --power-csv with the meter's log of that run, or --idle-watts and \
+                          --busy-watts"
+                    .into(),
+            });
+        }
+        meta.power_source = k.power_source.clone();
+        None
+    };
+    meta.provenance
+        .insert("fitted_from".into(), path.display().to_string().into());
+    meta.provenance.insert("fitted_at".into(), utc_now().into());
+    fit_and_write(&k, csv, &meta, out)
 }

@@ -197,6 +197,32 @@ pub fn check_csv_header(path: &Path) -> Result<()> {
 /// first line is a header naming the columns `unix_time_s` and `watts`, in any order; other
 /// columns are ignored.
 pub fn csv_mean(path: &Path, from: f64, to: f64) -> Result<Option<f64>> {
+    let (mut sum, mut n) = (0.0, 0u32);
+    csv_readings(path, |t, w| {
+        if t >= from && t <= to {
+            sum += w;
+            n += 1;
+        }
+    })?;
+    Ok((n > 0).then(|| sum / f64::from(n)))
+}
+
+/// The readings of a meter's CSV: how many, and the first and last Unix time among them (for
+/// an error that says where they lie).
+pub fn csv_span(path: &Path) -> Result<(u64, Option<(f64, f64)>)> {
+    let (mut n, mut span) = (0u64, None::<(f64, f64)>);
+    csv_readings(path, |t, _| {
+        n += 1;
+        span = Some(span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+    })?;
+    Ok((n, span))
+}
+
+/// Reads a meter's CSV (checked as [`csv_mean`] says) and hands each reading `(unix_time_s,
+/// watts)` to `each`, in file order. A last line without its line break that does not read as a
+/// row is one the meter is still writing (a logger flushes its buffer at any byte), and is
+/// skipped; any other bad row is refused with its line number.
+fn csv_readings(path: &Path, mut each: impl FnMut(f64, f64)) -> Result<()> {
     use crate::check::{EXCERPT_CHARS, excerpt};
     let text = crate::check::read_text(path, "power CSV", crate::check::MAX_DATA_BYTES)?;
     let err = |line: usize, problem: String| Error::Line {
@@ -204,9 +230,10 @@ pub fn csv_mean(path: &Path, from: f64, to: f64) -> Result<Option<f64>> {
         line,
         problem,
     };
-    let (mut sum, mut n) = (0.0, 0u32);
+    let max = crate::device::profile::MAX_WATTS;
     let mut header: Option<(usize, [usize; 2])> = None;
-    for (i, line) in text.lines().enumerate() {
+    let mut lines = text.lines().enumerate().peekable();
+    while let Some((i, line)) = lines.next() {
         if line.trim().is_empty() {
             continue;
         }
@@ -214,36 +241,32 @@ pub fn csv_mean(path: &Path, from: f64, to: f64) -> Result<Option<f64>> {
             header = Some(csv_header(line, COLUMNS).map_err(|p| err(i + 1, p))?);
             continue;
         };
-        let cells = csv_fields(line).map_err(|p| err(i + 1, p))?;
-        let parse = |at: usize| cells.get(at).and_then(|s| s.parse::<f64>().ok());
-        let (Some(t), Some(w), true) = (parse(t_at), parse(w_at), cells.len() == width) else {
-            return Err(err(
-                i + 1,
-                format!(
+        let row = csv_fields(line).and_then(|cells| {
+            let parse = |at: usize| cells.get(at).and_then(|s| s.parse::<f64>().ok());
+            let (Some(t), Some(w), true) = (parse(t_at), parse(w_at), cells.len() == width) else {
+                return Err(format!(
                     "expected {width} comma-separated fields as in the header, with numbers in \
                      unix_time_s (column {}) and watts (column {}), got `{}`",
                     t_at + 1,
                     w_at + 1,
                     excerpt(line, EXCERPT_CHARS)
-                ),
-            ));
-        };
-        let max = crate::device::profile::MAX_WATTS;
-        if !(t.is_finite() && w.is_finite() && (0.0..=max).contains(&w)) {
-            return Err(err(
-                i + 1,
-                format!(
+                ));
+            };
+            if !(t.is_finite() && w.is_finite() && (0.0..=max).contains(&w)) {
+                return Err(format!(
                     "unix_time_s = {}, watts = {}: a time must be finite and a reading finite \
                      and from 0 to {max} W, got `{}`",
                     crate::check::num(t),
                     crate::check::num(w),
                     excerpt(line, EXCERPT_CHARS)
-                ),
-            ));
-        }
-        if t >= from && t <= to {
-            sum += w;
-            n += 1;
+                ));
+            }
+            Ok((t, w))
+        });
+        match row {
+            Ok((t, w)) => each(t, w),
+            Err(_) if lines.peek().is_none() && !text.ends_with('\n') => break,
+            Err(problem) => return Err(err(i + 1, problem)),
         }
     }
     if header.is_none() {
@@ -252,7 +275,7 @@ pub fn csv_mean(path: &Path, from: f64, to: f64) -> Result<Option<f64>> {
             "empty power CSV; expected a header naming unix_time_s and watts".into(),
         ));
     }
-    Ok((n > 0).then(|| sum / f64::from(n)))
+    Ok(())
 }
 
 #[cfg(test)]
@@ -296,6 +319,16 @@ mod tests {
         std::fs::write(&p, "unix_time_s,watts\n10,5\n11,7\n12,9\n13,100\n").unwrap();
         assert_eq!(csv_mean(&p, 10.5, 12.0).unwrap(), Some(8.0));
         assert_eq!(csv_mean(&p, 20.0, 30.0).unwrap(), None);
+        assert_eq!(csv_span(&p).unwrap(), (4, Some((10.0, 13.0))));
+        // A last line without its line break, cut while the meter writes it: skipped when it
+        // does not read as a row (here "12,"), read when it does; refused once it ends.
+        std::fs::write(&p, "unix_time_s,watts\n10,5\n11,7\n12,").unwrap();
+        assert_eq!(csv_mean(&p, 0.0, 100.0).unwrap(), Some(6.0));
+        std::fs::write(&p, "unix_time_s,watts\n10,5\n11,7\n12,9").unwrap();
+        assert_eq!(csv_mean(&p, 0.0, 100.0).unwrap(), Some(7.0));
+        std::fs::write(&p, "unix_time_s,watts\n10,5\n11,7\n12,\n").unwrap();
+        let e = csv_mean(&p, 0.0, 100.0).unwrap_err().to_string();
+        assert!(e.contains(":4:") && e.contains("`12,`"), "{e}");
         std::fs::write(&p, "unix_time_s,watts\n10,five\n").unwrap();
         let e = csv_mean(&p, 0.0, 1.0).unwrap_err().to_string();
         assert!(e.contains(":2:") && e.contains("10,five"), "{e}");

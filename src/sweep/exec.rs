@@ -126,6 +126,8 @@ pub(crate) type Lines<H, R> = (H, Vec<(usize, R)>, Vec<String>);
 /// Reads a JSON-lines journal (a header line, then one record per line). A torn last line (an
 /// interrupted append) is cut off the file; other unreadable lines are listed. An unreadable
 /// header gives `None` (the journal is started again). Sweeps and plans keep their runs so.
+/// Every line must be a JSON object, as edgesim writes them: serde's derive would read an array
+/// by position into a record.
 pub(crate) fn read_jsonl<H: serde::de::DeserializeOwned, R: serde::de::DeserializeOwned>(
     path: &Path,
     what: &'static str,
@@ -143,7 +145,15 @@ pub(crate) fn read_jsonl<H: serde::de::DeserializeOwned, R: serde::de::Deseriali
             break; // torn by an interruption
         }
         complete += line.len();
-        let text = std::str::from_utf8(&line[..line.len() - 1]);
+        let text = std::str::from_utf8(&line[..line.len() - 1])
+            .map_err(|e| e.to_string())
+            .and_then(|t| {
+                if t.trim_start().starts_with('{') {
+                    Ok(t)
+                } else {
+                    Err("a JSON object of named fields is expected".to_string())
+                }
+            });
         if n == 0 {
             header = text.ok().and_then(|t| serde_json::from_str::<H>(t).ok());
             if header.is_none() {
@@ -151,10 +161,7 @@ pub(crate) fn read_jsonl<H: serde::de::DeserializeOwned, R: serde::de::Deseriali
             }
             continue;
         }
-        match text
-            .map_err(|e| e.to_string())
-            .and_then(|t| serde_json::from_str::<R>(t).map_err(|e| e.to_string()))
-        {
+        match text.and_then(|t| serde_json::from_str::<R>(t).map_err(|e| e.to_string())) {
             Ok(r) => runs.push((n + 1, r)),
             Err(e) => bad.push(format!(
                 "line {}: not a run record ({})",

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::tokens::MAX_TOKENS;
 use super::{Arrival, ClassFile, Demand, NO_USER, Workload};
-use crate::check::{Checker, EXCERPT_CHARS, excerpt, header_columns};
+use crate::check::{Checker, EXCERPT_CHARS, excerpt};
 use crate::error::{Error, Result};
 use crate::rng::{RngStreams, SimRng};
 use crate::time::MAX_INPUT_S;
@@ -371,21 +371,40 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// The fields of one CSV line (RFC 4180): separated by commas; a field in double quotes may
-/// hold commas, and `""` inside it is one quote. Every field is trimmed of surrounding spaces,
-/// inside the quotes too (`" 5 "` is a count). A quoted field must close on its line (fields
-/// that span lines are not read).
 /// A CSV header `line` (a byte-order mark may open it): its number of columns, and where each
-/// of the columns `want` is ([`header_columns`]: any order, each named once, others allowed).
+/// of the columns `want` is (any order, other columns allowed), or the problem: a column
+/// missing, or named twice (which of the two holds the values would be anybody's guess).
 pub(crate) fn csv_header<const N: usize>(
     line: &str,
     want: [&str; N],
 ) -> std::result::Result<(usize, [usize; N]), String> {
     let cells = csv_fields(line.trim_start_matches('\u{feff}'))?;
     let names: Vec<&str> = cells.iter().map(|s| &**s).collect();
-    Ok((names.len(), header_columns(&names, want)?))
+    let mut idx = [0usize; N];
+    for (slot, w) in idx.iter_mut().zip(want) {
+        let mut at = names.iter().enumerate().filter(|(_, c)| **c == w);
+        *slot = at.next().map(|(i, _)| i).ok_or_else(|| {
+            format!(
+                "header has no column `{w}` (found: {}; required: {})",
+                excerpt(&names.join(","), EXCERPT_CHARS),
+                want.join(",")
+            )
+        })?;
+        if let Some((again, _)) = at.next() {
+            return Err(format!(
+                "header names column `{w}` twice (columns {} and {}); name it once",
+                *slot + 1,
+                again + 1
+            ));
+        }
+    }
+    Ok((names.len(), idx))
 }
 
+/// The fields of one CSV line (RFC 4180): separated by commas; a field in double quotes may
+/// hold commas, and `""` inside it is one quote. Every field is trimmed of surrounding spaces,
+/// inside the quotes too (`" 5 "` is a count). A quoted field must close on its line (fields
+/// that span lines are not read).
 pub(crate) fn csv_fields(
     line: &str,
 ) -> std::result::Result<Vec<std::borrow::Cow<'_, str>>, String> {

@@ -319,9 +319,13 @@ fn bucket_width_out_of_range_is_refused() {
         ("1e300", "--bucket-s 1e300:"),
     ] {
         let steady = shipped("steady.toml");
+        // Given with an output folder (`--no-out` refuses table flags), which stays unmade.
+        let dir = scratch("bucket-bad");
+        let _ = std::fs::remove_dir_all(&dir);
         let out = edgesim(&[
             "run",
-            "--no-out",
+            "--out",
+            dir.to_str().unwrap(),
             "--bucket-s",
             value,
             steady.to_str().unwrap(),
@@ -332,6 +336,7 @@ fn bucket_width_out_of_range_is_refused() {
             err.contains(shown) && err.contains("[0.001, 1e12]") && err.len() < 200,
             "{value}: {err}"
         );
+        assert!(!dir.exists(), "{value}: nothing written");
     }
 }
 

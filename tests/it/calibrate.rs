@@ -611,6 +611,20 @@ fn model_errors_are_clear_and_write_nothing() {
                 &["notes.txt: is a file, not a folder"][..],
             ),
             (fidelity, &["notes.txt: is a file, not a folder"][..]),
+            (
+                calibrate(
+                    &out,
+                    &["--idle-watts", "1", "--busy-watts", "2", "--ctx", "100000"],
+                ),
+                &["--ctx 100000 is more than the model was trained for (8192 tokens)"][..],
+            ),
+            (
+                calibrate(
+                    &out,
+                    &["--idle-watts", "1", "--busy-watts", "2", "--ctx", "16"],
+                ),
+                &["--ctx 16 is too small for this grid: it needs"][..],
+            ),
         ] {
             let err = String::from_utf8_lossy(&o.stderr);
             assert_eq!(o.status.code(), Some(2), "{err}");
@@ -666,6 +680,125 @@ fn model_errors_are_clear_and_write_nothing() {
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }
+}
+
+/// A meter's CSV found wrong only after the measurements (its clock off: no reading in the
+/// run's phases) loses nothing: the measurements are kept beside `--out`, and
+/// `--from-measurements` with a mended log fits them without measuring again. A log that covers
+/// the run gives a profile at once, with the default `--contexts` (their point has no phase of
+/// its own: it used to fail every CSV calibration with "no readings").
+#[cfg(feature = "llm")]
+#[test]
+fn a_meter_log_found_wrong_after_measuring_keeps_the_measurements() {
+    let _one_at_a_time = llama_lock();
+    let Some(model) = test_model() else { return };
+    let dir = scratch_dir("cal-kept-llm");
+    let out = dir.join("board.toml");
+    let csv = dir.join("meter.csv");
+    let calibrate = |csv: &Path| {
+        edgesim(&[
+            "calibrate",
+            "--model",
+            model.to_str().unwrap(),
+            "--name",
+            "metered box",
+            "--model-name",
+            "smollm2-135m",
+            "--out",
+            out.to_str().unwrap(),
+            "--power-csv",
+            csv.to_str().unwrap(),
+            "--prompts",
+            "32,64",
+            "--streams",
+            "1,2",
+            "--decode-tokens",
+            "8",
+            "--repetitions",
+            "1",
+            "--idle-seconds",
+            "0.2",
+        ])
+    };
+    // Readings a day before the run: none falls in its phases.
+    std::fs::write(
+        &csv,
+        "unix_time_s,watts
+86400,5
+86401,6
+",
+    )
+    .unwrap();
+    let o = calibrate(&csv);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    let kept = dir.join("board.measurements.toml");
+    for n in [
+        "meter.csv: has no readings from Unix time",
+        "calibration phase `idle`",
+        "its 2 readings lie from Unix time 86400 to 86401",
+        &format!("the measurements are kept in {}", kept.display()),
+        "--from-measurements",
+    ] {
+        assert!(err.contains(n), "lacks `{n}`: {err}");
+    }
+    assert!(!out.exists());
+    // The mended log: readings every 10 ms over the kept phases, 7 W idle and 20 W + n decoding
+    // with n streams.
+    let k: toml::Table = toml::from_str(&std::fs::read_to_string(&kept).unwrap()).unwrap();
+    let mut mended = String::from("unix_time_s,watts\n");
+    for ph in k["phases"].as_array().unwrap() {
+        let (from, to) = (
+            ph["from_unix_s"].as_float().unwrap(),
+            ph["to_unix_s"].as_float().unwrap(),
+        );
+        let name = ph["name"].as_str().unwrap();
+        let w = match name.strip_prefix("decode-") {
+            Some(n) => 20.0 + n.parse::<f64>().unwrap(),
+            None => 7.0,
+        };
+        let mut t = from;
+        while t <= to {
+            mended.push_str(&format!("{t},{w}\n"));
+            t += 0.01;
+        }
+        mended.push_str(&format!("{to},{w}\n"));
+    }
+    let mended_csv = dir.join("mended.csv");
+    std::fs::write(&mended_csv, &mended).unwrap();
+    let o = edgesim(&[
+        "calibrate",
+        "--from-measurements",
+        kept.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--power-csv",
+        mended_csv.to_str().unwrap(),
+    ]);
+    assert_ok(&o);
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("calibrate: "),
+        "measured again"
+    );
+    let p: DeviceProfile = toml::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(p.device.name, "metered box");
+    assert_eq!(p.device.idle_w, 7.0);
+    assert_eq!(p.models[0].busy_w_by_streams, vec![21.0, 22.0]);
+    runs_in_a_scenario(&out);
+    // A log that covers the whole run: a profile at once.
+    std::fs::remove_file(&out).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let mut wide = String::from("unix_time_s,watts\n");
+    for i in 0..60_000 {
+        wide.push_str(&format!("{},9\n", now - 60.0 + f64::from(i) * 0.01));
+    }
+    std::fs::write(&csv, wide).unwrap();
+    assert_ok(&calibrate(&csv));
+    let p: DeviceProfile = toml::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!((p.device.idle_w, p.models[0].busy_w), (9.0, 9.0));
 }
 
 /// `edgesim fidelity` end to end on the small model: calibrate this machine (small grid), then
@@ -1027,4 +1160,278 @@ fn repeated_prompt_lengths_are_pooled_or_refused() {
         err.contains("--prompts: 64 is given twice (again as number 3 in the list)"),
         "{err}"
     );
+}
+
+/// Measurements as `calibrate --model` keeps them when no profile can be made: two prompt
+/// lengths, D(1) and D(2), a 1-stream point at a longer context (no power, as measured), and
+/// the phases' Unix times. `extra` is appended (a key to refuse, or nothing).
+fn kept_text(extra: &str) -> String {
+    format!(
+        "device_name = \"kept box\"\nmodel_name = \"smollm2-135m\"\nquant = \"Q4_1\"\n\
+         memory_gb = 8.0\npower_source = \"csv\"\n{extra}\
+         [[phases]]\nname = \"idle\"\nfrom_unix_s = 1000.0\nto_unix_s = 1002.0\n\
+         [[phases]]\nname = \"decode-1\"\nfrom_unix_s = 1010.0\nto_unix_s = 1020.0\n\
+         [[phases]]\nname = \"decode-2\"\nfrom_unix_s = 1020.0\nto_unix_s = 1030.0\n\
+         [[measurements.prefill]]\nprompt_tokens = 64\nttft_s = [0.1, 0.1]\n\
+         [[measurements.prefill]]\nprompt_tokens = 256\nttft_s = [0.25, 0.25]\n\
+         [[measurements.decode]]\nstreams = 1\nmean_context_tokens = 0.0\ntokens_per_s = [20.0]\n\
+         [[measurements.decode]]\nstreams = 2\nmean_context_tokens = 0.0\ntokens_per_s = [36.0]\n\
+         [[measurements.decode]]\nstreams = 1\nmean_context_tokens = 516.5\ntokens_per_s = [20.0]\n\
+         [provenance]\nmodel_sha256 = \"abc\"\n"
+    )
+}
+
+/// `calibrate --from-measurements` fits kept measurements without llama.cpp: power from a
+/// meter's CSV over the kept phases (means worked by hand), or from the watt flags; names from
+/// the file unless given. What it cannot fit is refused with the file and key, and nothing is
+/// written.
+#[test]
+fn kept_measurements_are_fitted_again() {
+    let dir = scratch_dir("cal-kept");
+    let kept = dir.join("box.measurements.toml");
+    std::fs::write(&kept, kept_text("")).unwrap();
+    // Idle: 4 and 6 W → 5; decode-1: 10 and 12 → 11; decode-2: 14; 99 W outside every phase.
+    let csv = dir.join("meter.csv");
+    std::fs::write(
+        &csv,
+        "watts,unix_time_s\n4,1000.5\n6,1001.5\n99,1005\n10,1011\n12,1019\n14,1025\n",
+    )
+    .unwrap();
+    let out = dir.join("box.toml");
+    let run = |args: &[&str]| {
+        let mut all = vec![
+            "calibrate",
+            "--from-measurements",
+            kept.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        all.extend_from_slice(args);
+        edgesim(&all)
+    };
+    let read =
+        || -> DeviceProfile { toml::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap() };
+
+    assert_ok(&run(&["--power-csv", csv.to_str().unwrap()]));
+    let p = read();
+    let m = &p.models[0];
+    assert_eq!(p.device.name, "kept box");
+    assert_eq!(
+        (m.model.as_str(), m.quant.as_str()),
+        ("smollm2-135m", "Q4_1")
+    );
+    assert_eq!(p.device.idle_w, 5.0);
+    assert_eq!(m.busy_w, 11.0);
+    assert_eq!(m.busy_w_by_streams, vec![11.0, 14.0]);
+    assert_eq!(m.decode_tps, vec![20.0, 36.0]);
+    // TTFT(64) = 0.1 s and TTFT(256) = 0.25 s: 0.15 s per 192 tokens (1,280 tokens/s) after
+    // a 50 ms overhead.
+    assert!(
+        (m.ttft_overhead_ms - 50.0).abs() < 1e-9,
+        "{}",
+        m.ttft_overhead_ms
+    );
+    assert!((m.prefill_tps - 1280.0).abs() < 1e-6, "{}", m.prefill_tps);
+    let prov = p.provenance.as_ref().unwrap();
+    assert_eq!(prov["power_source"].as_str(), Some("csv"));
+    assert_eq!(prov["model_sha256"].as_str(), Some("abc"));
+    assert_eq!(prov["fitted_from"].as_str(), kept.to_str());
+    runs_in_a_scenario(&out);
+
+    // The flags give the power, and --name the board's name.
+    assert_ok(&run(&[
+        "--idle-watts",
+        "3",
+        "--busy-watts",
+        "9",
+        "--name",
+        "renamed",
+    ]));
+    let p = read();
+    assert_eq!(p.device.name, "renamed");
+    assert_eq!((p.device.idle_w, p.models[0].busy_w), (3.0, 9.0));
+    assert!(p.models[0].busy_w_by_streams.is_empty());
+    assert_eq!(
+        p.provenance.as_ref().unwrap()["power_source"].as_str(),
+        Some("flags")
+    );
+
+    // Refusals: nothing written, the old profile left as it was.
+    let before = std::fs::read(&out).unwrap();
+    let gap = dir.join("gap.csv");
+    std::fs::write(&gap, "unix_time_s,watts\n1000.5,4\n1011,10\n").unwrap();
+    for (tag, args, text, needles) in [
+        (
+            "no power",
+            vec![],
+            kept_text(""),
+            vec!["holds no power read during the measurements", "--power-csv"],
+        ),
+        (
+            "a phase without readings",
+            vec!["--power-csv", gap.to_str().unwrap()],
+            kept_text(""),
+            vec![
+                "gap.csv",
+                "no readings from Unix time 1020 to 1030",
+                "`decode-2`",
+                "its 2 readings lie from Unix time 1000.5 to 1011",
+            ],
+        ),
+        (
+            "an unknown key",
+            vec!["--idle-watts", "3", "--busy-watts", "9"],
+            kept_text("colour = \"red\"\n"),
+            vec!["box.measurements.toml", "colour"],
+        ),
+        (
+            "a negative TTFT",
+            vec!["--idle-watts", "3", "--busy-watts", "9"],
+            kept_text("").replace("ttft_s = [0.25, 0.25]", "ttft_s = [0.25, -0.25]"),
+            vec!["measurements.prefill[1].ttft_s[1]", "-0.25", "above 0"],
+        ),
+        (
+            "a phase of no measured point",
+            vec!["--power-csv", csv.to_str().unwrap()],
+            kept_text("").replace("\"decode-2\"", "\"decode-3\""),
+            vec!["phases[2].name", "decode-3"],
+        ),
+        (
+            "no 1-stream point",
+            vec!["--idle-watts", "3", "--busy-watts", "9"],
+            kept_text("").replace("streams = 1\n", "streams = 4\n"),
+            vec!["measurements.decode", "one of them of 1 stream"],
+        ),
+    ] {
+        std::fs::write(&kept, text).unwrap();
+        let o = run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{tag}: {err}");
+        assert!(!err.contains("panicked"), "{tag}: {err}");
+        for n in needles {
+            assert!(err.contains(n), "{tag}: lacks `{n}`: {err}");
+        }
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            before,
+            "{tag}: the old profile stays"
+        );
+    }
+    // Without a kept file's names, --name is required of the other inputs.
+    let o = edgesim(&[
+        "calibrate",
+        "--from-batched-bench",
+        "x.md",
+        "--out",
+        "y.toml",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--name"));
+}
+
+/// Flags that the chosen input does not read (they set how `--model` measures, or pick
+/// llama-bench results, or give a meter's log that imports have no phase times for) draw a
+/// warning naming the flag and the input; the profile is written as without them. Flags the
+/// input reads draw none.
+#[test]
+fn calibrate_flags_the_input_does_not_read_draw_a_warning() {
+    let batched = root().join("tests/fixtures/batched-bench-llama7b-f16.md");
+    let dir = scratch_dir("cal-unread");
+    let csv = dir.join("meter.csv");
+    let kept = dir.join("k.measurements.toml");
+    std::fs::write(&kept, kept_text("")).unwrap();
+    let run = |input: &str, path: &Path, extra: &[&str]| {
+        let out = dir.join("p.toml");
+        let _ = std::fs::remove_file(&out);
+        let mut args = vec![
+            "calibrate",
+            input,
+            path.to_str().unwrap(),
+            "--name",
+            "x",
+            "--model-name",
+            "smollm2-135m",
+            "--out",
+            out.to_str().unwrap(),
+            "--idle-watts",
+            "1",
+            "--busy-watts",
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        let o = edgesim(&args);
+        assert_ok(&o);
+        (
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+            std::fs::read(&out).unwrap(),
+        )
+    };
+    let strip_dates = |b: Vec<u8>| -> String {
+        String::from_utf8(b)
+            .unwrap()
+            .lines()
+            .filter(|l| {
+                !l.contains("imported_at") && !l.contains("fitted_at") && !l.starts_with('#')
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for (input, path, unread, needles) in [
+        (
+            "--from-batched-bench",
+            batched.as_path(),
+            vec![
+                "--prompts",
+                "32",
+                "--threads",
+                "4",
+                "--power-csv",
+                csv.to_str().unwrap(),
+            ],
+            vec![
+                "warning: --prompts is not read with --from-batched-bench: it sets how --model measures",
+                "warning: --threads is not read with --from-batched-bench",
+                "warning: --power-csv is not read with --from-batched-bench",
+            ],
+        ),
+        (
+            "--from-llama-bench",
+            fixture().as_path(),
+            vec![
+                "--repetitions",
+                "5",
+                "--ctx",
+                "4096",
+                "--power-csv",
+                csv.to_str().unwrap(),
+            ],
+            vec![
+                "warning: --repetitions is not read with --from-llama-bench",
+                "warning: --ctx is not read with --from-llama-bench",
+                "warning: --power-csv is not read with --from-llama-bench",
+            ],
+        ),
+        (
+            "--from-measurements",
+            kept.as_path(),
+            vec!["--streams", "1,2", "--gpu-layers", "9"],
+            vec![
+                "warning: --streams is not read with --from-measurements",
+                "warning: --gpu-layers is not read with --from-measurements: it sets how --model \
+                 measures; the kept file records what was used",
+            ],
+        ),
+    ] {
+        let (plain_err, plain) = run(input, path, &[]);
+        assert!(!plain_err.contains("warning"), "{input}: {plain_err}");
+        let (err, with) = run(input, path, &unread);
+        for n in needles {
+            assert!(err.contains(n), "{input}: lacks `{n}`: {err}");
+        }
+        assert_eq!(
+            strip_dates(with),
+            strip_dates(plain),
+            "{input}: the same profile"
+        );
+    }
 }

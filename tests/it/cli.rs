@@ -263,6 +263,41 @@ fn out_writes_summary_and_a_resolved_scenario_that_reproduces_the_run() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `--no-out` writes nothing, so a table flag given with it would be dropped without a word:
+/// the pair is refused, naming both, and nothing is run or written. Alone it runs.
+#[test]
+fn no_out_refuses_the_table_flags() {
+    let cwd = scratch_dir("cli-no-out");
+    let scenario = shipped("steady.toml");
+    let sc = scenario.to_str().unwrap();
+    for (flag, shown) in [
+        (&["--csv"][..], "--csv"),
+        (&["--no-requests"][..], "--no-requests"),
+        (&["--bucket-s", "5"][..], "--bucket-s"),
+        (&["--out", "x"][..], "--out"),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+            .args(["run", sc, "--no-out"])
+            .args(flag)
+            .current_dir(&cwd)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{shown}: {err}");
+        assert!(
+            err.contains("'--no-out' cannot be used with") && err.contains(shown),
+            "{shown}: {err}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(&cwd).unwrap().count(),
+        0,
+        "nothing written"
+    );
+    edgesim(&["run", sc, "--no-out"], &cwd); // succeeds
+    std::fs::remove_dir_all(&cwd).unwrap();
+}
+
 #[test]
 fn default_output_folder_is_under_output() {
     let cwd = scratch("cli-default");

@@ -222,3 +222,126 @@ fn plan_columns_are_defined_in_docs_plan() {
         assert_documented(&cols, &documented, &format!("{table}.csv"));
     }
 }
+
+/// The words of a shell command line: blanks split, single and double quotes group (no
+/// escapes or expansions: the docs' commands need none). `None` for an unclosed quote.
+fn shell_words(line: &str) -> Option<Vec<String>> {
+    let (mut words, mut word, mut quote, mut any) = (Vec::new(), String::new(), None, false);
+    for c in line.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.push(c),
+            (None, '"' | '\'') => (quote, any) = (Some(c), true),
+            (None, c) if c.is_whitespace() => {
+                if any || !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+                any = false;
+            }
+            (None, c) => word.push(c),
+        }
+    }
+    if any || !word.is_empty() {
+        words.push(word);
+    }
+    quote.is_none().then_some(words)
+}
+
+/// The `edgesim` command lines in the shell blocks of `md` (continuation lines joined, comments
+/// cut), as their arguments after `edgesim`. Synopses (`[--out DIR]`) are left out.
+fn documented_commands(md: &str) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    let mut in_shell = false;
+    let mut joined = String::new();
+    for line in md.lines() {
+        if let Some(info) = line.trim_start().strip_prefix("```") {
+            in_shell = !in_shell && matches!(info.trim(), "sh" | "bash" | "console" | "");
+            continue;
+        }
+        if !in_shell {
+            continue;
+        }
+        if let Some(head) = line.trim_end().strip_suffix('\\') {
+            joined.push_str(head);
+            joined.push(' ');
+            continue;
+        }
+        joined.push_str(line);
+        let full = std::mem::take(&mut joined);
+        let command = full
+            .split(" #")
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let rest = [
+            "edgesim ",
+            "target/release/edgesim ",
+            "cargo run --release -- ",
+        ]
+        .iter()
+        .find_map(|p| command.strip_prefix(p));
+        let Some(rest) = rest else { continue };
+        if command.contains("[--") {
+            continue;
+        }
+        let words = shell_words(rest).unwrap_or_else(|| panic!("unclosed quote: {command}"));
+        out.push((command, words));
+    }
+    out
+}
+
+#[test]
+fn shell_words_and_commands_are_read_as_a_shell_would() {
+    assert_eq!(
+        shell_words("run a.toml --set 'x=\"y z\"' \"\" b").unwrap(),
+        ["run", "a.toml", "--set", "x=\"y z\"", "", "b"]
+    );
+    assert!(shell_words("run 'open").is_none());
+    let md = "text edgesim run x\n```sh\nedgesim run a.toml \\\n    --seed 7   # note\n\
+              edgesim sweep s.toml [--out DIR]\nls\n```\n```toml\nedgesim = 1\n```\n";
+    assert_eq!(
+        documented_commands(md),
+        [(
+            "edgesim run a.toml      --seed 7".to_string(),
+            vec![
+                "run".to_string(),
+                "a.toml".into(),
+                "--seed".into(),
+                "7".into()
+            ]
+        )]
+    );
+}
+
+/// Every `edgesim` command in the README's and the docs' shell blocks names a subcommand and
+/// flags that exist, with values of the right form: clap reads it up to `--help` without an
+/// error. (What the commands do is tested elsewhere; this keeps the docs in step with the
+/// command line.)
+#[test]
+fn every_documented_command_line_parses() {
+    let mut files = vec![root().join("README.md")];
+    let mut docs: Vec<_> = std::fs::read_dir(root().join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
+    docs.sort();
+    files.extend(docs);
+    let mut seen = 0;
+    for f in &files {
+        for (line, mut words) in documented_commands(&std::fs::read_to_string(f).unwrap()) {
+            words.push("--help".into());
+            let o = edgesim(&words);
+            assert!(
+                o.status.success(),
+                "{}: `{line}` does not parse: {}",
+                f.display(),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            seen += 1;
+        }
+    }
+    // The README alone shows a dozen.
+    assert!(seen >= 20, "only {seen} commands found");
+}

@@ -623,6 +623,34 @@ fn trace_rows_beyond_the_memory_limit_are_refused_by_count() {
 
 // 7. A corrupt sweep journal is repaired, not trusted.
 
+/// The values of a JSON object, in the order its text gives them.
+fn values_in_order(object: &str) -> Vec<serde_json::Value> {
+    struct Values(Vec<serde_json::Value>);
+    impl<'de> serde::Deserialize<'de> for Values {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Values;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("an object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut m: A,
+                ) -> Result<Values, A::Error> {
+                    let mut out = Vec::new();
+                    while let Some((_, v)) = m.next_entry::<String, serde_json::Value>()? {
+                        out.push(v);
+                    }
+                    Ok(Values(out))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    serde_json::from_str::<Values>(object).unwrap().0
+}
+
 #[test]
 fn corrupt_journal_lines_are_redone_and_the_results_equal_a_clean_sweep() {
     let dir = fresh("journal");
@@ -653,8 +681,10 @@ fn corrupt_journal_lines_are_redone_and_the_results_equal_a_clean_sweep() {
     let journal = std::fs::read_to_string(clean.join("runs.jsonl")).unwrap();
     let lines: Vec<&str> = journal.lines().collect();
     assert_eq!(lines.len(), 5, "{journal}");
-    // Header, run 0 intact, run 1 with its metrics cut, a torn line in the middle, run 2
+    // Header, run 0 written as an array of its values in its fields' order (serde's derive
+    // would read it by position), run 1 with its metrics cut, a torn line in the middle, run 2
     // intact, a run that is not in the plan, run 3 with another seed.
+    let as_array = serde_json::to_string(&values_in_order(lines[1])).unwrap();
     let no_metrics = {
         let mut v: serde_json::Value = serde_json::from_str(lines[2]).unwrap();
         v["metrics"] = serde_json::json!([1.0]);
@@ -672,7 +702,7 @@ fn corrupt_journal_lines_are_redone_and_the_results_equal_a_clean_sweep() {
     };
     let corrupt = format!(
         "{}\n{}\n{}\n{{\"run\": 2, \"poi\n{}\n{}\n{}\n",
-        lines[0], lines[1], no_metrics, lines[3], unknown, other_seed
+        lines[0], as_array, no_metrics, lines[3], unknown, other_seed
     );
     let broken = dir.join("broken");
     std::fs::create_dir_all(&broken).unwrap();
@@ -685,6 +715,7 @@ fn corrupt_journal_lines_are_redone_and_the_results_equal_a_clean_sweep() {
         "not in this sweep",
         "seed",
         "not a run record",
+        "line 2: not a run record (a JSON object of named fields is expected)",
     ] {
         assert!(err.contains(n), "`{n}` not in: {err}");
     }

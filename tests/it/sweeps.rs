@@ -273,6 +273,32 @@ fn common_random_numbers_aggregates_and_checks() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
+/// A shard runs only some of each point's replications, so its means are not the sweep's and
+/// its checks would fail or pass by chance (`ci.toml`'s shard 0/2 failed two comparisons that
+/// the whole sweep passes): `--check` with `--shard` is refused before anything runs, pointing
+/// at `sweep merge --check`, which checks the whole sweep.
+#[test]
+fn a_shard_is_not_checked_alone() {
+    let file = temp_file("sweep-shard-check", "s.toml", &sweep_text(""));
+    let out = dir("shard-check");
+    let o = edgesim(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--shard",
+        "0/2",
+        "--check",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--check with --shard 0/2") && err.contains("sweep merge"),
+        "{err}"
+    );
+    assert!(!out.exists(), "nothing run or written");
+}
+
 fn rejected(tag: &str, text: &str, needles: &[&str]) {
     let file = temp_file("sweep-bad", &format!("{tag}.toml"), text);
     let out = dir(tag);
