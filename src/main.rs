@@ -164,7 +164,7 @@ struct PlanCmd {
 #[derive(Subcommand)]
 enum PlanSub {
     /// Search again on the union of the journals of `--shard i/n` runs (no simulation) and
-    /// write the answer of the whole search.
+    /// write the answer of the whole search (of the whole grid, for shards run with --grid).
     Merge {
         /// The plan file the shards ran.
         plan: PathBuf,

@@ -105,6 +105,10 @@ struct Header {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     shard: Option<String>,
     metrics: String,
+    /// The whole grid was evaluated (`--grid`, or `method = "grid"`), not searched: `plan
+    /// merge` evaluates the merged journals so too. Absent: a search.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    grid: bool,
 }
 
 /// One run in the journal.
@@ -468,9 +472,13 @@ fn too_many_runs(planner: &Planner, what: &str) -> Error {
     }
 }
 
-/// Searches again on the union of the shards' journals, simulating nothing.
+/// Searches again on the union of the shards' journals, simulating nothing; evaluates the
+/// whole grid instead where the shards did (their journals say so), whatever the plan file's
+/// method. Shards run both ways are refused.
 pub fn merge(planner: &Planner, shards: &[PathBuf], threads: Option<usize>) -> Result<Outcome> {
     let mut known: Known = HashMap::new();
+    // How the shards ran (a grid or a search), and the first shard that ran so.
+    let mut method: Option<(bool, &Path)> = None;
     for d in shards {
         let path = d.join(JOURNAL);
         let Some((h, runs, bad)) =
@@ -496,12 +504,42 @@ pub fn merge(planner: &Planner, shards: &[PathBuf], threads: Option<usize>) -> R
                 problem: format!("invalid journal ({b}); run this shard again to repair it"),
             });
         }
+        match method {
+            None => method = Some((h.grid, d)),
+            Some((grid, first)) if grid != h.grid => {
+                let how = |g: bool| {
+                    if g {
+                        "evaluated the grid (--grid)"
+                    } else {
+                        "searched"
+                    }
+                };
+                return Err(Error::Output {
+                    path,
+                    problem: format!(
+                        "this shard {} but {} {}; run every shard the same way",
+                        how(h.grid),
+                        first.display(),
+                        how(grid)
+                    ),
+                });
+            }
+            Some(_) => {}
+        }
         for (_, l) in runs {
             known.insert((l.key, l.replication), l.metrics);
         }
     }
+    let mut planner = planner.clone();
+    if let Some((grid, _)) = method {
+        planner.method = if grid {
+            Method::Grid
+        } else {
+            Method::BranchAndBound
+        };
+    }
     let runner = Runner {
-        planner,
+        planner: &planner,
         known,
         sink: None,
         journal: shards.first().cloned().unwrap_or_default(),
@@ -518,6 +556,7 @@ fn journal_text(planner: &Planner, shard: Option<&str>, lines: &[Line]) -> Strin
         fingerprint: planner.fingerprint.clone(),
         shard: shard.map(str::to_string),
         metrics: crate::sweep::exec::metric_set(),
+        grid: planner.method == Method::Grid,
     };
     let mut s = serde_json::to_string(&h).unwrap_or_default() + "\n";
     for l in lines {

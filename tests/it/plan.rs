@@ -284,6 +284,71 @@ fn a_plans_requests_per_run_are_what_its_runs_simulate() {
     );
 }
 
+/// `--grid` with `--shard`: each shard evaluates its part of the grid, and `plan merge` of
+/// the shards writes what one `--grid` run writes (the merge reads the method from the
+/// shards' journals, not from the plan file, which asks for a search).
+#[test]
+fn grid_shards_merge_to_the_whole_grid() {
+    let d = dir("grid-shards");
+    let path = small_plan(&d, GOALS, "");
+    let whole = d.join("whole");
+    let a = plan_cli(&path, &whole, &["--grid"]);
+    let shards: Vec<PathBuf> = (0..3).map(|i| d.join(format!("s{i}"))).collect();
+    for (i, s) in shards.iter().enumerate() {
+        plan_cli(&path, s, &["--grid", "--shard", &format!("{i}/3")]);
+    }
+    let merged = d.join("merged");
+    let mut args = vec!["plan", "merge", path.to_str().unwrap()];
+    args.extend(shards.iter().map(|s| s.to_str().unwrap()));
+    args.extend(["--out", merged.to_str().unwrap(), "--csv"]);
+    let m = edgesim(&args);
+    assert_ok(&m);
+    assert_eq!(
+        String::from_utf8_lossy(&m.stdout),
+        String::from_utf8_lossy(&a.stdout),
+        "the merged report differs"
+    );
+    let (fa, fm) = (files(&whole), files(&merged));
+    for name in ["answer.json", "plans.csv", "pareto.csv"] {
+        assert_eq!(
+            fa[name], fm[name],
+            "{name} differs after merging grid shards"
+        );
+    }
+    let evaluated = |d: &Path| {
+        std::fs::read_to_string(d.join("plans.csv"))
+            .unwrap()
+            .lines()
+            .count()
+    };
+    assert_eq!(
+        evaluated(&whole) as u64,
+        1 + Planner::load(&path).unwrap().grid_size(),
+        "a grid evaluates every plan"
+    );
+    // A searched shard with grid shards: refused, naming both.
+    let searched = d.join("searched");
+    plan_cli(&path, &searched, &["--shard", "1/3"]);
+    let o = edgesim(&[
+        "plan",
+        "merge",
+        path.to_str().unwrap(),
+        shards[0].to_str().unwrap(),
+        searched.to_str().unwrap(),
+        "--out",
+        d.join("mixed").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("searched")
+            && err.contains("evaluated the grid (--grid)")
+            && err.contains("run every shard the same way"),
+        "{err}"
+    );
+    assert!(!d.join("mixed").exists(), "nothing is written");
+}
+
 #[test]
 fn same_bytes_whatever_the_threads_the_shards_and_a_kill() {
     let d = dir("bytes");
