@@ -167,6 +167,63 @@ fn compare_writes_figure_data_that_matches_the_runs() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `compare --seed --set --json --bucket-s`: the printed summaries are, policy by policy, what
+/// `run` with the same seed, overrides and `selection.kind` prints, and the utilisation panel's
+/// points sit at the middle of buckets of the given width.
+#[test]
+fn compare_flags_match_run_with_the_same_seed_and_overrides() {
+    let dir = scratch("cmp-flags");
+    let _ = std::fs::remove_dir_all(&dir);
+    let common = ["--seed", "7", "--set", "duration_s=900", "--json"];
+    let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .arg("compare")
+        .args(common)
+        .args(["--policies", "random,load_aware", "--bucket-s", "30"])
+        .arg(shipped("bursty.toml"))
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let printed: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed.len(), 2);
+    for (s, policy) in printed.iter().zip(["random", "load_aware"]) {
+        let run = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+            .arg("run")
+            .args(common)
+            .args(["--set", &format!("selection.kind={policy}"), "--no-out"])
+            .arg(shipped("bursty.toml"))
+            .output()
+            .unwrap();
+        assert_ok(&run);
+        let alone: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        assert_eq!(s["seed"], 7);
+        assert_eq!(*s, alone, "{policy}: compare and run differ");
+    }
+    // Each point at its bucket's middle; the last bucket ends with the run.
+    let c = figure_rows(&dir.join("fig4c_utilisation.csv"));
+    assert!(!c.is_empty());
+    let end_s = |panel: &str| {
+        let s = printed
+            .iter()
+            .find(|s| panel == format!("selection: {}", s["selection"].as_str().unwrap()))
+            .unwrap_or_else(|| panic!("no run for panel {panel}"));
+        s["end_s"].as_f64().unwrap()
+    };
+    for r in &c {
+        let end = end_s(&r.0);
+        assert!(end > 900.0, "the run drains after its 900 s: {end}");
+        let start = (r.2 / 30.0).floor() * 30.0;
+        let middle = (start + (start + 30.0).min(end)) / 2.0;
+        assert!(
+            (r.2 - middle).abs() < 1e-6,
+            "not a 30 s bucket's middle: {r:?}"
+        );
+    }
+    assert!(c.iter().any(|r| r.2 == 45.0), "the second bucket's middle");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn compare_rejects_an_unknown_policy() {
     let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
