@@ -642,8 +642,22 @@ fn model_errors_are_clear_and_write_nothing() {
     }
     // Interrupted (Ctrl-C): no profile, not even a partial one.
     if let Some(model) = test_model() {
+        use std::os::unix::process::CommandExt as _;
         let out = out_path("interrupted");
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_edgesim"));
+        // SIGINT's default action (end the process), whatever this test inherited: started
+        // from a shell's background job, as a CI runner may start it, SIGINT is ignored, and
+        // the calibration would run its 20 repetitions to the end (some 15 minutes) and
+        // succeed.
+        // SAFETY: `signal` is async-signal-safe, and nothing else runs between fork and exec.
+        #[allow(unsafe_code)]
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+        let mut child = cmd
             .args([
                 "calibrate",
                 "--model",
@@ -666,8 +680,20 @@ fn model_errors_are_clear_and_write_nothing() {
         let _ = std::process::Command::new("kill")
             .args(["-INT", &child.id().to_string()])
             .status();
-        let status = child.wait().unwrap();
-        assert!(!status.success());
+        // It ends at once; a minute is the most this waits before it fails the test.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("calibrate did not end within 60 s of SIGINT");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        assert!(!status.success(), "{status}");
         assert!(
             !out.exists(),
             "an interrupted calibration wrote {}",
