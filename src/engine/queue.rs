@@ -9,6 +9,11 @@
 //! misses; docs/performance.md.) Which of four children is least is a coin toss for the branch
 //! predictor, so a full node's least child is chosen by selects, not branches, and only equal
 //! times take the branchy path through the tie-breakers.
+//!
+//! Events that come in time order (a workload's next arrival, scheduled when the one before
+//! it happens) can wait in a lane beside the heap instead ([`EventQueue::push_in_order`]): a
+//! pop compares the lane's first key with the heap's and takes the smaller, so the order is
+//! the same, and an arrival costs no sift up or down (docs/performance.md, "An arrival lane").
 
 use crate::time::SimTime;
 
@@ -28,6 +33,10 @@ pub struct EventQueue<E> {
     /// Times \[µs\].
     times: Vec<u64>,
     slots: Vec<Slot<E>>,
+    /// Events pushed in order ([`EventQueue::push_in_order`]), earliest first: beside the
+    /// heap, so that a stream of events that comes in time order (a workload's next arrival)
+    /// costs neither a sift up nor a sift down.
+    lane: std::collections::VecDeque<(u64, Slot<E>)>,
     next_seq: u64,
 }
 
@@ -92,19 +101,43 @@ impl<E: Classify + Copy> EventQueue<E> {
         EventQueue {
             times: Vec::with_capacity(n),
             slots: Vec::with_capacity(n),
+            lane: std::collections::VecDeque::new(),
             next_seq: 0,
+        }
+    }
+
+    /// The tie-breaker of the next event pushed, and the count moved on.
+    #[inline(always)]
+    fn slot(&mut self, event: E) -> Slot<E> {
+        // 2^56 events would take centuries at any speed this engine reaches.
+        let tie = (u64::from(event.class()) << SEQ_BITS) | (self.next_seq & ((1 << SEQ_BITS) - 1));
+        self.next_seq += 1;
+        Slot { tie, event }
+    }
+
+    /// Schedules `event` at `time`, like [`EventQueue::push`], for a caller whose events of
+    /// this kind mostly come in time order (an open-loop workload's arrivals: each is
+    /// scheduled when the one before it happens). One that comes no earlier than the last
+    /// such event still pending waits in a lane beside the heap, which it leaves without a
+    /// sift; an earlier one goes into the heap. The pop order is the same either way.
+    pub fn push_in_order(&mut self, time: SimTime, event: E) {
+        let slot = self.slot(event);
+        let t = time.0;
+        match self.lane.back() {
+            Some(&(bt, b)) if before(t, slot.tie, bt, b.tie) => self.sift_up(t, slot),
+            _ => self.lane.push_back((t, slot)),
         }
     }
 
     /// Schedules `event` at `time`.
     pub fn push(&mut self, time: SimTime, event: E) {
-        // 2^56 events would take centuries at any speed this engine reaches.
-        let t = time.0;
-        let slot = Slot {
-            tie: (u64::from(event.class()) << SEQ_BITS) | (self.next_seq & ((1 << SEQ_BITS) - 1)),
-            event,
-        };
-        self.next_seq += 1;
+        let slot = self.slot(event);
+        self.sift_up(time.0, slot);
+    }
+
+    /// Adds an entry to the heap.
+    #[inline(always)]
+    fn sift_up(&mut self, t: u64, slot: Slot<E>) {
         // Sift up: move parents down into the hole until the key fits.
         let mut i = self.times.len();
         self.times.push(t);
@@ -123,7 +156,23 @@ impl<E: Classify + Copy> EventQueue<E> {
     }
 
     /// Removes and returns the earliest event (ties: lower class, then first scheduled).
+    #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
+        if let Some(&(lt, l)) = self.lane.front() {
+            let lane_first = match self.times.first() {
+                Some(&ht) => before(lt, l.tie, ht, self.slots[0].tie),
+                None => true,
+            };
+            if lane_first {
+                self.lane.pop_front();
+                return Some((SimTime(lt), l.event));
+            }
+        }
+        self.pop_heap()
+    }
+
+    /// Removes and returns the heap's earliest event.
+    fn pop_heap(&mut self) -> Option<(SimTime, E)> {
         let top = (*self.times.first()?, self.slots[0].event);
         let t = self.times.pop()?;
         let slot = self.slots.pop()?;
@@ -156,17 +205,22 @@ impl<E: Classify + Copy> EventQueue<E> {
 
     /// Time of the earliest event.
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.times.first().map(|&t| SimTime(t))
+        let heap = self.times.first().copied();
+        let lane = self.lane.front().map(|&(t, _)| t);
+        match (heap, lane) {
+            (Some(h), Some(l)) => Some(SimTime(h.min(l))),
+            (h, l) => h.or(l).map(SimTime),
+        }
     }
 
     /// Pending events.
     pub fn len(&self) -> usize {
-        self.times.len()
+        self.times.len() + self.lane.len()
     }
 
     /// Whether nothing is pending.
     pub fn is_empty(&self) -> bool {
-        self.times.is_empty()
+        self.times.is_empty() && self.lane.is_empty()
     }
 }
 
@@ -213,8 +267,8 @@ mod tests {
         assert!(q.is_empty());
     }
 
-    /// Against a sorted reference: random pushes (never before the last pop) interleaved with
-    /// pops give exactly the `(time, class, seq)` order.
+    /// Against a sorted reference: random pushes (never before the last pop), through the heap
+    /// and the in-order lane, interleaved with pops give exactly the `(time, class, seq)` order.
     #[test]
     fn matches_a_sorted_reference_under_interleaved_pushes() {
         let mut r = rand_pcg::Pcg64Mcg::seed_from_u64(3);
@@ -222,6 +276,7 @@ mod tests {
         let mut reference = std::collections::BTreeSet::<(u64, u8, u64)>::new();
         let mut seq = 0u64;
         let mut now = 0u64;
+        let mut stream = 0u64;
         for _ in 0..200_000 {
             if r.random_bool(0.55) || reference.is_empty() {
                 let dt = match r.random_range(0..4) {
@@ -233,6 +288,20 @@ mod tests {
                 let class = r.random_range(0..3u8);
                 q.push(SimTime(now + dt), Ev(class, seq as u32));
                 reference.insert((now + dt, class, seq));
+                seq += 1;
+                // An in-order stream beside it: mostly later than its last event, sometimes
+                // not (those go into the heap).
+                if r.random_bool(0.5) {
+                    let t = if r.random_bool(0.9) {
+                        stream = stream.max(now) + r.random_range(0..3);
+                        stream
+                    } else {
+                        now + r.random_range(0..20)
+                    };
+                    let class = r.random_range(0..3u8);
+                    q.push_in_order(SimTime(t), Ev(class, seq as u32));
+                    reference.insert((t, class, seq));
+                }
                 seq += 1;
             } else {
                 let want = reference.pop_first().unwrap();

@@ -227,9 +227,15 @@ impl<'a, R: Recorder> World<'a, R> {
         }
     }
 
-    fn schedule_arrival(&mut self, a: Arrival, q: &mut EventQueue<Event>) {
+    /// Schedules arrival `a`; `in_order`: it is an open-loop workload's next arrival, which
+    /// comes no earlier than the one before it (the queue's lane takes it).
+    fn schedule_arrival(&mut self, a: Arrival, in_order: bool, q: &mut EventQueue<Event>) {
         let slot = self.alloc(a);
-        q.push(a.at, Event::Arrival(slot));
+        if in_order {
+            q.push_in_order(a.at, Event::Arrival(slot));
+        } else {
+            q.push(a.at, Event::Arrival(slot));
+        }
     }
 
     /// Device `d` changed state: tell the gateway and the recorder.
@@ -313,7 +319,8 @@ impl<'a, R: Recorder> World<'a, R> {
         if r.arrival.user != NO_USER {
             // The user sees the response after the network round trip.
             if let Some(next) = self.workload.after_done(now + rtt, r.arrival.user) {
-                self.schedule_arrival(next, q);
+                // Users' next requests come in no particular order: into the heap.
+                self.schedule_arrival(next, false, q);
             }
         }
     }
@@ -325,7 +332,7 @@ impl<'a, R: Recorder> World<'a, R> {
         self.recorder.on_arrival(now, id);
         let arrival = self.reqs[slot as usize].arrival;
         if let Some(next) = self.workload.after_arrival(&arrival) {
-            self.schedule_arrival(next, q);
+            self.schedule_arrival(next, true, q);
         }
         if self.sc.cloud.outages.any() {
             self.reqs[slot as usize].outage = self.clouds[0].down(now);
@@ -821,7 +828,7 @@ impl<R: Recorder> Model for World<'_, R> {
 
     fn start(&mut self, q: &mut EventQueue<Event>) {
         for a in self.workload.start() {
-            self.schedule_arrival(a, q);
+            self.schedule_arrival(a, false, q);
         }
         if let Some(f) = &mut self.faults {
             for d in 0..f.outages.len() {
