@@ -26,9 +26,9 @@ pub trait Classify {
 /// Bits of the insertion counter in a tie-breaker.
 const SEQ_BITS: u32 = 56;
 
-/// The queue: two arrays in heap order. Finding the least of a node's four children reads
-/// their times, 32 bytes; moving an entry moves its time and its slot (tie-breaker and event),
-/// and the tie-breakers are compared only where times are equal.
+/// The queue: two arrays in heap order, and the lane. Finding the least of a node's four
+/// children reads their times, 32 bytes; moving an entry moves its time and its slot
+/// (tie-breaker and event), and the tie-breakers are compared only where times are equal.
 pub struct EventQueue<E> {
     /// Times \[µs\].
     times: Vec<u64>,
@@ -106,7 +106,7 @@ impl<E: Classify + Copy> EventQueue<E> {
         }
     }
 
-    /// The tie-breaker of the next event pushed, and the count moved on.
+    /// `event` with its tie-breaker (its class and the push count), the count moved on.
     #[inline(always)]
     fn slot(&mut self, event: E) -> Slot<E> {
         // 2^56 events would take centuries at any speed this engine reaches.

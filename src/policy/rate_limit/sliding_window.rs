@@ -56,6 +56,7 @@ impl SlidingWindow {
         }
     }
 
+    /// [`SlidingWindow::expire`]'s work, `now` being later than the last time.
     fn expire_to(&mut self, now: SimTime) {
         self.now = now;
         while let Some(&(t, key, a)) = self.log.front() {
