@@ -776,9 +776,14 @@ pub fn from_batched_bench(path: &Path, meta: &ProfileMeta) -> Result<DeviceProfi
 /// points at longer contexts (`--contexts`) have no phase and no power, as with a meter.
 fn power_from_csv(m: &mut Measurements, phases: &[kept::KeptPhase], csv: &Path) -> Result<()> {
     m.clear_power();
-    for ph in phases {
-        let Some(w) = power::csv_mean(csv, ph.from_unix_s, ph.to_unix_s)? else {
-            let readings = match power::csv_span(csv)? {
+    let spans: Vec<(f64, f64)> = phases
+        .iter()
+        .map(|ph| (ph.from_unix_s, ph.to_unix_s))
+        .collect();
+    let read = power::csv_means(csv, &spans)?;
+    for (ph, w) in phases.iter().zip(&read.means) {
+        let Some(w) = *w else {
+            let readings = match (read.readings, read.span) {
                 (0, _) | (_, None) => "it holds no reading".to_string(),
                 (1, Some((a, _))) => format!("its one reading is at Unix time {a}"),
                 (n, Some((a, b))) => {

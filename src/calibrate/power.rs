@@ -164,7 +164,7 @@ const COLUMNS: [&str; 2] = ["unix_time_s", "watts"];
 
 /// Checks the header of an external meter's CSV before a calibration measures anything, if
 /// the file exists already (a meter logging since before the run): a header that
-/// [`csv_mean`] would refuse after minutes of measurements is refused at once. A file that
+/// [`csv_means`] would refuse after minutes of measurements is refused at once. A file that
 /// does not exist yet, or holds no line yet, is read after the measurements as usual.
 pub fn check_csv_header(path: &Path) -> Result<()> {
     use std::io::{BufRead as _, Read as _};
@@ -176,7 +176,7 @@ pub fn check_csv_header(path: &Path) -> Result<()> {
     let reader = std::io::BufReader::new(file.take(1 << 16));
     for (i, line) in reader.lines().enumerate() {
         let Ok(line) = line else {
-            // Not text (or cut inside a character): csv_mean says so with the whole file.
+            // Not text (or cut inside a character): csv_means says so with the whole file.
             return Ok(());
         };
         if line.trim().is_empty() {
@@ -193,32 +193,44 @@ pub fn check_csv_header(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Mean of an external meter's readings between `from` and `to` (Unix seconds). The CSV's
-/// first line is a header naming the columns `unix_time_s` and `watts`, in any order; other
-/// columns are ignored.
-pub fn csv_mean(path: &Path, from: f64, to: f64) -> Result<Option<f64>> {
-    let (mut sum, mut n) = (0.0, 0u32);
-    csv_readings(path, |t, w| {
-        if t >= from && t <= to {
-            sum += w;
-            n += 1;
-        }
-    })?;
-    Ok((n > 0).then(|| sum / f64::from(n)))
+/// What a meter's CSV says of some time spans ([`csv_means`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CsvMeans {
+    /// Per span, the mean of the readings in it (`None` where none lies there).
+    pub means: Vec<Option<f64>>,
+    /// How many readings the file holds.
+    pub readings: u64,
+    /// The first and last Unix time among them (for an error that says where they lie).
+    pub span: Option<(f64, f64)>,
 }
 
-/// The readings of a meter's CSV: how many, and the first and last Unix time among them (for
-/// an error that says where they lie).
-pub fn csv_span(path: &Path) -> Result<(u64, Option<(f64, f64)>)> {
-    let (mut n, mut span) = (0u64, None::<(f64, f64)>);
-    csv_readings(path, |t, _| {
-        n += 1;
+/// The mean of an external meter's readings in each of `spans` (`from`, `to`, Unix seconds,
+/// both included), in one reading of the file. The CSV's first line is a header naming the
+/// columns `unix_time_s` and `watts`, in any order; other columns are ignored.
+pub fn csv_means(path: &Path, spans: &[(f64, f64)]) -> Result<CsvMeans> {
+    let mut sums = vec![(0.0, 0u32); spans.len()];
+    let (mut readings, mut span) = (0u64, None::<(f64, f64)>);
+    csv_readings(path, |t, w| {
+        for (&(from, to), (sum, n)) in spans.iter().zip(&mut sums) {
+            if t >= from && t <= to {
+                *sum += w;
+                *n += 1;
+            }
+        }
+        readings += 1;
         span = Some(span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
     })?;
-    Ok((n, span))
+    Ok(CsvMeans {
+        means: sums
+            .into_iter()
+            .map(|(sum, n)| (n > 0).then(|| sum / f64::from(n)))
+            .collect(),
+        readings,
+        span,
+    })
 }
 
-/// Reads a meter's CSV (checked as [`csv_mean`] says) and hands each reading `(unix_time_s,
+/// Reads a meter's CSV (checked as [`csv_means`] says) and hands each reading `(unix_time_s,
 /// watts)` to `each`, in file order. A last line without its line break that does not read as a
 /// row is one the meter is still writing (a logger flushes its buffer at any byte), and is
 /// skipped; any other bad row is refused with its line number.
@@ -281,6 +293,17 @@ fn csv_readings(path: &Path, mut each: impl FnMut(f64, f64)) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The mean of the file's readings from `from` to `to`.
+    fn csv_mean(path: &Path, from: f64, to: f64) -> Result<Option<f64>> {
+        Ok(csv_means(path, &[(from, to)])?.means[0])
+    }
+
+    /// How many readings the file holds, and their first and last time.
+    fn csv_span(path: &Path) -> Result<(u64, Option<(f64, f64)>)> {
+        let m = csv_means(path, &[])?;
+        Ok((m.readings, m.span))
+    }
 
     #[test]
     fn ina3221_and_rapl_detection_on_a_fake_sysfs() {

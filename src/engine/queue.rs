@@ -205,12 +205,14 @@ impl<E: Classify + Copy> EventQueue<E> {
 
     /// Time of the earliest event.
     pub fn peek_time(&self) -> Option<SimTime> {
-        let heap = self.times.first().copied();
         let lane = self.lane.front().map(|&(t, _)| t);
-        match (heap, lane) {
-            (Some(h), Some(l)) => Some(SimTime(h.min(l))),
-            (h, l) => h.or(l).map(SimTime),
-        }
+        self.times
+            .first()
+            .copied()
+            .into_iter()
+            .chain(lane)
+            .min()
+            .map(SimTime)
     }
 
     /// Pending events.
