@@ -173,7 +173,7 @@ impl<'a, R: Recorder> World<'a, R> {
         }
         World {
             sc,
-            workload: sc.workload.build(sc.horizon(), &streams),
+            workload: sc.workload.build_for_run(sc.horizon(), &streams),
             max_ctx: sc
                 .fleet
                 .iter()

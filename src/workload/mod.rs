@@ -7,6 +7,7 @@
 //! Each arrival process lives in its own file with its scenario keys (`File`), its validated
 //! settings and its generator; this module dispatches on `kind`.
 
+mod ahead;
 pub mod bursty;
 mod closed;
 pub mod demand;
@@ -14,6 +15,7 @@ mod poisson;
 pub mod tokens;
 pub mod trace;
 
+pub use ahead::Ahead;
 pub use bursty::{BurstSchedule, Bursty};
 pub use closed::Closed;
 pub use demand::{ClassFile, ClassSpec, Demand, DemandSpec};
@@ -166,6 +168,17 @@ impl WorkloadSpec {
     /// Whether arrivals depend on service (closed loop).
     pub fn is_closed(&self) -> bool {
         matches!(self.arrivals, Arrivals::Closed(_))
+    }
+
+    /// The generator for a run: [`WorkloadSpec::build`]'s, drawn ahead on a second thread
+    /// ([`Ahead`]) when it is open loop and a thread is worth it. The arrivals are the same.
+    pub fn build_for_run(&self, horizon: SimTime, streams: &RngStreams) -> Box<dyn Workload> {
+        let w = self.build(horizon, streams);
+        if !self.is_closed() && Ahead::worth_a_thread() {
+            Box::new(Ahead::new(w))
+        } else {
+            w
+        }
     }
 
     /// The generator, with streams from `streams`, stopping at `horizon`.
