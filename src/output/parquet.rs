@@ -31,6 +31,18 @@ pub fn to_frame(t: &Table, path: &Path) -> Result<DataFrame> {
                 Values::OptF64(v) => Column::new(name, v),
                 Values::Str(v) => Column::new(name, v),
                 Values::OptStr(v) => Column::new(name, v),
+                Values::Label(labels, v) => Column::new(
+                    name,
+                    v.iter()
+                        .map(|&k| labels[k as usize].as_str())
+                        .collect::<Vec<_>>(),
+                ),
+                Values::OptLabel(labels, v) => Column::new(
+                    name,
+                    v.iter()
+                        .map(|k| k.map(|k| labels[k as usize].as_str()))
+                        .collect::<Vec<_>>(),
+                ),
             }
         })
         .collect();

@@ -6,7 +6,9 @@
 use std::fs::File;
 use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use super::decimal::{push_f64, push_u64};
 use crate::error::{Error, Result};
 
 /// The values of one column.
@@ -22,6 +24,11 @@ pub enum Values {
     Str(Vec<String>),
     /// Text with missing values.
     OptStr(Vec<Option<String>>),
+    /// Text from a short list, by index (written as [`Values::Str`] would be): a column of
+    /// a few distinct names, a row's name without an allocation.
+    Label(Arc<[String]>, Vec<u32>),
+    /// Text from a short list with missing values (written as [`Values::OptStr`] would be).
+    OptLabel(Arc<[String]>, Vec<Option<u32>>),
 }
 
 impl Values {
@@ -32,6 +39,8 @@ impl Values {
             Values::OptF64(v) => v.len(),
             Values::Str(v) => v.len(),
             Values::OptStr(v) => v.len(),
+            Values::Label(_, v) => v.len(),
+            Values::OptLabel(_, v) => v.len(),
         }
     }
 
@@ -42,22 +51,19 @@ impl Values {
             Values::OptF64(v) => v.clear(),
             Values::Str(v) => v.clear(),
             Values::OptStr(v) => v.clear(),
+            Values::Label(_, v) => v.clear(),
+            Values::OptLabel(_, v) => v.clear(),
         }
     }
 
     /// Appends row `i` as CSV text.
     fn csv_cell(&self, i: usize, out: &mut String) {
-        use std::fmt::Write as _;
         match self {
-            Values::U64(v) => {
-                let _ = write!(out, "{}", v[i]);
-            }
-            Values::F64(v) => {
-                let _ = write!(out, "{}", v[i]);
-            }
+            Values::U64(v) => push_u64(out, v[i]),
+            Values::F64(v) => push_f64(out, v[i]),
             Values::OptF64(v) => {
                 if let Some(x) = v[i] {
-                    let _ = write!(out, "{x}");
+                    push_f64(out, x);
                 }
             }
             Values::Str(v) => csv_text(&v[i], out),
@@ -66,13 +72,19 @@ impl Values {
                     csv_text(s, out);
                 }
             }
+            Values::Label(labels, v) => csv_text(&labels[v[i] as usize], out),
+            Values::OptLabel(labels, v) => {
+                if let Some(k) = v[i] {
+                    csv_text(&labels[k as usize], out);
+                }
+            }
         }
     }
 }
 
 /// RFC 4180 quoting: only where needed.
 fn csv_text(s: &str, out: &mut String) {
-    if s.contains([',', '"', '\n', '\r']) {
+    if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
         out.push('"');
         out.push_str(&s.replace('"', "\"\""));
         out.push('"');
@@ -318,6 +330,31 @@ mod tests {
             sample().to_csv(),
             "id,x_ms,y,name,dev\n1,0.5,,\"a,b\",d\n2,0.0000001,2,\"say \"\"hi\"\"\",\n"
         );
+    }
+
+    /// `sample`'s text columns as labels.
+    fn labelled() -> Table {
+        let names: Arc<[String]> = ["say \"hi\"", "a,b", "d"].map(String::from).into();
+        let mut t = sample();
+        t.columns[3] = Values::Label(names.clone(), vec![1, 0]);
+        t.columns[4] = Values::OptLabel(names, vec![Some(2), None]);
+        t
+    }
+
+    #[test]
+    fn labels_write_as_their_text() {
+        assert_eq!(labelled().to_csv(), sample().to_csv());
+        #[cfg(feature = "parquet")]
+        {
+            let p = Path::new("t.parquet");
+            let (a, b) = (
+                super::super::parquet::to_frame(&labelled(), p),
+                super::super::parquet::to_frame(&sample(), p),
+            );
+            let (a, b) = (a.unwrap(), b.unwrap());
+            assert!(a.equals_missing(&b), "{a}\n{b}");
+            assert_eq!(a.schema(), b.schema());
+        }
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! device per time bucket. Columns are defined in `docs/metrics.md`.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use super::table::{Format, Table, TableWriter, Values};
+use crate::device::DeviceId;
 use crate::error::Result;
 use crate::metrics::{Recorder, RequestRecord, Route, Summary};
 use crate::scenario::Scenario;
@@ -15,23 +17,46 @@ pub const BATCH_ROWS: usize = 65_536;
 /// Streams one row per finished request to `requests.<ext>` files, a batch at a time, so
 /// memory stays bounded whatever the number of requests. Rows are in order of completion.
 pub struct RequestTable {
-    classes: Vec<String>,
-    devices: Vec<String>,
-    /// Cloud providers' models (the primary, then the fallbacks).
-    providers: Vec<String>,
+    labels: Labels,
     writers: Vec<TableWriter>,
     rows: Rows,
     error: Option<crate::Error>,
     written: u64,
 }
 
+/// The names the text columns take, written by index.
+struct Labels {
+    /// The classes' names, then "" (a class index out of range).
+    classes: Arc<[String]>,
+    /// [`route_names`].
+    routes: Arc<[String]>,
+    devices: Arc<[String]>,
+    /// Cloud providers' models (the primary, then the fallbacks).
+    providers: Arc<[String]>,
+}
+
+/// The `route` column's names, by [`route_code`].
+fn route_names() -> Arc<[String]> {
+    [Route::Edge(DeviceId(0)), Route::Cloud, Route::Rejected]
+        .map(|r| r.name().to_string())
+        .into()
+}
+
+fn route_code(r: Route) -> u32 {
+    match r {
+        Route::Edge(_) => 0,
+        Route::Cloud => 1,
+        Route::Rejected => 2,
+    }
+}
+
 #[derive(Default)]
 struct Rows {
     id: Vec<u64>,
-    class: Vec<String>,
+    class: Vec<u32>,
     arrival_s: Vec<f64>,
-    route: Vec<String>,
-    device: Vec<Option<String>>,
+    route: Vec<u32>,
+    device: Vec<Option<u32>>,
     attempts: Vec<u64>,
     prompt: Vec<u64>,
     output: Vec<u64>,
@@ -48,12 +73,12 @@ struct FaultRows {
     cloud_retries: Vec<u64>,
     interruptions: Vec<u64>,
     during_cloud_outage: Vec<u64>,
-    cloud_model: Vec<Option<String>>,
+    cloud_model: Vec<Option<u32>>,
 }
 
 impl Rows {
     /// Moves the buffered rows into a table, leaving the buffers empty.
-    fn take(&mut self) -> Table {
+    fn take(&mut self, labels: &Labels) -> Table {
         let faults = self.faults.as_ref().map(|_| FaultRows::default());
         let t = std::mem::replace(
             self,
@@ -64,10 +89,10 @@ impl Rows {
         );
         let table = Table::new()
             .with("request_id", Values::U64(t.id))
-            .with("class", Values::Str(t.class))
+            .with("class", Values::Label(labels.classes.clone(), t.class))
             .with("arrival_s", Values::F64(t.arrival_s))
-            .with("route", Values::Str(t.route))
-            .with("device", Values::OptStr(t.device))
+            .with("route", Values::Label(labels.routes.clone(), t.route))
+            .with("device", Values::OptLabel(labels.devices.clone(), t.device))
             .with("attempts", Values::U64(t.attempts))
             .with("prompt_tokens", Values::U64(t.prompt))
             .with("output_tokens", Values::U64(t.output))
@@ -80,7 +105,10 @@ impl Rows {
                 .with("cloud_retries", Values::U64(f.cloud_retries))
                 .with("interruptions", Values::U64(f.interruptions))
                 .with("during_cloud_outage", Values::U64(f.during_cloud_outage))
-                .with("cloud_model", Values::OptStr(f.cloud_model)),
+                .with(
+                    "cloud_model",
+                    Values::OptLabel(labels.providers.clone(), f.cloud_model),
+                ),
             None => table,
         }
     }
@@ -93,10 +121,14 @@ impl RequestTable {
             .iter()
             .map(|f| TableWriter::create(&dir.join(format!("requests.{}", f.extension())), *f))
             .collect::<Result<Vec<_>>>()?;
+        let classes = sc.classes().iter().map(|c| c.name.clone());
         Ok(RequestTable {
-            classes: sc.classes().iter().map(|c| c.name.clone()).collect(),
-            devices: sc.devices().map(|(_, name)| name).collect(),
-            providers: sc.cloud.providers().map(|c| c.model.clone()).collect(),
+            labels: Labels {
+                classes: classes.chain([String::new()]).collect(),
+                routes: route_names(),
+                devices: sc.devices().map(|(_, name)| name).collect(),
+                providers: sc.cloud.providers().map(|c| c.model.clone()).collect(),
+            },
             writers,
             rows: Rows {
                 faults: sc.has_faults().then(FaultRows::default),
@@ -108,7 +140,7 @@ impl RequestTable {
     }
 
     fn flush(&mut self) {
-        let t = self.rows.take();
+        let t = self.rows.take(&self.labels);
         if self.error.is_some() {
             return;
         }
@@ -127,7 +159,7 @@ impl RequestTable {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        let empty = self.rows.take();
+        let empty = self.rows.take(&self.labels);
         for w in std::mem::take(&mut self.writers) {
             w.finish(&empty)?;
         }
@@ -141,16 +173,14 @@ impl Recorder for RequestTable {
         let ms = |d: crate::time::SimDuration| served.then(|| d.as_millis_f64());
         let rows = &mut self.rows;
         rows.id.push(r.id);
-        rows.class.push(
-            self.classes
-                .get(usize::from(r.class))
-                .cloned()
-                .unwrap_or_default(),
-        );
+        let labels = &self.labels;
+        // The last class label is "", for an index out of range.
+        rows.class
+            .push(u32::from(r.class).min(labels.classes.len() as u32 - 1));
         rows.arrival_s.push(r.arrival.as_secs_f64());
-        rows.route.push(r.route.name().to_string());
+        rows.route.push(route_code(r.route));
         rows.device.push(match r.route {
-            Route::Edge(d) => self.devices.get(d.index()).cloned(),
+            Route::Edge(d) => Some(d.0).filter(|&d| (d as usize) < labels.devices.len()),
             _ => None,
         });
         rows.attempts.push(u64::from(r.attempts));
@@ -165,7 +195,8 @@ impl Recorder for RequestTable {
             f.interruptions.push(u64::from(r.interruptions));
             f.during_cloud_outage.push(u64::from(r.during_cloud_outage));
             f.cloud_model.push(match r.route {
-                Route::Cloud => self.providers.get(usize::from(r.cloud_provider)).cloned(),
+                Route::Cloud => Some(u32::from(r.cloud_provider))
+                    .filter(|&k| (k as usize) < labels.providers.len()),
                 _ => None,
             });
         }
