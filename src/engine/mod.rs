@@ -10,6 +10,14 @@ pub use queue::{Classify, EventQueue};
 
 use crate::time::SimTime;
 
+/// Whether a helper thread of a run (arrivals drawn ahead, tables written behind) has a core
+/// to itself: the machine has a second one, and the caller is not a worker of a thread pool
+/// (a sweep, a plan, a comparison), whose other runs keep every core busy.
+pub fn spare_core() -> bool {
+    rayon::current_thread_index().is_none()
+        && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
+}
+
 /// A simulated system driven by the engine.
 pub trait Model {
     /// The event type; small and `Copy`, carrying ids only.

@@ -1,11 +1,13 @@
 //! What a run measures. The simulator pushes one [`RequestRecord`] per finished request into a
 //! [`Recorder`]; [`SummaryRecorder`] folds them into the run summary in constant memory.
 
+mod behind;
 mod histogram;
 pub mod settings;
 pub mod summary;
 pub mod toolkit;
 
+pub use behind::Behind;
 pub use histogram::Histogram;
 pub use summary::{
     ClassAcc, DeviceSummary, Percentiles, PlatformSummary, Rejections, RouteLatency, Summary,

@@ -226,7 +226,22 @@ pub fn run_to_dir(
     let mut series = tables::Timeseries::with_sink(sc, opts.bucket_s, MAX_SERIES_ROWS, sink);
     let summary = {
         let mut tee = crate::metrics::Tee(&mut requests, &mut series);
-        crate::sim::run_with(sc, &mut tee)?
+        // The tables are written on a thread of their own where a core is spare
+        // (metrics::Behind): they see the same calls in the same order.
+        let behind = crate::engine::spare_core()
+            .then(|| {
+                std::thread::scope(|s| {
+                    let mut b = crate::metrics::Behind::spawn(s, &mut tee)?;
+                    let summary = crate::sim::run_with(sc, &mut b);
+                    b.finish();
+                    Some(summary)
+                })
+            })
+            .flatten();
+        match behind {
+            Some(summary) => summary?,
+            None => crate::sim::run_with(sc, &mut tee)?,
+        }
     };
     let mut files = Vec::new();
     if let Some(r) = requests {

@@ -45,8 +45,7 @@ impl Ahead {
     /// Whether drawing ahead can pay for its thread here: the machine has a second core, and
     /// the caller is not a worker of a thread pool (whose other runs use the other cores).
     pub fn worth_a_thread() -> bool {
-        rayon::current_thread_index().is_none()
-            && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
+        crate::engine::spare_core()
     }
 
     /// Draws `inner`'s arrivals ahead. `inner` must be open loop: each next arrival comes from
