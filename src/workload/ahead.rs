@@ -51,16 +51,7 @@ impl Ahead {
     /// Draws `inner`'s arrivals ahead. `inner` must be open loop: each next arrival comes from
     /// [`Workload::after_arrival`] of the one before, and none from [`Workload::after_done`].
     pub fn new(mut inner: Box<dyn Workload>) -> Ahead {
-        let first = inner.start();
-        let mut ahead = Ahead {
-            first,
-            chunk: Vec::new(),
-            at: 0,
-            chunks: None,
-            spent: None,
-            thread: None,
-            direct: None,
-        };
+        let mut ahead = Ahead::with_first(inner.start());
         let Some(&last) = ahead.first.last() else {
             return ahead;
         };
@@ -92,6 +83,19 @@ impl Ahead {
             Err(_) => ahead.direct = Some((inner, last)),
         }
         ahead
+    }
+
+    /// Nothing drawn but `first`, and no thread yet.
+    fn with_first(first: Vec<Arrival>) -> Ahead {
+        Ahead {
+            first,
+            chunk: Vec::new(),
+            at: 0,
+            chunks: None,
+            spent: None,
+            thread: None,
+            direct: None,
+        }
     }
 
     /// Moves on to the next chunk; `false` when the workload has ended.
@@ -281,15 +285,8 @@ model = "qwen2.5-3b"
         let mut w = workload(BURSTY);
         let first = w.start();
         let last = *first.last().unwrap_or_else(|| panic!("no arrival"));
-        let here = Ahead {
-            first,
-            chunk: Vec::new(),
-            at: 0,
-            chunks: None,
-            spent: None,
-            thread: None,
-            direct: Some((w, last)),
-        };
+        let mut here = Ahead::with_first(first);
+        here.direct = Some((w, last));
         assert_eq!(all(Box::new(here), None), all(workload(BURSTY), None));
     }
 
