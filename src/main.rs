@@ -680,6 +680,11 @@ enum Command {
         no_out: bool,
         #[command(flatten)]
         tables: TableArgs,
+        /// Threads, 1 to 1024 (default: all cores). A run uses at most three: the event loop,
+        /// the arrivals drawn ahead and the tables written behind it; 1 keeps everything on
+        /// one. Results do not depend on it.
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
     },
     /// Run one scenario and seed under several selection policies and write the paper's
     /// Figure 4 panels, latency CDFs and arrivals vs redirections (PNG, SVG and the data as CSV).
@@ -1104,7 +1109,12 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             out: dir,
             no_out,
             tables,
-        } => cmd_run(&args, json, dir, no_out, &tables)?,
+            threads,
+        } => {
+            check_threads(threads)?;
+            edgesim::engine::set_helper_threads(threads.is_none_or(|n| n > 1));
+            cmd_run(&args, json, dir, no_out, &tables)?
+        }
         Command::Compare {
             args,
             policies,

@@ -10,11 +10,22 @@ pub use queue::{Classify, EventQueue};
 
 use crate::time::SimTime;
 
+/// Whether runs may use helper threads at all ([`set_helper_threads`]).
+static HELPER_THREADS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Allows (the default) or forbids the helper threads of [`spare_core`] in this process:
+/// `edgesim run --threads 1` forbids them. Results do not depend on it.
+pub fn set_helper_threads(allowed: bool) {
+    HELPER_THREADS.store(allowed, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Whether a helper thread of a run (arrivals drawn ahead, tables written behind) has a core
-/// to itself: the machine has a second one, and the caller is not a worker of a thread pool
-/// (a sweep, a plan, a comparison), whose other runs keep every core busy.
+/// to itself: helper threads are allowed, the machine has a second core, and the caller is not
+/// a worker of a thread pool (a sweep, a plan, a comparison), whose other runs keep every core
+/// busy.
 pub fn spare_core() -> bool {
-    rayon::current_thread_index().is_none()
+    HELPER_THREADS.load(std::sync::atomic::Ordering::Relaxed)
+        && rayon::current_thread_index().is_none()
         && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
 }
 

@@ -165,3 +165,52 @@ fn replaying_a_runs_requests_as_a_trace_reproduces_every_request() {
         }
     }
 }
+
+/// Every file of `dir`, by name.
+fn files(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn run_writes_the_same_files_on_one_thread_as_with_helper_threads() {
+    // With helper threads the arrivals are drawn ahead and the tables written behind the event
+    // loop (docs/performance.md); `--threads 1` keeps everything on one thread.
+    for (name, sets) in [
+        ("bursty.toml", &["duration_s=7200"][..]),
+        ("failures.toml", &[][..]),
+        ("outage.toml", &[][..]),
+    ] {
+        let path = shipped(name);
+        let mut outs = Vec::new();
+        for threads in [None, Some("1")] {
+            let dir = scratch_dir(&format!("threads-{name}-{}", threads.unwrap_or("all")));
+            let mut args = vec!["run".to_string(), path.display().to_string()];
+            args.extend(
+                sets.iter()
+                    .flat_map(|s| ["--set".to_string(), s.to_string()]),
+            );
+            args.extend(["--csv", "--bucket-s", "10", "--out"].map(String::from));
+            args.push(dir.display().to_string());
+            if let Some(t) = threads {
+                args.extend(["--threads".to_string(), t.to_string()]);
+            }
+            assert_ok(&edgesim(&args));
+            outs.push(files(&dir));
+        }
+        assert!(outs[0].contains_key("requests.csv") && outs[0].len() >= 7);
+        assert_eq!(outs[0], outs[1], "{name}: the files differ");
+    }
+    let o = edgesim(&["run", "scenarios/bursty.toml", "--no-out", "--threads", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--threads 0: give 1 to 1024"), "{err}");
+}
