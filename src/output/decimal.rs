@@ -3,8 +3,8 @@
 //!
 //! The request and time-series tables are mostly numbers, and formatting them through
 //! `core::fmt` took two thirds of a run that writes its tables (docs/performance.md, "CSV
-//! numbers without `core::fmt`"). Here an unsigned integer is written digit by digit, and a
-//! float's shortest round-trip digits come from `zmij` (already in the build, through
+//! numbers without `core::fmt`"). Here an unsigned integer's digits come from `itoa`, and a
+//! float's shortest round-trip digits from `zmij` (both already in the build, through
 //! serde_json), laid out as `Display` lays them: never an exponent, no `.0` on whole numbers,
 //! `-0` for negative zero. Both give the shortest digits that read back to the same float and,
 //! of those, the closest. They differ only where two are equally close (the float lies exactly
