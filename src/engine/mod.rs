@@ -8,15 +8,17 @@ mod queue;
 
 pub use queue::{Classify, EventQueue};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::time::SimTime;
 
 /// Whether runs may use helper threads at all ([`set_helper_threads`]).
-static HELPER_THREADS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+static HELPER_THREADS: AtomicBool = AtomicBool::new(true);
 
 /// Allows (the default) or forbids the helper threads of [`spare_core`] in this process:
 /// `edgesim run --threads 1` forbids them. Results do not depend on it.
 pub fn set_helper_threads(allowed: bool) {
-    HELPER_THREADS.store(allowed, std::sync::atomic::Ordering::Relaxed);
+    HELPER_THREADS.store(allowed, Ordering::Relaxed);
 }
 
 /// Whether a helper thread of a run (arrivals drawn ahead, tables written behind) has a core
@@ -24,7 +26,7 @@ pub fn set_helper_threads(allowed: bool) {
 /// a worker of a thread pool (a sweep, a plan, a comparison), whose other runs keep every core
 /// busy.
 pub fn spare_core() -> bool {
-    HELPER_THREADS.load(std::sync::atomic::Ordering::Relaxed)
+    HELPER_THREADS.load(Ordering::Relaxed)
         && rayon::current_thread_index().is_none()
         && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
 }

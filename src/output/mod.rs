@@ -228,16 +228,16 @@ pub fn run_to_dir(
         let mut tee = crate::metrics::Tee(&mut requests, &mut series);
         // The tables are written on a thread of their own where a core is spare
         // (metrics::Behind): they see the same calls in the same order.
-        let behind = crate::engine::spare_core()
-            .then(|| {
-                std::thread::scope(|s| {
-                    let mut b = crate::metrics::Behind::spawn(s, &mut tee)?;
-                    let summary = crate::sim::run_with(sc, &mut b);
-                    b.finish();
-                    Some(summary)
-                })
+        let behind = if crate::engine::spare_core() {
+            std::thread::scope(|s| {
+                let mut b = crate::metrics::Behind::spawn(s, &mut tee)?;
+                let summary = crate::sim::run_with(sc, &mut b);
+                b.finish();
+                Some(summary)
             })
-            .flatten();
+        } else {
+            None
+        };
         match behind {
             Some(summary) => summary?,
             None => crate::sim::run_with(sc, &mut tee)?,

@@ -7,7 +7,7 @@
 //! times, token counts, classes) off the loop's core. Memory stays bounded: at most
 //! [`CHUNKS_IN_FLIGHT`] chunks wait between the threads.
 //!
-//! [`Ahead::worth_a_thread`] says when to use it: a second core exists and the run is not
+//! [`crate::engine::spare_core`] says when to use it: a second core exists and the run is not
 //! already one of many in a thread pool (a sweep, a plan, a comparison), whose other runs keep
 //! every core busy.
 
@@ -42,12 +42,6 @@ pub struct Ahead {
 }
 
 impl Ahead {
-    /// Whether drawing ahead can pay for its thread here: the machine has a second core, and
-    /// the caller is not a worker of a thread pool (whose other runs use the other cores).
-    pub fn worth_a_thread() -> bool {
-        crate::engine::spare_core()
-    }
-
     /// Draws `inner`'s arrivals ahead. `inner` must be open loop: each next arrival comes from
     /// [`Workload::after_arrival`] of the one before, and none from [`Workload::after_done`].
     pub fn new(mut inner: Box<dyn Workload>) -> Ahead {
@@ -327,6 +321,6 @@ model = "qwen2.5-3b"
             .num_threads(2)
             .build()
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(!pool.install(Ahead::worth_a_thread));
+        assert!(!pool.install(crate::engine::spare_core));
     }
 }

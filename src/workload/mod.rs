@@ -174,7 +174,7 @@ impl WorkloadSpec {
     /// ([`Ahead`]) when it is open loop and a thread is worth it. The arrivals are the same.
     pub fn build_for_run(&self, horizon: SimTime, streams: &RngStreams) -> Box<dyn Workload> {
         let w = self.build(horizon, streams);
-        if !self.is_closed() && Ahead::worth_a_thread() {
+        if !self.is_closed() && crate::engine::spare_core() {
             Box::new(Ahead::new(w))
         } else {
             w

@@ -231,3 +231,17 @@ pub fn assert_refused_as_locked(o: &Output) {
         "{err}"
     );
 }
+
+/// Every file of a folder (name -> bytes).
+pub fn folder_files(d: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}

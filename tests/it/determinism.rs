@@ -166,20 +166,6 @@ fn replaying_a_runs_requests_as_a_trace_reproduces_every_request() {
     }
 }
 
-/// Every file of `dir`, by name.
-fn files(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn run_writes_the_same_files_on_one_thread_as_with_helper_threads() {
     // With helper threads the arrivals are drawn ahead and the tables written behind the event
@@ -204,7 +190,7 @@ fn run_writes_the_same_files_on_one_thread_as_with_helper_threads() {
                 args.extend(["--threads".to_string(), t.to_string()]);
             }
             assert_ok(&edgesim(&args));
-            outs.push(files(&dir));
+            outs.push(folder_files(&dir));
         }
         assert!(outs[0].contains_key("requests.csv") && outs[0].len() >= 7);
         assert_eq!(outs[0], outs[1], "{name}: the files differ");

@@ -42,22 +42,8 @@ fn sweep(file: &Path, out: &Path, extra: &[&str]) -> Output {
     o
 }
 
-/// Every file of a folder (name -> bytes).
-fn files(d: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(d)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
-}
-
 fn assert_same(a: &Path, b: &Path) {
-    let (fa, fb) = (files(a), files(b));
+    let (fa, fb) = (folder_files(a), folder_files(b));
     assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
     for (name, bytes) in &fa {
         assert!(
@@ -171,7 +157,7 @@ fn a_folder_another_sweep_is_writing_is_refused() {
     sweep(&file, &s0, &["--shard", "0/2"]);
     sweep(&file, &s1, &["--shard", "1/2"]);
     sweep(&file, &out, &["--shard", "0/2"]);
-    let before = files(&out);
+    let before = folder_files(&out);
     let held = hold_folder_lock(&out);
     let (f, o, a, b) = (
         file.to_str().unwrap(),
@@ -186,7 +172,7 @@ fn a_folder_another_sweep_is_writing_is_refused() {
     ] {
         assert_refused_as_locked(&edgesim(&args));
     }
-    assert_eq!(files(&out), before, "written while held");
+    assert_eq!(folder_files(&out), before, "written while held");
     drop(held);
     let o = sweep(&file, &out, &["--shard", "0/2"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("(4 resumed)"));
