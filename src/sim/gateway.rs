@@ -169,6 +169,12 @@ impl Gateway {
         self.loads.set_down(now, d.0, down, self.limiter.as_mut());
     }
 
+    /// A hint: `d`'s occupancy is likely to change soon ([`Loads::prefetch`]).
+    #[inline(always)]
+    pub fn prefetch(&self, d: DeviceId) {
+        self.loads.prefetch(d.0);
+    }
+
     /// `d` now holds `occupancy` requests (in service + queued); its rank is updated with its
     /// current limit usage.
     pub fn device_changed(&mut self, now: SimTime, d: DeviceId, occupancy: u32) {

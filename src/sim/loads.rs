@@ -231,6 +231,18 @@ impl Loads {
         }
     }
 
+    /// Asks the CPU to start fetching what a change of `d`'s occupancy reads (a hint): its
+    /// entry, and its place in the index.
+    #[inline(always)]
+    pub fn prefetch(&self, d: u32) {
+        if self.occupancy {
+            prefetch_index::prefetch_index(&self.dev, d as usize);
+            if let Some(index) = &self.index {
+                prefetch_index::prefetch_index(&index.place, d as usize);
+            }
+        }
+    }
+
     /// Puts every device in the index (at time 0, all idle).
     pub fn start(&mut self, limiter: &mut dyn RateLimiter) {
         if self.index.is_some() {
