@@ -2,7 +2,10 @@
 # Peak memory against run length and fleet size. The summary keeps fixed-size histograms and
 # the request arena reuses slots; the per-request table and the time series are streamed to
 # disk in batches of 65,536 rows; so peak RSS must not grow with the number of requests, with or
-# without output tables, and stays bounded at fleet scale.
+# without output tables, and stays bounded at fleet scale. One allowance: with tables, up to 48
+# chunks of 4,096 recorder calls may wait for the tables' thread (`metrics::Behind`), and a
+# longer run fills more of them at some moment, so the peak with tables can rise by some
+# 10 MiB from the shortest run to the longest (docs/performance.md, "Memory, measured again").
 # Usage: scripts/memory.sh   (builds the release binary; needs GNU time at /usr/bin/time)
 set -euo pipefail
 cd "$(dirname "$0")/.."
