@@ -61,7 +61,7 @@ const ARITY: usize = 4;
 /// Heaps of at least this many entries prefetch the next level of a pop (the module's
 /// documentation). A smaller heap's times (16 KiB) stay in the caches, and the hint would be
 /// instructions for nothing.
-pub const PREFETCH_FROM: usize = 2048;
+const PREFETCH_FROM: usize = 2048;
 
 /// Whether key `(t1, x1)` comes before `(t2, x2)`.
 #[inline(always)]

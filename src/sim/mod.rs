@@ -845,8 +845,8 @@ impl<R: Recorder> Model for World<'_, R> {
     }
 
     /// At fleet scale a device event's state is out of the cache: start fetching the device's
-    /// lines and its load entry while the current event is handled. Below 512 devices
-    /// (`PREFETCH_DEVICES`) it all stays in the caches.
+    /// lines and its load entry while the current event is handled (only in runs of
+    /// `PREFETCH_DEVICES` devices or more: `wants_prefetch`).
     #[inline(always)]
     fn prefetch(&self, ev: Event) {
         if let Event::Device { dev, .. } = ev {
