@@ -95,3 +95,31 @@ fn policies_keep_their_behaviour_at_fleet_scale() {
     let max = *served.iter().max().unwrap() as f64;
     assert!(max < 1.6 * mean, "even spread: max {max} vs mean {mean:.1}");
 }
+
+/// A group's boards are named `NAME-1` .. `NAME-N` (a group of one, as the group), in the
+/// summary's per-device rows and in `Scenario::devices`; the run's per-platform rows group
+/// boards by (board, model) whatever their names.
+#[test]
+fn boards_are_named_by_group_and_number() {
+    let mut text =
+        fleet(10_001, 1.0, "random", 0.0, 5).replace("duration_s = 2000", "duration_s = 1");
+    text += &inline_device("solo", 1, 0, &[10.0], 10.0, 1.0);
+    let sc = scenario(&text);
+    let names: Vec<String> = sc.devices().map(|(_, name)| name).collect();
+    let want: Vec<String> = (1..=10_001)
+        .map(|k| format!("d-{k}"))
+        .chain(["solo".to_string()])
+        .collect();
+    assert_eq!(names, want);
+    let s = edgesim::sim::run(&sc).unwrap();
+    let got: Vec<&str> = s.devices.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(got, want);
+    let edge: Vec<(&str, u32)> = s
+        .platforms
+        .iter()
+        .filter(|p| p.devices > 0 && p.name != "overall")
+        .map(|p| (p.name.as_str(), p.devices))
+        .collect();
+    assert_eq!(edge.len(), 1, "{edge:?}");
+    assert_eq!(edge[0], ("test board / qwen2.5-0.5b", 10_002));
+}
