@@ -49,6 +49,7 @@ pub mod device;
 pub mod engine;
 pub mod error;
 pub mod fidelity;
+mod fmath;
 pub mod metrics;
 pub mod outages;
 pub mod output;

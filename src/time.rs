@@ -58,7 +58,7 @@ impl SimDuration {
     /// Duration from seconds, rounded to the nearest microsecond; negative and NaN give zero,
     /// values beyond `u64::MAX` microseconds saturate.
     pub fn from_secs_f64(s: f64) -> SimDuration {
-        let us = (s * MICROS_PER_S).round();
+        let us = crate::fmath::round(s * MICROS_PER_S);
         if us.is_nan() || us <= 0.0 {
             SimDuration(0)
         } else if us >= u64::MAX as f64 {

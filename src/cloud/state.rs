@@ -231,6 +231,7 @@ impl CloudState {
 
     /// Time to first token and end-to-end latency of one response with `output` tokens \[s\],
     /// drawn when the spec has distributions (constants use no randomness).
+    #[inline(always)]
     pub fn latency_s(&mut self, spec: &CloudSpec, now: SimTime, output: u32) -> (f64, f64) {
         let slow = match &spec.degraded {
             Some(d) if self.degraded(now) => d.latency_factor,

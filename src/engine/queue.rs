@@ -131,6 +131,7 @@ impl<E: Classify + Copy> EventQueue<E> {
     /// scheduled when the one before it happens). One that comes no earlier than the last
     /// such event still pending waits in a lane beside the heap, which it leaves without a
     /// sift; an earlier one goes into the heap. The pop order is the same either way.
+    #[inline(always)]
     pub fn push_in_order(&mut self, time: SimTime, event: E) {
         let slot = self.slot(event);
         let t = time.0;
@@ -141,6 +142,7 @@ impl<E: Classify + Copy> EventQueue<E> {
     }
 
     /// Schedules `event` at `time`.
+    #[inline(always)]
     pub fn push(&mut self, time: SimTime, event: E) {
         let slot = self.slot(event);
         self.sift_up(time.0, slot);
@@ -183,6 +185,7 @@ impl<E: Classify + Copy> EventQueue<E> {
     }
 
     /// Removes and returns the heap's earliest event.
+    #[inline(always)]
     fn pop_heap(&mut self) -> Option<(SimTime, E)> {
         let top = (*self.times.first()?, self.slots[0].event);
         let t = self.times.pop()?;

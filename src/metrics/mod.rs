@@ -121,6 +121,7 @@ impl<A: Recorder, B: Recorder> Recorder for Tee<'_, A, B> {
         self.0.on_arrival(now, id);
         self.1.on_arrival(now, id);
     }
+    #[inline(always)]
     fn on_end(&mut self, now: SimTime, record: &RequestRecord) {
         self.0.on_end(now, record);
         self.1.on_end(now, record);

@@ -402,6 +402,7 @@ impl Recorder for SummaryRecorder {
     fn on_arrival(&mut self, _: SimTime, _: u64) {
         self.arrivals += 1;
     }
+    #[inline(always)]
     fn on_end(&mut self, _: SimTime, r: &RequestRecord) {
         let tokens = u64::from(r.prompt_tokens) + u64::from(r.output_tokens);
         let place = match r.route {

@@ -180,7 +180,7 @@ impl Few {
 /// `secs` rounded up to whole microseconds (so that the virtual clock has reached a target
 /// when an event scheduled for it fires).
 fn ceil_us(secs: f64) -> SimDuration {
-    let us = (secs * 1e6).ceil();
+    let us = crate::fmath::ceil(secs * 1e6);
     SimDuration(if us >= u64::MAX as f64 {
         u64::MAX
     } else {
@@ -458,6 +458,7 @@ impl Device {
 
     /// Admits `job` at `now` (the caller checked [`Device::has_room`]): it starts at once if a
     /// slot is free, else waits in the queue.
+    #[inline(always)]
     pub fn admit(&mut self, now: SimTime, job: Job, out: &mut Outbox) {
         self.advance(now);
         if self.active() < self.kind.slots {
@@ -472,6 +473,7 @@ impl Device {
 
     /// Handles one of this device's events. Returns `false` if it was stale (superseded) and
     /// changed nothing.
+    #[inline(always)]
     pub fn handle(&mut self, now: SimTime, ev: DeviceEvent, out: &mut Outbox) -> bool {
         match ev {
             DeviceEvent::PrefillDone(req) => {
@@ -526,6 +528,7 @@ impl Device {
     /// Gives `job` a slot (one is free; `advance` done) and starts its prefill. With serial
     /// prefill it joins the batch that starts at this instant, or starts one, or waits for the
     /// next batch if one is running. Returns whether decoding has just stopped for a new batch.
+    #[inline(always)]
     fn start(&mut self, now: SimTime, job: Job, out: &mut Outbox) -> bool {
         self.prefilling += 1;
         self.granted += 1;
@@ -564,6 +567,7 @@ impl Device {
         !busy && self.decoding > 0
     }
 
+    #[inline(always)]
     fn on_batch_done(&mut self, now: SimTime, generation: u32, out: &mut Outbox) -> bool {
         if self.batch_generation != generation {
             return false; // superseded: requests joined the batch
@@ -627,6 +631,7 @@ impl Device {
 
     /// Stream `i` has its first token (`advance` done): reports it and starts decoding the
     /// rest; false if that was its only token.
+    #[inline(always)]
     fn start_decoding(&mut self, i: usize, out: &mut Outbox) -> bool {
         let v = self.v;
         let s = &mut self.streams[i];
@@ -660,6 +665,7 @@ impl Device {
     /// The stream at index `i` completes (`advance` done, and it no longer counts as active):
     /// report it with its energy, then start waiting requests on the freed slot. The last
     /// stream takes index `i`; new streams are added at the end.
+    #[inline(always)]
     fn finish(&mut self, now: SimTime, i: usize, out: &mut Outbox) {
         let s = self.streams.swap_remove(i);
         let req = s.req;
@@ -679,6 +685,7 @@ impl Device {
     }
 
     /// Schedules the next decode completion, superseding the pending one.
+    #[inline(always)]
     fn reschedule(&mut self, now: SimTime, out: &mut Outbox) {
         if let Some((dt, generation)) = self.next_decode() {
             out.push(Out::Schedule(now + dt, DeviceEvent::DecodeDone(generation)));
@@ -702,7 +709,7 @@ impl Device {
             return;
         }
         let into_step = self.v - origin;
-        let boundary = origin + (into_step - 1e-9).ceil().max(0.0);
+        let boundary = origin + crate::fmath::ceil(into_step - 1e-9).max(0.0);
         if boundary - self.v > 1e-9 {
             self.stall_v = boundary;
             self.batch_start = now + ceil_us(self.secs_to(boundary));
@@ -716,6 +723,7 @@ impl Device {
     }
 
     /// Integrates time-weighted quantities up to `now`.
+    #[inline(always)]
     fn advance(&mut self, now: SimTime) {
         let dt_us = now.since(self.last).0;
         if dt_us == 0 {
@@ -760,6 +768,7 @@ impl Device {
     }
 
     /// Seconds of decoding until the virtual clock reaches `target` (decoding non-empty).
+    #[inline(always)]
     fn secs_to(&self, target: f64) -> f64 {
         let (a, b) = self.step_coefficients();
         let dv = (target - self.v).max(0.0);
@@ -781,6 +790,7 @@ impl Device {
 
     /// Time until the next decode completion, bumping the generation; `None` if none decodes
     /// (or decoding waits for a prefill).
+    #[inline(always)]
     fn next_decode(&mut self) -> Option<(SimDuration, u32)> {
         self.generation = self.generation.wrapping_add(1);
         if self.decoding == 0 {
@@ -800,6 +810,7 @@ impl Device {
     /// Takes the streams that have finished decoding out of the decoding set and returns
     /// their indices in the order of their ends (ties: the lower request): the earliest one
     /// always (its event fired), and any other within a rounding margin of the virtual clock.
+    #[inline(always)]
     fn finished(&mut self) -> Few {
         let mut ended = Few::new();
         if self.decoding == 0 {

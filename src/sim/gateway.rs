@@ -95,6 +95,7 @@ impl Gateway {
 
     /// Starts routing a request at `now`: nothing tried yet (devices that are down count as
     /// tried), loads brought up to date.
+    #[inline(always)]
     pub fn begin(&mut self, now: SimTime) {
         self.tried.clear(&self.down);
         self.loads.sync(now, self.limiter.as_mut());
@@ -115,6 +116,7 @@ impl Gateway {
 
     /// `d` was tried for the current request (nothing changes if it is already out of this
     /// pass: tried, or known to be down).
+    #[inline(always)]
     pub fn tried(&mut self, d: DeviceId) {
         if self.tried.contains(d.0) {
             return;
@@ -124,6 +126,7 @@ impl Gateway {
     }
 
     /// Ends routing the request: the tried devices are ranked again.
+    #[inline(always)]
     pub fn end(&mut self, now: SimTime) {
         self.loads
             .release_held(now, &self.tried.list, self.limiter.as_mut());
@@ -177,6 +180,7 @@ impl Gateway {
 
     /// `d` now holds `occupancy` requests (in service + queued); its rank is updated with its
     /// current limit usage.
+    #[inline(always)]
     pub fn device_changed(&mut self, now: SimTime, d: DeviceId, occupancy: u32) {
         self.loads
             .set_occupancy(now, d.0, occupancy, self.limiter.as_mut());

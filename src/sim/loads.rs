@@ -80,6 +80,7 @@ impl LoadIndex {
     }
 
     /// Takes `d` out of the index.
+    #[inline(always)]
     pub fn remove(&mut self, d: u32) {
         let (p, i) = self.place[d as usize];
         let i = i as usize;
@@ -100,6 +101,7 @@ impl LoadIndex {
         self.place[d as usize].0 = Place::Out;
     }
 
+    #[inline(always)]
     fn insert(&mut self, d: u32, p: Place) {
         self.remove(d);
         let spare = &mut self.spare;
@@ -120,6 +122,7 @@ impl LoadIndex {
     }
 
     /// Puts `d` in at constant load `load`.
+    #[inline(always)]
     pub fn set_flat(&mut self, d: u32, load: f64) {
         if self.place[d as usize].0 != Place::Flat(load) {
             self.insert(d, Place::Flat(load));
@@ -127,6 +130,7 @@ impl LoadIndex {
     }
 
     /// Puts `d` in with load `slope · (full_s − t)`.
+    #[inline(always)]
     pub fn set_decaying(&mut self, d: u32, full_s: f64, slope: f64) {
         self.slope = slope;
         if self.place[d as usize].0 != Place::Decaying(full_s) {
@@ -136,6 +140,7 @@ impl LoadIndex {
 
     /// The devices of least load at time `t_s` \[s\]: one or two bags (two when a constant and
     /// a decaying load are equal). Empty if the index is.
+    #[inline(always)]
     pub fn least(&self, t_s: f64) -> (&[u32], &[u32]) {
         let flat = self.flat.first_key_value();
         let dec = self.decaying.first_key_value();
@@ -187,6 +192,9 @@ pub struct Loads {
     period: u64,
     /// Whether the limit usage is part of the load (a per-device limit).
     usage: bool,
+    /// Whether the limit's usage can decay continuously ([`RateLimiter::decays`], asked at
+    /// [`Loads::start`]).
+    decays: bool,
     /// Whether the occupancy is kept (a policy reads loads): when nothing reads it, the
     /// gateway writes nothing at a device's events.
     occupancy: bool,
@@ -224,6 +232,7 @@ impl Loads {
             dirty: Vec::new(),
             period: 0,
             usage,
+            decays: false,
             occupancy,
             index: index.then(|| LoadIndex::new(n)),
             wakes: BinaryHeap::new(),
@@ -245,6 +254,7 @@ impl Loads {
 
     /// Puts every device in the index (at time 0, all idle).
     pub fn start(&mut self, limiter: &mut dyn RateLimiter) {
+        self.decays = limiter.decays();
         if self.index.is_some() {
             for d in 0..self.dev.len() as u32 {
                 self.rekey(SimTime::ZERO, d, limiter);
@@ -253,6 +263,7 @@ impl Loads {
     }
 
     /// The occupancy the gateway sees for `d` at `now`.
+    #[inline(always)]
     fn seen_occ(&self, now: SimTime, d: u32) -> u32 {
         let x = &self.dev[d as usize];
         if self.interval_us == 0 || x.snap_period != now.0 / self.interval_us {
@@ -262,11 +273,13 @@ impl Loads {
         }
     }
 
+    #[inline(always)]
     fn occ_load(&self, occ: u32, d: u32) -> f64 {
         f64::from(occ) / f64::from(self.dev[d as usize].slots.max(1))
     }
 
     /// The load of `d` at `now` as the gateway sees it.
+    #[inline(always)]
     pub fn load(&self, now: SimTime, d: u32, limiter: &mut dyn RateLimiter) -> f64 {
         debug_assert!(self.occupancy, "a policy reads loads without Needs::loads");
         let occ = self.occ_load(self.seen_occ(now, d), d);
@@ -278,6 +291,7 @@ impl Loads {
     }
 
     /// Device `d` now holds `occ` requests (in service + queued).
+    #[inline(always)]
     pub fn set_occupancy(&mut self, now: SimTime, d: u32, occ: u32, limiter: &mut dyn RateLimiter) {
         if !self.occupancy {
             return;
@@ -307,6 +321,7 @@ impl Loads {
     }
 
     /// Brings the index up to `now`: new report periods, expired windows, refilled buckets.
+    #[inline(always)]
     pub fn sync(&mut self, now: SimTime, limiter: &mut dyn RateLimiter) {
         if self.index.is_none() {
             return;
@@ -347,6 +362,7 @@ impl Loads {
     }
 
     /// Recomputes `d`'s place in the index at `now`.
+    #[inline(always)]
     fn rekey(&mut self, now: SimTime, d: u32, limiter: &mut dyn RateLimiter) {
         if self.index.is_none() || self.dev[d as usize].held || self.dev[d as usize].down {
             return;
@@ -361,7 +377,7 @@ impl Loads {
         let mut wake = None;
         let mut decay_slope = 0.0;
         if self.usage {
-            if let Some((full_s, slope)) = limiter.decay(now, i) {
+            if let Some((full_s, slope)) = self.decays.then(|| limiter.decay(now, i)).flatten() {
                 // A refilling bucket: its usage falls to the occupancy at `switch`.
                 let t = now.as_secs_f64();
                 if slope * (full_s - t) > occ {
@@ -402,6 +418,7 @@ impl Loads {
     }
 
     /// Holds `d` out of the index (tried for the current request).
+    #[inline(always)]
     pub fn hold(&mut self, d: u32) {
         if let Some(index) = &mut self.index {
             index.remove(d);
@@ -410,6 +427,7 @@ impl Loads {
     }
 
     /// Puts the held devices back, keyed at `now`.
+    #[inline(always)]
     pub fn release_held(&mut self, now: SimTime, held: &[u32], limiter: &mut dyn RateLimiter) {
         if self.index.is_none() {
             return;
@@ -421,6 +439,7 @@ impl Loads {
     }
 
     /// The least-loaded untried devices at `now` (one or two bags; see [`LoadIndex::least`]).
+    #[inline(always)]
     pub fn least(&self, now: SimTime) -> (&[u32], &[u32]) {
         match &self.index {
             Some(i) => i.least(now.as_secs_f64()),

@@ -260,6 +260,7 @@ impl<'a, R: Recorder> World<'a, R> {
     }
 
     /// Ends request `slot`: records it, frees the slot, and lets a closed-loop user go on.
+    #[inline(always)]
     fn end(
         &mut self,
         now: SimTime,
@@ -352,6 +353,7 @@ impl<'a, R: Recorder> World<'a, R> {
 
     /// Routes request `slot` with `used` of this pass's `max_attempts` already spent (on a
     /// failed device whose connection timed out).
+    #[inline(always)]
     fn route_from(&mut self, now: SimTime, slot: u32, used: u32, q: &mut EventQueue<Event>) {
         let arrival = self.reqs[slot as usize].arrival;
         let id = self.reqs[slot as usize].id;
@@ -455,6 +457,7 @@ impl<'a, R: Recorder> World<'a, R> {
     /// Sends request `slot` to the cloud: the primary, then each fallback at once while they
     /// refuse. Rejected if the cloud is disabled or no provider's context holds it, or if
     /// every provider answered HTTP 400; otherwise, if all refused, retried later or rejected.
+    #[inline(always)]
     fn send_to_cloud(&mut self, now: SimTime, slot: u32, q: &mut EventQueue<Event>) {
         let arrival = self.reqs[slot as usize].arrival;
         let tokens = u64::from(arrival.prompt_tokens) + u64::from(arrival.output_tokens);
@@ -518,6 +521,7 @@ impl<'a, R: Recorder> World<'a, R> {
     }
 
     /// Applies what device `d` produced, in order, then refreshes its view.
+    #[inline(always)]
     fn apply(&mut self, now: SimTime, d: usize, mut out: Outbox, q: &mut EventQueue<Event>) {
         let dev = DeviceId(d as u32);
         for o in out.drain(..) {

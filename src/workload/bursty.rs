@@ -107,7 +107,7 @@ impl BurstSchedule {
         if t < self.burst_start_s {
             return (self.base_rate_rps, self.burst_start_s);
         }
-        let k = ((t - self.burst_start_s) / self.burst_period_s).floor();
+        let k = crate::fmath::floor((t - self.burst_start_s) / self.burst_period_s);
         let start = self.burst_start_s + k * self.burst_period_s;
         let burst_end = start + self.burst_length_s;
         if t < burst_end {

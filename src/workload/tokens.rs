@@ -300,10 +300,10 @@ impl TokenDist {
             TokenDist::Fixed(v) => *v,
             TokenDist::Uniform { min, max } => rng.random_range(*min..=*max),
             TokenDist::LogNormal { dist, min, max, .. } => {
-                clamp_f64(dist.sample(rng).round(), *min, *max)
+                clamp_f64(crate::fmath::round(dist.sample(rng)), *min, *max)
             }
             TokenDist::Exponential { dist, min, max, .. } => {
-                clamp_f64(dist.sample(rng).ceil(), *min, *max)
+                clamp_f64(crate::fmath::ceil(dist.sample(rng)), *min, *max)
             }
             TokenDist::Empirical {
                 values, cumulative, ..

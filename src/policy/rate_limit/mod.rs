@@ -61,6 +61,12 @@ pub trait RateLimiter: Send {
     fn decay(&mut self, _now: SimTime, _key: usize) -> Option<(f64, f64)> {
         None
     }
+    /// Whether [`RateLimiter::decay`] can ever return `Some`: a limiter that overrides `decay`
+    /// must say so here. Asked once per run; for every other limit the gateway then skips the
+    /// call, through `dyn`, at each change of a device's load.
+    fn decays(&self) -> bool {
+        false
+    }
 }
 
 /// No limit.
@@ -341,6 +347,59 @@ impl RateLimitSpec {
             LimitKind::TokenBucket(s) => s.describe(unit, scope),
             LimitKind::Concurrency(s) => s.describe(unit, scope),
             LimitKind::FixedWindow(s) => s.describe("fixed_window", unit, scope),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::SimDuration;
+
+    /// The gateway calls `decay` only for a limiter that `decays`: every limiter whose `decay`
+    /// returns `Some` at some point of a busy run must say so.
+    #[test]
+    fn a_limiter_that_decays_says_so() {
+        let window = window::Spec {
+            window_s: 10.0,
+            window: SimDuration(10_000_000),
+            limit: 3.0,
+        };
+        let limiters: Vec<(&str, Box<dyn RateLimiter>)> = vec![
+            ("none", Box::new(Unlimited)),
+            (
+                "sliding_window",
+                Box::new(sliding_window::SlidingWindow::new(window.window, 3.0, 2)),
+            ),
+            ("fixed_window", Box::new(fixed_window::build(&window, 2))),
+            (
+                "token_bucket",
+                Box::new(token_bucket::TokenBucket::new(3.0, 0.5, 2)),
+            ),
+            (
+                "concurrency",
+                Box::new(concurrency::ConcurrencyCap::new(3.0, 2)),
+            ),
+        ];
+        for (name, mut l) in limiters {
+            let mut decayed = false;
+            for step in 0..40u64 {
+                let now = SimTime(step * 700_000);
+                let key = (step % 2) as usize;
+                if l.check(now, key, 1.0) == Admission::Admit {
+                    l.record(now, key, 1.0);
+                }
+                if step % 5 == 4 {
+                    l.release(now, key, 1.0);
+                }
+                decayed |= l.decay(now, key).is_some();
+            }
+            assert_eq!(
+                l.decays(),
+                decayed,
+                "{name}: decays() against what decay() did"
+            );
+            assert_eq!(decayed, name == "token_bucket", "{name}");
         }
     }
 }

@@ -106,6 +106,9 @@ impl RateLimiter for TokenBucket {
     fn usage(&mut self, now: SimTime, key: usize) -> f64 {
         1.0 - self.level(now, key) / self.limit
     }
+    fn decays(&self) -> bool {
+        true
+    }
     fn decay(&mut self, now: SimTime, key: usize) -> Option<(f64, f64)> {
         let level = self.level(now, key);
         (level < self.limit).then(|| {
