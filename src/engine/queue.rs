@@ -169,7 +169,7 @@ impl<E: Classify + Copy> EventQueue<E> {
     }
 
     /// Removes and returns the earliest event (ties: lower class, then first scheduled).
-    #[inline]
+    #[inline(always)]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         if let Some(&(lt, l)) = self.lane.front() {
             let lane_first = match self.times.first() {

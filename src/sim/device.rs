@@ -607,6 +607,7 @@ impl Device {
     }
 
     /// The indices of the streams in the batch, in the order they joined it (got their slots).
+    #[inline(always)]
     fn batch_in_join_order(&self) -> Few {
         let mut f = Few::new();
         for (i, s) in self.streams.iter().enumerate() {
@@ -620,6 +621,7 @@ impl Device {
     }
 
     /// (Re)schedules the end of the prefill batch, superseding an earlier event.
+    #[inline(always)]
     fn schedule_batch(&mut self, now: SimTime, out: &mut Outbox) {
         self.batch_generation = self.batch_generation.wrapping_add(1);
         let t = SimDuration::from_secs_f64(self.kind.model.prefill_s(self.batch_tokens));
@@ -649,6 +651,7 @@ impl Device {
 
     /// The streams at `ended` complete, in that order (see `finish`). Removing one moves the
     /// last stream into its place, so a later index that named the last is renamed.
+    #[inline(always)]
     fn finish_all(&mut self, now: SimTime, ended: &mut [u32], out: &mut Outbox) {
         for k in 0..ended.len() {
             let i = ended[k];
@@ -700,6 +703,7 @@ impl Device {
     /// Serial prefill: opens a batch (call `advance` first). It starts at `now`, or, if
     /// streams are in the middle of a decode step, when that step ends; it holds one token of
     /// every decoding stream. Requests join it with `join_batch`.
+    #[inline(always)]
     fn open_batch(&mut self, now: SimTime) {
         let origin = self.stall_v;
         self.batch_start = now;
@@ -761,6 +765,7 @@ impl Device {
     }
 
     /// Advances the virtual clock over `dt` seconds of decoding.
+    #[inline(always)]
     fn decode_for(&mut self, dt: f64) {
         let (a, b) = self.step_coefficients();
         // dt = a·Δv + b·Δv²/2, solved for Δv in a form without cancellation.

@@ -234,6 +234,7 @@ impl<'a, R: Recorder> World<'a, R> {
 
     /// Schedules arrival `a`; `in_order`: it is an open-loop workload's next arrival, which
     /// comes no earlier than the one before it (the queue's lane takes it).
+    #[inline(always)]
     fn schedule_arrival(&mut self, a: Arrival, in_order: bool, q: &mut EventQueue<Event>) {
         let slot = self.alloc(a);
         if in_order {
@@ -244,6 +245,7 @@ impl<'a, R: Recorder> World<'a, R> {
     }
 
     /// Device `d` changed state: tell the gateway and the recorder.
+    #[inline(always)]
     fn refresh_view(&mut self, now: SimTime, d: usize) {
         let dev = &self.devices[d];
         self.gateway
@@ -331,6 +333,7 @@ impl<'a, R: Recorder> World<'a, R> {
         }
     }
 
+    #[inline(always)]
     fn on_arrival(&mut self, now: SimTime, slot: u32, q: &mut EventQueue<Event>) {
         let id = self.next_id;
         self.next_id += 1;
@@ -863,6 +866,7 @@ impl<R: Recorder> Model for World<'_, R> {
         self.devices.len() >= PREFETCH_DEVICES
     }
 
+    #[inline(always)]
     fn handle(&mut self, now: SimTime, ev: Event, q: &mut EventQueue<Event>) {
         // Health events and stale device events (superseded, or of a device that failed since)
         // change nothing: they do not extend the run.
