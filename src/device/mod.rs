@@ -31,7 +31,9 @@ impl std::fmt::Display for DeviceId {
     }
 }
 
-/// Calibrated behaviour of one (device, model) pair.
+/// Calibrated behaviour of one (device, model) pair. Its answers depend only on their
+/// arguments: the simulator asks `decode_tps`, `busy_w` and `idle_w` once per device group for
+/// every count of streams up to the slots, and keeps the answers.
 pub trait DeviceModel: Send + Sync + Debug {
     /// Time from a slot starting a request to its first token: prompt processing plus fixed
     /// overhead \[s\].

@@ -227,6 +227,12 @@ pub struct DeviceKind {
     serial: bool,
     /// γ \[s per decode step per context token\].
     context_s: f64,
+    /// D(n) for n = 1..=slots, and the busy power with 1..=slots requests in service: the
+    /// model's answers, asked once (its methods are pure), so that an event reads a table
+    /// instead of calling through `dyn` (docs/performance.md, "The hot path inlined").
+    decode_tps: Box<[f64]>,
+    busy_w: Box<[f64]>,
+    idle_w: f64,
 }
 
 impl DeviceKind {
@@ -239,8 +245,35 @@ impl DeviceKind {
             ctx_tokens: group.ctx_tokens,
             serial: model.prefill_mode() == PrefillMode::Serial,
             context_s: model.decode_s_per_context_token(),
+            decode_tps: (1..=group.slots).map(|n| model.decode_tps(n)).collect(),
+            busy_w: (1..=group.slots).map(|n| model.busy_w(n)).collect(),
+            idle_w: model.idle_w(),
             model,
         })
+    }
+
+    /// D(`n`) \[tokens/s\] (the model's `decode_tps`).
+    #[inline(always)]
+    fn decode_tps(&self, n: u32) -> f64 {
+        match (n as usize)
+            .checked_sub(1)
+            .and_then(|i| self.decode_tps.get(i))
+        {
+            Some(&d) => d,
+            None => self.model.decode_tps(n),
+        }
+    }
+
+    /// Power with `active` requests in service \[W\] (the model's `busy_w`).
+    #[inline(always)]
+    fn busy_w(&self, active: u32) -> f64 {
+        match (active as usize)
+            .checked_sub(1)
+            .and_then(|i| self.busy_w.get(i))
+        {
+            Some(&p) => p,
+            None => self.model.busy_w(active),
+        }
     }
 }
 
@@ -450,9 +483,9 @@ impl Device {
         }
         let active = self.active();
         if active > 0 {
-            self.kind.model.busy_w(active)
+            self.kind.busy_w(active)
         } else {
-            self.kind.model.idle_w()
+            self.kind.idle_w
         }
     }
 
@@ -736,7 +769,7 @@ impl Device {
         let dt = dt_us as f64 / 1e6;
         let active = self.active();
         if active > 0 {
-            let p = self.kind.model.busy_w(active);
+            let p = self.kind.busy_w(active);
             self.busy_us += dt_us;
             self.energy_j += p * dt;
             self.e_acc += p / f64::from(active) * dt;
@@ -755,7 +788,7 @@ impl Device {
         } else if self.down {
             self.down_us += dt_us;
         } else {
-            let e = self.kind.model.idle_w() * dt;
+            let e = self.kind.idle_w * dt;
             self.energy_j += e;
             self.idle_energy_j += e;
         }
@@ -784,7 +817,7 @@ impl Device {
     /// token\], and its growth per unit of virtual time, b = γ·n (decoding non-empty).
     fn step_coefficients(&self) -> (f64, f64) {
         let n = f64::from(self.decoding);
-        let base = n / self.kind.model.decode_tps(u32::from(self.decoding));
+        let base = n / self.kind.decode_tps(u32::from(self.decoding));
         let context_s = self.kind.context_s;
         if context_s == 0.0 {
             return (base, 0.0);
