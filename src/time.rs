@@ -34,18 +34,22 @@ impl SimTime {
     pub const MAX: SimTime = SimTime(u64::MAX);
 
     /// Time from seconds, rounded to the nearest microsecond (negative and NaN give zero).
+    #[inline]
     pub fn from_secs_f64(s: f64) -> SimTime {
         SimTime(SimDuration::from_secs_f64(s).0)
     }
     /// Seconds as `f64`.
+    #[inline]
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / MICROS_PER_S
     }
     /// Milliseconds as `f64`.
+    #[inline]
     pub fn as_millis_f64(self) -> f64 {
         self.0 as f64 / 1000.0
     }
     /// The span from `earlier` to `self` (zero if `earlier` is later).
+    #[inline]
     pub fn since(self, earlier: SimTime) -> SimDuration {
         SimDuration(self.0.saturating_sub(earlier.0))
     }
@@ -57,6 +61,7 @@ impl SimDuration {
 
     /// Duration from seconds, rounded to the nearest microsecond; negative and NaN give zero,
     /// values beyond `u64::MAX` microseconds saturate.
+    #[inline]
     pub fn from_secs_f64(s: f64) -> SimDuration {
         let us = crate::fmath::round(s * MICROS_PER_S);
         if us.is_nan() || us <= 0.0 {
@@ -68,14 +73,17 @@ impl SimDuration {
         }
     }
     /// Duration from milliseconds (rounded to the nearest microsecond).
+    #[inline]
     pub fn from_millis_f64(ms: f64) -> SimDuration {
         SimDuration::from_secs_f64(ms / 1000.0)
     }
     /// Seconds as `f64`.
+    #[inline]
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / MICROS_PER_S
     }
     /// Milliseconds as `f64`.
+    #[inline]
     pub fn as_millis_f64(self) -> f64 {
         self.0 as f64 / 1000.0
     }
@@ -83,12 +91,14 @@ impl SimDuration {
 
 impl Add<SimDuration> for SimTime {
     type Output = SimTime;
+    #[inline]
     fn add(self, d: SimDuration) -> SimTime {
         SimTime(self.0.saturating_add(d.0))
     }
 }
 
 impl AddAssign<SimDuration> for SimTime {
+    #[inline]
     fn add_assign(&mut self, d: SimDuration) {
         self.0 = self.0.saturating_add(d.0);
     }
@@ -96,6 +106,7 @@ impl AddAssign<SimDuration> for SimTime {
 
 impl Add for SimDuration {
     type Output = SimDuration;
+    #[inline]
     fn add(self, d: SimDuration) -> SimDuration {
         SimDuration(self.0.saturating_add(d.0))
     }
@@ -103,6 +114,7 @@ impl Add for SimDuration {
 
 impl Sub for SimTime {
     type Output = SimDuration;
+    #[inline]
     fn sub(self, other: SimTime) -> SimDuration {
         self.since(other)
     }

@@ -815,6 +815,7 @@ impl Device {
 
     /// The step time of each stream at the current virtual clock, a = n/D(n) + γ·C \[s per
     /// token\], and its growth per unit of virtual time, b = γ·n (decoding non-empty).
+    #[inline(always)]
     fn step_coefficients(&self) -> (f64, f64) {
         let n = f64::from(self.decoding);
         let base = n / self.kind.decode_tps(u32::from(self.decoding));
