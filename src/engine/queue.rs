@@ -85,17 +85,16 @@ fn least_of<E>(slots: &[Slot<E>], first: usize, kids: &[u64]) -> (usize, u64) {
 
 /// The least of four children, without a branch on their times where they differ: which child
 /// is least is unpredictable, and a mispredicted branch costs more than the selects. Equal
-/// least times (rare) take the tie-breakers through [`least_of`].
+/// times that may be the least (rare) take the tie-breakers through [`least_of`].
 #[inline(always)]
 fn least_of_four<E>(slots: &[Slot<E>], first: usize, t: [u64; 4]) -> (usize, u64) {
     let (a, ia) = if t[1] < t[0] { (t[1], 1) } else { (t[0], 0) };
     let (b, ib) = if t[3] < t[2] { (t[3], 3) } else { (t[2], 2) };
     let (mt, im) = if b < a { (b, ib) } else { (a, ia) };
-    let equal = usize::from(t[0] == mt)
-        + usize::from(t[1] == mt)
-        + usize::from(t[2] == mt)
-        + usize::from(t[3] == mt);
-    if equal > 1 {
+    // The least time is held twice only if a pair holds two equal times or the pairs' least
+    // are equal; the test is then sometimes true without a tie at the least, and the
+    // tie-breakers decide the same.
+    if (t[0] == t[1]) | (t[2] == t[3]) | (a == b) {
         return least_of(slots, first, &t);
     }
     (first + im, mt)
