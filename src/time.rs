@@ -64,7 +64,12 @@ impl SimDuration {
     #[inline]
     pub fn from_secs_f64(s: f64) -> SimDuration {
         let us = crate::fmath::round(s * MICROS_PER_S);
-        if us.is_nan() || us <= 0.0 {
+        // 2^63: below it the conversion goes through `i64`, one instruction on x86-64 (to
+        // `u64` it is several: the CPU converts only to signed integers).
+        const SIGNED_FROM: f64 = 9_223_372_036_854_775_808.0;
+        if us > 0.0 && us < SIGNED_FROM {
+            SimDuration(us as i64 as u64)
+        } else if us.is_nan() || us <= 0.0 {
             SimDuration(0)
         } else if us >= u64::MAX as f64 {
             SimDuration(u64::MAX)
@@ -137,7 +142,27 @@ mod tests {
         assert_eq!(SimDuration::from_secs_f64(-3.0).0, 0);
         assert_eq!(SimDuration::from_secs_f64(f64::NAN).0, 0);
         assert_eq!(SimDuration::from_secs_f64(1e30).0, u64::MAX);
+        assert_eq!(SimDuration::from_secs_f64(f64::INFINITY).0, u64::MAX);
+        assert_eq!(SimDuration::from_secs_f64(-0.0).0, 0);
         assert_eq!(SimDuration::from_millis_f64(2.5).0, 2500);
+        // Either side of 2^63 µs (converted through i64 below it), and of u64::MAX.
+        assert_eq!(
+            SimDuration::from_secs_f64(9.2e12).0,
+            9_200_000_000_000_000_000
+        );
+        assert_eq!(
+            SimDuration::from_secs_f64(9.3e12).0,
+            9_300_000_000_000_000_000
+        );
+        assert_eq!(
+            SimDuration::from_secs_f64(9_223_372_036_854.775_808).0,
+            9_223_372_036_854_775_808
+        );
+        assert_eq!(
+            SimDuration::from_secs_f64(1.8e13).0,
+            18_000_000_000_000_000_000
+        );
+        assert_eq!(SimDuration::from_secs_f64(1.9e13).0, u64::MAX);
     }
 
     #[test]
