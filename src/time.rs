@@ -155,8 +155,8 @@ mod tests {
             9_300_000_000_000_000_000
         );
         assert_eq!(
-            SimDuration::from_secs_f64(9_223_372_036_854.775_808).0,
-            9_223_372_036_854_775_808
+            SimDuration::from_secs_f64(9.223_372_036_854_776e12).0,
+            1 << 63
         );
         assert_eq!(
             SimDuration::from_secs_f64(1.8e13).0,
