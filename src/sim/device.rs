@@ -255,26 +255,23 @@ impl DeviceKind {
     /// D(`n`) \[tokens/s\] (the model's `decode_tps`).
     #[inline(always)]
     fn decode_tps(&self, n: u32) -> f64 {
-        match (n as usize)
-            .checked_sub(1)
-            .and_then(|i| self.decode_tps.get(i))
-        {
-            Some(&d) => d,
-            None => self.model.decode_tps(n),
-        }
+        kept(&self.decode_tps, n).unwrap_or_else(|| self.model.decode_tps(n))
     }
 
     /// Power with `active` requests in service \[W\] (the model's `busy_w`).
     #[inline(always)]
     fn busy_w(&self, active: u32) -> f64 {
-        match (active as usize)
-            .checked_sub(1)
-            .and_then(|i| self.busy_w.get(i))
-        {
-            Some(&p) => p,
-            None => self.model.busy_w(active),
-        }
+        kept(&self.busy_w, active).unwrap_or_else(|| self.model.busy_w(active))
     }
+}
+
+/// The answer kept for `n` = 1..=len in `table`, if any.
+#[inline(always)]
+fn kept(table: &[f64], n: u32) -> Option<f64> {
+    (n as usize)
+        .checked_sub(1)
+        .and_then(|i| table.get(i))
+        .copied()
 }
 
 // Per-device counts of streams are `u16`.
