@@ -1,15 +1,15 @@
 //! `round`, `ceil` and `floor` for the event loop, bit for bit those of `f64`, without a call.
 //!
 //! The x86-64 baseline has no rounding instruction (SSE4.1's `roundsd` is not in it), so
-//! `f64::round`, `ceil` and `floor` are calls into the compiler's soft-float library: 25-40
-//! instructions each, with branches. The event loop rounds several times per request (a
-//! duration to whole microseconds, a token count, a decode step), which came to about 3.7 % of
-//! the bursty benchmark's instructions (docs/performance.md, "Rounding without a call").
-//! These versions round to the nearest integer by adding and subtracting 2^52 (exact for
-//! every `|x| < 2^52`), then step by one where the rule differs; larger magnitudes, infinities
-//! and NaN are integers already (or NaN) and come back as they are, as from the standard
-//! library. The sign of a zero result
-//! follows `x`, as it does there (`round(-0.3)` is `-0.0`).
+//! `f64::round`, `ceil` and `floor` are calls into the compiler's soft-float library, some 25
+//! instructions each with branches. The event loop rounds several times per request (a
+//! duration to whole microseconds, a token count, a decode step): 3.7 % of the bursty
+//! benchmark's instructions were those functions' own (docs/performance.md, "The hot path
+//! inlined"). These versions round to the nearest integer by adding and subtracting 2^52
+//! (exact for every `|x| < 2^52`), then step by one where the rule differs; larger
+//! magnitudes, infinities and NaN are integers already (or NaN) and come back as they are, as
+//! from the standard library. The sign of a zero result follows `x`, as it does there
+//! (`round(-0.3)` is `-0.0`).
 
 /// 2^52: from here on every `f64` is an integer.
 const INTEGRAL_FROM: f64 = 4_503_599_627_370_496.0;
