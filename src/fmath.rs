@@ -49,16 +49,11 @@ pub fn ceil(x: f64) -> f64 {
     }
 }
 
-/// The greatest integer `<= x`: `f64::floor`, bit for bit.
+/// The greatest integer `<= x`: `f64::floor`, bit for bit (−ceil(−x), signed zeros
+/// included).
 #[inline]
 pub fn floor(x: f64) -> f64 {
-    if x.abs() < INTEGRAL_FROM {
-        let r = nearest_even(x.abs()).copysign(x);
-        let r = r - f64::from(u8::from(r > x));
-        r.copysign(x)
-    } else {
-        x
-    }
+    -ceil(-x)
 }
 
 #[cfg(test)]

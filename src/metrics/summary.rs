@@ -541,32 +541,33 @@ fn platforms(
             .unwrap_or(&m.task)
     };
     // One platform: its devices (or the cloud) and its per-class totals.
-    struct Group {
+    struct Group<'a> {
         name: String,
+        /// Its devices' board ("cloud" for a provider): with `model`, what a device is matched
+        /// on, without formatting a name per device (at 10,000 devices that was a quarter of a
+        /// 100-request run).
+        board: &'a str,
         devices: u32,
         device_energy_j: f64,
         model: String,
         per_class: Vec<ClassAcc>,
     }
     let mut groups: Vec<Group> = Vec::new();
-    // Each group's board, to match devices without formatting a name per device (at 10,000
-    // devices that was a quarter of a 100-request run).
-    let mut boards: Vec<&str> = Vec::new();
     for (i, d) in devices.iter().enumerate() {
-        let found = (0..groups.len())
-            .rev()
-            .find(|&g| boards[g] == d.board && groups[g].model == d.model);
+        let found = groups
+            .iter()
+            .rposition(|g| g.board == d.board && g.model == d.model);
         let gi = match found {
             Some(g) => g,
             None => {
                 groups.push(Group {
                     name: format!("{} / {}", d.board, d.model),
+                    board: &d.board,
                     devices: 0,
                     device_energy_j: 0.0,
                     model: d.model.clone(),
                     per_class: vec![ClassAcc::default(); k],
                 });
-                boards.push(&d.board);
                 groups.len() - 1
             }
         };
@@ -583,6 +584,7 @@ fn platforms(
             let at = (devices.len() + p) * k;
             groups.push(Group {
                 name: format!("cloud / {}", spec.model),
+                board: "cloud",
                 devices: 0,
                 device_energy_j: 0.0,
                 model: spec.model.clone(),
