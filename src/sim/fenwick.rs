@@ -15,7 +15,14 @@ impl Fenwick {
     /// A tree over `weights` (all >= 0).
     pub fn new(weights: &[f64]) -> Fenwick {
         let n = weights.len();
-        let mut tree = vec![0.0; n + 1];
+        let top = if n == 0 {
+            0
+        } else {
+            1 << (usize::BITS - 1 - n.leading_zeros())
+        };
+        // Padded to `2 * top` entries, so that `find` reads every node it might visit without
+        // a bounds test (the padding is never taken: `find` checks the index).
+        let mut tree = vec![0.0; (n + 1).max(2 * top)];
         for (i, w) in weights.iter().enumerate() {
             let mut j = i + 1;
             while j <= n {
@@ -23,11 +30,6 @@ impl Fenwick {
                 j += j & j.wrapping_neg();
             }
         }
-        let top = if n == 0 {
-            0
-        } else {
-            1 << (usize::BITS - 1 - n.leading_zeros())
-        };
         Fenwick {
             tree,
             weights: weights.to_vec(),
@@ -59,6 +61,12 @@ impl Fenwick {
     }
 
     /// The smallest index `i` with Σ w\[0..=i\] > `x`; `len()` if none.
+    ///
+    /// Each level's step is taken or not by selects, not a branch: which way a random `x` goes
+    /// is a coin toss for the branch predictor, and the mispredictions cost more than the
+    /// selects (docs/performance.md, "Weighted selection without a branch per level"). The
+    /// result is bit for bit that of the branchy descent: the same subtractions, kept or not.
+    #[inline]
     pub fn find(&self, x: f64) -> usize {
         let n = self.weights.len();
         let mut pos = 0;
@@ -66,10 +74,13 @@ impl Fenwick {
         let mut step = self.top;
         while step > 0 {
             let next = pos + step;
-            if next <= n && self.tree[next] <= rem {
-                pos = next;
-                rem -= self.tree[next];
-            }
+            let t = self.tree[next]; // in the padding when next > n
+            let take = (next <= n) & (t <= rem);
+            pos = std::hint::select_unpredictable(take, next, pos);
+            // Chosen as bits: a select of two floats compiles to a branch on x86-64's
+            // baseline (no blend instruction).
+            let taken = (rem - t).to_bits();
+            rem = f64::from_bits(std::hint::select_unpredictable(take, taken, rem.to_bits()));
             step >>= 1;
         }
         pos
@@ -115,6 +126,52 @@ mod tests {
             }
         }
         w.len()
+    }
+
+    /// The descent with a branch per level, as `find` was written before its selects.
+    fn find_branchy(f: &Fenwick, x: f64) -> usize {
+        let n = f.weights.len();
+        let (mut pos, mut rem, mut step) = (0, x, f.top);
+        while step > 0 {
+            let next = pos + step;
+            if next <= n && f.tree[next] <= rem {
+                pos = next;
+                rem -= f.tree[next];
+            }
+            step >>= 1;
+        }
+        pos
+    }
+
+    /// Fractional weights (their sums round), and `x` on and next to every prefix sum, beyond
+    /// the total, negative, zero of both signs, infinite and NaN: the same index as the
+    /// branchy descent.
+    #[test]
+    fn find_is_the_branchy_descent_bit_for_bit() {
+        let mut r = rand_pcg::Pcg64Mcg::seed_from_u64(9);
+        for n in [0usize, 1, 2, 3, 5, 8, 13, 64, 100, 1000, 4097] {
+            let w: Vec<f64> = (0..n)
+                .map(|_| match r.random_range(0..4) {
+                    0 => 0.0,
+                    1 => r.random::<f64>(),
+                    2 => f64::from(r.random_range(1..50u32)) / 3.0,
+                    _ => r.random::<f64>() * 1e6,
+                })
+                .collect();
+            let f = Fenwick::new(&w);
+            let mut xs = vec![0.0, -0.0, -1.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN];
+            xs.push(f.total());
+            xs.push(f.total() * 2.0);
+            let mut acc = 0.0;
+            for wi in &w {
+                acc += wi;
+                xs.extend([acc, acc.next_up(), acc.next_down()]);
+            }
+            xs.extend((0..2000).map(|_| r.random::<f64>() * f.total()));
+            for x in xs {
+                assert_eq!(f.find(x), find_branchy(&f, x), "n {n} x {x}");
+            }
+        }
     }
 
     #[test]
