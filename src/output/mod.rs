@@ -1,7 +1,7 @@
 //! Output files beside the summary: tables of requests, devices and time series (Parquet
 //! through polars, or CSV), and figures (plotters).
 
-mod decimal;
+pub(crate) mod decimal;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod rundir;
