@@ -340,6 +340,9 @@ pub struct Device {
     /// Slot grants so far (`Stream::seq`).
     granted: u64,
     // Line 3: once per request, or at failures.
+    /// The request of the earliest decoding stream, as last found (a hint:
+    /// [`Device::next_to_finish`]).
+    next_req: u32,
     /// Requests served to completion.
     completed: u64,
     /// Output tokens of those requests.
@@ -368,6 +371,14 @@ impl Device {
         prefetch_index(from_ref(&self.completed), 0);
     }
 
+    /// The request that a valid decode completion ends first: that of the earliest decoding
+    /// stream when the device last looked (a hint for prefetching its state; it may name a
+    /// request that has left, and names any when none decodes).
+    #[inline(always)]
+    pub fn next_to_finish(&self) -> u32 {
+        self.next_req
+    }
+
     /// An idle device of `kind`.
     pub fn new(kind: Arc<DeviceKind>) -> Device {
         Device {
@@ -386,6 +397,7 @@ impl Device {
             generation: 0,
             batch_generation: 0,
             batch_tokens: 0,
+            next_req: 0,
             prefilling: 0,
             decoding: 0,
             in_batch: 0,
@@ -674,7 +686,9 @@ impl Device {
         s.phase = Phase::Decoding;
         s.at = v.to_bits();
         self.context_k += s.offset();
-        self.next_end = self.next_end.min(s.target());
+        let t = s.target();
+        self.next_req = std::hint::select_unpredictable(t < self.next_end, s.req, self.next_req);
+        self.next_end = self.next_end.min(t);
         self.decoding += 1;
         true
     }
@@ -855,17 +869,21 @@ impl Device {
         self.v = self.v.max(self.next_end);
         let margin = self.v + 1e-9 * self.v.max(1.0);
         let mut rest = f64::INFINITY;
+        let mut rest_req = self.next_req;
         for (i, s) in self.streams.iter().enumerate() {
             if s.phase == Phase::Decoding {
                 let t = s.target();
                 if t <= margin {
                     ended.push(i as u32);
                 } else {
+                    // A select, not a branch: which stream ends first is unpredictable.
+                    rest_req = std::hint::select_unpredictable(t < rest, s.req, rest_req);
                     rest = rest.min(t);
                 }
             }
         }
         self.next_end = rest;
+        self.next_req = rest_req;
         // By end, then request.
         let streams = &self.streams;
         ended.as_mut_slice().sort_unstable_by(|&a, &b| {
@@ -1135,6 +1153,54 @@ mod tests {
             }
         }
         assert_eq!(d.active(), 0);
+    }
+
+    #[test]
+    fn the_hint_names_the_request_a_decode_completion_ends() {
+        // Four slots, arrivals spread over time, outputs of different lengths, both prefill
+        // modes: before each valid decode completion, the device's hint is the request that
+        // the completion ends first.
+        for mode in [PrefillMode::Parallel, PrefillMode::Serial] {
+            let mut d = device(4, 8, 100.0, &[10.0, 16.0, 21.0, 24.0], mode);
+            let outputs = [9, 4, 17, 6, 12, 3, 25, 8, 5, 14];
+            let mut arrivals: Vec<(SimTime, Job)> = outputs
+                .iter()
+                .enumerate()
+                .map(|(k, &o)| {
+                    let at = SimTime(k as u64 * 350_000);
+                    (at, job(k as u32 + 1, 10 + 7 * k as u32, o, at))
+                })
+                .rev()
+                .collect();
+            let mut pending: Vec<(SimTime, DeviceEvent)> = Vec::new();
+            let mut checked = 0;
+            loop {
+                let next = (0..pending.len()).min_by_key(|&i| (pending[i].0, i));
+                let mut out = Outbox::new();
+                match (next, arrivals.last()) {
+                    // An arrival at or before the next event (arrivals last at equal times).
+                    (n, Some(&(at, j))) if n.is_none_or(|i| at < pending[i].0) => {
+                        arrivals.pop();
+                        d.admit(at, j, &mut out);
+                    }
+                    (Some(i), _) => {
+                        let (t, ev) = pending.remove(i);
+                        let hint = d.next_to_finish();
+                        if d.handle(t, ev, &mut out) && matches!(ev, DeviceEvent::DecodeDone(_)) {
+                            let first = out.iter().find_map(|o| match o {
+                                Out::Finished { req, .. } => Some(*req),
+                                _ => None,
+                            });
+                            assert_eq!(first, Some(hint), "{mode:?} at {} µs", t.0);
+                            checked += 1;
+                        }
+                    }
+                    (None, _) => break,
+                }
+                pending.extend(schedules(&out));
+            }
+            assert!(checked >= 5, "{mode:?}: {checked} completions checked");
+        }
     }
 
     #[test]

@@ -139,6 +139,8 @@ pub struct World<'a, R: Recorder> {
     sc: &'a Scenario,
     workload: Box<dyn Workload>,
     devices: Vec<Device>,
+    /// Whether this run prefetches ([`PREFETCH_DEVICES`]).
+    prefetching: bool,
     gateway: Gateway,
     edge_rtt: SimDuration,
     /// The cloud providers: the primary, then its fallbacks.
@@ -185,6 +187,7 @@ impl<'a, R: Recorder> World<'a, R> {
                 .map(|g| u64::from(g.ctx_tokens))
                 .max()
                 .unwrap_or(0),
+            prefetching: devices.len() >= PREFETCH_DEVICES,
             devices,
             gateway: Gateway::new(sc, streams.stream("selection")),
             edge_rtt: sc.routing.edge_rtt(),
@@ -554,6 +557,15 @@ impl<'a, R: Recorder> World<'a, R> {
         q: &mut EventQueue<Event>,
     ) {
         let d = dev.index();
+        if self.prefetching && matches!(ev, DeviceEvent::DecodeDone(_)) {
+            // The request it likely ends: its state is read only once the device has
+            // decoded, and (at fleet scale) it is out of the caches. 64 bytes, not aligned to
+            // a line: the lines of its start and of the next entry's (a hint: past the end it
+            // does nothing).
+            let req = self.devices[d].next_to_finish() as usize;
+            prefetch_index::prefetch_index(&self.reqs, req);
+            prefetch_index::prefetch_index(&self.reqs, req + 1);
+        }
         let mut out = std::mem::take(&mut self.out);
         if self.devices[d].handle(now, ev, &mut out) {
             self.last_active = now;
@@ -867,7 +879,7 @@ impl<R: Recorder> Model for World<'_, R> {
     }
 
     fn wants_prefetch(&self) -> bool {
-        self.devices.len() >= PREFETCH_DEVICES
+        self.prefetching
     }
 
     #[inline(always)]
