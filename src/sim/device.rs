@@ -1178,7 +1178,8 @@ mod tests {
                 let next = (0..pending.len()).min_by_key(|&i| (pending[i].0, i));
                 let mut out = Outbox::new();
                 match (next, arrivals.last()) {
-                    // An arrival at or before the next event (arrivals last at equal times).
+                    // An arrival before the next event (at equal times the device's events
+                    // first, as in the simulator).
                     (n, Some(&(at, j))) if n.is_none_or(|i| at < pending[i].0) => {
                         arrivals.pop();
                         d.admit(at, j, &mut out);
