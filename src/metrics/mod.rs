@@ -99,6 +99,10 @@ pub trait Recorder {
     fn on_oversized(&mut self, _now: SimTime, _id: u64) {}
     /// Device `device` admitted a request (to a slot or its queue).
     fn on_admit(&mut self, _now: SimTime, _device: DeviceId) {}
+    /// A request served by device `device` will likely end soon (a hint: prefetch what
+    /// [`Recorder::on_end`] will update; it must change nothing).
+    #[inline(always)]
+    fn prefetch_end(&self, _device: DeviceId) {}
     /// Device `device` changed state at `now`: `active` requests in service, `queued` waiting,
     /// drawing `power_w` from now on. Called only if `WANTS_DEVICE_STATE`.
     fn on_device(
@@ -125,6 +129,11 @@ impl<A: Recorder, B: Recorder> Recorder for Tee<'_, A, B> {
     fn on_end(&mut self, now: SimTime, record: &RequestRecord) {
         self.0.on_end(now, record);
         self.1.on_end(now, record);
+    }
+    #[inline(always)]
+    fn prefetch_end(&self, device: DeviceId) {
+        self.0.prefetch_end(device);
+        self.1.prefetch_end(device);
     }
     fn on_refused(&mut self, now: SimTime, device: DeviceId, why: Refusal) {
         self.0.on_refused(now, device, why);

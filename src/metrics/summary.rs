@@ -403,6 +403,13 @@ impl Recorder for SummaryRecorder {
         self.arrivals += 1;
     }
     #[inline(always)]
+    fn prefetch_end(&self, device: DeviceId) {
+        // The device's totals, one entry per class (a hint: past the end it does nothing).
+        let first = device.index() * self.classes;
+        prefetch_index::prefetch_index(&self.per_class, first);
+        prefetch_index::prefetch_index(&self.per_class, first + self.classes.max(1) - 1);
+    }
+    #[inline(always)]
     fn on_end(&mut self, _: SimTime, r: &RequestRecord) {
         let tokens = u64::from(r.prompt_tokens) + u64::from(r.output_tokens);
         let place = match r.route {
@@ -686,5 +693,23 @@ fn platform_row(
         responsiveness,
         utility,
         pcr: utility.zip(cpr_cents).and_then(|(u, c)| toolkit::pcr(u, c)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_end_hint_changes_nothing_even_past_the_last_device() {
+        // Three devices, two classes: the hint for a device beyond them (or with a default,
+        // classless recorder) neither panics nor changes a counter.
+        let r = SummaryRecorder::new(3, 1, 2, 1000.0);
+        let before = format!("{r:?}");
+        for d in [0, 2, 3, 1000, u32::MAX] {
+            r.prefetch_end(DeviceId(d));
+        }
+        assert_eq!(format!("{r:?}"), before);
+        SummaryRecorder::default().prefetch_end(DeviceId(7));
     }
 }

@@ -29,6 +29,12 @@ impl<R: Recorder> Recorder for Option<R> {
             r.on_end(now, record);
         }
     }
+    #[inline(always)]
+    fn prefetch_end(&self, device: crate::device::DeviceId) {
+        if let Some(r) = self {
+            r.prefetch_end(device);
+        }
+    }
     fn on_refused(&mut self, now: SimTime, device: crate::device::DeviceId, why: Refusal) {
         if let Some(r) = self {
             r.on_refused(now, device, why);

@@ -565,6 +565,7 @@ impl<'a, R: Recorder> World<'a, R> {
             let req = self.devices[d].next_to_finish() as usize;
             prefetch_index::prefetch_index(&self.reqs, req);
             prefetch_index::prefetch_index(&self.reqs, req + 1);
+            self.recorder.prefetch_end(dev);
         }
         let mut out = std::mem::take(&mut self.out);
         if self.devices[d].handle(now, ev, &mut out) {
