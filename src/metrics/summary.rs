@@ -407,7 +407,7 @@ impl Recorder for SummaryRecorder {
         // The device's totals, one entry per class (a hint: past the end it does nothing).
         let first = device.index() * self.classes;
         prefetch_index::prefetch_index(&self.per_class, first);
-        prefetch_index::prefetch_index(&self.per_class, first + self.classes.max(1) - 1);
+        prefetch_index::prefetch_index(&self.per_class, first + self.classes.saturating_sub(1));
     }
     #[inline(always)]
     fn on_end(&mut self, _: SimTime, r: &RequestRecord) {
