@@ -72,6 +72,21 @@ for policy in random load_aware; do
     done
   done
 done
+# Fleet scale: from 512 devices on the simulator prefetches (hints that must change nothing),
+# so every policy and limit runs there too, and the failure scenario with 600 boards.
+for policy in random weighted load_aware round_robin power_of_two; do
+  for limit in 'kind = "sliding_window", window_s = 60, limit = 12' \
+    'kind = "token_bucket", limit = 2, refill_per_s = 0.1' \
+    'kind = "fixed_window", window_s = 60, limit = 12' 'kind = "concurrency", limit = 3' \
+    'kind = "none"'; do
+    compare scenarios/fleet.toml --set devices.0.count=1000 --set workload.rate_rps=250 \
+      --set duration_s=60 --set selection.kind=$policy --set "rate_limit={ $limit }"
+  done
+done
+for policy in random load_aware power_of_two; do
+  compare scenarios/failures.toml --set selection.kind=$policy --set devices.0.count=400 \
+    --set devices.1.count=200 --set workload.rate_rps=100 --set duration_s=1800
+done
 for s in scenarios/*.toml; do
   case $s in
     *fleet*) compare "$s" --set devices.0.count=50 --set workload.rate_rps=8.75 --set duration_s=300 ;;

@@ -24,6 +24,8 @@ mod routing;
 
 pub use routing::{OnDeviceFailure, RoutingFile, RoutingSpec};
 
+use std::sync::Arc;
+
 use crate::cloud::{CloudAnswer, CloudState};
 use crate::device::DeviceId;
 use crate::engine::{self, Classify, EventQueue, Model};
@@ -767,17 +769,25 @@ impl<'a, R: Recorder> World<'a, R> {
             stats.end.max(horizon)
         };
         let t = end.as_secs_f64();
+        // A group's board and model, shared by its devices' summaries.
+        let names: Vec<(Arc<str>, Arc<str>)> = self
+            .sc
+            .fleet
+            .iter()
+            .map(|g| (Arc::from(g.board()), Arc::from(g.model.as_str())))
+            .collect();
         let dev_stats: Vec<device::DeviceStats> =
             self.devices.iter_mut().map(|dev| dev.stats(end)).collect();
-        let devices = dev_stats
-            .iter()
-            .zip(self.sc.devices())
-            .map(|(s, (group, name))| {
+        // Sized first: a flat map gives no length, and growing a vector of 10,000 summaries by
+        // doubling copied them some ten times.
+        let mut devices = Vec::with_capacity(dev_stats.len());
+        devices.extend(dev_stats.iter().zip(self.sc.devices_with_group()).map(
+            |(s, (g, group, name))| {
                 let frac = |x: f64| if t > 0.0 { x / t } else { 0.0 };
                 DeviceSummary {
                     name,
-                    board: group.board().to_string(),
-                    model: group.model.clone(),
+                    board: Arc::clone(&names[g].0),
+                    model: Arc::clone(&names[g].1),
                     slots: group.slots,
                     served: s.completed,
                     output_tokens: s.output_tokens,
@@ -795,8 +805,8 @@ impl<'a, R: Recorder> World<'a, R> {
                     failures: group.outages.any().then_some(s.failures),
                     down_s: group.outages.any().then(|| s.down_us as f64 / 1e6),
                 }
-            })
-            .collect();
+            },
+        ));
         let device_faults = self.faults.as_ref().map(|f| {
             let failures = dev_stats.iter().map(|s| s.failures).sum();
             let down_us: u64 = dev_stats.iter().map(|s| s.down_us).sum();

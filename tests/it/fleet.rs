@@ -122,4 +122,11 @@ fn boards_are_named_by_group_and_number() {
         .collect();
     assert_eq!(edge.len(), 1, "{edge:?}");
     assert_eq!(edge[0], ("test board / qwen2.5-0.5b", 10_002));
+    // A group's rows share its board and model (one allocation per group, not per board:
+    // a fleet's end of run built and freed them 10,000 times); another group has its own.
+    let (first, last, solo) = (&s.devices[0], &s.devices[10_000], &s.devices[10_001]);
+    assert!(std::sync::Arc::ptr_eq(&first.board, &last.board));
+    assert!(std::sync::Arc::ptr_eq(&first.model, &last.model));
+    assert!(!std::sync::Arc::ptr_eq(&first.board, &solo.board));
+    assert_eq!((&*solo.board, &*solo.model), ("test board", "qwen2.5-0.5b"));
 }
