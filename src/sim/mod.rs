@@ -778,8 +778,8 @@ impl<'a, R: Recorder> World<'a, R> {
             .collect();
         let dev_stats: Vec<device::DeviceStats> =
             self.devices.iter_mut().map(|dev| dev.stats(end)).collect();
-        // Sized first: a flat map gives no length, and growing a vector of 10,000 summaries by
-        // doubling copied them some ten times.
+        // Sized first: a flat map gives no length, and a vector of 10,000 summaries grown by
+        // doubling was reallocated (and moved) fourteen times.
         let mut devices = Vec::with_capacity(dev_stats.len());
         devices.extend(dev_stats.iter().zip(self.sc.devices_with_group()).map(
             |(s, (g, group, name))| {
