@@ -352,14 +352,8 @@ impl Scenario {
 
     /// Every device in order: its group and its name.
     pub fn devices(&self) -> impl Iterator<Item = (&DeviceGroup, String)> + '_ {
-        self.devices_with_group().map(|(_, g, name)| (g, name))
-    }
-
-    /// [`Scenario::devices`] with each group's index in `fleet`.
-    pub fn devices_with_group(&self) -> impl Iterator<Item = (usize, &DeviceGroup, String)> + '_ {
         self.fleet
             .iter()
-            .enumerate()
-            .flat_map(|(i, g)| (0..g.count).map(move |k| (i, g, g.device_name(k))))
+            .flat_map(|g| (0..g.count).map(move |k| (g, g.device_name(k))))
     }
 }

@@ -769,25 +769,23 @@ impl<'a, R: Recorder> World<'a, R> {
             stats.end.max(horizon)
         };
         let t = end.as_secs_f64();
-        // A group's board and model, shared by its devices' summaries.
-        let names: Vec<(Arc<str>, Arc<str>)> = self
-            .sc
-            .fleet
-            .iter()
-            .map(|g| (Arc::from(g.board()), Arc::from(g.model.as_str())))
-            .collect();
+        // Each device's board and model: one allocation per group, shared by its devices.
+        let names = self.sc.fleet.iter().flat_map(|g| {
+            let shared: (Arc<str>, Arc<str>) = (g.board().into(), g.model.as_str().into());
+            std::iter::repeat_n(shared, g.count as usize)
+        });
         let dev_stats: Vec<device::DeviceStats> =
             self.devices.iter_mut().map(|dev| dev.stats(end)).collect();
         // Sized first: a flat map gives no length, and a vector of 10,000 summaries grown by
         // doubling was reallocated (and moved) fourteen times.
         let mut devices = Vec::with_capacity(dev_stats.len());
-        devices.extend(dev_stats.iter().zip(self.sc.devices_with_group()).map(
-            |(s, (g, group, name))| {
+        devices.extend(dev_stats.iter().zip(self.sc.devices()).zip(names).map(
+            |((s, (group, name)), (board, model))| {
                 let frac = |x: f64| if t > 0.0 { x / t } else { 0.0 };
                 DeviceSummary {
                     name,
-                    board: Arc::clone(&names[g].0),
-                    model: Arc::clone(&names[g].1),
+                    board,
+                    model,
                     slots: group.slots,
                     served: s.completed,
                     output_tokens: s.output_tokens,
