@@ -396,39 +396,34 @@ fn first_shared_name(groups: &[(&str, u32)]) -> Option<(usize, u32, usize)> {
     let mut larger: HashMap<&str, usize> = HashMap::new();
     let mut numbered: HashMap<&str, BTreeMap<u64, usize>> = HashMap::new();
     for (i, &(name, count)) in groups.iter().enumerate() {
-        let taken = match count {
-            0 => None, // no boards (refused before this check)
-            1 => single
-                .get(name)
-                .copied()
-                .or_else(|| {
+        match count {
+            0 => {} // no boards (refused before this check)
+            1 => {
+                let earlier = single.get(name).copied().or_else(|| {
                     let (p, k) = board_number(name)?;
                     larger
                         .get(p)
                         .copied()
                         .filter(|&j| k <= u64::from(groups[j].1))
-                })
-                .map(|j| (0, j)),
-            _ => match larger.get(name) {
-                Some(&j) => Some((0, j)),
-                None => numbered
-                    .get(name)
-                    .and_then(|ks| ks.range(1..=u64::from(count)).next())
-                    .map(|(&k, &j)| ((k - 1) as u32, j)),
-            },
-        };
-        if let Some((k, j)) = taken {
-            return Some((i, k, j));
-        }
-        match count {
-            0 => {}
-            1 => {
+                });
+                if let Some(j) = earlier {
+                    return Some((i, 0, j));
+                }
                 single.insert(name, i);
                 if let Some((p, k)) = board_number(name) {
                     numbered.entry(p).or_default().insert(k, i);
                 }
             }
             _ => {
+                if let Some(&j) = larger.get(name) {
+                    return Some((i, 0, j));
+                }
+                let first = numbered
+                    .get(name)
+                    .and_then(|ks| ks.range(1..=u64::from(count)).next());
+                if let Some((&k, &j)) = first {
+                    return Some((i, (k - 1) as u32, j));
+                }
                 larger.insert(name, i);
             }
         }

@@ -4,7 +4,9 @@
 /// Weights `w[0..n]` with O(log n) prefix search.
 #[derive(Clone, Debug)]
 pub struct Fenwick {
-    /// 1-based implicit tree: `tree[i]` holds the sum of `w` over `(i - lowbit(i), i]`.
+    /// 1-based implicit tree: `tree[i]` holds the sum of `w` over `(i - lowbit(i), i]`. Kept
+    /// for the tests only (`prefix`, and the branchy descent `find` is compared with); searches
+    /// read `nodes`.
     #[cfg(test)]
     tree: Vec<f64>,
     /// The nodes a search may visit, `tree[next]` at the search's `k`-th step, in the order of
