@@ -13,8 +13,12 @@
 # (scripts/fleet-scaling.sh). Mispredicted
 # branches (conditional and indirect) come from cachegrind's simple branch predictor (`--branch-sim=yes`): a
 # real CPU predicts better, but a branch on unpredictable data misses on both.
+# With MAX_RATIO=x it also checks that the instructions per request at the last size are at
+# most x times those at the first, for every binary and policy, and exits 1 if not: the work
+# per request must not grow with the fleet (issue 13; `.ci/run` checks 10 against 10,000
+# devices, every policy).
 # Usage: [POLICIES="random load_aware"] [SIZES="10 1000 10000"] [L2_BYTES=524288] \
-#          scripts/fleet-cachegrind.sh [REQUESTS] [LABEL=BINARY ...]
+#          [MAX_RATIO=1.5] scripts/fleet-cachegrind.sh [REQUESTS] [LABEL=BINARY ...]
 #   (default 100,000 requests and this tree's release binary without default features)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +59,30 @@ for n in ${SIZES:-10 1000 10000}; do
       read -r bi bd bl bb < "$tmp/big"
       read -r si sd sl sb < "$tmp/small"
       python3 -c "r = $requests - $small; print('| $label | $policy | $n | {:,.0f} | {:.1f} | {:.1f} | {:.1f} |'.format(($bi - $si) / r, ($bd - $sd) / r, ($bl - $sl) / r, ($bb - $sb) / r))"
+      echo "$label $policy $n $(( (bi - si) / (requests - small) ))" >> "$tmp/instructions"
     done
   done
 done
+
+# With MAX_RATIO: the work per request must not grow with the fleet beyond it (issue 13):
+# for each binary and policy, instructions per request at the last size over the first.
+if [[ -n "${MAX_RATIO:-}" ]]; then
+  python3 - "$tmp/instructions" "$MAX_RATIO" <<'PY'
+import sys
+rows = [line.split() for line in open(sys.argv[1])]
+limit = float(sys.argv[2])
+first, last, bad = {}, {}, []
+for label, policy, n, per_request in rows:
+    key = (label, policy)
+    first.setdefault(key, (int(n), int(per_request)))
+    last[key] = (int(n), int(per_request))
+for key, (n0, i0) in first.items():
+    n1, i1 = last[key]
+    ratio = i1 / i0
+    verdict = "ok" if ratio <= limit else f"more than {limit}x"
+    print(f"{key[0]} {key[1]}: {i0} instructions per request at {n0} devices, {i1} at {n1}: {ratio:.2f}x {verdict}")
+    if ratio > limit:
+        bad.append(key)
+sys.exit(1 if bad else 0)
+PY
+fi
