@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Requests per second against fleet size, for every selection policy: scenarios/fleet.toml at
 # 10, 100, 1,000 and 10,000 devices, or the SIZES given (Poisson at half the fleet's capacity),
-# the same number of requests at every size. Several binaries (e.g. two versions) run side by side, interleaved,
-# so that the machine's drift hits them alike. With REPS=k in the environment every point is
+# the same number of requests at every size. Several binaries (e.g. two versions) run side by
+# side, interleaved, so that the machine's drift hits them alike. With REPS=k in the environment every point is
 # run k times per binary, interleaved, and the fastest run is reported (a shared machine's
 # noise only ever slows a run down).
 # Usage: [REPS=k] [SIZES="10 1000 100000"] [POLICIES="random load_aware"] \
