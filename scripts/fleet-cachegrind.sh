@@ -58,8 +58,11 @@ for n in ${SIZES:-10 1000 10000}; do
       wait
       read -r bi bd bl bb < "$tmp/big"
       read -r si sd sl sb < "$tmp/small"
-      python3 -c "r = $requests - $small; print('| $label | $policy | $n | {:,.0f} | {:.1f} | {:.1f} | {:.1f} |'.format(($bi - $si) / r, ($bd - $sd) / r, ($bl - $sl) / r, ($bb - $sb) / r))"
-      echo "$label $policy $n $(( (bi - si) / (requests - small) ))" >> "$tmp/instructions"
+      python3 -c "
+r = $requests - $small
+i = ($bi - $si) / r
+print('| $label | $policy | $n | {:,.0f} | {:.1f} | {:.1f} | {:.1f} |'.format(i, ($bd - $sd) / r, ($bl - $sl) / r, ($bb - $sb) / r))
+print('$label $policy $n {:.0f}'.format(i), file=open('$tmp/instructions', 'a'))"
     done
   done
 done

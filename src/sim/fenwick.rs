@@ -30,8 +30,8 @@ impl Fenwick {
         } else {
             1 << (usize::BITS - 1 - n.leading_zeros())
         };
-        // Padded to `2 * top` entries, so that `find` reads every node it might visit without
-        // a bounds test (the padding is never taken: `find` checks the index).
+        // Padded to `2 * top` entries, so that every node a search might visit has an entry in
+        // `nodes` (the padding is never taken: `find` checks the index).
         let mut tree = vec![0.0; (n + 1).max(2 * top)];
         for (i, w) in weights.iter().enumerate() {
             let mut j = i + 1;
