@@ -1,5 +1,7 @@
 //! A Fenwick (binary indexed) tree of non-negative weights: prefix sums and "the first index
-//! whose prefix sum exceeds x" in O(log n), for weighted selection over thousands of devices.
+//! whose prefix sum exceeds x" in O(log n), for weighted selection over thousands of devices
+//! when some are excluded (tried for the request, or down; without exclusions the alias table
+//! of `super::alias` answers in O(1)).
 
 /// Weights `w[0..n]` with O(log n) prefix search.
 #[derive(Clone, Debug)]

@@ -4,6 +4,7 @@
 
 use rand::RngExt;
 
+use super::alias::Alias;
 use super::fenwick::Fenwick;
 use super::loads::Loads;
 use crate::device::DeviceId;
@@ -49,6 +50,8 @@ pub struct Gateway {
     rate_limit: RateLimitSpec,
     loads: Loads,
     weights: Option<Fenwick>,
+    /// The weights' alias table: a weighted draw when nothing is excluded.
+    alias: Option<Alias>,
     tried: Tried,
     /// Devices down (failed), sorted: never offered to the policy.
     down: Vec<u32>,
@@ -87,6 +90,7 @@ impl Gateway {
             rate_limit: sc.rate_limit,
             loads,
             weights: needs.weights.then(|| Fenwick::new(&weights)),
+            alias: needs.weights.then(|| Alias::new(&weights)).flatten(),
             tried: Tried::new(),
             down: Vec::new(),
             n: n as u32,
@@ -110,6 +114,7 @@ impl Gateway {
             loads: &self.loads,
             limiter: self.limiter.as_mut(),
             weights: self.weights.as_ref(),
+            alias: self.alias.as_ref(),
         };
         self.policy.select(&mut view, &mut self.rng)
     }
@@ -195,6 +200,7 @@ struct View<'a> {
     loads: &'a Loads,
     limiter: &'a mut dyn RateLimiter,
     weights: Option<&'a Fenwick>,
+    alias: Option<&'a Alias>,
 }
 
 impl View<'_> {
@@ -270,6 +276,13 @@ impl Fleet for View<'_> {
         if self.untried() == 0 {
             return None;
         }
+        // Nothing tried and nothing down (a request's first pick, in a healthy fleet): one
+        // entry of the alias table. Else the tree, which skips the excluded devices.
+        if self.tried.list.is_empty()
+            && let Some(a) = self.alias
+        {
+            return Some(DeviceId(a.pick(rng.random::<f64>()) as u32));
+        }
         let skipped: f64 = self.tried.list.iter().map(|&d| w.weight(d as usize)).sum();
         let total = w.total() - skipped;
         if total <= 0.0 {
@@ -310,10 +323,64 @@ mod tests {
             loads: &loads,
             limiter: lim,
             weights: None,
+            alias: None,
         };
         let got: Vec<_> = (0..5).map(|k| v.nth_untried(k).map(|d| d.0)).collect();
         assert_eq!(got, vec![Some(1), Some(2), Some(4), Some(5), None]);
         assert_eq!(v.untried(), 4);
         assert!(v.is_tried(DeviceId(3)) && !v.is_tried(DeviceId(4)));
+    }
+
+    /// A first pick in a healthy fleet is the alias table's, from the same uniform; with a
+    /// device excluded the tree picks among the others, in proportion to their weights.
+    #[test]
+    fn weighted_picks_from_the_table_then_the_tree() {
+        use rand::SeedableRng;
+        let w = [1.0, 0.0, 3.0, 2.0];
+        let (tree, table) = (Fenwick::new(&w), Alias::new(&w).unwrap());
+        let lim: &mut dyn RateLimiter = &mut crate::policy::rate_limit::Unlimited;
+        let loads = Loads::new(
+            vec![1; 4],
+            crate::time::SimDuration::ZERO,
+            false,
+            false,
+            false,
+        );
+        let mut t = Tried::new();
+        t.clear(&[]);
+        let mut rng = SimRng::seed_from_u64(5);
+        let mut shadow = rng.clone();
+        let mut v = View {
+            now: SimTime::ZERO,
+            n: 4,
+            tried: &t,
+            loads: &loads,
+            limiter: lim,
+            weights: Some(&tree),
+            alias: Some(&table),
+        };
+        let mut count = [0u32; 4];
+        for _ in 0..60_000 {
+            let d = v.weighted(&mut rng).unwrap().0 as usize;
+            assert_eq!(d, table.pick(shadow.random::<f64>()));
+            count[d] += 1;
+        }
+        for (d, want) in [(0, 1.0 / 6.0), (1, 0.0), (2, 0.5), (3, 1.0 / 3.0)] {
+            let share = f64::from(count[d]) / 60_000.0;
+            assert!(
+                (share - want).abs() < 0.01,
+                "device {d}: {share:.4} against {want:.4}"
+            );
+        }
+        let mut t2 = Tried::new();
+        t2.clear(&[2]);
+        v.tried = &t2;
+        let mut count = [0u32; 4];
+        for _ in 0..30_000 {
+            count[v.weighted(&mut rng).unwrap().0 as usize] += 1;
+        }
+        assert_eq!((count[1], count[2]), (0, 0), "{count:?}");
+        let share = f64::from(count[0]) / 30_000.0;
+        assert!((share - 1.0 / 3.0).abs() < 0.01, "{count:?}");
     }
 }

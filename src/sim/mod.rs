@@ -15,6 +15,7 @@
 //! The [`World`] owns the gateway (routing, the limiter, the policy) and the request arena;
 //! each device's slot / prefill / decode lifecycle is in [`device`], behind its own API.
 
+mod alias;
 pub mod device;
 pub mod faults;
 mod fenwick;

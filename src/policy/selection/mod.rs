@@ -149,14 +149,14 @@ pub struct Needs {
     pub loads: bool,
     /// Devices ordered by load ([`Fleet::least_loaded`]; implies `loads`).
     pub least_loaded: bool,
-    /// Prefix sums of the weights ([`Fleet::weighted`]).
+    /// The weights' alias table and prefix sums ([`Fleet::weighted`]).
     pub weights: bool,
 }
 
 /// What a selection policy sees of the fleet for one decision: the devices not yet tried for
 /// the current request and their loads. Every query costs O(1), except `nth_untried` (O(number
-/// tried)) and `least_loaded` / `weighted` (O(log n)), so a decision costs the same with ten
-/// devices or ten thousand.
+/// tried)), `least_loaded` (O(log n)) and `weighted` once devices are excluded (O(log n)), so
+/// a decision costs the same with ten devices or ten thousand.
 pub trait Fleet {
     /// Devices in the fleet.
     fn len(&self) -> u32;
