@@ -3,12 +3,13 @@
 # byte for byte. For a change meant to keep outputs (a refactor, a faster data structure),
 # run it against the binary before the change. The grid covers what the shipped scenarios do
 # not: serial and parallel prefill, a context slope, 1 to 128 slots near saturation (where
-# batches open while dozens of streams decode), the failure scenario under two policies, the
-# bursty fleet of unequal boards under every policy and every shipped scenario. Prints each
-# run that differs; exits 1 if any does. With TABLES=1 every run also writes its output
-# folder (`--out ... --csv`: the request, device, time-series and gateway tables, the
-# summary, the resolved scenario), and each file must be identical too
-# (Parquet files are compared as well; a binary without the `parquet` feature writes none).
+# batches open while dozens of streams decode), the failure scenario under two policies and
+# with a fifth of 1,000 boards down under every policy, the bursty fleet of unequal boards
+# under every policy and every shipped scenario. Prints each run that differs; exits 1 if
+# any does. With TABLES=1 every run also writes its output folder (`--out ... --csv`: the
+# request, device, time-series and gateway tables, the summary, the resolved scenario), and
+# each file must be identical too (Parquet files are compared as well; a binary without the
+# `parquet` feature writes none).
 # Usage: [TABLES=1] scripts/differential.sh BINARY_BEFORE BINARY_AFTER
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -87,6 +88,13 @@ done
 for policy in random load_aware power_of_two; do
   compare scenarios/failures.toml --set selection.kind=$policy --set devices.0.count=400 \
     --set devices.1.count=200 --set workload.rate_rps=100 --set duration_s=1800
+done
+# A fifth of a fleet down at any time (boards failing every minute or so): the picks among
+# the devices up, under every policy.
+for policy in random weighted load_aware round_robin power_of_two; do
+  compare scenarios/failures.toml --set devices.0.count=1000 --set workload.rate_rps=250 \
+    --set duration_s=400 --set selection.kind=$policy \
+    --set 'devices.0.random_outages={ mtbf_s = 60, mttr_s = 15, sigma = 1.0 }'
 done
 # A fleet of unequal boards under every other policy (weighted selection's picks depend on
 # the weights only where they differ).

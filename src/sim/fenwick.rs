@@ -6,10 +6,9 @@
 /// Weights `w[0..n]` with O(log n) prefix search.
 #[derive(Clone, Debug)]
 pub struct Fenwick {
-    /// 1-based implicit tree: `tree[i]` holds the sum of `w` over `(i - lowbit(i), i]`. Kept
-    /// for the tests only (`prefix`, and the branchy descent `find` is compared with); searches
-    /// read `nodes`.
-    #[cfg(test)]
+    /// 1-based implicit tree: `tree[i]` holds the sum of the live weights over
+    /// `(i - lowbit(i), i]`. Searches read `nodes`; this is what [`Fenwick::exclude`] updates
+    /// (and copies into `nodes`), and what the tests' branchy descent reads.
     tree: Vec<f64>,
     /// The nodes a search may visit, `tree[next]` at the search's `k`-th step, in the order of
     /// the steps' outcomes (breadth first: node `b`'s steps are at `2b` if not taken, `2b + 1`
@@ -19,6 +18,9 @@ pub struct Fenwick {
     /// read three steps on lie far apart ([`Fenwick::find`]).
     nodes: Vec<Line>,
     weights: Vec<f64>,
+    /// Which weights are taken out ([`Fenwick::exclude`]), and how many.
+    excluded: Vec<bool>,
+    n_excluded: usize,
     total: f64,
     top: usize,
 }
@@ -56,10 +58,11 @@ impl Fenwick {
             step >>= 1;
         }
         Fenwick {
-            #[cfg(test)]
             tree,
             nodes,
             weights: weights.to_vec(),
+            excluded: vec![false; n],
+            n_excluded: 0,
             total: weights.iter().sum(),
             top,
         }
@@ -73,6 +76,52 @@ impl Fenwick {
     /// The sum of all weights (in index order).
     pub fn total(&self) -> f64 {
         self.total
+    }
+
+    /// Whether any weight is taken out.
+    pub fn any_excluded(&self) -> bool {
+        self.n_excluded > 0
+    }
+
+    /// Takes weight `i` out of the tree (`excluded`: its searches and sums count 0 for it) or
+    /// puts it back, in O(log n).
+    pub fn exclude(&mut self, i: usize, excluded: bool) {
+        if self.excluded[i] == excluded {
+            return;
+        }
+        self.excluded[i] = excluded;
+        if excluded {
+            self.n_excluded += 1;
+        } else {
+            self.n_excluded -= 1;
+        }
+        let delta = if excluded {
+            -self.weights[i]
+        } else {
+            self.weights[i]
+        };
+        let n = self.weights.len();
+        let mut j = i + 1;
+        while j <= n {
+            self.tree[j] += delta;
+            // Node `j` is the search's node `b` at the step of `lowbit(j)` (see `new`).
+            let step = j & j.wrapping_neg();
+            let first = self.top / step;
+            let b = first + (j / step - 1) / 2;
+            self.nodes[b / 8].0[b % 8] = self.tree[j];
+            j += step;
+        }
+    }
+
+    /// The sum of the live weights (those not taken out), from the tree, in O(log n).
+    pub fn live_total(&self) -> f64 {
+        let mut j = self.weights.len();
+        let mut s = 0.0;
+        while j > 0 {
+            s += self.tree[j];
+            j &= j - 1;
+        }
+        s
     }
 
     /// Σ w\[0..=i\].
@@ -207,6 +256,35 @@ mod tests {
             xs.extend((0..2000).map(|_| r.random::<f64>() * f.total()));
             for x in xs {
                 assert_eq!(f.find(x), find_branchy(&f, x), "n {n} x {x}");
+            }
+        }
+    }
+
+    /// Weights taken out and put back: the search (which reads `nodes`) is still the branchy
+    /// descent (which reads `tree`), and both are a scan of the live weights.
+    #[test]
+    fn excluded_weights_count_nothing() {
+        let mut r = rand_pcg::Pcg64Mcg::seed_from_u64(17);
+        for n in [1usize, 2, 3, 7, 8, 9, 100, 1000] {
+            let w: Vec<f64> = (0..n)
+                .map(|_| f64::from(r.random_range(1..50u32)))
+                .collect();
+            let mut f = Fenwick::new(&w);
+            let mut out = vec![false; n];
+            for _ in 0..100 {
+                let i = r.random_range(0..n);
+                let x = r.random_bool(0.5);
+                f.exclude(i, x);
+                out[i] = x;
+                assert_eq!(f.any_excluded(), out.contains(&true));
+                let live: Vec<f64> = (0..n).map(|i| if out[i] { 0.0 } else { w[i] }).collect();
+                let total: f64 = live.iter().sum();
+                assert_eq!(f.live_total(), total);
+                for _ in 0..20 {
+                    let x = r.random::<f64>() * total;
+                    assert_eq!(f.find(x), find_branchy(&f, x), "n {n} x {x}");
+                    assert_eq!(f.find(x), scan(&live, x, &[]), "n {n} x {x}");
+                }
             }
         }
     }

@@ -5,6 +5,7 @@
 use rand::RngExt;
 
 use super::alias::Alias;
+use super::downset::DownSet;
 use super::fenwick::Fenwick;
 use super::loads::Loads;
 use crate::device::DeviceId;
@@ -14,9 +15,10 @@ use crate::rng::SimRng;
 use crate::scenario::Scenario;
 use crate::time::SimTime;
 
-/// The devices tried for the current request (and those down), sorted. Membership is a
-/// binary search of this short list: a stamp per device would answer in O(1), but at fleet
-/// scale reading a device's stamp misses the cache once per request (docs/performance.md).
+/// The devices tried for the current request, sorted (devices down are apart, in a
+/// [`DownSet`]). Membership is a binary search of this short list: a stamp per device would
+/// answer in O(1), but at fleet scale reading a device's stamp misses the cache once per
+/// request (docs/performance.md).
 struct Tried {
     list: Vec<u32>,
 }
@@ -25,11 +27,10 @@ impl Tried {
     fn new() -> Tried {
         Tried { list: Vec::new() }
     }
-    /// Starts a new request with `down` (sorted) counted as tried.
+    /// Starts a new request: nothing tried.
     #[inline]
-    fn clear(&mut self, down: &[u32]) {
+    fn clear(&mut self) {
         self.list.clear();
-        self.list.extend_from_slice(down);
     }
     #[inline]
     fn contains(&self, d: u32) -> bool {
@@ -53,8 +54,8 @@ pub struct Gateway {
     /// The weights' alias table: a weighted draw when nothing is excluded.
     alias: Option<Alias>,
     tried: Tried,
-    /// Devices down (failed), sorted: never offered to the policy.
-    down: Vec<u32>,
+    /// Devices down (failed): never offered to the policy.
+    down: DownSet,
     n: u32,
 }
 
@@ -92,16 +93,16 @@ impl Gateway {
             weights: needs.weights.then(|| Fenwick::new(&weights)),
             alias: needs.weights.then(|| Alias::new(&weights)).flatten(),
             tried: Tried::new(),
-            down: Vec::new(),
+            down: DownSet::new(n as u32),
             n: n as u32,
         }
     }
 
-    /// Starts routing a request at `now`: nothing tried yet (devices that are down count as
-    /// tried), loads brought up to date.
+    /// Starts routing a request at `now`: nothing tried yet (devices that are down are out as
+    /// well), loads brought up to date.
     #[inline(always)]
     pub fn begin(&mut self, now: SimTime) {
-        self.tried.clear(&self.down);
+        self.tried.clear();
         self.loads.sync(now, self.limiter.as_mut());
     }
 
@@ -111,6 +112,7 @@ impl Gateway {
             now,
             n: self.n,
             tried: &self.tried,
+            down: &self.down,
             loads: &self.loads,
             limiter: self.limiter.as_mut(),
             weights: self.weights.as_ref(),
@@ -123,7 +125,7 @@ impl Gateway {
     /// pass: tried, or known to be down).
     #[inline(always)]
     pub fn tried(&mut self, d: DeviceId) {
-        if self.tried.contains(d.0) {
+        if self.down.contains(d.0) || self.tried.contains(d.0) {
             return;
         }
         self.tried.insert(d.0);
@@ -159,20 +161,15 @@ impl Gateway {
 
     /// Whether the gateway holds `d` as down.
     pub fn is_down(&self, d: DeviceId) -> bool {
-        self.down.binary_search(&d.0).is_ok()
+        self.down.contains(d.0)
     }
 
     /// The gateway learns at `now` that `d` is down (`down`) or up again, and from then on
     /// offers only devices it holds as up.
     pub fn set_down(&mut self, now: SimTime, d: DeviceId, down: bool) {
-        let at = self.down.partition_point(|&x| x < d.0);
-        let present = self.down.get(at) == Some(&d.0);
-        match (down, present) {
-            (true, false) => self.down.insert(at, d.0),
-            (false, true) => {
-                self.down.remove(at);
-            }
-            _ => {}
+        self.down.set(d.0, down);
+        if let Some(w) = &mut self.weights {
+            w.exclude(d.index(), down);
         }
         self.loads.set_down(now, d.0, down, self.limiter.as_mut());
     }
@@ -197,6 +194,7 @@ struct View<'a> {
     now: SimTime,
     n: u32,
     tried: &'a Tried,
+    down: &'a DownSet,
     loads: &'a Loads,
     limiter: &'a mut dyn RateLimiter,
     weights: Option<&'a Fenwick>,
@@ -207,10 +205,9 @@ impl View<'_> {
     /// The last untried device (the fallback of a weighted draw that rounding pushed past
     /// the end).
     fn last_untried(&self) -> Option<DeviceId> {
-        (0..self.n)
-            .rev()
-            .find(|&d| !self.tried.contains(d))
-            .map(DeviceId)
+        self.untried()
+            .checked_sub(1)
+            .and_then(|k| self.nth_untried(k))
     }
 }
 
@@ -221,13 +218,17 @@ impl View<'_> {
         if self.n > 64 {
             return;
         }
-        let min = (0..self.n)
-            .filter(|&d| !self.tried.contains(d))
-            .map(|d| self.load(DeviceId(d)))
+        let untried: Vec<DeviceId> = (0..self.n)
+            .map(DeviceId)
+            .filter(|&d| !self.is_tried(d))
+            .collect();
+        let min = untried
+            .into_iter()
+            .map(|d| self.load(d))
             .fold(f64::INFINITY, f64::min);
         let got = self.load(pick);
         debug_assert!(
-            !self.tried.contains(pick.0) && (got - min).abs() <= 1e-9 * min.max(1.0),
+            !self.is_tried(pick) && (got - min).abs() <= 1e-9 * min.max(1.0),
             "least-loaded index picked device {pick} at load {got}, the least is {min}"
         );
     }
@@ -238,22 +239,35 @@ impl Fleet for View<'_> {
         self.n
     }
     fn untried(&self) -> u32 {
-        self.n - self.tried.list.len() as u32
+        self.n - self.down.len() - self.tried.list.len() as u32
     }
     fn is_tried(&self, d: DeviceId) -> bool {
-        self.tried.contains(d.0)
+        self.down.contains(d.0) || self.tried.contains(d.0)
     }
     fn nth_untried(&self, k: u32) -> Option<DeviceId> {
-        // The k-th integer not in the sorted tried list.
+        // The k-th device up not in the sorted tried list (all up): among the devices up,
+        // the k-th rank not taken by a tried one, each tried device's rank being the number
+        // up before it.
+        if self.down.len() == 0 {
+            let mut r = k;
+            for &t in &self.tried.list {
+                if t <= r {
+                    r += 1;
+                } else {
+                    break;
+                }
+            }
+            return (r < self.n).then_some(DeviceId(r));
+        }
         let mut r = k;
         for &t in &self.tried.list {
-            if t <= r {
+            if self.down.up_before(t) <= r {
                 r += 1;
             } else {
                 break;
             }
         }
-        (r < self.n).then_some(DeviceId(r))
+        self.down.nth_up(r).map(DeviceId)
     }
     fn load(&mut self, d: DeviceId) -> f64 {
         self.loads.load(self.now, d.0, self.limiter)
@@ -279,12 +293,20 @@ impl Fleet for View<'_> {
         // Nothing tried and nothing down (a request's first pick, in a healthy fleet): one
         // entry of the alias table. Else the tree, which skips the excluded devices.
         if self.tried.list.is_empty()
+            && self.down.len() == 0
             && let Some(a) = self.alias
         {
             return Some(DeviceId(a.pick(rng.random::<f64>()) as u32));
         }
+        // Devices down weigh nothing in the tree ([`Gateway::set_down`]); the search skips the
+        // few tried for this request.
         let skipped: f64 = self.tried.list.iter().map(|&d| w.weight(d as usize)).sum();
-        let total = w.total() - skipped;
+        let live = if w.any_excluded() {
+            w.live_total()
+        } else {
+            w.total()
+        };
+        let total = live - skipped;
         if total <= 0.0 {
             let left = self.untried() as usize;
             return self.nth_untried(rng.random_range(0..left) as u32);
@@ -306,8 +328,10 @@ mod tests {
     #[test]
     fn nth_untried_skips_the_tried() {
         let mut t = Tried::new();
-        t.clear(&[3]);
+        t.clear();
         t.insert(0);
+        let mut down = DownSet::new(6);
+        down.set(3, true);
         let lim: &mut dyn RateLimiter = &mut crate::policy::rate_limit::Unlimited;
         let loads = Loads::new(
             vec![1; 6],
@@ -320,6 +344,7 @@ mod tests {
             now: SimTime::ZERO,
             n: 6,
             tried: &t,
+            down: &down,
             loads: &loads,
             limiter: lim,
             weights: None,
@@ -329,6 +354,59 @@ mod tests {
         assert_eq!(got, vec![Some(1), Some(2), Some(4), Some(5), None]);
         assert_eq!(v.untried(), 4);
         assert!(v.is_tried(DeviceId(3)) && !v.is_tried(DeviceId(4)));
+    }
+
+    /// With devices down and tried, the view answers as a scan of the devices would.
+    #[test]
+    fn untried_devices_with_many_down_are_a_scan_of_the_fleet() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(8);
+        let lim: &mut dyn RateLimiter = &mut crate::policy::rate_limit::Unlimited;
+        for n in [1u32, 2, 5, 64, 300] {
+            let loads = Loads::new(
+                vec![1; n as usize],
+                crate::time::SimDuration::ZERO,
+                false,
+                false,
+                false,
+            );
+            let mut down = DownSet::new(n);
+            for _ in 0..40 {
+                for _ in 0..rng.random_range(0..=n.min(8)) {
+                    let d = rng.random_range(0..n);
+                    down.set(d, rng.random_bool(0.7));
+                }
+                let mut t = Tried::new();
+                t.clear();
+                for _ in 0..rng.random_range(0..4) {
+                    let d = rng.random_range(0..n);
+                    if !down.contains(d) && !t.contains(d) {
+                        t.insert(d);
+                    }
+                }
+                let v = View {
+                    now: SimTime::ZERO,
+                    n,
+                    tried: &t,
+                    down: &down,
+                    loads: &loads,
+                    limiter: &mut *lim,
+                    weights: None,
+                    alias: None,
+                };
+                let want: Vec<u32> = (0..n)
+                    .filter(|&d| !down.contains(d) && !t.contains(d))
+                    .collect();
+                assert_eq!(v.untried() as usize, want.len());
+                for d in 0..n {
+                    assert_eq!(v.is_tried(DeviceId(d)), !want.contains(&d));
+                }
+                for k in 0..=want.len() as u32 {
+                    assert_eq!(v.nth_untried(k).map(|d| d.0), want.get(k as usize).copied());
+                }
+                assert_eq!(v.last_untried().map(|d| d.0), want.last().copied());
+            }
+        }
     }
 
     /// A first pick in a healthy fleet is the alias table's, from the same uniform; with a
@@ -347,13 +425,15 @@ mod tests {
             false,
         );
         let mut t = Tried::new();
-        t.clear(&[]);
+        t.clear();
+        let none_down = DownSet::new(4);
         let mut rng = SimRng::seed_from_u64(5);
         let mut shadow = rng.clone();
         let mut v = View {
             now: SimTime::ZERO,
             n: 4,
             tried: &t,
+            down: &none_down,
             loads: &loads,
             limiter: lim,
             weights: Some(&tree),
@@ -373,7 +453,8 @@ mod tests {
             );
         }
         let mut t2 = Tried::new();
-        t2.clear(&[2]);
+        t2.clear();
+        t2.insert(2);
         v.tried = &t2;
         let mut count = [0u32; 4];
         for _ in 0..30_000 {

@@ -17,6 +17,7 @@
 
 mod alias;
 pub mod device;
+mod downset;
 pub mod faults;
 mod fenwick;
 mod gateway;
