@@ -42,10 +42,10 @@ impl DownSet {
         self.count
     }
 
-    /// Whether `d` is down.
+    /// Whether `d` is down (without reading the bits while none is).
     #[inline(always)]
     pub fn contains(&self, d: u32) -> bool {
-        self.bits[d as usize / 64] >> (d % 64) & 1 == 1
+        self.count > 0 && self.bits[d as usize / 64] >> (d % 64) & 1 == 1
     }
 
     /// Marks `d` down (`down`) or up; nothing changes if it already is.
