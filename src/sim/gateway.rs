@@ -269,6 +269,17 @@ impl Fleet for View<'_> {
         }
         self.down.nth_up(r).map(DeviceId)
     }
+    fn next_untried(&self, from: u32) -> Option<DeviceId> {
+        // The untried devices before `from`: those up before it, less the tried ones (all up).
+        let up_before = if self.down.len() == 0 {
+            from.min(self.n)
+        } else {
+            self.down.up_before(from.min(self.n))
+        };
+        let before = up_before - self.tried.list.partition_point(|&t| t < from) as u32;
+        let k = if before < self.untried() { before } else { 0 };
+        self.nth_untried(k)
+    }
     fn load(&mut self, d: DeviceId) -> f64 {
         self.loads.load(self.now, d.0, self.limiter)
     }
@@ -407,6 +418,14 @@ mod tests {
                     assert_eq!(v.nth_untried(k).map(|d| d.0), want.get(k as usize).copied());
                 }
                 assert_eq!(v.last_untried().map(|d| d.0), want.last().copied());
+                for from in 0..n {
+                    let next = want.iter().find(|&&d| d >= from).or(want.first());
+                    assert_eq!(
+                        v.next_untried(from).map(|d| d.0),
+                        next.copied(),
+                        "from {from}"
+                    );
+                }
             }
         }
     }

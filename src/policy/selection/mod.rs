@@ -170,6 +170,16 @@ pub trait Fleet {
     fn is_tried(&self, d: DeviceId) -> bool;
     /// The `k`-th untried device in fleet order (0-based); `None` if `k >= untried()`.
     fn nth_untried(&self, k: u32) -> Option<DeviceId>;
+    /// The first untried device at index `from` or after, else the first untried one (fleet
+    /// order, from `from` round to the start); `None` if none is untried. The default scans;
+    /// the simulator's view answers in O(tried · log n) however many devices are down.
+    fn next_untried(&self, from: u32) -> Option<DeviceId> {
+        let n = self.len();
+        (0..n)
+            .map(|k| ((u64::from(from) + u64::from(k)) % u64::from(n)) as u32)
+            .find(|&i| !self.is_tried(DeviceId(i)))
+            .map(DeviceId)
+    }
     /// The load of `d` as the gateway sees it: max(occupancy, limit usage) (docs/model.md;
     /// needs [`Needs::loads`]).
     fn load(&mut self, d: DeviceId) -> f64;

@@ -13,12 +13,9 @@ pub struct RoundRobin {
 
 impl SelectionPolicy for RoundRobin {
     fn select(&mut self, fleet: &mut dyn Fleet, _: &mut SimRng) -> Option<DeviceId> {
-        let n = fleet.len();
-        let pick = (0..n)
-            .map(|k| (self.next + k) % n)
-            .find(|i| !fleet.is_tried(DeviceId(*i)))?;
-        self.next = (pick + 1) % n;
-        Some(DeviceId(pick))
+        let pick = fleet.next_untried(self.next)?;
+        self.next = (pick.0 + 1) % fleet.len();
+        Some(pick)
     }
 }
 
