@@ -338,6 +338,18 @@ impl Fleet for View<'_> {
 mod tests {
     use super::*;
 
+    /// Exact loads of `n` one-slot devices, no limit usage and no index: what the views of
+    /// these tests need besides the devices tried and down.
+    fn plain_loads(n: usize) -> Loads {
+        Loads::new(
+            vec![1; n],
+            crate::time::SimDuration::ZERO,
+            false,
+            false,
+            false,
+        )
+    }
+
     #[test]
     fn nth_untried_skips_the_tried() {
         let mut t = Tried::new();
@@ -346,13 +358,7 @@ mod tests {
         let mut down = DownSet::new(6);
         down.set(3, true);
         let lim: &mut dyn RateLimiter = &mut crate::policy::rate_limit::Unlimited;
-        let loads = Loads::new(
-            vec![1; 6],
-            crate::time::SimDuration::ZERO,
-            false,
-            false,
-            false,
-        );
+        let loads = plain_loads(6);
         let v = View {
             now: SimTime::ZERO,
             n: 6,
@@ -376,13 +382,7 @@ mod tests {
         let mut rng = rand_pcg::Pcg64::seed_from_u64(8);
         let lim: &mut dyn RateLimiter = &mut crate::policy::rate_limit::Unlimited;
         for n in [1u32, 2, 5, 64, 300] {
-            let loads = Loads::new(
-                vec![1; n as usize],
-                crate::time::SimDuration::ZERO,
-                false,
-                false,
-                false,
-            );
+            let loads = plain_loads(n as usize);
             let mut down = DownSet::new(n);
             for _ in 0..40 {
                 for _ in 0..rng.random_range(0..=n.min(8)) {
@@ -448,13 +448,7 @@ mod tests {
             tree.exclude(d as usize, x);
         }
         let lim: &mut dyn RateLimiter = &mut crate::policy::rate_limit::Unlimited;
-        let loads = Loads::new(
-            vec![1; n as usize],
-            crate::time::SimDuration::ZERO,
-            false,
-            false,
-            false,
-        );
+        let loads = plain_loads(n as usize);
         let mut t = Tried::new();
         t.clear();
         let tried = (0..n).find(|&d| !down.contains(d)).unwrap();
@@ -500,13 +494,7 @@ mod tests {
         let w = [1.0, 0.0, 3.0, 2.0];
         let (tree, table) = (Fenwick::new(&w), Alias::new(&w).unwrap());
         let lim: &mut dyn RateLimiter = &mut crate::policy::rate_limit::Unlimited;
-        let loads = Loads::new(
-            vec![1; 4],
-            crate::time::SimDuration::ZERO,
-            false,
-            false,
-            false,
-        );
+        let loads = plain_loads(4);
         let mut t = Tried::new();
         t.clear();
         let none_down = DownSet::new(4);
