@@ -4,20 +4,21 @@
 # `valgrind --tool=cachegrind`. Unlike wall-clock time, these counts do not move with a shared
 # machine's noise, so two binaries can be compared from one run each. The cost per request is
 # marginal: a run of REQUESTS requests minus a run of 2,000 (loading, start-up and output
-# cancel out). Simulated caches: 32 KiB L1 data, 512 KiB last level (the L2 of the
-# development machine when the tables of docs/performance.md were counted; `L2_BYTES` sets
-# another size, e.g. 1048576 for the 1 MiB L2 it had on 2026-12-02), 64-byte lines. An array
-# that fits the real L2 but not the simulated one (or the reverse) is judged wrongly: check
-# a layout change in CPU time too (scripts/paired-cpu-time.py). Prefetch instructions are
-# not simulated: a prefetch hint's gain shows only in wall-clock time
-# (scripts/fleet-scaling.sh). Mispredicted
-# branches (conditional and indirect) come from cachegrind's simple branch predictor (`--branch-sim=yes`): a
-# real CPU predicts better, but a branch on unpredictable data misses on both.
+# cancel out). Simulated caches: 32 KiB L1 data, and as last level this machine's L2 (read
+# from /sys/devices/system/cpu/cpu0/cache/index2; 512 KiB where it cannot be read, the L2 of
+# the development machine when the first tables of docs/performance.md were counted, and the
+# default until 2026-12-05), 64-byte lines; `L2_BYTES` sets another size (tables give it).
+# An array that fits the real L2 but not the simulated one (or the reverse) is judged
+# wrongly: check a layout change in CPU time too (scripts/paired-cpu-time.py). Prefetch
+# instructions are not simulated: a prefetch hint's gain shows only in wall-clock time
+# (scripts/fleet-scaling.sh). Mispredicted branches (conditional and indirect) come from
+# cachegrind's simple branch predictor (`--branch-sim=yes`): a real CPU predicts better, but
+# a branch on unpredictable data misses on both.
 # With MAX_RATIO=x it also checks that the instructions per request at the last size are at
 # most x times those at the first, for every binary and policy, and exits 1 if not: the work
 # per request must not grow with the fleet (issue 13; `.ci/run` checks 10 against 10,000
 # devices, every policy).
-# Usage: [POLICIES="random load_aware"] [SIZES="10 1000 10000"] [L2_BYTES=524288] \
+# Usage: [POLICIES="random load_aware"] [SIZES="10 1000 10000"] [L2_BYTES=1048576] \
 #          [MAX_RATIO=1.5] scripts/fleet-cachegrind.sh [REQUESTS] [LABEL=BINARY ...]
 #   (default 100,000 requests and this tree's release binary without default features)
 set -euo pipefail
@@ -30,6 +31,18 @@ if [[ $# -eq 0 ]]; then
   set -- "this=${CARGO_TARGET_DIR:-target}/release/edgesim"
 fi
 small=2000
+# The simulated L2: L2_BYTES, else this machine's (sysfs says e.g. "1024K"), else 512 KiB.
+l2_bytes() {
+  local dir=/sys/devices/system/cpu/cpu0/cache/index2 size
+  if [[ "$(cat "$dir/level" 2> /dev/null)" == 2 ]] && size=$(cat "$dir/size" 2> /dev/null) &&
+    [[ $size =~ ^([0-9]+)K$ ]]; then
+    echo $((BASH_REMATCH[1] * 1024))
+  else
+    echo 524288
+  fi
+}
+L2_BYTES=${L2_BYTES:-$(l2_bytes)}
+echo "simulated L2: $L2_BYTES bytes" >&2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -38,7 +51,7 @@ count() {
   local rate duration
   rate=$(python3 -c "print(0.175 * $2)")
   duration=$(python3 -c "print($4 / (0.175 * $2))")
-  valgrind --tool=cachegrind --cache-sim=yes --branch-sim=yes --D1=32768,8,64 --LL="${L2_BYTES:-524288}",8,64 \
+  valgrind --tool=cachegrind --cache-sim=yes --branch-sim=yes --D1=32768,8,64 --LL="$L2_BYTES",8,64 \
     --cachegrind-out-file=/dev/null "$1" run scenarios/fleet.toml --no-out --json \
     --set devices.0.count="$2" --set workload.rate_rps="$rate" --set duration_s="$duration" \
     --set selection.kind="$3" 2>&1 > /dev/null |
