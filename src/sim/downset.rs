@@ -70,9 +70,12 @@ impl DownSet {
         }
     }
 
-    /// How many of the devices `0..d` are up.
+    /// How many of the devices `0..d` are up (`d` at most `n`).
     #[inline]
     pub fn up_before(&self, d: u32) -> u32 {
+        if self.count == 0 {
+            return d;
+        }
         let (mut i, mut s) = (d as usize, 0);
         while i > 0 {
             s += self.tree[i];
@@ -84,6 +87,9 @@ impl DownSet {
     /// The `k`-th device up (0-based, in index order), if there are more than `k`.
     #[inline]
     pub fn nth_up(&self, k: u32) -> Option<u32> {
+        if self.count == 0 {
+            return (k < self.n).then_some(k);
+        }
         // The longest prefix of positions with at most k devices up: the next one is it.
         let (mut pos, mut rest, mut step) = (0usize, k, self.top as usize);
         while step > 0 {

@@ -79,11 +79,13 @@ impl Fenwick {
     }
 
     /// The sum of all weights (in index order).
+    #[cfg(test)]
     pub fn total(&self) -> f64 {
         self.total
     }
 
     /// Whether any weight is taken out.
+    #[cfg(test)]
     pub fn any_excluded(&self) -> bool {
         self.n_excluded > 0
     }
@@ -123,8 +125,12 @@ impl Fenwick {
         }
     }
 
-    /// The sum of the live weights (those not taken out), from the tree, in O(log n).
+    /// The sum of the live weights (those not taken out): with none out, the sum of all in
+    /// index order; else from the tree, in O(log n).
     pub fn live_total(&self) -> f64 {
+        if self.n_excluded == 0 {
+            return self.total;
+        }
         let mut j = self.weights.len();
         let mut s = 0.0;
         while j > 0 {

@@ -247,18 +247,7 @@ impl Fleet for View<'_> {
     fn nth_untried(&self, k: u32) -> Option<DeviceId> {
         // The k-th device up not in the sorted tried list (all up): among the devices up,
         // the k-th rank not taken by a tried one, each tried device's rank being the number
-        // up before it.
-        if self.down.len() == 0 {
-            let mut r = k;
-            for &t in &self.tried.list {
-                if t <= r {
-                    r += 1;
-                } else {
-                    break;
-                }
-            }
-            return (r < self.n).then_some(DeviceId(r));
-        }
+        // up before it (with none down, its index).
         let mut r = k;
         for &t in &self.tried.list {
             if self.down.up_before(t) <= r {
@@ -271,12 +260,8 @@ impl Fleet for View<'_> {
     }
     fn next_untried(&self, from: u32) -> Option<DeviceId> {
         // The untried devices before `from`: those up before it, less the tried ones (all up).
-        let up_before = if self.down.len() == 0 {
-            from.min(self.n)
-        } else {
-            self.down.up_before(from.min(self.n))
-        };
-        let before = up_before - self.tried.list.partition_point(|&t| t < from) as u32;
+        let before = self.down.up_before(from.min(self.n))
+            - self.tried.list.partition_point(|&t| t < from) as u32;
         let k = if before < self.untried() { before } else { 0 };
         self.nth_untried(k)
     }
@@ -312,12 +297,7 @@ impl Fleet for View<'_> {
         // Devices down weigh nothing in the tree ([`Gateway::set_down`]); the search skips the
         // few tried for this request.
         let skipped: f64 = self.tried.list.iter().map(|&d| w.weight(d as usize)).sum();
-        let live = if w.any_excluded() {
-            w.live_total()
-        } else {
-            w.total()
-        };
-        let total = live - skipped;
+        let total = w.live_total() - skipped;
         if total <= 0.0 {
             let left = self.untried() as usize;
             return self.nth_untried(rng.random_range(0..left) as u32);
