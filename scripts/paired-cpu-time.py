@@ -15,7 +15,13 @@ report cancel out (at 10,000 devices some 16 ms of CPU time, 6 of them the JSON 
 per-device rows), leaving the cost of the events themselves. The difference of two timed runs
 is noisier than either: compare binaries at one size without it.
 
-Usage: [MARGINAL=SMALL] scripts/paired-cpu-time.py REQUESTS REPS DEVICES[,DEVICES...] POLICY BINARY [BINARY ...]
+With WALL=1 it reports wall-clock time instead of CPU time: criterion's measure. An open-loop
+workload's arrivals are drawn on a thread of their own, on the second core, so CPU time counts
+that thread's work (the same at every fleet size) and wall-clock time only the event loop's
+wait for it: a ratio of CPU times is diluted by the constant work, a ratio of wall-clock times
+is not (docs/performance.md, 2026-12-05, the twenty-third session).
+
+Usage: [MARGINAL=SMALL] [WALL=1] scripts/paired-cpu-time.py REQUESTS REPS DEVICES[,DEVICES...] POLICY BINARY [BINARY ...]
   e.g. scripts/paired-cpu-time.py 300000 9 10000 random /tmp/before target/release/edgesim
        scripts/paired-cpu-time.py 500000 7 10,10000 random target/release/edgesim
          (the second: how much slower a request is at 10,000 devices than at 10)
@@ -26,11 +32,13 @@ import resource
 import statistics
 import subprocess
 import sys
+import time
 
 if len(sys.argv) < 6:
     sys.exit(__doc__)
 requests, reps = int(sys.argv[1]), int(sys.argv[2])
 small = int(os.environ.get("MARGINAL", "0"))
+wall = os.environ.get("WALL", "0") not in ("", "0")
 if small and not 0 < small < requests:
     sys.exit(f"MARGINAL={small}: must lie between 0 and REQUESTS ({requests})")
 sizes = [int(d) for d in sys.argv[3].split(",")]
@@ -41,14 +49,17 @@ times = {c: [] for c in configs}
 
 
 def cpu_time(b, devices, n):
-    """CPU time of one run of `n` requests on `devices` boards."""
+    """CPU (or with WALL=1 wall-clock) time of one run of `n` requests on `devices` boards."""
     rate = 0.175 * devices
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
     subprocess.run(
         [b, "run", scenario, "--no-out", "--json",
          "--set", f"devices.0.count={devices}", "--set", f"workload.rate_rps={rate}",
          "--set", f"duration_s={n / rate}", "--set", f"selection.kind={policy}"],
         stdout=subprocess.DEVNULL, check=True)
+    if wall:
+        return time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
@@ -62,7 +73,7 @@ for i in range(reps):
             t = (t - cpu_time(b, devices, small)) / (requests - small) * 1e6
         times[(b, devices)].append(t)
 first = times[configs[0]]
-unit = "µs per request (marginal)" if small else "s"
+unit = ("µs per request (marginal)" if small else "s") + (" wall-clock" if wall else "")
 for b, devices in configs:
     t = times[(b, devices)]
     ratio = statistics.median(x / y for x, y in zip(t, first))
