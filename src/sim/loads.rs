@@ -247,7 +247,7 @@ impl Loads {
     }
 
     /// Asks the CPU to start fetching what a change of `d`'s occupancy reads (a hint): its
-    /// entry, and its place in the index.
+    /// occupancy, and with an index its other entry and its place in the index.
     #[inline(always)]
     pub fn prefetch(&self, d: u32) {
         if self.occupancy {
