@@ -43,6 +43,9 @@ impl Model for Churn {
 const EVENTS: u64 = 1_000_000;
 
 fn bench(c: &mut Criterion) {
+    // As the command line does: an iteration reuses the memory the one before it freed
+    // (docs/performance.md, "Memory kept between runs").
+    edgesim::keep_freed_memory();
     let mut g = c.benchmark_group("engine");
     // 1,000 pending events: a cluster; 16,000: a fleet of thousands of devices.
     for pending in [1_000u32, 16_000] {

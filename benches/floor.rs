@@ -153,6 +153,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn bench(c: &mut Criterion) {
+    // As the command line does: an iteration reuses the memory the one before it freed
+    // (docs/performance.md, "Memory kept between runs").
+    edgesim::keep_freed_memory();
     let requests = env::<u64>("EDGESIM_FLOOR_REQUESTS", "1000000")[0];
     let sizes = env::<u32>("EDGESIM_FLOOR_SIZES", "10,1000,10000");
     let ks = env::<usize>("EDGESIM_FLOOR_LINES", "0,1,2,4,8");

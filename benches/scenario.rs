@@ -25,6 +25,9 @@ fn scenario() -> Scenario {
 }
 
 fn bench(c: &mut Criterion) {
+    // As the command line does: an iteration reuses the memory the one before it freed
+    // (docs/performance.md, "Memory kept between runs").
+    edgesim::keep_freed_memory();
     let sc = scenario();
     let probe = edgesim::sim::run(&sc).unwrap();
     let start = std::time::Instant::now();

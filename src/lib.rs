@@ -67,3 +67,11 @@ pub mod time;
 pub mod workload;
 
 pub use error::{Error, Result};
+
+/// For a program that runs many simulations in one process (a sweep, a plan, a benchmark):
+/// asks glibc's allocator to keep the memory one run frees for the next, instead of returning
+/// it to the kernel and faulting it in again page by page (at 10,000 devices some 2,500 page
+/// faults a run). Process-wide, so a library does not call it for its user: the command line
+/// and the benchmarks do, first thing. Returns whether the allocator took it (`false` off
+/// glibc, where it does nothing). docs/performance.md, "Memory kept between runs".
+pub use keep_freed_memory::keep_freed_memory;

@@ -1207,6 +1207,9 @@ fn unread_calibrate_flags(matches: &clap::ArgMatches) -> Vec<String> {
 
 fn main() -> ExitCode {
     use clap::{CommandFactory as _, FromArgMatches as _};
+    // Sweeps and plans run many simulations: each reuses the memory the one before it freed
+    // (a no-op off glibc; docs/performance.md, "Memory kept between runs").
+    edgesim::keep_freed_memory();
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     for w in unread_calibrate_flags(&matches) {
