@@ -12,7 +12,8 @@
 //! systems) and the one for trimming the heap at 256 MiB, so that freed memory stays in the
 //! process and the next round reuses it. What it costs is memory held: up to 256 MiB of what
 //! was freed stays with the process instead of going back to the kernel, and the peak rises by
-//! what fragmentation of the heap leaves unused (2-10 MiB in edgesim's measurements).
+//! what fragmentation of the heap leaves unused (up to 12 MiB in edgesim's measurements:
+//! docs/performance.md, "Memory kept between runs").
 //!
 //! This crate holds the one `unsafe` call of edgesim (the library and its command line
 //! forbid `unsafe` code): a call of `mallopt`, which only sets the allocator's parameters and
