@@ -233,7 +233,13 @@ impl Loads {
                 .into_iter()
                 .map(|slots| Occupancy { occ: 0, slots })
                 .collect(),
-            dev: vec![DevLoad::default(); n],
+            // Read only by the index and by stale signals: nothing for the other policies
+            // (240 KB at 10,000 devices).
+            dev: if index || (occupancy && interval.0 > 0) {
+                vec![DevLoad::default(); n]
+            } else {
+                Vec::new()
+            },
             interval_us: interval.0,
             dirty: Vec::new(),
             period: 0,
@@ -418,11 +424,12 @@ impl Loads {
 
     /// `d` went down (out of the index) or came back up (ranked again) at `now`.
     pub fn set_down(&mut self, now: SimTime, d: u32, down: bool, limiter: &mut dyn RateLimiter) {
+        let Some(index) = &mut self.index else {
+            return; // only the index reads whether a device is down
+        };
         self.dev[d as usize].down = down;
         if down {
-            if let Some(index) = &mut self.index {
-                index.remove(d);
-            }
+            index.remove(d);
         } else {
             self.rekey(now, d, limiter);
         }
