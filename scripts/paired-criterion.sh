@@ -43,8 +43,11 @@ for ((round = 1; round <= rounds; round++)); do
       /time: *\[/ && name != "" && !seen {
         match($0, /\[[^]]*\]/); split(substr($0, RSTART + 1, RLENGTH - 2), v, " ")
         unit = v[4]; mean = v[3]
-        if (unit == "s") mean *= 1000; else if (unit == "µs") mean /= 1000
-        printf "| %d | %s | %s | %.2f | %s | %s |\n", r, l, name, mean, s, f
+        if (unit == "s") mean *= 1000
+        else if (unit == "µs" || unit == "us") mean /= 1000
+        else if (unit == "ns") mean /= 1000000
+        else if (unit == "ps") mean /= 1000000000
+        printf "| %d | %s | %s | %.5g | %s | %s |\n", r, l, name, mean, s, f
         seen = 1
       }' "$tmp/out"
   done
