@@ -191,6 +191,8 @@ struct DevLoad {
 /// The gateway's knowledge of every device's load.
 pub struct Loads {
     occ: Vec<Occupancy>,
+    /// Per device, for the index and stale signals only; empty for the other policies (240 KB
+    /// at 10,000 devices that nothing would read).
     dev: Vec<DevLoad>,
     /// Stale signals: the report interval \[µs\] (0: exact).
     interval_us: u64,
@@ -233,8 +235,6 @@ impl Loads {
                 .into_iter()
                 .map(|slots| Occupancy { occ: 0, slots })
                 .collect(),
-            // Read only by the index and by stale signals: nothing for the other policies
-            // (240 KB at 10,000 devices).
             dev: if index || (occupancy && interval.0 > 0) {
                 vec![DevLoad::default(); n]
             } else {
