@@ -349,6 +349,11 @@ struct CalibrateArgs {
     /// Seconds of idle power measurement.
     #[arg(long, default_value_t = 2.0, allow_hyphen_values = true)]
     idle_seconds: f64,
+    /// Go on with a --model calibration that was interrupted: the points it measured (journalled
+    /// in PROFILE.partial.toml beside --out) are kept, the rest measured. Needs the same model
+    /// file, --threads, --gpu-layers, --ctx, --decode-tokens, --repetitions and power meter.
+    #[arg(long)]
+    resume: bool,
 }
 
 /// The index of the first entry of `xs` that repeats an earlier one.
@@ -537,6 +542,7 @@ fn calibrate_model(
         contexts: a.contexts.clone(),
         repetitions: a.repetitions,
         idle_seconds: a.idle_seconds,
+        resume: a.resume,
     };
     let power = power_options(a);
     let bar = terminal_bar("calibrate [{bar:30}] {pos}/{len} {msg} ({elapsed})");
@@ -1161,6 +1167,7 @@ fn unread_calibrate_flags(matches: &clap::ArgMatches) -> Vec<String> {
     };
     let given = |id: &str| c.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
     let measuring = [
+        "resume",
         "ctx",
         "prompts",
         "streams",
@@ -1195,6 +1202,7 @@ fn unread_calibrate_flags(matches: &clap::ArgMatches) -> Vec<String> {
                     "it sets how --model measures; the kept file records what was used"
                 }
                 "threads" | "gpu_layers" => "it picks --from-llama-bench results",
+                "resume" => "it goes on with an interrupted --model calibration",
                 _ => "it sets how --model measures",
             };
             format!(

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Measurements, ProfileMeta};
+use super::{DecodePoint, Measurements, PrefillPoint, ProfileMeta};
 use crate::check::num;
 use crate::error::{Error, Result};
 
@@ -123,22 +123,7 @@ pub fn read(path: &Path) -> Result<Kept> {
 
 /// The checks of [`read`].
 fn check(path: &Path, k: &Kept) -> Result<()> {
-    let bad = |key: String, value: String, allowed: &str| Error::Invalid {
-        path: path.into(),
-        key,
-        value,
-        problem: format!("must be {allowed}"),
-    };
-    let max_tokens = crate::workload::tokens::MAX_TOKENS;
-    let max_watts = crate::device::profile::MAX_WATTS;
-    let min_speed = crate::check::MIN_TOKENS_PER_S;
-    let watts_why = format!("a power in watts from 0 to {max_watts}");
-    let watts = |key: String, w: Option<f64>| match w {
-        Some(w) if !(w.is_finite() && (0.0..=max_watts).contains(&w)) => {
-            Err(bad(key, num(w), &watts_why))
-        }
-        _ => Ok(()),
-    };
+    let bad = |key: String, value: String, allowed: &str| invalid(path, key, value, allowed);
     for (key, name) in [
         ("device_name", &k.device_name),
         ("model_name", &k.model_name),
@@ -162,25 +147,68 @@ fn check(path: &Path, k: &Kept) -> Result<()> {
             "at least one prompt length with its TTFTs",
         ));
     }
-    for (i, p) in m.prefill.iter().enumerate() {
+    check_prefill(path, "measurements.prefill", &m.prefill)?;
+    if !m.decode.iter().any(|d| d.streams == 1) {
+        return Err(bad(
+            "measurements.decode".into(),
+            format!("{} points, none of 1 stream", m.decode.len()),
+            "points of the decode curve D(n), one of them of 1 stream",
+        ));
+    }
+    check_decode(path, "measurements.decode", &m.decode)?;
+    check_watts(path, "measurements.idle_w", m.idle_w)?;
+    check_phases(path, &k.phases, "measurements.decode", &m.decode)
+}
+
+/// An invalid value of `key` in the file at `path`, which must be `allowed`.
+fn invalid(path: &Path, key: String, value: String, allowed: &str) -> Error {
+    Error::Invalid {
+        path: path.into(),
+        key,
+        value,
+        problem: format!("must be {allowed}"),
+    }
+}
+
+/// A power read by a meter, if any, at `key`: from 0 to a profile's largest.
+pub(super) fn check_watts(path: &Path, key: &str, w: Option<f64>) -> Result<()> {
+    let max_watts = crate::device::profile::MAX_WATTS;
+    match w {
+        Some(w) if !(w.is_finite() && (0.0..=max_watts).contains(&w)) => Err(invalid(
+            path,
+            key.into(),
+            num(w),
+            &format!("a power in watts from 0 to {max_watts}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Prefill points (the array at `key`): prompt lengths and TTFTs a profile could come from.
+pub(super) fn check_prefill(path: &Path, key: &str, points: &[PrefillPoint]) -> Result<()> {
+    let max_tokens = crate::workload::tokens::MAX_TOKENS;
+    for (i, p) in points.iter().enumerate() {
         if !(1..=max_tokens).contains(&p.prompt_tokens) {
-            return Err(bad(
-                format!("measurements.prefill[{i}].prompt_tokens"),
+            return Err(invalid(
+                path,
+                format!("{key}[{i}].prompt_tokens"),
                 p.prompt_tokens.to_string(),
                 &format!("a prompt length from 1 to {max_tokens} tokens"),
             ));
         }
         if p.ttft_s.is_empty() {
-            return Err(bad(
-                format!("measurements.prefill[{i}].ttft_s"),
+            return Err(invalid(
+                path,
+                format!("{key}[{i}].ttft_s"),
                 "[]".into(),
                 "at least one TTFT",
             ));
         }
         for (j, &t) in p.ttft_s.iter().enumerate() {
             if !(t.is_finite() && t > 0.0 && t <= crate::time::MAX_INPUT_S) {
-                return Err(bad(
-                    format!("measurements.prefill[{i}].ttft_s[{j}]"),
+                return Err(invalid(
+                    path,
+                    format!("{key}[{i}].ttft_s[{j}]"),
                     num(t),
                     &format!(
                         "a time in seconds above 0, at most {}",
@@ -190,66 +218,83 @@ fn check(path: &Path, k: &Kept) -> Result<()> {
             }
         }
     }
-    if !m.decode.iter().any(|d| d.streams == 1) {
-        return Err(bad(
-            "measurements.decode".into(),
-            format!("{} points, none of 1 stream", m.decode.len()),
-            "points of the decode curve D(n), one of them of 1 stream",
-        ));
-    }
-    for (i, d) in m.decode.iter().enumerate() {
+    Ok(())
+}
+
+/// Decode points (the array at `key`): stream counts, contexts, speeds and powers a profile
+/// could come from.
+pub(super) fn check_decode(path: &Path, key: &str, points: &[DecodePoint]) -> Result<()> {
+    let max_tokens = crate::workload::tokens::MAX_TOKENS;
+    let min_speed = crate::check::MIN_TOKENS_PER_S;
+    for (i, d) in points.iter().enumerate() {
         let max_streams = crate::device::fleet::MAX_SLOTS;
         if !(1..=max_streams).contains(&d.streams) {
-            return Err(bad(
-                format!("measurements.decode[{i}].streams"),
+            return Err(invalid(
+                path,
+                format!("{key}[{i}].streams"),
                 d.streams.to_string(),
                 &format!("from 1 to {max_streams} streams"),
             ));
         }
         let c = d.mean_context_tokens;
         if !(c.is_finite() && (0.0..=f64::from(max_tokens)).contains(&c)) {
-            return Err(bad(
-                format!("measurements.decode[{i}].mean_context_tokens"),
+            return Err(invalid(
+                path,
+                format!("{key}[{i}].mean_context_tokens"),
                 num(c),
                 &format!("a context from 0 to {max_tokens} tokens"),
             ));
         }
         if d.tokens_per_s.is_empty() {
-            return Err(bad(
-                format!("measurements.decode[{i}].tokens_per_s"),
+            return Err(invalid(
+                path,
+                format!("{key}[{i}].tokens_per_s"),
                 "[]".into(),
                 "at least one speed",
             ));
         }
         for (j, &s) in d.tokens_per_s.iter().enumerate() {
             if !(s.is_finite() && s >= min_speed) {
-                return Err(bad(
-                    format!("measurements.decode[{i}].tokens_per_s[{j}]"),
+                return Err(invalid(
+                    path,
+                    format!("{key}[{i}].tokens_per_s[{j}]"),
                     num(s),
                     &format!("a speed of at least {min_speed} tokens/s"),
                 ));
             }
         }
-        watts(format!("measurements.decode[{i}].power_w"), d.power_w)?;
+        check_watts(path, &format!("{key}[{i}].power_w"), d.power_w)?;
     }
-    watts("measurements.idle_w".into(), m.idle_w)?;
-    for (i, ph) in k.phases.iter().enumerate() {
+    Ok(())
+}
+
+/// Phases: `idle` or `decode-N` for a stream count that `decode` (at `decode_key`) holds, with finite Unix
+/// times in order.
+pub(super) fn check_phases(
+    path: &Path,
+    phases: &[KeptPhase],
+    decode_key: &str,
+    decode: &[DecodePoint],
+) -> Result<()> {
+    for (i, ph) in phases.iter().enumerate() {
         let known = ph.name == "idle"
             || ph
                 .name
                 .strip_prefix("decode-")
                 .and_then(|n| n.parse::<u32>().ok())
-                .is_some_and(|n| m.decode.iter().any(|d| d.streams == n));
+                .is_some_and(|n| decode.iter().any(|d| d.streams == n));
         if !known {
-            return Err(bad(
+            return Err(invalid(
+                path,
                 format!("phases[{i}].name"),
                 format!("\"{}\"", ph.name),
-                "`idle`, or `decode-N` for a number of streams N that measurements.decode holds",
+                &format!("`idle`, or `decode-N` for a number of streams N that {decode_key} holds"),
             ));
         }
         let (a, b) = (ph.from_unix_s, ph.to_unix_s);
         if !(a.is_finite() && b.is_finite() && a <= b) {
-            return Err(bad(
+            return Err(invalid(
+                path,
                 format!("phases[{i}]"),
                 format!("from_unix_s = {}, to_unix_s = {}", num(a), num(b)),
                 "finite Unix times, from_unix_s <= to_unix_s",
@@ -262,7 +307,6 @@ fn check(path: &Path, k: &Kept) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::calibrate::{DecodePoint, PrefillPoint};
 
     fn kept() -> Kept {
         Kept {

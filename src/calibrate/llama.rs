@@ -15,6 +15,7 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 
 use super::kept::KeptPhase;
+use super::partial::{ContextPoint, Partial, Settings};
 use super::power::{Meter, unix_now};
 use super::{DecodePoint, Measurements, PrefillPoint, rss_bytes};
 use crate::error::{Error, Result};
@@ -43,6 +44,20 @@ pub struct Options {
     pub repetitions: u32,
     /// Seconds of idle power measurement (with a meter).
     pub idle_seconds: f64,
+    /// Go on with the interrupted calibration journalled beside the profile
+    /// ([`mod@super::partial`]).
+    pub resume: bool,
+}
+
+/// Where a measurement journals its points ([`mod@super::partial`]).
+#[derive(Debug)]
+pub struct Journal {
+    /// The journal's file.
+    pub path: PathBuf,
+    /// The journal of the interrupted run to go on with (`--resume`), read from `path`.
+    pub resume: Option<Partial>,
+    /// SHA-256 of the model file.
+    pub model_sha256: String,
 }
 
 /// llama.cpp's backend can be initialised once per process.
@@ -185,6 +200,7 @@ pub fn measure(
     o: &Options,
     meter: Option<&Meter>,
     progress: &dyn Fn(usize, usize, &str),
+    journal: &mut Journal,
 ) -> Result<(Measurements, toml::Table, Vec<KeptPhase>)> {
     let backend = backend()?;
     let rss0 = rss_bytes();
@@ -237,30 +253,62 @@ pub fn measure(
     let reps = o.repetitions.max(1) as usize;
     let total = 1 + reps * (o.prompts.len() + o.streams.len() + o.contexts.len());
     let mut done = 0;
-    let mut phases = Vec::new();
-    let mut m = Measurements::default();
+
+    // The journal: resumed if its settings are this run's, else a new one.
+    let settings = Settings {
+        model_sha256: journal.model_sha256.clone(),
+        n_ctx,
+        threads: o.threads,
+        gpu_layers: o.gpu_layers,
+        decode_tokens: o.decode_tokens,
+        repetitions: o.repetitions,
+        metered: meter.is_some(),
+    };
+    let mut part = match journal.resume.take() {
+        Some(p) => {
+            p.check_settings(&journal.path, &settings)?;
+            p
+        }
+        None => Partial::new(settings),
+    };
+    let mut kept_points = 0u32;
+    let mut kept = |done: usize, what: &str| {
+        kept_points += 1;
+        progress(done, total, &format!("{what} (kept)"));
+    };
 
     // Warm-up (page the weights in), then idle power with the model loaded.
     let warm = prompt_tokens(&model, 16.min(max_prompt.max(1)));
     prefill_once(&mut ctx, &warm)?;
-    let from = unix_now();
-    let idle = o.idle_seconds.max(0.0);
-    m.idle_w = meter.and_then(|mt| {
-        mt.measure(|| std::thread::sleep(Duration::from_secs_f64(idle)))
-            .0
-    });
-    if meter.is_none() && idle > 0.0 {
-        std::thread::sleep(Duration::from_secs_f64(idle));
-    }
-    phases.push(KeptPhase {
-        name: "idle".into(),
-        from_unix_s: from,
-        to_unix_s: unix_now(),
-    });
     done += 1;
-    progress(done, total, "idle");
+    if part.idle_done {
+        kept(done, "idle");
+    } else {
+        let from = unix_now();
+        let idle = o.idle_seconds.max(0.0);
+        part.idle_w = meter.and_then(|mt| {
+            mt.measure(|| std::thread::sleep(Duration::from_secs_f64(idle)))
+                .0
+        });
+        if meter.is_none() && idle > 0.0 {
+            std::thread::sleep(Duration::from_secs_f64(idle));
+        }
+        part.phases.push(KeptPhase {
+            name: "idle".into(),
+            from_unix_s: from,
+            to_unix_s: unix_now(),
+        });
+        part.idle_done = true;
+        part.write(&journal.path)?;
+        progress(done, total, "idle");
+    }
 
     for &p in &o.prompts {
+        if part.prefill(p).is_some() {
+            done += reps;
+            kept(done, &format!("prefill {p} tokens"));
+            continue;
+        }
         let toks = prompt_tokens(&model, p);
         let mut ttft = Vec::new();
         for _ in 0..reps {
@@ -268,13 +316,19 @@ pub fn measure(
             done += 1;
             progress(done, total, &format!("prefill {p} tokens"));
         }
-        m.prefill.push(PrefillPoint {
+        part.prefill.push(PrefillPoint {
             prompt_tokens: p,
             ttft_s: ttft,
         });
+        part.write(&journal.path)?;
     }
     let mean_context = |start: u32| f64::from(start) + f64::from(o.decode_tokens + 1) / 2.0;
     for &n in &o.streams {
+        if part.streams(n).is_some() {
+            done += reps;
+            kept(done, &format!("decode {n} streams"));
+            continue;
+        }
         let mut speeds = Vec::new();
         let from = unix_now();
         let mut power = Vec::new();
@@ -291,32 +345,68 @@ pub fn measure(
             done += 1;
             progress(done, total, &format!("decode {n} streams"));
         }
-        phases.push(KeptPhase {
+        part.phases.push(KeptPhase {
             name: format!("decode-{n}"),
             from_unix_s: from,
             to_unix_s: unix_now(),
         });
-        m.decode.push(DecodePoint {
+        part.streams.push(DecodePoint {
             streams: n,
             mean_context_tokens: mean_context(DECODE_START),
             tokens_per_s: speeds,
             power_w: (!power.is_empty()).then(|| power.iter().sum::<f64>() / power.len() as f64),
         });
+        part.write(&journal.path)?;
     }
     for &c in &o.contexts {
+        if part.context(c).is_some() {
+            done += reps;
+            kept(done, &format!("decode after {c} tokens"));
+            continue;
+        }
         let mut speeds = Vec::new();
         for _ in 0..reps {
             speeds.push(decode_once(&mut ctx, &model, 1, o.decode_tokens, c.max(1))?);
             done += 1;
             progress(done, total, &format!("decode after {c} tokens"));
         }
-        m.decode.push(DecodePoint {
-            streams: 1,
+        part.contexts.push(ContextPoint {
+            context_tokens: c,
             mean_context_tokens: mean_context(c.max(1)),
             tokens_per_s: speeds,
-            power_w: None,
         });
+        part.write(&journal.path)?;
     }
+
+    // The grid's points in its order, whether measured now or kept.
+    let mut m = Measurements {
+        idle_w: part.idle_w,
+        ..Measurements::default()
+    };
+    m.prefill = o
+        .prompts
+        .iter()
+        .filter_map(|&p| part.prefill(p).cloned())
+        .collect();
+    m.decode = o
+        .streams
+        .iter()
+        .filter_map(|&n| part.streams(n).cloned())
+        .chain(
+            o.contexts
+                .iter()
+                .filter_map(|&c| part.context(c).map(ContextPoint::to_decode)),
+        )
+        .collect();
+    // The phases of this grid's points (a resumed journal may hold others).
+    let phases: Vec<KeptPhase> = part
+        .phases
+        .iter()
+        .filter(|ph| {
+            ph.name == "idle" || o.streams.iter().any(|n| ph.name == format!("decode-{n}"))
+        })
+        .cloned()
+        .collect();
     m.memory_bytes = match (rss0, rss_bytes()) {
         (Some(a), Some(b)) if b > a => Some(b - a),
         _ => None,
@@ -325,6 +415,9 @@ pub fn measure(
     prov.insert("n_ctx".into(), i64::from(n_ctx).into());
     prov.insert("model_params".into(), (model.n_params() as i64).into());
     prov.insert("model_size_bytes".into(), (model.size() as i64).into());
+    if kept_points > 0 {
+        prov.insert("resumed_points".into(), i64::from(kept_points).into());
+    }
     Ok((m, prov, phases))
 }
 

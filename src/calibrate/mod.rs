@@ -11,6 +11,7 @@ pub mod bench;
 pub mod kept;
 #[cfg(feature = "llm")]
 pub mod llama;
+pub mod partial;
 pub mod power;
 
 use std::io::Read as _;
@@ -846,8 +847,37 @@ pub fn from_model(
         power::Source::Meter(m) => Some(m),
         _ => None,
     };
+    // Before measuring: an interrupted calibration's journal is gone on with, or left alone.
+    let path = partial::path_for(out);
+    let resume = if o.resume {
+        if !path.exists() {
+            return Err(Error::Input {
+                path,
+                problem: "does not exist, so there is no interrupted calibration into this \
+                          --out to resume: run without --resume"
+                    .into(),
+            });
+        }
+        Some(partial::read(&path)?)
+    } else {
+        if path.exists() {
+            return Err(Error::Output {
+                path,
+                problem: "holds the measurements of an interrupted calibration into this --out: \
+                          go on with them with --resume, or remove the file to measure from \
+                          the start"
+                    .into(),
+            });
+        }
+        None
+    };
     let sha = sha256_file(&o.model)?;
-    let (m, extra, phases) = llama::measure(o, meter, progress)?;
+    let mut journal = llama::Journal {
+        path,
+        resume,
+        model_sha256: sha.clone(),
+    };
+    let (m, extra, phases) = llama::measure(o, meter, progress, &mut journal)?;
     let mut meta = meta.clone();
     meta.power_source = source.name().into();
     let p = &mut meta.provenance;
@@ -892,27 +922,54 @@ pub fn from_model(
         power::Source::Csv(p) => Some(p.as_path()),
         _ => None,
     };
-    fit_and_write(&k, csv, &meta, out).map_err(|cause| keep(cause, &k, out))
+    // The journal has served once the profile is written or the measurements are kept; if
+    // they could not be kept, it still holds them.
+    match fit_and_write(&k, csv, &meta, out) {
+        Ok(p) => {
+            partial::remove(out);
+            Ok(p)
+        }
+        Err(cause) => {
+            let (e, kept) = keep(cause, &k, out);
+            if kept {
+                partial::remove(out);
+            }
+            Err(e)
+        }
+    }
 }
 
 /// The error of a calibration that failed after measuring, once its measurements are kept
-/// (or could not be).
+/// (or could not be: then the journal beside `out` still holds them), and whether they were.
 #[cfg(feature = "llm")]
-fn keep(cause: Error, k: &kept::Kept, out: &Path) -> Error {
-    let kept = match k.write(out) {
-        Ok(path) => format!(
-            "the measurements are kept in {0}: fit them again without measuring, with `edgesim \
-             calibrate --from-measurements {0} --out {1}` and what was wrong mended (a meter's \
-             CSV with --power-csv, or --idle-watts and --busy-watts)",
-            path.display(),
-            out.display()
+fn keep(cause: Error, k: &kept::Kept, out: &Path) -> (Error, bool) {
+    let (kept, ok) = match k.write(out) {
+        Ok(path) => (
+            format!(
+                "the measurements are kept in {0}: fit them again without measuring, with \
+                 `edgesim calibrate --from-measurements {0} --out {1}` and what was wrong mended \
+                 (a meter's CSV with --power-csv, or --idle-watts and --busy-watts)",
+                path.display(),
+                out.display()
+            ),
+            true,
         ),
-        Err(e) => format!("the measurements could not be kept: {e}"),
+        Err(e) => (
+            format!(
+                "the measurements could not be kept ({e}), but {} still holds them: the same \
+                 command with --resume, what was wrong mended, fits them without measuring again",
+                partial::path_for(out).display()
+            ),
+            false,
+        ),
     };
-    Error::AfterMeasuring {
-        cause: Box::new(cause),
-        kept,
-    }
+    (
+        Error::AfterMeasuring {
+            cause: Box::new(cause),
+            kept,
+        },
+        ok,
+    )
 }
 
 /// Fits measurements kept by a failed `calibrate --model` ([`mod@kept`]) and writes the

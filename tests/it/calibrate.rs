@@ -827,6 +827,142 @@ fn a_meter_log_found_wrong_after_measuring_keeps_the_measurements() {
     assert_eq!((p.device.idle_w, p.models[0].busy_w), (9.0, 9.0));
 }
 
+/// A calibration killed while it measures goes on where it stopped with `--resume`: the
+/// points its journal holds are kept (their values are the profile's raw measurements, and
+/// the run says so), the others measured, and the journal removed. Without `--resume` the
+/// journal is not overwritten, with other settings it is not used, and `--resume` with no
+/// journal says so.
+#[cfg(feature = "llm")]
+#[test]
+fn an_interrupted_calibration_resumes_where_it_stopped() {
+    use std::io::BufRead as _;
+    let _one_at_a_time = llama_lock();
+    let Some(model) = test_model() else { return };
+    let dir = scratch_dir("cal-resume");
+    let out = dir.join("board.toml");
+    let journal = dir.join("board.partial.toml");
+    let args = |reps: &str, extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "calibrate",
+            "--model",
+            model.to_str().unwrap(),
+            "--name",
+            "resumed box",
+            "--model-name",
+            "smollm2-135m",
+            "--out",
+            out.to_str().unwrap(),
+            "--prompts",
+            "32,64",
+            "--streams",
+            "1,2",
+            "--decode-tokens",
+            "16",
+            "--repetitions",
+            reps,
+            "--idle-seconds",
+            "0",
+            "--idle-watts",
+            "10",
+            "--busy-watts",
+            "30",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    // Killed once the first decode measurement has begun: idle and both prompt lengths are
+    // journalled by then.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .args(args("2", &[]))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut seen = Vec::new();
+    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let stop = line.contains("decode 1 streams");
+        seen.push(line);
+        if stop {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!out.exists(), "{seen:#?}");
+    let before = edgesim::calibrate::partial::read(&journal).unwrap();
+    assert!(before.idle_done, "{before:?}");
+    let prompts: Vec<u32> = before.prefill.iter().map(|p| p.prompt_tokens).collect();
+    assert_eq!(prompts, [32, 64]);
+    let text = std::fs::read_to_string(&journal).unwrap();
+
+    // Run again without --resume: refused before measuring, the journal left as it was.
+    let o = edgesim(&args("2", &[]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&journal.display().to_string()) && err.contains("--resume"),
+        "{err}"
+    );
+    // With another setting: refused by key.
+    let o = edgesim(&args("1", &["--resume"]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("settings.repetitions") && err.contains("--repetitions: 1"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&journal).unwrap(), text);
+    assert!(!out.exists());
+
+    // Resumed: what the journal holds is kept, the rest measured.
+    let o = edgesim(&args("2", &["--resume"]));
+    assert_ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    for kept in [
+        "idle (kept)",
+        "prefill 32 tokens (kept)",
+        "prefill 64 tokens (kept)",
+    ] {
+        assert!(err.contains(kept), "lacks `{kept}`: {err}");
+    }
+    assert!(
+        err.contains("decode after 512 tokens") && !err.contains("decode after 512 tokens (kept)"),
+        "{err}"
+    );
+    assert!(
+        !journal.exists(),
+        "the journal is removed once the profile is written"
+    );
+    let p: DeviceProfile = toml::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let prov = p.provenance.as_ref().unwrap();
+    assert_eq!(
+        prov["resumed_points"].as_integer(),
+        Some(before.points() as i64)
+    );
+    let raw = prov["measurements"]["prefill"].as_array().unwrap();
+    for (point, kept) in raw.iter().zip(&before.prefill) {
+        let ttft: Vec<f64> = point["ttft_s"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_float().unwrap())
+            .collect();
+        assert_eq!(ttft, kept.ttft_s, "the journal's TTFTs, bit for bit");
+    }
+    assert_eq!(prov["measurements"]["decode"].as_array().unwrap().len(), 3);
+    runs_in_a_scenario(&out);
+
+    // Nothing to resume.
+    let o = edgesim(&args("2", &["--resume"]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("no interrupted calibration"), "{err}");
+}
+
 /// `edgesim fidelity` end to end on the small model: calibrate this machine (small grid), then
 /// serve 40 requests for real at moderate load and compare with the simulation. The machine's
 /// speed drifts between the calibration and the run (a CI run measured the real side 33 % slower
@@ -1440,9 +1576,11 @@ fn calibrate_flags_the_input_does_not_read_draw_a_warning() {
         (
             "--from-measurements",
             kept.as_path(),
-            vec!["--streams", "1,2", "--gpu-layers", "9"],
+            vec!["--streams", "1,2", "--gpu-layers", "9", "--resume"],
             vec![
                 "warning: --streams is not read with --from-measurements",
+                "warning: --resume is not read with --from-measurements: it goes on with an \
+                 interrupted --model calibration",
                 "warning: --gpu-layers is not read with --from-measurements: it sets how --model \
                  measures; the kept file records what was used",
             ],

@@ -377,6 +377,64 @@ fn fuzz_calibration_imports() {
     assert!(imported >= 10, "only {imported} mutated files imported");
 }
 
+/// The journal of a calibration in progress (`calibrate --model --resume` reads it): mutated,
+/// it is read without a panic, and every journal it accepts holds only points a profile could
+/// come from, each once, and reads back the same once written again.
+#[test]
+fn fuzz_calibration_journal() {
+    use edgesim::calibrate::partial;
+    let text = "idle_done = true\nidle_w = 4.5\n\
+                [settings]\nmodel_sha256 = \"abab\"\nn_ctx = 768\nthreads = 2\ngpu_layers = 0\n\
+                decode_tokens = 16\nrepetitions = 2\nmetered = true\n\
+                [[prefill]]\nprompt_tokens = 32\nttft_s = [0.09, 0.1]\n\
+                [[streams]]\nstreams = 1\nmean_context_tokens = 16.5\ntokens_per_s = [120.0, 121.5]\npower_w = 9.0\n\
+                [[contexts]]\ncontext_tokens = 512\nmean_context_tokens = 520.5\ntokens_per_s = [99.0, 98.5]\n\
+                [[phases]]\nname = \"idle\"\nfrom_unix_s = 1.0\nto_unix_s = 2.0\n\
+                [[phases]]\nname = \"decode-1\"\nfrom_unix_s = 3.0\nto_unix_s = 4.5\n";
+    let name = "board.partial.toml";
+    let p = temp_file("fuzz-journal-unedited", name, text);
+    assert_eq!(
+        partial::read(&p).unwrap().points(),
+        4,
+        "the journal reads unedited"
+    );
+    let _ = std::fs::remove_dir_all(p.parent().unwrap());
+    let mut r = rng(409);
+    let mut accepted = 0;
+    for i in 0..cases() {
+        let case = mutate(text, &mut r);
+        let p = temp_file(&format!("fuzz-journal-{i}"), name, &case);
+        let res = catch_unwind(AssertUnwindSafe(|| partial::read(&p)))
+            .unwrap_or_else(|_| panic!("the journal reader panicked on:\n{case}"));
+        match res {
+            Ok(j) => {
+                let all_positive = j.prefill.iter().flat_map(|x| &x.ttft_s).all(|t| *t > 0.0)
+                    && j.streams
+                        .iter()
+                        .flat_map(|x| &x.tokens_per_s)
+                        .all(|s| *s > 0.0)
+                    && j.contexts
+                        .iter()
+                        .flat_map(|x| &x.tokens_per_s)
+                        .all(|s| *s > 0.0);
+                assert!(
+                    all_positive,
+                    "accepted a time or speed not above 0:\n{case}"
+                );
+                j.write(&p).unwrap();
+                assert_eq!(partial::read(&p).unwrap(), j, "reads back:\n{case}");
+                accepted += 1;
+            }
+            Err(e) => good_error(&e.to_string(), name, &case),
+        }
+        let _ = std::fs::remove_dir_all(p.parent().unwrap());
+    }
+    assert!(
+        accepted >= 10 || cases() < 100,
+        "only {accepted} mutated journals read"
+    );
+}
+
 /// Input `t` of `fuzz_calibration_imports` (0: llama-bench, else llama-batched-bench).
 fn import(
     t: usize,
