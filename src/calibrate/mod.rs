@@ -860,12 +860,20 @@ pub fn from_model(
         }
         Some(partial::read(&path)?)
     } else {
-        if path.exists() {
+        if path.is_file() {
             return Err(Error::Output {
                 path,
                 problem: "holds the measurements of an interrupted calibration into this --out: \
                           go on with them with --resume, or remove the file to measure from \
                           the start"
+                    .into(),
+            });
+        }
+        if path.exists() {
+            return Err(Error::Output {
+                path,
+                problem: "is not a file, and calibrate journals its measurements there: move \
+                          it, or choose another --out"
                     .into(),
             });
         }

@@ -961,6 +961,21 @@ fn an_interrupted_calibration_resumes_where_it_stopped() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("no interrupted calibration"), "{err}");
+    // A folder where the journal goes: refused before measuring, with or without --resume.
+    std::fs::create_dir(&journal).unwrap();
+    for (extra, needle) in [
+        (
+            &[][..],
+            "is not a file, and calibrate journals its measurements there",
+        ),
+        (&["--resume"][..], "not a regular file"),
+    ] {
+        let o = edgesim(&args("2", extra));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(needle), "lacks `{needle}`: {err}");
+    }
+    std::fs::remove_dir(&journal).unwrap();
 }
 
 /// `edgesim fidelity` end to end on the small model: calibrate this machine (small grid), then
