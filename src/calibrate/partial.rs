@@ -181,10 +181,7 @@ impl Partial {
              point.\n# If it was interrupted, run the same command again with --resume: the \
              points below are kept.\n{body}"
         );
-        // `--out`'s folders may not exist yet (they were checked to be creatable).
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            crate::report::create_folder(dir, dir, "cannot create")?;
-        }
+        // Makes `--out`'s folders if they do not exist yet (they were checked to be creatable).
         crate::report::write_atomic(path, text.as_bytes())
     }
 }
