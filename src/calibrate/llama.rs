@@ -221,11 +221,19 @@ pub fn measure(
         .max(context_max + decode + 8);
     let train = u64::from(model.n_ctx_train());
     // By default what the grid needs, rounded up to 256 tokens but not past the trained
-    // context (a model trained for 2,000 tokens fits a grid that needs 1,900).
-    let n_ctx = o.ctx.map_or_else(
-        || need.next_multiple_of(256).min(train.max(need)),
-        u64::from,
-    );
+    // context (a model trained for 2,000 tokens fits a grid that needs 1,900). A resumed
+    // calibration keeps the context its points were measured with while the grid fits it
+    // (a prompt length added or dropped changes what the grid needs, not the points).
+    let resumed_ctx = journal
+        .resume
+        .as_ref()
+        .map(|p| u64::from(p.settings.n_ctx))
+        .filter(|&c| c >= need);
+    let n_ctx = o
+        .ctx
+        .map(u64::from)
+        .or(resumed_ctx)
+        .unwrap_or_else(|| need.next_multiple_of(256).min(train.max(need)));
     if n_ctx < need {
         return Err(Error::Output {
             path: o.model.clone(),

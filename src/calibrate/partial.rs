@@ -42,7 +42,11 @@ impl Settings {
     fn shown(&self) -> [(&'static str, &'static str, String); 7] {
         [
             ("model_sha256", "--model", self.model_sha256.clone()),
-            ("n_ctx", "--ctx", self.n_ctx.to_string()),
+            (
+                "n_ctx",
+                "--ctx, or what the grid needs",
+                self.n_ctx.to_string(),
+            ),
             ("threads", "--threads", self.threads.to_string()),
             ("gpu_layers", "--gpu-layers", self.gpu_layers.to_string()),
             (
@@ -326,7 +330,12 @@ mod tests {
                 "--model",
                 "cdcd",
             ),
-            (|s| s.n_ctx = 1024, "n_ctx", "--ctx", "1024"),
+            (
+                |s| s.n_ctx = 1024,
+                "n_ctx",
+                "--ctx, or what the grid needs",
+                "1024",
+            ),
             (|s| s.threads = 4, "threads", "--threads", "4"),
             (|s| s.gpu_layers = 99, "gpu_layers", "--gpu-layers", "99"),
             (

@@ -841,7 +841,7 @@ fn an_interrupted_calibration_resumes_where_it_stopped() {
     let dir = scratch_dir("cal-resume");
     let out = dir.join("board.toml");
     let journal = dir.join("board.partial.toml");
-    let args = |reps: &str, extra: &[&str]| -> Vec<String> {
+    let args = |reps: &str, prompts: &str, extra: &[&str]| -> Vec<String> {
         let mut a: Vec<String> = [
             "calibrate",
             "--model",
@@ -853,7 +853,7 @@ fn an_interrupted_calibration_resumes_where_it_stopped() {
             "--out",
             out.to_str().unwrap(),
             "--prompts",
-            "32,64",
+            prompts,
             "--streams",
             "1,2",
             "--decode-tokens",
@@ -876,7 +876,7 @@ fn an_interrupted_calibration_resumes_where_it_stopped() {
     // Killed once the first decode measurement has begun: idle and both prompt lengths are
     // journalled by then.
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_edgesim"))
-        .args(args("2", &[]))
+        .args(args("2", "32,64", &[]))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -900,7 +900,7 @@ fn an_interrupted_calibration_resumes_where_it_stopped() {
     let text = std::fs::read_to_string(&journal).unwrap();
 
     // Run again without --resume: refused before measuring, the journal left as it was.
-    let o = edgesim(&args("2", &[]));
+    let o = edgesim(&args("2", "32,64", &[]));
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
@@ -908,7 +908,7 @@ fn an_interrupted_calibration_resumes_where_it_stopped() {
         "{err}"
     );
     // With another setting: refused by key.
-    let o = edgesim(&args("1", &["--resume"]));
+    let o = edgesim(&args("1", "32,64", &["--resume"]));
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
@@ -918,8 +918,10 @@ fn an_interrupted_calibration_resumes_where_it_stopped() {
     assert_eq!(std::fs::read_to_string(&journal).unwrap(), text);
     assert!(!out.exists());
 
-    // Resumed: what the journal holds is kept, the rest measured.
-    let o = edgesim(&args("2", &["--resume"]));
+    // Resumed with a grid changed (a prompt length added, another context): what the journal
+    // holds is kept, the rest measured, at the journal's context (the grid alone would now
+    // need less).
+    let o = edgesim(&args("2", "32,64,128", &["--resume", "--contexts", "256"]));
     assert_ok(&o);
     let err = String::from_utf8_lossy(&o.stderr);
     for kept in [
@@ -929,10 +931,12 @@ fn an_interrupted_calibration_resumes_where_it_stopped() {
     ] {
         assert!(err.contains(kept), "lacks `{kept}`: {err}");
     }
-    assert!(
-        err.contains("decode after 512 tokens") && !err.contains("decode after 512 tokens (kept)"),
-        "{err}"
-    );
+    for measured in ["prefill 128 tokens", "decode after 256 tokens"] {
+        assert!(
+            err.contains(measured) && !err.contains(&format!("{measured} (kept)")),
+            "{measured}: {err}"
+        );
+    }
     assert!(
         !journal.exists(),
         "the journal is removed once the profile is written"
@@ -943,7 +947,12 @@ fn an_interrupted_calibration_resumes_where_it_stopped() {
         prov["resumed_points"].as_integer(),
         Some(before.points() as i64)
     );
+    assert_eq!(
+        prov["n_ctx"].as_integer(),
+        Some(i64::from(before.settings.n_ctx))
+    );
     let raw = prov["measurements"]["prefill"].as_array().unwrap();
+    assert_eq!(raw.len(), 3);
     for (point, kept) in raw.iter().zip(&before.prefill) {
         let ttft: Vec<f64> = point["ttft_s"]
             .as_array()
@@ -957,7 +966,7 @@ fn an_interrupted_calibration_resumes_where_it_stopped() {
     runs_in_a_scenario(&out);
 
     // Nothing to resume.
-    let o = edgesim(&args("2", &["--resume"]));
+    let o = edgesim(&args("2", "32,64", &["--resume"]));
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("no interrupted calibration"), "{err}");
@@ -970,7 +979,7 @@ fn an_interrupted_calibration_resumes_where_it_stopped() {
         ),
         (&["--resume"][..], "not a regular file"),
     ] {
-        let o = edgesim(&args("2", extra));
+        let o = edgesim(&args("2", "32,64", extra));
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{err}");
         assert!(err.contains(needle), "lacks `{needle}`: {err}");
