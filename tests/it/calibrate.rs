@@ -431,22 +431,23 @@ fn test_model() -> Option<PathBuf> {
     }
 }
 
-/// Calibrates `model` into `out` with a small grid (flag watts, no idle phase); asserts success.
+/// `calibrate --model MODEL --name NAME --model-name smollm2-135m --out OUT` with a small grid
+/// (`--prompts`, `--streams`, `--decode-tokens`, `--repetitions`, `--idle-seconds`), then
+/// `extra`.
 #[cfg(feature = "llm")]
-fn calibrate_small(
+fn model_args(
     model: &Path,
+    name: &str,
     out: &Path,
-    prompts: &str,
-    streams: &str,
-    tokens: &str,
-    reps: &str,
-) {
-    let o = edgesim(&[
+    [prompts, streams, tokens, reps, idle_s]: [&str; 5],
+    extra: &[&str],
+) -> Vec<String> {
+    let head = [
         "calibrate",
         "--model",
         model.to_str().unwrap(),
         "--name",
-        "ci machine",
+        name,
         "--model-name",
         "smollm2-135m",
         "--out",
@@ -460,12 +461,28 @@ fn calibrate_small(
         "--repetitions",
         reps,
         "--idle-seconds",
-        "0",
-        "--idle-watts",
-        "10",
-        "--busy-watts",
-        "30",
-    ]);
+        idle_s,
+    ];
+    head.iter().chain(extra).map(|s| s.to_string()).collect()
+}
+
+/// Calibrates `model` into `out` with a small grid (flag watts, no idle phase); asserts success.
+#[cfg(feature = "llm")]
+fn calibrate_small(
+    model: &Path,
+    out: &Path,
+    prompts: &str,
+    streams: &str,
+    tokens: &str,
+    reps: &str,
+) {
+    let o = edgesim(&model_args(
+        model,
+        "ci machine",
+        out,
+        [prompts, streams, tokens, reps, "0"],
+        &["--idle-watts", "10", "--busy-watts", "30"],
+    ));
     assert_ok(&o);
 }
 
@@ -722,29 +739,13 @@ fn a_meter_log_found_wrong_after_measuring_keeps_the_measurements() {
     let out = dir.join("board.toml");
     let csv = dir.join("meter.csv");
     let calibrate = |csv: &Path| {
-        edgesim(&[
-            "calibrate",
-            "--model",
-            model.to_str().unwrap(),
-            "--name",
+        edgesim(&model_args(
+            &model,
             "metered box",
-            "--model-name",
-            "smollm2-135m",
-            "--out",
-            out.to_str().unwrap(),
-            "--power-csv",
-            csv.to_str().unwrap(),
-            "--prompts",
-            "32,64",
-            "--streams",
-            "1,2",
-            "--decode-tokens",
-            "8",
-            "--repetitions",
-            "1",
-            "--idle-seconds",
-            "0.2",
-        ])
+            &out,
+            ["32,64", "1,2", "8", "1", "0.2"],
+            &["--power-csv", csv.to_str().unwrap()],
+        ))
     };
     // Readings a day before the run: none falls in its phases.
     std::fs::write(
@@ -842,36 +843,15 @@ fn an_interrupted_calibration_resumes_where_it_stopped() {
     let out = dir.join("board.toml");
     let journal = dir.join("board.partial.toml");
     let args = |reps: &str, prompts: &str, extra: &[&str]| -> Vec<String> {
-        let mut a: Vec<String> = [
-            "calibrate",
-            "--model",
-            model.to_str().unwrap(),
-            "--name",
+        let watts = ["--idle-watts", "10", "--busy-watts", "30"];
+        let extra: Vec<&str> = watts.iter().chain(extra).copied().collect();
+        model_args(
+            &model,
             "resumed box",
-            "--model-name",
-            "smollm2-135m",
-            "--out",
-            out.to_str().unwrap(),
-            "--prompts",
-            prompts,
-            "--streams",
-            "1,2",
-            "--decode-tokens",
-            "16",
-            "--repetitions",
-            reps,
-            "--idle-seconds",
-            "0",
-            "--idle-watts",
-            "10",
-            "--busy-watts",
-            "30",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        a.extend(extra.iter().map(|s| s.to_string()));
-        a
+            &out,
+            [prompts, "1,2", "16", reps, "0"],
+            &extra,
+        )
     };
     // Killed once the first decode measurement has begun: idle and both prompt lengths are
     // journalled by then.
