@@ -363,6 +363,13 @@ pub fn cut_lines(text: &str, max: usize) -> String {
     out
 }
 
+/// The index of the first entry of `xs` that repeats an earlier one, in O(n) (a journal read
+/// from a file may be long).
+pub fn first_repeat<T: Eq + std::hash::Hash>(xs: &[T]) -> Option<usize> {
+    let mut seen = std::collections::HashSet::new();
+    xs.iter().position(|x| !seen.insert(x))
+}
+
 /// A number as an error message shows it: plain for everyday magnitudes, in exponent form
 /// for very large or very small ones (`1e30`, not thirty-one digits).
 pub fn num(v: f64) -> String {

@@ -356,11 +356,6 @@ struct CalibrateArgs {
     resume: bool,
 }
 
-/// The index of the first entry of `xs` that repeats an earlier one.
-fn first_repeat<T: PartialEq>(xs: &[T]) -> Option<usize> {
-    (1..xs.len()).find(|&i| xs[..i].contains(&xs[i]))
-}
-
 fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
     use edgesim::calibrate::{self as cal, ProfileMeta};
     for (flag, v) in [
@@ -388,7 +383,7 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
         a.prompts.iter().all(|&p| (1..=max_tokens).contains(&p)) && !a.prompts.is_empty(),
         "--prompts: lengths must lie in [1, {max_tokens}]"
     );
-    if let Some(i) = first_repeat(&a.prompts) {
+    if let Some(i) = edgesim::check::first_repeat(&a.prompts) {
         anyhow::bail!(
             "--prompts: {} is given twice (again as number {} in the list); give each length \
              once (the prefill curve holds one speed per length)",
@@ -842,7 +837,7 @@ fn cmd_compare(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow::anyhow!("--policies: {e}"))?;
     anyhow::ensure!(!kinds.is_empty(), "--policies: name at least one policy");
-    if let Some(i) = first_repeat(&kinds) {
+    if let Some(i) = edgesim::check::first_repeat(&kinds) {
         anyhow::bail!(
             "--policies: {} is given twice (again as number {} in the list); name each policy once",
             policies[i].trim(),

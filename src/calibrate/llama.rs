@@ -200,7 +200,7 @@ pub fn measure(
     o: &Options,
     meter: Option<&Meter>,
     progress: &dyn Fn(usize, usize, &str),
-    journal: &mut Journal,
+    journal: Journal,
 ) -> Result<(Measurements, toml::Table, Vec<KeptPhase>)> {
     let backend = backend()?;
     let rss0 = rss_bytes();
@@ -264,7 +264,7 @@ pub fn measure(
 
     // The journal: resumed if its settings are this run's, else a new one.
     let settings = Settings {
-        model_sha256: journal.model_sha256.clone(),
+        model_sha256: journal.model_sha256,
         n_ctx,
         threads: o.threads,
         gpu_layers: o.gpu_layers,
@@ -272,7 +272,7 @@ pub fn measure(
         repetitions: o.repetitions,
         metered: meter.is_some(),
     };
-    let mut part = match journal.resume.take() {
+    let mut part = match journal.resume {
         Some(p) => {
             p.check_settings(&journal.path, &settings)?;
             p

@@ -880,12 +880,12 @@ pub fn from_model(
         None
     };
     let sha = sha256_file(&o.model)?;
-    let mut journal = llama::Journal {
+    let journal = llama::Journal {
         path,
         resume,
         model_sha256: sha.clone(),
     };
-    let (m, extra, phases) = llama::measure(o, meter, progress, &mut journal)?;
+    let (m, extra, phases) = llama::measure(o, meter, progress, journal)?;
     let mut meta = meta.clone();
     meta.power_source = source.name().into();
     let p = &mut meta.provenance;

@@ -204,7 +204,7 @@ pub fn read(path: &Path) -> Result<Partial> {
     kept::check_watts(path, "idle_w", p.idle_w)?;
     kept::check_phases(path, &p.phases, "streams", &p.streams)?;
     let twice = |key: &str, values: Vec<u32>| -> Result<()> {
-        match first_repeat(&values) {
+        match crate::check::first_repeat(&values) {
             Some(i) => Err(Error::Invalid {
                 path: path.into(),
                 key: format!("{key}[{i}]"),
@@ -224,13 +224,6 @@ pub fn read(path: &Path) -> Result<Partial> {
         p.contexts.iter().map(|x| x.context_tokens).collect(),
     )?;
     Ok(p)
-}
-
-/// The index of the first entry of `xs` that repeats an earlier one (in O(n): a journal may
-/// be long).
-fn first_repeat(xs: &[u32]) -> Option<usize> {
-    let mut seen = std::collections::HashSet::new();
-    xs.iter().position(|&x| !seen.insert(x))
 }
 
 /// Removes the journal beside `out`, if there is one (best effort: a journal left behind is

@@ -25,7 +25,7 @@ use crate::error::Result;
 use crate::rng::SimRng;
 
 /// Selection policies: the `kind` of `[selection]`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum SelectionKind {
     /// Uniformly random device.
