@@ -497,6 +497,17 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
         m.busy_w,
         profile.device.idle_w
     );
+    let unread = profile.provenance.as_ref().and_then(|p| {
+        p.get("power_csv_unread_line")
+            .and_then(toml::Value::as_integer)
+    });
+    if let (Some(line), Some(csv)) = (unread, &a.power_csv) {
+        note!(
+            "note: {}:{line}: the meter's last row has no line break and was not read (it may \
+             have been cut while the meter wrote it); the other rows gave the power",
+            csv.display()
+        );
+    }
     if edgesim::catalogue::ModelCatalogue::builtin()
         .model(model_name)
         .is_none()

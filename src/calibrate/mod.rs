@@ -775,7 +775,13 @@ pub fn from_batched_bench(path: &Path, meta: &ProfileMeta) -> Result<DeviceProfi
 /// Power from a meter's CSV: the mean of its readings in each phase (idle, and decoding with
 /// each number of streams of the grid). Every phase must have readings. The single-stream
 /// points at longer contexts (`--contexts`) have no phase and no power, as with a meter.
-fn power_from_csv(m: &mut Measurements, phases: &[kept::KeptPhase], csv: &Path) -> Result<()> {
+/// Returns the line number of a last row without its line break, not read
+/// ([`power::CsvMeans::unread_line`]).
+fn power_from_csv(
+    m: &mut Measurements,
+    phases: &[kept::KeptPhase],
+    csv: &Path,
+) -> Result<Option<usize>> {
     m.clear_power();
     let spans: Vec<(f64, f64)> = phases
         .iter()
@@ -791,11 +797,18 @@ fn power_from_csv(m: &mut Measurements, phases: &[kept::KeptPhase], csv: &Path) 
                     format!("its {n} readings lie from Unix time {a} to {b}")
                 }
             };
+            let unread = match read.unread_line {
+                Some(line) => format!(
+                    " (line {line}, the last, has no line break and was not read: the meter \
+                     may have been writing it)"
+                ),
+                None => String::new(),
+            };
             return Err(Error::Output {
                 path: csv.into(),
                 problem: format!(
                     "has no readings from Unix time {} to {} (calibration phase `{}`); \
-                     {readings}: check that the meter logged Unix-time stamps in seconds while \
+                     {readings}{unread}: check that the meter logged Unix-time stamps in seconds while \
                      calibrate ran",
                     ph.from_unix_s, ph.to_unix_s, ph.name
                 ),
@@ -811,7 +824,7 @@ fn power_from_csv(m: &mut Measurements, phases: &[kept::KeptPhase], csv: &Path) 
             d.power_w = Some(w);
         }
     }
-    Ok(())
+    Ok(read.unread_line)
 }
 
 /// Fits kept measurements (power from `csv` if given) and writes the profile to `out`.
@@ -822,10 +835,14 @@ fn fit_and_write(
     out: &Path,
 ) -> Result<DeviceProfile> {
     let mut m = k.measurements.clone();
-    if let Some(csv) = csv {
-        power_from_csv(&mut m, &k.phases, csv)?;
+    let mut meta = meta.clone();
+    if let Some(csv) = csv
+        && let Some(line) = power_from_csv(&mut m, &k.phases, csv)?
+    {
+        meta.provenance
+            .insert("power_csv_unread_line".into(), (line as i64).into());
     }
-    let profile = fit(&m, meta)?;
+    let profile = fit(&m, &meta)?;
     write_profile(&profile, out)?;
     Ok(profile)
 }

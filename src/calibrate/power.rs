@@ -202,6 +202,9 @@ pub struct CsvMeans {
     pub readings: u64,
     /// The first and last Unix time among them (for an error that says where they lie).
     pub span: Option<(f64, f64)>,
+    /// The line number of a last row without its line break, which is not read: the meter may
+    /// still have been writing it ([`csv_readings`]).
+    pub unread_line: Option<usize>,
 }
 
 /// The mean of an external meter's readings in each of `spans` (`from`, `to`, Unix seconds,
@@ -210,7 +213,7 @@ pub struct CsvMeans {
 pub fn csv_means(path: &Path, spans: &[(f64, f64)]) -> Result<CsvMeans> {
     let mut sums = vec![(0.0, 0u32); spans.len()];
     let (mut readings, mut span) = (0u64, None::<(f64, f64)>);
-    csv_readings(path, |t, w| {
+    let unread_line = csv_readings(path, |t, w| {
         for (&(from, to), (sum, n)) in spans.iter().zip(&mut sums) {
             if t >= from && t <= to {
                 *sum += w;
@@ -227,14 +230,16 @@ pub fn csv_means(path: &Path, spans: &[(f64, f64)]) -> Result<CsvMeans> {
             .collect(),
         readings,
         span,
+        unread_line,
     })
 }
 
 /// Reads a meter's CSV (checked as [`csv_means`] says) and hands each reading `(unix_time_s,
-/// watts)` to `each`, in file order. A last line without its line break that does not read as a
-/// row is one the meter is still writing (a logger flushes its buffer at any byte), and is
-/// skipped; any other bad row is refused with its line number.
-fn csv_readings(path: &Path, mut each: impl FnMut(f64, f64)) -> Result<()> {
+/// watts)` to `each`, in file order; any bad row is refused with its line number. A last row
+/// without its line break may be one the meter is still writing (a logger flushes its buffer
+/// at any byte), cut anywhere, even within a number that still reads as one (`4.5` of
+/// `4.56`): it is not read, and its line number is returned.
+fn csv_readings(path: &Path, mut each: impl FnMut(f64, f64)) -> Result<Option<usize>> {
     use crate::check::{EXCERPT_CHARS, excerpt};
     let text = crate::check::read_text(path, "power CSV", crate::check::MAX_DATA_BYTES)?;
     let err = |line: usize, problem: String| Error::Line {
@@ -253,6 +258,9 @@ fn csv_readings(path: &Path, mut each: impl FnMut(f64, f64)) -> Result<()> {
             header = Some(csv_header(line, COLUMNS).map_err(|p| err(i + 1, p))?);
             continue;
         };
+        if lines.peek().is_none() && !text.ends_with('\n') {
+            return Ok(Some(i + 1));
+        }
         let row = csv_fields(line).and_then(|cells| {
             let parse = |at: usize| cells.get(at).and_then(|s| s.parse::<f64>().ok());
             let (Some(t), Some(w), true) = (parse(t_at), parse(w_at), cells.len() == width) else {
@@ -275,11 +283,8 @@ fn csv_readings(path: &Path, mut each: impl FnMut(f64, f64)) -> Result<()> {
             }
             Ok((t, w))
         });
-        match row {
-            Ok((t, w)) => each(t, w),
-            Err(_) if lines.peek().is_none() && !text.ends_with('\n') => break,
-            Err(problem) => return Err(err(i + 1, problem)),
-        }
+        let (t, w) = row.map_err(|problem| err(i + 1, problem))?;
+        each(t, w);
     }
     if header.is_none() {
         return Err(err(
@@ -287,7 +292,7 @@ fn csv_readings(path: &Path, mut each: impl FnMut(f64, f64)) -> Result<()> {
             "empty power CSV; expected a header naming unix_time_s and watts".into(),
         ));
     }
-    Ok(())
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -343,12 +348,23 @@ mod tests {
         assert_eq!(csv_mean(&p, 10.5, 12.0).unwrap(), Some(8.0));
         assert_eq!(csv_mean(&p, 20.0, 30.0).unwrap(), None);
         assert_eq!(csv_span(&p).unwrap(), (4, Some((10.0, 13.0))));
-        // A last line without its line break, cut while the meter writes it: skipped when it
-        // does not read as a row (here "12,"), read when it does; refused once it ends.
-        std::fs::write(&p, "unix_time_s,watts\n10,5\n11,7\n12,").unwrap();
-        assert_eq!(csv_mean(&p, 0.0, 100.0).unwrap(), Some(6.0));
-        std::fs::write(&p, "unix_time_s,watts\n10,5\n11,7\n12,9").unwrap();
-        assert_eq!(csv_mean(&p, 0.0, 100.0).unwrap(), Some(7.0));
+        // A last line without its line break, perhaps cut while the meter writes it: not
+        // read, whether it reads as a row (here "12,9", perhaps "12,95" cut: until
+        // 2026-12-06 it was read) or not ("12,"), and its line number told; refused once it
+        // ends.
+        for cut in ["12,", "12,9", "12,95", "1", "12,9\r"] {
+            std::fs::write(&p, format!("unix_time_s,watts\n10,5\n\n11,7\n{cut}")).unwrap();
+            let m = csv_means(&p, &[(0.0, 100.0)]).unwrap();
+            assert_eq!(
+                (m.means[0], m.readings, m.unread_line),
+                (Some(6.0), 2, Some(5))
+            );
+        }
+        std::fs::write(&p, "unix_time_s,watts\n10,5\n11,7\n12,9\n").unwrap();
+        let m = csv_means(&p, &[(0.0, 100.0)]).unwrap();
+        assert_eq!((m.means[0], m.unread_line), (Some(7.0), None));
+        std::fs::write(&p, "unix_time_s,watts").unwrap();
+        assert_eq!(csv_span(&p).unwrap(), (0, None));
         std::fs::write(&p, "unix_time_s,watts\n10,5\n11,7\n12,\n").unwrap();
         let e = csv_mean(&p, 0.0, 100.0).unwrap_err().to_string();
         assert!(e.contains(":4:") && e.contains("`12,`"), "{e}");

@@ -1402,7 +1402,29 @@ fn kept_measurements_are_fitted_again() {
     assert_eq!(prov["power_source"].as_str(), Some("csv"));
     assert_eq!(prov["model_sha256"].as_str(), Some("abc"));
     assert_eq!(prov["fitted_from"].as_str(), kept.to_str());
+    assert!(!prov.contains_key("power_csv_unread_line"));
     runs_in_a_scenario(&out);
+
+    // A last row without its line break may be cut while the meter writes it ("16,1026" of
+    // "16,1026.5" would read as a row in decode-2): not read, and said. Until 2026-12-06 it
+    // was read, and decode-2's power was 15 W.
+    let cut = dir.join("cut.csv");
+    let whole = std::fs::read_to_string(&csv).unwrap();
+    std::fs::write(&cut, format!("{whole}16,1026")).unwrap();
+    let o = run(&["--power-csv", cut.to_str().unwrap()]);
+    assert_ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("cut.csv:8: the meter's last row has no line break and was not read"),
+        "{err}"
+    );
+    let p = read();
+    assert_eq!(p.models[0].busy_w_by_streams, vec![11.0, 14.0]);
+    let prov = p.provenance.as_ref().unwrap();
+    assert_eq!(prov["power_csv_unread_line"].as_integer(), Some(8));
+    std::fs::write(&cut, format!("{whole}16,1026\n")).unwrap();
+    assert_ok(&run(&["--power-csv", cut.to_str().unwrap()]));
+    assert_eq!(read().models[0].busy_w_by_streams, vec![11.0, 15.0]);
 
     // The flags give the power, and --name the board's name.
     assert_ok(&run(&[
@@ -1425,7 +1447,7 @@ fn kept_measurements_are_fitted_again() {
     // Refusals: nothing written, the old profile left as it was.
     let before = std::fs::read(&out).unwrap();
     let gap = dir.join("gap.csv");
-    std::fs::write(&gap, "unix_time_s,watts\n1000.5,4\n1011,10\n").unwrap();
+    std::fs::write(&gap, "unix_time_s,watts\n1000.5,4\n1011,10\n1025,14").unwrap();
     for (tag, args, text, needles) in [
         (
             "no power",
@@ -1441,7 +1463,8 @@ fn kept_measurements_are_fitted_again() {
                 "gap.csv",
                 "no readings from Unix time 1020 to 1030",
                 "`decode-2`",
-                "its 2 readings lie from Unix time 1000.5 to 1011",
+                "its 2 readings lie from Unix time 1000.5 to 1011 (line 4, the last, has no \
+                 line break and was not read: the meter may have been writing it)",
             ],
         ),
         (
