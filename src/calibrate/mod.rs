@@ -808,8 +808,8 @@ fn power_from_csv(
                 path: csv.into(),
                 problem: format!(
                     "has no readings from Unix time {} to {} (calibration phase `{}`); \
-                     {readings}{unread}: check that the meter logged Unix-time stamps in seconds while \
-                     calibrate ran",
+                     {readings}{unread}: check that the meter logged Unix-time stamps in \
+                     seconds while calibrate ran",
                     ph.from_unix_s, ph.to_unix_s, ph.name
                 ),
             });
