@@ -459,6 +459,24 @@ struct SeriesRows {
 }
 
 impl SeriesRows {
+    /// One row: device `device`'s point in the bucket `span` (start, stop \[s\]).
+    fn push(&mut self, span: (f64, f64), device: String, p: DevicePoint) {
+        self.start.push(span.0);
+        self.stop.push(span.1);
+        self.device.push(device);
+        for (col, x) in self.values.iter_mut().zip([
+            p.active_streams,
+            p.queued,
+            p.utilisation,
+            p.power_w,
+            p.energy_j,
+        ]) {
+            col.push(x);
+        }
+        self.counts[0].push(p.arrivals);
+        self.counts[1].push(p.redirections);
+    }
+
     fn take(&mut self) -> Table {
         let t = std::mem::take(self);
         let [active, queued, util, power, energy] = t.values;
@@ -521,23 +539,9 @@ impl TableSink {
 
 impl SeriesSink for TableSink {
     fn row(&mut self, _: usize, span: (f64, f64), device: usize, p: DevicePoint) {
-        let r = &mut self.rows;
-        r.start.push(span.0);
-        r.stop.push(span.1);
-        r.device
-            .push(self.names.get(device).cloned().unwrap_or_default());
-        for (col, x) in r.values.iter_mut().zip([
-            p.active_streams,
-            p.queued,
-            p.utilisation,
-            p.power_w,
-            p.energy_j,
-        ]) {
-            col.push(x);
-        }
-        r.counts[0].push(p.arrivals);
-        r.counts[1].push(p.redirections);
-        if r.start.len() >= BATCH_ROWS {
+        let name = self.names.get(device).cloned().unwrap_or_default();
+        self.rows.push(span, name, p);
+        if self.rows.start.len() >= BATCH_ROWS {
             self.flush();
         }
     }
@@ -587,20 +591,7 @@ impl SeriesData {
                     .and_then(|v| v.get(i))
                     .copied()
                     .unwrap_or_default();
-                rows.start.push(start);
-                rows.stop.push(stop);
-                rows.device.push(name.clone());
-                for (col, x) in rows.values.iter_mut().zip([
-                    p.active_streams,
-                    p.queued,
-                    p.utilisation,
-                    p.power_w,
-                    p.energy_j,
-                ]) {
-                    col.push(x);
-                }
-                rows.counts[0].push(p.arrivals);
-                rows.counts[1].push(p.redirections);
+                rows.push((start, stop), name.clone(), p);
             }
         }
         rows.take()
