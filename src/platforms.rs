@@ -138,7 +138,9 @@ pub fn profiles(dir: Option<&Path>) -> Result<Vec<DeviceProfile>> {
 }
 
 /// Compares every model of every profile (those in `dir`, or the shipped ones) and every cloud
-/// model of the catalogue. Cloud latency uses the scenario defaults.
+/// model of the catalogue. A cloud model's latency and speed are what a scenario's `[cloud]`
+/// naming only that model uses: the default round trip plus the model's preset TTFT (its
+/// median, for measured quantiles), else the defaults.
 pub fn compare(
     dir: Option<&Path>,
     catalogue: &ModelCatalogue,
@@ -177,7 +179,16 @@ pub fn compare(
             ));
         }
     }
+    let cx = crate::check::Checker::new(Path::new("calibration/models.toml"));
     for c in &catalogue.cloud_models {
+        let cloud = crate::cloud::CloudSpec::from_file(
+            &cx,
+            &crate::cloud::CloudFile {
+                model: c.name.clone(),
+                ..crate::cloud::CloudFile::default()
+            },
+            catalogue,
+        )?;
         let cpr = toolkit::cloud_cpr_cents(
             p.prompt_tokens,
             p.output_tokens,
@@ -189,8 +200,8 @@ pub fn compare(
             p,
             PlatformRow {
                 name: format!("cloud / {}", c.name),
-                tokens_per_s: crate::cloud::DEFAULT_TOKENS_PER_S,
-                ttft_ms: crate::cloud::DEFAULT_RTT_MS + crate::cloud::DEFAULT_TTFT_MS,
+                tokens_per_s: cloud.tokens_per_s,
+                ttft_ms: cloud.rtt_ms + cloud.ttft_ms,
                 power_w: None,
                 energy_per_query_j: None,
                 cpr_cents: cpr,

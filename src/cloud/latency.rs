@@ -158,9 +158,13 @@ impl Latency {
         }
     }
 
-    /// The median \[ms\] (the constant for a fixed latency).
+    /// The median \[ms\] (the constant for a fixed latency): `p50` itself, which `at_z(0)`
+    /// gives back only to within an ulp (through its logarithm).
     pub fn median_ms(&self) -> f64 {
-        self.at_z(0.0)
+        match *self {
+            Latency::Fixed(ms) => ms,
+            Latency::Quantiles { p50, .. } => p50,
+        }
     }
 }
 

@@ -345,3 +345,47 @@ fn platforms_name_the_context_windows_a_response_exceeds() {
         .unwrap();
     assert_eq!(gpt4["context_tokens"], 8192);
 }
+
+/// A cloud model's row has the latency and speed a scenario naming only that model gets: the
+/// default 150 ms round trip plus the model's preset TTFT (the median of measured quantiles),
+/// else 600 ms, and its preset speed, else 40 tokens/s, read here from
+/// `calibration/models.toml` itself. Until 2026-12-06 every cloud row showed 750 ms and 40
+/// tokens/s, whatever the preset. The simulator agrees: the median TTFT of a cloud-only run.
+#[test]
+fn cloud_rows_take_the_catalogue_presets() {
+    let rows = rows();
+    let text = std::fs::read_to_string(root().join("calibration/models.toml")).unwrap();
+    let catalogue: toml::Value = toml::from_str(&text).unwrap();
+    let models = catalogue["cloud_models"].as_array().unwrap();
+    let num = |v: &toml::Value| v.as_float().or(v.as_integer().map(|i| i as f64)).unwrap();
+    let mut presets = 0;
+    for m in models {
+        let name = m["name"].as_str().unwrap();
+        let ttft_ms = match m.get("ttft_ms") {
+            None => 600.0,
+            Some(v) if v.is_table() => num(&v["p50"]),
+            Some(v) => num(v),
+        };
+        let speed = m.get("tokens_per_s").map_or(40.0, num);
+        presets += usize::from(m.get("ttft_ms").is_some() || m.get("tokens_per_s").is_some());
+        let r = row(&rows, &format!("cloud / {name}"));
+        assert_eq!((r.ttft_ms, r.tokens_per_s), (150.0 + ttft_ms, speed), "{name}");
+    }
+    assert!(presets >= 5, "{presets} presets");
+    let sc = scenario(
+        "duration_s = 2000\n[workload]\nkind = \"poisson\"\nrate_rps = 2\n\
+         prompt_tokens = { dist = \"fixed\", value = 50 }\n\
+         output_tokens = { dist = \"fixed\", value = 250 }\n\
+         [cloud]\nmodel = \"gpt-4o\"\n",
+    );
+    let s = edgesim::sim::run(&sc).unwrap();
+    let r = row(&rows, "cloud / gpt-4o");
+    assert_eq!(r.ttft_ms, 789.0);
+    let p50 = s.cloud.ttft_ms.p50.unwrap();
+    assert!(s.cloud.served > 3000, "{}", s.cloud.served);
+    assert!(
+        (p50 - r.ttft_ms).abs() / r.ttft_ms < 0.03,
+        "simulated median TTFT {p50} ms against the row's {} ms",
+        r.ttft_ms
+    );
+}
