@@ -592,7 +592,23 @@ pub mod tagged {
         known: &[&str],
         default: Option<&str>,
     ) -> Result<(String, toml::Table), D::Error> {
-        let mut t = <toml::Table as serde::Deserialize>::deserialize(d)?;
+        let mut t = match <toml::Value as serde::Deserialize>::deserialize(d)? {
+            toml::Value::Table(t) => t,
+            other => {
+                // A bare number where a distribution goes is most likely meant as a constant.
+                let hint = match &other {
+                    toml::Value::Integer(n) if known.contains(&"fixed") => {
+                        format!(" (a constant is {{ {tag} = \"fixed\", value = {n} }})")
+                    }
+                    _ => String::new(),
+                };
+                return Err(D::Error::custom(format!(
+                    "expected a table naming `{tag}` (one of {}), got `{}`{hint}",
+                    known.join(", "),
+                    crate::check::excerpt(&other.to_string(), crate::check::EXCERPT_CHARS)
+                )));
+            }
+        };
         let value = match t.remove(tag) {
             Some(toml::Value::String(s)) => s,
             Some(other) => {

@@ -84,6 +84,44 @@ fn wrong_type() {
     );
 }
 
+/// A tagged section given as a bare value names its tag and the choices (it said "invalid
+/// type: integer `10`, expected a map" until 2026-12-06); a bare count where a token
+/// distribution goes is shown as the constant it likely meant.
+#[test]
+fn a_bare_value_where_a_tagged_table_goes() {
+    let count = WORKLOAD.replace(
+        "output_tokens = { dist = \"fixed\", value = 10 }",
+        "output_tokens = 12",
+    ) + &good_device();
+    fails(
+        "bare_count",
+        &count,
+        &[
+            "`output_tokens`: expected a table naming `dist` (one of fixed, uniform, lognormal, \
+             exponential, empirical), got `12` (a constant is { dist = \"fixed\", value = 12 })",
+        ],
+    );
+    let list = WORKLOAD.replace(
+        "prompt_tokens = { dist = \"fixed\", value = 10 }",
+        "prompt_tokens = [10, 20]",
+    ) + &good_device();
+    fails(
+        "bare_list",
+        &list,
+        &[
+            "`prompt_tokens`: expected a table naming `dist`",
+            "got `[10, 20]`",
+        ],
+    );
+    let text = WORKLOAD.replacen("duration_s = 10\n", "duration_s = 10\nrate_limit = 5\n", 1)
+        + &good_device();
+    fails(
+        "bare_kind",
+        &text,
+        &["expected a table naming `kind`", "got `5`"],
+    );
+}
+
 #[test]
 fn negative_and_zero_rate() {
     for (tag, v) in [("negative_rate", "-2.5"), ("zero_rate", "0")] {

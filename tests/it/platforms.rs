@@ -369,7 +369,11 @@ fn cloud_rows_take_the_catalogue_presets() {
         let speed = m.get("tokens_per_s").map_or(40.0, num);
         presets += usize::from(m.get("ttft_ms").is_some() || m.get("tokens_per_s").is_some());
         let r = row(&rows, &format!("cloud / {name}"));
-        assert_eq!((r.ttft_ms, r.tokens_per_s), (150.0 + ttft_ms, speed), "{name}");
+        assert_eq!(
+            (r.ttft_ms, r.tokens_per_s),
+            (150.0 + ttft_ms, speed),
+            "{name}"
+        );
     }
     assert!(presets >= 5, "{presets} presets");
     let sc = scenario(
