@@ -18,9 +18,13 @@ pub struct ModelCatalogue {
     /// Models that run on edge devices (GGUF under llama.cpp).
     #[serde(default)]
     pub models: Vec<ModelEntry>,
-    /// Cloud models (API), for quality only; prices are scenario keys.
+    /// Cloud models (API): quality, prices, context and latency presets, each the default of
+    /// a scenario's `[cloud]` that names the model.
     #[serde(default)]
     pub cloud_models: Vec<CloudModelEntry>,
+    /// The file it was read from (`calibration/models.toml` for the built-in one), for errors.
+    #[serde(skip)]
+    pub source: std::path::PathBuf,
 }
 
 /// One edge model.
@@ -90,8 +94,9 @@ impl ModelCatalogue {
     /// Parses catalogue text; `path` names it in errors. Every figure is checked with the
     /// rules scenarios follow: finite, in range.
     pub fn parse(text: &str, path: &Path) -> Result<ModelCatalogue> {
-        let cat: ModelCatalogue = crate::strict::from_str(text)
+        let mut cat: ModelCatalogue = crate::strict::from_str(text)
             .map_err(|e| crate::check::not_read_as(path, text, "a model catalogue", &e))?;
+        cat.source = path.to_path_buf();
         let cx = crate::check::Checker::new(path);
         let quality = |key: &dyn Fn(&str) -> String, q: &BTreeMap<String, f64>| -> Result<()> {
             for (task, v) in q {

@@ -513,9 +513,10 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
         .is_none()
     {
         note!(
-            "note: `{model_name}` is not in the model catalogue; add it to calibration/models.toml \
-             (size, memory, quality) or pass --model-name with a catalogue key to use this \
-             profile in scenarios"
+            "note: `{model_name}` is not in the built-in model catalogue; add it to a catalogue \
+             (size, memory, quality: calibration/models.toml, or a copy that a scenario's \
+             `model_catalogue` and `platforms --model-catalogue` name) or pass --model-name with \
+             a catalogue key to use this profile in scenarios"
         );
     }
     Ok(())
@@ -771,6 +772,10 @@ enum Command {
         /// Task whose quality is Q.
         #[arg(long, default_value = edgesim::metrics::settings::DEFAULT_TASK)]
         task: String,
+        /// Model catalogue (sizes, quality, cloud prices and presets), as a scenario's
+        /// `model_catalogue` (default: the built-in calibration/models.toml).
+        #[arg(long)]
+        model_catalogue: Option<PathBuf>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -1078,6 +1083,7 @@ fn cmd_check(args: &ScenarioArgs) -> anyhow::Result<()> {
 /// `edgesim platforms`.
 fn cmd_platforms(
     calibration: Option<PathBuf>,
+    model_catalogue: Option<PathBuf>,
     p: edgesim::platforms::PlatformParams,
     json: bool,
 ) -> anyhow::Result<()> {
@@ -1097,7 +1103,10 @@ fn cmd_platforms(
             "{flag} {n}: must lie in [1, {max}] (tokens of one response)"
         );
     }
-    let catalogue = edgesim::catalogue::ModelCatalogue::builtin();
+    let catalogue = match &model_catalogue {
+        Some(path) => edgesim::catalogue::ModelCatalogue::load(path)?,
+        None => edgesim::catalogue::ModelCatalogue::builtin(),
+    };
     catalogue.check_task(&p.task).map_err(|problem| {
         let task = edgesim::check::excerpt(&p.task, edgesim::check::EXCERPT_CHARS);
         anyhow::anyhow!("--task \"{task}\": {problem}")
@@ -1149,6 +1158,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             output_tokens,
             alpha,
             task,
+            model_catalogue,
             json,
         } => {
             let p = edgesim::platforms::PlatformParams {
@@ -1158,7 +1168,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 task,
                 ..Default::default()
             };
-            cmd_platforms(calibration, p, json)?;
+            cmd_platforms(calibration, model_catalogue, p, json)?;
         }
     }
     Ok(true)

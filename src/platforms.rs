@@ -179,7 +179,7 @@ pub fn compare(
             ));
         }
     }
-    let cx = crate::check::Checker::new(Path::new("calibration/models.toml"));
+    let cx = crate::check::Checker::new(&catalogue.source);
     for c in &catalogue.cloud_models {
         let cloud = crate::cloud::CloudSpec::from_file(
             &cx,

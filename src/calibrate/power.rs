@@ -203,7 +203,7 @@ pub struct CsvMeans {
     /// The first and last Unix time among them (for an error that says where they lie).
     pub span: Option<(f64, f64)>,
     /// The line number of a last row without its line break, which is not read: the meter may
-    /// still have been writing it ([`csv_readings`]).
+    /// still have been writing it.
     pub unread_line: Option<usize>,
 }
 

@@ -393,3 +393,103 @@ fn cloud_rows_take_the_catalogue_presets() {
         r.ttft_ms
     );
 }
+
+/// `--model-catalogue` reads the catalogue a scenario's `model_catalogue` would: a model
+/// calibrated under a name of its own gets its quality (Q, U, PCR), and a cloud model its
+/// prices and presets; a task only that catalogue knows is accepted. A catalogue that cannot
+/// be read is refused naming it.
+#[test]
+fn platforms_read_a_catalogue_of_ones_own() {
+    let dir = scratch_dir("platforms-catalogue");
+    let cal = dir.join("profiles");
+    std::fs::create_dir_all(&cal).unwrap();
+    let nano = std::fs::read_to_string(root().join("calibration/jetson-orin-nano.toml")).unwrap();
+    assert!(nano.contains("\"qwen2.5-0.5b\""));
+    std::fs::write(
+        cal.join("nano.toml"),
+        nano.replace("\"qwen2.5-0.5b\"", "\"phi-mini\""),
+    )
+    .unwrap();
+    let catalogue = dir.join("models.toml");
+    std::fs::write(
+        &catalogue,
+        format!(
+            "{}\n[[models]]\nname = \"phi-mini\"\nparams_b = 0.5\nquant = \"Q4_K_M\"\n\
+             memory_gb = 0.7\nkv_mb_per_1k_tokens = 12.0\nquality = {{ gsm8k = 0.5, mmlu = 0.6 }}\n\
+             [[cloud_models]]\nname = \"my-api\"\nusd_per_1k_input = 0.001\n\
+             usd_per_1k_output = 0.002\nprice_date = \"2026-12-06\"\nttft_ms = 350.0\n\
+             tokens_per_s = 90.0\n",
+            std::fs::read_to_string(root().join("calibration/models.toml")).unwrap()
+        ),
+    )
+    .unwrap();
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = edgesim(&[&["platforms", "--json"][..], args].concat());
+        assert_ok(&out);
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let find = |v: &serde_json::Value, name: &str| {
+        v["platforms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("no row {name}: {v}"))
+            .clone()
+    };
+    let cal_arg = cal.to_str().unwrap();
+    let own = json(&[
+        "--calibration",
+        cal_arg,
+        "--model-catalogue",
+        catalogue.to_str().unwrap(),
+    ]);
+    let phi = find(&own, "Jetson Orin Nano 8GB / phi-mini");
+    assert_eq!(phi["quality"], 0.5);
+    let r = phi["responsiveness"].as_f64().unwrap();
+    assert!((phi["utility"].as_f64().unwrap() - (0.5 * 0.5 + 0.5 * r)).abs() < 1e-12);
+    let api = find(&own, "cloud / my-api");
+    assert_eq!(
+        (api["ttft_ms"].as_f64(), api["tokens_per_s"].as_f64()),
+        (Some(500.0), Some(90.0))
+    );
+    // (50 · 0.001 + 250 · 0.002) / 1000 USD = 0.055 cents.
+    assert!(
+        (api["cpr_cents"].as_f64().unwrap() - 0.055).abs() < 1e-12,
+        "{api}"
+    );
+    // Without it, the model has no quality and the API no row.
+    let builtin = json(&["--calibration", cal_arg]);
+    assert!(find(&builtin, "Jetson Orin Nano 8GB / phi-mini")["quality"].is_null());
+    assert!(
+        !builtin["platforms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"] == "cloud / my-api")
+    );
+    // A task only this catalogue knows.
+    let mmlu = json(&[
+        "--calibration",
+        cal_arg,
+        "--model-catalogue",
+        catalogue.to_str().unwrap(),
+        "--task",
+        "mmlu",
+    ]);
+    assert_eq!(
+        find(&mmlu, "Jetson Orin Nano 8GB / phi-mini")["quality"],
+        0.6
+    );
+    let out = edgesim(&["platforms", "--task", "mmlu"]);
+    assert_eq!(out.status.code(), Some(2));
+    // A catalogue that is not there.
+    let missing = dir.join("none.toml");
+    let out = edgesim(&["platforms", "--model-catalogue", missing.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("none.toml") && err.contains("model catalogue"),
+        "{err}"
+    );
+}
