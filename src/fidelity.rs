@@ -106,16 +106,25 @@ pub fn scenario(
     parallel: u32,
 ) -> Result<Scenario> {
     let data = crate::device::load_profile(profile)?;
-    scenario_with(requests, profile, &data, model, parallel)
+    scenario_with(
+        requests,
+        profile,
+        &data,
+        model,
+        parallel,
+        &ModelCatalogue::builtin(),
+    )
 }
 
-/// [`scenario`] with the profile already read (`source` names it in errors).
+/// [`scenario`] with the profile already read (`source` names it in errors) and the model
+/// looked up in `catalogue`.
 fn scenario_with(
     requests: &[Request],
     source: &Path,
     profile: &DeviceProfile,
     model: &str,
     parallel: u32,
+    catalogue: &ModelCatalogue,
 ) -> Result<Scenario> {
     if let Some(i) = requests.windows(2).position(|w| w[1].at_s < w[0].at_s) {
         return Err(Error::invalid(
@@ -126,7 +135,6 @@ fn scenario_with(
         ));
     }
     let cx = Checker::new(source);
-    let catalogue = ModelCatalogue::builtin();
     let device = DeviceGroup::new(
         &cx,
         "--profile",
@@ -138,7 +146,7 @@ fn scenario_with(
         u32::try_from(requests.len()).unwrap_or(u32::MAX),
         512,
         None,
-        &catalogue,
+        catalogue,
     )?;
     let us = |r: &Request| (r.at_s * 1e6).round() as u64;
     let first = requests.first().map_or(0, us);
@@ -175,16 +183,16 @@ fn scenario_with(
                     classes: &[],
                 },
                 true,
-                &catalogue,
+                catalogue,
             )?,
         },
         fleet: vec![device],
         selection: Default::default(),
         rate_limit: Default::default(),
         routing: Default::default(),
-        cloud: CloudSpec::from_file(&cx, &no_cloud, &catalogue)?,
+        cloud: CloudSpec::from_file(&cx, &no_cloud, catalogue)?,
         metrics: Default::default(),
-        catalogue: Arc::new(catalogue),
+        catalogue: Arc::new(catalogue.clone()),
         catalogue_path: None,
     })
 }
@@ -197,18 +205,26 @@ pub fn simulate(
     parallel: u32,
 ) -> Result<Outcome> {
     let data = crate::device::load_profile(profile)?;
-    simulate_with(requests, profile, &data, model, parallel)
+    simulate_with(
+        requests,
+        profile,
+        &data,
+        model,
+        parallel,
+        &ModelCatalogue::builtin(),
+    )
 }
 
-/// [`simulate`] with the profile already read.
+/// [`simulate`] with the profile already read and the model looked up in `catalogue`.
 fn simulate_with(
     requests: &[Request],
     source: &Path,
     profile: &DeviceProfile,
     model: &str,
     parallel: u32,
+    catalogue: &ModelCatalogue,
 ) -> Result<Outcome> {
-    let sc = scenario_with(requests, source, profile, model, parallel)?;
+    let sc = scenario_with(requests, source, profile, model, parallel, catalogue)?;
     struct Collect(Vec<(u64, Served)>);
     impl crate::metrics::Recorder for Collect {
         fn on_end(&mut self, _: SimTime, r: &crate::metrics::RequestRecord) {
@@ -256,12 +272,14 @@ const SPEED_MATCH_STEPS: usize = 4;
 /// simulation at that speed: `f ← f · busy_sim(f) / busy_real`, from `f = 1`, for
 /// [`SPEED_MATCH_STEPS`] steps (busy time is close to proportional to 1/f, so the steps converge
 /// in two or three).
+#[allow(clippy::too_many_arguments)]
 fn speed_matched(
     requests: &[Request],
     source: &Path,
     profile: &DeviceProfile,
     model: &str,
     parallel: u32,
+    catalogue: &ModelCatalogue,
     real_busy_s: f64,
     sim: &Outcome,
 ) -> Result<(f64, Outcome)> {
@@ -282,6 +300,7 @@ fn speed_matched(
             &scaled_profile(profile, f),
             model,
             parallel,
+            catalogue,
         )?;
     }
     Ok((f, out))
@@ -372,7 +391,14 @@ pub fn run(
     let requests = request_list(sc, o.requests, o.max_prompt, o.max_output)?;
     // The simulated side first: a profile that cannot serve the list fails before the model is
     // loaded.
-    let sim = simulate(&requests, &o.profile, &model_name, o.parallel)?;
+    let sim = simulate_with(
+        &requests,
+        &o.profile,
+        &profile,
+        &model_name,
+        o.parallel,
+        &sc.catalogue,
+    )?;
     let real = serve_real(o, &requests, progress)?;
     let (f, matched) = speed_matched(
         &requests,
@@ -380,6 +406,7 @@ pub fn run(
         &profile,
         &model_name,
         o.parallel,
+        &sc.catalogue,
         real.busy_s,
         &sim,
     )?;
@@ -783,6 +810,7 @@ mod tests {
     fn speed_match_recovers_a_slower_machine() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("calibration/jetson-orin-nano.toml");
         let profile = crate::device::load_profile(&path).unwrap();
+        let builtin = ModelCatalogue::builtin();
         let model = "qwen2.5-0.5b";
         let requests: Vec<Request> = (0..60)
             .map(|i| Request {
@@ -791,17 +819,26 @@ mod tests {
                 output_tokens: 20 + (i * 13) % 90,
             })
             .collect();
-        let sim = simulate_with(&requests, &path, &profile, model, 2).unwrap();
+        let sim = simulate_with(&requests, &path, &profile, model, 2, &builtin).unwrap();
         let slow = scaled_profile(&profile, 0.8);
-        let real = simulate_with(&requests, &path, &slow, model, 2).unwrap();
+        let real = simulate_with(&requests, &path, &slow, model, 2, &builtin).unwrap();
         assert!(
             real.busy_s > sim.busy_s * 1.2,
             "{} vs {}",
             real.busy_s,
             sim.busy_s
         );
-        let (f, matched) =
-            speed_matched(&requests, &path, &profile, model, 2, real.busy_s, &sim).unwrap();
+        let (f, matched) = speed_matched(
+            &requests,
+            &path,
+            &profile,
+            model,
+            2,
+            &builtin,
+            real.busy_s,
+            &sim,
+        )
+        .unwrap();
         assert!((f - 0.8).abs() < 1e-3, "speed factor {f}");
         let m = SpeedMatched::new(f, &real, &matched);
         for e in [m.ttft_ms.error_pct, m.e2e_ms.error_pct] {
@@ -815,13 +852,21 @@ mod tests {
         // A list out of arrival order is an error, not a run with time going backwards.
         let mut swapped = requests.clone();
         swapped.swap(3, 4);
-        let e = simulate_with(&swapped, &path, &profile, model, 2).unwrap_err();
+        let e = simulate_with(&swapped, &path, &profile, model, 2, &builtin).unwrap_err();
         assert!(e.to_string().contains("requests[4].at_s"), "{e}");
         // Twice as fast: every prefill and decode time halves, so an isolated request's
         // latencies do too.
         let one = [requests[0]];
-        let a = simulate_with(&one, &path, &profile, model, 1).unwrap();
-        let b = simulate_with(&one, &path, &scaled_profile(&profile, 2.0), model, 1).unwrap();
+        let a = simulate_with(&one, &path, &profile, model, 1, &builtin).unwrap();
+        let b = simulate_with(
+            &one,
+            &path,
+            &scaled_profile(&profile, 2.0),
+            model,
+            1,
+            &builtin,
+        )
+        .unwrap();
         assert!((a.served[0].e2e_s - 2.0 * b.served[0].e2e_s).abs() < 1e-5);
         assert!((a.served[0].ttft_s - 2.0 * b.served[0].ttft_s).abs() < 1e-5);
     }

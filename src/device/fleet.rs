@@ -140,7 +140,9 @@ impl DeviceGroup {
                 k("model"),
                 format!("\"{model}\""),
                 format!(
-                    "is not in the model catalogue; known models: {}",
+                    "is not in the model catalogue ({}); known models: {}. A model of your own \
+                     goes in a catalogue of your own, named by the scenario's `model_catalogue`",
+                    catalogue.source.display(),
                     catalogue.model_names()
                 ),
             )

@@ -1038,6 +1038,66 @@ fn fidelity_real_against_simulated() {
     );
 }
 
+/// `fidelity` looks the profile's model up in the scenario's catalogue (`model_catalogue`), as
+/// `run` does: a model calibrated under a name of its own is simulated once a catalogue of
+/// one's own names it (until 2026-12-06 only the built-in catalogue was read, so such a model
+/// could not be compared without rebuilding edgesim). The simulated side comes first, so the
+/// run then stops only at the real side (no such model file here).
+#[test]
+fn fidelity_reads_the_scenarios_model_catalogue() {
+    let dir = scratch_dir("fidelity-catalogue");
+    let nano = std::fs::read_to_string(root().join("calibration/jetson-orin-nano.toml")).unwrap();
+    let profile = dir.join("mine.toml");
+    std::fs::write(&profile, nano.replace("\"qwen2.5-0.5b\"", "\"phi-mini\"")).unwrap();
+    let catalogue = dir.join("models.toml");
+    std::fs::write(
+        &catalogue,
+        std::fs::read_to_string(root().join("calibration/models.toml")).unwrap()
+            + "\n[[models]]\nname = \"phi-mini\"\nparams_b = 0.5\nquant = \"Q4_K_M\"\n\
+               memory_gb = 0.7\nkv_mb_per_1k_tokens = 12.0\n",
+    )
+    .unwrap();
+    let workload = std::fs::read_to_string(shipped("fidelity.toml"))
+        .unwrap()
+        .replace(
+            "../calibration/jetson-orin-nano.toml",
+            profile.to_str().unwrap(),
+        )
+        .replace("\"qwen2.5-0.5b\"", "\"phi-mini\"");
+    let fidelity = |scenario: &str| {
+        let path = dir.join("scenario.toml");
+        std::fs::write(&path, scenario).unwrap();
+        let o = edgesim(&[
+            "fidelity",
+            "--model",
+            dir.join("no-such-model.gguf").to_str().unwrap(),
+            "--profile",
+            profile.to_str().unwrap(),
+            "--scenario",
+            path.to_str().unwrap(),
+            "--out",
+            dir.join("out").to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    // The scenario itself needs the catalogue: without it, refused by its device's model, with
+    // the way out named.
+    let err = fidelity(&workload);
+    assert!(
+        err.contains("is not in the model catalogue (calibration/models.toml)")
+            && err.contains("`model_catalogue`"),
+        "{err}"
+    );
+    let err = fidelity(&format!(
+        "model_catalogue = \"{}\"\n{workload}",
+        catalogue.display()
+    ));
+    assert!(!err.contains("model catalogue"), "{err}");
+    assert!(err.contains("no-such-model.gguf"), "{err}");
+    assert!(!dir.join("out").exists());
+}
+
 /// `fidelity`'s counts and caps are refused before anything is served or printed (with or
 /// without llama.cpp); `--max-prompt 0` was taken as 1.
 #[test]
