@@ -47,8 +47,15 @@ impl Checker {
 
     /// A context for `path` that reads input files through `cache`.
     pub fn with_cache(path: &Path, cache: Arc<InputCache>) -> Checker {
-        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let dir = std::path::absolute(&dir).unwrap_or(dir);
+        // Absolute, so that the paths it resolves stay right in a resolved scenario written
+        // elsewhere. A bare file name's folder is the working directory (`absolute` refuses
+        // the empty path its `parent` is: until 2026-12-06 such paths stayed relative).
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => {
+                std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+            }
+            _ => std::env::current_dir().unwrap_or_default(),
+        };
         Checker {
             path: path.to_path_buf(),
             dir,

@@ -263,6 +263,57 @@ fn out_writes_summary_and_a_resolved_scenario_that_reproduces_the_run() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A scenario named by its bare file name, run from its own folder, with a trace and a model
+/// catalogue beside it: its resolved form names them by absolute paths, so it reproduces the
+/// run from anywhere. Until 2026-12-06 they stayed relative (the working directory was not
+/// taken for a bare name's folder), and the resolved file failed to find the catalogue.
+#[test]
+fn a_bare_scenario_names_resolved_paths_that_hold_from_anywhere() {
+    let dir = scratch_dir("cli-bare-name");
+    std::fs::copy(
+        root().join("scenarios/traces/azure-conv-excerpt.csv"),
+        dir.join("trace.csv"),
+    )
+    .unwrap();
+    std::fs::copy(
+        root().join("calibration/models.toml"),
+        dir.join("models.toml"),
+    )
+    .unwrap();
+    let profile = root().join("calibration/jetson-orin-nano.toml");
+    std::fs::write(
+        dir.join("bare.toml"),
+        format!(
+            "name = \"bare\"\nmodel_catalogue = \"models.toml\"\n\
+             [workload]\nkind = \"trace\"\npath = \"trace.csv\"\ntime_scale = 10.0\nmax_requests = 300\n\
+             [[devices]]\nname = \"nano\"\nprofile = \"{}\"\nmodel = \"qwen2.5-3b\"\n",
+            profile.display()
+        ),
+    )
+    .unwrap();
+    let first = edgesim(&["run", "bare.toml", "--json", "--out", "out"], &dir);
+    let resolved = std::fs::read_to_string(dir.join("out/scenario.resolved.toml")).unwrap();
+    for name in ["trace.csv", "models.toml"] {
+        let line = resolved
+            .lines()
+            .find(|l| l.ends_with(&format!("{name}\"")))
+            .unwrap_or_else(|| panic!("no {name}: {resolved}"));
+        let path = line.split('"').nth(1).unwrap();
+        assert!(Path::new(path).is_absolute(), "{line}");
+    }
+    let again = edgesim(
+        &[
+            "run",
+            dir.join("out/scenario.resolved.toml").to_str().unwrap(),
+            "--json",
+            "--no-out",
+        ],
+        &std::env::temp_dir(),
+    );
+    assert_eq!(again.stdout, first.stdout);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// `--no-out` writes nothing, so a table flag given with it would be dropped without a word:
 /// the pair is refused, naming both, and nothing is run or written. Alone it runs.
 #[test]
