@@ -106,26 +106,52 @@ pub fn scenario(
     parallel: u32,
 ) -> Result<Scenario> {
     let data = crate::device::load_profile(profile)?;
+    let catalogue = Arc::new(ModelCatalogue::builtin());
     scenario_with(
         requests,
-        profile,
-        &data,
-        model,
-        parallel,
-        &ModelCatalogue::builtin(),
+        &Side::new(profile, &data, model, parallel, &catalogue),
     )
 }
 
-/// [`scenario`] with the profile already read (`source` names it in errors) and the model
-/// looked up in `catalogue`.
-fn scenario_with(
-    requests: &[Request],
-    source: &Path,
-    profile: &DeviceProfile,
-    model: &str,
+/// The simulated side of a comparison: one device of `profile` (read from `source`, which
+/// names it in errors) serving `model` with `parallel` slots, the model looked up in
+/// `catalogue` (the scenario's).
+#[derive(Clone, Copy)]
+struct Side<'a> {
+    source: &'a Path,
+    profile: &'a DeviceProfile,
+    model: &'a str,
     parallel: u32,
-    catalogue: &ModelCatalogue,
-) -> Result<Scenario> {
+    catalogue: &'a Arc<ModelCatalogue>,
+}
+
+impl<'a> Side<'a> {
+    fn new(
+        source: &'a Path,
+        profile: &'a DeviceProfile,
+        model: &'a str,
+        parallel: u32,
+        catalogue: &'a Arc<ModelCatalogue>,
+    ) -> Side<'a> {
+        Side {
+            source,
+            profile,
+            model,
+            parallel,
+            catalogue,
+        }
+    }
+}
+
+/// [`scenario`] for the simulated side `side`.
+fn scenario_with(requests: &[Request], side: &Side) -> Result<Scenario> {
+    let &Side {
+        source,
+        profile,
+        model,
+        parallel,
+        catalogue,
+    } = side;
     if let Some(i) = requests.windows(2).position(|w| w[1].at_s < w[0].at_s) {
         return Err(Error::invalid(
             source,
@@ -192,7 +218,7 @@ fn scenario_with(
         routing: Default::default(),
         cloud: CloudSpec::from_file(&cx, &no_cloud, catalogue)?,
         metrics: Default::default(),
-        catalogue: Arc::new(catalogue.clone()),
+        catalogue: Arc::clone(catalogue),
         catalogue_path: None,
     })
 }
@@ -205,26 +231,16 @@ pub fn simulate(
     parallel: u32,
 ) -> Result<Outcome> {
     let data = crate::device::load_profile(profile)?;
+    let catalogue = Arc::new(ModelCatalogue::builtin());
     simulate_with(
         requests,
-        profile,
-        &data,
-        model,
-        parallel,
-        &ModelCatalogue::builtin(),
+        &Side::new(profile, &data, model, parallel, &catalogue),
     )
 }
 
-/// [`simulate`] with the profile already read and the model looked up in `catalogue`.
-fn simulate_with(
-    requests: &[Request],
-    source: &Path,
-    profile: &DeviceProfile,
-    model: &str,
-    parallel: u32,
-    catalogue: &ModelCatalogue,
-) -> Result<Outcome> {
-    let sc = scenario_with(requests, source, profile, model, parallel, catalogue)?;
+/// [`simulate`] for the simulated side `side`.
+fn simulate_with(requests: &[Request], side: &Side) -> Result<Outcome> {
+    let sc = scenario_with(requests, side)?;
     struct Collect(Vec<(u64, Served)>);
     impl crate::metrics::Recorder for Collect {
         fn on_end(&mut self, _: SimTime, r: &crate::metrics::RequestRecord) {
@@ -272,14 +288,9 @@ const SPEED_MATCH_STEPS: usize = 4;
 /// simulation at that speed: `f ← f · busy_sim(f) / busy_real`, from `f = 1`, for
 /// [`SPEED_MATCH_STEPS`] steps (busy time is close to proportional to 1/f, so the steps converge
 /// in two or three).
-#[allow(clippy::too_many_arguments)]
 fn speed_matched(
     requests: &[Request],
-    source: &Path,
-    profile: &DeviceProfile,
-    model: &str,
-    parallel: u32,
-    catalogue: &ModelCatalogue,
+    side: &Side,
     real_busy_s: f64,
     sim: &Outcome,
 ) -> Result<(f64, Outcome)> {
@@ -294,13 +305,13 @@ fn speed_matched(
             break;
         }
         f = next;
+        let scaled = scaled_profile(side.profile, f);
         out = simulate_with(
             requests,
-            source,
-            &scaled_profile(profile, f),
-            model,
-            parallel,
-            catalogue,
+            &Side {
+                profile: &scaled,
+                ..*side
+            },
         )?;
     }
     Ok((f, out))
@@ -391,25 +402,10 @@ pub fn run(
     let requests = request_list(sc, o.requests, o.max_prompt, o.max_output)?;
     // The simulated side first: a profile that cannot serve the list fails before the model is
     // loaded.
-    let sim = simulate_with(
-        &requests,
-        &o.profile,
-        &profile,
-        &model_name,
-        o.parallel,
-        &sc.catalogue,
-    )?;
+    let side = Side::new(&o.profile, &profile, &model_name, o.parallel, &sc.catalogue);
+    let sim = simulate_with(&requests, &side)?;
     let real = serve_real(o, &requests, progress)?;
-    let (f, matched) = speed_matched(
-        &requests,
-        &o.profile,
-        &profile,
-        &model_name,
-        o.parallel,
-        &sc.catalogue,
-        real.busy_s,
-        &sim,
-    )?;
+    let (f, matched) = speed_matched(&requests, &side, real.busy_s, &sim)?;
     let mut rep = report(&requests, &real, &sim);
     rep.speed_matched = Some(SpeedMatched::new(f, &real, &matched));
     let (table, fig) = outputs(&requests, &real.served, &sim.served);
@@ -810,8 +806,9 @@ mod tests {
     fn speed_match_recovers_a_slower_machine() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("calibration/jetson-orin-nano.toml");
         let profile = crate::device::load_profile(&path).unwrap();
-        let builtin = ModelCatalogue::builtin();
+        let builtin = Arc::new(ModelCatalogue::builtin());
         let model = "qwen2.5-0.5b";
+        let side = |p, parallel| Side::new(&path, p, model, parallel, &builtin);
         let requests: Vec<Request> = (0..60)
             .map(|i| Request {
                 at_s: f64::from(i) * 0.7 + f64::from(i % 7) * 0.09,
@@ -819,26 +816,16 @@ mod tests {
                 output_tokens: 20 + (i * 13) % 90,
             })
             .collect();
-        let sim = simulate_with(&requests, &path, &profile, model, 2, &builtin).unwrap();
+        let sim = simulate_with(&requests, &side(&profile, 2)).unwrap();
         let slow = scaled_profile(&profile, 0.8);
-        let real = simulate_with(&requests, &path, &slow, model, 2, &builtin).unwrap();
+        let real = simulate_with(&requests, &side(&slow, 2)).unwrap();
         assert!(
             real.busy_s > sim.busy_s * 1.2,
             "{} vs {}",
             real.busy_s,
             sim.busy_s
         );
-        let (f, matched) = speed_matched(
-            &requests,
-            &path,
-            &profile,
-            model,
-            2,
-            &builtin,
-            real.busy_s,
-            &sim,
-        )
-        .unwrap();
+        let (f, matched) = speed_matched(&requests, &side(&profile, 2), real.busy_s, &sim).unwrap();
         assert!((f - 0.8).abs() < 1e-3, "speed factor {f}");
         let m = SpeedMatched::new(f, &real, &matched);
         for e in [m.ttft_ms.error_pct, m.e2e_ms.error_pct] {
@@ -852,21 +839,14 @@ mod tests {
         // A list out of arrival order is an error, not a run with time going backwards.
         let mut swapped = requests.clone();
         swapped.swap(3, 4);
-        let e = simulate_with(&swapped, &path, &profile, model, 2, &builtin).unwrap_err();
+        let e = simulate_with(&swapped, &side(&profile, 2)).unwrap_err();
         assert!(e.to_string().contains("requests[4].at_s"), "{e}");
         // Twice as fast: every prefill and decode time halves, so an isolated request's
         // latencies do too.
         let one = [requests[0]];
-        let a = simulate_with(&one, &path, &profile, model, 1, &builtin).unwrap();
-        let b = simulate_with(
-            &one,
-            &path,
-            &scaled_profile(&profile, 2.0),
-            model,
-            1,
-            &builtin,
-        )
-        .unwrap();
+        let a = simulate_with(&one, &side(&profile, 1)).unwrap();
+        let fast = scaled_profile(&profile, 2.0);
+        let b = simulate_with(&one, &side(&fast, 1)).unwrap();
         assert!((a.served[0].e2e_s - 2.0 * b.served[0].e2e_s).abs() < 1e-5);
         assert!((a.served[0].ttft_s - 2.0 * b.served[0].ttft_s).abs() < 1e-5);
     }
