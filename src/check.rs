@@ -607,6 +607,11 @@ pub mod tagged {
                     toml::Value::Integer(n) if known.contains(&"fixed") => {
                         format!(" (a constant is {{ {tag} = \"fixed\", value = {n} }})")
                     }
+                    // The shorthand a plan's `search.rate_limits` reads.
+                    toml::Value::String(v) if known.contains(&v.as_str()) => {
+                        let v = v.escape_debug();
+                        format!(" (written as a table: {{ {tag} = \"{v}\" }})")
+                    }
                     _ => String::new(),
                 };
                 return Err(D::Error::custom(format!(

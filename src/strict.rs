@@ -39,7 +39,7 @@ macro_rules! forward {
     ($($method:ident($($arg:ident: $ty:ty),*)),* $(,)?) => {
         $(
             fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, Self::Error> {
-                self.0.$method($($arg,)* Wrap { inner: visitor, table: false })
+                self.0.$method($($arg,)* Wrap { inner: visitor, table: false, kind: false })
             }
         )*
     };
@@ -92,6 +92,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<D> {
             Wrap {
                 inner: visitor,
                 table: true,
+                kind: fields.contains(&"kind"),
             },
         )
     }
@@ -156,6 +157,23 @@ struct Wrap<V> {
     inner: V,
     /// Visiting a struct: only a map will do.
     table: bool,
+    /// The struct is chosen by a `kind` key: a string given for it is most likely that kind
+    /// (`selection = "random"`, the shorthand a plan's `search.policies` reads), and the
+    /// message shows the table it is written as.
+    kind: bool,
+}
+
+impl<V> Wrap<V> {
+    /// The error for a string given where a table goes.
+    fn string<E: de::Error>(&self, v: &str) -> E {
+        if !self.kind {
+            return E::invalid_type(Unexpected::Str(v), &"a table");
+        }
+        let v = v.escape_debug();
+        E::custom(format!(
+            "invalid type: string \"{v}\", expected a table (written as a table: {{ kind = \"{v}\" }})"
+        ))
+    }
 }
 
 /// Forwards `visit_*` methods of plain values to the inner visitor; a struct refuses them
@@ -200,13 +218,31 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
         visit_f32(v: f32) => Unexpected::Float(f64::from(v)),
         visit_f64(v: f64) => Unexpected::Float(v),
         visit_char(v: char) => Unexpected::Char(v),
-        visit_str(v: &str) => Unexpected::Str(v),
-        visit_borrowed_str(v: &'de str) => Unexpected::Str(v),
-        visit_string(v: String) => Unexpected::Str(&v),
         visit_bytes(v: &[u8]) => Unexpected::Bytes(v),
         visit_borrowed_bytes(v: &'de [u8]) => Unexpected::Bytes(v),
         visit_byte_buf(v: Vec<u8>) => Unexpected::Bytes(&v),
     );
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        if self.table {
+            return Err(self.string(v));
+        }
+        self.inner.visit_str(v)
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        if self.table {
+            return Err(self.string(v));
+        }
+        self.inner.visit_borrowed_str(v)
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        if self.table {
+            return Err(self.string(&v));
+        }
+        self.inner.visit_string(v)
+    }
 
     fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
         self.inner.visit_none()

@@ -25,7 +25,7 @@ fn good_device() -> String {
 const WORKLOAD: &str = "duration_s = 10\n[workload]\nkind = \"poisson\"\nrate_rps = 1.0\nprompt_tokens = { dist = \"fixed\", value = 10 }\noutput_tokens = { dist = \"fixed\", value = 10 }\n";
 
 /// Runs `edgesim check` on `text` and returns stderr, asserting exit code 2 and no panic.
-fn fails(tag: &str, text: &str, needles: &[&str]) {
+fn fails(tag: &str, text: &str, needles: &[&str]) -> String {
     let path = temp_file(tag, &format!("{tag}.toml"), text);
     let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
         .arg("check")
@@ -50,6 +50,7 @@ fn fails(tag: &str, text: &str, needles: &[&str]) {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{tag} (run)");
+    err.into_owned()
 }
 
 #[test]
@@ -120,6 +121,47 @@ fn a_bare_value_where_a_tagged_table_goes() {
         &text,
         &["expected a table naming `kind`", "got `5`"],
     );
+}
+
+/// A kind's name alone where its table goes (the shorthand a plan's `search.policies` and
+/// `search.rate_limits` read) is refused, showing the table it is written as.
+#[test]
+fn a_kind_alone_where_its_table_goes() {
+    for (key, value, want) in [
+        (
+            "selection",
+            "\"random\"",
+            "invalid type: string \"random\", expected a table (written as a table: { kind = \"random\" })",
+        ),
+        (
+            "rate_limit",
+            "\"none\"",
+            "got `\"none\"` (written as a table: { kind = \"none\" })",
+        ),
+    ] {
+        let text = WORKLOAD.replacen(
+            "duration_s = 10\n",
+            &format!("duration_s = 10\n{key} = {value}\n"),
+            1,
+        ) + &good_device();
+        fails(&format!("alone_{key}"), &text, &[want]);
+    }
+    // A section chosen by no `kind` gets no such hint; a name that is no kind gets none either.
+    let text = WORKLOAD.replacen("duration_s = 10\n", "duration_s = 10\nrouting = \"x\"\n", 1)
+        + &good_device();
+    let e = fails(
+        "alone_routing",
+        &text,
+        &["invalid type: string \"x\", expected a table"],
+    );
+    assert!(!e.contains("written as"), "{e}");
+    let text = WORKLOAD.replacen(
+        "duration_s = 10\n",
+        "duration_s = 10\nrate_limit = \"leaky\"\n",
+        1,
+    ) + &good_device();
+    let e = fails("alone_leaky", &text, &["got `\"leaky\"`"]);
+    assert!(!e.contains("written as"), "{e}");
 }
 
 #[test]
