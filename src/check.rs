@@ -7,6 +7,7 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use crate::device::ProfileSource;
 use crate::device::profile::DeviceProfile;
 use crate::error::{Error, Result};
 use crate::time::MAX_INPUT_S;
@@ -28,7 +29,7 @@ pub const MAX_DATA_BYTES: u64 = 1 << 30;
 #[derive(Debug, Default)]
 pub struct InputCache {
     traces: Mutex<HashMap<PathBuf, TraceRows>>,
-    profiles: Mutex<HashMap<PathBuf, Arc<DeviceProfile>>>,
+    profiles: Mutex<HashMap<ProfileSource, Arc<DeviceProfile>>>,
 }
 
 /// Where a section is being validated, and the shared rules.
@@ -81,14 +82,17 @@ impl Checker {
         Ok(t)
     }
 
-    /// The device profile at `path` (read and checked once per cache).
-    pub fn profile(&self, path: &Path) -> Result<Arc<DeviceProfile>> {
-        if let Some(p) = lock(&self.cache.profiles).get(path) {
-            return Ok(Arc::clone(p));
+    /// The device profile this file names as `given` at `key` (a path relative to the file's
+    /// folder, or a shipped profile's name: [`ProfileSource::new`]), read and checked once per
+    /// cache; an error names the key and the value.
+    pub fn profile(&self, key: &str, given: &str) -> Result<(ProfileSource, Arc<DeviceProfile>)> {
+        let source = ProfileSource::new(given, self.resolve(given));
+        if let Some(p) = lock(&self.cache.profiles).get(&source) {
+            return Ok((source, Arc::clone(p)));
         }
-        let p = Arc::new(crate::device::profile::load_profile(path)?);
-        lock(&self.cache.profiles).insert(path.to_path_buf(), Arc::clone(&p));
-        Ok(p)
+        let p = Arc::new(source.load().map_err(|e| self.referenced(key, given, e))?);
+        lock(&self.cache.profiles).insert(source.clone(), Arc::clone(&p));
+        Ok((source, p))
     }
 
     /// The file being validated.

@@ -390,7 +390,10 @@ pub fn run(
     progress: &dyn Fn(usize, usize),
 ) -> Result<FidelityRun> {
     o.check(sc)?;
-    let profile = crate::device::load_profile(&o.profile)?;
+    // A file, or the name of a shipped profile.
+    let profile =
+        crate::device::ProfileSource::new(&o.profile.to_string_lossy(), o.profile.clone())
+            .load()?;
     let model_name = match &o.model_name {
         Some(m) => m.clone(),
         None => profile

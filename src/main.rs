@@ -586,7 +586,8 @@ struct FidelityArgs {
     /// GGUF model to serve.
     #[arg(long)]
     model: PathBuf,
-    /// Device profile to simulate with (ideally calibrated on this machine).
+    /// Device profile to simulate with (ideally calibrated on this machine): a file, or the
+    /// name of a shipped profile (jetson-orin-nano, ...).
     #[arg(long)]
     profile: PathBuf,
     /// Scenario whose workload gives the requests (open loop: poisson, bursty or trace).

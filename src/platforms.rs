@@ -6,7 +6,8 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::catalogue::ModelCatalogue;
-use crate::device::profile::{DeviceProfile, parse_profile};
+use crate::device::profile::DeviceProfile;
+use crate::device::source::{ProfileSource, SHIPPED};
 use crate::device::{CalibratedDevice, DeviceModel};
 use crate::error::{Error, Result};
 use crate::metrics::settings::{
@@ -83,37 +84,12 @@ fn finish(p: &PlatformParams, mut row: PlatformRow) -> PlatformRow {
     row
 }
 
-/// The device profiles shipped in `calibration/`, built into the binary (so `edgesim
-/// platforms` works from any folder), by file name.
-pub const SHIPPED_PROFILES: &[(&str, &str)] = &[
-    (
-        "calibration/jetson-agx-orin-64gb-30w.toml",
-        include_str!("../calibration/jetson-agx-orin-64gb-30w.toml"),
-    ),
-    (
-        "calibration/jetson-agx-orin-64gb-maxn.toml",
-        include_str!("../calibration/jetson-agx-orin-64gb-maxn.toml"),
-    ),
-    (
-        "calibration/jetson-agx-orin.toml",
-        include_str!("../calibration/jetson-agx-orin.toml"),
-    ),
-    (
-        "calibration/jetson-orin-nano-super-maxn.toml",
-        include_str!("../calibration/jetson-orin-nano-super-maxn.toml"),
-    ),
-    (
-        "calibration/jetson-orin-nano.toml",
-        include_str!("../calibration/jetson-orin-nano.toml"),
-    ),
-];
-
 /// The profiles in `dir` (all `*.toml` but `models.toml`, by file name), or the shipped ones.
 pub fn profiles(dir: Option<&Path>) -> Result<Vec<DeviceProfile>> {
     let Some(dir) = dir else {
-        return SHIPPED_PROFILES
+        return SHIPPED
             .iter()
-            .map(|(name, text)| parse_profile(text, Path::new(name)))
+            .map(|(name, _)| ProfileSource::Shipped(name).load())
             .collect();
     };
     let mut files: Vec<_> = std::fs::read_dir(dir)

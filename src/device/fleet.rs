@@ -236,9 +236,7 @@ impl DeviceGroup {
             ));
         }
         let profile = match (&d.profile, &d.inline) {
-            (Some(p), None) => cx
-                .profile(&cx.resolve(p))
-                .map_err(|e| cx.referenced(&format!("{key}.profile"), p, e))?,
+            (Some(p), None) => cx.profile(&format!("{key}.profile"), p)?.1,
             (None, Some(p)) => {
                 check_profile(cx.path(), &format!("{key}.inline."), p)?;
                 Arc::new(p.clone())
@@ -247,7 +245,7 @@ impl DeviceGroup {
                 return Err(cx.bad(
                     format!("{key}.profile"),
                     d.profile.as_deref().unwrap_or("(missing)"),
-                    "give exactly one of `profile` (a file under calibration/) or `inline` (a profile table)",
+                    "give exactly one of `profile` (a profile file, or the name of a shipped one) or `inline` (a profile table)",
                 ));
             }
         };

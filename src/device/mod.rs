@@ -7,10 +7,12 @@
 pub mod calibrated;
 pub mod fleet;
 pub mod profile;
+pub mod source;
 
 pub use calibrated::CalibratedDevice;
 pub use fleet::{DeviceFile, DeviceGroup};
 pub use profile::{PrefillMode, load_profile};
+pub use source::ProfileSource;
 
 use std::fmt::Debug;
 

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::check::{Checker, InputCache};
+use crate::device::ProfileSource;
 use crate::error::{Error, Result};
 use crate::scenario::{LoadOptions, Scenario};
 use crate::sweep::value_text;
@@ -98,7 +99,8 @@ pub struct CostsFile {
 pub struct TypeFile {
     /// Name (also the device names in the scenario).
     pub name: String,
-    /// Device profile (board and power mode), relative to the plan file.
+    /// Device profile (board and power mode): a file relative to the plan file, or the name
+    /// of a shipped profile.
     pub profile: String,
     /// Model served (catalogue name, calibrated in the profile).
     pub model: String,
@@ -252,8 +254,8 @@ impl Goal {
 pub struct DeviceType {
     /// Name.
     pub name: String,
-    /// Profile path (resolved against the plan file).
-    pub profile: PathBuf,
+    /// Profile (a path resolved against the plan file, or a shipped profile).
+    pub profile: ProfileSource,
     /// Model.
     pub model: String,
     /// Board price \[USD\].
@@ -566,10 +568,7 @@ impl Planner {
                 &t.outages,
                 t.random_outages,
             )?;
-            let profile = cx.resolve(&t.profile);
-            let prof = cx
-                .profile(&profile)
-                .map_err(|e| cx.referenced(&k("profile"), &t.profile, e))?;
+            let (profile, prof) = cx.profile(&k("profile"), &t.profile)?;
             out.push(DeviceType {
                 name: t.name.clone(),
                 profile,
@@ -928,10 +927,7 @@ impl Planner {
             let mut d = toml::Table::new();
             d.insert("name".into(), toml::Value::String(ty.name.clone()));
             d.insert("count".into(), toml::Value::Integer(point.counts[t].into()));
-            d.insert(
-                "profile".into(),
-                toml::Value::String(ty.profile.to_string_lossy().into_owned()),
-            );
+            d.insert("profile".into(), toml::Value::String(ty.profile.written()));
             d.insert("model".into(), toml::Value::String(ty.model.clone()));
             d.insert(
                 "slots".into(),

@@ -314,6 +314,101 @@ fn a_bare_scenario_names_resolved_paths_that_hold_from_anywhere() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A shipped profile may be named instead of a path (`profile = "jetson-orin-nano"`): a
+/// scenario and a plan written in a folder without the repository's `calibration/` run, with
+/// the results of the files themselves; a file of that name beside the scenario wins; a path
+/// that does not exist is refused naming the shipped profiles.
+#[test]
+fn shipped_profiles_are_named_without_a_path() {
+    let dir = scratch_dir("cli-shipped-profiles");
+    let by_name = |text: &str| {
+        text.replace(
+            "\"../calibration/jetson-orin-nano.toml\"",
+            "\"jetson-orin-nano\"",
+        )
+        .replace(
+            "\"../calibration/jetson-agx-orin.toml\"",
+            "\"jetson-agx-orin\"",
+        )
+        .replace(
+            "\"../../calibration/jetson-orin-nano.toml\"",
+            "\"jetson-orin-nano\"",
+        )
+        .replace(
+            "\"../../calibration/jetson-agx-orin.toml\"",
+            "\"jetson-agx-orin\"",
+        )
+    };
+    let bursty = std::fs::read_to_string(shipped("bursty.toml")).unwrap();
+    let named = by_name(&bursty);
+    assert_eq!(named.matches("profile = \"jetson-").count(), 2, "{named}");
+    std::fs::write(dir.join("bursty.toml"), &named).unwrap();
+    let root = root();
+    let want = edgesim(
+        &["run", "scenarios/bursty.toml", "--json", "--no-out"],
+        &root,
+    );
+    let got = edgesim(&["run", "bursty.toml", "--json", "--no-out"], &dir);
+    assert_eq!(got.stdout, want.stdout);
+
+    // A plan and its base scenario, both naming profiles.
+    for f in ["retail.toml", "retail-traffic.toml"] {
+        let text = std::fs::read_to_string(shipped(&format!("plans/{f}"))).unwrap();
+        std::fs::write(dir.join(f), by_name(&text)).unwrap();
+    }
+    edgesim(&["plan", "retail.toml", "--out", "named"], &dir);
+    let files = dir.join("files");
+    edgesim(
+        &[
+            "plan",
+            "scenarios/plans/retail.toml",
+            "--out",
+            files.to_str().unwrap(),
+        ],
+        &root,
+    );
+    let csv = |d: &Path| std::fs::read_to_string(d.join("plans.csv")).unwrap();
+    assert_eq!(csv(&dir.join("named")), csv(&files));
+    assert!(csv(&files).lines().count() > 10, "{}", csv(&files));
+
+    // A file of the name wins: here the Orin Nano's profile under another board name.
+    let nano = std::fs::read_to_string(root.join("calibration/jetson-orin-nano.toml")).unwrap();
+    let mine = nano.replace("name = \"Jetson Orin Nano 8GB\"", "name = \"my nano\"");
+    assert_ne!(mine, nano);
+    let resolved =
+        |dir: &Path| String::from_utf8(edgesim(&["check", "bursty.toml"], dir).stdout).unwrap();
+    assert!(resolved(&dir).contains("name = \"Jetson Orin Nano 8GB\""));
+    std::fs::write(dir.join("jetson-orin-nano"), mine).unwrap();
+    let text = resolved(&dir);
+    assert!(
+        text.contains("name = \"my nano\"") && !text.contains("Jetson Orin Nano 8GB"),
+        "{text}"
+    );
+    std::fs::remove_file(dir.join("jetson-orin-nano")).unwrap();
+
+    // A name that is no shipped profile, and no file.
+    std::fs::write(
+        dir.join("typo.toml"),
+        named.replace("\"jetson-agx-orin\"", "\"jetson-agx-orn\""),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .args(["check", "typo.toml"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("`devices[1].profile` = \"jetson-agx-orn\"")
+            && err.contains("no such file")
+            && err
+                .contains("jetson-agx-orin-64gb-30w, jetson-agx-orin-64gb-maxn, jetson-agx-orin,"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// `--no-out` writes nothing, so a table flag given with it would be dropped without a word:
 /// the pair is refused, naming both, and nothing is run or written. Alone it runs.
 #[test]
