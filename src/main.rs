@@ -53,8 +53,14 @@ impl ScenarioArgs {
             seed: self.seed,
         }
     }
+    /// Loads the scenario, warning of overrides that change less than they seem to.
     fn load(&self) -> edgesim::Result<Scenario> {
-        Scenario::load(&self.scenario, &self.options())
+        let opts = self.options();
+        let sc = Scenario::load(&self.scenario, &opts)?;
+        for w in Scenario::override_warnings(&self.scenario, &opts) {
+            note!("warning: {}: {w}", self.scenario.display());
+        }
+        Ok(sc)
     }
 }
 
@@ -908,6 +914,9 @@ fn cmd_sweep(cmd: SweepCmd) -> anyhow::Result<bool> {
                 );
             }
             let plan = edgesim::sweep::Plan::load(&path)?;
+            for w in plan.warnings() {
+                note!("warning: {w}");
+            }
             let dir = run
                 .out
                 .unwrap_or_else(|| default_out(&format!("sweep-{}", plan.name)));

@@ -100,6 +100,18 @@ pub const PRIMARY_ONLY: [&str; 7] = [
     "retry_jitter",
 ];
 
+/// The `[cloud]` keys whose default is the catalogue's entry for the cloud's `model`: a key
+/// given keeps its value whatever the model.
+pub const FROM_CATALOGUE: [&str; 7] = [
+    "ttft_ms",
+    "tokens_per_s",
+    "usd_per_1k_input",
+    "usd_per_1k_output",
+    "usd_per_1k_cached",
+    "price_date",
+    "context_tokens",
+];
+
 /// Each of [`PRIMARY_ONLY`] (in its order), and whether the typed table `f` sets it to other
 /// than its value in `defaults`.
 fn primary_only_set(f: &CloudFile, defaults: &CloudFile) -> [(&'static str, bool); 7] {

@@ -709,15 +709,7 @@ impl Planner {
                     // The scenario's cloud with another model: its preset latency, speed,
                     // prices and context replace the scenario's.
                     let mut t = base_cloud.as_table().cloned().unwrap_or_default();
-                    for k in [
-                        "ttft_ms",
-                        "tokens_per_s",
-                        "usd_per_1k_input",
-                        "usd_per_1k_output",
-                        "usd_per_1k_cached",
-                        "price_date",
-                        "context_tokens",
-                    ] {
+                    for k in crate::cloud::FROM_CATALOGUE {
                         t.remove(k);
                     }
                     t.insert("model".into(), toml::Value::String(model.clone()));

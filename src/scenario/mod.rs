@@ -103,6 +103,33 @@ impl Scenario {
         Self::from_doc(doc, path, opts, Arc::new(InputCache::default()))
     }
 
+    /// Warnings about `opts`' overrides of the scenario at `path` that change less than they
+    /// seem to ([`overrides::pinned_by_model`]), each led by the key it is about. Reads the
+    /// file again only when an override names a cloud's model; a file that cannot be read
+    /// gives none (loading it says why).
+    pub fn override_warnings(path: &Path, opts: &LoadOptions) -> Vec<String> {
+        let changed: Vec<Vec<String>> = opts
+            .sets
+            .iter()
+            .filter_map(|a| overrides::parse_set(a).ok().map(|(k, _)| k))
+            .collect();
+        if !changed
+            .iter()
+            .any(|k| k.last().is_some_and(|l| l == "model"))
+        {
+            return Vec::new();
+        }
+        let Ok(text) = read_text(path, "scenario", MAX_CONFIG_BYTES) else {
+            return Vec::new();
+        };
+        Self::parse_doc(&text, path)
+            .map(|doc| overrides::pinned_by_model(&doc, &changed))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(key, w)| format!("--set {key}: {w}"))
+            .collect()
+    }
+
     /// Parses scenario text into a document that overrides can edit.
     pub fn parse_doc(text: &str, path: &Path) -> Result<toml::Value> {
         toml::from_str::<toml::Table>(text)

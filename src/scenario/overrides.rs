@@ -2,6 +2,82 @@
 
 use crate::error::{Error, Result};
 
+/// Warnings for key paths `changed` (by `--set` or a sweep's axes) that name a cloud's
+/// `model` (`cloud.model`, `cloud.fallbacks.N.model`) where `doc`, the scenario as written,
+/// gives keys whose default is the model's catalogue entry ([`crate::cloud::FROM_CATALOGUE`])
+/// and nothing in `changed` sets them: those keep their values for every model, so changing
+/// the model alone changes less than the catalogue says (only what the scenario leaves out).
+/// Each warning comes with the model's key as messages write it (`cloud.fallbacks[0].model`).
+pub fn pinned_by_model(doc: &toml::Value, changed: &[Vec<String>]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for path in changed {
+        let Some((last, section)) = path.split_last() else {
+            continue;
+        };
+        let is_cloud = section == ["cloud"]
+            || (section.len() == 3
+                && section[..2] == ["cloud", "fallbacks"]
+                && section[2].parse::<usize>().is_ok());
+        if last != "model" || !is_cloud {
+            continue;
+        }
+        let Some(table) = section.iter().try_fold(doc, |v, seg| match v {
+            toml::Value::Array(a) => seg.parse::<usize>().ok().and_then(|i| a.get(i)),
+            _ => v.get(seg.as_str()),
+        }) else {
+            continue;
+        };
+        let name = key_name(section);
+        let pinned: Vec<String> = crate::cloud::FROM_CATALOGUE
+            .iter()
+            .filter(|k| table.get(**k).is_some())
+            .filter(|k| {
+                !changed.iter().any(|c| {
+                    c.len() == path.len()
+                        && c[..section.len()] == *section
+                        && c[section.len()] == **k
+                })
+            })
+            .map(|k| format!("`{name}.{k}`"))
+            .collect();
+        if let Some((last_one, rest)) = pinned.split_last() {
+            let (list, verb) = if rest.is_empty() {
+                (last_one.clone(), "it keeps its value")
+            } else {
+                (
+                    format!("{} and {last_one}", rest.join(", ")),
+                    "they keep their values",
+                )
+            };
+            out.push((
+                format!("{name}.model"),
+                format!(
+                    "the scenario gives {list}: {verb} whatever the model (a model's catalogue \
+                     values fill only the keys left out; change them too, or leave them out of \
+                     the scenario)"
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// A key path as error messages write it: `cloud.fallbacks[0]`.
+fn key_name(path: &[String]) -> String {
+    let mut name = String::new();
+    for s in path {
+        if s.parse::<usize>().is_ok() {
+            name.push_str(&format!("[{s}]"));
+        } else {
+            if !name.is_empty() {
+                name.push('.');
+            }
+            name.push_str(s);
+        }
+    }
+    name
+}
+
 /// A hint for an unknown key in a section whose tag (`kind`, `dist`) a `--set` changed: the
 /// other keys of the section stay, so those of the old kind are unknown to the new one
 /// (`--set workload.kind=closed` on a Poisson workload leaves `rate_rps`). Empty otherwise.
@@ -20,18 +96,7 @@ pub fn tag_switch_hint(keys: &[(Vec<String>, &String)], msg: &str) -> String {
         if !(tag == "kind" || tag == "dist") || section.is_empty() {
             continue;
         }
-        // As errors write it: `cloud.limits[0]`.
-        let mut name = String::new();
-        for s in section {
-            if s.parse::<usize>().is_ok() {
-                name.push_str(&format!("[{s}]"));
-            } else {
-                if !name.is_empty() {
-                    name.push('.');
-                }
-                name.push_str(s);
-            }
-        }
+        let name = key_name(section);
         if at.starts_with(&format!("{name}.")) {
             // A tag is a string: quoted, as it must be inside the table (`--set` takes it bare).
             let value = arg.split_once('=').map_or("", |(_, v)| v.trim());
@@ -194,6 +259,67 @@ mod tests {
     fn set(doc: &mut toml::Value, arg: &str) -> Result<()> {
         let (path, v) = parse_set(arg)?;
         apply(doc, arg, &path, v)
+    }
+
+    #[test]
+    fn a_model_changed_alone_names_the_keys_the_scenario_pins() {
+        let doc = toml::Value::Table(
+            toml::from_str(
+                "[cloud]\nmodel = \"gpt-4\"\nttft_ms = 600\ntokens_per_s = 40\nrtt_ms = 150\n\
+                 [[cloud.fallbacks]]\nmodel = \"gpt-4o\"\nusd_per_1k_input = 1\n\
+                 [[cloud.fallbacks]]\nmodel = \"gpt-4.1-mini\"\n",
+            )
+            .unwrap(),
+        );
+        let paths = |keys: &[&str]| -> Vec<Vec<String>> {
+            keys.iter().map(|k| key_path(k).unwrap()).collect()
+        };
+        let w = pinned_by_model(&doc, &paths(&["cloud.model"]));
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].0, "cloud.model");
+        assert!(
+            w[0].1.starts_with(
+                "the scenario gives `cloud.ttft_ms` and `cloud.tokens_per_s`: they keep"
+            ),
+            "{}",
+            w[0].1
+        );
+        // A key changed with the model is not pinned; `rtt_ms` is no catalogue value.
+        let w = pinned_by_model(&doc, &paths(&["cloud.model", "cloud.ttft_ms"]));
+        assert!(
+            w[0].1
+                .starts_with("the scenario gives `cloud.tokens_per_s`: it keeps"),
+            "{}",
+            w[0].1
+        );
+        assert!(
+            pinned_by_model(
+                &doc,
+                &paths(&["cloud.model", "cloud.ttft_ms", "cloud.tokens_per_s"])
+            )
+            .is_empty()
+        );
+        // A fallback's model, by either spelling; one that pins nothing.
+        for k in ["cloud.fallbacks.0.model", "cloud.fallbacks[0].model"] {
+            let w = pinned_by_model(&doc, &paths(&[k]));
+            assert_eq!(w[0].0, "cloud.fallbacks[0].model");
+            assert!(
+                w[0].1.contains("`cloud.fallbacks[0].usd_per_1k_input`"),
+                "{}",
+                w[0].1
+            );
+        }
+        assert!(pinned_by_model(&doc, &paths(&["cloud.fallbacks.1.model"])).is_empty());
+        // Other keys named `model`, a model out of range, and a scenario with no [cloud].
+        assert!(
+            pinned_by_model(
+                &doc,
+                &paths(&["devices.0.model", "cloud.fallbacks.5.model"])
+            )
+            .is_empty()
+        );
+        let bare = toml::Value::Table(toml::Table::new());
+        assert!(pinned_by_model(&bare, &paths(&["cloud.model"])).is_empty());
     }
 
     #[test]

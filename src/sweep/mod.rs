@@ -610,6 +610,23 @@ impl Plan {
         self.build(&opts)
     }
 
+    /// Warnings about axes that change less than they seem to
+    /// ([`crate::scenario::overrides::pinned_by_model`]), naming the scenario file.
+    pub fn warnings(&self) -> Vec<String> {
+        let Some(base) = &self.base else {
+            return Vec::new();
+        };
+        let changed: Vec<Vec<String>> = self
+            .columns
+            .iter()
+            .filter_map(|k| crate::scenario::overrides::key_path(k))
+            .collect();
+        crate::scenario::overrides::pinned_by_model(base, &changed)
+            .into_iter()
+            .map(|(key, w)| format!("{}: axis `{key}`: {w}", self.scenario.display()))
+            .collect()
+    }
+
     /// The base scenario with `opts` applied, built from the parsed base (no text is parsed
     /// again, no input file read again).
     fn build(&self, opts: &LoadOptions) -> Result<Scenario> {

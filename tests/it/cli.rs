@@ -531,6 +531,73 @@ fn settings_the_policy_does_not_read_draw_a_warning() {
     }
 }
 
+/// Changing a cloud's model alone (`--set cloud.model=...`, a sweep axis) where the scenario
+/// pins keys the catalogue would fill for the model (`scenarios/bursty.toml` pins the paper's
+/// 600 ms and 40 tokens/s) draws a warning naming them, from `run`, `check`, `compare` and
+/// `sweep`; setting them too draws none. The runs are those of the keys as given: the warning
+/// changes nothing.
+#[test]
+fn a_cloud_model_changed_alone_names_the_keys_that_stay() {
+    let stderr = |args: &[&str]| -> String {
+        String::from_utf8_lossy(&edgesim(args, &root()).stderr).into_owned()
+    };
+    let want = "warning: scenarios/bursty.toml: --set cloud.model: the scenario gives \
+                `cloud.ttft_ms` and `cloud.tokens_per_s`: they keep their values whatever the model";
+    let dir = scratch_dir("cli-cloud-model-alone");
+    let out = dir.join("compare");
+    let out = out.to_str().unwrap();
+    for args in [
+        &["run", "scenarios/bursty.toml", "--no-out"][..],
+        &["check", "scenarios/bursty.toml"],
+        &[
+            "compare",
+            "scenarios/bursty.toml",
+            "--policies",
+            "random",
+            "--out",
+            out,
+        ],
+    ] {
+        let plain = stderr(args);
+        assert!(!plain.contains("warning"), "{plain}");
+        let set = [args, &["--set", "cloud.model=gpt-4o"]].concat();
+        let e = stderr(&set);
+        assert!(e.contains(want), "{args:?}: {e}");
+        let both = [
+            &set[..],
+            &[
+                "--set",
+                "cloud.ttft_ms=500",
+                "--set",
+                "cloud.tokens_per_s=100",
+            ],
+        ]
+        .concat();
+        let e = stderr(&both);
+        assert!(!e.contains("warning"), "{args:?}: {e}");
+    }
+    let sweep = dir.join("models.toml");
+    std::fs::write(
+        &sweep,
+        format!(
+            "scenario = \"{}\"\n[[axes]]\nkey = \"cloud.model\"\nvalues = [\"gpt-4\", \"gpt-4o\"]\n",
+            root().join("scenarios/bursty.toml").display()
+        ),
+    )
+    .unwrap();
+    let e = stderr(&[
+        "sweep",
+        sweep.to_str().unwrap(),
+        "--out",
+        dir.join("sweep").to_str().unwrap(),
+    ]);
+    assert!(
+        e.contains("bursty.toml: axis `cloud.model`: the scenario gives `cloud.ttft_ms` and"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn every_shipped_scenario_validates_and_runs() {
     for entry in std::fs::read_dir(root().join("scenarios")).unwrap() {
