@@ -55,9 +55,10 @@ impl ProfileSource {
     /// The profile a file names as `given`, `path` being `given` resolved against that file's
     /// folder: the file at `path` when there is one, else the shipped profile named `given` if
     /// there is one, else the file at `path` (whose reading then fails, naming the shipped
-    /// profiles). A file wins over a shipped profile of the same name.
+    /// profiles). A file wins over a shipped profile of the same name; a folder does not (one
+    /// may keep a board's outputs in a folder named after it).
     pub fn new(given: &str, path: PathBuf) -> ProfileSource {
-        if !path.exists()
+        if !path.is_file()
             && let Some((name, _)) = SHIPPED.iter().find(|(n, _)| *n == given)
         {
             return ProfileSource::Shipped(name);
@@ -145,6 +146,12 @@ mod tests {
                 "{e}"
             );
         }
+        std::fs::create_dir(&at).unwrap();
+        assert_eq!(
+            ProfileSource::new("jetson-orin-nano", at.clone()),
+            ProfileSource::Shipped("jetson-orin-nano")
+        );
+        std::fs::remove_dir(&at).unwrap();
         std::fs::write(&at, "not a profile").unwrap();
         assert_eq!(
             ProfileSource::new("jetson-orin-nano", at.clone()),
