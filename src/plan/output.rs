@@ -358,7 +358,8 @@ pub fn figure(pl: &Planner, o: &Outcome) -> Figure {
     }
 }
 
-/// Writes the tables (`plans`, `pareto`) in `formats`, the figure and `answer.json` to `dir`.
+/// Writes the tables (`plans`, `pareto`) in `formats`, the figure, the cheapest feasible plan
+/// as a scenario ([`CHEAPEST`]; removed when none is feasible) and `answer.json` to `dir`.
 pub fn write(
     dir: &Path,
     pl: &Planner,
@@ -377,12 +378,59 @@ pub fn write(
         }
     }
     files.extend(crate::output::write_figure(&figure(pl, o), dir)?);
+    // Before `answer.json`, which marks the folder complete.
+    let p = dir.join(CHEAPEST);
+    match o.best {
+        Some(i) => {
+            let text = cheapest_scenario(pl, &o.evaluations[i])?;
+            crate::report::write_atomic(&p, text.as_bytes())?;
+            files.push(p);
+        }
+        // An earlier answer's, in a folder written again.
+        None => match std::fs::remove_file(&p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(crate::Error::io(
+                    &p,
+                    "cannot remove the earlier answer's file",
+                )(e));
+            }
+            _ => {}
+        },
+    }
     let a = answer(pl, o);
     let p = dir.join("answer.json");
     let text = serde_json::to_string_pretty(&a).unwrap_or_default() + "\n";
     crate::report::write_atomic(&p, text.as_bytes())?;
     files.push(p);
     Ok(files)
+}
+
+/// The file that holds the cheapest feasible plan as a scenario.
+pub const CHEAPEST: &str = "cheapest.toml";
+
+/// The cheapest plan `e` as a scenario to run (`edgesim run DIR/cheapest.toml`): the traffic
+/// scenario with the plan's fleet, policy, limiter and cloud, resolved (profiles inlined,
+/// paths absolute) and with the seed of the first replication, so that it reproduces that run
+/// (`--seed S+r` the others), named `PLAN-cheapest`.
+pub fn cheapest_scenario(pl: &Planner, e: &Evaluation) -> crate::Result<String> {
+    let mut sc = pl.scenario_at(&e.point, pl.seed)?;
+    let name = format!("{}-cheapest", pl.name);
+    if name.len() <= crate::check::MAX_NAME_BYTES {
+        sc.name = name;
+    }
+    sc.description = pl.describe(&e.point);
+    let r = pl.replications;
+    Ok(format!(
+        "# The cheapest plan of `edgesim plan {}` meeting every goal, as a scenario:\n\
+         # {}\n\
+         # Its seed is the first of the plan's {r} replications (seeds {} to {});\n\
+         # `edgesim run` it with `--seed` to run the others.\n\n{}",
+        pl.source.display(),
+        sc.description,
+        pl.seed,
+        pl.seed + u64::from(r.saturating_sub(1)),
+        sc.resolved_toml()
+    ))
 }
 
 fn money(e: &Estimate) -> String {

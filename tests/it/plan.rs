@@ -376,7 +376,7 @@ fn same_bytes_whatever_the_threads_the_shards_and_a_kill() {
     assert_ok(&m);
     assert_eq!(m.stdout, a.stdout, "the merged report differs");
     let (fa, fm) = (files(&one), files(&merged));
-    for name in ["answer.json", "plans.csv", "pareto.csv"] {
+    for name in ["answer.json", "plans.csv", "pareto.csv", "cheapest.toml"] {
         assert_eq!(fa[name], fm[name], "{name} differs after merging shards");
     }
     // A shard named twice, or an --out that is a shard, is refused.
@@ -455,6 +455,63 @@ fn an_infeasible_plan_names_the_binding_goal() {
     assert!(why.contains("ttft_p95_ms <= 1"), "{why}");
     let text = edgesim::plan::output::to_text(&pl, &edgesim::plan::output::answer(&pl, &o));
     assert!(text.contains("no plan meets the goals"), "{text}");
+    // No cheapest plan to run: none is written, and an earlier answer's is removed.
+    let out = d.join("out");
+    let cheapest = out.join(edgesim::plan::output::CHEAPEST);
+    std::fs::write(&cheapest, "# an earlier answer's\n").unwrap();
+    let files =
+        edgesim::plan::output::write(&out, &pl, &o, &edgesim::output::formats(false)).unwrap();
+    assert!(
+        !cheapest.exists() && !files.contains(&cheapest),
+        "{files:?}"
+    );
+}
+
+/// `cheapest.toml` is the cheapest plan as a scenario: run with the seed of each replication,
+/// it gives the runs the plan judged (the mean TTFT p95 of the answer, the plan's
+/// description), with the name `PLAN-cheapest`.
+#[test]
+fn the_cheapest_plan_is_a_scenario_that_reproduces_its_runs() {
+    let d = dir("cheapest");
+    let path = small_plan(&d, GOALS, "");
+    let out = d.join("out");
+    plan_cli(&path, &out, &[]);
+    let answer: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("answer.json")).unwrap()).unwrap();
+    let cheapest = &answer["cheapest"];
+    let scenario = out.join("cheapest.toml");
+    let text = std::fs::read_to_string(&scenario).unwrap();
+    let plan = cheapest["plan"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("description = \"{plan}\"")),
+        "{text}"
+    );
+    assert!(text.contains("name = \"small-cheapest\"\n"), "{text}");
+    assert!(text.contains("\nseed = 11\n"), "{text}");
+    let runs = cheapest["runs"].as_u64().unwrap();
+    assert_eq!(runs, 3);
+    let mut p95 = Vec::new();
+    for r in 0..runs {
+        let seed = (11 + r).to_string();
+        let o = edgesim(&[
+            "run",
+            scenario.to_str().unwrap(),
+            "--seed",
+            &seed,
+            "--no-out",
+            "--json",
+        ]);
+        assert_ok(&o);
+        let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(s["scenario"], "small-cheapest");
+        p95.push(s["ttft_ms"]["p95"].as_f64().unwrap());
+    }
+    let mean = p95.iter().sum::<f64>() / p95.len() as f64;
+    let want = cheapest["ttft_p95_ms"]["mean"].as_f64().unwrap();
+    assert!(
+        (mean - want).abs() <= 1e-9 * want,
+        "{mean} vs the plan's {want} ({p95:?})"
+    );
 }
 
 #[test]
