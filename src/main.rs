@@ -504,7 +504,7 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
         profile.device.idle_w
     );
     let unread = profile.provenance.as_ref().and_then(|p| {
-        p.get("power_csv_unread_line")
+        p.get(edgesim::calibrate::POWER_CSV_UNREAD_LINE)
             .and_then(toml::Value::as_integer)
     });
     if let (Some(line), Some(csv)) = (unread, &a.power_csv) {

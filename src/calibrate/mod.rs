@@ -840,12 +840,16 @@ fn fit_and_write(
         && let Some(line) = power_from_csv(&mut m, &k.phases, csv)?
     {
         meta.provenance
-            .insert("power_csv_unread_line".into(), (line as i64).into());
+            .insert(POWER_CSV_UNREAD_LINE.into(), (line as i64).into());
     }
     let profile = fit(&m, &meta)?;
     write_profile(&profile, out)?;
     Ok(profile)
 }
+
+/// The provenance key that records the line of a power meter's CSV that was not read (its
+/// last, without a line break: the meter may have been writing it).
+pub const POWER_CSV_UNREAD_LINE: &str = "power_csv_unread_line";
 
 /// Measures a GGUF model on this machine, builds its profile and writes it to `out`. If that
 /// fails after the measurements (the meter's CSV, the fit, the writing), they are kept beside
