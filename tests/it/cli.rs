@@ -356,7 +356,7 @@ fn shipped_profiles_are_named_without_a_path() {
         let text = std::fs::read_to_string(shipped(&format!("plans/{f}"))).unwrap();
         std::fs::write(dir.join(f), by_name(&text)).unwrap();
     }
-    edgesim(&["plan", "retail.toml", "--out", "named"], &dir);
+    edgesim(&["plan", "retail.toml", "--out", "named", "--csv"], &dir);
     let files = dir.join("files");
     edgesim(
         &[
@@ -364,6 +364,7 @@ fn shipped_profiles_are_named_without_a_path() {
             "scenarios/plans/retail.toml",
             "--out",
             files.to_str().unwrap(),
+            "--csv",
         ],
         &root,
     );
