@@ -1064,6 +1064,13 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
         files.len() + 1,
         started.elapsed().as_secs_f64()
     );
+    let cheapest = dir.join(edgesim::plan::output::CHEAPEST);
+    if files.contains(&cheapest) {
+        note!(
+            "the cheapest plan as a scenario: edgesim run {}",
+            cheapest.display()
+        );
+    }
     Ok(())
 }
 

@@ -475,11 +475,19 @@ fn the_cheapest_plan_is_a_scenario_that_reproduces_its_runs() {
     let d = dir("cheapest");
     let path = small_plan(&d, GOALS, "");
     let out = d.join("out");
-    plan_cli(&path, &out, &[]);
+    let o = plan_cli(&path, &out, &[]);
+    let scenario = out.join("cheapest.toml");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!(
+            "the cheapest plan as a scenario: edgesim run {}",
+            scenario.display()
+        )),
+        "{err}"
+    );
     let answer: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("answer.json")).unwrap()).unwrap();
     let cheapest = &answer["cheapest"];
-    let scenario = out.join("cheapest.toml");
     let text = std::fs::read_to_string(&scenario).unwrap();
     let plan = cheapest["plan"].as_str().unwrap();
     assert!(
