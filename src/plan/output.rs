@@ -421,7 +421,8 @@ pub fn cheapest_scenario(pl: &Planner, e: &Evaluation) -> crate::Result<String> 
     sc.description = pl.describe(&e.point);
     let r = pl.replications;
     Ok(format!(
-        "# The cheapest plan of `edgesim plan {}` meeting every goal, as a scenario:\n\
+        "# answer.json's `cheapest` of `edgesim plan {}` as a scenario: the cheapest plan\n\
+         # found that meets every goal (of a `--shard`, the shard's):\n\
          # {}\n\
          # Its seed is the first of the plan's {r} replications (seeds {} to {});\n\
          # `edgesim run` it with `--seed` to run the others.\n\n{}",
