@@ -760,7 +760,8 @@ enum Command {
     /// Compare platforms (each device/model profile and cloud model) for one response: the
     /// paper's Table I (tokens/s, TTFT, power, energy, CPR, Q, R, U, PCR).
     Platforms {
-        /// Folder of device profiles (default: the profiles shipped in calibration/).
+        /// Folder of device profiles (default: the profiles shipped in calibration/, built in;
+        /// a scenario names one by its file name without .toml, e.g. jetson-orin-nano).
         #[arg(long)]
         calibration: Option<PathBuf>,
         /// Prompt tokens of the response.
