@@ -170,6 +170,7 @@ mod tests {
         let t = DeviceType {
             name: "b".into(),
             profile: crate::device::ProfileSource::File("p".into()),
+            inline: None,
             model: "m".into(),
             price_usd: 240.0,
             lifetime_months: 24.0,

@@ -369,8 +369,37 @@ fn shipped_profiles_are_named_without_a_path() {
         &root,
     );
     let csv = |d: &Path| std::fs::read_to_string(d.join("plans.csv")).unwrap();
-    assert_eq!(csv(&dir.join("named")), csv(&files));
+    assert!(
+        csv(&dir.join("named")) == csv(&files),
+        "plans by name differ from plans by path"
+    );
     assert!(csv(&files).lines().count() > 10, "{}", csv(&files));
+    // A plan elsewhere than its traffic scenario, which sits beside a file named as a shipped
+    // profile the plan names: the plan's types are the shipped profiles (the names resolve
+    // against the plan file), not that file (until 2026-12-06 each fleet's scenario named the
+    // profile again, and found the file).
+    let elsewhere = dir.join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let plan = std::fs::read_to_string(dir.join("retail.toml")).unwrap();
+    let traffic = dir.join("retail-traffic.toml");
+    std::fs::write(
+        elsewhere.join("retail.toml"),
+        plan.replace(
+            "\"retail-traffic.toml\"",
+            &format!("\"{}\"", traffic.display()),
+        ),
+    )
+    .unwrap();
+    let agx = std::fs::read_to_string(root.join("calibration/jetson-agx-orin.toml")).unwrap();
+    let hungry = agx.replace("\nidle_w = 9.0\n", "\nidle_w = 50.0\n");
+    assert_ne!(hungry, agx);
+    std::fs::write(dir.join("jetson-agx-orin"), hungry).unwrap();
+    edgesim(&["plan", "retail.toml", "--out", "o", "--csv"], &elsewhere);
+    assert!(
+        csv(&elsewhere.join("o")) == csv(&files),
+        "the plan's fleets used the file beside the traffic scenario"
+    );
+    std::fs::remove_file(dir.join("jetson-agx-orin")).unwrap();
 
     // A file of the name wins: here the Orin Nano's profile under another board name.
     let nano = std::fs::read_to_string(root.join("calibration/jetson-orin-nano.toml")).unwrap();
