@@ -18,7 +18,11 @@ pub fn pinned_by_model(doc: &toml::Value, changed: &[Vec<String>]) -> Vec<(Strin
             || (section.len() == 3
                 && section[..2] == ["cloud", "fallbacks"]
                 && section[2].parse::<usize>().is_ok());
-        if last != "model" || !is_cloud {
+        // A section replaced whole (`--set cloud={ ... }`) keeps none of the file's keys.
+        let replaced = changed
+            .iter()
+            .any(|c| c.len() <= section.len() && section.starts_with(c));
+        if last != "model" || !is_cloud || replaced {
             continue;
         }
         let Some(table) = section.iter().try_fold(doc, |v, seg| match v {
@@ -315,6 +319,15 @@ mod tests {
             pinned_by_model(
                 &doc,
                 &paths(&["devices.0.model", "cloud.fallbacks.5.model"])
+            )
+            .is_empty()
+        );
+        // The section replaced whole by another override.
+        assert!(pinned_by_model(&doc, &paths(&["cloud", "cloud.model"])).is_empty());
+        assert!(
+            pinned_by_model(
+                &doc,
+                &paths(&["cloud.fallbacks", "cloud.fallbacks.0.model"])
             )
             .is_empty()
         );
