@@ -37,6 +37,9 @@ const EXTREMES: &[&str] = &[
     "true",
     "\"\"",
     "\"/dev/zero\"",
+    // A shipped profile's name, and a kind's name alone (where a table goes).
+    "\"jetson-orin-nano\"",
+    "\"random\"",
 ];
 
 fn cases() -> usize {
