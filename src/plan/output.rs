@@ -420,14 +420,16 @@ pub fn cheapest_scenario(pl: &Planner, e: &Evaluation) -> crate::Result<String> 
     }
     sc.description = pl.describe(&e.point);
     let r = pl.replications;
+    // Comment lines: a control character (a line break in a path or a label) would end one.
+    let line = |s: &str| s.replace(char::is_control, " ");
     Ok(format!(
         "# answer.json's `cheapest` of `edgesim plan {}` as a scenario: the cheapest plan\n\
          # found that meets every goal (of a `--shard`, the shard's):\n\
          # {}\n\
          # Its seed is the first of the plan's {r} replications (seeds {} to {});\n\
          # `edgesim run` it with `--seed` to run the others.\n\n{}",
-        pl.source.display(),
-        sc.description,
+        line(&pl.source.display().to_string()),
+        line(&sc.description),
         pl.seed,
         pl.seed + u64::from(r.saturating_sub(1)),
         sc.resolved_toml()

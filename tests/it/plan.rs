@@ -520,6 +520,18 @@ fn the_cheapest_plan_is_a_scenario_that_reproduces_its_runs() {
         (mean - want).abs() <= 1e-9 * want,
         "{mean} vs the plan's {want} ({p95:?})"
     );
+    // A plan file whose path holds a line break: the header's comment lines stay comments.
+    let odd = d.join("line\nbreak");
+    std::fs::create_dir(&odd).unwrap();
+    std::fs::copy(&path, odd.join("plan.toml")).unwrap();
+    plan_cli(&odd.join("plan.toml"), &odd.join("out"), &[]);
+    let o = edgesim(&[
+        "run",
+        odd.join("out/cheapest.toml").to_str().unwrap(),
+        "--no-out",
+        "--json",
+    ]);
+    assert_ok(&o);
 }
 
 #[test]
