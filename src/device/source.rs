@@ -98,14 +98,6 @@ impl ProfileSource {
             ProfileSource::Shipped(name) => Path::new("calibration").join(format!("{name}.toml")),
         }
     }
-
-    /// As a scenario names it: the file's path, or the shipped profile's name.
-    pub fn written(&self) -> String {
-        match self {
-            ProfileSource::File(p) => p.to_string_lossy().into_owned(),
-            ProfileSource::Shipped(name) => (*name).to_string(),
-        }
-    }
 }
 
 #[cfg(test)]

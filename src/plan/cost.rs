@@ -169,8 +169,7 @@ mod tests {
     fn hand_worked_month() {
         let t = DeviceType {
             name: "b".into(),
-            profile: crate::device::ProfileSource::File("p".into()),
-            inline: None,
+            profile: ("profile", "p".into()),
             model: "m".into(),
             price_usd: 240.0,
             lifetime_months: 24.0,

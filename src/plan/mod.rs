@@ -254,10 +254,11 @@ impl Goal {
 pub struct DeviceType {
     /// Name.
     pub name: String,
-    /// Profile (a path resolved against the plan file, or a shipped profile).
-    pub profile: ProfileSource,
-    /// A shipped profile as a scenario's `inline` table (`None` for a file).
-    pub inline: Option<toml::Value>,
+    /// The profile as its device group's key and value: `profile`, a file's path (resolved
+    /// against the plan file, absolute), or `inline`, a shipped profile's table (by its name it
+    /// would be looked for again beside the traffic scenario, which may hold a file of that
+    /// name).
+    pub profile: (&'static str, toml::Value),
     /// Model.
     pub model: String,
     /// Board price \[USD\].
@@ -570,17 +571,19 @@ impl Planner {
                 &t.outages,
                 t.random_outages,
             )?;
-            let (profile, prof) = cx.profile(&k("profile"), &t.profile)?;
-            let inline = match profile {
-                ProfileSource::File(_) => None,
-                ProfileSource::Shipped(_) => Some(toml::Value::try_from(&*prof).map_err(|e| {
-                    cx.bad(k("profile"), &t.profile, format!("cannot inline it: {e}"))
-                })?),
+            let (source, prof) = cx.profile(&k("profile"), &t.profile)?;
+            let profile = match source {
+                ProfileSource::File(p) => ("profile", p.to_string_lossy().into_owned().into()),
+                ProfileSource::Shipped(_) => (
+                    "inline",
+                    toml::Value::try_from(&*prof).map_err(|e| {
+                        cx.bad(k("profile"), &t.profile, format!("cannot inline it: {e}"))
+                    })?,
+                ),
             };
             out.push(DeviceType {
                 name: t.name.clone(),
                 profile,
-                inline,
                 model: t.model.clone(),
                 price_usd,
                 lifetime_months,
@@ -928,12 +931,7 @@ impl Planner {
             let mut d = toml::Table::new();
             d.insert("name".into(), toml::Value::String(ty.name.clone()));
             d.insert("count".into(), toml::Value::Integer(point.counts[t].into()));
-            // A file by its absolute path; a shipped profile inline: by its name it would be
-            // looked for first beside the traffic scenario, which may hold a file of that name.
-            match &ty.inline {
-                Some(p) => d.insert("inline".into(), p.clone()),
-                None => d.insert("profile".into(), toml::Value::String(ty.profile.written())),
-            };
+            d.insert(ty.profile.0.into(), ty.profile.1.clone());
             d.insert("model".into(), toml::Value::String(ty.model.clone()));
             d.insert(
                 "slots".into(),
