@@ -41,6 +41,7 @@
 #![forbid(unsafe_code)]
 
 pub mod calibrate;
+pub mod capacity;
 pub mod catalogue;
 pub mod check;
 pub mod cloud;

@@ -214,6 +214,147 @@ struct PlanRunArgs {
     json: bool,
 }
 
+#[derive(clap::Args)]
+struct CapacityArgs {
+    #[command(flatten)]
+    args: ScenarioArgs,
+    /// A service goal, KEY=VALUE (repeatable, at least one): ttft_p95_ms, ttft_p99_ms,
+    /// e2e_p95_ms, e2e_p99_ms (most ms), max_reject_share, min_edge_share (in [0, 1]),
+    /// max_cloud_usd_per_month (fees if the traffic lasted the month), e.g. --goal
+    /// ttft_p95_ms=2000 --goal max_reject_share=0.01.
+    #[arg(long = "goal", value_name = "KEY=VALUE")]
+    goals: Vec<String>,
+    /// Runs per load (seeds SEED to SEED + N - 1), 1 to 1000; a goal holds on the 95 %
+    /// confidence bound of its mean over them.
+    #[arg(long, default_value_t = 3)]
+    replications: u32,
+    /// Stop when the highest load met and the lowest missed are within this share of each
+    /// other, 0.001 to 1.
+    #[arg(long, default_value_t = 0.02, allow_hyphen_values = true)]
+    precision: f64,
+    /// The least scale of the scenario's load tried, 1e-6 to 1.
+    #[arg(long, default_value_t = 0.001, allow_hyphen_values = true)]
+    min_scale: f64,
+    /// The most scale of the scenario's load tried, 1 to 1e6.
+    #[arg(long, default_value_t = 1000.0, allow_hyphen_values = true)]
+    max_scale: f64,
+    /// Output folder for capacity.json, the table of loads, the curves and at-capacity.toml
+    /// (default: output/SCENARIO-capacity).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write no output files.
+    #[arg(long, conflicts_with_all = ["out", "csv"])]
+    no_out: bool,
+    /// Also write the table of loads as CSV.
+    #[arg(long)]
+    csv: bool,
+    /// Worker threads, 1 to 1024 (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Print capacity.json instead of the report.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `--goal KEY=VALUE` arguments as goals: each key known and given once, each value a number
+/// its goal allows.
+fn capacity_goals(given: &[String]) -> anyhow::Result<Vec<edgesim::plan::Goal>> {
+    let mut file = edgesim::plan::GoalsFile::default();
+    for g in given {
+        let Some((key, value)) = g.split_once('=') else {
+            anyhow::bail!("--goal {g}: write KEY=VALUE, e.g. --goal ttft_p95_ms=2000");
+        };
+        let key = key.trim();
+        let Some(entry) = file.entry(key) else {
+            anyhow::bail!(
+                "--goal {g}: no goal `{key}`; the goals are {}",
+                edgesim::plan::GOAL_KEYS.join(", ")
+            );
+        };
+        anyhow::ensure!(
+            entry.is_none(),
+            "--goal {g}: `{key}` is given twice; give each goal once"
+        );
+        let v: f64 = value
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("--goal {g}: `{}` is not a number", value.trim()))?;
+        *entry = Some(v);
+    }
+    anyhow::ensure!(
+        !given.is_empty(),
+        "give at least one --goal KEY=VALUE, KEY one of {}",
+        edgesim::plan::GOAL_KEYS.join(", ")
+    );
+    let cx = edgesim::check::Checker::new(std::path::Path::new("--goal"));
+    Ok(edgesim::plan::goals(&cx, "", &file)?)
+}
+
+/// `edgesim capacity`.
+fn cmd_capacity(a: &CapacityArgs) -> anyhow::Result<()> {
+    check_threads(a.threads)?;
+    let settings = edgesim::capacity::Settings {
+        goals: capacity_goals(&a.goals)?,
+        replications: a.replications,
+        precision: a.precision,
+        min_scale: a.min_scale,
+        max_scale: a.max_scale,
+    };
+    settings.check()?;
+    let sc = a.args.load()?;
+    let dir = (!a.no_out).then(|| {
+        a.out
+            .clone()
+            .unwrap_or_else(|| default_out(&format!("{}-capacity", sc.name)))
+    });
+    if let Some(d) = &dir {
+        edgesim::output::rundir::check_replaceable(d, "--out", "capacity")?;
+    }
+    let name = sc.name.clone();
+    let progress = |p: &edgesim::capacity::Probe| {
+        let keys: Vec<String> = p
+            .load
+            .iter()
+            .map(|(k, v)| format!("{k} = {}", edgesim::capacity::output::short(*v)))
+            .collect();
+        let missed: Vec<&str> = p.failed.iter().map(|&g| settings.goals[g].key).collect();
+        note!(
+            "capacity {name}: {}x ({}): {}",
+            edgesim::capacity::output::short(p.scale),
+            keys.join(", "),
+            if missed.is_empty() {
+                "meets the goals".to_string()
+            } else {
+                format!("misses {}", missed.join(", "))
+            }
+        );
+    };
+    let outcome = edgesim::capacity::search(&sc, &settings, a.threads, &progress)?;
+    let answer = edgesim::capacity::output::answer(&sc, &settings, &outcome);
+    if let Some(d) = &dir {
+        let files = edgesim::capacity::output::write(
+            d,
+            &sc,
+            &settings,
+            &outcome,
+            &edgesim::output::formats(a.csv),
+        )?;
+        note!("wrote {} files to {}", files.len(), d.display());
+    }
+    if a.json {
+        out(&(serde_json::to_string_pretty(&answer)? + "\n"))?;
+    } else {
+        out(&edgesim::capacity::output::to_text(&answer))?;
+    }
+    if let (Some(d), Some(_)) = (&dir, outcome.capacity) {
+        note!(
+            "the highest load met as a scenario: edgesim run {}",
+            d.join(edgesim::capacity::output::AT_CAPACITY).display()
+        );
+    }
+    Ok(())
+}
+
 /// A progress bar with `template` when stderr is a terminal (`None` otherwise: callers print
 /// plain lines).
 fn terminal_bar(template: &str) -> Option<indicatif::ProgressBar> {
@@ -733,6 +874,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Find the most traffic a scenario's fleet serves within service goals: the scenario's
+    /// load scaled up or down (arrival rates, a trace's pace, a closed loop's users) and
+    /// bisected, each load judged over replications.
+    Capacity(Box<CapacityArgs>),
     /// Run a parameter sweep (axes over scenario keys x replications) in parallel, resumably;
     /// `sweep merge` combines shard folders.
     Sweep(SweepCmd),
@@ -1163,6 +1308,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         } => cmd_compare(&args, &policies, dir, bucket_s, json)?,
         Command::Sweep(cmd) => return cmd_sweep(cmd),
         Command::Plan(cmd) => cmd_plan(cmd)?,
+        Command::Capacity(a) => cmd_capacity(&a)?,
         Command::Calibrate(a) => calibrate(&a)?,
         Command::Fidelity(a) => fidelity(&a)?,
         Command::Validate { .. } => anyhow::bail!(

@@ -204,6 +204,22 @@ pub struct GoalsFile {
     pub max_cloud_usd_per_month: Option<f64>,
 }
 
+impl GoalsFile {
+    /// The goal of `key` (one of [`GOAL_KEYS`]), to read or set; `None` for another key.
+    pub fn entry(&mut self, key: &str) -> Option<&mut Option<f64>> {
+        Some(match key {
+            "ttft_p95_ms" => &mut self.ttft_p95_ms,
+            "ttft_p99_ms" => &mut self.ttft_p99_ms,
+            "e2e_p95_ms" => &mut self.e2e_p95_ms,
+            "e2e_p99_ms" => &mut self.e2e_p99_ms,
+            "max_reject_share" => &mut self.max_reject_share,
+            "min_edge_share" => &mut self.min_edge_share,
+            "max_cloud_usd_per_month" => &mut self.max_cloud_usd_per_month,
+            _ => return None,
+        })
+    }
+}
+
 /// A quantity a goal bounds, per run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -248,6 +264,98 @@ impl Goal {
         )
     }
 }
+
+/// The goals given in `g`, checked: a latency > 0, a share in [0, 1], fees >= 0; at least one.
+/// `prefix` leads each key in errors (`goals.` in a plan file; empty on the command line).
+pub fn goals(cx: &Checker, prefix: &str, g: &GoalsFile) -> Result<Vec<Goal>> {
+    // A latency no run can have (0 ms or less) is refused; a share lies in [0, 1]; fees
+    // may be bounded at 0 (no cloud at all).
+    let latency = |cx: &Checker, key: &str, v: f64| cx.positive(key, v);
+    let share = |cx: &Checker, key: &str, v: f64| cx.fraction(key, v);
+    let usd = |cx: &Checker, key: &str, v: f64| cx.non_negative(key, v);
+    type Check = dyn Fn(&Checker, &str, f64) -> Result<f64>;
+    let given: [(&'static str, Option<f64>, Quantity, bool, &Check); 7] = [
+        (
+            "ttft_p95_ms",
+            g.ttft_p95_ms,
+            Quantity::TtftP95Ms,
+            true,
+            &latency,
+        ),
+        (
+            "ttft_p99_ms",
+            g.ttft_p99_ms,
+            Quantity::TtftP99Ms,
+            true,
+            &latency,
+        ),
+        (
+            "e2e_p95_ms",
+            g.e2e_p95_ms,
+            Quantity::E2eP95Ms,
+            true,
+            &latency,
+        ),
+        (
+            "e2e_p99_ms",
+            g.e2e_p99_ms,
+            Quantity::E2eP99Ms,
+            true,
+            &latency,
+        ),
+        (
+            "max_reject_share",
+            g.max_reject_share,
+            Quantity::RejectShare,
+            true,
+            &share,
+        ),
+        (
+            "min_edge_share",
+            g.min_edge_share,
+            Quantity::EdgeShare,
+            false,
+            &share,
+        ),
+        (
+            "max_cloud_usd_per_month",
+            g.max_cloud_usd_per_month,
+            Quantity::CloudUsdPerMonth,
+            true,
+            &usd,
+        ),
+    ];
+    let mut out = Vec::new();
+    for (key, v, quantity, at_most, check) in given {
+        if let Some(b) = v {
+            out.push(Goal {
+                key,
+                quantity,
+                bound: check(cx, &format!("{prefix}{key}"), b)?,
+                at_most,
+            });
+        }
+    }
+    if out.is_empty() {
+        return Err(cx.bad(
+            prefix.trim_end_matches('.'),
+            "{}",
+            format!("give at least one goal: {}", GOAL_KEYS.join(", ")),
+        ));
+    }
+    Ok(out)
+}
+
+/// The goals' keys, as `[goals]` and `--goal` take them.
+pub const GOAL_KEYS: [&str; 7] = [
+    "ttft_p95_ms",
+    "ttft_p99_ms",
+    "e2e_p95_ms",
+    "e2e_p99_ms",
+    "max_reject_share",
+    "min_edge_share",
+    "max_cloud_usd_per_month",
+];
 
 /// A candidate device type, validated.
 #[derive(Clone, Debug)]
@@ -474,7 +582,7 @@ impl Planner {
         if search.wave == 0 || search.wave > 100_000 {
             return Err(cx.bad("search.wave", search.wave, "must lie in [1, 100000]"));
         }
-        let goals = Self::goals(&cx, &file.goals)?;
+        let goals = goals(&cx, "goals.", &file.goals)?;
         let fingerprint = format!(
             "{:016x}",
             crate::rng::fnv1a(format!("{text}\u{0}{base_text}").as_bytes())
@@ -751,86 +859,6 @@ impl Planner {
                 return Err(cx.bad(at, value_text(v), "repeated option"));
             }
             out.push(choice);
-        }
-        Ok(out)
-    }
-
-    fn goals(cx: &Checker, g: &GoalsFile) -> Result<Vec<Goal>> {
-        // A latency no run can have (0 ms or less) is refused; a share lies in [0, 1]; fees
-        // may be bounded at 0 (no cloud at all).
-        let latency = |cx: &Checker, key: &str, v: f64| cx.positive(key, v);
-        let share = |cx: &Checker, key: &str, v: f64| cx.fraction(key, v);
-        let usd = |cx: &Checker, key: &str, v: f64| cx.non_negative(key, v);
-        type Check = dyn Fn(&Checker, &str, f64) -> Result<f64>;
-        let given: [(&'static str, Option<f64>, Quantity, bool, &Check); 7] = [
-            (
-                "ttft_p95_ms",
-                g.ttft_p95_ms,
-                Quantity::TtftP95Ms,
-                true,
-                &latency,
-            ),
-            (
-                "ttft_p99_ms",
-                g.ttft_p99_ms,
-                Quantity::TtftP99Ms,
-                true,
-                &latency,
-            ),
-            (
-                "e2e_p95_ms",
-                g.e2e_p95_ms,
-                Quantity::E2eP95Ms,
-                true,
-                &latency,
-            ),
-            (
-                "e2e_p99_ms",
-                g.e2e_p99_ms,
-                Quantity::E2eP99Ms,
-                true,
-                &latency,
-            ),
-            (
-                "max_reject_share",
-                g.max_reject_share,
-                Quantity::RejectShare,
-                true,
-                &share,
-            ),
-            (
-                "min_edge_share",
-                g.min_edge_share,
-                Quantity::EdgeShare,
-                false,
-                &share,
-            ),
-            (
-                "max_cloud_usd_per_month",
-                g.max_cloud_usd_per_month,
-                Quantity::CloudUsdPerMonth,
-                true,
-                &usd,
-            ),
-        ];
-        let mut out = Vec::new();
-        for (key, v, quantity, at_most, check) in given {
-            if let Some(b) = v {
-                out.push(Goal {
-                    key,
-                    quantity,
-                    bound: check(cx, &format!("goals.{key}"), b)?,
-                    at_most,
-                });
-            }
-        }
-        if out.is_empty() {
-            return Err(cx.bad(
-                "goals",
-                "{}",
-                "give at least one goal: ttft_p95_ms, ttft_p99_ms, e2e_p95_ms, e2e_p99_ms, \
-                 max_reject_share, min_edge_share, max_cloud_usd_per_month",
-            ));
         }
         Ok(out)
     }

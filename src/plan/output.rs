@@ -444,7 +444,8 @@ fn money(e: &Estimate) -> String {
     }
 }
 
-fn value(e: &Estimate, scale: f64, unit: &str, digits: usize) -> String {
+/// `e` as `mean ± half-width` with `unit`, times `scale` (`-` without a mean).
+pub fn value(e: &Estimate, scale: f64, unit: &str, digits: usize) -> String {
     match (e.mean, e.ci95) {
         (Some(m), Some(h)) => format!(
             "{} ± {}{unit}",

@@ -229,7 +229,12 @@ impl Runner<'_> {
 /// The goals `runs` miss, judged on the 95 % confidence bound of the mean (the mean alone with
 /// one run); a goal on a value some run lacks (nothing served) is missed.
 pub fn failed_goals(pl: &Planner, runs: &[RunValues]) -> Vec<usize> {
-    pl.goals
+    missed(&pl.goals, runs)
+}
+
+/// The indices of the `goals` that `runs` miss ([`failed_goals`]).
+pub fn missed(goals: &[super::Goal], runs: &[RunValues]) -> Vec<usize> {
+    goals
         .iter()
         .enumerate()
         .filter(|(_, g)| {

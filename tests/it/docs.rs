@@ -223,6 +223,38 @@ fn plan_columns_are_defined_in_docs_plan() {
     }
 }
 
+/// A capacity search's `loads` table and the keys of `capacity.json`: docs/capacity.md.
+#[test]
+fn capacity_columns_are_defined_in_docs_capacity() {
+    let d = scratch_dir("docs-capacity");
+    let out = d.join("out");
+    assert_ok(&edgesim(&[
+        "capacity",
+        shipped("bursty.toml").to_str().unwrap(),
+        "--goal",
+        "ttft_p95_ms=3000",
+        "--set",
+        "duration_s=600",
+        "--replications",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+        "--csv",
+    ]));
+    let documented = spans(&doc("capacity.md"));
+    assert_documented(&header(&out.join("loads.csv")), &documented, "loads.csv");
+    let answer: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("capacity.json")).unwrap()).unwrap();
+    let mut keys: Vec<String> = answer.as_object().unwrap().keys().cloned().collect();
+    for part in ["capacity", "above"] {
+        if let Some(o) = answer[part].as_object() {
+            keys.extend(o.keys().cloned());
+            keys.extend(o["goals"][0].as_object().unwrap().keys().cloned());
+        }
+    }
+    assert_documented(&keys, &documented, "capacity.json");
+}
+
 /// The words of a shell command line: blanks split, single and double quotes group (no
 /// escapes or expansions: the docs' commands need none). `None` for an unclosed quote.
 fn shell_words(line: &str) -> Option<Vec<String>> {

@@ -12,6 +12,7 @@
 
 mod bad_input;
 mod calibrate;
+mod capacity;
 mod cli;
 mod cloud;
 mod common;

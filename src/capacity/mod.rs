@@ -1,0 +1,378 @@
+//! `edgesim capacity`: the most traffic a scenario's fleet serves within service goals.
+//!
+//! The scenario's load is scaled by a factor `s` ([`scaled`]): a Poisson workload's
+//! `rate_rps` and a bursty one's `base_rate_rps` and `burst_rate_rps` are multiplied by `s`
+//! (the bursts keep their timing), a trace's `time_scale` is divided by it (its gaps shrink),
+//! and a closed loop's `users` are multiplied by it (rounded, at least one). Everything else
+//! (fleet, policy, limiter, cloud, demand) stays.
+//!
+//! The search ([`search`]) assumes that a fleet which meets the goals at a load meets them at
+//! every lower one: it runs `s = 1` first, doubles `s` while the goals hold (up to
+//! `max_scale`) or halves it while they are missed (down to `min_scale`), then bisects the
+//! bracket geometrically until the highest load met and the lowest missed are within
+//! `precision` of each other (for a closed loop, until they are one user apart). Every load is
+//! judged like a plan of `edgesim plan`: `replications` runs with seeds `seed + r` (common
+//! random numbers: a Poisson workload's arrivals at load `s` are those at load 1 with their
+//! times divided by `s`), a goal holding on the 95 % confidence bound of its mean.
+
+pub mod output;
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::check::InputCache;
+use crate::error::{Error, Result};
+use crate::plan::cost::{Costs, RunValues};
+use crate::plan::{Goal, HOURS_PER_MONTH, Point};
+use crate::scenario::Scenario;
+use crate::scenario::file::ScenarioFile;
+use crate::workload::WorkloadFile;
+
+/// Most replications per load.
+pub const MAX_REPLICATIONS: u32 = 1000;
+
+/// The search's settings, checked ([`Settings::check`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    /// The goals every load is judged by (at least one).
+    pub goals: Vec<Goal>,
+    /// Runs per load, 1 to [`MAX_REPLICATIONS`].
+    pub replications: u32,
+    /// The search ends when the highest load met and the lowest missed differ by at most
+    /// this share of the former, in [0.001, 1].
+    pub precision: f64,
+    /// The least scale tried, in [1e-6, 1].
+    pub min_scale: f64,
+    /// The most scale tried, in [1, 1e6].
+    pub max_scale: f64,
+}
+
+impl Settings {
+    /// Checks the numbers (`goals` are checked where they are read); an error names the
+    /// command-line option.
+    pub fn check(&self) -> Result<()> {
+        let bad = |flag: &str, v: f64, allowed: &str| -> Result<()> {
+            Err(Error::invalid(
+                std::path::Path::new("edgesim capacity"),
+                flag,
+                crate::check::num(v),
+                format!("must lie in {allowed}"),
+            ))
+        };
+        if !(1..=MAX_REPLICATIONS).contains(&self.replications) {
+            bad(
+                "--replications",
+                f64::from(self.replications),
+                &format!("[1, {MAX_REPLICATIONS}]"),
+            )?;
+        }
+        if !(0.001..=1.0).contains(&self.precision) {
+            bad("--precision", self.precision, "[0.001, 1]")?;
+        }
+        if !(1e-6..=1.0).contains(&self.min_scale) {
+            bad("--min-scale", self.min_scale, "[1e-6, 1]")?;
+        }
+        if !(1.0..=1e6).contains(&self.max_scale) {
+            bad("--max-scale", self.max_scale, "[1, 1e6]")?;
+        }
+        if self.goals.is_empty() {
+            return Err(Error::invalid(
+                std::path::Path::new("edgesim capacity"),
+                "--goal",
+                "(none)",
+                format!(
+                    "give at least one goal, KEY=VALUE with KEY one of {}",
+                    crate::plan::GOAL_KEYS.join(", ")
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `v` to `digits` significant digits, as the shortest number that prints so (`0.2973`).
+pub fn significant(v: f64, digits: usize) -> f64 {
+    if v == 0.0 || !v.is_finite() {
+        return v;
+    }
+    format!("{:.*e}", digits.saturating_sub(1), v)
+        .parse()
+        .unwrap_or(v)
+}
+
+/// The workload keys a load sets, with their values at that load (e.g. `rate_rps`).
+pub type LoadKeys = Vec<(&'static str, f64)>;
+
+/// `file` with its load scaled by `s` (see the module's documentation), and the workload keys
+/// that changed with their new values.
+pub fn scaled(file: &ScenarioFile, s: f64) -> (ScenarioFile, LoadKeys) {
+    let mut f = file.clone();
+    let keys = match &mut f.workload {
+        WorkloadFile::Poisson(p) => {
+            p.rate_rps *= s;
+            vec![("rate_rps", p.rate_rps)]
+        }
+        WorkloadFile::Bursty(b) => {
+            b.base_rate_rps *= s;
+            b.burst_rate_rps *= s;
+            vec![
+                ("base_rate_rps", b.base_rate_rps),
+                ("burst_rate_rps", b.burst_rate_rps),
+            ]
+        }
+        WorkloadFile::Trace(t) => {
+            let ts = t.time_scale.unwrap_or(1.0) / s;
+            t.time_scale = Some(ts);
+            vec![("time_scale", ts)]
+        }
+        WorkloadFile::Closed(c) => {
+            // At least one user; past u32 the validation refuses it (at most 10,000,000).
+            let users = (f64::from(c.users) * s)
+                .round()
+                .clamp(1.0, f64::from(u32::MAX));
+            c.users = users as u32;
+            vec![("users", f64::from(c.users))]
+        }
+    };
+    (f, keys)
+}
+
+/// One load, run and judged.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Probe {
+    /// The scale of the scenario's load.
+    pub scale: f64,
+    /// The workload keys at this load.
+    pub load: LoadKeys,
+    /// Each replication's values, in replication order.
+    pub runs: Vec<RunValues>,
+    /// Each replication's requests per second of arrivals (requests over the arrival window).
+    pub offered_rps: Vec<Option<f64>>,
+    /// The goals missed (indices into the settings' goals).
+    pub failed: Vec<usize>,
+}
+
+impl Probe {
+    /// Every goal holds.
+    pub fn feasible(&self) -> bool {
+        self.failed.is_empty()
+    }
+}
+
+/// Why the search stopped.
+#[derive(Clone, Debug, PartialEq)]
+pub enum End {
+    /// The highest load met and the lowest missed are within the precision (or one user).
+    Bracketed,
+    /// The goals hold at the largest scale allowed.
+    MetAtMax,
+    /// The goals are missed at the least scale allowed (or at one user).
+    MissedAtMin,
+    /// The scenario at `scale` is refused (e.g. more requests than a run may generate): the
+    /// capacity is at least the highest load met.
+    Refused {
+        /// The scale refused.
+        scale: f64,
+        /// Why, as the scenario's validation says.
+        problem: String,
+    },
+}
+
+/// What the search found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    /// Every load run, in the order run.
+    pub probes: Vec<Probe>,
+    /// The highest load that meets the goals (an index into `probes`).
+    pub capacity: Option<usize>,
+    /// The lowest load above it that misses them.
+    pub above: Option<usize>,
+    /// Why the search stopped.
+    pub end: End,
+}
+
+/// Runs and judges the scenario at scale `s` with the scenario's seed; `Ok(Err(problem))` when
+/// the scaled scenario is refused.
+fn probe(
+    base: &ScenarioFile,
+    sc: &Scenario,
+    cache: &Arc<InputCache>,
+    st: &Settings,
+    s: f64,
+) -> Result<std::result::Result<Probe, String>> {
+    let (file, load) = scaled(base, s);
+    let at = match Scenario::from_file_with(file, &sc.source, Arc::clone(cache)) {
+        Ok(at) => at,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let costs = Costs {
+        cents_per_kwh: 0.0,
+        traffic_hours_per_month: HOURS_PER_MONTH,
+    };
+    let none = Point {
+        counts: Vec::new(),
+        slots: Vec::new(),
+        queue: Vec::new(),
+        policy: 0,
+        rate_limit: 0,
+        cloud: 0,
+    };
+    let requests = crate::sweep::metrics::index("requests_total");
+    let window = crate::sweep::metrics::index("arrival_window_s");
+    let runs: Vec<(RunValues, Option<f64>)> = (0..st.replications)
+        .into_par_iter()
+        .map(|r| {
+            let mut run = at.clone();
+            run.seed = sc.seed.wrapping_add(u64::from(r));
+            let m = crate::sweep::metrics::extract(&crate::sim::run(&run)?);
+            let get = |i: Option<usize>| i.and_then(|i| m.get(i).copied().flatten());
+            let offered = match (get(requests), get(window)) {
+                (Some(n), Some(w)) if w > 0.0 => Some(n / w),
+                _ => None,
+            };
+            Ok((RunValues::of(&costs, &[], &none, &m), offered))
+        })
+        .collect::<Result<_>>()?;
+    let (runs, offered_rps): (Vec<RunValues>, Vec<Option<f64>>) = runs.into_iter().unzip();
+    let failed = crate::plan::search::missed(&st.goals, &runs);
+    Ok(Ok(Probe {
+        scale: s,
+        load,
+        runs,
+        offered_rps,
+        failed,
+    }))
+}
+
+/// Searches the highest load of `sc` that meets the goals (see the module's documentation),
+/// on `threads` worker threads (default: every core; the answer does not depend on it).
+/// `progress` sees each load as it is judged.
+pub fn search(
+    sc: &Scenario,
+    st: &Settings,
+    threads: Option<usize>,
+    progress: &(dyn Fn(&Probe) + Sync),
+) -> Result<Outcome> {
+    st.check()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .build()
+        .map_err(|e| Error::Output {
+            path: sc.source.clone(),
+            problem: format!("cannot start {} threads: {e}", threads.unwrap_or(0)),
+        })?;
+    let base = sc.to_file();
+    let cache = Arc::new(InputCache::default());
+    pool.install(|| {
+        let mut probes: Vec<Probe> = Vec::new();
+        // `Some(met)`, or `None` when the scenario at `s` is refused (`refused` says why).
+        let mut refused: Option<(f64, String)> = None;
+        let mut judge = |s: f64, probes: &mut Vec<Probe>| -> Result<Option<bool>> {
+            match probe(&base, sc, &cache, st, s)? {
+                Ok(p) => {
+                    progress(&p);
+                    let met = p.feasible();
+                    probes.push(p);
+                    Ok(Some(met))
+                }
+                Err(problem) => {
+                    refused = Some((s, problem));
+                    Ok(None)
+                }
+            }
+        };
+        let same_load = |a: f64, b: f64| scaled(&base, a).1 == scaled(&base, b).1;
+        let (mut lo, mut hi) = (None::<f64>, None::<f64>);
+        let mut end = End::Bracketed;
+        match judge(1.0, &mut probes)? {
+            Some(true) => {
+                let mut s = 1.0;
+                lo = Some(s);
+                loop {
+                    if s >= st.max_scale {
+                        end = End::MetAtMax;
+                        break;
+                    }
+                    s = (s * 2.0).min(st.max_scale);
+                    match judge(s, &mut probes)? {
+                        Some(true) => lo = Some(s),
+                        Some(false) => {
+                            hi = Some(s);
+                            break;
+                        }
+                        None => break,
+                    }
+                }
+            }
+            Some(false) => {
+                let mut s = 1.0;
+                hi = Some(s);
+                loop {
+                    let next = (s / 2.0).max(st.min_scale);
+                    if s <= st.min_scale || same_load(next, s) {
+                        end = End::MissedAtMin;
+                        break;
+                    }
+                    s = next;
+                    match judge(s, &mut probes)? {
+                        Some(true) => {
+                            lo = Some(s);
+                            break;
+                        }
+                        Some(false) => hi = Some(s),
+                        None => break,
+                    }
+                }
+            }
+            // The scenario as given validated: only its scaled copies can be refused.
+            None => {}
+        }
+        if let (Some(mut l), Some(mut h)) = (lo, hi) {
+            while h / l > 1.0 + st.precision {
+                // The geometric midpoint, to three significant digits where that stays
+                // strictly inside the bracket (scales that read well: 0.297, not 0.29730177).
+                let mid = (l * h).sqrt();
+                let m = [3, 4, 6]
+                    .into_iter()
+                    .map(|d| significant(mid, d))
+                    .find(|&m| l < m && m < h)
+                    .unwrap_or(mid);
+                if same_load(m, l) || same_load(m, h) {
+                    break;
+                }
+                match judge(m, &mut probes)? {
+                    Some(true) => l = m,
+                    Some(false) => h = m,
+                    // Refused inside the bracket (not expected: a higher load was accepted).
+                    None => break,
+                }
+            }
+            (lo, hi) = (Some(l), Some(h));
+        }
+        if let Some((scale, problem)) = refused {
+            end = End::Refused { scale, problem };
+        }
+        let at = |s: Option<f64>| s.and_then(|s| probes.iter().position(|p| p.scale == s));
+        Ok(Outcome {
+            capacity: at(lo),
+            above: at(hi),
+            end,
+            probes,
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_goal_key_has_its_entry() {
+        let mut g = crate::plan::GoalsFile::default();
+        for k in crate::plan::GOAL_KEYS {
+            *g.entry(k).expect(k) = Some(1.0);
+        }
+        assert!(g.entry("ttft_p50_ms").is_none());
+        let cx = crate::check::Checker::new(std::path::Path::new("x"));
+        assert_eq!(crate::plan::goals(&cx, "", &g).unwrap().len(), 7);
+    }
+}

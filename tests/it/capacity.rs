@@ -1,0 +1,380 @@
+//! `edgesim capacity`: the highest load that meets the goals, against Erlang B, and the
+//! command line (files, determinism, the scenario at capacity, bad input).
+
+use crate::common::*;
+use crate::queueing::erlang_b;
+use edgesim::capacity::{End, Settings, search};
+use edgesim::plan::{Goal, Quantity};
+
+/// Three single-slot devices without queue or cloud, service 1 s: M/D/3/3 under load-aware
+/// selection, which blocks as Erlang B(3, rate).
+fn loss_system(rate: f64, duration: f64) -> String {
+    let mut s = format!(
+        r#"
+seed = 11
+duration_s = {duration}
+[workload]
+kind = "poisson"
+rate_rps = {rate}
+prompt_tokens = {{ dist = "fixed", value = 1 }}
+output_tokens = {{ dist = "fixed", value = 11 }}
+[selection]
+kind = "load_aware"
+[cloud]
+enabled = false
+"#
+    );
+    for i in 0..3 {
+        s += &inline_device(&format!("d{i}"), 1, 0, &[10.0], 10.0, 1.0);
+    }
+    s
+}
+
+fn reject_goal(bound: f64) -> Goal {
+    Goal {
+        key: "max_reject_share",
+        quantity: Quantity::RejectShare,
+        bound,
+        at_most: true,
+    }
+}
+
+/// The offered load at which Erlang B(3, a) = `b`, by bisection (B rises with a).
+fn erlang_b_load(b: f64) -> f64 {
+    let (mut lo, mut hi) = (0.0, 100.0);
+    for _ in 0..200 {
+        let m = 0.5 * (lo + hi);
+        if erlang_b(3, m) > b {
+            hi = m;
+        } else {
+            lo = m;
+        }
+    }
+    lo
+}
+
+#[test]
+fn the_capacity_of_a_loss_system_is_erlang_bs() {
+    // Blocking of 10 % and of 30 %: the arrival rates that give them are the capacities.
+    for (b, rate) in [(0.1, 0.5), (0.3, 4.0)] {
+        let truth = erlang_b_load(b);
+        let sc = scenario(&loss_system(rate, 12_000.0 / rate));
+        let st = Settings {
+            goals: vec![reject_goal(b)],
+            replications: 5,
+            precision: 0.01,
+            min_scale: 0.001,
+            max_scale: 1000.0,
+        };
+        let o = search(&sc, &st, None, &|_| {}).unwrap();
+        assert_eq!(o.end, End::Bracketed);
+        let cap = &o.probes[o.capacity.unwrap()];
+        let above = &o.probes[o.above.unwrap()];
+        assert!(cap.feasible() && !above.feasible());
+        assert!(above.scale / cap.scale <= 1.01 + 1e-12);
+        let (found, next) = (rate * cap.scale, rate * above.scale);
+        // The goal is judged on the 95 % bound of five runs of some 12,000 requests each, so
+        // the capacity's true blocking lies a little under the goal, never far from it, and
+        // the load missed above it blocks about as much as the goal allows.
+        let (at, over) = (erlang_b(3, found), erlang_b(3, next));
+        assert!(
+            at <= b + 0.005 && at >= b - 0.02,
+            "B = {b}: capacity {found:.4} requests/s (Erlang B {at:.4}), truth {truth:.4}"
+        );
+        assert!(
+            over >= b - 0.02,
+            "B = {b}: missed at {next:.4} (Erlang B {over:.4})"
+        );
+        // Every load above the capacity run misses, every one below meets (the search's
+        // bracket holds), and the workload key is the scaled rate.
+        for p in &o.probes {
+            assert_eq!(p.feasible(), p.scale <= cap.scale, "scale {}", p.scale);
+            assert_eq!(p.load, vec![("rate_rps", rate * p.scale)]);
+        }
+    }
+}
+
+#[test]
+fn loads_scale_each_workload_kind() {
+    let base = |workload: &str| {
+        let mut s = format!(
+            "seed = 1\nduration_s = 100\n[workload]\n{workload}\n[cloud]\nenabled = false\n"
+        );
+        s += &inline_device("d", 1, 0, &[10.0], 10.0, 1.0);
+        scenario(&s).to_file()
+    };
+    let demand = r#"prompt_tokens = { dist = "fixed", value = 1 }
+output_tokens = { dist = "fixed", value = 2 }"#;
+    let f = base(&format!("kind = \"poisson\"\nrate_rps = 2\n{demand}"));
+    assert_eq!(
+        edgesim::capacity::scaled(&f, 1.5).1,
+        vec![("rate_rps", 3.0)]
+    );
+    let f = base(&format!(
+        "kind = \"bursty\"\nbase_rate_rps = 0\nburst_rate_rps = 4\nburst_length_s = 10\nburst_period_s = 50\n{demand}"
+    ));
+    let (g, keys) = edgesim::capacity::scaled(&f, 0.5);
+    assert_eq!(keys, vec![("base_rate_rps", 0.0), ("burst_rate_rps", 2.0)]);
+    let edgesim::workload::WorkloadFile::Bursty(b) = &g.workload else {
+        panic!()
+    };
+    assert_eq!((b.burst_length_s, b.burst_period_s), (10.0, 50.0));
+    let f = base(&format!(
+        "kind = \"closed\"\nusers = 3\nthink_time_s = 5\n{demand}"
+    ));
+    assert_eq!(edgesim::capacity::scaled(&f, 1.5).1, vec![("users", 5.0)]);
+    assert_eq!(edgesim::capacity::scaled(&f, 0.01).1, vec![("users", 1.0)]);
+    let trace = temp_file(
+        "capacity",
+        "t.csv",
+        &trace_text(&[(0.0, 5, 5), (10.0, 5, 5)]),
+    );
+    let text = format!(
+        "seed = 1\n[workload]\nkind = \"trace\"\npath = \"{}\"\ntime_scale = 3\n[cloud]\nenabled = false\n{}",
+        trace.display(),
+        inline_device("d", 1, 0, &[10.0], 10.0, 1.0)
+    );
+    let f = scenario(&text).to_file();
+    assert_eq!(
+        edgesim::capacity::scaled(&f, 2.0).1,
+        vec![("time_scale", 1.5)]
+    );
+}
+
+#[test]
+fn a_closed_loop_is_searched_by_users() {
+    // Two single-slot devices, service 1 s, think time 1 s: from some number of users on, some
+    // wait in the queue and the TTFT p95 passes 500 ms.
+    let mut s = "seed = 3\nduration_s = 2000\n[workload]\nkind = \"closed\"\nusers = 4\n\
+                 think_time_s = 1\nprompt_tokens = { dist = \"fixed\", value = 1 }\n\
+                 output_tokens = { dist = \"fixed\", value = 11 }\n[selection]\n\
+                 kind = \"load_aware\"\n[cloud]\nenabled = false\n"
+        .to_string();
+    for i in 0..2 {
+        s += &inline_device(&format!("d{i}"), 1, 64, &[10.0], 10.0, 1.0);
+    }
+    let sc = scenario(&s);
+    let st = Settings {
+        goals: vec![Goal {
+            key: "ttft_p95_ms",
+            quantity: Quantity::TtftP95Ms,
+            bound: 500.0,
+            at_most: true,
+        }],
+        replications: 2,
+        precision: 0.001,
+        min_scale: 0.001,
+        max_scale: 1000.0,
+    };
+    let o = search(&sc, &st, None, &|_| {}).unwrap();
+    let users = |i: Option<usize>| o.probes[i.unwrap()].load[0].1;
+    // One user never waits; the answer is a whole number of users, the next one misses.
+    assert!(users(o.capacity) >= 1.0);
+    assert_eq!(users(o.above), users(o.capacity) + 1.0);
+    assert_eq!(o.end, End::Bracketed);
+}
+
+fn capacity_cli(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let s = root().join("scenarios/bursty.toml");
+    let mut args = vec![
+        "capacity".to_string(),
+        s.display().to_string(),
+        "--goal".into(),
+        "ttft_p95_ms=3000".into(),
+        "--goal".into(),
+        "max_reject_share = 0.05".into(),
+        "--set".into(),
+        "duration_s=1200".into(),
+        "--out".into(),
+        dir.display().to_string(),
+        "--csv".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    edgesim(&args)
+}
+
+#[test]
+fn the_command_writes_its_answer_whatever_the_threads() {
+    let one = scratch_dir("capacity-threads-1");
+    let two = scratch_dir("capacity-threads-2");
+    let a = capacity_cli(&one, &["--threads", "1"]);
+    assert_ok(&a);
+    assert_ok(&capacity_cli(&two, &["--threads", "2"]));
+    let (fa, fb) = (folder_files(&one), folder_files(&two));
+    for f in [
+        "capacity.json",
+        "loads.csv",
+        "capacity_curves.csv",
+        "at-capacity.toml",
+        "manifest.json",
+    ] {
+        assert!(fa.contains_key(f), "{f} missing");
+    }
+    assert_eq!(fa, fb, "--threads changed the outputs");
+    let text = String::from_utf8_lossy(&a.stdout);
+    assert!(text.contains("meets the goals up to"), "{text}");
+    let answer: serde_json::Value = serde_json::from_slice(&fa["capacity.json"]).unwrap();
+    assert_eq!(answer["end"], "bracketed");
+    // The scenario at capacity, run with the three replications' seeds, gives the answer's
+    // mean TTFT p95.
+    let at = one.join("at-capacity.toml");
+    let seed = answer["seed"].as_u64().unwrap();
+    let p95s: Vec<f64> = (0..3)
+        .map(|r| {
+            let run = edgesim(&[
+                "run".to_string(),
+                at.display().to_string(),
+                "--seed".into(),
+                (seed + r).to_string(),
+                "--json".into(),
+                "--no-out".into(),
+            ]);
+            assert_ok(&run);
+            let summary: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+            summary["ttft_ms"]["p95"].as_f64().unwrap()
+        })
+        .collect();
+    let mean = p95s.iter().sum::<f64>() / 3.0;
+    let want = answer["capacity"]["goals"][0]["value"]["mean"]
+        .as_f64()
+        .unwrap();
+    assert!((mean - want).abs() <= 1e-9 * want, "{mean} != {want}");
+    assert_eq!(answer["capacity"]["goals"][0]["met"], true);
+    assert_eq!(answer["above"]["goals"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn the_ends_of_the_search_are_reported() {
+    // No load serves a TTFT of 1 ms: nothing meets, no scenario at capacity.
+    let d = scratch_dir("capacity-none");
+    let o = edgesim(&[
+        "capacity",
+        root().join("scenarios/bursty.toml").to_str().unwrap(),
+        "--goal",
+        "ttft_p95_ms=1",
+        "--set",
+        "duration_s=600",
+        "--min-scale",
+        "0.1",
+        "--replications",
+        "1",
+        "--out",
+        d.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_ok(&o);
+    let a: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(a["end"], "missed_at_min_scale");
+    assert!(a["capacity"].is_null());
+    assert!(!d.join("at-capacity.toml").exists());
+    // A loose goal holds up to the largest scale allowed.
+    let o = edgesim(&[
+        "capacity",
+        root().join("scenarios/bursty.toml").to_str().unwrap(),
+        "--goal",
+        "max_reject_share=1",
+        "--set",
+        "duration_s=600",
+        "--max-scale",
+        "3",
+        "--replications",
+        "1",
+        "--no-out",
+        "--json",
+    ]);
+    assert_ok(&o);
+    let a: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(a["end"], "met_at_max_scale");
+    assert_eq!(a["capacity"]["scale"], 3.0);
+    assert!(a["above"].is_null());
+}
+
+#[test]
+fn a_load_the_scenario_refuses_ends_the_search() {
+    // A trace slowed to near the clock's limit: halving its load doubles its time scale,
+    // and the third halving takes its last row past 1e12 s.
+    let trace = temp_file(
+        "capacity-refused",
+        "t.csv",
+        &trace_text(&[(0.0, 5, 5), (1000.0, 5, 5)]),
+    );
+    let text = format!(
+        "seed = 1\n[workload]\nkind = \"trace\"\npath = \"{}\"\ntime_scale = 2e8\n[cloud]\nenabled = false\n{}",
+        trace.display(),
+        inline_device("d", 1, 0, &[10.0], 10.0, 1.0)
+    );
+    let path = temp_file("capacity-refused", "s.toml", &text);
+    let o = edgesim(&[
+        "capacity",
+        path.to_str().unwrap(),
+        "--goal",
+        "e2e_p95_ms=1",
+        "--replications",
+        "1",
+        "--no-out",
+        "--json",
+    ]);
+    assert_ok(&o);
+    let a: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(a["end"], "refused", "{a}");
+    let note = a["end_note"].as_str().unwrap();
+    assert!(note.contains("the scenario at 0.125x is refused"), "{note}");
+    assert!(note.contains("time_scale"), "{note}");
+    assert!(a["capacity"].is_null());
+    assert_eq!(a["loads"], 3);
+}
+
+#[test]
+fn bad_capacity_arguments_are_named() {
+    let s = root().join("scenarios/bursty.toml");
+    let s = s.to_str().unwrap();
+    for (args, want) in [
+        (vec![], "give at least one --goal"),
+        (
+            vec!["--goal", "ttft_p50_ms=3"],
+            "no goal `ttft_p50_ms`; the goals are",
+        ),
+        (vec!["--goal", "ttft_p95_ms"], "write KEY=VALUE"),
+        (vec!["--goal", "ttft_p95_ms=fast"], "`fast` is not a number"),
+        (
+            vec!["--goal", "ttft_p95_ms=3", "--goal", "ttft_p95_ms=4"],
+            "is given twice",
+        ),
+        (
+            vec!["--goal", "ttft_p95_ms=-3"],
+            "`ttft_p95_ms` = -3: must be a finite number > 0",
+        ),
+        (
+            vec!["--goal", "min_edge_share=1.5"],
+            "`min_edge_share` = 1.5: must lie in [0, 1]",
+        ),
+        (
+            vec!["--goal", "ttft_p95_ms=NaN"],
+            "must be a finite number > 0",
+        ),
+        (
+            vec!["--goal", "ttft_p95_ms=3", "--precision", "0"],
+            "`--precision` = 0: must lie in [0.001, 1]",
+        ),
+        (
+            vec!["--goal", "ttft_p95_ms=3", "--max-scale", "0.5"],
+            "`--max-scale` = 0.5: must lie in [1, 1e6]",
+        ),
+        (
+            vec!["--goal", "ttft_p95_ms=3", "--min-scale", "-1"],
+            "`--min-scale` = -1: must lie in [1e-6, 1]",
+        ),
+        (
+            vec!["--goal", "ttft_p95_ms=3", "--replications", "0"],
+            "`--replications` = 0: must lie in [1, 1000]",
+        ),
+    ] {
+        let mut all = vec!["capacity", s, "--no-out"];
+        all.extend(args.iter().copied());
+        let o = edgesim(&all);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{all:?}: {err}");
+        assert!(err.contains(want), "{all:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
