@@ -238,6 +238,16 @@ struct CapacityArgs {
     /// The most scale of the scenario's load tried, 1 to 1e6.
     #[arg(long, default_value_t = 1000.0, allow_hyphen_values = true)]
     max_scale: f64,
+    /// Hours a month with traffic like the scenario's, in (0, 730]: max_cloud_usd_per_month
+    /// counts a run's cloud fees times this over its arrival window (a plan's
+    /// costs.traffic_hours_per_month).
+    #[arg(
+        long,
+        default_value_t = 730.0,
+        allow_hyphen_values = true,
+        value_name = "HOURS"
+    )]
+    traffic_hours_per_month: f64,
     /// Output folder for capacity.json, the table of loads, the curves and at-capacity.toml
     /// (default: output/SCENARIO-capacity).
     #[arg(long)]
@@ -299,9 +309,11 @@ fn cmd_capacity(a: &CapacityArgs) -> anyhow::Result<()> {
         precision: a.precision,
         min_scale: a.min_scale,
         max_scale: a.max_scale,
+        traffic_hours_per_month: a.traffic_hours_per_month,
     };
     settings.check()?;
     let sc = a.args.load()?;
+    warn_unread(&sc);
     let dir = (!a.no_out).then(|| {
         a.out
             .clone()

@@ -51,6 +51,9 @@ impl Default for PlatformParams {
 pub struct PlatformRow {
     /// `device / model` or `cloud / model`.
     pub name: String,
+    /// The profile as a scenario's `devices[].profile` names it: a shipped profile's name
+    /// (`jetson-orin-nano`) or, with `--calibration DIR`, the file's path; `None` for a cloud.
+    pub profile: Option<String>,
     /// Single-stream generation speed \[tokens/s\].
     pub tokens_per_s: f64,
     /// Time to first token \[ms\].
@@ -84,12 +87,14 @@ fn finish(p: &PlatformParams, mut row: PlatformRow) -> PlatformRow {
     row
 }
 
-/// The profiles in `dir` (all `*.toml` but `models.toml`, by file name), or the shipped ones.
-pub fn profiles(dir: Option<&Path>) -> Result<Vec<DeviceProfile>> {
+/// The profiles in `dir` (all `*.toml` but `models.toml`, by file name), or the shipped ones,
+/// each with the name a scenario's `devices[].profile` gives it (a shipped profile's name, or
+/// the file's path).
+pub fn profiles(dir: Option<&Path>) -> Result<Vec<(String, DeviceProfile)>> {
     let Some(dir) = dir else {
         return SHIPPED
             .iter()
-            .map(|(name, _)| ProfileSource::Shipped(name).load())
+            .map(|(name, _)| Ok((name.to_string(), ProfileSource::Shipped(name).load()?)))
             .collect();
     };
     let mut files: Vec<_> = std::fs::read_dir(dir)
@@ -109,7 +114,7 @@ pub fn profiles(dir: Option<&Path>) -> Result<Vec<DeviceProfile>> {
     }
     files
         .iter()
-        .map(|f| crate::device::load_profile(f))
+        .map(|f| Ok((f.display().to_string(), crate::device::load_profile(f)?)))
         .collect()
 }
 
@@ -123,7 +128,7 @@ pub fn compare(
     p: &PlatformParams,
 ) -> Result<Vec<PlatformRow>> {
     let mut rows = Vec::new();
-    for profile in profiles(dir)? {
+    for (profile_name, profile) in profiles(dir)? {
         for m in &profile.models {
             let dev = CalibratedDevice::new(&profile.device, m);
             let ttft_s = dev.prefill_s(p.prompt_tokens);
@@ -141,6 +146,7 @@ pub fn compare(
                 p,
                 PlatformRow {
                     name: format!("{} / {}", profile.device.name, m.model),
+                    profile: Some(profile_name.clone()),
                     tokens_per_s: dev.decode_tps(1),
                     ttft_ms: ttft_s * 1000.0,
                     power_w: Some(power),
@@ -176,6 +182,7 @@ pub fn compare(
             p,
             PlatformRow {
                 name: format!("cloud / {}", c.name),
+                profile: None,
                 tokens_per_s: cloud.tokens_per_s,
                 ttft_ms: cloud.rtt_ms + cloud.ttft_ms,
                 power_w: None,
@@ -249,6 +256,26 @@ pub fn to_table(rows: &[PlatformRow], p: &PlatformParams) -> String {
              there\n",
             short.join(", ")
         );
+    }
+    // The names a scenario gives these boards, once each in the table's order.
+    let mut named: Vec<(&str, &str)> = Vec::new();
+    for r in rows {
+        if let Some(profile) = &r.profile {
+            let board = r
+                .name
+                .rsplit_once(" / ")
+                .map_or(r.name.as_str(), |(b, _)| b);
+            if !named.iter().any(|(p, _)| p == profile) {
+                named.push((profile, board));
+            }
+        }
+    }
+    if !named.is_empty() {
+        let w = named.iter().map(|(p, _)| p.len()).max().unwrap_or(0) + 2;
+        o += "\nprofiles, as a scenario's devices[].profile names them:\n";
+        for (profile, board) in named {
+            o += &format!("  {profile:<w$}{board}\n");
+        }
     }
     o
 }

@@ -46,6 +46,9 @@ pub struct Settings {
     pub min_scale: f64,
     /// The most scale tried, in [1, 1e6].
     pub max_scale: f64,
+    /// Hours a month with traffic like the scenario's, in (0, 730]: cloud fees per month are
+    /// a run's fees times this over its arrival window (a plan's `costs.traffic_hours_per_month`).
+    pub traffic_hours_per_month: f64,
 }
 
 impl Settings {
@@ -75,6 +78,10 @@ impl Settings {
         }
         if !(1.0..=1e6).contains(&self.max_scale) {
             bad("--max-scale", self.max_scale, "[1, 1e6]")?;
+        }
+        let h = self.traffic_hours_per_month;
+        if !(h > 0.0 && h <= HOURS_PER_MONTH) {
+            bad("--traffic-hours-per-month", h, "(0, 730]")?;
         }
         if self.goals.is_empty() {
             return Err(Error::invalid(
@@ -208,7 +215,7 @@ fn probe(
     };
     let costs = Costs {
         cents_per_kwh: 0.0,
-        traffic_hours_per_month: HOURS_PER_MONTH,
+        traffic_hours_per_month: st.traffic_hours_per_month,
     };
     let none = Point {
         counts: Vec::new(),

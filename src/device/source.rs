@@ -42,6 +42,38 @@ pub fn shipped_names() -> String {
         .join(", ")
 }
 
+/// The shipped profile a missing file's name is close to: the same name in another folder or
+/// case (`../calibration/jetson-orin-nano.toml` from a scenario moved out of the repository),
+/// or one or two letters off (`jetson-orin-nan`).
+fn near_miss(path: &Path) -> Option<&'static str> {
+    let stem = path.file_stem()?.to_str()?.to_ascii_lowercase();
+    SHIPPED
+        .iter()
+        .map(|(n, _)| *n)
+        .map(|n| (edit_distance(&stem, n), n))
+        .filter(|&(d, _)| d <= 2)
+        .min()
+        .map(|(_, n)| n)
+}
+
+/// Levenshtein distance between two short names, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (diag + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diag = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
 /// A device profile's origin.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ProfileSource {
@@ -72,11 +104,19 @@ impl ProfileSource {
             ProfileSource::File(path) => load_profile(path).map_err(|e| match e {
                 Error::Io { os, .. } if os.kind() == std::io::ErrorKind::NotFound => Error::Input {
                     path: path.clone(),
-                    problem: format!(
-                        "cannot read device profile: no such file; a profile shipped with \
+                    problem: match near_miss(path) {
+                        Some(n) => format!(
+                            "cannot read device profile: no such file; did you mean the \
+                             shipped profile \"{n}\"? (a profile shipped with edgesim is \
+                             named without a folder or .toml; the shipped ones: {})",
+                            shipped_names()
+                        ),
+                        None => format!(
+                            "cannot read device profile: no such file; a profile shipped with \
                              edgesim may be named instead of a path: {}",
-                        shipped_names()
-                    ),
+                            shipped_names()
+                        ),
+                    },
                 },
                 e => e,
             }),
@@ -103,6 +143,41 @@ impl ProfileSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_file_near_a_shipped_name_is_pointed_to_it() {
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("abc", "abc"), 0);
+        for (given, want) in [
+            (
+                "../calibration/jetson-orin-nano.toml",
+                Some("jetson-orin-nano"),
+            ),
+            ("Jetson-Orin-Nano", Some("jetson-orin-nano")),
+            ("jetson-orin-nan", Some("jetson-orin-nano")),
+            (
+                "profiles/jetson-agx-orin-64gb-maxn.toml",
+                Some("jetson-agx-orin-64gb-maxn"),
+            ),
+            ("my-board.toml", None),
+        ] {
+            assert_eq!(near_miss(Path::new(given)), want, "{given}");
+        }
+        let e = ProfileSource::File(PathBuf::from("/nowhere/jetson-orin-nano.toml"))
+            .load()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("did you mean the shipped profile \"jetson-orin-nano\""),
+            "{e}"
+        );
+        let e = ProfileSource::File(PathBuf::from("/nowhere/mine.toml"))
+            .load()
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("did you mean"), "{e}");
+    }
 
     #[test]
     fn shipped_profiles_are_named_in_order_and_all_load() {

@@ -65,6 +65,7 @@ fn the_capacity_of_a_loss_system_is_erlang_bs() {
             precision: 0.01,
             min_scale: 0.001,
             max_scale: 1000.0,
+            traffic_hours_per_month: 730.0,
         };
         let o = search(&sc, &st, None, &|_| {}).unwrap();
         assert_eq!(o.end, End::Bracketed);
@@ -165,6 +166,7 @@ fn a_closed_loop_is_searched_by_users() {
         precision: 0.001,
         min_scale: 0.001,
         max_scale: 1000.0,
+        traffic_hours_per_month: 730.0,
     };
     let o = search(&sc, &st, None, &|_| {}).unwrap();
     let users = |i: Option<usize>| o.probes[i.unwrap()].load[0].1;
@@ -325,6 +327,35 @@ fn a_load_the_scenario_refuses_ends_the_search() {
 }
 
 #[test]
+fn cloud_fees_per_month_count_the_traffic_hours() {
+    let sc = load(&shipped("bursty.toml"), &["duration_s=600"]);
+    let summary = edgesim::sim::run(&sc).unwrap();
+    let fees = |hours: f64| {
+        let st = Settings {
+            goals: vec![Goal {
+                key: "max_cloud_usd_per_month",
+                quantity: Quantity::CloudUsdPerMonth,
+                bound: 1e9,
+                at_most: true,
+            }],
+            replications: 1,
+            precision: 0.02,
+            min_scale: 0.001,
+            max_scale: 1.0,
+            traffic_hours_per_month: hours,
+        };
+        let o = search(&sc, &st, None, &|_| {}).unwrap();
+        assert_eq!(o.end, End::MetAtMax);
+        o.probes[0].runs[0].cloud_usd_month
+    };
+    // The run's fees, as if its traffic lasted the hours given.
+    let want = summary.cloud_cost_usd * 730.0 * 3600.0 / summary.duration_s;
+    assert!(want > 0.0);
+    assert!((fees(730.0) - want).abs() <= 1e-9 * want);
+    assert!((fees(365.0) - want / 2.0).abs() <= 1e-9 * want);
+}
+
+#[test]
 fn bad_capacity_arguments_are_named() {
     let s = root().join("scenarios/bursty.toml");
     let s = s.to_str().unwrap();
@@ -367,6 +398,15 @@ fn bad_capacity_arguments_are_named() {
         (
             vec!["--goal", "ttft_p95_ms=3", "--replications", "0"],
             "`--replications` = 0: must lie in [1, 1000]",
+        ),
+        (
+            vec![
+                "--goal",
+                "ttft_p95_ms=3",
+                "--traffic-hours-per-month",
+                "731",
+            ],
+            "`--traffic-hours-per-month` = 731: must lie in (0, 730]",
         ),
     ] {
         let mut all = vec!["capacity", s, "--no-out"];

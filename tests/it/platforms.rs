@@ -13,7 +13,21 @@ fn rows() -> Vec<PlatformRow> {
     .unwrap();
     // The profiles built into the binary are the shipped files.
     let built_in = compare(None, &ModelCatalogue::builtin(), &PlatformParams::default()).unwrap();
-    assert_eq!(from_folder, built_in);
+    // ... but for the name each is given: a shipped profile's, or the file's path.
+    let unnamed = |rows: &[PlatformRow]| -> Vec<PlatformRow> {
+        rows.iter()
+            .map(|r| PlatformRow {
+                profile: None,
+                ..r.clone()
+            })
+            .collect()
+    };
+    assert_eq!(unnamed(&from_folder), unnamed(&built_in));
+    for (f, b) in from_folder.iter().zip(&built_in) {
+        if let (Some(path), Some(name)) = (&f.profile, &b.profile) {
+            assert!(path.ends_with(&format!("{name}.toml")), "{path} {name}");
+        }
+    }
     compare(None, &ModelCatalogue::builtin(), &PlatformParams::default()).unwrap()
 }
 
@@ -261,6 +275,42 @@ fn every_shipped_profile_runs_every_model_it_calibrates() {
         }
     }
     assert!(seen >= 20, "{seen}");
+}
+
+/// Each edge row names its profile as a scenario does: a scenario naming it, with the row's
+/// model, runs on that board; the table ends with every shipped name once, beside its board.
+#[test]
+fn platforms_name_each_profile_as_a_scenario_does() {
+    let rows = rows();
+    let mut names = Vec::new();
+    for r in &rows {
+        let Some(profile) = &r.profile else {
+            assert!(r.name.starts_with("cloud / "), "{}", r.name);
+            continue;
+        };
+        let (board, model) = r.name.rsplit_once(" / ").unwrap();
+        let body = format!(
+            "seed = 1\n[[devices]]\nname = \"d\"\nprofile = \"{profile}\"\nmodel = \"{model}\"\nctx_tokens = 2048\n"
+        );
+        let (s, _) = run_trace_summary("platform-names", &[(0.0, 100, 20)], &body);
+        assert_eq!(s.served_edge, 1, "{profile} {model}");
+        assert_eq!(&*s.devices[0].board, board, "{profile}");
+        if !names.contains(profile) {
+            names.push(profile.clone());
+        }
+    }
+    assert_eq!(names.len(), edgesim::device::source::SHIPPED.len());
+    let out = edgesim(&["platforms"]);
+    assert_ok(&out);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (_, listed) = text
+        .split_once("profiles, as a scenario's devices[].profile names them:\n")
+        .expect(&text);
+    let listed: Vec<&str> = listed
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(listed, names);
 }
 
 /// `edgesim platforms` refuses a task no model has a quality figure for (it printed a table of
