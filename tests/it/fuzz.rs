@@ -148,9 +148,46 @@ fn fuzz_scenario_loader_and_small_runs() {
                     continue;
                 }
             };
+            // Its load scaled as `edgesim capacity` scales it, far down and up: a scaled copy
+            // is accepted or refused with an error naming the file, never a panic.
+            let file = sc.to_file();
+            for scale in [1e-6, 0.37, 3.0, 1e6] {
+                let (f, _) = edgesim::capacity::scaled(&file, scale);
+                let v = catch_unwind(AssertUnwindSafe(|| Scenario::from_file(f, &path)))
+                    .unwrap_or_else(|_| {
+                        panic!("scaled by {scale}, the loader panicked on:\n{case}")
+                    });
+                if let Err(e) = v {
+                    good_error(&e.to_string(), name, &case);
+                }
+            }
             let est = edgesim::scenario::budget::estimate(&sc);
             if est.requests > 3000.0 || sc.device_count() > 200 {
                 continue;
+            }
+            // Every tenth small one, a short capacity search (a run or three).
+            if ran % 10 == 0 && est.requests < 1000.0 {
+                let st = edgesim::capacity::Settings {
+                    goals: vec![edgesim::plan::Goal {
+                        key: "ttft_p95_ms",
+                        quantity: edgesim::plan::Quantity::TtftP95Ms,
+                        bound: 1000.0,
+                        at_most: true,
+                    }],
+                    replications: 1,
+                    precision: 1.0,
+                    min_scale: 0.5,
+                    max_scale: 2.0,
+                    traffic_hours_per_month: 730.0,
+                };
+                let o = catch_unwind(AssertUnwindSafe(|| {
+                    edgesim::capacity::search(&sc, &st, Some(1), &|_| {})
+                }))
+                .unwrap_or_else(|_| panic!("capacity panicked on:\n{case}"));
+                match o {
+                    Ok(o) => assert!(!o.probes.is_empty() && o.probes.len() <= 3, "{o:?}"),
+                    Err(e) => good_error(&e.to_string(), name, &case),
+                }
             }
             let s = catch_unwind(AssertUnwindSafe(|| edgesim::sim::run(&sc)))
                 .unwrap_or_else(|_| panic!("run panicked on:\n{case}"));
