@@ -176,8 +176,9 @@ pub enum End {
     MetAtMax,
     /// The goals are missed at the least scale allowed (or at one user).
     MissedAtMin,
-    /// The scenario at `scale` is refused (e.g. more requests than a run may generate): the
-    /// capacity is at least the highest load met.
+    /// The scenario at `scale` is refused (e.g. more requests than a run may generate) or a run
+    /// of it fails (one that outgrows the clock): going up, the capacity is at least the
+    /// highest load met.
     Refused {
         /// The scale refused.
         scale: f64,
@@ -199,19 +200,19 @@ pub struct Outcome {
     pub end: End,
 }
 
-/// Runs and judges the scenario at scale `s` with the scenario's seed; `Ok(Err(problem))` when
-/// the scaled scenario is refused.
+/// Runs and judges the scenario at scale `s` with the scenario's seed; `Err(problem)` when the
+/// scaled scenario is refused or one of its runs fails.
 fn probe(
     base: &ScenarioFile,
     sc: &Scenario,
     cache: &Arc<InputCache>,
     st: &Settings,
     s: f64,
-) -> Result<std::result::Result<Probe, String>> {
+) -> std::result::Result<Probe, String> {
     let (file, load) = scaled(base, s);
     let at = match Scenario::from_file_with(file, &sc.source, Arc::clone(cache)) {
         Ok(at) => at,
-        Err(e) => return Ok(Err(e.to_string())),
+        Err(e) => return Err(e.to_string()),
     };
     let costs = Costs {
         cents_per_kwh: 0.0,
@@ -227,7 +228,7 @@ fn probe(
     };
     let requests = crate::sweep::metrics::index("requests_total");
     let window = crate::sweep::metrics::index("arrival_window_s");
-    let runs: Vec<(RunValues, Option<f64>)> = (0..st.replications)
+    let runs: Result<Vec<(RunValues, Option<f64>)>> = (0..st.replications)
         .into_par_iter()
         .map(|r| {
             let mut run = at.clone();
@@ -240,16 +241,18 @@ fn probe(
             };
             Ok((RunValues::of(&costs, &[], &none, &m), offered))
         })
-        .collect::<Result<_>>()?;
+        .collect();
+    // A run that fails at this load (one that outgrows the clock) ends the search as a refusal.
+    let runs = runs.map_err(|e| e.to_string())?;
     let (runs, offered_rps): (Vec<RunValues>, Vec<Option<f64>>) = runs.into_iter().unzip();
     let failed = crate::plan::search::missed(&st.goals, &runs);
-    Ok(Ok(Probe {
+    Ok(Probe {
         scale: s,
         load,
         runs,
         offered_rps,
         failed,
-    }))
+    })
 }
 
 /// Searches the highest load of `sc` that meets the goals (see the module's documentation),
@@ -262,37 +265,31 @@ pub fn search(
     progress: &(dyn Fn(&Probe) + Sync),
 ) -> Result<Outcome> {
     st.check()?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.unwrap_or(0))
-        .build()
-        .map_err(|e| Error::Output {
-            path: sc.source.clone(),
-            problem: format!("cannot start {} threads: {e}", threads.unwrap_or(0)),
-        })?;
+    let pool = crate::sweep::exec::thread_pool(threads, &sc.source)?;
     let base = sc.to_file();
     let cache = Arc::new(InputCache::default());
     pool.install(|| {
         let mut probes: Vec<Probe> = Vec::new();
         // `Some(met)`, or `None` when the scenario at `s` is refused (`refused` says why).
         let mut refused: Option<(f64, String)> = None;
-        let mut judge = |s: f64, probes: &mut Vec<Probe>| -> Result<Option<bool>> {
-            match probe(&base, sc, &cache, st, s)? {
+        let mut judge = |s: f64, probes: &mut Vec<Probe>| -> Option<bool> {
+            match probe(&base, sc, &cache, st, s) {
                 Ok(p) => {
                     progress(&p);
                     let met = p.feasible();
                     probes.push(p);
-                    Ok(Some(met))
+                    Some(met)
                 }
                 Err(problem) => {
                     refused = Some((s, problem));
-                    Ok(None)
+                    None
                 }
             }
         };
         let same_load = |a: f64, b: f64| scaled(&base, a).1 == scaled(&base, b).1;
         let (mut lo, mut hi) = (None::<f64>, None::<f64>);
         let mut end = End::Bracketed;
-        match judge(1.0, &mut probes)? {
+        match judge(1.0, &mut probes) {
             Some(true) => {
                 let mut s = 1.0;
                 lo = Some(s);
@@ -302,7 +299,7 @@ pub fn search(
                         break;
                     }
                     s = (s * 2.0).min(st.max_scale);
-                    match judge(s, &mut probes)? {
+                    match judge(s, &mut probes) {
                         Some(true) => lo = Some(s),
                         Some(false) => {
                             hi = Some(s);
@@ -322,7 +319,7 @@ pub fn search(
                         break;
                     }
                     s = next;
-                    match judge(s, &mut probes)? {
+                    match judge(s, &mut probes) {
                         Some(true) => {
                             lo = Some(s);
                             break;
@@ -348,7 +345,7 @@ pub fn search(
                 if same_load(m, l) || same_load(m, h) {
                     break;
                 }
-                match judge(m, &mut probes)? {
+                match judge(m, &mut probes) {
                     Some(true) => l = m,
                     Some(false) => h = m,
                     // Refused inside the bracket (not expected: a higher load was accepted).

@@ -629,13 +629,7 @@ fn run_search(
     threads: Option<usize>,
 ) -> Result<Outcome> {
     let pl = runner.planner;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.unwrap_or(0))
-        .build()
-        .map_err(|e| Error::Output {
-            path: runner.journal.clone(),
-            problem: format!("cannot start {} threads: {e}", threads.unwrap_or(0)),
-        })?;
+    let pool = crate::sweep::exec::thread_pool(threads, &runner.journal)?;
     let mut branches_n = 0;
     let mut pruned = 0;
     pool.install(|| -> Result<()> {

@@ -56,6 +56,18 @@ impl Shard {
     }
 }
 
+/// The worker threads of a sweep, a plan or a capacity search: `threads`, or one per core;
+/// an error (naming `path`, the command's output) if the system cannot start them.
+pub fn thread_pool(threads: Option<usize>, path: &Path) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .build()
+        .map_err(|e| Error::Output {
+            path: path.into(),
+            problem: format!("cannot start {} threads: {e}", threads.unwrap_or(0)),
+        })
+}
+
 /// One finished run: its index and every metric (see [`super::metrics::METRICS`]).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RunResult {
@@ -346,13 +358,7 @@ pub(crate) fn execute(
         .map_err(Error::io(&journal, "cannot open"))?;
     // The journal and the runs finished in this call.
     let sink: Mutex<(File, Vec<RunResult>)> = Mutex::new((file, Vec::new()));
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.unwrap_or(0))
-        .build()
-        .map_err(|e| Error::Output {
-            path: dir.into(),
-            problem: format!("cannot start {} threads: {e}", threads.unwrap_or(0)),
-        })?;
+    let pool = thread_pool(threads, dir)?;
     pool.install(|| {
         pending.par_iter().try_for_each(|&i| -> Result<()> {
             let (point, replication, seed) = plan.run(i);

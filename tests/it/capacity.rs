@@ -30,6 +30,18 @@ enabled = false
     s
 }
 
+/// A scenario replaying a trace of two rows, at 0 s and `last_s`, with `time_scale`, on one
+/// single-slot device without a cloud.
+fn two_row_trace(tag: &str, last_s: f64, time_scale: f64) -> String {
+    let trace = temp_file(tag, "t.csv", &trace_text(&[(0.0, 5, 5), (last_s, 5, 5)]));
+    format!(
+        "seed = 1\n[workload]\nkind = \"trace\"\npath = \"{}\"\ntime_scale = {time_scale:?}\n\
+         [cloud]\nenabled = false\n{}",
+        trace.display(),
+        inline_device("d", 1, 0, &[10.0], 10.0, 1.0)
+    )
+}
+
 fn reject_goal(bound: f64) -> Goal {
     Goal {
         key: "max_reject_share",
@@ -125,17 +137,7 @@ output_tokens = { dist = "fixed", value = 2 }"#;
     ));
     assert_eq!(edgesim::capacity::scaled(&f, 1.5).1, vec![("users", 5.0)]);
     assert_eq!(edgesim::capacity::scaled(&f, 0.01).1, vec![("users", 1.0)]);
-    let trace = temp_file(
-        "capacity",
-        "t.csv",
-        &trace_text(&[(0.0, 5, 5), (10.0, 5, 5)]),
-    );
-    let text = format!(
-        "seed = 1\n[workload]\nkind = \"trace\"\npath = \"{}\"\ntime_scale = 3\n[cloud]\nenabled = false\n{}",
-        trace.display(),
-        inline_device("d", 1, 0, &[10.0], 10.0, 1.0)
-    );
-    let f = scenario(&text).to_file();
+    let f = scenario(&two_row_trace("capacity", 10.0, 3.0)).to_file();
     assert_eq!(
         edgesim::capacity::scaled(&f, 2.0).1,
         vec![("time_scale", 1.5)]
@@ -295,16 +297,7 @@ fn the_ends_of_the_search_are_reported() {
 fn a_load_the_scenario_refuses_ends_the_search() {
     // A trace slowed to near the clock's limit: halving its load doubles its time scale,
     // and the third halving takes its last row past 1e12 s.
-    let trace = temp_file(
-        "capacity-refused",
-        "t.csv",
-        &trace_text(&[(0.0, 5, 5), (1000.0, 5, 5)]),
-    );
-    let text = format!(
-        "seed = 1\n[workload]\nkind = \"trace\"\npath = \"{}\"\ntime_scale = 2e8\n[cloud]\nenabled = false\n{}",
-        trace.display(),
-        inline_device("d", 1, 0, &[10.0], 10.0, 1.0)
-    );
+    let text = two_row_trace("capacity-refused", 1000.0, 2e8);
     let path = temp_file("capacity-refused", "s.toml", &text);
     let o = edgesim(&[
         "capacity",
