@@ -886,16 +886,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Find the most traffic a scenario's fleet serves within service goals: the scenario's
-    /// load scaled up or down (arrival rates, a trace's pace, a closed loop's users) and
-    /// bisected, each load judged over replications.
-    Capacity(Box<CapacityArgs>),
     /// Run a parameter sweep (axes over scenario keys x replications) in parallel, resumably;
     /// `sweep merge` combines shard folders.
     Sweep(SweepCmd),
     /// Find the cheapest fleet (device types and counts, slots, queue, policy, rate limit,
     /// cloud) that meets service goals; `plan merge` combines shard folders.
     Plan(PlanCmd),
+    /// Find the most traffic a scenario's fleet serves within service goals: the scenario's
+    /// load scaled up or down (arrival rates, a trace's pace, a closed loop's users) and
+    /// bisected, each load judged over replications.
+    Capacity(Box<CapacityArgs>),
     /// Measure a device profile: a GGUF model on this machine through llama.cpp (`--model`,
     /// needs the `llm` feature), or llama.cpp's own `llama-bench -o json` output.
     Calibrate(Box<CalibrateArgs>),

@@ -329,8 +329,15 @@ pub fn search(
                     }
                 }
             }
-            // The scenario as given validated: only its scaled copies can be refused.
-            None => {}
+            // The scenario as given fails (a run that outgrows the clock): there is no load to
+            // search from.
+            None => {
+                let problem = refused.take().map_or_else(String::new, |(_, p)| p);
+                return Err(Error::Input {
+                    path: sc.source.clone(),
+                    problem: format!("cannot search its capacity: at its own load, {problem}"),
+                });
+            }
         }
         if let (Some(mut l), Some(mut h)) = (lo, hi) {
             while h / l > 1.0 + st.precision {
