@@ -662,6 +662,41 @@ fn golden_summary() {
     }
 }
 
+/// The golden small scenario's capacity, pinned in `small.capacity.json` (regenerate as the
+/// summaries are).
+#[test]
+fn golden_capacity() {
+    let out = edgesim(
+        &[
+            "capacity",
+            "tests/golden/small.toml",
+            "--goal",
+            "ttft_p95_ms=1500",
+            "--goal",
+            "max_reject_share=0.05",
+            "--json",
+            "--no-out",
+        ],
+        &root(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let golden = root().join("tests/golden/small.capacity.json");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, &out.stdout).unwrap();
+    }
+    let expected = std::fs::read_to_string(&golden).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        expected,
+        "capacity differs from {}",
+        golden.display()
+    );
+}
+
 /// The resolved scenario keeps cloud faults and device failures: running it again gives the
 /// same summary, byte for byte, and the request table has its fault columns.
 #[test]
