@@ -1222,12 +1222,17 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
         files.len() + 1,
         started.elapsed().as_secs_f64()
     );
-    let cheapest = dir.join(edgesim::plan::output::CHEAPEST);
-    if files.contains(&cheapest) {
-        note!(
-            "the cheapest plan as a scenario: edgesim run {}",
-            cheapest.display()
-        );
+    for (file, what) in [
+        (edgesim::plan::output::CHEAPEST, "the cheapest plan"),
+        (
+            edgesim::plan::output::EDGE_ONLY,
+            "the cheapest plan without a cloud",
+        ),
+    ] {
+        let p = dir.join(file);
+        if files.contains(&p) {
+            note!("{what} as a scenario: edgesim run {}", p.display());
+        }
     }
     Ok(())
 }

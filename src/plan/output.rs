@@ -359,7 +359,8 @@ pub fn figure(pl: &Planner, o: &Outcome) -> Figure {
 }
 
 /// Writes the tables (`plans`, `pareto`) in `formats`, the figure, the cheapest feasible plan
-/// as a scenario ([`CHEAPEST`]; removed when none is feasible) and `answer.json` to `dir`.
+/// and the edge-only baseline as scenarios ([`CHEAPEST`], [`EDGE_ONLY`]; each removed when
+/// there is none) and `answer.json` to `dir`.
 pub fn write(
     dir: &Path,
     pl: &Planner,
@@ -379,23 +380,25 @@ pub fn write(
     }
     files.extend(crate::output::write_figure(&figure(pl, o), dir)?);
     // Before `answer.json`, which marks the folder complete.
-    let p = dir.join(CHEAPEST);
-    match o.best {
-        Some(i) => {
-            let text = cheapest_scenario(pl, &o.evaluations[i])?;
-            crate::report::write_atomic(&p, text.as_bytes())?;
-            files.push(p);
-        }
-        // An earlier answer's, in a folder written again.
-        None => match std::fs::remove_file(&p) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(crate::Error::io(
-                    &p,
-                    "cannot remove the earlier answer's file",
-                )(e));
+    for (file, which) in [(CHEAPEST, o.best), (EDGE_ONLY, o.edge_only)] {
+        let p = dir.join(file);
+        match which {
+            Some(i) => {
+                let text = plan_scenario(pl, &o.evaluations[i], file)?;
+                crate::report::write_atomic(&p, text.as_bytes())?;
+                files.push(p);
             }
-            _ => {}
-        },
+            // An earlier answer's, in a folder written again.
+            None => match std::fs::remove_file(&p) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(crate::Error::io(
+                        &p,
+                        "cannot remove the earlier answer's file",
+                    )(e));
+                }
+                _ => {}
+            },
+        }
     }
     let a = answer(pl, o);
     let p = dir.join("answer.json");
@@ -408,13 +411,31 @@ pub fn write(
 /// The file that holds the cheapest feasible plan as a scenario.
 pub const CHEAPEST: &str = "cheapest.toml";
 
-/// The cheapest plan `e` as a scenario to run (`edgesim run DIR/cheapest.toml`): the traffic
-/// scenario with the plan's fleet, policy, limiter and cloud, resolved (profiles inlined,
-/// paths absolute) and with the seed of the first replication, so that it reproduces that run
-/// (`--seed S+r` the others), named `PLAN-cheapest`.
-pub fn cheapest_scenario(pl: &Planner, e: &Evaluation) -> crate::Result<String> {
+/// The file that holds the edge-only baseline (the cheapest feasible plan without a cloud) as a
+/// scenario.
+pub const EDGE_ONLY: &str = "edge-only.toml";
+
+/// A plan `e` of the answer as a scenario to run (`edgesim run DIR/cheapest.toml`): the
+/// traffic scenario with the plan's fleet, policy, limiter and cloud, resolved (profiles
+/// inlined, paths absolute) and with the seed of the first replication, so that it reproduces
+/// that run (`--seed S+r` the others). `file` is [`CHEAPEST`] (named `PLAN-cheapest`, the
+/// answer's `cheapest`) or [`EDGE_ONLY`] (`PLAN-edge-only`, its `edge_only`).
+pub fn plan_scenario(pl: &Planner, e: &Evaluation, file: &str) -> crate::Result<String> {
+    let (suffix, key, what) = if file == EDGE_ONLY {
+        (
+            "edge-only",
+            "edge_only",
+            "the cheapest plan\n# found without a cloud that meets every goal",
+        )
+    } else {
+        (
+            "cheapest",
+            "cheapest",
+            "the cheapest plan\n# found that meets every goal",
+        )
+    };
     let mut sc = pl.scenario_at(&e.point, pl.seed)?;
-    let name = format!("{}-cheapest", pl.name);
+    let name = format!("{}-{suffix}", pl.name);
     if name.len() <= crate::check::MAX_NAME_BYTES {
         sc.name = name;
     }
@@ -423,8 +444,8 @@ pub fn cheapest_scenario(pl: &Planner, e: &Evaluation) -> crate::Result<String> 
     // Comment lines: a control character (a line break in a path or a label) would end one.
     let line = |s: &str| s.replace(char::is_control, " ");
     Ok(format!(
-        "# answer.json's `cheapest` of `edgesim plan {}` as a scenario: the cheapest plan\n\
-         # found that meets every goal (of a `--shard`, the shard's):\n\
+        "# answer.json's `{key}` of `edgesim plan {}` as a scenario: {what} (of a \
+         `--shard`, the shard's):\n\
          # {}\n\
          # Its seed is the first of the plan's {r} replications (seeds {} to {});\n\
          # `edgesim run` it with `--seed` to run the others.\n\n{}",

@@ -457,14 +457,18 @@ fn an_infeasible_plan_names_the_binding_goal() {
     assert!(text.contains("no plan meets the goals"), "{text}");
     // No cheapest plan to run: none is written, and an earlier answer's is removed.
     let out = d.join("out");
-    let cheapest = out.join(edgesim::plan::output::CHEAPEST);
-    std::fs::write(&cheapest, "# an earlier answer's\n").unwrap();
+    let earlier = [
+        out.join(edgesim::plan::output::CHEAPEST),
+        out.join(edgesim::plan::output::EDGE_ONLY),
+    ];
+    for f in &earlier {
+        std::fs::write(f, "# an earlier answer's\n").unwrap();
+    }
     let files =
         edgesim::plan::output::write(&out, &pl, &o, &edgesim::output::formats(false)).unwrap();
-    assert!(
-        !cheapest.exists() && !files.contains(&cheapest),
-        "{files:?}"
-    );
+    for f in &earlier {
+        assert!(!f.exists() && !files.contains(f), "{files:?}");
+    }
 }
 
 /// `cheapest.toml` is the cheapest plan as a scenario: run with the seed of each replication,
@@ -520,6 +524,46 @@ fn the_cheapest_plan_is_a_scenario_that_reproduces_its_runs() {
         (mean - want).abs() <= 1e-9 * want,
         "{mean} vs the plan's {want} ({p95:?})"
     );
+    // The edge-only baseline likewise, in `edge-only.toml` (here the goals allow none: with
+    // rejects up to half, some fleet without a cloud meets them): no request reaches a cloud.
+    assert!(!out.join("edge-only.toml").exists());
+    let loose = dir("cheapest-edge-only");
+    let out = loose.join("out");
+    let o = plan_cli(&small_plan(&loose, "max_reject_share = 0.5", ""), &out, &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    let answer: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("answer.json")).unwrap()).unwrap();
+    let edge = &answer["edge_only"];
+    assert!(edge.is_object(), "{answer}");
+    let scenario = out.join("edge-only.toml");
+    assert!(
+        err.contains(&format!(
+            "the cheapest plan without a cloud as a scenario: edgesim run {}",
+            scenario.display()
+        )),
+        "{err}"
+    );
+    let text = std::fs::read_to_string(&scenario).unwrap();
+    assert!(text.contains("name = \"small-edge-only\"\n"), "{text}");
+    let mut p95 = Vec::new();
+    for r in 0..3 {
+        let seed = (11 + r).to_string();
+        let o = edgesim(&[
+            "run",
+            scenario.to_str().unwrap(),
+            "--seed",
+            &seed,
+            "--no-out",
+            "--json",
+        ]);
+        assert_ok(&o);
+        let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(s["served_cloud"], 0);
+        p95.push(s["ttft_ms"]["p95"].as_f64().unwrap());
+    }
+    let mean = p95.iter().sum::<f64>() / 3.0;
+    let want = edge["ttft_p95_ms"]["mean"].as_f64().unwrap();
+    assert!((mean - want).abs() <= 1e-9 * want, "{mean} vs {want}");
     // A plan file whose path holds a line break: the header's comment lines stay comments.
     let odd = d.join("line\nbreak");
     std::fs::create_dir(&odd).unwrap();
