@@ -145,6 +145,50 @@ output_tokens = { dist = "fixed", value = 2 }"#;
 }
 
 #[test]
+fn a_poisson_load_scaled_is_the_same_requests_sooner() {
+    // Common random numbers: at twice the load, the n-th request carries the same tokens and
+    // arrives at half the time (each gap is the same draw halved, then put on the microsecond
+    // clock, so the times agree to a microsecond a request).
+    let text = loss_system(1.0, 600.0)
+        .replace(
+            r#"prompt_tokens = { dist = "fixed", value = 1 }"#,
+            r#"prompt_tokens = { dist = "lognormal", median = 100, sigma = 0.5 }"#,
+        )
+        .replace(
+            r#"output_tokens = { dist = "fixed", value = 11 }"#,
+            r#"output_tokens = { dist = "uniform", min = 5, max = 50 }"#,
+        );
+    assert!(text.contains("lognormal") && text.contains("uniform"));
+    let file = scenario(&text).to_file();
+    let run = |s: f64| {
+        let (f, _) = edgesim::capacity::scaled(&file, s);
+        let sc =
+            edgesim::scenario::Scenario::from_file(f, &root().join("tests/inline.toml")).unwrap();
+        run_collect(&sc).1
+    };
+    let (one, two) = (run(1.0), run(2.0));
+    assert!(
+        one.len() > 500 && two.len() > 2 * one.len() - 100,
+        "{} {}",
+        one.len(),
+        two.len()
+    );
+    for (n, (a, b)) in one.iter().zip(&two).enumerate() {
+        assert_eq!(
+            (a.prompt_tokens, a.output_tokens),
+            (b.prompt_tokens, b.output_tokens)
+        );
+        let half = a.arrival.as_secs_f64() / 2.0;
+        let err = (b.arrival.as_secs_f64() - half).abs();
+        assert!(
+            err <= 1e-6 * (n as f64 + 1.0),
+            "request {n}: {} vs {half}",
+            b.arrival.as_secs_f64()
+        );
+    }
+}
+
+#[test]
 fn a_closed_loop_is_searched_by_users() {
     // Two single-slot devices, service 1 s, think time 1 s: from some number of users on, some
     // wait in the queue and the TTFT p95 passes 500 ms.
