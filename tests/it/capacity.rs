@@ -2,32 +2,21 @@
 //! command line (files, determinism, the scenario at capacity, bad input).
 
 use crate::common::*;
-use crate::queueing::erlang_b;
+use crate::queueing::{erlang_b, loss_scenario};
 use edgesim::capacity::{End, Settings, search};
 use edgesim::plan::{Goal, Quantity};
 
 /// Three single-slot devices without queue or cloud, service 1 s: M/D/3/3 under load-aware
 /// selection, which blocks as Erlang B(3, rate).
 fn loss_system(rate: f64, duration: f64) -> String {
-    let mut s = format!(
-        r#"
-seed = 11
-duration_s = {duration}
-[workload]
-kind = "poisson"
-rate_rps = {rate}
-prompt_tokens = {{ dist = "fixed", value = 1 }}
-output_tokens = {{ dist = "fixed", value = 11 }}
-[selection]
-kind = "load_aware"
-[cloud]
-enabled = false
-"#
-    );
-    for i in 0..3 {
-        s += &inline_device(&format!("d{i}"), 1, 0, &[10.0], 10.0, 1.0);
-    }
-    s
+    loss_scenario(
+        "load_aware",
+        3,
+        rate,
+        r#"{ dist = "fixed", value = 11 }"#,
+        duration,
+        11,
+    )
 }
 
 /// A scenario replaying a trace of two rows, at 0 s and `last_s`, with `time_scale`, on one
@@ -291,47 +280,55 @@ fn the_command_writes_its_answer_whatever_the_threads() {
     assert_eq!(answer["above"]["goals"].as_array().unwrap().len(), 2);
 }
 
+/// `edgesim capacity SCENARIO ARGS... --json` (one replication, no files): the answer.
+fn capacity_json(scenario: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    let mut all = vec![
+        "capacity",
+        scenario.to_str().unwrap(),
+        "--replications",
+        "1",
+        "--json",
+    ];
+    all.extend_from_slice(args);
+    let o = edgesim(&all);
+    assert_ok(&o);
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
 #[test]
 fn the_ends_of_the_search_are_reported() {
     // No load serves a TTFT of 1 ms: nothing meets, no scenario at capacity.
     let d = scratch_dir("capacity-none");
-    let o = edgesim(&[
-        "capacity",
-        root().join("scenarios/bursty.toml").to_str().unwrap(),
-        "--goal",
-        "ttft_p95_ms=1",
-        "--set",
-        "duration_s=600",
-        "--min-scale",
-        "0.1",
-        "--replications",
-        "1",
-        "--out",
-        d.to_str().unwrap(),
-        "--json",
-    ]);
-    assert_ok(&o);
-    let a: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let bursty = root().join("scenarios/bursty.toml");
+    let a = capacity_json(
+        &bursty,
+        &[
+            "--goal",
+            "ttft_p95_ms=1",
+            "--set",
+            "duration_s=600",
+            "--min-scale",
+            "0.1",
+            "--out",
+            d.to_str().unwrap(),
+        ],
+    );
     assert_eq!(a["end"], "missed_at_min_scale");
     assert!(a["capacity"].is_null());
     assert!(!d.join("at-capacity.toml").exists());
     // A loose goal holds up to the largest scale allowed.
-    let o = edgesim(&[
-        "capacity",
-        root().join("scenarios/bursty.toml").to_str().unwrap(),
-        "--goal",
-        "max_reject_share=1",
-        "--set",
-        "duration_s=600",
-        "--max-scale",
-        "3",
-        "--replications",
-        "1",
-        "--no-out",
-        "--json",
-    ]);
-    assert_ok(&o);
-    let a: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let a = capacity_json(
+        &bursty,
+        &[
+            "--goal",
+            "max_reject_share=1",
+            "--set",
+            "duration_s=600",
+            "--max-scale",
+            "3",
+            "--no-out",
+        ],
+    );
     assert_eq!(a["end"], "met_at_max_scale");
     assert_eq!(a["capacity"]["scale"], 3.0);
     assert!(a["above"].is_null());
@@ -343,18 +340,7 @@ fn a_load_the_scenario_refuses_ends_the_search() {
     // and the third halving takes its last row past 1e12 s.
     let text = two_row_trace("capacity-refused", 1000.0, 2e8);
     let path = temp_file("capacity-refused", "s.toml", &text);
-    let o = edgesim(&[
-        "capacity",
-        path.to_str().unwrap(),
-        "--goal",
-        "e2e_p95_ms=1",
-        "--replications",
-        "1",
-        "--no-out",
-        "--json",
-    ]);
-    assert_ok(&o);
-    let a: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let a = capacity_json(&path, &["--goal", "e2e_p95_ms=1", "--no-out"]);
     assert_eq!(a["end"], "refused", "{a}");
     let note = a["end_note"].as_str().unwrap();
     assert!(note.contains("the scenario at 0.125x is refused"), "{note}");

@@ -640,6 +640,21 @@ fn every_shipped_scenario_validates_and_runs() {
     }
 }
 
+/// `printed` is `tests/golden/NAME` byte for byte (written instead with `UPDATE_GOLDEN=1`).
+fn assert_golden(name: &str, printed: &[u8]) {
+    let golden = root().join("tests/golden").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, printed).unwrap();
+    }
+    let expected = std::fs::read_to_string(&golden).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(printed),
+        expected,
+        "output differs from {}",
+        golden.display()
+    );
+}
+
 /// Golden summaries of small fixed-seed scenarios (`tests/golden/NAME.toml` pinned in
 /// `NAME.summary.json`). A change in the numbers must be reviewed: regenerate with
 /// `UPDATE_GOLDEN=1 cargo test golden` and read the diff.
@@ -648,17 +663,7 @@ fn golden_summary() {
     for name in ["small", "serial-slots"] {
         let scenario = format!("tests/golden/{name}.toml");
         let out = edgesim(&["run", &scenario, "--json", "--no-out"], &root());
-        let golden = root().join(format!("tests/golden/{name}.summary.json"));
-        if std::env::var_os("UPDATE_GOLDEN").is_some() {
-            std::fs::write(&golden, &out.stdout).unwrap();
-        }
-        let expected = std::fs::read_to_string(&golden).unwrap();
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout),
-            expected,
-            "summary differs from {}",
-            golden.display()
-        );
+        assert_golden(&format!("{name}.summary.json"), &out.stdout);
     }
 }
 
@@ -684,17 +689,7 @@ fn golden_capacity() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let golden = root().join("tests/golden/small.capacity.json");
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&golden, &out.stdout).unwrap();
-    }
-    let expected = std::fs::read_to_string(&golden).unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        expected,
-        "capacity differs from {}",
-        golden.display()
-    );
+    assert_golden("small.capacity.json", &out.stdout);
 }
 
 /// The resolved scenario keeps cloud faults and device failures: running it again gives the

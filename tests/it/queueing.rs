@@ -17,7 +17,7 @@ fn erlang_c(c: u32, a: f64) -> f64 {
     b / (1.0 - rho + rho * b)
 }
 
-fn loss_scenario(
+pub(crate) fn loss_scenario(
     selection: &str,
     devices: u32,
     rate: f64,
