@@ -214,6 +214,8 @@ fn probe(
         Ok(at) => at,
         Err(e) => return Err(e.to_string()),
     };
+    // A plan's per-run values with no boards to price: the goals read latencies, shares and
+    // cloud fees; energy and board costs are not part of a capacity search.
     let costs = Costs {
         cents_per_kwh: 0.0,
         traffic_hours_per_month: st.traffic_hours_per_month,
