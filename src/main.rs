@@ -323,7 +323,15 @@ fn cmd_capacity(a: &CapacityArgs) -> anyhow::Result<()> {
         edgesim::output::rundir::check_replaceable(d, "--out", "capacity")?;
     }
     let name = sc.name.clone();
+    // Each load's runs take about its scale times the scenario's: the time shows it.
+    let last = std::sync::Mutex::new(std::time::Instant::now());
     let progress = |p: &edgesim::capacity::Probe| {
+        let secs = {
+            let mut t = last.lock().unwrap_or_else(|e| e.into_inner());
+            let s = t.elapsed().as_secs_f64();
+            *t = std::time::Instant::now();
+            s
+        };
         let keys: Vec<String> = p
             .load
             .iter()
@@ -331,14 +339,15 @@ fn cmd_capacity(a: &CapacityArgs) -> anyhow::Result<()> {
             .collect();
         let missed: Vec<&str> = p.failed.iter().map(|&g| settings.goals[g].key).collect();
         note!(
-            "capacity {name}: {}x ({}): {}",
+            "capacity {name}: {}x ({}): {} ({} runs, {secs:.1} s)",
             edgesim::capacity::output::short(p.scale),
             keys.join(", "),
             if missed.is_empty() {
                 "meets the goals".to_string()
             } else {
                 format!("misses {}", missed.join(", "))
-            }
+            },
+            p.runs.len()
         );
     };
     let outcome = edgesim::capacity::search(&sc, &settings, a.threads, &progress)?;
