@@ -157,7 +157,7 @@ pub fn answer(sc: &Scenario, st: &Settings, o: &Outcome) -> Answer {
     let (end, end_note) = end_words(o, st, sc.workload.is_closed());
     Answer {
         scenario: sc.name.clone(),
-        workload: sc.to_file().workload.kind().into(),
+        workload: sc.workload.to_file().kind().into(),
         seed: sc.seed,
         replications: st.replications,
         precision: st.precision,
