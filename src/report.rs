@@ -154,6 +154,14 @@ pub fn to_table(s: &Summary) -> String {
             thousands(s.oversized)
         );
     }
+    if let Some(n) = s.queue_timeouts {
+        let _ = writeln!(
+            o,
+            "{:<22}{:>12}  (left an edge queue after routing.queue_timeout_ms without a slot)",
+            "queue timeouts",
+            thousands(n)
+        );
+    }
     if let Some(r) = &s.rejected_by {
         let parts: Vec<String> = [
             ("no cloud", r.no_cloud),
@@ -161,6 +169,7 @@ pub fn to_table(s: &Summary) -> String {
             ("HTTP 400", r.bad_request),
             ("cloud refused", r.cloud_refused),
             ("device failure", r.device_failure),
+            ("queue timeout", r.queue_timeout.unwrap_or(0)),
         ]
         .iter()
         .filter(|(_, n)| *n > 0)

@@ -90,6 +90,10 @@ pub struct DeviceSummary {
     /// Time down \[s\] (only when its group has outages).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub down_s: Option<f64>,
+    /// Requests that left its queue at `routing.queue_timeout_ms` (only when the scenario
+    /// sets one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_timeouts: Option<u64>,
 }
 
 /// The paper's metric toolkit for one platform of a run: a (board, model) pair of the edge,
@@ -164,6 +168,10 @@ pub struct Summary {
     /// Requests longer (prompt + output) than every edge device's context: they went
     /// straight to the cloud, or were rejected.
     pub oversized: u64,
+    /// Requests that waited `routing.queue_timeout_ms` in an edge queue without a slot and
+    /// left it (for the cloud, or rejected): present only when the scenario sets a timeout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_timeouts: Option<u64>,
     /// Cloud API cost \[USD\].
     pub cloud_cost_usd: f64,
     /// Energy of all edge devices over the run, idle included \[J\].
@@ -214,6 +222,10 @@ pub struct Rejections {
     pub cloud_refused: u64,
     /// A failing device dropped it and `routing.on_device_failure = "reject"`.
     pub device_failure: u64,
+    /// It waited `routing.queue_timeout_ms` in an edge queue and `routing.on_queue_timeout =
+    /// "reject"` (present only when the scenario sets a timeout).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_timeout: Option<u64>,
 }
 
 impl Rejections {
@@ -224,6 +236,7 @@ impl Rejections {
             + self.bad_request
             + self.cloud_refused
             + self.device_failure
+            + self.queue_timeout.unwrap_or(0)
     }
 }
 
@@ -499,6 +512,10 @@ impl Summary {
             full_attempts: rec.refused.full,
             too_long_attempts: rec.refused.too_long,
             oversized: rec.oversized,
+            queue_timeouts: sc
+                .routing
+                .queue_timeout()
+                .map(|_| devices.iter().filter_map(|d| d.queue_timeouts).sum()),
             cloud_cost_usd: rec.cloud_cost_usd,
             // `+ 0.0`: an empty sum is −0.0 (a cloud-only run).
             edge_energy_j: devices.iter().map(|d| d.energy_j).sum::<f64>() + 0.0,

@@ -712,10 +712,16 @@ pub fn devices_table(s: &Summary) -> Table {
         .with("energy_j", f(|x| x.energy_j))
         .with("idle_energy_j", f(|x| x.idle_energy_j));
     // Failures: only when some device can fail (the columns are 0 for the others).
-    if s.device_faults.is_none() {
+    let table = if s.device_faults.is_none() {
+        table
+    } else {
+        table
+            .with("failures", u(|x| x.failures.unwrap_or(0)))
+            .with("down_s", f(|x| x.down_s.unwrap_or(0.0)))
+    };
+    // Queue timeouts: only when the scenario sets one.
+    if s.queue_timeouts.is_none() {
         return table;
     }
-    table
-        .with("failures", u(|x| x.failures.unwrap_or(0)))
-        .with("down_s", f(|x| x.down_s.unwrap_or(0.0)))
+    table.with("queue_timeouts", u(|x| x.queue_timeouts.unwrap_or(0)))
 }

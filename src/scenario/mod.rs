@@ -304,10 +304,10 @@ impl Scenario {
     }
 
     /// The longest a request arriving last may still wait to be routed, beyond its service
-    /// \[s\]: its cloud retries' waits ([`CloudSpec::retry_chain_s`]) and a connect timeout on
-    /// every attempt of every routing pass. The run, its time series and its boards' random
-    /// episodes go on that long after the arrivals at most (queues aside), so the budgets
-    /// count it.
+    /// \[s\]: its cloud retries' waits ([`CloudSpec::retry_chain_s`]), a connect timeout on
+    /// every attempt of every routing pass, and a queue timeout in every pass. The run, its
+    /// time series and its boards' random episodes go on that long after the arrivals at most
+    /// (queues without a timeout aside), so the budgets count it.
     pub fn wait_tail_s(&self) -> f64 {
         let passes = if self.cloud.retries_refused() {
             f64::from(self.cloud.max_retries) + 1.0
@@ -317,11 +317,13 @@ impl Scenario {
         self.cloud.retry_chain_s()
             + passes * f64::from(self.routing.max_attempts) * self.routing.connect_timeout_ms
                 / 1000.0
+            + passes * self.routing.queue_timeout_ms / 1000.0
     }
 
-    /// Settings given that the chosen selection policy does not read, each as a sentence
-    /// naming the key: the report interval outside `load_aware` and `power_of_two`, a group's
-    /// `weight` outside `weighted`. They are valid (a sweep over policies keeps them fixed), but
+    /// Settings given that nothing reads, each as a sentence naming the key: the report
+    /// interval outside `load_aware` and `power_of_two`, a group's `weight` outside
+    /// `weighted`, a queue timeout where no device has a queue, `on_queue_timeout` without a
+    /// queue timeout. They are valid (a sweep over policies or timeouts keeps them fixed), but
     /// a run with them is likely a mistake, so `run` and `check` warn.
     pub fn unread_settings(&self) -> Vec<String> {
         use crate::policy::selection::SelectionKind as K;
@@ -347,6 +349,24 @@ impl Scenario {
                     ));
                 }
             }
+        }
+        let routing = &self.routing;
+        if routing.queue_timeout_ms > 0.0
+            && !self.fleet.is_empty()
+            && self.fleet.iter().all(|g| g.queue_capacity == 0)
+        {
+            out.push(format!(
+                "`routing.queue_timeout_ms` = {} does nothing: no device has a queue (every \
+                 group's `queue_capacity` is 0)",
+                crate::check::num(routing.queue_timeout_ms)
+            ));
+        }
+        if routing.queue_timeout_ms == 0.0 && !routing.on_queue_timeout.is_cloud() {
+            out.push(format!(
+                "`routing.on_queue_timeout` = \"{}\" does nothing without \
+                 `routing.queue_timeout_ms` > 0: requests wait for a slot as long as it takes",
+                routing.on_queue_timeout.name()
+            ));
         }
         out
     }

@@ -40,6 +40,9 @@ pub enum DeviceEvent {
     BatchDone(u32),
     /// The earliest decoding stream finishes (ignored if generation `0` is stale).
     DecodeDone(u32),
+    /// Request `0`, queued `routing.queue_timeout_ms` ago, leaves the queue if it is still
+    /// there (ignored if it got a slot or the device failed since).
+    QueueTimeout(u32),
 }
 
 /// What a device operation produced, in the order it happened.
@@ -56,6 +59,8 @@ pub enum Out {
     },
     /// An event of this device to schedule.
     Schedule(SimTime, DeviceEvent),
+    /// The request left the queue now, having waited `routing.queue_timeout_ms` for a slot.
+    TimedOut(u32),
 }
 
 /// The answers of one device operation.
@@ -213,6 +218,8 @@ pub struct DeviceStats {
     pub failures: u64,
     /// Requests it held (in service or queued) when it failed.
     pub interrupted: u64,
+    /// Requests that left its queue at `routing.queue_timeout_ms`.
+    pub queue_timeouts: u64,
 }
 
 /// What every device of a group shares: one copy per group, so that it stays in the cache.
@@ -233,11 +240,14 @@ pub struct DeviceKind {
     decode_tps: Box<[f64]>,
     busy_w: Box<[f64]>,
     idle_w: f64,
+    /// The longest a request waits in the queue (`routing.queue_timeout_ms`; `None`: no
+    /// limit).
+    queue_timeout: Option<SimDuration>,
 }
 
 impl DeviceKind {
-    /// The devices of `group`.
-    pub fn new(group: &DeviceGroup) -> Arc<DeviceKind> {
+    /// The devices of `group`, whose queued requests wait at most `queue_timeout`.
+    pub fn new(group: &DeviceGroup, queue_timeout: Option<SimDuration>) -> Arc<DeviceKind> {
         let model = group.perf.clone();
         Arc::new(DeviceKind {
             slots: group.slots,
@@ -248,6 +258,7 @@ impl DeviceKind {
             decode_tps: (1..=group.slots).map(|n| model.decode_tps(n)).collect(),
             busy_w: (1..=group.slots).map(|n| model.busy_w(n)).collect(),
             idle_w: model.idle_w(),
+            queue_timeout,
             model,
         })
     }
@@ -355,6 +366,8 @@ pub struct Device {
     failures: u64,
     /// Requests it held (in service or queued) when it failed.
     interrupted: u64,
+    /// Requests that left the queue at the queue timeout.
+    queue_timeouts: u64,
 }
 
 impl Device {
@@ -412,6 +425,7 @@ impl Device {
             down_us: 0,
             failures: 0,
             interrupted: 0,
+            queue_timeouts: 0,
             kind,
         }
     }
@@ -510,6 +524,9 @@ impl Device {
             }
         } else {
             self.queue.push_back(job);
+            if let Some(w) = self.kind.queue_timeout {
+                out.push(Out::Schedule(now + w, DeviceEvent::QueueTimeout(job.req)));
+            }
         }
     }
 
@@ -546,7 +563,33 @@ impl Device {
                 self.reschedule(now, out);
                 true
             }
+            DeviceEvent::QueueTimeout(req) => self.time_out(now, req, out),
         }
+    }
+
+    /// Request `req`'s queue wait reaches the timeout at `now`: it leaves the queue if it is
+    /// still there. Every queued request waits the same time, and the queue is first in, first
+    /// out, so a request still queued at its timeout is at the head (those queued before it
+    /// at the same instant timed out first: their events were scheduled first).
+    fn time_out(&mut self, now: SimTime, req: u32, out: &mut Outbox) -> bool {
+        let Some(w) = self.kind.queue_timeout else {
+            return false;
+        };
+        let expired = |j: &Job| j.req == req && j.admitted + w == now;
+        if !self.queue.front().is_some_and(expired) {
+            // It got a slot, or the device failed, since (the slot may serve another
+            // request now, queued later: its timeout is later).
+            debug_assert!(
+                !self.queue.iter().any(expired),
+                "a timed-out request behind the head"
+            );
+            return false;
+        }
+        self.advance(now);
+        self.queue.pop_front();
+        self.queue_timeouts += 1;
+        out.push(Out::TimedOut(req));
+        true
     }
 
     /// Integrates up to `end` and returns what the device measured.
@@ -564,6 +607,7 @@ impl Device {
             down_us: self.down_us,
             failures: self.failures,
             interrupted: self.interrupted,
+            queue_timeouts: self.queue_timeouts,
         }
     }
 
@@ -957,7 +1001,7 @@ mod tests {
             &crate::catalogue::ModelCatalogue::builtin(),
         )
         .unwrap();
-        Device::new(DeviceKind::new(&g))
+        Device::new(DeviceKind::new(&g, None))
     }
 
     fn job(req: u32, prompt: u32, output: u32, at: SimTime) -> Job {

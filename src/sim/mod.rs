@@ -24,7 +24,7 @@ mod gateway;
 mod loads;
 mod routing;
 
-pub use routing::{OnDeviceFailure, RoutingFile, RoutingSpec};
+pub use routing::{OnDeviceFailure, OnQueueTimeout, RoutingFile, RoutingSpec};
 
 use std::sync::Arc;
 
@@ -87,6 +87,12 @@ impl Classify for Event {
                 ..
             }
             | Event::CloudDone(_) => 0,
+            // After every completion and first token at the same instant: a slot freed at
+            // the timeout goes to the request that waited for it.
+            Event::Device {
+                ev: DeviceEvent::QueueTimeout(_),
+                ..
+            } => 2,
             Event::Device { .. }
             | Event::Health(_)
             | Event::HealthCheck(_)
@@ -177,7 +183,7 @@ impl<'a, R: Recorder> World<'a, R> {
         let streams = RngStreams::new(sc.seed);
         let mut devices = Vec::with_capacity(sc.device_count());
         for g in &sc.fleet {
-            let kind = DeviceKind::new(g);
+            let kind = DeviceKind::new(g, sc.routing.queue_timeout());
             for _ in 0..g.count {
                 devices.push(Device::new(kind.clone()));
             }
@@ -543,10 +549,31 @@ impl<'a, R: Recorder> World<'a, R> {
                     self.end(now, req, Route::Edge(dev), energy_j, 0.0, q);
                 }
                 Out::Schedule(at, ev) => q.push(at, Event::Device { dev, ev }),
+                Out::TimedOut(req) => self.on_queue_timeout(now, dev, req, q),
             }
         }
         self.out = out;
         self.refresh_view(now, d);
+    }
+
+    /// Request `slot` left device `dev`'s queue at its queue timeout: it leaves the device's
+    /// rate limit, and goes to the cloud or is rejected (`routing.on_queue_timeout`).
+    fn on_queue_timeout(
+        &mut self,
+        now: SimTime,
+        dev: DeviceId,
+        slot: u32,
+        q: &mut EventQueue<Event>,
+    ) {
+        let amount = self.reqs[slot as usize].amount;
+        self.gateway.release(now, dev, amount);
+        match self.sc.routing.on_queue_timeout {
+            OnQueueTimeout::Cloud => self.send_to_cloud(now, slot, q),
+            OnQueueTimeout::Reject => {
+                *self.rejected_by.queue_timeout.get_or_insert(0) += 1;
+                self.end(now, slot, Route::Rejected, 0.0, 0.0, q);
+            }
+        }
     }
 
     /// A device's event (most of a run's events): inlined into the loop like the other
@@ -776,6 +803,7 @@ impl<'a, R: Recorder> World<'a, R> {
             let shared: (Arc<str>, Arc<str>) = (g.board().into(), g.model.as_str().into());
             std::iter::repeat_n(shared, g.count as usize)
         });
+        let timeouts = self.sc.routing.queue_timeout().is_some();
         let dev_stats: Vec<device::DeviceStats> =
             self.devices.iter_mut().map(|dev| dev.stats(end)).collect();
         // Sized first: a flat map gives no length, and a vector of 10,000 summaries grown by
@@ -804,6 +832,7 @@ impl<'a, R: Recorder> World<'a, R> {
                     idle_energy_j: s.idle_energy_j,
                     failures: group.outages.any().then_some(s.failures),
                     down_s: group.outages.any().then(|| s.down_us as f64 / 1e6),
+                    queue_timeouts: timeouts.then_some(s.queue_timeouts),
                 }
             },
         ));
@@ -856,6 +885,7 @@ impl<'a, R: Recorder> World<'a, R> {
             // The cloud's own counter holds the requests it refused for good.
             rejected_by: Rejections {
                 cloud_refused: self.clouds[0].counters.rejected_refused,
+                queue_timeout: timeouts.then(|| self.rejected_by.queue_timeout.unwrap_or(0)),
                 ..self.rejected_by
             },
         })

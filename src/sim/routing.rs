@@ -78,6 +78,41 @@ pub struct RoutingFile {
         skip_serializing_if = "is_default_fail_timeout_ms"
     )]
     pub fail_timeout_ms: f64,
+    /// The longest a request waits in an edge device's queue for a slot \[ms\] (HAProxy's
+    /// `timeout queue`); then it leaves the queue as `on_queue_timeout` says (0: no limit).
+    #[serde(default, skip_serializing_if = "crate::check::is_default")]
+    pub queue_timeout_ms: f64,
+    /// What happens to a request whose queue wait reached `queue_timeout_ms`.
+    #[serde(default, skip_serializing_if = "OnQueueTimeout::is_cloud")]
+    pub on_queue_timeout: OnQueueTimeout,
+}
+
+/// `routing.on_queue_timeout`: what happens to a request that waited `queue_timeout_ms` in an
+/// edge device's queue without getting a slot.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OnQueueTimeout {
+    /// Sent to the cloud (rejected if the cloud is disabled or refuses): the edge-first
+    /// fallback.
+    #[default]
+    Cloud,
+    /// Lost: it ends as rejected (HAProxy answers 503).
+    Reject,
+}
+
+impl OnQueueTimeout {
+    /// Whether this is the default, `cloud`.
+    pub fn is_cloud(&self) -> bool {
+        *self == OnQueueTimeout::Cloud
+    }
+
+    /// The name as written.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OnQueueTimeout::Cloud => "cloud",
+            OnQueueTimeout::Reject => "reject",
+        }
+    }
 }
 
 /// `routing.on_device_failure`: what happens to the requests (in service or queued) on a
@@ -128,6 +163,10 @@ pub struct RoutingSpec {
     pub max_fails: u32,
     /// How long such a device is left out \[ms\].
     pub fail_timeout_ms: f64,
+    /// The longest queue wait at an edge device \[ms\] (0: no limit).
+    pub queue_timeout_ms: f64,
+    /// What happens to a request whose queue wait reached it.
+    pub on_queue_timeout: OnQueueTimeout,
 }
 
 impl Default for RoutingSpec {
@@ -142,6 +181,8 @@ impl Default for RoutingSpec {
             connect_timeout_ms: 0.0,
             max_fails: 0,
             fail_timeout_ms: DEFAULT_FAIL_TIMEOUT_MS,
+            queue_timeout_ms: 0.0,
+            on_queue_timeout: OnQueueTimeout::Cloud,
         }
     }
 }
@@ -233,6 +274,12 @@ impl RoutingSpec {
             connect_timeout_ms,
             max_fails: f.max_fails,
             fail_timeout_ms,
+            queue_timeout_ms: cx.interval_ms(
+                "routing.queue_timeout_ms",
+                f.queue_timeout_ms,
+                "no limit: a request waits for a slot as long as it takes",
+            )?,
+            on_queue_timeout: f.on_queue_timeout,
         })
     }
 
@@ -248,6 +295,8 @@ impl RoutingSpec {
             connect_timeout_ms: self.connect_timeout_ms,
             max_fails: self.max_fails,
             fail_timeout_ms: self.fail_timeout_ms,
+            queue_timeout_ms: self.queue_timeout_ms,
+            on_queue_timeout: self.on_queue_timeout,
         }
     }
 
@@ -283,6 +332,11 @@ impl RoutingSpec {
     /// How long a device that failed `max_fails` attempts in a row is left out, on the clock.
     pub fn fail_timeout(&self) -> SimDuration {
         SimDuration::from_millis_f64(self.fail_timeout_ms)
+    }
+
+    /// The longest queue wait at an edge device on the clock (`None`: no limit).
+    pub fn queue_timeout(&self) -> Option<SimDuration> {
+        (self.queue_timeout_ms > 0.0).then(|| SimDuration::from_millis_f64(self.queue_timeout_ms))
     }
 
     /// The edge round trip on the clock.

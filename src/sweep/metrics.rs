@@ -123,6 +123,7 @@ pub const METRICS: &[Metric] = &[
         .device_faults
         .as_ref()
         .map(|f| f.interrupted as f64)),
+    m!("queue_timeouts", |s| s.queue_timeouts.map(|n| n as f64)),
 ];
 
 /// The index of metric `name`.

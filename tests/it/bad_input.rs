@@ -625,7 +625,8 @@ fn unknown_task_and_unpriced_cloud_model() {
 }
 
 /// Periodic intervals where 0 means "none" must be 0 or at least one clock tick, for load
-/// reports and health checks alike (a health-check interval of 1e-6 ms was taken as 1 µs).
+/// reports, health checks and queue timeouts alike (a health-check interval of 1e-6 ms was
+/// taken as 1 µs).
 #[test]
 fn intervals_below_a_clock_tick_are_refused() {
     let failures = shipped("failures.toml");
@@ -639,6 +640,19 @@ fn intervals_below_a_clock_tick_are_refused() {
             "selection.load_report_interval_ms=0.0004",
             "`selection.load_report_interval_ms` = 0.0004: must be 0 (exact load) or at least \
              0.001 ms",
+        ),
+        (
+            "routing.queue_timeout_ms=1e-7",
+            "`routing.queue_timeout_ms` = 1e-7: must be 0 (no limit: a request waits for a slot \
+             as long as it takes) or at least 0.001 ms",
+        ),
+        (
+            "routing.queue_timeout_ms=-5",
+            "`routing.queue_timeout_ms` = -5: must be a finite number >= 0",
+        ),
+        (
+            "routing.queue_timeout_ms=1e16",
+            "`routing.queue_timeout_ms` = 1e16: is beyond the simulated clock: at most 1e15 ms",
         ),
     ] {
         let err = set_refused("failures.toml", set);
@@ -1093,6 +1107,11 @@ fn a_choice_is_a_string_and_errors_name_the_choices() {
             "routing.on_device_failure=0",
             "`routing.on_device_failure`: invalid type: integer `0`, expected a string, one of \
              reroute, cloud, reject",
+        ),
+        (
+            "routing.on_queue_timeout=0",
+            "`routing.on_queue_timeout`: invalid type: integer `0`, expected a string, one of \
+             cloud, reject",
         ),
         (
             "rate_limit.unit=true",

@@ -552,6 +552,31 @@ fn settings_the_policy_does_not_read_draw_a_warning() {
             let w = warnings(cmd, &[&format!("selection.kind=\"{kind}\""), interval]);
             assert_eq!(w, Vec::<String>::new(), "{kind}");
         }
+        // A queue timeout where no board has a queue; what to do at a timeout, without one.
+        let no_queues = ["devices.0.queue_capacity=0", "devices.1.queue_capacity=0"];
+        let timeout = "routing.queue_timeout_ms=800";
+        let w = warnings(cmd, &[&no_queues[..], &[timeout]].concat());
+        assert_eq!(
+            w,
+            [
+                "warning: scenarios/bursty.toml: `routing.queue_timeout_ms` = 800 does nothing: \
+              no device has a queue (every group's `queue_capacity` is 0)"
+            ],
+            "{cmd}"
+        );
+        assert_eq!(warnings(cmd, &[timeout]), Vec::<String>::new());
+        let reject = "routing.on_queue_timeout=reject";
+        let w = warnings(cmd, &[reject]);
+        assert_eq!(
+            w,
+            [
+                "warning: scenarios/bursty.toml: `routing.on_queue_timeout` = \"reject\" does \
+              nothing without `routing.queue_timeout_ms` > 0: requests wait for a slot as long \
+              as it takes"
+            ],
+            "{cmd}"
+        );
+        assert_eq!(warnings(cmd, &[timeout, reject]), Vec::<String>::new());
     }
     for entry in std::fs::read_dir(root().join("scenarios")).unwrap() {
         let p = entry.unwrap().path();

@@ -92,6 +92,9 @@ fn run_tables_and_summary_keys_are_defined_in_docs_metrics() {
         // Requests a failure drops are rejected, so that `rejected_by` is written too.
         "--set",
         "routing.on_device_failure=\"reject\"",
+        // A queue timeout, so that its counts are written too.
+        "--set",
+        "routing.queue_timeout_ms=5000",
         "--csv",
         "--out",
         out.to_str().unwrap(),
@@ -108,7 +111,12 @@ fn run_tables_and_summary_keys_are_defined_in_docs_metrics() {
         requests.contains(&"cloud_retries".to_string()),
         "{requests:?}"
     );
-    assert!(header(&out.join("devices.csv")).contains(&"down_s".to_string()));
+    let devices = header(&out.join("devices.csv"));
+    assert!(devices.contains(&"down_s".to_string()), "{devices:?}");
+    assert!(
+        devices.contains(&"queue_timeouts".to_string()),
+        "{devices:?}"
+    );
 
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
@@ -125,7 +133,9 @@ fn run_tables_and_summary_keys_are_defined_in_docs_metrics() {
         }
     }
     assert!(keys.len() > 50, "{keys:?}");
-    assert!(keys.contains("device_failure"), "{keys:?}");
+    for key in ["device_failure", "queue_timeouts", "queue_timeout"] {
+        assert!(keys.contains(key), "{key}: {keys:?}");
+    }
     let keys: Vec<String> = keys.into_iter().collect();
     assert_documented(&keys, &spans(&md), "summary.json");
 }

@@ -310,6 +310,7 @@ fn fuzz_sweep_and_plan_loaders() {
         "sweeps/policies.toml",
         "sweeps/ci.toml",
         "plans/retail.toml",
+        "sweeps/queue-timeout.toml",
     ]
     .iter()
     .enumerate()

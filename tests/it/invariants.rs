@@ -5,7 +5,7 @@ use rand::{RngExt, SeedableRng};
 use crate::common::*;
 use edgesim::metrics::{RequestRecord, Route, Summary};
 use edgesim::scenario::Scenario;
-use edgesim::sim::OnDeviceFailure;
+use edgesim::sim::{OnDeviceFailure, OnQueueTimeout};
 
 fn pick<'a>(r: &mut rand_pcg::Pcg64Mcg, xs: &[&'a str]) -> &'a str {
     xs[r.random_range(0..xs.len())]
@@ -153,11 +153,33 @@ fn random_scenario(tag: &str, case: u64) -> String {
     s
 }
 
+/// `text` with a queue timeout in its `[routing]` in about two cases of five (its own random
+/// stream: the rest of the scenario is as without it).
+fn with_queue_timeout(case: u64, text: &str) -> String {
+    let mut r = rand_pcg::Pcg64Mcg::seed_from_u64(case ^ 0x0917_7e0f);
+    if !r.random_bool(0.4) {
+        return text.to_string();
+    }
+    let keys = format!(
+        "[routing]\nqueue_timeout_ms = {}\non_queue_timeout = \"{}\"\n",
+        pick(&mut r, &["1", "500", "3000", "20000"]),
+        pick(&mut r, &["cloud", "reject"])
+    );
+    text.replacen("[routing]\n", &keys, 1)
+}
+
+/// Σ over the requests that left device `d`'s queue at the queue timeout of their time in
+/// the system \[s\]: each waited exactly the timeout.
+fn timed_out_s(sc: &Scenario, d: &edgesim::metrics::DeviceSummary) -> f64 {
+    d.queue_timeouts.unwrap_or(0) as f64 * sc.routing.queue_timeout_ms / 1000.0
+}
+
 /// What every run must satisfy, with or without failures and cloud faults: the resolved
 /// scenario is a fixed point; every request ends exactly once and the counts agree with the
 /// records; no attempt (in a run without reroutes or retries) or latency is out of bounds; the
 /// edge's busy energy is what served requests were charged plus what dropped ones wasted;
-/// Little's ΣW of served requests is at most L·T (dropped requests were in the system too);
+/// Little's ΣW of served and timed-out requests is at most L·T (dropped requests were in the
+/// system too);
 /// percentiles are ordered.
 fn check_run(ctx: &dyn Fn() -> String, sc: &Scenario, s: &Summary, records: &[RequestRecord]) {
     // The resolved form is a fixed point: validating it gives the same scenario.
@@ -270,7 +292,8 @@ fn check_run(ctx: &dyn Fn() -> String, sc: &Scenario, s: &Summary, records: &[Re
             ctx()
         );
         let l_t = d.mean_in_system * s.end_s;
-        let sum_w = d.served as f64 * d.mean_residence_ms.unwrap_or(0.0) / 1000.0;
+        let sum_w =
+            d.served as f64 * d.mean_residence_ms.unwrap_or(0.0) / 1000.0 + timed_out_s(sc, d);
         assert!(
             sum_w <= l_t + 1e-6 * l_t.max(1.0),
             "{}: ΣW {sum_w} > L·T {l_t}; {}",
@@ -305,6 +328,19 @@ fn check_rejections(
     // Each request rejected with 400 had at least one call answered 400.
     let bad = s.cloud_faults.as_ref().map_or(0, |f| f.bad_request);
     assert!(r.bad_request <= bad, "{r:?}; {}", ctx());
+    // Queue timeouts: counted when the scenario sets one; under "reject" each ends its
+    // request at once, so every one is a rejection, and under "cloud" none is.
+    assert_eq!(
+        r.queue_timeout.is_some(),
+        sc.routing.queue_timeout_ms > 0.0,
+        "{}",
+        ctx()
+    );
+    let rejected_at_timeout = match sc.routing.on_queue_timeout {
+        OnQueueTimeout::Reject => s.queue_timeouts,
+        OnQueueTimeout::Cloud => s.queue_timeouts.map(|_| 0),
+    };
+    assert_eq!(r.queue_timeout, rejected_at_timeout, "{r:?}; {}", ctx());
     let reject_on_failure = sc.routing.on_device_failure == OnDeviceFailure::Reject;
     match &s.device_faults {
         // Under "reject" every interrupted request ends at its first interruption.
@@ -316,7 +352,7 @@ fn check_rejections(
     }
     if !sc.cloud.enabled {
         assert_eq!(
-            r.no_cloud + r.device_failure,
+            r.no_cloud + r.device_failure + r.queue_timeout.unwrap_or(0),
             s.rejected,
             "{r:?}; {}",
             ctx()
@@ -325,7 +361,7 @@ fn check_rejections(
     }
     assert_eq!(r.no_cloud, 0, "{r:?}; {}", ctx());
     // Too long for the cloud: the rejected records longer than every provider's window (of
-    // those, the ones a failure rejected first are the failure's).
+    // those, the ones a failure or a queue timeout rejected first are theirs).
     let window = sc
         .cloud
         .providers()
@@ -337,7 +373,7 @@ fn check_rejections(
         .filter(|x| x.route == Route::Rejected)
         .filter(|x| u64::from(x.prompt_tokens) + u64::from(x.output_tokens) > window)
         .count() as u64;
-    if r.device_failure == 0 {
+    if r.device_failure == 0 && r.queue_timeout.unwrap_or(0) == 0 {
         assert_eq!(r.too_long_for_cloud, too_long, "{r:?}; {}", ctx());
     } else {
         assert!(r.too_long_for_cloud <= too_long, "{r:?}; {}", ctx());
@@ -418,19 +454,22 @@ fn check_limit(ctx: &dyn Fn() -> String, sc: &Scenario, records: &[RequestRecord
 #[test]
 fn conservation_littles_law_and_bounds_on_random_scenarios() {
     for case in 0..120u64 {
-        let text = random_scenario("inv", case);
+        let text = with_queue_timeout(case, &random_scenario("inv", case));
         let sc = scenario(&text);
         let (s, records) = run_collect(&sc);
         let ctx = || format!("case {case}:\n{text}");
         check_run(&ctx, &sc, &s, &records);
-        // Without faults: the cloud takes all the edge does not, and Little's law holds
-        // exactly, L = λW: time-average in system x T = Σ residence times.
+        // Without faults: the cloud takes all the edge does not (but what a queue timeout
+        // rejects), and Little's law holds exactly, L = λW: time-average in system x T = Σ
+        // residence times, a timed-out request's being the timeout.
         if sc.cloud.enabled {
-            assert_eq!(s.rejected, 0, "{}", ctx());
+            let at_timeout = s.rejected_by.and_then(|r| r.queue_timeout).unwrap_or(0);
+            assert_eq!(s.rejected, at_timeout, "{}", ctx());
         }
         for d in &s.devices {
             let l_t = d.mean_in_system * s.end_s;
-            let sum_w = d.served as f64 * d.mean_residence_ms.unwrap_or(0.0) / 1000.0;
+            let sum_w =
+                d.served as f64 * d.mean_residence_ms.unwrap_or(0.0) / 1000.0 + timed_out_s(&sc, d);
             assert!(
                 (l_t - sum_w).abs() <= 1e-6 * sum_w.max(1.0),
                 "{}: L·T {l_t} vs ΣW {sum_w}; {}",
@@ -641,7 +680,7 @@ fn with_random_faults(case: u64, text: &str) -> String {
 #[test]
 fn conservation_under_random_failures_and_cloud_faults() {
     let mut faulted = 0;
-    let mut reasons = [0u32; 5];
+    let mut reasons = [0u32; 6];
     let cases: u64 = std::env::var("EDGESIM_FAULT_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -652,7 +691,10 @@ fn conservation_under_random_failures_and_cloud_faults() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     for case in first..first + cases {
-        let text = with_random_faults(case, &random_scenario("fault", case));
+        let text = with_queue_timeout(
+            case,
+            &with_random_faults(case, &random_scenario("fault", case)),
+        );
         let sc = scenario(&text);
         let (s, records) = run_collect(&sc);
         let ctx = || format!("case {case}:\n{text}");
@@ -665,14 +707,15 @@ fn conservation_under_random_failures_and_cloud_faults() {
                 r.bad_request,
                 r.cloud_refused,
                 r.device_failure,
+                r.queue_timeout.unwrap_or(0),
             ]) {
                 *n += u32::from(k > 0);
             }
         }
     }
     assert!(faulted > 30, "only {faulted} cases had cloud faults");
-    // Every reason for a rejection came up in CI's cases (the first 300: 106, 17, 9, 71 and 45
-    // of them), so each check of check_rejections ran.
+    // Every reason for a rejection came up in CI's cases (the first 300: 106, 18, 9, 67, 45 and
+    // 24 of them), so each check of check_rejections ran.
     assert!(
         first != 0 || cases < 300 || reasons.iter().all(|&n| n > 0),
         "cases with each reason: {reasons:?}"

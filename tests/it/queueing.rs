@@ -215,12 +215,88 @@ enabled = false
     }
 }
 
+/// The share of requests that abandon an M/M/c queue whose customers wait at most `tau`
+/// for a server (M/M/c+D, first in, first out): the offered wait V (the time until a server
+/// would be free for an arrival) has atoms p_k = p_0·a^k/k! (k < c busy servers, a = λ/μ) and,
+/// once all c are busy, the density f(v) = λ·p_(c−1)·e^(−(cμ−λ)v) below tau (a served
+/// arrival adds an Exp(cμ) to it; the level-crossing balance) and f(tau)·e^(−cμ(v−tau))
+/// beyond (those arrivals leave and add nothing). An arrival abandons when V ≥ tau
+/// (PASTA): P = f(tau)/(cμ), normalised with Σ p_k + ∫ f = 1. It holds for λ ≥ cμ too.
+fn mmc_abandonment(c: u32, lambda: f64, mu: f64, tau: f64) -> f64 {
+    let a = lambda / mu;
+    let p: Vec<f64> = (0..c)
+        .scan(1.0, |term, k| {
+            let now = *term;
+            *term *= a / f64::from(k + 1);
+            Some(now)
+        })
+        .collect();
+    let last = p[c as usize - 1];
+    let d = f64::from(c) * mu - lambda;
+    let below = if d.abs() < 1e-12 {
+        tau
+    } else {
+        (1.0 - (-d * tau).exp()) / d
+    };
+    let beyond = (-d * tau).exp() / (f64::from(c) * mu);
+    let norm = p.iter().sum::<f64>() + lambda * last * (below + beyond);
+    lambda * last * beyond / norm
+}
+
+#[test]
+fn a_queue_timeout_abandons_as_mmc_plus_d() {
+    // One device, c slots, a long queue and `routing.queue_timeout_ms` = tau: the requests
+    // still queued after tau leave (here: rejected, no cloud), as impatient customers of
+    // M/M/c+D. Service as in `mmc_mean_wait_matches_erlang_c`; loads below, near and above
+    // the slots' capacity.
+    for (c, rho, tau, seed) in [(1u32, 0.8, 1.0, 3u64), (1, 1.5, 0.5, 4), (3, 0.85, 0.3, 5)] {
+        let q = (-1.0f64 / 1000.0).exp();
+        let mu = 1.0 / (q / (1.0 - q) / 1000.0);
+        let lambda = rho * f64::from(c) * mu;
+        let decode: Vec<f64> = (1..=c).map(|n| 1000.0 * f64::from(n)).collect();
+        let text = format!(
+            r#"
+seed = {seed}
+duration_s = {}
+[workload]
+kind = "poisson"
+rate_rps = {lambda}
+prompt_tokens = {{ dist = "fixed", value = 1 }}
+output_tokens = {{ dist = "exponential", mean = 1000.0 }}
+[routing]
+queue_timeout_ms = {}
+on_queue_timeout = "reject"
+[cloud]
+enabled = false
+{}"#,
+            150_000.0 / lambda,
+            tau * 1000.0,
+            inline_device("d", c, 100_000, &decode, 10.0, 1.0)
+        );
+        let s = edgesim::sim::run(&scenario(&text)).unwrap();
+        let timed_out = s.queue_timeouts.unwrap();
+        assert_eq!(s.rejected, timed_out, "every rejection is a queue timeout");
+        let measured = timed_out as f64 / s.requests_total as f64;
+        let expected = mmc_abandonment(c, lambda, mu, tau);
+        assert!(
+            (measured - expected).abs() < 0.01,
+            "c={c} ρ={rho} τ={tau}: {measured:.4} abandoned, M/M/c+D {expected:.4}"
+        );
+    }
+}
+
 #[test]
 fn erlang_formulas_match_published_values() {
     // Independent check of the helpers: B(2, 1) = 0.2, B(5, 3) = 0.1101; C(2, 1) = 1/3.
     assert!((erlang_b(2, 1.0) - 0.2).abs() < 1e-12);
     assert!((erlang_b(5, 3.0) - 0.110_054).abs() < 1e-5);
     assert!((erlang_c(2, 1.0) - 1.0 / 3.0).abs() < 1e-12);
+    // M/M/c+D: with no patience to spare (tau = 0) every arrival that finds all c busy
+    // leaves: Erlang B. With unbounded patience and λ < cμ nobody leaves.
+    assert!((mmc_abandonment(3, 2.0, 1.0, 0.0) - erlang_b(3, 2.0)).abs() < 1e-12);
+    assert!(mmc_abandonment(2, 1.5, 1.0, 1e3) < 1e-12);
+    // M/M/1+D at ρ = 1: p0 = 1/(2 + λτ), P = λ·p0/μ.
+    assert!((mmc_abandonment(1, 1.0, 1.0, 2.0) - 0.25).abs() < 1e-12);
 }
 
 /// Closed loop: N users who think for Exp(Z) between a response and their next request, one

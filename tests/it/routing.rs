@@ -385,3 +385,82 @@ fn decode_slows_with_context() {
         vec![21_201.2, 21_201.2]
     );
 }
+
+/// One slot serving 11-token requests in 1 s (10 tokens decoded at 10 tokens/s, prefill
+/// instant), a queue of 4, and a queue timeout.
+fn timeout_body(timeout_ms: f64, extra: &str) -> String {
+    format!(
+        "[routing]\nqueue_timeout_ms = {timeout_ms}\n{extra}\n{CLOUD}{}",
+        inline_device("d", 1, 4, &[10.0], 10.0, 1.0)
+    )
+}
+
+#[test]
+fn a_queue_timeout_sends_a_request_still_waiting_to_the_cloud() {
+    // Three requests at 0 on one slot. With a 1.5 s timeout: the first is served 0-1 s, the
+    // second waits 1 s (under the timeout) and is served 1-2 s, the third is still queued at
+    // 1.5 s and goes to the cloud then: TTFT 1.5 s + rtt 100 ms + ttft 400 ms, e2e 1 s more
+    // (10 tokens at 10 tokens/s).
+    let rows = [(0.0, 10, 11), (0.0, 10, 11), (0.0, 10, 11)];
+    let (s, recs) = run_trace_summary("qt", &rows, &timeout_body(1500.0, ""));
+    let edge = Route::Edge(DeviceId(0));
+    assert_eq!(routes(&recs), vec![edge, edge, Route::Cloud]);
+    let times = |recs: &[RequestRecord]| -> Vec<(f64, f64)> {
+        recs.iter().map(|r| (ms(r.ttft), ms(r.e2e))).collect()
+    };
+    assert_eq!(
+        times(&recs),
+        vec![(0.0, 1000.0), (1000.0, 2000.0), (2000.0, 3000.0)]
+    );
+    assert_eq!(s.queue_timeouts, Some(1));
+    assert_eq!(s.devices[0].queue_timeouts, Some(1));
+    assert_eq!(s.rejected_by, None);
+    // Little's law with the timed-out request's 1.5 s in the queue: L·T = 1 + 2 + 1.5 s.
+    let l_t = s.devices[0].mean_in_system * s.end_s;
+    assert!((l_t - 4.5).abs() < 1e-9, "{l_t}");
+
+    // A timeout of exactly 1 s: the slot freed at 1 s goes to the second request, whose wait
+    // reaches the timeout at that instant (completions come first); the third leaves then.
+    let (s, recs) = run_trace_summary("qt1", &rows, &timeout_body(1000.0, ""));
+    assert_eq!(routes(&recs), vec![edge, edge, Route::Cloud]);
+    assert_eq!(
+        times(&recs),
+        vec![(0.0, 1000.0), (1000.0, 2000.0), (1500.0, 2500.0)]
+    );
+    assert_eq!(s.queue_timeouts, Some(1));
+
+    // Under "reject" it is lost instead, and counted as such.
+    let (s, recs) = run_trace_summary(
+        "qtr",
+        &rows,
+        &timeout_body(1500.0, "on_queue_timeout = \"reject\""),
+    );
+    assert_eq!(routes(&recs), vec![edge, edge, Route::Rejected]);
+    assert_eq!(s.rejected_by.and_then(|r| r.queue_timeout), Some(1));
+    assert_eq!(s.rejected_by.map(|r| r.total()), Some(1));
+
+    // Without a timeout the third waits its turn (served 2-3 s), and nothing is counted.
+    let body = format!("{CLOUD}{}", inline_device("d", 1, 4, &[10.0], 10.0, 1.0));
+    let (s, recs) = run_trace_summary("qt0", &rows, &body);
+    assert_eq!(routes(&recs), vec![edge, edge, edge]);
+    assert_eq!(
+        (s.queue_timeouts, s.devices[0].queue_timeouts),
+        (None, None)
+    );
+}
+
+#[test]
+fn a_timed_out_request_leaves_the_devices_rate_limit() {
+    // A concurrency limit of 2 counts queued requests too. At 0 the first takes the slot and
+    // the second the queue; at 0.1 s a third finds the limit full (cloud); the second times
+    // out at 0.5 s and gives its place back, so a fourth at 0.6 s is admitted, queued, and
+    // served from 1 s (it waited 0.4 s).
+    let rows = [(0.0, 10, 11), (0.0, 10, 11), (0.1, 10, 11), (0.6, 10, 11)];
+    let body = timeout_body(500.0, "") + "[rate_limit]\nkind = \"concurrency\"\nlimit = 2\n";
+    let (s, recs) = run_trace_summary("qtl", &rows, &body);
+    let edge = Route::Edge(DeviceId(0));
+    assert_eq!(routes(&recs), vec![edge, Route::Cloud, Route::Cloud, edge]);
+    assert_eq!(ms(recs[3].ttft), 400.0);
+    assert_eq!(s.throttled_attempts, 1);
+    assert_eq!(s.queue_timeouts, Some(1));
+}
