@@ -157,7 +157,7 @@ pub fn to_table(s: &Summary) -> String {
     if let Some(n) = s.queue_timeouts {
         let _ = writeln!(
             o,
-            "{:<22}{:>12}  (left an edge queue after routing.queue_timeout_ms without a slot)",
+            "{:<22}{:>12}  (left an edge queue at their queue timeout without a slot)",
             "queue timeouts",
             thousands(n)
         );

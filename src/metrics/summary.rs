@@ -90,8 +90,8 @@ pub struct DeviceSummary {
     /// Time down \[s\] (only when its group has outages).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub down_s: Option<f64>,
-    /// Requests that left its queue at `routing.queue_timeout_ms` (only when the scenario
-    /// sets one).
+    /// Requests that left its queue at their queue timeout (only when the scenario sets one:
+    /// `routing.queue_timeout_ms`, or a class's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue_timeouts: Option<u64>,
 }
@@ -168,8 +168,9 @@ pub struct Summary {
     /// Requests longer (prompt + output) than every edge device's context: they went
     /// straight to the cloud, or were rejected.
     pub oversized: u64,
-    /// Requests that waited `routing.queue_timeout_ms` in an edge queue without a slot and
-    /// left it (for the cloud, or rejected): present only when the scenario sets a timeout.
+    /// Requests that waited their queue timeout in an edge queue without a slot and left it
+    /// (for the cloud, or rejected): present only when the scenario sets a timeout
+    /// (`routing.queue_timeout_ms`, or a class's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue_timeouts: Option<u64>,
     /// Cloud API cost \[USD\].
@@ -222,8 +223,8 @@ pub struct Rejections {
     pub cloud_refused: u64,
     /// A failing device dropped it and `routing.on_device_failure = "reject"`.
     pub device_failure: u64,
-    /// It waited `routing.queue_timeout_ms` in an edge queue and `routing.on_queue_timeout =
-    /// "reject"` (present only when the scenario sets a timeout).
+    /// It waited its queue timeout in an edge queue and `routing.on_queue_timeout = "reject"`
+    /// (present only when the scenario sets a timeout).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue_timeout: Option<u64>,
 }
@@ -513,8 +514,7 @@ impl Summary {
             too_long_attempts: rec.refused.too_long,
             oversized: rec.oversized,
             queue_timeouts: sc
-                .routing
-                .queue_timeout()
+                .queue_timeouts()
                 .map(|_| devices.iter().filter_map(|d| d.queue_timeouts).sum()),
             cloud_cost_usd: rec.cloud_cost_usd,
             // `+ 0.0`: an empty sum is −0.0 (a cloud-only run).

@@ -23,7 +23,7 @@ use crate::metrics::settings::MetricsSpec;
 use crate::policy::rate_limit::RateLimitSpec;
 use crate::policy::selection::SelectionSpec;
 use crate::sim::RoutingSpec;
-use crate::time::SimTime;
+use crate::time::{SimDuration, SimTime};
 use crate::workload::{ClassSpec, WorkloadSpec};
 use file::ScenarioFile;
 
@@ -317,7 +317,47 @@ impl Scenario {
         self.cloud.retry_chain_s()
             + passes * f64::from(self.routing.max_attempts) * self.routing.connect_timeout_ms
                 / 1000.0
-            + passes * self.routing.queue_timeout_ms / 1000.0
+            + passes * self.longest_queue_timeout_ms() / 1000.0
+    }
+
+    /// Each class's queue timeout on the clock: the class's own `queue_timeout_ms`, else
+    /// `routing.queue_timeout_ms` (`None` for a class without a limit); `None` when no class
+    /// has one.
+    pub fn queue_timeouts(&self) -> Option<Vec<Option<SimDuration>>> {
+        let per: Vec<Option<SimDuration>> = self
+            .classes()
+            .iter()
+            .map(|c| {
+                let ms = c.queue_timeout_ms.unwrap_or(self.routing.queue_timeout_ms);
+                (ms > 0.0).then(|| SimDuration::from_millis_f64(ms))
+            })
+            .collect();
+        per.iter().any(Option::is_some).then_some(per)
+    }
+
+    /// The longest queue timeout of any class \[ms\] (0: none).
+    pub fn longest_queue_timeout_ms(&self) -> f64 {
+        self.classes()
+            .iter()
+            .map(|c| c.queue_timeout_ms.unwrap_or(self.routing.queue_timeout_ms))
+            .fold(0.0, f64::max)
+    }
+
+    /// The keys that set a queue timeout, with their values \[ms\].
+    fn queue_timeout_keys(&self) -> Vec<(String, f64)> {
+        let mut keys = Vec::new();
+        if self.routing.queue_timeout_ms > 0.0 {
+            keys.push((
+                "routing.queue_timeout_ms".to_string(),
+                self.routing.queue_timeout_ms,
+            ));
+        }
+        for (i, c) in self.classes().iter().enumerate() {
+            if let Some(ms) = c.queue_timeout_ms.filter(|&ms| ms > 0.0) {
+                keys.push((format!("workload.classes[{i}].queue_timeout_ms"), ms));
+            }
+        }
+        keys
     }
 
     /// Settings given that nothing reads, each as a sentence naming the key: the report
@@ -350,22 +390,21 @@ impl Scenario {
                 }
             }
         }
-        let routing = &self.routing;
-        if routing.queue_timeout_ms > 0.0
-            && !self.fleet.is_empty()
-            && self.fleet.iter().all(|g| g.queue_capacity == 0)
-        {
-            out.push(format!(
-                "`routing.queue_timeout_ms` = {} does nothing: no device has a queue (every \
-                 group's `queue_capacity` is 0)",
-                crate::check::num(routing.queue_timeout_ms)
-            ));
+        if !self.fleet.is_empty() && self.fleet.iter().all(|g| g.queue_capacity == 0) {
+            for (key, ms) in self.queue_timeout_keys() {
+                out.push(format!(
+                    "`{key}` = {} does nothing: no device has a queue (every group's \
+                     `queue_capacity` is 0)",
+                    crate::check::num(ms)
+                ));
+            }
         }
-        if routing.queue_timeout_ms == 0.0 && !routing.on_queue_timeout.is_cloud() {
+        if self.queue_timeouts().is_none() && !self.routing.on_queue_timeout.is_cloud() {
             out.push(format!(
-                "`routing.on_queue_timeout` = \"{}\" does nothing without \
-                 `routing.queue_timeout_ms` > 0: requests wait for a slot as long as it takes",
-                routing.on_queue_timeout.name()
+                "`routing.on_queue_timeout` = \"{}\" does nothing without a queue timeout \
+                 (`routing.queue_timeout_ms` > 0, or a class's `queue_timeout_ms`): requests \
+                 wait for a slot as long as it takes",
+                self.routing.on_queue_timeout.name()
             ));
         }
         out

@@ -40,8 +40,8 @@ pub enum DeviceEvent {
     BatchDone(u32),
     /// The earliest decoding stream finishes (ignored if generation `0` is stale).
     DecodeDone(u32),
-    /// Request `0`, queued `routing.queue_timeout_ms` ago, leaves the queue if it is still
-    /// there (ignored if it got a slot or the device failed since).
+    /// Request `0`, queued its queue timeout ago, leaves the queue if it is still there
+    /// (ignored if it got a slot or the device failed since).
     QueueTimeout(u32),
 }
 
@@ -59,7 +59,7 @@ pub enum Out {
     },
     /// An event of this device to schedule.
     Schedule(SimTime, DeviceEvent),
-    /// The request left the queue now, having waited `routing.queue_timeout_ms` for a slot.
+    /// The request left the queue now, having waited its queue timeout for a slot.
     TimedOut(u32),
 }
 
@@ -75,6 +75,8 @@ pub struct Job {
     pub prompt_tokens: u32,
     /// Output tokens.
     pub output_tokens: u32,
+    /// Request class (its queue timeout).
+    pub class: u16,
     /// When the device admitted it (to a slot or its queue).
     pub admitted: SimTime,
 }
@@ -218,7 +220,7 @@ pub struct DeviceStats {
     pub failures: u64,
     /// Requests it held (in service or queued) when it failed.
     pub interrupted: u64,
-    /// Requests that left its queue at `routing.queue_timeout_ms`.
+    /// Requests that left its queue at their queue timeout.
     pub queue_timeouts: u64,
 }
 
@@ -240,14 +242,21 @@ pub struct DeviceKind {
     decode_tps: Box<[f64]>,
     busy_w: Box<[f64]>,
     idle_w: f64,
-    /// The longest a request waits in the queue (`routing.queue_timeout_ms`; `None`: no
-    /// limit).
-    queue_timeout: Option<SimDuration>,
+    /// The longest a request of each class waits in the queue (`None` for all when no class
+    /// has a limit: [`crate::scenario::Scenario::queue_timeouts`]).
+    queue_timeouts: Option<Box<[Option<SimDuration>]>>,
+    /// Every class has the same queue timeout: a request still queued at its timeout is at
+    /// the head of the queue.
+    uniform_timeouts: bool,
 }
 
 impl DeviceKind {
-    /// The devices of `group`, whose queued requests wait at most `queue_timeout`.
-    pub fn new(group: &DeviceGroup, queue_timeout: Option<SimDuration>) -> Arc<DeviceKind> {
+    /// The devices of `group`, whose queued requests of class `c` wait at most
+    /// `queue_timeouts[c]` (`None`: no class has a limit).
+    pub fn new(
+        group: &DeviceGroup,
+        queue_timeouts: Option<&[Option<SimDuration>]>,
+    ) -> Arc<DeviceKind> {
         let model = group.perf.clone();
         Arc::new(DeviceKind {
             slots: group.slots,
@@ -258,9 +267,18 @@ impl DeviceKind {
             decode_tps: (1..=group.slots).map(|n| model.decode_tps(n)).collect(),
             busy_w: (1..=group.slots).map(|n| model.busy_w(n)).collect(),
             idle_w: model.idle_w(),
-            queue_timeout,
+            uniform_timeouts: queue_timeouts.is_none_or(|t| t.windows(2).all(|w| w[0] == w[1])),
+            queue_timeouts: queue_timeouts.map(Box::from),
             model,
         })
+    }
+
+    /// The longest a request of `class` waits in the queue (`None`: no limit).
+    #[inline(always)]
+    fn queue_timeout(&self, class: u16) -> Option<SimDuration> {
+        self.queue_timeouts
+            .as_ref()
+            .and_then(|t| t.get(usize::from(class)).copied().flatten())
     }
 
     /// D(`n`) \[tokens/s\] (the model's `decode_tps`).
@@ -524,7 +542,7 @@ impl Device {
             }
         } else {
             self.queue.push_back(job);
-            if let Some(w) = self.kind.queue_timeout {
+            if let Some(w) = self.kind.queue_timeout(job.class) {
                 out.push(Out::Schedule(now + w, DeviceEvent::QueueTimeout(job.req)));
             }
         }
@@ -567,26 +585,38 @@ impl Device {
         }
     }
 
-    /// Request `req`'s queue wait reaches the timeout at `now`: it leaves the queue if it is
-    /// still there. Every queued request waits the same time, and the queue is first in, first
-    /// out, so a request still queued at its timeout is at the head (those queued before it
-    /// at the same instant timed out first: their events were scheduled first).
+    /// Request `req`'s queue wait reaches its timeout at `now`: it leaves the queue if it is
+    /// still there. When every class waits the same time, the queue being first in, first
+    /// out, a request still queued at its timeout is at the head (those queued before it at
+    /// the same instant timed out first: their events were scheduled first); with timeouts by
+    /// class it may be behind requests of a class that waits longer, and is looked for.
     fn time_out(&mut self, now: SimTime, req: u32, out: &mut Outbox) -> bool {
-        let Some(w) = self.kind.queue_timeout else {
-            return false;
+        let kind = &self.kind;
+        // The request in the slot `req` names, queued exactly its timeout ago (the slot may
+        // serve another request now, queued later: its timeout is later).
+        let expired = |j: &Job| {
+            j.req == req
+                && kind
+                    .queue_timeout(j.class)
+                    .is_some_and(|w| j.admitted + w == now)
         };
-        let expired = |j: &Job| j.req == req && j.admitted + w == now;
-        if !self.queue.front().is_some_and(expired) {
-            // It got a slot, or the device failed, since (the slot may serve another
-            // request now, queued later: its timeout is later).
+        let at = if self.queue.front().is_some_and(expired) {
+            0
+        } else if kind.uniform_timeouts {
+            // It got a slot, or the device failed, since.
             debug_assert!(
                 !self.queue.iter().any(expired),
                 "a timed-out request behind the head"
             );
             return false;
-        }
+        } else {
+            match self.queue.iter().position(expired) {
+                Some(i) => i,
+                None => return false,
+            }
+        };
         self.advance(now);
-        self.queue.pop_front();
+        self.queue.remove(at);
         self.queue_timeouts += 1;
         out.push(Out::TimedOut(req));
         true
@@ -1009,6 +1039,7 @@ mod tests {
             req,
             prompt_tokens: prompt,
             output_tokens: output,
+            class: 0,
             admitted: at,
         }
     }

@@ -181,9 +181,10 @@ impl<'a, R: Recorder> World<'a, R> {
     /// A fresh system for `sc`, seeded with `sc.seed`.
     pub fn new(sc: &'a Scenario, recorder: &'a mut R) -> Self {
         let streams = RngStreams::new(sc.seed);
+        let timeouts = sc.queue_timeouts();
         let mut devices = Vec::with_capacity(sc.device_count());
         for g in &sc.fleet {
-            let kind = DeviceKind::new(g, sc.routing.queue_timeout());
+            let kind = DeviceKind::new(g, timeouts.as_deref());
             for _ in 0..g.count {
                 devices.push(Device::new(kind.clone()));
             }
@@ -457,6 +458,7 @@ impl<'a, R: Recorder> World<'a, R> {
                 req: slot,
                 prompt_tokens: arrival.prompt_tokens,
                 output_tokens: arrival.output_tokens,
+                class: arrival.class,
                 admitted: now,
             };
             let mut out = std::mem::take(&mut self.out);
@@ -803,7 +805,7 @@ impl<'a, R: Recorder> World<'a, R> {
             let shared: (Arc<str>, Arc<str>) = (g.board().into(), g.model.as_str().into());
             std::iter::repeat_n(shared, g.count as usize)
         });
-        let timeouts = self.sc.routing.queue_timeout().is_some();
+        let timeouts = self.sc.queue_timeouts().is_some();
         let dev_stats: Vec<device::DeviceStats> =
             self.devices.iter_mut().map(|dev| dev.stats(end)).collect();
         // Sized first: a flat map gives no length, and a vector of 10,000 summaries grown by

@@ -334,11 +334,6 @@ impl RoutingSpec {
         SimDuration::from_millis_f64(self.fail_timeout_ms)
     }
 
-    /// The longest queue wait at an edge device on the clock (`None`: no limit).
-    pub fn queue_timeout(&self) -> Option<SimDuration> {
-        (self.queue_timeout_ms > 0.0).then(|| SimDuration::from_millis_f64(self.queue_timeout_ms))
-    }
-
     /// The edge round trip on the clock.
     pub fn edge_rtt(&self) -> SimDuration {
         SimDuration::from_millis_f64(self.edge_rtt_ms)

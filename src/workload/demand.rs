@@ -33,6 +33,10 @@ pub struct ClassFile {
     /// Output tokens of this class (default: the workload's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_tokens: Option<TokenDistFile>,
+    /// The longest this class's requests wait in an edge queue \[ms\] (default:
+    /// `routing.queue_timeout_ms`; 0: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_timeout_ms: Option<f64>,
 }
 
 /// A validated request class.
@@ -48,6 +52,8 @@ pub struct ClassSpec {
     pub prompt_tokens: Option<TokenDist>,
     /// The class's own output tokens (else the workload's).
     pub output_tokens: Option<TokenDist>,
+    /// The class's own queue timeout \[ms\] (else `routing.queue_timeout_ms`; 0: no limit).
+    pub queue_timeout_ms: Option<f64>,
 }
 
 /// Validated demand: the workload-level token distributions and the classes.
@@ -94,6 +100,7 @@ impl DemandSpec {
             task: None,
             prompt_tokens: None,
             output_tokens: None,
+            queue_timeout_ms: None,
         }];
         let raw = if implicit_class {
             &default_class[..]
@@ -150,6 +157,16 @@ impl DemandSpec {
                 task: c.task.clone(),
                 prompt_tokens: own("prompt_tokens", &c.prompt_tokens, &prompt_tokens)?,
                 output_tokens: own("output_tokens", &c.output_tokens, &output_tokens)?,
+                queue_timeout_ms: c
+                    .queue_timeout_ms
+                    .map(|ms| {
+                        cx.interval_ms(
+                            &key("queue_timeout_ms"),
+                            ms,
+                            "no limit for this class, whatever routing.queue_timeout_ms says",
+                        )
+                    })
+                    .transpose()?,
             });
         }
         for (i, c) in classes.iter().enumerate() {
@@ -183,6 +200,7 @@ impl DemandSpec {
                     task: c.task.clone(),
                     prompt_tokens: c.prompt_tokens.as_ref().map(TokenDist::to_file),
                     output_tokens: c.output_tokens.as_ref().map(TokenDist::to_file),
+                    queue_timeout_ms: c.queue_timeout_ms,
                 })
                 .collect()
         };

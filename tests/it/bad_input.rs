@@ -647,6 +647,11 @@ fn intervals_below_a_clock_tick_are_refused() {
              as long as it takes) or at least 0.001 ms",
         ),
         (
+            "workload.classes=[{name=\"a\", queue_timeout_ms=1e-7}]",
+            "`workload.classes[0].queue_timeout_ms` = 1e-7: must be 0 (no limit for this class, \
+             whatever routing.queue_timeout_ms says) or at least 0.001 ms",
+        ),
+        (
             "routing.queue_timeout_ms=-5",
             "`routing.queue_timeout_ms` = -5: must be a finite number >= 0",
         ),

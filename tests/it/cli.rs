@@ -571,12 +571,24 @@ fn settings_the_policy_does_not_read_draw_a_warning() {
             w,
             [
                 "warning: scenarios/bursty.toml: `routing.on_queue_timeout` = \"reject\" does \
-              nothing without `routing.queue_timeout_ms` > 0: requests wait for a slot as long \
-              as it takes"
+                 nothing without a queue timeout (`routing.queue_timeout_ms` > 0, or a class's \
+                 `queue_timeout_ms`): requests wait for a slot as long as it takes"
             ],
             "{cmd}"
         );
         assert_eq!(warnings(cmd, &[timeout, reject]), Vec::<String>::new());
+        // A class's own timeout is one too.
+        let class = "workload.classes=[{name=\"chat\", queue_timeout_ms=800}]";
+        assert_eq!(warnings(cmd, &[class, reject]), Vec::<String>::new());
+        let w = warnings(cmd, &[&no_queues[..], &[class]].concat());
+        assert_eq!(
+            w,
+            [
+                "warning: scenarios/bursty.toml: `workload.classes[0].queue_timeout_ms` = 800 does \
+              nothing: no device has a queue (every group's `queue_capacity` is 0)"
+            ],
+            "{cmd}"
+        );
     }
     for entry in std::fs::read_dir(root().join("scenarios")).unwrap() {
         let p = entry.unwrap().path();

@@ -464,3 +464,42 @@ fn a_timed_out_request_leaves_the_devices_rate_limit() {
     assert_eq!(s.throttled_attempts, 1);
     assert_eq!(s.queue_timeouts, Some(1));
 }
+
+#[test]
+fn a_class_waits_as_long_as_its_own_queue_timeout_says() {
+    // Eight requests at 0 on one slot (1 s each) with room for all in its queue, of two
+    // classes drawn by share: "chat" waits at most 0.5 s in the queue, "batch" (0: no limit,
+    // whatever the routing's 2 s says) as long as it takes. So after the first, every chat request leaves the queue at
+    // 0.5 s for the cloud (TTFT 0.5 s + 500 ms), wherever it stands, even behind a batch
+    // request that waits on, and the k-th queued batch request is served from k s.
+    let rows = [(0.0, 10, 11); 8];
+    let p = temp_file("qt-class", "t.csv", &trace_text(&rows));
+    let text = format!(
+        "seed = 3\n[routing]\nqueue_timeout_ms = 2000\n{CLOUD}{}\n\
+         [workload]\nkind = \"trace\"\npath = \"{}\"\n\
+         [[workload.classes]]\nname = \"chat\"\nqueue_timeout_ms = 500\n\
+         [[workload.classes]]\nname = \"batch\"\nqueue_timeout_ms = 0\n",
+        inline_device("d", 1, 8, &[10.0], 10.0, 1.0),
+        p.display()
+    );
+    let (s, recs) = run_collect(&scenario(&text));
+    let chat = |r: &RequestRecord| r.class == 0;
+    let mut batch_ahead = 0;
+    let mut behind_batch = false;
+    for r in &recs[1..] {
+        if chat(r) {
+            assert_eq!(r.route, Route::Cloud, "{r:?}");
+            assert_eq!(ms(r.ttft), 1000.0, "{r:?}");
+            behind_batch |= batch_ahead > 0;
+        } else {
+            batch_ahead += 1;
+            assert_eq!(r.route, Route::Edge(DeviceId(0)), "{r:?}");
+            assert_eq!(ms(r.ttft), 1000.0 * f64::from(batch_ahead), "{r:?}");
+        }
+    }
+    // The seed gives both classes, and a chat request queued behind a batch one (the case
+    // where the timed-out request is not at the head of the queue).
+    assert!(behind_batch && batch_ahead > 0, "{recs:?}");
+    let chats = recs[1..].iter().filter(|r| chat(r)).count() as u64;
+    assert_eq!(s.queue_timeouts, Some(chats));
+}
