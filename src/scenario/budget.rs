@@ -6,7 +6,9 @@
 //! the cloud for `W_cloud = rtt + ttft + mean output / speed`, so about `peak rate x W_cloud`
 //! of them are in flight at once, each costing [`BYTES_PER_REQUEST`] of simulator state; each
 //! edge slot holds one more. Long edge queues under overload are not included: their memory
-//! grows with the queue capacity the scenario allows.
+//! grows with the queue capacity the scenario allows. The summary's totals per place of
+//! service (each device, each cloud provider) and request class count too: many classes on a
+//! large fleet hold millions of them.
 
 use super::Scenario;
 use crate::check::Checker;
@@ -79,6 +81,16 @@ pub struct Estimate {
     pub in_flight: f64,
     /// Simulator memory \[GB\].
     pub memory_gb: f64,
+    /// Of which the totals per place of service and class \[GB\].
+    pub class_totals_gb: f64,
+}
+
+/// The summary's totals per place of service (each device, each cloud provider, at least one)
+/// and request class \[GB\].
+fn class_totals_gb(sc: &Scenario) -> f64 {
+    let places = sc.device_count() as f64 + sc.cloud.providers().count().max(1) as f64;
+    places * sc.classes().len() as f64 * std::mem::size_of::<crate::metrics::ClassAcc>() as f64
+        / 1e9
 }
 
 /// The key that sets the arrival rate, and its value, for errors. A bursty workload names the
@@ -138,14 +150,17 @@ pub fn estimate(sc: &Scenario) -> Estimate {
         }
         _ => slots.min(requests.max(1.0)),
     };
+    let class_totals_gb = class_totals_gb(sc);
     let memory_gb = (in_flight * BYTES_PER_REQUEST
         + sc.device_count() as f64 * BYTES_PER_DEVICE
         + slots * 64.0)
-        / 1e9;
+        / 1e9
+        + class_totals_gb;
     Estimate {
         requests,
         in_flight,
         memory_gb,
+        class_totals_gb,
     }
 }
 
@@ -239,6 +254,24 @@ pub fn check(cx: &Checker, sc: &Scenario) -> Result<Estimate> {
         ));
     }
     let limit = memory_limit_gb();
+    if e.memory_gb > limit && e.class_totals_gb > e.memory_gb / 2.0 {
+        // Most of it is the totals per device and class: fewer classes or devices help, not
+        // a lower rate.
+        return Err(cx.bad(
+            "workload.classes",
+            format!("({} classes)", sc.classes().len()),
+            format!(
+                "the run would keep totals for each of its {} devices and {} cloud providers \
+                 and each class, about {:.1} GB of memory (of {:.1} GB in all), more than the \
+                 {limit} GB allowed (set {MEMORY_LIMIT_VAR} to allow more); merge classes, or \
+                 simulate fewer devices",
+                sc.device_count(),
+                sc.cloud.providers().count(),
+                e.class_totals_gb,
+                e.memory_gb
+            ),
+        ));
+    }
     if e.memory_gb.is_nan() || e.memory_gb > limit {
         return Err(cx.bad(
             key,

@@ -475,6 +475,24 @@ fn memory_blow_ups_are_refused_before_the_run() {
         ),
         &["workload.users", "10000000"],
     );
+    // Many classes on a large fleet: the summary keeps totals per device and class (30,000 x
+    // 20,000 of them, 19 GB; the run aborted allocating them).
+    let classes: String = (0..20_000)
+        .map(|i| format!("[[workload.classes]]\nname = \"c{i}\"\n"))
+        .collect();
+    refused(
+        "classes",
+        &(s.replace(
+            "model = \"qwen2.5-1.5b\"\n",
+            "model = \"qwen2.5-1.5b\"\ncount = 30000\n",
+        ) + &classes),
+        &[
+            "`workload.classes` = (20000 classes)",
+            "30000 devices",
+            "19.2 GB",
+            "merge classes",
+        ],
+    );
     // Random outages so frequent that their events alone would take hours.
     let err = refused(
         "flapping",
