@@ -261,6 +261,34 @@ pub fn to_table(s: &Summary) -> String {
     row("end-to-end edge", &s.edge.e2e_ms);
     row("end-to-end cloud", &s.cloud.e2e_ms);
     let _ = writeln!(o);
+    if let Some(classes) = &s.classes {
+        let w = classes
+            .iter()
+            .map(|c| c.name.chars().count())
+            .max()
+            .unwrap_or(5)
+            .max(5)
+            + 2;
+        let _ = writeln!(
+            o,
+            "{:<w$}{:>10}{:>10}{:>10}{:>10}{:>15}{:>15}",
+            "class", "requests", "edge", "cloud", "rejected", "TTFT p95 [ms]", "TTFT p99 [ms]"
+        );
+        for c in classes {
+            let _ = writeln!(
+                o,
+                "{:<w$}{:>10}{:>10}{:>10}{:>10}{:>15}{:>15}",
+                c.name,
+                thousands(c.requests),
+                thousands(c.served_edge),
+                thousands(c.served_cloud),
+                thousands(c.rejected),
+                ms(c.ttft_ms.p95),
+                ms(c.ttft_ms.p99)
+            );
+        }
+        let _ = writeln!(o);
+    }
     let w = s
         .devices
         .iter()

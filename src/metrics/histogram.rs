@@ -10,6 +10,9 @@ const SUB_BITS: u32 = 7;
 const SUB: u64 = 1 << SUB_BITS; // 128
 const BUCKETS: usize = ((64 - SUB_BITS + 1) as usize) * SUB as usize;
 
+/// The memory one histogram keeps \[bytes\] (its counters).
+pub const HISTOGRAM_BYTES: usize = BUCKETS * std::mem::size_of::<u64>();
+
 /// Streaming histogram of `u64` values.
 #[derive(Clone, Debug)]
 pub struct Histogram {

@@ -8,10 +8,10 @@ pub mod summary;
 pub mod toolkit;
 
 pub use behind::Behind;
-pub use histogram::Histogram;
+pub use histogram::{HISTOGRAM_BYTES, Histogram};
 pub use summary::{
-    ClassAcc, DeviceSummary, Percentiles, PlatformSummary, Rejections, RouteLatency, Summary,
-    SummaryRecorder,
+    ClassAcc, ClassLatency, ClassSummary, DeviceSummary, Percentiles, PlatformSummary, Rejections,
+    RouteLatency, Summary, SummaryRecorder,
 };
 
 use crate::device::DeviceId;

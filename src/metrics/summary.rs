@@ -48,6 +48,25 @@ pub struct RouteLatency {
     pub e2e_ms: Percentiles,
 }
 
+/// One request class's results (only when the scenario has two classes or more).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ClassSummary {
+    /// Class name.
+    pub name: String,
+    /// Its requests (each ended exactly once: the next three add up to it).
+    pub requests: u64,
+    /// Served at the edge.
+    pub served_edge: u64,
+    /// Served by the cloud.
+    pub served_cloud: u64,
+    /// Rejected.
+    pub rejected: u64,
+    /// Time to first token of its served requests \[ms\].
+    pub ttft_ms: Percentiles,
+    /// End-to-end latency of its served requests \[ms\].
+    pub e2e_ms: Percentiles,
+}
+
 /// Per-device results.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct DeviceSummary {
@@ -188,6 +207,9 @@ pub struct Summary {
     pub edge: RouteLatency,
     /// Cloud-served requests only.
     pub cloud: RouteLatency,
+    /// Per request class: present only when the scenario has two classes or more.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classes: Option<Vec<ClassSummary>>,
     /// Per device.
     pub devices: Vec<DeviceSummary>,
     /// The metric toolkit per platform (each board + model pair, the cloud) and overall.
@@ -350,10 +372,23 @@ pub struct SummaryRecorder {
     pub classes: usize,
     /// TTFT at which R = 1/2 \[ms\].
     pub ttft_ref_ms: f64,
+    /// Per class, when there are two or more: how its requests ended and their latencies.
+    pub by_class: Vec<ClassLatency>,
     /// Time to first token \[µs\].
     pub ttft: LatencyByRoute,
     /// End to end \[µs\].
     pub e2e: LatencyByRoute,
+}
+
+/// How one class's requests ended, and their latency histograms \[µs\].
+#[derive(Clone, Debug, Default)]
+pub struct ClassLatency {
+    /// Requests by how they ended.
+    pub ended: RouteCounts,
+    /// Time to first token of the served ones.
+    pub ttft: Histogram,
+    /// End to end of the served ones.
+    pub e2e: Histogram,
 }
 
 /// Totals of one (place of service, class) pair.
@@ -392,6 +427,11 @@ impl SummaryRecorder {
             per_class: vec![ClassAcc::default(); (devices + providers.max(1)) * classes.max(1)],
             classes: classes.max(1),
             ttft_ref_ms,
+            by_class: if classes >= 2 {
+                vec![ClassLatency::default(); classes]
+            } else {
+                Vec::new()
+            },
             ..Default::default()
         }
     }
@@ -434,6 +474,17 @@ impl Recorder for SummaryRecorder {
             Route::Cloud => Some(self.per_device.len() + usize::from(r.cloud_provider)),
             Route::Rejected => None,
         };
+        if let Some(c) = self.by_class.get_mut(usize::from(r.class)) {
+            match r.route {
+                Route::Edge(_) => c.ended.edge += 1,
+                Route::Cloud => c.ended.cloud += 1,
+                Route::Rejected => c.ended.rejected += 1,
+            }
+            if place.is_some() {
+                c.ttft.record(r.ttft.0);
+                c.e2e.record(r.e2e.0);
+            }
+        }
         if let Some(place) = place {
             let acc = &mut self.per_class[place * self.classes + usize::from(r.class)];
             acc.served += 1;
@@ -524,6 +575,21 @@ impl Summary {
             e2e_ms: Percentiles::from_micros(&rec.e2e.all),
             edge: SummaryRecorder::route_latency(&rec.ttft.edge, &rec.e2e.edge, rec.ended.edge),
             cloud: SummaryRecorder::route_latency(&rec.ttft.cloud, &rec.e2e.cloud, rec.ended.cloud),
+            classes: (!rec.by_class.is_empty()).then(|| {
+                sc.classes()
+                    .iter()
+                    .zip(&rec.by_class)
+                    .map(|(spec, c)| ClassSummary {
+                        name: spec.name.clone(),
+                        requests: c.ended.edge + c.ended.cloud + c.ended.rejected,
+                        served_edge: c.ended.edge,
+                        served_cloud: c.ended.cloud,
+                        rejected: c.ended.rejected,
+                        ttft_ms: Percentiles::from_micros(&c.ttft),
+                        e2e_ms: Percentiles::from_micros(&c.e2e),
+                    })
+                    .collect()
+            }),
             platforms: platforms(sc, rec, &devices),
             devices,
             cloud_faults: out.cloud_faults.clone(),

@@ -86,10 +86,14 @@ pub struct Estimate {
 }
 
 /// The summary's totals per place of service (each device, each cloud provider, at least one)
-/// and request class \[GB\].
+/// and request class, and its two latency histograms per class (with two classes or more)
+/// \[GB\].
 fn class_totals_gb(sc: &Scenario) -> f64 {
     let places = sc.device_count() as f64 + sc.cloud.providers().count().max(1) as f64;
-    places * sc.classes().len() as f64 * std::mem::size_of::<crate::metrics::ClassAcc>() as f64
+    let classes = sc.classes().len() as f64;
+    let histograms = if classes >= 2.0 { 2.0 * classes } else { 0.0 };
+    (places * classes * std::mem::size_of::<crate::metrics::ClassAcc>() as f64
+        + histograms * crate::metrics::HISTOGRAM_BYTES as f64)
         / 1e9
 }
 
@@ -262,7 +266,7 @@ pub fn check(cx: &Checker, sc: &Scenario) -> Result<Estimate> {
             format!("({} classes)", sc.classes().len()),
             format!(
                 "the run would keep totals for each of its {} devices and {} cloud providers \
-                 and each class, about {:.1} GB of memory (of {:.1} GB in all), more than the \
+                 and each class, and latencies by class, about {:.1} GB of memory (of {:.1} GB in all), more than the \
                  {limit} GB allowed (set {MEMORY_LIMIT_VAR} to allow more); merge classes, or \
                  simulate fewer devices",
                 sc.device_count(),

@@ -92,9 +92,12 @@ fn run_tables_and_summary_keys_are_defined_in_docs_metrics() {
         // Requests a failure drops are rejected, so that `rejected_by` is written too.
         "--set",
         "routing.on_device_failure=\"reject\"",
-        // A queue timeout, so that its counts are written too.
+        // A queue timeout, so that its counts are written too, and two classes, for the
+        // summary by class.
         "--set",
         "routing.queue_timeout_ms=5000",
+        "--set",
+        "workload.classes=[{name=\"chat\", queue_timeout_ms=1500}, {name=\"batch\"}]",
         "--csv",
         "--out",
         out.to_str().unwrap(),
@@ -133,7 +136,13 @@ fn run_tables_and_summary_keys_are_defined_in_docs_metrics() {
         }
     }
     assert!(keys.len() > 50, "{keys:?}");
-    for key in ["device_failure", "queue_timeouts", "queue_timeout"] {
+    for key in [
+        "device_failure",
+        "queue_timeouts",
+        "queue_timeout",
+        "classes",
+        "requests",
+    ] {
         assert!(keys.contains(key), "{key}: {keys:?}");
     }
     let keys: Vec<String> = keys.into_iter().collect();

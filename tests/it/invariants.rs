@@ -275,6 +275,29 @@ fn check_run(ctx: &dyn Fn() -> String, sc: &Scenario, s: &Summary, records: &[Re
     if let Some(f) = &s.cloud_faults {
         assert!((0.0..=1.0).contains(&f.availability), "{f:?}; {}", ctx());
     }
+    // By class (with two classes or more): each class's requests end once, and the classes
+    // add up to the whole.
+    assert_eq!(s.classes.is_some(), sc.classes().len() >= 2, "{}", ctx());
+    if let Some(classes) = &s.classes {
+        for c in classes {
+            assert_eq!(
+                c.requests,
+                c.served_edge + c.served_cloud + c.rejected,
+                "{c:?}; {}",
+                ctx()
+            );
+            let n = records
+                .iter()
+                .filter(|r| sc.classes()[usize::from(r.class)].name == c.name);
+            assert_eq!(n.count() as u64, c.requests, "{c:?}; {}", ctx());
+        }
+        let sum =
+            |f: fn(&edgesim::metrics::ClassSummary) -> u64| classes.iter().map(f).sum::<u64>();
+        assert_eq!(sum(|c| c.requests), s.requests_total, "{}", ctx());
+        assert_eq!(sum(|c| c.served_edge), s.served_edge, "{}", ctx());
+        assert_eq!(sum(|c| c.served_cloud), s.served_cloud, "{}", ctx());
+        assert_eq!(sum(|c| c.rejected), s.rejected, "{}", ctx());
+    }
     check_rejections(ctx, sc, s, records);
     if failures == 0 && retries == 0 {
         check_limit(ctx, sc, records);

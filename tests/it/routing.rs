@@ -502,4 +502,14 @@ fn a_class_waits_as_long_as_its_own_queue_timeout_says() {
     assert!(behind_batch && batch_ahead > 0, "{recs:?}");
     let chats = recs[1..].iter().filter(|r| chat(r)).count() as u64;
     assert_eq!(s.queue_timeouts, Some(chats));
+    // The summary by class: the chat requests' TTFT is 1 s but for the first one's, if it
+    // was a chat request (0 s); the batch requests' worst is that of the last of them.
+    let classes = s.classes.expect("two classes");
+    let (c, b) = (&classes[0], &classes[1]);
+    assert_eq!((c.name.as_str(), b.name.as_str()), ("chat", "batch"));
+    assert_eq!(c.requests + b.requests, 8);
+    assert_eq!(c.served_cloud, chats);
+    assert_eq!(b.served_edge, b.requests);
+    assert_eq!(c.ttft_ms.p99, Some(1000.0));
+    assert_eq!(b.ttft_ms.p99, Some(1000.0 * f64::from(batch_ahead)));
 }
