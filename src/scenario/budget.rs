@@ -207,13 +207,13 @@ fn outage_cycles(sc: &Scenario) -> (f64, Option<(String, RandomFile)>) {
     (total, worst.map(|(_, k, r)| (k, r)))
 }
 
-/// " and up to T s of retries and connect timeouts after them" when the scenario has a wait
+/// " and up to T s of retries and timeouts after them" when the scenario has a wait
 /// tail ([`Scenario::wait_tail_s`]), else nothing: for errors that count the horizon.
 pub fn tail_words(sc: &Scenario) -> String {
     let tail_s = sc.wait_tail_s();
     if tail_s > 0.0 {
         format!(
-            " and up to {} s of retries and connect timeouts after them",
+            " and up to {} s of retries and timeouts after them",
             crate::check::num(tail_s)
         )
     } else {
@@ -266,9 +266,9 @@ pub fn check(cx: &Checker, sc: &Scenario) -> Result<Estimate> {
             format!("({} classes)", sc.classes().len()),
             format!(
                 "the run would keep totals for each of its {} devices and {} cloud providers \
-                 and each class, and latencies by class, about {:.1} GB of memory (of {:.1} GB in all), more than the \
-                 {limit} GB allowed (set {MEMORY_LIMIT_VAR} to allow more); merge classes, or \
-                 simulate fewer devices",
+                 and each class, and latencies by class, about {:.1} GB of memory (of {:.1} GB \
+                 in all), more than the {limit} GB allowed (set {MEMORY_LIMIT_VAR} to allow \
+                 more); merge classes, or simulate fewer devices",
                 sc.device_count(),
                 sc.cloud.providers().count(),
                 e.class_totals_gb,
