@@ -672,7 +672,8 @@ fn a_retry_chain_longer_than_a_day_is_refused() {
 /// The budgets count the wait tail after the arrivals: a connect timeout of an hour on each of
 /// 3 attempts of 3 routing passes (the first and 2 retries), and 3 s of retry waits, make the
 /// horizon 9 h 3 s longer than the arrivals, and a time series of 10 s buckets that 1e6
-/// buckets would hold over the arrivals alone is refused naming the tail.
+/// buckets would hold over the arrivals alone is refused naming the tail. A queue timeout
+/// counts once a pass.
 #[test]
 fn the_budgets_count_the_retries_and_connect_timeouts_after_the_arrivals() {
     let text = poisson(
@@ -690,11 +691,24 @@ fn the_budgets_count_the_retries_and_connect_timeouts_after_the_arrivals() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("and up to 32403 s of retries and connect timeouts"),
+        e.contains("and up to 32403 s of retries and timeouts"),
         "{e}"
     );
     let without = scenario(&text.replace("connect_timeout_ms = 3.6e6\n", ""));
     edgesim::output::check_bucket_count("--bucket-s", 10.0, &without, 1e12).unwrap();
+    // A queue timeout adds one wait of its length to each routing pass (the longest of the
+    // classes' when they have their own).
+    let queued = text.replace(
+        "max_attempts = 3\n",
+        "max_attempts = 3\nqueue_timeout_ms = 1000\n",
+    );
+    assert_eq!(scenario(&queued).wait_tail_s(), 3.0 + 9.0 * 3600.0 + 3.0);
+    let by_class = queued.replace(
+        "[routing]",
+        "[[workload.classes]]\nname = \"a\"\nqueue_timeout_ms = 5000\n\
+         [[workload.classes]]\nname = \"b\"\n[routing]",
+    );
+    assert_eq!(scenario(&by_class).wait_tail_s(), 3.0 + 9.0 * 3600.0 + 15.0);
 }
 
 /// A request's `attempts` counts the edge devices tried over all of its routing passes, as
