@@ -172,19 +172,18 @@ fn mg1_mean_wait_matches_pollaczek_khinchine() {
     }
 }
 
-#[test]
-fn mmc_mean_wait_matches_erlang_c() {
-    // One device with c slots and a long queue; D(n) = n x 1000 tok/s, so each stream runs at
-    // 1000 tok/s. Output tokens ceil(Exp(mean 1000)): the decoded count floor(X) is geometric,
-    // a fine discretisation of an exponential service time with mean q/(1-q)/1000 s.
-    for (c, rho, seed) in [(1u32, 0.5, 3u64), (2, 0.7, 5)] {
-        let q = (-1.0f64 / 1000.0).exp();
-        let mean_s = q / (1.0 - q) / 1000.0;
-        let mu = 1.0 / mean_s;
-        let lambda = rho * f64::from(c) * mu;
-        let decode: Vec<f64> = (1..=c).map(|n| 1000.0 * f64::from(n)).collect();
-        let text = format!(
-            r#"
+/// One device with `c` slots and a long queue, no cloud, at load `rho` (about `requests`
+/// requests), with `routing` added: D(n) = n x 1000 tok/s, so each stream runs at 1000 tok/s,
+/// and output tokens ceil(Exp(mean 1000)): the decoded count floor(X) is geometric, a fine
+/// discretisation of an exponential service time with mean q/(1-q)/1000 s. Returns the
+/// scenario, λ and μ.
+fn mmc_scenario(c: u32, rho: f64, seed: u64, requests: f64, routing: &str) -> (String, f64, f64) {
+    let q = (-1.0f64 / 1000.0).exp();
+    let mu = 1.0 / (q / (1.0 - q) / 1000.0);
+    let lambda = rho * f64::from(c) * mu;
+    let decode: Vec<f64> = (1..=c).map(|n| 1000.0 * f64::from(n)).collect();
+    let text = format!(
+        r#"
 seed = {seed}
 duration_s = {}
 [workload]
@@ -192,12 +191,20 @@ kind = "poisson"
 rate_rps = {lambda}
 prompt_tokens = {{ dist = "fixed", value = 1 }}
 output_tokens = {{ dist = "exponential", mean = 1000.0 }}
-[cloud]
+{routing}[cloud]
 enabled = false
 {}"#,
-            250_000.0 / lambda,
-            inline_device("d", c, 100_000, &decode, 10.0, 1.0)
-        );
+        requests / lambda,
+        inline_device("d", c, 100_000, &decode, 10.0, 1.0)
+    );
+    (text, lambda, mu)
+}
+
+#[test]
+fn mmc_mean_wait_matches_erlang_c() {
+    // M/M/c (`mmc_scenario`).
+    for (c, rho, seed) in [(1u32, 0.5, 3u64), (2, 0.7, 5)] {
+        let (text, lambda, mu) = mmc_scenario(c, rho, seed, 250_000.0, "");
         let s = edgesim::sim::run(&scenario(&text)).unwrap();
         assert_eq!(s.rejected, 0);
         let a = lambda / mu;
@@ -247,32 +254,13 @@ fn mmc_abandonment(c: u32, lambda: f64, mu: f64, tau: f64) -> f64 {
 fn a_queue_timeout_abandons_as_mmc_plus_d() {
     // One device, c slots, a long queue and `routing.queue_timeout_ms` = tau: the requests
     // still queued after tau leave (here: rejected, no cloud), as impatient customers of
-    // M/M/c+D. Service as in `mmc_mean_wait_matches_erlang_c`; loads below, near and above
-    // the slots' capacity.
+    // M/M/c+D (`mmc_scenario`): loads below, near and above the slots' capacity.
     for (c, rho, tau, seed) in [(1u32, 0.8, 1.0, 3u64), (1, 1.5, 0.5, 4), (3, 0.85, 0.3, 5)] {
-        let q = (-1.0f64 / 1000.0).exp();
-        let mu = 1.0 / (q / (1.0 - q) / 1000.0);
-        let lambda = rho * f64::from(c) * mu;
-        let decode: Vec<f64> = (1..=c).map(|n| 1000.0 * f64::from(n)).collect();
-        let text = format!(
-            r#"
-seed = {seed}
-duration_s = {}
-[workload]
-kind = "poisson"
-rate_rps = {lambda}
-prompt_tokens = {{ dist = "fixed", value = 1 }}
-output_tokens = {{ dist = "exponential", mean = 1000.0 }}
-[routing]
-queue_timeout_ms = {}
-on_queue_timeout = "reject"
-[cloud]
-enabled = false
-{}"#,
-            150_000.0 / lambda,
-            tau * 1000.0,
-            inline_device("d", c, 100_000, &decode, 10.0, 1.0)
+        let routing = format!(
+            "[routing]\nqueue_timeout_ms = {}\non_queue_timeout = \"reject\"\n",
+            tau * 1000.0
         );
+        let (text, lambda, mu) = mmc_scenario(c, rho, seed, 150_000.0, &routing);
         let s = edgesim::sim::run(&scenario(&text)).unwrap();
         let timed_out = s.queue_timeouts.unwrap();
         assert_eq!(s.rejected, timed_out, "every rejection is a queue timeout");
