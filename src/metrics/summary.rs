@@ -565,8 +565,8 @@ impl Summary {
             too_long_attempts: rec.refused.too_long,
             oversized: rec.oversized,
             queue_timeouts: sc
-                .queue_timeouts()
-                .map(|_| devices.iter().filter_map(|d| d.queue_timeouts).sum()),
+                .has_queue_timeouts()
+                .then(|| devices.iter().filter_map(|d| d.queue_timeouts).sum()),
             cloud_cost_usd: rec.cloud_cost_usd,
             // `+ 0.0`: an empty sum is −0.0 (a cloud-only run).
             edge_energy_j: devices.iter().map(|d| d.energy_j).sum::<f64>() + 0.0,

@@ -324,23 +324,33 @@ impl Scenario {
     /// `routing.queue_timeout_ms` (`None` for a class without a limit); `None` when no class
     /// has one.
     pub fn queue_timeouts(&self) -> Option<Vec<Option<SimDuration>>> {
-        let per: Vec<Option<SimDuration>> = self
-            .classes()
-            .iter()
-            .map(|c| {
-                let ms = c.queue_timeout_ms.unwrap_or(self.routing.queue_timeout_ms);
-                (ms > 0.0).then(|| SimDuration::from_millis_f64(ms))
-            })
-            .collect();
-        per.iter().any(Option::is_some).then_some(per)
+        self.has_queue_timeouts().then(|| {
+            self.classes()
+                .iter()
+                .map(|c| {
+                    let ms = self.queue_timeout_ms(c);
+                    (ms > 0.0).then(|| SimDuration::from_millis_f64(ms))
+                })
+                .collect()
+        })
+    }
+
+    /// Class `c`'s queue timeout \[ms\]: its own, else `routing.queue_timeout_ms` (0: none).
+    fn queue_timeout_ms(&self, c: &ClassSpec) -> f64 {
+        c.queue_timeout_ms.unwrap_or(self.routing.queue_timeout_ms)
     }
 
     /// The longest queue timeout of any class \[ms\] (0: none).
     pub fn longest_queue_timeout_ms(&self) -> f64 {
         self.classes()
             .iter()
-            .map(|c| c.queue_timeout_ms.unwrap_or(self.routing.queue_timeout_ms))
+            .map(|c| self.queue_timeout_ms(c))
             .fold(0.0, f64::max)
+    }
+
+    /// Whether some class has a queue timeout (the summary then counts timeouts).
+    pub fn has_queue_timeouts(&self) -> bool {
+        self.longest_queue_timeout_ms() > 0.0
     }
 
     /// The keys that set a queue timeout, with their values \[ms\].
@@ -399,7 +409,7 @@ impl Scenario {
                 ));
             }
         }
-        if self.queue_timeouts().is_none() && !self.routing.on_queue_timeout.is_cloud() {
+        if !self.has_queue_timeouts() && !self.routing.on_queue_timeout.is_cloud() {
             out.push(format!(
                 "`routing.on_queue_timeout` = \"{}\" does nothing without a queue timeout \
                  (`routing.queue_timeout_ms` > 0, or a class's `queue_timeout_ms`): requests \

@@ -805,7 +805,7 @@ impl<'a, R: Recorder> World<'a, R> {
             let shared: (Arc<str>, Arc<str>) = (g.board().into(), g.model.as_str().into());
             std::iter::repeat_n(shared, g.count as usize)
         });
-        let timeouts = self.sc.queue_timeouts().is_some();
+        let timeouts = self.sc.has_queue_timeouts();
         let dev_stats: Vec<device::DeviceStats> =
             self.devices.iter_mut().map(|dev| dev.stats(end)).collect();
         // Sized first: a flat map gives no length, and a vector of 10,000 summaries grown by
