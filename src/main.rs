@@ -221,7 +221,8 @@ struct CapacityArgs {
     /// A service goal, KEY=VALUE (repeatable, at least one): ttft_p95_ms, ttft_p99_ms,
     /// e2e_p95_ms, e2e_p99_ms (most ms), max_reject_share, min_edge_share (in [0, 1]),
     /// max_cloud_usd_per_month (fees if the traffic lasted the month), e.g. --goal
-    /// ttft_p95_ms=2000 --goal max_reject_share=0.01.
+    /// ttft_p95_ms=2000 --goal max_reject_share=0.01. A request class's goal is CLASS.KEY=VALUE
+    /// (the keys above but the fees), e.g. --goal question.ttft_p95_ms=1500.
     #[arg(long = "goal", value_name = "KEY=VALUE")]
     goals: Vec<String>,
     /// Runs per load (seeds SEED to SEED + N - 1), 1 to 1000; a goal holds on the 95 %
@@ -266,20 +267,36 @@ struct CapacityArgs {
     json: bool,
 }
 
-/// `--goal KEY=VALUE` arguments as goals: each key known and given once, each value a number
-/// its goal allows.
-fn capacity_goals(given: &[String]) -> anyhow::Result<Vec<edgesim::plan::Goal>> {
+/// `--goal KEY=VALUE` arguments, read: each key known and given once, each value a number
+/// (checked against the scenario by [`edgesim::plan::goals`]). A class's goal is
+/// `CLASS.KEY=VALUE`.
+fn capacity_goals(given: &[String]) -> anyhow::Result<edgesim::plan::GoalsFile> {
     let mut file = edgesim::plan::GoalsFile::default();
     for g in given {
         let Some((key, value)) = g.split_once('=') else {
             anyhow::bail!("--goal {g}: write KEY=VALUE, e.g. --goal ttft_p95_ms=2000");
         };
         let key = key.trim();
-        let Some(entry) = file.entry(key) else {
-            anyhow::bail!(
-                "--goal {g}: no goal `{key}`; the goals are {}",
-                edgesim::plan::GOAL_KEYS.join(", ")
-            );
+        let entry = match key.rsplit_once('.') {
+            None => file.entry(key).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--goal {g}: no goal `{key}`; the goals are {} (a request class's: \
+                     CLASS.KEY with KEY one of {})",
+                    edgesim::plan::GOAL_KEYS.join(", "),
+                    edgesim::plan::CLASS_GOAL_KEYS.join(", ")
+                )
+            })?,
+            Some((class, k)) => file
+                .classes
+                .entry(class.to_string())
+                .or_default()
+                .entry(k)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--goal {g}: no goal `{k}` for a request class; a class's goals are {}",
+                        edgesim::plan::CLASS_GOAL_KEYS.join(", ")
+                    )
+                })?,
         };
         anyhow::ensure!(
             entry.is_none(),
@@ -296,15 +313,18 @@ fn capacity_goals(given: &[String]) -> anyhow::Result<Vec<edgesim::plan::Goal>> 
         "give at least one --goal KEY=VALUE, KEY one of {}",
         edgesim::plan::GOAL_KEYS.join(", ")
     );
-    let cx = edgesim::check::Checker::new(std::path::Path::new("--goal"));
-    Ok(edgesim::plan::goals(&cx, "", &file)?)
+    Ok(file)
 }
 
 /// `edgesim capacity`.
 fn cmd_capacity(a: &CapacityArgs) -> anyhow::Result<()> {
     check_threads(a.threads)?;
+    let goals = capacity_goals(&a.goals)?;
+    let sc = a.args.load()?;
+    let classes: Vec<String> = sc.classes().iter().map(|c| c.name.clone()).collect();
+    let cx = edgesim::check::Checker::new(std::path::Path::new("--goal"));
     let settings = edgesim::capacity::Settings {
-        goals: capacity_goals(&a.goals)?,
+        goals: edgesim::plan::goals(&cx, "", &goals, &classes)?,
         replications: a.replications,
         precision: a.precision,
         min_scale: a.min_scale,
@@ -312,7 +332,6 @@ fn cmd_capacity(a: &CapacityArgs) -> anyhow::Result<()> {
         traffic_hours_per_month: a.traffic_hours_per_month,
     };
     settings.check()?;
-    let sc = a.args.load()?;
     warn_unread(&sc);
     let dir = (!a.no_out).then(|| {
         a.out
@@ -337,7 +356,7 @@ fn cmd_capacity(a: &CapacityArgs) -> anyhow::Result<()> {
             .iter()
             .map(|(k, v)| format!("{k} = {}", edgesim::capacity::output::short(*v)))
             .collect();
-        let missed: Vec<&str> = p.failed.iter().map(|&g| settings.goals[g].key).collect();
+        let missed: Vec<String> = p.failed.iter().map(|&g| settings.goals[g].name()).collect();
         note!(
             "capacity {name}: {}x ({}): {} ({} runs, {secs:.1} s)",
             edgesim::capacity::output::short(p.scale),

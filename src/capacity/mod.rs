@@ -235,13 +235,15 @@ fn probe(
         .map(|r| {
             let mut run = at.clone();
             run.seed = sc.seed.wrapping_add(u64::from(r));
-            let m = crate::sweep::metrics::extract(&crate::sim::run(&run)?);
+            let summary = crate::sim::run(&run)?;
+            let m = crate::sweep::metrics::extract(&summary);
+            let classes = crate::sweep::metrics::extract_classes(&summary);
             let get = |i: Option<usize>| i.and_then(|i| m.get(i).copied().flatten());
             let offered = match (get(requests), get(window)) {
                 (Some(n), Some(w)) if w > 0.0 => Some(n / w),
                 _ => None,
             };
-            Ok((RunValues::of(&costs, &[], &none, &m), offered))
+            Ok((RunValues::of(&costs, &[], &none, &m, &classes), offered))
         })
         .collect();
     // A run that fails at this load (one that outgrows the clock) ends the search as a refusal.
@@ -385,7 +387,22 @@ mod tests {
             *g.entry(k).expect(k) = Some(1.0);
         }
         assert!(g.entry("ttft_p50_ms").is_none());
+        let mut c = crate::plan::ClassGoalsFile::default();
+        for k in crate::plan::CLASS_GOAL_KEYS {
+            *c.entry(k).expect(k) = Some(1.0);
+        }
+        assert!(c.entry("max_cloud_usd_per_month").is_none());
+        g.classes.insert("b".into(), c);
         let cx = crate::check::Checker::new(std::path::Path::new("x"));
-        assert_eq!(crate::plan::goals(&cx, "", &g).unwrap().len(), 7);
+        let classes = ["a".to_string(), "b".to_string()];
+        let goals = crate::plan::goals(&cx, "", &g, &classes).unwrap();
+        assert_eq!(goals.len(), 13);
+        // Each key names its own quantity: a goal's name is its key, a column its quantity's.
+        let names: Vec<String> = goals.iter().map(crate::plan::Goal::name).collect();
+        assert_eq!(names[12], "b.min_edge_share");
+        assert_eq!(goals[12].column(), "b.edge_share");
+        assert_eq!(goals[12].class.as_ref().map(|c| c.index), Some(1));
+        assert!(!goals[12].at_most);
+        assert_eq!(goals[6].column(), "cloud_usd_month");
     }
 }

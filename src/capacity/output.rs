@@ -83,8 +83,9 @@ fn estimate(values: impl Iterator<Item = Option<f64>>) -> Estimate {
     Stat::of(values).into()
 }
 
-fn quantity(p: &Probe, q: Quantity) -> Estimate {
-    estimate(p.runs.iter().map(|r| r.get(q)))
+/// Goal `g`'s quantity at load `p`, over the replications.
+fn quantity(p: &Probe, g: &Goal) -> Estimate {
+    estimate(p.runs.iter().map(|r| r.value(g)))
 }
 
 fn load_report(st: &Settings, p: &Probe) -> LoadReport {
@@ -102,8 +103,8 @@ fn load_report(st: &Settings, p: &Probe) -> LoadReport {
             .enumerate()
             .map(|(i, g)| GoalValue {
                 goal: g.describe(),
-                key: g.key.into(),
-                value: quantity(p, g.quantity),
+                key: g.name(),
+                value: quantity(p, g),
                 met: !p.failed.contains(&i),
             })
             .collect(),
@@ -172,7 +173,7 @@ pub fn answer(sc: &Scenario, st: &Settings, o: &Outcome) -> Answer {
             .flat_map(|i| {
                 let p = &o.probes[i];
                 st.goals.iter().filter_map(move |g| {
-                    let h = quantity(p, g.quantity).ci95?;
+                    let h = quantity(p, g).ci95?;
                     (g.bound > 0.0).then(|| h / g.bound)
                 })
             })
@@ -207,51 +208,60 @@ pub fn loads_table(st: &Settings, o: &Outcome) -> Table {
     for (k, key) in keys.iter().enumerate() {
         t = t.with(key, Values::F64(ps.iter().map(|p| p.load[k].1).collect()));
     }
-    t.with(
-        "offered_rps",
-        Values::OptF64(
-            ps.iter()
-                .map(|p| Stat::of(p.offered_rps.iter().copied()).mean)
-                .collect(),
-        ),
-    )
-    .with(
-        "runs",
-        Values::U64(ps.iter().map(|p| p.runs.len() as u64).collect()),
-    )
-    .with(
-        "meets_goals",
-        Values::Str(ps.iter().map(|p| p.feasible().to_string()).collect()),
-    )
-    .with(
-        "failed_goals",
-        Values::Str(
-            ps.iter()
-                .map(|p| {
-                    p.failed
-                        .iter()
-                        .map(|&g| st.goals[g].key)
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .collect(),
-        ),
-    )
-    .with("ttft_p95_ms", mean(&|r| r.ttft_p95_ms))
-    .with("ttft_p95_ms_ci95", ci(&|r| r.ttft_p95_ms))
-    .with("ttft_p99_ms", mean(&|r| r.ttft_p99_ms))
-    .with("ttft_p99_ms_ci95", ci(&|r| r.ttft_p99_ms))
-    .with("e2e_p95_ms", mean(&|r| r.e2e_p95_ms))
-    .with("e2e_p95_ms_ci95", ci(&|r| r.e2e_p95_ms))
-    .with("e2e_p99_ms", mean(&|r| r.e2e_p99_ms))
-    .with("e2e_p99_ms_ci95", ci(&|r| r.e2e_p99_ms))
-    .with("reject_share", mean(&|r| r.reject_share))
-    .with("reject_share_ci95", ci(&|r| r.reject_share))
-    .with("edge_share", mean(&|r| r.edge_share))
-    .with("edge_share_ci95", ci(&|r| r.edge_share))
-    .with("cloud_share", mean(&|r| r.cloud_share))
-    .with("cloud_usd_month", mean(&|r| Some(r.cloud_usd_month)))
-    .with("cloud_usd_month_ci95", ci(&|r| Some(r.cloud_usd_month)))
+    t = t
+        .with(
+            "offered_rps",
+            Values::OptF64(
+                ps.iter()
+                    .map(|p| Stat::of(p.offered_rps.iter().copied()).mean)
+                    .collect(),
+            ),
+        )
+        .with(
+            "runs",
+            Values::U64(ps.iter().map(|p| p.runs.len() as u64).collect()),
+        )
+        .with(
+            "meets_goals",
+            Values::Str(ps.iter().map(|p| p.feasible().to_string()).collect()),
+        )
+        .with(
+            "failed_goals",
+            Values::Str(
+                ps.iter()
+                    .map(|p| {
+                        p.failed
+                            .iter()
+                            .map(|&g| st.goals[g].name())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .collect(),
+            ),
+        )
+        .with("ttft_p95_ms", mean(&|r| r.ttft_p95_ms))
+        .with("ttft_p95_ms_ci95", ci(&|r| r.ttft_p95_ms))
+        .with("ttft_p99_ms", mean(&|r| r.ttft_p99_ms))
+        .with("ttft_p99_ms_ci95", ci(&|r| r.ttft_p99_ms))
+        .with("e2e_p95_ms", mean(&|r| r.e2e_p95_ms))
+        .with("e2e_p95_ms_ci95", ci(&|r| r.e2e_p95_ms))
+        .with("e2e_p99_ms", mean(&|r| r.e2e_p99_ms))
+        .with("e2e_p99_ms_ci95", ci(&|r| r.e2e_p99_ms))
+        .with("reject_share", mean(&|r| r.reject_share))
+        .with("reject_share_ci95", ci(&|r| r.reject_share))
+        .with("edge_share", mean(&|r| r.edge_share))
+        .with("edge_share_ci95", ci(&|r| r.edge_share))
+        .with("cloud_share", mean(&|r| r.cloud_share))
+        .with("cloud_usd_month", mean(&|r| Some(r.cloud_usd_month)))
+        .with("cloud_usd_month_ci95", ci(&|r| Some(r.cloud_usd_month)));
+    // Each class goal's quantity, after the run's.
+    for g in st.goals.iter().filter(|g| g.class.is_some()) {
+        let c = g.column();
+        t = t
+            .with(&c, mean(&|r| r.value(g)))
+            .with(&format!("{c}_ci95"), ci(&|r| r.value(g)));
+    }
+    t
 }
 
 /// A goal's quantity as an axis label, with its unit.
@@ -279,7 +289,7 @@ pub fn figure(st: &Settings, o: &Outcome) -> Figure {
             let mut points = Vec::new();
             let mut band = Vec::new();
             for p in &ps {
-                let e = quantity(p, g.quantity);
+                let e = quantity(p, g);
                 if let Some(m) = e.mean {
                     let h = e.ci95.unwrap_or(0.0);
                     points.push((p.scale, m));
@@ -395,16 +405,8 @@ fn load_lines(o: &mut String, l: &LoadReport) {
     };
     let _ = writeln!(o, "    {}{offered}", keys.join(", "));
     for g in &l.goals {
-        // Latencies in ms, shares in %, fees in USD.
-        let (scale, unit, digits) = if g.key.ends_with("_ms") {
-            (1.0, " ms", 0)
-        } else if g.key.ends_with("_share") {
-            (100.0, " %", 2)
-        } else {
-            (1.0, " USD", 2)
-        };
         let v = match g.value.mean {
-            Some(_) => crate::plan::output::value(&g.value, scale, unit, digits),
+            Some(_) => crate::plan::output::goal_value(&g.key, &g.value),
             None => "- (nothing served)".into(),
         };
         let _ = writeln!(

@@ -12,11 +12,11 @@
 
 use serde::Serialize;
 
-use super::{CostsFile, DeviceType, HOURS_PER_MONTH, Point, Quantity};
+use super::{CostsFile, DeviceType, Goal, HOURS_PER_MONTH, Point, Quantity};
 use crate::check::Checker;
 use crate::error::Result;
 use crate::scenario::Scenario;
-use crate::sweep::metrics::index;
+use crate::sweep::metrics::{class_index, index};
 
 /// Validated `[costs]`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -63,8 +63,53 @@ pub fn boards_usd_month(types: &[DeviceType], counts: &[u32]) -> f64 {
         .sum()
 }
 
-/// What one run of a plan costs and achieves.
+/// What one request class achieved in a run (the class goals' quantities).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct ClassValues {
+    /// TTFT p95 \[ms\] of its served requests (`None`: none served).
+    pub ttft_p95_ms: Option<f64>,
+    /// TTFT p99 \[ms\].
+    pub ttft_p99_ms: Option<f64>,
+    /// End-to-end p95 \[ms\].
+    pub e2e_p95_ms: Option<f64>,
+    /// End-to-end p99 \[ms\].
+    pub e2e_p99_ms: Option<f64>,
+    /// Share of its requests rejected (`None`: it had none).
+    pub reject_share: Option<f64>,
+    /// Share served at the edge.
+    pub edge_share: Option<f64>,
+}
+
+impl ClassValues {
+    /// From one class's metrics (see [`crate::sweep::metrics::CLASS_METRICS`]).
+    pub fn of(m: &[Option<f64>]) -> ClassValues {
+        let get = |name: &str| class_index(name).and_then(|i| m.get(i).copied().flatten());
+        ClassValues {
+            ttft_p95_ms: get("ttft_p95_ms"),
+            ttft_p99_ms: get("ttft_p99_ms"),
+            e2e_p95_ms: get("e2e_p95_ms"),
+            e2e_p99_ms: get("e2e_p99_ms"),
+            reject_share: get("reject_rate"),
+            edge_share: get("edge_share"),
+        }
+    }
+
+    fn get(&self, q: Quantity) -> Option<f64> {
+        match q {
+            Quantity::TtftP95Ms => self.ttft_p95_ms,
+            Quantity::TtftP99Ms => self.ttft_p99_ms,
+            Quantity::E2eP95Ms => self.e2e_p95_ms,
+            Quantity::E2eP99Ms => self.e2e_p99_ms,
+            Quantity::RejectShare => self.reject_share,
+            Quantity::EdgeShare => self.edge_share,
+            // Not a class's goal (refused where goals are read).
+            Quantity::CloudUsdPerMonth => None,
+        }
+    }
+}
+
+/// What one run of a plan costs and achieves.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct RunValues {
     /// Boards \[USD/month\].
     pub boards_usd_month: f64,
@@ -90,9 +135,22 @@ pub struct RunValues {
     pub edge_share: Option<f64>,
     /// Cloud-served share.
     pub cloud_share: Option<f64>,
+    /// Each request class's values, in the workload's class order (empty with one class:
+    /// the run's values are its).
+    pub classes: Vec<ClassValues>,
 }
 
 impl RunValues {
+    /// The value of goal `g`'s quantity: of the run, or of the goal's class.
+    pub fn value(&self, g: &Goal) -> Option<f64> {
+        match &g.class {
+            None => self.get(g.quantity),
+            // One class: the summary has no classes; the run's requests are the class's.
+            Some(_) if self.classes.is_empty() => self.get(g.quantity),
+            Some(c) => self.classes.get(c.index)?.get(g.quantity),
+        }
+    }
+
     /// The value of a goal's quantity.
     pub fn get(&self, q: Quantity) -> Option<f64> {
         match q {
@@ -106,8 +164,15 @@ impl RunValues {
         }
     }
 
-    /// From one run's sweep metrics (see [`crate::sweep::metrics::METRICS`]).
-    pub fn of(costs: &Costs, types: &[DeviceType], p: &Point, m: &[Option<f64>]) -> RunValues {
+    /// From one run's sweep metrics (see [`crate::sweep::metrics::METRICS`]) and its classes'
+    /// (see [`crate::sweep::metrics::extract_classes`]).
+    pub fn of(
+        costs: &Costs,
+        types: &[DeviceType],
+        p: &Point,
+        m: &[Option<f64>],
+        classes: &[Vec<Option<f64>>],
+    ) -> RunValues {
         let get = |name: &str| index(name).and_then(|i| m.get(i).copied().flatten());
         let h = costs.traffic_hours_per_month;
         let duration_s = get("arrival_window_s").unwrap_or(0.0);
@@ -145,6 +210,7 @@ impl RunValues {
             reject_share: get("reject_rate"),
             edge_share: get("edge_share"),
             cloud_share: get("redirect_rate"),
+            classes: classes.iter().map(|c| ClassValues::of(c)).collect(),
         }
     }
 }
@@ -201,7 +267,7 @@ mod tests {
             ("cloud_cost_usd", 0.5),
             ("requests_total", 1000.0),
         ]);
-        let v = RunValues::of(&costs, &[t], &p, &m);
+        let v = RunValues::of(&costs, &[t], &p, &m, &[]);
         assert_eq!(v.boards_usd_month, 20.0); // 2 x 240 / 24
         // 10 W x 100 h + 10 W idle x 630 h = 7.3 kWh at $0.20.
         assert!(

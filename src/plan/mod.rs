@@ -202,6 +202,10 @@ pub struct GoalsFile {
     pub min_edge_share: Option<f64>,
     /// Most cloud fees per month \[USD\].
     pub max_cloud_usd_per_month: Option<f64>,
+    /// `[goals.classes.NAME]`: goals on the requests of one class of the scenario's
+    /// `workload.classes` (the keys above but the cloud fees).
+    #[serde(default)]
+    pub classes: std::collections::BTreeMap<String, ClassGoalsFile>,
 }
 
 impl GoalsFile {
@@ -217,6 +221,64 @@ impl GoalsFile {
             "max_cloud_usd_per_month" => &mut self.max_cloud_usd_per_month,
             _ => return None,
         })
+    }
+
+    /// The run-wide goals' bounds, in [`GOALS`] order.
+    fn given(&self) -> [Option<f64>; 7] {
+        [
+            self.ttft_p95_ms,
+            self.ttft_p99_ms,
+            self.e2e_p95_ms,
+            self.e2e_p99_ms,
+            self.max_reject_share,
+            self.min_edge_share,
+            self.max_cloud_usd_per_month,
+        ]
+    }
+}
+
+/// `[goals.classes.NAME]`: the goals of one request class.
+#[derive(Clone, Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ClassGoalsFile {
+    /// Most TTFT p95 of the class's served requests \[ms\].
+    pub ttft_p95_ms: Option<f64>,
+    /// Most TTFT p99 \[ms\].
+    pub ttft_p99_ms: Option<f64>,
+    /// Most end-to-end p95 \[ms\].
+    pub e2e_p95_ms: Option<f64>,
+    /// Most end-to-end p99 \[ms\].
+    pub e2e_p99_ms: Option<f64>,
+    /// Most share of the class's requests rejected.
+    pub max_reject_share: Option<f64>,
+    /// Least share of the class's requests served at the edge.
+    pub min_edge_share: Option<f64>,
+}
+
+impl ClassGoalsFile {
+    /// The goal of `key` (one of [`CLASS_GOAL_KEYS`]), to read or set; `None` for another key.
+    pub fn entry(&mut self, key: &str) -> Option<&mut Option<f64>> {
+        Some(match key {
+            "ttft_p95_ms" => &mut self.ttft_p95_ms,
+            "ttft_p99_ms" => &mut self.ttft_p99_ms,
+            "e2e_p95_ms" => &mut self.e2e_p95_ms,
+            "e2e_p99_ms" => &mut self.e2e_p99_ms,
+            "max_reject_share" => &mut self.max_reject_share,
+            "min_edge_share" => &mut self.min_edge_share,
+            _ => return None,
+        })
+    }
+
+    /// The bounds, in [`GOALS`] order (a class's goals are its first six).
+    fn given(&self) -> [Option<f64>; 6] {
+        [
+            self.ttft_p95_ms,
+            self.ttft_p99_ms,
+            self.e2e_p95_ms,
+            self.e2e_p99_ms,
+            self.max_reject_share,
+            self.min_edge_share,
+        ]
     }
 }
 
@@ -240,11 +302,37 @@ pub enum Quantity {
     CloudUsdPerMonth,
 }
 
-/// A goal: a quantity and its bound.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+impl Quantity {
+    /// Its name in tables (`ttft_p95_ms`, `reject_share`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Quantity::TtftP95Ms => "ttft_p95_ms",
+            Quantity::TtftP99Ms => "ttft_p99_ms",
+            Quantity::E2eP95Ms => "e2e_p95_ms",
+            Quantity::E2eP99Ms => "e2e_p99_ms",
+            Quantity::RejectShare => "reject_share",
+            Quantity::EdgeShare => "edge_share",
+            Quantity::CloudUsdPerMonth => "cloud_usd_month",
+        }
+    }
+}
+
+/// The request class a goal is on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GoalClass {
+    /// Its name in `workload.classes`.
+    pub name: String,
+    /// Its index there.
+    pub index: usize,
+}
+
+/// A goal: a quantity, of the whole run or of one request class, and its bound.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Goal {
-    /// The goal's key in `[goals]`.
+    /// The goal's key in `[goals]` (in `[goals.classes.NAME]` for a class's).
     pub key: &'static str,
+    /// The class whose requests it is on (`None`: every request).
+    pub class: Option<GoalClass>,
     /// What it bounds.
     pub quantity: Quantity,
     /// The bound.
@@ -254,86 +342,79 @@ pub struct Goal {
 }
 
 impl Goal {
+    /// Its name: the key, after the class's name and a dot for a class's goal
+    /// (`question.ttft_p95_ms`, as `--goal` takes it).
+    pub fn name(&self) -> String {
+        match &self.class {
+            Some(c) => format!("{}.{}", c.name, self.key),
+            None => self.key.to_string(),
+        }
+    }
+
+    /// The name of its quantity in tables (`ttft_p95_ms`, `question.reject_share`).
+    pub fn column(&self) -> String {
+        match &self.class {
+            Some(c) => format!("{}.{}", c.name, self.quantity.name()),
+            None => self.quantity.name().to_string(),
+        }
+    }
+
     /// The goal in words, e.g. `ttft_p95_ms <= 2000`.
     pub fn describe(&self) -> String {
         format!(
             "{} {} {}",
-            self.key,
+            self.name(),
             if self.at_most { "<=" } else { ">=" },
             crate::check::num(self.bound)
         )
     }
 }
 
-/// The goals given in `g`, checked: a latency > 0, a share in [0, 1], fees >= 0; at least one.
-/// `prefix` leads each key in errors (`goals.` in a plan file; empty on the command line).
-pub fn goals(cx: &Checker, prefix: &str, g: &GoalsFile) -> Result<Vec<Goal>> {
-    // A latency no run can have (0 ms or less) is refused; a share lies in [0, 1]; fees
-    // may be bounded at 0 (no cloud at all).
-    let latency = |cx: &Checker, key: &str, v: f64| cx.positive(key, v);
-    let share = |cx: &Checker, key: &str, v: f64| cx.fraction(key, v);
-    let usd = |cx: &Checker, key: &str, v: f64| cx.non_negative(key, v);
-    type Check = dyn Fn(&Checker, &str, f64) -> Result<f64>;
-    let given: [(&'static str, Option<f64>, Quantity, bool, &Check); 7] = [
-        (
-            "ttft_p95_ms",
-            g.ttft_p95_ms,
-            Quantity::TtftP95Ms,
-            true,
-            &latency,
-        ),
-        (
-            "ttft_p99_ms",
-            g.ttft_p99_ms,
-            Quantity::TtftP99Ms,
-            true,
-            &latency,
-        ),
-        (
-            "e2e_p95_ms",
-            g.e2e_p95_ms,
-            Quantity::E2eP95Ms,
-            true,
-            &latency,
-        ),
-        (
-            "e2e_p99_ms",
-            g.e2e_p99_ms,
-            Quantity::E2eP99Ms,
-            true,
-            &latency,
-        ),
-        (
-            "max_reject_share",
-            g.max_reject_share,
-            Quantity::RejectShare,
-            true,
-            &share,
-        ),
-        (
-            "min_edge_share",
-            g.min_edge_share,
-            Quantity::EdgeShare,
-            false,
-            &share,
-        ),
-        (
-            "max_cloud_usd_per_month",
-            g.max_cloud_usd_per_month,
-            Quantity::CloudUsdPerMonth,
-            true,
-            &usd,
-        ),
-    ];
+/// The goals given in `g`, checked: a latency > 0, a share in [0, 1], fees >= 0; at least one;
+/// a class's goals on one of `classes` (the scenario's request classes, by name).
+/// `prefix` leads each key in errors (`goals.` in a plan file, where a class's goals are
+/// `goals.classes.NAME.KEY`; empty on the command line, where they are `NAME.KEY`).
+pub fn goals(cx: &Checker, prefix: &str, g: &GoalsFile, classes: &[String]) -> Result<Vec<Goal>> {
     let mut out = Vec::new();
-    for (key, v, quantity, at_most, check) in given {
+    for (&kind, v) in GOALS.iter().zip(g.given()) {
         if let Some(b) = v {
-            out.push(Goal {
-                key,
-                quantity,
-                bound: check(cx, &format!("{prefix}{key}"), b)?,
-                at_most,
-            });
+            out.push(goal(cx, &format!("{prefix}{}", kind.0), kind, None, b)?);
+        }
+    }
+    let class_key = |name: &str, key: &str| {
+        if prefix.is_empty() {
+            format!("{name}.{key}")
+        } else {
+            format!("{prefix}classes.{name}.{key}")
+        }
+    };
+    for (name, cg) in &g.classes {
+        let Some(index) = classes.iter().position(|c| c == name) else {
+            return Err(cx.bad(
+                class_key(name, "").trim_end_matches('.'),
+                name,
+                format!(
+                    "the scenario's workload.classes has no class of that name; its classes: {}",
+                    classes.join(", ")
+                ),
+            ));
+        };
+        let before = out.len();
+        for (&kind, v) in GOALS.iter().zip(cg.given()) {
+            if let Some(b) = v {
+                let class = GoalClass {
+                    name: name.clone(),
+                    index,
+                };
+                out.push(goal(cx, &class_key(name, kind.0), kind, Some(class), b)?);
+            }
+        }
+        if out.len() == before {
+            return Err(cx.bad(
+                class_key(name, "").trim_end_matches('.'),
+                "{}",
+                format!("give at least one goal: {}", CLASS_GOAL_KEYS.join(", ")),
+            ));
         }
     }
     if out.is_empty() {
@@ -346,16 +427,56 @@ pub fn goals(cx: &Checker, prefix: &str, g: &GoalsFile) -> Result<Vec<Goal>> {
     Ok(out)
 }
 
-/// The goals' keys, as `[goals]` and `--goal` take them.
-pub const GOAL_KEYS: [&str; 7] = [
-    "ttft_p95_ms",
-    "ttft_p99_ms",
-    "e2e_p95_ms",
-    "e2e_p99_ms",
-    "max_reject_share",
-    "min_edge_share",
-    "max_cloud_usd_per_month",
+/// One goal, its bound checked: a latency no run can have (0 ms or less) is refused; a share
+/// lies in [0, 1]; fees may be bounded at 0 (no cloud at all).
+fn goal(
+    cx: &Checker,
+    at: &str,
+    (key, quantity, at_most): (&'static str, Quantity, bool),
+    class: Option<GoalClass>,
+    bound: f64,
+) -> Result<Goal> {
+    let bound = match quantity {
+        Quantity::RejectShare | Quantity::EdgeShare => cx.fraction(at, bound)?,
+        Quantity::CloudUsdPerMonth => cx.non_negative(at, bound)?,
+        _ => cx.positive(at, bound)?,
+    };
+    Ok(Goal {
+        key,
+        class,
+        quantity,
+        bound,
+        at_most,
+    })
+}
+
+/// Every goal: its key, the quantity it bounds and whether it is an upper bound. A class's
+/// goals are the first six (the cloud fees are the run's).
+const GOALS: [(&str, Quantity, bool); 7] = [
+    ("ttft_p95_ms", Quantity::TtftP95Ms, true),
+    ("ttft_p99_ms", Quantity::TtftP99Ms, true),
+    ("e2e_p95_ms", Quantity::E2eP95Ms, true),
+    ("e2e_p99_ms", Quantity::E2eP99Ms, true),
+    ("max_reject_share", Quantity::RejectShare, true),
+    ("min_edge_share", Quantity::EdgeShare, false),
+    ("max_cloud_usd_per_month", Quantity::CloudUsdPerMonth, true),
 ];
+
+const fn keys<const N: usize>() -> [&'static str; N] {
+    let mut k = [""; N];
+    let mut i = 0;
+    while i < N {
+        k[i] = GOALS[i].0;
+        i += 1;
+    }
+    k
+}
+
+/// The goals' keys, as `[goals]` and `--goal` take them.
+pub const GOAL_KEYS: [&str; 7] = keys();
+
+/// A class's goals' keys, as `[goals.classes.NAME]` and `--goal NAME.KEY` take them.
+pub const CLASS_GOAL_KEYS: [&str; 6] = keys();
 
 /// A candidate device type, validated.
 #[derive(Clone, Debug)]
@@ -441,6 +562,8 @@ pub struct Planner {
     pub wave: usize,
     /// Goals.
     pub goals: Vec<Goal>,
+    /// The scenario's request classes, by name, in its order.
+    pub classes: Vec<String>,
     /// Hash of the plan and scenario texts: journals of another plan are refused.
     pub fingerprint: String,
     /// The requests one run is expected to simulate (the workload's, the same in every plan;
@@ -582,7 +705,8 @@ impl Planner {
         if search.wave == 0 || search.wave > 100_000 {
             return Err(cx.bad("search.wave", search.wave, "must lie in [1, 100000]"));
         }
-        let goals = goals(&cx, "goals.", &file.goals)?;
+        let class_names: Vec<String> = base_sc.classes().iter().map(|c| c.name.clone()).collect();
+        let goals = goals(&cx, "goals.", &file.goals, &class_names)?;
         let fingerprint = format!(
             "{:016x}",
             crate::rng::fnv1a(format!("{text}\u{0}{base_text}").as_bytes())
@@ -603,6 +727,7 @@ impl Planner {
             screen_margin: search.screen_margin,
             wave: search.wave,
             goals,
+            classes: class_names,
             fingerprint,
             requests_per_run: crate::scenario::budget::estimate(&base_sc).requests,
             max_runs: crate::sweep::MAX_RUNS,
@@ -880,14 +1005,25 @@ impl Planner {
             path: self.source.clone(),
             problem: format!("{key}: this option gives an invalid scenario: {e}"),
         };
-        for (t, ty) in self.types.iter().enumerate() {
-            for s in 0..ty.slots.len() {
-                for q in 0..ty.queue_capacity.len() {
-                    let mut p = first.clone();
-                    p.slots[t] = s;
-                    p.queue[t] = q;
-                    self.scenario_at(&p, self.seed)
-                        .map_err(|e| wrap(format!("types[{t}]"), e))?;
+        // Each type alone first (every other at no boards): an error in one type's boards
+        // found with every type's in the fleet would be named after the first type.
+        for alone in [true, false] {
+            for (t, ty) in self.types.iter().enumerate() {
+                for s in 0..ty.slots.len() {
+                    for q in 0..ty.queue_capacity.len() {
+                        let mut p = first.clone();
+                        p.slots[t] = s;
+                        p.queue[t] = q;
+                        if alone {
+                            for (u, c) in p.counts.iter_mut().enumerate() {
+                                if u != t {
+                                    *c = 0;
+                                }
+                            }
+                        }
+                        self.scenario_at(&p, self.seed)
+                            .map_err(|e| wrap(format!("types[{t}]"), e))?;
+                    }
                 }
             }
         }

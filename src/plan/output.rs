@@ -72,6 +72,20 @@ pub struct PlanReport {
     pub edge_share: Estimate,
     /// Cloud-served share.
     pub cloud_share: Estimate,
+    /// The quantity of each goal on a request class, in goal order (absent: none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub class_goals: Vec<GoalEstimate>,
+}
+
+/// A goal's quantity in one plan.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct GoalEstimate {
+    /// The goal in words (`question.ttft_p95_ms <= 1500`).
+    pub goal: String,
+    /// The quantity's name (`question.ttft_p95_ms`, `question.reject_share`).
+    pub quantity: String,
+    /// Its mean and half-width over the replications.
+    pub value: Estimate,
 }
 
 /// A goal and how the evaluated plans fared against it.
@@ -147,6 +161,16 @@ fn plan_report(pl: &Planner, e: &Evaluation) -> PlanReport {
         reject_share: est(&|r| r.reject_share),
         edge_share: est(&|r| r.edge_share),
         cloud_share: est(&|r| r.cloud_share),
+        class_goals: pl
+            .goals
+            .iter()
+            .filter(|g| g.class.is_some())
+            .map(|g| GoalEstimate {
+                goal: g.describe(),
+                quantity: g.column(),
+                value: est(&|r| r.value(g)),
+            })
+            .collect(),
     }
 }
 
@@ -154,7 +178,7 @@ fn goal_report(g: &Goal, gi: usize, o: &Outcome) -> GoalReport {
     let means = o
         .evaluations
         .iter()
-        .filter_map(|e| e.stat(|r| r.get(g.quantity)).mean);
+        .filter_map(|e| e.stat(|r| r.value(g)).mean);
     let best_value = if g.at_most {
         means.fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.min(x))))
     } else {
@@ -265,49 +289,58 @@ pub fn plans_table(pl: &Planner, o: &Outcome, rows: &[usize]) -> Table {
         Values::OptF64(ev.iter().map(|e| e.stat(f).ci95).collect())
     };
     let pareto: Vec<bool> = rows.iter().map(|i| o.pareto.contains(i)).collect();
-    t.with(
-        "policy",
-        text(&|e| pl.policies[e.point.policy].label.clone()),
-    )
-    .with(
-        "rate_limit",
-        text(&|e| pl.rate_limits[e.point.rate_limit].label.clone()),
-    )
-    .with("cloud", text(&|e| pl.clouds[e.point.cloud].label.clone()))
-    .with(
-        "runs",
-        Values::U64(ev.iter().map(|e| e.runs.len() as u64).collect()),
-    )
-    .with("screened", text(&|e| e.screened.to_string()))
-    .with("feasible", text(&|e| e.feasible.to_string()))
-    .with(
-        "failed_goals",
-        text(&|e| {
-            e.failed
-                .iter()
-                .map(|&g| pl.goals[g].key)
-                .collect::<Vec<_>>()
-                .join(" ")
-        }),
-    )
-    .with(
-        "pareto",
-        Values::Str(pareto.iter().map(|p| p.to_string()).collect()),
-    )
-    .with("total_usd_month", mean(&|r| Some(r.total_usd_month)))
-    .with("total_usd_month_ci95", ci(&|r| Some(r.total_usd_month)))
-    .with("boards_usd_month", mean(&|r| Some(r.boards_usd_month)))
-    .with("energy_usd_month", mean(&|r| Some(r.energy_usd_month)))
-    .with("cloud_usd_month", mean(&|r| Some(r.cloud_usd_month)))
-    .with("usd_per_1k_requests", mean(&|r| r.usd_per_1k_requests))
-    .with("ttft_p95_ms", mean(&|r| r.ttft_p95_ms))
-    .with("ttft_p95_ms_ci95", ci(&|r| r.ttft_p95_ms))
-    .with("ttft_p99_ms", mean(&|r| r.ttft_p99_ms))
-    .with("e2e_p95_ms", mean(&|r| r.e2e_p95_ms))
-    .with("e2e_p99_ms", mean(&|r| r.e2e_p99_ms))
-    .with("reject_share", mean(&|r| r.reject_share))
-    .with("edge_share", mean(&|r| r.edge_share))
-    .with("cloud_share", mean(&|r| r.cloud_share))
+    t = t
+        .with(
+            "policy",
+            text(&|e| pl.policies[e.point.policy].label.clone()),
+        )
+        .with(
+            "rate_limit",
+            text(&|e| pl.rate_limits[e.point.rate_limit].label.clone()),
+        )
+        .with("cloud", text(&|e| pl.clouds[e.point.cloud].label.clone()))
+        .with(
+            "runs",
+            Values::U64(ev.iter().map(|e| e.runs.len() as u64).collect()),
+        )
+        .with("screened", text(&|e| e.screened.to_string()))
+        .with("feasible", text(&|e| e.feasible.to_string()))
+        .with(
+            "failed_goals",
+            text(&|e| {
+                e.failed
+                    .iter()
+                    .map(|&g| pl.goals[g].name())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }),
+        )
+        .with(
+            "pareto",
+            Values::Str(pareto.iter().map(|p| p.to_string()).collect()),
+        )
+        .with("total_usd_month", mean(&|r| Some(r.total_usd_month)))
+        .with("total_usd_month_ci95", ci(&|r| Some(r.total_usd_month)))
+        .with("boards_usd_month", mean(&|r| Some(r.boards_usd_month)))
+        .with("energy_usd_month", mean(&|r| Some(r.energy_usd_month)))
+        .with("cloud_usd_month", mean(&|r| Some(r.cloud_usd_month)))
+        .with("usd_per_1k_requests", mean(&|r| r.usd_per_1k_requests))
+        .with("ttft_p95_ms", mean(&|r| r.ttft_p95_ms))
+        .with("ttft_p95_ms_ci95", ci(&|r| r.ttft_p95_ms))
+        .with("ttft_p99_ms", mean(&|r| r.ttft_p99_ms))
+        .with("e2e_p95_ms", mean(&|r| r.e2e_p95_ms))
+        .with("e2e_p99_ms", mean(&|r| r.e2e_p99_ms))
+        .with("reject_share", mean(&|r| r.reject_share))
+        .with("edge_share", mean(&|r| r.edge_share))
+        .with("cloud_share", mean(&|r| r.cloud_share));
+    // Each class goal's quantity, after the run's.
+    for g in pl.goals.iter().filter(|g| g.class.is_some()) {
+        let c = g.column();
+        t = t
+            .with(&c, mean(&|r| r.value(g)))
+            .with(&format!("{c}_ci95"), ci(&|r| r.value(g)));
+    }
+    t
 }
 
 /// The figure: cost against TTFT p95 and against the cloud share of every plan run in full:
@@ -503,6 +536,26 @@ fn plan_lines(o: &mut String, p: &PlanReport) {
             format!("; misses {}", p.failed_goals.join(", "))
         }
     );
+    if !p.class_goals.is_empty() {
+        let values: Vec<String> = p
+            .class_goals
+            .iter()
+            .map(|g| format!("{} {}", g.quantity, goal_value(&g.quantity, &g.value)))
+            .collect();
+        let _ = writeln!(o, "    by class: {}", values.join(", "));
+    }
+}
+
+/// A goal quantity's value for reading: latencies in ms, shares in %, fees in USD (`-`: no
+/// value, nothing served).
+pub fn goal_value(quantity: &str, e: &Estimate) -> String {
+    if quantity.ends_with("_ms") {
+        value(e, 1.0, " ms", 0)
+    } else if quantity.ends_with("_share") {
+        value(e, 100.0, " %", 2)
+    } else {
+        value(e, 1.0, " USD", 2)
+    }
 }
 
 /// The printed report.

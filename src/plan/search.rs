@@ -118,10 +118,43 @@ struct Line {
     replication: u32,
     seed: u64,
     metrics: Vec<Option<f64>>,
+    /// Each request class's metrics (see [`crate::sweep::metrics::CLASS_METRICS`]), with two
+    /// classes or more.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    classes: Vec<Vec<Option<f64>>>,
+}
+
+/// What a run recorded: its metrics and its classes'.
+#[derive(Clone, Debug)]
+struct Recorded {
+    metrics: Vec<Option<f64>>,
+    classes: Vec<Vec<Option<f64>>>,
+}
+
+impl From<Line> for Recorded {
+    fn from(l: Line) -> Recorded {
+        Recorded {
+            metrics: l.metrics,
+            classes: l.classes,
+        }
+    }
 }
 
 /// The journal's runs, by (point key, replication).
-type Known = HashMap<(String, u32), Vec<Option<f64>>>;
+type Known = HashMap<(String, u32), Recorded>;
+
+/// The hash of what a journal line holds: the run's metrics, then each class's.
+fn metric_set() -> String {
+    let classes: Vec<&str> = crate::sweep::metrics::CLASS_METRICS
+        .iter()
+        .map(|m| m.name)
+        .collect();
+    format!(
+        "{}+{:016x}",
+        crate::sweep::exec::metric_set(),
+        crate::rng::fnv1a(classes.join(",").as_bytes())
+    )
+}
 
 struct Runner<'a> {
     planner: &'a Planner,
@@ -134,7 +167,7 @@ struct Runner<'a> {
 }
 
 impl Runner<'_> {
-    fn metrics(&self, p: &Point, r: u32) -> Result<Vec<Option<f64>>> {
+    fn metrics(&self, p: &Point, r: u32) -> Result<Recorded> {
         let key = self.planner.key(p);
         if let Some(m) = self.known.get(&(key.clone(), r)) {
             return Ok(m.clone());
@@ -155,13 +188,14 @@ impl Runner<'_> {
         };
         let sc = self.planner.scenario_at(p, seed)?;
         let summary = crate::sim::run(&sc)?;
-        let metrics = crate::sweep::metrics::extract(&summary);
         let line = Line {
             key,
             replication: r,
             seed,
-            metrics: metrics.clone(),
+            metrics: crate::sweep::metrics::extract(&summary),
+            classes: crate::sweep::metrics::extract_classes(&summary),
         };
+        let recorded = Recorded::from(line.clone());
         let text = serde_json::to_string(&line).unwrap_or_default() + "\n";
         let mut g = sink.lock().unwrap_or_else(|e| e.into_inner());
         g.0.write_all(text.as_bytes())
@@ -171,7 +205,7 @@ impl Runner<'_> {
         drop(g);
         let n = self.simulated.fetch_add(1, Ordering::Relaxed) + 1;
         (self.progress)(n);
-        Ok(metrics)
+        Ok(recorded)
     }
 
     fn values(&self, p: &Point, r: u32) -> Result<RunValues> {
@@ -180,7 +214,8 @@ impl Runner<'_> {
             &self.planner.costs,
             &self.planner.types,
             p,
-            &m,
+            &m.metrics,
+            &m.classes,
         ))
     }
 
@@ -195,7 +230,7 @@ impl Runner<'_> {
         let pl = self.planner;
         let first = self.values(p, 0)?;
         let hopeless = screen && pl.replications > 1 && pl.screen_margin > 0.0 && {
-            pl.goals.iter().any(|g| match first.get(g.quantity) {
+            pl.goals.iter().any(|g| match first.value(g) {
                 None => true,
                 Some(v) if g.at_most => v > g.bound * (1.0 + pl.screen_margin),
                 Some(v) => v < g.bound / (1.0 + pl.screen_margin),
@@ -238,7 +273,7 @@ pub fn missed(goals: &[super::Goal], runs: &[RunValues]) -> Vec<usize> {
         .iter()
         .enumerate()
         .filter(|(_, g)| {
-            let vals: Vec<Option<f64>> = runs.iter().map(|r| r.get(g.quantity)).collect();
+            let vals: Vec<Option<f64>> = runs.iter().map(|r| r.value(g)).collect();
             if vals.iter().any(Option::is_none) {
                 return true;
             }
@@ -404,7 +439,8 @@ pub fn search(
             key: key.clone(),
             replication: *r,
             seed: planner.seed + u64::from(*r),
-            metrics: m.clone(),
+            metrics: m.metrics.clone(),
+            classes: m.classes.clone(),
         });
     }
     lines.sort_by(|a, b| (&a.key, a.replication).cmp(&(&b.key, b.replication)));
@@ -494,7 +530,7 @@ pub fn merge(planner: &Planner, shards: &[PathBuf], threads: Option<usize>) -> R
                 problem: "missing: not a plan output folder".into(),
             });
         };
-        if h.fingerprint != planner.fingerprint || h.metrics != crate::sweep::exec::metric_set() {
+        if h.fingerprint != planner.fingerprint || h.metrics != metric_set() {
             return Err(Error::Output {
                 path,
                 problem: format!(
@@ -532,7 +568,7 @@ pub fn merge(planner: &Planner, shards: &[PathBuf], threads: Option<usize>) -> R
             Some(_) => {}
         }
         for (_, l) in runs {
-            known.insert((l.key, l.replication), l.metrics);
+            known.insert((l.key.clone(), l.replication), l.into());
         }
     }
     let mut planner = planner.clone();
@@ -560,7 +596,7 @@ fn journal_text(planner: &Planner, shard: Option<&str>, lines: &[Line]) -> Strin
         plan: planner.name.clone(),
         fingerprint: planner.fingerprint.clone(),
         shard: shard.map(str::to_string),
-        metrics: crate::sweep::exec::metric_set(),
+        metrics: metric_set(),
         grid: planner.method == Method::Grid,
     };
     let mut s = serde_json::to_string(&h).unwrap_or_default() + "\n";
@@ -595,7 +631,7 @@ fn read_known(
         });
     }
     warnings.extend(bad);
-    if h.metrics != crate::sweep::exec::metric_set() {
+    if h.metrics != metric_set() {
         if !runs.is_empty() {
             warnings.push(format!(
                 "all {} runs: recorded with another set of metrics (another edgesim version)",
@@ -605,20 +641,30 @@ fn read_known(
         return Ok((known, warnings));
     }
     let want = crate::sweep::metrics::METRICS.len();
+    let want_class = crate::sweep::metrics::CLASS_METRICS.len();
+    // The summary has classes with two or more.
+    let classes = match planner.classes.len() {
+        0 | 1 => 0,
+        n => n,
+    };
     for (n, l) in runs {
         if l.replication >= planner.replications
             || l.seed != planner.seed + u64::from(l.replication)
             || l.metrics.len() != want
+            || l.classes.len() != classes
+            || l.classes.iter().any(|c| c.len() != want_class)
         {
             warnings.push(format!(
-                "line {n}: replication {}, seed {}, {} metrics do not match the plan",
+                "line {n}: replication {}, seed {}, {} metrics and {} classes do not match \
+                 the plan",
                 l.replication,
                 l.seed,
-                l.metrics.len()
+                l.metrics.len(),
+                l.classes.len()
             ));
             continue;
         }
-        known.insert((l.key, l.replication), l.metrics);
+        known.insert((l.key.clone(), l.replication), l.into());
     }
     Ok((known, warnings))
 }

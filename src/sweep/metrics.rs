@@ -1,6 +1,6 @@
 //! The scalar metrics a sweep records for every run, by name (the run table's columns).
 
-use crate::metrics::Summary;
+use crate::metrics::{ClassSummary, Summary};
 
 /// A metric: its column name and how to read it off a summary (`None` when undefined).
 pub struct Metric {
@@ -143,4 +143,53 @@ pub fn names() -> String {
 /// All metrics of a summary, in column order.
 pub fn extract(s: &Summary) -> Vec<Option<f64>> {
     METRICS.iter().map(|m| (m.get)(s)).collect()
+}
+
+/// A metric of one request class: its name and how to read it off the class's summary.
+pub struct ClassMetric {
+    /// Name (with unit), as the run-wide metric of the same meaning.
+    pub name: &'static str,
+    /// Reads the value.
+    pub get: fn(&ClassSummary) -> Option<f64>,
+}
+
+macro_rules! c {
+    ($name:literal, $f:expr) => {
+        ClassMetric {
+            name: $name,
+            get: $f,
+        }
+    };
+}
+
+/// Every metric of a request class, in order (a plan's journal keeps them per class).
+pub const CLASS_METRICS: &[ClassMetric] = &[
+    c!("requests_total", |c| Some(c.requests as f64)),
+    c!("served_edge", |c| Some(c.served_edge as f64)),
+    c!("served_cloud", |c| Some(c.served_cloud as f64)),
+    c!("rejected", |c| Some(c.rejected as f64)),
+    c!("edge_share", |c| ratio(c.served_edge, c.requests)),
+    c!("redirect_rate", |c| ratio(c.served_cloud, c.requests)),
+    c!("reject_rate", |c| ratio(c.rejected, c.requests)),
+    c!("ttft_p50_ms", |c| c.ttft_ms.p50),
+    c!("ttft_p95_ms", |c| c.ttft_ms.p95),
+    c!("ttft_p99_ms", |c| c.ttft_ms.p99),
+    c!("e2e_p50_ms", |c| c.e2e_ms.p50),
+    c!("e2e_p95_ms", |c| c.e2e_ms.p95),
+    c!("e2e_p99_ms", |c| c.e2e_ms.p99),
+];
+
+/// The index of class metric `name`.
+pub fn class_index(name: &str) -> Option<usize> {
+    CLASS_METRICS.iter().position(|m| m.name == name)
+}
+
+/// Every class's metrics, in the workload's class order (empty with fewer than two classes:
+/// the summary then has no classes, and the run's metrics are the class's).
+pub fn extract_classes(s: &Summary) -> Vec<Vec<Option<f64>>> {
+    s.classes
+        .iter()
+        .flatten()
+        .map(|c| CLASS_METRICS.iter().map(|m| (m.get)(c)).collect())
+        .collect()
 }

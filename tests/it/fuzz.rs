@@ -170,6 +170,7 @@ fn fuzz_scenario_loader_and_small_runs() {
                 let st = edgesim::capacity::Settings {
                     goals: vec![edgesim::plan::Goal {
                         key: "ttft_p95_ms",
+                        class: None,
                         quantity: edgesim::plan::Quantity::TtftP95Ms,
                         bound: 1000.0,
                         at_most: true,

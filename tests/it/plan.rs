@@ -77,6 +77,30 @@ clouds = ["none", "gpt-4o-mini"]
 
 const GOALS: &str = "ttft_p95_ms = 2500\nmax_reject_share = 0.01\nmax_cloud_usd_per_month = 80";
 
+/// The small plan with its traffic in two request classes: `question` (4 in 5, the retail
+/// traffic's tokens) and `report` (long documents: 2,000 prompt tokens, 300 out).
+fn two_class_plan(d: &Path, goals: &str) -> PathBuf {
+    let p = small_plan(d, goals, "");
+    let traffic = d.join("traffic.toml");
+    let tokens = r#"prompt_tokens = { dist = "lognormal", median = 150, sigma = 0.5, max = 2048 }
+output_tokens = { dist = "lognormal", median = 120, sigma = 0.5, max = 1024 }"#;
+    let classes = format!(
+        r#"[[workload.classes]]
+name = "question"
+share = 4
+{tokens}
+[[workload.classes]]
+name = "report"
+share = 1
+prompt_tokens = {{ dist = "fixed", value = 2000 }}
+output_tokens = {{ dist = "fixed", value = 300 }}"#
+    );
+    let t = std::fs::read_to_string(&traffic).unwrap();
+    assert!(t.contains(tokens));
+    std::fs::write(&traffic, t.replace(tokens, &classes)).unwrap();
+    p
+}
+
 fn run(pl: &Planner, out: &Path) -> search::Outcome {
     search::search(pl, out, None, None, &|_| {}).unwrap().0
 }
@@ -146,11 +170,12 @@ fn the_answer_meets_every_goal_with_other_seeds() {
                 &pl.types,
                 &best.point,
                 &edgesim::sweep::metrics::extract(&s),
+                &edgesim::sweep::metrics::extract_classes(&s),
             )
         })
         .collect();
     for g in &pl.goals {
-        let mean = runs.iter().map(|r| r.get(g.quantity).unwrap()).sum::<f64>() / 4.0;
+        let mean = runs.iter().map(|r| r.value(g).unwrap()).sum::<f64>() / 4.0;
         let ok = if g.at_most {
             mean <= g.bound
         } else {
@@ -503,6 +528,157 @@ fn reproduces_mean_ttft_p95(scenario: &Path, report: &serde_json::Value) -> Vec<
     summaries
 }
 
+/// A goal on a request class is judged on that class's requests: on the questions' TTFT p95, a
+/// fleet that serves the long reports slowly meets it (the run's TTFT p95, the reports', is
+/// over the bound), and is cheaper than the cheapest plan meeting the same bound on every
+/// request. The journal keeps each class's metrics: a search again simulates nothing, and a
+/// line without them (an earlier edgesim's) is redone.
+#[test]
+fn a_class_goal_is_judged_on_its_class() {
+    let d = dir("class-goal");
+    let path = two_class_plan(
+        &d,
+        "max_reject_share = 0.01\n[goals.classes.question]\nttft_p95_ms = 1500",
+    );
+    let pl = Planner::load(&path).unwrap();
+    assert_eq!(pl.classes, ["question", "report"]);
+    let goal = &pl.goals[1];
+    assert_eq!(goal.describe(), "question.ttft_p95_ms <= 1500");
+    let out = d.join("out");
+    let o = run(&pl, &out);
+    let best = &o.evaluations[o.best.expect("a plan meets the class goal")];
+    let questions = best.stat(|r| r.value(goal)).mean.unwrap();
+    let all = best.stat(|r| r.ttft_p95_ms).mean.unwrap();
+    assert!(questions <= 1500.0 && all > 1500.0, "{questions} {all}");
+    let whole_dir = dir("class-goal-whole");
+    let whole = Planner::load(&two_class_plan(
+        &whole_dir,
+        "max_reject_share = 0.01\nttft_p95_ms = 1500",
+    ))
+    .unwrap();
+    let w = run(&whole, &whole_dir.join("out"));
+    let wbest = &w.evaluations[w.best.expect("the cloud alone meets it")];
+    assert!(
+        wbest.cost() > best.cost(),
+        "{} {}",
+        wbest.cost(),
+        best.cost()
+    );
+    // The journal: two classes of metrics a line.
+    let journal = out.join("runs.jsonl");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .skip(1)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), o.runs);
+    for l in &lines {
+        let classes = l["classes"].as_array().unwrap();
+        assert_eq!(classes.len(), 2);
+        for c in classes {
+            assert_eq!(
+                c.as_array().unwrap().len(),
+                edgesim::sweep::metrics::CLASS_METRICS.len()
+            );
+        }
+    }
+    let again = run(&pl, &out);
+    assert_eq!((again.simulated, again.best), (0, o.best));
+    // An earlier edgesim's line, without the classes: redone.
+    let mut edited: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut first: serde_json::Value = serde_json::from_str(&edited[1]).unwrap();
+    first.as_object_mut().unwrap().remove("classes");
+    edited[1] = first.to_string();
+    std::fs::write(&journal, edited.join("\n") + "\n").unwrap();
+    let (redo, warnings) = search::search(&pl, &out, None, None, &|_| {}).unwrap();
+    assert_eq!(redo.simulated, 1);
+    assert!(
+        warnings.iter().any(|w| w.starts_with("line 2: ")
+            && w.ends_with(&format!(
+                "{} metrics and 0 classes do not match the plan",
+                edgesim::sweep::metrics::METRICS.len()
+            ))),
+        "{warnings:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&journal).unwrap(), text);
+}
+
+/// The shipped assistant plan (goals on its two request classes): Orin Nano Supers with the
+/// cloud as a fallback meet them for less than the cloud alone, as the README says.
+#[test]
+fn the_shipped_assistant_plan_finds_boards_cheaper_than_the_cloud() {
+    let d = dir("assistant");
+    let pl = Planner::load(&shipped("plans/assistant.toml")).unwrap();
+    let names: Vec<String> = pl.goals.iter().map(|g| g.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "max_reject_share",
+            "question.ttft_p95_ms",
+            "summary.e2e_p95_ms"
+        ]
+    );
+    let o = run(&pl, &d.join("out"));
+    let best = &o.evaluations[o.best.unwrap()];
+    let cloud = &o.evaluations[o.cloud_only[0]];
+    assert!(cloud.feasible);
+    assert!(best.point.counts[0] > 0, "{}", pl.describe(&best.point));
+    assert!(
+        best.cost() < 0.75 * cloud.cost(),
+        "{} {}",
+        best.cost(),
+        cloud.cost()
+    );
+}
+
+/// The answer gives the cheapest plan's value of each class goal, which its scenario reproduces
+/// (the mean of the question class's TTFT p95 over the three seeds), in the report and in a
+/// column of the plans table.
+#[test]
+fn a_class_goals_value_is_reported_and_reproduced() {
+    let d = dir("class-answer");
+    let path = two_class_plan(&d, "[goals.classes.question]\nttft_p95_ms = 1500");
+    let out = d.join("out");
+    let o = plan_cli(&path, &out, &[]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("    by class: question.ttft_p95_ms "),
+        "{text}"
+    );
+    let answer: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("answer.json")).unwrap()).unwrap();
+    let g = &answer["cheapest"]["class_goals"][0];
+    assert_eq!(g["goal"], "question.ttft_p95_ms <= 1500");
+    assert_eq!(g["quantity"], "question.ttft_p95_ms");
+    let want = g["value"]["mean"].as_f64().unwrap();
+    let p95: Vec<f64> = (11..14u64)
+        .map(|seed| {
+            let o = edgesim(&[
+                "run",
+                out.join("cheapest.toml").to_str().unwrap(),
+                "--seed",
+                &seed.to_string(),
+                "--no-out",
+                "--json",
+            ]);
+            assert_ok(&o);
+            let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            assert_eq!(s["classes"][0]["name"], "question");
+            s["classes"][0]["ttft_ms"]["p95"].as_f64().unwrap()
+        })
+        .collect();
+    let mean = p95.iter().sum::<f64>() / 3.0;
+    assert!((mean - want).abs() <= 1e-9 * want, "{mean} vs {want}");
+    assert!(answer["cloud_only"][0]["class_goals"].is_array());
+    let plans = std::fs::read_to_string(out.join("plans.csv")).unwrap();
+    let header = plans.lines().next().unwrap();
+    assert!(
+        header.ends_with(",question.ttft_p95_ms,question.ttft_p95_ms_ci95"),
+        "{header}"
+    );
+}
+
 /// `cheapest.toml` is the cheapest plan as a scenario: run with the seed of each replication,
 /// it gives the runs the plan judged (the mean TTFT p95 of the answer, the plan's
 /// description), with the name `PLAN-cheapest`.
@@ -707,9 +883,52 @@ fn bad_plan_files_are_rejected_before_any_run() {
         |t| t.replace("max_reject_share = 0.01", "max_reject_share = 3"),
         &["goals.max_reject_share", "[0, 1]"],
     );
+    // Goals on a request class: the scenario's (its only class is `default`), at least one,
+    // the class's keys only.
+    rejected(
+        |t| t + "[goals.classes.question]\nttft_p95_ms = 100\n",
+        &[
+            "`goals.classes.question` = question",
+            "workload.classes has no class of that name; its classes: default",
+        ],
+    );
+    rejected(
+        |t| t + "[goals.classes.default]\n",
+        &[
+            "`goals.classes.default`",
+            "give at least one goal: ttft_p95_ms,",
+        ],
+    );
+    rejected(
+        |t| t + "[goals.classes.default]\nmax_cloud_usd_per_month = 3\n",
+        &["unknown field `max_cloud_usd_per_month`"],
+    );
+    rejected(
+        |t| t + "[goals.classes.default]\ne2e_p99_ms = 0\n",
+        &[
+            "`goals.classes.default.e2e_p99_ms` = 0",
+            "finite number > 0",
+        ],
+    );
     rejected(
         |t| t.replace("max_count = 4", "max_count = 4\nmin_count = 9"),
         &["types[0].max_count", "min_count = 9"],
+    );
+    // A model the second type's profile has no calibration for is named after that type
+    // (it was named after the first, tried with every type's boards).
+    rejected(
+        |t| {
+            let at = t.find("name = \"agx\"").unwrap();
+            let (a, b) = t.split_at(at);
+            format!(
+                "{a}{}",
+                b.replacen("model = \"qwen2.5-3b\"", "model = \"llama-70b\"", 1)
+            )
+        },
+        &[
+            "plan.toml: types[1]: this option gives an invalid scenario",
+            "llama-70b",
+        ],
     );
     rejected(
         |t| t.replace("price_usd = 249", "price_usd = -1"),
