@@ -143,15 +143,20 @@ impl From<Line> for Recorded {
 /// The journal's runs, by (point key, replication).
 type Known = HashMap<(String, u32), Recorded>;
 
-/// The hash of what a journal line holds: the run's metrics, then each class's.
-fn metric_set() -> String {
+/// The hash of what a journal line holds: the run's metrics, then, with two request classes or
+/// more, each class's (without classes the hash of an edgesim before class goals, whose
+/// journals stay valid).
+fn metric_set(planner: &Planner) -> String {
+    let runs = crate::sweep::exec::metric_set();
+    if planner.classes.len() < 2 {
+        return runs;
+    }
     let classes: Vec<&str> = crate::sweep::metrics::CLASS_METRICS
         .iter()
         .map(|m| m.name)
         .collect();
     format!(
-        "{}+{:016x}",
-        crate::sweep::exec::metric_set(),
+        "{runs}+{:016x}",
         crate::rng::fnv1a(classes.join(",").as_bytes())
     )
 }
@@ -530,7 +535,7 @@ pub fn merge(planner: &Planner, shards: &[PathBuf], threads: Option<usize>) -> R
                 problem: "missing: not a plan output folder".into(),
             });
         };
-        if h.fingerprint != planner.fingerprint || h.metrics != metric_set() {
+        if h.fingerprint != planner.fingerprint || h.metrics != metric_set(planner) {
             return Err(Error::Output {
                 path,
                 problem: format!(
@@ -596,7 +601,7 @@ fn journal_text(planner: &Planner, shard: Option<&str>, lines: &[Line]) -> Strin
         plan: planner.name.clone(),
         fingerprint: planner.fingerprint.clone(),
         shard: shard.map(str::to_string),
-        metrics: metric_set(),
+        metrics: metric_set(planner),
         grid: planner.method == Method::Grid,
     };
     let mut s = serde_json::to_string(&h).unwrap_or_default() + "\n";
@@ -631,7 +636,7 @@ fn read_known(
         });
     }
     warnings.extend(bad);
-    if h.metrics != metric_set() {
+    if h.metrics != metric_set(planner) {
         if !runs.is_empty() {
             warnings.push(format!(
                 "all {} runs: recorded with another set of metrics (another edgesim version)",

@@ -3,7 +3,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::exec::RunResult;
-use super::metrics::METRICS;
 use super::{Plan, SideFile, label, value_text};
 use crate::output::figure::{Figure, Panel, PanelKind, Series};
 use crate::output::table::{Table, Values};
@@ -67,10 +66,11 @@ pub fn point_stats(plan: &Plan, runs: &[RunResult]) -> Vec<Vec<Stat>> {
             v.push(r);
         }
     }
+    let metrics = plan.metric_names().len();
     by_point
         .iter()
         .map(|rs| {
-            (0..METRICS.len())
+            (0..metrics)
                 .map(|m| Stat::of(rs.iter().map(|r| r.metrics.get(m).copied().flatten())))
                 .collect()
         })
@@ -110,9 +110,9 @@ pub fn runs_table(plan: &Plan, runs: &[RunResult]) -> Table {
     for (name, v) in axis_columns(plan, runs.iter().map(|r| r.point)) {
         t = t.with(&name, v);
     }
-    for (m, metric) in METRICS.iter().enumerate() {
+    for (m, name) in plan.metric_names().iter().enumerate() {
         t = t.with(
-            metric.name,
+            name,
             Values::OptF64(
                 runs.iter()
                     .map(|r| r.metrics.get(m).copied().flatten())
@@ -140,14 +140,14 @@ pub fn points_table(plan: &Plan, stats: &[Vec<Stat>]) -> Table {
                 .collect(),
         ),
     );
-    for (m, metric) in METRICS.iter().enumerate() {
+    for (m, name) in plan.metric_names().iter().enumerate() {
         for (suffix, f) in [
             ("mean", (|s: &Stat| s.mean) as fn(&Stat) -> Option<f64>),
             ("sd", |s: &Stat| s.sd),
             ("ci95", |s: &Stat| s.ci95),
         ] {
             t = t.with(
-                &format!("{}_{suffix}", metric.name),
+                &format!("{name}_{suffix}"),
                 Values::OptF64(stats.iter().map(|s| f(&s[m])).collect()),
             );
         }
@@ -196,11 +196,11 @@ fn fmt_num(x: f64) -> String {
     }
 }
 
-fn value_of(stats: &[Vec<Stat>], side: &SideFile, points: &[usize]) -> Option<f64> {
+fn value_of(plan: &Plan, stats: &[Vec<Stat>], side: &SideFile, points: &[usize]) -> Option<f64> {
     if let Some(v) = side.value {
         return Some(v * side.factor);
     }
-    let m = super::metrics::index(side.metric.as_deref()?)?;
+    let m = plan.metric_index(side.metric.as_deref()?)?;
     // Pool the matching points' means, weighted by their runs.
     let (mut sum, mut n) = (0.0, 0u32);
     for &p in points {
@@ -253,8 +253,8 @@ pub fn check(plan: &Plan, stats: &[Vec<Stat>]) -> (Vec<Violation>, usize) {
             };
             let (lp, rp) = (matching(&lf), matching(&rf));
             let (Some(l), Some(r)) = (
-                value_of(stats, &e.left, &lp),
-                value_of(stats, &e.right, &rp),
+                value_of(plan, stats, &e.left, &lp),
+                value_of(plan, stats, &e.right, &rp),
             ) else {
                 continue;
             };
@@ -291,7 +291,7 @@ pub fn figures(plan: &Plan, stats: &[Vec<Stat>]) -> Vec<Figure> {
         .iter()
         .enumerate()
         .filter_map(|(i, p)| {
-            let m = super::metrics::index(&p.metric)?;
+            let m = plan.metric_index(&p.metric)?;
             let xc = plan.column(&p.x)?;
             let sc = p.series.as_ref().and_then(|s| plan.column(s));
             let others: Vec<usize> = (0..plan.columns.len())

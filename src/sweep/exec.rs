@@ -79,7 +79,7 @@ pub struct RunResult {
     pub replication: u32,
     /// Seed.
     pub seed: u64,
-    /// Metrics, in [`super::metrics::METRICS`] order.
+    /// Metrics, in [`Plan::metric_names`] order.
     pub metrics: Vec<Option<f64>>,
 }
 
@@ -95,10 +95,23 @@ struct Header {
     metrics: Option<String>,
 }
 
-/// The hash of the metric set that journal lines hold.
+/// The hash of the metric set that journal lines hold: the run's metrics
+/// ([`super::metrics::METRICS`]), as a plan's journal records them.
 pub(crate) fn metric_set() -> String {
     let names: Vec<&str> = super::metrics::METRICS.iter().map(|m| m.name).collect();
-    format!("{:016x}", crate::rng::fnv1a(names.join(",").as_bytes()))
+    hash_names(&names)
+}
+
+/// The hash of metric names, in order.
+fn hash_names<S: AsRef<str>>(names: &[S]) -> String {
+    let joined: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
+    format!("{:016x}", crate::rng::fnv1a(joined.join(",").as_bytes()))
+}
+
+/// The hash of the metric set that a sweep's journal lines hold ([`Plan::metric_names`]:
+/// without request classes, [`metric_set`]).
+fn sweep_metric_set(plan: &Plan) -> String {
+    hash_names(&plan.metric_names())
 }
 
 /// Progress of a sweep, for the caller to show.
@@ -193,11 +206,12 @@ pub(crate) fn read_jsonl<H: serde::de::DeserializeOwned, R: serde::de::Deseriali
     Ok(header.map(|h| (h, runs, bad)))
 }
 
-/// Reads a sweep journal: its header and every complete line (a torn last line is cut off).
-pub fn read_journal(path: &Path) -> Result<Option<Journal>> {
+/// Reads a sweep journal of `plan`: its header and every complete line (a torn last line is
+/// cut off).
+pub fn read_journal(path: &Path, plan: &Plan) -> Result<Option<Journal>> {
     Ok(
         read_jsonl::<Header, RunResult>(path, "sweep journal")?.map(|(h, runs, bad)| Journal {
-            same_metrics: h.metrics.as_deref() == Some(metric_set().as_str()),
+            same_metrics: h.metrics.as_deref() == Some(sweep_metric_set(plan).as_str()),
             fingerprint: h.fingerprint,
             shard: h.shard,
             runs,
@@ -227,7 +241,8 @@ fn check_run(plan: &Plan, shard: Option<Shard>, r: &RunResult) -> std::result::R
             r.run, r.point, r.replication, r.seed
         ));
     }
-    let want = super::metrics::METRICS.len();
+    let want =
+        super::metrics::METRICS.len() + plan.classes.len() * super::metrics::CLASS_METRICS.len();
     if r.metrics.len() != want {
         return Err(format!(
             "run {}: {} metrics, expected {want}",
@@ -243,7 +258,7 @@ fn journal_text(plan: &Plan, shard: Option<Shard>, runs: &[RunResult]) -> String
         sweep: plan.name.clone(),
         fingerprint: plan.fingerprint.clone(),
         shard: shard.filter(|s| s.count > 1).map(|s| s.to_string()),
-        metrics: Some(metric_set()),
+        metrics: Some(sweep_metric_set(plan)),
     };
     let mut s = serde_json::to_string(&header).unwrap_or_default() + "\n";
     for r in runs {
@@ -283,7 +298,7 @@ pub(crate) fn execute(
     let shard_text = shard.filter(|s| s.count > 1).map(|s| s.to_string());
     let mut done: BTreeMap<usize, RunResult> = BTreeMap::new();
     let mut redone = Vec::new();
-    match read_journal(&journal)? {
+    match read_journal(&journal, plan)? {
         Some(Journal {
             fingerprint,
             shard: jshard,
@@ -369,7 +384,7 @@ pub(crate) fn execute(
                 point,
                 replication,
                 seed,
-                metrics: super::metrics::extract(&summary),
+                metrics: plan.extract(&summary),
             };
             let line = serde_json::to_string(&r).unwrap_or_default() + "\n";
             let mut g = sink.lock().unwrap_or_else(|p| p.into_inner());
@@ -441,7 +456,7 @@ pub fn merge(dirs: &[PathBuf], plan: &Plan) -> Result<Vec<RunResult>> {
             bad,
             same_metrics,
             ..
-        }) = read_journal(&path)?
+        }) = read_journal(&path, plan)?
         else {
             return Err(Error::Output {
                 path,

@@ -145,6 +145,10 @@ pub struct Plan {
     pub plots: Vec<PlotFile>,
     /// Hash of the sweep and base scenario texts: a journal from another sweep is refused.
     pub fingerprint: String,
+    /// The base scenario's request classes, by name, with two or more (empty otherwise): each
+    /// has its metrics, `NAME.METRIC`, after the run's (see [`Plan::metric_names`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<String>,
     /// The base scenario, parsed once; every point is built from it.
     #[serde(skip)]
     base: Option<toml::Value>,
@@ -168,6 +172,7 @@ impl PartialEq for Plan {
             &self.expect,
             &self.plots,
             &self.fingerprint,
+            &self.classes,
         ) == (
             &o.name,
             &o.scenario,
@@ -179,6 +184,7 @@ impl PartialEq for Plan {
             &o.expect,
             &o.plots,
             &o.fingerprint,
+            &o.classes,
         )
     }
 }
@@ -543,6 +549,10 @@ impl Plan {
             points,
             expect: file.expect.clone(),
             plots: file.plots.clone(),
+            classes: match base.classes() {
+                [_] => Vec::new(),
+                c => c.iter().map(|c| c.name.clone()).collect(),
+            },
             base: Some(base_doc),
             cache: Arc::new(InputCache::default()),
         };
@@ -639,6 +649,64 @@ impl Plan {
         Scenario::from_doc(base.clone(), &self.scenario, opts, Arc::clone(&self.cache))
     }
 
+    /// Every metric a run records, in column order: the run's
+    /// ([`metrics::METRICS`]), then each class's ([`metrics::CLASS_METRICS`]) as
+    /// `NAME.METRIC`, class by class.
+    pub fn metric_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = metrics::METRICS.iter().map(|m| m.name.into()).collect();
+        for c in &self.classes {
+            names.extend(
+                metrics::CLASS_METRICS
+                    .iter()
+                    .map(|m| format!("{c}.{}", m.name)),
+            );
+        }
+        names
+    }
+
+    /// The column of metric `name` among [`Plan::metric_names`].
+    pub fn metric_index(&self, name: &str) -> Option<usize> {
+        if let Some(i) = metrics::index(name) {
+            return Some(i);
+        }
+        let (class, m) = name.rsplit_once('.')?;
+        let c = self.classes.iter().position(|n| n == class)?;
+        let m = metrics::class_index(m)?;
+        Some(metrics::METRICS.len() + c * metrics::CLASS_METRICS.len() + m)
+    }
+
+    /// Every metric of a run's summary, in [`Plan::metric_names`] order (a class the run does
+    /// not have, its axes having changed the classes, has none).
+    pub fn extract(&self, s: &crate::metrics::Summary) -> Vec<Option<f64>> {
+        let mut out = metrics::extract(s);
+        for c in &self.classes {
+            let class = s.classes.iter().flatten().find(|k| &k.name == c);
+            out.extend(
+                metrics::CLASS_METRICS
+                    .iter()
+                    .map(|m| class.and_then(|k| (m.get)(k))),
+            );
+        }
+        out
+    }
+
+    /// For errors: every metric name, the classes' as `NAME.METRIC`.
+    fn known_metrics(&self) -> String {
+        let mut s = metrics::names();
+        if !self.classes.is_empty() {
+            s += &format!(
+                "; and per request class ({}): CLASS.{}",
+                self.classes.join(", "),
+                metrics::CLASS_METRICS
+                    .iter()
+                    .map(|m| m.name)
+                    .collect::<Vec<_>>()
+                    .join(", CLASS.")
+            );
+        }
+        s
+    }
+
     /// Number of runs: points x replications.
     pub fn runs(&self) -> usize {
         self.points.len() * self.replications as usize
@@ -672,11 +740,11 @@ impl Plan {
             for (side, s) in [("left", &e.left), ("right", &e.right)] {
                 match (&s.metric, s.value) {
                     (Some(m), None) => {
-                        if metrics::index(m).is_none() {
+                        if self.metric_index(m).is_none() {
                             return Err(bad(
                                 &format!("{side}.metric"),
                                 m,
-                                format!("unknown metric; known: {}", metrics::names()),
+                                format!("unknown metric; known: {}", self.known_metrics()),
                             ));
                         }
                     }
@@ -730,11 +798,11 @@ impl Plan {
             let bad = |k: &str, v: &str, problem: String| {
                 Error::invalid(path, format!("plots[{i}].{k}"), v, problem)
             };
-            if metrics::index(&p.metric).is_none() {
+            if self.metric_index(&p.metric).is_none() {
                 return Err(bad(
                     "metric",
                     &p.metric,
-                    format!("unknown metric; known: {}", metrics::names()),
+                    format!("unknown metric; known: {}", self.known_metrics()),
                 ));
             }
             let Some(c) = self.column(&p.x) else {

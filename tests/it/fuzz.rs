@@ -312,6 +312,8 @@ fn fuzz_sweep_and_plan_loaders() {
         "sweeps/ci.toml",
         "plans/retail.toml",
         "sweeps/queue-timeout.toml",
+        "sweeps/assistant-classes.toml",
+        "plans/assistant.toml",
     ]
     .iter()
     .enumerate()

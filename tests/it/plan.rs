@@ -602,6 +602,21 @@ fn a_class_goal_is_judged_on_its_class() {
         "{warnings:?}"
     );
     assert_eq!(std::fs::read_to_string(&journal).unwrap(), text);
+    // A journal of an edgesim before class goals: its header's metric set has no class part,
+    // and every run is redone.
+    let mut header: serde_json::Value = serde_json::from_str(&edited[0]).unwrap();
+    let set = header["metrics"].as_str().unwrap().to_string();
+    let (runs_only, _) = set.split_once('+').unwrap();
+    header["metrics"] = runs_only.into();
+    edited[0] = header.to_string();
+    std::fs::write(&journal, edited.join("\n") + "\n").unwrap();
+    let (redo, warnings) = search::search(&pl, &out, None, None, &|_| {}).unwrap();
+    assert_eq!(redo.simulated, o.runs);
+    assert!(
+        warnings[0].contains("recorded with another set of metrics"),
+        "{warnings:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&journal).unwrap(), text);
 }
 
 /// The shipped assistant plan (goals on its two request classes): Orin Nano Supers with the

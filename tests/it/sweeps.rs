@@ -634,3 +634,111 @@ fn rejection_reason_columns_hold_the_summary() {
     assert_eq!(seen, ["cloud_refused", "no_cloud"]);
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// A scenario with two request classes gives each class's metrics (`question.ttft_p99_ms`,
+/// ...) after the run's: each run's are its summary's `classes`, the classes add up to the
+/// run, expectations and plots take them, and shards merge to the same bytes.
+#[test]
+fn class_columns_hold_each_classs_summary() {
+    let text = format!(
+        "name = \"t\"\nscenario = \"{}\"\nseed = 5\nreplications = 2\n\
+         [[axes]]\nkey = \"workload.classes.0.queue_timeout_ms\"\nvalues = [0, 1500]\n\
+         [[axes]]\nkey = \"duration_s\"\nvalues = [1200]\n\
+         [[expect]]\nname = \"the limit sends questions to the cloud\"\n\
+         left = {{ metric = \"question.served_cloud\", where = {{ \"workload.classes.0.queue_timeout_ms\" = 0 }} }}\n\
+         op = \"<\"\n\
+         right = {{ metric = \"question.served_cloud\", where = {{ \"workload.classes.0.queue_timeout_ms\" = 1500 }} }}\n\
+         [[plots]]\nmetric = \"summary.ttft_p99_ms\"\nx = \"workload.classes.0.queue_timeout_ms\"\n",
+        shipped("assistant.toml").display()
+    );
+    let file = temp_file("sweep-classes", "s.toml", &text);
+    let out = dir("classes");
+    let o = sweep(&file, &out, &["--check"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let (h, rows) = csv(&out.join("runs.csv"));
+    let c = |name: &str| {
+        h.iter()
+            .position(|x| x == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    let per_class = edgesim::sweep::metrics::CLASS_METRICS;
+    // The run's metrics, then each class's, in the workload's order.
+    let first = c("question.requests_total");
+    assert_eq!(h.len(), first + 2 * per_class.len());
+    assert_eq!(h[first + per_class.len()], "summary.requests_total");
+    let num = |r: &[String], name: &str| r[c(name)].parse::<f64>().ok();
+    assert_eq!(rows.len(), 4);
+    for r in &rows {
+        let run = edgesim(&[
+            "run",
+            shipped("assistant.toml").to_str().unwrap(),
+            "--no-out",
+            "--json",
+            "--seed",
+            &r[c("seed")],
+            "--set",
+            &format!(
+                "workload.classes.0.queue_timeout_ms={}",
+                r[c("workload.classes.0.queue_timeout_ms")]
+            ),
+            "--set",
+            "duration_s=1200",
+        ]);
+        assert_ok(&run);
+        let j: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        for (k, class) in ["question", "summary"].iter().enumerate() {
+            let s = &j["classes"][k];
+            assert_eq!(s["name"], *class);
+            for (col, want) in [
+                ("requests_total", s["requests"].as_f64()),
+                ("served_cloud", s["served_cloud"].as_f64()),
+                ("ttft_p99_ms", s["ttft_ms"]["p99"].as_f64()),
+                ("e2e_p50_ms", s["e2e_ms"]["p50"].as_f64()),
+            ] {
+                assert_eq!(num(r, &format!("{class}.{col}")), want, "{class}.{col}");
+            }
+        }
+        for m in ["requests_total", "served_edge", "served_cloud", "rejected"] {
+            let sum = num(r, &format!("question.{m}")).unwrap()
+                + num(r, &format!("summary.{m}")).unwrap();
+            assert_eq!(Some(sum), num(r, m), "{m}");
+        }
+    }
+    let (ph, _) = csv(&out.join("points.csv"));
+    assert!(ph.contains(&"question.ttft_p99_ms_ci95".to_string()));
+    assert!(out.join("plot1_summary.ttft_p99_ms.csv").exists());
+    // Two shards, merged: the same bytes.
+    let shards: Vec<PathBuf> = (0..2).map(|i| dir(&format!("classes-s{i}"))).collect();
+    for (i, d) in shards.iter().enumerate() {
+        sweep(&file, d, &["--shard", &format!("{i}/2")]);
+    }
+    let merged = dir("classes-merged");
+    let mut args = vec![
+        "sweep",
+        "merge",
+        "--csv",
+        "--check",
+        "--out",
+        merged.to_str().unwrap(),
+    ];
+    args.extend(shards.iter().map(|d| d.to_str().unwrap()));
+    assert_ok(&edgesim(&args));
+    assert_same(&out, &merged);
+    // A class metric the scenario does not have is refused, naming the classes' metrics.
+    rejected(
+        "classes-bad",
+        &text.replace("summary.ttft_p99_ms", "report.ttft_p99_ms"),
+        &[
+            "`plots[0].metric` = report.ttft_p99_ms: unknown metric",
+            "and per request class (question, summary): CLASS.requests_total, CLASS.served_edge",
+        ],
+    );
+    for d in shards.iter().chain([&out, &merged]) {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
