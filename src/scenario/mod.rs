@@ -348,6 +348,13 @@ impl Scenario {
             .fold(0.0, f64::max)
     }
 
+    /// Each class's queue priority, when they differ (`None` when every class has the same:
+    /// the queues are first come, first served).
+    pub fn class_priorities(&self) -> Option<Vec<u8>> {
+        let p: Vec<u8> = self.classes().iter().map(|c| c.priority()).collect();
+        p.windows(2).any(|w| w[0] != w[1]).then_some(p)
+    }
+
     /// Whether some class has a queue timeout (the summary then counts timeouts).
     pub fn has_queue_timeouts(&self) -> bool {
         self.longest_queue_timeout_ms() > 0.0

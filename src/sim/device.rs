@@ -75,7 +75,7 @@ pub struct Job {
     pub prompt_tokens: u32,
     /// Output tokens.
     pub output_tokens: u32,
-    /// Request class (its queue timeout).
+    /// Request class (its queue timeout and priority).
     pub class: u16,
     /// When the device admitted it (to a slot or its queue).
     pub admitted: SimTime,
@@ -245,17 +245,21 @@ pub struct DeviceKind {
     /// The longest a request of each class waits in the queue (`None` for all when no class
     /// has a limit: [`crate::scenario::Scenario::queue_timeouts`]).
     queue_timeouts: Option<Box<[Option<SimDuration>]>>,
-    /// Every class has the same queue timeout: a request still queued at its timeout is at
-    /// the head of the queue.
+    /// Every class has the same queue timeout and priority: a request still queued at its
+    /// timeout is at the head of the queue.
     uniform_timeouts: bool,
+    /// Each class's queue priority (`None` when all are equal: first come, first served).
+    priorities: Option<Box<[u8]>>,
 }
 
 impl DeviceKind {
     /// The devices of `group`, whose queued requests of class `c` wait at most
-    /// `queue_timeouts[c]` (`None`: no class has a limit).
+    /// `queue_timeouts[c]` (`None`: no class has a limit) and are served in order of
+    /// `priorities[c]`, highest first (`None`: first come, first served).
     pub fn new(
         group: &DeviceGroup,
         queue_timeouts: Option<&[Option<SimDuration>]>,
+        priorities: Option<&[u8]>,
     ) -> Arc<DeviceKind> {
         let model = group.perf.clone();
         Arc::new(DeviceKind {
@@ -267,8 +271,12 @@ impl DeviceKind {
             decode_tps: (1..=group.slots).map(|n| model.decode_tps(n)).collect(),
             busy_w: (1..=group.slots).map(|n| model.busy_w(n)).collect(),
             idle_w: model.idle_w(),
-            uniform_timeouts: queue_timeouts.is_none_or(|t| t.windows(2).all(|w| w[0] == w[1])),
+            // With priorities, a request may be queued ahead of older ones, which then time
+            // out behind the head.
+            uniform_timeouts: priorities.is_none()
+                && queue_timeouts.is_none_or(|t| t.windows(2).all(|w| w[0] == w[1])),
             queue_timeouts: queue_timeouts.map(Box::from),
+            priorities: priorities.map(Box::from),
             model,
         })
     }
@@ -279,6 +287,15 @@ impl DeviceKind {
         self.queue_timeouts
             .as_ref()
             .and_then(|t| t.get(usize::from(class)).copied().flatten())
+    }
+
+    /// The queue priority of `class` (0 without priorities).
+    #[inline(always)]
+    fn priority(&self, class: u16) -> u8 {
+        self.priorities
+            .as_ref()
+            .and_then(|p| p.get(usize::from(class)).copied())
+            .unwrap_or(0)
     }
 
     /// D(`n`) \[tokens/s\] (the model's `decode_tps`).
@@ -364,7 +381,8 @@ pub struct Device {
     // Line 2: the requests.
     /// Requests holding a slot.
     streams: Vec<Stream>,
-    /// Admitted requests waiting for a slot, in order.
+    /// Admitted requests waiting for a slot, the next to get one first (in order of arrival,
+    /// by priority first when classes have priorities).
     queue: VecDeque<Job>,
     /// Slot grants so far (`Stream::seq`).
     granted: u64,
@@ -541,7 +559,18 @@ impl Device {
                 self.reschedule(now, out);
             }
         } else {
-            self.queue.push_back(job);
+            if self.kind.priorities.is_some() {
+                // Behind every queued request of its priority or higher, ahead of the lower:
+                // the queue's head is the next to get a slot.
+                let p = self.kind.priority(job.class);
+                let mut at = self.queue.len();
+                while at > 0 && self.kind.priority(self.queue[at - 1].class) < p {
+                    at -= 1;
+                }
+                self.queue.insert(at, job);
+            } else {
+                self.queue.push_back(job);
+            }
             if let Some(w) = self.kind.queue_timeout(job.class) {
                 out.push(Out::Schedule(now + w, DeviceEvent::QueueTimeout(job.req)));
             }
@@ -588,8 +617,9 @@ impl Device {
     /// Request `req`'s queue wait reaches its timeout at `now`: it leaves the queue if it is
     /// still there. When every class waits the same time, the queue being first in, first
     /// out, a request still queued at its timeout is at the head (those queued before it at
-    /// the same instant timed out first: their events were scheduled first); with timeouts by
-    /// class it may be behind requests of a class that waits longer, and is looked for.
+    /// the same instant timed out first: their events were scheduled first); with timeouts or
+    /// priorities by class it may be behind requests of a class that waits longer or was
+    /// queued ahead of it, and is looked for.
     fn time_out(&mut self, now: SimTime, req: u32, out: &mut Outbox) -> bool {
         let kind = &self.kind;
         // The request in the slot `req` names, queued exactly its timeout ago (the slot may
@@ -1031,7 +1061,7 @@ mod tests {
             &crate::catalogue::ModelCatalogue::builtin(),
         )
         .unwrap();
-        Device::new(DeviceKind::new(&g, None))
+        Device::new(DeviceKind::new(&g, None, None))
     }
 
     fn job(req: u32, prompt: u32, output: u32, at: SimTime) -> Job {

@@ -182,9 +182,10 @@ impl<'a, R: Recorder> World<'a, R> {
     pub fn new(sc: &'a Scenario, recorder: &'a mut R) -> Self {
         let streams = RngStreams::new(sc.seed);
         let timeouts = sc.queue_timeouts();
+        let priorities = sc.class_priorities();
         let mut devices = Vec::with_capacity(sc.device_count());
         for g in &sc.fleet {
-            let kind = DeviceKind::new(g, timeouts.as_deref());
+            let kind = DeviceKind::new(g, timeouts.as_deref(), priorities.as_deref());
             for _ in 0..g.count {
                 devices.push(Device::new(kind.clone()));
             }

@@ -37,7 +37,14 @@ pub struct ClassFile {
     /// `routing.queue_timeout_ms`; 0: no limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_timeout_ms: Option<f64>,
+    /// Queue priority, 0 (the default) to 255: a board's free slot goes to its queued request
+    /// of the highest priority, first come first served within one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i64>,
 }
+
+/// The most a class's `priority` may be.
+pub const MAX_PRIORITY: u8 = u8::MAX;
 
 /// A validated request class.
 #[derive(Clone, Debug)]
@@ -54,6 +61,15 @@ pub struct ClassSpec {
     pub output_tokens: Option<TokenDist>,
     /// The class's own queue timeout \[ms\] (else `routing.queue_timeout_ms`; 0: no limit).
     pub queue_timeout_ms: Option<f64>,
+    /// Queue priority as written (`None`: 0).
+    pub priority: Option<u8>,
+}
+
+impl ClassSpec {
+    /// Its queue priority (0 unless given).
+    pub fn priority(&self) -> u8 {
+        self.priority.unwrap_or(0)
+    }
 }
 
 /// Validated demand: the workload-level token distributions and the classes.
@@ -101,6 +117,7 @@ impl DemandSpec {
             prompt_tokens: None,
             output_tokens: None,
             queue_timeout_ms: None,
+            priority: None,
         }];
         let raw = if implicit_class {
             &default_class[..]
@@ -167,6 +184,21 @@ impl DemandSpec {
                         )
                     })
                     .transpose()?,
+                priority: c
+                    .priority
+                    .map(|p| {
+                        u8::try_from(p).map_err(|_| {
+                            cx.bad(
+                                key("priority"),
+                                p,
+                                format!(
+                                    "must be a whole number in [0, {MAX_PRIORITY}] (higher is served \
+                                     first; 0, the default, last)"
+                                ),
+                            )
+                        })
+                    })
+                    .transpose()?,
             });
         }
         for (i, c) in classes.iter().enumerate() {
@@ -201,6 +233,7 @@ impl DemandSpec {
                     prompt_tokens: c.prompt_tokens.as_ref().map(TokenDist::to_file),
                     output_tokens: c.output_tokens.as_ref().map(TokenDist::to_file),
                     queue_timeout_ms: c.queue_timeout_ms,
+                    priority: c.priority.map(i64::from),
                 })
                 .collect()
         };

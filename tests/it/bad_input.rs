@@ -673,6 +673,30 @@ fn intervals_below_a_clock_tick_are_refused() {
     assert_eq!(o.status.code(), Some(0));
 }
 
+/// A class's queue priority is a whole number in [0, 255].
+#[test]
+fn class_priorities_are_whole_numbers_up_to_255() {
+    for (set, needle) in [
+        (
+            "workload.classes=[{name=\"a\", priority=256}]",
+            "`workload.classes[0].priority` = 256: must be a whole number in [0, 255] (higher is \
+             served first; 0, the default, last)",
+        ),
+        (
+            "workload.classes=[{name=\"a\"}, {name=\"b\", priority=-1}]",
+            "`workload.classes[1].priority` = -1: must be a whole number in [0, 255]",
+        ),
+        (
+            "workload.classes=[{name=\"a\", priority=1.5}]",
+            "`workload.classes[0].priority`",
+        ),
+    ] {
+        let err = set_refused("failures.toml", set);
+        assert!(err.contains(needle), "{set}: {err}");
+        assert!(err.contains("failures.toml"), "{set}: {err}");
+    }
+}
+
 /// A latency written as quantiles refuses a key it does not know (`p999` was dropped, and the
 /// run went on without it), and a wrong type or a missing quantile says what a latency is (it
 /// said "data did not match any variant of untagged enum LatencyFile").

@@ -154,11 +154,20 @@ fn random_scenario(tag: &str, case: u64) -> String {
 }
 
 /// `text` with a queue timeout in its `[routing]` in about two cases of five, and in about
-/// half of those two classes, one with a timeout of its own (its own random stream: the rest
-/// of the scenario is as without it).
+/// half of those two classes, one with a timeout of its own and maybe a queue priority; in
+/// about three of ten of the others, two classes of different priorities. Its own random
+/// streams: the rest of the scenario is as without them.
 fn with_queue_timeout(case: u64, text: &str) -> String {
     let mut r = rand_pcg::Pcg64Mcg::seed_from_u64(case ^ 0x0917_7e0f);
+    let mut pr = rand_pcg::Pcg64Mcg::seed_from_u64(case ^ 0x9710_0317);
     if !r.random_bool(0.4) {
+        if pr.random_bool(0.3) {
+            return format!(
+                "{text}[[workload.classes]]\nname = \"urgent\"\npriority = {}\n\
+                 [[workload.classes]]\nname = \"batch\"\n",
+                pick(&mut pr, &["1", "255"])
+            );
+        }
         return text.to_string();
     }
     let timeouts = ["0", "1", "500", "3000", "20000"];
@@ -170,9 +179,10 @@ fn with_queue_timeout(case: u64, text: &str) -> String {
     let mut text = text.replacen("[routing]\n", &keys, 1);
     if r.random_bool(0.5) {
         text += &format!(
-            "[[workload.classes]]\nname = \"own\"\nqueue_timeout_ms = {}\n\
+            "[[workload.classes]]\nname = \"own\"\nqueue_timeout_ms = {}\npriority = {}\n\
              [[workload.classes]]\nname = \"routing's\"\n",
-            pick(&mut r, &timeouts)
+            pick(&mut r, &timeouts),
+            pick(&mut pr, &["0", "1"])
         );
     }
     text

@@ -273,6 +273,59 @@ fn a_queue_timeout_abandons_as_mmc_plus_d() {
     }
 }
 
+/// The mean wait of class `k` (0 = the highest priority) in a non-preemptive priority M/M/c
+/// queue whose classes, arriving at `lambdas` (highest priority first), share one service rate
+/// `mu` (Cobham's formula, as extended to c servers: Gross and Harris, *Fundamentals of
+/// Queueing Theory*, priority disciplines): W_k = W0 / ((1 − σ_{k−1})(1 − σ_k)), with W0 = C(c, a)/(cμ) the
+/// mean time until a server frees for an arrival, and σ_k = Σ_{i ≤ k} λ_i/(cμ).
+fn priority_wait(c: u32, lambdas: &[f64], mu: f64, k: usize) -> f64 {
+    let cmu = f64::from(c) * mu;
+    let a = lambdas.iter().sum::<f64>() / mu;
+    let w0 = erlang_c(c, a) / cmu;
+    let sigma = |k: usize| lambdas[..k].iter().sum::<f64>() / cmu;
+    w0 / ((1.0 - sigma(k)) * (1.0 - sigma(k + 1)))
+}
+
+#[test]
+fn class_priorities_wait_as_a_non_preemptive_priority_queue() {
+    // M/M/c (`mmc_scenario`) with half the requests of a class `urgent` of priority 1 and half
+    // of `batch` (priority 0, written first): a free slot goes to a queued urgent request
+    // first, a request in a slot is never put back.
+    let one = "prompt_tokens = { dist = \"fixed\", value = 1 }\n\
+               output_tokens = { dist = \"exponential\", mean = 1000.0 }\n";
+    let classes = format!(
+        "{one}[[workload.classes]]\nname = \"batch\"\n\
+         [[workload.classes]]\nname = \"urgent\"\npriority = 1\n"
+    );
+    for (c, rho, seed) in [(1u32, 0.7, 3u64), (2, 0.8, 5)] {
+        let (text, lambda, mu) = mmc_scenario(c, rho, seed, 300_000.0, "");
+        assert!(text.contains(one));
+        let s = edgesim::sim::run(&scenario(&text.replace(one, &classes))).unwrap();
+        assert_eq!(s.rejected, 0);
+        let classes = s.classes.unwrap();
+        let wait = |name: &str| {
+            let k = classes.iter().find(|k| k.name == name).unwrap();
+            (k.ttft_ms.mean.unwrap() / 1000.0, k.requests as f64)
+        };
+        let (urgent, batch) = (wait("urgent"), wait("batch"));
+        let half = [lambda / 2.0, lambda / 2.0];
+        for ((measured, _), k, name) in [(urgent, 0, "urgent"), (batch, 1, "batch")] {
+            let want = priority_wait(c, &half, mu, k);
+            assert!(
+                (measured - want).abs() / want < 0.05,
+                "c={c} ρ={rho}: {name} waits {measured:.4} s on average, the formula {want:.4} s"
+            );
+        }
+        // Work conservation: over both classes the mean wait is first come, first served's.
+        let mean = (urgent.0 * urgent.1 + batch.0 * batch.1) / (urgent.1 + batch.1);
+        let fcfs = erlang_c(c, lambda / mu) / (f64::from(c) * mu - lambda);
+        assert!(
+            (mean - fcfs).abs() / fcfs < 0.08,
+            "c={c} ρ={rho}: mean wait {mean:.4} s, Erlang C {fcfs:.4} s"
+        );
+    }
+}
+
 #[test]
 fn erlang_formulas_match_published_values() {
     // Independent check of the helpers: B(2, 1) = 0.2, B(5, 3) = 0.1101; C(2, 1) = 1/3.
@@ -285,6 +338,12 @@ fn erlang_formulas_match_published_values() {
     assert!(mmc_abandonment(2, 1.5, 1.0, 1e3) < 1e-12);
     // M/M/1+D at ρ = 1: p0 = 1/(2 + λτ), P = λ·p0/μ.
     assert!((mmc_abandonment(1, 1.0, 1.0, 2.0) - 0.25).abs() < 1e-12);
+    // Priorities: one class is Erlang C's wait; M/M/1 at ρ = 0.8 in two equal classes:
+    // W0 = 0.8, W_1 = 0.8/0.6, W_2 = 0.8/(0.6 x 0.2), their mean ρ/(μ − λ) = 4.
+    let fcfs = erlang_c(2, 1.5) / (2.0 - 1.5);
+    assert!((priority_wait(2, &[1.5], 1.0, 0) - fcfs).abs() < 1e-12);
+    assert!((priority_wait(1, &[0.4, 0.4], 1.0, 0) - 0.8 / 0.6).abs() < 1e-12);
+    assert!((priority_wait(1, &[0.4, 0.4], 1.0, 1) - 0.8 / 0.12).abs() < 1e-12);
 }
 
 /// Closed loop: N users who think for Exp(Z) between a response and their next request, one

@@ -513,3 +513,62 @@ fn a_class_waits_as_long_as_its_own_queue_timeout_says() {
     assert_eq!(c.ttft_ms.p99, Some(1000.0));
     assert_eq!(b.ttft_ms.p99, Some(1000.0 * f64::from(batch_ahead)));
 }
+
+#[test]
+fn a_free_slot_goes_to_the_queued_request_of_the_highest_priority() {
+    // Eight requests at 0 on one slot (1 s each), room for all in the queue, of two classes
+    // drawn by share: "batch" (written first, priority 0) and "urgent" (priority 1). After the
+    // first, which took the slot, the urgent requests are served in their order of arrival,
+    // then the batch ones: the k-th urgent from k s, the j-th batch from (urgents + j) s.
+    let rows = [(0.0, 10, 11); 8];
+    let p = temp_file("prio", "t.csv", &trace_text(&rows));
+    let text = |batch_extra: &str| {
+        format!(
+            "seed = 3\n{CLOUD}{}\n[workload]\nkind = \"trace\"\npath = \"{}\"\n\
+             [[workload.classes]]\nname = \"batch\"\n{batch_extra}\n\
+             [[workload.classes]]\nname = \"urgent\"\npriority = 1\n",
+            inline_device("d", 1, 8, &[10.0], 10.0, 1.0),
+            p.display()
+        )
+    };
+    let (_, recs) = run_collect(&scenario(&text("")));
+    let urgent = |r: &RequestRecord| r.class == 1;
+    let urgents = recs[1..].iter().filter(|r| urgent(r)).count();
+    // The seed gives both classes, and an urgent request arriving behind a batch one.
+    let first_batch = recs[1..].iter().position(|r| !urgent(r)).unwrap();
+    assert!(recs[1..].iter().skip(first_batch).any(urgent), "{recs:?}");
+    let (mut u, mut b) = (0, 0);
+    for r in &recs[1..] {
+        assert_eq!(r.route, Route::Edge(DeviceId(0)), "{r:?}");
+        let starts = if urgent(r) {
+            u += 1;
+            u
+        } else {
+            b += 1;
+            urgents + b
+        };
+        assert_eq!(ms(r.ttft), 1000.0 * starts as f64, "{r:?}");
+    }
+    // A batch request waits at most 2.5 s: those not started by then leave for the cloud
+    // (TTFT 2.5 s + 500 ms), though queued behind urgent ones (not at the queue's head).
+    let (s, recs) = run_collect(&scenario(&text("queue_timeout_ms = 2500")));
+    let mut b = 0;
+    let mut clouded = 0;
+    for r in recs[1..].iter().filter(|r| !urgent(r)) {
+        b += 1;
+        if urgents + b <= 2 {
+            assert_eq!(ms(r.ttft), 1000.0 * (urgents + b) as f64, "{r:?}");
+        } else {
+            clouded += 1;
+            assert_eq!((r.route, ms(r.ttft)), (Route::Cloud, 3000.0), "{r:?}");
+        }
+    }
+    assert!(clouded > 0);
+    assert_eq!(s.queue_timeouts, Some(clouded));
+    // The urgent requests are served as before: the batch ones that left do not count.
+    let mut u = 0;
+    for r in recs[1..].iter().filter(|r| urgent(r)) {
+        u += 1;
+        assert_eq!(ms(r.ttft), 1000.0 * u as f64, "{r:?}");
+    }
+}
