@@ -269,13 +269,16 @@ pub fn to_table(s: &Summary) -> String {
             .unwrap_or(5)
             .max(5)
             + 2;
-        let _ = writeln!(
+        // The queue timeouts' column, when a class has a timeout.
+        let timeouts = s.queue_timeouts.is_some();
+        let _ = write!(
             o,
             "{:<w$}{:>10}{:>10}{:>10}{:>10}{:>15}{:>15}",
             "class", "requests", "edge", "cloud", "rejected", "TTFT p95 [ms]", "TTFT p99 [ms]"
         );
+        let _ = writeln!(o, "{}", if timeouts { "  queue timeouts" } else { "" });
         for c in classes {
-            let _ = writeln!(
+            let _ = write!(
                 o,
                 "{:<w$}{:>10}{:>10}{:>10}{:>10}{:>15}{:>15}",
                 c.name,
@@ -285,6 +288,14 @@ pub fn to_table(s: &Summary) -> String {
                 thousands(c.rejected),
                 ms(c.ttft_ms.p95),
                 ms(c.ttft_ms.p99)
+            );
+            let _ = writeln!(
+                o,
+                "{}",
+                match (timeouts, c.queue_timeouts) {
+                    (true, Some(n)) => format!("{:>16}", thousands(n)),
+                    _ => String::new(),
+                }
             );
         }
         let _ = writeln!(o);

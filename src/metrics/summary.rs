@@ -65,6 +65,10 @@ pub struct ClassSummary {
     pub ttft_ms: Percentiles,
     /// End-to-end latency of its served requests \[ms\].
     pub e2e_ms: Percentiles,
+    /// Its requests that left an edge queue at their queue timeout (only when a class has a
+    /// timeout).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_timeouts: Option<u64>,
 }
 
 /// Per-device results.
@@ -579,7 +583,8 @@ impl Summary {
                 sc.classes()
                     .iter()
                     .zip(&rec.by_class)
-                    .map(|(spec, c)| ClassSummary {
+                    .enumerate()
+                    .map(|(k, (spec, c))| ClassSummary {
                         name: spec.name.clone(),
                         requests: c.ended.edge + c.ended.cloud + c.ended.rejected,
                         served_edge: c.ended.edge,
@@ -587,6 +592,7 @@ impl Summary {
                         rejected: c.ended.rejected,
                         ttft_ms: Percentiles::from_micros(&c.ttft),
                         e2e_ms: Percentiles::from_micros(&c.e2e),
+                        queue_timeouts: out.class_timeouts.get(k).copied(),
                     })
                     .collect()
             }),

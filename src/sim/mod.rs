@@ -137,6 +137,9 @@ pub struct RunOutput {
     pub cloud_providers: Option<Vec<(String, crate::cloud::CloudFaults)>>,
     /// Why requests were rejected.
     pub rejected_by: Rejections,
+    /// Requests that left an edge queue at their timeout, by class (empty without timeouts
+    /// or with one class).
+    pub class_timeouts: Vec<u64>,
 }
 
 /// Fleets of at least this many devices prefetch a device event's state ([`World`]'s
@@ -173,6 +176,8 @@ pub struct World<'a, R: Recorder> {
     /// Why requests were rejected (`cloud_refused` is filled in at the end, from the cloud's
     /// counters).
     rejected_by: Rejections,
+    /// Queue timeouts by class ([`RunOutput::class_timeouts`]).
+    class_timeouts: Vec<u64>,
     /// The recorder receiving every request's end.
     pub recorder: &'a mut R,
 }
@@ -218,6 +223,11 @@ impl<'a, R: Recorder> World<'a, R> {
             last_active: SimTime::ZERO,
             idle_events: 0,
             rejected_by: Rejections::default(),
+            class_timeouts: if sc.has_queue_timeouts() && sc.classes().len() >= 2 {
+                vec![0; sc.classes().len()]
+            } else {
+                Vec::new()
+            },
             recorder,
         }
     }
@@ -570,6 +580,10 @@ impl<'a, R: Recorder> World<'a, R> {
     ) {
         let amount = self.reqs[slot as usize].amount;
         self.gateway.release(now, dev, amount);
+        let class = usize::from(self.reqs[slot as usize].arrival.class);
+        if let Some(n) = self.class_timeouts.get_mut(class) {
+            *n += 1;
+        }
         match self.sc.routing.on_queue_timeout {
             OnQueueTimeout::Cloud => self.send_to_cloud(now, slot, q),
             OnQueueTimeout::Reject => {
@@ -891,6 +905,7 @@ impl<'a, R: Recorder> World<'a, R> {
                 queue_timeout: timeouts.then(|| self.rejected_by.queue_timeout.unwrap_or(0)),
                 ..self.rejected_by
             },
+            class_timeouts: std::mem::take(&mut self.class_timeouts),
         })
     }
 }

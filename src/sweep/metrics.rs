@@ -177,6 +177,7 @@ pub const CLASS_METRICS: &[ClassMetric] = &[
     c!("e2e_p50_ms", |c| c.e2e_ms.p50),
     c!("e2e_p95_ms", |c| c.e2e_ms.p95),
     c!("e2e_p99_ms", |c| c.e2e_ms.p99),
+    c!("queue_timeouts", |c| c.queue_timeouts.map(|n| n as f64)),
 ];
 
 /// The index of class metric `name`.

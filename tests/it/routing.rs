@@ -510,6 +510,7 @@ fn a_class_waits_as_long_as_its_own_queue_timeout_says() {
     assert_eq!(c.requests + b.requests, 8);
     assert_eq!(c.served_cloud, chats);
     assert_eq!(b.served_edge, b.requests);
+    assert_eq!((c.queue_timeouts, b.queue_timeouts), (Some(chats), Some(0)));
     assert_eq!(c.ttft_ms.p99, Some(1000.0));
     assert_eq!(b.ttft_ms.p99, Some(1000.0 * f64::from(batch_ahead)));
 }
@@ -565,6 +566,9 @@ fn a_free_slot_goes_to_the_queued_request_of_the_highest_priority() {
     }
     assert!(clouded > 0);
     assert_eq!(s.queue_timeouts, Some(clouded));
+    let classes = s.classes.unwrap();
+    let by_class: Vec<Option<u64>> = classes.iter().map(|c| c.queue_timeouts).collect();
+    assert_eq!(by_class, [Some(clouded), Some(0)]);
     // The urgent requests are served as before: the batch ones that left do not count.
     let mut u = 0;
     for r in recs[1..].iter().filter(|r| urgent(r)) {
