@@ -65,8 +65,8 @@ pub struct ClassSummary {
     pub ttft_ms: Percentiles,
     /// End-to-end latency of its served requests \[ms\].
     pub e2e_ms: Percentiles,
-    /// Its requests that left an edge queue at their queue timeout (only when a class has a
-    /// timeout).
+    /// The times its requests left an edge queue at their queue timeout (only when a class
+    /// has a timeout; a request routed again after a cloud refusal may time out again).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue_timeouts: Option<u64>,
 }

@@ -307,17 +307,12 @@ fn check_run(ctx: &dyn Fn() -> String, sc: &Scenario, s: &Summary, records: &[Re
         assert_eq!(sum(|c| c.served_edge), s.served_edge, "{}", ctx());
         assert_eq!(sum(|c| c.served_cloud), s.served_cloud, "{}", ctx());
         assert_eq!(sum(|c| c.rejected), s.rejected, "{}", ctx());
-        // Each class's queue timeouts, counted where it leaves a queue, add up to the
-        // devices' (counted where it was queued); none are counted without a timeout.
+        // Each class's queue timeouts, counted where a request leaves a queue, add up to the
+        // devices' (counted where it was queued); none are counted without a timeout. (A
+        // request may time out more than once: routed again after a cloud refusal, edge
+        // first.)
         let timeouts: Option<u64> = classes.iter().map(|c| c.queue_timeouts).sum();
         assert_eq!(timeouts, s.queue_timeouts, "{}", ctx());
-        for c in classes {
-            assert!(
-                c.queue_timeouts.unwrap_or(0) <= c.requests,
-                "{c:?}; {}",
-                ctx()
-            );
-        }
     }
     check_rejections(ctx, sc, s, records);
     if failures == 0 && retries == 0 {
