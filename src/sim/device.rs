@@ -244,22 +244,24 @@ pub struct DeviceKind {
     idle_w: f64,
     /// The longest a request of each class waits in the queue (`None` for all when no class
     /// has a limit: [`crate::scenario::Scenario::queue_timeouts`]).
-    queue_timeouts: Option<Box<[Option<SimDuration>]>>,
+    queue_timeouts: Option<Arc<[Option<SimDuration>]>>,
     /// Every class has the same queue timeout and priority: a request still queued at its
     /// timeout is at the head of the queue.
     uniform_timeouts: bool,
     /// Each class's queue priority (`None` when all are equal: first come, first served).
-    priorities: Option<Box<[u8]>>,
+    priorities: Option<Arc<[u8]>>,
 }
 
 impl DeviceKind {
     /// The devices of `group`, whose queued requests of class `c` wait at most
     /// `queue_timeouts[c]` (`None`: no class has a limit) and are served in order of
-    /// `priorities[c]`, highest first (`None`: first come, first served).
+    /// `priorities[c]`, highest first (`None`: first come, first served). Both lists are
+    /// shared by every group (one entry per class: many classes on many groups would
+    /// otherwise hold classes × groups).
     pub fn new(
         group: &DeviceGroup,
-        queue_timeouts: Option<&[Option<SimDuration>]>,
-        priorities: Option<&[u8]>,
+        queue_timeouts: Option<&Arc<[Option<SimDuration>]>>,
+        priorities: Option<&Arc<[u8]>>,
     ) -> Arc<DeviceKind> {
         let model = group.perf.clone();
         Arc::new(DeviceKind {
@@ -275,8 +277,8 @@ impl DeviceKind {
             // out behind the head.
             uniform_timeouts: priorities.is_none()
                 && queue_timeouts.is_none_or(|t| t.windows(2).all(|w| w[0] == w[1])),
-            queue_timeouts: queue_timeouts.map(Box::from),
-            priorities: priorities.map(Box::from),
+            queue_timeouts: queue_timeouts.cloned(),
+            priorities: priorities.cloned(),
             model,
         })
     }

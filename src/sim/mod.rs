@@ -186,11 +186,12 @@ impl<'a, R: Recorder> World<'a, R> {
     /// A fresh system for `sc`, seeded with `sc.seed`.
     pub fn new(sc: &'a Scenario, recorder: &'a mut R) -> Self {
         let streams = RngStreams::new(sc.seed);
-        let timeouts = sc.queue_timeouts();
-        let priorities = sc.class_priorities();
+        // One list of each for every group (`DeviceKind::new`).
+        let timeouts: Option<Arc<[_]>> = sc.queue_timeouts().map(Arc::from);
+        let priorities: Option<Arc<[u8]>> = sc.class_priorities().map(Arc::from);
         let mut devices = Vec::with_capacity(sc.device_count());
         for g in &sc.fleet {
-            let kind = DeviceKind::new(g, timeouts.as_deref(), priorities.as_deref());
+            let kind = DeviceKind::new(g, timeouts.as_ref(), priorities.as_ref());
             for _ in 0..g.count {
                 devices.push(Device::new(kind.clone()));
             }

@@ -55,22 +55,32 @@ fn erlang_b_load(b: f64) -> f64 {
     lo
 }
 
+/// The search of the loss-system tests (five replications, a 1 % precision), which ends with
+/// the bracket.
+fn erlang_search(
+    sc: &edgesim::scenario::Scenario,
+    goals: Vec<Goal>,
+) -> (Settings, edgesim::capacity::Outcome) {
+    let st = Settings {
+        goals,
+        replications: 5,
+        precision: 0.01,
+        min_scale: 0.001,
+        max_scale: 1000.0,
+        traffic_hours_per_month: 730.0,
+    };
+    let o = search(sc, &st, None, &|_| {}).unwrap();
+    assert_eq!(o.end, End::Bracketed);
+    (st, o)
+}
+
 #[test]
 fn the_capacity_of_a_loss_system_is_erlang_bs() {
     // Blocking of 10 % and of 30 %: the arrival rates that give them are the capacities.
     for (b, rate) in [(0.1, 0.5), (0.3, 4.0)] {
         let truth = erlang_b_load(b);
         let sc = scenario(&loss_system(rate, 12_000.0 / rate));
-        let st = Settings {
-            goals: vec![reject_goal(b)],
-            replications: 5,
-            precision: 0.01,
-            min_scale: 0.001,
-            max_scale: 1000.0,
-            traffic_hours_per_month: 730.0,
-        };
-        let o = search(&sc, &st, None, &|_| {}).unwrap();
-        assert_eq!(o.end, End::Bracketed);
+        let (_, o) = erlang_search(&sc, vec![reject_goal(b)]);
         let cap = &o.probes[o.capacity.unwrap()];
         let above = &o.probes[o.above.unwrap()];
         assert!(cap.feasible() && !above.feasible());
@@ -139,16 +149,7 @@ fn a_class_goal_on_a_loss_system_is_erlang_bs() {
     let cx = edgesim::check::Checker::new(std::path::Path::new("--goal"));
     let goals = edgesim::plan::goals(&cx, "", &file, &classes).unwrap();
     assert_eq!(goals[0].name(), "short.max_reject_share");
-    let st = Settings {
-        goals,
-        replications: 5,
-        precision: 0.01,
-        min_scale: 0.001,
-        max_scale: 1000.0,
-        traffic_hours_per_month: 730.0,
-    };
-    let o = search(&sc, &st, None, &|_| {}).unwrap();
-    assert_eq!(o.end, End::Bracketed);
+    let (st, o) = erlang_search(&sc, goals);
     let cap = &o.probes[o.capacity.unwrap()];
     let above = &o.probes[o.above.unwrap()];
     let (found, next) = (truth * cap.scale, truth * above.scale);
