@@ -273,21 +273,29 @@ pub fn to_table(s: &Summary) -> String {
         let timeouts = s.queue_timeouts.is_some();
         let _ = write!(
             o,
-            "{:<w$}{:>10}{:>10}{:>10}{:>10}{:>15}{:>15}",
-            "class", "requests", "edge", "cloud", "rejected", "TTFT p95 [ms]", "TTFT p99 [ms]"
+            "{:<w$}{:>10}{:>10}{:>10}{:>10}{:>15}{:>15}{:>13}",
+            "class",
+            "requests",
+            "edge",
+            "cloud",
+            "rejected",
+            "TTFT p95 [ms]",
+            "TTFT p99 [ms]",
+            "cloud cost"
         );
         let _ = writeln!(o, "{}", if timeouts { "  queue timeouts" } else { "" });
         for c in classes {
             let _ = write!(
                 o,
-                "{:<w$}{:>10}{:>10}{:>10}{:>10}{:>15}{:>15}",
+                "{:<w$}{:>10}{:>10}{:>10}{:>10}{:>15}{:>15}{:>13}",
                 c.name,
                 thousands(c.requests),
                 thousands(c.served_edge),
                 thousands(c.served_cloud),
                 thousands(c.rejected),
                 ms(c.ttft_ms.p95),
-                ms(c.ttft_ms.p99)
+                ms(c.ttft_ms.p99),
+                format!("${}", fixed(c.cloud_cost_usd, 4))
             );
             let _ = writeln!(
                 o,

@@ -65,6 +65,12 @@ pub struct ClassSummary {
     pub ttft_ms: Percentiles,
     /// End-to-end latency of its served requests \[ms\].
     pub e2e_ms: Percentiles,
+    /// Cloud fees of its requests served by the cloud \[USD\] (over the classes, the run's
+    /// `cloud_cost_usd`).
+    pub cloud_cost_usd: f64,
+    /// Edge energy attributed to its requests served at the edge \[J\] (over the classes, the
+    /// run's `edge_request_energy_j`).
+    pub edge_request_energy_j: f64,
     /// The times its requests left an edge queue at their queue timeout (only when a class
     /// has a timeout; a request routed again after a cloud refusal may time out again).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -418,6 +424,24 @@ impl ClassAcc {
 }
 
 impl SummaryRecorder {
+    /// Class `k`'s total of `f` over the places of service (devices, then cloud providers)
+    /// that `at` selects (`+ 0.0`: an empty sum is −0.0).
+    fn class_total(
+        &self,
+        k: usize,
+        at: impl Fn(usize) -> bool,
+        f: impl Fn(&ClassAcc) -> f64,
+    ) -> f64 {
+        self.per_class
+            .chunks(self.classes.max(1))
+            .enumerate()
+            .filter(|(place, _)| at(*place))
+            .filter_map(|(_, accs)| accs.get(k))
+            .map(f)
+            .sum::<f64>()
+            + 0.0
+    }
+
     /// A recorder for `devices` devices, `providers` cloud providers (at least 1),
     /// `classes` request classes and the responsiveness reference `ttft_ref_ms`.
     pub fn new(
@@ -592,6 +616,16 @@ impl Summary {
                         rejected: c.ended.rejected,
                         ttft_ms: Percentiles::from_micros(&c.ttft),
                         e2e_ms: Percentiles::from_micros(&c.e2e),
+                        cloud_cost_usd: rec.class_total(
+                            k,
+                            |place| place >= devices.len(),
+                            |a| a.cost_usd,
+                        ),
+                        edge_request_energy_j: rec.class_total(
+                            k,
+                            |place| place < devices.len(),
+                            |a| a.energy_j,
+                        ),
                         queue_timeouts: out.class_timeouts.get(k).copied(),
                     })
                     .collect()

@@ -178,6 +178,8 @@ pub const CLASS_METRICS: &[ClassMetric] = &[
     c!("e2e_p95_ms", |c| c.e2e_ms.p95),
     c!("e2e_p99_ms", |c| c.e2e_ms.p99),
     c!("queue_timeouts", |c| c.queue_timeouts.map(|n| n as f64)),
+    c!("cloud_cost_usd", |c| Some(c.cloud_cost_usd)),
+    c!("edge_request_energy_j", |c| Some(c.edge_request_energy_j)),
 ];
 
 /// The index of class metric `name`.

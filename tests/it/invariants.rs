@@ -313,6 +313,13 @@ fn check_run(ctx: &dyn Fn() -> String, sc: &Scenario, s: &Summary, records: &[Re
         // first.)
         let timeouts: Option<u64> = classes.iter().map(|c| c.queue_timeouts).sum();
         assert_eq!(timeouts, s.queue_timeouts, "{}", ctx());
+        // The classes' cloud fees and attributed edge energy add up to the run's (summed in
+        // another order: to rounding).
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1e-12);
+        let fees: f64 = classes.iter().map(|c| c.cloud_cost_usd).sum();
+        assert!(close(fees, s.cloud_cost_usd), "{fees} {}", ctx());
+        let energy: f64 = classes.iter().map(|c| c.edge_request_energy_j).sum();
+        assert!(close(energy, s.edge_request_energy_j), "{energy} {}", ctx());
     }
     check_rejections(ctx, sc, s, records);
     if failures == 0 && retries == 0 {

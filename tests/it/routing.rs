@@ -511,6 +511,9 @@ fn a_class_waits_as_long_as_its_own_queue_timeout_says() {
     assert_eq!(c.served_cloud, chats);
     assert_eq!(b.served_edge, b.requests);
     assert_eq!((c.queue_timeouts, b.queue_timeouts), (Some(chats), Some(0)));
+    // The cloud's fees are the chat requests' alone.
+    assert_eq!(b.cloud_cost_usd, 0.0);
+    assert!(c.cloud_cost_usd > 0.0 && c.cloud_cost_usd == s.cloud_cost_usd);
     assert_eq!(c.ttft_ms.p99, Some(1000.0));
     assert_eq!(b.ttft_ms.p99, Some(1000.0 * f64::from(batch_ahead)));
 }
