@@ -222,7 +222,7 @@ struct CapacityArgs {
     /// e2e_p95_ms, e2e_p99_ms (most ms), max_reject_share, min_edge_share (in [0, 1]),
     /// max_cloud_usd_per_month (fees if the traffic lasted the month), e.g. --goal
     /// ttft_p95_ms=2000 --goal max_reject_share=0.01. A request class's goal is CLASS.KEY=VALUE
-    /// (the keys above but the fees), e.g. --goal question.ttft_p95_ms=1500.
+    /// (the keys above), e.g. --goal question.ttft_p95_ms=1500.
     #[arg(long = "goal", value_name = "KEY=VALUE")]
     goals: Vec<String>,
     /// Runs per load (seeds SEED to SEED + N - 1), 1 to 1000; a goal holds on the 95 %
@@ -281,9 +281,8 @@ fn capacity_goals(given: &[String]) -> anyhow::Result<edgesim::plan::GoalsFile> 
             None => file.entry(key).ok_or_else(|| {
                 anyhow::anyhow!(
                     "--goal {g}: no goal `{key}`; the goals are {} (a request class's: \
-                     CLASS.KEY with KEY one of {})",
-                    edgesim::plan::GOAL_KEYS.join(", "),
-                    edgesim::plan::CLASS_GOAL_KEYS.join(", ")
+                     CLASS.KEY with KEY one of them)",
+                    edgesim::plan::GOAL_KEYS.join(", ")
                 )
             })?,
             Some((class, k)) => file
@@ -293,8 +292,8 @@ fn capacity_goals(given: &[String]) -> anyhow::Result<edgesim::plan::GoalsFile> 
                 .entry(k)
                 .ok_or_else(|| {
                     anyhow::anyhow!(
-                        "--goal {g}: no goal `{k}` for a request class; a class's goals are {}",
-                        edgesim::plan::CLASS_GOAL_KEYS.join(", ")
+                        "--goal {g}: no goal `{k}` for a request class; the goals are {}",
+                        edgesim::plan::GOAL_KEYS.join(", ")
                     )
                 })?,
         };

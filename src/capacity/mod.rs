@@ -388,21 +388,22 @@ mod tests {
         }
         assert!(g.entry("ttft_p50_ms").is_none());
         let mut c = crate::plan::ClassGoalsFile::default();
-        for k in crate::plan::CLASS_GOAL_KEYS {
+        for k in crate::plan::GOAL_KEYS {
             *c.entry(k).expect(k) = Some(1.0);
         }
-        assert!(c.entry("max_cloud_usd_per_month").is_none());
+        assert!(c.entry("ttft_p50_ms").is_none());
         g.classes.insert("b".into(), c);
         let cx = crate::check::Checker::new(std::path::Path::new("x"));
         let classes = ["a".to_string(), "b".to_string()];
         let goals = crate::plan::goals(&cx, "", &g, &classes).unwrap();
-        assert_eq!(goals.len(), 13);
+        assert_eq!(goals.len(), 14);
         // Each key names its own quantity: a goal's name is its key, a column its quantity's.
         let names: Vec<String> = goals.iter().map(crate::plan::Goal::name).collect();
         assert_eq!(names[12], "b.min_edge_share");
         assert_eq!(goals[12].column(), "b.edge_share");
         assert_eq!(goals[12].class.as_ref().map(|c| c.index), Some(1));
         assert!(!goals[12].at_most);
+        assert_eq!(goals[13].column(), "b.cloud_usd_month");
         assert_eq!(goals[6].column(), "cloud_usd_month");
     }
 }

@@ -78,13 +78,17 @@ pub struct ClassValues {
     pub reject_share: Option<f64>,
     /// Share served at the edge.
     pub edge_share: Option<f64>,
+    /// Cloud fees of its requests per month \[USD\].
+    pub cloud_usd_month: f64,
 }
 
 impl ClassValues {
-    /// From one class's metrics (see [`crate::sweep::metrics::CLASS_METRICS`]).
-    pub fn of(m: &[Option<f64>]) -> ClassValues {
+    /// From one class's metrics (see [`crate::sweep::metrics::CLASS_METRICS`]), its fees
+    /// counted `k` times (the copies of the run a month holds).
+    pub fn of(m: &[Option<f64>], k: f64) -> ClassValues {
         let get = |name: &str| class_index(name).and_then(|i| m.get(i).copied().flatten());
         ClassValues {
+            cloud_usd_month: k * get("cloud_cost_usd").unwrap_or(0.0),
             ttft_p95_ms: get("ttft_p95_ms"),
             ttft_p99_ms: get("ttft_p99_ms"),
             e2e_p95_ms: get("e2e_p95_ms"),
@@ -102,8 +106,7 @@ impl ClassValues {
             Quantity::E2eP99Ms => self.e2e_p99_ms,
             Quantity::RejectShare => self.reject_share,
             Quantity::EdgeShare => self.edge_share,
-            // Not a class's goal (refused where goals are read).
-            Quantity::CloudUsdPerMonth => None,
+            Quantity::CloudUsdPerMonth => Some(self.cloud_usd_month),
         }
     }
 }
@@ -210,7 +213,7 @@ impl RunValues {
             reject_share: get("reject_rate"),
             edge_share: get("edge_share"),
             cloud_share: get("redirect_rate"),
-            classes: classes.iter().map(|c| ClassValues::of(c)).collect(),
+            classes: classes.iter().map(|c| ClassValues::of(c, k)).collect(),
         }
     }
 }
@@ -267,7 +270,14 @@ mod tests {
             ("cloud_cost_usd", 0.5),
             ("requests_total", 1000.0),
         ]);
-        let v = RunValues::of(&costs, &[t], &p, &m, &[]);
+        // Two classes: the second's requests cost $0.10 of the $0.50.
+        let class = |cost: f64, rejected: f64| {
+            let mut c = vec![None; crate::sweep::metrics::CLASS_METRICS.len()];
+            c[class_index("cloud_cost_usd").unwrap()] = Some(cost);
+            c[class_index("reject_rate").unwrap()] = Some(rejected);
+            c
+        };
+        let v = RunValues::of(&costs, &[t], &p, &m, &[class(0.4, 0.0), class(0.1, 0.25)]);
         assert_eq!(v.boards_usd_month, 20.0); // 2 x 240 / 24
         // 10 W x 100 h + 10 W idle x 630 h = 7.3 kWh at $0.20.
         assert!(
@@ -279,5 +289,31 @@ mod tests {
         assert!((v.total_usd_month - 71.46).abs() < 1e-12);
         // 100,000 requests a month.
         assert!((v.usd_per_1k_requests.unwrap() - 0.7146).abs() < 1e-12);
+        // A class's goals read its values: its fees times the 100 copies, its rejections.
+        let goal = |class: usize, key: &'static str, quantity: Quantity| Goal {
+            key,
+            class: Some(super::super::GoalClass {
+                name: format!("c{class}"),
+                index: class,
+            }),
+            quantity,
+            bound: 1.0,
+            at_most: true,
+        };
+        let fees = |c: usize| {
+            v.value(&goal(
+                c,
+                "max_cloud_usd_per_month",
+                Quantity::CloudUsdPerMonth,
+            ))
+        };
+        assert!((fees(0).unwrap() - 40.0).abs() < 1e-12);
+        assert!((fees(1).unwrap() - 10.0).abs() < 1e-12);
+        let rejected = v.value(&goal(1, "max_reject_share", Quantity::RejectShare));
+        assert_eq!(rejected, Some(0.25));
+        assert_eq!(
+            v.value(&goal(2, "max_reject_share", Quantity::RejectShare)),
+            None
+        );
     }
 }

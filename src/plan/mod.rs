@@ -203,38 +203,9 @@ pub struct GoalsFile {
     /// Most cloud fees per month \[USD\].
     pub max_cloud_usd_per_month: Option<f64>,
     /// `[goals.classes.NAME]`: goals on the requests of one class of the scenario's
-    /// `workload.classes` (the keys above but the cloud fees).
+    /// `workload.classes` (the keys above).
     #[serde(default)]
     pub classes: std::collections::BTreeMap<String, ClassGoalsFile>,
-}
-
-impl GoalsFile {
-    /// The goal of `key` (one of [`GOAL_KEYS`]), to read or set; `None` for another key.
-    pub fn entry(&mut self, key: &str) -> Option<&mut Option<f64>> {
-        Some(match key {
-            "ttft_p95_ms" => &mut self.ttft_p95_ms,
-            "ttft_p99_ms" => &mut self.ttft_p99_ms,
-            "e2e_p95_ms" => &mut self.e2e_p95_ms,
-            "e2e_p99_ms" => &mut self.e2e_p99_ms,
-            "max_reject_share" => &mut self.max_reject_share,
-            "min_edge_share" => &mut self.min_edge_share,
-            "max_cloud_usd_per_month" => &mut self.max_cloud_usd_per_month,
-            _ => return None,
-        })
-    }
-
-    /// The run-wide goals' bounds, in [`GOALS`] order.
-    fn given(&self) -> [Option<f64>; 7] {
-        [
-            self.ttft_p95_ms,
-            self.ttft_p99_ms,
-            self.e2e_p95_ms,
-            self.e2e_p99_ms,
-            self.max_reject_share,
-            self.min_edge_share,
-            self.max_cloud_usd_per_month,
-        ]
-    }
 }
 
 /// `[goals.classes.NAME]`: the goals of one request class.
@@ -253,34 +224,48 @@ pub struct ClassGoalsFile {
     pub max_reject_share: Option<f64>,
     /// Least share of the class's requests served at the edge.
     pub min_edge_share: Option<f64>,
+    /// Most cloud fees per month of the class's requests \[USD\].
+    pub max_cloud_usd_per_month: Option<f64>,
 }
 
-impl ClassGoalsFile {
-    /// The goal of `key` (one of [`CLASS_GOAL_KEYS`]), to read or set; `None` for another key.
-    pub fn entry(&mut self, key: &str) -> Option<&mut Option<f64>> {
-        Some(match key {
-            "ttft_p95_ms" => &mut self.ttft_p95_ms,
-            "ttft_p99_ms" => &mut self.ttft_p99_ms,
-            "e2e_p95_ms" => &mut self.e2e_p95_ms,
-            "e2e_p99_ms" => &mut self.e2e_p99_ms,
-            "max_reject_share" => &mut self.max_reject_share,
-            "min_edge_share" => &mut self.min_edge_share,
-            _ => return None,
-        })
-    }
+/// `entry` and `given` of a goals table: the run's (`[goals]`) and a class's have the same
+/// keys.
+macro_rules! goal_keys {
+    ($t:ty) => {
+        impl $t {
+            /// The goal of `key` (one of [`GOAL_KEYS`]), to read or set; `None` for another
+            /// key.
+            pub fn entry(&mut self, key: &str) -> Option<&mut Option<f64>> {
+                Some(match key {
+                    "ttft_p95_ms" => &mut self.ttft_p95_ms,
+                    "ttft_p99_ms" => &mut self.ttft_p99_ms,
+                    "e2e_p95_ms" => &mut self.e2e_p95_ms,
+                    "e2e_p99_ms" => &mut self.e2e_p99_ms,
+                    "max_reject_share" => &mut self.max_reject_share,
+                    "min_edge_share" => &mut self.min_edge_share,
+                    "max_cloud_usd_per_month" => &mut self.max_cloud_usd_per_month,
+                    _ => return None,
+                })
+            }
 
-    /// The bounds, in [`GOALS`] order (a class's goals are its first six).
-    fn given(&self) -> [Option<f64>; 6] {
-        [
-            self.ttft_p95_ms,
-            self.ttft_p99_ms,
-            self.e2e_p95_ms,
-            self.e2e_p99_ms,
-            self.max_reject_share,
-            self.min_edge_share,
-        ]
-    }
+            /// The bounds, in [`GOALS`] order.
+            fn given(&self) -> [Option<f64>; 7] {
+                [
+                    self.ttft_p95_ms,
+                    self.ttft_p99_ms,
+                    self.e2e_p95_ms,
+                    self.e2e_p99_ms,
+                    self.max_reject_share,
+                    self.min_edge_share,
+                    self.max_cloud_usd_per_month,
+                ]
+            }
+        }
+    };
 }
+
+goal_keys!(GoalsFile);
+goal_keys!(ClassGoalsFile);
 
 /// A quantity a goal bounds, per run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -413,7 +398,7 @@ pub fn goals(cx: &Checker, prefix: &str, g: &GoalsFile, classes: &[String]) -> R
             return Err(cx.bad(
                 class_key(name, "").trim_end_matches('.'),
                 "{}",
-                format!("give at least one goal: {}", CLASS_GOAL_KEYS.join(", ")),
+                format!("give at least one goal: {}", GOAL_KEYS.join(", ")),
             ));
         }
     }
@@ -450,8 +435,8 @@ fn goal(
     })
 }
 
-/// Every goal: its key, the quantity it bounds and whether it is an upper bound. A class's
-/// goals are the first six (the cloud fees are the run's).
+/// Every goal: its key, the quantity it bounds and whether it is an upper bound (of the run,
+/// or of a class).
 const GOALS: [(&str, Quantity, bool); 7] = [
     ("ttft_p95_ms", Quantity::TtftP95Ms, true),
     ("ttft_p99_ms", Quantity::TtftP99Ms, true),
@@ -462,21 +447,19 @@ const GOALS: [(&str, Quantity, bool); 7] = [
     ("max_cloud_usd_per_month", Quantity::CloudUsdPerMonth, true),
 ];
 
-const fn keys<const N: usize>() -> [&'static str; N] {
-    let mut k = [""; N];
+const fn keys() -> [&'static str; 7] {
+    let mut k = [""; 7];
     let mut i = 0;
-    while i < N {
+    while i < 7 {
         k[i] = GOALS[i].0;
         i += 1;
     }
     k
 }
 
-/// The goals' keys, as `[goals]` and `--goal` take them.
+/// The goals' keys, as `[goals]` and `--goal` take them, and `[goals.classes.NAME]` and
+/// `--goal NAME.KEY` for a class's.
 pub const GOAL_KEYS: [&str; 7] = keys();
-
-/// A class's goals' keys, as `[goals.classes.NAME]` and `--goal NAME.KEY` take them.
-pub const CLASS_GOAL_KEYS: [&str; 6] = keys();
 
 /// A candidate device type, validated.
 #[derive(Clone, Debug)]

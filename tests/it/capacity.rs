@@ -581,9 +581,8 @@ fn bad_capacity_arguments_are_named() {
              its classes: default",
         ),
         (
-            vec!["--goal", "default.max_cloud_usd_per_month=3"],
-            "no goal `max_cloud_usd_per_month` for a request class; a class's goals are \
-             ttft_p95_ms,",
+            vec!["--goal", "default.ttft_p50_ms=3"],
+            "no goal `ttft_p50_ms` for a request class; the goals are ttft_p95_ms,",
         ),
         (
             vec!["--goal", "default.min_edge_share=2"],

@@ -915,8 +915,8 @@ fn bad_plan_files_are_rejected_before_any_run() {
         ],
     );
     rejected(
-        |t| t + "[goals.classes.default]\nmax_cloud_usd_per_month = 3\n",
-        &["unknown field `max_cloud_usd_per_month`"],
+        |t| t + "[goals.classes.default]\nttft_p50_ms = 3\n",
+        &["unknown field `ttft_p50_ms`"],
     );
     rejected(
         |t| t + "[goals.classes.default]\ne2e_p99_ms = 0\n",
