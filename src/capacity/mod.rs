@@ -387,7 +387,7 @@ mod tests {
             *g.entry(k).expect(k) = Some(1.0);
         }
         assert!(g.entry("ttft_p50_ms").is_none());
-        let mut c = crate::plan::ClassGoalsFile::default();
+        let mut c = crate::plan::GoalsFile::default();
         for k in crate::plan::GOAL_KEYS {
             *c.entry(k).expect(k) = Some(1.0);
         }

@@ -184,11 +184,12 @@ impl Default for SearchFile {
     }
 }
 
-/// `[goals]`: every goal given must hold (on its 95 % confidence bound).
+/// `[goals]`: every goal given must hold (on its 95 % confidence bound). A class's goals,
+/// `[goals.classes.NAME]`, are a table of the same keys (but `classes`) on its requests only.
 #[derive(Clone, Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct GoalsFile {
-    /// Most TTFT p95 \[ms\].
+    /// Most TTFT p95 of the served requests \[ms\].
     pub ttft_p95_ms: Option<f64>,
     /// Most TTFT p99 \[ms\].
     pub ttft_p99_ms: Option<f64>,
@@ -203,69 +204,39 @@ pub struct GoalsFile {
     /// Most cloud fees per month \[USD\].
     pub max_cloud_usd_per_month: Option<f64>,
     /// `[goals.classes.NAME]`: goals on the requests of one class of the scenario's
-    /// `workload.classes` (the keys above).
+    /// `workload.classes` (the keys above; a class's table has no `classes`).
     #[serde(default)]
-    pub classes: std::collections::BTreeMap<String, ClassGoalsFile>,
+    pub classes: std::collections::BTreeMap<String, GoalsFile>,
 }
 
-/// `[goals.classes.NAME]`: the goals of one request class.
-#[derive(Clone, Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct ClassGoalsFile {
-    /// Most TTFT p95 of the class's served requests \[ms\].
-    pub ttft_p95_ms: Option<f64>,
-    /// Most TTFT p99 \[ms\].
-    pub ttft_p99_ms: Option<f64>,
-    /// Most end-to-end p95 \[ms\].
-    pub e2e_p95_ms: Option<f64>,
-    /// Most end-to-end p99 \[ms\].
-    pub e2e_p99_ms: Option<f64>,
-    /// Most share of the class's requests rejected.
-    pub max_reject_share: Option<f64>,
-    /// Least share of the class's requests served at the edge.
-    pub min_edge_share: Option<f64>,
-    /// Most cloud fees per month of the class's requests \[USD\].
-    pub max_cloud_usd_per_month: Option<f64>,
+impl GoalsFile {
+    /// The goal of `key` (one of [`GOAL_KEYS`]), to read or set; `None` for another key.
+    pub fn entry(&mut self, key: &str) -> Option<&mut Option<f64>> {
+        Some(match key {
+            "ttft_p95_ms" => &mut self.ttft_p95_ms,
+            "ttft_p99_ms" => &mut self.ttft_p99_ms,
+            "e2e_p95_ms" => &mut self.e2e_p95_ms,
+            "e2e_p99_ms" => &mut self.e2e_p99_ms,
+            "max_reject_share" => &mut self.max_reject_share,
+            "min_edge_share" => &mut self.min_edge_share,
+            "max_cloud_usd_per_month" => &mut self.max_cloud_usd_per_month,
+            _ => return None,
+        })
+    }
+
+    /// The bounds, in [`GOALS`] order.
+    fn given(&self) -> [Option<f64>; 7] {
+        [
+            self.ttft_p95_ms,
+            self.ttft_p99_ms,
+            self.e2e_p95_ms,
+            self.e2e_p99_ms,
+            self.max_reject_share,
+            self.min_edge_share,
+            self.max_cloud_usd_per_month,
+        ]
+    }
 }
-
-/// `entry` and `given` of a goals table: the run's (`[goals]`) and a class's have the same
-/// keys.
-macro_rules! goal_keys {
-    ($t:ty) => {
-        impl $t {
-            /// The goal of `key` (one of [`GOAL_KEYS`]), to read or set; `None` for another
-            /// key.
-            pub fn entry(&mut self, key: &str) -> Option<&mut Option<f64>> {
-                Some(match key {
-                    "ttft_p95_ms" => &mut self.ttft_p95_ms,
-                    "ttft_p99_ms" => &mut self.ttft_p99_ms,
-                    "e2e_p95_ms" => &mut self.e2e_p95_ms,
-                    "e2e_p99_ms" => &mut self.e2e_p99_ms,
-                    "max_reject_share" => &mut self.max_reject_share,
-                    "min_edge_share" => &mut self.min_edge_share,
-                    "max_cloud_usd_per_month" => &mut self.max_cloud_usd_per_month,
-                    _ => return None,
-                })
-            }
-
-            /// The bounds, in [`GOALS`] order.
-            fn given(&self) -> [Option<f64>; 7] {
-                [
-                    self.ttft_p95_ms,
-                    self.ttft_p99_ms,
-                    self.e2e_p95_ms,
-                    self.e2e_p99_ms,
-                    self.max_reject_share,
-                    self.min_edge_share,
-                    self.max_cloud_usd_per_month,
-                ]
-            }
-        }
-    };
-}
-
-goal_keys!(GoalsFile);
-goal_keys!(ClassGoalsFile);
 
 /// A quantity a goal bounds, per run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -384,6 +355,13 @@ pub fn goals(cx: &Checker, prefix: &str, g: &GoalsFile, classes: &[String]) -> R
                 ),
             ));
         };
+        if !cg.classes.is_empty() {
+            return Err(cx.bad(
+                class_key(name, "classes"),
+                "(a table)",
+                "a class's goals are on its own requests: give classes' goals in goals.classes",
+            ));
+        }
         let before = out.len();
         for (&kind, v) in GOALS.iter().zip(cg.given()) {
             if let Some(b) = v {

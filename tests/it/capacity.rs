@@ -141,7 +141,7 @@ fn a_class_goal_on_a_loss_system_is_erlang_bs() {
     let mut file = edgesim::plan::GoalsFile::default();
     file.classes.insert(
         "short".into(),
-        edgesim::plan::ClassGoalsFile {
+        edgesim::plan::GoalsFile {
             max_reject_share: Some(b),
             ..Default::default()
         },
@@ -185,7 +185,7 @@ fn a_goal_on_the_only_class_is_the_runs() {
     let mut of_class = edgesim::plan::GoalsFile::default();
     of_class.classes.insert(
         "default".into(),
-        edgesim::plan::ClassGoalsFile {
+        edgesim::plan::GoalsFile {
             max_reject_share: Some(0.1),
             ..Default::default()
         },

@@ -919,6 +919,13 @@ fn bad_plan_files_are_rejected_before_any_run() {
         &["unknown field `ttft_p50_ms`"],
     );
     rejected(
+        |t| t + "[goals.classes.default.classes.x]\nttft_p95_ms = 3\n",
+        &[
+            "`goals.classes.default.classes`",
+            "give classes' goals in goals.classes",
+        ],
+    );
+    rejected(
         |t| t + "[goals.classes.default]\ne2e_p99_ms = 0\n",
         &[
             "`goals.classes.default.e2e_p99_ms` = 0",
