@@ -239,21 +239,21 @@ pub fn loads_table(st: &Settings, o: &Outcome) -> Table {
                     .collect(),
             ),
         )
-        .with("ttft_p95_ms", mean(&|r| r.ttft_p95_ms))
-        .with("ttft_p95_ms_ci95", ci(&|r| r.ttft_p95_ms))
-        .with("ttft_p99_ms", mean(&|r| r.ttft_p99_ms))
-        .with("ttft_p99_ms_ci95", ci(&|r| r.ttft_p99_ms))
-        .with("e2e_p95_ms", mean(&|r| r.e2e_p95_ms))
-        .with("e2e_p95_ms_ci95", ci(&|r| r.e2e_p95_ms))
-        .with("e2e_p99_ms", mean(&|r| r.e2e_p99_ms))
-        .with("e2e_p99_ms_ci95", ci(&|r| r.e2e_p99_ms))
-        .with("reject_share", mean(&|r| r.reject_share))
-        .with("reject_share_ci95", ci(&|r| r.reject_share))
-        .with("edge_share", mean(&|r| r.edge_share))
-        .with("edge_share_ci95", ci(&|r| r.edge_share))
+        .with("ttft_p95_ms", mean(&|r| r.run.ttft_p95_ms))
+        .with("ttft_p95_ms_ci95", ci(&|r| r.run.ttft_p95_ms))
+        .with("ttft_p99_ms", mean(&|r| r.run.ttft_p99_ms))
+        .with("ttft_p99_ms_ci95", ci(&|r| r.run.ttft_p99_ms))
+        .with("e2e_p95_ms", mean(&|r| r.run.e2e_p95_ms))
+        .with("e2e_p95_ms_ci95", ci(&|r| r.run.e2e_p95_ms))
+        .with("e2e_p99_ms", mean(&|r| r.run.e2e_p99_ms))
+        .with("e2e_p99_ms_ci95", ci(&|r| r.run.e2e_p99_ms))
+        .with("reject_share", mean(&|r| r.run.reject_share))
+        .with("reject_share_ci95", ci(&|r| r.run.reject_share))
+        .with("edge_share", mean(&|r| r.run.edge_share))
+        .with("edge_share_ci95", ci(&|r| r.run.edge_share))
         .with("cloud_share", mean(&|r| r.cloud_share))
-        .with("cloud_usd_month", mean(&|r| Some(r.cloud_usd_month)))
-        .with("cloud_usd_month_ci95", ci(&|r| Some(r.cloud_usd_month)));
+        .with("cloud_usd_month", mean(&|r| Some(r.run.cloud_usd_month)))
+        .with("cloud_usd_month_ci95", ci(&|r| Some(r.run.cloud_usd_month)));
     // Each class goal's quantity, after the run's.
     for g in st.goals.iter().filter(|g| g.class.is_some()) {
         let c = g.column();

@@ -63,10 +63,10 @@ pub fn boards_usd_month(types: &[DeviceType], counts: &[u32]) -> f64 {
         .sum()
 }
 
-/// What one request class achieved in a run (the class goals' quantities).
+/// The quantities a goal bounds, of a run or of one of its request classes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
-pub struct ClassValues {
-    /// TTFT p95 \[ms\] of its served requests (`None`: none served).
+pub struct GoalValues {
+    /// TTFT p95 \[ms\] of the served requests (`None`: none served).
     pub ttft_p95_ms: Option<f64>,
     /// TTFT p99 \[ms\].
     pub ttft_p99_ms: Option<f64>,
@@ -74,31 +74,32 @@ pub struct ClassValues {
     pub e2e_p95_ms: Option<f64>,
     /// End-to-end p99 \[ms\].
     pub e2e_p99_ms: Option<f64>,
-    /// Share of its requests rejected (`None`: it had none).
+    /// Share of the requests rejected (`None`: there were none).
     pub reject_share: Option<f64>,
     /// Share served at the edge.
     pub edge_share: Option<f64>,
-    /// Cloud fees of its requests per month \[USD\].
+    /// Cloud fees per month \[USD\].
     pub cloud_usd_month: f64,
 }
 
-impl ClassValues {
-    /// From one class's metrics (see [`crate::sweep::metrics::CLASS_METRICS`]), its fees
-    /// counted `k` times (the copies of the run a month holds).
-    pub fn of(m: &[Option<f64>], k: f64) -> ClassValues {
-        let get = |name: &str| class_index(name).and_then(|i| m.get(i).copied().flatten());
-        ClassValues {
-            cloud_usd_month: k * get("cloud_cost_usd").unwrap_or(0.0),
+impl GoalValues {
+    /// From the metrics `get` reads by name (a run's, [`crate::sweep::metrics::METRICS`], or a
+    /// class's, [`crate::sweep::metrics::CLASS_METRICS`]: the same names), the fees counted
+    /// `k` times (the copies of the run a month holds).
+    fn of(get: impl Fn(&str) -> Option<f64>, k: f64) -> GoalValues {
+        GoalValues {
             ttft_p95_ms: get("ttft_p95_ms"),
             ttft_p99_ms: get("ttft_p99_ms"),
             e2e_p95_ms: get("e2e_p95_ms"),
             e2e_p99_ms: get("e2e_p99_ms"),
             reject_share: get("reject_rate"),
             edge_share: get("edge_share"),
+            cloud_usd_month: k * get("cloud_cost_usd").unwrap_or(0.0),
         }
     }
 
-    fn get(&self, q: Quantity) -> Option<f64> {
+    /// The value of a goal's quantity.
+    pub fn get(&self, q: Quantity) -> Option<f64> {
         match q {
             Quantity::TtftP95Ms => self.ttft_p95_ms,
             Quantity::TtftP99Ms => self.ttft_p99_ms,
@@ -118,52 +119,27 @@ pub struct RunValues {
     pub boards_usd_month: f64,
     /// Energy \[USD/month\].
     pub energy_usd_month: f64,
-    /// Cloud fees \[USD/month\].
-    pub cloud_usd_month: f64,
     /// Total \[USD/month\].
     pub total_usd_month: f64,
     /// Total per 1,000 requests \[USD\].
     pub usd_per_1k_requests: Option<f64>,
-    /// TTFT p95 \[ms\] (`None`: nothing served).
-    pub ttft_p95_ms: Option<f64>,
-    /// TTFT p99 \[ms\].
-    pub ttft_p99_ms: Option<f64>,
-    /// End-to-end p95 \[ms\].
-    pub e2e_p95_ms: Option<f64>,
-    /// End-to-end p99 \[ms\].
-    pub e2e_p99_ms: Option<f64>,
-    /// Rejected share.
-    pub reject_share: Option<f64>,
-    /// Edge-served share.
-    pub edge_share: Option<f64>,
     /// Cloud-served share.
     pub cloud_share: Option<f64>,
-    /// Each request class's values, in the workload's class order (empty with one class:
-    /// the run's values are its).
-    pub classes: Vec<ClassValues>,
+    /// The run's goal quantities (its cloud fees per month among them).
+    pub run: GoalValues,
+    /// Each request class's, in the workload's class order (empty with one class: the run's
+    /// are its).
+    pub classes: Vec<GoalValues>,
 }
 
 impl RunValues {
     /// The value of goal `g`'s quantity: of the run, or of the goal's class.
     pub fn value(&self, g: &Goal) -> Option<f64> {
         match &g.class {
-            None => self.get(g.quantity),
+            None => self.run.get(g.quantity),
             // One class: the summary has no classes; the run's requests are the class's.
-            Some(_) if self.classes.is_empty() => self.get(g.quantity),
+            Some(_) if self.classes.is_empty() => self.run.get(g.quantity),
             Some(c) => self.classes.get(c.index)?.get(g.quantity),
-        }
-    }
-
-    /// The value of a goal's quantity.
-    pub fn get(&self, q: Quantity) -> Option<f64> {
-        match q {
-            Quantity::TtftP95Ms => self.ttft_p95_ms,
-            Quantity::TtftP99Ms => self.ttft_p99_ms,
-            Quantity::E2eP95Ms => self.e2e_p95_ms,
-            Quantity::E2eP99Ms => self.e2e_p99_ms,
-            Quantity::RejectShare => self.reject_share,
-            Quantity::EdgeShare => self.edge_share,
-            Quantity::CloudUsdPerMonth => Some(self.cloud_usd_month),
         }
     }
 
@@ -197,23 +173,25 @@ impl RunValues {
         };
         let kwh = (mean_w * h + idle_w * (HOURS_PER_MONTH - h)) / 1000.0;
         let energy_usd_month = kwh * costs.cents_per_kwh / 100.0;
-        let cloud_usd_month = k * get("cloud_cost_usd").unwrap_or(0.0);
-        let total_usd_month = boards_usd_month + energy_usd_month + cloud_usd_month;
+        let run = GoalValues::of(get, k);
+        let total_usd_month = boards_usd_month + energy_usd_month + run.cloud_usd_month;
         let requests = k * get("requests_total").unwrap_or(0.0);
         RunValues {
             boards_usd_month,
             energy_usd_month,
-            cloud_usd_month,
             total_usd_month,
             usd_per_1k_requests: (requests > 0.0).then(|| 1000.0 * total_usd_month / requests),
-            ttft_p95_ms: get("ttft_p95_ms"),
-            ttft_p99_ms: get("ttft_p99_ms"),
-            e2e_p95_ms: get("e2e_p95_ms"),
-            e2e_p99_ms: get("e2e_p99_ms"),
-            reject_share: get("reject_rate"),
-            edge_share: get("edge_share"),
             cloud_share: get("redirect_rate"),
-            classes: classes.iter().map(|c| ClassValues::of(c, k)).collect(),
+            run,
+            classes: classes
+                .iter()
+                .map(|c| {
+                    GoalValues::of(
+                        |name| class_index(name).and_then(|i| c.get(i).copied().flatten()),
+                        k,
+                    )
+                })
+                .collect(),
         }
     }
 }
@@ -285,7 +263,7 @@ mod tests {
             "{}",
             v.energy_usd_month
         );
-        assert_eq!(v.cloud_usd_month, 50.0); // 100 copies of the hour
+        assert_eq!(v.run.cloud_usd_month, 50.0); // 100 copies of the hour
         assert!((v.total_usd_month - 71.46).abs() < 1e-12);
         // 100,000 requests a month.
         assert!((v.usd_per_1k_requests.unwrap() - 0.7146).abs() < 1e-12);

@@ -153,13 +153,13 @@ fn plan_report(pl: &Planner, e: &Evaluation) -> PlanReport {
         total_usd_month: est(&|r| Some(r.total_usd_month)),
         boards_usd_month: pl.capex_usd_month(&e.point),
         energy_usd_month: est(&|r| Some(r.energy_usd_month)),
-        cloud_usd_month: est(&|r| Some(r.cloud_usd_month)),
+        cloud_usd_month: est(&|r| Some(r.run.cloud_usd_month)),
         usd_per_1k_requests: est(&|r| r.usd_per_1k_requests),
-        ttft_p95_ms: est(&|r| r.ttft_p95_ms),
-        ttft_p99_ms: est(&|r| r.ttft_p99_ms),
-        e2e_p95_ms: est(&|r| r.e2e_p95_ms),
-        reject_share: est(&|r| r.reject_share),
-        edge_share: est(&|r| r.edge_share),
+        ttft_p95_ms: est(&|r| r.run.ttft_p95_ms),
+        ttft_p99_ms: est(&|r| r.run.ttft_p99_ms),
+        e2e_p95_ms: est(&|r| r.run.e2e_p95_ms),
+        reject_share: est(&|r| r.run.reject_share),
+        edge_share: est(&|r| r.run.edge_share),
         cloud_share: est(&|r| r.cloud_share),
         class_goals: pl
             .goals
@@ -323,15 +323,15 @@ pub fn plans_table(pl: &Planner, o: &Outcome, rows: &[usize]) -> Table {
         .with("total_usd_month_ci95", ci(&|r| Some(r.total_usd_month)))
         .with("boards_usd_month", mean(&|r| Some(r.boards_usd_month)))
         .with("energy_usd_month", mean(&|r| Some(r.energy_usd_month)))
-        .with("cloud_usd_month", mean(&|r| Some(r.cloud_usd_month)))
+        .with("cloud_usd_month", mean(&|r| Some(r.run.cloud_usd_month)))
         .with("usd_per_1k_requests", mean(&|r| r.usd_per_1k_requests))
-        .with("ttft_p95_ms", mean(&|r| r.ttft_p95_ms))
-        .with("ttft_p95_ms_ci95", ci(&|r| r.ttft_p95_ms))
-        .with("ttft_p99_ms", mean(&|r| r.ttft_p99_ms))
-        .with("e2e_p95_ms", mean(&|r| r.e2e_p95_ms))
-        .with("e2e_p99_ms", mean(&|r| r.e2e_p99_ms))
-        .with("reject_share", mean(&|r| r.reject_share))
-        .with("edge_share", mean(&|r| r.edge_share))
+        .with("ttft_p95_ms", mean(&|r| r.run.ttft_p95_ms))
+        .with("ttft_p95_ms_ci95", ci(&|r| r.run.ttft_p95_ms))
+        .with("ttft_p99_ms", mean(&|r| r.run.ttft_p99_ms))
+        .with("e2e_p95_ms", mean(&|r| r.run.e2e_p95_ms))
+        .with("e2e_p99_ms", mean(&|r| r.run.e2e_p99_ms))
+        .with("reject_share", mean(&|r| r.run.reject_share))
+        .with("edge_share", mean(&|r| r.run.edge_share))
         .with("cloud_share", mean(&|r| r.cloud_share));
     // Each class goal's quantity, after the run's.
     for g in pl.goals.iter().filter(|g| g.class.is_some()) {
@@ -381,7 +381,7 @@ pub fn figure(pl: &Planner, o: &Outcome) -> Figure {
         name: "pareto_front".into(),
         title: format!("Plan {}: cost against latency and cloud share", pl.name),
         panels: vec![
-            panel("TTFT p95", "TTFT p95 [ms]", &|r| r.ttft_p95_ms),
+            panel("TTFT p95", "TTFT p95 [ms]", &|r| r.run.ttft_p95_ms),
             panel(
                 "Cloud share",
                 "share of requests served by the cloud",

@@ -852,7 +852,7 @@ fn outcome(
     let key = |e: &Evaluation| {
         [
             e.cost(),
-            e.stat(|r| r.ttft_p95_ms).mean.unwrap_or(f64::INFINITY),
+            e.stat(|r| r.run.ttft_p95_ms).mean.unwrap_or(f64::INFINITY),
             e.stat(|r| r.cloud_share).mean.unwrap_or(f64::INFINITY),
         ]
     };

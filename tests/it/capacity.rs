@@ -164,7 +164,7 @@ fn a_class_goal_on_a_loss_system_is_erlang_bs() {
     // The goal read the short class's rejections: at capacity they are not the long class's
     // nor the run's (the same in expectation, not run by run).
     let short = cap.runs.iter().map(|r| r.classes[0].reject_share.unwrap());
-    let run = cap.runs.iter().map(|r| r.reject_share.unwrap());
+    let run = cap.runs.iter().map(|r| r.run.reject_share.unwrap());
     let long = cap.runs.iter().map(|r| r.classes[1].reject_share.unwrap());
     let (short, run, long): (Vec<f64>, Vec<f64>, Vec<f64>) =
         (short.collect(), run.collect(), long.collect());
@@ -538,7 +538,7 @@ fn cloud_fees_per_month_count_the_traffic_hours() {
         };
         let o = search(&sc, &st, None, &|_| {}).unwrap();
         assert_eq!(o.end, End::MetAtMax);
-        o.probes[0].runs[0].cloud_usd_month
+        o.probes[0].runs[0].run.cloud_usd_month
     };
     // The run's fees, as if its traffic lasted the hours given.
     let want = summary.cloud_cost_usd * 730.0 * 3600.0 / summary.duration_s;
