@@ -254,14 +254,8 @@ pub fn loads_table(st: &Settings, o: &Outcome) -> Table {
         .with("cloud_share", mean(&|r| r.cloud_share))
         .with("cloud_usd_month", mean(&|r| Some(r.run.cloud_usd_month)))
         .with("cloud_usd_month_ci95", ci(&|r| Some(r.run.cloud_usd_month)));
-    // Each class goal's quantity, after the run's.
-    for g in st.goals.iter().filter(|g| g.class.is_some()) {
-        let c = g.column();
-        t = t
-            .with(&c, mean(&|r| r.value(g)))
-            .with(&format!("{c}_ci95"), ci(&|r| r.value(g)));
-    }
-    t
+    let runs: Vec<&[RunValues]> = ps.iter().map(|p| &p.runs[..]).collect();
+    crate::plan::output::class_goal_columns(t, &st.goals, &runs)
 }
 
 /// A goal's quantity as an axis label, with its unit.

@@ -333,12 +333,30 @@ pub fn plans_table(pl: &Planner, o: &Outcome, rows: &[usize]) -> Table {
         .with("reject_share", mean(&|r| r.run.reject_share))
         .with("edge_share", mean(&|r| r.run.edge_share))
         .with("cloud_share", mean(&|r| r.cloud_share));
-    // Each class goal's quantity, after the run's.
-    for g in pl.goals.iter().filter(|g| g.class.is_some()) {
+    let runs: Vec<&[super::cost::RunValues]> = ev.iter().map(|e| &e.runs[..]).collect();
+    class_goal_columns(t, &pl.goals, &runs)
+}
+
+/// `t` with, for each goal on a request class, its quantity's mean and 95 % half-width over
+/// each row's runs (`NAME.QUANTITY`, `NAME.QUANTITY_ci95`), after the run's columns: the
+/// plans table's and capacity's loads table's.
+pub fn class_goal_columns(
+    mut t: Table,
+    goals: &[Goal],
+    rows: &[&[super::cost::RunValues]],
+) -> Table {
+    for g in goals.iter().filter(|g| g.class.is_some()) {
+        let stats: Vec<Stat> = rows
+            .iter()
+            .map(|runs| Stat::of(runs.iter().map(|r| r.value(g))))
+            .collect();
         let c = g.column();
         t = t
-            .with(&c, mean(&|r| r.value(g)))
-            .with(&format!("{c}_ci95"), ci(&|r| r.value(g)));
+            .with(&c, Values::OptF64(stats.iter().map(|s| s.mean).collect()))
+            .with(
+                &format!("{c}_ci95"),
+                Values::OptF64(stats.iter().map(|s| s.ci95).collect()),
+            );
     }
     t
 }

@@ -143,12 +143,20 @@ impl From<Line> for Recorded {
 /// The journal's runs, by (point key, replication).
 type Known = HashMap<(String, u32), Recorded>;
 
+/// The classes whose metrics a journal line holds: the summary has classes with two or more.
+fn recorded_classes(planner: &Planner) -> usize {
+    match planner.classes.len() {
+        0 | 1 => 0,
+        n => n,
+    }
+}
+
 /// The hash of what a journal line holds: the run's metrics, then, with two request classes or
 /// more, each class's (without classes the hash of an edgesim before class goals, whose
 /// journals stay valid).
 fn metric_set(planner: &Planner) -> String {
     let runs = crate::sweep::exec::metric_set();
-    if planner.classes.len() < 2 {
+    if recorded_classes(planner) == 0 {
         return runs;
     }
     let classes: Vec<&str> = crate::sweep::metrics::CLASS_METRICS
@@ -647,11 +655,7 @@ fn read_known(
     }
     let want = crate::sweep::metrics::METRICS.len();
     let want_class = crate::sweep::metrics::CLASS_METRICS.len();
-    // The summary has classes with two or more.
-    let classes = match planner.classes.len() {
-        0 | 1 => 0,
-        n => n,
-    };
+    let classes = recorded_classes(planner);
     for (n, l) in runs {
         if l.replication >= planner.replications
             || l.seed != planner.seed + u64::from(l.replication)
