@@ -591,7 +591,7 @@ mod tests {
 /// "lognormal"`) whose variants are structs that deny unknown keys. serde's internally tagged
 /// enums buffer the section and lose the key of an error inside it; this reads the section as a
 /// table, takes the tag, and deserialises the rest into the variant's struct, so that errors
-/// name the key (`` `rate_rps`: invalid type: string "fast", expected f64 ``).
+/// name the key (`` `rate_rps`: invalid type: string "fast", expected a number ``).
 pub mod tagged {
     use serde::de::{DeserializeOwned, Deserializer, Error as _};
 

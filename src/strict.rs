@@ -34,50 +34,85 @@ pub fn from_value<T: DeserializeOwned>(
     serde_path_to_error::deserialize(Strict(value))
 }
 
-/// Forwards `deserialize_*` methods to the inner deserializer with the visitor wrapped.
+/// Forwards `deserialize_*` methods to the inner deserializer with the visitor wrapped, and
+/// with the kind of number the method reads (`None`: not a number).
 macro_rules! forward {
-    ($($method:ident($($arg:ident: $ty:ty),*)),* $(,)?) => {
+    ($($method:ident($($arg:ident: $ty:ty),*) => $number:expr),* $(,)?) => {
         $(
             fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, Self::Error> {
-                self.0.$method($($arg,)* Wrap { inner: visitor, table: false, kind: false })
+                self.0.$method($($arg,)* Wrap { inner: visitor, table: false, kind: false, number: $number })
             }
         )*
     };
+}
+
+/// The number a `deserialize_*` method reads, in a file's words: serde's own visitors say
+/// "expected u32", and for `-1` there "invalid value: integer `-1`, expected u32".
+#[derive(Clone, Copy)]
+enum Number {
+    /// Any number (an integer is read as one).
+    Float,
+    /// A whole number in `min..=max`.
+    Whole { min: i128, max: i128 },
+}
+
+impl Number {
+    const fn whole(min: i128, max: i128) -> Option<Number> {
+        Some(Number::Whole { min, max })
+    }
+}
+
+impl de::Expected for Number {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match *self {
+            Number::Float => f.write_str("a number"),
+            // The bounds of a 64-bit integer are no one's limit: a key that has one is checked,
+            // in its own words, after it is read.
+            Number::Whole { min, max } if max >= i128::from(i64::MAX) => {
+                if min >= 0 {
+                    f.write_str("a whole number, 0 or more")
+                } else {
+                    f.write_str("a whole number")
+                }
+            }
+            Number::Whole { min, max } => write!(f, "a whole number from {min} to {max}"),
+        }
+    }
 }
 
 impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<D> {
     type Error = D::Error;
 
     forward!(
-        deserialize_any(),
-        deserialize_bool(),
-        deserialize_i8(),
-        deserialize_i16(),
-        deserialize_i32(),
-        deserialize_i64(),
-        deserialize_i128(),
-        deserialize_u8(),
-        deserialize_u16(),
-        deserialize_u32(),
-        deserialize_u64(),
-        deserialize_u128(),
-        deserialize_f32(),
-        deserialize_f64(),
-        deserialize_char(),
-        deserialize_str(),
-        deserialize_string(),
-        deserialize_bytes(),
-        deserialize_byte_buf(),
-        deserialize_option(),
-        deserialize_unit(),
-        deserialize_unit_struct(name: &'static str),
-        deserialize_newtype_struct(name: &'static str),
-        deserialize_seq(),
-        deserialize_tuple(len: usize),
-        deserialize_tuple_struct(name: &'static str, len: usize),
-        deserialize_map(),
-        deserialize_identifier(),
-        deserialize_ignored_any(),
+        deserialize_any() => None,
+        deserialize_bool() => None,
+        deserialize_i8() => Number::whole(i8::MIN as i128, i8::MAX as i128),
+        deserialize_i16() => Number::whole(i16::MIN as i128, i16::MAX as i128),
+        deserialize_i32() => Number::whole(i32::MIN as i128, i32::MAX as i128),
+        deserialize_i64() => Number::whole(i64::MIN as i128, i64::MAX as i128),
+        deserialize_i128() => Number::whole(i128::MIN, i128::MAX),
+        deserialize_u8() => Number::whole(0, u8::MAX as i128),
+        deserialize_u16() => Number::whole(0, u16::MAX as i128),
+        deserialize_u32() => Number::whole(0, u32::MAX as i128),
+        deserialize_u64() => Number::whole(0, u64::MAX as i128),
+        deserialize_u128() => Number::whole(0, i128::MAX),
+        deserialize_f32() => Some(Number::Float),
+        deserialize_f64() => Some(Number::Float),
+        deserialize_char() => None,
+        deserialize_str() => None,
+        deserialize_string() => None,
+        deserialize_bytes() => None,
+        deserialize_byte_buf() => None,
+        deserialize_option() => None,
+        deserialize_unit() => None,
+        deserialize_unit_struct(name: &'static str) => None,
+        deserialize_newtype_struct(name: &'static str) => None,
+        deserialize_seq() => None,
+        deserialize_tuple(len: usize) => None,
+        deserialize_tuple_struct(name: &'static str, len: usize) => None,
+        deserialize_map() => None,
+        deserialize_identifier() => None,
+        deserialize_ignored_any() => None,
     );
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -93,6 +128,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<D> {
                 inner: visitor,
                 table: true,
                 kind: fields.contains(&"kind"),
+                number: None,
             },
         )
     }
@@ -161,6 +197,9 @@ struct Wrap<V> {
     /// (`selection = "random"`, the shorthand a plan's `search.policies` reads), and the
     /// message shows the table it is written as.
     kind: bool,
+    /// Visiting a number of this kind: any other value, and a whole number out of its range,
+    /// is refused in a file's words.
+    number: Option<Number>,
 }
 
 impl<V> Wrap<V> {
@@ -176,15 +215,44 @@ impl<V> Wrap<V> {
     }
 }
 
+/// What a plain value is, as far as a number's check goes.
+#[derive(Clone, Copy)]
+enum Seen {
+    Whole(i128),
+    Float,
+    Other,
+}
+
+impl<V> Wrap<V> {
+    /// Whether a value that is `seen` may be handed to the inner visitor: an error (in the
+    /// file's words, `expecting`) if a table or a number is wanted and it is not one, or is a
+    /// whole number out of range.
+    fn check<E: de::Error>(&self, seen: Seen, unexpected: Unexpected) -> Result<(), E> {
+        if self.table {
+            return Err(E::invalid_type(unexpected, &"a table"));
+        }
+        match (self.number, seen) {
+            (None, _) | (Some(Number::Float), Seen::Whole(_) | Seen::Float) => Ok(()),
+            (Some(n @ Number::Whole { min, max }), Seen::Whole(v)) => {
+                if (min..=max).contains(&v) {
+                    Ok(())
+                } else {
+                    Err(E::invalid_value(unexpected, &n))
+                }
+            }
+            (Some(n), _) => Err(E::invalid_type(unexpected, &n)),
+        }
+    }
+}
+
 /// Forwards `visit_*` methods of plain values to the inner visitor; a struct refuses them
-/// itself, so that the message says what a file holds ("expected a table").
+/// itself, so that the message says what a file holds ("expected a table"), and so does a
+/// number ("expected a whole number from 0 to 255").
 macro_rules! visit {
-    ($($method:ident($v:ident: $ty:ty) => $unexpected:expr),* $(,)?) => {
+    ($($method:ident($v:ident: $ty:ty) => $unexpected:expr, $seen:expr),* $(,)?) => {
         $(
             fn $method<E: de::Error>(self, $v: $ty) -> Result<Self::Value, E> {
-                if self.table {
-                    return Err(E::invalid_type($unexpected, &self));
-                }
+                self.check($seen, $unexpected)?;
                 self.inner.$method($v)
             }
         )*
@@ -198,35 +266,38 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
         if self.table {
             // Not the derive's "struct DeviceFile": the file's word for it.
             f.write_str("a table")
+        } else if let Some(n) = self.number {
+            de::Expected::fmt(&n, f)
         } else {
             self.inner.expecting(f)
         }
     }
 
     visit!(
-        visit_bool(v: bool) => Unexpected::Bool(v),
-        visit_i8(v: i8) => Unexpected::Signed(i64::from(v)),
-        visit_i16(v: i16) => Unexpected::Signed(i64::from(v)),
-        visit_i32(v: i32) => Unexpected::Signed(i64::from(v)),
-        visit_i64(v: i64) => Unexpected::Signed(v),
-        visit_i128(v: i128) => Unexpected::Other("integer"),
-        visit_u8(v: u8) => Unexpected::Unsigned(u64::from(v)),
-        visit_u16(v: u16) => Unexpected::Unsigned(u64::from(v)),
-        visit_u32(v: u32) => Unexpected::Unsigned(u64::from(v)),
-        visit_u64(v: u64) => Unexpected::Unsigned(v),
-        visit_u128(v: u128) => Unexpected::Other("integer"),
-        visit_f32(v: f32) => Unexpected::Float(f64::from(v)),
-        visit_f64(v: f64) => Unexpected::Float(v),
-        visit_char(v: char) => Unexpected::Char(v),
-        visit_bytes(v: &[u8]) => Unexpected::Bytes(v),
-        visit_borrowed_bytes(v: &'de [u8]) => Unexpected::Bytes(v),
-        visit_byte_buf(v: Vec<u8>) => Unexpected::Bytes(&v),
+        visit_bool(v: bool) => Unexpected::Bool(v), Seen::Other,
+        visit_i8(v: i8) => Unexpected::Signed(i64::from(v)), Seen::Whole(i128::from(v)),
+        visit_i16(v: i16) => Unexpected::Signed(i64::from(v)), Seen::Whole(i128::from(v)),
+        visit_i32(v: i32) => Unexpected::Signed(i64::from(v)), Seen::Whole(i128::from(v)),
+        visit_i64(v: i64) => Unexpected::Signed(v), Seen::Whole(i128::from(v)),
+        visit_i128(v: i128) => Unexpected::Other("integer"), Seen::Whole(v),
+        visit_u8(v: u8) => Unexpected::Unsigned(u64::from(v)), Seen::Whole(i128::from(v)),
+        visit_u16(v: u16) => Unexpected::Unsigned(u64::from(v)), Seen::Whole(i128::from(v)),
+        visit_u32(v: u32) => Unexpected::Unsigned(u64::from(v)), Seen::Whole(i128::from(v)),
+        visit_u64(v: u64) => Unexpected::Unsigned(v), Seen::Whole(i128::from(v)),
+        visit_u128(v: u128) => Unexpected::Other("integer"), Seen::Whole(i128::try_from(v).unwrap_or(i128::MAX)),
+        visit_f32(v: f32) => Unexpected::Float(f64::from(v)), Seen::Float,
+        visit_f64(v: f64) => Unexpected::Float(v), Seen::Float,
+        visit_char(v: char) => Unexpected::Char(v), Seen::Other,
+        visit_bytes(v: &[u8]) => Unexpected::Bytes(v), Seen::Other,
+        visit_borrowed_bytes(v: &'de [u8]) => Unexpected::Bytes(v), Seen::Other,
+        visit_byte_buf(v: Vec<u8>) => Unexpected::Bytes(&v), Seen::Other,
     );
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
         if self.table {
             return Err(self.string(v));
         }
+        self.check(Seen::Other, Unexpected::Str(v))?;
         self.inner.visit_str(v)
     }
 
@@ -234,6 +305,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
         if self.table {
             return Err(self.string(v));
         }
+        self.check(Seen::Other, Unexpected::Str(v))?;
         self.inner.visit_borrowed_str(v)
     }
 
@@ -241,6 +313,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
         if self.table {
             return Err(self.string(&v));
         }
+        self.check(Seen::Other, Unexpected::Str(&v))?;
         self.inner.visit_string(v)
     }
 
@@ -261,13 +334,14 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        if self.table {
-            return Err(de::Error::invalid_type(Unexpected::Other("array"), &self));
-        }
+        self.check(Seen::Other, Unexpected::Other("array"))?;
         self.inner.visit_seq(Strict(seq))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        if let Some(n) = self.number {
+            return Err(de::Error::invalid_type(Unexpected::Other("table"), &n));
+        }
         self.inner.visit_map(Strict(map))
     }
 
@@ -421,5 +495,111 @@ mod tests {
         );
         // With the line of the file, as toml's own errors.
         assert!(e.contains("line 1"), "{e}");
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Numbers {
+        #[serde(default)]
+        byte: Option<u8>,
+        #[serde(default)]
+        count: Option<u32>,
+        #[serde(default)]
+        seed: Option<u64>,
+        #[serde(default)]
+        signed: Option<i64>,
+        #[serde(default)]
+        small: Option<i8>,
+        #[serde(default)]
+        size: Option<usize>,
+        #[serde(default)]
+        rate: Option<f64>,
+    }
+
+    /// A number's errors say what a file may hold, not the Rust type: "expected u32" was
+    /// what serde's visitors said until 2026-12-06.
+    #[test]
+    fn a_number_is_refused_in_a_files_words() {
+        for (text, want) in [
+            (
+                "count = 2.5",
+                "invalid type: floating point `2.5`, expected a whole number from 0 to 4294967295",
+            ),
+            (
+                "count = -1",
+                "invalid value: integer `-1`, expected a whole number from 0 to 4294967295",
+            ),
+            (
+                "count = 4294967296",
+                "invalid value: integer `4294967296`, expected a whole number from 0 to 4294967295",
+            ),
+            (
+                "count = \"2\"",
+                "invalid type: string \"2\", expected a whole number from 0 to 4294967295",
+            ),
+            (
+                "count = [2]",
+                "invalid type: array, expected a whole number from 0 to 4294967295",
+            ),
+            (
+                "count = { a = 2 }",
+                "invalid type: table, expected a whole number from 0 to 4294967295",
+            ),
+            (
+                "count = true",
+                "invalid type: boolean `true`, expected a whole number from 0 to 4294967295",
+            ),
+            (
+                "byte = 256",
+                "invalid value: integer `256`, expected a whole number from 0 to 255",
+            ),
+            (
+                "small = -129",
+                "invalid value: integer `-129`, expected a whole number from -128 to 127",
+            ),
+            (
+                "seed = 1.5",
+                "invalid type: floating point `1.5`, expected a whole number, 0 or more",
+            ),
+            (
+                "seed = -1",
+                "invalid value: integer `-1`, expected a whole number, 0 or more",
+            ),
+            (
+                "size = -1",
+                "invalid value: integer `-1`, expected a whole number, 0 or more",
+            ),
+            (
+                "signed = 1.5",
+                "invalid type: floating point `1.5`, expected a whole number",
+            ),
+            (
+                "rate = \"fast\"",
+                "invalid type: string \"fast\", expected a number",
+            ),
+            ("rate = [1]", "invalid type: array, expected a number"),
+        ] {
+            let e = from_str::<Numbers>(text).unwrap_err().to_string();
+            assert!(e.contains(want) && e.contains("line 1"), "{text}: {e}");
+            let value = toml::Value::Table(toml::from_str(text).unwrap());
+            let e = from_value::<Numbers>(value).unwrap_err().to_string();
+            assert!(e.contains(want), "{text}: {e}");
+        }
+        // What fits is read as before: bounds (TOML's integers are 64-bit signed), and an
+        // integer where any number goes.
+        let text = "byte = 255\ncount = 4294967295\nseed = 9223372036854775807\nsigned = -9223372036854775808\nsmall = -128\nsize = 0\nrate = 3\n";
+        let want = Numbers {
+            byte: Some(255),
+            count: Some(u32::MAX),
+            seed: Some(i64::MAX as u64),
+            signed: Some(i64::MIN),
+            small: Some(-128),
+            size: Some(0),
+            rate: Some(3.0),
+        };
+        assert_eq!(toml::from_str::<Numbers>(text).unwrap(), want);
+        assert_eq!(from_str::<Numbers>(text).unwrap(), want);
+        let value = toml::Value::Table(toml::from_str(text).unwrap());
+        assert_eq!(from_value::<Numbers>(value).unwrap(), want);
     }
 }

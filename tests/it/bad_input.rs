@@ -79,7 +79,7 @@ fn wrong_type() {
             "`rate_rps`: invalid type",
             "\"fast\"",
             "invalid type",
-            "expected f64",
+            "expected a number",
             "[workload]",
         ],
     );
@@ -334,9 +334,19 @@ fn set_override_type_errors_name_the_array_entry() {
     for (set, needles) in [
         (
             "devices.1.slots=\"x\"",
-            &["`devices[1].slots`", "string \"x\"", "expected u32"][..],
+            &[
+                "`devices[1].slots`",
+                "string \"x\"",
+                "expected a whole number from 0 to 4294967295",
+            ][..],
         ),
-        ("devices.0.slots=-3", &["`devices[0].slots`", "-3", "u32"]),
+        (
+            "devices.0.slots=-3",
+            &[
+                "`devices[0].slots`",
+                "invalid value: integer `-3`, expected a whole number from 0 to 4294967295",
+            ],
+        ),
         (
             "devices.1.slotz=3",
             &[
@@ -353,7 +363,7 @@ fn set_override_type_errors_name_the_array_entry() {
         (
             "workload.prompt_tokens.sigma=\"x\"",
             &[
-                "`workload.prompt_tokens.sigma`: invalid type: string \"x\", expected f64",
+                "`workload.prompt_tokens.sigma`: invalid type: string \"x\", expected a number",
                 "for dist = \"lognormal\", for kind = \"bursty\"",
             ],
         ),
