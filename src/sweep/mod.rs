@@ -145,8 +145,10 @@ pub struct Plan {
     pub plots: Vec<PlotFile>,
     /// Hash of the sweep and base scenario texts: a journal from another sweep is refused.
     pub fingerprint: String,
-    /// The base scenario's request classes, by name, with two or more (empty otherwise): each
-    /// has its metrics, `NAME.METRIC`, after the run's (see [`Plan::metric_names`]).
+    /// The request classes of the points' scenarios with two or more, by name: the base
+    /// scenario's, then those its axes give, in point order (empty when no point has two or
+    /// more). Each has its metrics, `NAME.METRIC`, after the run's (see
+    /// [`Plan::metric_names`]); a run without the class leaves them empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub classes: Vec<String>,
     /// The base scenario, parsed once; every point is built from it.
@@ -186,6 +188,15 @@ impl PartialEq for Plan {
             &o.fingerprint,
             &o.classes,
         )
+    }
+}
+
+/// The request classes whose metrics a run of `s` records, by name: its classes with two or
+/// more (a scenario without classes has one, `default`, whose metrics are the run's).
+fn recorded_classes(s: &Scenario) -> Vec<String> {
+    match s.classes() {
+        [_] => Vec::new(),
+        c => c.iter().map(|c| c.name.clone()).collect(),
     }
 }
 
@@ -531,7 +542,7 @@ impl Plan {
                 .collect();
         }
 
-        let plan = Plan {
+        let mut plan = Plan {
             name: file.name.clone().unwrap_or_else(|| {
                 path.file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
@@ -549,31 +560,36 @@ impl Plan {
             points,
             expect: file.expect.clone(),
             plots: file.plots.clone(),
-            classes: match base.classes() {
-                [_] => Vec::new(),
-                c => c.iter().map(|c| c.name.clone()).collect(),
-            },
+            classes: recorded_classes(&base),
             base: Some(base_doc),
             cache: Arc::new(InputCache::default()),
         };
         // Every point must give a valid scenario; name the axis and value when not. Checked in
         // parallel; the first failing point (in point order) is reported.
-        let first_bad = {
+        let built: Vec<Result<Vec<String>>> = {
             use rayon::prelude::*;
             (0..plan.points.len())
                 .into_par_iter()
-                .map(|p| plan.scenario_at(p, seed).err().map(|e| (p, e)))
-                .find_first(Option::is_some)
-                .flatten()
+                .map(|p| plan.scenario_at(p, seed).map(|s| recorded_classes(&s)))
+                .collect()
         };
-        if let Some((p, e)) = first_bad {
-            let (ai, vi) = plan.first_culprit(p);
-            let a = &plan.axes[ai];
-            return Err(bad(
-                format!("axes[{ai}] ({})", a.keys.join(", ")),
-                &a.values[vi].join(", "),
-                format!("this value does not give a valid scenario: {e}"),
-            ));
+        for (p, b) in built.iter().enumerate() {
+            if let Err(e) = b {
+                let (ai, vi) = plan.first_culprit(p);
+                let a = &plan.axes[ai];
+                return Err(bad(
+                    format!("axes[{ai}] ({})", a.keys.join(", ")),
+                    &a.values[vi].join(", "),
+                    format!("this value does not give a valid scenario: {e}"),
+                ));
+            }
+        }
+        // The classes an axis gives (`workload.classes.1.name`, or classes of its own) have
+        // their columns too, after the base scenario's, in the order the points name them.
+        for name in built.into_iter().flatten().flatten() {
+            if !plan.classes.contains(&name) {
+                plan.classes.push(name);
+            }
         }
         plan.check_expectations(path)?;
         plan.check_plots(path)?;

@@ -742,3 +742,72 @@ fn class_columns_hold_each_classs_summary() {
         let _ = std::fs::remove_dir_all(d);
     }
 }
+
+/// An axis that renames a class (or gives classes of its own) has that class's columns too,
+/// after the base scenario's: until 2026-12-06 the columns were the base scenario's classes
+/// only, so the renamed class's metrics were not recorded and its old name's were empty.
+#[test]
+fn an_axis_that_renames_a_class_records_both_names() {
+    let text = format!(
+        "name = \"t\"\nscenario = \"{}\"\nseed = 9\n\
+         [[axes]]\nkey = \"workload.classes.1.name\"\nvalues = [\"summary\", \"report\"]\n\
+         [[axes]]\nkey = \"duration_s\"\nvalues = [600]\n\
+         [[expect]]\nname = \"reports are recorded\"\n\
+         left = {{ metric = \"report.requests_total\", where = {{ \"workload.classes.1.name\" = \"report\" }} }}\n\
+         op = \">\"\nright = {{ value = 0 }}\n",
+        shipped("assistant.toml").display()
+    );
+    let file = temp_file("sweep-rename", "s.toml", &text);
+    let out = dir("rename");
+    let o = sweep(&file, &out, &["--check"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let (h, rows) = csv(&out.join("runs.csv"));
+    let c = |name: &str| {
+        h.iter()
+            .position(|x| x == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    let per_class = edgesim::sweep::metrics::CLASS_METRICS.len();
+    let first = c("question.requests_total");
+    assert_eq!(h.len(), first + 3 * per_class);
+    assert_eq!(h[first + per_class], "summary.requests_total");
+    assert_eq!(h[first + 2 * per_class], "report.requests_total");
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        let name = r[c("workload.classes.1.name")].clone();
+        let other = if name == "report" { "summary" } else { "report" };
+        let run = edgesim(&[
+            "run",
+            shipped("assistant.toml").to_str().unwrap(),
+            "--no-out",
+            "--json",
+            "--seed",
+            &r[c("seed")],
+            "--set",
+            &format!("workload.classes.1.name=\"{name}\""),
+            "--set",
+            "duration_s=600",
+        ]);
+        assert_ok(&run);
+        let j: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        let s = &j["classes"][1];
+        assert_eq!(s["name"], name.as_str());
+        assert!(s["requests"].as_u64().unwrap() > 0);
+        assert_eq!(
+            r[c(&format!("{name}.requests_total"))].parse::<f64>().ok(),
+            s["requests"].as_f64()
+        );
+        assert_eq!(
+            r[c(&format!("{name}.e2e_p95_ms"))].parse::<f64>().ok(),
+            s["e2e_ms"]["p95"].as_f64()
+        );
+        // The name the run does not have: empty.
+        assert_eq!(r[c(&format!("{other}.requests_total"))], "");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
