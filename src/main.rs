@@ -1249,17 +1249,28 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
         files.len() + 1,
         started.elapsed().as_secs_f64()
     );
-    for (file, what) in [
-        (edgesim::plan::output::CHEAPEST, "the cheapest plan"),
-        (
-            edgesim::plan::output::EDGE_ONLY,
-            "the cheapest plan without a cloud",
-        ),
-    ] {
-        let p = dir.join(file);
+    use edgesim::plan::output::Answered;
+    for which in [Answered::Cheapest, Answered::EdgeOnly] {
+        let p = dir.join(which.file());
         if files.contains(&p) {
-            note!("{what} as a scenario: edgesim run {}", p.display());
+            note!(
+                "{} as a scenario: edgesim run {}",
+                which.describe(),
+                p.display()
+            );
         }
+    }
+    if let n @ 1.. = answer.pareto.len() {
+        note!(
+            "the Pareto front's {n} plan{} as scenarios: {}{}",
+            if n == 1 { "" } else { "s" },
+            dir.join(Answered::Pareto(1).file()).display(),
+            if n == 1 {
+                String::new()
+            } else {
+                format!(" to {}", Answered::Pareto(n).file())
+            }
+        );
     }
     Ok(())
 }

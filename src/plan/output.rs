@@ -409,9 +409,10 @@ pub fn figure(pl: &Planner, o: &Outcome) -> Figure {
     }
 }
 
-/// Writes the tables (`plans`, `pareto`) in `formats`, the figure, the cheapest feasible plan
-/// and the edge-only baseline as scenarios ([`CHEAPEST`], [`EDGE_ONLY`]; each removed when
-/// there is none) and `answer.json` to `dir`.
+/// Writes the tables (`plans`, `pareto`) in `formats`, the figure, the plans of the answer as
+/// scenarios ([`Answered`]: the cheapest feasible plan, the edge-only baseline and each plan
+/// of the Pareto front; those there are none of removed, an earlier answer's) and
+/// `answer.json` to `dir`.
 pub fn write(
     dir: &Path,
     pl: &Planner,
@@ -421,7 +422,14 @@ pub fn write(
     let mut files = Vec::new();
     let every: Vec<usize> = (0..o.evaluations.len()).collect();
     let all = plans_table(pl, o, &every);
-    let front = plans_table(pl, o, &o.pareto);
+    let front = plans_table(pl, o, &o.pareto).with(
+        "scenario",
+        Values::Str(
+            (1..=o.pareto.len())
+                .map(|k| Answered::Pareto(k).file())
+                .collect(),
+        ),
+    );
     for f in formats {
         for (name, t) in [("plans", &all), ("pareto", &front)] {
             let p = dir.join(format!("{name}.{}", f.extension()));
@@ -431,15 +439,31 @@ pub fn write(
     }
     files.extend(crate::output::write_figure(&figure(pl, o), dir)?);
     // Before `answer.json`, which marks the folder complete.
-    for (file, which) in [(CHEAPEST, o.best), (EDGE_ONLY, o.edge_only)] {
-        let p = dir.join(file);
-        match which {
+    let mut answered = vec![
+        (Answered::Cheapest, o.best),
+        (Answered::EdgeOnly, o.edge_only),
+    ];
+    answered.extend(
+        o.pareto
+            .iter()
+            .enumerate()
+            .map(|(k, &i)| (Answered::Pareto(k + 1), Some(i))),
+    );
+    // An earlier answer's Pareto plans beyond this front's.
+    answered.extend(
+        earlier_pareto_files(dir)
+            .into_iter()
+            .filter(|&k| k > o.pareto.len())
+            .map(|k| (Answered::Pareto(k), None)),
+    );
+    for (which, plan) in answered {
+        let p = dir.join(which.file());
+        match plan {
             Some(i) => {
-                let text = plan_scenario(pl, &o.evaluations[i], file)?;
+                let text = plan_scenario(pl, &o.evaluations[i], which)?;
                 crate::report::write_atomic(&p, text.as_bytes())?;
                 files.push(p);
             }
-            // An earlier answer's, in a folder written again.
             None => match std::fs::remove_file(&p) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     return Err(crate::Error::io(
@@ -459,6 +483,26 @@ pub fn write(
     Ok(files)
 }
 
+/// The numbers `K` of the files `pareto-K.toml` in `dir` (none if it cannot be read).
+fn earlier_pareto_files(dir: &Path) -> Vec<usize> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name();
+            let k = name
+                .to_str()?
+                .strip_prefix("pareto-")?
+                .strip_suffix(".toml")?;
+            // `pareto-01.toml` is not one of ours.
+            let n: usize = k.parse().ok()?;
+            (n.to_string() == k && n > 0).then_some(n)
+        })
+        .collect()
+}
+
 /// The file that holds the cheapest feasible plan as a scenario.
 pub const CHEAPEST: &str = "cheapest.toml";
 
@@ -466,24 +510,62 @@ pub const CHEAPEST: &str = "cheapest.toml";
 /// scenario.
 pub const EDGE_ONLY: &str = "edge-only.toml";
 
+/// A plan of the answer that is written as a scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answered {
+    /// The cheapest feasible plan ([`CHEAPEST`]; answer.json's `cheapest`).
+    Cheapest,
+    /// The edge-only baseline ([`EDGE_ONLY`]; answer.json's `edge_only`).
+    EdgeOnly,
+    /// Plan `K` (from 1) of the Pareto front, cheapest first (`pareto-K.toml`; answer.json's
+    /// `pareto[K - 1]`, the `pareto` table's row `K`).
+    Pareto(usize),
+}
+
+impl Answered {
+    /// Its file's name in the plan's folder.
+    pub fn file(self) -> String {
+        match self {
+            Answered::Cheapest => CHEAPEST.into(),
+            Answered::EdgeOnly => EDGE_ONLY.into(),
+            Answered::Pareto(k) => format!("pareto-{k}.toml"),
+        }
+    }
+
+    /// What it is, in words.
+    pub fn describe(self) -> String {
+        match self {
+            Answered::Cheapest => "the cheapest plan".into(),
+            Answered::EdgeOnly => "the cheapest plan without a cloud".into(),
+            Answered::Pareto(k) => format!("plan {k} of the Pareto front"),
+        }
+    }
+}
+
 /// A plan `e` of the answer as a scenario to run (`edgesim run DIR/cheapest.toml`): the
 /// traffic scenario with the plan's fleet, policy, limiter and cloud, resolved (profiles
 /// inlined, paths absolute) and with the seed of the first replication, so that it reproduces
-/// that run (`--seed S+r` the others). `file` is [`CHEAPEST`] (named `PLAN-cheapest`, the
-/// answer's `cheapest`) or [`EDGE_ONLY`] (`PLAN-edge-only`, its `edge_only`).
-pub fn plan_scenario(pl: &Planner, e: &Evaluation, file: &str) -> crate::Result<String> {
-    let (suffix, key, what) = if file == EDGE_ONLY {
-        (
-            "edge-only",
-            "edge_only",
-            "the cheapest plan\n# found without a cloud that meets every goal",
-        )
-    } else {
-        (
-            "cheapest",
-            "cheapest",
-            "the cheapest plan\n# found that meets every goal",
-        )
+/// that run (`--seed S+r` the others). It is named `PLAN-cheapest`, `PLAN-edge-only` or
+/// `PLAN-pareto-K` as `which` says.
+pub fn plan_scenario(pl: &Planner, e: &Evaluation, which: Answered) -> crate::Result<String> {
+    let (suffix, key, what) = match which {
+        Answered::Cheapest => (
+            "cheapest".to_string(),
+            "cheapest".to_string(),
+            "the cheapest plan\n# found that meets every goal".to_string(),
+        ),
+        Answered::EdgeOnly => (
+            "edge-only".into(),
+            "edge_only".into(),
+            "the cheapest plan\n# found without a cloud that meets every goal".into(),
+        ),
+        Answered::Pareto(k) => (
+            format!("pareto-{k}"),
+            format!("pareto[{}]", k - 1),
+            format!(
+                "plan {k} of the Pareto front\n# (cost, TTFT p95, cloud share) of the feasible plans, cheapest first"
+            ),
+        ),
     };
     let mut sc = pl.scenario_at(&e.point, pl.seed)?;
     let name = format!("{}-{suffix}", pl.name);
@@ -632,8 +714,34 @@ pub fn to_text(pl: &Planner, a: &Answer) -> String {
     }
     let _ = writeln!(
         o,
-        "\nPareto front (cost, TTFT p95, cloud share): {} plans",
-        a.pareto.len()
+        "\nPareto front (cost, TTFT p95, cloud share): {} plans{}",
+        a.pareto.len(),
+        if a.pareto.is_empty() {
+            ""
+        } else {
+            ", cheapest first, each a scenario (pareto-K.toml)"
+        }
     );
+    for (k, p) in a.pareto.iter().enumerate().take(PARETO_LINES) {
+        let _ = writeln!(
+            o,
+            "  {}. {} per month, TTFT p95 {}, cloud {}: {}",
+            k + 1,
+            money(&p.total_usd_month),
+            value(&p.ttft_p95_ms, 1.0, " ms", 0),
+            value(&p.cloud_share, 100.0, " %", 1),
+            p.plan
+        );
+    }
+    if a.pareto.len() > PARETO_LINES {
+        let _ = writeln!(
+            o,
+            "  ... and {} more (the `pareto` table)",
+            a.pareto.len() - PARETO_LINES
+        );
+    }
     o
 }
+
+/// The Pareto front's plans the printed report lists.
+const PARETO_LINES: usize = 10;

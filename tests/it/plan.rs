@@ -485,14 +485,21 @@ fn an_infeasible_plan_names_the_binding_goal() {
     let earlier = [
         out.join(edgesim::plan::output::CHEAPEST),
         out.join(edgesim::plan::output::EDGE_ONLY),
+        out.join("pareto-1.toml"),
+        out.join("pareto-12.toml"),
     ];
-    for f in &earlier {
+    // Files of the user's own, whose names are near ours, stay.
+    let kept = [out.join("pareto-01.toml"), out.join("pareto-x.toml")];
+    for f in earlier.iter().chain(&kept) {
         std::fs::write(f, "# an earlier answer's\n").unwrap();
     }
     let files =
         edgesim::plan::output::write(&out, &pl, &o, &edgesim::output::formats(false)).unwrap();
     for f in &earlier {
         assert!(!f.exists() && !files.contains(f), "{files:?}");
+    }
+    for f in &kept {
+        assert!(f.exists() && !files.contains(f), "{files:?}");
     }
 }
 
@@ -749,6 +756,58 @@ fn the_cheapest_plan_is_a_scenario_that_reproduces_its_runs() {
     assert!(text.contains("name = \"small-edge-only\"\n"), "{text}");
     let summaries = reproduces_mean_ttft_p95(&scenario, edge);
     assert!(summaries.iter().all(|s| s["served_cloud"] == 0));
+    // Each plan of the Pareto front likewise, in `pareto-K.toml` (cheapest first, answer.json's
+    // `pareto[K - 1]`, the `pareto` table's row K with its `scenario` column).
+    let front = answer["pareto"].as_array().unwrap();
+    assert!(front.len() >= 2, "{answer}");
+    let table = std::fs::read_to_string(out.join("pareto.csv")).unwrap();
+    let rows: Vec<&str> = table.lines().collect();
+    assert!(rows[0].ends_with(",scenario"), "{}", rows[0]);
+    assert_eq!(rows.len(), front.len() + 1);
+    for (k, p) in front.iter().enumerate() {
+        let file = format!("pareto-{}.toml", k + 1);
+        assert!(
+            rows[k + 1].ends_with(&format!(",{file}")),
+            "{}",
+            rows[k + 1]
+        );
+        let scenario = out.join(&file);
+        let text = std::fs::read_to_string(&scenario).unwrap();
+        let plan = p["plan"].as_str().unwrap();
+        assert!(
+            text.contains(&format!("description = \"{plan}\"")),
+            "{text}"
+        );
+        assert!(
+            text.starts_with(&format!("# answer.json's `pareto[{k}]` of `edgesim plan ")),
+            "{text}"
+        );
+        let name = format!("small-pareto-{}", k + 1);
+        let summaries = reproduces_mean_ttft_p95(&scenario, p);
+        assert!(summaries.iter().all(|s| s["scenario"] == name.as_str()));
+    }
+    assert!(
+        err.contains(&format!(
+            "the Pareto front's {} plans as scenarios: {} to pareto-{}.toml",
+            front.len(),
+            out.join("pareto-1.toml").display(),
+            front.len()
+        )),
+        "{err}"
+    );
+    assert!(
+        !out.join(format!("pareto-{}.toml", front.len() + 1))
+            .exists()
+    );
+    // The printed report lists the front, numbered as the files.
+    let report = String::from_utf8_lossy(&o.stdout);
+    for (k, p) in front.iter().enumerate().take(10) {
+        let line = report
+            .lines()
+            .find(|l| l.starts_with(&format!("  {}. $", k + 1)))
+            .unwrap_or_else(|| panic!("{report}"));
+        assert!(line.ends_with(p["plan"].as_str().unwrap()), "{line}");
+    }
     // A plan file whose path holds a line break: the header's comment lines stay comments.
     let odd = d.join("line\nbreak");
     std::fs::create_dir(&odd).unwrap();

@@ -780,7 +780,11 @@ fn an_axis_that_renames_a_class_records_both_names() {
     assert_eq!(rows.len(), 2);
     for r in &rows {
         let name = r[c("workload.classes.1.name")].clone();
-        let other = if name == "report" { "summary" } else { "report" };
+        let other = if name == "report" {
+            "summary"
+        } else {
+            "report"
+        };
         let run = edgesim(&[
             "run",
             shipped("assistant.toml").to_str().unwrap(),
