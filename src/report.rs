@@ -170,6 +170,7 @@ pub fn to_table(s: &Summary) -> String {
             ("cloud refused", r.cloud_refused),
             ("device failure", r.device_failure),
             ("queue timeout", r.queue_timeout.unwrap_or(0)),
+            ("edge-only class", r.edge_only.unwrap_or(0)),
         ]
         .iter()
         .filter(|(_, n)| *n > 0)

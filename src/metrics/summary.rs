@@ -259,6 +259,10 @@ pub struct Rejections {
     /// (present only when the scenario sets a timeout).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue_timeout: Option<u64>,
+    /// Its class is served at the edge only (`workload.classes[].route = "edge_only"`) and it
+    /// would have gone to the cloud, an enabled one (present only when some class is).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edge_only: Option<u64>,
 }
 
 impl Rejections {
@@ -270,6 +274,7 @@ impl Rejections {
             + self.cloud_refused
             + self.device_failure
             + self.queue_timeout.unwrap_or(0)
+            + self.edge_only.unwrap_or(0)
     }
 }
 

@@ -24,7 +24,7 @@ use crate::policy::rate_limit::RateLimitSpec;
 use crate::policy::selection::SelectionSpec;
 use crate::sim::RoutingSpec;
 use crate::time::{SimDuration, SimTime};
-use crate::workload::{ClassSpec, WorkloadSpec};
+use crate::workload::{ClassRoute, ClassSpec, WorkloadSpec};
 use file::ScenarioFile;
 
 /// A validated scenario. Every field holds validated settings; edit them in code to build a
@@ -355,6 +355,21 @@ impl Scenario {
         p.windows(2).any(|w| w[0] != w[1]).then_some(p)
     }
 
+    /// Each class's route, when some class has one other than the edge first (`None` when
+    /// every request is routed edge first).
+    pub fn class_routes(&self) -> Option<Vec<ClassRoute>> {
+        let r: Vec<ClassRoute> = self.classes().iter().map(|c| c.route()).collect();
+        r.iter().any(|&r| r != ClassRoute::EdgeFirst).then_some(r)
+    }
+
+    /// Whether some class is served at the edge only (the summary then counts the requests
+    /// its rule rejected, `rejected_by.edge_only`).
+    pub fn has_edge_only_classes(&self) -> bool {
+        self.classes()
+            .iter()
+            .any(|c| c.route() == ClassRoute::EdgeOnly)
+    }
+
     /// Whether some class has a queue timeout (the summary then counts timeouts).
     pub fn has_queue_timeouts(&self) -> bool {
         self.longest_queue_timeout_ms() > 0.0
@@ -380,7 +395,8 @@ impl Scenario {
     /// Settings given that nothing reads, each as a sentence naming the key: the report
     /// interval outside `load_aware` and `power_of_two`, a group's `weight` outside
     /// `weighted`, a queue timeout where no device has a queue, `on_queue_timeout` without a
-    /// queue timeout. They are valid (a sweep over policies or timeouts keeps them fixed), but
+    /// queue timeout; a class routed to a cloud that is disabled, or to an edge the scenario
+    /// lacks, and a queue timeout or priority of a class routed to the cloud. They are valid (a sweep over policies or timeouts keeps them fixed), but
     /// a run with them is likely a mistake, so `run` and `check` warn.
     pub fn unread_settings(&self) -> Vec<String> {
         use crate::policy::selection::SelectionKind as K;
@@ -415,6 +431,43 @@ impl Scenario {
                     crate::check::num(ms)
                 ));
             }
+        }
+        for (i, c) in self.classes().iter().enumerate() {
+            let route = c.route();
+            if route == ClassRoute::Cloud {
+                // Its requests never wait in an edge queue.
+                let own = [
+                    (
+                        "queue_timeout_ms",
+                        c.queue_timeout_ms.filter(|&ms| ms > 0.0),
+                    ),
+                    ("priority", c.priority.filter(|&p| p > 0).map(f64::from)),
+                ];
+                for (key, v) in own.into_iter().filter_map(|(k, v)| Some((k, v?))) {
+                    out.push(format!(
+                        "`workload.classes[{i}].{key}` = {} does nothing: the class ({}) is \
+                         routed to the cloud (`route` = \"cloud\") and never waits in an edge \
+                         queue",
+                        crate::check::num(v),
+                        c.name
+                    ));
+                }
+            }
+            let why = match route {
+                ClassRoute::Cloud if !self.cloud.enabled => {
+                    "the cloud is disabled (`cloud.enabled` = false): its requests are all \
+                     rejected"
+                }
+                ClassRoute::EdgeOnly if self.fleet.is_empty() => {
+                    "the scenario has no edge device: its requests are all rejected"
+                }
+                _ => continue,
+            };
+            out.push(format!(
+                "`workload.classes[{i}].route` = \"{}\" ({}): {why}",
+                route.name(),
+                c.name
+            ));
         }
         if !self.has_queue_timeouts() && !self.routing.on_queue_timeout.is_cloud() {
             out.push(format!(

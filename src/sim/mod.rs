@@ -39,7 +39,7 @@ use crate::policy::rate_limit::Admission;
 use crate::rng::RngStreams;
 use crate::scenario::Scenario;
 use crate::time::{SimDuration, SimTime};
-use crate::workload::{Arrival, NO_USER, Workload};
+use crate::workload::{Arrival, ClassRoute, NO_USER, Workload};
 use device::{Device, DeviceEvent, DeviceKind, Job, Out, Outbox};
 use faults::{DeviceFaults, Faults};
 use gateway::Gateway;
@@ -178,6 +178,8 @@ pub struct World<'a, R: Recorder> {
     rejected_by: Rejections,
     /// Queue timeouts by class ([`RunOutput::class_timeouts`]).
     class_timeouts: Vec<u64>,
+    /// Each class's route (`None`: every class is routed edge first).
+    routes: Option<Box<[ClassRoute]>>,
     /// The recorder receiving every request's end.
     pub recorder: &'a mut R,
 }
@@ -229,6 +231,7 @@ impl<'a, R: Recorder> World<'a, R> {
             } else {
                 Vec::new()
             },
+            routes: sc.class_routes().map(Vec::into_boxed_slice),
             recorder,
         }
     }
@@ -386,6 +389,10 @@ impl<'a, R: Recorder> World<'a, R> {
     fn route_from(&mut self, now: SimTime, slot: u32, used: u32, q: &mut EventQueue<Event>) {
         let arrival = self.reqs[slot as usize].arrival;
         let id = self.reqs[slot as usize].id;
+        if self.route_of(slot) == ClassRoute::Cloud {
+            self.send_to_cloud(now, slot, q);
+            return;
+        }
 
         let amount = self
             .sc
@@ -484,9 +491,19 @@ impl<'a, R: Recorder> World<'a, R> {
         self.send_to_cloud(now, slot, q);
     }
 
+    /// Request `slot`'s class's route.
+    #[inline(always)]
+    fn route_of(&self, slot: u32) -> ClassRoute {
+        match &self.routes {
+            None => ClassRoute::EdgeFirst,
+            Some(r) => r[usize::from(self.reqs[slot as usize].arrival.class)],
+        }
+    }
+
     /// Sends request `slot` to the cloud: the primary, then each fallback at once while they
-    /// refuse. Rejected if the cloud is disabled or no provider's context holds it, or if
-    /// every provider answered HTTP 400; otherwise, if all refused, retried later or rejected.
+    /// refuse. Rejected if the cloud is disabled, its class is served at the edge only, or no
+    /// provider's context holds it, or if every provider answered HTTP 400; otherwise, if all
+    /// refused, retried later or rejected.
     #[inline(always)]
     fn send_to_cloud(&mut self, now: SimTime, slot: u32, q: &mut EventQueue<Event>) {
         let arrival = self.reqs[slot as usize].arrival;
@@ -494,6 +511,11 @@ impl<'a, R: Recorder> World<'a, R> {
         let cloud = &self.sc.cloud;
         if !cloud.enabled {
             self.rejected_by.no_cloud += 1;
+            self.end(now, slot, Route::Rejected, 0.0, 0.0, q);
+            return;
+        }
+        if self.route_of(slot) == ClassRoute::EdgeOnly {
+            *self.rejected_by.edge_only.get_or_insert(0) += 1;
             self.end(now, slot, Route::Rejected, 0.0, 0.0, q);
             return;
         }
@@ -904,6 +926,10 @@ impl<'a, R: Recorder> World<'a, R> {
             rejected_by: Rejections {
                 cloud_refused: self.clouds[0].counters.rejected_refused,
                 queue_timeout: timeouts.then(|| self.rejected_by.queue_timeout.unwrap_or(0)),
+                edge_only: self
+                    .sc
+                    .has_edge_only_classes()
+                    .then(|| self.rejected_by.edge_only.unwrap_or(0)),
                 ..self.rejected_by
             },
             class_timeouts: std::mem::take(&mut self.class_timeouts),

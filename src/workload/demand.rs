@@ -41,6 +41,36 @@ pub struct ClassFile {
     /// of the highest priority, first come first served within one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<i64>,
+    /// Where its requests may be served (default: the edge first, then the cloud).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<ClassRoute>,
+}
+
+/// Where a class's requests may be served (`workload.classes[].route`).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassRoute {
+    /// An edge device as the policy picks it, else the cloud: the edge-first rule.
+    #[default]
+    EdgeFirst,
+    /// The cloud only: its requests never reach an edge device (a task the edge models do
+    /// poorly, prompts longer than the boards hold).
+    Cloud,
+    /// The edge only: a request that would go to the cloud (no device took it, or it left
+    /// one at its queue timeout or failure with the cloud as the rule) is rejected instead
+    /// (data that may not leave the site).
+    EdgeOnly,
+}
+
+impl ClassRoute {
+    /// Its name in a file.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClassRoute::EdgeFirst => "edge_first",
+            ClassRoute::Cloud => "cloud",
+            ClassRoute::EdgeOnly => "edge_only",
+        }
+    }
 }
 
 /// The most a class's `priority` may be.
@@ -63,12 +93,19 @@ pub struct ClassSpec {
     pub queue_timeout_ms: Option<f64>,
     /// Queue priority as written (`None`: 0).
     pub priority: Option<u8>,
+    /// Where its requests may be served, as written (`None`: the edge first).
+    pub route: Option<ClassRoute>,
 }
 
 impl ClassSpec {
     /// Its queue priority (0 unless given).
     pub fn priority(&self) -> u8 {
         self.priority.unwrap_or(0)
+    }
+
+    /// Where its requests may be served.
+    pub fn route(&self) -> ClassRoute {
+        self.route.unwrap_or_default()
     }
 }
 
@@ -118,6 +155,7 @@ impl DemandSpec {
             output_tokens: None,
             queue_timeout_ms: None,
             priority: None,
+            route: None,
         }];
         let raw = if implicit_class {
             &default_class[..]
@@ -199,6 +237,7 @@ impl DemandSpec {
                         })
                     })
                     .transpose()?,
+                route: c.route,
             });
         }
         for (i, c) in classes.iter().enumerate() {
@@ -234,6 +273,7 @@ impl DemandSpec {
                     output_tokens: c.output_tokens.as_ref().map(TokenDist::to_file),
                     queue_timeout_ms: c.queue_timeout_ms,
                     priority: c.priority.map(i64::from),
+                    route: c.route,
                 })
                 .collect()
         };

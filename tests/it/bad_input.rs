@@ -698,12 +698,33 @@ fn class_priorities_are_whole_numbers_up_to_255() {
         ),
         (
             "workload.classes=[{name=\"a\", priority=1.5}]",
-            "`workload.classes[0].priority`",
+            "`workload.classes[0].priority`: invalid type: floating point `1.5`, expected a whole \
+             number",
         ),
     ] {
         let err = set_refused("failures.toml", set);
         assert!(err.contains(needle), "{set}: {err}");
         assert!(err.contains("failures.toml"), "{set}: {err}");
+    }
+}
+
+/// A class's route is one of three names.
+#[test]
+fn a_class_route_names_the_choices() {
+    for (set, needle) in [
+        (
+            "workload.classes=[{name=\"a\", route=\"sky\"}]",
+            "`workload.classes[0].route`: unknown variant `sky`, expected one of `edge_first`, \
+             `cloud`, `edge_only`",
+        ),
+        (
+            "workload.classes=[{name=\"a\", route=1}]",
+            "`workload.classes[0].route`: invalid type: integer `1`, expected a string, one of \
+             edge_first, cloud, edge_only",
+        ),
+    ] {
+        let err = set_refused("failures.toml", set);
+        assert!(err.contains(needle), "{set}: {err}");
     }
 }
 

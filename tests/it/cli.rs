@@ -589,6 +589,44 @@ fn settings_the_policy_does_not_read_draw_a_warning() {
             ],
             "{cmd}"
         );
+        // A class routed to a disabled cloud, or to an edge the scenario lacks.
+        let cloud = "workload.classes=[{name=\"hard\", route=\"cloud\"}, {name=\"chat\"}]";
+        assert_eq!(warnings(cmd, &[cloud]), Vec::<String>::new());
+        let w = warnings(cmd, &[cloud, "cloud.enabled=false"]);
+        assert_eq!(
+            w,
+            [
+                "warning: scenarios/bursty.toml: `workload.classes[0].route` = \"cloud\" (hard): \
+                 the cloud is disabled (`cloud.enabled` = false): its requests are all rejected"
+            ],
+            "{cmd}"
+        );
+        let waits = "workload.classes=[{name=\"hard\", route=\"cloud\", queue_timeout_ms=800, \
+                     priority=2}, {name=\"chat\"}]";
+        let w = warnings(cmd, &[waits]);
+        assert_eq!(
+            w,
+            [
+                "warning: scenarios/bursty.toml: `workload.classes[0].queue_timeout_ms` = 800 does \
+                 nothing: the class (hard) is routed to the cloud (`route` = \"cloud\") and never \
+                 waits in an edge queue",
+                "warning: scenarios/bursty.toml: `workload.classes[0].priority` = 2 does nothing: \
+                 the class (hard) is routed to the cloud (`route` = \"cloud\") and never waits in \
+                 an edge queue"
+            ],
+            "{cmd}"
+        );
+        let private = "workload.classes=[{name=\"private\", route=\"edge_only\"}]";
+        assert_eq!(warnings(cmd, &[private]), Vec::<String>::new());
+        let w = warnings(cmd, &[private, "devices=[]"]);
+        assert_eq!(
+            w,
+            [
+                "warning: scenarios/bursty.toml: `workload.classes[0].route` = \"edge_only\" \
+                 (private): the scenario has no edge device: its requests are all rejected"
+            ],
+            "{cmd}"
+        );
     }
     for entry in std::fs::read_dir(root().join("scenarios")).unwrap() {
         let p = entry.unwrap().path();

@@ -6,6 +6,7 @@ use crate::common::*;
 use edgesim::metrics::{RequestRecord, Route, Summary};
 use edgesim::scenario::Scenario;
 use edgesim::sim::{OnDeviceFailure, OnQueueTimeout};
+use edgesim::workload::ClassRoute;
 
 fn pick<'a>(r: &mut rand_pcg::Pcg64Mcg, xs: &[&'a str]) -> &'a str {
     xs[r.random_range(0..xs.len())]
@@ -155,15 +156,23 @@ fn random_scenario(tag: &str, case: u64) -> String {
 
 /// `text` with a queue timeout in its `[routing]` in about two cases of five, and in about
 /// half of those two classes, one with a timeout of its own and maybe a queue priority; in
-/// about three of ten of the others, two classes of different priorities. Its own random
-/// streams: the rest of the scenario is as without them.
+/// about three of ten of the others, two classes of different priorities. The first of two
+/// classes is routed to the cloud only or the edge only in about half of the cases. Its own
+/// random streams: the rest of the scenario is as without them.
 fn with_queue_timeout(case: u64, text: &str) -> String {
     let mut r = rand_pcg::Pcg64Mcg::seed_from_u64(case ^ 0x0917_7e0f);
     let mut pr = rand_pcg::Pcg64Mcg::seed_from_u64(case ^ 0x9710_0317);
+    // The first class's route: in about half of the cases with classes, the cloud only or the
+    // edge only.
+    let mut ro = rand_pcg::Pcg64Mcg::seed_from_u64(case ^ 0x7007_e5c1);
+    let route = pick(
+        &mut ro,
+        &["", "", "route = \"cloud\"\n", "route = \"edge_only\"\n"],
+    );
     if !r.random_bool(0.4) {
         if pr.random_bool(0.3) {
             return format!(
-                "{text}[[workload.classes]]\nname = \"urgent\"\npriority = {}\n\
+                "{text}[[workload.classes]]\nname = \"urgent\"\npriority = {}\n{route}\
                  [[workload.classes]]\nname = \"batch\"\n",
                 pick(&mut pr, &["1", "255"])
             );
@@ -179,7 +188,7 @@ fn with_queue_timeout(case: u64, text: &str) -> String {
     let mut text = text.replacen("[routing]\n", &keys, 1);
     if r.random_bool(0.5) {
         text += &format!(
-            "[[workload.classes]]\nname = \"own\"\nqueue_timeout_ms = {}\npriority = {}\n\
+            "[[workload.classes]]\nname = \"own\"\nqueue_timeout_ms = {}\npriority = {}\n{route}\
              [[workload.classes]]\nname = \"routing's\"\n",
             pick(&mut r, &timeouts),
             pick(&mut pr, &["0", "1"])
@@ -387,10 +396,46 @@ fn check_rejections(
     s: &Summary,
     records: &[RequestRecord],
 ) {
+    // Class routes: a class served at the cloud only never reaches a board, one at the edge
+    // only never the cloud.
+    for r in records {
+        match sc.classes()[usize::from(r.class)].route() {
+            ClassRoute::Cloud => assert!(
+                !matches!(r.route, Route::Edge(_)) && r.attempts == 0,
+                "{r:?}; {}",
+                ctx()
+            ),
+            ClassRoute::EdgeOnly => assert_ne!(r.route, Route::Cloud, "{r:?}; {}", ctx()),
+            ClassRoute::EdgeFirst => {}
+        }
+    }
     let Some(r) = s.rejected_by else {
         assert_eq!(s.rejected, 0, "{}", ctx());
         return;
     };
+    // Rejections of an edge-only class's rule: counted when the scenario has such a class,
+    // never more than its requests rejected, none with the cloud disabled (`no_cloud` then).
+    assert_eq!(
+        r.edge_only.is_some(),
+        sc.has_edge_only_classes(),
+        "{r:?}; {}",
+        ctx()
+    );
+    let edge_only_rejected = records
+        .iter()
+        .filter(|x| {
+            x.route == Route::Rejected
+                && sc.classes()[usize::from(x.class)].route() == ClassRoute::EdgeOnly
+        })
+        .count() as u64;
+    assert!(
+        r.edge_only.unwrap_or(0) <= edge_only_rejected,
+        "{r:?}; {}",
+        ctx()
+    );
+    if !sc.cloud.enabled {
+        assert_eq!(r.edge_only.unwrap_or(0), 0, "{r:?}; {}", ctx());
+    }
     assert!(s.rejected > 0, "{}", ctx());
     assert_eq!(r.total(), s.rejected, "{r:?}; {}", ctx());
     let refused = s.cloud_faults.as_ref().map_or(0, |f| f.rejected_refused);
@@ -431,7 +476,8 @@ fn check_rejections(
     }
     assert_eq!(r.no_cloud, 0, "{r:?}; {}", ctx());
     // Too long for the cloud: the rejected records longer than every provider's window (of
-    // those, the ones a failure or a queue timeout rejected first are theirs).
+    // those, the ones a failure or a queue timeout rejected first are theirs), but for an
+    // edge-only class's (which never reach the cloud: `edge_only`).
     let window = sc
         .cloud
         .providers()
@@ -441,6 +487,7 @@ fn check_rejections(
     let too_long = records
         .iter()
         .filter(|x| x.route == Route::Rejected)
+        .filter(|x| sc.classes()[usize::from(x.class)].route() != ClassRoute::EdgeOnly)
         .filter(|x| u64::from(x.prompt_tokens) + u64::from(x.output_tokens) > window)
         .count() as u64;
     if r.device_failure == 0 && r.queue_timeout.unwrap_or(0) == 0 {
@@ -535,7 +582,8 @@ fn conservation_littles_law_and_bounds_on_random_scenarios() {
         // between the least and the most of them).
         if sc.cloud.enabled {
             let at_timeout = s.rejected_by.and_then(|r| r.queue_timeout).unwrap_or(0);
-            assert_eq!(s.rejected, at_timeout, "{}", ctx());
+            let edge_only = s.rejected_by.and_then(|r| r.edge_only).unwrap_or(0);
+            assert_eq!(s.rejected, at_timeout + edge_only, "{}", ctx());
         }
         for d in &s.devices {
             let l_t = d.mean_in_system * s.end_s;
@@ -752,7 +800,7 @@ fn with_random_faults(case: u64, text: &str) -> String {
 #[test]
 fn conservation_under_random_failures_and_cloud_faults() {
     let mut faulted = 0;
-    let mut reasons = [0u32; 6];
+    let mut reasons = [0u32; 7];
     let cases: u64 = std::env::var("EDGESIM_FAULT_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -780,6 +828,7 @@ fn conservation_under_random_failures_and_cloud_faults() {
                 r.cloud_refused,
                 r.device_failure,
                 r.queue_timeout.unwrap_or(0),
+                r.edge_only.unwrap_or(0),
             ]) {
                 *n += u32::from(k > 0);
             }

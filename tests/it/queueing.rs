@@ -636,3 +636,52 @@ fn an_edge_concurrency_limit_blocks_as_erlang_b() {
         );
     }
 }
+
+/// Class routes split one Poisson stream: a class served at the cloud only never reaches the
+/// boards, so the others see Poisson traffic of their shares alone and block as Erlang B for
+/// that load (PASTA: each class alike). Three single-slot boards, no queue, service 1 s, 3
+/// requests/s in three equal classes: `private` (edge only) and `chat` (edge first) offer 2
+/// Erlangs together and each loses B(3, 2) = 0.2105 of its requests, `private` as rejections
+/// (`rejected_by.edge_only`), `chat` to the cloud; `hard` (cloud only) goes to the cloud whole.
+#[test]
+fn class_routes_thin_the_edges_traffic_as_erlang_b_says() {
+    let mut text = String::from(
+        "seed = 17\nduration_s = 12000\n[workload]\nkind = \"poisson\"\nrate_rps = 3\n\
+         prompt_tokens = { dist = \"fixed\", value = 1 }\n\
+         output_tokens = { dist = \"fixed\", value = 11 }\n\
+         [[workload.classes]]\nname = \"private\"\nroute = \"edge_only\"\n\
+         [[workload.classes]]\nname = \"hard\"\nroute = \"cloud\"\n\
+         [[workload.classes]]\nname = \"chat\"\n\
+         [selection]\nkind = \"load_aware\"\n\
+         [cloud]\nttft_ms = 300\ntokens_per_s = 50\nusd_per_1k_input = 1\nusd_per_1k_output = 1\n"
+    );
+    for i in 0..3 {
+        text += &inline_device(&format!("d{i}"), 1, 0, &[10.0], 10.0, 1.0);
+    }
+    let s = edgesim::sim::run(&scenario(&text)).unwrap();
+    let classes = s.classes.as_ref().unwrap();
+    let (private, hard, chat) = (&classes[0], &classes[1], &classes[2]);
+    let b = erlang_b(3, 2.0);
+    for (c, lost) in [(private, private.rejected), (chat, chat.served_cloud)] {
+        assert!(c.requests > 10_000, "{}", c.name);
+        let share = lost as f64 / c.requests as f64;
+        assert!(
+            (share - b).abs() < 0.012,
+            "{}: lost {share:.4}, Erlang B {b:.4}",
+            c.name
+        );
+    }
+    // Edge only: never the cloud; its losses are rejections, and the only ones.
+    assert_eq!(private.served_cloud, 0);
+    assert_eq!(private.served_edge + private.rejected, private.requests);
+    assert_eq!(chat.rejected, 0);
+    let why = s.rejected_by.unwrap();
+    assert_eq!(why.edge_only, Some(private.rejected));
+    assert_eq!(why.total(), s.rejected);
+    assert_eq!(s.rejected, private.rejected);
+    // Cloud only: never a board.
+    assert_eq!((hard.served_cloud, hard.served_edge), (hard.requests, 0));
+    let served: u64 = s.devices.iter().map(|d| d.served).sum();
+    assert_eq!(served, private.served_edge + chat.served_edge);
+    assert_eq!(s.served_cloud, hard.requests + chat.served_cloud);
+}

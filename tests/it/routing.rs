@@ -579,3 +579,68 @@ fn a_free_slot_goes_to_the_queued_request_of_the_highest_priority() {
         assert_eq!(ms(r.ttft), 1000.0 * u as f64, "{r:?}");
     }
 }
+
+#[test]
+fn class_routes_keep_a_class_at_the_edge_or_in_the_cloud() {
+    // Eight requests at 0 on one slot (1 s each) with one queue place, of three classes
+    // drawn by share: "hard" goes to the cloud at once (TTFT 500 ms), never to the board;
+    // of the others in arrival order the first takes the slot and the second the queue
+    // place (served from 1 s); after them the board is full, and a "chat" request goes to
+    // the cloud while a "private" one (edge only) is rejected.
+    let rows = [(0.0, 10, 11); 8];
+    let p = temp_file("class-route", "t.csv", &trace_text(&rows));
+    let text = |private_extra: &str| {
+        format!(
+            "seed = 5\n{CLOUD}{}\n[workload]\nkind = \"trace\"\npath = \"{}\"\n\
+             [[workload.classes]]\nname = \"hard\"\nroute = \"cloud\"\n\
+             [[workload.classes]]\nname = \"private\"\nroute = \"edge_only\"\n{private_extra}\n\
+             [[workload.classes]]\nname = \"chat\"\n",
+            inline_device("d", 1, 1, &[10.0], 10.0, 1.0),
+            p.display()
+        )
+    };
+    let (s, recs) = run_collect(&scenario(&text("")));
+    let mut edge = 0;
+    let mut rejected = 0;
+    for r in &recs {
+        match r.class {
+            0 => assert_eq!((r.route, ms(r.ttft)), (Route::Cloud, 500.0), "{r:?}"),
+            c => {
+                edge += 1;
+                if edge <= 2 {
+                    assert_eq!(r.route, Route::Edge(DeviceId(0)), "{r:?}");
+                    assert_eq!(ms(r.ttft), 1000.0 * f64::from(edge - 1), "{r:?}");
+                } else if c == 1 {
+                    rejected += 1;
+                    assert_eq!(r.route, Route::Rejected, "{r:?}");
+                } else {
+                    assert_eq!((r.route, ms(r.ttft)), (Route::Cloud, 500.0), "{r:?}");
+                }
+            }
+        }
+    }
+    // The seed gives every class, and a rejected private request.
+    let classes = s.classes.as_ref().unwrap();
+    assert!(classes.iter().all(|c| c.requests > 0), "{recs:?}");
+    assert!(rejected > 0, "{recs:?}");
+    let why = s.rejected_by.unwrap();
+    assert_eq!((why.edge_only, why.total()), (Some(rejected), rejected));
+    // A private request that leaves the queue at its timeout, where the rule sends it to the
+    // cloud, is rejected too: the first private request after the slot's, if it queued.
+    let (s, recs) = run_collect(&scenario(&text("queue_timeout_ms = 300")));
+    let queued = recs.iter().filter(|r| r.class != 0).nth(1).unwrap();
+    // The seed queues a private request.
+    assert_eq!(
+        (queued.class, queued.route),
+        (1, Route::Rejected),
+        "{recs:?}"
+    );
+    let timed_out = 1;
+    assert_eq!(s.queue_timeouts, Some(timed_out));
+    let why = s.rejected_by.unwrap();
+    assert_eq!(why.edge_only, Some(rejected + timed_out));
+    // Without an edge-only class the summary has no such count.
+    let plain = text("").replace("route = \"edge_only\"\n", "");
+    let s = run_collect(&scenario(&plain)).0;
+    assert!(s.rejected_by.is_none_or(|w| w.edge_only.is_none()));
+}
