@@ -74,7 +74,7 @@ impl Gateway {
             }
         }
         let n = slots.len();
-        let mut limiter = sc.rate_limit.build(n);
+        let mut limiter = sc.rate_limit.build(n, sc.classes().len());
         let usage = !sc.rate_limit.is_none() && sc.rate_limit.scope == LimitScope::Device;
         let mut loads = Loads::new(
             slots,
@@ -139,24 +139,25 @@ impl Gateway {
             .release_held(now, &self.tried.list, self.limiter.as_mut());
     }
 
-    /// Would `d`'s limit admit `amount` at `now`?
-    pub fn check(&mut self, now: SimTime, d: DeviceId, amount: f64) -> Admission {
+    /// Would the limit of `d` (or of the cluster, or of request class `class`) admit
+    /// `amount` at `now`?
+    pub fn check(&mut self, now: SimTime, d: DeviceId, class: u16, amount: f64) -> Admission {
         self.limiter
-            .check(now, self.rate_limit.key(d.index()), amount)
+            .check(now, self.rate_limit.key(d.index(), class), amount)
     }
 
-    /// `d` admitted `amount` at `now` (`d` is held for the request: it is ranked again at
-    /// [`Gateway::end`]).
-    pub fn record(&mut self, now: SimTime, d: DeviceId, amount: f64) {
+    /// `d` admitted `amount` of a request of class `class` at `now` (`d` is held for the
+    /// request: it is ranked again at [`Gateway::end`]).
+    pub fn record(&mut self, now: SimTime, d: DeviceId, class: u16, amount: f64) {
         self.limiter
-            .record(now, self.rate_limit.key(d.index()), amount);
+            .record(now, self.rate_limit.key(d.index(), class), amount);
     }
 
-    /// A request of `amount` finished on `d` at `now` (its new rank comes with the
-    /// [`Gateway::device_changed`] that follows every device operation).
-    pub fn release(&mut self, now: SimTime, d: DeviceId, amount: f64) {
+    /// A request of class `class` and `amount` finished on `d` at `now` (its new rank comes
+    /// with the [`Gateway::device_changed`] that follows every device operation).
+    pub fn release(&mut self, now: SimTime, d: DeviceId, class: u16, amount: f64) {
         self.limiter
-            .release(now, self.rate_limit.key(d.index()), amount);
+            .release(now, self.rate_limit.key(d.index(), class), amount);
     }
 
     /// Whether the gateway holds `d` as down.

@@ -422,7 +422,7 @@ impl<'a, R: Recorder> World<'a, R> {
             self.gateway.tried(dev);
             attempts += 1;
             let d = dev.index();
-            if self.gateway.check(now, dev, amount) == Admission::Throttle {
+            if self.gateway.check(now, dev, arrival.class, amount) == Admission::Throttle {
                 self.recorder.on_refused(now, dev, Refusal::Throttled);
                 continue;
             }
@@ -468,7 +468,7 @@ impl<'a, R: Recorder> World<'a, R> {
             {
                 f.fails[d] = 0;
             }
-            self.gateway.record(now, dev, amount);
+            self.gateway.record(now, dev, arrival.class, amount);
             self.recorder.on_admit(now, dev);
             let r = &mut self.reqs[slot as usize];
             r.attempts += attempts - used;
@@ -580,8 +580,9 @@ impl<'a, R: Recorder> World<'a, R> {
             match o {
                 Out::FirstToken(slot) => self.reqs[slot as usize].first_token = now,
                 Out::Finished { req, energy_j } => {
-                    let amount = self.reqs[req as usize].amount;
-                    self.gateway.release(now, dev, amount);
+                    let r = &self.reqs[req as usize];
+                    let (class, amount) = (r.arrival.class, r.amount);
+                    self.gateway.release(now, dev, class, amount);
                     self.end(now, req, Route::Edge(dev), energy_j, 0.0, q);
                 }
                 Out::Schedule(at, ev) => q.push(at, Event::Device { dev, ev }),
@@ -601,10 +602,10 @@ impl<'a, R: Recorder> World<'a, R> {
         slot: u32,
         q: &mut EventQueue<Event>,
     ) {
-        let amount = self.reqs[slot as usize].amount;
-        self.gateway.release(now, dev, amount);
-        let class = usize::from(self.reqs[slot as usize].arrival.class);
-        if let Some(n) = self.class_timeouts.get_mut(class) {
+        let r = &self.reqs[slot as usize];
+        let (class, amount) = (r.arrival.class, r.amount);
+        self.gateway.release(now, dev, class, amount);
+        if let Some(n) = self.class_timeouts.get_mut(usize::from(class)) {
             *n += 1;
         }
         match self.sc.routing.on_queue_timeout {
@@ -692,9 +693,10 @@ impl<'a, R: Recorder> World<'a, R> {
         // ranked again (a dead board the gateway has not seen yet stays on offer, at the load
         // it now has) and before any of them is routed again.
         for &slot in &dropped {
-            let amount = self.reqs[slot as usize].amount;
-            self.gateway.release(now, id, amount);
-            self.reqs[slot as usize].interrupted += 1;
+            let r = &mut self.reqs[slot as usize];
+            let (class, amount) = (r.arrival.class, r.amount);
+            r.interrupted += 1;
+            self.gateway.release(now, id, class, amount);
         }
         self.refresh_view(now, d);
         for &slot in &dropped {

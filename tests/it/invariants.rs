@@ -101,6 +101,14 @@ fn random_scenario(tag: &str, case: u64) -> String {
     );
     let unit = pick(&mut r, &["requests", "tokens"]);
     let scope = pick(&mut r, &["device", "cluster"]);
+    // A quota per request class in half of the cluster's cases (its own stream: the rest of
+    // the scenario is as without it).
+    let by_class = rand_pcg::Pcg64Mcg::seed_from_u64(case ^ 0xc1a5_5c0e).random_bool(0.5);
+    let scope = if scope == "cluster" && by_class {
+        "class"
+    } else {
+        scope
+    };
     let per = if unit == "tokens" { 400.0 } else { 1.0 };
     s += &match r.random_range(0..5) {
         0 => "[rate_limit]\nkind = \"none\"\n".to_string(),
@@ -499,7 +507,7 @@ fn check_rejections(
 
 /// The edge's rate limit was never exceeded. Without failures or cloud retries every request
 /// is routed once, at its arrival, so the edge-served requests are the admissions, made at
-/// their arrival times; per scope key (a device, or the cluster), their amounts must keep:
+/// their arrival times; per scope key (a device, the cluster, a class), their amounts must keep:
 /// a sliding window, at most `limit` in any (t − W, t]; a fixed window, at most `limit` in
 /// each [kW, (k + 1)W); a token bucket, at most `capacity + refill·(t_j − t_i)` from any
 /// admission i through j (the bucket starts full).
@@ -509,10 +517,13 @@ fn check_limit(ctx: &dyn Fn() -> String, sc: &Scenario, records: &[RequestRecord
     let mut by_key: std::collections::BTreeMap<usize, Vec<(u64, f64)>> = Default::default();
     for r in records {
         if let Route::Edge(d) = r.route {
-            by_key.entry(spec.key(d.index())).or_default().push((
-                r.arrival.0,
-                spec.unit.amount(r.prompt_tokens, r.output_tokens),
-            ));
+            by_key
+                .entry(spec.key(d.index(), r.class))
+                .or_default()
+                .push((
+                    r.arrival.0,
+                    spec.unit.amount(r.prompt_tokens, r.output_tokens),
+                ));
         }
     }
     let over = |sum: f64, limit: f64| sum > limit * (1.0 + 1e-9);
@@ -922,7 +933,7 @@ fn a_limit_that_never_binds_changes_nothing() {
     let big = "limit = 1000000000";
     let mut limits = vec!["kind = \"concurrency\", limit = 1000000".to_string()];
     for unit in ["requests", "tokens"] {
-        for scope in ["device", "cluster"] {
+        for scope in ["device", "cluster", "class"] {
             for kind in [
                 format!("kind = \"sliding_window\", window_s = 60, {big}"),
                 format!("kind = \"fixed_window\", window_s = 60, {big}"),

@@ -653,7 +653,7 @@ fn class_routes_thin_the_edges_traffic_as_erlang_b_says() {
          [[workload.classes]]\nname = \"hard\"\nroute = \"cloud\"\n\
          [[workload.classes]]\nname = \"chat\"\n\
          [selection]\nkind = \"load_aware\"\n\
-         [cloud]\nttft_ms = 300\ntokens_per_s = 50\nusd_per_1k_input = 1\nusd_per_1k_output = 1\n"
+         [cloud]\nttft_ms = 300\ntokens_per_s = 50\nusd_per_1k_input = 1\nusd_per_1k_output = 1\n",
     );
     for i in 0..3 {
         text += &inline_device(&format!("d{i}"), 1, 0, &[10.0], 10.0, 1.0);
@@ -684,4 +684,51 @@ fn class_routes_thin_the_edges_traffic_as_erlang_b_says() {
     let served: u64 = s.devices.iter().map(|d| d.served).sum();
     assert_eq!(served, private.served_edge + chat.served_edge);
     assert_eq!(s.served_cloud, hard.requests + chat.served_cloud);
+}
+
+/// A rate limit per request class is each class's quota: with a concurrency cap of 2 per
+/// class and boards enough for both caps at once (four single-slot boards, load-aware, four
+/// attempts), each class is its own loss system of 2 servers fed by its share of the Poisson
+/// stream, and goes to the cloud as Erlang B says, whatever the other class does. 3 requests/s
+/// in two equal classes, service 1 s: each offers 1.5 Erlangs and overflows B(2, 1.5) =
+/// 0.3103 of its requests; one cap of 4 for the cluster would overflow B(4, 3) = 0.2061 of
+/// every request.
+#[test]
+fn a_concurrency_cap_per_class_is_each_classs_erlang_b() {
+    let text = |scope: &str, limit: u32| {
+        let mut text = format!(
+            "seed = 23\nduration_s = 12000\n[workload]\nkind = \"poisson\"\nrate_rps = 3\n\
+             prompt_tokens = {{ dist = \"fixed\", value = 1 }}\n\
+             output_tokens = {{ dist = \"fixed\", value = 11 }}\n\
+             [[workload.classes]]\nname = \"a\"\n[[workload.classes]]\nname = \"b\"\n\
+             [selection]\nkind = \"load_aware\"\n[routing]\nmax_attempts = 4\n\
+             [rate_limit]\nkind = \"concurrency\"\nscope = \"{scope}\"\nlimit = {limit}\n\
+             [cloud]\nttft_ms = 300\ntokens_per_s = 50\nusd_per_1k_input = 1\nusd_per_1k_output = 1\n"
+        );
+        for i in 0..4 {
+            text += &inline_device(&format!("d{i}"), 1, 0, &[10.0], 10.0, 1.0);
+        }
+        text
+    };
+    let s = edgesim::sim::run(&scenario(&text("class", 2))).unwrap();
+    let b = erlang_b(2, 1.5);
+    for c in s.classes.as_ref().unwrap() {
+        assert!(c.requests > 15_000, "{}", c.name);
+        let overflow = c.served_cloud as f64 / c.requests as f64;
+        assert!(
+            (overflow - b).abs() < 0.012,
+            "{}: to the cloud {overflow:.4}, Erlang B {b:.4}",
+            c.name
+        );
+    }
+    assert!(
+        s.rate_limit.contains("per request class"),
+        "{}",
+        s.rate_limit
+    );
+    // The same boards under one cap of 4 for the cluster: one loss system of 4.
+    let s = edgesim::sim::run(&scenario(&text("cluster", 4))).unwrap();
+    let overflow = s.served_cloud as f64 / s.requests_total as f64;
+    let b = erlang_b(4, 3.0);
+    assert!((overflow - b).abs() < 0.01, "{overflow:.4} vs {b:.4}");
 }

@@ -1,7 +1,8 @@
 //! Rate limiters: whether a chosen device may take a request now.
 //!
 //! A limiter keeps one state per scope key: the device index for `scope = "device"` (the
-//! paper's placement: after selection, per device), or key 0 for `scope = "cluster"`. The
+//! paper's placement: after selection, per device), key 0 for `scope = "cluster"`, or the
+//! request's class for `scope = "class"` (a quota per class over the cluster). The
 //! simulator asks [`RateLimiter::check`]; only if the device also has room does it call
 //! [`RateLimiter::record`], so refused attempts never consume the limit. The amount is 1 per
 //! request, or the request's prompt + output tokens with `unit = "tokens"`.
@@ -36,7 +37,7 @@ pub enum Admission {
     Throttle,
 }
 
-/// Limits the load a scope (device or cluster) accepts.
+/// Limits the load a scope (a device, the cluster or a request class) accepts.
 pub trait RateLimiter: Send {
     /// Would `amount` be admitted for `key` at `now`? Must not change what is counted.
     fn check(&mut self, now: SimTime, key: usize, amount: f64) -> Admission;
@@ -128,14 +129,17 @@ pub enum LimitScope {
     Device,
     /// One limit shared by the whole cluster.
     Cluster,
+    /// One limit per request class, over the whole cluster: each class's quota (a tenant's).
+    Class,
 }
 
 impl LimitScope {
-    /// `per device` or `per cluster`.
+    /// `per device`, `per cluster` or `per request class`.
     pub fn phrase(self) -> &'static str {
         match self {
             LimitScope::Device => "per device",
             LimitScope::Cluster => "per cluster",
+            LimitScope::Class => "per request class",
         }
     }
 }
@@ -315,11 +319,12 @@ impl RateLimitSpec {
         self.kind == LimitKind::None
     }
 
-    /// The limiter for `devices` devices.
-    pub fn build(&self, devices: usize) -> Box<dyn RateLimiter> {
+    /// The limiter for `devices` devices and `classes` request classes.
+    pub fn build(&self, devices: usize, classes: usize) -> Box<dyn RateLimiter> {
         let keys = match self.scope {
             LimitScope::Device => devices,
             LimitScope::Cluster => 1,
+            LimitScope::Class => classes,
         };
         match &self.kind {
             LimitKind::None => Box::new(Unlimited),
@@ -330,11 +335,13 @@ impl RateLimitSpec {
         }
     }
 
-    /// The scope key of device `d`.
-    pub fn key(&self, d: usize) -> usize {
+    /// The scope key of a request of class `class` on device `d`.
+    #[inline(always)]
+    pub fn key(&self, d: usize, class: u16) -> usize {
         match self.scope {
             LimitScope::Device => d,
             LimitScope::Cluster => 0,
+            LimitScope::Class => usize::from(class),
         }
     }
 
