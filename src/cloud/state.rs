@@ -119,7 +119,7 @@ impl CloudState {
             limits: spec
                 .limits
                 .iter()
-                .map(|l| (l.unit, l.most_per_admission(), l.build(1, 1)))
+                .map(|l| (l.unit, l.most_per_admission(), l.build(1, &[])))
                 .collect(),
             max_tokens: spec.max_tokens.unwrap_or(0),
             refund_unused_output: spec.refund_unused_output,

@@ -581,7 +581,7 @@ impl Summary {
             scenario: sc.name.clone(),
             seed: sc.seed,
             selection: sc.selection.kind.name().to_string(),
-            rate_limit: sc.rate_limit.describe(),
+            rate_limit: sc.rate_limit_description(),
             duration_s,
             end_s: out.end.as_secs_f64(),
             requests_total: rec.arrivals,

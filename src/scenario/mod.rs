@@ -20,7 +20,7 @@ use crate::device::DeviceGroup;
 use crate::device::fleet::fleet_from_files;
 use crate::error::{Error, Result};
 use crate::metrics::settings::MetricsSpec;
-use crate::policy::rate_limit::RateLimitSpec;
+use crate::policy::rate_limit::{LimitScope, RateLimitSpec};
 use crate::policy::selection::SelectionSpec;
 use crate::sim::RoutingSpec;
 use crate::time::{SimDuration, SimTime};
@@ -235,6 +235,16 @@ impl Scenario {
         let cloud = CloudSpec::from_file(&cx, &file.cloud, &catalogue)?;
         let fleet = fleet_from_files(&cx, &file.devices, &catalogue, cloud.enabled)?;
         let rate_limit = RateLimitSpec::from_file(&cx, &file.rate_limit)?;
+        for (i, c) in workload.demand.classes.iter().enumerate() {
+            if let Some(q) = c.quota {
+                crate::policy::rate_limit::limit_at(
+                    &cx,
+                    &format!("workload.classes[{i}].quota"),
+                    rate_limit.unit,
+                    q,
+                )?;
+            }
+        }
         let routing = RoutingSpec::from_file(&cx, &file.routing)?;
         let metrics = MetricsSpec::from_file(&cx, &file.metrics, &catalogue)?;
         let sc = Scenario {
@@ -362,6 +372,27 @@ impl Scenario {
         r.iter().any(|&r| r != ClassRoute::EdgeFirst).then_some(r)
     }
 
+    /// The rate limit in words, as the summary's `rate_limit`: with classes' own quotas under
+    /// a limit per class, each class's quota after it (`...; quotas question 6, summary 2`).
+    pub fn rate_limit_description(&self) -> String {
+        let mut d = self.rate_limit.describe();
+        if self.rate_limit.scope == LimitScope::Class
+            && !self.rate_limit.is_none()
+            && self.classes().iter().any(|c| c.quota.is_some())
+        {
+            let quotas: Vec<String> = self
+                .classes()
+                .iter()
+                .map(|c| {
+                    let q = c.quota.unwrap_or(self.rate_limit.most_per_admission());
+                    format!("{} {}", c.name, crate::check::num(q))
+                })
+                .collect();
+            d += &format!("; quotas {}", quotas.join(", "));
+        }
+        d
+    }
+
     /// Whether some class is served at the edge only (the summary then counts the requests
     /// its rule rejected, `rejected_by.edge_only`).
     pub fn has_edge_only_classes(&self) -> bool {
@@ -396,7 +427,8 @@ impl Scenario {
     /// interval outside `load_aware` and `power_of_two`, a group's `weight` outside
     /// `weighted`, a queue timeout where no device has a queue, `on_queue_timeout` without a
     /// queue timeout; a class routed to a cloud that is disabled, or to an edge the scenario
-    /// lacks, and a queue timeout or priority of a class routed to the cloud. They are valid (a sweep over policies or timeouts keeps them fixed), but
+    /// lacks, a queue timeout or priority of a class routed to the cloud, and a class's
+    /// `quota` without a rate limit per class. They are valid (a sweep over policies or timeouts keeps them fixed), but
     /// a run with them is likely a mistake, so `run` and `check` warn.
     pub fn unread_settings(&self) -> Vec<String> {
         use crate::policy::selection::SelectionKind as K;
@@ -434,6 +466,18 @@ impl Scenario {
         }
         for (i, c) in self.classes().iter().enumerate() {
             let route = c.route();
+            if let Some(q) = c.quota
+                && (self.rate_limit.scope != LimitScope::Class || self.rate_limit.is_none())
+            {
+                out.push(format!(
+                    "`workload.classes[{i}].quota` = {} does nothing: only a rate limit per \
+                     class reads it (`[rate_limit]` with a `kind` and `scope` = \"class\"; here \
+                     kind \"{}\", scope \"{}\")",
+                    crate::check::num(q),
+                    self.rate_limit.kind.name(),
+                    self.rate_limit.scope.name()
+                ));
+            }
             if route == ClassRoute::Cloud {
                 // Its requests never wait in an edge queue.
                 let own = [

@@ -74,7 +74,8 @@ impl Gateway {
             }
         }
         let n = slots.len();
-        let mut limiter = sc.rate_limit.build(n, sc.classes().len());
+        let quotas: Vec<Option<f64>> = sc.classes().iter().map(|c| c.quota).collect();
+        let mut limiter = sc.rate_limit.build(n, &quotas);
         let usage = !sc.rate_limit.is_none() && sc.rate_limit.scope == LimitScope::Device;
         let mut loads = Loads::new(
             slots,

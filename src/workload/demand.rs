@@ -44,6 +44,9 @@ pub struct ClassFile {
     /// Where its requests may be served (default: the edge first, then the cloud).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<ClassRoute>,
+    /// Its own limit under `[rate_limit]` with `scope = "class"` (default: `rate_limit.limit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<f64>,
 }
 
 /// Where a class's requests may be served (`workload.classes[].route`).
@@ -95,6 +98,9 @@ pub struct ClassSpec {
     pub priority: Option<u8>,
     /// Where its requests may be served, as written (`None`: the edge first).
     pub route: Option<ClassRoute>,
+    /// Its own limit under a rate limit per class, as written (checked against the rate
+    /// limit's unit by the scenario; `None`: `rate_limit.limit`).
+    pub quota: Option<f64>,
 }
 
 impl ClassSpec {
@@ -156,6 +162,7 @@ impl DemandSpec {
             queue_timeout_ms: None,
             priority: None,
             route: None,
+            quota: None,
         }];
         let raw = if implicit_class {
             &default_class[..]
@@ -238,6 +245,7 @@ impl DemandSpec {
                     })
                     .transpose()?,
                 route: c.route,
+                quota: c.quota,
             });
         }
         for (i, c) in classes.iter().enumerate() {
@@ -274,6 +282,7 @@ impl DemandSpec {
                     queue_timeout_ms: c.queue_timeout_ms,
                     priority: c.priority.map(i64::from),
                     route: c.route,
+                    quota: c.quota,
                 })
                 .collect()
         };

@@ -728,6 +728,29 @@ fn a_class_route_names_the_choices() {
     }
 }
 
+/// A class's quota is a limit in the rate limit's unit: a whole number of requests, at least
+/// one, or at least one token.
+#[test]
+fn a_class_quota_is_a_limit_in_the_rate_limits_unit() {
+    for (set, needle) in [
+        (
+            "workload.classes=[{name=\"a\", quota=1.5}]",
+            "`workload.classes[0].quota` = 1.5",
+        ),
+        (
+            "workload.classes=[{name=\"a\"}, {name=\"b\", quota=0}]",
+            "`workload.classes[1].quota` = 0",
+        ),
+        (
+            "workload.classes=[{name=\"a\", quota=\"many\"}]",
+            "`workload.classes[0].quota`: invalid type: string \"many\", expected a number",
+        ),
+    ] {
+        let err = set_refused("failures.toml", set);
+        assert!(err.contains(needle), "{set}: {err}");
+    }
+}
+
 /// A latency written as quantiles refuses a key it does not know (`p999` was dropped, and the
 /// run went on without it), and a wrong type or a missing quantile says what a latency is (it
 /// said "data did not match any variant of untagged enum LatencyFile").

@@ -616,6 +616,22 @@ fn settings_the_policy_does_not_read_draw_a_warning() {
             ],
             "{cmd}"
         );
+        // A class's quota without a limit per class.
+        let quota = "workload.classes=[{name=\"a\", quota=2}, {name=\"b\"}]";
+        let w = warnings(cmd, &[quota]);
+        assert_eq!(
+            w,
+            [
+                "warning: scenarios/bursty.toml: `workload.classes[0].quota` = 2 does nothing: \
+                 only a rate limit per class reads it (`[rate_limit]` with a `kind` and `scope` = \
+                 \"class\"; here kind \"sliding_window\", scope \"device\")"
+            ],
+            "{cmd}"
+        );
+        assert_eq!(
+            warnings(cmd, &[quota, "rate_limit.scope=\"class\""]),
+            Vec::<String>::new()
+        );
         let private = "workload.classes=[{name=\"private\", route=\"edge_only\"}]";
         assert_eq!(warnings(cmd, &[private]), Vec::<String>::new());
         let w = warnings(cmd, &[private, "devices=[]"]);

@@ -177,6 +177,16 @@ fn with_queue_timeout(case: u64, text: &str) -> String {
         &mut ro,
         &["", "", "route = \"cloud\"\n", "route = \"edge_only\"\n"],
     );
+    // And in about half of them a quota of its own (read under a limit per class).
+    let mut qr = rand_pcg::Pcg64Mcg::seed_from_u64(case ^ 0x0907_a5e1);
+    let route = if qr.random_bool(0.5) {
+        format!(
+            "{route}quota = {}\n",
+            pick(&mut qr, &["1", "2", "400", "1200"])
+        )
+    } else {
+        route.to_string()
+    };
     if !r.random_bool(0.4) {
         if pr.random_bool(0.3) {
             return format!(
@@ -507,12 +517,13 @@ fn check_rejections(
 
 /// The edge's rate limit was never exceeded. Without failures or cloud retries every request
 /// is routed once, at its arrival, so the edge-served requests are the admissions, made at
-/// their arrival times; per scope key (a device, the cluster, a class), their amounts must keep:
+/// their arrival times; per scope key (a device, the cluster, a class: its quota), their
+/// amounts must keep:
 /// a sliding window, at most `limit` in any (t − W, t]; a fixed window, at most `limit` in
 /// each [kW, (k + 1)W); a token bucket, at most `capacity + refill·(t_j − t_i)` from any
 /// admission i through j (the bucket starts full).
 fn check_limit(ctx: &dyn Fn() -> String, sc: &Scenario, records: &[RequestRecord]) {
-    use edgesim::policy::rate_limit::LimitKind;
+    use edgesim::policy::rate_limit::{LimitKind, LimitScope};
     let spec = sc.rate_limit;
     let mut by_key: std::collections::BTreeMap<usize, Vec<(u64, f64)>> = Default::default();
     for r in records {
@@ -529,6 +540,12 @@ fn check_limit(ctx: &dyn Fn() -> String, sc: &Scenario, records: &[RequestRecord
     let over = |sum: f64, limit: f64| sum > limit * (1.0 + 1e-9);
     for (key, mut adm) in by_key {
         adm.sort_by_key(|a| a.0);
+        // Under a limit per class, a class's own quota.
+        let quota = match spec.scope {
+            LimitScope::Class => sc.classes()[key].quota,
+            _ => None,
+        };
+        let spec = quota.map_or(spec, |q| spec.with_limit(q));
         match spec.kind {
             LimitKind::SlidingWindow(w) => {
                 let (mut from, mut sum) = (0, 0.0);

@@ -726,6 +726,26 @@ fn a_concurrency_cap_per_class_is_each_classs_erlang_b() {
         "{}",
         s.rate_limit
     );
+    // With quotas of their own, 1 and 3 (the cap, 2, is neither's): B(1, 1.5) = 0.6 and
+    // B(3, 1.5) = 0.1343; the boards (four) still hold both quotas at once.
+    let quotas = text("class", 2)
+        .replace("name = \"a\"\n", "name = \"a\"\nquota = 1\n")
+        .replace("name = \"b\"\n", "name = \"b\"\nquota = 3\n");
+    let s = edgesim::sim::run(&scenario(&quotas)).unwrap();
+    for (c, servers) in s.classes.as_ref().unwrap().iter().zip([1, 3]) {
+        let overflow = c.served_cloud as f64 / c.requests as f64;
+        let b = erlang_b(servers, 1.5);
+        assert!(
+            (overflow - b).abs() < 0.012,
+            "{}: to the cloud {overflow:.4}, Erlang B {b:.4}",
+            c.name
+        );
+    }
+    assert!(
+        s.rate_limit.ends_with("per request class; quotas a 1, b 3"),
+        "{}",
+        s.rate_limit
+    );
     // The same boards under one cap of 4 for the cluster: one loss system of 4.
     let s = edgesim::sim::run(&scenario(&text("cluster", 4))).unwrap();
     let overflow = s.served_cloud as f64 / s.requests_total as f64;

@@ -70,6 +70,47 @@ pub trait RateLimiter: Send {
     }
 }
 
+/// One limiter of one key for each scope key, each with its own settings: the request
+/// classes' quotas (`workload.classes[].quota` under `scope = "class"`).
+struct PerKey {
+    parts: Vec<Box<dyn RateLimiter>>,
+    /// A part's changed keys (its only key, 0), for [`RateLimiter::advance`].
+    changed: Vec<usize>,
+}
+
+impl RateLimiter for PerKey {
+    fn check(&mut self, now: SimTime, key: usize, amount: f64) -> Admission {
+        self.parts[key].check(now, 0, amount)
+    }
+    fn record(&mut self, now: SimTime, key: usize, amount: f64) {
+        self.parts[key].record(now, 0, amount);
+    }
+    fn release(&mut self, now: SimTime, key: usize, amount: f64) {
+        self.parts[key].release(now, 0, amount);
+    }
+    fn refund(&mut self, now: SimTime, key: usize, amount: f64) {
+        self.parts[key].refund(now, 0, amount);
+    }
+    fn usage(&mut self, now: SimTime, key: usize) -> f64 {
+        self.parts[key].usage(now, 0)
+    }
+    fn advance(&mut self, now: SimTime, changed: &mut Vec<usize>) {
+        for (k, p) in self.parts.iter_mut().enumerate() {
+            self.changed.clear();
+            p.advance(now, &mut self.changed);
+            if !self.changed.is_empty() {
+                changed.push(k);
+            }
+        }
+    }
+    fn decay(&mut self, now: SimTime, key: usize) -> Option<(f64, f64)> {
+        self.parts[key].decay(now, 0)
+    }
+    fn decays(&self) -> bool {
+        self.parts.iter().any(|p| p.decays())
+    }
+}
+
 /// No limit.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Unlimited;
@@ -134,6 +175,15 @@ pub enum LimitScope {
 }
 
 impl LimitScope {
+    /// Its name in a file.
+    pub fn name(self) -> &'static str {
+        match self {
+            LimitScope::Device => "device",
+            LimitScope::Cluster => "cluster",
+            LimitScope::Class => "class",
+        }
+    }
+
     /// `per device`, `per cluster` or `per request class`.
     pub fn phrase(self) -> &'static str {
         match self {
@@ -253,17 +303,19 @@ impl Default for RateLimitSpec {
 /// requests, at least one token when it counts tokens. A limit below one unit would admit
 /// nothing and silently switch the edge off.
 pub(super) fn limit(cx: &Checker, unit: LimitUnit, v: f64) -> Result<f64> {
+    limit_at(cx, "rate_limit.limit", unit, v)
+}
+
+/// A limit of `unit` given at `key` (`rate_limit.limit`, a class's `quota`), as [`limit`]
+/// checks it.
+pub fn limit_at(cx: &Checker, key: &str, unit: LimitUnit, v: f64) -> Result<f64> {
     match unit {
-        LimitUnit::Requests => cx.whole("rate_limit.limit", v, 1.0, "requests"),
+        LimitUnit::Requests => cx.whole(key, v, 1.0, "requests"),
         LimitUnit::Tokens | LimitUnit::InputTokens | LimitUnit::OutputTokens => {
             if v.is_finite() && v >= 1.0 {
                 Ok(v)
             } else {
-                Err(cx.bad(
-                    "rate_limit.limit",
-                    v,
-                    "must be a finite number of tokens, at least 1",
-                ))
+                Err(cx.bad(key, v, "must be a finite number of tokens, at least 1"))
             }
         }
     }
@@ -319,13 +371,48 @@ impl RateLimitSpec {
         self.kind == LimitKind::None
     }
 
-    /// The limiter for `devices` devices and `classes` request classes.
-    pub fn build(&self, devices: usize, classes: usize) -> Box<dyn RateLimiter> {
+    /// The same limit with `limit` in place of its own (a window's amount, a concurrency
+    /// cap, a bucket's capacity, whose refill rate scales with it); no limit stays none.
+    pub fn with_limit(&self, limit: f64) -> RateLimitSpec {
+        let mut spec = *self;
+        match &mut spec.kind {
+            LimitKind::None => {}
+            LimitKind::SlidingWindow(s) | LimitKind::FixedWindow(s) => s.limit = limit,
+            LimitKind::Concurrency(s) => s.limit = limit,
+            LimitKind::TokenBucket(s) => {
+                s.refill_per_s *= limit / s.limit;
+                s.limit = limit;
+            }
+        }
+        spec
+    }
+
+    /// The limiter for `devices` devices and the request classes' `quotas` (one per class:
+    /// its own limit under `scope = "class"`, else the limit's).
+    pub fn build(&self, devices: usize, quotas: &[Option<f64>]) -> Box<dyn RateLimiter> {
+        if self.scope == LimitScope::Class && quotas.iter().any(Option::is_some) {
+            let parts = quotas
+                .iter()
+                .map(|q| {
+                    let spec = q.map_or(*self, |q| self.with_limit(q));
+                    spec.build_keys(1)
+                })
+                .collect();
+            return Box::new(PerKey {
+                parts,
+                changed: Vec::new(),
+            });
+        }
         let keys = match self.scope {
             LimitScope::Device => devices,
             LimitScope::Cluster => 1,
-            LimitScope::Class => classes,
+            LimitScope::Class => quotas.len(),
         };
+        self.build_keys(keys)
+    }
+
+    /// The limiter for `keys` scope keys.
+    fn build_keys(&self, keys: usize) -> Box<dyn RateLimiter> {
         match &self.kind {
             LimitKind::None => Box::new(Unlimited),
             LimitKind::SlidingWindow(s) => Box::new(sliding_window::build(s, keys)),
@@ -408,5 +495,67 @@ mod tests {
             );
             assert_eq!(decayed, name == "token_bucket", "{name}");
         }
+    }
+
+    /// Under a limit per class, each class's quota is a limiter of its own with that limit:
+    /// a window of 3 admits 1 for a class whose quota is 1 and 3 for one without a quota; a
+    /// bucket's refill scales with its capacity; each key advances apart.
+    #[test]
+    fn class_quotas_are_limiters_of_their_own() {
+        let window = window::Spec {
+            window_s: 10.0,
+            window: SimDuration(10_000_000),
+            limit: 3.0,
+        };
+        let spec = RateLimitSpec {
+            unit: LimitUnit::Requests,
+            scope: LimitScope::Class,
+            kind: LimitKind::SlidingWindow(window),
+        };
+        let mut l = spec.build(4, &[Some(1.0), None]);
+        // The gateway asks from the start (a window reports what fell from then on).
+        let mut changed = Vec::new();
+        l.advance(SimTime(0), &mut changed);
+        let admitted = |l: &mut Box<dyn RateLimiter>, key: usize, now: SimTime| {
+            (0..5)
+                .filter(|_| {
+                    let ok = l.check(now, key, 1.0) == Admission::Admit;
+                    if ok {
+                        l.record(now, key, 1.0);
+                    }
+                    ok
+                })
+                .count()
+        };
+        assert_eq!(admitted(&mut l, 0, SimTime(0)), 1);
+        assert_eq!(admitted(&mut l, 1, SimTime(0)), 3);
+        assert_eq!(l.usage(SimTime(0), 0), 1.0);
+        // The window passes for both: each key that fell is reported once.
+        l.advance(SimTime(10_000_001), &mut changed);
+        assert_eq!(changed, [0, 1]);
+        assert_eq!(admitted(&mut l, 0, SimTime(10_000_001)), 1);
+        // Without a quota the classes share the limit's settings, one key each.
+        let mut l = spec.build(4, &[None, None]);
+        assert_eq!(admitted(&mut l, 0, SimTime(0)), 3);
+        assert_eq!(admitted(&mut l, 1, SimTime(0)), 3);
+        // A bucket's refill scales with the quota.
+        let bucket = RateLimitSpec {
+            kind: LimitKind::TokenBucket(token_bucket::Spec {
+                limit: 4.0,
+                refill_per_s: 2.0,
+            }),
+            ..spec
+        };
+        assert_eq!(
+            bucket.with_limit(1.0).kind,
+            LimitKind::TokenBucket(token_bucket::Spec {
+                limit: 1.0,
+                refill_per_s: 0.5,
+            })
+        );
+        assert_eq!(
+            RateLimitSpec::default().with_limit(2.0),
+            RateLimitSpec::default()
+        );
     }
 }
