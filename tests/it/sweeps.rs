@@ -194,6 +194,45 @@ fn csv(p: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     )
 }
 
+/// Runs sweep `file` into `out` with `--check`, which must pass, and reads its runs table:
+/// the header and the rows.
+fn checked_runs(file: &Path, out: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let o = sweep(file, out, &["--check"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    csv(&out.join("runs.csv"))
+}
+
+/// The position of column `name` in header `h`.
+fn column(h: &[String], name: &str) -> usize {
+    h.iter()
+        .position(|x| x == name)
+        .unwrap_or_else(|| panic!("{name}"))
+}
+
+/// The summary of `scenarios/assistant.toml` run with `seed` and `--set` `sets`.
+fn assistant_summary(seed: &str, sets: &[String]) -> serde_json::Value {
+    let path = shipped("assistant.toml");
+    let mut args = vec![
+        "run",
+        path.to_str().unwrap(),
+        "--no-out",
+        "--json",
+        "--seed",
+        seed,
+    ];
+    for s in sets {
+        args.extend(["--set", s.as_str()]);
+    }
+    let run = edgesim(&args);
+    assert_ok(&run);
+    serde_json::from_slice(&run.stdout).unwrap()
+}
+
 #[test]
 fn common_random_numbers_aggregates_and_checks() {
     let extra = "[[expect]]\nname = \"nobody is rejected\"\nleft = { metric = \"rejected\" }\nop = \"<=\"\nright = { value = 0 }\n\
@@ -653,19 +692,8 @@ fn class_columns_hold_each_classs_summary() {
     );
     let file = temp_file("sweep-classes", "s.toml", &text);
     let out = dir("classes");
-    let o = sweep(&file, &out, &["--check"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let (h, rows) = csv(&out.join("runs.csv"));
-    let c = |name: &str| {
-        h.iter()
-            .position(|x| x == name)
-            .unwrap_or_else(|| panic!("{name}"))
-    };
+    let (h, rows) = checked_runs(&file, &out);
+    let c = |name: &str| column(&h, name);
     let per_class = edgesim::sweep::metrics::CLASS_METRICS;
     // The run's metrics, then each class's, in the workload's order.
     let first = c("question.requests_total");
@@ -674,23 +702,16 @@ fn class_columns_hold_each_classs_summary() {
     let num = |r: &[String], name: &str| r[c(name)].parse::<f64>().ok();
     assert_eq!(rows.len(), 4);
     for r in &rows {
-        let run = edgesim(&[
-            "run",
-            shipped("assistant.toml").to_str().unwrap(),
-            "--no-out",
-            "--json",
-            "--seed",
+        let j = assistant_summary(
             &r[c("seed")],
-            "--set",
-            &format!(
-                "workload.classes.0.queue_timeout_ms={}",
-                r[c("workload.classes.0.queue_timeout_ms")]
-            ),
-            "--set",
-            "duration_s=1200",
-        ]);
-        assert_ok(&run);
-        let j: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+            &[
+                format!(
+                    "workload.classes.0.queue_timeout_ms={}",
+                    r[c("workload.classes.0.queue_timeout_ms")]
+                ),
+                "duration_s=1200".into(),
+            ],
+        );
         for (k, class) in ["question", "summary"].iter().enumerate() {
             let s = &j["classes"][k];
             assert_eq!(s["name"], *class);
@@ -759,19 +780,8 @@ fn an_axis_that_renames_a_class_records_both_names() {
     );
     let file = temp_file("sweep-rename", "s.toml", &text);
     let out = dir("rename");
-    let o = sweep(&file, &out, &["--check"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let (h, rows) = csv(&out.join("runs.csv"));
-    let c = |name: &str| {
-        h.iter()
-            .position(|x| x == name)
-            .unwrap_or_else(|| panic!("{name}"))
-    };
+    let (h, rows) = checked_runs(&file, &out);
+    let c = |name: &str| column(&h, name);
     let per_class = edgesim::sweep::metrics::CLASS_METRICS.len();
     let first = c("question.requests_total");
     assert_eq!(h.len(), first + 3 * per_class);
@@ -785,20 +795,13 @@ fn an_axis_that_renames_a_class_records_both_names() {
         } else {
             "report"
         };
-        let run = edgesim(&[
-            "run",
-            shipped("assistant.toml").to_str().unwrap(),
-            "--no-out",
-            "--json",
-            "--seed",
+        let j = assistant_summary(
             &r[c("seed")],
-            "--set",
-            &format!("workload.classes.1.name=\"{name}\""),
-            "--set",
-            "duration_s=600",
-        ]);
-        assert_ok(&run);
-        let j: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+            &[
+                format!("workload.classes.1.name=\"{name}\""),
+                "duration_s=600".into(),
+            ],
+        );
         let s = &j["classes"][1];
         assert_eq!(s["name"], name.as_str());
         assert!(s["requests"].as_u64().unwrap() > 0);
