@@ -128,6 +128,8 @@ fn fuzz_scenario_loader_and_small_runs() {
         "failures.toml",
         "outage.toml",
         "plans/retail-traffic.toml",
+        // Request classes with routes, priorities and timeouts of their own.
+        "clinic.toml",
     ]
     .iter()
     .enumerate()
