@@ -188,15 +188,19 @@ impl Checker {
         }
     }
 
-    /// A whole number >= `min` given as a float (counts written as `12` or `12.0`).
+    /// A whole number from `min` to [`MAX_WHOLE`] given as a float (counts written as `12` or
+    /// `12.0`).
     pub fn whole(&self, key: &str, v: f64, min: f64, what: &str) -> Result<f64> {
-        if v.is_finite() && v >= min && v.fract() == 0.0 && v <= 1e15 {
+        if v.is_finite() && v >= min && v.fract() == 0.0 && v <= MAX_WHOLE {
             Ok(v)
         } else {
             Err(self.bad(
                 key,
                 num(v),
-                format!("must be a whole number of {what}, at least {min}"),
+                format!(
+                    "must be a whole number of {what}, at least {min} and at most {}",
+                    num(MAX_WHOLE)
+                ),
             ))
         }
     }
@@ -401,6 +405,10 @@ pub const MAX_BOARD_USD: f64 = 1e7;
 
 /// The slowest speed a device or cloud may have \[tokens/s\] (one token in 1,000 s).
 pub const MIN_TOKENS_PER_S: f64 = 1e-3;
+
+/// The most a whole number written as a float may be ([`Checker::whole`]): counts and limits
+/// stay exact in an f64 and far from any sum's overflow.
+pub const MAX_WHOLE: f64 = 1e15;
 
 /// The kinds of edgesim input file, by the top-level keys that only each has, and how each is
 /// used.

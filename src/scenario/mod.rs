@@ -237,12 +237,20 @@ impl Scenario {
         let rate_limit = RateLimitSpec::from_file(&cx, &file.rate_limit)?;
         for (i, c) in workload.demand.classes.iter().enumerate() {
             if let Some(q) = c.quota {
-                crate::policy::rate_limit::limit_at(
-                    &cx,
-                    &format!("workload.classes[{i}].quota"),
-                    rate_limit.unit,
-                    q,
-                )?;
+                let key = format!("workload.classes[{i}].quota");
+                crate::policy::rate_limit::limit_at(&cx, &key, rate_limit.unit, q)?;
+                // A bucket's refill scales with the quota: it must stay a number.
+                if let crate::policy::rate_limit::LimitKind::TokenBucket(b) =
+                    rate_limit.with_limit(q).kind
+                    && !b.refill_per_s.is_finite()
+                {
+                    return Err(cx.bad(
+                        key,
+                        crate::check::num(q),
+                        "too large for the bucket: its refill (rate_limit.refill_per_s × quota \
+                         / limit) must be finite",
+                    ));
+                }
             }
         }
         let routing = RoutingSpec::from_file(&cx, &file.routing)?;

@@ -320,10 +320,20 @@ fn bad_set_override_is_exit_2() {
 /// `edgesim check --set SET` on the shipped scenario `scenario`: must exit with code 2; its
 /// standard error.
 fn set_refused(scenario: &str, set: &str) -> String {
+    set_refused_with(scenario, &[set])
+}
+
+/// [`set_refused`] with several `--set` overrides.
+fn set_refused_with(scenario: &str, sets: &[&str]) -> String {
     let path = shipped(scenario);
-    let out = edgesim(&["check", "--set", set, path.to_str().unwrap()]);
+    let mut args = vec!["check"];
+    for s in sets {
+        args.extend(["--set", s]);
+    }
+    args.push(path.to_str().unwrap());
+    let out = edgesim(&args);
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(2), "{set}: {err}");
+    assert_eq!(out.status.code(), Some(2), "{sets:?}: {err}");
     err
 }
 
@@ -745,10 +755,35 @@ fn a_class_quota_is_a_limit_in_the_rate_limits_unit() {
             "workload.classes=[{name=\"a\", quota=\"many\"}]",
             "`workload.classes[0].quota`: invalid type: string \"many\", expected a number",
         ),
+        (
+            "workload.classes=[{name=\"a\", quota=1e16}]",
+            "`workload.classes[0].quota` = 1e16: must be a whole number of requests, at least 1 \
+             and at most 1e15",
+        ),
     ] {
         let err = set_refused("failures.toml", set);
         assert!(err.contains(needle), "{set}: {err}");
     }
+}
+
+/// A class's quota scales a token bucket's refill: it must stay finite.
+#[test]
+fn a_class_quota_keeps_a_buckets_refill_finite() {
+    let err = set_refused_with(
+        "failures.toml",
+        &[
+            "rate_limit={kind=\"token_bucket\", unit=\"tokens\", scope=\"class\", limit=1, \
+             refill_per_s=1e12}",
+            "workload.classes=[{name=\"a\", quota=1e300}]",
+        ],
+    );
+    assert!(
+        err.contains(
+            "`workload.classes[0].quota` = 1e300: too large for the bucket: its refill \
+             (rate_limit.refill_per_s × quota / limit) must be finite"
+        ),
+        "{err}"
+    );
 }
 
 /// A latency written as quantiles refuses a key it does not know (`p999` was dropped, and the
