@@ -32,7 +32,7 @@ struct Cli {
     command: Command,
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 struct ScenarioArgs {
     /// Scenario file (TOML), e.g. scenarios/bursty.toml.
     scenario: PathBuf,
@@ -214,7 +214,7 @@ struct PlanRunArgs {
     json: bool,
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 struct CapacityArgs {
     #[command(flatten)]
     args: ScenarioArgs,
@@ -265,6 +265,12 @@ struct CapacityArgs {
     /// Print capacity.json instead of the report.
     #[arg(long)]
     json: bool,
+    /// Find the capacity under each of these selection policies (comma-separated, e.g.
+    /// random,load_aware; default: the scenario's own): one search each, written to
+    /// OUT/POLICY, and a table of the capacities; --json prints an array of
+    /// {"policy", "capacity": capacity.json}.
+    #[arg(long, value_delimiter = ',')]
+    policies: Vec<String>,
 }
 
 /// `--goal KEY=VALUE` arguments, read: each key known and given once, each value a number
@@ -318,6 +324,20 @@ fn capacity_goals(given: &[String]) -> anyhow::Result<edgesim::plan::GoalsFile> 
 /// `edgesim capacity`.
 fn cmd_capacity(a: &CapacityArgs) -> anyhow::Result<()> {
     check_threads(a.threads)?;
+    if !a.policies.is_empty() {
+        return capacity_by_policy(a);
+    }
+    let answer = capacity_answer(a)?;
+    if a.json {
+        out(&(serde_json::to_string_pretty(&answer)? + "\n"))
+    } else {
+        out(&edgesim::capacity::output::to_text(&answer))
+    }
+}
+
+/// The capacity search of `a` (its scenario as it is): progress on stderr, the files in its
+/// output folder, and the answer.
+fn capacity_answer(a: &CapacityArgs) -> anyhow::Result<edgesim::capacity::output::Answer> {
     let goals = capacity_goals(&a.goals)?;
     let sc = a.args.load()?;
     let classes: Vec<String> = sc.classes().iter().map(|c| c.name.clone()).collect();
@@ -380,18 +400,57 @@ fn cmd_capacity(a: &CapacityArgs) -> anyhow::Result<()> {
         )?;
         note!("wrote {} files to {}", files.len(), d.display());
     }
-    if a.json {
-        out(&(serde_json::to_string_pretty(&answer)? + "\n"))?;
-    } else {
-        out(&edgesim::capacity::output::to_text(&answer))?;
-    }
     if let (Some(d), Some(_)) = (&dir, outcome.capacity) {
         note!(
             "the highest load met as a scenario: edgesim run {}",
             d.join(edgesim::capacity::output::AT_CAPACITY).display()
         );
     }
-    Ok(())
+    Ok(answer)
+}
+
+/// `edgesim capacity --policies`: the search under each policy (the scenario with
+/// `selection.kind` set), each written to OUT/POLICY, then the capacities side by side.
+fn capacity_by_policy(a: &CapacityArgs) -> anyhow::Result<()> {
+    let kinds = parse_policies(&a.policies)?;
+    let out_root = if a.no_out {
+        None
+    } else {
+        let sc = a.args.load()?;
+        Some(
+            a.out
+                .clone()
+                .unwrap_or_else(|| default_out(&format!("{}-capacity", sc.name))),
+        )
+    };
+    let mut answers = Vec::new();
+    let mut text = String::new();
+    for kind in &kinds {
+        let mut one = a.clone();
+        one.policies.clear();
+        one.args
+            .sets
+            .push(format!("selection.kind=\"{}\"", kind.name()));
+        one.out = out_root.as_ref().map(|d| d.join(kind.name()));
+        // The search and its files as without `--policies`.
+        let answer = capacity_answer(&one)?;
+        text += &format!("== selection {}\n", kind.name());
+        text += &edgesim::capacity::output::to_text(&answer);
+        text += "\n";
+        answers.push((kind.name(), answer));
+    }
+    if a.json {
+        let all: Vec<serde_json::Value> = answers
+            .iter()
+            .map(|(p, a)| serde_json::json!({ "policy": p, "capacity": a }))
+            .collect();
+        out(&(serde_json::to_string_pretty(&all)? + "\n"))
+    } else {
+        let rows: Vec<(&str, &edgesim::capacity::output::Answer)> =
+            answers.iter().map(|(p, a)| (*p, a)).collect();
+        text += &edgesim::capacity::output::policies_table(&rows);
+        out(&text)
+    }
 }
 
 /// A progress bar with `template` when stderr is a terminal (`None` otherwise: callers print
@@ -1030,15 +1089,8 @@ fn cmd_run(
     }
 }
 
-/// `edgesim compare`.
-fn cmd_compare(
-    args: &ScenarioArgs,
-    policies: &[String],
-    dir: Option<PathBuf>,
-    bucket_s: f64,
-    json: bool,
-) -> anyhow::Result<()> {
-    let bucket_s = edgesim::output::check_bucket_s("--bucket-s", bucket_s)?;
+/// `--policies`: selection policies by name, each once.
+fn parse_policies(policies: &[String]) -> anyhow::Result<Vec<SelectionKind>> {
     let kinds = policies
         .iter()
         .map(|p| p.trim().parse::<SelectionKind>())
@@ -1052,6 +1104,19 @@ fn cmd_compare(
             i + 1
         );
     }
+    Ok(kinds)
+}
+
+/// `edgesim compare`.
+fn cmd_compare(
+    args: &ScenarioArgs,
+    policies: &[String],
+    dir: Option<PathBuf>,
+    bucket_s: f64,
+    json: bool,
+) -> anyhow::Result<()> {
+    let bucket_s = edgesim::output::check_bucket_s("--bucket-s", bucket_s)?;
+    let kinds = parse_policies(policies)?;
     let sc = args.load()?;
     let dir = dir.unwrap_or_else(|| default_out(&format!("{}-compare", sc.name)));
     edgesim::output::rundir::check_replaceable(&dir, "output folder", "compare")?;

@@ -412,6 +412,37 @@ fn load_lines(o: &mut String, l: &LoadReport) {
     }
 }
 
+/// The capacities of one scenario under several selection policies (`capacity --policies`),
+/// one line each: the highest load met (`-`: none) and the requests per second it offers,
+/// the lowest load missed, and how the search ended.
+pub fn policies_table(rows: &[(&str, &Answer)]) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{:<14}{:>12}{:>16}{:>12}  search ended",
+        "policy", "capacity", "requests/s", "missed at"
+    );
+    let scale = |l: &Option<LoadReport>| {
+        l.as_ref()
+            .map_or("-".to_string(), |l| format!("{}x", short(l.scale)))
+    };
+    for (policy, a) in rows {
+        let rps = a
+            .capacity
+            .as_ref()
+            .and_then(|l| l.offered_rps.mean)
+            .map_or("-".to_string(), short);
+        let _ = writeln!(
+            o,
+            "{policy:<14}{:>12}{rps:>16}{:>12}  {}",
+            scale(&a.capacity),
+            scale(&a.above),
+            a.end
+        );
+    }
+    o
+}
+
 /// The printed report.
 pub fn to_text(a: &Answer) -> String {
     let mut o = String::new();
