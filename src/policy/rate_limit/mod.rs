@@ -306,8 +306,8 @@ pub(super) fn limit(cx: &Checker, unit: LimitUnit, v: f64) -> Result<f64> {
     limit_at(cx, "rate_limit.limit", unit, v)
 }
 
-/// A limit of `unit` given at `key` (`rate_limit.limit`, a class's `quota`), as [`limit`]
-/// checks it.
+/// A limit of `unit` given at `key` (`rate_limit.limit`, a class's `quota`): a whole number
+/// of requests, at least 1, or at least one token.
 pub fn limit_at(cx: &Checker, key: &str, unit: LimitUnit, v: f64) -> Result<f64> {
     match unit {
         LimitUnit::Requests => cx.whole(key, v, 1.0, "requests"),
