@@ -316,6 +316,7 @@ fn fuzz_sweep_and_plan_loaders() {
         "sweeps/queue-timeout.toml",
         "sweeps/assistant-classes.toml",
         "plans/assistant.toml",
+        "sweeps/clinic-boards.toml",
     ]
     .iter()
     .enumerate()
