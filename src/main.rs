@@ -413,15 +413,14 @@ fn capacity_answer(a: &CapacityArgs) -> anyhow::Result<edgesim::capacity::output
 /// `selection.kind` set), each written to OUT/POLICY, then the capacities side by side.
 fn capacity_by_policy(a: &CapacityArgs) -> anyhow::Result<()> {
     let kinds = parse_policies(&a.policies)?;
-    let out_root = if a.no_out {
-        None
-    } else {
-        let sc = a.args.load()?;
-        Some(
-            a.out
-                .clone()
-                .unwrap_or_else(|| default_out(&format!("{}-capacity", sc.name))),
-        )
+    let out_root = match (&a.out, a.no_out) {
+        (_, true) => None,
+        (Some(d), false) => Some(d.clone()),
+        // The scenario's name (each search warns of its overrides as it loads it).
+        (None, false) => {
+            let sc = Scenario::load(&a.args.scenario, &a.args.options())?;
+            Some(default_out(&format!("{}-capacity", sc.name)))
+        }
     };
     let mut answers = Vec::new();
     let mut text = String::new();

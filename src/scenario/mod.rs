@@ -237,20 +237,7 @@ impl Scenario {
         let rate_limit = RateLimitSpec::from_file(&cx, &file.rate_limit)?;
         for (i, c) in workload.demand.classes.iter().enumerate() {
             if let Some(q) = c.quota {
-                let key = format!("workload.classes[{i}].quota");
-                crate::policy::rate_limit::limit_at(&cx, &key, rate_limit.unit, q)?;
-                // A bucket's refill scales with the quota: it must stay a number.
-                if let crate::policy::rate_limit::LimitKind::TokenBucket(b) =
-                    rate_limit.with_limit(q).kind
-                    && !b.refill_per_s.is_finite()
-                {
-                    return Err(cx.bad(
-                        key,
-                        crate::check::num(q),
-                        "too large for the bucket: its refill (rate_limit.refill_per_s × quota \
-                         / limit) must be finite",
-                    ));
-                }
+                rate_limit.check_quota(&cx, &format!("workload.classes[{i}].quota"), q)?;
             }
         }
         let routing = RoutingSpec::from_file(&cx, &file.routing)?;
@@ -436,8 +423,9 @@ impl Scenario {
     /// `weighted`, a queue timeout where no device has a queue, `on_queue_timeout` without a
     /// queue timeout; a class routed to a cloud that is disabled, or to an edge the scenario
     /// lacks, a queue timeout or priority of a class routed to the cloud, and a class's
-    /// `quota` without a rate limit per class. They are valid (a sweep over policies or timeouts keeps them fixed), but
-    /// a run with them is likely a mistake, so `run` and `check` warn.
+    /// `quota` without a rate limit per class. They are valid (a sweep over policies or
+    /// timeouts keeps them fixed), but a run with them is likely a mistake, so `run` and
+    /// `check` warn.
     pub fn unread_settings(&self) -> Vec<String> {
         use crate::policy::selection::SelectionKind as K;
         let kind = self.selection.kind;

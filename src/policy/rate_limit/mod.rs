@@ -308,7 +308,7 @@ pub(super) fn limit(cx: &Checker, unit: LimitUnit, v: f64) -> Result<f64> {
 
 /// A limit of `unit` given at `key` (`rate_limit.limit`, a class's `quota`): a whole number
 /// of requests, at least 1, or at least one token.
-pub fn limit_at(cx: &Checker, key: &str, unit: LimitUnit, v: f64) -> Result<f64> {
+fn limit_at(cx: &Checker, key: &str, unit: LimitUnit, v: f64) -> Result<f64> {
     match unit {
         LimitUnit::Requests => cx.whole(key, v, 1.0, "requests"),
         LimitUnit::Tokens | LimitUnit::InputTokens | LimitUnit::OutputTokens => {
@@ -369,6 +369,24 @@ impl RateLimitSpec {
     /// Whether there is a limit at all.
     pub fn is_none(&self) -> bool {
         self.kind == LimitKind::None
+    }
+
+    /// Checks a request class's own `quota` (at `key`): a limit in this limit's unit, and,
+    /// for a bucket, one that keeps the refill rate it scales ([`RateLimitSpec::with_limit`])
+    /// finite.
+    pub fn check_quota(&self, cx: &Checker, key: &str, quota: f64) -> Result<f64> {
+        limit_at(cx, key, self.unit, quota)?;
+        if let LimitKind::TokenBucket(b) = self.with_limit(quota).kind
+            && !b.refill_per_s.is_finite()
+        {
+            return Err(cx.bad(
+                key,
+                quota,
+                "too large for the bucket: its refill (rate_limit.refill_per_s × quota / limit) \
+                 must be finite",
+            ));
+        }
+        Ok(quota)
     }
 
     /// The same limit with `limit` in place of its own (a window's amount, a concurrency
