@@ -267,8 +267,8 @@ struct CapacityArgs {
     json: bool,
     /// Find the capacity under each of these selection policies (comma-separated, e.g.
     /// random,load_aware; default: the scenario's own): one search each, written to
-    /// OUT/POLICY, and a table of the capacities; --json prints an array of
-    /// {"policy", "capacity": capacity.json}.
+    /// OUT/POLICY (OUT new, empty, or an earlier such search's), and a table of the
+    /// capacities; --json prints an array of {"policy", "capacity": capacity.json}.
     #[arg(long, value_delimiter = ',')]
     policies: Vec<String>,
 }
@@ -422,6 +422,9 @@ fn capacity_by_policy(a: &CapacityArgs) -> anyhow::Result<()> {
             Some(default_out(&format!("{}-capacity", sc.name)))
         }
     };
+    if let Some(d) = &out_root {
+        check_policies_folder(d)?;
+    }
     let mut answers = Vec::new();
     let mut text = String::new();
     for kind in &kinds {
@@ -450,6 +453,40 @@ fn capacity_by_policy(a: &CapacityArgs) -> anyhow::Result<()> {
         text += &edgesim::capacity::output::policies_table(&rows);
         out(&text)
     }
+}
+
+/// `capacity --policies --out D` writes D/POLICY for each policy: D must be new, empty, or hold
+/// only the policies' folders of an earlier such search (each of which is then replaced only
+/// if it is a capacity search's, as a single search's folder is).
+fn check_policies_folder(d: &std::path::Path) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(d) else {
+        // Absent; anything else is reported when the searches write there.
+        return Ok(());
+    };
+    let mut foreign: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let ours = e.path().is_dir() && SelectionKind::ALL.iter().any(|k| k.name() == name);
+            (!ours).then_some(name)
+        })
+        .collect();
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    foreign.sort();
+    let shown: Vec<String> = foreign.iter().take(3).map(|n| format!("`{n}`")).collect();
+    anyhow::bail!(
+        "--out {}: holds {}{} besides the policies' folders of an earlier `capacity --policies` \
+         (one folder per policy, e.g. load_aware/): choose a new or empty folder",
+        d.display(),
+        shown.join(", "),
+        if foreign.len() > 3 {
+            format!(" and {} more", foreign.len() - 3)
+        } else {
+            String::new()
+        }
+    )
 }
 
 /// A progress bar with `template` when stderr is a terminal (`None` otherwise: callers print

@@ -675,6 +675,24 @@ fn capacities_under_several_policies() {
         capacity.push(answer["capacity"]["scale"].as_f64().unwrap());
     }
     assert!(capacity[1] > 2.0 * capacity[0], "{capacity:?}");
+    // The folder of an earlier `--policies` search is written again; one that holds anything
+    // else (here a single search's files) is refused, naming them.
+    assert_ok(&edgesim(&all));
+    let single = d.join("random");
+    let mut into_single = args.clone();
+    into_single.extend([
+        "--policies",
+        "random,load_aware",
+        "--out",
+        single.to_str().unwrap(),
+    ]);
+    let o = edgesim(&into_single);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("holds `at-capacity.toml`, `capacity.json`, `capacity_curves.csv` and 2 more besides the policies' folders"),
+        "{err}"
+    );
     // Each policy once, and a known one.
     for (bad, want) in [
         ("random,random", "--policies: random is given twice"),
