@@ -463,7 +463,7 @@ fn check_policies_folder(d: &std::path::Path) -> anyhow::Result<()> {
         // Absent; anything else is reported when the searches write there.
         return Ok(());
     };
-    let mut foreign: Vec<String> = entries
+    let foreign: Vec<String> = entries
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
@@ -471,22 +471,14 @@ fn check_policies_folder(d: &std::path::Path) -> anyhow::Result<()> {
             (!ours).then_some(name)
         })
         .collect();
-    if foreign.is_empty() {
-        return Ok(());
-    }
-    foreign.sort();
-    let shown: Vec<String> = foreign.iter().take(3).map(|n| format!("`{n}`")).collect();
-    anyhow::bail!(
-        "--out {}: holds {}{} besides the policies' folders of an earlier `capacity --policies` \
+    anyhow::ensure!(
+        foreign.is_empty(),
+        "--out {}: holds {} besides the policies' folders of an earlier `capacity --policies` \
          (one folder per policy, e.g. load_aware/): choose a new or empty folder",
         d.display(),
-        shown.join(", "),
-        if foreign.len() > 3 {
-            format!(" and {} more", foreign.len() - 3)
-        } else {
-            String::new()
-        }
-    )
+        edgesim::output::rundir::some_names(&foreign)
+    );
+    Ok(())
 }
 
 /// A progress bar with `template` when stderr is a terminal (`None` otherwise: callers print

@@ -329,27 +329,31 @@ pub fn check_replaceable(target: &Path, flag: &str, command: &str) -> Result<()>
         // What file browsers leave behind (macOS Finder, Windows Explorer) is not the user's.
         let os_litter =
             |n: &str| matches!(n, ".DS_Store" | "Thumbs.db" | "desktop.ini") || n.starts_with("._");
-        let mut foreign: Vec<&String> = names
+        let foreign: Vec<&String> = names
             .iter()
             .filter(|n| !files.contains(n) && !os_litter(n))
             .collect();
         if !foreign.is_empty() {
-            foreign.sort();
-            let shown: Vec<String> = foreign.iter().take(3).map(|n| format!("`{n}`")).collect();
-            let more = foreign.len().saturating_sub(3);
             return Err(bad(format!(
-                "holds {}{} that edgesim did not write there (its {MANIFEST} does not name \
+                "holds {} that edgesim did not write there (its {MANIFEST} does not name \
                  them); the folder is replaced whole, so move them out or choose another folder",
-                shown.join(", "),
-                if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                }
+                some_names(&foreign)
             )));
         }
     }
     Ok(())
+}
+
+/// File names for an error: the first three in order, quoted, and how many more
+/// (`` `a`, `b`, `c` and 2 more ``).
+pub fn some_names<S: AsRef<str>>(names: &[S]) -> String {
+    let mut sorted: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
+    sorted.sort_unstable();
+    let shown: Vec<String> = sorted.iter().take(3).map(|n| format!("`{n}`")).collect();
+    match sorted.len().saturating_sub(3) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
 }
 
 impl RunDir {

@@ -710,16 +710,20 @@ fn a_concurrency_cap_per_class_is_each_classs_erlang_b() {
         }
         text
     };
-    let s = edgesim::sim::run(&scenario(&text("class", 2))).unwrap();
-    let b = erlang_b(2, 1.5);
-    for c in s.classes.as_ref().unwrap() {
-        assert!(c.requests > 15_000, "{}", c.name);
+    // Class `c` overflows to the cloud as a loss system of `servers` offered 1.5 Erlangs.
+    let erlang = |c: &edgesim::metrics::ClassSummary, servers: u32| {
         let overflow = c.served_cloud as f64 / c.requests as f64;
+        let b = erlang_b(servers, 1.5);
         assert!(
             (overflow - b).abs() < 0.012,
             "{}: to the cloud {overflow:.4}, Erlang B {b:.4}",
             c.name
         );
+    };
+    let s = edgesim::sim::run(&scenario(&text("class", 2))).unwrap();
+    for c in s.classes.as_ref().unwrap() {
+        assert!(c.requests > 15_000, "{}", c.name);
+        erlang(c, 2);
     }
     assert!(
         s.rate_limit.contains("per request class"),
@@ -733,13 +737,7 @@ fn a_concurrency_cap_per_class_is_each_classs_erlang_b() {
         .replace("name = \"b\"\n", "name = \"b\"\nquota = 3\n");
     let s = edgesim::sim::run(&scenario(&quotas)).unwrap();
     for (c, servers) in s.classes.as_ref().unwrap().iter().zip([1, 3]) {
-        let overflow = c.served_cloud as f64 / c.requests as f64;
-        let b = erlang_b(servers, 1.5);
-        assert!(
-            (overflow - b).abs() < 0.012,
-            "{}: to the cloud {overflow:.4}, Erlang B {b:.4}",
-            c.name
-        );
+        erlang(c, servers);
     }
     assert!(
         s.rate_limit.ends_with("per request class; quotas a 1, b 3"),
