@@ -640,6 +640,24 @@ impl Planner {
         }
         let costs = Costs::from_file(&cx, &file.costs, &base_sc)?;
         let types = Self::types(&cx, &file.types)?;
+        // A class served by some groups only names the plan's types: its candidate fleets'.
+        for (i, c) in base_sc.classes().iter().enumerate() {
+            for (j, name) in c.devices.iter().flatten().enumerate() {
+                if !types.iter().any(|t| t.name == *name) {
+                    let names: Vec<&str> = types.iter().map(|t| t.name.as_str()).collect();
+                    return Err(Checker::new(&scenario).bad(
+                        format!("workload.classes[{i}].devices[{j}]"),
+                        format!("\"{name}\""),
+                        format!(
+                            "names no type of the plan {} (its fleets replace the scenario's \
+                             [[devices]]); the types are \"{}\"",
+                            path.display(),
+                            names.join("\", \"")
+                        ),
+                    ));
+                }
+            }
+        }
         let search = &file.search;
         let policies = match &search.policies {
             None => vec![Choice {
@@ -1085,6 +1103,22 @@ impl Planner {
             devices.push(toml::Value::Table(d));
         }
         root.insert("devices".into(), toml::Value::Array(devices));
+        // A class served by some types only: those of them the point has boards of (none: the
+        // class is not served at the edge).
+        let classes = root
+            .get_mut("workload")
+            .and_then(|w| w.get_mut("classes"))
+            .and_then(|c| c.as_array_mut());
+        for class in classes.into_iter().flatten() {
+            if let Some(toml::Value::Array(names)) = class.get_mut("devices") {
+                names.retain(|v| {
+                    self.types
+                        .iter()
+                        .zip(&point.counts)
+                        .any(|(ty, &n)| n > 0 && v.as_str() == Some(ty.name.as_str()))
+                });
+            }
+        }
         let mut set = |key: &str, v: &Option<toml::Value>| match v {
             Some(v) => {
                 root.insert(key.into(), v.clone());

@@ -234,6 +234,7 @@ impl Scenario {
         let workload = WorkloadSpec::from_file(&cx, &file.workload, &catalogue)?;
         let cloud = CloudSpec::from_file(&cx, &file.cloud, &catalogue)?;
         let fleet = fleet_from_files(&cx, &file.devices, &catalogue, cloud.enabled)?;
+        check_class_devices(&cx, &workload.demand.classes, &fleet)?;
         let rate_limit = RateLimitSpec::from_file(&cx, &file.rate_limit)?;
         for (i, c) in workload.demand.classes.iter().enumerate() {
             if let Some(q) = c.quota {
@@ -367,6 +368,32 @@ impl Scenario {
         r.iter().any(|&r| r != ClassRoute::EdgeFirst).then_some(r)
     }
 
+    /// The pools of boards that serve classes restricted to some device groups
+    /// (`workload.classes[].devices`); `None` when every class may be served by every board.
+    /// Pool 0 is every board: the pool of the other classes, and of a class whose list names
+    /// every group or that is routed to the cloud (it never meets a board).
+    pub fn device_pools(&self) -> Option<DevicePools> {
+        let all: Vec<usize> = (0..self.fleet.len()).collect();
+        let mut groups: Vec<Vec<usize>> = vec![all.clone()];
+        let mut of_class = Vec::with_capacity(self.classes().len());
+        for c in self.classes() {
+            let g: Vec<usize> = match &c.devices {
+                Some(names) if c.route() != ClassRoute::Cloud => all
+                    .iter()
+                    .copied()
+                    .filter(|&i| names.contains(&self.fleet[i].name))
+                    .collect(),
+                _ => all.clone(),
+            };
+            let k = groups.iter().position(|x| *x == g).unwrap_or_else(|| {
+                groups.push(g);
+                groups.len() - 1
+            });
+            of_class.push(k as u16);
+        }
+        (groups.len() > 1).then_some(DevicePools { groups, of_class })
+    }
+
     /// The rate limit in words, as the summary's `rate_limit`: with classes' own quotas under
     /// a limit per class, each class's quota after it (`...; quotas question 6, summary 2`).
     pub fn rate_limit_description(&self) -> String {
@@ -423,7 +450,8 @@ impl Scenario {
     /// `weighted`, a queue timeout where no device has a queue, `on_queue_timeout` without a
     /// queue timeout; a class routed to a cloud that is disabled, or to an edge the scenario
     /// lacks, a queue timeout or priority of a class routed to the cloud, and a class's
-    /// `quota` without a rate limit per class. They are valid (a sweep over policies or
+    /// `quota` without a rate limit per class; a class's `devices` when it is routed to the
+    /// cloud, or empty. They are valid (a sweep over policies or
     /// timeouts keeps them fixed), but a run with them is likely a mistake, so `run` and
     /// `check` warn.
     pub fn unread_settings(&self) -> Vec<String> {
@@ -473,6 +501,24 @@ impl Scenario {
                     self.rate_limit.kind.name(),
                     self.rate_limit.scope.name()
                 ));
+            }
+            match &c.devices {
+                Some(_) if route == ClassRoute::Cloud => out.push(format!(
+                    "`workload.classes[{i}].devices` does nothing: the class ({}) is routed to \
+                     the cloud (`route` = \"cloud\") and never meets a board",
+                    c.name
+                )),
+                Some(names) if names.is_empty() => out.push(format!(
+                    "`workload.classes[{i}].devices` = [] ({}): no board may serve the class, so \
+                     its requests are all {}",
+                    c.name,
+                    if route == ClassRoute::EdgeOnly || !self.cloud.enabled {
+                        "rejected"
+                    } else {
+                        "sent to the cloud"
+                    }
+                )),
+                _ => {}
             }
             if route == ClassRoute::Cloud {
                 // Its requests never wait in an edge queue.
@@ -552,4 +598,70 @@ impl Scenario {
             .iter()
             .flat_map(|g| (0..g.count).map(move |k| (g, g.device_name(k))))
     }
+}
+
+/// The pools of boards that serve classes restricted to some device groups
+/// ([`Scenario::device_pools`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DevicePools {
+    /// Each pool's groups (indices into the fleet, in fleet order), pool 0 every group; a
+    /// pool may have none.
+    pub groups: Vec<Vec<usize>>,
+    /// Each class's pool.
+    pub of_class: Vec<u16>,
+}
+
+impl DevicePools {
+    /// Per group of the fleet's `groups`, the pools it is in besides pool 0.
+    pub fn of_group(&self, groups: usize) -> Vec<Vec<u16>> {
+        let mut of = vec![Vec::new(); groups];
+        for (k, gs) in self.groups.iter().enumerate().skip(1) {
+            for &g in gs {
+                of[g].push(k as u16);
+            }
+        }
+        of
+    }
+}
+
+/// Each class's `devices` must name groups of the fleet, each once.
+fn check_class_devices(cx: &Checker, classes: &[ClassSpec], fleet: &[DeviceGroup]) -> Result<()> {
+    for (i, c) in classes.iter().enumerate() {
+        for (j, name) in c.devices.iter().flatten().enumerate() {
+            let key = format!("workload.classes[{i}].devices[{j}]");
+            if c.devices.iter().flatten().take(j).any(|n| n == name) {
+                return Err(cx.bad(
+                    key,
+                    format!("\"{name}\""),
+                    "names a device group listed before it; list each group once",
+                ));
+            }
+            if !fleet.iter().any(|g| g.name == *name) {
+                let mut names: Vec<&str> = Vec::new();
+                for g in fleet {
+                    if !names.contains(&g.name.as_str()) {
+                        names.push(&g.name);
+                    }
+                }
+                let known = match names.len() {
+                    0 => "the scenario has no [[devices]] group".to_string(),
+                    1..=12 => format!("the groups are \"{}\"", names.join("\", \"")),
+                    n => format!(
+                        "the groups are \"{}\" and {} more",
+                        names[..12].join("\", \""),
+                        n - 12
+                    ),
+                };
+                return Err(cx.bad(
+                    key,
+                    format!("\"{name}\""),
+                    format!(
+                        "must be the `name` of a [[devices]] group whose boards may serve the \
+                         class; {known}"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }

@@ -7,7 +7,7 @@ use rand::RngExt;
 use super::alias::Alias;
 use super::downset::DownSet;
 use super::fenwick::Fenwick;
-use super::loads::Loads;
+use super::loads::{Loads, PoolMembers};
 use crate::device::DeviceId;
 use crate::policy::rate_limit::{Admission, LimitScope, RateLimitSpec, RateLimiter};
 use crate::policy::selection::{Fleet, SelectionPolicy};
@@ -43,27 +43,169 @@ impl Tried {
     }
 }
 
-/// The gateway.
-pub struct Gateway {
+/// The boards that serve some classes (`workload.classes[].devices`; without such classes,
+/// one pool of every board): a policy of its own, and the devices down and the weights in
+/// the pool's numbering (its devices in fleet order). Loads and rate limits are the
+/// devices', shared by every pool a device is in.
+struct Pool {
     policy: Box<dyn SelectionPolicy>,
-    rng: SimRng,
-    limiter: Box<dyn RateLimiter>,
-    rate_limit: RateLimitSpec,
-    loads: Loads,
     weights: Option<Fenwick>,
     /// The weights' alias table: a weighted draw when nothing is excluded.
     alias: Option<Alias>,
-    tried: Tried,
     /// Devices down (failed): never offered to the policy.
     down: DownSet,
     n: u32,
 }
 
+impl Pool {
+    /// The pool of devices of weights `w` under `sc`'s policy.
+    fn new(sc: &Scenario, w: &[f64]) -> Pool {
+        let policy = sc.selection.kind.build();
+        let needs = policy.needs();
+        let n = w.len() as u32;
+        Pool {
+            policy,
+            weights: needs.weights.then(|| Fenwick::new(w)),
+            alias: needs.weights.then(|| Alias::new(w)).flatten(),
+            down: DownSet::new(n),
+            n,
+        }
+    }
+
+    /// The policy's pick among the pool's untried devices, numbered by `map` (the request
+    /// routed is of pool `at`).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn pick<M: PoolMap>(
+        &mut self,
+        map: M,
+        now: SimTime,
+        at: usize,
+        tried: &Tried,
+        loads: &Loads,
+        limiter: &mut dyn RateLimiter,
+        rng: &mut SimRng,
+    ) -> Option<DeviceId> {
+        let mut view = View {
+            now,
+            n: self.n,
+            at,
+            map,
+            tried,
+            down: &self.down,
+            loads,
+            limiter,
+            weights: self.weights.as_ref(),
+            alias: self.alias.as_ref(),
+        };
+        let k = self.policy.select(&mut view, rng)?;
+        Some(DeviceId(map.global(k.0)))
+    }
+
+    /// Its device `k` is down (`down`) or up again.
+    fn set_down(&mut self, k: u32, down: bool) {
+        self.down.set(k, down);
+        if let Some(w) = &mut self.weights {
+            w.exclude(k as usize, down);
+        }
+    }
+}
+
+/// A pool's devices among the fleet's.
+struct Part {
+    /// Their fleet indices, in fleet order.
+    ids: Box<[u32]>,
+    /// Each fleet device's index in the pool (`u32::MAX`: not in it).
+    local: Box<[u32]>,
+}
+
+impl Part {
+    /// Fleet devices `ids` of `n`.
+    fn new(ids: Vec<u32>, n: usize) -> Part {
+        let mut local = vec![u32::MAX; n];
+        for (k, &d) in ids.iter().enumerate() {
+            local[d as usize] = k as u32;
+        }
+        Part {
+            ids: ids.into_boxed_slice(),
+            local: local.into_boxed_slice(),
+        }
+    }
+
+    fn as_ref(&self) -> PartMap<'_> {
+        PartMap {
+            ids: &self.ids,
+            local: &self.local,
+        }
+    }
+}
+
+/// How a pool numbers its devices: the whole fleet's numbering ([`Whole`], at no cost) or a
+/// part's ([`PartMap`]).
+trait PoolMap: Copy {
+    /// The fleet index of the pool's device `k`.
+    fn global(self, k: u32) -> u32;
+    /// Fleet device `d`'s index in the pool, if it is in it.
+    fn local(self, d: u32) -> Option<u32>;
+}
+
+/// The whole fleet: pool index = fleet index.
+#[derive(Clone, Copy)]
+struct Whole;
+
+impl PoolMap for Whole {
+    #[inline(always)]
+    fn global(self, k: u32) -> u32 {
+        k
+    }
+    #[inline(always)]
+    fn local(self, d: u32) -> Option<u32> {
+        Some(d)
+    }
+}
+
+/// A part of the fleet.
+#[derive(Clone, Copy)]
+struct PartMap<'a> {
+    ids: &'a [u32],
+    local: &'a [u32],
+}
+
+impl PoolMap for PartMap<'_> {
+    #[inline(always)]
+    fn global(self, k: u32) -> u32 {
+        self.ids[k as usize]
+    }
+    #[inline(always)]
+    fn local(self, d: u32) -> Option<u32> {
+        Some(self.local[d as usize]).filter(|&k| k != u32::MAX)
+    }
+}
+
+/// The gateway.
+pub struct Gateway {
+    /// Pool 0: every device.
+    whole: Pool,
+    /// Pools 1, 2, ...: those of classes served by some groups only.
+    parts: Vec<(Pool, Part)>,
+    /// Each class's pool (`None`: every class is served by every device).
+    class_pool: Option<Box<[u16]>>,
+    /// The pool of the request being routed.
+    at: usize,
+    rng: SimRng,
+    limiter: Box<dyn RateLimiter>,
+    rate_limit: RateLimitSpec,
+    loads: Loads,
+    /// In the fleet's numbering (a pool numbers its devices in the fleet's order).
+    tried: Tried,
+    /// Scratch: the devices tried in a pool's numbering.
+    tried_in_part: Tried,
+}
+
 impl Gateway {
     /// The gateway of `sc`, its policy drawing from `rng`.
     pub fn new(sc: &Scenario, rng: SimRng) -> Gateway {
-        let policy = sc.selection.kind.build();
-        let needs = policy.needs();
+        let needs = sc.selection.kind.build().needs();
         let mut slots = Vec::with_capacity(sc.device_count());
         let mut weights = Vec::with_capacity(sc.device_count());
         for g in &sc.fleet {
@@ -84,49 +226,90 @@ impl Gateway {
             needs.loads || needs.least_loaded,
             needs.least_loaded,
         );
+        let whole = Pool::new(sc, &weights);
+        let (parts, class_pool) = match sc.device_pools() {
+            None => (Vec::new(), None),
+            Some(p) => {
+                let counts: Vec<u32> = sc.fleet.iter().map(|g| g.count).collect();
+                let starts: Vec<u32> = counts
+                    .iter()
+                    .scan(0u32, |s, &c| {
+                        *s += c;
+                        Some(*s - c)
+                    })
+                    .collect();
+                let parts = p.groups[1..]
+                    .iter()
+                    .map(|gs| {
+                        let ids: Vec<u32> = gs
+                            .iter()
+                            .flat_map(|&g| starts[g]..starts[g] + counts[g])
+                            .collect();
+                        let w: Vec<f64> = ids.iter().map(|&d| weights[d as usize]).collect();
+                        (Pool::new(sc, &w), Part::new(ids, n))
+                    })
+                    .collect();
+                loads = loads.with_pools(PoolMembers::new(
+                    &counts,
+                    p.of_group(counts.len()),
+                    p.groups.len(),
+                ));
+                (parts, Some(p.of_class.into_boxed_slice()))
+            }
+        };
         loads.start(limiter.as_mut());
         Gateway {
-            policy,
+            whole,
+            parts,
+            class_pool,
+            at: 0,
             rng,
             limiter,
             rate_limit: sc.rate_limit,
             loads,
-            weights: needs.weights.then(|| Fenwick::new(&weights)),
-            alias: needs.weights.then(|| Alias::new(&weights)).flatten(),
             tried: Tried::new(),
-            down: DownSet::new(n as u32),
-            n: n as u32,
+            tried_in_part: Tried::new(),
         }
     }
 
-    /// Starts routing a request at `now`: nothing tried yet (devices that are down are out as
-    /// well), loads brought up to date.
+    /// Starts routing a request of class `class` at `now`: nothing tried yet (devices that
+    /// are down, or outside the class's pool, are out as well), loads brought up to date.
     #[inline(always)]
-    pub fn begin(&mut self, now: SimTime) {
+    pub fn begin(&mut self, now: SimTime, class: u16) {
+        if let Some(c) = &self.class_pool {
+            self.at = usize::from(c[usize::from(class)]);
+        }
         self.tried.clear();
         self.loads.sync(now, self.limiter.as_mut());
     }
 
     /// The policy's pick among the untried devices.
+    #[inline(always)]
     pub fn select(&mut self, now: SimTime) -> Option<DeviceId> {
-        let mut view = View {
-            now,
-            n: self.n,
-            tried: &self.tried,
-            down: &self.down,
-            loads: &self.loads,
-            limiter: self.limiter.as_mut(),
-            weights: self.weights.as_ref(),
-            alias: self.alias.as_ref(),
-        };
-        self.policy.select(&mut view, &mut self.rng)
+        let (loads, limiter, rng) = (&self.loads, self.limiter.as_mut(), &mut self.rng);
+        match self.at {
+            0 => self
+                .whole
+                .pick(Whole, now, 0, &self.tried, loads, limiter, rng),
+            at => {
+                let (pool, part) = &mut self.parts[at - 1];
+                let map = part.as_ref();
+                // Every device tried is in the pool, and both orders are the fleet's.
+                let local = &mut self.tried_in_part;
+                local.list.clear();
+                local
+                    .list
+                    .extend(self.tried.list.iter().filter_map(|&d| map.local(d)));
+                pool.pick(map, now, at, local, loads, limiter, rng)
+            }
+        }
     }
 
     /// `d` was tried for the current request (nothing changes if it is already out of this
     /// pass: tried, or known to be down).
     #[inline(always)]
     pub fn tried(&mut self, d: DeviceId) {
-        if self.down.contains(d.0) || self.tried.contains(d.0) {
+        if self.whole.down.contains(d.0) || self.tried.contains(d.0) {
             return;
         }
         self.tried.insert(d.0);
@@ -163,15 +346,17 @@ impl Gateway {
 
     /// Whether the gateway holds `d` as down.
     pub fn is_down(&self, d: DeviceId) -> bool {
-        self.down.contains(d.0)
+        self.whole.down.contains(d.0)
     }
 
     /// The gateway learns at `now` that `d` is down (`down`) or up again, and from then on
     /// offers only devices it holds as up.
     pub fn set_down(&mut self, now: SimTime, d: DeviceId, down: bool) {
-        self.down.set(d.0, down);
-        if let Some(w) = &mut self.weights {
-            w.exclude(d.index(), down);
+        self.whole.set_down(d.0, down);
+        for (pool, part) in &mut self.parts {
+            if let Some(k) = part.as_ref().local(d.0) {
+                pool.set_down(k, down);
+            }
         }
         self.loads.set_down(now, d.0, down, self.limiter.as_mut());
     }
@@ -192,9 +377,14 @@ impl Gateway {
 }
 
 /// The policy's view of the gateway for one decision.
-struct View<'a> {
+struct View<'a, M: PoolMap> {
     now: SimTime,
+    /// Devices in the pool.
     n: u32,
+    /// The pool (0 without pools).
+    at: usize,
+    /// The pool's numbering of its devices.
+    map: M,
     tried: &'a Tried,
     down: &'a DownSet,
     loads: &'a Loads,
@@ -203,7 +393,7 @@ struct View<'a> {
     alias: Option<&'a Alias>,
 }
 
-impl View<'_> {
+impl<M: PoolMap> View<'_, M> {
     /// The last untried device (the fallback of a weighted draw that rounding pushed past
     /// the end).
     fn last_untried(&self) -> Option<DeviceId> {
@@ -214,7 +404,7 @@ impl View<'_> {
 }
 
 #[cfg(debug_assertions)]
-impl View<'_> {
+impl<M: PoolMap> View<'_, M> {
     /// On small fleets in debug builds: the index's pick is the brute-force least loaded.
     fn check_least(&mut self, pick: DeviceId) {
         if self.n > 64 {
@@ -236,7 +426,7 @@ impl View<'_> {
     }
 }
 
-impl Fleet for View<'_> {
+impl<M: PoolMap> Fleet for View<'_, M> {
     fn len(&self) -> u32 {
         self.n
     }
@@ -268,17 +458,19 @@ impl Fleet for View<'_> {
         self.nth_untried(k)
     }
     fn load(&mut self, d: DeviceId) -> f64 {
-        self.loads.load(self.now, d.0, self.limiter)
+        self.loads
+            .load(self.now, self.map.global(d.0), self.limiter)
     }
     fn least_loaded(&mut self, rng: &mut SimRng) -> Option<DeviceId> {
-        let (a, b) = self.loads.least(self.now);
+        let (a, b) = self.loads.least(self.now, self.at);
         let m = a.len() + b.len();
         let k = match m {
             0 => return None,
             1 => 0,
             _ => rng.random_range(0..m),
         };
-        let pick = DeviceId(if k < a.len() { a[k] } else { b[k - a.len()] });
+        let d = if k < a.len() { a[k] } else { b[k - a.len()] };
+        let pick = DeviceId(self.map.local(d)?);
         #[cfg(debug_assertions)]
         self.check_least(pick);
         Some(pick)
@@ -343,6 +535,8 @@ mod tests {
         let loads = plain_loads(6);
         let v = View {
             now: SimTime::ZERO,
+            at: 0,
+            map: Whole,
             n: 6,
             tried: &t,
             down: &down,
@@ -381,6 +575,8 @@ mod tests {
                 }
                 let v = View {
                     now: SimTime::ZERO,
+                    at: 0,
+                    map: Whole,
                     n,
                     tried: &t,
                     down: &down,
@@ -437,6 +633,8 @@ mod tests {
         t.insert(tried);
         let mut v = View {
             now: SimTime::ZERO,
+            at: 0,
+            map: Whole,
             n,
             tried: &t,
             down: &down,
@@ -484,6 +682,8 @@ mod tests {
         let mut shadow = rng.clone();
         let mut v = View {
             now: SimTime::ZERO,
+            at: 0,
+            map: Whole,
             n: 4,
             tried: &t,
             down: &none_down,

@@ -121,6 +121,16 @@ impl LoadIndex {
         self.place[d as usize] = (p, at);
     }
 
+    /// Puts `d` in at `place` (`slope`: a decaying place's).
+    #[inline(always)]
+    fn put(&mut self, d: u32, place: Place, slope: f64) {
+        match place {
+            Place::Flat(l) => self.set_flat(d, l),
+            Place::Decaying(full_s) => self.set_decaying(d, full_s, slope),
+            Place::Out => {}
+        }
+    }
+
     /// Puts `d` in at constant load `load`.
     #[inline(always)]
     pub fn set_flat(&mut self, d: u32, load: f64) {
@@ -155,6 +165,75 @@ impl LoadIndex {
                     std::cmp::Ordering::Equal => (bf, bd),
                 }
             }
+        }
+    }
+}
+
+/// The device pools each device is in. Classes served by some groups only
+/// (`workload.classes[].devices`) are served by a pool of the fleet, the union of their
+/// groups (pools 1, 2, ...; pool 0 is every device); each pool has its own least-loaded index,
+/// and a device's load is keyed in each index it is in.
+#[derive(Clone, Debug)]
+pub struct PoolMembers {
+    /// Per group, one past its last device (fleet order).
+    group_end: Vec<u32>,
+    /// Per group, the pools its devices are in.
+    of_group: Vec<Vec<u16>>,
+    /// How many pools (some may have no group).
+    count: usize,
+}
+
+impl PoolMembers {
+    /// `pools` pools (pool 0 included) of groups of `counts[g]` devices, group `g` in the
+    /// pools `of_group[g]` (pool 0 left out: every device is in it).
+    pub fn new(counts: &[u32], of_group: Vec<Vec<u16>>, pools: usize) -> PoolMembers {
+        let group_end = counts
+            .iter()
+            .scan(0u32, |end, &c| {
+                *end += c;
+                Some(*end)
+            })
+            .collect();
+        PoolMembers {
+            group_end,
+            of_group,
+            count: pools,
+        }
+    }
+
+    /// The pools device `d` is in, pool 0 left out.
+    #[inline(always)]
+    fn of(&self, d: u32) -> &[u16] {
+        &self.of_group[self.group_end.partition_point(|&e| e <= d)]
+    }
+
+    /// How many pools.
+    fn count(&self) -> usize {
+        self.count
+    }
+}
+
+/// With device pools, their indexes and which pools each device is in; pool 0, every device,
+/// is [`Loads`]'s own index. Apart from it, so that a run without pools reads nothing of it.
+#[derive(Clone, Debug)]
+struct PoolIndexes {
+    members: PoolMembers,
+    /// Pool `k`'s index is `more[k - 1]`.
+    more: Vec<LoadIndex>,
+}
+
+impl PoolIndexes {
+    /// Puts `d` in at `place` in each of its pools' indexes.
+    fn put(&mut self, d: u32, place: Place, slope: f64) {
+        for &k in self.members.of(d) {
+            self.more[usize::from(k) - 1].put(d, place, slope);
+        }
+    }
+
+    /// Takes `d` out of each of its pools' indexes.
+    fn remove(&mut self, d: u32) {
+        for &k in self.members.of(d) {
+            self.more[usize::from(k) - 1].remove(d);
         }
     }
 }
@@ -208,7 +287,10 @@ pub struct Loads {
     /// Whether the occupancy is kept (a policy reads loads): when nothing reads it, the
     /// gateway writes nothing at a device's events.
     occupancy: bool,
+    /// Every device ordered by load (least-loaded selection).
     index: Option<LoadIndex>,
+    /// With device pools ([`PoolMembers`]), theirs (`None`: none).
+    pools: Option<Box<PoolIndexes>>,
     /// Re-key `d` at time t (if its version still matches): a bucket refills past the
     /// occupancy.
     wakes: BinaryHeap<Reverse<(SimTime, u32, u32)>>,
@@ -247,9 +329,23 @@ impl Loads {
             decays: false,
             occupancy,
             index: index.then(|| LoadIndex::new(n)),
+            pools: None,
             wakes: BinaryHeap::new(),
             changed: Vec::new(),
         }
+    }
+
+    /// An index of each device pool's devices besides that of every device (with an index;
+    /// the pools of classes served by some groups only).
+    pub fn with_pools(mut self, pools: PoolMembers) -> Loads {
+        if self.index.is_some() {
+            let n = self.occ.len();
+            self.pools = Some(Box::new(PoolIndexes {
+                more: (1..pools.count()).map(|_| LoadIndex::new(n)).collect(),
+                members: pools,
+            }));
+        }
+        self
     }
 
     /// Asks the CPU to start fetching what a change of `d`'s occupancy reads (a hint): its
@@ -411,10 +507,9 @@ impl Loads {
             }
         }
         if let Some(index) = &mut self.index {
-            match place {
-                Place::Flat(l) => index.set_flat(d, l),
-                Place::Decaying(full_s) => index.set_decaying(d, full_s, decay_slope),
-                Place::Out => {}
+            index.put(d, place, decay_slope);
+            if let Some(p) = &mut self.pools {
+                p.put(d, place, decay_slope);
             }
         }
         if let Some(t) = wake {
@@ -424,12 +519,12 @@ impl Loads {
 
     /// `d` went down (out of the index) or came back up (ranked again) at `now`.
     pub fn set_down(&mut self, now: SimTime, d: u32, down: bool, limiter: &mut dyn RateLimiter) {
-        let Some(index) = &mut self.index else {
+        if self.index.is_none() {
             return; // only the index reads whether a device is down
-        };
+        }
         self.dev[d as usize].down = down;
         if down {
-            index.remove(d);
+            self.remove(d);
         } else {
             self.rekey(now, d, limiter);
         }
@@ -438,8 +533,8 @@ impl Loads {
     /// Holds `d` out of the index (tried for the current request).
     #[inline(always)]
     pub fn hold(&mut self, d: u32) {
-        if let Some(index) = &mut self.index {
-            index.remove(d);
+        if self.index.is_some() {
+            self.remove(d);
             self.dev[d as usize].held = true;
         }
     }
@@ -456,10 +551,27 @@ impl Loads {
         }
     }
 
-    /// The least-loaded untried devices at `now` (one or two bags; see [`LoadIndex::least`]).
+    /// Takes `d` out of each index it is in.
     #[inline(always)]
-    pub fn least(&self, now: SimTime) -> (&[u32], &[u32]) {
-        match &self.index {
+    fn remove(&mut self, d: u32) {
+        if let Some(index) = &mut self.index {
+            index.remove(d);
+            if let Some(p) = &mut self.pools {
+                p.remove(d);
+            }
+        }
+    }
+
+    /// The least-loaded untried devices of pool `pool` (0 without pools) at `now` (one or
+    /// two bags of fleet indices; see [`LoadIndex::least`]).
+    #[inline(always)]
+    pub fn least(&self, now: SimTime, pool: usize) -> (&[u32], &[u32]) {
+        let index = match (pool, &self.pools) {
+            (0, _) => self.index.as_ref(),
+            (k, Some(p)) => p.more.get(k - 1),
+            (_, None) => None,
+        };
+        match index {
             Some(i) => i.least(now.as_secs_f64()),
             None => (&[], &[]),
         }
@@ -473,7 +585,7 @@ mod tests {
     use rand::{RngExt, SeedableRng};
 
     fn least_set(l: &Loads, now: SimTime) -> Vec<u32> {
-        let (a, b) = l.least(now);
+        let (a, b) = l.least(now, 0);
         let mut v: Vec<u32> = a.iter().chain(b).copied().collect();
         v.sort_unstable();
         v

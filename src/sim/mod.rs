@@ -158,8 +158,12 @@ pub struct World<'a, R: Recorder> {
     edge_rtt: SimDuration,
     /// The cloud providers: the primary, then its fallbacks.
     clouds: Vec<CloudState>,
-    /// The largest context of any device \[tokens\]: longer requests skip the edge.
+    /// The largest context of any device \[tokens\]: longer requests skip the edge (0: no
+    /// device).
     max_ctx: u64,
+    /// With classes served by some groups only, the largest context of each class's boards
+    /// (0: none), in place of `max_ctx`.
+    class_ctx: Option<Box<[u64]>>,
     reqs: Vec<Req>,
     free: Vec<u32>,
     next_id: u64,
@@ -207,6 +211,18 @@ impl<'a, R: Recorder> World<'a, R> {
                 .map(|g| u64::from(g.ctx_tokens))
                 .max()
                 .unwrap_or(0),
+            class_ctx: sc.device_pools().map(|p| {
+                p.of_class
+                    .iter()
+                    .map(|&k| {
+                        p.groups[usize::from(k)]
+                            .iter()
+                            .map(|&g| u64::from(sc.fleet[g].ctx_tokens))
+                            .max()
+                            .unwrap_or(0)
+                    })
+                    .collect()
+            }),
             prefetching: devices.len() >= PREFETCH_DEVICES,
             devices,
             gateway: Gateway::new(sc, streams.stream("selection")),
@@ -400,12 +416,17 @@ impl<'a, R: Recorder> World<'a, R> {
             .unit
             .amount(arrival.prompt_tokens, arrival.output_tokens);
         let tokens = u64::from(arrival.prompt_tokens) + u64::from(arrival.output_tokens);
-        // With no edge devices (a cloud-only scenario) nothing is oversized: there is no edge.
-        let oversized = !self.devices.is_empty() && tokens > self.max_ctx;
+        // With no edge device for it (a cloud-only scenario, or a class whose groups have no
+        // boards) nothing is oversized: there is no edge.
+        let max_ctx = match &self.class_ctx {
+            None => self.max_ctx,
+            Some(c) => c[usize::from(arrival.class)],
+        };
+        let oversized = max_ctx > 0 && tokens > max_ctx;
         if oversized && self.reqs[slot as usize].retries == 0 {
             self.recorder.on_oversized(now, id);
         }
-        self.gateway.begin(now);
+        self.gateway.begin(now, arrival.class);
         // A pass resumed after connect timeouts does not try those devices again.
         let mut timed_out = match (used, &mut self.faults) {
             (1.., Some(f)) => f.timed_out.remove(&slot).unwrap_or_default(),
@@ -415,7 +436,7 @@ impl<'a, R: Recorder> World<'a, R> {
             self.gateway.tried(d);
         }
         let mut attempts = used;
-        while !oversized && !self.devices.is_empty() && attempts < self.sc.routing.max_attempts {
+        while !oversized && max_ctx > 0 && attempts < self.sc.routing.max_attempts {
             let Some(dev) = self.gateway.select(now) else {
                 break;
             };

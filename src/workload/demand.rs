@@ -47,6 +47,9 @@ pub struct ClassFile {
     /// Its own limit under `[rate_limit]` with `scope = "class"` (default: `rate_limit.limit`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota: Option<f64>,
+    /// The `[[devices]]` groups (by `name`) whose boards may serve it (default: every board).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub devices: Option<Vec<String>>,
 }
 
 /// Where a class's requests may be served (`workload.classes[].route`).
@@ -101,6 +104,9 @@ pub struct ClassSpec {
     /// Its own limit under a rate limit per class, as written (checked against the rate
     /// limit's unit by the scenario; `None`: `rate_limit.limit`).
     pub quota: Option<f64>,
+    /// The device groups whose boards may serve it, as written (checked against the fleet by
+    /// the scenario; `None`: every board).
+    pub devices: Option<Vec<String>>,
 }
 
 impl ClassSpec {
@@ -163,6 +169,7 @@ impl DemandSpec {
             priority: None,
             route: None,
             quota: None,
+            devices: None,
         }];
         let raw = if implicit_class {
             &default_class[..]
@@ -246,6 +253,7 @@ impl DemandSpec {
                     .transpose()?,
                 route: c.route,
                 quota: c.quota,
+                devices: c.devices.clone(),
             });
         }
         for (i, c) in classes.iter().enumerate() {
@@ -283,6 +291,7 @@ impl DemandSpec {
                     priority: c.priority.map(i64::from),
                     route: c.route,
                     quota: c.quota,
+                    devices: c.devices.clone(),
                 })
                 .collect()
         };

@@ -1331,3 +1331,26 @@ fn switching_a_sections_kind_by_set_says_to_set_the_whole_section() {
         shipped("steady.toml").to_str().unwrap(),
     ]));
 }
+
+/// A class's `devices` names groups of `[[devices]]`, each once; the error lists the groups.
+#[test]
+fn a_class_devices_name_the_fleets_groups() {
+    for (set, needle) in [
+        (
+            "workload.classes=[{name=\"a\", devices=[\"orin\"]}]",
+            "`workload.classes[0].devices[0]` = \"orin\": must be the `name` of a [[devices]] \
+             group whose boards may serve the class; the groups are \"nano\", \"agx\"",
+        ),
+        (
+            "workload.classes=[{name=\"a\"}, {name=\"b\", devices=[\"agx\", \"nano\", \"agx\"]}]",
+            "`workload.classes[1].devices[2]` = \"agx\": names a device group listed before it",
+        ),
+        (
+            "workload.classes=[{name=\"a\", devices=[3]}]",
+            "`workload.classes[0].devices[0]`: invalid type: integer `3`, expected a string",
+        ),
+    ] {
+        let err = set_refused("bursty.toml", set);
+        assert!(err.contains(needle), "{set}: {err}");
+    }
+}

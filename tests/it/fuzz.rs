@@ -130,6 +130,8 @@ fn fuzz_scenario_loader_and_small_runs() {
         "plans/retail-traffic.toml",
         // Request classes with routes, priorities and timeouts of their own.
         "clinic.toml",
+        // Classes served by some device groups only.
+        "documents.toml",
     ]
     .iter()
     .enumerate()

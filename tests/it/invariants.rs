@@ -187,6 +187,19 @@ fn with_queue_timeout(case: u64, text: &str) -> String {
     } else {
         route.to_string()
     };
+    // And in about half of them the first device group's boards only (`devices`), or in one
+    // case of eight none.
+    let mut dr = rand_pcg::Pcg64Mcg::seed_from_u64(case ^ 0xde71_ce55);
+    let first = if text.contains("name = \"inl0\"") {
+        "inl0"
+    } else {
+        "dev0"
+    };
+    let route = match dr.random_range(0..8) {
+        0..=3 => format!("{route}devices = [\"{first}\"]\n"),
+        4 => format!("{route}devices = []\n"),
+        _ => route,
+    };
     if !r.random_bool(0.4) {
         if pr.random_bool(0.3) {
             return format!(
@@ -415,9 +428,19 @@ fn check_rejections(
     records: &[RequestRecord],
 ) {
     // Class routes: a class served at the cloud only never reaches a board, one at the edge
-    // only never the cloud.
+    // only never the cloud; a class served by some groups only, only by their boards.
+    let groups: Vec<&str> = sc.devices().map(|(g, _)| g.name.as_str()).collect();
     for r in records {
-        match sc.classes()[usize::from(r.class)].route() {
+        let class = &sc.classes()[usize::from(r.class)];
+        if let (Some(names), Route::Edge(d)) = (&class.devices, r.route) {
+            assert!(
+                names.iter().any(|n| n == groups[d.index()]),
+                "{r:?} on a board of group {}; {}",
+                groups[d.index()],
+                ctx()
+            );
+        }
+        match class.route() {
             ClassRoute::Cloud => assert!(
                 !matches!(r.route, Route::Edge(_)) && r.attempts == 0,
                 "{r:?}; {}",

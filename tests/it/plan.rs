@@ -1230,3 +1230,57 @@ fn a_search_over_its_run_bound_is_refused() {
         "header and the runs made: {journal}"
     );
 }
+
+/// A class served by some board types only (`devices` in the scenario names plan types): a
+/// candidate fleet without boards of them serves it in the cloud, one with them on those
+/// boards alone; a name that is no type of the plan is refused when the plan is loaded.
+#[test]
+fn a_class_on_some_board_types_follows_each_candidate_fleet() {
+    let d = dir("class-devices");
+    let path = two_class_plan(&d, GOALS);
+    let traffic = d.join("traffic.toml");
+    let t = std::fs::read_to_string(&traffic).unwrap();
+    let restricted = t.replace(
+        "name = \"report\"\n",
+        "name = \"report\"\ndevices = [\"agx\"]\n",
+    );
+    assert_ne!(restricted, t);
+    std::fs::write(&traffic, restricted).unwrap();
+    let pl = Planner::load(&path).unwrap();
+    let point = |nano: u32, agx: u32| edgesim::plan::Point {
+        counts: vec![nano, agx],
+        slots: vec![0, 0],
+        queue: vec![0, 0],
+        policy: 0,
+        rate_limit: 0,
+        cloud: 1,
+    };
+    let sc = pl.scenario_at(&point(2, 0), 11).unwrap();
+    assert_eq!(sc.classes()[1].devices, Some(Vec::new()));
+    let s = edgesim::sim::run(&sc).unwrap();
+    let report = &s.classes.as_ref().unwrap()[1];
+    assert!(report.requests > 0);
+    assert_eq!(report.served_edge, 0);
+    let sc = pl.scenario_at(&point(2, 1), 11).unwrap();
+    let s = edgesim::sim::run(&sc).unwrap();
+    let classes = s.classes.as_ref().unwrap();
+    let on = |prefix: &str| -> u64 {
+        s.devices
+            .iter()
+            .filter(|x| x.name.starts_with(prefix))
+            .map(|x| x.served)
+            .sum()
+    };
+    assert!(classes[1].served_edge > 0);
+    assert!(on("agx") >= classes[1].served_edge);
+    assert!(on("nano") <= classes[0].served_edge);
+    // The plan's types renamed: the scenario's class names no type.
+    let plan = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, plan.replace("name = \"agx\"", "name = \"orin\"")).unwrap();
+    let err = Planner::load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("`workload.classes[1].devices[0]` = \"agx\": names no type of the plan")
+            && err.ends_with("the types are \"nano\", \"orin\""),
+        "{err}"
+    );
+}

@@ -750,3 +750,58 @@ fn a_concurrency_cap_per_class_is_each_classs_erlang_b() {
     let b = erlang_b(4, 3.0);
     assert!((overflow - b).abs() < 0.01, "{overflow:.4} vs {b:.4}");
 }
+
+/// Classes served by disjoint device groups are loss systems of their own: with a class on
+/// group `a` (two single-slot boards) and one on group `b` (three), no queue, service 1 s and
+/// attempts enough to try every board of a pool, each class is lost as Erlang B says for its
+/// share of the Poisson stream and its boards alone, under every policy (each finds a free
+/// board of its pool whenever one is free). 3.6 requests/s, shares 1 : 2: `docs` offers 1.2
+/// Erlangs to 2 boards and loses B(2, 1.2) = 0.2466, `chat` 2.4 to 3 and loses
+/// B(3, 2.4) = 0.2684; and only their own boards serve them.
+#[test]
+fn classes_on_disjoint_device_groups_are_each_their_own_erlang_b() {
+    for policy in [
+        "load_aware",
+        "random",
+        "round_robin",
+        "power_of_two",
+        "weighted",
+    ] {
+        let mut text = format!(
+            "seed = 29\nduration_s = 10000\n[workload]\nkind = \"poisson\"\nrate_rps = 3.6\n\
+             prompt_tokens = {{ dist = \"fixed\", value = 1 }}\n\
+             output_tokens = {{ dist = \"fixed\", value = 11 }}\n\
+             [[workload.classes]]\nname = \"docs\"\nshare = 1\ndevices = [\"a\"]\n\
+             [[workload.classes]]\nname = \"chat\"\nshare = 2\ndevices = [\"b\"]\n\
+             [selection]\nkind = \"{policy}\"\n[routing]\nmax_attempts = 3\n\
+             [cloud]\nenabled = false\n"
+        );
+        for (name, count) in [("a", 2), ("b", 3)] {
+            text += &inline_device(name, 1, 0, &[10.0], 10.0, 1.0).replace(
+                &format!("name = \"{name}\"\n"),
+                &format!("name = \"{name}\"\ncount = {count}\n"),
+            );
+        }
+        let s = edgesim::sim::run(&scenario(&text)).unwrap();
+        let classes = s.classes.as_ref().unwrap();
+        for (c, boards, erlangs) in [(&classes[0], 2, 1.2), (&classes[1], 3, 2.4)] {
+            assert!(c.requests > 10_000, "{policy}: {}", c.name);
+            let lost = c.rejected as f64 / c.requests as f64;
+            let b = erlang_b(boards, erlangs);
+            assert!(
+                (lost - b).abs() < 0.012,
+                "{policy}, {}: lost {lost:.4}, Erlang B {b:.4}",
+                c.name
+            );
+        }
+        let served = |prefix: &str| -> u64 {
+            s.devices
+                .iter()
+                .filter(|d| d.name.starts_with(prefix))
+                .map(|d| d.served)
+                .sum()
+        };
+        assert_eq!(served("a-"), classes[0].served_edge, "{policy}");
+        assert_eq!(served("b-"), classes[1].served_edge, "{policy}");
+    }
+}

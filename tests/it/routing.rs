@@ -644,3 +644,91 @@ fn class_routes_keep_a_class_at_the_edge_or_in_the_cloud() {
     let s = run_collect(&scenario(&plain)).0;
     assert!(s.rejected_by.is_none_or(|w| w.edge_only.is_none()));
 }
+
+#[test]
+fn a_class_is_served_by_its_device_groups_only() {
+    // Requests of 111 tokens every 10 s (each served alone, 1 s), in two classes drawn by
+    // share: "docs" on the "big" board only (32,768 tokens of context), "chat" on the "small"
+    // one only (64): every docs request is served by the big board, and no chat request fits
+    // its board, so each skips the edge (oversized, no attempt) for the cloud, although the
+    // big board is idle.
+    let rows: Vec<(f64, u32, u32)> = (0..12).map(|k| (10.0 * f64::from(k), 100, 11)).collect();
+    let p = temp_file("class-devices", "t.csv", &trace_text(&rows));
+    let text = |chat: &str| {
+        let small = inline_device("small", 1, 0, &[10.0], 10.0, 1.0)
+            .replace("ctx_tokens = 32768", "ctx_tokens = 64");
+        format!(
+            "seed = 3\n{CLOUD}{small}{}\n[workload]\nkind = \"trace\"\npath = \"{}\"\n\
+             [[workload.classes]]\nname = \"docs\"\ndevices = [\"big\"]\n\
+             [[workload.classes]]\nname = \"chat\"\n{chat}\n",
+            inline_device("big", 1, 0, &[10.0], 10.0, 1.0),
+            p.display()
+        )
+    };
+    let (s, recs) = run_collect(&scenario(&text("devices = [\"small\"]")));
+    let chats = recs.iter().filter(|r| r.class == 1).count() as u64;
+    assert!(chats > 0 && chats < 12, "{recs:?}");
+    for r in &recs {
+        match r.class {
+            0 => assert_eq!(
+                (r.route, r.attempts),
+                (Route::Edge(DeviceId(1)), 1),
+                "{r:?}"
+            ),
+            _ => assert_eq!((r.route, r.attempts), (Route::Cloud, 0), "{r:?}"),
+        }
+    }
+    assert_eq!(s.oversized, chats);
+    // Unrestricted, a chat request fits the big board, which load-aware selection finds or
+    // not (a tie with the idle small board, which refuses it as too long).
+    let (s, recs) = run_collect(&scenario(&text("")));
+    assert_eq!(s.oversized, 0);
+    assert!(
+        recs.iter()
+            .any(|r| r.class == 1 && r.route == Route::Edge(DeviceId(1))),
+        "{recs:?}"
+    );
+    // With no group, no board may serve it: to the cloud without an attempt, not counted as
+    // oversized; at the edge only, rejected by that rule.
+    let (s, recs) = run_collect(&scenario(&text("devices = []")));
+    assert_eq!(s.oversized, 0);
+    for r in recs.iter().filter(|r| r.class == 1) {
+        assert_eq!((r.route, r.attempts), (Route::Cloud, 0), "{r:?}");
+    }
+    let s = run_collect(&scenario(&text("devices = []\nroute = \"edge_only\""))).0;
+    assert_eq!(s.rejected_by.unwrap().edge_only, Some(chats));
+}
+
+/// `scenarios/documents.toml` as README "Request classes" says: the summaries only on the AGX
+/// boards (`reader`) wait longer for them than when any board may take them, and the questions
+/// start sooner; kept off the slow 14B boards, the questions end sooner.
+#[test]
+fn the_documents_scenario_trades_as_the_readme_says() {
+    let run = |sets: &[&str]| {
+        let opts = edgesim::scenario::LoadOptions {
+            sets: sets.iter().map(|s| s.to_string()).collect(),
+            seed: None,
+        };
+        let sc = edgesim::scenario::Scenario::load(&shipped("documents.toml"), &opts).unwrap();
+        edgesim::sim::run(&sc).unwrap()
+    };
+    let p95 = |s: &edgesim::metrics::Summary, c: usize, e2e: bool| {
+        let c = &s.classes.as_ref().unwrap()[c];
+        if e2e { c.e2e_ms.p95 } else { c.ttft_ms.p95 }.unwrap()
+    };
+    let shipped = run(&[]);
+    let summaries = &shipped.classes.as_ref().unwrap()[1];
+    let on_reader: u64 = shipped
+        .devices
+        .iter()
+        .filter(|d| d.name.starts_with("reader-"))
+        .map(|d| d.served)
+        .sum();
+    assert!(summaries.served_edge > 0 && on_reader > summaries.served_edge);
+    let any = run(&["workload.classes.1.devices=[\"office\",\"reader\"]"]);
+    assert!(p95(&shipped, 1, false) > 2.0 * p95(&any, 1, false));
+    assert!(p95(&shipped, 0, false) < p95(&any, 0, false));
+    let office = run(&["workload.classes.0.devices=[\"office\"]"]);
+    assert!(p95(&office, 0, true) < p95(&shipped, 0, true));
+    assert!(office.served_cloud > shipped.served_cloud);
+}
