@@ -78,7 +78,8 @@ pub struct Outcome {
     pub evaluations: Vec<Evaluation>,
     /// The cheapest feasible plan (index into `evaluations`).
     pub best: Option<usize>,
-    /// The Pareto front of the feasible plans over (cost, TTFT p95, cloud share).
+    /// The Pareto front of the feasible plans over (cost, TTFT p95, cloud share); of plans
+    /// equal in all three, the first in point order.
     pub pareto: Vec<usize>,
     /// The cloud-only baselines (no boards), one per cloud option.
     pub cloud_only: Vec<usize>,
@@ -866,11 +867,14 @@ fn outcome(
         .filter(|(_, e)| e.feasible)
         .map(|(i, e)| (i, key(e)))
         .collect();
+    // Plans equal in all three are one point of the front: the first in point order stands
+    // for them (a fleet without a cloud before the same fleet with one that took nothing).
     let mut pareto: Vec<usize> = feasible
         .iter()
-        .filter(|(_, a)| {
-            !feasible.iter().any(|(_, b)| {
-                b.iter().zip(a).all(|(x, y)| x <= y) && b.iter().zip(a).any(|(x, y)| x < y)
+        .filter(|(i, a)| {
+            !feasible.iter().any(|(j, b)| {
+                let le = b.iter().zip(a).all(|(x, y)| x <= y);
+                le && (b.iter().zip(a).any(|(x, y)| x < y) || j < i)
             })
         })
         .map(|(i, _)| *i)

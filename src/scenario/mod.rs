@@ -391,7 +391,16 @@ impl Scenario {
             });
             of_class.push(k as u16);
         }
-        (groups.len() > 1).then_some(DevicePools { groups, of_class })
+        let whole_used = self
+            .classes()
+            .iter()
+            .zip(&of_class)
+            .any(|(c, &k)| k == 0 && c.route() != ClassRoute::Cloud);
+        (groups.len() > 1).then_some(DevicePools {
+            groups,
+            of_class,
+            whole_used,
+        })
     }
 
     /// The rate limit in words, as the summary's `rate_limit`: with classes' own quotas under
@@ -609,6 +618,8 @@ pub struct DevicePools {
     pub groups: Vec<Vec<usize>>,
     /// Each class's pool.
     pub of_class: Vec<u16>,
+    /// Whether pool 0 serves a class that meets boards.
+    pub whole_used: bool,
 }
 
 impl DevicePools {

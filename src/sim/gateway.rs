@@ -249,11 +249,10 @@ impl Gateway {
                         (Pool::new(sc, &w), Part::new(ids, n))
                     })
                     .collect();
-                loads = loads.with_pools(PoolMembers::new(
-                    &counts,
-                    p.of_group(counts.len()),
-                    p.groups.len(),
-                ));
+                loads = loads.with_pools(
+                    PoolMembers::new(&counts, p.of_group(counts.len()), p.groups.len()),
+                    p.whole_used,
+                );
                 (parts, Some(p.of_class.into_boxed_slice()))
             }
         };

@@ -220,18 +220,26 @@ struct PoolIndexes {
     members: PoolMembers,
     /// Pool `k`'s index is `more[k - 1]`.
     more: Vec<LoadIndex>,
+    /// Whether pool 0 (every device) serves a class: else its index is left empty.
+    whole: bool,
 }
 
 impl PoolIndexes {
-    /// Puts `d` in at `place` in each of its pools' indexes.
-    fn put(&mut self, d: u32, place: Place, slope: f64) {
+    /// Puts `d` in at `place` in each of its pools' indexes, `whole` being pool 0's.
+    fn put(&mut self, whole: &mut LoadIndex, d: u32, place: Place, slope: f64) {
+        if self.whole {
+            whole.put(d, place, slope);
+        }
         for &k in self.members.of(d) {
             self.more[usize::from(k) - 1].put(d, place, slope);
         }
     }
 
-    /// Takes `d` out of each of its pools' indexes.
-    fn remove(&mut self, d: u32) {
+    /// Takes `d` out of each of its pools' indexes, `whole` being pool 0's.
+    fn remove(&mut self, whole: &mut LoadIndex, d: u32) {
+        if self.whole {
+            whole.remove(d);
+        }
         for &k in self.members.of(d) {
             self.more[usize::from(k) - 1].remove(d);
         }
@@ -336,13 +344,15 @@ impl Loads {
     }
 
     /// An index of each device pool's devices besides that of every device (with an index;
-    /// the pools of classes served by some groups only).
-    pub fn with_pools(mut self, pools: PoolMembers) -> Loads {
+    /// the pools of classes served by some groups only); `whole`: whether a class is served
+    /// by every device (else the index of every device stays empty).
+    pub fn with_pools(mut self, pools: PoolMembers, whole: bool) -> Loads {
         if self.index.is_some() {
             let n = self.occ.len();
             self.pools = Some(Box::new(PoolIndexes {
                 more: (1..pools.count()).map(|_| LoadIndex::new(n)).collect(),
                 members: pools,
+                whole,
             }));
         }
         self
@@ -507,9 +517,9 @@ impl Loads {
             }
         }
         if let Some(index) = &mut self.index {
-            index.put(d, place, decay_slope);
-            if let Some(p) = &mut self.pools {
-                p.put(d, place, decay_slope);
+            match &mut self.pools {
+                None => index.put(d, place, decay_slope),
+                Some(p) => p.put(index, d, place, decay_slope),
             }
         }
         if let Some(t) = wake {
@@ -555,9 +565,9 @@ impl Loads {
     #[inline(always)]
     fn remove(&mut self, d: u32) {
         if let Some(index) = &mut self.index {
-            index.remove(d);
-            if let Some(p) = &mut self.pools {
-                p.remove(d);
+            match &mut self.pools {
+                None => index.remove(d),
+                Some(p) => p.remove(index, d),
             }
         }
     }
@@ -612,6 +622,62 @@ mod tests {
                 .map(|i| i as u32)
                 .collect();
             assert_eq!(least_set(&l, SimTime(step)), want, "step {step}");
+        }
+    }
+
+    /// With device pools, each pool's index holds its devices and its least-loaded set is the
+    /// brute-force argmin over them; the index of every device stays empty when no class uses
+    /// it.
+    #[test]
+    fn pool_indexes_match_brute_force_argmin() {
+        let mut r = rand_pcg::Pcg64Mcg::seed_from_u64(12);
+        // Groups of 3, 4 and 5 devices; pool 1 = groups 0 and 2, pool 2 = group 1, pool 3 =
+        // group 2.
+        let counts = [3u32, 4, 5];
+        let of_group = vec![vec![1], vec![2], vec![1, 3]];
+        let pools: [&[usize]; 4] = [&[0, 1, 2], &[0, 2], &[1], &[2]];
+        let group = |d: usize| match d {
+            0..3 => 0,
+            3..7 => 1,
+            _ => 2,
+        };
+        let n = 12;
+        for whole in [true, false] {
+            let slots: Vec<u32> = (0..n).map(|_| r.random_range(1..4)).collect();
+            let mut lim = Unlimited;
+            let members = PoolMembers::new(&counts, of_group.clone(), 4);
+            let mut l = Loads::new(slots.clone(), SimDuration::ZERO, false, true, true)
+                .with_pools(members, whole);
+            l.start(&mut lim);
+            let mut occ = vec![0u32; n];
+            for step in 0..3000u64 {
+                let d = r.random_range(0..n);
+                occ[d] = r.random_range(0..6);
+                l.set_occupancy(SimTime(step), d as u32, occ[d], &mut lim);
+                if r.random_bool(0.05) {
+                    // A device tried and put back.
+                    let t = r.random_range(0..n) as u32;
+                    l.hold(t);
+                    l.release_held(SimTime(step), &[t], &mut lim);
+                }
+                let load = |i: usize| f64::from(occ[i]) / f64::from(slots[i]);
+                for (k, gs) in pools.iter().enumerate() {
+                    let devs: Vec<usize> = (0..n).filter(|&i| gs.contains(&group(i))).collect();
+                    let want: Vec<u32> = if k == 0 && !whole {
+                        Vec::new()
+                    } else {
+                        let min = devs.iter().map(|&i| load(i)).fold(f64::INFINITY, f64::min);
+                        devs.iter()
+                            .filter(|&&i| load(i) == min)
+                            .map(|&i| i as u32)
+                            .collect()
+                    };
+                    let (a, b) = l.least(SimTime(step), k);
+                    let mut got: Vec<u32> = a.iter().chain(b).copied().collect();
+                    got.sort_unstable();
+                    assert_eq!(got, want, "whole {whole}, step {step}, pool {k}");
+                }
+            }
         }
     }
 

@@ -199,6 +199,51 @@ fn the_shipped_plan_runs_far_fewer_simulations_than_the_grid() {
     );
 }
 
+/// The Pareto front of the shipped plan: no plan evaluated beats one of it on all of (cost,
+/// TTFT p95, cloud share) and strictly on one, every plan off it is beaten or equalled by one
+/// on it, and plans equal in all three are there once, the first in point order (the plan has
+/// fleets that meet the goals with the cloud taking nothing, equal to the same fleet without
+/// a cloud).
+#[test]
+fn the_pareto_front_holds_plans_equal_in_all_three_once() {
+    let d = dir("retail-front");
+    let pl = Planner::load(&root().join("scenarios/plans/retail.toml")).unwrap();
+    let o = run(&pl, &d);
+    let key = |i: usize| {
+        let e = &o.evaluations[i];
+        [
+            e.cost(),
+            e.stat(|r| r.run.ttft_p95_ms).mean.unwrap(),
+            e.stat(|r| r.cloud_share).mean.unwrap(),
+        ]
+    };
+    let feasible: Vec<usize> = (0..o.evaluations.len())
+        .filter(|&i| o.evaluations[i].feasible)
+        .collect();
+    let beats = |b: [f64; 3], a: [f64; 3]| {
+        b.iter().zip(&a).all(|(x, y)| x <= y) && b.iter().zip(&a).any(|(x, y)| x < y)
+    };
+    let mut ties = 0;
+    for &i in &feasible {
+        let on = o.pareto.contains(&i);
+        assert_eq!(
+            on,
+            !feasible.iter().any(|&j| beats(key(j), key(i)))
+                && !feasible.iter().any(|&j| j < i && key(j) == key(i)),
+            "plan {i}"
+        );
+        if !on && feasible.iter().any(|&j| j < i && key(j) == key(i)) {
+            ties += 1;
+        }
+    }
+    assert!(ties > 0, "the shipped plan has equal plans");
+    for (n, &a) in o.pareto.iter().enumerate() {
+        for &b in &o.pareto[n + 1..] {
+            assert_ne!(key(a), key(b));
+        }
+    }
+}
+
 fn files(d: &Path) -> BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(d)
         .unwrap()
