@@ -40,7 +40,7 @@ pub struct ClassFile {
     /// Queue priority, 0 (the default) to 255: a board's free slot goes to its queued request
     /// of the highest priority, first come first served within one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub priority: Option<i64>,
+    pub priority: Option<PriorityFile>,
     /// Where its requests may be served (default: the edge first, then the cloud).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<ClassRoute>,
@@ -50,6 +50,28 @@ pub struct ClassFile {
     /// The `[[devices]]` groups (by `name`) whose boards may serve it (default: every board).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub devices: Option<Vec<String>>,
+}
+
+/// A class's `priority` as written: read as any number, so that `1.5` or `-1` is refused in
+/// the key's own words (a whole number from 0 to 255), and written back as a whole number.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PriorityFile(pub f64);
+
+impl Serialize for PriorityFile {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let p = self.0;
+        if p.fract() == 0.0 && (0.0..=f64::from(MAX_PRIORITY)).contains(&p) {
+            s.serialize_i64(p as i64)
+        } else {
+            s.serialize_f64(p)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PriorityFile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        f64::deserialize(d).map(PriorityFile)
+    }
 }
 
 /// Where a class's requests may be served (`workload.classes[].route`).
@@ -238,17 +260,18 @@ impl DemandSpec {
                     .transpose()?,
                 priority: c
                     .priority
-                    .map(|p| {
-                        u8::try_from(p).map_err(|_| {
-                            cx.bad(
-                                key("priority"),
-                                p,
-                                format!(
-                                    "must be a whole number in [0, {MAX_PRIORITY}] (higher is served \
-                                     first; 0, the default, last)"
-                                ),
-                            )
-                        })
+                    .map(|PriorityFile(p)| {
+                        if p.fract() == 0.0 && (0.0..=f64::from(MAX_PRIORITY)).contains(&p) {
+                            return Ok(p as u8);
+                        }
+                        Err(cx.bad(
+                            key("priority"),
+                            crate::check::num(p),
+                            format!(
+                                "must be a whole number in [0, {MAX_PRIORITY}] (higher is served \
+                                 first; 0, the default, last)"
+                            ),
+                        ))
                     })
                     .transpose()?,
                 route: c.route,
@@ -288,7 +311,7 @@ impl DemandSpec {
                     prompt_tokens: c.prompt_tokens.as_ref().map(TokenDist::to_file),
                     output_tokens: c.output_tokens.as_ref().map(TokenDist::to_file),
                     queue_timeout_ms: c.queue_timeout_ms,
-                    priority: c.priority.map(i64::from),
+                    priority: c.priority.map(|p| PriorityFile(f64::from(p))),
                     route: c.route,
                     quota: c.quota,
                     devices: c.devices.clone(),

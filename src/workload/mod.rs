@@ -18,7 +18,7 @@ pub mod trace;
 pub use ahead::Ahead;
 pub use bursty::{BurstSchedule, Bursty};
 pub use closed::Closed;
-pub use demand::{ClassFile, ClassRoute, ClassSpec, Demand, DemandSpec};
+pub use demand::{ClassFile, ClassRoute, ClassSpec, Demand, DemandSpec, PriorityFile};
 pub use poisson::Poisson;
 pub use tokens::{TokenDist, TokenDistFile};
 pub use trace::{TraceReplay, TraceRow};

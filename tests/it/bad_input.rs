@@ -708,8 +708,11 @@ fn class_priorities_are_whole_numbers_up_to_255() {
         ),
         (
             "workload.classes=[{name=\"a\", priority=1.5}]",
-            "`workload.classes[0].priority`: invalid type: floating point `1.5`, expected a whole \
-             number",
+            "`workload.classes[0].priority` = 1.5: must be a whole number in [0, 255]",
+        ),
+        (
+            "workload.classes=[{name=\"a\", priority=\"high\"}]",
+            "`workload.classes[0].priority`: invalid type: string \"high\", expected a number",
         ),
     ] {
         let err = set_refused("failures.toml", set);
