@@ -375,6 +375,8 @@ impl Scenario {
     pub fn device_pools(&self) -> Option<DevicePools> {
         let all: Vec<usize> = (0..self.fleet.len()).collect();
         let mut groups: Vec<Vec<usize>> = vec![all.clone()];
+        let mut known: std::collections::HashMap<Vec<usize>, u16> =
+            std::collections::HashMap::from([(all.clone(), 0)]);
         let mut of_class = Vec::with_capacity(self.classes().len());
         for c in self.classes() {
             let g: Vec<usize> = match &c.devices {
@@ -385,11 +387,12 @@ impl Scenario {
                     .collect(),
                 _ => all.clone(),
             };
-            let k = groups.iter().position(|x| *x == g).unwrap_or_else(|| {
-                groups.push(g);
-                groups.len() - 1
+            // Pool 0 and at most one per class (MAX_CLASSES): the index fits in 16 bits.
+            let k = *known.entry(g).or_insert_with_key(|g| {
+                groups.push(g.clone());
+                (groups.len() - 1) as u16
             });
-            of_class.push(k as u16);
+            of_class.push(k);
         }
         let whole_used = self
             .classes()

@@ -101,6 +101,10 @@ impl ClassRoute {
     }
 }
 
+/// The most request classes a scenario may have: a request's class, and the device pool of
+/// a class (one more, the pool of every board), are 16-bit indices.
+pub const MAX_CLASSES: usize = u16::MAX as usize;
+
 /// The most a class's `priority` may be.
 pub const MAX_PRIORITY: u8 = u8::MAX;
 
@@ -181,6 +185,13 @@ impl DemandSpec {
         let prompt_tokens = dist("workload.prompt_tokens", f.prompt_tokens)?;
         let output_tokens = dist("workload.output_tokens", f.output_tokens)?;
         let implicit_class = f.classes.is_empty();
+        if f.classes.len() > MAX_CLASSES {
+            return Err(cx.bad(
+                "workload.classes",
+                format!("({} classes)", f.classes.len()),
+                format!("at most {MAX_CLASSES} request classes are allowed"),
+            ));
+        }
         let default_class = [ClassFile {
             name: "default".into(),
             share: 1.0,

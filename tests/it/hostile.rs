@@ -495,6 +495,80 @@ fn memory_blow_ups_are_refused_before_the_run() {
             "merge classes",
         ],
     );
+    // Classes each on boards of its own: each distinct `devices` list is a pool of boards
+    // with state for every board of the fleet (27.5 bytes a board measured under load-aware
+    // selection): 150 classes with as many lists on 960,000 boards in twelve groups would keep
+    // 4.6 GB of it beside the classes' 4.6 GB of totals, which alone are allowed.
+    let groups: String = (1..12)
+        .map(|g| {
+            format!(
+                "[[devices]]\nname = \"g{g}\"\nprofile = \"{}\"\nmodel = \"qwen2.5-1.5b\"\n\
+                 count = 80000\n",
+                profile("jetson-orin-nano.toml")
+            )
+        })
+        .collect();
+    let fleet = s.replace(
+        "model = \"qwen2.5-1.5b\"\n",
+        "model = \"qwen2.5-1.5b\"\ncount = 80000\n",
+    ) + &groups;
+    let names = |c: usize| -> String {
+        // The c-th set of three of the twelve groups (n and g1..g11), in a fixed order.
+        let all: Vec<String> = std::iter::once("n".to_string())
+            .chain((1..12).map(|g| format!("g{g}")))
+            .collect();
+        let mut k = 0;
+        for a in 0..12 {
+            for b in a + 1..12 {
+                for d in b + 1..12 {
+                    if k == c {
+                        return format!("\"{}\", \"{}\", \"{}\"", all[a], all[b], all[d]);
+                    }
+                    k += 1;
+                }
+            }
+        }
+        unreachable!()
+    };
+    let listed: String = (0..150)
+        .map(|i| {
+            format!(
+                "[[workload.classes]]\nname = \"c{i}\"\ndevices = [{}]\n",
+                names(i)
+            )
+        })
+        .collect();
+    refused(
+        "pools",
+        &(fleet.clone() + &listed),
+        &[
+            "`workload.classes` = (150 classes)",
+            "960000 devices",
+            "150 pools of boards",
+            "or give them the same groups",
+        ],
+    );
+    let unlisted: String = (0..150)
+        .map(|i| format!("[[workload.classes]]\nname = \"c{i}\"\n"))
+        .collect();
+    let dir = fresh("pools-unlisted");
+    let p = dir.join("unlisted.toml");
+    std::fs::write(&p, fleet + &unlisted).unwrap();
+    let o = edgesim(&["check", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // More classes than a 16-bit index holds (with a one-board fleet, within memory once the
+    // limit is raised, their indices would have wrapped round to the first classes').
+    let many: String = (0..65_536)
+        .map(|i| format!("[[workload.classes]]\nname = \"c{i}\"\n"))
+        .collect();
+    refused(
+        "too-many-classes",
+        &(s.clone() + &many),
+        &[
+            "`workload.classes` = (65536 classes)",
+            "at most 65535 request classes",
+        ],
+    );
     // Random outages so frequent that their events alone would take hours.
     let err = refused(
         "flapping",
