@@ -9,7 +9,7 @@
 //! grows with the queue capacity the scenario allows. The summary's totals per place of
 //! service (each device, each cloud provider) and request class count too: many classes on a
 //! large fleet hold millions of them; and so do the pools of boards of classes served by
-//! some groups only ([`BYTES_PER_POOL_DEVICE`] per device of the fleet and pool).
+//! some groups only ([`BYTES_PER_POOL_DEVICE`] per device of each pool).
 
 use super::Scenario;
 use crate::check::Checker;
@@ -32,14 +32,10 @@ pub const BYTES_PER_REQUEST: f64 = 256.0;
 /// Simulator state per edge device \[bytes\], not counting its slots.
 pub const BYTES_PER_DEVICE: f64 = 1024.0;
 
-/// Simulator state per edge device of the fleet and device pool of classes served by some
-/// groups only, under least-loaded selection \[bytes\]: the pool's numbering of the fleet and
-/// the device's place in the pool's index (an upper estimate; measured 27.5 bytes: 100 pools
-/// on 1,000,000 devices, 2.75 GB more peak memory than without them).
+/// Simulator state per device of a device pool of classes served by some groups only
+/// \[bytes\]: its place in the pool's least-loaded index, or its weights, and the pool's tree
+/// of devices down (an upper estimate; the pool's own size, not the fleet's).
 pub const BYTES_PER_POOL_DEVICE: f64 = 32.0;
-
-/// [`BYTES_PER_POOL_DEVICE`] under the other policies: the pool's numbering only.
-pub const BYTES_PER_POOL_DEVICE_UNORDERED: f64 = 8.0;
 
 /// The memory limit when `EDGESIM_MEMORY_LIMIT_GB` is not set \[GB\].
 pub const DEFAULT_MEMORY_LIMIT_GB: f64 = 8.0;
@@ -170,13 +166,15 @@ pub fn estimate(sc: &Scenario) -> Estimate {
     };
     let class_totals_gb = class_totals_gb(sc);
     // Pool 0, every device, is the gateway's own state, counted per device.
-    let pools = sc.device_pools().map_or(0, |p| p.groups.len() - 1);
-    let per_device = if sc.selection.kind.build().needs().least_loaded {
-        BYTES_PER_POOL_DEVICE
-    } else {
-        BYTES_PER_POOL_DEVICE_UNORDERED
-    };
-    let pools_gb = pools as f64 * sc.device_count() as f64 * per_device / 1e9;
+    let (pools, pool_devices) = sc.device_pools().map_or((0, 0.0), |p| {
+        let devices = p.groups[1..]
+            .iter()
+            .flatten()
+            .map(|&g| f64::from(sc.fleet[g].count))
+            .sum();
+        (p.groups.len() - 1, devices)
+    });
+    let pools_gb = pool_devices * BYTES_PER_POOL_DEVICE / 1e9;
     let memory_gb = (in_flight * BYTES_PER_REQUEST
         + sc.device_count() as f64 * BYTES_PER_DEVICE
         + slots * 64.0)
@@ -291,8 +289,7 @@ pub fn check(cx: &Checker, sc: &Scenario) -> Result<Estimate> {
         // Fewer classes, lists or devices help, not a lower rate.
         let pools = if e.pools > 0 {
             format!(
-                ", and their `devices` lists {} pools of boards with state for every device, \
-                 {:.1} GB more",
+                ", and their `devices` lists {} pools of boards, {:.1} GB more",
                 e.pools, e.pools_gb
             )
         } else {

@@ -7,7 +7,7 @@ use rand::RngExt;
 use super::alias::Alias;
 use super::downset::DownSet;
 use super::fenwick::Fenwick;
-use super::loads::{Loads, PoolMembers};
+use super::loads::{Loads, PoolMembers, PoolPart};
 use crate::device::DeviceId;
 use crate::policy::rate_limit::{Admission, LimitScope, RateLimitSpec, RateLimiter};
 use crate::policy::selection::{Fleet, SelectionPolicy};
@@ -111,37 +111,8 @@ impl Pool {
     }
 }
 
-/// A pool's devices among the fleet's.
-struct Part {
-    /// Their fleet indices, in fleet order.
-    ids: Box<[u32]>,
-    /// Each fleet device's index in the pool (`u32::MAX`: not in it).
-    local: Box<[u32]>,
-}
-
-impl Part {
-    /// Fleet devices `ids` of `n`.
-    fn new(ids: Vec<u32>, n: usize) -> Part {
-        let mut local = vec![u32::MAX; n];
-        for (k, &d) in ids.iter().enumerate() {
-            local[d as usize] = k as u32;
-        }
-        Part {
-            ids: ids.into_boxed_slice(),
-            local: local.into_boxed_slice(),
-        }
-    }
-
-    fn as_ref(&self) -> PartMap<'_> {
-        PartMap {
-            ids: &self.ids,
-            local: &self.local,
-        }
-    }
-}
-
 /// How a pool numbers its devices: the whole fleet's numbering ([`Whole`], at no cost) or a
-/// part's ([`PartMap`]).
+/// part's ([`PartMap`], its devices in fleet order).
 trait PoolMap: Copy {
     /// The fleet index of the pool's device `k`.
     fn global(self, k: u32) -> u32;
@@ -166,19 +137,16 @@ impl PoolMap for Whole {
 
 /// A part of the fleet.
 #[derive(Clone, Copy)]
-struct PartMap<'a> {
-    ids: &'a [u32],
-    local: &'a [u32],
-}
+struct PartMap<'a>(&'a PoolPart);
 
 impl PoolMap for PartMap<'_> {
     #[inline(always)]
     fn global(self, k: u32) -> u32 {
-        self.ids[k as usize]
+        self.0.global(k)
     }
     #[inline(always)]
     fn local(self, d: u32) -> Option<u32> {
-        Some(self.local[d as usize]).filter(|&k| k != u32::MAX)
+        self.0.local(d)
     }
 }
 
@@ -187,7 +155,7 @@ pub struct Gateway {
     /// Pool 0: every device.
     whole: Pool,
     /// Pools 1, 2, ...: those of classes served by some groups only.
-    parts: Vec<(Pool, Part)>,
+    parts: Vec<(Pool, PoolPart)>,
     /// Each class's pool (`None`: every class is served by every device).
     class_pool: Option<Box<[u16]>>,
     /// The pool of the request being routed.
@@ -238,19 +206,24 @@ impl Gateway {
                         Some(*s - c)
                     })
                     .collect();
-                let parts = p.groups[1..]
+                let parts: Vec<(Pool, PoolPart)> = p.groups[1..]
                     .iter()
                     .map(|gs| {
-                        let ids: Vec<u32> = gs
-                            .iter()
-                            .flat_map(|&g| starts[g]..starts[g] + counts[g])
+                        let part = PoolPart::new(
+                            &gs.iter()
+                                .map(|&g| (starts[g], counts[g]))
+                                .collect::<Vec<_>>(),
+                        );
+                        let w: Vec<f64> = (0..part.devices())
+                            .map(|k| weights[part.global(k) as usize])
                             .collect();
-                        let w: Vec<f64> = ids.iter().map(|&d| weights[d as usize]).collect();
-                        (Pool::new(sc, &w), Part::new(ids, n))
+                        (Pool::new(sc, &w), part)
                     })
                     .collect();
+                let only: Vec<PoolPart> = parts.iter().map(|(_, part)| part.clone()).collect();
                 loads = loads.with_pools(
                     PoolMembers::new(&counts, p.of_group(counts.len()), p.groups.len()),
+                    &only,
                     p.whole_used,
                 );
                 (parts, Some(p.of_class.into_boxed_slice()))
@@ -292,7 +265,7 @@ impl Gateway {
                 .pick(Whole, now, 0, &self.tried, loads, limiter, rng),
             at => {
                 let (pool, part) = &mut self.parts[at - 1];
-                let map = part.as_ref();
+                let map = PartMap(part);
                 // Every device tried is in the pool, and both orders are the fleet's.
                 let local = &mut self.tried_in_part;
                 local.list.clear();
@@ -353,7 +326,7 @@ impl Gateway {
     pub fn set_down(&mut self, now: SimTime, d: DeviceId, down: bool) {
         self.whole.set_down(d.0, down);
         for (pool, part) in &mut self.parts {
-            if let Some(k) = part.as_ref().local(d.0) {
+            if let Some(k) = part.local(d.0) {
                 pool.set_down(k, down);
             }
         }
@@ -468,8 +441,8 @@ impl<M: PoolMap> Fleet for View<'_, M> {
             1 => 0,
             _ => rng.random_range(0..m),
         };
-        let d = if k < a.len() { a[k] } else { b[k - a.len()] };
-        let pick = DeviceId(self.map.local(d)?);
+        // The index holds the pool's own numbering.
+        let pick = DeviceId(if k < a.len() { a[k] } else { b[k - a.len()] });
         #[cfg(debug_assertions)]
         self.check_least(pick);
         Some(pick)

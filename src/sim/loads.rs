@@ -213,13 +213,59 @@ impl PoolMembers {
     }
 }
 
+/// A device pool's devices: whole groups of the fleet, numbered in fleet order from 0, so that
+/// its state is sized by the pool, not the fleet.
+#[derive(Clone, Debug)]
+pub struct PoolPart {
+    /// Its groups in fleet order: (fleet index of the first device, devices, pool index of the
+    /// first device).
+    groups: Box<[(u32, u32, u32)]>,
+    n: u32,
+}
+
+impl PoolPart {
+    /// The pool of the groups `(first device, devices)`, in fleet order.
+    pub fn new(groups: &[(u32, u32)]) -> PoolPart {
+        let mut n = 0;
+        let groups = groups
+            .iter()
+            .map(|&(first, count)| {
+                n += count;
+                (first, count, n - count)
+            })
+            .collect();
+        PoolPart { groups, n }
+    }
+
+    /// Devices in the pool.
+    pub fn devices(&self) -> u32 {
+        self.n
+    }
+
+    /// Fleet device `d`'s index in the pool, if it is in it.
+    #[inline]
+    pub fn local(&self, d: u32) -> Option<u32> {
+        let i = self.groups.partition_point(|g| g.0 <= d).checked_sub(1)?;
+        let (first, count, at) = self.groups[i];
+        (d - first < count).then(|| at + (d - first))
+    }
+
+    /// The fleet index of the pool's device `k` (`k` < [`PoolPart::devices`]).
+    #[inline]
+    pub fn global(&self, k: u32) -> u32 {
+        let i = self.groups.partition_point(|g| g.2 <= k) - 1;
+        let (first, _, at) = self.groups[i];
+        first + (k - at)
+    }
+}
+
 /// With device pools, their indexes and which pools each device is in; pool 0, every device,
 /// is [`Loads`]'s own index. Apart from it, so that a run without pools reads nothing of it.
 #[derive(Clone, Debug)]
 struct PoolIndexes {
     members: PoolMembers,
-    /// Pool `k`'s index is `more[k - 1]`.
-    more: Vec<LoadIndex>,
+    /// Pool `k`'s index, of its devices in its numbering, is `more[k - 1]`.
+    more: Vec<(LoadIndex, PoolPart)>,
     /// Whether pool 0 (every device) serves a class: else its index is left empty.
     whole: bool,
 }
@@ -231,7 +277,10 @@ impl PoolIndexes {
             whole.put(d, place, slope);
         }
         for &k in self.members.of(d) {
-            self.more[usize::from(k) - 1].put(d, place, slope);
+            let (index, part) = &mut self.more[usize::from(k) - 1];
+            if let Some(i) = part.local(d) {
+                index.put(i, place, slope);
+            }
         }
     }
 
@@ -241,7 +290,10 @@ impl PoolIndexes {
             whole.remove(d);
         }
         for &k in self.members.of(d) {
-            self.more[usize::from(k) - 1].remove(d);
+            let (index, part) = &mut self.more[usize::from(k) - 1];
+            if let Some(i) = part.local(d) {
+                index.remove(i);
+            }
         }
     }
 }
@@ -344,13 +396,17 @@ impl Loads {
     }
 
     /// An index of each device pool's devices besides that of every device (with an index;
-    /// the pools of classes served by some groups only); `whole`: whether a class is served
-    /// by every device (else the index of every device stays empty).
-    pub fn with_pools(mut self, pools: PoolMembers, whole: bool) -> Loads {
+    /// the pools of classes served by some groups only: pool `k`'s devices `parts[k - 1]`);
+    /// `whole`: whether a class is served by every device (else the index of every device
+    /// stays empty).
+    pub fn with_pools(mut self, pools: PoolMembers, parts: &[PoolPart], whole: bool) -> Loads {
         if self.index.is_some() {
-            let n = self.occ.len();
+            debug_assert_eq!(parts.len() + 1, pools.count());
             self.pools = Some(Box::new(PoolIndexes {
-                more: (1..pools.count()).map(|_| LoadIndex::new(n)).collect(),
+                more: parts
+                    .iter()
+                    .map(|p| (LoadIndex::new(p.devices() as usize), p.clone()))
+                    .collect(),
                 members: pools,
                 whole,
             }));
@@ -573,12 +629,12 @@ impl Loads {
     }
 
     /// The least-loaded untried devices of pool `pool` (0 without pools) at `now` (one or
-    /// two bags of fleet indices; see [`LoadIndex::least`]).
+    /// two bags of the pool's indices, for pool 0 the fleet's; see [`LoadIndex::least`]).
     #[inline(always)]
     pub fn least(&self, now: SimTime, pool: usize) -> (&[u32], &[u32]) {
         let index = match (pool, &self.pools) {
             (0, _) => self.index.as_ref(),
-            (k, Some(p)) => p.more.get(k - 1),
+            (k, Some(p)) => p.more.get(k - 1).map(|(index, _)| index),
             (_, None) => None,
         };
         match index {
@@ -625,6 +681,26 @@ mod tests {
         }
     }
 
+    /// A pool's numbering is its devices in fleet order: `local` and `global` invert each
+    /// other, and a device of no group of the pool has no index.
+    #[test]
+    fn pool_part_numbers_its_groups_devices_in_fleet_order() {
+        // Fleet groups at 0 (3 devices), 3 (4), 7 (5), 12 (1); the pool holds the first, third
+        // and fourth.
+        let p = PoolPart::new(&[(0, 3), (7, 5), (12, 1)]);
+        let members: Vec<u32> = (0..3).chain(7..12).chain(12..13).collect();
+        assert_eq!(p.devices(), members.len() as u32);
+        for (k, &d) in members.iter().enumerate() {
+            assert_eq!(p.global(k as u32), d);
+            assert_eq!(p.local(d), Some(k as u32));
+        }
+        for d in 3..7 {
+            assert_eq!(p.local(d), None);
+        }
+        assert_eq!(p.local(13), None);
+        assert_eq!(PoolPart::new(&[(5, 2)]).local(4), None);
+    }
+
     /// With device pools, each pool's index holds its devices and its least-loaded set is the
     /// brute-force argmin over them; the index of every device stays empty when no class uses
     /// it.
@@ -646,8 +722,13 @@ mod tests {
             let slots: Vec<u32> = (0..n).map(|_| r.random_range(1..4)).collect();
             let mut lim = Unlimited;
             let members = PoolMembers::new(&counts, of_group.clone(), 4);
+            let parts = [
+                PoolPart::new(&[(0, 3), (7, 5)]),
+                PoolPart::new(&[(3, 4)]),
+                PoolPart::new(&[(7, 5)]),
+            ];
             let mut l = Loads::new(slots.clone(), SimDuration::ZERO, false, true, true)
-                .with_pools(members, whole);
+                .with_pools(members, &parts, whole);
             l.start(&mut lim);
             let mut occ = vec![0u32; n];
             for step in 0..3000u64 {
@@ -672,8 +753,10 @@ mod tests {
                             .map(|&i| i as u32)
                             .collect()
                     };
+                    // Pool k's indices are its own: its devices in fleet order.
                     let (a, b) = l.least(SimTime(step), k);
-                    let mut got: Vec<u32> = a.iter().chain(b).copied().collect();
+                    let global = |i: u32| if k == 0 { i } else { parts[k - 1].global(i) };
+                    let mut got: Vec<u32> = a.iter().chain(b).map(|&i| global(i)).collect();
                     got.sort_unstable();
                     assert_eq!(got, want, "whole {whole}, step {step}, pool {k}");
                 }
