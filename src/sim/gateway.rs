@@ -116,8 +116,6 @@ impl Pool {
 trait PoolMap: Copy {
     /// The fleet index of the pool's device `k`.
     fn global(self, k: u32) -> u32;
-    /// Fleet device `d`'s index in the pool, if it is in it.
-    fn local(self, d: u32) -> Option<u32>;
 }
 
 /// The whole fleet: pool index = fleet index.
@@ -129,10 +127,6 @@ impl PoolMap for Whole {
     fn global(self, k: u32) -> u32 {
         k
     }
-    #[inline(always)]
-    fn local(self, d: u32) -> Option<u32> {
-        Some(d)
-    }
 }
 
 /// A part of the fleet.
@@ -143,10 +137,6 @@ impl PoolMap for PartMap<'_> {
     #[inline(always)]
     fn global(self, k: u32) -> u32 {
         self.0.global(k)
-    }
-    #[inline(always)]
-    fn local(self, d: u32) -> Option<u32> {
-        self.0.local(d)
     }
 }
 
@@ -265,14 +255,13 @@ impl Gateway {
                 .pick(Whole, now, 0, &self.tried, loads, limiter, rng),
             at => {
                 let (pool, part) = &mut self.parts[at - 1];
-                let map = PartMap(part);
                 // Every device tried is in the pool, and both orders are the fleet's.
                 let local = &mut self.tried_in_part;
                 local.list.clear();
                 local
                     .list
-                    .extend(self.tried.list.iter().filter_map(|&d| map.local(d)));
-                pool.pick(map, now, at, local, loads, limiter, rng)
+                    .extend(self.tried.list.iter().filter_map(|&d| part.local(d)));
+                pool.pick(PartMap(part), now, at, local, loads, limiter, rng)
             }
         }
     }
