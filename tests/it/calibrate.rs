@@ -85,7 +85,11 @@ fn runs_in_a_scenario(profile: &Path) {
          [[devices]]\nname = \"me\"\nprofile = \"{}\"\nmodel = \"smollm2-135m\"\nslots = 2\n",
         profile.display()
     );
-    let sc = temp_file("cal-run", "sc.toml", &text);
+    // A file of its own per call: tests that run at once must not read one another's half
+    // written (a shared one was read empty once).
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let sc = temp_file(&format!("cal-run-{call}"), "sc.toml", &text);
     let o = edgesim(&["run", sc.to_str().unwrap(), "--no-out", "--json"]);
     assert_ok(&o);
     let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
