@@ -212,7 +212,7 @@ impl Gateway {
                     .collect();
                 let only: Vec<PoolPart> = parts.iter().map(|(_, part)| part.clone()).collect();
                 loads = loads.with_pools(
-                    PoolMembers::new(&counts, p.of_group(counts.len()), p.groups.len()),
+                    PoolMembers::new(&counts, p.of_group(counts.len())),
                     &only,
                     p.whole_used,
                 );

@@ -179,14 +179,12 @@ pub struct PoolMembers {
     group_end: Vec<u32>,
     /// Per group, the pools its devices are in.
     of_group: Vec<Vec<u16>>,
-    /// How many pools (some may have no group).
-    count: usize,
 }
 
 impl PoolMembers {
-    /// `pools` pools (pool 0 included) of groups of `counts[g]` devices, group `g` in the
-    /// pools `of_group[g]` (pool 0 left out: every device is in it).
-    pub fn new(counts: &[u32], of_group: Vec<Vec<u16>>, pools: usize) -> PoolMembers {
+    /// Groups of `counts[g]` devices, group `g` in the pools `of_group[g]` (pool 0 left out:
+    /// every device is in it).
+    pub fn new(counts: &[u32], of_group: Vec<Vec<u16>>) -> PoolMembers {
         let group_end = counts
             .iter()
             .scan(0u32, |end, &c| {
@@ -197,7 +195,6 @@ impl PoolMembers {
         PoolMembers {
             group_end,
             of_group,
-            count: pools,
         }
     }
 
@@ -205,11 +202,6 @@ impl PoolMembers {
     #[inline(always)]
     fn of(&self, d: u32) -> &[u16] {
         &self.of_group[self.group_end.partition_point(|&e| e <= d)]
-    }
-
-    /// How many pools.
-    fn count(&self) -> usize {
-        self.count
     }
 }
 
@@ -401,7 +393,6 @@ impl Loads {
     /// stays empty).
     pub fn with_pools(mut self, pools: PoolMembers, parts: &[PoolPart], whole: bool) -> Loads {
         if self.index.is_some() {
-            debug_assert_eq!(parts.len() + 1, pools.count());
             self.pools = Some(Box::new(PoolIndexes {
                 more: parts
                     .iter()
@@ -721,7 +712,7 @@ mod tests {
         for whole in [true, false] {
             let slots: Vec<u32> = (0..n).map(|_| r.random_range(1..4)).collect();
             let mut lim = Unlimited;
-            let members = PoolMembers::new(&counts, of_group.clone(), 4);
+            let members = PoolMembers::new(&counts, of_group.clone());
             let parts = [
                 PoolPart::new(&[(0, 3), (7, 5)]),
                 PoolPart::new(&[(3, 4)]),
