@@ -185,7 +185,8 @@ pub struct CloudFile {
     #[serde(default, skip_serializing_if = "crate::check::is_default")]
     pub cached_prompt_share: f64,
     /// The API's rate limits (all apply; the first exhausted refuses with HTTP 429): rate
-    /// limiter tables as in `[rate_limit]` (scope ignored).
+    /// limiter tables as in `[rate_limit]`, each on the API's one key (`scope` `device`, the
+    /// default, or `cluster`) or on one key per request class (`scope = "class"`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub limits: Vec<RateLimitFile>,
     /// What to do with a refused call.

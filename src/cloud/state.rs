@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::CloudSpec;
 use crate::outages::Outages;
-use crate::policy::rate_limit::{Admission, LimitUnit, RateLimiter};
+use crate::policy::rate_limit::{Admission, LimitScope, LimitUnit, RateLimiter};
 use crate::rng::{RngStreams, SimRng};
 use crate::time::SimTime;
 
@@ -83,6 +83,9 @@ pub struct CloudFaults {
 pub struct CloudState {
     /// Each limit: its unit, the most one call can be charged, the limiter.
     limits: Vec<(LimitUnit, f64, Box<dyn RateLimiter>)>,
+    /// Whether each limit (in the order of `limits`) has one state per request class
+    /// (`scope = "class"`: each class its own API key or project), else one for the API.
+    per_class: Vec<bool>,
     /// `max_tokens` of each call (0: none).
     max_tokens: u32,
     /// Whether a call's unused `max_tokens` charge is given back when it ends.
@@ -99,15 +102,17 @@ pub struct CloudState {
 }
 
 impl CloudState {
-    /// The cloud of `spec`, with randomness from the streams `cloud-latency` and
-    /// `cloud-outages` (no other stream is touched, so other draws do not change).
+    /// The cloud of `spec` for requests of one class, with randomness from the streams
+    /// `cloud-latency` and `cloud-outages` (no other stream is touched, so other draws do not
+    /// change).
     pub fn new(spec: &CloudSpec, streams: &RngStreams) -> CloudState {
-        Self::provider(spec, streams, 0)
+        Self::provider(spec, streams, 0, 1)
     }
 
     /// Provider `k` of a chain (0: the primary, with the streams named in [`CloudState::new`];
-    /// fallback k >= 1 uses the same names indexed by k).
-    pub fn provider(spec: &CloudSpec, streams: &RngStreams, k: u64) -> CloudState {
+    /// fallback k >= 1 uses the same names indexed by k), for requests of `classes` classes
+    /// (the states of its limits per class).
+    pub fn provider(spec: &CloudSpec, streams: &RngStreams, k: u64, classes: usize) -> CloudState {
         let stream = |name: &str| {
             if k == 0 {
                 streams.stream(name)
@@ -119,7 +124,23 @@ impl CloudState {
             limits: spec
                 .limits
                 .iter()
-                .map(|l| (l.unit, l.most_per_admission(), l.build(1, &[])))
+                .map(|l| {
+                    let keys = if l.scope == LimitScope::Class {
+                        classes
+                    } else {
+                        1
+                    };
+                    (
+                        l.unit,
+                        l.most_per_admission(),
+                        l.build(1, &vec![None; keys]),
+                    )
+                })
+                .collect(),
+            per_class: spec
+                .limits
+                .iter()
+                .map(|l| l.scope == LimitScope::Class)
                 .collect(),
             max_tokens: spec.max_tokens.unwrap_or(0),
             refund_unused_output: spec.refund_unused_output,
@@ -166,13 +187,25 @@ impl CloudState {
         unit.amount(prompt, output.max(max_tokens))
     }
 
-    /// A call of `prompt + output` tokens at `now`: refused if down (5xx), if it charges more
-    /// than a limit can ever admit (400), or if any limit is exhausted (429); nothing is
-    /// charged then. Else charged to every limit.
+    /// The state key of limit `i` for a call of class `class`.
+    #[inline(always)]
+    fn key(&self, i: usize, class: u16) -> usize {
+        if self.per_class[i] {
+            usize::from(class)
+        } else {
+            0
+        }
+    }
+
+    /// A call of class `class` and `prompt + output` tokens at `now`: refused if down (5xx),
+    /// if it charges more than a limit can ever admit (400), or if any limit is exhausted
+    /// for its key (the API's, or the class's: 429); nothing is charged then. Else charged to
+    /// every limit.
     pub fn call(
         &mut self,
         spec: &CloudSpec,
         now: SimTime,
+        class: u16,
         prompt: u32,
         output: u32,
     ) -> CloudAnswer {
@@ -198,33 +231,39 @@ impl CloudState {
             self.counters.bad_request += 1;
             return CloudAnswer::BadRequest;
         }
-        for (unit, _, l) in &mut self.limits {
+        for i in 0..self.limits.len() {
+            let key = self.key(i, class);
+            let (unit, _, l) = &mut self.limits[i];
             self.changed.clear();
             l.advance(now, &mut self.changed);
-            if l.check(now, 0, Self::charge(m, *unit, prompt, output)) == Admission::Throttle {
+            if l.check(now, key, Self::charge(m, *unit, prompt, output)) == Admission::Throttle {
                 self.counters.rate_limited += 1;
                 return CloudAnswer::RateLimited;
             }
         }
-        for (unit, _, l) in &mut self.limits {
-            l.record(now, 0, Self::charge(m, *unit, prompt, output));
+        for i in 0..self.limits.len() {
+            let key = self.key(i, class);
+            let (unit, _, l) = &mut self.limits[i];
+            l.record(now, key, Self::charge(m, *unit, prompt, output));
         }
         CloudAnswer::Accepted
     }
 
-    /// A call admitted at the cloud finished: frees a concurrency limit, and with
-    /// `refund_unused_output` gives back to the token limits what `max_tokens` charged beyond
-    /// the output, max(max_tokens, output) − output.
-    pub fn done(&mut self, now: SimTime, prompt: u32, output: u32) {
+    /// A call of class `class` admitted at the cloud finished: frees a concurrency limit, and
+    /// with `refund_unused_output` gives back to the token limits what `max_tokens` charged
+    /// beyond the output, max(max_tokens, output) − output.
+    pub fn done(&mut self, now: SimTime, class: u16, prompt: u32, output: u32) {
         let m = self.max_tokens;
         let unused = f64::from(m.saturating_sub(output));
-        for (unit, _, l) in &mut self.limits {
-            l.release(now, 0, Self::charge(m, *unit, prompt, output));
+        for i in 0..self.limits.len() {
+            let key = self.key(i, class);
+            let (unit, _, l) = &mut self.limits[i];
+            l.release(now, key, Self::charge(m, *unit, prompt, output));
             if self.refund_unused_output
                 && unused > 0.0
                 && matches!(unit, LimitUnit::Tokens | LimitUnit::OutputTokens)
             {
-                l.refund(now, 0, unused);
+                l.refund(now, key, unused);
             }
         }
     }

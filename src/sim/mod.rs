@@ -231,7 +231,7 @@ impl<'a, R: Recorder> World<'a, R> {
                 .cloud
                 .providers()
                 .enumerate()
-                .map(|(k, spec)| CloudState::provider(spec, &streams, k as u64))
+                .map(|(k, spec)| CloudState::provider(spec, &streams, k as u64, sc.classes().len()))
                 .collect(),
             reqs: Vec::new(),
             free: Vec::new(),
@@ -548,7 +548,13 @@ impl<'a, R: Recorder> World<'a, R> {
             }
             fits = true;
             let answer = if spec.can_refuse() {
-                self.clouds[k].call(spec, now, arrival.prompt_tokens, arrival.output_tokens)
+                self.clouds[k].call(
+                    spec,
+                    now,
+                    arrival.class,
+                    arrival.prompt_tokens,
+                    arrival.output_tokens,
+                )
             } else {
                 CloudAnswer::Accepted
             };
@@ -830,7 +836,7 @@ impl<'a, R: Recorder> World<'a, R> {
         let (a, k) = (r.arrival, usize::from(r.provider));
         let spec = self.sc.cloud.provider(k);
         if spec.can_refuse() {
-            self.clouds[k].done(now, a.prompt_tokens, a.output_tokens);
+            self.clouds[k].done(now, a.class, a.prompt_tokens, a.output_tokens);
         }
         let cost = spec.cost_usd(a.prompt_tokens, a.output_tokens);
         self.end(now, slot, Route::Cloud, 0.0, cost, q);

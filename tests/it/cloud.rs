@@ -78,7 +78,7 @@ fn cloud_token_bucket_admits_at_most_capacity_plus_rate_times_t() {
         for _ in 0..3000 {
             t += rng.random_range(0.0..0.5);
             let (p, o) = (rng.random_range(1..800u32), rng.random_range(1..400u32));
-            if cloud.call(&sc.cloud, SimTime::from_secs_f64(t), p, o) == CloudAnswer::Accepted {
+            if cloud.call(&sc.cloud, SimTime::from_secs_f64(t), 0, p, o) == CloudAnswer::Accepted {
                 admitted.push((SimTime::from_secs_f64(t).as_secs_f64(), f64::from(p + o)));
             }
         }
@@ -247,12 +247,15 @@ fn unused_max_tokens_are_refunded_to_the_bucket_when_a_call_ends() {
         let mut cloud =
             edgesim::cloud::CloudState::new(&sc.cloud, &edgesim::rng::RngStreams::new(1));
         let c = &sc.cloud;
-        assert_eq!(cloud.call(c, at(0.0), 10, 100), CloudAnswer::Accepted);
-        assert_eq!(cloud.call(c, at(1.0), 10, 100), CloudAnswer::RateLimited);
-        cloud.done(at(2.0), 10, 100);
-        assert_eq!(cloud.call(c, at(2.0), 10, 100), CloudAnswer::RateLimited);
-        assert_eq!(cloud.call(c, at(99.9), 10, 100), CloudAnswer::RateLimited);
-        assert_eq!(cloud.call(c, at(100.0), 10, 100), last, "{refund}");
+        assert_eq!(cloud.call(c, at(0.0), 0, 10, 100), CloudAnswer::Accepted);
+        assert_eq!(cloud.call(c, at(1.0), 0, 10, 100), CloudAnswer::RateLimited);
+        cloud.done(at(2.0), 0, 10, 100);
+        assert_eq!(cloud.call(c, at(2.0), 0, 10, 100), CloudAnswer::RateLimited);
+        assert_eq!(
+            cloud.call(c, at(99.9), 0, 10, 100),
+            CloudAnswer::RateLimited
+        );
+        assert_eq!(cloud.call(c, at(100.0), 0, 10, 100), last, "{refund}");
     }
 
     // Over a run: calls of ~50 output tokens each charged 1,000 at admission. An OTPM of
@@ -813,6 +816,63 @@ fn a_cloud_concurrency_limit_blocks_as_erlang_b() {
         (blocked - want).abs() < 0.006,
         "{blocked:.4} refused against B(5, {a:.3}) = {want:.4}"
     );
+}
+
+/// The same limit with `scope = "class"`: each class calls with a key of its own, so class k
+/// is a loss system of C servers fed by its share λ_k of the stream, refused B(C, λ_k·S)
+/// whatever the other class does; on the API's one key (`scope` `device`, the default, or
+/// `cluster`: the same runs) every call is refused B(C, λ·S). C = 3, λ = 4 requests/s in
+/// classes of shares 1 : 3, S ≈ 0.745 s: B(3, 0.745) ≈ 0.030 and B(3, 2.235) ≈ 0.200 per
+/// class, against B(3, 2.98) ≈ 0.347 for both on one key.
+#[test]
+fn a_cloud_concurrency_limit_per_class_blocks_as_each_classs_erlang_b() {
+    let text = |scope: &str| {
+        poisson(
+            4.0,
+            40_000.0,
+            &format!(
+                "[[workload.classes]]\nname = \"a\"\nshare = 1\n\
+                 [[workload.classes]]\nname = \"b\"\nshare = 3\n\
+                 [cloud]\nrtt_ms = 0\nttft_ms = 500\ntokens_per_s = 200\non_refused = \"reject\"\n\
+                 [[cloud.limits]]\nkind = \"concurrency\"\nlimit = 3\n{scope}"
+            ),
+        )
+    };
+    let refused = |c: &edgesim::metrics::ClassSummary| c.rejected as f64 / c.requests as f64;
+    let s = edgesim::sim::run(&scenario(&text("scope = \"class\"\n"))).unwrap();
+    let service_s = s.cloud.e2e_ms.p50.unwrap() / 1000.0;
+    assert_eq!(s.cloud.e2e_ms.p99, s.cloud.e2e_ms.p50, "a constant latency");
+    let classes = s.classes.as_ref().unwrap();
+    for (c, rate) in classes.iter().zip([1.0, 3.0]) {
+        let want = crate::queueing::erlang_b(3, rate * service_s);
+        assert!(
+            (refused(c) - want).abs() < 0.008,
+            "{}: {:.4} refused against B(3, {:.3}) = {want:.4}",
+            c.name,
+            refused(c),
+            rate * service_s
+        );
+    }
+    assert_eq!(s.cloud_faults.unwrap().rate_limited, s.rejected);
+    // One key for the API: the default scope and `cluster` are the same run.
+    let one = edgesim::sim::run(&scenario(&text(""))).unwrap();
+    let cluster = edgesim::sim::run(&scenario(&text("scope = \"cluster\"\n"))).unwrap();
+    assert_eq!(
+        serde_json::to_string(&one).unwrap(),
+        serde_json::to_string(&cluster)
+            .unwrap()
+            .replace("cluster", "device")
+    );
+    let want = crate::queueing::erlang_b(3, 4.0 * service_s);
+    for c in one.classes.as_ref().unwrap() {
+        assert!(
+            (refused(c) - want).abs() < 0.008,
+            "{}: {:.4} refused against B(3, {:.3}) = {want:.4}",
+            c.name,
+            refused(c),
+            4.0 * service_s
+        );
+    }
 }
 
 /// Context windows, worked by hand: every request skips the board (its context is 64 tokens);

@@ -685,7 +685,7 @@ fn outage_window(r: &mut rand_pcg::Pcg64Mcg, longest: u32) -> String {
 /// [`random_scenario`] (its own generator, so that test's cases stay as they are): device
 /// outages and their handling, health checks and their thresholds, passive health checking
 /// (`max_fails`), connect timeouts, stale
-/// load reports, and at the cloud limits of every kind and unit, `max_tokens` with refunds, retries or rejection, outages, degraded
+/// load reports, and at the cloud limits of every kind, unit and scope, `max_tokens` with refunds, retries or rejection, outages, degraded
 /// periods and a fallback provider.
 fn with_random_faults(case: u64, text: &str) -> String {
     let mut r = rand_pcg::Pcg64Mcg::seed_from_u64(case ^ 0x5eed_fa17);
@@ -781,6 +781,9 @@ fn with_random_faults(case: u64, text: &str) -> String {
             );
         }
         let refunding = cloud.contains("refund_unused_output");
+        // Each limit's scope on a stream of its own (the other draws stay as they were): the
+        // API's one key, or one per request class in one of three.
+        let mut scopes = rand_pcg::Pcg64Mcg::seed_from_u64(case ^ 0x5c0e_c1a5);
         for _ in 0..r.random_range(0..3) {
             let unit = pick(
                 &mut r,
@@ -808,6 +811,9 @@ fn with_random_faults(case: u64, text: &str) -> String {
             cloud += &format!(
                 "[[cloud.limits]]\nkind = \"{kind}\"\nunit = \"{unit}\"\nlimit = {limit}\n"
             );
+            if scopes.random_bool(1.0 / 3.0) {
+                cloud += "scope = \"class\"\n";
+            }
             cloud += &match kind {
                 "sliding_window" | "fixed_window" => {
                     format!("window_s = {}\n", r.random_range(1..60))
