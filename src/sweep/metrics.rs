@@ -72,6 +72,12 @@ pub const METRICS: &[Metric] = &[
         .cloud_refused)),
     m!("rejected_device_failure", |s| rejected_by(s, |r| r
         .device_failure)),
+    m!("rejected_queue_timeout", |s| rejected_by(s, |r| r
+        .queue_timeout
+        .unwrap_or(0))),
+    m!("rejected_edge_only", |s| rejected_by(s, |r| r
+        .edge_only
+        .unwrap_or(0))),
     m!("redirected_tokens", |s| Some(s.redirected_tokens as f64)),
     m!("edge_tokens", |s| Some(s.edge_tokens as f64)),
     m!("throttled_attempts", |s| Some(s.throttled_attempts as f64)),

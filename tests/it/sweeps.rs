@@ -616,62 +616,101 @@ fn refusal_and_failure_columns_hold_the_summary() {
 }
 
 /// The parts of the summary's `rejected_by`, each a sweep column `rejected_<part>`.
-const REJECTED_BY: [&str; 5] = [
+const REJECTED_BY: [&str; 7] = [
     "no_cloud",
     "too_long_for_cloud",
     "bad_request",
     "cloud_refused",
     "device_failure",
+    "queue_timeout",
+    "edge_only",
 ];
 
 /// The columns of rejections by reason hold the summary's `rejected_by`, and add up to
-/// `rejected`: the outage scenario with its cloud (requests refused by it in its outages are
-/// rejected, `cloud_refused`) and without one (`no_cloud`), against `run --json`.
+/// `rejected`, against `run --json`: the outage scenario with its cloud (requests refused by
+/// it in its outages are rejected, `cloud_refused`) and without one (`no_cloud`); the clinic,
+/// whose questions are rejected at their queue timeout (`routing.on_queue_timeout =
+/// "reject"`, `queue_timeout`) and, its boards without queues, whose notes finding them busy
+/// may not go to the cloud (`edge_only`).
 #[test]
 fn rejection_reason_columns_hold_the_summary() {
-    let text = format!(
-        "name = \"t\"\nscenario = \"{}\"\nseed = 5\n\
-         [[axes]]\nkey = \"cloud.enabled\"\nvalues = [true, false]\n\
-         [[axes]]\nkey = \"duration_s\"\nvalues = [1800]\n",
-        shipped("outage.toml").display()
-    );
-    let file = temp_file("sweep-rejections", "s.toml", &text);
-    let out = dir("rejections");
-    let o = sweep(&file, &out, &[]);
-    assert_eq!(o.status.code(), Some(0));
-    let (h, rows) = csv(&out.join("runs.csv"));
-    let c = |name: &str| h.iter().position(|x| x == name).unwrap();
-    assert_eq!(rows.len(), 2);
     let mut seen = Vec::new();
-    for r in &rows {
-        let run = edgesim(&[
-            "run",
-            shipped("outage.toml").to_str().unwrap(),
-            "--no-out",
-            "--json",
-            "--seed",
-            &r[c("seed")],
-            "--set",
-            &format!("cloud.enabled={}", r[c("cloud.enabled")]),
-            "--set",
-            "duration_s=1800",
-        ]);
-        assert_ok(&run);
-        let j: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
-        let mut sum = 0;
-        for part in REJECTED_BY {
-            let got: u64 = r[c(&format!("rejected_{part}"))].parse().unwrap();
-            assert_eq!(Some(got), j["rejected_by"][part].as_u64(), "{part}");
-            if got > 0 {
-                seen.push(part);
+    for (tag, file, axes) in [
+        (
+            "rejections",
+            "outage.toml",
+            "[[axes]]\nkey = \"cloud.enabled\"\nvalues = [true, false]\n\
+             [[axes]]\nkey = \"duration_s\"\nvalues = [1800]\n",
+        ),
+        (
+            "rejections-clinic",
+            "clinic.toml",
+            "[[axes]]\nkey = \"routing.on_queue_timeout\"\nvalues = [\"reject\"]\n\
+             [[axes]]\nkey = \"devices.0.queue_capacity\"\nvalues = [8, 0]\n\
+             [[axes]]\nkey = \"duration_s\"\nvalues = [1800]\n",
+        ),
+    ] {
+        let text = format!(
+            "name = \"t\"\nscenario = \"{}\"\nseed = 5\n{axes}",
+            shipped(file).display()
+        );
+        let sweep_file = temp_file(&format!("sweep-{tag}"), "s.toml", &text);
+        let out = dir(tag);
+        let o = sweep(&sweep_file, &out, &[]);
+        assert_eq!(o.status.code(), Some(0));
+        let (h, rows) = csv(&out.join("runs.csv"));
+        let c = |name: &str| h.iter().position(|x| x == name).unwrap();
+        for r in &rows {
+            let mut args = vec![
+                "run".to_string(),
+                shipped(file).display().to_string(),
+                "--no-out".into(),
+                "--json".into(),
+                "--seed".into(),
+                r[c("seed")].clone(),
+            ];
+            // Each axis, set as the sweep set it.
+            for key in [
+                "cloud.enabled",
+                "routing.on_queue_timeout",
+                "devices.0.queue_capacity",
+                "duration_s",
+            ] {
+                if let Some(i) = h.iter().position(|x| x == key) {
+                    let v = &r[i];
+                    let v = if v.parse::<f64>().is_ok() || v == "true" || v == "false" {
+                        v.clone()
+                    } else {
+                        format!("\"{v}\"")
+                    };
+                    args.extend(["--set".into(), format!("{key}={v}")]);
+                }
             }
-            sum += got;
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let run = edgesim(&args);
+            assert_ok(&run);
+            let j: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+            let mut sum = 0;
+            for part in REJECTED_BY {
+                let got: u64 = r[c(&format!("rejected_{part}"))].parse().unwrap();
+                // `queue_timeout` and `edge_only` are in the summary only where they apply.
+                let want = j["rejected_by"][part].as_u64().unwrap_or(0);
+                assert_eq!(got, want, "{file}: {part}");
+                if got > 0 {
+                    seen.push(part);
+                }
+                sum += got;
+            }
+            assert_eq!(r[c("rejected")], sum.to_string(), "{file}");
         }
-        assert_eq!(r[c("rejected")], sum.to_string());
+        let _ = std::fs::remove_dir_all(&out);
     }
     seen.sort_unstable();
-    assert_eq!(seen, ["cloud_refused", "no_cloud"]);
-    let _ = std::fs::remove_dir_all(&out);
+    seen.dedup();
+    assert_eq!(
+        seen,
+        ["cloud_refused", "edge_only", "no_cloud", "queue_timeout"]
+    );
 }
 
 /// A scenario with two request classes gives each class's metrics (`question.ttft_p99_ms`,
