@@ -177,8 +177,9 @@ impl LoadIndex {
 pub struct PoolMembers {
     /// Per group, one past its last device (fleet order).
     group_end: Vec<u32>,
-    /// Per group, the pools its devices are in.
-    of_group: Vec<Vec<u16>>,
+    /// Per group, the pools its devices are in, each with the shift from a device's fleet
+    /// index to its index in the pool (fleet index − shift; set by [`PoolMembers::locate`]).
+    of_group: Vec<Vec<(u16, u32)>>,
 }
 
 impl PoolMembers {
@@ -194,13 +195,34 @@ impl PoolMembers {
             .collect();
         PoolMembers {
             group_end,
-            of_group,
+            of_group: of_group
+                .into_iter()
+                .map(|pools| pools.into_iter().map(|k| (k, 0)).collect())
+                .collect(),
         }
     }
 
-    /// The pools device `d` is in, pool 0 left out.
+    /// Notes, for each group in each of its pools `parts[k - 1]`, the shift from its devices'
+    /// fleet indexes to their indexes in the pool: a group is whole in a pool, its devices in
+    /// fleet order, so one shift serves them all.
+    fn locate(&mut self, parts: &[PoolPart]) {
+        for (g, pools) in self.of_group.iter_mut().enumerate() {
+            let first = if g == 0 { 0 } else { self.group_end[g - 1] };
+            if first == self.group_end[g] {
+                continue;
+            }
+            for (k, shift) in pools.iter_mut() {
+                let local = parts[usize::from(*k) - 1]
+                    .local(first)
+                    .expect("a group of a pool is in its part");
+                *shift = first - local;
+            }
+        }
+    }
+
+    /// The pools device `d` is in, pool 0 left out, each with the shift to `d`'s index in it.
     #[inline(always)]
-    fn of(&self, d: u32) -> &[u16] {
+    fn of(&self, d: u32) -> &[(u16, u32)] {
         &self.of_group[self.group_end.partition_point(|&e| e <= d)]
     }
 }
@@ -257,7 +279,7 @@ impl PoolPart {
 struct PoolIndexes {
     members: PoolMembers,
     /// Pool `k`'s index, of its devices in its numbering, is `more[k - 1]`.
-    more: Vec<(LoadIndex, PoolPart)>,
+    more: Vec<LoadIndex>,
     /// Whether pool 0 (every device) serves a class: else its index is left empty.
     whole: bool,
 }
@@ -268,11 +290,8 @@ impl PoolIndexes {
         if self.whole {
             whole.put(d, place, slope);
         }
-        for &k in self.members.of(d) {
-            let (index, part) = &mut self.more[usize::from(k) - 1];
-            if let Some(i) = part.local(d) {
-                index.put(i, place, slope);
-            }
+        for &(k, shift) in self.members.of(d) {
+            self.more[usize::from(k) - 1].put(d - shift, place, slope);
         }
     }
 
@@ -281,11 +300,8 @@ impl PoolIndexes {
         if self.whole {
             whole.remove(d);
         }
-        for &k in self.members.of(d) {
-            let (index, part) = &mut self.more[usize::from(k) - 1];
-            if let Some(i) = part.local(d) {
-                index.remove(i);
-            }
+        for &(k, shift) in self.members.of(d) {
+            self.more[usize::from(k) - 1].remove(d - shift);
         }
     }
 }
@@ -391,12 +407,13 @@ impl Loads {
     /// the pools of classes served by some groups only: pool `k`'s devices `parts[k - 1]`);
     /// `whole`: whether a class is served by every device (else the index of every device
     /// stays empty).
-    pub fn with_pools(mut self, pools: PoolMembers, parts: &[PoolPart], whole: bool) -> Loads {
+    pub fn with_pools(mut self, mut pools: PoolMembers, parts: &[PoolPart], whole: bool) -> Loads {
         if self.index.is_some() {
+            pools.locate(parts);
             self.pools = Some(Box::new(PoolIndexes {
                 more: parts
                     .iter()
-                    .map(|p| (LoadIndex::new(p.devices() as usize), p.clone()))
+                    .map(|p| LoadIndex::new(p.devices() as usize))
                     .collect(),
                 members: pools,
                 whole,
@@ -625,7 +642,7 @@ impl Loads {
     pub fn least(&self, now: SimTime, pool: usize) -> (&[u32], &[u32]) {
         let index = match (pool, &self.pools) {
             (0, _) => self.index.as_ref(),
-            (k, Some(p)) => p.more.get(k - 1).map(|(index, _)| index),
+            (k, Some(p)) => p.more.get(k - 1),
             (_, None) => None,
         };
         match index {
