@@ -128,6 +128,10 @@ pub fn scaled(file: &ScenarioFile, s: f64) -> (ScenarioFile, LoadKeys) {
                 ("burst_rate_rps", b.burst_rate_rps),
             ]
         }
+        WorkloadFile::Periodic(p) => {
+            p.rate_rps *= s;
+            vec![("rate_rps", p.rate_rps)]
+        }
         WorkloadFile::Trace(t) => {
             let ts = t.time_scale.unwrap_or(1.0) / s;
             t.time_scale = Some(ts);

@@ -116,6 +116,7 @@ fn rate_key(a: &Arrivals) -> (&'static str, String) {
             ("workload.base_rate_rps", b.base_rate_rps.to_string())
         }
         Arrivals::Bursty(b) => ("workload.burst_rate_rps", b.burst_rate_rps.to_string()),
+        Arrivals::Periodic(p) => ("workload.rate_rps", p.rate_rps.to_string()),
         Arrivals::Closed(c) => ("workload.users", c.users.to_string()),
         Arrivals::Trace(t) => match t.max_requests {
             Some(m) => ("workload.max_requests", m.to_string()),
@@ -133,6 +134,7 @@ pub fn estimate(sc: &Scenario) -> Estimate {
             b.mean_rate_rps() * duration,
             b.base_rate_rps.max(b.burst_rate_rps),
         ),
+        Arrivals::Periodic(p) => (p.mean_arrivals(duration), p.peak_rate_rps()),
         Arrivals::Closed(c) => {
             let users = f64::from(c.users);
             (users * duration / c.think_time_s, 0.0)

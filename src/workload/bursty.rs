@@ -124,6 +124,37 @@ impl BurstSchedule {
     }
 }
 
+/// The next arrival after `t` (up to `horizon`) of a Poisson process whose rate is piecewise
+/// constant, `segment(s)` giving the rate at time s \[s\] and the time its segment ends:
+/// exactly, by inverting the integrated rate (one unit exponential drawn from `arrivals`, no
+/// thinning). Shared by the bursty and periodic workloads.
+#[inline(always)]
+pub(super) fn next_piecewise(
+    arrivals: &mut SimRng,
+    unit: &Exp<f64>,
+    t: SimTime,
+    horizon: SimTime,
+    segment: impl Fn(f64) -> (f64, f64),
+) -> Option<SimTime> {
+    let mut work = unit.sample(arrivals);
+    let mut now = t.as_secs_f64();
+    let end_s = horizon.as_secs_f64();
+    let at = loop {
+        if now > end_s {
+            return None;
+        }
+        let (rate, end) = segment(now);
+        let span = end - now;
+        if rate > 0.0 && rate * span >= work {
+            break now + work / rate;
+        }
+        work -= rate * span;
+        now = end;
+    };
+    let at = t + SimDuration::from_secs_f64(at - t.as_secs_f64());
+    (at <= horizon).then_some(at)
+}
+
 /// Non-homogeneous Poisson arrivals with a piecewise-constant rate, generated exactly by
 /// inverting the integrated rate (no thinning).
 pub struct Bursty {
@@ -155,25 +186,9 @@ impl Bursty {
     }
 
     fn next_after(&mut self, t: SimTime) -> Option<Arrival> {
-        let mut work = self.unit.sample(&mut self.arrivals);
-        let mut now = t.as_secs_f64();
-        let horizon = self.horizon.as_secs_f64();
-        let at = loop {
-            if now > horizon {
-                return None;
-            }
-            let (rate, end) = self.schedule.segment(now);
-            let span = end - now;
-            if rate > 0.0 && rate * span >= work {
-                break now + work / rate;
-            }
-            work -= rate * span;
-            now = end;
-        };
-        let at = t + SimDuration::from_secs_f64(at - t.as_secs_f64());
-        if at > self.horizon {
-            return None;
-        }
+        let at = next_piecewise(&mut self.arrivals, &self.unit, t, self.horizon, |now| {
+            self.schedule.segment(now)
+        })?;
         let (class, prompt_tokens, output_tokens) = self.streams.draw(&self.demand);
         Some(Arrival {
             at,

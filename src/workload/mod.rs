@@ -11,6 +11,7 @@ mod ahead;
 pub mod bursty;
 mod closed;
 pub mod demand;
+pub mod periodic;
 mod poisson;
 pub mod tokens;
 pub mod trace;
@@ -19,6 +20,7 @@ pub use ahead::Ahead;
 pub use bursty::{BurstSchedule, Bursty};
 pub use closed::Closed;
 pub use demand::{ClassFile, ClassRoute, ClassSpec, Demand, DemandSpec, PriorityFile};
+pub use periodic::Periodic;
 pub use poisson::Poisson;
 pub use tokens::{TokenDist, TokenDistFile};
 pub use trace::{TraceReplay, TraceRow};
@@ -70,6 +72,8 @@ pub enum WorkloadFile {
     Closed(closed::File),
     /// On/off modulated Poisson arrivals.
     Bursty(bursty::File),
+    /// Poisson arrivals whose rate follows a shape repeated every period (a day).
+    Periodic(periodic::File),
     /// Replay of a CSV trace.
     Trace(trace::File),
 }
@@ -77,13 +81,14 @@ pub enum WorkloadFile {
 impl<'de> Deserialize<'de> for WorkloadFile {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         use crate::check::tagged::{split, variant};
-        let known = ["poisson", "closed", "bursty", "trace"];
+        let known = ["poisson", "closed", "bursty", "periodic", "trace"];
         let (kind, t) = split(d, "kind", &known, None)?;
         let k = kind.as_str();
         Ok(match k {
             "poisson" => WorkloadFile::Poisson(variant::<D, _>(t, "kind", k)?),
             "closed" => WorkloadFile::Closed(variant::<D, _>(t, "kind", k)?),
             "bursty" => WorkloadFile::Bursty(variant::<D, _>(t, "kind", k)?),
+            "periodic" => WorkloadFile::Periodic(variant::<D, _>(t, "kind", k)?),
             _ => WorkloadFile::Trace(variant::<D, _>(t, "kind", k)?),
         })
     }
@@ -96,6 +101,7 @@ impl WorkloadFile {
             WorkloadFile::Poisson(_) => "poisson",
             WorkloadFile::Closed(_) => "closed",
             WorkloadFile::Bursty(_) => "bursty",
+            WorkloadFile::Periodic(_) => "periodic",
             WorkloadFile::Trace(_) => "trace",
         }
     }
@@ -105,6 +111,7 @@ impl WorkloadFile {
             WorkloadFile::Poisson(f) => f.demand(),
             WorkloadFile::Closed(f) => f.demand(),
             WorkloadFile::Bursty(f) => f.demand(),
+            WorkloadFile::Periodic(f) => f.demand(),
             WorkloadFile::Trace(f) => DemandFiles {
                 prompt_tokens: None,
                 output_tokens: None,
@@ -123,6 +130,8 @@ pub enum Arrivals {
     Closed(closed::Spec),
     /// On/off modulated Poisson.
     Bursty(BurstSchedule),
+    /// Poisson with a periodic rate.
+    Periodic(periodic::Spec),
     /// Trace replay.
     Trace(trace::Spec),
 }
@@ -147,6 +156,7 @@ impl WorkloadSpec {
             WorkloadFile::Poisson(p) => Arrivals::Poisson(p.validate(cx)?),
             WorkloadFile::Closed(c) => Arrivals::Closed(c.validate(cx)?),
             WorkloadFile::Bursty(b) => Arrivals::Bursty(b.validate(cx)?),
+            WorkloadFile::Periodic(p) => Arrivals::Periodic(p.validate(cx)?),
             WorkloadFile::Trace(t) => Arrivals::Trace(t.validate(cx)?),
         };
         let from_trace = matches!(arrivals, Arrivals::Trace(_));
@@ -161,6 +171,7 @@ impl WorkloadSpec {
             Arrivals::Poisson(s) => WorkloadFile::Poisson(s.to_file(p, o, classes)),
             Arrivals::Closed(s) => WorkloadFile::Closed(s.to_file(p, o, classes)),
             Arrivals::Bursty(s) => WorkloadFile::Bursty(bursty::to_file(s, p, o, classes)),
+            Arrivals::Periodic(s) => WorkloadFile::Periodic(s.to_file(p, o, classes)),
             Arrivals::Trace(s) => WorkloadFile::Trace(s.to_file(classes)),
         }
     }
@@ -194,6 +205,7 @@ impl WorkloadSpec {
                 streams,
             )),
             Arrivals::Bursty(s) => Box::new(Bursty::new(*s, horizon, demand, streams)),
+            Arrivals::Periodic(s) => Box::new(Periodic::new(s.clone(), horizon, demand, streams)),
             Arrivals::Trace(s) => Box::new(TraceReplay::new(s, horizon, demand, streams)),
         }
     }

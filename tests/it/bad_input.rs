@@ -176,6 +176,73 @@ fn negative_and_zero_rate() {
     }
 }
 
+/// A periodic workload's shape and period, each refused with its key, value and what is
+/// allowed; a good one passes.
+#[test]
+fn a_periodic_workloads_shape_and_period() {
+    let periodic = |keys: &str| {
+        WORKLOAD.replace(
+            "kind = \"poisson\"\nrate_rps = 1.0\n",
+            &format!("kind = \"periodic\"\nrate_rps = 1.0\n{keys}"),
+        ) + &good_device()
+    };
+    for (tag, keys, needles) in [
+        (
+            "periodic_empty",
+            "shape = []\n",
+            &["workload.shape", "(0 values)", "1 to 100000"][..],
+        ),
+        (
+            "periodic_negative",
+            "shape = [1, -2, 3]\n",
+            &["workload.shape[1]", "-2", ">= 0"][..],
+        ),
+        (
+            "periodic_nan",
+            "shape = [1, nan]\n",
+            &["workload.shape[1]", "NaN", "finite"][..],
+        ),
+        (
+            "periodic_zeros",
+            "shape = [0, 0]\n",
+            &["workload.shape", "summing to 0", "> 0"][..],
+        ),
+        (
+            "periodic_start",
+            "shape = [1, 2]\nperiod_s = 3600\nstart_s = 3600\n",
+            &["workload.start_s", "3600", "[0, 3600)"][..],
+        ),
+        (
+            "periodic_period",
+            "shape = [1, 2]\nperiod_s = 0\n",
+            &["workload.period_s", "> 0"][..],
+        ),
+        (
+            "periodic_slices",
+            "shape = [1, 2, 3, 4]\nperiod_s = 0.002\n",
+            &["workload.period_s", "4 slices", "at least 1 ms"][..],
+        ),
+        ("periodic_missing_shape", "", &["shape", "periodic"][..]),
+    ] {
+        fails(tag, &periodic(keys), needles);
+    }
+    let path = temp_file(
+        "periodic_ok",
+        "periodic_ok.toml",
+        &periodic("shape = [1, 2]\n"),
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .arg("check")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn empty_cluster() {
     // Without devices the cloud takes everything; without the cloud too, nothing would serve.

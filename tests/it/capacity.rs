@@ -241,6 +241,18 @@ output_tokens = { dist = "fixed", value = 2 }"#;
     };
     assert_eq!((b.burst_length_s, b.burst_period_s), (10.0, 50.0));
     let f = base(&format!(
+        "kind = \"periodic\"\nrate_rps = 2\nshape = [1, 3]\nperiod_s = 60\nstart_s = 30\n{demand}"
+    ));
+    let (g, keys) = edgesim::capacity::scaled(&f, 1.5);
+    assert_eq!(keys, vec![("rate_rps", 3.0)]);
+    let edgesim::workload::WorkloadFile::Periodic(p) = &g.workload else {
+        panic!()
+    };
+    assert_eq!(
+        (p.shape.as_slice(), p.period_s, p.start_s),
+        (&[1.0, 3.0][..], Some(60.0), Some(30.0))
+    );
+    let f = base(&format!(
         "kind = \"closed\"\nusers = 3\nthink_time_s = 5\n{demand}"
     ));
     assert_eq!(edgesim::capacity::scaled(&f, 1.5).1, vec![("users", 5.0)]);

@@ -132,6 +132,8 @@ fn fuzz_scenario_loader_and_small_runs() {
         "clinic.toml",
         // Classes served by some device groups only.
         "documents.toml",
+        // A periodic rate shape.
+        "daily.toml",
     ]
     .iter()
     .enumerate()

@@ -37,10 +37,27 @@ fn random_scenario(tag: &str, case: u64) -> String {
     let mut s = format!("seed = {case}\nduration_s = {duration}\n[workload]\n");
     match r.random_range(0..4) {
         0 => {
-            s += &format!(
-                "kind = \"poisson\"\nrate_rps = {:.3}\n",
-                r.random_range(0.05..3.0)
-            )
+            let rate = r.random_range(0.05..3.0);
+            // Half of them periodic, the rate their mean, on a stream of their own (the other
+            // draws stay as they were): 1 to 6 slices of relative rates 0 to 4 (one at least
+            // 1) over a period of 2 to 60 s, starting anywhere in it.
+            let mut p = rand_pcg::Pcg64Mcg::seed_from_u64(case ^ 0x9e71_0d1c);
+            if p.random_bool(0.5) {
+                let n = p.random_range(1..7);
+                let mut shape: Vec<String> = (0..n)
+                    .map(|_| format!("{:.2}", p.random_range(0.0..4.0)))
+                    .collect();
+                shape[p.random_range(0..n)] = "1".into();
+                let period = p.random_range(2.0..60.0);
+                s += &format!(
+                    "kind = \"periodic\"\nrate_rps = {rate:.3}\nshape = [{}]\n\
+                     period_s = {period:.2}\nstart_s = {:.2}\n",
+                    shape.join(", "),
+                    p.random_range(0.0..period - 0.01)
+                )
+            } else {
+                s += &format!("kind = \"poisson\"\nrate_rps = {rate:.3}\n")
+            }
         }
         1 => {
             s += &format!(

@@ -70,6 +70,66 @@ fn erlang_b_loss_with_load_aware_selection() {
     }
 }
 
+/// A periodic load on a loss system, slice by slice: three single-slot boards (service 1 s,
+/// no queue, no cloud) under load-aware selection take a rate of 1 request/s for 2,000 s, then
+/// 3 for 2,000 s (`shape = [1, 3]`, a mean of 2 over `period_s = 4000`). Each slice lasts
+/// some 2,000 service times, so the system is at its steady state for that rate nearly all
+/// of it, and the share rejected is the arrival-weighted Erlang B of the slices,
+/// (1·B(3, 1) + 3·B(3, 3)) / 4 = 0.2753, not B(3, 2) = 0.2105 of a steady rate at the mean.
+#[test]
+fn a_periodic_load_is_lost_as_each_slices_erlang_b() {
+    let text = loss_scenario(
+        "load_aware",
+        3,
+        2.0,
+        r#"{ dist = "fixed", value = 11 }"#,
+        100_000.0,
+        17,
+    )
+    .replace(
+        "kind = \"poisson\"\nrate_rps = 2\n",
+        "kind = \"periodic\"\nrate_rps = 2\nshape = [1, 3]\nperiod_s = 4000\n",
+    );
+    assert!(text.contains("periodic"), "{text}");
+    let s = edgesim::sim::run(&scenario(&text)).unwrap();
+    let blocked = s.rejected as f64 / s.requests_total as f64;
+    let want = (erlang_b(3, 1.0) + 3.0 * erlang_b(3, 3.0)) / 4.0;
+    assert!(
+        (s.requests_total as f64 - 200_000.0).abs() < 2_000.0,
+        "{} requests",
+        s.requests_total
+    );
+    assert!(
+        (blocked - want).abs() < 0.01,
+        "blocked {blocked:.4}, slice-weighted Erlang B {want:.4}"
+    );
+    assert!((blocked - erlang_b(3, 2.0)).abs() > 0.05);
+}
+
+/// `scenarios/daily.toml` as README "A day of traffic" says: a whole day has as many requests
+/// as the same mean rate held steady (the arrivals invert the same integrated rate), and its
+/// peaks send several times as much to the cloud; two more AGX boards take most of it back.
+#[test]
+fn the_daily_scenario_trades_as_the_readme_says() {
+    let run = |sets: &[&str]| {
+        let opts = edgesim::scenario::LoadOptions {
+            sets: sets.iter().map(|s| s.to_string()).collect(),
+            seed: None,
+        };
+        let sc = edgesim::scenario::Scenario::load(&shipped("daily.toml"), &opts).unwrap();
+        edgesim::sim::run(&sc).unwrap()
+    };
+    let day = run(&[]);
+    let steady = run(&["workload.shape=[1]"]);
+    assert_eq!(day.requests_total, steady.requests_total);
+    let mean = 0.55 * 86_400.0;
+    assert!((day.requests_total as f64 - mean).abs() < 4.0 * mean.sqrt());
+    assert!(day.served_cloud > 5 * steady.served_cloud);
+    assert!(day.cloud_cost_usd > 5.0 * steady.cloud_cost_usd);
+    let more = run(&["devices.1.count=4"]);
+    assert!(more.served_cloud < day.served_cloud / 2);
+}
+
 #[test]
 fn random_selection_without_retry_is_independent_mg11_systems() {
     // Random selection, one attempt: each device sees Poisson(λ/c) and is M/G/1/1, which blocks
