@@ -108,7 +108,11 @@ impl BurstSchedule {
             return (self.base_rate_rps, self.burst_start_s);
         }
         let k = crate::fmath::floor((t - self.burst_start_s) / self.burst_period_s);
-        let start = self.burst_start_s + k * self.burst_period_s;
+        let mut start = self.burst_start_s + k * self.burst_period_s;
+        if start + self.burst_period_s <= t {
+            // Rounding (t far from the first burst, a short period) put t past period k.
+            start += self.burst_period_s;
+        }
         let burst_end = start + self.burst_length_s;
         if t < burst_end {
             (self.burst_rate_rps, burst_end)
@@ -127,23 +131,34 @@ impl BurstSchedule {
 /// The next arrival after `t` (up to `horizon`) of a Poisson process whose rate is piecewise
 /// constant, `segment(s)` giving the rate at time s \[s\] and the time its segment ends:
 /// exactly, by inverting the integrated rate (one unit exponential drawn from `arrivals`, no
-/// thinning). Shared by the bursty and periodic workloads.
+/// thinning). From `cycle.0` on the rate repeats every `cycle.1` seconds with an integral of
+/// `cycle.2` (> 0) per period: a draw that outlasts whole periods skips them at once, so that a
+/// rate far below one arrival per period does not walk its segments one by one.
 #[inline(always)]
-pub(super) fn next_piecewise(
+fn next_piecewise(
     arrivals: &mut SimRng,
     unit: &Exp<f64>,
     t: SimTime,
     horizon: SimTime,
+    cycle: (f64, f64, f64),
     segment: impl Fn(f64) -> (f64, f64),
 ) -> Option<SimTime> {
     let mut work = unit.sample(arrivals);
     let mut now = t.as_secs_f64();
     let end_s = horizon.as_secs_f64();
+    let (from, period, per_period) = cycle;
     let at = loop {
         if now > end_s {
             return None;
         }
+        if work > per_period && now >= from {
+            let periods = crate::fmath::floor(work / per_period);
+            now += periods * period;
+            work -= periods * per_period;
+            continue;
+        }
         let (rate, end) = segment(now);
+        debug_assert!(end > now, "a segment ends after it starts: {now} -> {end}");
         let span = end - now;
         if rate > 0.0 && rate * span >= work {
             break now + work / rate;
@@ -186,9 +201,20 @@ impl Bursty {
     }
 
     fn next_after(&mut self, t: SimTime) -> Option<Arrival> {
-        let at = next_piecewise(&mut self.arrivals, &self.unit, t, self.horizon, |now| {
-            self.schedule.segment(now)
-        })?;
+        let s = &self.schedule;
+        let cycle = (
+            s.burst_start_s,
+            s.burst_period_s,
+            s.mean_rate_rps() * s.burst_period_s,
+        );
+        let at = next_piecewise(
+            &mut self.arrivals,
+            &self.unit,
+            t,
+            self.horizon,
+            cycle,
+            |now| s.segment(now),
+        )?;
         let (class, prompt_tokens, output_tokens) = self.streams.draw(&self.demand);
         Some(Arrival {
             at,

@@ -1,16 +1,15 @@
 //! Poisson arrivals whose rate follows a shape repeated every period: a day's traffic (busy
 //! afternoons, quiet nights) or a week's.
 
-use rand_distr::Exp;
+use rand_distr::{Distribution, Exp};
 use serde::{Deserialize, Serialize};
 
-use super::bursty::next_piecewise;
 use super::demand::{DemandFiles, DemandStreams};
 use super::{Arrival, ClassFile, Demand, NO_USER, TokenDistFile, Workload};
 use crate::check::Checker;
 use crate::error::Result;
 use crate::rng::{RngStreams, SimRng};
-use crate::time::SimTime;
+use crate::time::{SimDuration, SimTime};
 
 /// The most slices a shape may have (a week in minutes is 10,080).
 pub const MAX_SHAPE: usize = 100_000;
@@ -57,6 +56,9 @@ pub struct Spec {
     pub start_s: f64,
     /// Each slice's rate \[requests/s\]: `rate_rps · shape[i] / mean(shape)`.
     rates: Vec<f64>,
+    /// The integral of the rate over the first i slices of a period (n + 1 values, from 0 to
+    /// `rate_rps · period_s`).
+    cum: Vec<f64>,
     /// Slice length \[s\]: `period_s / shape.len()`.
     slice_s: f64,
 }
@@ -112,14 +114,7 @@ impl File {
                 format!("must lie in [0, workload.period_s) = [0, {period_s})"),
             ));
         }
-        Ok(Spec {
-            rate_rps,
-            shape: self.shape.clone(),
-            period_s,
-            start_s,
-            rates: self.shape.iter().map(|&v| rate_rps * v / mean).collect(),
-            slice_s,
-        })
+        Ok(Spec::new(rate_rps, self.shape.clone(), period_s, start_s))
     }
 
     pub(super) fn demand(&self) -> DemandFiles<'_> {
@@ -132,6 +127,28 @@ impl File {
 }
 
 impl Spec {
+    /// The slices' rates and their running integral, from settings validated above.
+    fn new(rate_rps: f64, shape: Vec<f64>, period_s: f64, start_s: f64) -> Spec {
+        let n = shape.len();
+        let mean = shape.iter().sum::<f64>() / n as f64;
+        let slice_s = period_s / n as f64;
+        let rates: Vec<f64> = shape.iter().map(|&v| rate_rps * v / mean).collect();
+        let mut cum = Vec::with_capacity(n + 1);
+        cum.push(0.0);
+        for (i, r) in rates.iter().enumerate() {
+            cum.push(cum[i] + r * slice_s);
+        }
+        Spec {
+            rate_rps,
+            shape,
+            period_s,
+            start_s,
+            rates,
+            cum,
+            slice_s,
+        }
+    }
+
     pub(super) fn to_file(
         &self,
         prompt_tokens: Option<TokenDistFile>,
@@ -154,45 +171,58 @@ impl Spec {
         self.rates.iter().copied().fold(0.0, f64::max)
     }
 
-    /// The expected arrivals in the run's first `duration_s` seconds: the integral of the
-    /// rate, F(start + d) − F(start), F(y) counting ⌊y / period⌋ whole periods (rate_rps ·
-    /// period each) and the slices of the last one up to y.
-    pub fn mean_arrivals(&self, duration_s: f64) -> f64 {
-        let f = |y: f64| {
-            let periods = crate::fmath::floor(y / self.period_s);
-            let mut z = y - periods * self.period_s;
-            let mut sum = periods * self.rate_rps * self.period_s;
-            for &r in &self.rates {
-                let part = z.min(self.slice_s);
-                if part <= 0.0 {
-                    break;
-                }
-                sum += r * part;
-                z -= part;
-            }
-            sum
-        };
-        f(self.start_s + duration_s) - f(self.start_s)
+    /// The integral of the rate from the start of the period before the run's to period
+    /// coordinate `y` >= 0 (the run's time t is y = t + start_s): ⌊y / period⌋ whole periods of
+    /// `cum[n]` each, the whole slices of the last one (`cum[i]`) and a part of slice i.
+    fn integral(&self, y: f64) -> f64 {
+        let n = self.rates.len();
+        let periods = crate::fmath::floor(y / self.period_s);
+        let z = (y - periods * self.period_s).max(0.0);
+        let i = ((z / self.slice_s) as usize).min(n - 1);
+        periods * self.cum[n] + self.cum[i] + self.rates[i] * (z - i as f64 * self.slice_s)
     }
 
-    /// The rate at time `t` \[s\] of the run and the time its slice ends.
-    pub fn segment(&self, t: f64) -> (f64, f64) {
-        // Slice g counted from the period's start before the run's; its end, past t.
-        let mut g = crate::fmath::floor((t + self.start_s) / self.slice_s);
-        let mut end = (g + 1.0) * self.slice_s - self.start_s;
-        if end <= t {
-            // Rounding put t at the very end of slice g: it is in the next.
-            g += 1.0;
-            end = (g + 1.0) * self.slice_s - self.start_s;
+    /// The period coordinate y at which [`Spec::integral`] reaches `target` >= 0 (the first,
+    /// where slices of rate 0 leave it flat): whole periods, then the slice whose integral
+    /// crosses it (a binary search over `cum`, so that a shape of many slices costs log n),
+    /// then the point inside it.
+    fn inverse(&self, target: f64) -> f64 {
+        let n = self.rates.len();
+        let mut periods = crate::fmath::floor(target / self.cum[n]);
+        let mut rest = target - periods * self.cum[n];
+        if rest <= 0.0 {
+            if periods <= 0.0 {
+                return 0.0;
+            }
+            // A whole number of periods' integral: reached where the last period's rate ends
+            // (before its flat slices, if any).
+            periods -= 1.0;
+            rest += self.cum[n];
         }
-        let n = self.rates.len() as f64;
-        let i = (g - n * crate::fmath::floor(g / n)) as usize;
-        (self.rates[i.min(self.rates.len() - 1)], end)
+        let base = periods * self.period_s;
+        // The first slice i whose end integral cum[i + 1] reaches `rest`: cum[i] < rest, so its
+        // rate is > 0.
+        let i = self.cum[1..].partition_point(|&c| c < rest).min(n - 1);
+        base + i as f64 * self.slice_s + (rest - self.cum[i]) / self.rates[i]
+    }
+
+    /// The expected arrivals in the run's first `duration_s` seconds: the integral of the
+    /// rate, F(start + d) − F(start).
+    pub fn mean_arrivals(&self, duration_s: f64) -> f64 {
+        self.integral(self.start_s + duration_s) - self.integral(self.start_s)
+    }
+
+    /// The time of the first arrival after `t` \[s\] given one Exp(1) draw `work`: where the
+    /// integrated rate has grown by `work` (never before `t`, whatever the rounding).
+    fn next_time(&self, t: f64, work: f64) -> f64 {
+        let y = self.inverse(self.integral(t + self.start_s) + work) - self.start_s;
+        y.max(t)
     }
 }
 
-/// Poisson arrivals at the rate of the shape's slice, generated exactly (see
-/// [`super::bursty::next_piecewise`]).
+/// Poisson arrivals at the rate of the shape's slice, generated exactly by inverting the
+/// integrated rate (one Exp(1) draw per arrival, O(log n) for a shape of n slices however long
+/// the gap: no walk over slices or periods).
 pub struct Periodic {
     spec: Spec,
     unit: Exp<f64>,
@@ -217,9 +247,14 @@ impl Periodic {
     }
 
     fn next_after(&mut self, t: SimTime) -> Option<Arrival> {
-        let at = next_piecewise(&mut self.arrivals, &self.unit, t, self.horizon, |now| {
-            self.spec.segment(now)
-        })?;
+        let from = t.as_secs_f64();
+        let at = self
+            .spec
+            .next_time(from, self.unit.sample(&mut self.arrivals));
+        let at = t + SimDuration::from_secs_f64(at - from);
+        if at > self.horizon {
+            return None;
+        }
         let (class, prompt_tokens, output_tokens) = self.streams.draw(&self.demand);
         Some(Arrival {
             at,
@@ -248,36 +283,56 @@ mod tests {
     use super::*;
 
     fn spec(shape: &[f64], period_s: f64, start_s: f64) -> Spec {
-        let mean = shape.iter().sum::<f64>() / shape.len() as f64;
-        Spec {
-            rate_rps: 2.0,
-            shape: shape.to_vec(),
-            period_s,
-            start_s,
-            rates: shape.iter().map(|v| 2.0 * v / mean).collect(),
-            slice_s: period_s / shape.len() as f64,
-        }
+        Spec::new(2.0, shape.to_vec(), period_s, start_s)
     }
 
     /// Worked by hand: a shape of 1, 3, 0, 4 over 40 s (slices of 10 s, mean 2, so rates
     /// 1, 3, 0 and 4 at a mean rate of 2), the run starting 15 s into the period.
     #[test]
-    fn segments_follow_the_shape_from_the_start_offset() {
+    fn the_integrated_rate_and_its_inverse_follow_the_shape() {
         let s = spec(&[1.0, 3.0, 0.0, 4.0], 40.0, 15.0);
-        assert_eq!(s.segment(0.0), (3.0, 5.0));
-        assert_eq!(s.segment(4.9), (3.0, 5.0));
-        assert_eq!(s.segment(5.0), (0.0, 15.0));
-        assert_eq!(s.segment(15.0), (4.0, 25.0));
-        assert_eq!(s.segment(25.0), (1.0, 35.0));
-        assert_eq!(s.segment(35.0), (3.0, 45.0));
-        assert_eq!(s.segment(1e6 + 5.0), (0.0, 1e6 + 15.0));
         assert_eq!(s.peak_rate_rps(), 4.0);
+        // In period coordinates: 10 at 10 s, 40 at 20 s, flat to 30 s, 80 at 40 s.
+        for (y, f) in [
+            (0.0, 0.0),
+            (5.0, 5.0),
+            (10.0, 10.0),
+            (15.0, 25.0),
+            (20.0, 40.0),
+        ] {
+            assert_eq!(s.integral(y), f, "F({y})");
+        }
+        assert_eq!(s.integral(25.0), 40.0);
+        assert_eq!(s.integral(35.0), 60.0);
+        assert_eq!(s.integral(40.0), 80.0);
+        assert_eq!(s.integral(1e6 + 15.0), 25_000.0 * 80.0 + 25.0);
+        // The inverse: the first y reaching each value (40 is reached at 20 s, not 30 s).
+        for (f, y) in [
+            (5.0, 5.0),
+            (25.0, 15.0),
+            (40.0, 20.0),
+            (60.0, 35.0),
+            (80.0, 40.0),
+        ] {
+            assert_eq!(s.inverse(f), y, "F^-1({f})");
+        }
+        assert_eq!(s.inverse(80.0 * 1000.0 + 25.0), 40.0 * 1000.0 + 15.0);
         // From 15 s: 5 s at 3, 10 s at 0, 10 s at 4, then a whole period (40 s at mean 2).
         assert_eq!(s.mean_arrivals(5.0), 15.0);
         assert_eq!(s.mean_arrivals(25.0), 55.0);
         assert_eq!(s.mean_arrivals(65.0), 135.0);
+        // The run's time 5 s is 20 s into the period: 3 more of the integral are reached only
+        // after the flat slice, 30.75 s into the period (3 / 4 into the slice of rate 4).
+        assert_eq!(s.next_time(5.0, 3.0), 15.75);
+        // A gap of many periods costs no walk: 800 periods' integral from the run's start.
+        assert_eq!(s.next_time(0.0, 800.0 * 80.0), 800.0 * 40.0);
+        // A whole period's integral is reached where its rate ends: with a shape of 1, 0 over
+        // 10 s, at 5 s of the period, not 10.
+        let flat_end = spec(&[1.0, 0.0], 10.0, 0.0);
+        assert_eq!(flat_end.inverse(20.0), 5.0);
+        assert_eq!(flat_end.inverse(40.0), 15.0);
         let s = spec(&[5.0], 7.0, 0.0);
-        assert_eq!(s.segment(100.0), (2.0, 105.0));
+        assert_eq!(s.next_time(100.0, 4.0), 102.0);
     }
 
     /// Over many periods the arrivals in each slice are Poisson with mean rate × length ×

@@ -1470,3 +1470,52 @@ fn an_output_path_under_a_file_names_the_file() {
     }
     assert_eq!(names(&dir), vec!["notes.txt"]);
 }
+
+// A rate far below one arrival per period.
+
+/// A bursty workload whose period is a millisecond and whose rate is one request in 11 days
+/// walked the schedule segment by segment (10^12 of them a gap), and at a billion seconds
+/// rounding put a segment's end before its start: the run never ended. Whole periods are now
+/// skipped at once, and a periodic workload inverts its integrated rate without a walk (a
+/// shape of 100,000 slices of a millisecond and the same rate). Both end, with the requests
+/// their rates give (1,000 expected: within 5 standard deviations).
+#[test]
+fn a_rate_far_below_one_arrival_per_period_ends() {
+    let demand = "prompt_tokens = { dist = \"fixed\", value = 10 }\n\
+                  output_tokens = { dist = \"fixed\", value = 10 }\n";
+    let shape = vec!["1"; 100_000].join(",");
+    for workload in [
+        "kind = \"bursty\"\nbase_rate_rps = 0\nburst_rate_rps = 1e-6\nburst_length_s = 0.001\n\
+         burst_period_s = 0.001\n"
+            .to_string(),
+        format!("kind = \"periodic\"\nrate_rps = 1e-6\nperiod_s = 100\nshape = [{shape}]\n"),
+    ] {
+        let text = format!(
+            "duration_s = 1e9\n[workload]\n{workload}{demand}{}",
+            inline_device("d", 1, 0, &[10.0], 1.0, 1.0)
+        );
+        let dir = fresh("sparse");
+        let p = dir.join("sparse.toml");
+        std::fs::write(&p, &text).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+            .args(["run", p.to_str().unwrap(), "--no-out", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A liveness guard, not a speed target: the run takes milliseconds.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("the run did not end:\n{}", &text[..300]);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let n = s["requests_total"].as_f64().unwrap();
+        assert!((n - 1000.0).abs() < 5.0 * 1000f64.sqrt(), "{n} requests");
+    }
+}
