@@ -151,12 +151,6 @@ fn next_piecewise(
         if now > end_s {
             return None;
         }
-        if work > per_period && now >= from {
-            let periods = crate::fmath::floor(work / per_period);
-            now += periods * period;
-            work -= periods * per_period;
-            continue;
-        }
         let (rate, end) = segment(now);
         debug_assert!(end > now, "a segment ends after it starts: {now} -> {end}");
         let span = end - now;
@@ -165,6 +159,12 @@ fn next_piecewise(
         }
         work -= rate * span;
         now = end;
+        // Checked only past the first segment, where most draws end.
+        if work > per_period && now >= from {
+            let periods = crate::fmath::floor(work / per_period);
+            now += periods * period;
+            work -= periods * per_period;
+        }
     };
     let at = t + SimDuration::from_secs_f64(at - t.as_secs_f64());
     (at <= horizon).then_some(at)
@@ -174,6 +174,8 @@ fn next_piecewise(
 /// inverting the integrated rate (no thinning).
 pub struct Bursty {
     schedule: BurstSchedule,
+    /// From the first burst: the period and the rate's integral over one period.
+    cycle: (f64, f64, f64),
     unit: Exp<f64>,
     horizon: SimTime,
     demand: Demand,
@@ -191,6 +193,11 @@ impl Bursty {
     ) -> Bursty {
         Bursty {
             schedule,
+            cycle: (
+                schedule.burst_start_s,
+                schedule.burst_period_s,
+                schedule.mean_rate_rps() * schedule.burst_period_s,
+            ),
             #[allow(clippy::expect_used)]
             unit: Exp::new(1.0).expect("rate 1 is valid"),
             horizon,
@@ -201,19 +208,13 @@ impl Bursty {
     }
 
     fn next_after(&mut self, t: SimTime) -> Option<Arrival> {
-        let s = &self.schedule;
-        let cycle = (
-            s.burst_start_s,
-            s.burst_period_s,
-            s.mean_rate_rps() * s.burst_period_s,
-        );
         let at = next_piecewise(
             &mut self.arrivals,
             &self.unit,
             t,
             self.horizon,
-            cycle,
-            |now| s.segment(now),
+            self.cycle,
+            |now| self.schedule.segment(now),
         )?;
         let (class, prompt_tokens, output_tokens) = self.streams.draw(&self.demand);
         Some(Arrival {
