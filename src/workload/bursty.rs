@@ -3,11 +3,12 @@
 use rand_distr::{Distribution, Exp};
 use serde::{Deserialize, Serialize};
 
-use super::demand::{DemandFiles, DemandStreams};
-use super::{Arrival, ClassFile, Demand, NO_USER, TokenDistFile, Workload};
+use super::demand::DemandFiles;
+use super::open::Gaps;
+use super::{ClassFile, TokenDistFile};
 use crate::check::Checker;
 use crate::error::Result;
-use crate::rng::{RngStreams, SimRng};
+use crate::rng::SimRng;
 use crate::time::{SimDuration, SimTime};
 
 /// `kind = "bursty"` as written.
@@ -170,27 +171,19 @@ fn next_piecewise(
     (at <= horizon).then_some(at)
 }
 
-/// Non-homogeneous Poisson arrivals with a piecewise-constant rate, generated exactly by
-/// inverting the integrated rate (no thinning).
+/// Arrival times of a bursty workload: a Poisson process with a piecewise-constant rate,
+/// generated exactly by inverting the integrated rate (no thinning; the workload is
+/// [`super::OpenLoop`]`<Bursty>`).
 pub struct Bursty {
     schedule: BurstSchedule,
     /// From the first burst: the period and the rate's integral over one period.
     cycle: (f64, f64, f64),
     unit: Exp<f64>,
-    horizon: SimTime,
-    demand: Demand,
-    arrivals: SimRng,
-    streams: DemandStreams,
 }
 
 impl Bursty {
-    /// A bursty workload (burst rate > 0, 0 < length <= period) up to `horizon`.
-    pub fn new(
-        schedule: BurstSchedule,
-        horizon: SimTime,
-        demand: Demand,
-        streams: &RngStreams,
-    ) -> Bursty {
+    /// The arrival times of `schedule` (burst rate > 0, 0 < length <= period).
+    pub fn new(schedule: BurstSchedule) -> Bursty {
         Bursty {
             schedule,
             cycle: (
@@ -200,42 +193,16 @@ impl Bursty {
             ),
             #[allow(clippy::expect_used)]
             unit: Exp::new(1.0).expect("rate 1 is valid"),
-            horizon,
-            demand,
-            arrivals: streams.stream("arrivals"),
-            streams: DemandStreams::new(streams),
         }
-    }
-
-    fn next_after(&mut self, t: SimTime) -> Option<Arrival> {
-        let at = next_piecewise(
-            &mut self.arrivals,
-            &self.unit,
-            t,
-            self.horizon,
-            self.cycle,
-            |now| self.schedule.segment(now),
-        )?;
-        let (class, prompt_tokens, output_tokens) = self.streams.draw(&self.demand);
-        Some(Arrival {
-            at,
-            user: NO_USER,
-            class,
-            prompt_tokens,
-            output_tokens,
-        })
     }
 }
 
-impl Workload for Bursty {
-    fn start(&mut self) -> Vec<Arrival> {
-        self.next_after(SimTime::ZERO).into_iter().collect()
-    }
-    fn after_arrival(&mut self, arrival: &Arrival) -> Option<Arrival> {
-        self.next_after(arrival.at)
-    }
-    fn after_done(&mut self, _: SimTime, _: u32) -> Option<Arrival> {
-        None
+impl Gaps for Bursty {
+    #[inline]
+    fn next_time(&mut self, rng: &mut SimRng, t: SimTime, horizon: SimTime) -> Option<SimTime> {
+        next_piecewise(rng, &self.unit, t, horizon, self.cycle, |now| {
+            self.schedule.segment(now)
+        })
     }
 }
 

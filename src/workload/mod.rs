@@ -11,6 +11,7 @@ mod ahead;
 pub mod bursty;
 mod closed;
 pub mod demand;
+mod open;
 pub mod periodic;
 mod poisson;
 pub mod tokens;
@@ -20,6 +21,7 @@ pub use ahead::Ahead;
 pub use bursty::{BurstSchedule, Bursty};
 pub use closed::Closed;
 pub use demand::{ClassFile, ClassRoute, ClassSpec, Demand, DemandSpec, PriorityFile};
+pub use open::{Gaps, OpenLoop};
 pub use periodic::Periodic;
 pub use poisson::Poisson;
 pub use tokens::{TokenDist, TokenDistFile};
@@ -196,7 +198,12 @@ impl WorkloadSpec {
     pub fn build(&self, horizon: SimTime, streams: &RngStreams) -> Box<dyn Workload> {
         let demand = Demand::new(&self.demand);
         match &self.arrivals {
-            Arrivals::Poisson(s) => Box::new(Poisson::new(s.rate_rps, horizon, demand, streams)),
+            Arrivals::Poisson(s) => Box::new(OpenLoop::new(
+                Poisson::new(s.rate_rps),
+                horizon,
+                demand,
+                streams,
+            )),
             Arrivals::Closed(s) => Box::new(Closed::new(
                 s.users,
                 s.think_time_s,
@@ -204,8 +211,15 @@ impl WorkloadSpec {
                 demand,
                 streams,
             )),
-            Arrivals::Bursty(s) => Box::new(Bursty::new(*s, horizon, demand, streams)),
-            Arrivals::Periodic(s) => Box::new(Periodic::new(s.clone(), horizon, demand, streams)),
+            Arrivals::Bursty(s) => {
+                Box::new(OpenLoop::new(Bursty::new(*s), horizon, demand, streams))
+            }
+            Arrivals::Periodic(s) => Box::new(OpenLoop::new(
+                Periodic::new(s.clone()),
+                horizon,
+                demand,
+                streams,
+            )),
             Arrivals::Trace(s) => Box::new(TraceReplay::new(s, horizon, demand, streams)),
         }
     }

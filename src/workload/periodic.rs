@@ -4,11 +4,12 @@
 use rand_distr::{Distribution, Exp};
 use serde::{Deserialize, Serialize};
 
-use super::demand::{DemandFiles, DemandStreams};
-use super::{Arrival, ClassFile, Demand, NO_USER, TokenDistFile, Workload};
+use super::demand::DemandFiles;
+use super::open::Gaps;
+use super::{ClassFile, TokenDistFile};
 use crate::check::Checker;
 use crate::error::Result;
-use crate::rng::{RngStreams, SimRng};
+use crate::rng::SimRng;
 use crate::time::{SimDuration, SimTime};
 
 /// The most slices a shape may have (a week in minutes is 10,080).
@@ -223,67 +224,37 @@ impl Spec {
     }
 }
 
-/// Poisson arrivals at the rate of the shape's slice, generated exactly by inverting the
+/// Arrival times at the rate of the shape's slice, generated exactly by inverting the
 /// integrated rate (one Exp(1) draw per arrival, O(log n) for a shape of n slices however long
-/// the gap: no walk over slices or periods).
+/// the gap: no walk over slices or periods; the workload is [`super::OpenLoop`]`<Periodic>`).
 pub struct Periodic {
     spec: Spec,
     unit: Exp<f64>,
-    horizon: SimTime,
-    demand: Demand,
-    arrivals: SimRng,
-    streams: DemandStreams,
 }
 
 impl Periodic {
-    /// A periodic workload (validated) up to `horizon`.
-    pub fn new(spec: Spec, horizon: SimTime, demand: Demand, streams: &RngStreams) -> Periodic {
+    /// The arrival times of a validated periodic workload.
+    pub fn new(spec: Spec) -> Periodic {
         Periodic {
             spec,
             #[allow(clippy::expect_used)]
             unit: Exp::new(1.0).expect("rate 1 is valid"),
-            horizon,
-            demand,
-            arrivals: streams.stream("arrivals"),
-            streams: DemandStreams::new(streams),
         }
-    }
-
-    fn next_after(&mut self, t: SimTime) -> Option<Arrival> {
-        let from = t.as_secs_f64();
-        let at = self
-            .spec
-            .next_time(from, self.unit.sample(&mut self.arrivals));
-        let at = t + SimDuration::from_secs_f64(at - from);
-        if at > self.horizon {
-            return None;
-        }
-        let (class, prompt_tokens, output_tokens) = self.streams.draw(&self.demand);
-        Some(Arrival {
-            at,
-            user: NO_USER,
-            class,
-            prompt_tokens,
-            output_tokens,
-        })
     }
 }
 
-impl Workload for Periodic {
-    fn start(&mut self) -> Vec<Arrival> {
-        self.next_after(SimTime::ZERO).into_iter().collect()
-    }
-    fn after_arrival(&mut self, arrival: &Arrival) -> Option<Arrival> {
-        self.next_after(arrival.at)
-    }
-    fn after_done(&mut self, _: SimTime, _: u32) -> Option<Arrival> {
-        None
+impl Gaps for Periodic {
+    fn next_time(&mut self, rng: &mut SimRng, t: SimTime, _: SimTime) -> Option<SimTime> {
+        let from = t.as_secs_f64();
+        let at = self.spec.next_time(from, self.unit.sample(rng));
+        Some(t + SimDuration::from_secs_f64(at - from))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::Workload;
 
     fn spec(shape: &[f64], period_s: f64, start_s: f64) -> Spec {
         Spec::new(2.0, shape.to_vec(), period_s, start_s)
@@ -364,7 +335,7 @@ mod tests {
         let shape = [0.5, 2.0, 0.0, 1.5, 1.0];
         let (period, periods) = (50.0, 4000.0);
         let s = spec(&shape, period, 20.0);
-        let demand = Demand::new(&crate::workload::DemandSpec {
+        let demand = crate::workload::Demand::new(&crate::workload::DemandSpec {
             prompt_tokens: None,
             output_tokens: None,
             classes: vec![crate::workload::ClassSpec {
@@ -382,7 +353,12 @@ mod tests {
             implicit_class: true,
         });
         let horizon = SimTime::from_secs_f64(period * periods);
-        let mut w = Periodic::new(s.clone(), horizon, demand, &RngStreams::new(9));
+        let mut w = crate::workload::OpenLoop::new(
+            Periodic::new(s.clone()),
+            horizon,
+            demand,
+            &crate::rng::RngStreams::new(9),
+        );
         let mut counts = [0u64; 5];
         let mut next = w.start();
         while let Some(a) = next.pop() {
