@@ -63,6 +63,46 @@ fn significant(x: f64, digits: i32) -> String {
     format!("{x:.decimals$}")
 }
 
+/// The summary's windows: how many, the busiest, and the worst of each quantity.
+fn windows(o: &mut String, win: &crate::metrics::windows::WindowsSummary) {
+    let _ = write!(
+        o,
+        "{} windows of {} s (by arrival)",
+        thousands(win.count as u64),
+        crate::check::num(win.window_s)
+    );
+    if let Some(b) = win.busiest {
+        let _ = write!(
+            o,
+            "; the busiest from {} s, {} requests",
+            crate::check::num(b.start_s),
+            thousands(b.requests)
+        );
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(o, "{:<22}{:>12}{:>14}", "worst window", "value", "from [s]");
+    let w = &win.worst;
+    for (name, worst, percent) in [
+        ("TTFT p95 [ms]", w.ttft_p95_ms, false),
+        ("TTFT p99 [ms]", w.ttft_p99_ms, false),
+        ("end-to-end p95 [ms]", w.e2e_p95_ms, false),
+        ("end-to-end p99 [ms]", w.e2e_p99_ms, false),
+        ("rejected", w.reject_rate, true),
+        ("to the cloud", w.redirect_rate, true),
+    ] {
+        let (value, from) = match worst {
+            Some(x) if percent => (
+                format!("{:.1}%", 100.0 * x.value),
+                crate::check::num(x.start_s),
+            ),
+            Some(x) => (fixed(x.value, 1), crate::check::num(x.start_s)),
+            None => ("-".into(), "-".into()),
+        };
+        let _ = writeln!(o, "{name:<22}{value:>12}{from:>14}");
+    }
+    let _ = writeln!(o);
+}
+
 /// Devices listed in the text table.
 pub const MAX_DEVICE_ROWS: usize = 60;
 
@@ -308,6 +348,9 @@ pub fn to_table(s: &Summary) -> String {
             );
         }
         let _ = writeln!(o);
+    }
+    if let Some(win) = &s.windows {
+        windows(&mut o, win);
     }
     let w = s
         .devices

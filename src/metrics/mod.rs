@@ -6,9 +6,10 @@ mod histogram;
 pub mod settings;
 pub mod summary;
 pub mod toolkit;
+pub mod windows;
 
 pub use behind::Behind;
-pub use histogram::{HISTOGRAM_BYTES, Histogram};
+pub use histogram::{HISTOGRAM_BYTES, Hist, Histogram, SparseHistogram};
 pub use summary::{
     ClassAcc, ClassLatency, ClassSummary, DeviceSummary, Percentiles, PlatformSummary, Rejections,
     RouteLatency, Summary, SummaryRecorder,

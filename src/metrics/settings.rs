@@ -45,6 +45,10 @@ pub struct MetricsFile {
     /// Task whose catalogue quality is Q for classes that name none.
     #[serde(default = "default_task")]
     pub task: String,
+    /// Width of the windows of time the summary and the `windows` table report each
+    /// request in, by its arrival \[s\] (none: the run's totals only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_s: Option<f64>,
 }
 
 impl Default for MetricsFile {
@@ -64,6 +68,8 @@ pub struct MetricsSpec {
     pub ttft_ref_ms: f64,
     /// Default task for quality Q.
     pub task: String,
+    /// Width of the metric windows \[s\] (none: no windows).
+    pub window_s: Option<f64>,
 }
 
 impl Default for MetricsSpec {
@@ -73,6 +79,7 @@ impl Default for MetricsSpec {
             electricity_cents_per_kwh: DEFAULT_CENTS_PER_KWH,
             ttft_ref_ms: DEFAULT_TTFT_REF_MS,
             task: DEFAULT_TASK.into(),
+            window_s: None,
         }
     }
 }
@@ -97,6 +104,10 @@ impl MetricsSpec {
                 "US cents per kWh",
             )?,
             ttft_ref_ms: cx.positive("metrics.ttft_ref_ms", m.ttft_ref_ms)?,
+            window_s: m
+                .window_s
+                .map(|w| cx.span_s("metrics.window_s", w))
+                .transpose()?,
         })
     }
 
@@ -107,6 +118,7 @@ impl MetricsSpec {
             electricity_cents_per_kwh: self.electricity_cents_per_kwh,
             ttft_ref_ms: self.ttft_ref_ms,
             task: self.task.clone(),
+            window_s: self.window_s,
         }
     }
 }

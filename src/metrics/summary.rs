@@ -25,7 +25,7 @@ pub struct Percentiles {
 
 impl Percentiles {
     /// From a histogram of microseconds, in milliseconds rounded to the microsecond.
-    pub fn from_micros(h: &Histogram) -> Percentiles {
+    pub fn from_micros<const SPARSE: bool>(h: &super::histogram::Hist<SPARSE>) -> Percentiles {
         let ms = |v: Option<f64>| v.map(|us| us.round() / 1000.0);
         Percentiles {
             p50: ms(h.quantile(0.50)),
@@ -220,6 +220,10 @@ pub struct Summary {
     /// Per request class: present only when the scenario has two classes or more.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub classes: Option<Vec<ClassSummary>>,
+    /// Per window of time (by arrival): present only when the scenario sets
+    /// `[metrics] window_s`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub windows: Option<super::windows::WindowsSummary>,
     /// Per device.
     pub devices: Vec<DeviceSummary>,
     /// The metric toolkit per platform (each board + model pair, the cloud) and overall.
@@ -389,6 +393,8 @@ pub struct SummaryRecorder {
     pub ttft_ref_ms: f64,
     /// Per class, when there are two or more: how its requests ended and their latencies.
     pub by_class: Vec<ClassLatency>,
+    /// Per window of time, when the scenario has them (`[metrics] window_s`).
+    pub windows: Option<super::windows::Windows>,
     /// Time to first token \[µs\].
     pub ttft: LatencyByRoute,
     /// End to end \[µs\].
@@ -471,12 +477,14 @@ impl SummaryRecorder {
 
     /// A recorder for a scenario.
     pub fn for_scenario(sc: &crate::scenario::Scenario) -> SummaryRecorder {
-        SummaryRecorder::new(
+        let mut rec = SummaryRecorder::new(
             sc.device_count(),
             1 + sc.cloud.fallbacks.len(),
             sc.classes().len(),
             sc.metrics.ttft_ref_ms,
-        )
+        );
+        rec.windows = super::windows::Windows::for_scenario(sc);
+        rec
     }
 
     fn route_latency(ttft: &Histogram, e2e: &Histogram, served: u64) -> RouteLatency {
@@ -484,6 +492,17 @@ impl SummaryRecorder {
             served,
             ttft_ms: Percentiles::from_micros(ttft),
             e2e_ms: Percentiles::from_micros(e2e),
+        }
+    }
+}
+
+impl SummaryRecorder {
+    /// Counts `r` in its metric window (out of the event loop's code: most runs have none).
+    #[cold]
+    #[inline(never)]
+    fn record_window(&mut self, r: &RequestRecord) {
+        if let Some(w) = &mut self.windows {
+            w.record(r);
         }
     }
 }
@@ -501,6 +520,9 @@ impl Recorder for SummaryRecorder {
     }
     #[inline(always)]
     fn on_end(&mut self, _: SimTime, r: &RequestRecord) {
+        if self.windows.is_some() {
+            self.record_window(r);
+        }
         let tokens = u64::from(r.prompt_tokens) + u64::from(r.output_tokens);
         let place = match r.route {
             Route::Edge(d) => Some(d.index()),
@@ -635,6 +657,7 @@ impl Summary {
                     })
                     .collect()
             }),
+            windows: rec.windows.as_ref().map(|w| w.summary(sc)),
             platforms: platforms(sc, rec, &devices),
             devices,
             cloud_faults: out.cloud_faults.clone(),

@@ -212,8 +212,8 @@ pub fn default_format() -> Format {
 }
 
 /// Runs `sc` and writes to `target`: `summary.json`, `scenario.resolved.toml`, the tables
-/// `requests`, `devices`, `timeseries` and `gateway` in each format, and `manifest.json`.
-/// Returns the summary and the files written. The folder is all-or-nothing
+/// `requests`, `devices`, `timeseries` and `gateway` in each format (and `windows` when the
+/// scenario sets `[metrics] window_s`), and `manifest.json`. Returns the summary and the files written. The folder is all-or-nothing
 /// ([`rundir::RunDir`]): it appears, or replaces an earlier run's, only when complete.
 pub fn run_to_dir(
     sc: &Scenario,
@@ -261,6 +261,7 @@ pub fn run_to_dir(
     sink.finish()?;
     let gateway = tables::gateway_table(&spans, &gateway);
     let devices = tables::devices_table(&summary);
+    let windows = summary.windows.as_ref().map(tables::windows_table);
     for f in &opts.formats {
         for (name, t) in [
             ("devices", Some(&devices)),
@@ -271,6 +272,11 @@ pub fn run_to_dir(
             if let Some(t) = t {
                 write_table(&p, *f, t)?;
             }
+            files.push(p);
+        }
+        if let Some(t) = &windows {
+            let p = dir.join(format!("windows.{}", f.extension()));
+            write_table(&p, *f, t)?;
             files.push(p);
         }
     }

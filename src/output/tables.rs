@@ -725,3 +725,28 @@ pub fn devices_table(s: &Summary) -> Table {
     }
     table.with("queue_timeouts", u(|x| x.queue_timeouts.unwrap_or(0)))
 }
+
+/// The `windows` table: one row per window of `[metrics] window_s` (docs/metrics.md).
+pub fn windows_table(w: &crate::metrics::windows::WindowsSummary) -> Table {
+    use crate::metrics::windows::WindowRow;
+    let r = &w.rows;
+    let f = |g: fn(&WindowRow) -> f64| Values::F64(r.iter().map(g).collect());
+    let o = |g: fn(&WindowRow) -> Option<f64>| Values::OptF64(r.iter().map(g).collect());
+    let u = |g: fn(&WindowRow) -> u64| Values::U64(r.iter().map(g).collect());
+    Table::new()
+        .with("window_start_s", f(|x| x.start_s))
+        .with("window_end_s", f(|x| x.end_s))
+        .with("requests", u(|x| x.requests))
+        .with("served_edge", u(|x| x.served_edge))
+        .with("served_cloud", u(|x| x.served_cloud))
+        .with("rejected", u(|x| x.rejected))
+        .with("reject_rate", o(|x| x.reject_rate))
+        .with("redirect_rate", o(|x| x.redirect_rate))
+        .with("ttft_p50_ms", o(|x| x.ttft_ms.p50))
+        .with("ttft_p95_ms", o(|x| x.ttft_ms.p95))
+        .with("ttft_p99_ms", o(|x| x.ttft_ms.p99))
+        .with("e2e_p50_ms", o(|x| x.e2e_ms.p50))
+        .with("e2e_p95_ms", o(|x| x.e2e_ms.p95))
+        .with("e2e_p99_ms", o(|x| x.e2e_ms.p99))
+        .with("cloud_cost_usd", f(|x| x.cloud_cost_usd))
+}

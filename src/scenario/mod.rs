@@ -259,6 +259,7 @@ impl Scenario {
             catalogue: Arc::new(catalogue),
             catalogue_path,
         };
+        crate::metrics::windows::check_count(&cx, &sc)?;
         budget::check(&cx, &sc)?;
         Ok(sc)
     }

@@ -243,6 +243,44 @@ fn a_periodic_workloads_shape_and_period() {
     );
 }
 
+/// `[metrics] window_s`: a span the clock can count, and at most 1,000 windows over the
+/// arrivals (the error gives the narrowest width allowed).
+#[test]
+fn metric_windows() {
+    let with = |w: &str| format!("{WORKLOAD}{}\n[metrics]\nwindow_s = {w}\n", good_device());
+    for (tag, w, needles) in [
+        ("window_zero", "0", &["metrics.window_s", "> 0"][..]),
+        ("window_negative", "-5", &["metrics.window_s", "-5"][..]),
+        ("window_nan", "nan", &["metrics.window_s", "NaN"][..]),
+        ("window_tick", "1e-9", &["metrics.window_s", "1e-6"][..]),
+        ("window_huge", "1e13", &["metrics.window_s", "1e12"][..]),
+        (
+            "window_many",
+            "0.001",
+            &[
+                "metrics.window_s",
+                "10000 windows",
+                "1000 allowed",
+                "0.01 s or more",
+            ][..],
+        ),
+        ("window_text", "\"1h\"", &["window_s", "1h"][..]),
+    ] {
+        fails(tag, &with(w), needles);
+    }
+    let path = temp_file("window_ok", "window_ok.toml", &with("0.01"));
+    let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .arg("check")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn empty_cluster() {
     // Without devices the cloud takes everything; without the cloud too, nothing would serve.

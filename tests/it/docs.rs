@@ -98,12 +98,15 @@ fn run_tables_and_summary_keys_are_defined_in_docs_metrics() {
         "routing.queue_timeout_ms=5000",
         "--set",
         "workload.classes=[{name=\"chat\", queue_timeout_ms=1500}, {name=\"batch\"}]",
+        // Metric windows, for the summary's `windows` and the `windows` table.
+        "--set",
+        "metrics.window_s=600",
         "--csv",
         "--out",
         out.to_str().unwrap(),
     ]));
     let md = doc("metrics.md");
-    for table in ["requests", "devices", "timeseries", "gateway"] {
+    for table in ["requests", "devices", "timeseries", "gateway", "windows"] {
         let cols = header(&out.join(format!("{table}.csv")));
         let documented = spans(section(&md, &format!("### `{table}.parquet`")));
         assert_documented(&cols, &documented, &format!("{table}.csv"));
@@ -142,6 +145,9 @@ fn run_tables_and_summary_keys_are_defined_in_docs_metrics() {
         "queue_timeout",
         "classes",
         "requests",
+        "windows",
+        "busiest",
+        "redirect_rate",
     ] {
         assert!(keys.contains(key), "{key}: {keys:?}");
     }

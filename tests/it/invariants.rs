@@ -179,6 +179,73 @@ fn random_scenario(tag: &str, case: u64) -> String {
     s
 }
 
+/// `text` with metric windows (`[metrics] window_s`, 0.5 to 50 s) in about a third of the
+/// cases, on a random stream of its own.
+fn with_windows(case: u64, text: &str) -> String {
+    let mut r = rand_pcg::Pcg64Mcg::seed_from_u64(case ^ 0x3d1d_0905);
+    if r.random_range(0..3) > 0 {
+        return text.to_string();
+    }
+    format!(
+        "{text}\n[metrics]\nwindow_s = {}\n",
+        r.random_range(0.5..50.0)
+    )
+}
+
+/// With metric windows, each window's requests are those that arrived in it, by how they
+/// ended; the windows add up to the run; the worst window of each quantity is the highest.
+fn check_windows(ctx: &dyn Fn() -> String, s: &Summary, records: &[RequestRecord]) {
+    let Some(w) = &s.windows else {
+        return;
+    };
+    let width = edgesim::time::SimDuration::from_secs_f64(w.window_s).0;
+    let mut ended = vec![[0u64; 3]; w.rows.len()];
+    let mut fees = vec![0.0; w.rows.len()];
+    for r in records {
+        let k = (r.arrival.0 / width) as usize;
+        assert!(
+            k < w.rows.len(),
+            "arrival {:?} past the windows; {}",
+            r.arrival,
+            ctx()
+        );
+        let route = match r.route {
+            Route::Edge(_) => 0,
+            Route::Cloud => 1,
+            Route::Rejected => 2,
+        };
+        ended[k][route] += 1;
+        fees[k] += r.cost_usd;
+    }
+    for ((row, e), f) in w.rows.iter().zip(&ended).zip(&fees) {
+        assert_eq!(
+            [row.served_edge, row.served_cloud, row.rejected],
+            *e,
+            "window from {} s; {}",
+            row.start_s,
+            ctx()
+        );
+        assert_eq!(row.requests, e.iter().sum::<u64>(), "{}", ctx());
+        assert!(
+            (row.cloud_cost_usd - f).abs() <= 1e-9 * f.max(1.0),
+            "{}",
+            ctx()
+        );
+    }
+    let highest = |get: fn(&edgesim::metrics::windows::WindowRow) -> Option<f64>| {
+        w.rows.iter().filter_map(get).reduce(f64::max)
+    };
+    let worst = &w.worst;
+    for (got, want) in [
+        (worst.ttft_p95_ms, highest(|r| r.ttft_ms.p95)),
+        (worst.e2e_p99_ms, highest(|r| r.e2e_ms.p99)),
+        (worst.reject_rate, highest(|r| r.reject_rate)),
+        (worst.redirect_rate, highest(|r| r.redirect_rate)),
+    ] {
+        assert_eq!(got.map(|x| x.value), want, "{}", ctx());
+    }
+}
+
 /// `text` with a queue timeout in its `[routing]` in about two cases of five, and in about
 /// half of those two classes, one with a timeout of its own and maybe a queue priority; in
 /// about three of ten of the others, two classes of different priorities. The first of two
@@ -325,6 +392,7 @@ fn check_run(ctx: &dyn Fn() -> String, sc: &Scenario, s: &Summary, records: &[Re
         .map(|r| u64::from(r.prompt_tokens) + u64::from(r.output_tokens))
         .sum();
     assert_eq!(cloud_tokens, s.redirected_tokens, "{}", ctx());
+    check_windows(ctx, s, records);
     // `attempts` counts edge devices tried over every routing pass (a cloud retry and a
     // reroute after a failure route again), so only the first pass is bounded: without
     // either, attempts <= max_attempts.
@@ -885,9 +953,12 @@ fn conservation_under_random_failures_and_cloud_faults() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     for case in first..first + cases {
-        let text = with_queue_timeout(
+        let text = with_windows(
             case,
-            &with_random_faults(case, &random_scenario("fault", case)),
+            &with_queue_timeout(
+                case,
+                &with_random_faults(case, &random_scenario("fault", case)),
+            ),
         );
         let sc = scenario(&text);
         let (s, records) = run_collect(&sc);

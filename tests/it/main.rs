@@ -30,3 +30,4 @@ mod queueing;
 mod routing;
 mod sweeps;
 mod tables;
+mod windows;
