@@ -222,7 +222,9 @@ struct CapacityArgs {
     /// e2e_p95_ms, e2e_p99_ms (most ms), max_reject_share, min_edge_share (in [0, 1]),
     /// max_cloud_usd_per_month (fees if the traffic lasted the month), e.g. --goal
     /// ttft_p95_ms=2000 --goal max_reject_share=0.01. A request class's goal is CLASS.KEY=VALUE
-    /// (the keys above), e.g. --goal question.ttft_p95_ms=1500.
+    /// (the keys above), e.g. --goal question.ttft_p95_ms=1500. With metric windows ([metrics]
+    /// window_s), goals on the worst window: worst_window_ttft_p95_ms, worst_window_ttft_p99_ms,
+    /// worst_window_e2e_p95_ms, worst_window_e2e_p99_ms (most ms), max_window_reject_share.
     #[arg(long = "goal", value_name = "KEY=VALUE")]
     goals: Vec<String>,
     /// Runs per load (seeds SEED to SEED + N - 1), 1 to 1000; a goal holds on the 95 %
@@ -343,7 +345,7 @@ fn capacity_answer(a: &CapacityArgs) -> anyhow::Result<edgesim::capacity::output
     let classes: Vec<String> = sc.classes().iter().map(|c| c.name.clone()).collect();
     let cx = edgesim::check::Checker::new(std::path::Path::new("--goal"));
     let settings = edgesim::capacity::Settings {
-        goals: edgesim::plan::goals(&cx, "", &goals, &classes)?,
+        goals: edgesim::plan::goals(&cx, "", &goals, &classes, sc.metrics.window_s)?,
         replications: a.replications,
         precision: a.precision,
         min_scale: a.min_scale,

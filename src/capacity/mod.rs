@@ -391,23 +391,36 @@ mod tests {
             *g.entry(k).expect(k) = Some(1.0);
         }
         assert!(g.entry("ttft_p50_ms").is_none());
+        let cx = crate::check::Checker::new(std::path::Path::new("x"));
+        let classes = ["a".to_string(), "b".to_string()];
+        // The window goals need windows.
+        let e = crate::plan::goals(&cx, "", &g, &classes, None).unwrap_err();
+        assert!(e.to_string().contains("worst_window_ttft_p95_ms"), "{e}");
+        // A class's goals are the run's but the windows'.
         let mut c = crate::plan::GoalsFile::default();
         for k in crate::plan::GOAL_KEYS {
             *c.entry(k).expect(k) = Some(1.0);
         }
         assert!(c.entry("ttft_p50_ms").is_none());
+        g.classes.insert("b".into(), c.clone());
+        let e = crate::plan::goals(&cx, "", &g, &classes, Some(60.0)).unwrap_err();
+        assert!(e.to_string().contains("b.worst_window_ttft_p95_ms"), "{e}");
+        for k in &crate::plan::GOAL_KEYS[7..] {
+            *c.entry(k).unwrap() = None;
+        }
         g.classes.insert("b".into(), c);
-        let cx = crate::check::Checker::new(std::path::Path::new("x"));
-        let classes = ["a".to_string(), "b".to_string()];
-        let goals = crate::plan::goals(&cx, "", &g, &classes).unwrap();
-        assert_eq!(goals.len(), 14);
+        let goals = crate::plan::goals(&cx, "", &g, &classes, Some(60.0)).unwrap();
+        assert_eq!(goals.len(), 19);
         // Each key names its own quantity: a goal's name is its key, a column its quantity's.
         let names: Vec<String> = goals.iter().map(crate::plan::Goal::name).collect();
-        assert_eq!(names[12], "b.min_edge_share");
-        assert_eq!(goals[12].column(), "b.edge_share");
-        assert_eq!(goals[12].class.as_ref().map(|c| c.index), Some(1));
-        assert!(!goals[12].at_most);
-        assert_eq!(goals[13].column(), "b.cloud_usd_month");
+        assert_eq!(names[17], "b.min_edge_share");
+        assert_eq!(goals[17].column(), "b.edge_share");
+        assert_eq!(goals[17].class.as_ref().map(|c| c.index), Some(1));
+        assert!(!goals[17].at_most);
+        assert_eq!(goals[18].column(), "b.cloud_usd_month");
         assert_eq!(goals[6].column(), "cloud_usd_month");
+        assert_eq!(names[11], "max_window_reject_share");
+        assert_eq!(goals[11].column(), "worst_window_reject_share");
+        assert!(goals[7..12].iter().all(|g| g.needs_column() && g.at_most));
     }
 }

@@ -255,7 +255,7 @@ pub fn loads_table(st: &Settings, o: &Outcome) -> Table {
         .with("cloud_usd_month", mean(&|r| Some(r.run.cloud_usd_month)))
         .with("cloud_usd_month_ci95", ci(&|r| Some(r.run.cloud_usd_month)));
     let runs: Vec<&[RunValues]> = ps.iter().map(|p| &p.runs[..]).collect();
-    crate::plan::output::class_goal_columns(t, &st.goals, &runs)
+    crate::plan::output::goal_columns(t, &st.goals, &runs)
 }
 
 /// A goal's quantity as an axis label, with its unit.
@@ -268,6 +268,11 @@ fn axis_label(q: Quantity) -> &'static str {
         Quantity::RejectShare => "share of requests rejected",
         Quantity::EdgeShare => "share served at the edge",
         Quantity::CloudUsdPerMonth => "cloud fees [USD per month]",
+        Quantity::WindowTtftP95Ms => "worst window's TTFT p95 [ms]",
+        Quantity::WindowTtftP99Ms => "worst window's TTFT p99 [ms]",
+        Quantity::WindowE2eP95Ms => "worst window's end-to-end p95 [ms]",
+        Quantity::WindowE2eP99Ms => "worst window's end-to-end p99 [ms]",
+        Quantity::WindowRejectShare => "worst window's share rejected",
     }
 }
 

@@ -80,6 +80,16 @@ pub struct GoalValues {
     pub edge_share: Option<f64>,
     /// Cloud fees per month \[USD\].
     pub cloud_usd_month: f64,
+    /// The worst metric window's TTFT p95 \[ms\] (`None`: no windows, or nothing served).
+    pub worst_window_ttft_p95_ms: Option<f64>,
+    /// The worst window's TTFT p99 \[ms\].
+    pub worst_window_ttft_p99_ms: Option<f64>,
+    /// The worst window's end-to-end p95 \[ms\].
+    pub worst_window_e2e_p95_ms: Option<f64>,
+    /// The worst window's end-to-end p99 \[ms\].
+    pub worst_window_e2e_p99_ms: Option<f64>,
+    /// The worst window's rejected share.
+    pub worst_window_reject_share: Option<f64>,
 }
 
 impl GoalValues {
@@ -95,6 +105,11 @@ impl GoalValues {
             reject_share: get("reject_rate"),
             edge_share: get("edge_share"),
             cloud_usd_month: k * get("cloud_cost_usd").unwrap_or(0.0),
+            worst_window_ttft_p95_ms: get("worst_window_ttft_p95_ms"),
+            worst_window_ttft_p99_ms: get("worst_window_ttft_p99_ms"),
+            worst_window_e2e_p95_ms: get("worst_window_e2e_p95_ms"),
+            worst_window_e2e_p99_ms: get("worst_window_e2e_p99_ms"),
+            worst_window_reject_share: get("worst_window_reject_rate"),
         }
     }
 
@@ -108,6 +123,11 @@ impl GoalValues {
             Quantity::RejectShare => self.reject_share,
             Quantity::EdgeShare => self.edge_share,
             Quantity::CloudUsdPerMonth => Some(self.cloud_usd_month),
+            Quantity::WindowTtftP95Ms => self.worst_window_ttft_p95_ms,
+            Quantity::WindowTtftP99Ms => self.worst_window_ttft_p99_ms,
+            Quantity::WindowE2eP95Ms => self.worst_window_e2e_p95_ms,
+            Quantity::WindowE2eP99Ms => self.worst_window_e2e_p99_ms,
+            Quantity::WindowRejectShare => self.worst_window_reject_share,
         }
     }
 }

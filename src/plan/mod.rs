@@ -203,6 +203,16 @@ pub struct GoalsFile {
     pub min_edge_share: Option<f64>,
     /// Most cloud fees per month \[USD\].
     pub max_cloud_usd_per_month: Option<f64>,
+    /// Most TTFT p95 of any metric window's served requests \[ms\] (`[metrics] window_s`).
+    pub worst_window_ttft_p95_ms: Option<f64>,
+    /// Most TTFT p99 of any window \[ms\].
+    pub worst_window_ttft_p99_ms: Option<f64>,
+    /// Most end-to-end p95 of any window \[ms\].
+    pub worst_window_e2e_p95_ms: Option<f64>,
+    /// Most end-to-end p99 of any window \[ms\].
+    pub worst_window_e2e_p99_ms: Option<f64>,
+    /// Most share of any window's requests rejected.
+    pub max_window_reject_share: Option<f64>,
     /// `[goals.classes.NAME]`: goals on the requests of one class of the scenario's
     /// `workload.classes` (the keys above; a class's table has no `classes`).
     #[serde(default)]
@@ -220,12 +230,17 @@ impl GoalsFile {
             "max_reject_share" => &mut self.max_reject_share,
             "min_edge_share" => &mut self.min_edge_share,
             "max_cloud_usd_per_month" => &mut self.max_cloud_usd_per_month,
+            "worst_window_ttft_p95_ms" => &mut self.worst_window_ttft_p95_ms,
+            "worst_window_ttft_p99_ms" => &mut self.worst_window_ttft_p99_ms,
+            "worst_window_e2e_p95_ms" => &mut self.worst_window_e2e_p95_ms,
+            "worst_window_e2e_p99_ms" => &mut self.worst_window_e2e_p99_ms,
+            "max_window_reject_share" => &mut self.max_window_reject_share,
             _ => return None,
         })
     }
 
     /// The bounds, in [`GOALS`] order.
-    fn given(&self) -> [Option<f64>; 7] {
+    fn given(&self) -> [Option<f64>; GOAL_COUNT] {
         [
             self.ttft_p95_ms,
             self.ttft_p99_ms,
@@ -234,6 +249,11 @@ impl GoalsFile {
             self.max_reject_share,
             self.min_edge_share,
             self.max_cloud_usd_per_month,
+            self.worst_window_ttft_p95_ms,
+            self.worst_window_ttft_p99_ms,
+            self.worst_window_e2e_p95_ms,
+            self.worst_window_e2e_p99_ms,
+            self.max_window_reject_share,
         ]
     }
 }
@@ -256,6 +276,16 @@ pub enum Quantity {
     EdgeShare,
     /// Cloud fees per month \[USD\].
     CloudUsdPerMonth,
+    /// The highest TTFT p95 of a metric window \[ms\].
+    WindowTtftP95Ms,
+    /// The highest TTFT p99 of a window \[ms\].
+    WindowTtftP99Ms,
+    /// The highest end-to-end p95 of a window \[ms\].
+    WindowE2eP95Ms,
+    /// The highest end-to-end p99 of a window \[ms\].
+    WindowE2eP99Ms,
+    /// The highest rejected share of a window.
+    WindowRejectShare,
 }
 
 impl Quantity {
@@ -269,7 +299,24 @@ impl Quantity {
             Quantity::RejectShare => "reject_share",
             Quantity::EdgeShare => "edge_share",
             Quantity::CloudUsdPerMonth => "cloud_usd_month",
+            Quantity::WindowTtftP95Ms => "worst_window_ttft_p95_ms",
+            Quantity::WindowTtftP99Ms => "worst_window_ttft_p99_ms",
+            Quantity::WindowE2eP95Ms => "worst_window_e2e_p95_ms",
+            Quantity::WindowE2eP99Ms => "worst_window_e2e_p99_ms",
+            Quantity::WindowRejectShare => "worst_window_reject_share",
         }
+    }
+
+    /// Whether it is of the worst metric window (needs `[metrics] window_s`).
+    pub fn of_windows(self) -> bool {
+        matches!(
+            self,
+            Quantity::WindowTtftP95Ms
+                | Quantity::WindowTtftP99Ms
+                | Quantity::WindowE2eP95Ms
+                | Quantity::WindowE2eP99Ms
+                | Quantity::WindowRejectShare
+        )
     }
 }
 
@@ -315,6 +362,12 @@ impl Goal {
         }
     }
 
+    /// Whether the plans table and capacity's loads table lack a column for its quantity: a
+    /// class's goal or a window's then adds one (`NAME.QUANTITY`, `QUANTITY`).
+    pub fn needs_column(&self) -> bool {
+        self.class.is_some() || self.quantity.of_windows()
+    }
+
     /// The goal in words, e.g. `ttft_p95_ms <= 2000`.
     pub fn describe(&self) -> String {
         format!(
@@ -327,14 +380,31 @@ impl Goal {
 }
 
 /// The goals given in `g`, checked: a latency > 0, a share in [0, 1], fees >= 0; at least one;
-/// a class's goals on one of `classes` (the scenario's request classes, by name).
-/// `prefix` leads each key in errors (`goals.` in a plan file, where a class's goals are
-/// `goals.classes.NAME.KEY`; empty on the command line, where they are `NAME.KEY`).
-pub fn goals(cx: &Checker, prefix: &str, g: &GoalsFile, classes: &[String]) -> Result<Vec<Goal>> {
+/// a class's goals on one of `classes` (the scenario's request classes, by name); a window's
+/// goals only when the scenario has metric windows (`window_s`, its `[metrics] window_s`),
+/// and not a class's. `prefix` leads each key in errors (`goals.` in a plan file, where a
+/// class's goals are `goals.classes.NAME.KEY`; empty on the command line, where they are
+/// `NAME.KEY`).
+pub fn goals(
+    cx: &Checker,
+    prefix: &str,
+    g: &GoalsFile,
+    classes: &[String],
+    window_s: Option<f64>,
+) -> Result<Vec<Goal>> {
     let mut out = Vec::new();
     for (&kind, v) in GOALS.iter().zip(g.given()) {
         if let Some(b) = v {
-            out.push(goal(cx, &format!("{prefix}{}", kind.0), kind, None, b)?);
+            let at = format!("{prefix}{}", kind.0);
+            if kind.1.of_windows() && window_s.is_none() {
+                return Err(cx.bad(
+                    &at,
+                    crate::check::num(b),
+                    "is a goal on the worst window of time, and the scenario has no windows: \
+                     set its [metrics] window_s (3600 for a goal held every hour)",
+                ));
+            }
+            out.push(goal(cx, &at, kind, None, b)?);
         }
     }
     let class_key = |name: &str, key: &str| {
@@ -365,6 +435,14 @@ pub fn goals(cx: &Checker, prefix: &str, g: &GoalsFile, classes: &[String]) -> R
         let before = out.len();
         for (&kind, v) in GOALS.iter().zip(cg.given()) {
             if let Some(b) = v {
+                if kind.1.of_windows() {
+                    return Err(cx.bad(
+                        class_key(name, kind.0),
+                        crate::check::num(b),
+                        "a window's goal is on every request of the window: give it in the \
+                         run's goals, not a class's",
+                    ));
+                }
                 let class = GoalClass {
                     name: name.clone(),
                     index,
@@ -400,7 +478,9 @@ fn goal(
     bound: f64,
 ) -> Result<Goal> {
     let bound = match quantity {
-        Quantity::RejectShare | Quantity::EdgeShare => cx.fraction(at, bound)?,
+        Quantity::RejectShare | Quantity::EdgeShare | Quantity::WindowRejectShare => {
+            cx.fraction(at, bound)?
+        }
         Quantity::CloudUsdPerMonth => cx.non_negative(at, bound)?,
         _ => cx.positive(at, bound)?,
     };
@@ -415,7 +495,7 @@ fn goal(
 
 /// Every goal: its key, the quantity it bounds and whether it is an upper bound (of the run,
 /// or of a class).
-const GOALS: [(&str, Quantity, bool); 7] = [
+const GOALS: [(&str, Quantity, bool); GOAL_COUNT] = [
     ("ttft_p95_ms", Quantity::TtftP95Ms, true),
     ("ttft_p99_ms", Quantity::TtftP99Ms, true),
     ("e2e_p95_ms", Quantity::E2eP95Ms, true),
@@ -423,12 +503,20 @@ const GOALS: [(&str, Quantity, bool); 7] = [
     ("max_reject_share", Quantity::RejectShare, true),
     ("min_edge_share", Quantity::EdgeShare, false),
     ("max_cloud_usd_per_month", Quantity::CloudUsdPerMonth, true),
+    ("worst_window_ttft_p95_ms", Quantity::WindowTtftP95Ms, true),
+    ("worst_window_ttft_p99_ms", Quantity::WindowTtftP99Ms, true),
+    ("worst_window_e2e_p95_ms", Quantity::WindowE2eP95Ms, true),
+    ("worst_window_e2e_p99_ms", Quantity::WindowE2eP99Ms, true),
+    ("max_window_reject_share", Quantity::WindowRejectShare, true),
 ];
 
-const fn keys() -> [&'static str; 7] {
-    let mut k = [""; 7];
+/// How many goal keys there are.
+const GOAL_COUNT: usize = 12;
+
+const fn keys() -> [&'static str; GOAL_COUNT] {
+    let mut k = [""; GOAL_COUNT];
     let mut i = 0;
-    while i < 7 {
+    while i < GOAL_COUNT {
         k[i] = GOALS[i].0;
         i += 1;
     }
@@ -437,7 +525,7 @@ const fn keys() -> [&'static str; 7] {
 
 /// The goals' keys, as `[goals]` and `--goal` take them, and `[goals.classes.NAME]` and
 /// `--goal NAME.KEY` for a class's.
-pub const GOAL_KEYS: [&str; 7] = keys();
+pub const GOAL_KEYS: [&str; GOAL_COUNT] = keys();
 
 /// A candidate device type, validated.
 #[derive(Clone, Debug)]
@@ -685,7 +773,13 @@ impl Planner {
             return Err(cx.bad("search.wave", search.wave, "must lie in [1, 100000]"));
         }
         let class_names: Vec<String> = base_sc.classes().iter().map(|c| c.name.clone()).collect();
-        let goals = goals(&cx, "goals.", &file.goals, &class_names)?;
+        let goals = goals(
+            &cx,
+            "goals.",
+            &file.goals,
+            &class_names,
+            base_sc.metrics.window_s,
+        )?;
         let fingerprint = format!(
             "{:016x}",
             crate::rng::fnv1a(format!("{text}\u{0}{base_text}").as_bytes())

@@ -75,6 +75,9 @@ pub struct PlanReport {
     /// The quantity of each goal on a request class, in goal order (absent: none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub class_goals: Vec<GoalEstimate>,
+    /// The quantity of each goal on the worst metric window, in goal order (absent: none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub window_goals: Vec<GoalEstimate>,
 }
 
 /// A goal's quantity in one plan.
@@ -136,6 +139,18 @@ pub struct Answer {
 
 fn plan_report(pl: &Planner, e: &Evaluation) -> PlanReport {
     let est = |f: &dyn Fn(&super::cost::RunValues) -> Option<f64>| Estimate::from(e.stat(f));
+    // The quantity of each goal `which` picks, in goal order.
+    let goal_estimates = |which: &dyn Fn(&Goal) -> bool| -> Vec<GoalEstimate> {
+        pl.goals
+            .iter()
+            .filter(|g| which(g))
+            .map(|g| GoalEstimate {
+                goal: g.describe(),
+                quantity: g.column(),
+                value: est(&|r| r.value(g)),
+            })
+            .collect()
+    };
     PlanReport {
         plan: pl.describe(&e.point),
         boards: pl
@@ -161,16 +176,8 @@ fn plan_report(pl: &Planner, e: &Evaluation) -> PlanReport {
         reject_share: est(&|r| r.run.reject_share),
         edge_share: est(&|r| r.run.edge_share),
         cloud_share: est(&|r| r.cloud_share),
-        class_goals: pl
-            .goals
-            .iter()
-            .filter(|g| g.class.is_some())
-            .map(|g| GoalEstimate {
-                goal: g.describe(),
-                quantity: g.column(),
-                value: est(&|r| r.value(g)),
-            })
-            .collect(),
+        class_goals: goal_estimates(&|g| g.class.is_some()),
+        window_goals: goal_estimates(&|g| g.quantity.of_windows()),
     }
 }
 
@@ -334,18 +341,15 @@ pub fn plans_table(pl: &Planner, o: &Outcome, rows: &[usize]) -> Table {
         .with("edge_share", mean(&|r| r.run.edge_share))
         .with("cloud_share", mean(&|r| r.cloud_share));
     let runs: Vec<&[super::cost::RunValues]> = ev.iter().map(|e| &e.runs[..]).collect();
-    class_goal_columns(t, &pl.goals, &runs)
+    goal_columns(t, &pl.goals, &runs)
 }
 
-/// `t` with, for each goal on a request class, its quantity's mean and 95 % half-width over
-/// each row's runs (`NAME.QUANTITY`, `NAME.QUANTITY_ci95`), after the run's columns: the
-/// plans table's and capacity's loads table's.
-pub fn class_goal_columns(
-    mut t: Table,
-    goals: &[Goal],
-    rows: &[&[super::cost::RunValues]],
-) -> Table {
-    for g in goals.iter().filter(|g| g.class.is_some()) {
+/// `t` with, for each goal on a request class or on the worst metric window, its quantity's
+/// mean and 95 % half-width over each row's runs (`NAME.QUANTITY`, `NAME.QUANTITY_ci95`;
+/// `worst_window_ttft_p95_ms`, ...), after the run's columns: the plans table's and
+/// capacity's loads table's.
+pub fn goal_columns(mut t: Table, goals: &[Goal], rows: &[&[super::cost::RunValues]]) -> Table {
+    for g in goals.iter().filter(|g| g.needs_column()) {
         let stats: Vec<Stat> = rows
             .iter()
             .map(|runs| Stat::of(runs.iter().map(|r| r.value(g))))
@@ -643,6 +647,14 @@ fn plan_lines(o: &mut String, p: &PlanReport) {
             .map(|g| format!("{} {}", g.quantity, goal_value(&g.quantity, &g.value)))
             .collect();
         let _ = writeln!(o, "    by class: {}", values.join(", "));
+    }
+    if !p.window_goals.is_empty() {
+        let values: Vec<String> = p
+            .window_goals
+            .iter()
+            .map(|g| format!("{} {}", g.quantity, goal_value(&g.quantity, &g.value)))
+            .collect();
+        let _ = writeln!(o, "    windows: {}", values.join(", "));
     }
 }
 

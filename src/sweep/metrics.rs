@@ -45,6 +45,17 @@ fn cloud_cpr(s: &Summary) -> Option<f64> {
         .and_then(|p| p.cpr_cents)
 }
 
+/// The worst metric window's value of a quantity (`None` without windows).
+fn worst(
+    s: &Summary,
+    get: fn(&crate::metrics::windows::WorstWindows) -> Option<crate::metrics::windows::Worst>,
+) -> Option<f64> {
+    s.windows
+        .as_ref()
+        .and_then(|w| get(&w.worst))
+        .map(|w| w.value)
+}
+
 macro_rules! m {
     ($name:literal, $f:expr) => {
         Metric {
@@ -130,6 +141,13 @@ pub const METRICS: &[Metric] = &[
         .as_ref()
         .map(|f| f.interrupted as f64)),
     m!("queue_timeouts", |s| s.queue_timeouts.map(|n| n as f64)),
+    m!("worst_window_ttft_p95_ms", |s| worst(s, |w| w.ttft_p95_ms)),
+    m!("worst_window_ttft_p99_ms", |s| worst(s, |w| w.ttft_p99_ms)),
+    m!("worst_window_e2e_p95_ms", |s| worst(s, |w| w.e2e_p95_ms)),
+    m!("worst_window_e2e_p99_ms", |s| worst(s, |w| w.e2e_p99_ms)),
+    m!("worst_window_reject_rate", |s| worst(s, |w| w.reject_rate)),
+    m!("worst_window_redirect_rate", |s| worst(s, |w| w
+        .redirect_rate)),
 ];
 
 /// The index of metric `name`.

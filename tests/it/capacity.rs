@@ -147,7 +147,7 @@ fn a_class_goal_on_a_loss_system_is_erlang_bs() {
         },
     );
     let cx = edgesim::check::Checker::new(std::path::Path::new("--goal"));
-    let goals = edgesim::plan::goals(&cx, "", &file, &classes).unwrap();
+    let goals = edgesim::plan::goals(&cx, "", &file, &classes, None).unwrap();
     assert_eq!(goals[0].name(), "short.max_reject_share");
     let (st, o) = erlang_search(&sc, goals);
     let cap = &o.probes[o.capacity.unwrap()];
@@ -196,7 +196,7 @@ fn a_goal_on_the_only_class_is_the_runs() {
     };
     let found = [of_class, of_run].map(|g| {
         let st = Settings {
-            goals: edgesim::plan::goals(&cx, "", &g, &classes).unwrap(),
+            goals: edgesim::plan::goals(&cx, "", &g, &classes, None).unwrap(),
             replications: 2,
             precision: 0.05,
             min_scale: 0.01,
@@ -721,4 +721,45 @@ fn capacities_under_several_policies() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(want), "{bad}: {err}");
     }
+}
+
+/// A goal held in every window is held at the busiest: the loss system under a periodic load
+/// of relative rates [1, 3] (slices of 2,000 s), in windows of one slice. Under "at most 10 %
+/// rejected in any window" its capacity is where the busy slice's Erlang B, B(3, 1.5·λ), is
+/// 10 % (less the bias of the worst of ten noisy windows), well below the capacity under "at
+/// most 10 % rejected over the run", where the slices' arrival-weighted Erlang B is 10 %.
+#[test]
+fn a_window_goal_holds_the_busiest_window_to_erlang_b() {
+    let rate = 2.0;
+    let text = loss_system(rate, 40_000.0).replace(
+        "kind = \"poisson\"\nrate_rps = 2\n",
+        "kind = \"periodic\"\nrate_rps = 2\nshape = [1, 3]\nperiod_s = 4000\n",
+    ) + "\n[metrics]\nwindow_s = 2000\n";
+    assert!(text.contains("periodic"), "{text}");
+    let sc = scenario(&text);
+    let window_goal = Goal {
+        key: "max_window_reject_share",
+        class: None,
+        quantity: Quantity::WindowRejectShare,
+        bound: 0.1,
+        at_most: true,
+    };
+    let (_, o) = erlang_search(&sc, vec![window_goal]);
+    let windowed = rate * o.probes[o.capacity.unwrap()].scale;
+    let busy = erlang_b(3, 1.5 * windowed);
+    assert!(
+        (0.06..=0.105).contains(&busy),
+        "capacity {windowed:.4} requests/s: the busy slice's Erlang B {busy:.4}"
+    );
+    let (_, o) = erlang_search(&sc, vec![reject_goal(0.1)]);
+    let whole = rate * o.probes[o.capacity.unwrap()].scale;
+    let mixed = (erlang_b(3, 0.5 * whole) + 3.0 * erlang_b(3, 1.5 * whole)) / 4.0;
+    assert!(
+        (0.08..=0.105).contains(&mixed),
+        "capacity {whole:.4} requests/s: the slices' Erlang B {mixed:.4}"
+    );
+    assert!(
+        whole > 1.1 * windowed,
+        "over the run {whole:.4}, in every window {windowed:.4}"
+    );
 }

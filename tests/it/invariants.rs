@@ -244,6 +244,29 @@ fn check_windows(ctx: &dyn Fn() -> String, s: &Summary, records: &[RequestRecord
     ] {
         assert_eq!(got.map(|x| x.value), want, "{}", ctx());
     }
+    // The run is the mixture of its windows: its share rejected is their weighted mean, and
+    // if every window has 95 % of its latencies at most x, so has the run: the worst window's
+    // percentile is at least the run's (to within the histogram's bucket, where each clamps
+    // to its own extremes).
+    if let Some(w) = worst.reject_rate {
+        let run = s.rejected as f64 / s.requests_total as f64;
+        assert!(w.value >= run - 1e-12, "{} < {run}; {}", w.value, ctx());
+    }
+    for (window, run) in [
+        (worst.ttft_p95_ms, s.ttft_ms.p95),
+        (worst.ttft_p99_ms, s.ttft_ms.p99),
+        (worst.e2e_p95_ms, s.e2e_ms.p95),
+        (worst.e2e_p99_ms, s.e2e_ms.p99),
+    ] {
+        if let (Some(w), Some(r)) = (window, run) {
+            assert!(
+                w.value >= r * (1.0 - 1.0 / 128.0) - 0.001,
+                "{} < {r}; {}",
+                w.value,
+                ctx()
+            );
+        }
+    }
 }
 
 /// `text` with a queue timeout in its `[routing]` in about two cases of five, and in about
