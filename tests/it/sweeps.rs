@@ -857,3 +857,76 @@ fn an_axis_that_renames_a_class_records_both_names() {
     }
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// The worst-window columns are the summary's `windows.worst` of each run (an axis sets the
+/// window), empty for runs without windows; an expectation reads them.
+#[test]
+fn window_columns_hold_the_worst_windows() {
+    let text = format!(
+        "name = \"t\"\nscenario = \"{}\"\nseed = 5\n\
+         [[axes]]\nkey = \"metrics.window_s\"\nvalues = [100, 600]\n\
+         [[axes]]\nkey = \"duration_s\"\nvalues = [1200]\n\
+         [[expect]]\nname = \"a minute-scale window sees the bursts\"\n\
+         left = {{ metric = \"worst_window_ttft_p95_ms\", where = {{ \"metrics.window_s\" = 100 }} }}\n\
+         op = \">\"\n\
+         right = {{ metric = \"ttft_p95_ms\", where = {{ \"metrics.window_s\" = 100 }} }}\n",
+        shipped("bursty.toml").display()
+    );
+    let file = temp_file("sweep-windows", "s.toml", &text);
+    let out = dir("windows");
+    let o = sweep(&file, &out, &["--check"]);
+    assert_ok(&o);
+    let (h, rows) = csv(&out.join("runs.csv"));
+    let c = |name: &str| h.iter().position(|x| x == name).unwrap();
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        let run = edgesim(&[
+            "run",
+            shipped("bursty.toml").to_str().unwrap(),
+            "--no-out",
+            "--json",
+            "--seed",
+            &r[c("seed")],
+            "--set",
+            &format!("metrics.window_s={}", r[c("metrics.window_s")]),
+            "--set",
+            "duration_s=1200",
+        ]);
+        assert_ok(&run);
+        let j: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        for (column, key) in [
+            ("worst_window_ttft_p95_ms", "ttft_p95_ms"),
+            ("worst_window_ttft_p99_ms", "ttft_p99_ms"),
+            ("worst_window_e2e_p95_ms", "e2e_p95_ms"),
+            ("worst_window_e2e_p99_ms", "e2e_p99_ms"),
+            ("worst_window_reject_rate", "reject_rate"),
+            ("worst_window_redirect_rate", "redirect_rate"),
+        ] {
+            let got: f64 = r[c(column)].parse().unwrap();
+            assert_eq!(
+                Some(got),
+                j["windows"]["worst"][key]["value"].as_f64(),
+                "{column}"
+            );
+        }
+    }
+    // Without windows, the columns are empty.
+    let plain = dir("windows-plain");
+    let text = text
+        .replace(
+            "key = \"metrics.window_s\"\nvalues = [100, 600]",
+            "key = \"selection.kind\"\nvalues = [\"load_aware\"]",
+        )
+        .split("[[expect]]")
+        .next()
+        .unwrap()
+        .to_string();
+    let file = temp_file("sweep-windows-plain", "s.toml", &text);
+    assert_ok(&sweep(&file, &plain, &[]));
+    let (h, rows) = csv(&plain.join("runs.csv"));
+    let i = h
+        .iter()
+        .position(|x| x == "worst_window_ttft_p95_ms")
+        .unwrap();
+    assert_eq!(rows[0][i], "");
+}
