@@ -108,7 +108,8 @@ fn a_periodic_load_is_lost_as_each_slices_erlang_b() {
 
 /// `scenarios/daily.toml` as README "A day of traffic" says: a whole day has as many requests
 /// as the same mean rate held steady (the arrivals invert the same integrated rate), and its
-/// peaks send several times as much to the cloud; two more AGX boards take most of it back.
+/// peaks send several times as much to the cloud; two more AGX boards take most of it back,
+/// but not in the peak hour.
 #[test]
 fn the_daily_scenario_trades_as_the_readme_says() {
     let run = |sets: &[&str]| {
@@ -128,6 +129,15 @@ fn the_daily_scenario_trades_as_the_readme_says() {
     assert!(day.cloud_cost_usd > 5.0 * steady.cloud_cost_usd);
     let more = run(&["devices.1.count=4"]);
     assert!(more.served_cloud < day.served_cloud / 2);
+    // By the hour: the extra boards' day looks fast, its morning peak is not; the peak hour
+    // sends far more than the day's share to the cloud.
+    let hourly = run(&["devices.1.count=4", "metrics.window_s=3600"]);
+    let worst = hourly.windows.as_ref().unwrap().worst;
+    assert!(worst.ttft_p95_ms.unwrap().value > 3.0 * hourly.ttft_ms.p95.unwrap());
+    let day = run(&["metrics.window_s=3600"]);
+    let peak = day.windows.as_ref().unwrap().worst.redirect_rate.unwrap();
+    assert!(peak.value > 1.4 * day.served_cloud as f64 / day.requests_total as f64);
+    assert!((8.0 * 3600.0..18.0 * 3600.0).contains(&peak.start_s));
 }
 
 #[test]
