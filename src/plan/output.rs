@@ -640,21 +640,14 @@ fn plan_lines(o: &mut String, p: &PlanReport) {
             format!("; misses {}", p.failed_goals.join(", "))
         }
     );
-    if !p.class_goals.is_empty() {
-        let values: Vec<String> = p
-            .class_goals
-            .iter()
-            .map(|g| format!("{} {}", g.quantity, goal_value(&g.quantity, &g.value)))
-            .collect();
-        let _ = writeln!(o, "    by class: {}", values.join(", "));
-    }
-    if !p.window_goals.is_empty() {
-        let values: Vec<String> = p
-            .window_goals
-            .iter()
-            .map(|g| format!("{} {}", g.quantity, goal_value(&g.quantity, &g.value)))
-            .collect();
-        let _ = writeln!(o, "    windows: {}", values.join(", "));
+    for (what, goals) in [("by class", &p.class_goals), ("windows", &p.window_goals)] {
+        if !goals.is_empty() {
+            let values: Vec<String> = goals
+                .iter()
+                .map(|g| format!("{} {}", g.quantity, goal_value(&g.quantity, &g.value)))
+                .collect();
+            let _ = writeln!(o, "    {what}: {}", values.join(", "));
+        }
     }
 }
 

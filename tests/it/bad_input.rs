@@ -24,6 +24,21 @@ fn good_device() -> String {
 
 const WORKLOAD: &str = "duration_s = 10\n[workload]\nkind = \"poisson\"\nrate_rps = 1.0\nprompt_tokens = { dist = \"fixed\", value = 10 }\noutput_tokens = { dist = \"fixed\", value = 10 }\n";
 
+/// Runs `edgesim check` on `text`, which must pass.
+fn passes(tag: &str, text: &str) {
+    let path = temp_file(tag, &format!("{tag}.toml"), text);
+    let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .arg("check")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{tag}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Runs `edgesim check` on `text` and returns stderr, asserting exit code 2 and no panic.
 fn fails(tag: &str, text: &str, needles: &[&str]) -> String {
     let path = temp_file(tag, &format!("{tag}.toml"), text);
@@ -226,21 +241,7 @@ fn a_periodic_workloads_shape_and_period() {
     ] {
         fails(tag, &periodic(keys), needles);
     }
-    let path = temp_file(
-        "periodic_ok",
-        "periodic_ok.toml",
-        &periodic("shape = [1, 2]\n"),
-    );
-    let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
-        .arg("check")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    passes("periodic_ok", &periodic("shape = [1, 2]\n"));
 }
 
 /// `[metrics] window_s`: a span the clock can count, and at most 1,000 windows over the
@@ -268,17 +269,7 @@ fn metric_windows() {
     ] {
         fails(tag, &with(w), needles);
     }
-    let path = temp_file("window_ok", "window_ok.toml", &with("0.01"));
-    let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
-        .arg("check")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    passes("window_ok", &with("0.01"));
 }
 
 #[test]
