@@ -79,6 +79,14 @@ fn windows(o: &mut String, win: &crate::metrics::windows::WindowsSummary) {
             thousands(b.requests)
         );
     }
+    if win.min_requests > 1 {
+        let _ = write!(
+            o,
+            "; {} judged (at least {} requests)",
+            thousands(win.judged as u64),
+            thousands(win.min_requests)
+        );
+    }
     let _ = writeln!(o);
     let _ = writeln!(o, "{:<22}{:>12}{:>14}", "worst window", "value", "from [s]");
     let w = &win.worst;

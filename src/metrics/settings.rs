@@ -49,6 +49,9 @@ pub struct MetricsFile {
     /// request in, by its arrival \[s\] (none: the run's totals only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_s: Option<f64>,
+    /// The fewest requests a window needs to be judged for the worst window (none: 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_min_requests: Option<u64>,
 }
 
 impl Default for MetricsFile {
@@ -70,6 +73,8 @@ pub struct MetricsSpec {
     pub task: String,
     /// Width of the metric windows \[s\] (none: no windows).
     pub window_s: Option<f64>,
+    /// The fewest requests a window needs to be judged for the worst window (>= 1).
+    pub window_min_requests: u64,
 }
 
 impl Default for MetricsSpec {
@@ -80,6 +85,7 @@ impl Default for MetricsSpec {
             ttft_ref_ms: DEFAULT_TTFT_REF_MS,
             task: DEFAULT_TASK.into(),
             window_s: None,
+            window_min_requests: 1,
         }
     }
 }
@@ -108,6 +114,24 @@ impl MetricsSpec {
                 .window_s
                 .map(|w| cx.span_s("metrics.window_s", w))
                 .transpose()?,
+            window_min_requests: match (m.window_min_requests, m.window_s) {
+                (None, _) => 1,
+                (Some(n), Some(_)) if n >= 1 => n,
+                (Some(n), Some(_)) => {
+                    return Err(cx.bad(
+                        "metrics.window_min_requests",
+                        n,
+                        "must be a whole number of requests >= 1",
+                    ));
+                }
+                (Some(n), None) => {
+                    return Err(cx.bad(
+                        "metrics.window_min_requests",
+                        n,
+                        "needs metrics.window_s: it says which windows are judged",
+                    ));
+                }
+            },
         })
     }
 
@@ -119,6 +143,7 @@ impl MetricsSpec {
             ttft_ref_ms: self.ttft_ref_ms,
             task: self.task.clone(),
             window_s: self.window_s,
+            window_min_requests: (self.window_min_requests > 1).then_some(self.window_min_requests),
         }
     }
 }

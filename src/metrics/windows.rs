@@ -140,9 +140,11 @@ impl Windows {
                 }
             })
             .collect();
+        let min_requests = sc.metrics.window_min_requests;
+        let judged = || rows.iter().filter(|r| r.requests >= min_requests);
         let worst = |get: fn(&WindowRow) -> Option<f64>| {
             let mut best: Option<Worst> = None;
-            for r in &rows {
+            for r in judged() {
                 if let Some(v) = get(r)
                     && best.is_none_or(|b| v > b.value)
                 {
@@ -167,6 +169,8 @@ impl Windows {
         WindowsSummary {
             window_s,
             count: rows.len(),
+            min_requests,
+            judged: judged().count(),
             busiest,
             worst: WorstWindows {
                 ttft_p95_ms: worst(|r| r.ttft_ms.p95),
@@ -226,8 +230,8 @@ pub struct Busiest {
     pub requests: u64,
 }
 
-/// The worst window of each quantity (`null`: no window had it defined: no request served,
-/// or none arrived).
+/// The worst window of each quantity among the windows judged (`null`: no judged window had it
+/// defined: no request served, or none arrived).
 #[derive(Clone, Copy, Debug, Serialize, PartialEq)]
 pub struct WorstWindows {
     /// Highest TTFT p95 of a window's served requests \[ms\].
@@ -251,6 +255,11 @@ pub struct WindowsSummary {
     pub window_s: f64,
     /// Windows: those of the arrival span, and any a late arrival reached.
     pub count: usize,
+    /// The fewest requests a window needs to be judged for `worst`
+    /// (`[metrics] window_min_requests`, 1 by default).
+    pub min_requests: u64,
+    /// The windows judged: those with `min_requests` requests or more.
+    pub judged: usize,
     /// The window with the most requests (the first of them).
     pub busiest: Option<Busiest>,
     /// The worst window of each quantity.

@@ -266,10 +266,38 @@ fn metric_windows() {
             ][..],
         ),
         ("window_text", "\"1h\"", &["window_s", "1h"][..]),
+        (
+            "window_min_zero",
+            "60\nwindow_min_requests = 0",
+            &["metrics.window_min_requests", "0", ">= 1"][..],
+        ),
+        (
+            "window_min_negative",
+            "60\nwindow_min_requests = -3",
+            &["window_min_requests", "-3"][..],
+        ),
+        (
+            "window_min_fraction",
+            "60\nwindow_min_requests = 2.5",
+            &["window_min_requests", "2.5"][..],
+        ),
     ] {
         fails(tag, &with(w), needles);
     }
     passes("window_ok", &with("0.01"));
+    passes("window_min_ok", &with("0.01\nwindow_min_requests = 30"));
+    fails(
+        "window_min_alone",
+        &format!(
+            "{WORKLOAD}{}\n[metrics]\nwindow_min_requests = 30\n",
+            good_device()
+        ),
+        &[
+            "metrics.window_min_requests",
+            "30",
+            "needs metrics.window_s",
+        ],
+    );
 }
 
 #[test]

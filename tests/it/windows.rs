@@ -249,3 +249,45 @@ fn run_writes_the_windows_table() {
     ]));
     assert!(!plain.join("windows.csv").exists());
 }
+
+/// `window_min_requests` leaves quiet windows out of the worst: with bursty traffic in 100 s
+/// windows and 60 requests at least, only the windows with a burst (some 120 requests
+/// against 20-30) are judged; every window is still a row; 1 is the default, to the bit; above
+/// every window's count, no window is judged and the worst is empty.
+#[test]
+fn windows_with_too_few_requests_are_not_judged() {
+    let run = |sets: &[&str]| edgesim::sim::run(&load(&shipped("bursty.toml"), sets)).unwrap();
+    let s = run(&["metrics.window_s=100", "metrics.window_min_requests=60"]);
+    let w = windows(&s);
+    assert_eq!((w.count, w.rows.len(), w.min_requests), (36, 36, 60));
+    let judged: Vec<_> = w.rows.iter().filter(|r| r.requests >= 60).collect();
+    assert_eq!(w.judged, judged.len());
+    assert_eq!(w.judged, 12, "one window of three holds a burst");
+    let highest = |get: fn(&edgesim::metrics::windows::WindowRow) -> Option<f64>| {
+        judged.iter().filter_map(|r| get(r)).reduce(f64::max)
+    };
+    assert_eq!(
+        w.worst.ttft_p95_ms.map(|x| x.value),
+        highest(|r| r.ttft_ms.p95)
+    );
+    assert_eq!(
+        w.worst.e2e_p99_ms.map(|x| x.value),
+        highest(|r| r.e2e_ms.p99)
+    );
+    // The lowest cloud share among the bursts' windows is above every quiet window's (0):
+    // the worst is a burst's, as without the floor.
+    assert_eq!(w.worst.redirect_rate.unwrap().start_s % 300.0, 100.0);
+    let every = run(&["metrics.window_s=100"]);
+    assert_eq!(windows(&every).judged, 36);
+    assert_eq!(windows(&every).min_requests, 1);
+    let one = run(&["metrics.window_s=100", "metrics.window_min_requests=1"]);
+    assert_eq!(one, every);
+    let none = run(&[
+        "metrics.window_s=100",
+        "metrics.window_min_requests=1000000",
+    ]);
+    let w = windows(&none);
+    assert_eq!((w.judged, w.rows.len()), (0, 36));
+    assert!(w.worst.ttft_p95_ms.is_none() && w.worst.reject_rate.is_none());
+    assert_eq!(w.busiest, windows(&every).busiest);
+}
