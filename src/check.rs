@@ -385,6 +385,13 @@ pub fn first_repeat<T: Eq + std::hash::Hash>(xs: &[T]) -> Option<usize> {
     xs.iter().position(|x| !seen.insert(x))
 }
 
+/// `x` (> 0) rounded up to two significant digits: the least width an error suggests
+/// (`0.0036` s for 0.00352).
+pub fn ceil_two_digits(x: f64) -> f64 {
+    let scale = 10f64.powf(x.log10().floor() - 1.0);
+    (x / scale).ceil() * scale
+}
+
 /// A number as an error message shows it: plain for everyday magnitudes, in exponent form
 /// for very large or very small ones (`1e30`, not thirty-one digits).
 pub fn num(v: f64) -> String {

@@ -36,8 +36,6 @@ pub fn check_count(cx: &Checker, sc: &crate::scenario::Scenario) -> Result<()> {
     if n <= MAX_WINDOWS {
         return Ok(());
     }
-    let need = span_s / MAX_WINDOWS;
-    let scale = 10f64.powf(need.log10().floor() - 1.0);
     Err(cx.bad(
         "metrics.window_s",
         crate::check::num(window_s),
@@ -45,7 +43,7 @@ pub fn check_count(cx: &Checker, sc: &crate::scenario::Scenario) -> Result<()> {
             "arrivals span {} s, so {n:.0} windows, more than the {MAX_WINDOWS} allowed (each \
              keeps its own latency histograms); give {} s or more",
             crate::check::num(span_s),
-            crate::check::num((need / scale).ceil() * scale)
+            crate::check::num(crate::check::ceil_two_digits(span_s / MAX_WINDOWS))
         ),
     ))
 }

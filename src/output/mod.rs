@@ -130,9 +130,7 @@ pub fn max_series_buckets(devices: usize, max_points: f64) -> f64 {
 /// The narrowest bucket width \[s\] that keeps a time series over `span_s` seconds and
 /// `devices` devices within [`max_series_buckets`], rounded up to two significant digits.
 fn narrowest_bucket_s(span_s: f64, devices: usize, max_points: f64) -> f64 {
-    let need_s = span_s / max_series_buckets(devices, max_points);
-    let scale = 10f64.powf(need_s.log10().floor() - 1.0);
-    (need_s / scale).ceil() * scale
+    crate::check::ceil_two_digits(span_s / max_series_buckets(devices, max_points))
 }
 
 /// What a time series of `buckets` buckets over `devices` devices exceeds, for errors: the
