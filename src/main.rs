@@ -224,7 +224,8 @@ struct CapacityArgs {
     /// ttft_p95_ms=2000 --goal max_reject_share=0.01. A request class's goal is CLASS.KEY=VALUE
     /// (the keys above), e.g. --goal question.ttft_p95_ms=1500. With metric windows ([metrics]
     /// window_s), goals on the worst window: worst_window_ttft_p95_ms, worst_window_ttft_p99_ms,
-    /// worst_window_e2e_p95_ms, worst_window_e2e_p99_ms (most ms), max_window_reject_share.
+    /// worst_window_e2e_p95_ms, worst_window_e2e_p99_ms (most ms), max_window_reject_share
+    /// (on a class too: question.worst_window_ttft_p95_ms=2000).
     #[arg(long = "goal", value_name = "KEY=VALUE")]
     goals: Vec<String>,
     /// Runs per load (seeds SEED to SEED + N - 1), 1 to 1000; a goal holds on the 95 %

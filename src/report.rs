@@ -111,6 +111,47 @@ fn windows(o: &mut String, win: &crate::metrics::windows::WindowsSummary) {
     let _ = writeln!(o);
 }
 
+/// Each class's worst window of each quantity (values only: the JSON summary and the
+/// `class_windows` table say when), when the summary has classes with windows.
+fn class_windows(o: &mut String, classes: &[crate::metrics::ClassSummary]) {
+    let with: Vec<_> = classes
+        .iter()
+        .filter_map(|c| Some((c.name.as_str(), &c.windows.as_ref()?.worst)))
+        .collect();
+    if with.is_empty() {
+        return;
+    }
+    let w = with.iter().map(|(n, _)| n.len()).max().unwrap_or(0).max(22) + 2;
+    let _ = writeln!(
+        o,
+        "{:<w$}{:>15}{:>15}{:>14}{:>14}{:>10}{:>14}",
+        "worst window by class",
+        "TTFT p95 [ms]",
+        "TTFT p99 [ms]",
+        "e2e p95 [ms]",
+        "e2e p99 [ms]",
+        "rejected",
+        "to the cloud"
+    );
+    let v = |x: Option<crate::metrics::windows::Worst>| ms(x.map(|x| x.value));
+    let pc = |x: Option<crate::metrics::windows::Worst>| {
+        x.map_or("-".into(), |x| format!("{:.1}%", 100.0 * x.value))
+    };
+    for (name, c) in with {
+        let _ = writeln!(
+            o,
+            "{name:<w$}{:>15}{:>15}{:>14}{:>14}{:>10}{:>14}",
+            v(c.ttft_p95_ms),
+            v(c.ttft_p99_ms),
+            v(c.e2e_p95_ms),
+            v(c.e2e_p99_ms),
+            pc(c.reject_rate),
+            pc(c.redirect_rate)
+        );
+    }
+    let _ = writeln!(o);
+}
+
 /// Devices listed in the text table.
 pub const MAX_DEVICE_ROWS: usize = 60;
 
@@ -359,6 +400,7 @@ pub fn to_table(s: &Summary) -> String {
     }
     if let Some(win) = &s.windows {
         windows(&mut o, win);
+        class_windows(&mut o, s.classes.as_deref().unwrap_or_default());
     }
     let w = s
         .devices

@@ -396,21 +396,21 @@ mod tests {
         // The window goals need windows.
         let e = crate::plan::goals(&cx, "", &g, &classes, None).unwrap_err();
         assert!(e.to_string().contains("worst_window_ttft_p95_ms"), "{e}");
-        // A class's goals are the run's but the windows'.
+        // A class's goals are the run's, its windows' among them (which need windows too).
         let mut c = crate::plan::GoalsFile::default();
         for k in crate::plan::GOAL_KEYS {
             *c.entry(k).expect(k) = Some(1.0);
         }
         assert!(c.entry("ttft_p50_ms").is_none());
-        g.classes.insert("b".into(), c.clone());
-        let e = crate::plan::goals(&cx, "", &g, &classes, Some(60.0)).unwrap_err();
-        assert!(e.to_string().contains("b.worst_window_ttft_p95_ms"), "{e}");
-        for k in &crate::plan::GOAL_KEYS[7..] {
-            *c.entry(k).unwrap() = None;
-        }
         g.classes.insert("b".into(), c);
+        let mut runs = g.clone();
+        for k in &crate::plan::GOAL_KEYS[7..] {
+            *runs.entry(k).unwrap() = None;
+        }
+        let e = crate::plan::goals(&cx, "", &runs, &classes, None).unwrap_err();
+        assert!(e.to_string().contains("b.worst_window_ttft_p95_ms"), "{e}");
         let goals = crate::plan::goals(&cx, "", &g, &classes, Some(60.0)).unwrap();
-        assert_eq!(goals.len(), 19);
+        assert_eq!(goals.len(), 24);
         // Each key names its own quantity: a goal's name is its key, a column its quantity's.
         let names: Vec<String> = goals.iter().map(crate::plan::Goal::name).collect();
         assert_eq!(names[17], "b.min_edge_share");
@@ -421,6 +421,10 @@ mod tests {
         assert_eq!(goals[6].column(), "cloud_usd_month");
         assert_eq!(names[11], "max_window_reject_share");
         assert_eq!(goals[11].column(), "worst_window_reject_share");
+        assert_eq!(names[23], "b.max_window_reject_share");
+        assert_eq!(goals[23].column(), "b.worst_window_reject_share");
+        assert_eq!(goals[19].column(), "b.worst_window_ttft_p95_ms");
+        assert!(goals[19..].iter().all(|g| g.needs_column() && g.at_most));
         assert!(goals[7..12].iter().all(|g| g.needs_column() && g.at_most));
     }
 }

@@ -75,6 +75,10 @@ pub struct ClassSummary {
     /// has a timeout; a request routed again after a cloud refusal may time out again).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue_timeouts: Option<u64>,
+    /// Its requests per window of time (by arrival), as the run's `windows`: present only
+    /// when the scenario sets `[metrics] window_s`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub windows: Option<super::windows::WindowsSummary>,
 }
 
 /// Per-device results.
@@ -654,6 +658,7 @@ impl Summary {
                             |a| a.energy_j,
                         ),
                         queue_timeouts: out.class_timeouts.get(k).copied(),
+                        windows: rec.windows.as_ref().and_then(|w| w.class_summary(k, sc)),
                     })
                     .collect()
             }),

@@ -2,7 +2,9 @@
 //! its arrival, `[k·w, (k+1)·w)` from the start of the run. A service goal is often a promise
 //! for every hour ("TTFT p95 under a second in each hour"), which the run's percentiles hide
 //! when the load changes over the day: the summary gives the worst window of each quantity,
-//! and `run` writes every window's row (the `windows` table).
+//! and `run` writes every window's row (the `windows` table). With two request classes or
+//! more each class has its windows too (its requests only: the summary's `classes[].windows`
+//! and the `class_windows` table), so that a promise made to one class can be held every hour.
 
 use serde::Serialize;
 
@@ -75,52 +77,87 @@ pub struct Windows {
     width_us: u64,
     /// Per window, in time order (as far as the last arrival counted).
     pub windows: Vec<WindowAcc>,
+    /// With two request classes or more, each class's windows (its requests only), in the
+    /// workload's class order; empty with one class (the run's windows are its).
+    pub classes: Vec<Vec<WindowAcc>>,
+}
+
+/// Counts request `r` in window `k` of `windows`.
+fn add(windows: &mut Vec<WindowAcc>, k: usize, r: &RequestRecord) {
+    if k >= windows.len() {
+        windows.resize(k + 1, WindowAcc::default());
+    }
+    let w = &mut windows[k];
+    match r.route {
+        Route::Edge(_) => w.ended.edge += 1,
+        Route::Cloud => {
+            w.ended.cloud += 1;
+            w.cloud_cost_usd += r.cost_usd;
+        }
+        Route::Rejected => {
+            w.ended.rejected += 1;
+            return;
+        }
+    }
+    w.ttft.record(r.ttft.0);
+    w.e2e.record(r.e2e.0);
 }
 
 impl Windows {
     /// The windows of `sc`, when it has some (`[metrics] window_s`).
     pub fn for_scenario(sc: &crate::scenario::Scenario) -> Option<Windows> {
         let window_s = sc.metrics.window_s?;
+        let n = count(sc.arrival_span_s(), window_s) as usize;
+        let classes = match sc.classes().len() {
+            0 | 1 => 0,
+            k => k,
+        };
         Some(Windows {
             width_us: SimDuration::from_secs_f64(window_s).0.max(1),
-            windows: Vec::with_capacity(count(sc.arrival_span_s(), window_s) as usize),
+            windows: Vec::with_capacity(n),
+            classes: vec![Vec::with_capacity(n); classes],
         })
     }
 
-    /// Counts a request that ended, in the window of its arrival. Not inlined: a run without
-    /// windows keeps a test per request, not this code, in the event loop.
+    /// Counts a request that ended, in the window of its arrival (and in its class's). Not
+    /// inlined: a run without windows keeps a test per request, not this code, in the event
+    /// loop.
     #[inline(never)]
     pub fn record(&mut self, r: &RequestRecord) {
         let k = usize::try_from(r.arrival.0 / self.width_us).unwrap_or(usize::MAX);
-        if k >= self.windows.len() {
-            self.windows.resize(k + 1, WindowAcc::default());
+        add(&mut self.windows, k, r);
+        if let Some(c) = self.classes.get_mut(usize::from(r.class)) {
+            add(c, k, r);
         }
-        let w = &mut self.windows[k];
-        match r.route {
-            Route::Edge(_) => w.ended.edge += 1,
-            Route::Cloud => {
-                w.ended.cloud += 1;
-                w.cloud_cost_usd += r.cost_usd;
-            }
-            Route::Rejected => {
-                w.ended.rejected += 1;
-                return;
-            }
-        }
-        w.ttft.record(r.ttft.0);
-        w.e2e.record(r.e2e.0);
     }
 
     /// The windows' rows and the worst of each quantity, for `sc`: the windows of its
     /// arrival span at least (the last ones may have had no arrival).
     pub fn summary(&self, sc: &crate::scenario::Scenario) -> WindowsSummary {
+        self.summarize(&self.windows, sc)
+    }
+
+    /// Class `k`'s windows, as [`Windows::summary`] gives the run's (`None` with one class:
+    /// the run's are its).
+    pub fn class_summary(
+        &self,
+        k: usize,
+        sc: &crate::scenario::Scenario,
+    ) -> Option<WindowsSummary> {
+        self.classes.get(k).map(|w| self.summarize(w, sc))
+    }
+
+    /// The rows and the worst of `windows` (the run's or a class's).
+    fn summarize(&self, windows: &[WindowAcc], sc: &crate::scenario::Scenario) -> WindowsSummary {
         let window_s = sc.metrics.window_s.unwrap_or(0.0);
-        let n = count(sc.arrival_span_s(), window_s) as usize;
+        // Every class's windows reach as far as the run's: a class without a request in the
+        // last ones has empty rows there.
+        let n = (count(sc.arrival_span_s(), window_s) as usize).max(self.windows.len());
         let at_s = |k: usize| (k as u64).saturating_mul(self.width_us) as f64 / 1e6;
-        let rows: Vec<WindowRow> = (0..n.max(self.windows.len()))
+        let rows: Vec<WindowRow> = (0..n)
             .map(|k| {
                 let empty = WindowAcc::default();
-                let w = self.windows.get(k).unwrap_or(&empty);
+                let w = windows.get(k).unwrap_or(&empty);
                 let requests = w.requests();
                 let share = |n: u64| (requests > 0).then(|| n as f64 / requests as f64);
                 WindowRow {

@@ -211,7 +211,8 @@ pub fn default_format() -> Format {
 
 /// Runs `sc` and writes to `target`: `summary.json`, `scenario.resolved.toml`, the tables
 /// `requests`, `devices`, `timeseries` and `gateway` in each format (and `windows` when the
-/// scenario sets `[metrics] window_s`), and `manifest.json`. Returns the summary and the files written. The folder is all-or-nothing
+/// scenario sets `[metrics] window_s`, `class_windows` when it also has two request classes or
+/// more), and `manifest.json`. Returns the summary and the files written. The folder is all-or-nothing
 /// ([`rundir::RunDir`]): it appears, or replaces an earlier run's, only when complete.
 pub fn run_to_dir(
     sc: &Scenario,
@@ -260,6 +261,7 @@ pub fn run_to_dir(
     let gateway = tables::gateway_table(&spans, &gateway);
     let devices = tables::devices_table(&summary);
     let windows = summary.windows.as_ref().map(tables::windows_table);
+    let class_windows = tables::class_windows_table(&summary);
     for f in &opts.formats {
         for (name, t) in [
             ("devices", Some(&devices)),
@@ -272,10 +274,12 @@ pub fn run_to_dir(
             }
             files.push(p);
         }
-        if let Some(t) = &windows {
-            let p = dir.join(format!("windows.{}", f.extension()));
-            write_table(&p, *f, t)?;
-            files.push(p);
+        for (name, t) in [("windows", &windows), ("class_windows", &class_windows)] {
+            if let Some(t) = t {
+                let p = dir.join(format!("{name}.{}", f.extension()));
+                write_table(&p, *f, t)?;
+                files.push(p);
+            }
         }
     }
     let p = dir.join("scenario.resolved.toml");

@@ -728,13 +728,34 @@ pub fn devices_table(s: &Summary) -> Table {
 
 /// The `windows` table: one row per window of `[metrics] window_s` (docs/metrics.md).
 pub fn windows_table(w: &crate::metrics::windows::WindowsSummary) -> Table {
+    window_columns(Table::new(), &w.rows.iter().collect::<Vec<_>>())
+}
+
+/// The `class_windows` table, with two request classes or more and metric windows: each
+/// class's windows (its requests only), class by class in the workload's order, each row led
+/// by the class's name (docs/metrics.md). `None` without classes or windows.
+pub fn class_windows_table(s: &Summary) -> Option<Table> {
+    let classes = s.classes.as_ref()?;
+    let mut names = Vec::new();
+    let mut rows = Vec::new();
+    for c in classes {
+        let w = c.windows.as_ref()?;
+        names.extend(std::iter::repeat_n(c.name.clone(), w.rows.len()));
+        rows.extend(&w.rows);
+    }
+    Some(window_columns(
+        Table::new().with("class", Values::Str(names)),
+        &rows,
+    ))
+}
+
+/// The columns of window rows `r`, after those of `t`.
+fn window_columns(t: Table, r: &[&crate::metrics::windows::WindowRow]) -> Table {
     use crate::metrics::windows::WindowRow;
-    let r = &w.rows;
-    let f = |g: fn(&WindowRow) -> f64| Values::F64(r.iter().map(g).collect());
-    let o = |g: fn(&WindowRow) -> Option<f64>| Values::OptF64(r.iter().map(g).collect());
-    let u = |g: fn(&WindowRow) -> u64| Values::U64(r.iter().map(g).collect());
-    Table::new()
-        .with("window_start_s", f(|x| x.start_s))
+    let f = |g: fn(&WindowRow) -> f64| Values::F64(r.iter().map(|x| g(x)).collect());
+    let o = |g: fn(&WindowRow) -> Option<f64>| Values::OptF64(r.iter().map(|x| g(x)).collect());
+    let u = |g: fn(&WindowRow) -> u64| Values::U64(r.iter().map(|x| g(x)).collect());
+    t.with("window_start_s", f(|x| x.start_s))
         .with("window_end_s", f(|x| x.end_s))
         .with("requests", u(|x| x.requests))
         .with("served_edge", u(|x| x.served_edge))

@@ -381,8 +381,8 @@ impl Goal {
 
 /// The goals given in `g`, checked: a latency > 0, a share in [0, 1], fees >= 0; at least one;
 /// a class's goals on one of `classes` (the scenario's request classes, by name); a window's
-/// goals only when the scenario has metric windows (`window_s`, its `[metrics] window_s`),
-/// and not a class's. `prefix` leads each key in errors (`goals.` in a plan file, where a
+/// goals (of the run's windows, or of a class's) only when the scenario has metric windows
+/// (`window_s`, its `[metrics] window_s`). `prefix` leads each key in errors (`goals.` in a plan file, where a
 /// class's goals are `goals.classes.NAME.KEY`; empty on the command line, where they are
 /// `NAME.KEY`).
 pub fn goals(
@@ -392,18 +392,22 @@ pub fn goals(
     classes: &[String],
     window_s: Option<f64>,
 ) -> Result<Vec<Goal>> {
+    let needs_windows = |at: &str, kind: (&str, Quantity, bool), b: f64| -> Result<()> {
+        if kind.1.of_windows() && window_s.is_none() {
+            return Err(cx.bad(
+                at,
+                crate::check::num(b),
+                "is a goal on the worst window of time, and the scenario has no windows: \
+                 set its [metrics] window_s (3600 for a goal held every hour)",
+            ));
+        }
+        Ok(())
+    };
     let mut out = Vec::new();
     for (&kind, v) in GOALS.iter().zip(g.given()) {
         if let Some(b) = v {
             let at = format!("{prefix}{}", kind.0);
-            if kind.1.of_windows() && window_s.is_none() {
-                return Err(cx.bad(
-                    &at,
-                    crate::check::num(b),
-                    "is a goal on the worst window of time, and the scenario has no windows: \
-                     set its [metrics] window_s (3600 for a goal held every hour)",
-                ));
-            }
+            needs_windows(&at, kind, b)?;
             out.push(goal(cx, &at, kind, None, b)?);
         }
     }
@@ -435,14 +439,7 @@ pub fn goals(
         let before = out.len();
         for (&kind, v) in GOALS.iter().zip(cg.given()) {
             if let Some(b) = v {
-                if kind.1.of_windows() {
-                    return Err(cx.bad(
-                        class_key(name, kind.0),
-                        crate::check::num(b),
-                        "a window's goal is on every request of the window: give it in the \
-                         run's goals, not a class's",
-                    ));
-                }
+                needs_windows(&class_key(name, kind.0), kind, b)?;
                 let class = GoalClass {
                     name: name.clone(),
                     index,

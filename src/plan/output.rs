@@ -75,7 +75,8 @@ pub struct PlanReport {
     /// The quantity of each goal on a request class, in goal order (absent: none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub class_goals: Vec<GoalEstimate>,
-    /// The quantity of each goal on the worst metric window, in goal order (absent: none).
+    /// The quantity of each goal on the run's worst metric window, in goal order (absent:
+    /// none; a goal on a class's worst window is among `class_goals`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub window_goals: Vec<GoalEstimate>,
 }
@@ -177,7 +178,7 @@ fn plan_report(pl: &Planner, e: &Evaluation) -> PlanReport {
         edge_share: est(&|r| r.run.edge_share),
         cloud_share: est(&|r| r.cloud_share),
         class_goals: goal_estimates(&|g| g.class.is_some()),
-        window_goals: goal_estimates(&|g| g.quantity.of_windows()),
+        window_goals: goal_estimates(&|g| g.class.is_none() && g.quantity.of_windows()),
     }
 }
 

@@ -45,15 +45,23 @@ fn cloud_cpr(s: &Summary) -> Option<f64> {
         .and_then(|p| p.cpr_cents)
 }
 
-/// The worst metric window's value of a quantity (`None` without windows).
-fn worst(
-    s: &Summary,
-    get: fn(&crate::metrics::windows::WorstWindows) -> Option<crate::metrics::windows::Worst>,
-) -> Option<f64> {
-    s.windows
-        .as_ref()
-        .and_then(|w| get(&w.worst))
-        .map(|w| w.value)
+/// Reads one quantity's worst window.
+type WorstOf = fn(&crate::metrics::windows::WorstWindows) -> Option<crate::metrics::windows::Worst>;
+
+/// The worst metric window's value of a quantity (`None` without windows): of the run's
+/// windows (`w`, the summary's `windows`) or a class's.
+fn worst_of(w: Option<&crate::metrics::windows::WindowsSummary>, get: WorstOf) -> Option<f64> {
+    w.and_then(|w| get(&w.worst)).map(|w| w.value)
+}
+
+/// The run's worst window's value of a quantity.
+fn worst(s: &Summary, get: WorstOf) -> Option<f64> {
+    worst_of(s.windows.as_ref(), get)
+}
+
+/// A class's worst window's value of a quantity.
+fn class_worst(c: &ClassSummary, get: WorstOf) -> Option<f64> {
+    worst_of(c.windows.as_ref(), get)
 }
 
 macro_rules! m {
@@ -204,6 +212,18 @@ pub const CLASS_METRICS: &[ClassMetric] = &[
     c!("queue_timeouts", |c| c.queue_timeouts.map(|n| n as f64)),
     c!("cloud_cost_usd", |c| Some(c.cloud_cost_usd)),
     c!("edge_request_energy_j", |c| Some(c.edge_request_energy_j)),
+    c!("worst_window_ttft_p95_ms", |c| class_worst(c, |w| w
+        .ttft_p95_ms)),
+    c!("worst_window_ttft_p99_ms", |c| class_worst(c, |w| w
+        .ttft_p99_ms)),
+    c!("worst_window_e2e_p95_ms", |c| class_worst(c, |w| w
+        .e2e_p95_ms)),
+    c!("worst_window_e2e_p99_ms", |c| class_worst(c, |w| w
+        .e2e_p99_ms)),
+    c!("worst_window_reject_rate", |c| class_worst(c, |w| w
+        .reject_rate)),
+    c!("worst_window_redirect_rate", |c| class_worst(c, |w| w
+        .redirect_rate)),
 ];
 
 /// The index of class metric `name`.

@@ -98,7 +98,8 @@ fn run_tables_and_summary_keys_are_defined_in_docs_metrics() {
         "routing.queue_timeout_ms=5000",
         "--set",
         "workload.classes=[{name=\"chat\", queue_timeout_ms=1500}, {name=\"batch\"}]",
-        // Metric windows, for the summary's `windows` and the `windows` table.
+        // Metric windows, for the summary's `windows` (the run's and each class's) and the
+        // `windows` and `class_windows` tables.
         "--set",
         "metrics.window_s=600",
         "--csv",
@@ -106,7 +107,14 @@ fn run_tables_and_summary_keys_are_defined_in_docs_metrics() {
         out.to_str().unwrap(),
     ]));
     let md = doc("metrics.md");
-    for table in ["requests", "devices", "timeseries", "gateway", "windows"] {
+    for table in [
+        "requests",
+        "devices",
+        "timeseries",
+        "gateway",
+        "windows",
+        "class_windows",
+    ] {
         let cols = header(&out.join(format!("{table}.csv")));
         let documented = spans(section(&md, &format!("### `{table}.parquet`")));
         assert_documented(&cols, &documented, &format!("{table}.csv"));
@@ -151,6 +159,7 @@ fn run_tables_and_summary_keys_are_defined_in_docs_metrics() {
     ] {
         assert!(keys.contains(key), "{key}: {keys:?}");
     }
+    assert!(summary["classes"][1]["windows"]["worst"].is_object());
     let keys: Vec<String> = keys.into_iter().collect();
     assert_documented(&keys, &spans(&md), "summary.json");
 }

@@ -197,11 +197,51 @@ fn with_windows(case: u64, text: &str) -> String {
 }
 
 /// With metric windows, each window's requests are those that arrived in it, by how they
-/// ended; the windows add up to the run; the worst window of each quantity is the highest.
+/// ended; the windows add up to the run; the worst window of each quantity is the highest. With
+/// request classes, each class's windows likewise over the class's requests (so that, over the
+/// classes, they add up to the run's).
 fn check_windows(ctx: &dyn Fn() -> String, s: &Summary, records: &[RequestRecord]) {
     let Some(w) = &s.windows else {
         return;
     };
+    let share = |rejected: u64, requests: u64| rejected as f64 / requests as f64;
+    check_window_set(
+        ctx,
+        w,
+        &records.iter().collect::<Vec<_>>(),
+        share(s.rejected, s.requests_total),
+        [s.ttft_ms.p95, s.ttft_ms.p99, s.e2e_ms.p95, s.e2e_ms.p99],
+    );
+    for (k, c) in s.classes.iter().flatten().enumerate() {
+        let cw = c
+            .windows
+            .as_ref()
+            .expect("a class has windows when the run has");
+        assert_eq!(cw.rows.len(), w.rows.len(), "{}; {}", c.name, ctx());
+        let ctx = || format!("class {}; {}", c.name, ctx());
+        check_window_set(
+            &ctx,
+            cw,
+            &records
+                .iter()
+                .filter(|r| usize::from(r.class) == k)
+                .collect::<Vec<_>>(),
+            share(c.rejected, c.requests),
+            [c.ttft_ms.p95, c.ttft_ms.p99, c.e2e_ms.p95, c.e2e_ms.p99],
+        );
+    }
+}
+
+/// One set of windows (the run's or a class's) against `records` (its requests): each row's
+/// ends and fees, the windows judged, the worst of each quantity; and, every window judged,
+/// the worst at least the whole's (`reject_share`, and TTFT p95, p99, end-to-end p95, p99).
+fn check_window_set(
+    ctx: &dyn Fn() -> String,
+    w: &edgesim::metrics::windows::WindowsSummary,
+    records: &[&RequestRecord],
+    reject_share: f64,
+    percentiles: [Option<f64>; 4],
+) {
     let width = edgesim::time::SimDuration::from_secs_f64(w.window_s).0;
     let mut ended = vec![[0u64; 3]; w.rows.len()];
     let mut fees = vec![0.0; w.rows.len()];
@@ -250,24 +290,31 @@ fn check_windows(ctx: &dyn Fn() -> String, s: &Summary, records: &[RequestRecord
     ] {
         assert_eq!(got.map(|x| x.value), want, "{}", ctx());
     }
-    // The run is the mixture of its windows: its share rejected is their weighted mean, and
-    // if every window has 95 % of its latencies at most x, so has the run: the worst window's
-    // percentile is at least the run's (to within the histogram's bucket, where each clamps
-    // to its own extremes), when every window is judged.
+    // The whole is the mixture of its windows: its share rejected is their weighted mean, and
+    // if every window has 95 % of its latencies at most x, so has the whole: the worst
+    // window's percentile is at least the whole's (to within the histogram's bucket, where
+    // each clamps to its own extremes), when every window is judged.
     if w.min_requests > 1 {
         return;
     }
     if let Some(w) = worst.reject_rate {
-        let run = s.rejected as f64 / s.requests_total as f64;
-        assert!(w.value >= run - 1e-12, "{} < {run}; {}", w.value, ctx());
+        assert!(
+            w.value >= reject_share - 1e-12,
+            "{} < {reject_share}; {}",
+            w.value,
+            ctx()
+        );
     }
-    for (window, run) in [
-        (worst.ttft_p95_ms, s.ttft_ms.p95),
-        (worst.ttft_p99_ms, s.ttft_ms.p99),
-        (worst.e2e_p95_ms, s.e2e_ms.p95),
-        (worst.e2e_p99_ms, s.e2e_ms.p99),
-    ] {
-        if let (Some(w), Some(r)) = (window, run) {
+    for (window, whole) in [
+        worst.ttft_p95_ms,
+        worst.ttft_p99_ms,
+        worst.e2e_p95_ms,
+        worst.e2e_p99_ms,
+    ]
+    .into_iter()
+    .zip(percentiles)
+    {
+        if let (Some(w), Some(r)) = (window, whole) {
             assert!(
                 w.value >= r * (1.0 - 1.0 / 128.0) - 0.001,
                 "{} < {r}; {}",

@@ -930,3 +930,58 @@ fn window_columns_hold_the_worst_windows() {
         .unwrap();
     assert_eq!(rows[0][i], "");
 }
+
+/// With request classes, each class's worst-window columns (`CLASS.worst_window_*`) are its
+/// summary's `classes[k].windows.worst`; an expectation reads them (the long summaries' worst
+/// minute is slower than the questions').
+#[test]
+fn class_window_columns_hold_each_class_worst_windows() {
+    let text = format!(
+        "name = \"t\"\nscenario = \"{}\"\nseed = 5\n\
+         [[axes]]\nkey = \"metrics.window_s\"\nvalues = [300]\n\
+         [[axes]]\nkey = \"duration_s\"\nvalues = [1200]\n\
+         [[expect]]\nname = \"summaries wait longer in their worst window\"\n\
+         left = {{ metric = \"summary.worst_window_ttft_p95_ms\" }}\n\
+         op = \">\"\n\
+         right = {{ metric = \"question.worst_window_ttft_p95_ms\" }}\n",
+        shipped("assistant.toml").display()
+    );
+    let file = temp_file("sweep-class-windows", "s.toml", &text);
+    let out = dir("class-windows");
+    assert_ok(&sweep(&file, &out, &["--check"]));
+    let (h, rows) = csv(&out.join("runs.csv"));
+    let c = |name: &str| h.iter().position(|x| x == name).unwrap();
+    let r = &rows[0];
+    let run = edgesim(&[
+        "run",
+        shipped("assistant.toml").to_str().unwrap(),
+        "--no-out",
+        "--json",
+        "--seed",
+        &r[c("seed")],
+        "--set",
+        "metrics.window_s=300",
+        "--set",
+        "duration_s=1200",
+    ]);
+    assert_ok(&run);
+    let j: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    for (k, class) in ["question", "summary"].into_iter().enumerate() {
+        assert_eq!(j["classes"][k]["name"], class);
+        for (column, key) in [
+            ("worst_window_ttft_p95_ms", "ttft_p95_ms"),
+            ("worst_window_ttft_p99_ms", "ttft_p99_ms"),
+            ("worst_window_e2e_p95_ms", "e2e_p95_ms"),
+            ("worst_window_e2e_p99_ms", "e2e_p99_ms"),
+            ("worst_window_reject_rate", "reject_rate"),
+            ("worst_window_redirect_rate", "redirect_rate"),
+        ] {
+            let got: f64 = r[c(&format!("{class}.{column}"))].parse().unwrap();
+            assert_eq!(
+                Some(got),
+                j["classes"][k]["windows"]["worst"][key]["value"].as_f64(),
+                "{class}.{column}"
+            );
+        }
+    }
+}

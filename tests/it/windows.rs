@@ -4,8 +4,8 @@
 
 use crate::common::*;
 use crate::queueing::{erlang_b, loss_scenario};
-use edgesim::metrics::windows::WindowsSummary;
-use edgesim::metrics::{Route, Summary};
+use edgesim::metrics::windows::{WindowRow, WindowsSummary};
+use edgesim::metrics::{RequestRecord, Route, Summary};
 
 fn windows(s: &Summary) -> &WindowsSummary {
     s.windows.as_ref().expect("the summary has windows")
@@ -32,28 +32,18 @@ fn close(got: Option<f64>, want: Option<f64>, what: &str) {
     }
 }
 
-/// The bursty Figure 4 scenario in windows of 100 s (three per burst period of 300 s, so some
-/// hold a burst and some do not): each window's counts are exactly those of the requests that
-/// arrived in it, its percentiles the exact ones of their latencies to within the histogram's
-/// bucket, its cloud fees their sum; the windows add up to the run, and the worst and busiest
-/// are those of the rows.
-#[test]
-fn each_windows_row_is_the_requests_that_arrived_in_it() {
-    let sc = load(&shipped("bursty.toml"), &["metrics.window_s=100"]);
-    let (s, records) = run_collect(&sc);
-    let w = windows(&s);
-    assert_eq!((w.window_s, w.count, w.rows.len()), (100.0, 36, 36));
-    let mut by_window = vec![Vec::new(); 36];
-    for r in &records {
-        by_window[(r.arrival.0 / 100_000_000) as usize].push(*r);
-    }
-    for (k, (row, reqs)) in w.rows.iter().zip(&by_window).enumerate() {
+/// Each of `rows` (windows of `width_s` seconds) is exactly the requests of `by_window` (those
+/// that arrived in it): counts, shares, percentiles (within the histogram's bucket of the
+/// exact nearest rank) and cloud fees. `what` names the windows in messages.
+fn check_rows(rows: &[WindowRow], by_window: &[Vec<RequestRecord>], width_s: f64, what: &str) {
+    assert_eq!(rows.len(), by_window.len(), "{what}");
+    for (k, (row, reqs)) in rows.iter().zip(by_window).enumerate() {
         assert_eq!(
             (row.start_s, row.end_s),
-            (100.0 * k as f64, 100.0 * (k + 1) as f64)
+            (width_s * k as f64, width_s * (k + 1) as f64)
         );
         let count = |f: fn(&Route) -> bool| reqs.iter().filter(|r| f(&r.route)).count() as u64;
-        assert_eq!(row.requests, reqs.len() as u64, "window {k}");
+        assert_eq!(row.requests, reqs.len() as u64, "{what} window {k}");
         assert_eq!(row.served_edge, count(|r| matches!(r, Route::Edge(_))));
         assert_eq!(row.served_cloud, count(|r| matches!(r, Route::Cloud)));
         assert_eq!(row.rejected, count(|r| matches!(r, Route::Rejected)));
@@ -71,12 +61,12 @@ fn each_windows_row_is_the_requests_that_arrived_in_it() {
             close(
                 got_t,
                 exact_ms(&mut ttft, q),
-                &format!("window {k} TTFT q{q}"),
+                &format!("{what} window {k} TTFT q{q}"),
             );
             close(
                 got_e,
                 exact_ms(&mut e2e, q),
-                &format!("window {k} e2e q{q}"),
+                &format!("{what} window {k} e2e q{q}"),
             );
         }
         let fees: f64 = reqs.iter().map(|r| r.cost_usd).sum();
@@ -86,8 +76,25 @@ fn each_windows_row_is_the_requests_that_arrived_in_it() {
             Some(row.served_cloud as f64 / row.requests as f64)
         );
     }
-    let sum =
-        |f: fn(&edgesim::metrics::windows::WindowRow) -> u64| w.rows.iter().map(f).sum::<u64>();
+}
+
+/// The bursty Figure 4 scenario in windows of 100 s (three per burst period of 300 s, so some
+/// hold a burst and some do not): each window's counts are exactly those of the requests that
+/// arrived in it, its percentiles the exact ones of their latencies to within the histogram's
+/// bucket, its cloud fees their sum; the windows add up to the run, and the worst and busiest
+/// are those of the rows.
+#[test]
+fn each_windows_row_is_the_requests_that_arrived_in_it() {
+    let sc = load(&shipped("bursty.toml"), &["metrics.window_s=100"]);
+    let (s, records) = run_collect(&sc);
+    let w = windows(&s);
+    assert_eq!((w.window_s, w.count, w.rows.len()), (100.0, 36, 36));
+    let mut by_window = vec![Vec::new(); 36];
+    for r in &records {
+        by_window[(r.arrival.0 / 100_000_000) as usize].push(*r);
+    }
+    check_rows(&w.rows, &by_window, 100.0, "");
+    let sum = |f: fn(&WindowRow) -> u64| w.rows.iter().map(f).sum::<u64>();
     assert_eq!(sum(|r| r.requests), s.requests_total);
     assert_eq!(sum(|r| r.served_edge), s.served_edge);
     assert_eq!(sum(|r| r.served_cloud), s.served_cloud);
@@ -290,4 +297,124 @@ fn windows_with_too_few_requests_are_not_judged() {
     assert_eq!((w.judged, w.rows.len()), (0, 36));
     assert!(w.worst.ttft_p95_ms.is_none() && w.worst.reject_rate.is_none());
     assert_eq!(w.busiest, windows(&every).busiest);
+}
+
+/// With request classes each class has windows of its own requests: the assistant scenario
+/// (questions and summaries) in windows of 600 s. Each class's row is exactly the class's
+/// requests that arrived in the window; over the classes the rows add up to the run's
+/// (counts and fees); each class's worst is the highest of its judged rows (with a floor of
+/// requests, counted in the class); the sweep's class metrics and the `class_windows` table
+/// give the same numbers. A scenario of one class has no classes, so no class windows.
+#[test]
+fn each_class_has_windows_of_its_own_requests() {
+    let sets = ["metrics.window_s=600", "metrics.window_min_requests=70"];
+    let sc = load(&shipped("assistant.toml"), &sets);
+    let (s, records) = run_collect(&sc);
+    let run_rows = &windows(&s).rows;
+    assert_eq!(run_rows.len(), 6);
+    let classes = s.classes.as_ref().expect("two classes");
+    assert_eq!(classes.len(), 2);
+    for (k, c) in classes.iter().enumerate() {
+        let w = c.windows.as_ref().expect("the class has windows");
+        assert_eq!((w.window_s, w.count, w.min_requests), (600.0, 6, 70));
+        let mut by_window = vec![Vec::new(); 6];
+        for r in records.iter().filter(|r| usize::from(r.class) == k) {
+            by_window[(r.arrival.0 / 600_000_000) as usize].push(*r);
+        }
+        check_rows(&w.rows, &by_window, 600.0, &c.name);
+        let judged: Vec<&WindowRow> = w.rows.iter().filter(|r| r.requests >= 70).collect();
+        assert_eq!(w.judged, judged.len(), "{}", c.name);
+        let highest = |get: fn(&WindowRow) -> Option<f64>| {
+            judged.iter().filter_map(|r| get(r)).reduce(f64::max)
+        };
+        assert_eq!(
+            w.worst.ttft_p95_ms.map(|x| x.value),
+            highest(|r| r.ttft_ms.p95)
+        );
+        assert_eq!(
+            w.worst.e2e_p99_ms.map(|x| x.value),
+            highest(|r| r.e2e_ms.p99)
+        );
+        assert_eq!(
+            w.worst.redirect_rate.map(|x| x.value),
+            highest(|r| r.redirect_rate)
+        );
+        for m in edgesim::sweep::metrics::CLASS_METRICS
+            .iter()
+            .filter(|m| m.name.starts_with("worst_window_"))
+        {
+            let want = match m.name {
+                "worst_window_ttft_p95_ms" => w.worst.ttft_p95_ms,
+                "worst_window_ttft_p99_ms" => w.worst.ttft_p99_ms,
+                "worst_window_e2e_p95_ms" => w.worst.e2e_p95_ms,
+                "worst_window_e2e_p99_ms" => w.worst.e2e_p99_ms,
+                "worst_window_reject_rate" => w.worst.reject_rate,
+                "worst_window_redirect_rate" => w.worst.redirect_rate,
+                other => panic!("a class metric {other} this test does not know"),
+            };
+            assert_eq!((m.get)(c), want.map(|x| x.value), "{}", m.name);
+        }
+    }
+    // The summaries hold fewer requests than 70 in some windows: the floor counts.
+    assert!(
+        classes
+            .iter()
+            .any(|c| c.windows.as_ref().unwrap().judged < 6)
+    );
+    for (i, row) in run_rows.iter().enumerate() {
+        let of = |f: fn(&WindowRow) -> u64| {
+            classes
+                .iter()
+                .map(|c| f(&c.windows.as_ref().unwrap().rows[i]))
+                .sum::<u64>()
+        };
+        assert_eq!(of(|r| r.requests), row.requests);
+        assert_eq!(of(|r| r.served_edge), row.served_edge);
+        assert_eq!(of(|r| r.served_cloud), row.served_cloud);
+        assert_eq!(of(|r| r.rejected), row.rejected);
+        let fees: f64 = classes
+            .iter()
+            .map(|c| c.windows.as_ref().unwrap().rows[i].cloud_cost_usd)
+            .sum();
+        assert!((fees - row.cloud_cost_usd).abs() <= 1e-9 * fees.max(1.0));
+    }
+    // Without windows, no class has them; with one class there are no classes.
+    let plain = edgesim::sim::run(&load(&shipped("assistant.toml"), &[])).unwrap();
+    assert!(plain.classes.unwrap().iter().all(|c| c.windows.is_none()));
+    let one = edgesim::sim::run(&load(&shipped("bursty.toml"), &sets)).unwrap();
+    assert!(one.classes.is_none() && one.windows.is_some());
+    // `run` writes each class's rows in the `class_windows` table, class by class.
+    let out = scratch_dir("class-windows-run");
+    let o = edgesim(&[
+        "run",
+        shipped("assistant.toml").to_str().unwrap(),
+        "--set",
+        sets[0],
+        "--set",
+        sets[1],
+        "--csv",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_ok(&o);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("worst window by class"), "{text}");
+    let csv = std::fs::read_to_string(out.join("class_windows.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(&header[..3], ["class", "window_start_s", "window_end_s"]);
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 12);
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    for (i, r) in rows.iter().enumerate() {
+        let c = &classes[i / 6];
+        let want = &c.windows.as_ref().unwrap().rows[i % 6];
+        assert_eq!(r[col("class")], c.name);
+        assert_eq!(r[col("requests")].parse::<u64>().unwrap(), want.requests);
+        assert_eq!(
+            r[col("ttft_p95_ms")].parse::<f64>().ok(),
+            want.ttft_ms.p95,
+            "row {i}"
+        );
+    }
 }
