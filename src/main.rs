@@ -186,6 +186,9 @@ enum PlanSub {
         /// Print `answer.json` instead of the report.
         #[arg(long)]
         json: bool,
+        /// The load scale the shards ran with (`--load-scale`), if any.
+        #[arg(long, value_name = "X")]
+        load_scale: Option<f64>,
     },
 }
 
@@ -206,6 +209,11 @@ struct PlanRunArgs {
     /// Evaluate the full grid instead of searching (to check the search on small plans).
     #[arg(long)]
     grid: bool,
+    /// Search at the traffic scenario's load times X (instead of the plan file's
+    /// `load_scale`): rates times X, a trace's gaps divided by it, a closed loop's users times
+    /// it, as `edgesim capacity` scales; e.g. --load-scale 1.5 for next year's traffic.
+    #[arg(long, value_name = "X")]
+    load_scale: Option<f64>,
     /// Also write the tables as CSV.
     #[arg(long)]
     csv: bool,
@@ -1247,8 +1255,9 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
             out: dir,
             csv,
             json,
+            load_scale,
         }) => {
-            let planner = edgesim::plan::Planner::load(&plan)?;
+            let planner = edgesim::plan::Planner::load_scaled(&plan, load_scale)?;
             edgesim::sweep::exec::check_shards(&shards, &dir)?;
             edgesim::output::rundir::check_reusable(
                 &dir,
@@ -1267,7 +1276,7 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
             let path = run.plan.context("give a plan file")?;
             check_threads(run.threads)?;
             let every_s = progress_interval_s()?;
-            let mut planner = edgesim::plan::Planner::load(&path)?;
+            let mut planner = edgesim::plan::Planner::load_scaled(&path, run.load_scale)?;
             if run.grid {
                 planner.method = edgesim::plan::Method::Grid;
             }
@@ -1276,12 +1285,20 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
                 .unwrap_or_else(|| default_out(&format!("plan-{}", planner.name)));
             note!(
                 "plan {}: {} device types, a grid of {} plans x {} replications of about {} \
-                 requests each{}",
+                 requests each{}{}",
                 planner.name,
                 planner.types.len(),
                 planner.grid_size(),
                 planner.replications,
                 planner.requests_per_run.round(),
+                if planner.load_scale == 1.0 {
+                    String::new()
+                } else {
+                    format!(
+                        ", at {}x the scenario's load",
+                        edgesim::check::num(planner.load_scale)
+                    )
+                },
                 run.shard.map_or(String::new(), |s| format!(", shard {s}"))
             );
             let bar = terminal_bar("{msg} {pos} runs, {per_sec}");

@@ -68,6 +68,10 @@ pub struct PlanFile {
     pub replications: u32,
     /// Base seed (default: the scenario's).
     pub seed: Option<u64>,
+    /// The traffic scenario's load times this (`edgesim capacity`'s scaling: rates times it, a
+    /// trace's gaps divided by it, a closed loop's users times it; to 12 significant digits);
+    /// 1 by default.
+    pub load_scale: Option<f64>,
     /// Prices of energy and the month the traffic fills.
     #[serde(default)]
     pub costs: CostsFile,
@@ -610,7 +614,12 @@ pub struct Planner {
     pub goals: Vec<Goal>,
     /// The scenario's request classes, by name, in its order.
     pub classes: Vec<String>,
-    /// Hash of the plan and scenario texts: journals of another plan are refused.
+    /// The traffic scenario's load is scaled by this (1: as written).
+    pub load_scale: f64,
+    /// The workload keys the scale set, with their values (empty at 1).
+    pub load: crate::capacity::LoadKeys,
+    /// Hash of the plan and scenario texts (and of a load scale other than 1): journals of
+    /// another plan are refused.
     pub fingerprint: String,
     /// The requests one run is expected to simulate (the workload's, the same in every plan;
     /// [`crate::scenario::budget::estimate`]).
@@ -682,9 +691,18 @@ fn choice_label(v: &toml::Value, key: &str) -> String {
     }
 }
 
+/// Most and least `load_scale` (as `edgesim capacity`'s scales).
+pub const LOAD_SCALES: (f64, f64) = (1e-6, 1e6);
+
 impl Planner {
     /// Reads and validates a plan file: every option is tried in a scenario before any run.
     pub fn load(path: &Path) -> Result<Planner> {
+        Self::load_scaled(path, None)
+    }
+
+    /// [`Planner::load`], with the traffic's load scaled by `load_scale` instead of the plan
+    /// file's `load_scale` when given (`edgesim plan --load-scale`).
+    pub fn load_scaled(path: &Path, load_scale: Option<f64>) -> Result<Planner> {
         let text = crate::check::read_text(path, "plan", crate::check::MAX_CONFIG_BYTES)?;
         let file: PlanFile = crate::strict::from_str(&text)
             .map_err(|e| crate::check::not_read_as(path, &text, "a plan file", &e))?;
@@ -698,6 +716,12 @@ impl Planner {
         let base_sc = Scenario::from_str_at(&base_text, &scenario, &LoadOptions::default())
             .map_err(in_scenario)?;
         let base = Scenario::parse_doc(&base_text, &scenario).map_err(in_scenario)?;
+        let (load_key, scale) = match (load_scale, file.load_scale) {
+            (Some(s), _) => ("--load-scale", s),
+            (None, Some(s)) => ("load_scale", s),
+            (None, None) => ("load_scale", 1.0),
+        };
+        let (base, base_sc, load) = Self::scaled(&cx, load_key, scale, base, base_sc, &scenario)?;
         let name = match &file.name {
             Some(n) => cx.folder_name("name", n)?.to_string(),
             None => path
@@ -777,9 +801,16 @@ impl Planner {
             &class_names,
             base_sc.metrics.window_s,
         )?;
+        // A scale other than 1 is part of what the journal holds (given on the command line,
+        // the plan text does not say it); at 1 the hash is an earlier edgesim's.
+        let scaled = if scale == 1.0 {
+            String::new()
+        } else {
+            format!("\u{0}load_scale={scale:?}")
+        };
         let fingerprint = format!(
             "{:016x}",
-            crate::rng::fnv1a(format!("{text}\u{0}{base_text}").as_bytes())
+            crate::rng::fnv1a(format!("{text}\u{0}{base_text}{scaled}").as_bytes())
         );
         let planner = Planner {
             name,
@@ -798,6 +829,8 @@ impl Planner {
             wave: search.wave,
             goals,
             classes: class_names,
+            load_scale: scale,
+            load,
             fingerprint,
             requests_per_run: crate::scenario::budget::estimate(&base_sc).requests,
             max_runs: crate::sweep::MAX_RUNS,
@@ -817,6 +850,71 @@ impl Planner {
         }
         planner.validate_options()?;
         Ok(planner)
+    }
+
+    /// The traffic scenario `base` (its document and the scenario it makes) with its load
+    /// scaled by `scale` (`key` names it in errors: `load_scale`, or `--load-scale`), and the
+    /// workload keys that changed. At 1 it is returned as it is.
+    fn scaled(
+        cx: &Checker,
+        key: &str,
+        scale: f64,
+        mut base: toml::Value,
+        base_sc: Scenario,
+        scenario: &Path,
+    ) -> Result<(toml::Value, Scenario, crate::capacity::LoadKeys)> {
+        let (lo, hi) = LOAD_SCALES;
+        let bad = |problem: String| {
+            if key.starts_with("--") {
+                Error::invalid(
+                    Path::new("edgesim plan"),
+                    key,
+                    crate::check::num(scale),
+                    problem,
+                )
+            } else {
+                cx.bad(key, crate::check::num(scale), problem)
+            }
+        };
+        if !(lo..=hi).contains(&scale) {
+            return Err(bad(format!(
+                "must lie in [{lo:e}, {hi:e}] (the traffic's load times this; 1: as written)"
+            )));
+        }
+        if scale == 1.0 {
+            return Ok((base, base_sc, Vec::new()));
+        }
+        // To 12 significant digits: 0.8 x 1.5 is written 1.2, not 1.2000000000000002.
+        let (_, mut load) = crate::capacity::scaled(&base_sc.to_file(), scale);
+        for (_, v) in &mut load {
+            *v = crate::capacity::significant(*v, 12);
+        }
+        let Some(workload) = base.get_mut("workload").and_then(toml::Value::as_table_mut) else {
+            return Err(bad(
+                "the traffic scenario has no [workload] table to scale".into()
+            ));
+        };
+        for &(k, v) in &load {
+            let value = if k == "users" {
+                toml::Value::Integer(v as i64)
+            } else {
+                toml::Value::Float(v)
+            };
+            workload.insert(k.to_string(), value);
+        }
+        let sc = Scenario::from_doc(
+            base.clone(),
+            scenario,
+            &LoadOptions::default(),
+            Arc::new(InputCache::default()),
+        )
+        .map_err(|e| {
+            bad(format!(
+                "the traffic scenario {} at this load is refused: {e}",
+                scenario.display()
+            ))
+        })?;
+        Ok((base, sc, load))
     }
 
     fn types(cx: &Checker, files: &[TypeFile]) -> Result<Vec<DeviceType>> {

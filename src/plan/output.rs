@@ -103,6 +103,43 @@ pub struct GoalReport {
     pub best_value: Option<f64>,
 }
 
+/// The load a plan was searched at, when scaled.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LoadReport {
+    /// The scale of the traffic scenario's load.
+    pub scale: f64,
+    /// The workload keys at that load (`workload.rate_rps`), with their values.
+    pub workload: std::collections::BTreeMap<String, f64>,
+}
+
+impl LoadReport {
+    /// The load of `pl`, when scaled.
+    fn of(pl: &Planner) -> Option<LoadReport> {
+        (pl.load_scale != 1.0).then(|| LoadReport {
+            scale: pl.load_scale,
+            workload: pl
+                .load
+                .iter()
+                .map(|&(k, v)| (format!("workload.{k}"), v))
+                .collect(),
+        })
+    }
+
+    /// In words: `1.5x the scenario's load (workload.rate_rps = 1.2)`.
+    pub fn describe(&self) -> String {
+        let keys: Vec<String> = self
+            .workload
+            .iter()
+            .map(|(k, v)| format!("{k} = {}", crate::check::num(*v)))
+            .collect();
+        format!(
+            "{}x the scenario's load ({})",
+            crate::check::num(self.scale),
+            keys.join(", ")
+        )
+    }
+}
+
 /// `answer.json`.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Answer {
@@ -110,6 +147,9 @@ pub struct Answer {
     pub plan: String,
     /// Hash of the plan and scenario texts.
     pub fingerprint: String,
+    /// The traffic's load, when scaled (`load_scale` other than 1; absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load: Option<LoadReport>,
     /// The cheapest plan meeting every goal (`null`: none does).
     pub cheapest: Option<PlanReport>,
     /// When none does: in words, which goals bind.
@@ -233,6 +273,7 @@ pub fn answer(pl: &Planner, o: &Outcome) -> Answer {
     Answer {
         plan: pl.name.clone(),
         fingerprint: pl.fingerprint.clone(),
+        load: LoadReport::of(pl),
         cheapest: o.best.map(|i| plan_report(pl, &o.evaluations[i])),
         binding,
         goals,
@@ -669,6 +710,9 @@ pub fn to_text(pl: &Planner, a: &Answer) -> String {
     let mut o = String::new();
     let goals: Vec<String> = pl.goals.iter().map(Goal::describe).collect();
     let _ = writeln!(o, "plan {}: goals {}", pl.name, goals.join(", "));
+    if let Some(l) = &a.load {
+        let _ = writeln!(o, "traffic: {}", l.describe());
+    }
     let _ = writeln!(
         o,
         "evaluated {} plans ({} runs) of the grid's {} ({} runs): {:.1}x fewer runs; \

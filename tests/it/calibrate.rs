@@ -372,6 +372,8 @@ fn importer_errors_are_clear() {
 #[cfg(not(feature = "llm"))]
 #[test]
 fn model_calibration_without_llama_cpp_says_how_to_get_it() {
+    // A folder of its own: a file of that name left by anything else would be refused first.
+    let out = scratch_dir("calibrate-without-llm").join("x.toml");
     let o = edgesim(&[
         "calibrate",
         "--model",
@@ -379,7 +381,7 @@ fn model_calibration_without_llama_cpp_says_how_to_get_it() {
         "--name",
         "x",
         "--out",
-        "/tmp/x.toml",
+        out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);

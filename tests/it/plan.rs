@@ -1516,3 +1516,168 @@ fn a_class_window_goal_is_judged_on_the_class_worst_window() {
     let want = g["value"]["mean"].as_f64().unwrap();
     assert!((mean - want).abs() <= 1e-9 * want, "{mean} vs {want}");
 }
+
+/// `load_scale` searches the traffic scenario at its load times the scale, as `edgesim
+/// capacity` scales it: the small plan at twice its load is the small plan whose traffic file
+/// says twice the rates (a bursty workload's base and burst rates), plan for plan and cost for
+/// cost; `--load-scale` does what the key does; the answer and the report say the load, and
+/// `cheapest.toml` holds the scaled rates. A journal of one scale is not resumed at another.
+#[test]
+fn a_load_scale_searches_the_traffic_at_that_load() {
+    // The small plan's goals with room for twice the cloud fees.
+    let goals = "ttft_p95_ms = 2500\nmax_reject_share = 0.01\nmax_cloud_usd_per_month = 200";
+    let d = dir("load-scale");
+    let scaled = small_plan(&d, goals, "load_scale = 2");
+    let pl = Planner::load(&scaled).unwrap();
+    assert_eq!(pl.load_scale, 2.0);
+    assert_eq!(
+        pl.load,
+        vec![("base_rate_rps", 1.6), ("burst_rate_rps", 4.8)]
+    );
+    let o = run(&pl, &d.join("out"));
+    let by_hand = dir("load-scale-by-hand");
+    let plain = small_plan(&by_hand, goals, "");
+    let traffic = by_hand.join("traffic.toml");
+    let t = std::fs::read_to_string(&traffic).unwrap();
+    let doubled = t
+        .replace("base_rate_rps = 0.8", "base_rate_rps = 1.6")
+        .replace("burst_rate_rps = 2.4", "burst_rate_rps = 4.8");
+    assert_ne!(doubled, t);
+    std::fs::write(&traffic, doubled).unwrap();
+    let hand = Planner::load(&plain).unwrap();
+    assert!(hand.load.is_empty() && hand.load_scale == 1.0);
+    let h = run(&hand, &by_hand.join("out"));
+    assert_eq!(o.evaluations.len(), h.evaluations.len());
+    for (a, b) in o.evaluations.iter().zip(&h.evaluations) {
+        assert_eq!(a.point, b.point);
+        assert_eq!(a.runs, b.runs, "{}", pl.describe(&a.point));
+    }
+    assert_eq!(o.best, h.best);
+    // The same plan at its own load costs less: twice the traffic takes more boards or fees.
+    let once = dir("load-scale-once");
+    let one = Planner::load(&small_plan(&once, goals, "")).unwrap();
+    let base = run(&one, &once.join("out"));
+    let cost = |o: &search::Outcome| o.evaluations[o.best.unwrap()].cost();
+    assert!(cost(&base) < cost(&o), "{} {}", cost(&base), cost(&o));
+    // The command line: --load-scale on the plan without the key is the key.
+    let cli_out = once.join("cli");
+    let plan_path = once.join("plan.toml");
+    let cli = plan_cli(&plan_path, &cli_out, &["--load-scale", "2"]);
+    let text = String::from_utf8_lossy(&cli.stdout);
+    assert!(
+        text.contains(
+            "traffic: 2x the scenario's load (workload.base_rate_rps = 1.6, \
+             workload.burst_rate_rps = 4.8)"
+        ),
+        "{text}"
+    );
+    let answer: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cli_out.join("answer.json")).unwrap())
+            .unwrap();
+    assert_eq!(answer["load"]["scale"], 2.0);
+    assert_eq!(answer["load"]["workload"]["workload.burst_rate_rps"], 4.8);
+    let want = &o.evaluations[o.best.unwrap()];
+    let got = answer["cheapest"]["total_usd_month"]["mean"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (got - want.cost()).abs() <= 1e-9 * got,
+        "{got} {}",
+        want.cost()
+    );
+    let cheapest = std::fs::read_to_string(cli_out.join("cheapest.toml")).unwrap();
+    assert!(
+        cheapest.contains("base_rate_rps = 1.6") && cheapest.contains("burst_rate_rps = 4.8"),
+        "{cheapest}"
+    );
+    // At its own load the answer has no `load`; a journal of another scale is refused.
+    let own = plan_cli(&plan_path, &once.join("own"), &[]);
+    assert!(!String::from_utf8_lossy(&own.stdout).contains("traffic:"));
+    let own: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(once.join("own").join("answer.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(own.get("load").is_none(), "{own}");
+    let o = edgesim(&[
+        "plan",
+        plan_path.to_str().unwrap(),
+        "--out",
+        cli_out.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("holds results of another plan"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Refused: a traffic scenario refused at the scaled load (a trace's gaps a hundred times
+    // longer, its metric windows then too many), naming the scale.
+    let trace_dir = dir("load-scale-trace");
+    let trace_plan = small_plan(&trace_dir, goals, "");
+    let scenarios = root().join("scenarios");
+    let trace = std::fs::read_to_string(scenarios.join("azure-trace.toml"))
+        .unwrap()
+        .replace(
+            "traces/azure",
+            &scenarios.join("traces/azure").display().to_string(),
+        )
+        .replace(
+            "../calibration",
+            &root().join("calibration").display().to_string(),
+        )
+        + "\n[metrics]\nwindow_s = 10\n";
+    std::fs::write(trace_dir.join("traffic.toml"), trace).unwrap();
+    assert!(Planner::load(&trace_plan).is_ok());
+    let err = Planner::load_scaled(&trace_plan, Some(0.01))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`--load-scale` = 0.01: the traffic scenario")
+            && err.contains("at this load is refused")
+            && err.contains("`metrics.window_s` = 10"),
+        "{err}"
+    );
+    // Refused: out of range, in the file and on the command line.
+    let bad = dir("load-scale-bad");
+    let err = Planner::load(&small_plan(&bad, goals, "load_scale = 0"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`load_scale` = 0: must lie in [1e-6, 1e6]"),
+        "{err}"
+    );
+    let o = edgesim(&[
+        "plan",
+        plan_path.to_str().unwrap(),
+        "--load-scale",
+        "NaN",
+        "--out",
+        bad.join("out").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("`--load-scale` = NaN: must lie in"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// README, "Planning a fleet": the shipped retail plan at 1.5x its traffic takes six AGX
+/// Orins with GPT-4o mini, $400.26 a month (three at its own load); at twice its traffic no
+/// plan of its grid meets every goal together.
+#[test]
+fn the_readme_s_growth_plans_hold() {
+    let d = dir("readme-growth");
+    let path = shipped("plans/retail.toml");
+    let grown = Planner::load_scaled(&path, Some(1.5)).unwrap();
+    let o = run(&grown, &d.join("one-and-a-half"));
+    let best = &o.evaluations[o.best.expect("a plan meets the goals at 1.5x")];
+    assert_eq!(
+        grown.describe(&best.point),
+        "6 x agx (slots 4, queue 4); load_aware; rate limit concurrency limit=4; cloud gpt-4o-mini"
+    );
+    assert_eq!(format!("{:.2}", best.cost()), "400.26");
+    let double = Planner::load_scaled(&path, Some(2.0)).unwrap();
+    let o = run(&double, &d.join("double"));
+    assert!(o.best.is_none());
+}
