@@ -145,20 +145,36 @@ impl<const SPARSE: bool> Hist<SPARSE> {
     /// Nearest-rank quantile `q` in \[0, 1\]: the smallest recorded value v with at least
     /// `ceil(q * n)` values <= v, to within the bucket accuracy. `None` when empty.
     pub fn quantile(&self, q: f64) -> Option<f64> {
+        self.quantiles([q])[0]
+    }
+
+    /// The nearest-rank quantiles `qs` (each as [`Hist::quantile`] gives it) in one pass over
+    /// the counters: `qs` in ascending order (a summary's p50, p90, p95, p99), so that each
+    /// rank is reached at or after the one before.
+    pub fn quantiles<const N: usize>(&self, qs: [f64; N]) -> [Option<f64>; N] {
+        debug_assert!(qs.is_sorted(), "{qs:?}");
+        let mut out = [None; N];
         if self.n == 0 {
-            return None;
+            return out;
         }
-        let rank = ((q.clamp(0.0, 1.0) * self.n as f64).ceil() as u64).max(1);
-        let mut seen = 0;
-        for (k, c) in self.counts.iter().enumerate() {
-            seen += c;
-            if seen >= rank {
+        let ranks = qs.map(|q| ((q.clamp(0.0, 1.0) * self.n as f64).ceil() as u64).max(1));
+        // `seen` counts the values below bucket `k`; each quantile's bucket is the first whose
+        // count takes `seen` to its rank, found from where the one before was.
+        let (mut k, mut seen) = (0, 0);
+        for (o, rank) in out.iter_mut().zip(ranks) {
+            while k < self.counts.len() && seen + self.counts[k] < rank {
+                seen += self.counts[k];
+                k += 1;
+            }
+            *o = Some(if k < self.counts.len() {
                 let (lo, hi) = bounds(self.lo + k);
                 let mid = (lo as f64 + hi as f64) / 2.0;
-                return Some(mid.clamp(self.min as f64, self.max as f64));
-            }
+                mid.clamp(self.min as f64, self.max as f64)
+            } else {
+                self.max as f64
+            });
         }
-        Some(self.max as f64)
+        out
     }
 }
 
@@ -188,6 +204,12 @@ mod tests {
         assert_eq!(h.quantile(0.9), Some(90.0));
         assert_eq!(h.quantile(1.0), Some(100.0));
         assert_eq!(h.mean(), Some(50.5));
+        // Several in one pass: the same nearest ranks, a repeated one twice.
+        assert_eq!(
+            h.quantiles([0.0, 0.5, 0.5, 0.9, 1.0]),
+            [Some(1.0), Some(50.0), Some(50.0), Some(90.0), Some(100.0)]
+        );
+        assert_eq!(Histogram::new().quantiles([0.5, 0.9]), [None, None]);
 
         let mut h = Histogram::new();
         let values: Vec<u64> = (0..10_000u64).map(|i| 1_000 + i * 977).collect();
@@ -200,6 +222,16 @@ mod tests {
             assert!(
                 (got - exact).abs() / exact <= 1.0 / 256.0 + 1e-12,
                 "q={q}: {got} vs {exact}"
+            );
+        }
+        let qs = [0.01, 0.5, 0.9, 0.99, 0.999];
+        let all = h.quantiles(qs);
+        for (q, got) in qs.into_iter().zip(all) {
+            let exact = values[((q * values.len() as f64).ceil() as usize).max(1) - 1] as f64;
+            let got = got.unwrap();
+            assert!(
+                (got - exact).abs() / exact <= 1.0 / 256.0 + 1e-12,
+                "q={q} in one pass: {got} vs {exact}"
             );
         }
     }

@@ -83,6 +83,7 @@ pub struct Windows {
 }
 
 /// Counts request `r` in window `k` of `windows`.
+#[inline(always)]
 fn add(windows: &mut Vec<WindowAcc>, k: usize, r: &RequestRecord) {
     if k >= windows.len() {
         windows.resize(k + 1, WindowAcc::default());

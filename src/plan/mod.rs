@@ -386,9 +386,9 @@ impl Goal {
 /// The goals given in `g`, checked: a latency > 0, a share in [0, 1], fees >= 0; at least one;
 /// a class's goals on one of `classes` (the scenario's request classes, by name); a window's
 /// goals (of the run's windows, or of a class's) only when the scenario has metric windows
-/// (`window_s`, its `[metrics] window_s`). `prefix` leads each key in errors (`goals.` in a plan file, where a
-/// class's goals are `goals.classes.NAME.KEY`; empty on the command line, where they are
-/// `NAME.KEY`).
+/// (`window_s`, its `[metrics] window_s`). `prefix` leads each key in errors (`goals.` in a
+/// plan file, where a class's goals are `goals.classes.NAME.KEY`; empty on the command line,
+/// where they are `NAME.KEY`).
 pub fn goals(
     cx: &Checker,
     prefix: &str,

@@ -78,6 +78,34 @@ fn check_rows(rows: &[WindowRow], by_window: &[Vec<RequestRecord>], width_s: f64
     }
 }
 
+/// `w`'s windows judged are those with `min_requests` requests or more, and its worst of each
+/// quantity is the highest among them. `what` names the windows in messages.
+fn check_worst(w: &WindowsSummary, what: &str) {
+    let judged: Vec<&WindowRow> = w
+        .rows
+        .iter()
+        .filter(|r| r.requests >= w.min_requests)
+        .collect();
+    assert_eq!(w.judged, judged.len(), "{what}");
+    let highest =
+        |get: fn(&WindowRow) -> Option<f64>| judged.iter().filter_map(|r| get(r)).reduce(f64::max);
+    let worst = &w.worst;
+    for (name, got, want) in [
+        ("TTFT p95", worst.ttft_p95_ms, highest(|r| r.ttft_ms.p95)),
+        ("TTFT p99", worst.ttft_p99_ms, highest(|r| r.ttft_ms.p99)),
+        ("e2e p95", worst.e2e_p95_ms, highest(|r| r.e2e_ms.p95)),
+        ("e2e p99", worst.e2e_p99_ms, highest(|r| r.e2e_ms.p99)),
+        ("rejected", worst.reject_rate, highest(|r| r.reject_rate)),
+        (
+            "to the cloud",
+            worst.redirect_rate,
+            highest(|r| r.redirect_rate),
+        ),
+    ] {
+        assert_eq!(got.map(|x| x.value), want, "{what}: {name}");
+    }
+}
+
 /// The bursty Figure 4 scenario in windows of 100 s (three per burst period of 300 s, so some
 /// hold a burst and some do not): each window's counts are exactly those of the requests that
 /// arrived in it, its percentiles the exact ones of their latencies to within the histogram's
@@ -267,20 +295,8 @@ fn windows_with_too_few_requests_are_not_judged() {
     let s = run(&["metrics.window_s=100", "metrics.window_min_requests=60"]);
     let w = windows(&s);
     assert_eq!((w.count, w.rows.len(), w.min_requests), (36, 36, 60));
-    let judged: Vec<_> = w.rows.iter().filter(|r| r.requests >= 60).collect();
-    assert_eq!(w.judged, judged.len());
+    check_worst(w, "bursty");
     assert_eq!(w.judged, 12, "one window of three holds a burst");
-    let highest = |get: fn(&edgesim::metrics::windows::WindowRow) -> Option<f64>| {
-        judged.iter().filter_map(|r| get(r)).reduce(f64::max)
-    };
-    assert_eq!(
-        w.worst.ttft_p95_ms.map(|x| x.value),
-        highest(|r| r.ttft_ms.p95)
-    );
-    assert_eq!(
-        w.worst.e2e_p99_ms.map(|x| x.value),
-        highest(|r| r.e2e_ms.p99)
-    );
     // The lowest cloud share among the bursts' windows is above every quiet window's (0):
     // the worst is a burst's, as without the floor.
     assert_eq!(w.worst.redirect_rate.unwrap().start_s % 300.0, 100.0);
@@ -322,23 +338,7 @@ fn each_class_has_windows_of_its_own_requests() {
             by_window[(r.arrival.0 / 600_000_000) as usize].push(*r);
         }
         check_rows(&w.rows, &by_window, 600.0, &c.name);
-        let judged: Vec<&WindowRow> = w.rows.iter().filter(|r| r.requests >= 70).collect();
-        assert_eq!(w.judged, judged.len(), "{}", c.name);
-        let highest = |get: fn(&WindowRow) -> Option<f64>| {
-            judged.iter().filter_map(|r| get(r)).reduce(f64::max)
-        };
-        assert_eq!(
-            w.worst.ttft_p95_ms.map(|x| x.value),
-            highest(|r| r.ttft_ms.p95)
-        );
-        assert_eq!(
-            w.worst.e2e_p99_ms.map(|x| x.value),
-            highest(|r| r.e2e_ms.p99)
-        );
-        assert_eq!(
-            w.worst.redirect_rate.map(|x| x.value),
-            highest(|r| r.redirect_rate)
-        );
+        check_worst(w, &c.name);
         for m in edgesim::sweep::metrics::CLASS_METRICS
             .iter()
             .filter(|m| m.name.starts_with("worst_window_"))
