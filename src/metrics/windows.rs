@@ -18,6 +18,10 @@ use crate::time::SimDuration;
 /// The most windows one run may have: each keeps two latency histograms (2 KiB to 116 KiB).
 pub const MAX_WINDOWS: f64 = 1000.0;
 
+/// The most windows of all request classes together (windows × classes, with two classes or
+/// more): each class has windows of its own, as the run has.
+pub const MAX_CLASS_WINDOWS: f64 = 10_000.0;
+
 /// The windows of `window_s` seconds over an arrival span of `span_s` seconds (one at least).
 fn count(span_s: f64, window_s: f64) -> f64 {
     if window_s > 0.0 {
@@ -27,16 +31,35 @@ fn count(span_s: f64, window_s: f64) -> f64 {
     }
 }
 
-/// Checks that `sc`'s windows, if it has some, are at most [`MAX_WINDOWS`] over its arrivals;
-/// the error names `metrics.window_s`, the span, and the narrowest width allowed.
+/// Checks that `sc`'s windows, if it has some, are at most [`MAX_WINDOWS`] over its arrivals,
+/// and with request classes at most [`MAX_CLASS_WINDOWS`] over all classes; the error names
+/// `metrics.window_s`, the span, and the narrowest width allowed.
 pub fn check_count(cx: &Checker, sc: &crate::scenario::Scenario) -> Result<()> {
     let Some(window_s) = sc.metrics.window_s else {
         return Ok(());
     };
     let span_s = sc.arrival_span_s();
     let n = count(span_s, window_s);
-    if n <= MAX_WINDOWS {
+    let classes = sc.classes().len() as f64;
+    if n <= MAX_WINDOWS && (classes < 2.0 || n * classes <= MAX_CLASS_WINDOWS) {
         return Ok(());
+    }
+    if n <= MAX_WINDOWS {
+        return Err(cx.bad(
+            "metrics.window_s",
+            crate::check::num(window_s),
+            format!(
+                "arrivals span {} s, so {n:.0} windows for each of the {classes:.0} request \
+                 classes, {:.0} in all, more than the {MAX_CLASS_WINDOWS} allowed (each class \
+                 has windows of its own); give {} s or more",
+                crate::check::num(span_s),
+                n * classes,
+                // At most ⌊MAX_CLASS_WINDOWS / classes⌋ windows each.
+                crate::check::num(crate::check::ceil_two_digits(
+                    span_s / (MAX_CLASS_WINDOWS / classes).floor()
+                ))
+            ),
+        ));
     }
     Err(cx.bad(
         "metrics.window_s",

@@ -285,6 +285,28 @@ fn metric_windows() {
         fails(tag, &with(w), needles);
     }
     passes("window_ok", &with("0.01"));
+    // With request classes each has its windows: 11 classes x 910 windows of 0.011 s (10 s of
+    // arrivals) is more than 10,000; 909 windows each is not (the width the error gives).
+    let classes: String = (0..11)
+        .map(|k| format!("[[workload.classes]]\nname = \"c{k}\"\n"))
+        .collect();
+    let with_classes = |w: &str| {
+        format!(
+            "{WORKLOAD}{classes}{}\n[metrics]\nwindow_s = {w}\n",
+            good_device()
+        )
+    };
+    fails(
+        "window_many_classes",
+        &with_classes("0.011"),
+        &[
+            "metrics.window_s",
+            "910 windows for each of the 11 request classes, 10010 in all",
+            "10000 allowed",
+            "0.012 s or more",
+        ],
+    );
+    passes("window_classes_ok", &with_classes("0.012"));
     passes("window_min_ok", &with("0.01\nwindow_min_requests = 30"));
     fails(
         "window_min_alone",
