@@ -519,6 +519,23 @@ pub fn excerpt(s: &str, max: usize) -> String {
     }
 }
 
+/// The names an error may point to, for its message: `none` when there are none, else
+/// `lead` and the first twelve names in quotes (`the groups are "a", "b"`), with how many
+/// more there are.
+pub fn known_names(names: &[&str], lead: &str, none: &str) -> String {
+    let quoted = |n: &[&str]| {
+        n.iter()
+            .map(|n| format!("\"{}\"", n.escape_debug()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match names.len() {
+        0 => none.to_string(),
+        1..=12 => format!("{lead} {}", quoted(names)),
+        n => format!("{lead} {} and {} more", quoted(&names[..12]), n - 12),
+    }
+}
+
 /// An error's key moved under another table: `key` with its leading path `from` (the whole
 /// key, or followed by `.` or `[`) replaced by `to`; any other key is returned as it is.
 /// (`rate_limit.window_s` checked as a cloud limit is `cloud.limits[1].window_s`.)

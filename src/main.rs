@@ -1301,6 +1301,9 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
                 },
                 run.shard.map_or(String::new(), |s| format!(", shard {s}"))
             );
+            if let Some(w) = planner.size_warning() {
+                note!("warning: plan {}: {w}", planner.name);
+            }
             let bar = terminal_bar("{msg} {pos} runs, {per_sec}");
             if let Some(b) = &bar {
                 b.set_message(format!("plan {}", planner.name));

@@ -7,12 +7,14 @@ pub mod latency;
 pub use crate::outages;
 pub mod state;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::ModelCatalogue;
 use crate::check::Checker;
 use crate::error::{Error, Result};
-use crate::policy::rate_limit::{LimitKind, LimitUnit, RateLimitFile, RateLimitSpec};
+use crate::policy::rate_limit::{LimitKind, LimitScope, LimitUnit, RateLimitFile, RateLimitSpec};
 use latency::{Latency, LatencyFile};
 use outages::{OutageSpec, RandomFile, WindowFile};
 pub use state::{CloudAnswer, CloudCounters, CloudFaults, CloudState};
@@ -186,9 +188,10 @@ pub struct CloudFile {
     pub cached_prompt_share: f64,
     /// The API's rate limits (all apply; the first exhausted refuses with HTTP 429): rate
     /// limiter tables as in `[rate_limit]`, each on the API's one key (`scope` `device`, the
-    /// default, or `cluster`) or on one key per request class (`scope = "class"`).
+    /// default, or `cluster`) or on one key per request class (`scope = "class"`, with the
+    /// classes' own limits in `quotas`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub limits: Vec<RateLimitFile>,
+    pub limits: Vec<CloudLimitFile>,
     /// What to do with a refused call.
     #[serde(default, skip_serializing_if = "crate::check::is_default")]
     pub on_refused: OnRefused,
@@ -234,6 +237,66 @@ pub struct CloudFile {
     /// table; `enabled`, the retry keys and `fallbacks` are the primary's only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fallbacks: Vec<CloudFile>,
+}
+
+/// A `[[cloud.limits]]` table as written: a rate limiter as in `[rate_limit]` (`kind` and its
+/// keys) and, under `scope = "class"`, `quotas`: a class's own limit by the class's name (as a
+/// class's `quota` is under the edge's `[rate_limit]`), each class not named having `limit`.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct CloudLimitFile {
+    /// The limiter.
+    #[serde(flatten)]
+    pub limit: RateLimitFile,
+    /// Under `scope = "class"`: a class's own limit, by its `name` (default: `limit`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub quotas: BTreeMap<String, f64>,
+}
+
+impl From<RateLimitFile> for CloudLimitFile {
+    fn from(limit: RateLimitFile) -> Self {
+        CloudLimitFile {
+            limit,
+            quotas: BTreeMap::new(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for CloudLimitFile {
+    /// Takes `quotas` out of the table and reads the rest as `[rate_limit]` reads its own, so
+    /// that its errors name their keys as they do there.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let mut v = <toml::Value as Deserialize>::deserialize(d)?;
+        let quotas = match v.as_table_mut().and_then(|t| t.remove("quotas")) {
+            None => BTreeMap::new(),
+            Some(q) => crate::strict::from_value(q).map_err(|e| {
+                let msg = crate::check::tagged::path_message(e);
+                D::Error::custom(crate::check::tagged::with_key("quotas", &msg))
+            })?,
+        };
+        let limit = RateLimitFile::deserialize(v).map_err(|e| D::Error::custom(e.message()))?;
+        Ok(CloudLimitFile { limit, quotas })
+    }
+}
+
+/// A validated cloud limit: the limiter, and the classes' own limits by name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CloudLimit {
+    /// The limiter and its settings (`limit` for every class `quotas` does not name).
+    pub spec: RateLimitSpec,
+    /// Under `scope = "class"`: a class's own limit, by its name.
+    pub quotas: BTreeMap<String, f64>,
+}
+
+impl CloudLimit {
+    /// Each class's own limit, in the order of `classes` (the names of the scenario's request
+    /// classes): its quota, or `None` for the limit's own.
+    pub fn class_quotas(&self, classes: &[&str]) -> Vec<Option<f64>> {
+        classes
+            .iter()
+            .map(|c| self.quotas.get(*c).copied())
+            .collect()
+    }
 }
 
 /// `[cloud.degraded]` as written.
@@ -366,7 +429,7 @@ pub struct CloudSpec {
     /// Share of prompt tokens billed as cached.
     pub cached_prompt_share: f64,
     /// The API's rate limits.
-    pub limits: Vec<RateLimitSpec>,
+    pub limits: Vec<CloudLimit>,
     /// What a refused call leads to.
     pub on_refused: OnRefused,
     /// Retries before rejecting.
@@ -425,7 +488,7 @@ impl CloudSpec {
             cx.fraction("cloud.cached_prompt_share", c.cached_prompt_share)?;
         let mut limits = Vec::with_capacity(c.limits.len());
         for (i, l) in c.limits.iter().enumerate() {
-            let spec = RateLimitSpec::from_file(cx, l).map_err(|e| match e {
+            let spec = RateLimitSpec::from_file(cx, &l.limit).map_err(|e| match e {
                 Error::Invalid {
                     path,
                     key,
@@ -443,7 +506,31 @@ impl CloudSpec {
                 },
                 e => e,
             })?;
-            limits.push(spec);
+            if !l.quotas.is_empty() && spec.scope != LimitScope::Class {
+                return Err(cx.bad(
+                    format!("cloud.limits[{i}].quotas"),
+                    format!(
+                        "{{ {} }}",
+                        l.quotas
+                            .iter()
+                            .map(|(k, v)| format!("{k} = {}", crate::check::num(*v)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    format!(
+                        "only a limit per request class (`scope = \"class\"`) has quotas: \
+                         this one has scope = \"{}\", one key for the API",
+                        spec.scope.name()
+                    ),
+                ));
+            }
+            for (class, &q) in &l.quotas {
+                spec.check_quota(cx, &format!("cloud.limits[{i}].quotas.{class}"), q)?;
+            }
+            limits.push(CloudLimit {
+                spec,
+                quotas: l.quotas.clone(),
+            });
         }
         let retry_after_ms = cx.time_ms("cloud.retry_after_ms", c.retry_after_ms)?;
         if c.max_retries > 100 {
@@ -557,7 +644,7 @@ impl CloudSpec {
                 ));
             }
             // A window cannot take back part of a past admission; a bucket can.
-            for (i, l) in limits.iter().enumerate() {
+            for (i, l) in limits.iter().map(|l| &l.spec).enumerate() {
                 let refunded = matches!(l.unit, LimitUnit::Tokens | LimitUnit::OutputTokens);
                 if refunded && !matches!(l.kind, LimitKind::TokenBucket(_)) {
                     return Err(cx.bad(
@@ -678,6 +765,35 @@ impl CloudSpec {
         Ok(out)
     }
 
+    /// Checks that every name in the limits' `quotas`, this cloud's and its fallbacks', is
+    /// the `name` of one of `classes` (the scenario's request classes). Errors name
+    /// `cloud.limits[i].quotas.NAME` (`cloud.fallbacks[j].limits[i].quotas.NAME`).
+    pub fn check_quota_classes(&self, cx: &Checker, classes: &[&str]) -> Result<()> {
+        for (k, p) in self.providers().enumerate() {
+            let at = match k {
+                0 => "cloud".to_string(),
+                k => format!("cloud.fallbacks[{}]", k - 1),
+            };
+            for (i, l) in p.limits.iter().enumerate() {
+                if let Some(name) = l.quotas.keys().find(|n| !classes.contains(&n.as_str())) {
+                    return Err(cx.bad(
+                        format!("{at}.limits[{i}].quotas.{name}"),
+                        format!("\"{}\"", name.escape_debug()),
+                        format!(
+                            "must be the `name` of a request class; {}",
+                            crate::check::known_names(
+                                classes,
+                                "the classes are",
+                                "the scenario has no [[workload.classes]]"
+                            )
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The providers in order: this cloud, then its fallbacks.
     pub fn providers(&self) -> impl Iterator<Item = &CloudSpec> {
         std::iter::once(self).chain(&self.fallbacks)
@@ -729,7 +845,14 @@ impl CloudSpec {
                 || self.usd_per_1k_cached != self.usd_per_1k_input)
                 .then_some(self.usd_per_1k_cached),
             cached_prompt_share: self.cached_prompt_share,
-            limits: self.limits.iter().map(RateLimitSpec::to_file).collect(),
+            limits: self
+                .limits
+                .iter()
+                .map(|l| CloudLimitFile {
+                    limit: l.spec.to_file(),
+                    quotas: l.quotas.clone(),
+                })
+                .collect(),
             on_refused: self.on_refused,
             max_retries: self.max_retries,
             retry_after_ms: self.retry_after_ms,

@@ -81,8 +81,9 @@ pub struct CloudFaults {
 
 /// The cloud's state during a run.
 pub struct CloudState {
-    /// Each limit: its unit, the most one call can be charged, the limiter.
-    limits: Vec<(LimitUnit, f64, Box<dyn RateLimiter>)>,
+    /// Each limit: its unit, the most one call can be charged by state key (one, or one per
+    /// class: its quota), the limiter.
+    limits: Vec<(LimitUnit, Vec<f64>, Box<dyn RateLimiter>)>,
     /// Whether each limit (in the order of `limits`) has one state per request class
     /// (`scope = "class"`: each class its own API key or project), else one for the API.
     per_class: Vec<bool>,
@@ -106,13 +107,18 @@ impl CloudState {
     /// `cloud-latency` and `cloud-outages` (no other stream is touched, so other draws do not
     /// change).
     pub fn new(spec: &CloudSpec, streams: &RngStreams) -> CloudState {
-        Self::provider(spec, streams, 0, 1)
+        Self::provider(spec, streams, 0, &["default"])
     }
 
     /// Provider `k` of a chain (0: the primary, with the streams named in [`CloudState::new`];
-    /// fallback k >= 1 uses the same names indexed by k), for requests of `classes` classes
-    /// (the states of its limits per class).
-    pub fn provider(spec: &CloudSpec, streams: &RngStreams, k: u64, classes: usize) -> CloudState {
+    /// fallback k >= 1 uses the same names indexed by k), for requests of the classes named
+    /// `classes` (the states of its limits per class, each with its quota).
+    pub fn provider(
+        spec: &CloudSpec,
+        streams: &RngStreams,
+        k: u64,
+        classes: &[&str],
+    ) -> CloudState {
         let stream = |name: &str| {
             if k == 0 {
                 streams.stream(name)
@@ -125,22 +131,22 @@ impl CloudState {
                 .limits
                 .iter()
                 .map(|l| {
-                    let keys = if l.scope == LimitScope::Class {
-                        classes
+                    let quotas = if l.spec.scope == LimitScope::Class {
+                        l.class_quotas(classes)
                     } else {
-                        1
+                        vec![None]
                     };
-                    (
-                        l.unit,
-                        l.most_per_admission(),
-                        l.build(1, &vec![None; keys]),
-                    )
+                    let most = quotas
+                        .iter()
+                        .map(|q| q.unwrap_or(l.spec.most_per_admission()))
+                        .collect();
+                    (l.spec.unit, most, l.spec.build(1, &quotas))
                 })
                 .collect(),
             per_class: spec
                 .limits
                 .iter()
-                .map(|l| l.scope == LimitScope::Class)
+                .map(|l| l.spec.scope == LimitScope::Class)
                 .collect(),
             max_tokens: spec.max_tokens.unwrap_or(0),
             refund_unused_output: spec.refund_unused_output,
@@ -223,11 +229,10 @@ impl CloudState {
             }
         }
         let m = self.max_tokens;
-        if self
-            .limits
-            .iter()
-            .any(|(unit, most, _)| Self::charge(m, *unit, prompt, output) > *most)
-        {
+        if (0..self.limits.len()).any(|i| {
+            let (unit, most, _) = &self.limits[i];
+            Self::charge(m, *unit, prompt, output) > most[self.key(i, class)]
+        }) {
             self.counters.bad_request += 1;
             return CloudAnswer::BadRequest;
         }

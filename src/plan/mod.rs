@@ -694,6 +694,10 @@ fn choice_label(v: &toml::Value, key: &str) -> String {
 /// Most and least `load_scale` (as `edgesim capacity`'s scales).
 pub const LOAD_SCALES: (f64, f64) = (1e-6, 1e6);
 
+/// The requests one plan's replications may simulate together before `plan` warns
+/// ([`Planner::size_warning`]): 10^9, some minutes of one core for each plan the search runs.
+pub const LARGE_PLAN_REQUESTS: f64 = 1e9;
+
 impl Planner {
     /// Reads and validates a plan file: every option is tried in a scenario before any run.
     pub fn load(path: &Path) -> Result<Planner> {
@@ -1220,6 +1224,31 @@ impl Planner {
                 .map_err(|e| wrap(format!("search.clouds[{i}]"), e))?;
         }
         Ok(())
+    }
+
+    /// A warning when one plan's replications simulate more than [`LARGE_PLAN_REQUESTS`]
+    /// requests together (a search runs tens of plans or more): what they simulate, and what
+    /// makes it smaller. `None` below.
+    pub fn size_warning(&self) -> Option<String> {
+        let per_plan = self.requests_per_run * f64::from(self.replications);
+        if per_plan <= LARGE_PLAN_REQUESTS {
+            return None;
+        }
+        let scaled = if self.load_scale == 1.0 {
+            String::new()
+        } else {
+            format!(
+                ", at {}x the scenario's load",
+                crate::check::num(self.load_scale)
+            )
+        };
+        Some(format!(
+            "each plan's {} replications simulate about {:.2e} requests together ({:.2e} a \
+             run{scaled}), more than {LARGE_PLAN_REQUESTS:.0e}, and a search simulates tens of \
+             plans or more: at a few million requests a second this takes hours; lower \
+             `load_scale`, the scenario's `duration_s` or `replications` to plan faster",
+            self.replications, per_plan, self.requests_per_run
+        ))
     }
 
     /// Points in the full grid (canonical points counted once).

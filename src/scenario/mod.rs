@@ -233,6 +233,17 @@ impl Scenario {
         };
         let workload = WorkloadSpec::from_file(&cx, &file.workload, &catalogue)?;
         let cloud = CloudSpec::from_file(&cx, &file.cloud, &catalogue)?;
+        // No names without `[[workload.classes]]`: the one implicit class has no quota.
+        let class_names: Vec<&str> = match workload.demand.implicit_class {
+            true => Vec::new(),
+            false => workload
+                .demand
+                .classes
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect(),
+        };
+        cloud.check_quota_classes(&cx, &class_names)?;
         let fleet = fleet_from_files(&cx, &file.devices, &catalogue, cloud.enabled)?;
         check_class_devices(&cx, &workload.demand.classes, &fleet)?;
         let rate_limit = RateLimitSpec::from_file(&cx, &file.rate_limit)?;
@@ -658,15 +669,11 @@ fn check_class_devices(cx: &Checker, classes: &[ClassSpec], fleet: &[DeviceGroup
                         names.push(&g.name);
                     }
                 }
-                let known = match names.len() {
-                    0 => "the scenario has no [[devices]] group".to_string(),
-                    1..=12 => format!("the groups are \"{}\"", names.join("\", \"")),
-                    n => format!(
-                        "the groups are \"{}\" and {} more",
-                        names[..12].join("\", \""),
-                        n - 12
-                    ),
-                };
+                let known = crate::check::known_names(
+                    &names,
+                    "the groups are",
+                    "the scenario has no [[devices]] group",
+                );
                 return Err(cx.bad(
                     key,
                     format!("\"{name}\""),

@@ -202,6 +202,7 @@ impl<'a, R: Recorder> World<'a, R> {
                 devices.push(Device::new(kind.clone()));
             }
         }
+        let class_names: Vec<&str> = sc.classes().iter().map(|c| c.name.as_str()).collect();
         World {
             sc,
             workload: sc.workload.build_for_run(sc.horizon(), &streams),
@@ -231,7 +232,7 @@ impl<'a, R: Recorder> World<'a, R> {
                 .cloud
                 .providers()
                 .enumerate()
-                .map(|(k, spec)| CloudState::provider(spec, &streams, k as u64, sc.classes().len()))
+                .map(|(k, spec)| CloudState::provider(spec, &streams, k as u64, &class_names))
                 .collect(),
             reqs: Vec::new(),
             free: Vec::new(),

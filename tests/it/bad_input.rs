@@ -929,7 +929,78 @@ fn a_class_quota_keeps_a_buckets_refill_finite() {
     assert!(
         err.contains(
             "`workload.classes[0].quota` = 1e300: too large for the bucket: its refill \
-             (rate_limit.refill_per_s × quota / limit) must be finite"
+             (the limit's refill_per_s × quota / limit) must be finite"
+        ),
+        "{err}"
+    );
+}
+
+/// A cloud limit's `quotas` (the classes' own limits under `scope = "class"`) name request
+/// classes, each a limit in the limit's unit, and only on a limit per class; a fallback's are
+/// named under `cloud.fallbacks[j]`.
+#[test]
+fn a_cloud_limits_quotas_name_classes_with_limits_of_its_unit() {
+    let limit = |rest: &str| {
+        format!("cloud.limits=[{{kind=\"sliding_window\", window_s=60, limit=3, {rest}}}]")
+    };
+    for (set, needle) in [
+        (
+            limit("scope=\"class\", quotas={question=5}"),
+            "`cloud.limits[0].quotas.question` = \"question\": must be the `name` of a request \
+             class; the classes are \"notes\", \"questions\", \"research\"",
+        ),
+        (
+            limit("scope=\"class\", quotas={questions=1.5}"),
+            "`cloud.limits[0].quotas.questions` = 1.5: must be a whole number of requests, at \
+             least 1",
+        ),
+        (
+            limit("scope=\"class\", quotas={questions=0}"),
+            "`cloud.limits[0].quotas.questions` = 0",
+        ),
+        (
+            limit("scope=\"class\", quotas={questions=\"x\"}"),
+            "`cloud.limits[0].quotas.questions`: invalid type: string \"x\", expected a number",
+        ),
+        (
+            limit("scope=\"class\", quotas=3"),
+            "`cloud.limits[0].quotas`: invalid type: integer `3`, expected a map",
+        ),
+        (
+            limit("scope=\"cluster\", quotas={questions=5, research=1}"),
+            "`cloud.limits[0].quotas` = { questions = 5, research = 1 }: only a limit per \
+             request class (`scope = \"class\"`) has quotas: this one has scope = \"cluster\"",
+        ),
+        (
+            limit("quotas={questions=5}"),
+            "this one has scope = \"device\", one key for the API",
+        ),
+        (
+            "cloud.fallbacks=[{model=\"gpt-4o-mini\", limits=[{kind=\"concurrency\", limit=2, \
+             scope=\"class\", quotas={notes=1, ward=1}}]}]"
+                .to_string(),
+            "`cloud.fallbacks[0].limits[0].quotas.ward` = \"ward\": must be the `name` of a \
+             request class",
+        ),
+        (
+            "cloud.limits=[{kind=\"token_bucket\", unit=\"tokens\", scope=\"class\", limit=1, \
+             refill_per_s=1e12, quotas={notes=1e300}}]"
+                .to_string(),
+            "`cloud.limits[0].quotas.notes` = 1e300: too large for the bucket",
+        ),
+    ] {
+        let err = set_refused("clinic.toml", &set);
+        assert!(err.contains(needle), "{set}: {err}");
+    }
+    // Without classes, no name is a class's.
+    let err = set_refused(
+        "bursty.toml",
+        &limit("scope=\"class\", quotas={questions=5}"),
+    );
+    assert!(
+        err.contains(
+            "`cloud.limits[0].quotas.questions` = \"questions\": must be the `name` of a \
+             request class; the scenario has no [[workload.classes]]"
         ),
         "{err}"
     );

@@ -875,6 +875,129 @@ fn a_cloud_concurrency_limit_per_class_blocks_as_each_classs_erlang_b() {
     }
 }
 
+/// A class's own limit on a cloud limit per class (`quotas`): class a, held to one call at
+/// once, is a loss system of one server, refused B(1, λ_a·S) = λ_a·S / (1 + λ_a·S); class b
+/// keeps the limit's three calls, B(3, λ_b·S), as it does without quotas (the test above).
+/// λ = 4 requests/s in shares 1 : 3, S ≈ 0.745 s: B(1, 0.745) ≈ 0.427, B(3, 2.235) ≈ 0.200.
+/// The resolved scenario writes the quotas back and runs the same.
+#[test]
+fn a_class_quota_on_a_cloud_limit_blocks_as_its_own_erlang_b() {
+    let text = poisson(
+        4.0,
+        40_000.0,
+        "[[workload.classes]]\nname = \"a\"\nshare = 1\n\
+         [[workload.classes]]\nname = \"b\"\nshare = 3\n\
+         [cloud]\nrtt_ms = 0\nttft_ms = 500\ntokens_per_s = 200\non_refused = \"reject\"\n\
+         [[cloud.limits]]\nkind = \"concurrency\"\nlimit = 3\nscope = \"class\"\n\
+         quotas = { a = 1 }\n",
+    );
+    let sc = scenario(&text);
+    let s = edgesim::sim::run(&sc).unwrap();
+    let service_s = s.cloud.e2e_ms.p50.unwrap() / 1000.0;
+    assert_eq!(s.cloud.e2e_ms.p99, s.cloud.e2e_ms.p50, "a constant latency");
+    let classes = s.classes.as_ref().unwrap();
+    for (c, servers, rate) in [(&classes[0], 1, 1.0), (&classes[1], 3, 3.0)] {
+        let want = crate::queueing::erlang_b(servers, rate * service_s);
+        let refused = c.rejected as f64 / c.requests as f64;
+        assert!(
+            (refused - want).abs() < 0.008,
+            "{}: {refused:.4} refused against B({servers}, {:.3}) = {want:.4}",
+            c.name,
+            rate * service_s
+        );
+    }
+    assert_eq!(s.cloud_faults.clone().unwrap().rate_limited, s.rejected);
+    let resolved = sc.resolved_toml();
+    assert!(
+        resolved.contains("[cloud.limits.quotas]\na = 1.0\n"),
+        "{resolved}"
+    );
+    let again = edgesim::sim::run(&scenario(&resolved)).unwrap();
+    assert_eq!(
+        serde_json::to_string(&again).unwrap(),
+        serde_json::to_string(&s).unwrap()
+    );
+}
+
+/// A call that charges more than its class's own limit can ever admit is refused with HTTP 400
+/// at once, whatever the limit's own: calls of 100 + 50 tokens against a window of 1,000
+/// tokens a minute per class, class a's quota 120 tokens. Every call of a is a bad request and
+/// rejected; b's are all served (a call every 6 s on average, well under 1,000 tokens a minute
+/// most minutes; refused ones are retried).
+#[test]
+fn a_call_over_its_classs_quota_is_a_bad_request() {
+    let text = poisson(
+        0.02,
+        20_000.0,
+        "[[workload.classes]]\nname = \"a\"\nshare = 1\n\
+         [[workload.classes]]\nname = \"b\"\nshare = 1\n\
+         [cloud]\n[[cloud.limits]]\nkind = \"sliding_window\"\nunit = \"tokens\"\n\
+         window_s = 60\nlimit = 1000\nscope = \"class\"\nquotas = { a = 120 }\n",
+    );
+    let s = edgesim::sim::run(&scenario(&text)).unwrap();
+    let classes = s.classes.as_ref().unwrap();
+    let (a, b) = (&classes[0], &classes[1]);
+    assert!(
+        a.requests > 100 && b.requests > 100,
+        "{} {}",
+        a.requests,
+        b.requests
+    );
+    let f = s.cloud_faults.clone().unwrap();
+    assert_eq!((a.rejected, a.served_cloud), (a.requests, 0));
+    assert_eq!(f.bad_request, a.requests);
+    assert_eq!((b.rejected, b.served_cloud), (0, b.requests));
+}
+
+/// The README's table of cloud limits on the clinic ("The cloud's own limits may be per class
+/// as well"): each row's questions and research questions sent to the cloud and rejected, and
+/// the calls refused.
+#[test]
+fn the_readme_s_clinic_cloud_limits_hold() {
+    let window =
+        |rest: &str| format!("cloud.limits=[{{kind=\"sliding_window\",window_s=60,{rest}}}]");
+    for (set, questions, research, refused) in [
+        (None, (121, 0), (384, 0), 0),
+        (Some(window("limit=6")), (64, 10), (238, 146), 626),
+        (
+            Some(window("limit=3,scope=\"class\"")),
+            (82, 5),
+            (152, 232),
+            831,
+        ),
+        (
+            Some(window(
+                "limit=3,scope=\"class\",quotas={questions=4,research=2}",
+            )),
+            (96, 1),
+            (104, 280),
+            925,
+        ),
+        (
+            Some(window(
+                "limit=3,scope=\"class\",quotas={questions=5,research=1}",
+            )),
+            (106, 0),
+            (54, 330),
+            1027,
+        ),
+    ] {
+        let sets: Vec<&str> = set.as_deref().into_iter().collect();
+        let s = edgesim::sim::run(&load(&shipped("clinic.toml"), &sets)).unwrap();
+        let classes = s.classes.as_ref().unwrap();
+        let got = |name: &str| {
+            let c = classes.iter().find(|c| c.name == name).unwrap();
+            (c.served_cloud, c.rejected)
+        };
+        let limited = s.cloud_faults.as_ref().map_or(0, |f| f.rate_limited);
+        assert_eq!(
+            (got("questions"), got("research"), limited),
+            (questions, research, refused),
+            "{set:?}"
+        );
+    }
+}
+
 /// Context windows, worked by hand: every request skips the board (its context is 64 tokens);
 /// the primary holds at most 300 tokens and its fallback 500, so each request goes to the first
 /// provider that holds it (a length equal to the window fits), and one of 600 tokens is

@@ -1522,6 +1522,31 @@ fn a_class_window_goal_is_judged_on_the_class_worst_window() {
 /// says twice the rates (a bursty workload's base and burst rates), plan for plan and cost for
 /// cost; `--load-scale` does what the key does; the answer and the report say the load, and
 /// `cheapest.toml` holds the scaled rates. A journal of one scale is not resumed at another.
+/// A plan whose replications simulate more than 10^9 requests together warns before it
+/// starts, with what they simulate; the same plan at its own load does not.
+#[test]
+fn a_plan_of_very_many_requests_warns() {
+    let d = dir("size-warning");
+    let path = small_plan(&d, "ttft_p95_ms = 2500", "");
+    let one = Planner::load(&path).unwrap();
+    assert_eq!(one.size_warning(), None);
+    let big = Planner::load_scaled(&path, Some(1e6)).unwrap();
+    let per_plan = big.requests_per_run * f64::from(big.replications);
+    assert!(per_plan > edgesim::plan::LARGE_PLAN_REQUESTS, "{per_plan}");
+    let w = big.size_warning().expect("a warning");
+    for needle in [
+        format!("each plan's {} replications", big.replications),
+        format!("about {per_plan:.2e} requests together"),
+        format!(
+            "({:.2e} a run, at 1000000x the scenario's load)",
+            big.requests_per_run
+        ),
+        "lower `load_scale`".to_string(),
+    ] {
+        assert!(w.contains(&needle), "{needle}: {w}");
+    }
+}
+
 #[test]
 fn a_load_scale_searches_the_traffic_at_that_load() {
     // The small plan's goals with room for twice the cloud fees.

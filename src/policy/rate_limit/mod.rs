@@ -382,7 +382,7 @@ impl RateLimitSpec {
             return Err(cx.bad(
                 key,
                 quota,
-                "too large for the bucket: its refill (rate_limit.refill_per_s × quota / limit) \
+                "too large for the bucket: its refill (the limit's refill_per_s × quota / limit) \
                  must be finite",
             ));
         }
