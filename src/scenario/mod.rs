@@ -474,8 +474,8 @@ impl Scenario {
     /// `weighted`, a queue timeout where no device has a queue, `on_queue_timeout` without a
     /// queue timeout; a class routed to a cloud that is disabled, or to an edge the scenario
     /// lacks, a queue timeout or priority of a class routed to the cloud, and a class's
-    /// `quota` without a rate limit per class; a class's `devices` when it is routed to the
-    /// cloud, or empty. They are valid (a sweep over policies or
+    /// `quota` without a rate limit per class, a cloud limit's quota of a class whose requests
+    /// never reach the cloud; a class's `devices` when it is routed to the cloud, or empty. They are valid (a sweep over policies or
     /// timeouts keeps them fixed), but a run with them is likely a mistake, so `run` and
     /// `check` warn.
     pub fn unread_settings(&self) -> Vec<String> {
@@ -525,6 +525,29 @@ impl Scenario {
                     self.rate_limit.kind.name(),
                     self.rate_limit.scope.name()
                 ));
+            }
+            if route == ClassRoute::EdgeOnly || !self.cloud.enabled {
+                for (k, p) in self.cloud.providers().enumerate() {
+                    let at = match k {
+                        0 => "cloud".to_string(),
+                        k => format!("cloud.fallbacks[{}]", k - 1),
+                    };
+                    for (j, l) in p.limits.iter().enumerate() {
+                        if let Some(q) = l.quotas.get(&c.name) {
+                            out.push(format!(
+                                "`{at}.limits[{j}].quotas.{}` = {} does nothing: the class's \
+                                 requests never reach the cloud ({})",
+                                c.name,
+                                crate::check::num(*q),
+                                if route == ClassRoute::EdgeOnly {
+                                    "`route` = \"edge_only\""
+                                } else {
+                                    "`cloud.enabled` = false"
+                                }
+                            ));
+                        }
+                    }
+                }
             }
             match &c.devices {
                 Some(_) if route == ClassRoute::Cloud => out.push(format!(

@@ -632,6 +632,38 @@ fn settings_the_policy_does_not_read_draw_a_warning() {
             warnings(cmd, &[quota, "rate_limit.scope=\"class\""]),
             Vec::<String>::new()
         );
+        // A cloud limit's quota of a class that never reaches the cloud (a fallback's too).
+        let kept = "workload.classes=[{name=\"a\", route=\"edge_only\"}, {name=\"b\"}]";
+        let limits = "cloud.limits=[{kind=\"concurrency\", limit=3, scope=\"class\", \
+                      quotas={a=1, b=2}}]";
+        let w = warnings(cmd, &[kept, limits]);
+        assert_eq!(
+            w,
+            [
+                "warning: scenarios/bursty.toml: `cloud.limits[0].quotas.a` = 1 does nothing: \
+                 the class's requests never reach the cloud (`route` = \"edge_only\")"
+            ],
+            "{cmd}"
+        );
+        let fallback = "cloud.fallbacks=[{model=\"gpt-4o-mini\", limits=[{kind=\"concurrency\", \
+                        limit=3, scope=\"class\", quotas={b=2}}]}]";
+        let w = warnings(
+            cmd,
+            &[
+                "workload.classes=[{name=\"a\"}, {name=\"b\"}]",
+                fallback,
+                "cloud.enabled=false",
+            ],
+        );
+        assert_eq!(
+            w,
+            [
+                "warning: scenarios/bursty.toml: `cloud.fallbacks[0].limits[0].quotas.b` = 2 \
+                 does nothing: the class's requests never reach the cloud (`cloud.enabled` = \
+                 false)"
+            ],
+            "{cmd}"
+        );
         let private = "workload.classes=[{name=\"private\", route=\"edge_only\"}]";
         assert_eq!(warnings(cmd, &[private]), Vec::<String>::new());
         let w = warnings(cmd, &[private, "devices=[]"]);
