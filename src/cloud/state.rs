@@ -4,7 +4,7 @@ use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 
-use super::CloudSpec;
+use super::{CloudLimit, CloudSpec};
 use crate::outages::Outages;
 use crate::policy::rate_limit::{Admission, LimitScope, LimitUnit, RateLimiter};
 use crate::rng::{RngStreams, SimRng};
@@ -79,14 +79,54 @@ pub struct CloudFaults {
     pub rejected_share_during_outages: Option<f64>,
 }
 
+/// One of the API's limits during a run.
+struct LimitState {
+    /// What it counts.
+    unit: LimitUnit,
+    /// Whether it has one state per request class (`scope = "class"`: each class its own API
+    /// key or project), else one for the API.
+    per_class: bool,
+    /// The most one call can be charged, by state key (one, or one per class: its quota,
+    /// else the limit's own): a larger charge is a bad request.
+    most: Vec<f64>,
+    limiter: Box<dyn RateLimiter>,
+}
+
+impl LimitState {
+    /// The state of `l` for requests of the classes named `classes`.
+    fn new(l: &CloudLimit, classes: &[&str]) -> LimitState {
+        let per_class = l.spec.scope == LimitScope::Class;
+        let quotas = if per_class {
+            l.class_quotas(classes)
+        } else {
+            vec![None]
+        };
+        LimitState {
+            unit: l.spec.unit,
+            per_class,
+            most: quotas
+                .iter()
+                .map(|q| q.unwrap_or(l.spec.most_per_admission()))
+                .collect(),
+            limiter: l.spec.build(1, &quotas),
+        }
+    }
+
+    /// The state key for a call of class `class`.
+    #[inline(always)]
+    fn key(&self, class: u16) -> usize {
+        if self.per_class {
+            usize::from(class)
+        } else {
+            0
+        }
+    }
+}
+
 /// The cloud's state during a run.
 pub struct CloudState {
-    /// Each limit: its unit, the most one call can be charged by state key (one, or one per
-    /// class: its quota), the limiter.
-    limits: Vec<(LimitUnit, Vec<f64>, Box<dyn RateLimiter>)>,
-    /// Whether each limit (in the order of `limits`) has one state per request class
-    /// (`scope = "class"`: each class its own API key or project), else one for the API.
-    per_class: Vec<bool>,
+    /// The API's limits, each with its state.
+    limits: Vec<LimitState>,
     /// `max_tokens` of each call (0: none).
     max_tokens: u32,
     /// Whether a call's unused `max_tokens` charge is given back when it ends.
@@ -130,23 +170,7 @@ impl CloudState {
             limits: spec
                 .limits
                 .iter()
-                .map(|l| {
-                    let quotas = if l.spec.scope == LimitScope::Class {
-                        l.class_quotas(classes)
-                    } else {
-                        vec![None]
-                    };
-                    let most = quotas
-                        .iter()
-                        .map(|q| q.unwrap_or(l.spec.most_per_admission()))
-                        .collect();
-                    (l.spec.unit, most, l.spec.build(1, &quotas))
-                })
-                .collect(),
-            per_class: spec
-                .limits
-                .iter()
-                .map(|l| l.spec.scope == LimitScope::Class)
+                .map(|l| LimitState::new(l, classes))
                 .collect(),
             max_tokens: spec.max_tokens.unwrap_or(0),
             refund_unused_output: spec.refund_unused_output,
@@ -193,16 +217,6 @@ impl CloudState {
         unit.amount(prompt, output.max(max_tokens))
     }
 
-    /// The state key of limit `i` for a call of class `class`.
-    #[inline(always)]
-    fn key(&self, i: usize, class: u16) -> usize {
-        if self.per_class[i] {
-            usize::from(class)
-        } else {
-            0
-        }
-    }
-
     /// A call of class `class` and `prompt + output` tokens at `now`: refused if down (5xx),
     /// if it charges more than a limit can ever admit (400), or if any limit is exhausted
     /// for its key (the API's, or the class's: 429); nothing is charged then. Else charged to
@@ -229,27 +243,28 @@ impl CloudState {
             }
         }
         let m = self.max_tokens;
-        if (0..self.limits.len()).any(|i| {
-            let (unit, most, _) = &self.limits[i];
-            Self::charge(m, *unit, prompt, output) > most[self.key(i, class)]
-        }) {
+        if self
+            .limits
+            .iter()
+            .any(|l| Self::charge(m, l.unit, prompt, output) > l.most[l.key(class)])
+        {
             self.counters.bad_request += 1;
             return CloudAnswer::BadRequest;
         }
-        for i in 0..self.limits.len() {
-            let key = self.key(i, class);
-            let (unit, _, l) = &mut self.limits[i];
+        for l in &mut self.limits {
+            let key = l.key(class);
             self.changed.clear();
-            l.advance(now, &mut self.changed);
-            if l.check(now, key, Self::charge(m, *unit, prompt, output)) == Admission::Throttle {
+            l.limiter.advance(now, &mut self.changed);
+            let amount = Self::charge(m, l.unit, prompt, output);
+            if l.limiter.check(now, key, amount) == Admission::Throttle {
                 self.counters.rate_limited += 1;
                 return CloudAnswer::RateLimited;
             }
         }
-        for i in 0..self.limits.len() {
-            let key = self.key(i, class);
-            let (unit, _, l) = &mut self.limits[i];
-            l.record(now, key, Self::charge(m, *unit, prompt, output));
+        for l in &mut self.limits {
+            let key = l.key(class);
+            l.limiter
+                .record(now, key, Self::charge(m, l.unit, prompt, output));
         }
         CloudAnswer::Accepted
     }
@@ -260,15 +275,15 @@ impl CloudState {
     pub fn done(&mut self, now: SimTime, class: u16, prompt: u32, output: u32) {
         let m = self.max_tokens;
         let unused = f64::from(m.saturating_sub(output));
-        for i in 0..self.limits.len() {
-            let key = self.key(i, class);
-            let (unit, _, l) = &mut self.limits[i];
-            l.release(now, key, Self::charge(m, *unit, prompt, output));
+        for l in &mut self.limits {
+            let key = l.key(class);
+            l.limiter
+                .release(now, key, Self::charge(m, l.unit, prompt, output));
             if self.refund_unused_output
                 && unused > 0.0
-                && matches!(unit, LimitUnit::Tokens | LimitUnit::OutputTokens)
+                && matches!(l.unit, LimitUnit::Tokens | LimitUnit::OutputTokens)
             {
-                l.refund(now, key, unused);
+                l.limiter.refund(now, key, unused);
             }
         }
     }
