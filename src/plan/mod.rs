@@ -691,6 +691,15 @@ fn choice_label(v: &toml::Value, key: &str) -> String {
     }
 }
 
+/// Where a plan's load scale was given.
+#[derive(Clone, Copy)]
+enum ScaleFrom {
+    /// `load_scale` in the plan file (or none: 1).
+    File,
+    /// `--load-scale` on the command line.
+    CommandLine,
+}
+
 /// Most and least `load_scale` (as `edgesim capacity`'s scales).
 pub const LOAD_SCALES: (f64, f64) = (1e-6, 1e6);
 
@@ -720,12 +729,15 @@ impl Planner {
         let base_sc = Scenario::from_str_at(&base_text, &scenario, &LoadOptions::default())
             .map_err(in_scenario)?;
         let base = Scenario::parse_doc(&base_text, &scenario).map_err(in_scenario)?;
-        let (load_key, scale) = match (load_scale, file.load_scale) {
-            (Some(s), _) => ("--load-scale", s),
-            (None, Some(s)) => ("load_scale", s),
-            (None, None) => ("load_scale", 1.0),
+        let (from, scale) = match (load_scale, file.load_scale) {
+            (Some(s), _) => (ScaleFrom::CommandLine, s),
+            (None, Some(s)) => (ScaleFrom::File, s),
+            (None, None) => (ScaleFrom::File, 1.0),
         };
-        let (base, base_sc, load) = Self::scaled(&cx, load_key, scale, base, base_sc, &scenario)?;
+        // One cache of input files for the scaled scenario and every plan's.
+        let cache = Arc::new(InputCache::default());
+        let (base, base_sc, load) =
+            Self::scaled(&cx, from, scale, base, base_sc, &scenario, &cache)?;
         let name = match &file.name {
             Some(n) => cx.folder_name("name", n)?.to_string(),
             None => path
@@ -839,7 +851,7 @@ impl Planner {
             requests_per_run: crate::scenario::budget::estimate(&base_sc).requests,
             max_runs: crate::sweep::MAX_RUNS,
             base,
-            cache: Arc::new(InputCache::default()),
+            cache,
         };
         let grid = planner.grid_size();
         if grid > MAX_POINTS {
@@ -857,28 +869,27 @@ impl Planner {
     }
 
     /// The traffic scenario `base` (its document and the scenario it makes) with its load
-    /// scaled by `scale` (`key` names it in errors: `load_scale`, or `--load-scale`), and the
-    /// workload keys that changed. At 1 it is returned as it is.
+    /// scaled by `scale` (given `from` the plan file, `load_scale`, or the command line,
+    /// `--load-scale`, which errors name), read with `cache`, and the workload keys that
+    /// changed. At 1 it is returned as it is.
     fn scaled(
         cx: &Checker,
-        key: &str,
+        from: ScaleFrom,
         scale: f64,
         mut base: toml::Value,
         base_sc: Scenario,
         scenario: &Path,
+        cache: &Arc<InputCache>,
     ) -> Result<(toml::Value, Scenario, crate::capacity::LoadKeys)> {
         let (lo, hi) = LOAD_SCALES;
-        let bad = |problem: String| {
-            if key.starts_with("--") {
-                Error::invalid(
-                    Path::new("edgesim plan"),
-                    key,
-                    crate::check::num(scale),
-                    problem,
-                )
-            } else {
-                cx.bad(key, crate::check::num(scale), problem)
-            }
+        let bad = |problem: String| match from {
+            ScaleFrom::CommandLine => Error::invalid(
+                Path::new("edgesim plan"),
+                "--load-scale",
+                crate::check::num(scale),
+                problem,
+            ),
+            ScaleFrom::File => cx.bad("load_scale", crate::check::num(scale), problem),
         };
         if !(lo..=hi).contains(&scale) {
             return Err(bad(format!(
@@ -910,7 +921,7 @@ impl Planner {
             base.clone(),
             scenario,
             &LoadOptions::default(),
-            Arc::new(InputCache::default()),
+            Arc::clone(cache),
         )
         .map_err(|e| {
             bad(format!(
