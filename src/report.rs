@@ -227,11 +227,21 @@ pub fn to_table(s: &Summary) -> String {
         0 => String::new(),
         n => format!(", too long {}", thousands(n)),
     };
+    // Predictive admission's: shown whenever the scenario sets it.
+    let predicted = match s.predicted_wait_attempts {
+        None => String::new(),
+        Some(n) => format!(", predicted wait {}", thousands(n)),
+    };
     let _ = writeln!(
         o,
-        "{:<22}{:>12}  (rate limit {}, device full {}{too_long})",
+        "{:<22}{:>12}  (rate limit {}, device full {}{too_long}{predicted})",
         "edge attempts refused",
-        thousands(s.throttled_attempts + s.full_attempts + s.too_long_attempts),
+        thousands(
+            s.throttled_attempts
+                + s.full_attempts
+                + s.too_long_attempts
+                + s.predicted_wait_attempts.unwrap_or(0)
+        ),
         thousands(s.throttled_attempts),
         thousands(s.full_attempts)
     );
@@ -435,7 +445,7 @@ pub fn to_table(s: &Summary) -> String {
             thousands(d.served),
             format!("{:.1}%", d.utilisation * 100.0),
             format!("{:.1}%", d.slot_utilisation * 100.0),
-            thousands(d.throttled + d.full),
+            thousands(d.throttled + d.full + d.predicted_wait.unwrap_or(0)),
             fixed(d.energy_j / 1000.0, 2)
         );
     }

@@ -27,6 +27,8 @@ pub enum Refusal {
     Full,
     /// The request's prompt and output do not fit its context (`ctx_tokens`).
     TooLong,
+    /// Its predicted queue wait exceeded `routing.max_predicted_wait_ms`.
+    PredictedWait,
 }
 
 /// Where a request ended.

@@ -106,6 +106,10 @@ pub struct DeviceSummary {
     pub full: u64,
     /// Attempts refused because the request did not fit the device's context.
     pub too_long: u64,
+    /// Attempts refused because its predicted queue wait exceeded
+    /// `routing.max_predicted_wait_ms` (only when the scenario sets it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicted_wait: Option<u64>,
     /// Fraction of the run with at least one request in service.
     pub utilisation: f64,
     /// Mean fraction of slots in service.
@@ -201,6 +205,10 @@ pub struct Summary {
     pub full_attempts: u64,
     /// Edge attempts refused because the request did not fit the device's context.
     pub too_long_attempts: u64,
+    /// Edge attempts refused because the device's predicted queue wait exceeded
+    /// `routing.max_predicted_wait_ms`: present only when the scenario sets it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicted_wait_attempts: Option<u64>,
     /// Requests longer (prompt + output) than every edge device's context: they went
     /// straight to the cloud, or were rejected.
     pub oversized: u64,
@@ -339,6 +347,8 @@ pub struct Refusals {
     pub full: u64,
     /// Because the request does not fit the device's context.
     pub too_long: u64,
+    /// Because its predicted queue wait was too long (predictive admission).
+    pub predicted_wait: u64,
 }
 
 impl Refusals {
@@ -347,6 +357,7 @@ impl Refusals {
             Refusal::Throttled => self.throttled += 1,
             Refusal::Full => self.full += 1,
             Refusal::TooLong => self.too_long += 1,
+            Refusal::PredictedWait => self.predicted_wait += 1,
         }
     }
 }
@@ -599,6 +610,9 @@ impl Summary {
             d.throttled = c.refused.throttled;
             d.full = c.refused.full;
             d.too_long = c.refused.too_long;
+            if sc.routing.max_predicted_wait_ms.is_some() {
+                d.predicted_wait = Some(c.refused.predicted_wait);
+            }
         }
         let horizon = sc.horizon();
         let duration_s = if horizon == SimTime::MAX {
@@ -625,6 +639,10 @@ impl Summary {
             throttled_attempts: rec.refused.throttled,
             full_attempts: rec.refused.full,
             too_long_attempts: rec.refused.too_long,
+            predicted_wait_attempts: sc
+                .routing
+                .max_predicted_wait_ms
+                .map(|_| rec.refused.predicted_wait),
             oversized: rec.oversized,
             queue_timeouts: sc
                 .has_queue_timeouts()

@@ -720,10 +720,16 @@ pub fn devices_table(s: &Summary) -> Table {
             .with("down_s", f(|x| x.down_s.unwrap_or(0.0)))
     };
     // Queue timeouts: only when the scenario sets one.
-    if s.queue_timeouts.is_none() {
+    let table = if s.queue_timeouts.is_none() {
+        table
+    } else {
+        table.with("queue_timeouts", u(|x| x.queue_timeouts.unwrap_or(0)))
+    };
+    // Predictive admission's refusals: only when the scenario sets it.
+    if s.predicted_wait_attempts.is_none() {
         return table;
     }
-    table.with("queue_timeouts", u(|x| x.queue_timeouts.unwrap_or(0)))
+    table.with("predicted_wait", u(|x| x.predicted_wait.unwrap_or(0)))
 }
 
 /// The `windows` table: one row per window of `[metrics] window_s` (docs/metrics.md).

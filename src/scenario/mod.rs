@@ -474,7 +474,8 @@ impl Scenario {
     /// `weighted`, a queue timeout where no device has a queue, `on_queue_timeout` without a
     /// queue timeout; a class routed to a cloud that is disabled, or to an edge the scenario
     /// lacks, a queue timeout or priority of a class routed to the cloud, and a class's
-    /// `quota` without a rate limit per class, a cloud limit's quota of a class whose requests
+    /// `quota` without a rate limit per class, predictive admission where no device has a
+    /// queue, a cloud limit's quota of a class whose requests
     /// never reach the cloud; a class's `devices` when it is routed to the cloud, or empty. They are valid (a sweep over policies or
     /// timeouts keeps them fixed), but a run with them is likely a mistake, so `run` and
     /// `check` warn.
@@ -504,6 +505,13 @@ impl Scenario {
             }
         }
         if !self.fleet.is_empty() && self.fleet.iter().all(|g| g.queue_capacity == 0) {
+            if let Some(ms) = self.routing.max_predicted_wait_ms {
+                out.push(format!(
+                    "`routing.max_predicted_wait_ms` = {} does nothing: no device has a queue \
+                     (every group's `queue_capacity` is 0), so no request waits",
+                    crate::check::num(ms)
+                ));
+            }
             for (key, ms) in self.queue_timeout_keys() {
                 out.push(format!(
                     "`{key}` = {} does nothing: no device has a queue (every group's \

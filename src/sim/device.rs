@@ -483,6 +483,19 @@ impl Device {
         self.queue.len() as u32
     }
 
+    /// The wait for a slot that a request admitted now is predicted \[s\] (predictive
+    /// admission, docs/model.md): none while a slot is free; else `(queued + 1) / slots`
+    /// mean service times, the mean service time measured as the device's ∫ requests in
+    /// service dt over the requests it completed (Little's law for its slots; 0 before the
+    /// first completion), both up to its last event. Reads the device only.
+    pub fn predicted_wait_s(&self) -> f64 {
+        if self.active() < self.kind.slots || self.completed == 0 {
+            return 0.0;
+        }
+        let service_s = self.area_active / self.completed as f64;
+        f64::from(self.queued() + 1) / f64::from(self.kind.slots) * service_s
+    }
+
     /// Waiting-queue capacity.
     pub fn queue_capacity(&self) -> u32 {
         self.kind.queue_capacity

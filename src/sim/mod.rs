@@ -154,6 +154,8 @@ pub struct World<'a, R: Recorder> {
     devices: Vec<Device>,
     /// Whether this run prefetches ([`PREFETCH_DEVICES`]).
     prefetching: bool,
+    /// Predictive admission's longest predicted queue wait \[s\] (`None`: off).
+    max_predicted_wait_s: Option<f64>,
     gateway: Gateway,
     edge_rtt: SimDuration,
     /// The cloud providers: the primary, then its fallbacks.
@@ -225,6 +227,7 @@ impl<'a, R: Recorder> World<'a, R> {
                     .collect()
             }),
             prefetching: devices.len() >= PREFETCH_DEVICES,
+            max_predicted_wait_s: sc.routing.max_predicted_wait_ms.map(|ms| ms / 1000.0),
             devices,
             gateway: Gateway::new(sc, streams.stream("selection")),
             edge_rtt: sc.routing.edge_rtt(),
@@ -483,6 +486,12 @@ impl<'a, R: Recorder> World<'a, R> {
                 } else {
                     self.recorder.on_refused(now, dev, Refusal::Full);
                 }
+                continue;
+            }
+            if let Some(max_s) = self.max_predicted_wait_s
+                && self.devices[d].predicted_wait_s() > max_s
+            {
+                self.recorder.on_refused(now, dev, Refusal::PredictedWait);
                 continue;
             }
             if self.sc.routing.max_fails > 0
@@ -892,6 +901,7 @@ impl<'a, R: Recorder> World<'a, R> {
                     throttled: 0,
                     full: 0,
                     too_long: 0,
+                    predicted_wait: None,
                     utilisation: frac(s.busy_us as f64 / 1e6),
                     slot_utilisation: frac(s.area_active / f64::from(group.slots)),
                     mean_in_system: frac(s.area_system),

@@ -24,6 +24,9 @@ pub const MAX_CONNECT_TIMEOUT_MS: f64 = 3.6e6;
 /// The most consecutive failed attempts `routing.max_fails` may ask for.
 pub const MAX_FAILS: u32 = 100;
 
+/// The longest `routing.max_predicted_wait_ms` \[ms\]: a day.
+pub const MAX_PREDICTED_WAIT_MS: f64 = 8.64e7;
+
 /// Default `routing.fail_timeout_ms`: nginx's `fail_timeout` (10 s).
 pub const DEFAULT_FAIL_TIMEOUT_MS: f64 = 10_000.0;
 
@@ -85,6 +88,11 @@ pub struct RoutingFile {
     /// What happens to a request whose queue wait reached `queue_timeout_ms`.
     #[serde(default, skip_serializing_if = "OnQueueTimeout::is_cloud")]
     pub on_queue_timeout: OnQueueTimeout,
+    /// Predictive admission: a candidate device whose predicted queue wait for the request
+    /// exceeds this is skipped, as if full \[ms\] (the next candidate, then the cloud); none:
+    /// off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_predicted_wait_ms: Option<f64>,
 }
 
 /// `routing.on_queue_timeout`: what happens to a request that waited `queue_timeout_ms` in an
@@ -167,6 +175,8 @@ pub struct RoutingSpec {
     pub queue_timeout_ms: f64,
     /// What happens to a request whose queue wait reached it.
     pub on_queue_timeout: OnQueueTimeout,
+    /// Predictive admission's longest predicted wait \[ms\] (`None`: off).
+    pub max_predicted_wait_ms: Option<f64>,
 }
 
 impl Default for RoutingSpec {
@@ -183,6 +193,7 @@ impl Default for RoutingSpec {
             fail_timeout_ms: DEFAULT_FAIL_TIMEOUT_MS,
             queue_timeout_ms: 0.0,
             on_queue_timeout: OnQueueTimeout::Cloud,
+            max_predicted_wait_ms: None,
         }
     }
 }
@@ -264,6 +275,25 @@ impl RoutingSpec {
                 format!("must lie in [0.001, {MAX_FAIL_TIMEOUT_MS}] ms (1 µs to an hour)"),
             ));
         }
+        let max_predicted_wait_ms = match f.max_predicted_wait_ms {
+            None => None,
+            Some(v) => {
+                let key = "routing.max_predicted_wait_ms";
+                let ms = cx.time_ms(key, v)?;
+                if ms > MAX_PREDICTED_WAIT_MS {
+                    return Err(cx.bad(
+                        key,
+                        crate::check::num(ms),
+                        format!(
+                            "must lie in [0, {MAX_PREDICTED_WAIT_MS:e}] ms (a day): the longest \
+                             queue wait the gateway lets a device take a request with (0: only a \
+                             device with a free slot)"
+                        ),
+                    ));
+                }
+                Some(ms)
+            }
+        };
         Ok(RoutingSpec {
             max_attempts: f.max_attempts,
             edge_rtt_ms: cx.time_ms("routing.edge_rtt_ms", f.edge_rtt_ms)?,
@@ -280,6 +310,7 @@ impl RoutingSpec {
                 "no limit: a request waits for a slot as long as it takes",
             )?,
             on_queue_timeout: f.on_queue_timeout,
+            max_predicted_wait_ms,
         })
     }
 
@@ -297,6 +328,7 @@ impl RoutingSpec {
             fail_timeout_ms: self.fail_timeout_ms,
             queue_timeout_ms: self.queue_timeout_ms,
             on_queue_timeout: self.on_queue_timeout,
+            max_predicted_wait_ms: self.max_predicted_wait_ms,
         }
     }
 

@@ -102,6 +102,9 @@ pub const METRICS: &[Metric] = &[
     m!("throttled_attempts", |s| Some(s.throttled_attempts as f64)),
     m!("full_attempts", |s| Some(s.full_attempts as f64)),
     m!("too_long_attempts", |s| Some(s.too_long_attempts as f64)),
+    m!("predicted_wait_attempts", |s| s
+        .predicted_wait_attempts
+        .map(|n| n as f64)),
     m!("oversized", |s| Some(s.oversized as f64)),
     m!("cloud_cost_usd", |s| Some(s.cloud_cost_usd)),
     m!("edge_energy_j", |s| Some(s.edge_energy_j)),

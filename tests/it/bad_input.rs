@@ -935,6 +935,32 @@ fn a_class_quota_keeps_a_buckets_refill_finite() {
     );
 }
 
+/// Predictive admission's longest predicted wait is a time in [0, a day].
+#[test]
+fn a_predicted_wait_is_a_time_up_to_a_day() {
+    for (set, needle) in [
+        (
+            "routing.max_predicted_wait_ms=-1",
+            "`routing.max_predicted_wait_ms` = -1: must be a finite number >= 0",
+        ),
+        (
+            "routing.max_predicted_wait_ms=nan",
+            "`routing.max_predicted_wait_ms` = NaN: must be a finite number >= 0",
+        ),
+        (
+            "routing.max_predicted_wait_ms=1e9",
+            "`routing.max_predicted_wait_ms` = 1000000000: must lie in [0, 8.64e7] ms (a day)",
+        ),
+        (
+            "routing.max_predicted_wait_ms=\"x\"",
+            "`routing.max_predicted_wait_ms`: invalid type: string \"x\", expected a number",
+        ),
+    ] {
+        let err = set_refused("bursty.toml", set);
+        assert!(err.contains(needle), "{set}: {err}");
+    }
+}
+
 /// A cloud limit's `quotas` (the classes' own limits under `scope = "class"`) name request
 /// classes, each a limit in the limit's unit, and only on a limit per class; a fallback's are
 /// named under `cloud.fallbacks[j]`.

@@ -565,6 +565,19 @@ fn settings_the_policy_does_not_read_draw_a_warning() {
             "{cmd}"
         );
         assert_eq!(warnings(cmd, &[timeout]), Vec::<String>::new());
+        // Predictive admission where no request waits.
+        let predicted = "routing.max_predicted_wait_ms=500";
+        assert_eq!(warnings(cmd, &[predicted]), Vec::<String>::new());
+        let w = warnings(cmd, &[&no_queues[..], &[predicted]].concat());
+        assert_eq!(
+            w,
+            [
+                "warning: scenarios/bursty.toml: `routing.max_predicted_wait_ms` = 500 does \
+                 nothing: no device has a queue (every group's `queue_capacity` is 0), so no \
+                 request waits"
+            ],
+            "{cmd}"
+        );
         let reject = "routing.on_queue_timeout=reject";
         let w = warnings(cmd, &[reject]);
         assert_eq!(

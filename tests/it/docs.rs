@@ -102,6 +102,9 @@ fn run_tables_and_summary_keys_are_defined_in_docs_metrics() {
         // `windows` and `class_windows` tables.
         "--set",
         "metrics.window_s=600",
+        // Predictive admission, for its counts.
+        "--set",
+        "routing.max_predicted_wait_ms=3000",
         "--csv",
         "--out",
         out.to_str().unwrap(),
@@ -129,6 +132,10 @@ fn run_tables_and_summary_keys_are_defined_in_docs_metrics() {
     assert!(devices.contains(&"down_s".to_string()), "{devices:?}");
     assert!(
         devices.contains(&"queue_timeouts".to_string()),
+        "{devices:?}"
+    );
+    assert!(
+        devices.contains(&"predicted_wait".to_string()),
         "{devices:?}"
     );
 

@@ -321,6 +321,7 @@ fn fuzz_sweep_and_plan_loaders() {
         "sweeps/assistant-classes.toml",
         "plans/assistant.toml",
         "sweeps/clinic-boards.toml",
+        "sweeps/predicted-wait.toml",
     ]
     .iter()
     .enumerate()

@@ -580,6 +580,36 @@ fn check_run(ctx: &dyn Fn() -> String, sc: &Scenario, s: &Summary, records: &[Re
             assert!(a <= b && b <= c, "{}", ctx());
         }
     }
+    // Predictive admission's refusals: counted only when it is on, device by device.
+    let predicted: Option<u64> = s.devices.iter().map(|d| d.predicted_wait).sum();
+    match sc.routing.max_predicted_wait_ms {
+        None => assert!(
+            s.predicted_wait_attempts.is_none()
+                && s.devices.iter().all(|d| d.predicted_wait.is_none()),
+            "{}",
+            ctx()
+        ),
+        Some(_) => assert_eq!(s.predicted_wait_attempts, predicted, "{}", ctx()),
+    }
+}
+
+/// `text` with predictive admission (`routing.max_predicted_wait_ms`, 0 to 3 s) in about one
+/// case of four. Its own random stream: the rest of the scenario is as without it.
+fn with_predictive_admission(case: u64, text: &str) -> String {
+    let mut r = rand_pcg::Pcg64Mcg::seed_from_u64(case ^ 0x09ed_1c7e);
+    if !r.random_bool(0.25) {
+        return text.to_string();
+    }
+    let ms = if r.random_bool(0.2) {
+        0
+    } else {
+        r.random_range(1..3000)
+    };
+    text.replacen(
+        "[routing]\n",
+        &format!("[routing]\nmax_predicted_wait_ms = {ms}\n"),
+        1,
+    )
 }
 
 /// Every rejected request has one reason, and each reason agrees with what is counted apart:
@@ -786,7 +816,10 @@ fn check_limit(ctx: &dyn Fn() -> String, sc: &Scenario, records: &[RequestRecord
 #[test]
 fn conservation_littles_law_and_bounds_on_random_scenarios() {
     for case in 0..120u64 {
-        let text = with_queue_timeout(case, &random_scenario("inv", case));
+        let text = with_predictive_admission(
+            case,
+            &with_queue_timeout(case, &random_scenario("inv", case)),
+        );
         let sc = scenario(&text);
         let (s, records) = run_collect(&sc);
         let ctx = || format!("case {case}:\n{text}");
@@ -1059,6 +1092,7 @@ fn with_cloud_quotas(case: u64, text: &str) -> String {
 fn conservation_under_random_failures_and_cloud_faults() {
     let mut faulted = 0;
     let mut with_quotas = 0;
+    let mut predicted = 0;
     let mut reasons = [0u32; 7];
     let cases: u64 = std::env::var("EDGESIM_FAULT_CASES")
         .ok()
@@ -1074,9 +1108,12 @@ fn conservation_under_random_failures_and_cloud_faults() {
             case,
             &with_cloud_quotas(
                 case,
-                &with_queue_timeout(
+                &with_predictive_admission(
                     case,
-                    &with_random_faults(case, &random_scenario("fault", case)),
+                    &with_queue_timeout(
+                        case,
+                        &with_random_faults(case, &random_scenario("fault", case)),
+                    ),
                 ),
             ),
         );
@@ -1086,6 +1123,7 @@ fn conservation_under_random_failures_and_cloud_faults() {
         check_run(&ctx, &sc, &s, &records);
         faulted += u32::from(s.cloud_faults.is_some());
         with_quotas += u32::from(text.contains("\nquotas = {"));
+        predicted += u32::from(s.predicted_wait_attempts > Some(0));
         if let Some(r) = s.rejected_by {
             for (n, k) in reasons.iter_mut().zip([
                 r.no_cloud,
@@ -1105,6 +1143,11 @@ fn conservation_under_random_failures_and_cloud_faults() {
     assert!(
         first != 0 || cases < 300 || with_quotas > 0,
         "no case had a class's own cloud limit"
+    );
+    // Predictive admission refused attempts (in 47 of the first 300 cases).
+    assert!(
+        first != 0 || cases < 300 || predicted > 0,
+        "no case refused an attempt by predictive admission"
     );
     // Every reason for a rejection came up in CI's cases (the first 300: 106, 18, 9, 66, 44 and
     // 29 of them), so each check of check_rejections ran.

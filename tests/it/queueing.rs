@@ -343,6 +343,56 @@ fn a_queue_timeout_abandons_as_mmc_plus_d() {
     }
 }
 
+/// The blocking probability of M/M/c/N (c servers, at most N in the system, N >= c): the
+/// share of arrivals that find N, p_N = p_0·a^N / (c!·c^(N−c)), a = λ/μ.
+fn mmcn_blocking(c: u32, n: u32, a: f64) -> f64 {
+    // p_k / p_0 for k = 0..=N.
+    let terms: Vec<f64> = (0..=n)
+        .scan(1.0, |t, k| {
+            let now = *t;
+            *t *= a / f64::from((k + 1).min(c));
+            Some(now)
+        })
+        .collect();
+    terms[n as usize] / terms.iter().sum::<f64>()
+}
+
+#[test]
+fn predictive_admission_refuses_as_an_mmc_queue_of_k_places() {
+    // One device, c slots, a long queue and `routing.max_predicted_wait_ms` = T, no cloud:
+    // with every slot busy and q queued, the predicted wait is (q + 1)/c mean service times,
+    // so an arrival is admitted while q + 1 <= T·c·μ: at most K = floor(T·c·μ) wait, and
+    // the device is M/M/c/(c + K), refusing p_(c+K) of the requests (`mmc_scenario`: the
+    // device's measured mean service time converges to 1/μ; T·c·μ is taken half-way between
+    // whole numbers). T = 0 admits only to a free slot: Erlang B. Loads below and above the
+    // slots' capacity (the prediction keeps the queue finite).
+    for (c, rho, places, seed) in [(2u32, 0.9, 3.5, 3u64), (1, 1.2, 2.5, 4), (3, 0.8, 0.0, 5)] {
+        let q = (-1.0f64 / 1000.0).exp();
+        let mu = 1.0 / (q / (1.0 - q) / 1000.0);
+        let t_ms = places / (f64::from(c) * mu) * 1000.0;
+        let routing = format!("[routing]\nmax_predicted_wait_ms = {t_ms}\n");
+        let (text, lambda, mu) = mmc_scenario(c, rho, seed, 150_000.0, &routing);
+        let s = edgesim::sim::run(&scenario(&text)).unwrap();
+        let refused = s.predicted_wait_attempts.unwrap();
+        assert_eq!(
+            s.rejected, refused,
+            "every rejection is a predictive refusal"
+        );
+        assert_eq!(s.full_attempts, 0);
+        assert_eq!(s.devices[0].predicted_wait, Some(refused));
+        let k = places.floor() as u32;
+        let measured = refused as f64 / s.requests_total as f64;
+        let expected = mmcn_blocking(c, c + k, lambda / mu);
+        assert!(
+            (measured - expected).abs() < 0.01,
+            "c={c} ρ={rho} K={k}: {measured:.4} refused, M/M/c/(c+K) {expected:.4}"
+        );
+        if k == 0 {
+            assert!((expected - erlang_b(c, lambda / mu)).abs() < 1e-12);
+        }
+    }
+}
+
 /// The mean wait of class `k` (0 = the highest priority) in a non-preemptive priority M/M/c
 /// queue whose classes, arriving at `lambdas` (highest priority first), share one service rate
 /// `mu` (Cobham's formula, as extended to c servers: Gross and Harris, *Fundamentals of
