@@ -107,7 +107,7 @@ pub struct DeviceSummary {
     /// Attempts refused because the request did not fit the device's context.
     pub too_long: u64,
     /// Attempts refused because its predicted queue wait exceeded
-    /// `routing.max_predicted_wait_ms` (only when the scenario sets it).
+    /// `routing.max_predicted_wait_ms` or its class's (only when the scenario sets one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub predicted_wait: Option<u64>,
     /// Fraction of the run with at least one request in service.
@@ -206,7 +206,7 @@ pub struct Summary {
     /// Edge attempts refused because the request did not fit the device's context.
     pub too_long_attempts: u64,
     /// Edge attempts refused because the device's predicted queue wait exceeded
-    /// `routing.max_predicted_wait_ms`: present only when the scenario sets it.
+    /// `routing.max_predicted_wait_ms` or its class's: present only when the scenario sets one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub predicted_wait_attempts: Option<u64>,
     /// Requests longer (prompt + output) than every edge device's context: they went
@@ -610,7 +610,7 @@ impl Summary {
             d.throttled = c.refused.throttled;
             d.full = c.refused.full;
             d.too_long = c.refused.too_long;
-            if sc.routing.max_predicted_wait_ms.is_some() {
+            if sc.has_predicted_waits() {
                 d.predicted_wait = Some(c.refused.predicted_wait);
             }
         }
@@ -640,9 +640,8 @@ impl Summary {
             full_attempts: rec.refused.full,
             too_long_attempts: rec.refused.too_long,
             predicted_wait_attempts: sc
-                .routing
-                .max_predicted_wait_ms
-                .map(|_| rec.refused.predicted_wait),
+                .has_predicted_waits()
+                .then_some(rec.refused.predicted_wait),
             oversized: rec.oversized,
             queue_timeouts: sc
                 .has_queue_timeouts()

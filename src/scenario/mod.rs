@@ -353,6 +353,31 @@ impl Scenario {
         })
     }
 
+    /// Each class's bound on a board's predicted queue wait \[s\] (its own, else
+    /// `routing.max_predicted_wait_ms`; `None`: predictive admission off for the class), in
+    /// class order; `None` when no class has one.
+    pub fn predicted_waits_s(&self) -> Option<Vec<Option<f64>>> {
+        let of = |c: &ClassSpec| {
+            c.max_predicted_wait_ms
+                .or(self.routing.max_predicted_wait_ms)
+        };
+        self.classes().iter().any(|c| of(c).is_some()).then(|| {
+            self.classes()
+                .iter()
+                .map(|c| of(c).map(|ms| ms / 1000.0))
+                .collect()
+        })
+    }
+
+    /// Whether some class's requests are admitted by predicted wait (predictive admission).
+    pub fn has_predicted_waits(&self) -> bool {
+        self.routing.max_predicted_wait_ms.is_some()
+            || self
+                .classes()
+                .iter()
+                .any(|c| c.max_predicted_wait_ms.is_some())
+    }
+
     /// Class `c`'s queue timeout \[ms\]: its own, else `routing.queue_timeout_ms` (0: none).
     fn queue_timeout_ms(&self, c: &ClassSpec) -> f64 {
         c.queue_timeout_ms.unwrap_or(self.routing.queue_timeout_ms)
@@ -505,10 +530,20 @@ impl Scenario {
             }
         }
         if !self.fleet.is_empty() && self.fleet.iter().all(|g| g.queue_capacity == 0) {
-            if let Some(ms) = self.routing.max_predicted_wait_ms {
+            let class_keys = self.classes().iter().enumerate().filter_map(|(i, c)| {
+                c.max_predicted_wait_ms
+                    .map(|ms| (format!("workload.classes[{i}].max_predicted_wait_ms"), ms))
+            });
+            let keys = self
+                .routing
+                .max_predicted_wait_ms
+                .map(|ms| ("routing.max_predicted_wait_ms".to_string(), ms))
+                .into_iter()
+                .chain(class_keys);
+            for (key, ms) in keys {
                 out.push(format!(
-                    "`routing.max_predicted_wait_ms` = {} does nothing: no device has a queue \
-                     (every group's `queue_capacity` is 0), so no request waits",
+                    "`{key}` = {} does nothing: no device has a queue (every group's \
+                     `queue_capacity` is 0), so no request waits",
                     crate::check::num(ms)
                 ));
             }
@@ -583,6 +618,7 @@ impl Scenario {
                         c.queue_timeout_ms.filter(|&ms| ms > 0.0),
                     ),
                     ("priority", c.priority.filter(|&p| p > 0).map(f64::from)),
+                    ("max_predicted_wait_ms", c.max_predicted_wait_ms),
                 ];
                 for (key, v) in own.into_iter().filter_map(|(k, v)| Some((k, v?))) {
                     out.push(format!(

@@ -24,7 +24,9 @@ mod gateway;
 mod loads;
 mod routing;
 
-pub use routing::{OnDeviceFailure, OnQueueTimeout, RoutingFile, RoutingSpec};
+pub use routing::{
+    OnDeviceFailure, OnQueueTimeout, RoutingFile, RoutingSpec, check_predicted_wait_ms,
+};
 
 use std::sync::Arc;
 
@@ -154,8 +156,9 @@ pub struct World<'a, R: Recorder> {
     devices: Vec<Device>,
     /// Whether this run prefetches ([`PREFETCH_DEVICES`]).
     prefetching: bool,
-    /// Predictive admission's longest predicted queue wait \[s\] (`None`: off).
-    max_predicted_wait_s: Option<f64>,
+    /// Predictive admission's longest predicted queue wait per class \[s\] (`None`: off for
+    /// the class; none at all: off for every class).
+    max_predicted_wait_s: Option<Box<[Option<f64>]>>,
     gateway: Gateway,
     edge_rtt: SimDuration,
     /// The cloud providers: the primary, then its fallbacks.
@@ -227,7 +230,7 @@ impl<'a, R: Recorder> World<'a, R> {
                     .collect()
             }),
             prefetching: devices.len() >= PREFETCH_DEVICES,
-            max_predicted_wait_s: sc.routing.max_predicted_wait_ms.map(|ms| ms / 1000.0),
+            max_predicted_wait_s: sc.predicted_waits_s().map(Vec::into_boxed_slice),
             devices,
             gateway: Gateway::new(sc, streams.stream("selection")),
             edge_rtt: sc.routing.edge_rtt(),
@@ -488,7 +491,8 @@ impl<'a, R: Recorder> World<'a, R> {
                 }
                 continue;
             }
-            if let Some(max_s) = self.max_predicted_wait_s
+            if let Some(waits) = &self.max_predicted_wait_s
+                && let Some(max_s) = waits[usize::from(arrival.class)]
                 && self.devices[d].predicted_wait_s() > max_s
             {
                 self.recorder.on_refused(now, dev, Refusal::PredictedWait);

@@ -27,6 +27,24 @@ pub const MAX_FAILS: u32 = 100;
 /// The longest `routing.max_predicted_wait_ms` \[ms\]: a day.
 pub const MAX_PREDICTED_WAIT_MS: f64 = 8.64e7;
 
+/// Checks a bound on a board's predicted queue wait (`routing.max_predicted_wait_ms`, a
+/// class's) at `key`: a time in \[0, a day\] \[ms\].
+pub fn check_predicted_wait_ms(cx: &Checker, key: &str, v: f64) -> Result<f64> {
+    let ms = cx.time_ms(key, v)?;
+    if ms > MAX_PREDICTED_WAIT_MS {
+        return Err(cx.bad(
+            key,
+            crate::check::num(ms),
+            format!(
+                "must lie in [0, {MAX_PREDICTED_WAIT_MS:e}] ms (a day): the longest queue wait \
+                 the gateway lets a device take a request with (0: only a device with a free \
+                 slot)"
+            ),
+        ));
+    }
+    Ok(ms)
+}
+
 /// Default `routing.fail_timeout_ms`: nginx's `fail_timeout` (10 s).
 pub const DEFAULT_FAIL_TIMEOUT_MS: f64 = 10_000.0;
 
@@ -275,25 +293,10 @@ impl RoutingSpec {
                 format!("must lie in [0.001, {MAX_FAIL_TIMEOUT_MS}] ms (1 µs to an hour)"),
             ));
         }
-        let max_predicted_wait_ms = match f.max_predicted_wait_ms {
-            None => None,
-            Some(v) => {
-                let key = "routing.max_predicted_wait_ms";
-                let ms = cx.time_ms(key, v)?;
-                if ms > MAX_PREDICTED_WAIT_MS {
-                    return Err(cx.bad(
-                        key,
-                        crate::check::num(ms),
-                        format!(
-                            "must lie in [0, {MAX_PREDICTED_WAIT_MS:e}] ms (a day): the longest \
-                             queue wait the gateway lets a device take a request with (0: only a \
-                             device with a free slot)"
-                        ),
-                    ));
-                }
-                Some(ms)
-            }
-        };
+        let max_predicted_wait_ms = f
+            .max_predicted_wait_ms
+            .map(|v| check_predicted_wait_ms(cx, "routing.max_predicted_wait_ms", v))
+            .transpose()?;
         Ok(RoutingSpec {
             max_attempts: f.max_attempts,
             edge_rtt_ms: cx.time_ms("routing.edge_rtt_ms", f.edge_rtt_ms)?,

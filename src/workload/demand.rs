@@ -37,6 +37,10 @@ pub struct ClassFile {
     /// `routing.queue_timeout_ms`; 0: no limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_timeout_ms: Option<f64>,
+    /// Predictive admission for this class \[ms\]: a board whose predicted queue wait for
+    /// its request is longer is skipped (default: `routing.max_predicted_wait_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_predicted_wait_ms: Option<f64>,
     /// Queue priority, 0 (the default) to 255: a board's free slot goes to its queued request
     /// of the highest priority, first come first served within one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,6 +127,9 @@ pub struct ClassSpec {
     pub output_tokens: Option<TokenDist>,
     /// The class's own queue timeout \[ms\] (else `routing.queue_timeout_ms`; 0: no limit).
     pub queue_timeout_ms: Option<f64>,
+    /// The class's own bound on a board's predicted queue wait \[ms\] (else
+    /// `routing.max_predicted_wait_ms`).
+    pub max_predicted_wait_ms: Option<f64>,
     /// Queue priority as written (`None`: 0).
     pub priority: Option<u8>,
     /// Where its requests may be served, as written (`None`: the edge first).
@@ -199,6 +206,7 @@ impl DemandSpec {
             prompt_tokens: None,
             output_tokens: None,
             queue_timeout_ms: None,
+            max_predicted_wait_ms: None,
             priority: None,
             route: None,
             quota: None,
@@ -269,6 +277,12 @@ impl DemandSpec {
                         )
                     })
                     .transpose()?,
+                max_predicted_wait_ms: c
+                    .max_predicted_wait_ms
+                    .map(|ms| {
+                        crate::sim::check_predicted_wait_ms(cx, &key("max_predicted_wait_ms"), ms)
+                    })
+                    .transpose()?,
                 priority: c
                     .priority
                     .map(|PriorityFile(p)| {
@@ -322,6 +336,7 @@ impl DemandSpec {
                     prompt_tokens: c.prompt_tokens.as_ref().map(TokenDist::to_file),
                     output_tokens: c.output_tokens.as_ref().map(TokenDist::to_file),
                     queue_timeout_ms: c.queue_timeout_ms,
+                    max_predicted_wait_ms: c.max_predicted_wait_ms,
                     priority: c.priority.map(|p| PriorityFile(f64::from(p))),
                     route: c.route,
                     quota: c.quota,

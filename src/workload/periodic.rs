@@ -345,6 +345,7 @@ mod tests {
                 prompt_tokens: None,
                 output_tokens: None,
                 queue_timeout_ms: None,
+                max_predicted_wait_ms: None,
                 priority: None,
                 route: None,
                 quota: None,

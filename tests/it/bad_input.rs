@@ -955,6 +955,14 @@ fn a_predicted_wait_is_a_time_up_to_a_day() {
             "routing.max_predicted_wait_ms=\"x\"",
             "`routing.max_predicted_wait_ms`: invalid type: string \"x\", expected a number",
         ),
+        (
+            "workload.classes=[{name=\"a\"}, {name=\"b\", max_predicted_wait_ms=-5}]",
+            "`workload.classes[1].max_predicted_wait_ms` = -5: must be a finite number >= 0",
+        ),
+        (
+            "workload.classes=[{name=\"a\", max_predicted_wait_ms=1e8}]",
+            "`workload.classes[0].max_predicted_wait_ms` = 100000000: must lie in [0, 8.64e7] ms",
+        ),
     ] {
         let err = set_refused("bursty.toml", set);
         assert!(err.contains(needle), "{set}: {err}");

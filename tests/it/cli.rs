@@ -578,6 +578,30 @@ fn settings_the_policy_does_not_read_draw_a_warning() {
             ],
             "{cmd}"
         );
+        // A class's own bound: likewise, and where the class never meets a board.
+        let own = "workload.classes=[{name=\"chat\", max_predicted_wait_ms=300}]";
+        assert_eq!(warnings(cmd, &[own]), Vec::<String>::new());
+        let w = warnings(cmd, &[&no_queues[..], &[own]].concat());
+        assert_eq!(
+            w,
+            [
+                "warning: scenarios/bursty.toml: `workload.classes[0].max_predicted_wait_ms` = \
+                 300 does nothing: no device has a queue (every group's `queue_capacity` is 0), \
+                 so no request waits"
+            ],
+            "{cmd}"
+        );
+        let cloud_class = "workload.classes=[{name=\"hard\", route=\"cloud\", \
+                           max_predicted_wait_ms=300}, {name=\"chat\"}]";
+        assert_eq!(
+            warnings(cmd, &[cloud_class]),
+            [
+                "warning: scenarios/bursty.toml: `workload.classes[0].max_predicted_wait_ms` = \
+                 300 does nothing: the class (hard) is routed to the cloud (`route` = \"cloud\") \
+                 and never waits in an edge queue"
+            ],
+            "{cmd}"
+        );
         let reject = "routing.on_queue_timeout=reject";
         let w = warnings(cmd, &[reject]);
         assert_eq!(

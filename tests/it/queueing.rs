@@ -393,6 +393,43 @@ fn predictive_admission_refuses_as_an_mmc_queue_of_k_places() {
     }
 }
 
+#[test]
+fn a_classs_own_predicted_wait_refuses_it_alone() {
+    // One slot, exponential service μ (`mmc_scenario`), a long queue, no cloud; two classes,
+    // a (λ_a) with `max_predicted_wait_ms = 0` of its own and b (λ_b) without: a is admitted
+    // only to a free slot, b always queues. With n in the system, arrivals come at λ_a + λ_b
+    // when n = 0 and λ_b after, so p_n = p_0·(λ/μ)·(λ_b/μ)^(n−1) for n >= 1 and a is refused
+    // 1 − p_0 = 1 − 1 / (1 + (λ/μ) / (1 − λ_b/μ)) of its requests (PASTA); b never.
+    let classes = "[[workload.classes]]\nname = \"a\"\nshare = 1\nmax_predicted_wait_ms = 0\n\
+                   [[workload.classes]]\nname = \"b\"\nshare = 2\n";
+    let (text, lambda, mu) = mmc_scenario(1, 0.8, 7, 150_000.0, classes);
+    let s = edgesim::sim::run(&scenario(&text)).unwrap();
+    let c = s.classes.as_ref().unwrap();
+    let (a, b) = (&c[0], &c[1]);
+    assert_eq!(b.rejected, 0);
+    assert_eq!(s.predicted_wait_attempts, Some(a.rejected));
+    let lambda_b = lambda * 2.0 / 3.0;
+    let p0 = 1.0 / (1.0 + (lambda / mu) / (1.0 - lambda_b / mu));
+    let measured = a.rejected as f64 / a.requests as f64;
+    assert!(
+        (measured - (1.0 - p0)).abs() < 0.01,
+        "class a refused {measured:.4}, expected {:.4}",
+        1.0 - p0
+    );
+    // The same bound on every class is the routing's.
+    let every = "[[workload.classes]]\nname = \"a\"\nshare = 1\nmax_predicted_wait_ms = 700\n\
+                 [[workload.classes]]\nname = \"b\"\nshare = 2\nmax_predicted_wait_ms = 700\n";
+    let routing = "[routing]\nmax_predicted_wait_ms = 700\n[[workload.classes]]\nname = \"a\"\n\
+                   share = 1\n[[workload.classes]]\nname = \"b\"\nshare = 2\n";
+    let run = |extra: &str| {
+        let (text, _, _) = mmc_scenario(2, 0.9, 8, 20_000.0, extra);
+        serde_json::to_value(edgesim::sim::run(&scenario(&text)).unwrap()).unwrap()
+    };
+    let by_class = run(every);
+    assert!(by_class["predicted_wait_attempts"].as_u64() > Some(0));
+    assert_eq!(by_class, run(routing));
+}
+
 /// The mean wait of class `k` (0 = the highest priority) in a non-preemptive priority M/M/c
 /// queue whose classes, arriving at `lambdas` (highest priority first), share one service rate
 /// `mu` (Cobham's formula, as extended to c servers: Gross and Harris, *Fundamentals of
