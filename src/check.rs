@@ -525,7 +525,7 @@ pub fn excerpt(s: &str, max: usize) -> String {
 pub fn known_names(names: &[&str], lead: &str, none: &str) -> String {
     let quoted = |n: &[&str]| {
         n.iter()
-            .map(|n| format!("\"{}\"", n.escape_debug()))
+            .map(|n| format!("{n:?}"))
             .collect::<Vec<_>>()
             .join(", ")
     };

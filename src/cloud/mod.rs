@@ -778,7 +778,7 @@ impl CloudSpec {
                 if let Some(name) = l.quotas.keys().find(|n| !classes.contains(&n.as_str())) {
                     return Err(cx.bad(
                         format!("{at}.limits[{i}].quotas.{name}"),
-                        format!("\"{}\"", name.escape_debug()),
+                        format!("{name:?}"),
                         format!(
                             "must be the `name` of a request class; {}",
                             crate::check::known_names(
