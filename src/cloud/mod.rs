@@ -770,10 +770,7 @@ impl CloudSpec {
     /// `cloud.limits[i].quotas.NAME` (`cloud.fallbacks[j].limits[i].quotas.NAME`).
     pub fn check_quota_classes(&self, cx: &Checker, classes: &[&str]) -> Result<()> {
         for (k, p) in self.providers().enumerate() {
-            let at = match k {
-                0 => "cloud".to_string(),
-                k => format!("cloud.fallbacks[{}]", k - 1),
-            };
+            let at = Self::provider_key(k);
             for (i, l) in p.limits.iter().enumerate() {
                 if let Some(name) = l.quotas.keys().find(|n| !classes.contains(&n.as_str())) {
                     return Err(cx.bad(
@@ -792,6 +789,15 @@ impl CloudSpec {
             }
         }
         Ok(())
+    }
+
+    /// The key of provider `k` of [`CloudSpec::providers`] in a scenario: `cloud`, then
+    /// `cloud.fallbacks[k - 1]`.
+    pub fn provider_key(k: usize) -> String {
+        match k {
+            0 => "cloud".to_string(),
+            k => format!("cloud.fallbacks[{}]", k - 1),
+        }
     }
 
     /// The providers in order: this cloud, then its fallbacks.

@@ -206,11 +206,7 @@ fn outage_cycles(sc: &Scenario) -> (f64, Option<(String, RandomFile)>) {
         )
     });
     let clouds = sc.cloud.providers().enumerate().flat_map(|(i, c)| {
-        let key = if i == 0 {
-            "cloud".to_string()
-        } else {
-            format!("cloud.fallbacks[{}]", i - 1)
-        };
+        let key = crate::cloud::CloudSpec::provider_key(i);
         let degraded = c
             .degraded
             .as_ref()

@@ -357,14 +357,15 @@ impl Scenario {
     /// `routing.max_predicted_wait_ms`; `None`: predictive admission off for the class), in
     /// class order; `None` when no class has one.
     pub fn predicted_waits_s(&self) -> Option<Vec<Option<f64>>> {
-        let of = |c: &ClassSpec| {
-            c.max_predicted_wait_ms
-                .or(self.routing.max_predicted_wait_ms)
-        };
-        self.classes().iter().any(|c| of(c).is_some()).then(|| {
+        self.has_predicted_waits().then(|| {
             self.classes()
                 .iter()
-                .map(|c| of(c).map(|ms| ms / 1000.0))
+                .map(|c| {
+                    let ms = c
+                        .max_predicted_wait_ms
+                        .or(self.routing.max_predicted_wait_ms);
+                    ms.map(|ms| ms / 1000.0)
+                })
                 .collect()
         })
     }
@@ -500,10 +501,10 @@ impl Scenario {
     /// queue timeout; a class routed to a cloud that is disabled, or to an edge the scenario
     /// lacks, a queue timeout or priority of a class routed to the cloud, and a class's
     /// `quota` without a rate limit per class, predictive admission where no device has a
-    /// queue, a cloud limit's quota of a class whose requests
-    /// never reach the cloud; a class's `devices` when it is routed to the cloud, or empty. They are valid (a sweep over policies or
-    /// timeouts keeps them fixed), but a run with them is likely a mistake, so `run` and
-    /// `check` warn.
+    /// queue, a cloud limit's quota of a class whose requests never reach the cloud; a class's
+    /// `devices` when it is routed to the cloud, or empty. They are valid (a sweep over
+    /// policies or timeouts keeps them fixed), but a run with them is likely a mistake, so
+    /// `run` and `check` warn.
     pub fn unread_settings(&self) -> Vec<String> {
         use crate::policy::selection::SelectionKind as K;
         let kind = self.selection.kind;
@@ -571,10 +572,7 @@ impl Scenario {
             }
             if route == ClassRoute::EdgeOnly || !self.cloud.enabled {
                 for (k, p) in self.cloud.providers().enumerate() {
-                    let at = match k {
-                        0 => "cloud".to_string(),
-                        k => format!("cloud.fallbacks[{}]", k - 1),
-                    };
+                    let at = CloudSpec::provider_key(k);
                     for (j, l) in p.limits.iter().enumerate() {
                         if let Some(q) = l.quotas.get(&c.name) {
                             out.push(format!(
