@@ -252,15 +252,6 @@ pub struct CloudLimitFile {
     pub quotas: BTreeMap<String, f64>,
 }
 
-impl From<RateLimitFile> for CloudLimitFile {
-    fn from(limit: RateLimitFile) -> Self {
-        CloudLimitFile {
-            limit,
-            quotas: BTreeMap::new(),
-        }
-    }
-}
-
 impl<'de> Deserialize<'de> for CloudLimitFile {
     /// Takes `quotas` out of the table and reads the rest as `[rate_limit]` reads its own, so
     /// that its errors name their keys as they do there.
