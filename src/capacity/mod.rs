@@ -230,6 +230,7 @@ fn probe(
         queue: Vec::new(),
         policy: 0,
         rate_limit: 0,
+        routing: 0,
         cloud: 0,
     };
     let requests = crate::sweep::metrics::index("requests_total");

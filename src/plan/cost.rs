@@ -255,6 +255,7 @@ mod tests {
             queue: vec![0],
             policy: 0,
             rate_limit: 0,
+            routing: 0,
             cloud: 0,
         };
         let costs = Costs {

@@ -153,6 +153,9 @@ pub struct SearchFile {
     /// Rate limiters: `[rate_limit]` tables, or `"none"` (absent: the scenario's; an empty
     /// list is refused).
     pub rate_limits: Option<Vec<toml::Value>>,
+    /// Gateway routings: tables of `[routing]` keys, each set over the scenario's `[routing]`
+    /// (`{}`: the scenario's as it is; absent: that one option; an empty list is refused).
+    pub routings: Option<Vec<toml::Value>>,
     /// Clouds: `"none"` (no cloud: edge-only), a catalogue model (the scenario's `[cloud]`
     /// with that model and its preset latency and prices), or a whole `[cloud]` table
     /// (absent: `"none"` and the scenario's cloud; an empty list is refused).
@@ -179,6 +182,7 @@ impl Default for SearchFile {
         SearchFile {
             policies: None,
             rate_limits: None,
+            routings: None,
             clouds: None,
             method: Method::default(),
             assume_monotone: false,
@@ -600,6 +604,8 @@ pub struct Planner {
     pub policies: Vec<Choice>,
     /// Rate-limit options.
     pub rate_limits: Vec<Choice>,
+    /// Routing options (one, the scenario's `[routing]`, unless the plan file lists some).
+    pub routings: Vec<Choice>,
     /// Cloud options.
     pub clouds: Vec<Choice>,
     /// Search method.
@@ -633,7 +639,7 @@ pub struct Planner {
 
 /// A point of the search space: counts and option indices per type, and the shared options.
 /// Points are canonical: a type with no boards has its first slot and queue options, and a
-/// plan without boards has the first policy and rate limiter (they do not matter).
+/// plan without boards has the first policy, rate limiter and routing (they do not matter).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Point {
     /// Boards per type.
@@ -646,6 +652,9 @@ pub struct Point {
     pub policy: usize,
     /// Index into `rate_limits`.
     pub rate_limit: usize,
+    /// Index into `routings`.
+    #[serde(default)]
+    pub routing: usize,
     /// Index into `clouds`.
     pub cloud: usize,
 }
@@ -662,8 +671,26 @@ impl Point {
         if self.counts.iter().all(|&c| c == 0) {
             self.policy = 0;
             self.rate_limit = 0;
+            self.routing = 0;
         }
         self
+    }
+
+    /// The index of each shared option: policy, rate limiter, routing, cloud.
+    pub fn options(&self) -> [usize; 4] {
+        [self.policy, self.rate_limit, self.routing, self.cloud]
+    }
+
+    /// This point with shared option `k` (in the order of [`Point::options`]) set to `i`.
+    fn with_option(&self, k: usize, i: usize) -> Point {
+        let mut p = self.clone();
+        *[
+            &mut p.policy,
+            &mut p.rate_limit,
+            &mut p.routing,
+            &mut p.cloud,
+        ][k] = i;
+        p
     }
 
     /// Total boards.
@@ -690,6 +717,27 @@ fn choice_label(v: &toml::Value, key: &str) -> String {
         other => value_text(other),
     }
 }
+
+/// Sets `section` of a scenario document to `table`; `None` removes it (the scenario's
+/// defaults), or for the cloud disables it (an absent `[cloud]` is the default cloud).
+fn set_section(root: &mut toml::Table, section: &str, table: &Option<toml::Value>) {
+    match table {
+        Some(t) => {
+            root.insert(section.into(), t.clone());
+        }
+        None if section == "cloud" => {
+            let mut t = toml::Table::new();
+            t.insert("enabled".into(), toml::Value::Boolean(false));
+            root.insert(section.into(), toml::Value::Table(t));
+        }
+        None => {
+            root.remove(section);
+        }
+    }
+}
+
+/// The label of the scenario's own `[routing]` among the routing options.
+pub const SCENARIO_ROUTING: &str = "the scenario's";
 
 /// Where a plan's load scale was given.
 #[derive(Clone, Copy)]
@@ -798,6 +846,13 @@ impl Planner {
             }],
             Some(v) => Self::choices(&cx, "search.rate_limits", v, "kind")?,
         };
+        let routings = match &search.routings {
+            None => vec![Choice {
+                label: SCENARIO_ROUTING.into(),
+                table: base.get("routing").cloned(),
+            }],
+            Some(v) => Self::routings(&cx, v, &base)?,
+        };
         let clouds = Self::clouds(&cx, search.clouds.as_deref(), &base, &base_sc)?;
         if !(0.0..=10.0).contains(&search.screen_margin) {
             return Err(cx.bad(
@@ -838,6 +893,7 @@ impl Planner {
             types,
             policies,
             rate_limits,
+            routings,
             clouds,
             method: search.method,
             assume_monotone: search.assume_monotone,
@@ -1096,6 +1152,55 @@ impl Planner {
         Ok(out)
     }
 
+    /// `search.routings`: each a table of `[routing]` keys set over the scenario's `[routing]`
+    /// (checked as a scenario's by [`Planner::validate_options`]).
+    fn routings(cx: &Checker, values: &[toml::Value], base: &toml::Value) -> Result<Vec<Choice>> {
+        const KEY: &str = "search.routings";
+        Self::no_empty_list(cx, KEY, values, "the scenario's [routing]")?;
+        let scenario = match base.get("routing") {
+            Some(toml::Value::Table(t)) => t.clone(),
+            _ => toml::Table::new(),
+        };
+        let mut out: Vec<Choice> = Vec::new();
+        for (i, v) in values.iter().enumerate() {
+            let toml::Value::Table(keys) = v else {
+                return Err(cx.bad(
+                    format!("{KEY}[{i}]"),
+                    value_text(v),
+                    "expected a table of [routing] keys, set over the scenario's \
+                     (`{}`: the scenario's [routing] as it is)",
+                ));
+            };
+            let mut table = scenario.clone();
+            for (k, x) in keys {
+                table.insert(k.clone(), x.clone());
+            }
+            let table = toml::Value::Table(table);
+            if out.iter().any(|c| {
+                c.table
+                    .as_ref()
+                    .is_some_and(|t| crate::sweep::same_value(t, &table))
+            }) {
+                return Err(cx.bad(
+                    format!("{KEY}[{i}]"),
+                    value_text(v),
+                    "repeated option (the scenario's [routing] with these keys is an earlier \
+                     option's)",
+                ));
+            }
+            let label = if keys.is_empty() {
+                SCENARIO_ROUTING.to_string()
+            } else {
+                choice_label(v, "")
+            };
+            out.push(Choice {
+                label,
+                table: Some(table),
+            });
+        }
+        Ok(out)
+    }
+
     fn clouds(
         cx: &Checker,
         values: Option<&[toml::Value]>,
@@ -1172,8 +1277,8 @@ impl Planner {
     }
 
     /// Every option is tried once in a scenario (each type at its largest count with each of
-    /// its slot and queue options, each policy, rate limiter and cloud), so that a bad option
-    /// fails before any run, naming its plan key.
+    /// its slot and queue options, each policy, rate limiter, routing and cloud), so that a bad
+    /// option fails before any run, naming its plan key.
     fn validate_options(&self) -> Result<()> {
         let n = self.types.len();
         let first = Point {
@@ -1182,11 +1287,27 @@ impl Planner {
             queue: vec![0; n],
             policy: 0,
             rate_limit: 0,
+            routing: 0,
             cloud: 0,
         };
         let wrap = |key: String, e: Error| Error::Input {
             path: self.source.clone(),
             problem: format!("{key}: this option gives an invalid scenario: {e}"),
+        };
+        // The types are tried with the first of each shared option: when that fails, a first
+        // option that fails in the traffic scenario as written (its own devices) too is named,
+        // not the type.
+        let blame = |t: usize, e: Error| -> Error {
+            for (section, options, key) in self.sections() {
+                let mut doc = self.base.clone();
+                if let Some(root) = doc.as_table_mut() {
+                    set_section(root, section, &options[0].table);
+                }
+                if let Err(e) = self.scenario_of(doc, self.seed) {
+                    return wrap(format!("{key}[0]"), e);
+                }
+            }
+            wrap(format!("types[{t}]"), e)
         };
         // Each type alone first (every other at no boards): an error in one type's boards
         // found with every type's in the fleet would be named after the first type.
@@ -1204,35 +1325,16 @@ impl Planner {
                                 }
                             }
                         }
-                        self.scenario_at(&p, self.seed)
-                            .map_err(|e| wrap(format!("types[{t}]"), e))?;
+                        self.scenario_at(&p, self.seed).map_err(|e| blame(t, e))?;
                     }
                 }
             }
         }
-        for i in 0..self.policies.len() {
-            let p = Point {
-                policy: i,
-                ..first.clone()
-            };
-            self.scenario_at(&p, self.seed)
-                .map_err(|e| wrap(format!("search.policies[{i}]"), e))?;
-        }
-        for i in 0..self.rate_limits.len() {
-            let p = Point {
-                rate_limit: i,
-                ..first.clone()
-            };
-            self.scenario_at(&p, self.seed)
-                .map_err(|e| wrap(format!("search.rate_limits[{i}]"), e))?;
-        }
-        for i in 0..self.clouds.len() {
-            let p = Point {
-                cloud: i,
-                ..first.clone()
-            };
-            self.scenario_at(&p, self.seed)
-                .map_err(|e| wrap(format!("search.clouds[{i}]"), e))?;
+        for (k, (_, options, key)) in self.sections().into_iter().enumerate() {
+            for i in 0..options.len() {
+                self.scenario_at(&first.with_option(k, i), self.seed)
+                    .map_err(|e| wrap(format!("{key}[{i}]"), e))?;
+            }
         }
         Ok(())
     }
@@ -1276,7 +1378,7 @@ impl Planner {
             edge_configs = edge_configs.saturating_mul(per);
         }
         let all_zero = u64::from(self.types.iter().all(|t| t.min_count == 0));
-        let settings = (self.policies.len() * self.rate_limits.len()) as u64;
+        let settings = (self.policies.len() * self.rate_limits.len() * self.routings.len()) as u64;
         let clouds = self.clouds.len() as u64;
         let with_cloud = self.clouds.iter().filter(|c| c.table.is_some()).count() as u64;
         // Fleets with boards take every setting; the empty fleet only one per cloud.
@@ -1348,24 +1450,24 @@ impl Planner {
                 });
             }
         }
-        let mut set = |key: &str, v: &Option<toml::Value>| match v {
-            Some(v) => {
-                root.insert(key.into(), v.clone());
-            }
-            None => {
-                root.remove(key);
-            }
-        };
-        set("selection", &self.policies[point.policy].table);
-        set("rate_limit", &self.rate_limits[point.rate_limit].table);
-        match &self.clouds[point.cloud].table {
-            Some(t) => set("cloud", &Some(t.clone())),
-            None => {
-                let mut t = toml::Table::new();
-                t.insert("enabled".into(), toml::Value::Boolean(false));
-                set("cloud", &Some(toml::Value::Table(t)));
-            }
+        for (k, (section, options, _)) in self.sections().into_iter().enumerate() {
+            set_section(root, section, &options[point.options()[k]].table);
         }
+        self.scenario_of(doc, seed)
+    }
+
+    /// The scenario sections the search sets, each with its options and the plan key that
+    /// lists them, in the order of [`Point::options`].
+    fn sections(&self) -> [(&'static str, &[Choice], &'static str); 4] {
+        [
+            ("selection", &self.policies, "search.policies"),
+            ("rate_limit", &self.rate_limits, "search.rate_limits"),
+            ("routing", &self.routings, "search.routings"),
+            ("cloud", &self.clouds, "search.clouds"),
+        ]
+    }
+
+    fn scenario_of(&self, doc: toml::Value, seed: u64) -> Result<Scenario> {
         let opts = LoadOptions {
             sets: Vec::new(),
             seed: Some(seed),
@@ -1391,8 +1493,14 @@ impl Planner {
         if fleet.is_empty() {
             return format!("no boards, cloud {cloud}");
         }
+        // The routing only when the plan searches over it (earlier plans' words unchanged).
+        let routing = if self.routings.len() > 1 {
+            format!("; routing {}", self.routings[p.routing].label)
+        } else {
+            String::new()
+        };
         format!(
-            "{}; {}; rate limit {}; cloud {cloud}",
+            "{}; {}; rate limit {}{routing}; cloud {cloud}",
             fleet.join(" + "),
             self.policies[p.policy].label,
             self.rate_limits[p.rate_limit].label
@@ -1405,7 +1513,12 @@ impl Planner {
         for t in 0..self.types.len() {
             s += &format!("{}:{}:{}/", p.counts[t], p.slots[t], p.queue[t]);
         }
-        s + &format!("{}/{}/{}", p.policy, p.rate_limit, p.cloud)
+        s += &format!("{}/{}/{}", p.policy, p.rate_limit, p.cloud);
+        // A routing other than the first is a fourth field (earlier journals' keys unchanged).
+        if p.routing > 0 {
+            s += &format!("/r{}", p.routing);
+        }
+        s
     }
 
     /// Board cost per month of `p` \[USD\].

@@ -42,6 +42,9 @@ pub struct PlanReport {
     pub policy: String,
     /// Rate limiter.
     pub rate_limit: String,
+    /// Routing (absent unless the plan searches `search.routings`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routing: Option<String>,
     /// Cloud (`none`: edge only).
     pub cloud: String,
     /// Replications run.
@@ -202,6 +205,7 @@ fn plan_report(pl: &Planner, e: &Evaluation) -> PlanReport {
             .collect(),
         policy: pl.policies[e.point.policy].label.clone(),
         rate_limit: pl.rate_limits[e.point.rate_limit].label.clone(),
+        routing: (pl.routings.len() > 1).then(|| pl.routings[e.point.routing].label.clone()),
         cloud: pl.clouds[e.point.cloud].label.clone(),
         runs: e.runs.len(),
         feasible: e.feasible,
@@ -346,7 +350,15 @@ pub fn plans_table(pl: &Planner, o: &Outcome, rows: &[usize]) -> Table {
         .with(
             "rate_limit",
             text(&|e| pl.rate_limits[e.point.rate_limit].label.clone()),
-        )
+        );
+    // The routing only when the plan searches over it (earlier plans' tables unchanged).
+    if pl.routings.len() > 1 {
+        t = t.with(
+            "routing",
+            text(&|e| pl.routings[e.point.routing].label.clone()),
+        );
+    }
+    t = t
         .with("cloud", text(&|e| pl.clouds[e.point.cloud].label.clone()))
         .with(
             "runs",

@@ -337,6 +337,7 @@ impl Planner {
             queue: vec![0; n],
             policy: 0,
             rate_limit: 0,
+            routing: 0,
             cloud: 0,
         }
     }
@@ -372,12 +373,13 @@ impl Planner {
         }
     }
 
-    /// Every combination of policy, limiter, cloud and, for the types `varied`, count, slot
+    /// Every combination of policy, limiter, routing, cloud and, for the types `varied`, count, slot
     /// and queue option (the other types without boards).
     fn combinations(&self, varied: &[usize]) -> Vec<Point> {
         let mut sizes = vec![
             self.policies.len(),
             self.rate_limits.len(),
+            self.routings.len(),
             self.clouds.len(),
         ];
         for &t in varied {
@@ -390,11 +392,11 @@ impl Planner {
             .into_iter()
             .map(|v| {
                 let mut p = self.zero_point();
-                (p.policy, p.rate_limit, p.cloud) = (v[0], v[1], v[2]);
+                (p.policy, p.rate_limit, p.routing, p.cloud) = (v[0], v[1], v[2], v[3]);
                 for (j, &t) in varied.iter().enumerate() {
-                    p.counts[t] = self.types[t].min_count + v[3 + 3 * j] as u32;
-                    p.slots[t] = v[4 + 3 * j];
-                    p.queue[t] = v[5 + 3 * j];
+                    p.counts[t] = self.types[t].min_count + v[4 + 3 * j] as u32;
+                    p.slots[t] = v[5 + 3 * j];
+                    p.queue[t] = v[6 + 3 * j];
                 }
                 p
             })

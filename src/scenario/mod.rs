@@ -158,13 +158,14 @@ impl Scenario {
         let file: ScenarioFile = crate::strict::from_value(doc).map_err(|e| {
             let msg = crate::check::tagged::path_message(e);
             let hint = overrides::tag_switch_hint(&keys, &msg);
-            syntax(
-                path,
-                format!(
-                    "after the --set overrides ({}): {msg}{hint}",
-                    opts.sets.join(", "),
-                ),
-            )
+            // A plan's option or a sweep's point sets its keys in the document, not with
+            // `--set`: nothing to name then.
+            let after = if opts.sets.is_empty() {
+                String::new()
+            } else {
+                format!("after the --set overrides ({}): ", opts.sets.join(", "))
+            };
+            syntax(path, format!("{after}{msg}{hint}"))
         })?;
         if let Some(f) = &fallbacks {
             CloudSpec::check_fallback_keys(&Checker::new(path), f)?;

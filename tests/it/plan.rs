@@ -335,6 +335,7 @@ fn a_plans_requests_per_run_are_what_its_runs_simulate() {
         queue: vec![0, 0],
         policy: 0,
         rate_limit: 0,
+        routing: 0,
         cloud: 1,
     }
     .canonical();
@@ -1085,6 +1086,45 @@ fn bad_plan_files_are_rejected_before_any_run() {
         |t| t.replace("price_usd = 249", "price_usd = 1e300"),
         &["types[0].price_usd` = 1e300", "from 0 to 10000000 USD"],
     );
+    // The routing options: a table each, set over the scenario's [routing], checked as it is.
+    let routings = |list: &'static str| {
+        move |t: String| {
+            t.replace(
+                "clouds = [\"none\", \"gpt-4o-mini\"]\n",
+                &format!("clouds = [\"none\", \"gpt-4o-mini\"]\nroutings = {list}\n"),
+            )
+        }
+    };
+    rejected(
+        routings("[]"),
+        &[
+            "`search.routings` = []",
+            "leave the key out",
+            "the scenario's [routing]",
+        ],
+    );
+    rejected(
+        routings("[\"fast\"]"),
+        &[
+            "search.routings[0]",
+            "\"fast\"",
+            "expected a table of [routing] keys",
+        ],
+    );
+    rejected(
+        routings("[{}, { max_predicted_wait_ms = -1 }]"),
+        &["search.routings[1]", "max_predicted_wait_ms", "-1"],
+    );
+    rejected(routings("[{ hops = 2 }]"), &["search.routings[0]", "hops"]);
+    // The traffic's [routing] has max_attempts = 2 already.
+    rejected(
+        routings("[{}, { max_attempts = 2 }]"),
+        &[
+            "search.routings[1]",
+            "{ max_attempts = 2 }",
+            "repeated option",
+        ],
+    );
     rejected(
         |t| {
             t.replace(
@@ -1104,6 +1144,12 @@ fn bad_plan_files_are_rejected_before_any_run() {
     rejected(
         |t| t.replace("\"random\"]", "\"fastest\"]"),
         &["search.policies[1]", "fastest"],
+    );
+    // The first option of a list is named after its list, not after the first board type
+    // (with which the types are tried).
+    rejected(
+        |t| t.replace("[\"load_aware\", \"random\"]", "[\"fastest\", \"random\"]"),
+        &["search.policies[0]", "fastest"],
     );
     rejected(
         |t| t.replace("\"gpt-4o-mini\"]", "\"gpt-17\"]"),
@@ -1298,6 +1344,7 @@ fn a_class_on_some_board_types_follows_each_candidate_fleet() {
         queue: vec![0, 0],
         policy: 0,
         rate_limit: 0,
+        routing: 0,
         cloud: 1,
     };
     let sc = pl.scenario_at(&point(2, 0), 11).unwrap();
@@ -1705,4 +1752,220 @@ fn the_readme_s_growth_plans_hold() {
     let double = Planner::load_scaled(&path, Some(2.0)).unwrap();
     let o = run(&double, &d.join("double"));
     assert!(o.best.is_none());
+}
+
+/// The small plan in `dir(tag)`, its text edited by `edit` and its traffic by `traffic`.
+fn edited_plan(
+    tag: &str,
+    edit: impl Fn(String) -> String,
+    traffic: impl Fn(String) -> String,
+) -> Planner {
+    let d = dir(tag);
+    let path = small_plan(&d, GOALS, "");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, edit(text)).unwrap();
+    let t = d.join("traffic.toml");
+    let text = std::fs::read_to_string(&t).unwrap();
+    std::fs::write(&t, traffic(text)).unwrap();
+    Planner::load(&path).unwrap()
+}
+
+/// Each evaluated plan's runs, by the point `key` makes of it (the other points left out).
+fn runs_by(
+    o: &search::Outcome,
+    key: impl Fn(&edgesim::plan::Point) -> Option<edgesim::plan::Point>,
+) -> BTreeMap<edgesim::plan::Point, Vec<RunValues>> {
+    o.evaluations
+        .iter()
+        .filter_map(|e| Some((key(&e.point)?, e.runs.clone())))
+        .collect()
+}
+
+/// The same plans with the same runs: else the number that differ and the first, in short.
+fn assert_same_runs(
+    a: &BTreeMap<edgesim::plan::Point, Vec<RunValues>>,
+    b: &BTreeMap<edgesim::plan::Point, Vec<RunValues>>,
+    what: &str,
+) {
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "{what}"
+    );
+    let differ: Vec<_> = a.iter().filter(|(p, r)| b[*p] != **r).collect();
+    if let Some((p, r)) = differ.first() {
+        panic!(
+            "{what}: {} of {} plans differ, the first {p:?}: {:?} against {:?}",
+            differ.len(),
+            a.len(),
+            r[0].run,
+            b[*p][0].run
+        );
+    }
+}
+
+/// `search.routings`: each option is the scenario's `[routing]` with the option's keys set over
+/// it, searched as the policies are. Checked against the same plans written another way: the
+/// plan without the key (its first option, `{}`) and the scenario's own `[routing]` holding the
+/// second option's key (whose other keys the option must keep: `max_attempts = 2`).
+#[test]
+fn a_plan_searches_the_gateways_routing() {
+    const CLOUDS: &str = "clouds = [\"none\", \"gpt-4o-mini\"]\n";
+    let routings = |t: String| {
+        assert!(t.contains(CLOUDS));
+        t.replace(
+            CLOUDS,
+            &format!("{CLOUDS}routings = [{{}}, {{ max_predicted_wait_ms = 0 }}]\n"),
+        )
+    };
+    let same = |t: String| t;
+    let grid = |mut pl: Planner, tag: &str| {
+        pl.method = edgesim::plan::Method::Grid;
+        let o = run(&pl, &dir(&format!("{tag}-grid")));
+        assert_eq!(o.evaluations.len() as u64, pl.grid_size());
+        (pl, o)
+    };
+    let (plain, plain_o) = grid(edited_plan("routing-plain", same, same), "routing-plain");
+    let (both, both_o) = grid(edited_plan("routing-both", routings, same), "routing-both");
+    assert_eq!(both.routings.len(), 2);
+    // Twice the plans with boards; the cloud alone once.
+    assert_eq!(both.grid_size(), 2 * plain.grid_size() - 1);
+    // The option keeps the scenario's routing and adds its key.
+    let p = both_o
+        .evaluations
+        .iter()
+        .find(|e| e.point.routing == 1)
+        .unwrap();
+    let sc = both.scenario_at(&p.point, 1).unwrap();
+    assert_eq!(sc.routing.max_attempts, 2);
+    assert!(
+        sc.resolved_toml()
+            .contains("max_attempts = 2\nedge_rtt_ms = 5.0\nmax_predicted_wait_ms = 0.0\n"),
+        "{}",
+        sc.resolved_toml()
+    );
+    assert!(
+        both.describe(&p.point)
+            .contains("; routing max_predicted_wait_ms=0; cloud")
+    );
+    assert!(!plain.describe(&p.point).contains("routing"));
+
+    // The first option is the plain plan, run for run.
+    let first = runs_by(&both_o, |p| (p.routing == 0).then(|| p.clone()));
+    assert_same_runs(&first, &runs_by(&plain_o, |p| Some(p.clone())), "plain");
+    // The second is the scenario with the key in its own [routing], run for run.
+    let second = runs_by(&both_o, |p| {
+        (p.routing == 1 || p.boards() == 0).then(|| edgesim::plan::Point {
+            routing: 0,
+            ..p.clone()
+        })
+    });
+    let in_scenario = edited_plan("routing-scenario", same, |t| {
+        assert!(t.contains("edge_rtt_ms = 5\n"));
+        t.replace(
+            "edge_rtt_ms = 5\n",
+            "edge_rtt_ms = 5\nmax_predicted_wait_ms = 0\n",
+        )
+    });
+    let (_, in_scenario_o) = grid(in_scenario, "routing-scenario");
+    assert_same_runs(
+        &second,
+        &runs_by(&in_scenario_o, |p| Some(p.clone())),
+        "in the scenario",
+    );
+    // Somewhere the routing matters: the two options' runs differ.
+    assert_ne!(first, second);
+
+    // The search finds the grid's cheapest feasible plan.
+    let found = run(
+        &edited_plan("routing-search", routings, same),
+        &dir("routing-search-out"),
+    );
+    let cheapest = both_o
+        .evaluations
+        .iter()
+        .filter(|e| e.feasible)
+        .min_by(|a, b| a.cost().total_cmp(&b.cost()))
+        .unwrap();
+    let best = &found.evaluations[found.best.unwrap()];
+    assert_eq!(best.point, cheapest.point);
+    assert_eq!(best.runs, cheapest.runs);
+
+    // The tables, the answer and the report name the routing only when the plan searches
+    // over it: earlier plans' outputs are unchanged.
+    for (pl, searched) in [(&both, true), (&plain, false)] {
+        let out = pl.source.with_file_name("cli");
+        let o = plan_cli(&pl.source, &out, &[]);
+        let report = String::from_utf8_lossy(&o.stdout);
+        let plans = std::fs::read_to_string(out.join("plans.csv")).unwrap();
+        let header = plans.lines().next().unwrap();
+        let answer: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("answer.json")).unwrap())
+                .unwrap();
+        let label = answer["cheapest"].get("routing").and_then(|v| v.as_str());
+        if searched {
+            assert!(header.contains(",rate_limit,routing,cloud,"), "{header}");
+            assert!(
+                plans.contains(",the scenario's,") && plans.contains(",max_predicted_wait_ms=0,")
+            );
+            let want = both.routings[best.point.routing].label.as_str();
+            assert_eq!(label, Some(want));
+            assert!(
+                report.contains(&format!("; routing {want}; cloud")),
+                "{report}"
+            );
+        } else {
+            assert!(header.contains(",rate_limit,cloud,"), "{header}");
+            assert_eq!(label, None);
+            assert!(!report.contains("routing"), "{report}");
+        }
+    }
+}
+
+/// The README's routing paragraph: the shipped retail plan with `search.routings = [{},
+/// { max_predicted_wait_ms = 0 }]`, and the same plan searching boards with no queue instead.
+#[test]
+fn the_readme_s_routing_plans_hold() {
+    let d = dir("readme-routing");
+    let text = std::fs::read_to_string(shipped("plans/retail.toml"))
+        .unwrap()
+        .replace(
+            "retail-traffic.toml",
+            &shipped("plans/retail-traffic.toml").display().to_string(),
+        )
+        .replace(
+            "../../calibration",
+            &root().join("calibration").display().to_string(),
+        );
+    let plan = |name: &str, from: &str, to: &str| {
+        assert!(text.contains(from));
+        let p = d.join(format!("{name}.toml"));
+        std::fs::write(&p, text.replace(from, to)).unwrap();
+        let pl = Planner::load(&p).unwrap();
+        let o = run(&pl, &d.join(name));
+        let best = &o.evaluations[o.best.expect("a plan meets the goals")];
+        (pl.describe(&best.point), format!("{:.2}", best.cost()))
+    };
+    const CLOUDS: &str = "clouds = [\"none\", \"gpt-4o-mini\"]\n";
+    let (routed, cost) = plan(
+        "routings",
+        CLOUDS,
+        &format!("{CLOUDS}routings = [{{}}, {{ max_predicted_wait_ms = 0 }}]\n"),
+    );
+    assert_eq!(
+        routed,
+        "9 x nano (slots 2, queue 2); load_aware; rate limit none; \
+         routing max_predicted_wait_ms=0; cloud gpt-4o-mini"
+    );
+    assert_eq!(cost, "130.70");
+    let (no_queue, cost) = plan(
+        "no-queue",
+        "queue_capacity = [2]",
+        "queue_capacity = [0, 2]",
+    );
+    assert_eq!(
+        no_queue,
+        "9 x nano (slots 2, queue 0); load_aware; rate limit none; cloud gpt-4o-mini"
+    );
+    assert_eq!(cost, "130.70");
 }
