@@ -313,24 +313,35 @@ fn absolute_refs(text: &str, dir: &Path) -> String {
 #[test]
 fn fuzz_sweep_and_plan_loaders() {
     let mut loaded = 0;
-    for (t, name) in [
-        "sweeps/policies.toml",
-        "sweeps/ci.toml",
-        "plans/retail.toml",
-        "sweeps/queue-timeout.toml",
-        "sweeps/assistant-classes.toml",
-        "plans/assistant.toml",
-        "sweeps/clinic-boards.toml",
-        "sweeps/predicted-wait.toml",
+    // The retail plan also with routing options (README, "Planning a fleet").
+    let routings = |t: String| {
+        assert!(t.contains("\n[goals]"));
+        t.replacen(
+            "\n[goals]",
+            "routings = [{}, { max_predicted_wait_ms = 0 }, { queue_timeout_ms = 2000 }]\n\n[goals]",
+            1,
+        )
+    };
+    let same = |t: String| t;
+    for (t, (name, edit)) in [
+        ("sweeps/policies.toml", &same as &dyn Fn(String) -> String),
+        ("sweeps/ci.toml", &same),
+        ("plans/retail.toml", &same),
+        ("sweeps/queue-timeout.toml", &same),
+        ("sweeps/assistant-classes.toml", &same),
+        ("plans/assistant.toml", &same),
+        ("sweeps/clinic-boards.toml", &same),
+        ("sweeps/predicted-wait.toml", &same),
+        ("plans/retail.toml", &routings),
     ]
     .iter()
     .enumerate()
     {
         let path = shipped(name);
-        let text = absolute_refs(
+        let text = edit(absolute_refs(
             &std::fs::read_to_string(&path).unwrap(),
             path.parent().unwrap(),
-        );
+        ));
         let file = name.rsplit('/').next().unwrap();
         let mut r = rng(301 + t as u64);
         for i in 0..cases() / 2 {
