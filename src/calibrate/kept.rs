@@ -70,7 +70,7 @@ impl Kept {
                     .into(),
             });
         }
-        let body = toml::to_string(self).map_err(|e| Error::Output {
+        let body = crate::strict::to_toml(self).map_err(|e| Error::Output {
             path: path.clone(),
             problem: format!("cannot serialise the measurements: {e}"),
         })?;

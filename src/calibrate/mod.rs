@@ -275,7 +275,7 @@ pub fn fit(m: &Measurements, meta: &ProfileMeta) -> Result<DeviceProfile> {
 
 /// The profile as TOML text, with a header comment.
 pub fn to_toml(p: &DeviceProfile, header: &str) -> String {
-    let body = toml::to_string(p).unwrap_or_else(|e| format!("# cannot serialise: {e}\n"));
+    let body = crate::strict::to_toml(p).unwrap_or_else(|e| format!("# cannot serialise: {e}\n"));
     let mut s = String::new();
     for line in header.lines() {
         s.push_str("# ");

@@ -176,7 +176,7 @@ impl Partial {
 
     /// Writes the journal to `path`, atomically (a kill leaves the last complete one).
     pub fn write(&self, path: &Path) -> Result<()> {
-        let body = toml::to_string(self).map_err(|e| Error::Output {
+        let body = crate::strict::to_toml(self).map_err(|e| Error::Output {
             path: path.into(),
             problem: format!("cannot serialise the measurements so far: {e}"),
         })?;

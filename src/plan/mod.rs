@@ -10,6 +10,7 @@ pub mod cost;
 pub mod output;
 pub mod search;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -814,9 +815,10 @@ impl Planner {
         let costs = Costs::from_file(&cx, &file.costs, &base_sc)?;
         let types = Self::types(&cx, &file.types)?;
         // A class served by some groups only names the plan's types: its candidate fleets'.
+        let type_names: HashSet<&str> = types.iter().map(|t| t.name.as_str()).collect();
         for (i, c) in base_sc.classes().iter().enumerate() {
             for (j, name) in c.devices.iter().flatten().enumerate() {
-                if !types.iter().any(|t| t.name == *name) {
+                if !type_names.contains(name.as_str()) {
                     let names: Vec<&str> = types.iter().map(|t| t.name.as_str()).collect();
                     return Err(Checker::new(&scenario).bad(
                         format!("workload.classes[{i}].devices[{j}]"),
@@ -911,11 +913,17 @@ impl Planner {
         };
         let grid = planner.grid_size();
         if grid > MAX_POINTS {
+            // The count saturates: 100,000 types of two counts each are not 2^64 points.
+            let points = if grid == u64::MAX {
+                format!("more than {:.1e}", u64::MAX as f64)
+            } else {
+                grid.to_string()
+            };
             return Err(cx.bad(
                 "types",
-                grid,
+                &points,
                 format!(
-                    "the search space holds {grid} points; at most {MAX_POINTS} are allowed \
+                    "the search space holds {points} points; at most {MAX_POINTS} are allowed \
                      (narrow the count ranges or the options)"
                 ),
             ));
@@ -997,6 +1005,7 @@ impl Planner {
             ));
         }
         let mut out: Vec<DeviceType> = Vec::new();
+        let mut names = HashSet::new();
         for (i, t) in files.iter().enumerate() {
             let k = |s: &str| format!("types[{i}].{s}");
             if t.name.trim().is_empty() || t.name.contains(['/', '\\', ' ']) {
@@ -1006,7 +1015,7 @@ impl Planner {
                     "must be non-empty, without spaces or path separators",
                 ));
             }
-            if out.iter().any(|o| o.name == t.name) {
+            if !names.insert(t.name.as_str()) {
                 return Err(cx.bad(k("name"), format!("\"{}\"", t.name), "repeated name"));
             }
             let price_usd = cx.price(
@@ -1028,8 +1037,9 @@ impl Planner {
                 if v.is_empty() {
                     return Err(cx.bad(k(key), "[]", "give at least one value"));
                 }
+                let mut seen = HashSet::new();
                 for (j, x) in v.iter().enumerate() {
-                    if v[..j].contains(x) {
+                    if !seen.insert(x) {
                         return Err(cx.bad(format!("{}[{j}]", k(key)), x, "repeated value"));
                     }
                 }
@@ -1075,29 +1085,31 @@ impl Planner {
         }
         // A fleet names a type's boards as the type (one board) or NAME-1 .. NAME-N: a type
         // named as one of another's boards would stop the search at the first fleet with both.
+        // A board's name is its type's, '-' and a number without sign or leading zero
+        // ("nano-01" and "nano-+1" are not "nano-1"): the type is what precedes the last '-'.
+        let by_name: std::collections::HashMap<&str, &DeviceType> =
+            out.iter().map(|o| (o.name.as_str(), o)).collect();
         for (i, t) in out.iter().enumerate() {
-            for o in out.iter().filter(|o| o.max_count >= 2) {
-                let k = t
-                    .name
-                    .strip_prefix(o.name.as_str())
-                    .and_then(|r| r.strip_prefix('-'))
-                    .and_then(|r| r.parse::<u32>().ok());
-                // Exactly a board's name ("nano-01" and "nano-+1" are not "nano-1").
-                let board = k.is_some_and(|k| {
-                    (1..=o.max_count).contains(&k) && t.name == format!("{}-{k}", o.name)
-                });
-                if board {
-                    return Err(cx.bad(
-                        format!("types[{i}].name"),
-                        format!("\"{}\"", t.name),
-                        format!(
-                            "a fleet names the boards of type \"{}\" {}-1 .. {}-{} (up to its \
-                             max_count), so this type's boards would share a name with one of \
-                             them; choose another name",
-                            o.name, o.name, o.name, o.max_count
-                        ),
-                    ));
-                }
+            let Some((prefix, k)) = t.name.rsplit_once('-') else {
+                continue;
+            };
+            let Some(o) = by_name.get(prefix).filter(|o| o.max_count >= 2) else {
+                continue;
+            };
+            let board = k
+                .parse::<u32>()
+                .is_ok_and(|n| n.to_string() == k && (1..=o.max_count).contains(&n));
+            if board {
+                return Err(cx.bad(
+                    format!("types[{i}].name"),
+                    format!("\"{}\"", t.name),
+                    format!(
+                        "a fleet names the boards of type \"{}\" {}-1 .. {}-{} (up to its \
+                         max_count), so this type's boards would share a name with one of \
+                         them; choose another name",
+                        o.name, o.name, o.name, o.max_count
+                    ),
+                ));
             }
         }
         Ok(out)
@@ -1118,6 +1130,7 @@ impl Planner {
     fn choices(cx: &Checker, key: &str, values: &[toml::Value], tag: &str) -> Result<Vec<Choice>> {
         Self::no_empty_list(cx, key, values, "the scenario's")?;
         let mut out: Vec<Choice> = Vec::new();
+        let (mut labels, mut tables) = (HashSet::new(), HashSet::new());
         for (i, v) in values.iter().enumerate() {
             let table = match v {
                 toml::Value::String(s) => {
@@ -1136,12 +1149,8 @@ impl Planner {
             };
             let label = choice_label(v, tag);
             // `"random"` and `{ kind = "random" }`, or `window_s = 60` and `60.0`: one option.
-            if out.iter().any(|c| {
-                c.label == label
-                    || c.table
-                        .as_ref()
-                        .is_some_and(|t| crate::sweep::same_value(t, &table))
-            }) {
+            // (Each unlike the others: `|` evaluates both.)
+            if !labels.insert(label.clone()) | !tables.insert(crate::sweep::setting_key(&table)) {
                 return Err(cx.bad(format!("{key}[{i}]"), value_text(v), "repeated option"));
             }
             out.push(Choice {
@@ -1162,6 +1171,7 @@ impl Planner {
             _ => toml::Table::new(),
         };
         let mut out: Vec<Choice> = Vec::new();
+        let mut tables = HashSet::new();
         for (i, v) in values.iter().enumerate() {
             let toml::Value::Table(keys) = v else {
                 return Err(cx.bad(
@@ -1176,11 +1186,7 @@ impl Planner {
                 table.insert(k.clone(), x.clone());
             }
             let table = toml::Value::Table(table);
-            if out.iter().any(|c| {
-                c.table
-                    .as_ref()
-                    .is_some_and(|t| crate::sweep::same_value(t, &table))
-            }) {
+            if !tables.insert(crate::sweep::setting_key(&table)) {
                 return Err(cx.bad(
                     format!("{KEY}[{i}]"),
                     value_text(v),
@@ -1231,6 +1237,7 @@ impl Planner {
             "\"none\" and the scenario's cloud",
         )?;
         let mut out: Vec<Choice> = Vec::new();
+        let mut labels = HashSet::new();
         for (i, v) in values.iter().enumerate() {
             let at = format!("search.clouds[{i}]");
             let choice = match v {
@@ -1268,7 +1275,7 @@ impl Planner {
                     ));
                 }
             };
-            if out.iter().any(|c| c.label == choice.label) {
+            if !labels.insert(choice.label.clone()) {
                 return Err(cx.bad(at, value_text(v), "repeated option"));
             }
             out.push(choice);

@@ -160,10 +160,19 @@ impl Scenario {
             let hint = overrides::tag_switch_hint(&keys, &msg);
             // A plan's option or a sweep's point sets its keys in the document, not with
             // `--set`: nothing to name then.
-            let after = if opts.sets.is_empty() {
-                String::new()
-            } else {
-                format!("after the --set overrides ({}): ", opts.sets.join(", "))
+            // A sweep's point of thousands of axes: the first few, and how many more (the
+            // message names the key at fault).
+            const SHOWN: usize = 8;
+            let after = match opts.sets.len() {
+                0 => String::new(),
+                n if n <= SHOWN => {
+                    format!("after the --set overrides ({}): ", opts.sets.join(", "))
+                }
+                n => format!(
+                    "after the --set overrides ({}, and {} more): ",
+                    opts.sets[..SHOWN].join(", "),
+                    n - SHOWN
+                ),
             };
             syntax(path, format!("{after}{msg}{hint}"))
         })?;
@@ -299,7 +308,8 @@ impl Scenario {
 
     /// The resolved scenario as TOML text (it reproduces the run anywhere).
     pub fn resolved_toml(&self) -> String {
-        toml::to_string(&self.to_file()).unwrap_or_else(|e| format!("# cannot serialise: {e}\n"))
+        crate::strict::to_toml(&self.to_file())
+            .unwrap_or_else(|e| format!("# cannot serialise: {e}\n"))
     }
 
     /// Arrivals stop after this time (never, for a trace replayed whole).
@@ -419,11 +429,14 @@ impl Scenario {
         let mut of_class = Vec::with_capacity(self.classes().len());
         for c in self.classes() {
             let g: Vec<usize> = match &c.devices {
-                Some(names) if c.route() != ClassRoute::Cloud => all
-                    .iter()
-                    .copied()
-                    .filter(|&i| names.contains(&self.fleet[i].name))
-                    .collect(),
+                Some(names) if c.route() != ClassRoute::Cloud => {
+                    let names: std::collections::HashSet<&str> =
+                        names.iter().map(String::as_str).collect();
+                    all.iter()
+                        .copied()
+                        .filter(|&i| names.contains(self.fleet[i].name.as_str()))
+                        .collect()
+                }
                 _ => all.clone(),
             };
             // Pool 0 and at most one per class (MAX_CLASSES): the index fits in 16 bits.
@@ -718,20 +731,24 @@ impl DevicePools {
 
 /// Each class's `devices` must name groups of the fleet, each once.
 fn check_class_devices(cx: &Checker, classes: &[ClassSpec], fleet: &[DeviceGroup]) -> Result<()> {
+    // Sets, not scans: a class may name tens of thousands of groups.
+    let groups: std::collections::HashSet<&str> = fleet.iter().map(|g| g.name.as_str()).collect();
     for (i, c) in classes.iter().enumerate() {
+        let mut listed = std::collections::HashSet::new();
         for (j, name) in c.devices.iter().flatten().enumerate() {
             let key = format!("workload.classes[{i}].devices[{j}]");
-            if c.devices.iter().flatten().take(j).any(|n| n == name) {
+            if !listed.insert(name.as_str()) {
                 return Err(cx.bad(
                     key,
                     format!("\"{name}\""),
                     "names a device group listed before it; list each group once",
                 ));
             }
-            if !fleet.iter().any(|g| g.name == *name) {
+            if !groups.contains(name.as_str()) {
                 let mut names: Vec<&str> = Vec::new();
+                let mut seen = std::collections::HashSet::new();
                 for g in fleet {
-                    if !names.contains(&g.name.as_str()) {
+                    if seen.insert(g.name.as_str()) {
                         names.push(&g.name);
                     }
                 }

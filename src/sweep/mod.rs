@@ -8,7 +8,7 @@ pub mod aggregate;
 pub mod exec;
 pub mod metrics;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -346,25 +346,62 @@ pub(crate) fn value_text(v: &toml::Value) -> String {
     s.trim().trim_start_matches("v = ").to_string()
 }
 
-/// Whether two values are the same setting: equal, with an integer equal to a float counting
-/// as the same (`1` and `1.0`), in arrays and tables too.
-pub(crate) fn same_value(x: &toml::Value, y: &toml::Value) -> bool {
-    use toml::Value::{Array, Float, Integer, Table};
-    match (x, y) {
-        (Integer(i), Float(f)) | (Float(f), Integer(i)) => *i as f64 == *f,
-        (Array(xs), Array(ys)) => same_values(xs, ys),
-        (Table(a), Table(b)) => {
-            a.len() == b.len()
-                && a.iter()
-                    .all(|(k, v)| b.get(k).is_some_and(|w| same_value(v, w)))
-        }
-        _ => x == y,
+/// A key of a value as a setting: two values have the same key when they are the same setting,
+/// equal with an integer equal to a float counting as the same (`1` and `1.0`), in arrays and
+/// tables too (whose key order does not matter). Repeated options are found by these keys in a
+/// set, not by comparing every pair (an axis or option list of 10^5 values took minutes).
+pub(crate) fn setting_key(v: &toml::Value) -> String {
+    fn number(f: f64, out: &mut String) {
+        use std::fmt::Write as _;
+        // -0 is 0; every NaN one.
+        let f = if f == 0.0 { 0.0 } else { f };
+        let _ = write!(out, "{f:?}");
     }
-}
-
-/// [`same_value`] for each pair of two lists of the same length.
-fn same_values(a: &[toml::Value], b: &[toml::Value]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_value(x, y))
+    fn write(v: &toml::Value, out: &mut String) {
+        use std::fmt::Write as _;
+        match v {
+            // An integer that a float can hold exactly is that float's setting; a larger one
+            // only its own.
+            toml::Value::Integer(i) if (*i as f64) as i64 == *i && (*i as f64) < 9.2e18 => {
+                number(*i as f64, out)
+            }
+            toml::Value::Integer(i) => {
+                let _ = write!(out, "i{i}");
+            }
+            toml::Value::Float(f) => number(*f, out),
+            toml::Value::String(s) => {
+                let _ = write!(out, "{s:?}");
+            }
+            toml::Value::Boolean(b) => {
+                let _ = write!(out, "{b}");
+            }
+            toml::Value::Datetime(d) => {
+                let _ = write!(out, "d{d}");
+            }
+            toml::Value::Array(xs) => {
+                out.push('[');
+                for x in xs {
+                    write(x, out);
+                    out.push(',');
+                }
+                out.push(']');
+            }
+            toml::Value::Table(t) => {
+                let mut keys: Vec<&String> = t.keys().collect();
+                keys.sort();
+                out.push('{');
+                for k in keys {
+                    let _ = write!(out, "{k:?}=");
+                    write(&t[k.as_str()], out);
+                    out.push(',');
+                }
+                out.push('}');
+            }
+        }
+    }
+    let mut out = String::new();
+    write(v, &mut out);
+    out
 }
 
 impl Plan {
@@ -412,7 +449,7 @@ impl Plan {
 
         let mut axes = Vec::new();
         let mut columns: Vec<String> = Vec::new();
-        let mut paths: Vec<Vec<String>> = Vec::new();
+        let mut paths: HashSet<Vec<String>> = HashSet::new();
         for (i, a) in file.axes.iter().enumerate() {
             let at = |k: &str| format!("axes[{i}].{k}");
             // A zipped axis (`keys`) takes arrays of one value per key, even with one key.
@@ -460,14 +497,13 @@ impl Plan {
                     ));
                 }
                 // The same key however written (`devices.0.count`, `devices[0].count`).
-                if paths.contains(&path) {
+                if !paths.insert(path) {
                     return Err(bad(at(&key), k, "this key already has an axis".into()));
                 }
-                paths.push(path);
                 columns.push(k.clone());
             }
             let mut steps = Vec::new();
-            let mut seen: Vec<&[toml::Value]> = Vec::new();
+            let mut seen: HashSet<String> = HashSet::new();
             for (j, v) in a.values.iter().enumerate() {
                 let (step, parts): (Vec<String>, &[toml::Value]) = if !zipped {
                     (vec![value_text(v)], std::slice::from_ref(v))
@@ -490,14 +526,14 @@ impl Plan {
                     }
                 };
                 // 1 and 1.0 are one step of a float key (the same scenario twice).
-                if seen.iter().any(|p| same_values(p, parts)) {
+                let key: Vec<String> = parts.iter().map(setting_key).collect();
+                if !seen.insert(key.join("\u{0}")) {
                     return Err(bad(
                         format!("axes[{i}].values[{j}]"),
                         &value_text(v),
                         "repeated value".into(),
                     ));
                 }
-                seen.push(parts);
                 steps.push(step);
             }
             axes.push(Axis {
@@ -527,19 +563,22 @@ impl Plan {
             ));
         }
 
-        // Cartesian product, last axis fastest.
-        let mut points: Vec<Vec<String>> = vec![Vec::new()];
-        for a in &axes {
-            points = points
-                .iter()
-                .flat_map(|p| {
-                    a.values.iter().map(move |step| {
-                        let mut q = p.clone();
-                        q.extend(step.iter().cloned());
-                        q
-                    })
-                })
-                .collect();
+        // Cartesian product, last axis fastest: each point built once (growing every point
+        // axis by axis copied the points once per axis, minutes for 10^5 axes of one value).
+        let total: usize = axes.iter().map(|a| a.values.len()).product();
+        let mut points: Vec<Vec<String>> = Vec::with_capacity(total);
+        let mut step = vec![0; axes.len()];
+        for p in 0..total {
+            let mut rest = p;
+            for (k, a) in axes.iter().enumerate().rev() {
+                step[k] = rest % a.values.len();
+                rest /= a.values.len();
+            }
+            let mut q = Vec::with_capacity(columns.len());
+            for (a, &j) in axes.iter().zip(&step) {
+                q.extend(a.values[j].iter().cloned());
+            }
+            points.push(q);
         }
 
         let mut plan = Plan {
@@ -876,12 +915,32 @@ mod tests {
             (text("b"), text("c"), text("d")),
             ("1.0".into(), "\"s\"".into(), "1".into())
         );
-        assert!(same_value(&t["b"], &t["d"]));
-        assert!(
-            same_value(&t["f"], &t["g"]),
-            "key order and 1 vs 1.0 do not matter"
-        );
-        assert!(!same_value(&t["a"], &t["f"]));
-        assert!(!same_value(&t["c"], &t["b"]));
+        let same = |a: &str, b: &str| setting_key(&t[a]) == setting_key(&t[b]);
+        assert!(same("b", "d"));
+        assert!(same("f", "g"), "key order and 1 vs 1.0 do not matter");
+        assert!(!same("a", "f"));
+        assert!(!same("c", "b"));
+        // Every pair of these is a different setting.
+        let values: Vec<toml::Value> = toml::from_str::<toml::Table>(
+            "v = [1, 2, 1.5, -1, \"1\", true, false, [1], [1, 1], [[1]], {}, { a = 1 }, \
+             { a = 2 }, { b = 1 }, { a = 1, b = 1 }, { a = [1] }, \"a,\", \"a\", [\"a\", \"\"], \
+             9007199254740993, 1979-05-27, \"{}\", \"[]\", { \"a=1,\" = 1 }]",
+        )
+        .unwrap()["v"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let keys: std::collections::HashSet<String> = values.iter().map(setting_key).collect();
+        assert_eq!(keys.len(), values.len(), "{keys:?}");
+        // And these the same.
+        for (a, b) in [
+            ("0", "-0.0"),
+            ("3", "3.0"),
+            ("{ a = 1, b = [2] }", "{ b = [2.0], a = 1.0 }"),
+        ] {
+            let v =
+                |x: &str| toml::from_str::<toml::Table>(&format!("v = {x}")).unwrap()["v"].clone();
+            assert_eq!(setting_key(&v(a)), setting_key(&v(b)), "{a} and {b}");
+        }
     }
 }

@@ -1519,3 +1519,177 @@ fn a_rate_far_below_one_arrival_per_period_ends() {
         assert!((n - 1000.0).abs() < 5.0 * 1000f64.sqrt(), "{n} requests");
     }
 }
+
+/// Long lists in an input are checked with sets, not by comparing every pair: a plan's slot
+/// options, its routing options, its board types (against each other's board names), a
+/// sweep's axes, the device groups a class names. Each case took seconds to minutes before its
+/// answer (1.8 million slot options more than a minute, 20,000 routing options 14 s, 100,000
+/// types 17 s, a class naming 50,000 groups two minutes, 100,000 axes more than two: the
+/// points were copied once per axis), and writing the resolved scenario out moved its text
+/// once per device group (`toml::to_string`). Each answers at once now, as it answered before
+/// (a search space too large to count says so, not 18446744073709551615 points).
+#[test]
+fn long_lists_in_inputs_are_checked_in_linear_time() {
+    let dir = fresh("long-lists");
+    let plan = std::fs::read_to_string(shipped("plans/retail.toml"))
+        .unwrap()
+        .replace(
+            "retail-traffic.toml",
+            &shipped("plans/retail-traffic.toml").display().to_string(),
+        )
+        .replace(
+            "../../calibration",
+            &root().join("calibration").display().to_string(),
+        );
+    let list =
+        |n: usize, item: &dyn Fn(usize) -> String| (0..n).map(item).collect::<Vec<_>>().join(", ");
+    let slots = plan.replace(
+        "slots = [1, 2]",
+        &format!("slots = [{}]", list(100_000, &|i| (i + 1).to_string())),
+    );
+    let routings = plan.replace(
+        "clouds = [\"none\", \"gpt-4o-mini\"]",
+        &format!(
+            "clouds = [\"none\", \"gpt-4o-mini\"]\nroutings = [{}]",
+            list(20_000, &|i| format!("{{ max_predicted_wait_ms = {i} }}"))
+        ),
+    );
+    // Board types (each checked against the others' board names).
+    let types = plan.replace(
+        "[search]",
+        &format!(
+            "{}[search]",
+            (0..20_000)
+                .map(|i| format!(
+                    "[[types]]\nname = \"t{i}\"\nprofile = \"jetson-orin-nano\"\n\
+                     model = \"qwen2.5-3b\"\nprice_usd = 1\nmax_count = 2\n"
+                ))
+                .collect::<String>()
+        ),
+    );
+    for (tag, text) in [("slots", slots), ("routings", routings), ("types", types)] {
+        let p = dir.join(format!("{tag}.toml"));
+        std::fs::write(&p, text).unwrap();
+        let o = edgesim(&["plan", p.to_str().unwrap(), "--out", "/nonexistent/x"]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{tag}: {err}");
+        assert!(
+            err.contains("the search space holds") && err.contains("at most 10000000"),
+            "{tag}: {err}"
+        );
+    }
+    // A type named as the board of another, far down the list, is still found.
+    let p = dir.join("board.toml");
+    std::fs::write(
+        &p,
+        plan.replace(
+            "[search]",
+            &format!(
+                "{}[search]",
+                (0..20_001)
+                    .map(|i| format!(
+                        "[[types]]\nname = \"{}\"\nprofile = \"jetson-orin-nano\"\n\
+                         model = \"qwen2.5-3b\"\nprice_usd = 1\nmax_count = 2\n",
+                        if i < 20_000 {
+                            format!("t{i}")
+                        } else {
+                            "t7-2".into()
+                        }
+                    ))
+                    .collect::<String>()
+            ),
+        ),
+    )
+    .unwrap();
+    let err = stderr(&edgesim(&["plan", p.to_str().unwrap()]));
+    assert!(
+        err.contains("`types[20002].name` = \"t7-2\"") && err.contains("boards of type \"t7\""),
+        "{err}"
+    );
+    // A repeat far down the list is still found.
+    let p = dir.join("repeat.toml");
+    std::fs::write(
+        &p,
+        plan.replace(
+            "slots = [1, 2]",
+            &format!(
+                "slots = [{}, 7]\nmax_count = 1",
+                list(30_000, &|i| (i + 1).to_string())
+            ),
+        )
+        .replacen("max_count = 16\n", "", 1),
+    )
+    .unwrap();
+    let err = stderr(&edgesim(&["plan", p.to_str().unwrap()]));
+    assert!(
+        err.contains("`types[0].slots[30000]` = 7: repeated value"),
+        "{err}"
+    );
+
+    let axes: String = (0..20_000)
+        .map(|i| format!("[[axes]]\nkey = \"metrics.x{i}\"\nvalues = [1]\n"))
+        .collect();
+    let p = dir.join("axes.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "name = \"axes\"\nscenario = \"{}\"\n{axes}",
+            shipped("bursty.toml").display()
+        ),
+    )
+    .unwrap();
+    let err = stderr(&edgesim(&[
+        "sweep",
+        p.to_str().unwrap(),
+        "--out",
+        "/nonexistent/x",
+    ]));
+    assert!(
+        err.contains("`axes[0] (metrics.x0)` = 1") && err.contains("unknown field `x0`"),
+        "{err}"
+    );
+
+    let n = 20_000;
+    let names = list(n, &|i| format!("\"g{i}\""));
+    let groups: String = (0..n)
+        .map(|i| {
+            format!(
+                "[[devices]]\nname = \"g{i}\"\nprofile = \"jetson-agx-orin\"\nmodel = \"qwen2.5-3b\"\n"
+            )
+        })
+        .collect();
+    let p = dir.join("groups.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "name = \"groups\"\nduration_s = 1\n[workload]\nkind = \"poisson\"\nrate_rps = 1\n\
+             prompt_tokens = {{ dist = \"fixed\", value = 100 }}\n\
+             output_tokens = {{ dist = \"fixed\", value = 100 }}\n\
+             [[workload.classes]]\nname = \"a\"\nshare = 1\ndevices = [{names}]\n{groups}"
+        ),
+    )
+    .unwrap();
+    let o = edgesim(&["check", p.to_str().unwrap()]);
+    assert_ok(&o);
+    let resolved = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(resolved.matches("[[devices]]").count(), n);
+    assert!(
+        stderr(&o).contains("ok (20000 devices, 1 class)"),
+        "{}",
+        stderr(&o)
+    );
+    // A name listed twice, last.
+    std::fs::write(
+        &p,
+        std::fs::read_to_string(&p)
+            .unwrap()
+            .replace(&format!("\"g{}\"]", n - 1), "\"g0\"]"),
+    )
+    .unwrap();
+    let err = stderr(&edgesim(&["check", p.to_str().unwrap()]));
+    assert!(
+        err.contains(&format!("workload.classes[0].devices[{}]` = \"g0\"", n - 1))
+            && err.contains("listed before it"),
+        "{err}"
+    );
+}
