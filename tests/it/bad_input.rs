@@ -1334,16 +1334,8 @@ fn an_array_where_a_table_belongs_is_refused() {
         &["profile.toml", "line 1", array],
     );
     // A plan's goals and a sweep's expectation.
-    let plan = std::fs::read_to_string(shipped("plans/retail.toml")).unwrap();
-    let plan = plan[..plan.find("[goals]").unwrap()]
-        .replace(
-            "retail-traffic.toml",
-            &shipped("plans/retail-traffic.toml").display().to_string(),
-        )
-        .replace(
-            "../../calibration",
-            &root().join("calibration").display().to_string(),
-        );
+    let plan = retail_plan_text();
+    let plan = &plan[..plan.find("[goals]").unwrap()];
     let plan = temp_file(
         "array_plan",
         "plan.toml",

@@ -198,6 +198,20 @@ pub fn shipped(name: &str) -> PathBuf {
     root().join("scenarios").join(name)
 }
 
+/// The shipped retail plan's text with its paths absolute (to be written anywhere).
+pub fn retail_plan_text() -> String {
+    std::fs::read_to_string(shipped("plans/retail.toml"))
+        .unwrap()
+        .replace(
+            "retail-traffic.toml",
+            &shipped("plans/retail-traffic.toml").display().to_string(),
+        )
+        .replace(
+            "../../calibration",
+            &root().join("calibration").display().to_string(),
+        )
+}
+
 /// Loads a shipped scenario with overrides.
 pub fn load(path: &Path, sets: &[&str]) -> Scenario {
     let opts = LoadOptions {

@@ -1531,16 +1531,7 @@ fn a_rate_far_below_one_arrival_per_period_ends() {
 #[test]
 fn long_lists_in_inputs_are_checked_in_linear_time() {
     let dir = fresh("long-lists");
-    let plan = std::fs::read_to_string(shipped("plans/retail.toml"))
-        .unwrap()
-        .replace(
-            "retail-traffic.toml",
-            &shipped("plans/retail-traffic.toml").display().to_string(),
-        )
-        .replace(
-            "../../calibration",
-            &root().join("calibration").display().to_string(),
-        );
+    let plan = retail_plan_text();
     let list =
         |n: usize, item: &dyn Fn(usize) -> String| (0..n).map(item).collect::<Vec<_>>().join(", ");
     let slots = plan.replace(
@@ -1554,20 +1545,28 @@ fn long_lists_in_inputs_are_checked_in_linear_time() {
             list(20_000, &|i| format!("{{ max_predicted_wait_ms = {i} }}"))
         ),
     );
-    // Board types (each checked against the others' board names).
-    let types = plan.replace(
-        "[search]",
-        &format!(
-            "{}[search]",
-            (0..20_000)
-                .map(|i| format!(
-                    "[[types]]\nname = \"t{i}\"\nprofile = \"jetson-orin-nano\"\n\
+    // Board types (each checked against the others' board names), 20,000 named `t0`, ... and
+    // `last` after them.
+    let types = |last: &str| {
+        let names = (0..20_000)
+            .map(|i| format!("t{i}"))
+            .chain([last.to_string()]);
+        let tables: String = names
+            .filter(|n| !n.is_empty())
+            .map(|n| {
+                format!(
+                    "[[types]]\nname = \"{n}\"\nprofile = \"jetson-orin-nano\"\n\
                      model = \"qwen2.5-3b\"\nprice_usd = 1\nmax_count = 2\n"
-                ))
-                .collect::<String>()
-        ),
-    );
-    for (tag, text) in [("slots", slots), ("routings", routings), ("types", types)] {
+                )
+            })
+            .collect();
+        plan.replace("[search]", &format!("{tables}[search]"))
+    };
+    for (tag, text) in [
+        ("slots", slots),
+        ("routings", routings),
+        ("types", types("")),
+    ] {
         let p = dir.join(format!("{tag}.toml"));
         std::fs::write(&p, text).unwrap();
         let o = edgesim(&["plan", p.to_str().unwrap(), "--out", "/nonexistent/x"]);
@@ -1580,27 +1579,7 @@ fn long_lists_in_inputs_are_checked_in_linear_time() {
     }
     // A type named as the board of another, far down the list, is still found.
     let p = dir.join("board.toml");
-    std::fs::write(
-        &p,
-        plan.replace(
-            "[search]",
-            &format!(
-                "{}[search]",
-                (0..20_001)
-                    .map(|i| format!(
-                        "[[types]]\nname = \"{}\"\nprofile = \"jetson-orin-nano\"\n\
-                         model = \"qwen2.5-3b\"\nprice_usd = 1\nmax_count = 2\n",
-                        if i < 20_000 {
-                            format!("t{i}")
-                        } else {
-                            "t7-2".into()
-                        }
-                    ))
-                    .collect::<String>()
-            ),
-        ),
-    )
-    .unwrap();
+    std::fs::write(&p, types("t7-2")).unwrap();
     let err = stderr(&edgesim(&["plan", p.to_str().unwrap()]));
     assert!(
         err.contains("`types[20002].name` = \"t7-2\"") && err.contains("boards of type \"t7\""),

@@ -1927,16 +1927,7 @@ fn a_plan_searches_the_gateways_routing() {
 #[test]
 fn the_readme_s_routing_plans_hold() {
     let d = dir("readme-routing");
-    let text = std::fs::read_to_string(shipped("plans/retail.toml"))
-        .unwrap()
-        .replace(
-            "retail-traffic.toml",
-            &shipped("plans/retail-traffic.toml").display().to_string(),
-        )
-        .replace(
-            "../../calibration",
-            &root().join("calibration").display().to_string(),
-        );
+    let text = retail_plan_text();
     let plan = |name: &str, from: &str, to: &str| {
         assert!(text.contains(from));
         let p = d.join(format!("{name}.toml"));
