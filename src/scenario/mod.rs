@@ -158,9 +158,8 @@ impl Scenario {
         let file: ScenarioFile = crate::strict::from_value(doc).map_err(|e| {
             let msg = crate::check::tagged::path_message(e);
             let hint = overrides::tag_switch_hint(&keys, &msg);
-            // A plan's option or a sweep's point sets its keys in the document, not with
-            // `--set`: nothing to name then.
-            // A sweep's point of thousands of axes: the first few, and how many more (the
+            // The overrides given, if any (a plan's option sets its keys in the document):
+            // of a sweep's point of thousands of axes, the first few and how many more (the
             // message names the key at fault).
             const SHOWN: usize = 8;
             let after = match opts.sets.len() {

@@ -351,14 +351,13 @@ pub(crate) fn value_text(v: &toml::Value) -> String {
 /// tables too (whose key order does not matter). Repeated options are found by these keys in a
 /// set, not by comparing every pair (an axis or option list of 10^5 values took minutes).
 pub(crate) fn setting_key(v: &toml::Value) -> String {
+    use std::fmt::Write as _;
     fn number(f: f64, out: &mut String) {
-        use std::fmt::Write as _;
         // -0 is 0; every NaN one.
         let f = if f == 0.0 { 0.0 } else { f };
         let _ = write!(out, "{f:?}");
     }
     fn write(v: &toml::Value, out: &mut String) {
-        use std::fmt::Write as _;
         match v {
             // An integer that a float can hold exactly is that float's setting; a larger one
             // only its own.
@@ -505,12 +504,12 @@ impl Plan {
             let mut steps = Vec::new();
             let mut seen: HashSet<String> = HashSet::new();
             for (j, v) in a.values.iter().enumerate() {
-                let (step, parts): (Vec<String>, &[toml::Value]) = if !zipped {
-                    (vec![value_text(v)], std::slice::from_ref(v))
+                let step: Vec<String> = if !zipped {
+                    vec![value_text(v)]
                 } else {
                     match v {
                         toml::Value::Array(xs) if xs.len() == keys.len() => {
-                            (xs.iter().map(value_text).collect(), xs.as_slice())
+                            xs.iter().map(value_text).collect()
                         }
                         _ => {
                             return Err(bad(
@@ -525,9 +524,9 @@ impl Plan {
                         }
                     }
                 };
-                // 1 and 1.0 are one step of a float key (the same scenario twice).
-                let key: Vec<String> = parts.iter().map(setting_key).collect();
-                if !seen.insert(key.join("\u{0}")) {
+                // 1 and 1.0 are one step of a float key (the same scenario twice); a zipped
+                // step's array is one setting of its values.
+                if !seen.insert(setting_key(v)) {
                     return Err(bad(
                         format!("axes[{i}].values[{j}]"),
                         &value_text(v),
