@@ -1,6 +1,6 @@
 //! From run results to tables, per-point statistics, expectation checks and figures.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
 
 use super::exec::RunResult;
 use super::{Plan, SideFile, label, value_text};
@@ -233,22 +233,24 @@ pub fn check(plan: &Plan, stats: &[Vec<Stat>]) -> (Vec<Violation>, usize) {
         let free: Vec<usize> = (0..plan.columns.len())
             .filter(|c| !named.contains(c))
             .collect();
-        // Distinct assignments of the free columns, in point order.
-        let mut seen = BTreeSet::new();
-        let mut order = Vec::new();
-        for p in &plan.points {
-            let key: Vec<String> = free.iter().map(|&c| p[c].clone()).collect();
-            if seen.insert(key.clone()) {
-                order.push(key);
-            }
+        // The points of each distinct assignment of the free columns, in point order (one
+        // pass, so that a sweep of many points is checked in time proportional to them).
+        let mut group_of: HashMap<Vec<&str>, usize> = HashMap::new();
+        let mut groups: Vec<(Vec<&str>, Vec<usize>)> = Vec::new();
+        for (p, values) in plan.points.iter().enumerate() {
+            let key: Vec<&str> = free.iter().map(|&c| values[c].as_str()).collect();
+            let g = *group_of.entry(key.clone()).or_insert_with(|| {
+                groups.push((key, Vec::new()));
+                groups.len() - 1
+            });
+            groups[g].1.push(p);
         }
-        for key in order {
+        for (key, members) in groups {
             let matching = |f: &[(usize, String)]| -> Vec<usize> {
-                (0..plan.points.len())
-                    .filter(|&p| {
-                        free.iter().zip(&key).all(|(&c, v)| plan.points[p][c] == *v)
-                            && f.iter().all(|(c, v)| plan.points[p][*c] == *v)
-                    })
+                members
+                    .iter()
+                    .copied()
+                    .filter(|&p| f.iter().all(|(c, v)| plan.points[p][*c] == *v))
                     .collect()
             };
             let (lp, rp) = (matching(&lf), matching(&rf));
@@ -300,18 +302,18 @@ pub fn figures(plan: &Plan, stats: &[Vec<Stat>]) -> Vec<Figure> {
             // Per panel: the other axes' values, its series by name, and their first-seen order.
             type PanelAcc = (Vec<String>, BTreeMap<String, Series>, Vec<String>);
             let mut panels: Vec<PanelAcc> = Vec::new();
+            let mut panel_of: HashMap<Vec<&str>, usize> = HashMap::new();
             for (pt, values) in plan.points.iter().enumerate() {
-                let key: Vec<String> = others.iter().map(|&c| values[c].clone()).collect();
-                let idx = match panels.iter().position(|x| x.0 == key) {
-                    Some(i) => i,
-                    None => {
-                        panels.push((key, BTreeMap::new(), Vec::new()));
-                        panels.len() - 1
-                    }
-                };
+                let key: Vec<&str> = others.iter().map(|&c| values[c].as_str()).collect();
+                let idx = *panel_of.entry(key).or_insert_with_key(|key| {
+                    let key = key.iter().map(|v| v.to_string()).collect();
+                    panels.push((key, BTreeMap::new(), Vec::new()));
+                    panels.len() - 1
+                });
                 let name = sc.map_or_else(|| p.metric.clone(), |c| label(&values[c]));
                 let entry = &mut panels[idx];
-                if !entry.2.contains(&name) {
+                // A series is named in the order list when it first enters the map.
+                if !entry.1.contains_key(&name) {
                     entry.2.push(name.clone());
                 }
                 let s = entry.1.entry(name.clone()).or_insert_with(|| Series {

@@ -25,6 +25,10 @@ pub const MAX_REPLICATIONS: u32 = 100_000;
 /// The most runs (points x replications) in one sweep; shard larger studies.
 pub const MAX_RUNS: u64 = 10_000_000;
 
+/// The most panels in one figure of `[[plots]]` (one per combination of the axes other than
+/// `x` and `series`).
+pub const MAX_PANELS: usize = 64;
+
 /// A sweep file as written.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -157,6 +161,9 @@ pub struct Plan {
     /// Input files (profiles, traces) read once for all points.
     #[serde(skip)]
     cache: Arc<InputCache>,
+    /// Each column by its key's path, built at the first lookup ([`Plan::column`]).
+    #[serde(skip)]
+    column_paths: std::sync::OnceLock<std::collections::HashMap<Vec<String>, usize>>,
 }
 
 impl PartialEq for Plan {
@@ -309,11 +316,104 @@ impl Plan {
             });
         }
         let text = crate::check::read_text(&path, "sweep plan", crate::check::MAX_DATA_BYTES)?;
-        serde_json::from_str(&text).map_err(|e| Error::Syntax {
-            path,
+        let plan: Plan = serde_json::from_str(&text).map_err(|e| Error::Syntax {
+            path: path.clone(),
             message: e.to_string(),
-        })
+        })?;
+        plan.check_saved(&path)?;
+        Ok(plan)
     }
+
+    /// Checks a plan read back from `plan.json` as [`Plan::load`] checked it when it wrote the
+    /// file: an edited or damaged one could name columns its points lack (a panic where the
+    /// tables are built) or expectations and figures that were never checked.
+    fn check_saved(&self, path: &Path) -> Result<()> {
+        let bad = |problem: String| Error::Input {
+            path: path.into(),
+            problem: format!(
+                "not the plan of a sweep: {problem}; was it edited? Run the sweep (or the \
+                 shard) again to rewrite it"
+            ),
+        };
+        if self.replications == 0 || self.replications > MAX_REPLICATIONS {
+            return Err(bad(format!(
+                "`replications` is {}, not in [1, {MAX_REPLICATIONS}]",
+                self.replications
+            )));
+        }
+        if self
+            .seed
+            .checked_add(u64::from(self.replications))
+            .is_none_or(|s| s > i64::MAX as u64)
+        {
+            return Err(bad(format!(
+                "`seed` + `replications` is not below {}",
+                i64::MAX
+            )));
+        }
+        let mut columns = Vec::new();
+        for (i, a) in self.axes.iter().enumerate() {
+            if a.keys.is_empty() || a.values.is_empty() {
+                return Err(bad(format!("axis {i} has no keys or no values")));
+            }
+            if a.values.iter().any(|v| v.len() != a.keys.len()) {
+                return Err(bad(format!(
+                    "axis {i} has a step without one value per key"
+                )));
+            }
+            columns.extend(a.keys.iter().cloned());
+        }
+        if columns != self.columns {
+            return Err(bad("`columns` are not the axes' keys".into()));
+        }
+        let mut paths = HashSet::new();
+        if !self
+            .columns
+            .iter()
+            .all(|c| crate::scenario::overrides::key_path(c).is_some_and(|p| paths.insert(p)))
+        {
+            return Err(bad("a column is not a scenario key, or is one twice".into()));
+        }
+        let runs = self
+            .axes
+            .iter()
+            .try_fold(u64::from(self.replications), |n, a| {
+                n.checked_mul(a.values.len() as u64)
+            });
+        if runs.is_none_or(|n| n > MAX_RUNS) {
+            return Err(bad(format!("more than {MAX_RUNS} runs")));
+        }
+        if self.points.len() != self.axes.iter().map(|a| a.values.len()).product::<usize>()
+            || self.points != product(&self.axes)
+        {
+            return Err(bad("`points` are not the product of the axes".into()));
+        }
+        self.check_expectations(path)?;
+        self.check_plots(path)
+    }
+}
+
+/// The points of `axes`: their cartesian product, the last axis fastest, each point the
+/// values of every key in column order. Each point is built once (growing every point axis by
+/// axis copied the points once per axis, minutes for 10^5 axes of one value).
+fn product(axes: &[Axis]) -> Vec<Vec<String>> {
+    let total: usize = axes.iter().map(|a| a.values.len()).product();
+    let width: usize = axes.iter().map(|a| a.keys.len()).sum();
+    let mut points: Vec<Vec<String>> = Vec::with_capacity(total);
+    let mut step = vec![0; axes.len()];
+    for p in 0..total {
+        let mut rest = p;
+        for (k, a) in axes.iter().enumerate().rev() {
+            step[k] = rest % a.values.len();
+            rest /= a.values.len();
+        }
+        let mut q = Vec::with_capacity(width);
+        for (a, &j) in axes.iter().zip(&step) {
+            q.extend(a.values[j].iter().cloned());
+        }
+        points.push(q);
+    }
+    points
 }
 
 /// A value for display in tables: strings without quotes.
@@ -562,23 +662,7 @@ impl Plan {
             ));
         }
 
-        // Cartesian product, last axis fastest: each point built once (growing every point
-        // axis by axis copied the points once per axis, minutes for 10^5 axes of one value).
-        let total: usize = axes.iter().map(|a| a.values.len()).product();
-        let mut points: Vec<Vec<String>> = Vec::with_capacity(total);
-        let mut step = vec![0; axes.len()];
-        for p in 0..total {
-            let mut rest = p;
-            for (k, a) in axes.iter().enumerate().rev() {
-                step[k] = rest % a.values.len();
-                rest /= a.values.len();
-            }
-            let mut q = Vec::with_capacity(columns.len());
-            for (a, &j) in axes.iter().zip(&step) {
-                q.extend(a.values[j].iter().cloned());
-            }
-            points.push(q);
-        }
+        let points = product(&axes);
 
         let mut plan = Plan {
             name: file.name.clone().unwrap_or_else(|| {
@@ -601,6 +685,7 @@ impl Plan {
             classes: recorded_classes(&base),
             base: Some(base_doc),
             cache: Arc::new(InputCache::default()),
+            column_paths: std::sync::OnceLock::new(),
         };
         // Every point must give a valid scenario; name the axis and value when not. Checked in
         // parallel; the first failing point (in point order) is reported.
@@ -624,8 +709,9 @@ impl Plan {
         }
         // The classes an axis gives (`workload.classes.1.name`, or classes of its own) have
         // their columns too, after the base scenario's, in the order the points name them.
+        let mut known: HashSet<String> = plan.classes.iter().cloned().collect();
         for name in built.into_iter().flatten().flatten() {
-            if !plan.classes.contains(&name) {
+            if known.insert(name.clone()) {
                 plan.classes.push(name);
             }
         }
@@ -773,17 +859,27 @@ impl Plan {
     }
 
     /// The axis column of `key`, however its array entries are written (`devices.0.count`
-    /// or `devices[0].count`).
+    /// or `devices[0].count`). No two columns have the same path (the sweep refuses an axis
+    /// key given twice), so the lookup is by path, in a map built once.
     pub(crate) fn column(&self, key: &str) -> Option<usize> {
-        self.columns.iter().position(|c| c == key).or_else(|| {
-            let want = crate::scenario::overrides::key_path(key)?;
-            self.columns
-                .iter()
-                .position(|c| crate::scenario::overrides::key_path(c).as_ref() == Some(&want))
-        })
+        let want = crate::scenario::overrides::key_path(key)?;
+        self.column_paths
+            .get_or_init(|| {
+                let mut m = std::collections::HashMap::with_capacity(self.columns.len());
+                for (i, c) in self.columns.iter().enumerate() {
+                    if let Some(path) = crate::scenario::overrides::key_path(c) {
+                        m.entry(path).or_insert(i);
+                    }
+                }
+                m
+            })
+            .get(&want)
+            .copied()
     }
 
     fn check_expectations(&self, path: &Path) -> Result<()> {
+        // Each column's values, gathered at the first `where` that names it.
+        let mut values: Vec<Option<HashSet<&str>>> = vec![None; self.columns.len()];
         for (i, e) in self.expect.iter().enumerate() {
             let bad = |k: &str, v: &dyn std::fmt::Display, problem: String| {
                 Error::invalid(path, format!("expect[{i}].{k}"), v, problem)
@@ -834,7 +930,9 @@ impl Plan {
                         ));
                     };
                     let text = value_text(v);
-                    if !self.points.iter().any(|p| p[c] == text) {
+                    let have = values[c]
+                        .get_or_insert_with(|| self.points.iter().map(|p| p[c].as_str()).collect());
+                    if !have.contains(text.as_str()) {
                         return Err(bad(
                             &format!("{side}.where.{k}"),
                             &text,
@@ -848,6 +946,8 @@ impl Plan {
     }
 
     fn check_plots(&self, path: &Path) -> Result<()> {
+        // Each x column's first value that is not a number, found at its first plot.
+        let mut not_numeric: Vec<Option<Option<&str>>> = vec![None; self.columns.len()];
         for (i, p) in self.plots.iter().enumerate() {
             let bad = |k: &str, v: &str, problem: String| {
                 Error::invalid(path, format!("plots[{i}].{k}"), v, problem)
@@ -866,11 +966,17 @@ impl Plan {
                     format!("not an axis; axes: {}", self.columns.join(", ")),
                 ));
             };
-            if let Some(v) = self.points.iter().find(|pt| pt[c].parse::<f64>().is_err()) {
+            let first_bad = *not_numeric[c].get_or_insert_with(|| {
+                self.points
+                    .iter()
+                    .map(|pt| pt[c].as_str())
+                    .find(|v| v.parse::<f64>().is_err())
+            });
+            if let Some(v) = first_bad {
                 return Err(bad(
                     "x",
                     &p.x,
-                    format!("x must be numeric; it has the value {}", v[c]),
+                    format!("x must be numeric; it has the value {v}"),
                 ));
             }
             if let Some(s) = &p.series {
@@ -890,6 +996,36 @@ impl Plan {
                             .into(),
                     ));
                 }
+            }
+            // One panel per combination of the other axes, each 400 pixels high: thousands
+            // would take gigabytes to draw and could not be read.
+            let series = p.series.as_deref().and_then(|s| self.column(s));
+            let others: Vec<usize> = (0..self.columns.len())
+                .filter(|&o| o != c && Some(o) != series)
+                .collect();
+            let panels = self
+                .points
+                .iter()
+                .map(|pt| others.iter().map(|&o| pt[o].as_str()).collect::<Vec<_>>())
+                .collect::<HashSet<_>>()
+                .len();
+            if panels > MAX_PANELS {
+                let names: Vec<&str> = others.iter().map(|&o| self.columns[o].as_str()).collect();
+                return Err(bad(
+                    if p.series.is_some() { "series" } else { "x" },
+                    p.series.as_deref().unwrap_or(&p.x),
+                    format!(
+                        "the figure would have {panels} panels, one per combination of the \
+                         other axes ({}); a figure holds at most {MAX_PANELS}: {}",
+                        crate::check::excerpt(&names.join(", "), crate::check::EXCERPT_CHARS),
+                        if p.series.is_some() {
+                            "plot a sweep with fewer of their values"
+                        } else {
+                            "name one of them as `series` (one line per value), or plot a sweep \
+                             with fewer of their values"
+                        }
+                    ),
+                ));
             }
         }
         Ok(())

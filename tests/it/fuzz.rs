@@ -586,7 +586,8 @@ fn fuzz_shard_merges() {
             let edited = base.join(format!("edited-{t}-{i}"));
             copy_dir(&base.join(format!("{kind}-1")), &edited);
             std::fs::write(edited.join(file), &case).unwrap();
-            let shards = [first.clone(), edited.clone()];
+            // The edited shard first: a merge takes its plan from the first shard.
+            let shards = [edited.clone(), first.clone()];
             let out = base.join(format!("merged-{t}-{i}"));
             let res = catch_unwind(AssertUnwindSafe(|| {
                 if *kind == "sweep" {

@@ -1628,6 +1628,41 @@ fn long_lists_in_inputs_are_checked_in_linear_time() {
         "{err}"
     );
 
+    // A sweep of 20,000 points: its expectation's points grouped by the free axes (each group
+    // was found by scanning every point: 11 s more than the runs), and its figure's panels.
+    let rates = list(10_000, &|i| format!("{}", 0.001 + i as f64 * 1e-6));
+    let p = dir.join("points.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "name = \"points\"\nscenario = \"{}\"\n\
+             [[axes]]\nkey = \"workload.rate_rps\"\nvalues = [{rates}]\n\
+             [[axes]]\nkey = \"duration_s\"\nvalues = [1, 2]\n\
+             [[expect]]\nname = \"a longer run has its first second's requests\"\n\
+             left = {{ metric = \"requests_total\", where = {{ duration_s = 1 }} }}\n\
+             op = \"<=\"\nright = {{ metric = \"requests_total\", where = {{ duration_s = 2 }} }}\n\
+             [[plots]]\nmetric = \"requests_total\"\nx = \"workload.rate_rps\"\nseries = \"duration_s\"\n",
+            shipped("steady.toml").display()
+        ),
+    )
+    .unwrap();
+    let out = dir.join("points-out");
+    let o = edgesim(&[
+        "sweep",
+        p.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--check",
+    ]);
+    assert_ok(&o);
+    assert!(
+        stderr(&o).contains("checks: 1 expectations, 10000 comparisons, 0 failed"),
+        "{}",
+        stderr(&o)
+    );
+    let data = std::fs::read_to_string(out.join("plot1_requests_total.csv")).unwrap();
+    assert_eq!(data.lines().count(), 1 + 20_000, "one row per point");
+
     let n = 20_000;
     let names = list(n, &|i| format!("\"g{i}\""));
     let groups: String = (0..n)

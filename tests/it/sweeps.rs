@@ -55,6 +55,81 @@ fn assert_same(a: &Path, b: &Path) {
     }
 }
 
+/// A merge takes the sweep from the first shard's `plan.json`; edited, it made the merge panic
+/// (a point shorter than the columns) or check what the sweep never did (an unknown
+/// comparison was taken as `>=`). It is checked as the sweep file was.
+#[test]
+fn an_edited_plan_is_refused_by_merge() {
+    let file = temp_file("sweep-edited-plan", "s.toml", &sweep_text(""));
+    let shards: Vec<PathBuf> = (0..2).map(|i| dir(&format!("edited-plan-{i}"))).collect();
+    for (i, d) in shards.iter().enumerate() {
+        sweep(&file, d, &["--shard", &format!("{i}/2")]);
+    }
+    let plan_json = shards[0].join("plan.json");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan_json).unwrap()).unwrap();
+    let merge = || {
+        let out = dir("edited-plan-out");
+        let mut args = vec!["sweep", "merge", "--check", "--out", out.to_str().unwrap()];
+        args.extend(shards.iter().map(|d| d.to_str().unwrap()));
+        edgesim(&args)
+    };
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(&str, Edit, &str); 6] = [
+        (
+            "short_point",
+            |p| drop(p["points"][0].as_array_mut().unwrap().pop()),
+            "`points` are not the product of the axes",
+        ),
+        (
+            "extra_column",
+            |p| p["columns"].as_array_mut().unwrap().push("x.y".into()),
+            "`columns` are not the axes' keys",
+        ),
+        (
+            "points_reordered",
+            |p| p["points"].as_array_mut().unwrap().reverse(),
+            "`points` are not the product of the axes",
+        ),
+        (
+            "no_replications",
+            |p| p["replications"] = 0.into(),
+            "`replications` is 0",
+        ),
+        (
+            "bad_plot",
+            |p| p["plots"][0]["x"] = "selection.kind".into(),
+            "`plots[0].x` = selection.kind: x must be numeric",
+        ),
+        (
+            "bad_op",
+            |p| {
+                p["expect"] = serde_json::json!([{ "name": "e", "op": "==",
+                    "left": { "metric": "rejected" }, "right": { "value": 1.0 } }])
+            },
+            "`expect[0].op` = ==: one of <, <=, >, >=",
+        ),
+    ];
+    for (tag, edit, needle) in cases {
+        let mut p = saved.clone();
+        edit(&mut p);
+        std::fs::write(&plan_json, serde_json::to_string(&p).unwrap()).unwrap();
+        let o = merge();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{tag}: {err}");
+        assert!(
+            err.contains(&plan_json.display().to_string()) && err.contains(needle),
+            "{tag}: {err}"
+        );
+    }
+    // The plan as written merges.
+    std::fs::write(&plan_json, serde_json::to_string(&saved).unwrap()).unwrap();
+    assert_ok(&merge());
+    for d in shards.iter().chain([&dir("edited-plan-out")]) {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
 #[test]
 fn same_bytes_whatever_the_threads_and_shards() {
     let file = temp_file("sweep-inv", "s.toml", &sweep_text(""));
@@ -415,6 +490,51 @@ fn bad_sweep_files_are_rejected_before_any_run() {
             "workload.burst_rate_rps",
             "the x axis too",
         ],
+    );
+    // A figure has a panel per combination of the axes other than x and series, 400 pixels
+    // high each: 65 of them are refused (20,000 took gigabytes to draw).
+    let counts = (1..=65)
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    rejected(
+        "too_many_panels",
+        &sweep_text(&format!(
+            "[[axes]]\nkey = \"devices.0.count\"\nvalues = [{counts}]\n"
+        )),
+        &[
+            "plots[0].series",
+            "65 panels",
+            "other axes (duration_s, workload.base_rate_rps, devices.0.count)",
+            "at most 64",
+        ],
+    );
+    rejected(
+        "too_many_panels_without_series",
+        &sweep_text("[[axes]]\nkey = \"devices.0.count\"\nvalues = [1, 2]\n")
+            .replace("series = \"selection.kind\"\n", "")
+            .replace(
+                "values = [\"random\", \"load_aware\"]",
+                &format!(
+                    "values = [{}]",
+                    ["random", "load_aware", "power_of_two", "round_robin"]
+                        .iter()
+                        .map(|k| format!("\"{k}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .replace(
+                "values = [1, 2]",
+                &format!(
+                    "values = [{}]",
+                    (1..=17)
+                        .map(|n| n.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+        &["plots[0].x", "68 panels", "name one of them as `series`"],
     );
     // A zipped axis takes arrays of one value per key, even with one key (it took [1, 2] as
     // the key's value).
