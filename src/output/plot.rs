@@ -227,6 +227,7 @@ fn lines<DB: DrawingBackend>(
         .label_style((FAMILY, 15))
         .axis_desc_style((FAMILY, 16))
         .draw()?;
+    let named = legend_rows(panel.series.len());
     for (j, s) in panel.series.iter().enumerate() {
         let c = colour(j);
         if let Some(band) = &s.band {
@@ -241,23 +242,48 @@ fn lines<DB: DrawingBackend>(
             chart.draw_series(std::iter::once(Polygon::new(poly, c.mix(0.18).filled())))?;
         }
         if s.markers {
-            chart
-                .draw_series(
-                    s.points
-                        .iter()
-                        .map(|&(x, y)| Circle::new((tx(x), y), 4, c.filled())),
-                )?
-                .label(&s.name)
-                .legend(move |(x, y)| Circle::new((x + 9, y), 4, c.filled()));
+            let drawn = chart.draw_series(
+                s.points
+                    .iter()
+                    .map(|&(x, y)| Circle::new((tx(x), y), 4, c.filled())),
+            )?;
+            if j < named {
+                drawn
+                    .label(&s.name)
+                    .legend(move |(x, y)| Circle::new((x + 9, y), 4, c.filled()));
+            }
             continue;
         }
+        let drawn = chart.draw_series(LineSeries::new(
+            s.points.iter().map(|&(x, y)| (tx(x), y)),
+            c.stroke_width(2),
+        ))?;
+        if j < named {
+            drawn.label(&s.name).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3))
+            });
+        }
+    }
+    if named < panel.series.len() {
         chart
-            .draw_series(LineSeries::new(
-                s.points.iter().map(|&(x, y)| (tx(x), y)),
-                c.stroke_width(2),
-            ))?
-            .label(&s.name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3)));
+            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
+            .label(format!("... and {} more", panel.series.len() - named))
+            .legend(|(x, y)| EmptyElement::at((x, y)));
     }
     legend(&mut chart)
+}
+
+/// The most rows a panel's legend has: about as many as fit in its height. With more series
+/// than that, the first `LEGEND_ROWS - 1` are named and a last row counts the rest (a fleet's
+/// utilisation panel has a line per device; its legend ran off the figure). The figure's data
+/// file names every series.
+const LEGEND_ROWS: usize = 12;
+
+/// How many of `series` series a legend names.
+fn legend_rows(series: usize) -> usize {
+    if series <= LEGEND_ROWS {
+        series
+    } else {
+        LEGEND_ROWS - 1
+    }
 }

@@ -247,3 +247,43 @@ fn compare_rejects_an_unknown_policy() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("random is given twice"), "{err}");
 }
+
+/// A fleet's utilisation panel has a line per device: its legend names as many as fit and
+/// counts the rest in a last row (it ran off the figure); the figure's data keeps every device.
+#[test]
+fn a_fleet_s_legend_names_what_fits_and_counts_the_rest() {
+    let dir = scratch("cmp-fleet-legend");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .args(["compare", "--policies", "random"])
+        .args([
+            "--set",
+            "devices.0.count=30",
+            "--set",
+            "workload.rate_rps=5",
+        ])
+        .args(["--set", "duration_s=120"])
+        .arg(shipped("fleet.toml"))
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let c = figure_rows(&dir.join("fig4c_utilisation.csv"));
+    let devices: std::collections::BTreeSet<&str> = c.iter().map(|r| r.1.as_str()).collect();
+    assert_eq!(devices.len(), 30, "{devices:?}");
+    #[cfg(feature = "plots")]
+    {
+        let svg = std::fs::read_to_string(dir.join("fig4c_utilisation.svg")).unwrap();
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        let texts: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .filter_map(|n| n.text().map(str::trim))
+            .collect();
+        let named: Vec<&&str> = texts.iter().filter(|t| devices.contains(**t)).collect();
+        assert_eq!(named.len(), 11, "{texts:?}");
+        assert!(texts.contains(&"... and 19 more"), "{texts:?}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
