@@ -10,7 +10,7 @@ pub mod cost;
 pub mod output;
 pub mod search;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -1337,10 +1337,33 @@ impl Planner {
                 }
             }
         }
-        for (k, (_, options, key)) in self.sections().into_iter().enumerate() {
+        for (k, (section, options, key)) in self.sections().into_iter().enumerate() {
+            // Options written differently can be one setting once the defaults are filled in
+            // (`{ max_attempts = 1 }` and `{}` where the scenario's routing does not give the
+            // key): each validated section's every field, in its `Debug` form, is its identity.
+            let mut seen: HashMap<String, usize> = HashMap::new();
             for i in 0..options.len() {
-                self.scenario_at(&first.with_option(k, i), self.seed)
+                let sc = self
+                    .scenario_at(&first.with_option(k, i), self.seed)
                     .map_err(|e| wrap(format!("{key}[{i}]"), e))?;
+                let identity = match section {
+                    "selection" => format!("{:?}", sc.selection),
+                    "rate_limit" => format!("{:?}", sc.rate_limit),
+                    "routing" => format!("{:?}", sc.routing),
+                    _ => format!("{:?}", sc.cloud),
+                };
+                if let Some(j) = seen.insert(identity, i) {
+                    return Err(Error::invalid(
+                        &self.source,
+                        format!("{key}[{i}]"),
+                        &options[i].label,
+                        format!(
+                            "the same setting as `{key}[{j}]` ({}) once the defaults are filled \
+                             in: each option is searched once; drop one",
+                            options[j].label
+                        ),
+                    ));
+                }
             }
         }
         Ok(())

@@ -1220,6 +1220,31 @@ fn bad_plan_files_are_rejected_before_any_run() {
             "repeated option",
         ],
     );
+    // Written differently, one setting once the defaults are filled in.
+    rejected(
+        |t| {
+            t.replace(
+                "\"random\"]",
+                "{ kind = \"load_aware\", load_report_interval_ms = 0 }]",
+            )
+        },
+        &[
+            "search.policies[1]",
+            "the same setting as `search.policies[0]` (load_aware) once the defaults are filled in",
+        ],
+    );
+    rejected(
+        |t| {
+            t.replace(
+                "[search]",
+                "[search]\nroutings = [{}, { queue_timeout_ms = 0 }]",
+            )
+        },
+        &[
+            "`search.routings[1]` = queue_timeout_ms=0",
+            "the same setting as `search.routings[0]` (the scenario's)",
+        ],
+    );
 }
 
 #[test]
