@@ -486,14 +486,23 @@ impl Device {
     /// The wait for a slot that a request admitted now is predicted \[s\] (predictive
     /// admission, docs/model.md): none while a slot is free; else `(queued + 1) / slots`
     /// mean service times, the mean service time measured as the device's ∫ requests in
-    /// service dt over the requests it completed (Little's law for its slots; 0 before the
-    /// first completion), both up to its last event. Reads the device only.
+    /// service dt over the requests it completed (Little's law for its slots), both up to its
+    /// last event. Before its first completion, over the requests in service: the time they
+    /// have been served so far, a lower bound of their service times; and the wait is more
+    /// than 0 (every service takes time), so that a bound of 0 admits only to a free slot
+    /// from the start (it admitted to the queue until the first completion). Reads the
+    /// device only.
     pub fn predicted_wait_s(&self) -> f64 {
-        if self.active() < self.kind.slots || self.completed == 0 {
+        let slots = self.kind.slots;
+        if self.active() < slots {
             return 0.0;
         }
-        let service_s = self.area_active / self.completed as f64;
-        f64::from(self.queued() + 1) / f64::from(self.kind.slots) * service_s
+        let service_s = if self.completed > 0 {
+            self.area_active / self.completed as f64
+        } else {
+            self.area_active / f64::from(self.active())
+        };
+        (f64::from(self.queued() + 1) / f64::from(slots) * service_s).max(f64::MIN_POSITIVE)
     }
 
     /// Waiting-queue capacity.

@@ -393,6 +393,43 @@ fn predictive_admission_refuses_as_an_mmc_queue_of_k_places() {
     }
 }
 
+/// A bound of 0 admits only to a free slot from the first request on: run for run, a board
+/// with a queue and the bound serves and refuses what the same board without a queue does (it
+/// admitted to the queue until its first completion, with no service time to predict from).
+/// Services of 10 s (10,000 tokens at 1,000 a second) against arrivals at about 1-3 a second,
+/// so that tens of requests arrive before the first completion.
+#[test]
+fn a_bound_of_zero_is_a_board_without_a_queue_from_the_start() {
+    let long = |text: String| {
+        text.replace(
+            "output_tokens = { dist = \"exponential\", mean = 1000.0 }",
+            "output_tokens = { dist = \"fixed\", value = 10000 }",
+        )
+    };
+    for (c, rho, seed) in [(1u32, 3.0, 11u64), (2, 1.5, 12), (4, 0.9, 13)] {
+        let (bound, _, _) = mmc_scenario(
+            c,
+            rho,
+            seed,
+            2_000.0,
+            "[routing]\nmax_predicted_wait_ms = 0\n",
+        );
+        let (no_queue, _, _) = mmc_scenario(c, rho, seed, 2_000.0, "");
+        let no_queue = no_queue.replace("queue_capacity = 100000", "queue_capacity = 0");
+        let a = edgesim::sim::run(&scenario(&long(bound))).unwrap();
+        let b = edgesim::sim::run(&scenario(&long(no_queue))).unwrap();
+        assert!(a.rejected > a.served_edge, "c={c}: {} refused", a.rejected);
+        assert_eq!(
+            (a.served_edge, a.rejected, a.edge_tokens),
+            (b.served_edge, b.rejected, b.edge_tokens),
+            "c={c}"
+        );
+        assert_eq!(a.edge.ttft_ms, b.edge.ttft_ms, "c={c}: no request waited");
+        assert_eq!(a.predicted_wait_attempts, Some(b.full_attempts), "c={c}");
+        assert_eq!(a.full_attempts, 0, "c={c}");
+    }
+}
+
 #[test]
 fn a_classs_own_predicted_wait_refuses_it_alone() {
     // One slot, exponential service μ (`mmc_scenario`), a long queue, no cloud; two classes,
