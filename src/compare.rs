@@ -132,6 +132,62 @@ fn mid(span: (f64, f64)) -> f64 {
     (span.0 + span.1) / 2.0
 }
 
+/// The most devices whose utilisation panel draws a line per device; a larger fleet's draws
+/// its spread (a line per device of thousands was a tangle no one could read).
+pub const DEVICE_LINES: usize = 12;
+
+/// A utilisation panel's lines, in %: one per device up to [`DEVICE_LINES`] devices; above,
+/// the devices' mean per bucket with a band from their 10th to their 90th percentile
+/// (nearest rank), and the busiest device's.
+fn utilisation_series(data: &SeriesData) -> Vec<Series> {
+    let at = |d: &[crate::output::tables::DevicePoint]| -> Vec<(f64, f64)> {
+        data.spans
+            .iter()
+            .zip(d)
+            .map(|(s, p)| (mid(*s), p.utilisation * 100.0))
+            .collect()
+    };
+    let n = data.devices.len();
+    if n <= DEVICE_LINES {
+        return data
+            .names
+            .iter()
+            .zip(&data.devices)
+            .map(|(name, points)| Series::new(name.clone(), at(points)))
+            .collect();
+    }
+    let (mut mean, mut band, mut busiest) = (Vec::new(), Vec::new(), Vec::new());
+    let mut u = Vec::with_capacity(n);
+    for (b, span) in data.spans.iter().enumerate() {
+        u.clear();
+        u.extend(
+            data.devices
+                .iter()
+                .filter_map(|d| d.get(b))
+                .map(|p| p.utilisation * 100.0),
+        );
+        let m = u.len();
+        if m == 0 {
+            continue;
+        }
+        u.sort_by(f64::total_cmp);
+        let rank = |q: f64| u[((q * m as f64).ceil() as usize).clamp(1, m) - 1];
+        let x = mid(*span);
+        mean.push((x, u.iter().sum::<f64>() / m as f64));
+        band.push((rank(0.1), rank(0.9)));
+        busiest.push((x, u[m - 1]));
+    }
+    vec![
+        Series {
+            name: format!("mean of {n} devices (band: 10th to 90th percentile)"),
+            points: mean,
+            band: Some(band),
+            markers: false,
+        },
+        Series::new("busiest device", busiest),
+    ]
+}
+
 /// The figures of a comparison: Figure 4 (a), (b), (c), latency CDFs, arrivals vs redirections.
 pub fn figures(scenario: &str, runs: &[PolicyRun]) -> Vec<Figure> {
     let a = Figure {
@@ -176,23 +232,7 @@ pub fn figures(scenario: &str, runs: &[PolicyRun]) -> Vec<Figure> {
                 x_label: "time [s]".into(),
                 y_label: "utilisation [%]".into(),
                 kind: PanelKind::Lines { log_x: false },
-                series: r
-                    .series
-                    .names
-                    .iter()
-                    .zip(&r.series.devices)
-                    .map(|(name, points)| {
-                        Series::new(
-                            name.clone(),
-                            r.series
-                                .spans
-                                .iter()
-                                .zip(points)
-                                .map(|(s, p)| (mid(*s), p.utilisation * 100.0))
-                                .collect(),
-                        )
-                    })
-                    .collect(),
+                series: utilisation_series(&r.series),
             })
             .collect(),
     };

@@ -248,42 +248,143 @@ fn compare_rejects_an_unknown_policy() {
     assert!(err.contains("random is given twice"), "{err}");
 }
 
-/// A fleet's utilisation panel has a line per device: its legend names as many as fit and
-/// counts the rest in a last row (it ran off the figure); the figure's data keeps every device.
+/// Above 12 devices a utilisation panel draws the fleet's spread (a line per device was a
+/// tangle): the devices' mean per bucket, whose time average is the mean of the devices'
+/// utilisations in the summaries, with a 10th-90th percentile band, and the busiest device's
+/// line, whose time average is at least the busiest device's utilisation.
 #[test]
-fn a_fleet_s_legend_names_what_fits_and_counts_the_rest() {
-    let dir = scratch("cmp-fleet-legend");
+fn a_fleet_s_utilisation_panel_draws_its_spread() {
+    let dir = scratch("cmp-fleet-spread");
     let _ = std::fs::remove_dir_all(&dir);
     let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
-        .args(["compare", "--policies", "random"])
+        .args(["compare", "--policies", "random,load_aware"])
         .args([
             "--set",
             "devices.0.count=30",
             "--set",
             "workload.rate_rps=5",
         ])
-        .args(["--set", "duration_s=120"])
+        .args(["--set", "duration_s=300"])
         .arg(shipped("fleet.toml"))
         .arg("--out")
         .arg(&dir)
         .output()
         .unwrap();
     assert_ok(&out);
-    let c = figure_rows(&dir.join("fig4c_utilisation.csv"));
-    let devices: std::collections::BTreeSet<&str> = c.iter().map(|r| r.1.as_str()).collect();
-    assert_eq!(devices.len(), 30, "{devices:?}");
+    let summaries: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summaries.json")).unwrap())
+            .unwrap();
+    let text = std::fs::read_to_string(dir.join("fig4c_utilisation.csv")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("panel,series,x,category,y,y_low,y_high"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    const MEAN: &str = "mean of 30 devices (band: 10th to 90th percentile)";
+    // x, y and the band's (low, high).
+    type Point = (f64, f64, Option<(f64, f64)>);
+    for s in &summaries {
+        let panel = format!("selection: {}", s["selection"].as_str().unwrap());
+        let end = s["end_s"].as_f64().unwrap();
+        let series = |name: &str| -> Vec<Point> {
+            rows.iter()
+                .filter(|r| r[0] == panel && r[1] == name)
+                .map(|r| {
+                    let band =
+                        (!r[5].is_empty()).then(|| (r[5].parse().unwrap(), r[6].parse().unwrap()));
+                    (r[2].parse().unwrap(), r[4].parse().unwrap(), band)
+                })
+                .collect()
+        };
+        let (mean, busiest) = (series(MEAN), series("busiest device"));
+        assert!(
+            rows.iter().filter(|r| r[0] == panel).count() == mean.len() + busiest.len(),
+            "{panel}: only the two lines"
+        );
+        assert!(!mean.is_empty() && mean.len() == busiest.len(), "{panel}");
+        // 60 s buckets, the last shorter: each point's weight from its bucket's midpoint.
+        let average = |pts: &[Point]| {
+            pts.iter()
+                .map(|&(x, y, _)| {
+                    let start = (x / 60.0).floor() * 60.0;
+                    y / 100.0 * ((start + 60.0).min(end) - start)
+                })
+                .sum::<f64>()
+                / end
+        };
+        let u: Vec<f64> = s["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["utilisation"].as_f64().unwrap())
+            .collect();
+        assert_eq!(u.len(), 30);
+        let fleet = u.iter().sum::<f64>() / 30.0;
+        assert!(
+            (average(&mean) - fleet).abs() < 1e-9,
+            "{panel}: {} vs {fleet}",
+            average(&mean)
+        );
+        let top = u.iter().copied().fold(0.0, f64::max);
+        assert!(average(&busiest) >= top - 1e-9, "{panel}");
+        for (m, b) in mean.iter().zip(&busiest) {
+            let (lo, hi) = m.2.expect("a band");
+            assert!(lo <= hi && hi <= b.1 && m.1 <= b.1, "{panel}: {m:?} {b:?}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A legend names as many lines as fit (11) and counts the rest in a last row (a sweep's
+/// figure of 20 series ran off it); the figure's data keeps every line.
+#[test]
+fn a_legend_names_what_fits_and_counts_the_rest() {
+    let dir = scratch("legend-rows");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // Odd last digits: each value is its own label (0.0110 would be shown as 0.011).
+    let rates: Vec<String> = (1..=20)
+        .map(|i| format!("0.{}", 1000 + 2 * i - 1))
+        .collect();
+    let sweep = dir.join("legend.toml");
+    std::fs::write(
+        &sweep,
+        format!(
+            "name = \"legend\"\nscenario = \"{}\"\n\
+             [[axes]]\nkey = \"workload.rate_rps\"\nvalues = [{}]\n\
+             [[axes]]\nkey = \"duration_s\"\nvalues = [1, 2]\n\
+             [[plots]]\nmetric = \"requests_total\"\nx = \"duration_s\"\nseries = \"workload.rate_rps\"\n",
+            shipped("steady.toml").display(),
+            rates.join(", ")
+        ),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .arg("sweep")
+        .arg(&sweep)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    let data = std::fs::read_to_string(out.join("plot1_requests_total.csv")).unwrap();
+    for r in &rates {
+        assert!(data.contains(&format!(",{r},")), "{r} in the data");
+    }
     #[cfg(feature = "plots")]
     {
-        let svg = std::fs::read_to_string(dir.join("fig4c_utilisation.svg")).unwrap();
+        let svg = std::fs::read_to_string(out.join("plot1_requests_total.svg")).unwrap();
         let doc = roxmltree::Document::parse(&svg).unwrap();
         let texts: Vec<&str> = doc
             .descendants()
             .filter(|n| n.has_tag_name("text"))
             .filter_map(|n| n.text().map(str::trim))
             .collect();
-        let named: Vec<&&str> = texts.iter().filter(|t| devices.contains(**t)).collect();
-        assert_eq!(named.len(), 11, "{texts:?}");
-        assert!(texts.contains(&"... and 19 more"), "{texts:?}");
+        let named = texts
+            .iter()
+            .filter(|t| rates.iter().any(|r| r == *t))
+            .count();
+        assert_eq!(named, 11, "{texts:?}");
+        assert!(texts.contains(&"... and 9 more"), "{texts:?}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
