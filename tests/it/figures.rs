@@ -35,27 +35,35 @@ fn value(rows: &Rows, series: &str, category: &str) -> f64 {
         .4
 }
 
+/// Runs `edgesim compare ARGS SCENARIO --out DIR` (a shipped scenario, DIR emptied first);
+/// returns its `summaries.json`.
+fn compare(dir: &std::path::Path, args: &[&str], scenario: &str) -> Vec<serde_json::Value> {
+    let _ = std::fs::remove_dir_all(dir);
+    let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .arg("compare")
+        .args(args)
+        .arg(shipped(scenario))
+        .arg("--out")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summaries.json")).unwrap()).unwrap()
+}
+
 #[test]
 fn compare_writes_figure_data_that_matches_the_runs() {
     let dir = scratch("cmp");
-    let _ = std::fs::remove_dir_all(&dir);
-    let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
-        .args([
-            "compare",
+    let summaries = compare(
+        &dir,
+        &[
             "--set",
             "duration_s=1200",
             "--policies",
             "random,load_aware",
-        ])
-        .arg(shipped("bursty.toml"))
-        .arg("--out")
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert_ok(&out);
-    let summaries: Vec<serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("summaries.json")).unwrap())
-            .unwrap();
+        ],
+        "bursty.toml",
+    );
     assert_eq!(summaries.len(), 2);
     let by_policy: BTreeMap<String, &serde_json::Value> = summaries
         .iter()
@@ -255,25 +263,20 @@ fn compare_rejects_an_unknown_policy() {
 #[test]
 fn a_fleet_s_utilisation_panel_draws_its_spread() {
     let dir = scratch("cmp-fleet-spread");
-    let _ = std::fs::remove_dir_all(&dir);
-    let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
-        .args(["compare", "--policies", "random,load_aware"])
-        .args([
+    let summaries = compare(
+        &dir,
+        &[
+            "--policies",
+            "random,load_aware",
             "--set",
             "devices.0.count=30",
             "--set",
             "workload.rate_rps=5",
-        ])
-        .args(["--set", "duration_s=300"])
-        .arg(shipped("fleet.toml"))
-        .arg("--out")
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert_ok(&out);
-    let summaries: Vec<serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("summaries.json")).unwrap())
-            .unwrap();
+            "--set",
+            "duration_s=300",
+        ],
+        "fleet.toml",
+    );
     let text = std::fs::read_to_string(dir.join("fig4c_utilisation.csv")).unwrap();
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("panel,series,x,category,y,y_low,y_high"));
