@@ -363,6 +363,9 @@ fn capacity_answer(a: &CapacityArgs) -> anyhow::Result<edgesim::capacity::output
     };
     settings.check()?;
     warn_unread(&sc);
+    if let Some(w) = edgesim::capacity::size_warning(&sc, &settings) {
+        note!("warning: capacity {}: {w}", sc.name);
+    }
     let dir = (!a.no_out).then(|| {
         a.out
             .clone()

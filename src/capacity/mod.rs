@@ -204,6 +204,36 @@ pub struct Outcome {
     pub end: End,
 }
 
+/// A warning when the load at `--max-scale` would have its replications simulate more than
+/// [`crate::plan::LARGE_PLAN_REQUESTS`] requests together: while the goals hold, the search
+/// doubles the load up to that scale, each load taking about twice as long as the one before.
+/// `None` below, or when the scenario at that scale is refused (the search reports it if it
+/// gets there).
+pub fn size_warning(sc: &Scenario, st: &Settings) -> Option<String> {
+    let (file, _) = scaled(&sc.to_file(), st.max_scale);
+    let at = Scenario::from_file_with(file, &sc.source, Arc::new(InputCache::default())).ok()?;
+    let run = crate::scenario::budget::estimate(&at).requests;
+    let together = run * f64::from(st.replications);
+    (together > crate::plan::LARGE_PLAN_REQUESTS).then(|| {
+        let runs = if st.replications == 1 {
+            format!("a load's run would simulate about {run:.2e} requests")
+        } else {
+            format!(
+                "a load's {} replications would simulate about {together:.2e} requests \
+                 together ({run:.2e} a run)",
+                st.replications
+            )
+        };
+        format!(
+            "at --max-scale {}x {runs}, more than {:.0e}; while the goals hold the search \
+             doubles the load up to that scale, each load taking about twice as long as the \
+             one before: give a lower --max-scale if the capacity is surely below it",
+            crate::check::num(st.max_scale),
+            crate::plan::LARGE_PLAN_REQUESTS
+        )
+    })
+}
+
 /// Runs and judges the scenario at scale `s` with the scenario's seed; `Err(problem)` when the
 /// scaled scenario is refused or one of its runs fails.
 fn probe(

@@ -861,3 +861,54 @@ fn the_readme_s_assistant_capacities_hold() {
     );
     assert_eq!((hour, windows), (0.614, 0.494));
 }
+
+/// A search whose largest load would simulate more than 10^9 requests warns before it starts
+/// (it doubles the load up to `--max-scale` while the goals hold): the shipped steady scenario
+/// (about 1,980 requests) at 10^6x, and at the default 1,000x not; a trace's load is the same
+/// rows sooner, so no scale makes it large.
+#[test]
+fn a_search_up_to_very_many_requests_warns() {
+    let settings = |replications: u32, max_scale: f64| Settings {
+        goals: Vec::new(),
+        replications,
+        precision: 0.01,
+        min_scale: 0.001,
+        max_scale,
+        traffic_hours_per_month: 730.0,
+    };
+    let steady =
+        edgesim::scenario::Scenario::load(&shipped("steady.toml"), &Default::default()).unwrap();
+    let run = edgesim::scenario::budget::estimate(&steady).requests;
+    assert!((1_900.0..2_100.0).contains(&run), "{run}");
+    assert_eq!(
+        edgesim::capacity::size_warning(&steady, &settings(3, 1000.0)),
+        None
+    );
+    let w = edgesim::capacity::size_warning(&steady, &settings(3, 1e6)).expect("a warning");
+    for needle in [
+        "at --max-scale 1000000x a load's 3 replications would simulate about".to_string(),
+        format!(
+            "{:.2e} requests together ({:.2e} a run)",
+            run * 3e6,
+            run * 1e6
+        ),
+        "give a lower --max-scale".to_string(),
+    ] {
+        assert!(w.contains(&needle), "{needle}: {w}");
+    }
+    let one = edgesim::capacity::size_warning(&steady, &settings(1, 1e6)).expect("a warning");
+    assert!(
+        one.contains(&format!(
+            "a load's run would simulate about {:.2e} requests,",
+            run * 1e6
+        )),
+        "{one}"
+    );
+    let trace =
+        edgesim::scenario::Scenario::load(&shipped("azure-trace.toml"), &Default::default())
+            .unwrap();
+    assert_eq!(
+        edgesim::capacity::size_warning(&trace, &settings(3, 1e6)),
+        None
+    );
+}
