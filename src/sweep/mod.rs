@@ -335,17 +335,13 @@ impl Plan {
                  shard) again to rewrite it"
             ),
         };
-        if self.replications == 0 || self.replications > MAX_REPLICATIONS {
+        if !replications_allowed(self.replications) {
             return Err(bad(format!(
                 "`replications` is {}, not in [1, {MAX_REPLICATIONS}]",
                 self.replications
             )));
         }
-        if self
-            .seed
-            .checked_add(u64::from(self.replications))
-            .is_none_or(|s| s > i64::MAX as u64)
-        {
+        if !seeds_fit(self.seed, self.replications) {
             return Err(bad(format!(
                 "`seed` + `replications` is not below {}",
                 i64::MAX
@@ -374,13 +370,7 @@ impl Plan {
         {
             return Err(bad("a column is not a scenario key, or is one twice".into()));
         }
-        let runs = self
-            .axes
-            .iter()
-            .try_fold(u64::from(self.replications), |n, a| {
-                n.checked_mul(a.values.len() as u64)
-            });
-        if runs.is_none_or(|n| n > MAX_RUNS) {
+        if run_count(&self.axes, self.replications).is_none() {
             return Err(bad(format!("more than {MAX_RUNS} runs")));
         }
         if self.points.len() != self.axes.iter().map(|a| a.values.len()).product::<usize>()
@@ -391,6 +381,27 @@ impl Plan {
         self.check_expectations(path)?;
         self.check_plots(path)
     }
+}
+
+/// Whether a sweep may have `replications` runs per point: 1 to [`MAX_REPLICATIONS`].
+fn replications_allowed(replications: u32) -> bool {
+    (1..=MAX_REPLICATIONS).contains(&replications)
+}
+
+/// Whether every replication's seed, `seed + r`, stays below 2^63 (a seed is written and read
+/// as a TOML integer, which is signed).
+fn seeds_fit(seed: u64, replications: u32) -> bool {
+    seed.checked_add(u64::from(replications))
+        .is_some_and(|s| s <= i64::MAX as u64)
+}
+
+/// The runs of `axes` at `replications` per point; `None` past [`MAX_RUNS`].
+fn run_count(axes: &[Axis], replications: u32) -> Option<u64> {
+    axes.iter()
+        .try_fold(u64::from(replications), |n, a| {
+            n.checked_mul(a.values.len() as u64)
+        })
+        .filter(|&n| n <= MAX_RUNS)
 }
 
 /// The points of `axes`: their cartesian product, the last axis fastest, each point the
@@ -527,7 +538,7 @@ impl Plan {
         let base = Scenario::from_str_at(&base_text, &scenario, &LoadOptions::default())
             .map_err(in_scenario)?;
         let base_doc = Scenario::parse_doc(&base_text, &scenario).map_err(in_scenario)?;
-        if file.replications == 0 || file.replications > MAX_REPLICATIONS {
+        if !replications_allowed(file.replications) {
             return Err(bad(
                 "replications".into(),
                 &file.replications,
@@ -535,10 +546,7 @@ impl Plan {
             ));
         }
         let seed = file.seed.unwrap_or(base.seed);
-        if seed
-            .checked_add(u64::from(file.replications))
-            .is_none_or(|s| s > i64::MAX as u64)
-        {
+        if !seeds_fit(seed, file.replications) {
             return Err(bad(
                 "seed".into(),
                 &seed,
@@ -641,13 +649,7 @@ impl Plan {
             });
         }
 
-        let runs = axes
-            .iter()
-            .try_fold(u64::from(file.replications), |n, a| {
-                n.checked_mul(a.values.len() as u64)
-            })
-            .filter(|n| *n <= MAX_RUNS);
-        if runs.is_none() {
+        if run_count(&axes, file.replications).is_none() {
             return Err(bad(
                 "axes".into(),
                 &format!(
