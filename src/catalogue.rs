@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -186,6 +187,13 @@ impl ModelCatalogue {
         #[allow(clippy::expect_used)]
         Self::parse(BUILTIN, Path::new("calibration/models.toml"))
             .expect("the built-in catalogue is checked by a unit test")
+    }
+
+    /// The built-in catalogue, parsed once per process (a sweep's or a plan's points each
+    /// validate a scenario: parsing it for each took half of a large sweep's loading).
+    pub fn builtin_shared() -> Arc<ModelCatalogue> {
+        static BUILTIN_CATALOGUE: OnceLock<Arc<ModelCatalogue>> = OnceLock::new();
+        Arc::clone(BUILTIN_CATALOGUE.get_or_init(|| Arc::new(Self::builtin())))
     }
 
     /// The edge model called `name`.

@@ -7,6 +7,7 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use crate::catalogue::ModelCatalogue;
 use crate::device::ProfileSource;
 use crate::device::profile::DeviceProfile;
 use crate::error::{Error, Result};
@@ -30,6 +31,7 @@ pub const MAX_DATA_BYTES: u64 = 1 << 30;
 pub struct InputCache {
     traces: Mutex<HashMap<PathBuf, TraceRows>>,
     profiles: Mutex<HashMap<ProfileSource, Arc<DeviceProfile>>>,
+    catalogues: Mutex<HashMap<PathBuf, Arc<ModelCatalogue>>>,
 }
 
 /// Where a section is being validated, and the shared rules.
@@ -93,6 +95,24 @@ impl Checker {
         let p = Arc::new(source.load().map_err(|e| self.referenced(key, given, e))?);
         lock(&self.cache.profiles).insert(source.clone(), Arc::clone(&p));
         Ok((source, p))
+    }
+
+    /// The model catalogue at `key` (`given`, read from `full`; `None`: the built-in one), read
+    /// and checked once per cache; an error names the key and the value.
+    pub fn catalogue(
+        &self,
+        key: &str,
+        given: Option<(&str, &Path)>,
+    ) -> Result<Arc<ModelCatalogue>> {
+        let Some((given, full)) = given else {
+            return Ok(ModelCatalogue::builtin_shared());
+        };
+        if let Some(c) = lock(&self.cache.catalogues).get(full) {
+            return Ok(Arc::clone(c));
+        }
+        let c = Arc::new(ModelCatalogue::load(full).map_err(|e| self.referenced(key, given, e))?);
+        lock(&self.cache.catalogues).insert(full.to_path_buf(), Arc::clone(&c));
+        Ok(c)
     }
 
     /// The file being validated.
@@ -549,6 +569,36 @@ pub fn rebase_key(key: &str, from: &str, to: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_catalogue_is_read_once_per_cache() {
+        let dir = std::env::temp_dir().join(format!("edgesim-catalogue-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("models.toml");
+        std::fs::write(&file, crate::catalogue::BUILTIN).unwrap();
+        let cx = Checker::new(&dir.join("scenario.toml"));
+        let first = cx
+            .catalogue("model_catalogue", Some(("models.toml", &file)))
+            .unwrap();
+        // Removed: a second reading would fail.
+        std::fs::remove_file(&file).unwrap();
+        let again = cx
+            .catalogue("model_catalogue", Some(("models.toml", &file)))
+            .unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        let err = Checker::new(&dir.join("scenario.toml"))
+            .catalogue("model_catalogue", Some(("models.toml", &file)))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("model_catalogue") && err.contains("models.toml"),
+            "{err}"
+        );
+        assert!(first.models == ModelCatalogue::builtin().models);
+        let builtin = cx.catalogue("model_catalogue", None).unwrap();
+        assert!(Arc::ptr_eq(&builtin, &ModelCatalogue::builtin_shared()));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn keys_are_rebased_only_at_their_start() {

@@ -219,15 +219,13 @@ impl Scenario {
                 .unwrap_or_else(|| "scenario".into());
         }
         cx.folder_name("name", &name)?;
-        let (catalogue, catalogue_path) = match &file.model_catalogue {
-            Some(p) => {
-                let full = cx.resolve(p);
-                let c = ModelCatalogue::load(&full)
-                    .map_err(|e| cx.referenced("model_catalogue", p, e))?;
-                (c, Some(full))
-            }
-            None => (ModelCatalogue::builtin(), None),
-        };
+        let catalogue_path = file.model_catalogue.as_deref().map(|p| cx.resolve(p));
+        let catalogue = cx.catalogue(
+            "model_catalogue",
+            file.model_catalogue
+                .as_deref()
+                .zip(catalogue_path.as_deref()),
+        )?;
         let is_trace = matches!(file.workload, crate::workload::WorkloadFile::Trace(_));
         let duration_s = match file.duration_s {
             Some(d) => Some(cx.span_s("duration_s", d)?),
@@ -276,7 +274,7 @@ impl Scenario {
             routing,
             cloud,
             metrics,
-            catalogue: Arc::new(catalogue),
+            catalogue,
             catalogue_path,
         };
         crate::metrics::windows::check_count(&cx, &sc)?;
