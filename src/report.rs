@@ -527,6 +527,15 @@ pub fn check_creatable(dir: &Path) -> Result<()> {
 /// Writes `contents` to `path` atomically: a temporary file in the same folder, synced, then
 /// renamed over `path`. An interrupted write never leaves a truncated `path`.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    write_atomic_with(path, |w| w.write_all(contents))
+}
+
+/// [`write_atomic`] with the contents written by `fill`, in pieces (a file too large to build
+/// in memory first).
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> Result<()> {
     let io = |action: &'static str| Error::io(path, action);
     let dir = path
         .parent()
@@ -541,8 +550,11 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     crate::output::rundir::clean_stale(dir, &name);
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(contents)?;
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        fill(&mut w)?;
+        let f = w
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();

@@ -538,8 +538,11 @@ pub fn merge(planner: &Planner, shards: &[PathBuf], threads: Option<usize>) -> R
     let mut method: Option<(bool, &Path)> = None;
     for d in shards {
         let path = d.join(JOURNAL);
-        let Some((h, runs, bad)) =
-            crate::sweep::exec::read_jsonl::<Header, Line>(&path, "plan journal")?
+        let Some((h, runs, bad)) = crate::sweep::exec::read_jsonl::<Header, Line>(
+            &path,
+            "plan journal",
+            crate::check::MAX_DATA_BYTES,
+        )?
         else {
             return Err(Error::Output {
                 path,
@@ -630,8 +633,11 @@ fn read_known(
 ) -> Result<(Known, Vec<String>)> {
     let mut known = Known::new();
     let mut warnings = Vec::new();
-    let Some((h, runs, bad)) =
-        crate::sweep::exec::read_jsonl::<Header, Line>(journal, "plan journal")?
+    let Some((h, runs, bad)) = crate::sweep::exec::read_jsonl::<Header, Line>(
+        journal,
+        "plan journal",
+        crate::check::MAX_DATA_BYTES,
+    )?
     else {
         return Ok((known, warnings));
     };

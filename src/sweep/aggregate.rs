@@ -71,7 +71,7 @@ pub fn point_stats(plan: &Plan, runs: &[RunResult]) -> Vec<Vec<Stat>> {
         .iter()
         .map(|rs| {
             (0..metrics)
-                .map(|m| Stat::of(rs.iter().map(|r| r.metrics.get(m).copied().flatten())))
+                .map(|m| Stat::of(rs.iter().map(|r| r.metrics.get(m))))
                 .collect()
         })
         .collect()
@@ -113,11 +113,7 @@ pub fn runs_table(plan: &Plan, runs: &[RunResult]) -> Table {
     for (m, name) in plan.metric_names().iter().enumerate() {
         t = t.with(
             name,
-            Values::OptF64(
-                runs.iter()
-                    .map(|r| r.metrics.get(m).copied().flatten())
-                    .collect(),
-            ),
+            Values::OptF64(runs.iter().map(|r| r.metrics.get(m)).collect()),
         );
     }
     t
@@ -377,6 +373,9 @@ pub fn figures(plan: &Plan, stats: &[Vec<Stat>]) -> Vec<Figure> {
         .collect()
 }
 
+/// Runs written to the runs table at a time (a Parquet row group each).
+pub const RUNS_PART: usize = 8_192;
+
 /// Writes `runs` and `points` tables in each format and the figures (data as CSV; PNG and
 /// SVG with the `plots` feature) to `dir`. Returns the files written.
 pub fn write(
@@ -388,14 +387,17 @@ pub fn write(
     let stats = point_stats(plan, runs);
     let mut files = Vec::new();
     for f in formats {
-        for (name, t) in [
-            ("runs", runs_table(plan, runs)),
-            ("points", points_table(plan, &stats)),
-        ] {
-            let p = dir.join(format!("{name}.{}", f.extension()));
-            crate::output::write_table(&p, *f, &t)?;
-            files.push(p);
+        // The runs table in parts: a table of every run at once took a kilobyte a run.
+        let p = dir.join(format!("runs.{}", f.extension()));
+        let mut w = crate::output::TableWriter::create(&p, *f)?;
+        for part in runs.chunks(RUNS_PART) {
+            w.write(&runs_table(plan, part))?;
         }
+        w.finish(&runs_table(plan, &[]))?;
+        files.push(p);
+        let p = dir.join(format!("points.{}", f.extension()));
+        crate::output::write_table(&p, *f, &points_table(plan, &stats))?;
+        files.push(p);
     }
     for fig in figures(plan, &stats) {
         files.extend(crate::output::write_figure(&fig, dir)?);

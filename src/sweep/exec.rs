@@ -80,7 +80,67 @@ pub struct RunResult {
     /// Seed.
     pub seed: u64,
     /// Metrics, in [`Plan::metric_names`] order.
-    pub metrics: Vec<Option<f64>>,
+    pub metrics: Metrics,
+}
+
+/// A run's metrics, eight bytes each: a metric a run does not define is NaN in memory and
+/// `null` in the journal. JSON has no NaN or infinity (`serde_json` writes them as `null`), so a
+/// value that is not finite is undefined from the start, and a run read back from the journal is
+/// the run that was written. A sweep
+/// keeps every run's metrics until its tables are written: `Vec<Option<f64>>` took twice the
+/// memory.
+#[derive(Clone, Debug, Default)]
+pub struct Metrics(Box<[f64]>);
+
+impl Metrics {
+    /// How many metrics.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Metric `m`: `None` if the run does not define it (or there is no metric `m`).
+    pub fn get(&self, m: usize) -> Option<f64> {
+        self.0.get(m).copied().filter(|x| !x.is_nan())
+    }
+
+    /// Every metric, in order.
+    pub fn iter(&self) -> impl Iterator<Item = Option<f64>> + '_ {
+        self.0.iter().map(|x| Some(*x).filter(|x| !x.is_nan()))
+    }
+}
+
+impl From<Vec<Option<f64>>> for Metrics {
+    fn from(v: Vec<Option<f64>>) -> Metrics {
+        Metrics(
+            v.into_iter()
+                .map(|x| x.filter(|x| x.is_finite()).unwrap_or(f64::NAN))
+                .collect(),
+        )
+    }
+}
+
+/// Equal when every metric is, an undefined one (NaN) equal to an undefined one.
+impl PartialEq for Metrics {
+    fn eq(&self, other: &Metrics) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Serialize for Metrics {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Metrics {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Metrics, D::Error> {
+        Vec::<Option<f64>>::deserialize(d).map(Metrics::from)
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -148,37 +208,81 @@ pub struct Journal {
 /// and the lines that are not records.
 pub(crate) type Lines<H, R> = (H, Vec<(usize, R)>, Vec<String>);
 
-/// Reads a JSON-lines journal (a header line, then one record per line). A torn last line (an
-/// interrupted append) is cut off the file; other unreadable lines are listed. An unreadable
-/// header gives `None` (the journal is started again). Sweeps and plans keep their runs so.
-/// Every line must be a JSON object, as edgesim writes them: serde's derive would read an array
-/// by position into a record.
+/// The longest journal line read: a run's line is a few kilobytes at most; a longer one is
+/// listed as not a record, without holding it in memory.
+const MAX_LINE_BYTES: u64 = 1 << 20;
+
+/// Reads a JSON-lines journal (a header line, then one record per line) of at most `limit`
+/// bytes, line by line. A torn last line (an interrupted append) is cut off the file; other
+/// unreadable lines are listed. An unreadable header gives `None` (the journal is started
+/// again). Sweeps and plans keep their runs so. Every line must be a JSON object, as edgesim
+/// writes them: serde's derive would read an array by position into a record.
 pub(crate) fn read_jsonl<H: serde::de::DeserializeOwned, R: serde::de::DeserializeOwned>(
     path: &Path,
     what: &'static str,
+    limit: u64,
 ) -> Result<Option<Lines<H, R>>> {
+    use std::io::{BufRead as _, Read as _};
     if !path.exists() {
         return Ok(None);
     }
-    let bytes = crate::check::read_bytes(path, what, crate::check::MAX_DATA_BYTES)?;
-    let mut complete = 0; // bytes of complete lines
+    let file = crate::check::open_input(path, what, limit)?;
+    // `take` guards against a file that grows while it is read.
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file.take(limit + 1));
+    let mut complete: u64 = 0; // bytes of complete lines
+    let mut total: u64 = 0; // bytes read
     let mut header: Option<H> = None;
     let mut runs = Vec::new();
     let mut bad = Vec::new();
-    for (n, line) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
+    let mut line = Vec::new();
+    for n in 0.. {
+        line.clear();
+        let got = (&mut reader)
+            .take(MAX_LINE_BYTES + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(Error::io(path, "cannot read"))?;
+        if got == 0 {
+            break;
+        }
+        total += got as u64;
+        let mut long = false;
+        if line.last() != Some(&b'\n') && got as u64 > MAX_LINE_BYTES {
+            // Skip the rest of an over-long line.
+            long = true;
+            loop {
+                let buf = reader.fill_buf().map_err(Error::io(path, "cannot read"))?;
+                if buf.is_empty() {
+                    break;
+                }
+                let (used, end) = match buf.iter().position(|&b| b == b'\n') {
+                    Some(i) => (i + 1, true),
+                    None => (buf.len(), false),
+                };
+                reader.consume(used);
+                total += used as u64;
+                if end {
+                    line.push(b'\n');
+                    break;
+                }
+            }
+        }
         if line.last() != Some(&b'\n') {
             break; // torn by an interruption
         }
-        complete += line.len();
-        let text = std::str::from_utf8(&line[..line.len() - 1])
-            .map_err(|e| e.to_string())
-            .and_then(|t| {
-                if t.trim_start().starts_with('{') {
-                    Ok(t)
-                } else {
-                    Err("a JSON object of named fields is expected".to_string())
-                }
-            });
+        complete = total;
+        let text = if long {
+            Err(format!("longer than {MAX_LINE_BYTES} bytes"))
+        } else {
+            std::str::from_utf8(&line[..line.len() - 1])
+                .map_err(|e| e.to_string())
+                .and_then(|t| {
+                    if t.trim_start().starts_with('{') {
+                        Ok(t)
+                    } else {
+                        Err("a JSON object of named fields is expected".to_string())
+                    }
+                })
+        };
         if n == 0 {
             header = text.ok().and_then(|t| serde_json::from_str::<H>(t).ok());
             if header.is_none() {
@@ -195,12 +299,20 @@ pub(crate) fn read_jsonl<H: serde::de::DeserializeOwned, R: serde::de::Deseriali
             )),
         }
     }
-    if complete < bytes.len() {
+    if total > limit {
+        return Err(Error::Input {
+            path: path.into(),
+            problem: format!(
+                "cannot read {what}: it grew beyond the {limit} bytes allowed while being read"
+            ),
+        });
+    }
+    if complete < total {
         let f = OpenOptions::new()
             .write(true)
             .open(path)
             .map_err(Error::io(path, "cannot repair"))?;
-        f.set_len(complete as u64)
+        f.set_len(complete)
             .map_err(Error::io(path, "cannot repair"))?;
     }
     Ok(header.map(|h| (h, runs, bad)))
@@ -209,15 +321,24 @@ pub(crate) fn read_jsonl<H: serde::de::DeserializeOwned, R: serde::de::Deseriali
 /// Reads a sweep journal of `plan`: its header and every complete line (a torn last line is
 /// cut off).
 pub fn read_journal(path: &Path, plan: &Plan) -> Result<Option<Journal>> {
-    Ok(
-        read_jsonl::<Header, RunResult>(path, "sweep journal")?.map(|(h, runs, bad)| Journal {
-            same_metrics: h.metrics.as_deref() == Some(sweep_metric_set(plan).as_str()),
-            fingerprint: h.fingerprint,
-            shard: h.shard,
-            runs,
-            bad,
-        }),
-    )
+    let lines = read_jsonl::<Header, RunResult>(path, "sweep journal", journal_limit(plan))?;
+    Ok(lines.map(|(h, runs, bad)| Journal {
+        same_metrics: h.metrics.as_deref() == Some(sweep_metric_set(plan).as_str()),
+        fingerprint: h.fingerprint,
+        shard: h.shard,
+        runs,
+        bad,
+    }))
+}
+
+/// The largest a journal of `plan` may be: [`crate::check::MAX_DATA_BYTES`], or as much as a
+/// line for each of its runs may take if that is more (a sweep of millions of runs). A line
+/// holds four integers of at most 20 digits with their keys (under 128 bytes) and each metric
+/// in at most 25 (`serde_json` writes an `f64` in at most 24 characters).
+fn journal_limit(plan: &Plan) -> u64 {
+    let line = 128 + 32 * plan.metric_names().len() as u64;
+    let runs = plan.runs() as u64 + 1; // and the header
+    crate::check::MAX_DATA_BYTES.max(runs.saturating_mul(line))
 }
 
 /// Whether `r` is a run of `plan` (and of `shard`) as this version records it: its index,
@@ -253,18 +374,37 @@ fn check_run(plan: &Plan, shard: Option<Shard>, r: &RunResult) -> std::result::R
     Ok(())
 }
 
-fn journal_text(plan: &Plan, shard: Option<Shard>, runs: &[RunResult]) -> String {
+/// Writes the journal of `runs` (a header, then a line per run) to `w`.
+fn journal_to<'a>(
+    w: &mut impl std::io::Write,
+    plan: &Plan,
+    shard: Option<Shard>,
+    runs: impl IntoIterator<Item = &'a RunResult>,
+) -> std::io::Result<()> {
     let header = Header {
         sweep: plan.name.clone(),
         fingerprint: plan.fingerprint.clone(),
         shard: shard.filter(|s| s.count > 1).map(|s| s.to_string()),
         metrics: Some(sweep_metric_set(plan)),
     };
-    let mut s = serde_json::to_string(&header).unwrap_or_default() + "\n";
+    serde_json::to_writer(&mut *w, &header)?;
+    w.write_all(b"\n")?;
     for r in runs {
-        s += &(serde_json::to_string(r).unwrap_or_default() + "\n");
+        serde_json::to_writer(&mut *w, r)?;
+        w.write_all(b"\n")?;
     }
-    s
+    Ok(())
+}
+
+/// Writes the journal of `runs` to `path` atomically, line by line (a sweep of millions of runs
+/// has a journal of hundreds of megabytes).
+fn write_journal_file<'a>(
+    path: &Path,
+    plan: &Plan,
+    shard: Option<Shard>,
+    runs: impl IntoIterator<Item = &'a RunResult>,
+) -> Result<()> {
+    crate::report::write_atomic_with(path, |w| journal_to(w, plan, shard, runs))
 }
 
 /// Writes `plan.json` and the sorted journal of `runs` to `dir` (used at the end of a sweep and
@@ -277,10 +417,7 @@ pub fn write_journal(
 ) -> Result<()> {
     let plan_json = serde_json::to_string_pretty(plan).unwrap_or_default() + "\n";
     crate::report::write_atomic(&dir.join("plan.json"), plan_json.as_bytes())?;
-    crate::report::write_atomic(
-        &dir.join(JOURNAL),
-        journal_text(plan, shard, runs).as_bytes(),
-    )
+    write_journal_file(&dir.join(JOURNAL), plan, shard, runs)
 }
 
 /// Runs the sweep (or `shard` of it) into `dir` on `threads` threads (default: all cores),
@@ -337,15 +474,13 @@ pub(crate) fn execute(
             }
             if !redone.is_empty() || !same_metrics {
                 // Keep only what is valid, so later appends follow good lines.
-                let valid: Vec<RunResult> = done.values().cloned().collect();
-                crate::report::write_atomic(
-                    &journal,
-                    journal_text(plan, shard, &valid).as_bytes(),
-                )?;
+                write_journal_file(&journal, plan, shard, done.values())?;
             }
         }
         None => {
-            let header = journal_text(plan, shard, &[]);
+            let mut header = Vec::new();
+            journal_to(&mut header, plan, shard, [])
+                .map_err(Error::io(&journal, "cannot write"))?;
             std::fs::write(&journal, header).map_err(Error::io(&journal, "cannot write"))?;
         }
     }
@@ -384,7 +519,7 @@ pub(crate) fn execute(
                 point,
                 replication,
                 seed,
-                metrics: plan.extract(&summary),
+                metrics: plan.extract(&summary).into(),
             };
             let line = serde_json::to_string(&r).unwrap_or_default() + "\n";
             let mut g = sink.lock().unwrap_or_else(|p| p.into_inner());
@@ -517,4 +652,91 @@ pub fn merge(dirs: &[PathBuf], plan: &Plan) -> Result<Vec<RunResult>> {
         });
     }
     Ok(all.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Value = serde_json::Value;
+
+    fn journal(name: &str, text: &[u8]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("edgesim-jsonl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn a_journal_is_read_line_by_line_past_an_over_long_line_to_its_torn_end() {
+        let mut text = b"{\"h\":1}\n{\"r\":1}\n".to_vec();
+        text.push(b'{');
+        text.extend(std::iter::repeat_n(b' ', MAX_LINE_BYTES as usize + 10));
+        text.extend(b"}\n{\"r\":3}\n[1]\n{\"r\":");
+        let p = journal("long.jsonl", &text);
+        let (h, runs, bad) = read_jsonl::<Value, Value>(&p, "sweep journal", 1 << 30)
+            .unwrap()
+            .unwrap();
+        assert_eq!(h, serde_json::json!({"h": 1}));
+        let lines: Vec<(usize, Value)> = vec![
+            (2, serde_json::json!({"r": 1})),
+            (4, serde_json::json!({"r": 3})),
+        ];
+        assert_eq!(runs, lines);
+        assert_eq!(bad.len(), 2, "{bad:?}");
+        assert!(
+            bad[0].starts_with("line 3: ") && bad[0].contains("longer than"),
+            "{bad:?}"
+        );
+        assert!(bad[1].starts_with("line 5: "), "{bad:?}");
+        // The torn last line is cut off the file.
+        let kept = std::fs::read(&p).unwrap();
+        assert!(
+            kept[..] == text[..text.len() - b"{\"r\":".len()],
+            "{}",
+            kept.len()
+        );
+        std::fs::remove_file(&p).unwrap();
+    }
+
+    #[test]
+    fn metrics_read_back_from_the_journal_are_the_metrics_written() {
+        let m = Metrics::from(vec![
+            Some(1.5),
+            None,
+            Some(f64::NAN),
+            Some(f64::INFINITY),
+            Some(-0.0),
+        ]);
+        assert_eq!(m.len(), 5);
+        let got: Vec<Option<f64>> = m.iter().collect();
+        assert_eq!(got, [Some(1.5), None, None, None, Some(-0.0)]);
+        assert_eq!((m.get(0), m.get(2), m.get(9)), (Some(1.5), None, None));
+        let text = serde_json::to_string(&m).unwrap();
+        assert_eq!(text, "[1.5,null,null,null,-0.0]");
+        assert_eq!(serde_json::from_str::<Metrics>(&text).unwrap(), m);
+        assert_ne!(Metrics::from(vec![Some(1.5)]), Metrics::from(vec![None]));
+    }
+
+    #[test]
+    fn a_journal_over_its_limit_is_refused_and_a_bad_header_starts_again() {
+        let p = journal("limit.jsonl", b"{\"h\":1}\n{\"r\":1}\n");
+        let e = read_jsonl::<Value, Value>(&p, "sweep journal", 10)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("limit.jsonl") && e.contains("10 bytes"), "{e}");
+        let p = journal("header.jsonl", b"[1]\n{\"r\":1}\n");
+        assert!(
+            read_jsonl::<Value, Value>(&p, "sweep journal", 1 << 30)
+                .unwrap()
+                .is_none()
+        );
+        let p = journal("torn-header.jsonl", b"{\"h\":");
+        assert!(
+            read_jsonl::<Value, Value>(&p, "sweep journal", 1 << 30)
+                .unwrap()
+                .is_none()
+        );
+    }
 }
