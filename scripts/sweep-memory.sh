@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # A sweep's time and peak memory against its number of runs, fresh and resumed, for one or
 # more binaries side by side, and whether their output files are the same bytes.
-# The runs are replications of `scenarios/steady.toml` at `duration_s = 1` (about 30 short
-# requests each), so the sweep's own bookkeeping, not the simulation, is measured.
+# The runs are of `scenarios/steady.toml` at `duration_s = 1` (about 30 short requests each),
+# so the sweep's own bookkeeping, not the simulation, is measured: SHAPE=replications (the
+# default) makes them replications of at most 10 points, SHAPE=points one run at each of as
+# many points (values of the arrival rate).
 # Usage: scripts/sweep-memory.sh [LABEL=BINARY ...]   (default: this checkout's release build)
 # SIZES="10000 100000" sets the run counts (default 10000 100000 1000000); needs GNU time.
 set -euo pipefail
@@ -15,9 +17,14 @@ scenario="$PWD/scenarios/steady.toml"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 for runs in ${SIZES:-10000 100000 1000000}; do
-  # Up to 100,000 replications a point; more runs as points of the arrival rate.
-  points=$(( (runs + 99999) / 100000 ))
-  reps=$(( runs / points ))
+  if [[ ${SHAPE:-replications} == points ]]; then
+    points=$runs
+    reps=1
+  else
+    # Up to 100,000 replications a point; more runs as points of the arrival rate.
+    points=$(( (runs + 99999) / 100000 ))
+    reps=$(( runs / points ))
+  fi
   rates=$(awk -v n="$points" 'BEGIN { for (i = 1; i <= n; i++) printf "%s%g", (i > 1 ? "," : ""), i / 100 }')
   cat > "$out/s.toml" <<TOML
 name = "memory"
@@ -39,7 +46,7 @@ TOML
     rm -rf "$dir"
     /usr/bin/time -o "$out/fresh" -f "%e s, %U s user, %M KB" "$bin" sweep "$out/s.toml" --out "$dir" --threads 2 --csv > /dev/null 2>&1
     /usr/bin/time -o "$out/resumed" -f "%e s, %M KB" "$bin" sweep "$out/s.toml" --out "$dir" --threads 2 --csv > /dev/null 2>&1
-    echo "runs=$runs $label | fresh: $(cat "$out/fresh") | resumed: $(cat "$out/resumed")"
+    echo "runs=$runs points=$points $label | fresh: $(cat "$out/fresh") | resumed: $(cat "$out/resumed")"
     if [[ -z $first ]]; then
       first=$dir
     else

@@ -58,23 +58,70 @@ impl Stat {
     }
 }
 
-/// `stats[point][metric]`.
-pub fn point_stats(plan: &Plan, runs: &[RunResult]) -> Vec<Vec<Stat>> {
+/// The runs of each point, in the order given.
+fn by_point<'a>(plan: &Plan, runs: &'a [RunResult]) -> Vec<Vec<&'a RunResult>> {
     let mut by_point: Vec<Vec<&RunResult>> = vec![Vec::new(); plan.points.len()];
     for r in runs {
         if let Some(v) = by_point.get_mut(r.point) {
             v.push(r);
         }
     }
-    let metrics = plan.metric_names().len();
     by_point
-        .iter()
-        .map(|rs| {
-            (0..metrics)
-                .map(|m| Stat::of(rs.iter().map(|r| r.metrics.get(m))))
-                .collect()
-        })
-        .collect()
+}
+
+/// Statistics of some metrics at every point: those the checks and the figures read. A table of
+/// every metric's at every point took 168 bytes a metric a point (3 GB for a million points);
+/// the points table computes the others a part at a time.
+#[derive(Clone, Debug, Default)]
+pub struct PointStats {
+    /// Metric index → its place in a point's row, for the metrics kept.
+    slot: HashMap<usize, usize>,
+    /// Point-major: `slot.len()` statistics a point.
+    stats: Vec<Stat>,
+}
+
+impl PointStats {
+    /// The statistics of `metrics` (indices in [`Plan::metric_names`] order) at every point.
+    pub fn of(plan: &Plan, runs: &[RunResult], metrics: impl IntoIterator<Item = usize>) -> Self {
+        let mut slot = HashMap::new();
+        for m in metrics {
+            let next = slot.len();
+            slot.entry(m).or_insert(next);
+        }
+        let mut order: Vec<(usize, usize)> = slot.iter().map(|(&m, &s)| (s, m)).collect();
+        order.sort_unstable();
+        let stats = by_point(plan, runs)
+            .iter()
+            .flat_map(|rs| {
+                order
+                    .iter()
+                    .map(|&(_, m)| Stat::of(rs.iter().map(|r| r.metrics.get(m))))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        PointStats { slot, stats }
+    }
+
+    /// The statistics the checks and figures of `plan` read.
+    pub fn for_checks_and_figures(plan: &Plan, runs: &[RunResult]) -> Self {
+        let sides = plan.expect.iter().flat_map(|e| [&e.left, &e.right]);
+        let metrics = sides
+            .filter_map(|s| s.metric.as_deref())
+            .chain(plan.plots.iter().map(|p| p.metric.as_str()))
+            .filter_map(|name| plan.metric_index(name));
+        PointStats::of(plan, runs, metrics.collect::<Vec<_>>())
+    }
+
+    /// Metric `m` at point `p`; empty if it was not kept.
+    pub fn get(&self, p: usize, m: usize) -> Stat {
+        let Some(&s) = self.slot.get(&m) else {
+            return Stat::default();
+        };
+        self.stats
+            .get(p * self.slot.len() + s)
+            .copied()
+            .unwrap_or_default()
+    }
 }
 
 fn axis_columns(plan: &Plan, points: impl Iterator<Item = usize> + Clone) -> Vec<(String, Values)> {
@@ -119,24 +166,37 @@ pub fn runs_table(plan: &Plan, runs: &[RunResult]) -> Table {
     t
 }
 
-/// One row per point: `point`, the axis values, `runs`, and for every metric `<m>_mean`,
-/// `<m>_sd` and `<m>_ci95`.
-pub fn points_table(plan: &Plan, stats: &[Vec<Stat>]) -> Table {
-    let n = plan.points.len();
-    let mut t = Table::new().with("point", Values::U64((0..n as u64).collect()));
-    for (name, v) in axis_columns(plan, 0..n) {
+/// One row per point of `points` (each with its runs, `runs[p]`): `point`, the axis values,
+/// `runs`, and each metric's mean, sd and 95 % CI half-width.
+fn points_table(plan: &Plan, runs: &[Vec<&RunResult>], points: std::ops::Range<usize>) -> Table {
+    let metrics = plan.metric_names();
+    // Point-major, as `PointStats`.
+    let stats: Vec<Stat> = runs[points.clone()]
+        .iter()
+        .flat_map(|rs| {
+            (0..metrics.len())
+                .map(|m| Stat::of(rs.iter().map(|r| r.metrics.get(m))))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let width = metrics.len();
+    let rows = points.len();
+    let mut t = Table::new().with(
+        "point",
+        Values::U64(points.clone().map(|p| p as u64).collect()),
+    );
+    for (name, v) in axis_columns(plan, points) {
         t = t.with(&name, v);
     }
     t = t.with(
         "runs",
         Values::U64(
-            stats
-                .iter()
-                .map(|s| s.first().map_or(0, |x| u64::from(x.n)))
+            (0..rows)
+                .map(|i| stats.get(i * width).map_or(0, |x| u64::from(x.n)))
                 .collect(),
         ),
     );
-    for (m, name) in plan.metric_names().iter().enumerate() {
+    for (m, name) in metrics.iter().enumerate() {
         for (suffix, f) in [
             ("mean", (|s: &Stat| s.mean) as fn(&Stat) -> Option<f64>),
             ("sd", |s: &Stat| s.sd),
@@ -144,7 +204,7 @@ pub fn points_table(plan: &Plan, stats: &[Vec<Stat>]) -> Table {
         ] {
             t = t.with(
                 &format!("{name}_{suffix}"),
-                Values::OptF64(stats.iter().map(|s| f(&s[m])).collect()),
+                Values::OptF64((0..rows).map(|i| f(&stats[i * width + m])).collect()),
             );
         }
     }
@@ -192,7 +252,7 @@ fn fmt_num(x: f64) -> String {
     }
 }
 
-fn value_of(plan: &Plan, stats: &[Vec<Stat>], side: &SideFile, points: &[usize]) -> Option<f64> {
+fn value_of(plan: &Plan, stats: &PointStats, side: &SideFile, points: &[usize]) -> Option<f64> {
     if let Some(v) = side.value {
         return Some(v * side.factor);
     }
@@ -200,7 +260,7 @@ fn value_of(plan: &Plan, stats: &[Vec<Stat>], side: &SideFile, points: &[usize])
     // Pool the matching points' means, weighted by their runs.
     let (mut sum, mut n) = (0.0, 0u32);
     for &p in points {
-        let s = stats[p][m];
+        let s = stats.get(p, m);
         if let Some(mean) = s.mean {
             sum += mean * f64::from(s.n);
             n += s.n;
@@ -211,7 +271,7 @@ fn value_of(plan: &Plan, stats: &[Vec<Stat>], side: &SideFile, points: &[usize])
 
 /// Checks every expectation on the means over replications; returns what failed, and the
 /// number of comparisons made.
-pub fn check(plan: &Plan, stats: &[Vec<Stat>]) -> (Vec<Violation>, usize) {
+pub fn check(plan: &Plan, stats: &PointStats) -> (Vec<Violation>, usize) {
     let mut violations = Vec::new();
     let mut compared = 0;
     for e in &plan.expect {
@@ -284,7 +344,7 @@ pub fn check(plan: &Plan, stats: &[Vec<Stat>]) -> (Vec<Violation>, usize) {
 
 /// The sweep's figures: for each `[[plots]]` entry, the metric's mean against `x` with 95 %
 /// confidence bands, one line per `series` value, one panel per combination of other axes.
-pub fn figures(plan: &Plan, stats: &[Vec<Stat>]) -> Vec<Figure> {
+pub fn figures(plan: &Plan, stats: &PointStats) -> Vec<Figure> {
     plan.plots
         .iter()
         .enumerate()
@@ -318,7 +378,7 @@ pub fn figures(plan: &Plan, stats: &[Vec<Stat>]) -> Vec<Figure> {
                     band: Some(Vec::new()),
                     markers: false,
                 });
-                let st = stats[pt][m];
+                let st = stats.get(pt, m);
                 let (Some(x), Some(y)) = (values[xc].parse::<f64>().ok(), st.mean) else {
                     continue;
                 };
@@ -373,8 +433,8 @@ pub fn figures(plan: &Plan, stats: &[Vec<Stat>]) -> Vec<Figure> {
         .collect()
 }
 
-/// Runs written to the runs table at a time (a Parquet row group each).
-pub const RUNS_PART: usize = 8_192;
+/// Runs (and points) written to the runs (points) table at a time (a Parquet row group each).
+pub const TABLE_PART: usize = 8_192;
 
 /// Writes `runs` and `points` tables in each format and the figures (data as CSV; PNG and
 /// SVG with the `plots` feature) to `dir`. Returns the files written.
@@ -384,22 +444,27 @@ pub fn write(
     runs: &[RunResult],
     formats: &[crate::output::Format],
 ) -> crate::Result<Vec<std::path::PathBuf>> {
-    let stats = point_stats(plan, runs);
+    let grouped = by_point(plan, runs);
     let mut files = Vec::new();
     for f in formats {
         // The runs table in parts: a table of every run at once took a kilobyte a run.
         let p = dir.join(format!("runs.{}", f.extension()));
         let mut w = crate::output::TableWriter::create(&p, *f)?;
-        for part in runs.chunks(RUNS_PART) {
+        for part in runs.chunks(TABLE_PART) {
             w.write(&runs_table(plan, part))?;
         }
         w.finish(&runs_table(plan, &[]))?;
         files.push(p);
         let p = dir.join(format!("points.{}", f.extension()));
-        crate::output::write_table(&p, *f, &points_table(plan, &stats))?;
+        let mut w = crate::output::TableWriter::create(&p, *f)?;
+        for start in (0..grouped.len()).step_by(TABLE_PART) {
+            let part = start..(start + TABLE_PART).min(grouped.len());
+            w.write(&points_table(plan, &grouped, part))?;
+        }
+        w.finish(&points_table(plan, &grouped, 0..0))?;
         files.push(p);
     }
-    for fig in figures(plan, &stats) {
+    for fig in figures(plan, &PointStats::for_checks_and_figures(plan, runs)) {
         files.extend(crate::output::write_figure(&fig, dir)?);
     }
     Ok(files)

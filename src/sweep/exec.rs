@@ -86,9 +86,8 @@ pub struct RunResult {
 /// A run's metrics, eight bytes each: a metric a run does not define is NaN in memory and
 /// `null` in the journal. JSON has no NaN or infinity (`serde_json` writes them as `null`), so a
 /// value that is not finite is undefined from the start, and a run read back from the journal is
-/// the run that was written. A sweep
-/// keeps every run's metrics until its tables are written: `Vec<Option<f64>>` took twice the
-/// memory.
+/// the run that was written. A sweep keeps every run's metrics until its tables are written:
+/// `Vec<Option<f64>>` took twice the memory.
 #[derive(Clone, Debug, Default)]
 pub struct Metrics(Box<[f64]>);
 

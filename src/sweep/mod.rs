@@ -242,7 +242,7 @@ impl std::fmt::Display for CheckReport {
 
 /// Checks the expectations of `plan` on `runs`.
 pub fn check(plan: &Plan, runs: &[exec::RunResult]) -> CheckReport {
-    let stats = aggregate::point_stats(plan, runs);
+    let stats = aggregate::PointStats::for_checks_and_figures(plan, runs);
     let (violations, comparisons) = aggregate::check(plan, &stats);
     CheckReport {
         violations: violations.iter().map(ToString::to_string).collect(),

@@ -1653,6 +1653,7 @@ fn long_lists_in_inputs_are_checked_in_linear_time() {
         "--out",
         out.to_str().unwrap(),
         "--check",
+        "--csv",
     ]);
     assert_ok(&o);
     assert!(
@@ -1662,6 +1663,33 @@ fn long_lists_in_inputs_are_checked_in_linear_time() {
     );
     let data = std::fs::read_to_string(out.join("plot1_requests_total.csv")).unwrap();
     assert_eq!(data.lines().count(), 1 + 20_000, "one row per point");
+    // Both tables are written 8,192 rows at a time: every run and every point once, in order,
+    // and each point's mean that of its one run.
+    let table = |name: &str| -> (Vec<String>, Vec<Vec<String>>) {
+        let text = std::fs::read_to_string(out.join(name)).unwrap();
+        let mut lines = text
+            .lines()
+            .map(|l| l.split(',').map(String::from).collect());
+        (lines.next().unwrap(), lines.collect())
+    };
+    let at = |h: &[String], name: &str| h.iter().position(|c| c == name).unwrap();
+    let (rh, runs) = table("runs.csv");
+    let (ph, points) = table("points.csv");
+    assert_eq!((runs.len(), points.len()), (20_000, 20_000));
+    let (run, point, served) = (at(&rh, "run"), at(&rh, "point"), at(&rh, "requests_total"));
+    let (pp, mean, n) = (
+        at(&ph, "point"),
+        at(&ph, "requests_total_mean"),
+        at(&ph, "runs"),
+    );
+    for (i, (r, p)) in runs.iter().zip(&points).enumerate() {
+        assert_eq!(
+            (r[run].as_str(), r[point].as_str()),
+            (&*i.to_string(), &*i.to_string())
+        );
+        assert_eq!((p[pp].as_str(), p[n].as_str()), (&*i.to_string(), "1"));
+        assert_eq!(p[mean], r[served], "point {i}");
+    }
 
     let n = 20_000;
     let names = list(n, &|i| format!("\"g{i}\""));
