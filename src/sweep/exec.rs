@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Plan;
 use crate::error::{Error, Result};
+use crate::scenario::Scenario;
 
 /// Runs `index`, `index + count`, ... of the sweep (`--shard index/count`, 0-based).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -509,31 +510,42 @@ pub(crate) fn execute(
     let sink: Mutex<(File, Vec<RunResult>)> = Mutex::new((file, Vec::new()));
     let pool = thread_pool(threads, dir)?;
     pool.install(|| {
-        pending.par_iter().try_for_each(|&i| -> Result<()> {
-            let (point, replication, seed) = plan.run(i);
-            let sc = plan.scenario_at(point, seed)?;
-            let summary = crate::sim::run(&sc)?;
-            let r = RunResult {
-                run: i,
-                point,
-                replication,
-                seed,
-                metrics: plan.extract(&summary).into(),
-            };
-            let line = serde_json::to_string(&r).unwrap_or_default() + "\n";
-            let mut g = sink.lock().unwrap_or_else(|p| p.into_inner());
-            g.0.write_all(line.as_bytes())
-                .and_then(|()| g.0.flush())
-                .map_err(Error::io(&journal, "cannot append to"))?;
-            g.1.push(r);
-            progress(Progress {
-                done: resumed + g.1.len(),
-                total,
-                resumed,
-                redone: Vec::new(),
-            });
-            Ok(())
-        })
+        // Each worker keeps the scenario of its last point: a point's replications differ in
+        // their seed alone (validation does not read it), and runs come to a worker mostly in
+        // run order, so building each run's scenario from the document (more than half of a
+        // short run's time) is done about once a point.
+        let last = || None::<(usize, Scenario)>;
+        pending
+            .par_iter()
+            .try_for_each_init(last, |last, &i| -> Result<()> {
+                let (point, replication, seed) = plan.run(i);
+                let sc = match last {
+                    Some((p, sc)) if *p == point => sc,
+                    _ => &mut last.insert((point, plan.scenario_at(point, seed)?)).1,
+                };
+                sc.seed = seed;
+                let summary = crate::sim::run(sc)?;
+                let r = RunResult {
+                    run: i,
+                    point,
+                    replication,
+                    seed,
+                    metrics: plan.extract(&summary).into(),
+                };
+                let line = serde_json::to_string(&r).unwrap_or_default() + "\n";
+                let mut g = sink.lock().unwrap_or_else(|p| p.into_inner());
+                g.0.write_all(line.as_bytes())
+                    .and_then(|()| g.0.flush())
+                    .map_err(Error::io(&journal, "cannot append to"))?;
+                g.1.push(r);
+                progress(Progress {
+                    done: resumed + g.1.len(),
+                    total,
+                    resumed,
+                    redone: Vec::new(),
+                });
+                Ok(())
+            })
     })?;
     let (_, new) = sink.into_inner().unwrap_or_else(|p| p.into_inner());
     for r in new {
@@ -659,9 +671,14 @@ mod tests {
 
     type Value = serde_json::Value;
 
-    fn journal(name: &str, text: &[u8]) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("edgesim-jsonl-{}", std::process::id()));
+    /// A folder of this test's own (tests run in parallel), removed by the test.
+    fn folder(test: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("edgesim-{test}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn journal(dir: &Path, name: &str, text: &[u8]) -> PathBuf {
         let p = dir.join(name);
         std::fs::write(&p, text).unwrap();
         p
@@ -673,7 +690,8 @@ mod tests {
         text.push(b'{');
         text.extend(std::iter::repeat_n(b' ', MAX_LINE_BYTES as usize + 10));
         text.extend(b"}\n{\"r\":3}\n[1]\n{\"r\":");
-        let p = journal("long.jsonl", &text);
+        let dir = folder("jsonl-long");
+        let p = journal(&dir, "long.jsonl", &text);
         let (h, runs, bad) = read_jsonl::<Value, Value>(&p, "sweep journal", 1 << 30)
             .unwrap()
             .unwrap();
@@ -696,7 +714,7 @@ mod tests {
             "{}",
             kept.len()
         );
-        std::fs::remove_file(&p).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -720,22 +738,24 @@ mod tests {
 
     #[test]
     fn a_journal_over_its_limit_is_refused_and_a_bad_header_starts_again() {
-        let p = journal("limit.jsonl", b"{\"h\":1}\n{\"r\":1}\n");
+        let dir = folder("jsonl-limit");
+        let p = journal(&dir, "limit.jsonl", b"{\"h\":1}\n{\"r\":1}\n");
         let e = read_jsonl::<Value, Value>(&p, "sweep journal", 10)
             .unwrap_err()
             .to_string();
         assert!(e.contains("limit.jsonl") && e.contains("10 bytes"), "{e}");
-        let p = journal("header.jsonl", b"[1]\n{\"r\":1}\n");
+        let p = journal(&dir, "header.jsonl", b"[1]\n{\"r\":1}\n");
         assert!(
             read_jsonl::<Value, Value>(&p, "sweep journal", 1 << 30)
                 .unwrap()
                 .is_none()
         );
-        let p = journal("torn-header.jsonl", b"{\"h\":");
+        let p = journal(&dir, "torn-header.jsonl", b"{\"h\":");
         assert!(
             read_jsonl::<Value, Value>(&p, "sweep journal", 1 << 30)
                 .unwrap()
                 .is_none()
         );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
