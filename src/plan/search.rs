@@ -155,6 +155,19 @@ fn recorded_classes(planner: &Planner) -> usize {
 /// The hash of what a journal line holds: the run's metrics, then, with two request classes or
 /// more, each class's (without classes the hash of an edgesim before class goals, whose
 /// journals stay valid).
+/// The largest a journal of `planner` may be: [`crate::check::MAX_DATA_BYTES`], or as much as a
+/// line for each run it may hold can take if that is more (as a sweep's journal,
+/// [`crate::sweep::exec::read_journal`]): a key of at most three 20-digit numbers a board type
+/// and four more, a replication and a seed with their names (under 128 bytes with the key's
+/// name), and each metric, the classes' included, in at most 25 bytes.
+fn journal_limit(planner: &Planner) -> u64 {
+    let metrics = crate::sweep::metrics::METRICS.len()
+        + recorded_classes(planner) * crate::sweep::metrics::CLASS_METRICS.len();
+    let key = 64 * planner.types.len() as u64 + 96;
+    let line = 128 + key + 32 * metrics as u64;
+    crate::check::MAX_DATA_BYTES.max(planner.max_runs.saturating_add(1).saturating_mul(line))
+}
+
 fn metric_set(planner: &Planner) -> String {
     let runs = crate::sweep::exec::metric_set();
     if recorded_classes(planner) == 0 {
@@ -541,7 +554,7 @@ pub fn merge(planner: &Planner, shards: &[PathBuf], threads: Option<usize>) -> R
         let Some((h, runs, bad)) = crate::sweep::exec::read_jsonl::<Header, Line>(
             &path,
             "plan journal",
-            crate::check::MAX_DATA_BYTES,
+            journal_limit(planner),
         )?
         else {
             return Err(Error::Output {
@@ -636,7 +649,7 @@ fn read_known(
     let Some((h, runs, bad)) = crate::sweep::exec::read_jsonl::<Header, Line>(
         journal,
         "plan journal",
-        crate::check::MAX_DATA_BYTES,
+        journal_limit(planner),
     )?
     else {
         return Ok((known, warnings));
