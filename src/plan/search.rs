@@ -164,8 +164,7 @@ fn journal_limit(planner: &Planner) -> u64 {
     let metrics = crate::sweep::metrics::METRICS.len()
         + recorded_classes(planner) * crate::sweep::metrics::CLASS_METRICS.len();
     let key = 64 * planner.types.len() as u64 + 96;
-    let line = 128 + key + 32 * metrics as u64;
-    crate::check::MAX_DATA_BYTES.max(planner.max_runs.saturating_add(1).saturating_mul(line))
+    crate::sweep::exec::journal_bound(planner.max_runs, 128 + key + 32 * metrics as u64)
 }
 
 fn metric_set(planner: &Planner) -> String {

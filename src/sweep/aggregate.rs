@@ -58,6 +58,14 @@ impl Stat {
     }
 }
 
+/// The statistics of `metrics` over the runs `rs` (of one point), in order.
+fn stats_of<'a>(
+    rs: &'a [&RunResult],
+    metrics: impl Iterator<Item = usize> + 'a,
+) -> impl Iterator<Item = Stat> + 'a {
+    metrics.map(|m| Stat::of(rs.iter().map(|r| r.metrics.get(m))))
+}
+
 /// The runs of each point, in the order given.
 fn by_point<'a>(plan: &Plan, runs: &'a [RunResult]) -> Vec<Vec<&'a RunResult>> {
     let mut by_point: Vec<Vec<&RunResult>> = vec![Vec::new(); plan.points.len()];
@@ -92,12 +100,7 @@ impl PointStats {
         order.sort_unstable();
         let stats = by_point(plan, runs)
             .iter()
-            .flat_map(|rs| {
-                order
-                    .iter()
-                    .map(|&(_, m)| Stat::of(rs.iter().map(|r| r.metrics.get(m))))
-                    .collect::<Vec<_>>()
-            })
+            .flat_map(|rs| stats_of(rs, order.iter().map(|&(_, m)| m)).collect::<Vec<_>>())
             .collect();
         PointStats { slot, stats }
     }
@@ -173,11 +176,7 @@ fn points_table(plan: &Plan, runs: &[Vec<&RunResult>], points: std::ops::Range<u
     // Point-major, as `PointStats`.
     let stats: Vec<Stat> = runs[points.clone()]
         .iter()
-        .flat_map(|rs| {
-            (0..metrics.len())
-                .map(|m| Stat::of(rs.iter().map(|r| r.metrics.get(m))))
-                .collect::<Vec<_>>()
-        })
+        .flat_map(|rs| stats_of(rs, 0..metrics.len()))
         .collect();
     let width = metrics.len();
     let rows = points.len();

@@ -336,9 +336,16 @@ pub fn read_journal(path: &Path, plan: &Plan) -> Result<Option<Journal>> {
 /// holds four integers of at most 20 digits with their keys (under 128 bytes) and each metric
 /// in at most 25 (`serde_json` writes an `f64` in at most 24 characters).
 fn journal_limit(plan: &Plan) -> u64 {
-    let line = 128 + 32 * plan.metric_names().len() as u64;
-    let runs = plan.runs() as u64 + 1; // and the header
-    crate::check::MAX_DATA_BYTES.max(runs.saturating_mul(line))
+    journal_bound(
+        plan.runs() as u64,
+        128 + 32 * plan.metric_names().len() as u64,
+    )
+}
+
+/// The largest a journal of at most `runs` lines of at most `line` bytes (and a header) may be:
+/// [`crate::check::MAX_DATA_BYTES`], or that much if it is more.
+pub(crate) fn journal_bound(runs: u64, line: u64) -> u64 {
+    crate::check::MAX_DATA_BYTES.max(runs.saturating_add(1).saturating_mul(line))
 }
 
 /// Whether `r` is a run of `plan` (and of `shard`) as this version records it: its index,
