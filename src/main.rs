@@ -371,8 +371,22 @@ fn capacity_answer(a: &CapacityArgs) -> anyhow::Result<edgesim::capacity::output
             .clone()
             .unwrap_or_else(|| default_out(&format!("{}-capacity", sc.name)))
     });
+    // The folder and the journal before the search: each run is recorded as it ends.
+    let mut folder = None;
     if let Some(d) = &dir {
-        edgesim::output::rundir::check_replaceable(d, "--out", "capacity")?;
+        let (f, warnings) = edgesim::capacity::output::begin(d, &sc)?;
+        let n = warnings.len();
+        for w in warnings.iter().take(10) {
+            note!("warning: capacity {}: journal: {w}", sc.name);
+        }
+        if n > 10 {
+            note!(
+                "warning: capacity {}: journal: and {} more",
+                sc.name,
+                n - 10
+            );
+        }
+        folder = Some(f);
     }
     let name = sc.name.clone();
     // Each load's runs take about its scale times the scenario's: the time shows it.
@@ -390,8 +404,12 @@ fn capacity_answer(a: &CapacityArgs) -> anyhow::Result<edgesim::capacity::output
             .map(|(k, v)| format!("{k} = {}", edgesim::capacity::output::short(*v)))
             .collect();
         let missed: Vec<String> = p.failed.iter().map(|&g| settings.goals[g].name()).collect();
+        let runs = match p.from_journal {
+            0 => format!("{} runs", p.runs.len()),
+            n => format!("{} runs, {n} from the journal", p.runs.len()),
+        };
         note!(
-            "capacity {name}: {}x ({}): {} ({} runs, {secs:.1} s)",
+            "capacity {name}: {}x ({}): {} ({runs}, {secs:.1} s)",
             edgesim::capacity::output::short(p.scale),
             keys.join(", "),
             if missed.is_empty() {
@@ -399,14 +417,18 @@ fn capacity_answer(a: &CapacityArgs) -> anyhow::Result<edgesim::capacity::output
             } else {
                 format!("misses {}", missed.join(", "))
             },
-            p.runs.len()
         );
     };
-    let outcome = edgesim::capacity::search(&sc, &settings, a.threads, &progress)?;
+    let outcome = match &folder {
+        Some(f) => {
+            edgesim::capacity::search_with(&sc, &settings, a.threads, &f.journal, &progress)?
+        }
+        None => edgesim::capacity::search(&sc, &settings, a.threads, &progress)?,
+    };
     let answer = edgesim::capacity::output::answer(&sc, &settings, &outcome);
-    if let Some(d) = &dir {
+    if let (Some(d), Some(f)) = (&dir, folder) {
         let files = edgesim::capacity::output::write(
-            d,
+            f,
             &sc,
             &settings,
             &outcome,
@@ -471,7 +493,8 @@ fn capacity_by_policy(a: &CapacityArgs) -> anyhow::Result<()> {
 
 /// `capacity --policies --out D` writes D/POLICY for each policy: D must be new, empty, or hold
 /// only the policies' folders of an earlier such search (each of which is then replaced only
-/// if it is a capacity search's, as a single search's folder is).
+/// if it is a capacity search's, as a single search's folder is) and the temporary folders of
+/// such searches that were killed.
 fn check_policies_folder(d: &std::path::Path) -> anyhow::Result<()> {
     let Ok(entries) = std::fs::read_dir(d) else {
         // Absent; anything else is reported when the searches write there.
@@ -481,7 +504,13 @@ fn check_policies_folder(d: &std::path::Path) -> anyhow::Result<()> {
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
-            let ours = e.path().is_dir() && SelectionKind::ALL.iter().any(|k| k.name() == name);
+            // A policy's folder, or the temporary one of a search into it that was killed
+            // (`.POLICY.tmp-PID`: its journal is read by the next search).
+            let policy = match name.strip_prefix('.').and_then(|n| n.rsplit_once(".tmp-")) {
+                Some((policy, pid)) if pid.parse::<u32>().is_ok() => policy,
+                _ => name.as_str(),
+            };
+            let ours = e.path().is_dir() && SelectionKind::ALL.iter().any(|k| k.name() == policy);
             (!ours).then_some(name)
         })
         .collect();

@@ -14,13 +14,18 @@
 //! judged like a plan of `edgesim plan`: `replications` runs with seeds `seed + r` (common
 //! random numbers: a Poisson workload's arrivals at load `s` are those at load 1 with their
 //! times divided by `s`), a goal holding on the 95 % confidence bound of its mean.
+//!
+//! Every run is kept in a journal ([`journal`]): a search started again (after a kill, or with
+//! other goals) runs nothing the journal holds.
 
+pub mod journal;
 pub mod output;
 
 use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::capacity::journal::{Journal, Source};
 use crate::check::InputCache;
 use crate::error::{Error, Result};
 use crate::plan::cost::{Costs, RunValues};
@@ -162,6 +167,8 @@ pub struct Probe {
     pub offered_rps: Vec<Option<f64>>,
     /// The goals missed (indices into the settings' goals).
     pub failed: Vec<usize>,
+    /// The replications read from the journal of an earlier search rather than simulated.
+    pub from_journal: usize,
 }
 
 impl Probe {
@@ -234,13 +241,15 @@ pub fn size_warning(sc: &Scenario, st: &Settings) -> Option<String> {
     })
 }
 
-/// Runs and judges the scenario at scale `s` with the scenario's seed; `Err(problem)` when the
-/// scaled scenario is refused or one of its runs fails.
+/// Runs and judges the scenario at scale `s` with the scenario's seed (each run read from
+/// `journal` where it holds it); `Err(problem)` when the scaled scenario is refused or one of
+/// its runs fails.
 fn probe(
     base: &ScenarioFile,
     sc: &Scenario,
     cache: &Arc<InputCache>,
     st: &Settings,
+    journal: &Journal,
     s: f64,
 ) -> std::result::Result<Probe, String> {
     let (file, load) = scaled(base, s);
@@ -265,25 +274,31 @@ fn probe(
     };
     let requests = crate::sweep::metrics::index("requests_total");
     let window = crate::sweep::metrics::index("arrival_window_s");
-    let runs: Result<Vec<(RunValues, Option<f64>)>> = (0..st.replications)
+    let runs: Result<Vec<(RunValues, Option<f64>, Source)>> = (0..st.replications)
         .into_par_iter()
         .map(|r| {
-            let mut run = at.clone();
-            run.seed = sc.seed.wrapping_add(u64::from(r));
-            let summary = crate::sim::run(&run)?;
-            let m = crate::sweep::metrics::extract(&summary);
-            let classes = crate::sweep::metrics::extract_classes(&summary);
-            let get = |i: Option<usize>| i.and_then(|i| m.get(i).copied().flatten());
+            let (m, source) = journal.run(s, r, || {
+                let mut run = at.clone();
+                run.seed = sc.seed.wrapping_add(u64::from(r));
+                crate::sim::run(&run)
+            })?;
+            let get = |i: Option<usize>| i.and_then(|i| m.metrics.get(i).copied().flatten());
             let offered = match (get(requests), get(window)) {
                 (Some(n), Some(w)) if w > 0.0 => Some(n / w),
                 _ => None,
             };
-            Ok((RunValues::of(&costs, &[], &none, &m, &classes), offered))
+            let values = RunValues::of(&costs, &[], &none, &m.metrics, &m.classes);
+            Ok((values, offered, source))
         })
         .collect();
     // A run that fails at this load (one that outgrows the clock) ends the search as a refusal.
     let runs = runs.map_err(|e| e.to_string())?;
-    let (runs, offered_rps): (Vec<RunValues>, Vec<Option<f64>>) = runs.into_iter().unzip();
+    let from_journal = runs
+        .iter()
+        .filter(|(_, _, source)| *source == Source::Journal)
+        .count();
+    let (runs, offered_rps): (Vec<RunValues>, Vec<Option<f64>>) =
+        runs.into_iter().map(|(v, o, _)| (v, o)).unzip();
     let failed = crate::plan::search::missed(&st.goals, &runs);
     Ok(Probe {
         scale: s,
@@ -291,16 +306,29 @@ fn probe(
         runs,
         offered_rps,
         failed,
+        from_journal,
     })
 }
 
 /// Searches the highest load of `sc` that meets the goals (see the module's documentation),
 /// on `threads` worker threads (default: every core; the answer does not depend on it).
-/// `progress` sees each load as it is judged.
+/// `progress` sees each load as it is judged. Nothing is recorded: [`search_with`] keeps a
+/// journal.
 pub fn search(
     sc: &Scenario,
     st: &Settings,
     threads: Option<usize>,
+    progress: &(dyn Fn(&Probe) + Sync),
+) -> Result<Outcome> {
+    search_with(sc, st, threads, &Journal::none(sc), progress)
+}
+
+/// [`search`], each run read from `journal` where it holds it and recorded there otherwise.
+pub fn search_with(
+    sc: &Scenario,
+    st: &Settings,
+    threads: Option<usize>,
+    journal: &Journal,
     progress: &(dyn Fn(&Probe) + Sync),
 ) -> Result<Outcome> {
     st.check()?;
@@ -312,7 +340,7 @@ pub fn search(
         // `Some(met)`, or `None` when the scenario at `s` is refused (`refused` says why).
         let mut refused: Option<(f64, String)> = None;
         let mut judge = |s: f64, probes: &mut Vec<Probe>| -> Option<bool> {
-            match probe(&base, sc, &cache, st, s) {
+            match probe(&base, sc, &cache, st, journal, s) {
                 Ok(p) => {
                     progress(&p);
                     let met = p.feasible();

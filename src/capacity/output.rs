@@ -355,16 +355,45 @@ pub fn at_capacity_scenario(sc: &Scenario, st: &Settings, p: &Probe) -> crate::R
     ))
 }
 
+/// A capacity search's output folder being written, and its journal.
+#[derive(Debug)]
+pub struct Folder {
+    rd: crate::output::rundir::RunDir,
+    /// The search's runs: give it to [`super::search`].
+    pub journal: super::journal::Journal,
+}
+
+/// Starts writing the output folder `target` of a capacity search of `sc` (`--out`): checks
+/// that the folder may be replaced, reads the runs of the journals of an earlier search into it
+/// (its own, and those of searches into it that were killed), and starts the new search's
+/// journal. Gives the folder and the warnings about journal lines that are not runs.
+pub fn begin(target: &Path, sc: &Scenario) -> crate::Result<(Folder, Vec<String>)> {
+    use crate::output::rundir;
+    rundir::check_replaceable(target, "--out", "capacity")?;
+    // Read before `begin` removes the killed searches' folders.
+    let mut earlier = rundir::killed_temporaries(target);
+    earlier.push(target.to_path_buf());
+    let earlier: Vec<PathBuf> = earlier
+        .iter()
+        .map(|d| d.join(super::journal::JOURNAL))
+        .collect();
+    let (mut journal, warnings) = super::journal::Journal::read(sc, &earlier);
+    let rd = rundir::RunDir::begin(target, "--out", "capacity")?;
+    journal.record_to(&rd.path().join(super::journal::JOURNAL))?;
+    Ok((Folder { rd, journal }, warnings))
+}
+
 /// Writes the table of loads in `formats`, the curves, the scenario at capacity (when a load
-/// meets the goals), `capacity.json` and the manifest to `target`, all or nothing.
+/// meets the goals), `capacity.json`, the journal in order and the manifest to the folder, all
+/// or nothing.
 pub fn write(
-    target: &Path,
+    folder: Folder,
     sc: &Scenario,
     st: &Settings,
     o: &Outcome,
     formats: &[crate::output::Format],
 ) -> crate::Result<Vec<PathBuf>> {
-    let rd = crate::output::rundir::RunDir::begin(target, "--out", "capacity")?;
+    let Folder { rd, journal } = folder;
     let dir = rd.path();
     let mut files = Vec::new();
     let t = loads_table(st, o);
@@ -380,6 +409,7 @@ pub fn write(
         crate::report::write_atomic(&p, text.as_bytes())?;
         files.push(p);
     }
+    files.extend(journal.finish()?);
     let p = dir.join("capacity.json");
     let text = serde_json::to_string_pretty(&answer(sc, st, o)).unwrap_or_default() + "\n";
     crate::report::write_atomic(&p, text.as_bytes())?;

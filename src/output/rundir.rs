@@ -65,31 +65,58 @@ fn alive(pid: u32) -> bool {
     !proc_dir.is_dir() || proc_dir.join(pid.to_string()).exists()
 }
 
+/// The leftovers of killed writers of `name` in `dir` whose process is gone: entries
+/// `.NAME.KIND-PID` for each of `kinds` (`.tmp-`, `.old-`), in name order.
+fn stale(dir: &Path, name: &str, kinds: &[&str]) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| {
+            let file = e.file_name();
+            let file = file.to_string_lossy();
+            kinds.iter().any(|kind| {
+                file.strip_prefix(&format!(".{name}{kind}"))
+                    .is_some_and(|pid| {
+                        pid.parse::<u32>()
+                            .is_ok_and(|p| p != std::process::id() && !alive(p))
+                    })
+            })
+        })
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    found
+}
+
 /// Removes the leftovers of killed runs in `dir`: entries `.NAME.tmp-PID` and `.NAME.old-PID`
 /// whose process is gone.
 pub fn clean_stale(dir: &Path, name: &str) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let file = e.file_name();
-        let file = file.to_string_lossy();
-        for kind in [".tmp-", ".old-"] {
-            let prefix = format!(".{name}{kind}");
-            if let Some(pid) = file.strip_prefix(&prefix)
-                && pid
-                    .parse::<u32>()
-                    .is_ok_and(|p| p != std::process::id() && !alive(p))
-            {
-                let p = e.path();
-                let _ = if p.is_dir() {
-                    std::fs::remove_dir_all(&p)
-                } else {
-                    std::fs::remove_file(&p)
-                };
-            }
-        }
+    for p in stale(dir, name, &[".tmp-", ".old-"]) {
+        let _ = if p.is_dir() {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
     }
+}
+
+/// The temporary folders of killed commands that were writing the output folder `target`
+/// (`.NAME.tmp-PID` beside it, their process gone), which [`RunDir::begin`] removes: what they
+/// hold is read first by a command that resumes from it (`edgesim capacity`).
+pub fn killed_temporaries(target: &Path) -> Vec<PathBuf> {
+    let Some(name) = target.file_name() else {
+        return Vec::new();
+    };
+    let parent = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    stale(parent, &name.to_string_lossy(), &[".tmp-"])
+        .into_iter()
+        .filter(|p| p.is_dir())
+        .collect()
 }
 
 /// An edgesim output folder found on disk.
@@ -613,6 +640,11 @@ mod tests {
         // A killed run's temporary folder (a process id that cannot be alive) is removed.
         let stale = d.join(".out.tmp-4294967294");
         std::fs::create_dir(&stale).unwrap();
+        // Listed for a command that reads it first (a live process's is not: this one's).
+        let live = d.join(format!(".out.tmp-{}", std::process::id()));
+        std::fs::create_dir(&live).unwrap();
+        assert_eq!(killed_temporaries(&d.join("out")), std::slice::from_ref(&stale));
+        std::fs::remove_dir(&live).unwrap();
         let r = RunDir::begin(&d.join("out"), "--out", "run").unwrap();
         assert!(!stale.exists());
         drop(r);

@@ -125,11 +125,32 @@ struct Line {
     classes: Vec<Vec<Option<f64>>>,
 }
 
-/// What a run recorded: its metrics and its classes'.
-#[derive(Clone, Debug)]
-struct Recorded {
-    metrics: Vec<Option<f64>>,
-    classes: Vec<Vec<Option<f64>>>,
+/// What a run recorded: its metrics and its classes' (a plan's and a capacity search's
+/// journals hold them so).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Recorded {
+    /// The run's metrics ([`crate::sweep::metrics::METRICS`]).
+    pub metrics: Vec<Option<f64>>,
+    /// Each request class's ([`crate::sweep::metrics::CLASS_METRICS`]), with two or more.
+    pub classes: Vec<Vec<Option<f64>>>,
+}
+
+impl Recorded {
+    /// What a journal line holds of `summary`.
+    pub fn of(summary: &crate::metrics::Summary) -> Recorded {
+        Recorded {
+            metrics: crate::sweep::metrics::extract(summary),
+            classes: crate::sweep::metrics::extract_classes(summary),
+        }
+    }
+
+    /// Whether it holds every metric, and every class's of `classes` recorded classes.
+    pub fn complete(&self, classes: usize) -> bool {
+        let class = crate::sweep::metrics::CLASS_METRICS.len();
+        self.metrics.len() == crate::sweep::metrics::METRICS.len()
+            && self.classes.len() == classes
+            && self.classes.iter().all(|c| c.len() == class)
+    }
 }
 
 impl From<Line> for Recorded {
@@ -146,10 +167,12 @@ type Known = HashMap<(String, u32), Recorded>;
 
 /// The classes whose metrics a journal line holds: the summary has classes with two or more.
 fn recorded_classes(planner: &Planner) -> usize {
-    match planner.classes.len() {
-        0 | 1 => 0,
-        n => n,
-    }
+    classes_recorded(planner.classes.len())
+}
+
+/// The classes whose metrics a journal line holds for a scenario of `classes` request classes.
+pub(crate) fn classes_recorded(classes: usize) -> usize {
+    if classes < 2 { 0 } else { classes }
 }
 
 /// The hash of what a journal line holds: the run's metrics, then, with two request classes or
@@ -168,8 +191,13 @@ fn journal_limit(planner: &Planner) -> u64 {
 }
 
 fn metric_set(planner: &Planner) -> String {
+    recorded_metric_set(recorded_classes(planner))
+}
+
+/// The hash of the metric set a journal line holds with `classes` recorded classes.
+pub(crate) fn recorded_metric_set(classes: usize) -> String {
     let runs = crate::sweep::exec::metric_set();
-    if recorded_classes(planner) == 0 {
+    if classes == 0 {
         return runs;
     }
     let classes: Vec<&str> = crate::sweep::metrics::CLASS_METRICS
@@ -213,15 +241,14 @@ impl Runner<'_> {
             });
         };
         let sc = self.planner.scenario_at(p, seed)?;
-        let summary = crate::sim::run(&sc)?;
+        let recorded = Recorded::of(&crate::sim::run(&sc)?);
         let line = Line {
             key,
             replication: r,
             seed,
-            metrics: crate::sweep::metrics::extract(&summary),
-            classes: crate::sweep::metrics::extract_classes(&summary),
+            metrics: recorded.metrics.clone(),
+            classes: recorded.classes.clone(),
         };
-        let recorded = Recorded::from(line.clone());
         let text = serde_json::to_string(&line).unwrap_or_default() + "\n";
         let mut g = sink.lock().unwrap_or_else(|e| e.into_inner());
         g.0.write_all(text.as_bytes())
@@ -674,27 +701,29 @@ fn read_known(
         }
         return Ok((known, warnings));
     }
-    let want = crate::sweep::metrics::METRICS.len();
-    let want_class = crate::sweep::metrics::CLASS_METRICS.len();
     let classes = recorded_classes(planner);
     for (n, l) in runs {
-        if l.replication >= planner.replications
-            || l.seed != planner.seed + u64::from(l.replication)
-            || l.metrics.len() != want
-            || l.classes.len() != classes
-            || l.classes.iter().any(|c| c.len() != want_class)
+        let key = (l.key, l.replication);
+        let (replication, seed) = (l.replication, l.seed);
+        let recorded = Recorded {
+            metrics: l.metrics,
+            classes: l.classes,
+        };
+        if replication >= planner.replications
+            || seed != planner.seed + u64::from(replication)
+            || !recorded.complete(classes)
         {
             warnings.push(format!(
                 "line {n}: replication {}, seed {}, {} metrics and {} classes do not match \
                  the plan",
-                l.replication,
-                l.seed,
-                l.metrics.len(),
-                l.classes.len()
+                replication,
+                seed,
+                recorded.metrics.len(),
+                recorded.classes.len()
             ));
             continue;
         }
-        known.insert((l.key.clone(), l.replication), l.into());
+        known.insert(key, recorded);
     }
     Ok((known, warnings))
 }

@@ -91,16 +91,18 @@ pub struct PointStats {
 impl PointStats {
     /// The statistics of `metrics` (indices in [`Plan::metric_names`] order) at every point.
     pub fn of(plan: &Plan, runs: &[RunResult], metrics: impl IntoIterator<Item = usize>) -> Self {
+        // The metrics kept, each once, in the order first asked for; a point's row holds them so.
+        let mut kept: Vec<usize> = Vec::new();
         let mut slot = HashMap::new();
         for m in metrics {
-            let next = slot.len();
-            slot.entry(m).or_insert(next);
+            slot.entry(m).or_insert_with(|| {
+                kept.push(m);
+                kept.len() - 1
+            });
         }
-        let mut order: Vec<(usize, usize)> = slot.iter().map(|(&m, &s)| (s, m)).collect();
-        order.sort_unstable();
         let stats = by_point(plan, runs)
             .iter()
-            .flat_map(|rs| stats_of(rs, order.iter().map(|&(_, m)| m)).collect::<Vec<_>>())
+            .flat_map(|rs| stats_of(rs, kept.iter().copied()).collect::<Vec<_>>())
             .collect();
         PointStats { slot, stats }
     }

@@ -412,6 +412,104 @@ fn the_command_writes_its_answer_whatever_the_threads() {
     assert_eq!(answer["above"]["goals"].as_array().unwrap().len(), 2);
 }
 
+/// Every run is in the folder's journal `runs.jsonl`, as `edgesim run` gives it. A search
+/// killed part way leaves its temporary folder beside `--out`: the next search into the same
+/// folder reads the runs it finished (a torn last line dropped) and gives the same files and
+/// report as a search run whole. A search with other goals reuses the runs it shares with the
+/// folder's; one of another scenario reuses none.
+#[test]
+fn a_killed_or_changed_search_reuses_the_journal() {
+    let whole = scratch_dir("capacity-journal-whole");
+    let d = scratch_dir("capacity-journal");
+    let a = capacity_cli(&whole, &["--threads", "2"]);
+    assert_ok(&a);
+    let files = folder_files(&whole);
+    let journal = String::from_utf8(files["runs.jsonl"].clone()).unwrap();
+    let lines: Vec<&str> = journal.lines().collect();
+    let header: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(header["capacity"], "bursty");
+    let runs: Vec<serde_json::Value> = lines[1..]
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let answer: serde_json::Value = serde_json::from_slice(&files["capacity.json"]).unwrap();
+    let loads = answer["loads"].as_u64().unwrap() as usize;
+    assert_eq!(
+        runs.len(),
+        3 * loads,
+        "three replications a load, each once"
+    );
+    // In order of scale, then replication; each line the run `edgesim run` gives.
+    let scale = |r: &serde_json::Value| r["scale"].as_f64().unwrap();
+    assert!(runs.windows(2).all(|w| scale(&w[0]) <= scale(&w[1])));
+    let at_one: Vec<&serde_json::Value> = runs.iter().filter(|r| scale(r) == 1.0).collect();
+    assert_eq!(at_one.len(), 3);
+    let names = [
+        "requests_total",
+        "served_edge",
+        "rejected",
+        "cloud_cost_usd",
+    ];
+    for r in at_one {
+        let seed = r["seed"].as_u64().unwrap();
+        assert_eq!(seed, 42 + r["replication"].as_u64().unwrap());
+        let run = edgesim(&[
+            "run",
+            root().join("scenarios/bursty.toml").to_str().unwrap(),
+            "--set",
+            "duration_s=1200",
+            "--seed",
+            &seed.to_string(),
+            "--json",
+            "--no-out",
+        ]);
+        assert_ok(&run);
+        let summary: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        for name in names {
+            let i = edgesim::sweep::metrics::index(name).unwrap();
+            assert_eq!(
+                r["metrics"][i].as_f64(),
+                summary[name].as_f64(),
+                "{name}: {r}"
+            );
+        }
+    }
+
+    // A kill: the temporary folder holds the header, a third of the runs and a torn line.
+    let out = d.join("out");
+    let killed = d.join(".out.tmp-4294967294");
+    std::fs::create_dir(&killed).unwrap();
+    let keep = lines.len() / 3;
+    let mut cut = lines[..keep].join("\n") + "\n";
+    cut += &lines[keep][..lines[keep].len() / 2];
+    std::fs::write(killed.join("runs.jsonl"), cut).unwrap();
+    let b = capacity_cli(&out, &["--threads", "1"]);
+    assert_ok(&b);
+    let err = String::from_utf8_lossy(&b.stderr);
+    let reused = err.matches("from the journal").count();
+    assert!(reused >= 1 && reused < loads, "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    assert_eq!(
+        folder_files(&out),
+        files,
+        "the resumed search's files differ"
+    );
+    assert_eq!(b.stdout, a.stdout, "the resumed search's report differs");
+    assert!(!killed.exists(), "the killed search's folder is removed");
+
+    // Other goals: the loads both judge are read, not run; the journal keeps every run.
+    let c = capacity_cli(&out, &["--goal", "e2e_p95_ms=20000"]);
+    assert_ok(&c);
+    let err = String::from_utf8_lossy(&c.stderr);
+    assert!(err.contains("(3 runs, 3 from the journal"), "{err}");
+    let after = std::fs::read_to_string(out.join("runs.jsonl")).unwrap();
+    assert!(lines[1..].iter().all(|l| after.lines().any(|m| m == *l)));
+    // Another scenario: nothing is read.
+    let e = capacity_cli(&out, &["--set", "duration_s=600"]);
+    assert_ok(&e);
+    assert!(!String::from_utf8_lossy(&e.stderr).contains("from the journal"));
+}
+
 /// A class goal on the command line reads the class's quantity: the scenario at capacity, run
 /// again, gives the question class's TTFT p95 the answer reports (not the run's, which the
 /// long summaries raise), and the loads table has its column.
@@ -687,9 +785,24 @@ fn capacities_under_several_policies() {
         capacity.push(answer["capacity"]["scale"].as_f64().unwrap());
     }
     assert!(capacity[1] > 2.0 * capacity[0], "{capacity:?}");
-    // The folder of an earlier `--policies` search is written again; one that holds anything
-    // else (here a single search's files) is refused, naming them.
-    assert_ok(&edgesim(&all));
+    // The folder of an earlier `--policies` search is written again, also when a search into
+    // one of its policies' folders was killed (its temporary folder is in the way, and its
+    // journal is read); one that holds anything else (here a single search's files) is
+    // refused, naming them.
+    let journal = std::fs::read_to_string(both.join("random/runs.jsonl")).unwrap();
+    let killed = both.join(".random.tmp-4294967294");
+    std::fs::create_dir(&killed).unwrap();
+    let half: Vec<&str> = journal.lines().take(journal.lines().count() / 2).collect();
+    std::fs::write(killed.join("runs.jsonl"), half.join("\n") + "\n").unwrap();
+    std::fs::remove_dir_all(both.join("random")).unwrap();
+    let o = edgesim(&all);
+    assert_ok(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("from the journal"));
+    assert!(!killed.exists());
+    assert_eq!(
+        folder_files(&both.join("random")),
+        folder_files(&d.join("random"))
+    );
     let single = d.join("random");
     let mut into_single = args.clone();
     into_single.extend([
