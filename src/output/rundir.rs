@@ -643,7 +643,10 @@ mod tests {
         // Listed for a command that reads it first (a live process's is not: this one's).
         let live = d.join(format!(".out.tmp-{}", std::process::id()));
         std::fs::create_dir(&live).unwrap();
-        assert_eq!(killed_temporaries(&d.join("out")), std::slice::from_ref(&stale));
+        assert_eq!(
+            killed_temporaries(&d.join("out")),
+            std::slice::from_ref(&stale)
+        );
         std::fs::remove_dir(&live).unwrap();
         let r = RunDir::begin(&d.join("out"), "--out", "run").unwrap();
         assert!(!stale.exists());

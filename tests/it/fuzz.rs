@@ -120,6 +120,7 @@ fn good_error(msg: &str, file: &str, case: &str) {
 #[test]
 fn fuzz_scenario_loader_and_small_runs() {
     let mut ran = 0;
+    let mut searched = 0;
     for (t, name) in [
         "bursty.toml",
         "steady.toml",
@@ -171,8 +172,10 @@ fn fuzz_scenario_loader_and_small_runs() {
             if est.requests > 3000.0 || sc.device_count() > 200 {
                 continue;
             }
-            // Every tenth small one, a short capacity search (a run or three).
-            if ran % 10 == 0 && est.requests < 1000.0 {
+            // Every tenth one run, a short capacity search (a run or three).
+            // (Mutated shipped scenarios estimate 1,500-2,500 requests: a bound of 1,000 here
+            // let no search run at the default number of cases.)
+            if ran % 10 == 0 {
                 let st = edgesim::capacity::Settings {
                     goals: vec![edgesim::plan::Goal {
                         key: "ttft_p95_ms",
@@ -192,7 +195,11 @@ fn fuzz_scenario_loader_and_small_runs() {
                 }))
                 .unwrap_or_else(|_| panic!("capacity panicked on:\n{case}"));
                 match o {
-                    Ok(o) => assert!(!o.probes.is_empty() && o.probes.len() <= 3, "{o:?}"),
+                    Ok(o) => {
+                        assert!(!o.probes.is_empty() && o.probes.len() <= 3, "{o:?}");
+                        searched_again_from_its_journal(&sc, &st, &o, &case);
+                        searched += 1;
+                    }
                     Err(e) => good_error(&e.to_string(), name, &case),
                 }
             }
@@ -210,6 +217,42 @@ fn fuzz_scenario_loader_and_small_runs() {
     }
     // The fuzzer must exercise runs, not only errors.
     assert!(ran >= 50, "only {ran} mutated scenarios ran");
+    assert!(searched >= 5, "only {searched} capacity searches ran");
+    eprintln!("{ran} mutated scenarios ran, {searched} capacity searches");
+}
+
+/// The capacity search of `sc` recorded in a journal gives `o`, the search without one, and a
+/// search that reads that journal runs nothing and gives `o` again: every run (whatever its
+/// metrics: empty, huge, not finite) reads back as it ran.
+fn searched_again_from_its_journal(
+    sc: &Scenario,
+    st: &edgesim::capacity::Settings,
+    o: &edgesim::capacity::Outcome,
+    case: &str,
+) {
+    use edgesim::capacity::journal::Journal;
+    let dir = scratch_dir("fuzz-capacity-journal");
+    let path = dir.join("runs.jsonl");
+    let without_counts = |o: &edgesim::capacity::Outcome| {
+        let mut o = o.clone();
+        o.probes.iter_mut().for_each(|p| p.from_journal = 0);
+        format!("{o:?}")
+    };
+    let (mut j, warnings) = Journal::read(sc, &[]);
+    assert!(warnings.is_empty());
+    j.record_to(&path).unwrap();
+    let recorded = edgesim::capacity::search_with(sc, st, Some(1), &j, &|_| {}).unwrap();
+    assert_eq!(format!("{recorded:?}"), format!("{o:?}"), "on:\n{case}");
+    j.finish().unwrap();
+    let (j, warnings) = Journal::read(sc, std::slice::from_ref(&path));
+    assert!(warnings.is_empty(), "{warnings:?} on:\n{case}");
+    let again = edgesim::capacity::search_with(sc, st, Some(1), &j, &|_| {}).unwrap();
+    assert!(
+        again.probes.iter().all(|p| p.from_journal == p.runs.len()),
+        "runs simulated again on:\n{case}"
+    );
+    assert_eq!(without_counts(&again), format!("{o:?}"), "on:\n{case}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
