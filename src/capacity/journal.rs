@@ -34,8 +34,9 @@ use crate::scenario::Scenario;
 pub const JOURNAL: &str = "runs.jsonl";
 
 /// The most runs a journal is read for (its size bound is what a line per run can take): a
-/// search of the most replications at about 60 loads is 60,000 runs.
-const MAX_JOURNAL_RUNS: u64 = 10_000_000;
+/// search of the most replications at about 60 loads is 60,000 runs, and the journal keeps
+/// those of every search of the scenario into the folder.
+const MAX_JOURNAL_RUNS: u64 = 1_000_000;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 struct Header {
@@ -160,7 +161,9 @@ impl Journal {
                 metrics: l.metrics,
                 classes: l.classes,
             };
-            if !(l.scale.is_finite() && l.scale > 0.0)
+            // The scales and replications a search may run (`Settings::check`).
+            if !(1e-6..=1e6).contains(&l.scale)
+                || l.replication >= super::MAX_REPLICATIONS
                 || l.seed != self.seed.wrapping_add(u64::from(l.replication))
                 || !recorded.complete(self.classes)
             {
