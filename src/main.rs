@@ -419,12 +419,9 @@ fn capacity_answer(a: &CapacityArgs) -> anyhow::Result<edgesim::capacity::output
             },
         );
     };
-    let outcome = match &folder {
-        Some(f) => {
-            edgesim::capacity::search_with(&sc, &settings, a.threads, &f.journal, &progress)?
-        }
-        None => edgesim::capacity::search(&sc, &settings, a.threads, &progress)?,
-    };
+    let none = edgesim::capacity::journal::Journal::none(&sc);
+    let journal = folder.as_ref().map_or(&none, |f| &f.journal);
+    let outcome = edgesim::capacity::search_with(&sc, &settings, a.threads, journal, &progress)?;
     let answer = edgesim::capacity::output::answer(&sc, &settings, &outcome);
     if let (Some(d), Some(f)) = (&dir, folder) {
         let files = edgesim::capacity::output::write(

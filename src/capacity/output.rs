@@ -359,7 +359,7 @@ pub fn at_capacity_scenario(sc: &Scenario, st: &Settings, p: &Probe) -> crate::R
 #[derive(Debug)]
 pub struct Folder {
     rd: crate::output::rundir::RunDir,
-    /// The search's runs: give it to [`super::search`].
+    /// The search's runs: give it to [`super::search_with`].
     pub journal: super::journal::Journal,
 }
 

@@ -510,6 +510,73 @@ fn a_killed_or_changed_search_reuses_the_journal() {
     assert!(!String::from_utf8_lossy(&e.stderr).contains("from the journal"));
 }
 
+/// A search killed for real (SIGKILL, no chance to clean up) after its first runs leaves them
+/// in its temporary folder's journal; the next search into the same folder reads them, runs
+/// the rest, removes that folder and writes what a search run whole writes. (Longer runs are
+/// tried when a search ends before it can be killed, as a release build's may.)
+#[test]
+fn a_search_killed_for_real_resumes_from_its_runs() {
+    let d = scratch_dir("capacity-kill");
+    let (out, whole) = (d.join("out"), d.join("whole"));
+    for duration in [20_000, 200_000, 2_000_000] {
+        let args = |to: &std::path::Path| {
+            let set = format!("duration_s={duration}");
+            let s = root().join("scenarios/bursty.toml");
+            let mut a: Vec<String> = vec!["capacity".into(), s.display().to_string()];
+            for x in [
+                "--goal",
+                "ttft_p95_ms=3000",
+                "--threads",
+                "1",
+                "--set",
+                &set,
+            ] {
+                a.push(x.into());
+            }
+            a.extend(["--out".into(), to.display().to_string()]);
+            a
+        };
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_edgesim"))
+            .args(args(&out))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let tmp = d.join(format!(".out.tmp-{}", child.id()));
+        let killed = loop {
+            if child.try_wait().unwrap().is_some() {
+                break false;
+            }
+            let runs = std::fs::read_to_string(tmp.join("runs.jsonl"))
+                .map(|t| t.lines().count().saturating_sub(1))
+                .unwrap_or(0);
+            if runs >= 2 {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                break true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        };
+        if !killed || out.exists() {
+            // It ended before the kill landed.
+            std::fs::remove_dir_all(&out).unwrap();
+            continue;
+        }
+        assert!(tmp.is_dir(), "the killed search's folder is gone");
+        let again = edgesim(&args(&out));
+        assert_ok(&again);
+        let err = String::from_utf8_lossy(&again.stderr);
+        assert!(err.contains("from the journal"), "{err}");
+        assert!(!tmp.exists(), "the killed search's folder is left");
+        let w = edgesim(&args(&whole));
+        assert_ok(&w);
+        assert_eq!(folder_files(&out), folder_files(&whole));
+        assert_eq!(again.stdout, w.stdout);
+        return;
+    }
+    panic!("every search ended before it could be killed");
+}
+
 /// A class goal on the command line reads the class's quantity: the scenario at capacity, run
 /// again, gives the question class's TTFT p95 the answer reports (not the run's, which the
 /// long summaries raise), and the loads table has its column.
