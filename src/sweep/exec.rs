@@ -422,8 +422,12 @@ pub fn write_journal(
     shard: Option<Shard>,
     runs: &[RunResult],
 ) -> Result<()> {
-    let plan_json = serde_json::to_string_pretty(plan).unwrap_or_default() + "\n";
-    crate::report::write_atomic(&dir.join("plan.json"), plan_json.as_bytes())?;
+    // Written as it is serialized: a sweep of millions of points has a plan.json of hundreds
+    // of megabytes.
+    crate::report::write_atomic_with(&dir.join("plan.json"), |w| {
+        serde_json::to_writer_pretty(&mut *w, plan).map_err(std::io::Error::other)?;
+        w.write_all(b"\n")
+    })?;
     write_journal_file(&dir.join(JOURNAL), plan, shard, runs)
 }
 

@@ -25,6 +25,10 @@ pub const MAX_REPLICATIONS: u32 = 100_000;
 /// The most runs (points x replications) in one sweep; shard larger studies.
 pub const MAX_RUNS: u64 = 10_000_000;
 
+/// The bytes a point may take in a sweep's `plan.json` (its values pretty-printed, about 15
+/// bytes each with the layout), for the bound on reading it back.
+const PLAN_BYTES_PER_POINT: u64 = 256;
+
 /// The most panels in one figure of `[[plots]]` (one per combination of the axes other than
 /// `x` and `series`).
 pub const MAX_PANELS: usize = 64;
@@ -315,8 +319,12 @@ impl Plan {
                 problem: "missing: is this a sweep output folder?".into(),
             });
         }
-        let text = crate::check::read_text(&path, "sweep plan", crate::check::MAX_DATA_BYTES)?;
-        let plan: Plan = serde_json::from_str(&text).map_err(|e| Error::Syntax {
+        // Read as it is parsed, without its text: about 100 bytes a point, more with many
+        // axes, so a sweep near its bound of runs may outgrow the bound of other data files.
+        let limit = crate::check::MAX_DATA_BYTES.max(MAX_RUNS * PLAN_BYTES_PER_POINT);
+        let file = crate::check::open_input(&path, "sweep plan", limit)?;
+        let reader = std::io::BufReader::with_capacity(1 << 16, std::io::Read::take(file, limit));
+        let plan: Plan = serde_json::from_reader(reader).map_err(|e| Error::Syntax {
             path: path.clone(),
             message: e.to_string(),
         })?;
