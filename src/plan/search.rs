@@ -175,9 +175,6 @@ pub(crate) fn classes_recorded(classes: usize) -> usize {
     if classes < 2 { 0 } else { classes }
 }
 
-/// The hash of what a journal line holds: the run's metrics, then, with two request classes or
-/// more, each class's (without classes the hash of an edgesim before class goals, whose
-/// journals stay valid).
 /// The largest a journal of `planner` may be: [`crate::check::MAX_DATA_BYTES`], or as much as a
 /// line for each run it may hold can take if that is more (as a sweep's journal,
 /// [`crate::sweep::exec::read_journal`]): a key of at most three 20-digit numbers a board type
@@ -194,7 +191,9 @@ fn metric_set(planner: &Planner) -> String {
     recorded_metric_set(recorded_classes(planner))
 }
 
-/// The hash of the metric set a journal line holds with `classes` recorded classes.
+/// The hash of what a journal line holds with `classes` recorded classes: the run's metrics,
+/// then, with two request classes or more, each class's (without classes the hash of an
+/// edgesim before class goals, whose journals stay valid).
 pub(crate) fn recorded_metric_set(classes: usize) -> String {
     let runs = crate::sweep::exec::metric_set();
     if classes == 0 {
@@ -703,11 +702,16 @@ fn read_known(
     }
     let classes = recorded_classes(planner);
     for (n, l) in runs {
-        let key = (l.key, l.replication);
-        let (replication, seed) = (l.replication, l.seed);
+        let Line {
+            key,
+            replication,
+            seed,
+            metrics,
+            classes: by_class,
+        } = l;
         let recorded = Recorded {
-            metrics: l.metrics,
-            classes: l.classes,
+            metrics,
+            classes: by_class,
         };
         if replication >= planner.replications
             || seed != planner.seed + u64::from(replication)
@@ -723,7 +727,7 @@ fn read_known(
             ));
             continue;
         }
-        known.insert(key, recorded);
+        known.insert((key, replication), recorded);
     }
     Ok((known, warnings))
 }
