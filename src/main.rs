@@ -386,6 +386,14 @@ fn capacity_answer(a: &CapacityArgs) -> anyhow::Result<edgesim::capacity::output
                 n - 10
             );
         }
+        if f.journal.earlier_runs() > 0 {
+            note!(
+                "capacity {}: {} runs of earlier searches into {} read from their journals",
+                sc.name,
+                f.journal.earlier_runs(),
+                d.display()
+            );
+        }
         folder = Some(f);
     }
     let name = sc.name.clone();

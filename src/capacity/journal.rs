@@ -119,6 +119,11 @@ impl Journal {
         (j, warnings)
     }
 
+    /// The runs of earlier searches it holds.
+    pub fn earlier_runs(&self) -> usize {
+        self.known.len()
+    }
+
     /// Records every run from now on in the journal `path`, which is created holding the runs
     /// known.
     pub fn record_to(&mut self, path: &Path) -> Result<()> {

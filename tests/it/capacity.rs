@@ -488,6 +488,8 @@ fn a_killed_or_changed_search_reuses_the_journal() {
     let err = String::from_utf8_lossy(&b.stderr);
     let reused = err.matches("from the journal").count();
     assert!(reused >= 1 && reused < loads, "{err}");
+    let read = format!("{} runs of earlier searches into", keep - 1);
+    assert!(err.contains(&read), "{err}");
     assert!(!err.contains("warning"), "{err}");
     assert_eq!(
         folder_files(&out),
