@@ -332,6 +332,17 @@ fn capacity_goals(given: &[String]) -> anyhow::Result<edgesim::plan::GoalsFile> 
     Ok(file)
 }
 
+/// Notes `head`, then the first ten of `items` indented, and how many more.
+fn note_listed(head: &str, items: &[String]) {
+    note!("{head}");
+    for item in items.iter().take(10) {
+        note!("  {item}");
+    }
+    if items.len() > 10 {
+        note!("  ... and {} more", items.len() - 10);
+    }
+}
+
 /// `edgesim capacity`.
 fn cmd_capacity(a: &CapacityArgs) -> anyhow::Result<()> {
     check_threads(a.threads)?;
@@ -375,15 +386,15 @@ fn capacity_answer(a: &CapacityArgs) -> anyhow::Result<edgesim::capacity::output
     let mut folder = None;
     if let Some(d) = &dir {
         let (f, warnings) = edgesim::capacity::output::begin(d, &sc)?;
-        let n = warnings.len();
-        for w in warnings.iter().take(10) {
-            note!("warning: capacity {}: journal: {w}", sc.name);
-        }
-        if n > 10 {
-            note!(
-                "warning: capacity {}: journal: and {} more",
-                sc.name,
-                n - 10
+        if !warnings.is_empty() {
+            note_listed(
+                &format!(
+                    "warning: capacity {}: {} entries of earlier searches' journals are left; \
+                     their runs are simulated again if needed:",
+                    sc.name,
+                    warnings.len()
+                ),
+                &warnings,
             );
         }
         if f.journal.earlier_runs() > 0 {
@@ -555,16 +566,13 @@ fn progress_reporter(label: String) -> impl Fn(edgesim::sweep::exec::Progress) +
     let start = std::time::Instant::now();
     move |p: edgesim::sweep::exec::Progress| {
         if !p.redone.is_empty() {
-            note!(
-                "warning: runs.jsonl: {} invalid entries dropped; their runs are done again:",
-                p.redone.len()
+            note_listed(
+                &format!(
+                    "warning: runs.jsonl: {} invalid entries dropped; their runs are done again:",
+                    p.redone.len()
+                ),
+                &p.redone,
             );
-            for why in p.redone.iter().take(10) {
-                note!("  {why}");
-            }
-            if p.redone.len() > 10 {
-                note!("  ... and {} more", p.redone.len() - 10);
-            }
         }
         if let Some(b) = &bar {
             b.set_length(p.total as u64);

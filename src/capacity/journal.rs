@@ -150,7 +150,7 @@ impl Journal {
                 Ok(Some(l)) => l,
                 Ok(None) => return,
                 Err(e) => {
-                    warnings.push(format!("{e}; its runs are simulated again"));
+                    warnings.push(e.to_string());
                     return;
                 }
             };
@@ -174,7 +174,7 @@ impl Journal {
             {
                 warnings.push(format!(
                     "{at}: line {n}: scale {}, replication {}, seed {}, {} metrics and {} \
-                     classes are not a run of this search; it is simulated again if needed",
+                     classes are not a run of this search",
                     crate::check::num(l.scale),
                     l.replication,
                     l.seed,
