@@ -1385,8 +1385,14 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
             if let Some(b) = &bar {
                 b.finish_and_clear();
             }
-            for w in warnings.iter().take(10) {
-                note!("warning: runs.jsonl: {w}; its run is done again");
+            if !warnings.is_empty() {
+                note_listed(
+                    &format!(
+                        "warning: runs.jsonl: {} invalid entries dropped; their runs are done again:",
+                        warnings.len()
+                    ),
+                    &warnings,
+                );
             }
             note!(
                 "simulated {} runs, {} from the journal",

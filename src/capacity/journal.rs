@@ -201,14 +201,7 @@ impl Journal {
         if let Some(r) = self.known.get(&key) {
             return Ok((r.clone(), Source::Journal));
         }
-        let mut r = Recorded::of(&simulate()?);
-        let finite = |v: &mut Option<f64>| {
-            if v.is_some_and(|x| !x.is_finite()) {
-                *v = None;
-            }
-        };
-        r.metrics.iter_mut().for_each(finite);
-        r.classes.iter_mut().flatten().for_each(finite);
+        let r = Recorded::of(&simulate()?);
         if let Some((path, sink)) = &self.sink {
             let text = serde_json::to_string(&line(self.seed, key, &r)).unwrap_or_default() + "\n";
             let mut g = sink.lock().unwrap_or_else(|e| e.into_inner());

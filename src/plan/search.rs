@@ -138,10 +138,23 @@ pub(crate) struct Recorded {
 impl Recorded {
     /// What a journal line holds of `summary`.
     pub fn of(summary: &crate::metrics::Summary) -> Recorded {
-        Recorded {
-            metrics: crate::sweep::metrics::extract(summary),
-            classes: crate::sweep::metrics::extract_classes(summary),
-        }
+        Recorded::new(
+            crate::sweep::metrics::extract(summary),
+            crate::sweep::metrics::extract_classes(summary),
+        )
+    }
+
+    /// These metrics, a value that is not a finite number none: JSON has no such numbers, so
+    /// the journal reads it back as none, and a fresh run must be judged as one read back.
+    fn new(mut metrics: Vec<Option<f64>>, mut classes: Vec<Vec<Option<f64>>>) -> Recorded {
+        let finite = |v: &mut Option<f64>| {
+            if v.is_some_and(|x| !x.is_finite()) {
+                *v = None;
+            }
+        };
+        metrics.iter_mut().for_each(finite);
+        classes.iter_mut().flatten().for_each(finite);
+        Recorded { metrics, classes }
     }
 
     /// Whether it holds every metric, and every class's of `classes` recorded classes.
@@ -950,5 +963,24 @@ fn outcome(
         grid_points: pl.grid_size(),
         branches,
         pruned,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Recorded;
+
+    #[test]
+    fn a_metric_that_is_not_a_finite_number_is_recorded_as_none() {
+        // As the journal reads it back: serde_json writes such a number as null.
+        let r = Recorded::new(
+            vec![Some(1.5), Some(f64::INFINITY), None, Some(f64::NAN)],
+            vec![vec![Some(f64::NEG_INFINITY), Some(0.0)], vec![]],
+        );
+        assert_eq!(r.metrics, vec![Some(1.5), None, None, None]);
+        assert_eq!(r.classes, vec![vec![None, Some(0.0)], vec![]]);
+        let text = serde_json::to_string(&[f64::INFINITY, f64::NAN]).unwrap();
+        let back: Vec<Option<f64>> = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, vec![None, None]);
     }
 }

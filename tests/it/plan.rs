@@ -472,12 +472,22 @@ fn same_bytes_whatever_the_threads_the_shards_and_a_kill() {
     let keep = lines.len() / 3;
     let mut cut = lines[..keep].join("\n") + "\n";
     cut += &lines[keep][..lines[keep].len() / 2];
+    // And a line that is not a run, which is named (a torn last line is a kill's, and is not).
+    cut = cut.replacen('\n', "\n[1, 2]\n", 1);
     std::fs::write(two.join("runs.jsonl"), cut).unwrap();
     std::fs::remove_file(two.join("answer.json")).unwrap();
     let again = plan_cli(&path, &two, &[]);
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(
         err.contains("from the journal") && !err.contains("simulated 0 runs"),
+        "{err}"
+    );
+    // Named under a head line, as a sweep's are.
+    assert!(
+        err.contains(
+            "warning: runs.jsonl: 1 invalid entries dropped; their runs are done again:\n  \
+             line 2: not a run record"
+        ),
         "{err}"
     );
     assert_eq!(files(&one), files(&two), "resumed folder differs");
