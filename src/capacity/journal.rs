@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::plan::search::{Recorded, classes_recorded, recorded_metric_set};
 use crate::scenario::Scenario;
+use crate::sweep::exec::Metrics;
 
 /// The journal's file name in the output folder.
 pub const JOURNAL: &str = "runs.jsonl";
@@ -54,9 +55,9 @@ struct Line {
     scale: f64,
     replication: u32,
     seed: u64,
-    metrics: Vec<Option<f64>>,
+    metrics: Metrics,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    classes: Vec<Vec<Option<f64>>>,
+    classes: Vec<Metrics>,
 }
 
 /// A run's place: its scale's bits and its replication.

@@ -282,7 +282,7 @@ fn probe(
                 run.seed = sc.seed.wrapping_add(u64::from(r));
                 crate::sim::run(&run)
             })?;
-            let get = |i: Option<usize>| i.and_then(|i| m.metrics.get(i).copied().flatten());
+            let get = |i: Option<usize>| i.and_then(|i| m.metrics.get(i));
             let offered = match (get(requests), get(window)) {
                 (Some(n), Some(w)) if w > 0.0 => Some(n / w),
                 _ => None,

@@ -16,6 +16,7 @@ use super::{CostsFile, DeviceType, Goal, HOURS_PER_MONTH, Point, Quantity};
 use crate::check::Checker;
 use crate::error::Result;
 use crate::scenario::Scenario;
+use crate::sweep::exec::Metrics;
 use crate::sweep::metrics::{class_index, index};
 
 /// Validated `[costs]`.
@@ -169,10 +170,10 @@ impl RunValues {
         costs: &Costs,
         types: &[DeviceType],
         p: &Point,
-        m: &[Option<f64>],
-        classes: &[Vec<Option<f64>>],
+        m: &Metrics,
+        classes: &[Metrics],
     ) -> RunValues {
-        let get = |name: &str| index(name).and_then(|i| m.get(i).copied().flatten());
+        let get = |name: &str| index(name).and_then(|i| m.get(i));
         let h = costs.traffic_hours_per_month;
         let duration_s = get("arrival_window_s").unwrap_or(0.0);
         let k = if duration_s > 0.0 {
@@ -205,12 +206,7 @@ impl RunValues {
             run,
             classes: classes
                 .iter()
-                .map(|c| {
-                    GoalValues::of(
-                        |name| class_index(name).and_then(|i| c.get(i).copied().flatten()),
-                        k,
-                    )
-                })
+                .map(|c| GoalValues::of(|name| class_index(name).and_then(|i| c.get(i)), k))
                 .collect(),
         }
     }
@@ -221,12 +217,12 @@ mod tests {
     use super::*;
     use crate::sweep::metrics::METRICS;
 
-    fn metrics(pairs: &[(&str, f64)]) -> Vec<Option<f64>> {
+    fn metrics(pairs: &[(&str, f64)]) -> Metrics {
         let mut m = vec![None; METRICS.len()];
         for (k, v) in pairs {
             m[index(k).unwrap()] = Some(*v);
         }
-        m
+        m.into()
     }
 
     /// A hand-worked month: 2 boards at $240 over 24 months, 5 W idle each, a one-hour run
@@ -274,7 +270,7 @@ mod tests {
             let mut c = vec![None; crate::sweep::metrics::CLASS_METRICS.len()];
             c[class_index("cloud_cost_usd").unwrap()] = Some(cost);
             c[class_index("reject_rate").unwrap()] = Some(rejected);
-            c
+            Metrics::from(c)
         };
         let v = RunValues::of(&costs, &[t], &p, &m, &[class(0.4, 0.0), class(0.1, 0.25)]);
         assert_eq!(v.boards_usd_month, 20.0); // 2 x 240 / 24

@@ -38,7 +38,7 @@ use super::cost::RunValues;
 use super::{Method, Planner, Point};
 use crate::error::{Error, Result};
 use crate::sweep::aggregate::Stat;
-use crate::sweep::exec::Shard;
+use crate::sweep::exec::{Metrics, Shard};
 
 const JOURNAL: &str = "runs.jsonl";
 
@@ -113,16 +113,47 @@ struct Header {
 }
 
 /// One run in the journal.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 struct Line {
     key: String,
     replication: u32,
     seed: u64,
-    metrics: Vec<Option<f64>>,
+    metrics: Metrics,
     /// Each request class's metrics (see [`crate::sweep::metrics::CLASS_METRICS`]), with two
     /// classes or more.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    classes: Vec<Vec<Option<f64>>>,
+    #[serde(default)]
+    classes: Vec<Metrics>,
+}
+
+/// A run's journal line as it is written ([`Line`]'s fields, borrowed).
+#[derive(Serialize)]
+struct LineOut<'a> {
+    key: &'a str,
+    replication: u32,
+    seed: u64,
+    metrics: &'a Metrics,
+    #[serde(skip_serializing_if = "<[Metrics]>::is_empty")]
+    classes: &'a [Metrics],
+}
+
+impl LineOut<'_> {
+    /// The line of replication `replication` of the plan of key `key`, with `seed`.
+    fn of<'a>(key: &'a str, replication: u32, seed: u64, r: &'a Recorded) -> LineOut<'a> {
+        LineOut {
+            key,
+            replication,
+            seed,
+            metrics: &r.metrics,
+            classes: &r.classes,
+        }
+    }
+}
+
+/// Of a journal line, what orders it: its plan's key and its replication.
+#[derive(Deserialize)]
+struct LineKey {
+    key: String,
+    replication: u32,
 }
 
 /// What a run recorded: its metrics and its classes' (a plan's and a capacity search's
@@ -130,9 +161,9 @@ struct Line {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Recorded {
     /// The run's metrics ([`crate::sweep::metrics::METRICS`]).
-    pub metrics: Vec<Option<f64>>,
+    pub metrics: Metrics,
     /// Each request class's ([`crate::sweep::metrics::CLASS_METRICS`]), with two or more.
-    pub classes: Vec<Vec<Option<f64>>>,
+    pub classes: Vec<Metrics>,
 }
 
 impl Recorded {
@@ -144,17 +175,14 @@ impl Recorded {
         )
     }
 
-    /// These metrics, a value that is not a finite number none: JSON has no such numbers, so
-    /// the journal reads it back as none, and a fresh run must be judged as one read back.
-    fn new(mut metrics: Vec<Option<f64>>, mut classes: Vec<Vec<Option<f64>>>) -> Recorded {
-        let finite = |v: &mut Option<f64>| {
-            if v.is_some_and(|x| !x.is_finite()) {
-                *v = None;
-            }
-        };
-        metrics.iter_mut().for_each(finite);
-        classes.iter_mut().flatten().for_each(finite);
-        Recorded { metrics, classes }
+    /// These metrics, a value that is not a finite number none ([`Metrics`]): JSON has no such
+    /// numbers, so the journal reads it back as none, and a fresh run must be judged as one
+    /// read back.
+    fn new(metrics: Vec<Option<f64>>, classes: Vec<Vec<Option<f64>>>) -> Recorded {
+        Recorded {
+            metrics: metrics.into(),
+            classes: classes.into_iter().map(Metrics::from).collect(),
+        }
     }
 
     /// Whether it holds every metric, and every class's of `classes` recorded classes.
@@ -225,7 +253,8 @@ pub(crate) fn recorded_metric_set(classes: usize) -> String {
 struct Runner<'a> {
     planner: &'a Planner,
     known: Known,
-    sink: Option<Mutex<(File, Vec<Line>)>>,
+    /// The journal, open for appending (`None`: a merge, which simulates nothing).
+    sink: Option<Mutex<File>>,
     journal: PathBuf,
     evaluated: Mutex<BTreeMap<Point, Evaluation>>,
     simulated: AtomicUsize,
@@ -233,11 +262,26 @@ struct Runner<'a> {
 }
 
 impl Runner<'_> {
-    fn metrics(&self, p: &Point, r: u32) -> Result<Recorded> {
-        let key = self.planner.key(p);
-        if let Some(m) = self.known.get(&(key.clone(), r)) {
-            return Ok(m.clone());
+    /// Replication `r` of plan `p`: from the journal read at the start, or simulated and
+    /// appended to it.
+    fn values(&self, p: &Point, r: u32) -> Result<RunValues> {
+        let of = |m: &Recorded| {
+            RunValues::of(
+                &self.planner.costs,
+                &self.planner.types,
+                p,
+                &m.metrics,
+                &m.classes,
+            )
+        };
+        let key = (self.planner.key(p), r);
+        if let Some(m) = self.known.get(&key) {
+            return Ok(of(m));
         }
+        Ok(of(&self.simulate(p, key)?))
+    }
+
+    fn simulate(&self, p: &Point, (key, r): (String, u32)) -> Result<Recorded> {
         let seed = self.planner.seed + u64::from(r);
         let held = self.known.len() as u64 + self.simulated.load(Ordering::Relaxed) as u64;
         if held >= self.planner.max_runs {
@@ -254,34 +298,16 @@ impl Runner<'_> {
         };
         let sc = self.planner.scenario_at(p, seed)?;
         let recorded = Recorded::of(&crate::sim::run(&sc)?);
-        let line = Line {
-            key,
-            replication: r,
-            seed,
-            metrics: recorded.metrics.clone(),
-            classes: recorded.classes.clone(),
-        };
+        let line = LineOut::of(&key, r, seed, &recorded);
         let text = serde_json::to_string(&line).unwrap_or_default() + "\n";
-        let mut g = sink.lock().unwrap_or_else(|e| e.into_inner());
-        g.0.write_all(text.as_bytes())
-            .and_then(|()| g.0.flush())
+        let mut f = sink.lock().unwrap_or_else(|e| e.into_inner());
+        f.write_all(text.as_bytes())
+            .and_then(|()| f.flush())
             .map_err(Error::io(&self.journal, "cannot append to"))?;
-        g.1.push(line);
-        drop(g);
+        drop(f);
         let n = self.simulated.fetch_add(1, Ordering::Relaxed) + 1;
         (self.progress)(n);
         Ok(recorded)
-    }
-
-    fn values(&self, p: &Point, r: u32) -> Result<RunValues> {
-        let m = self.metrics(p, r)?;
-        Ok(RunValues::of(
-            &self.planner.costs,
-            &self.planner.types,
-            p,
-            &m.metrics,
-            &m.classes,
-        ))
     }
 
     /// Evaluates `p` (once: later calls get the stored verdict); `screen` allows dropping it
@@ -500,21 +526,19 @@ pub fn search(
     let journal = dir.join(JOURNAL);
     let shard_text = shard.filter(|s| s.count > 1).map(|s| s.to_string());
     let (known, warnings) = read_known(planner, &journal, shard_text.as_deref())?;
-    let mut lines: Vec<Line> = Vec::new();
-    for ((key, r), m) in &known {
-        lines.push(Line {
-            key: key.clone(),
-            replication: *r,
-            seed: planner.seed + u64::from(*r),
-            metrics: m.metrics.clone(),
-            classes: m.classes.clone(),
-        });
-    }
-    lines.sort_by(|a, b| (&a.key, a.replication).cmp(&(&b.key, b.replication)));
-    crate::report::write_atomic(
-        &journal,
-        journal_text(planner, shard_text.as_deref(), &lines).as_bytes(),
-    )?;
+    // The runs read, in key order, without the lines that are not: appended to from here.
+    let header = journal_header(planner, shard_text.as_deref());
+    let mut sorted: Vec<(&(String, u32), &Recorded)> = known.iter().collect();
+    sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    crate::report::write_atomic_with(&journal, |w| {
+        w.write_all(header.as_bytes())?;
+        for ((key, r), m) in sorted {
+            let line = LineOut::of(key, *r, planner.seed + u64::from(*r), m);
+            serde_json::to_writer(&mut *w, &line).map_err(std::io::Error::other)?;
+            w.write_all(b"\n")?;
+        }
+        Ok(())
+    })?;
     let file = OpenOptions::new()
         .append(true)
         .open(&journal)
@@ -522,7 +546,7 @@ pub fn search(
     let runner = Runner {
         planner,
         known,
-        sink: Some(Mutex::new((file, Vec::new()))),
+        sink: Some(Mutex::new(file)),
         journal: journal.clone(),
         evaluated: Mutex::new(BTreeMap::new()),
         simulated: AtomicUsize::new(0),
@@ -531,16 +555,55 @@ pub fn search(
     let outcome = run_search(&runner, shard, threads)?;
     // Rewrite the journal in key order: the folder's bytes do not depend on threads or
     // interruptions.
-    if let Some(sink) = runner.sink {
-        let (_, new) = sink.into_inner().unwrap_or_else(|e| e.into_inner());
-        lines.extend(new);
-        lines.sort_by(|a, b| (&a.key, a.replication).cmp(&(&b.key, b.replication)));
-        crate::report::write_atomic(
-            &journal,
-            journal_text(planner, shard_text.as_deref(), &lines).as_bytes(),
-        )?;
-    }
+    drop(runner);
+    sort_journal(&journal, &header)?;
     Ok((outcome, warnings))
+}
+
+/// Rewrites the journal `path` (`header`, then the lines this search wrote: those it read, in
+/// order, and those it appended) with its lines in order of key and replication. The lines are
+/// copied as they are, from the file: only their keys and places are held, not their runs.
+fn sort_journal(path: &Path, header: &str) -> Result<()> {
+    use std::io::{BufRead as _, Read as _, Seek as _, SeekFrom};
+    let cannot = |e: std::io::Error| Error::io(path, "cannot read back")(e);
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, File::open(path).map_err(cannot)?);
+    // (key, replication, offset, length), in file order.
+    let mut index: Vec<(String, u32, u64, usize)> = Vec::new();
+    let mut line = String::new();
+    let mut offset = 0u64;
+    for n in 0.. {
+        line.clear();
+        let got = reader.read_line(&mut line).map_err(cannot)?;
+        if got == 0 {
+            break;
+        }
+        if n > 0 {
+            let k: LineKey = serde_json::from_str(&line).map_err(|e| Error::Output {
+                path: path.into(),
+                problem: format!(
+                    "line {}: changed while the search ran ({}); run the search again",
+                    n + 1,
+                    crate::check::excerpt(&e.to_string(), crate::check::EXCERPT_CHARS)
+                ),
+            })?;
+            index.push((k.key, k.replication, offset, got));
+        }
+        offset += got as u64;
+    }
+    // Stable: a run written twice keeps its lines in the order written.
+    index.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    let mut file = reader.into_inner();
+    let mut buf = Vec::new();
+    crate::report::write_atomic_with(path, |w| {
+        w.write_all(header.as_bytes())?;
+        for (_, _, at, len) in &index {
+            buf.resize(*len, 0);
+            file.seek(SeekFrom::Start(*at))?;
+            file.read_exact(&mut buf)?;
+            w.write_all(&buf)?;
+        }
+        Ok(())
+    })
 }
 
 /// What [`search`] refuses before it writes anything: a grid search (or its shard) of more
@@ -661,7 +724,8 @@ pub fn merge(planner: &Planner, shards: &[PathBuf], threads: Option<usize>) -> R
     run_search(&runner, None, threads)
 }
 
-fn journal_text(planner: &Planner, shard: Option<&str>, lines: &[Line]) -> String {
+/// The journal's header line of `planner` (its `shard`, if any), with its end of line.
+fn journal_header(planner: &Planner, shard: Option<&str>) -> String {
     let h = Header {
         plan: planner.name.clone(),
         fingerprint: planner.fingerprint.clone(),
@@ -669,11 +733,7 @@ fn journal_text(planner: &Planner, shard: Option<&str>, lines: &[Line]) -> Strin
         metrics: metric_set(planner),
         grid: planner.method == Method::Grid,
     };
-    let mut s = serde_json::to_string(&h).unwrap_or_default() + "\n";
-    for l in lines {
-        s += &(serde_json::to_string(l).unwrap_or_default() + "\n");
-    }
-    s
+    serde_json::to_string(&h).unwrap_or_default() + "\n"
 }
 
 /// The runs a journal holds that are valid for this plan; warnings for what is redone.
@@ -968,19 +1028,25 @@ fn outcome(
 
 #[cfg(test)]
 mod tests {
-    use super::Recorded;
+    use super::{Line, LineOut, Recorded};
 
     #[test]
     fn a_metric_that_is_not_a_finite_number_is_recorded_as_none() {
-        // As the journal reads it back: serde_json writes such a number as null.
         let r = Recorded::new(
             vec![Some(1.5), Some(f64::INFINITY), None, Some(f64::NAN)],
             vec![vec![Some(f64::NEG_INFINITY), Some(0.0)], vec![]],
         );
-        assert_eq!(r.metrics, vec![Some(1.5), None, None, None]);
-        assert_eq!(r.classes, vec![vec![None, Some(0.0)], vec![]]);
-        let text = serde_json::to_string(&[f64::INFINITY, f64::NAN]).unwrap();
-        let back: Vec<Option<f64>> = serde_json::from_str(&text).unwrap();
-        assert_eq!(back, vec![None, None]);
+        let all = |m: &super::Metrics| m.iter().collect::<Vec<_>>();
+        assert_eq!(all(&r.metrics), vec![Some(1.5), None, None, None]);
+        let classes: Vec<_> = r.classes.iter().map(all).collect();
+        assert_eq!(classes, vec![vec![None, Some(0.0)], vec![]]);
+        // As the journal reads it back: JSON has no such numbers (serde_json writes null).
+        let text = serde_json::to_string(&LineOut::of("k", 2, 9, &r)).unwrap();
+        assert_eq!(
+            text,
+            r#"{"key":"k","replication":2,"seed":9,"metrics":[1.5,null,null,null],"classes":[[null,0.0],[]]}"#
+        );
+        let back: Line = serde_json::from_str(&text).unwrap();
+        assert_eq!(Recorded::from(back), r);
     }
 }

@@ -169,8 +169,11 @@ fn the_answer_meets_every_goal_with_other_seeds() {
                 &pl.costs,
                 &pl.types,
                 &best.point,
-                &edgesim::sweep::metrics::extract(&s),
-                &edgesim::sweep::metrics::extract_classes(&s),
+                &edgesim::sweep::metrics::extract(&s).into(),
+                &edgesim::sweep::metrics::extract_classes(&s)
+                    .into_iter()
+                    .map(Into::into)
+                    .collect::<Vec<_>>(),
             )
         })
         .collect();
