@@ -20,6 +20,11 @@ struct Column {
 /// An alias table over `n` fixed weights.
 #[derive(Clone, Debug)]
 pub struct Alias {
+    /// How many devices.
+    n: usize,
+    /// The columns; empty when every column keeps its own device at every fraction (equal
+    /// weights, a fleet of one kind of board), so that a draw names column `i` itself and reads
+    /// nothing: at fleet scale the table's line is a miss of the cache (16 bytes a device).
     columns: Vec<Column>,
 }
 
@@ -70,17 +75,28 @@ impl Alias {
                 };
             }
         }
-        Some(Alias { columns })
+        let identity = columns
+            .iter()
+            .enumerate()
+            .all(|(i, c)| c.prob == 1.0 && c.alias as usize == i);
+        if identity {
+            columns = Vec::new();
+        }
+        Some(Alias { n, columns })
     }
 
     /// The device of a uniform `u` in [0, 1).
     #[inline(always)]
     pub fn pick(&self, u: f64) -> usize {
-        let n = self.columns.len();
+        let n = self.n;
         let x = u * n as f64;
         // `u` just under 1 can round `x` up to `n`: the last column then.
         let i = (x as usize).min(n - 1);
-        let c = self.columns[i];
+        // Every column keeps its own device: the fraction is below its `prob` of 1, or it is
+        // 1 (`x` rounded up to `n`) and the alias is the column's device too.
+        let Some(&c) = self.columns.get(i) else {
+            return i;
+        };
         // A select: which side of `prob` the fraction falls is a coin toss.
         std::hint::select_unpredictable(x - (i as f64) < c.prob, i, c.alias as usize)
     }
@@ -88,7 +104,10 @@ impl Alias {
     /// Each device's probability as the table gives it (for the tests).
     #[cfg(test)]
     fn implied(&self) -> Vec<f64> {
-        let n = self.columns.len();
+        let n = self.n;
+        if self.columns.is_empty() {
+            return vec![1.0 / n as f64; n];
+        }
         let mut q = vec![0.0; n];
         for (i, c) in self.columns.iter().enumerate() {
             q[i] += c.prob;
@@ -143,6 +162,38 @@ mod tests {
                 assert!(Alias::new(&w).is_none(), "round {round}");
             }
         }
+    }
+
+    /// Equal weights keep no columns, and pick what a table of them would.
+    #[test]
+    fn equal_weights_read_no_column() {
+        for n in [1, 2, 3, 10, 7919, 10_000] {
+            for w in [1.0, 7.5, 0.1, 1e-300, 3e300] {
+                let a = Alias::new(&vec![w; n]).unwrap();
+                assert!(a.columns.is_empty(), "{n} x {w}");
+                let table = Alias {
+                    n,
+                    columns: (0..n)
+                        .map(|i| Column {
+                            prob: 1.0,
+                            alias: i as u32,
+                        })
+                        .collect(),
+                };
+                let mut rng = rand_pcg::Pcg64::seed_from_u64(n as u64);
+                let edges = [0.0, 0.5, 1.0 - f64::EPSILON / 2.0, 1.0 - f64::EPSILON];
+                let us = edges
+                    .into_iter()
+                    .chain((0..n.min(1000)).map(|k| k as f64 / n as f64))
+                    .chain((0..1000).map(|_| rng.random::<f64>()));
+                for u in us {
+                    assert_eq!(a.pick(u), table.pick(u), "{n} x {w}, u = {u}");
+                }
+            }
+        }
+        // Unequal weights keep theirs.
+        assert!(!Alias::new(&[1.0, 1.0, 2.0]).unwrap().columns.is_empty());
+        assert!(!Alias::new(&[1.0, 0.0]).unwrap().columns.is_empty());
     }
 
     #[test]
