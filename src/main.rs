@@ -343,6 +343,16 @@ fn note_listed(head: &str, items: &[String]) {
     }
 }
 
+/// Notes the lines of a sweep's or a plan's journal that are not runs (none: nothing).
+fn note_dropped(lines: &[String]) {
+    let head = match lines.len() {
+        0 => return,
+        1 => "1 invalid entry dropped; its run is done again:".to_string(),
+        n => format!("{n} invalid entries dropped; their runs are done again:"),
+    };
+    note_listed(&format!("warning: runs.jsonl: {head}"), lines);
+}
+
 /// `edgesim capacity`.
 fn cmd_capacity(a: &CapacityArgs) -> anyhow::Result<()> {
     check_threads(a.threads)?;
@@ -387,15 +397,16 @@ fn capacity_answer(a: &CapacityArgs) -> anyhow::Result<edgesim::capacity::output
     if let Some(d) = &dir {
         let (f, warnings) = edgesim::capacity::output::begin(d, &sc)?;
         if !warnings.is_empty() {
-            note_listed(
-                &format!(
-                    "warning: capacity {}: {} entries of earlier searches' journals are left; \
-                     their runs are simulated again if needed:",
-                    sc.name,
-                    warnings.len()
+            let head = match warnings.len() {
+                1 => "1 entry of earlier searches' journals is left; its run is simulated again \
+                      if needed:"
+                    .to_string(),
+                n => format!(
+                    "{n} entries of earlier searches' journals are left; their runs are simulated \
+                     again if needed:"
                 ),
-                &warnings,
-            );
+            };
+            note_listed(&format!("warning: capacity {}: {head}", sc.name), &warnings);
         }
         if f.journal.earlier_runs() > 0 {
             note!(
@@ -565,15 +576,7 @@ fn progress_reporter(label: String) -> impl Fn(edgesim::sweep::exec::Progress) +
     let last_decile = Mutex::new(None::<usize>);
     let start = std::time::Instant::now();
     move |p: edgesim::sweep::exec::Progress| {
-        if !p.redone.is_empty() {
-            note_listed(
-                &format!(
-                    "warning: runs.jsonl: {} invalid entries dropped; their runs are done again:",
-                    p.redone.len()
-                ),
-                &p.redone,
-            );
-        }
+        note_dropped(&p.redone);
         if let Some(b) = &bar {
             b.set_length(p.total as u64);
             b.set_position(p.done as u64);
@@ -1385,15 +1388,7 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
             if let Some(b) = &bar {
                 b.finish_and_clear();
             }
-            if !warnings.is_empty() {
-                note_listed(
-                    &format!(
-                        "warning: runs.jsonl: {} invalid entries dropped; their runs are done again:",
-                        warnings.len()
-                    ),
-                    &warnings,
-                );
-            }
+            note_dropped(&warnings);
             note!(
                 "simulated {} runs, {} from the journal",
                 outcome.simulated,

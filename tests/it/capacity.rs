@@ -475,13 +475,15 @@ fn a_killed_or_changed_search_reuses_the_journal() {
         }
     }
 
-    // A kill: the temporary folder holds the header, a third of the runs and a torn line.
+    // A kill: the temporary folder holds the header, a third of the runs and a torn line; and
+    // a line that is not a run, which is named (the torn last line is a kill's, and is not).
     let out = d.join("out");
     let killed = d.join(".out.tmp-4294967294");
     std::fs::create_dir(&killed).unwrap();
     let keep = lines.len() / 3;
     let mut cut = lines[..keep].join("\n") + "\n";
     cut += &lines[keep][..lines[keep].len() / 2];
+    cut = cut.replacen('\n', "\n[1, 2]\n", 1);
     std::fs::write(killed.join("runs.jsonl"), cut).unwrap();
     let b = capacity_cli(&out, &["--threads", "1"]);
     assert_ok(&b);
@@ -490,7 +492,13 @@ fn a_killed_or_changed_search_reuses_the_journal() {
     assert!(reused >= 1 && reused < loads, "{err}");
     let read = format!("{} runs of earlier searches into", keep - 1);
     assert!(err.contains(&read), "{err}");
-    assert!(!err.contains("warning"), "{err}");
+    let warned = format!(
+        "warning: capacity bursty: 1 entry of earlier searches' journals is left; its run is \
+         simulated again if needed:\n  {}: line 2: not a run record",
+        killed.join("runs.jsonl").display()
+    );
+    assert!(err.contains(&warned), "{err}");
+    assert_eq!(err.matches("warning").count(), 1, "{err}");
     assert_eq!(
         folder_files(&out),
         files,

@@ -488,7 +488,7 @@ fn same_bytes_whatever_the_threads_the_shards_and_a_kill() {
     // Named under a head line, as a sweep's are.
     assert!(
         err.contains(
-            "warning: runs.jsonl: 1 invalid entries dropped; their runs are done again:\n  \
+            "warning: runs.jsonl: 1 invalid entry dropped; its run is done again:\n  \
              line 2: not a run record"
         ),
         "{err}"
