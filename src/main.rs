@@ -449,20 +449,40 @@ fn capacity_answer(a: &CapacityArgs) -> anyhow::Result<edgesim::capacity::output
             },
         );
     };
-    let none = edgesim::capacity::journal::Journal::none(&sc);
-    let journal = folder.as_ref().map_or(&none, |f| &f.journal);
-    let outcome = edgesim::capacity::search_with(&sc, &settings, a.threads, journal, &progress)?;
-    let answer = edgesim::capacity::output::answer(&sc, &settings, &outcome);
-    if let (Some(d), Some(f)) = (&dir, folder) {
-        let files = edgesim::capacity::output::write(
-            f,
-            &sc,
-            &settings,
-            &outcome,
-            &edgesim::output::formats(a.csv),
-        )?;
-        note!("wrote {} files to {}", files.len(), d.display());
-    }
+    let kept = folder
+        .as_ref()
+        .map(edgesim::capacity::output::Folder::journal_path);
+    let searched = || -> anyhow::Result<_> {
+        let none = edgesim::capacity::journal::Journal::none(&sc);
+        let journal = folder.as_ref().map_or(&none, |f| &f.journal);
+        let outcome =
+            edgesim::capacity::search_with(&sc, &settings, a.threads, journal, &progress)?;
+        let answer = edgesim::capacity::output::answer(&sc, &settings, &outcome);
+        if let (Some(d), Some(f)) = (&dir, folder) {
+            let files = edgesim::capacity::output::write(
+                f,
+                &sc,
+                &settings,
+                &outcome,
+                &edgesim::output::formats(a.csv),
+            )?;
+            note!("wrote {} files to {}", files.len(), d.display());
+        }
+        Ok((answer, outcome))
+    };
+    let (answer, outcome) = searched().inspect_err(|_| {
+        // The runs done are kept as a killed search's are (`RunDir::keep_on_error`).
+        if let (Some(j), Some(d)) = (&kept, &dir)
+            && j.is_file()
+        {
+            note!(
+                "capacity {}: the runs done are kept in {}; a search into {} reads them",
+                sc.name,
+                j.display(),
+                d.display()
+            );
+        }
+    })?;
     if let (Some(d), Some(_)) = (&dir, outcome.capacity) {
         note!(
             "the highest load met as a scenario: edgesim run {}",

@@ -7,7 +7,8 @@
 //! folder itself afterwards. A search reads the runs of both: the journal of the folder it
 //! replaces (an earlier search's, complete) and those of the temporary folders of killed
 //! searches into the same folder (their process gone), then writes them into its own
-//! journal. A journal counts only if it is of the same resolved scenario (its header holds a
+//! journal. A search that ends in an error leaves its temporary folder holding the journal
+//! alone, as a kill leaves it, for the next search to read. A journal counts only if it is of the same resolved scenario (its header holds a
 //! hash of `scenario.resolved.toml`, the seed and any `--set` included) and the same metric
 //! set (this edgesim's); other journals are left, and their runs simulated again. The goals,
 //! replications, precision and scale bounds are not part of it: a search with other goals

@@ -363,6 +363,14 @@ pub struct Folder {
     pub journal: super::journal::Journal,
 }
 
+impl Folder {
+    /// The journal's path (in the temporary folder until [`write`] puts it in place; left
+    /// there when the search ends in an error).
+    pub fn journal_path(&self) -> PathBuf {
+        self.rd.path().join(super::journal::JOURNAL)
+    }
+}
+
 /// Starts writing the output folder `target` of a capacity search of `sc` (`--out`): checks
 /// that the folder may be replaced, reads the runs of the journals of an earlier search into it
 /// (its own, and those of searches into it that were killed), and starts the new search's
@@ -378,7 +386,9 @@ pub fn begin(target: &Path, sc: &Scenario) -> crate::Result<(Folder, Vec<String>
         .map(|d| d.join(super::journal::JOURNAL))
         .collect();
     let (mut journal, warnings) = super::journal::Journal::read(sc, &earlier);
-    let rd = rundir::RunDir::begin(target, "--out", "capacity")?;
+    let mut rd = rundir::RunDir::begin(target, "--out", "capacity")?;
+    // A search that ends in an error keeps its runs for the next (as a killed one does).
+    rd.keep_on_error(&[super::journal::JOURNAL]);
     journal.record_to(&rd.path().join(super::journal::JOURNAL))?;
     Ok((Folder { rd, journal }, warnings))
 }

@@ -56,6 +56,9 @@ pub struct RunDir {
     tmp: PathBuf,
     command: &'static str,
     done: bool,
+    /// Files left in the temporary folder when it is dropped uncommitted (an error), for a
+    /// later command to read as it reads a killed one's ([`RunDir::keep_on_error`]).
+    keep: &'static [&'static str],
 }
 
 /// Whether process `pid` is alive (Linux: `/proc/PID`; elsewhere every process is assumed
@@ -420,7 +423,16 @@ impl RunDir {
             tmp,
             command,
             done: false,
+            keep: &[],
         })
+    }
+
+    /// Leaves the files `names` (and only those) in the temporary folder if it is dropped
+    /// without [`RunDir::commit`] (an error ends the command), as a kill would leave them:
+    /// the next command into the same folder reads them through [`killed_temporaries`]
+    /// (`edgesim capacity`'s journal). Nothing is left where none of them was written.
+    pub fn keep_on_error(&mut self, names: &'static [&'static str]) {
+        self.keep = names;
     }
 
     /// The folder to write the files into (temporary until [`RunDir::commit`]).
@@ -495,9 +507,25 @@ impl RunDir {
 
 impl Drop for RunDir {
     fn drop(&mut self) {
-        // Not committed (an error): no partial folder is left behind.
-        if !self.done {
+        // Not committed (an error): no partial folder is left behind, only the files to
+        // keep (they are not outputs: the next command reads them and removes the folder).
+        if self.done {
+            return;
+        }
+        let kept = self.keep.iter().any(|n| self.tmp.join(n).is_file());
+        if !kept {
             let _ = std::fs::remove_dir_all(&self.tmp);
+            return;
+        }
+        for e in std::fs::read_dir(&self.tmp).into_iter().flatten().flatten() {
+            if !self.keep.iter().any(|n| e.file_name() == **n) {
+                let p = e.path();
+                let _ = if p.is_dir() {
+                    std::fs::remove_dir_all(&p)
+                } else {
+                    std::fs::remove_file(&p)
+                };
+            }
         }
     }
 }
@@ -580,6 +608,40 @@ mod tests {
         write(&r, "a.csv", "partial");
         drop(r);
         assert_eq!(std::fs::read_to_string(out.join("a.csv")).unwrap(), "1");
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// An error keeps the files asked for in the temporary folder (and nothing else), where a
+    /// later command finds them once this process is gone; with none of them written, nothing.
+    #[test]
+    fn an_error_keeps_only_the_files_asked_for() {
+        let d = dir("keep");
+        let out = d.join("out");
+        let mut r = RunDir::begin(&out, "--out", "capacity").unwrap();
+        r.keep_on_error(&["runs.jsonl"]);
+        write(&r, "runs.jsonl", "{}\n");
+        write(&r, "loads.csv", "partial");
+        std::fs::create_dir(r.path().join("sub")).unwrap();
+        let tmp = r.path().to_path_buf();
+        drop(r);
+        let names: Vec<_> = std::fs::read_dir(&tmp)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, ["runs.jsonl"]);
+        assert!(!out.exists(), "nothing under the folder's own name");
+        std::fs::remove_dir_all(&tmp).unwrap();
+        let mut r = RunDir::begin(&out, "--out", "capacity").unwrap();
+        r.keep_on_error(&["runs.jsonl"]);
+        write(&r, "loads.csv", "partial");
+        drop(r);
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0);
+        // Committed, the files are outputs as any other.
+        let mut r = RunDir::begin(&out, "--out", "capacity").unwrap();
+        r.keep_on_error(&["runs.jsonl"]);
+        let files = vec![write(&r, "runs.jsonl", "{}\n")];
+        r.commit("s", 1, &files).unwrap();
         assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1);
         std::fs::remove_dir_all(&d).unwrap();
     }

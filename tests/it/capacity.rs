@@ -362,6 +362,62 @@ fn capacity_cli(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
     edgesim(&args)
 }
 
+/// A search that ends in an error (a disk that fills as it writes its files, say) keeps its
+/// journal in its temporary folder, and nothing else, as a kill does: the next search into the
+/// folder, once the process is gone, simulates none of those runs.
+#[test]
+fn a_search_ended_by_an_error_keeps_its_runs() {
+    let d = scratch_dir("capacity-error");
+    let out = d.join("out");
+    let sc = load(&root().join("scenarios/bursty.toml"), &["duration_s=1200"]);
+    // `capacity_cli`'s search.
+    let mut g = edgesim::plan::GoalsFile::default();
+    *g.entry("ttft_p95_ms").unwrap() = Some(3000.0);
+    *g.entry("max_reject_share").unwrap() = Some(0.05);
+    let cx = edgesim::check::Checker::new(std::path::Path::new("--goal"));
+    let st = Settings {
+        goals: edgesim::plan::goals(&cx, "", &g, &[], sc.metrics.window_s).unwrap(),
+        replications: 3,
+        precision: 0.02,
+        min_scale: 0.001,
+        max_scale: 1000.0,
+        traffic_hours_per_month: 730.0,
+    };
+    let (folder, warnings) = edgesim::capacity::output::begin(&out, &sc).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let kept = folder.journal_path();
+    let o = edgesim::capacity::search_with(&sc, &st, Some(2), &folder.journal, &|_| {}).unwrap();
+    let runs = 3 * o.probes.len();
+    // The error: the search's files are never written.
+    drop(folder);
+    let tmp = kept.parent().unwrap().to_path_buf();
+    let names: Vec<String> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, ["runs.jsonl"]);
+    let text = std::fs::read_to_string(&kept).unwrap();
+    assert_eq!(text.lines().count(), 1 + runs, "the header and every run");
+    assert!(!out.exists());
+    // The process gone: its folder named by a process id that cannot be alive.
+    let gone = d.join(".out.tmp-4294967294");
+    std::fs::rename(&tmp, &gone).unwrap();
+    let b = capacity_cli(&out, &["--threads", "2"]);
+    assert_ok(&b);
+    let err = String::from_utf8_lossy(&b.stderr);
+    assert!(
+        err.contains(&format!("{runs} runs of earlier searches into")),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("(3 runs, 3 from the journal").count(),
+        o.probes.len(),
+        "{err}"
+    );
+    assert!(!gone.exists(), "the kept folder is removed once read");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
 #[test]
 fn the_command_writes_its_answer_whatever_the_threads() {
     let one = scratch_dir("capacity-threads-1");
