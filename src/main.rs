@@ -211,9 +211,11 @@ struct PlanRunArgs {
     grid: bool,
     /// Search at the traffic scenario's load times X (instead of the plan file's
     /// `load_scale`): rates times X, a trace's gaps divided by it, a closed loop's users times
-    /// it, as `edgesim capacity` scales; e.g. --load-scale 1.5 for next year's traffic.
-    #[arg(long, value_name = "X")]
-    load_scale: Option<f64>,
+    /// it, as `edgesim capacity` scales; e.g. --load-scale 1.5 for next year's traffic. Several,
+    /// comma-separated (--load-scale 1,1.5,2): the plan at each load, each into OUT/load-Xx
+    /// (default OUT: output/plan-NAME-growth), then the cheapest plans side by side.
+    #[arg(long, value_name = "X[,Y...]", value_delimiter = ',')]
+    load_scale: Vec<f64>,
     /// Also write the tables as CSV.
     #[arg(long)]
     csv: bool,
@@ -1316,7 +1318,7 @@ fn progress_interval_s() -> anyhow::Result<f64> {
 fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
     let PlanCmd { sub, run } = cmd;
     let started = std::time::Instant::now();
-    let (planner, outcome, dir, csv, json, _lock) = match sub {
+    match sub {
         Some(PlanSub::Merge {
             plan,
             shards,
@@ -1333,98 +1335,129 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
                 "--out",
             )?;
             let outcome = edgesim::plan::search::merge(&planner, &shards, None)?;
-            let lock = edgesim::output::rundir::lock_folder(
+            let _lock = edgesim::output::rundir::lock_folder(
                 &dir,
                 edgesim::output::rundir::Kind::Plan,
                 "--out",
             )?;
-            (planner, outcome, dir, csv, json, lock)
+            let answer = plan_written(&planner, &outcome, &dir, csv, started)?;
+            print_plan(&planner, &answer, json)
         }
+        None if run.load_scale.len() > 1 => plan_growth(&run),
         None => {
-            let path = run.plan.context("give a plan file")?;
+            let path = run.plan.as_deref().context("give a plan file")?;
             check_threads(run.threads)?;
-            let every_s = progress_interval_s()?;
-            let mut planner = edgesim::plan::Planner::load_scaled(&path, run.load_scale)?;
+            let mut planner =
+                edgesim::plan::Planner::load_scaled(path, run.load_scale.first().copied())?;
             if run.grid {
                 planner.method = edgesim::plan::Method::Grid;
             }
             let dir = run
                 .out
+                .clone()
                 .unwrap_or_else(|| default_out(&format!("plan-{}", planner.name)));
+            let answer = plan_searched(&run, &planner, &dir)?;
+            print_plan(&planner, &answer, run.json)
+        }
+    }
+}
+
+/// Prints a plan's answer: the report, or `answer.json`'s text with `json`.
+fn print_plan(
+    planner: &edgesim::plan::Planner,
+    answer: &edgesim::plan::output::Answer,
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        out(&(serde_json::to_string_pretty(answer)? + "\n"))
+    } else {
+        out(&edgesim::plan::output::to_text(planner, answer))
+    }
+}
+
+/// Searches `planner` as `run` asks into `dir` (resuming from its journal), with progress on
+/// stderr, and writes its files: the answer.
+fn plan_searched(
+    run: &PlanRunArgs,
+    planner: &edgesim::plan::Planner,
+    dir: &std::path::Path,
+) -> anyhow::Result<edgesim::plan::output::Answer> {
+    let started = std::time::Instant::now();
+    let every_s = progress_interval_s()?;
+    note!(
+        "plan {}: {} device types, a grid of {} plans x {} replications of about {} \
+         requests each{}{}",
+        planner.name,
+        planner.types.len(),
+        planner.grid_size(),
+        planner.replications,
+        planner.requests_per_run.round(),
+        if planner.load_scale == 1.0 {
+            String::new()
+        } else {
+            format!(
+                ", at {}x the scenario's load",
+                edgesim::check::num(planner.load_scale)
+            )
+        },
+        run.shard.map_or(String::new(), |s| format!(", shard {s}"))
+    );
+    if let Some(w) = planner.size_warning() {
+        note!("warning: plan {}: {w}", planner.name);
+    }
+    let bar = terminal_bar("{msg} {pos} runs, {per_sec}");
+    if let Some(b) = &bar {
+        b.set_message(format!("plan {}", planner.name));
+    }
+    // Off a terminal (a log, CI), a line at most every `progress_interval_s()`: the
+    // number of runs is not known in advance (the bound skips branches), so no
+    // percentage.
+    let last_line = std::sync::Mutex::new(started);
+    let progress = |n: usize| {
+        if let Some(b) = &bar {
+            b.set_position(n as u64);
+            return;
+        }
+        let mut last = last_line.lock().unwrap_or_else(|e| e.into_inner());
+        if last.elapsed().as_secs_f64() >= every_s {
+            *last = std::time::Instant::now();
+            let secs = started.elapsed().as_secs_f64();
             note!(
-                "plan {}: {} device types, a grid of {} plans x {} replications of about {} \
-                 requests each{}{}",
+                "plan {}: {n} runs simulated in {secs:.1} s, {:.1} runs/s",
                 planner.name,
-                planner.types.len(),
-                planner.grid_size(),
-                planner.replications,
-                planner.requests_per_run.round(),
-                if planner.load_scale == 1.0 {
-                    String::new()
-                } else {
-                    format!(
-                        ", at {}x the scenario's load",
-                        edgesim::check::num(planner.load_scale)
-                    )
-                },
-                run.shard.map_or(String::new(), |s| format!(", shard {s}"))
+                n as f64 / secs
             );
-            if let Some(w) = planner.size_warning() {
-                note!("warning: plan {}: {w}", planner.name);
-            }
-            let bar = terminal_bar("{msg} {pos} runs, {per_sec}");
-            if let Some(b) = &bar {
-                b.set_message(format!("plan {}", planner.name));
-            }
-            // Off a terminal (a log, CI), a line at most every `progress_interval_s()`: the
-            // number of runs is not known in advance (the bound skips branches), so no
-            // percentage.
-            let last_line = std::sync::Mutex::new(started);
-            let progress = |n: usize| {
-                if let Some(b) = &bar {
-                    b.set_position(n as u64);
-                    return;
-                }
-                let mut last = last_line.lock().unwrap_or_else(|e| e.into_inner());
-                if last.elapsed().as_secs_f64() >= every_s {
-                    *last = std::time::Instant::now();
-                    let secs = started.elapsed().as_secs_f64();
-                    note!(
-                        "plan {}: {n} runs simulated in {secs:.1} s, {:.1} runs/s",
-                        planner.name,
-                        n as f64 / secs
-                    );
-                }
-            };
-            // Held until the answer is written: the search's journal, then the tables.
-            edgesim::plan::search::check_before_writing(&planner, run.shard)?;
-            let lock = edgesim::output::rundir::lock_folder(
-                &dir,
-                edgesim::output::rundir::Kind::Plan,
-                "--out",
-            )?;
-            let (outcome, warnings) =
-                edgesim::plan::search::search(&planner, &dir, run.shard, run.threads, &progress)?;
-            if let Some(b) = &bar {
-                b.finish_and_clear();
-            }
-            note_dropped(&warnings);
-            note!(
-                "simulated {} runs, {} from the journal",
-                outcome.simulated,
-                outcome.runs.saturating_sub(outcome.simulated)
-            );
-            (planner, outcome, dir, run.csv, run.json, lock)
         }
     };
-    let files =
-        edgesim::plan::output::write(&dir, &planner, &outcome, &edgesim::output::formats(csv))?;
-    let answer = edgesim::plan::output::answer(&planner, &outcome);
-    if json {
-        out(&(serde_json::to_string_pretty(&answer)? + "\n"))?;
-    } else {
-        out(&edgesim::plan::output::to_text(&planner, &answer))?;
+    // Held until the answer is written: the search's journal, then the tables.
+    edgesim::plan::search::check_before_writing(planner, run.shard)?;
+    let _lock =
+        edgesim::output::rundir::lock_folder(dir, edgesim::output::rundir::Kind::Plan, "--out")?;
+    let (outcome, warnings) =
+        edgesim::plan::search::search(planner, dir, run.shard, run.threads, &progress)?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
     }
+    note_dropped(&warnings);
+    note!(
+        "simulated {} runs, {} from the journal",
+        outcome.simulated,
+        outcome.runs.saturating_sub(outcome.simulated)
+    );
+    plan_written(planner, &outcome, dir, run.csv, started)
+}
+
+/// Writes a plan's files into `dir` (locked by the caller) and says where: the answer.
+fn plan_written(
+    planner: &edgesim::plan::Planner,
+    outcome: &edgesim::plan::search::Outcome,
+    dir: &std::path::Path,
+    csv: bool,
+    started: std::time::Instant,
+) -> anyhow::Result<edgesim::plan::output::Answer> {
+    let files =
+        edgesim::plan::output::write(dir, planner, outcome, &edgesim::output::formats(csv))?;
+    let answer = edgesim::plan::output::answer(planner, outcome);
     note!(
         "wrote {} ({} files) in {:.1} s",
         dir.display(),
@@ -1454,6 +1487,100 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
             }
         );
     }
+    Ok(answer)
+}
+
+/// `edgesim plan --load-scale X,Y,...`: the plan searched at each load, each into its folder
+/// `OUT/load-Xx` (resumable as a plan's), each report under its load, then the cheapest plan
+/// at each load side by side.
+fn plan_growth(run: &PlanRunArgs) -> anyhow::Result<()> {
+    let path = run.plan.as_deref().context("give a plan file")?;
+    check_threads(run.threads)?;
+    anyhow::ensure!(
+        run.shard.is_none(),
+        "--shard searches one load: give one --load-scale with --shard (and the same to `plan \
+         merge`)"
+    );
+    for (i, x) in run.load_scale.iter().enumerate() {
+        anyhow::ensure!(
+            !run.load_scale[..i].contains(x),
+            "--load-scale {}: given twice; give each load once",
+            edgesim::check::num(*x)
+        );
+    }
+    // Every load checked before any is searched.
+    let planners = run
+        .load_scale
+        .iter()
+        .map(|&x| {
+            let mut p = edgesim::plan::Planner::load_scaled(path, Some(x))?;
+            if run.grid {
+                p.method = edgesim::plan::Method::Grid;
+            }
+            Ok(p)
+        })
+        .collect::<edgesim::Result<Vec<_>>>()?;
+    let root = run
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&format!("plan-{}-growth", planners[0].name)));
+    check_growth_folder(&root)?;
+    let mut text = String::new();
+    let mut answers = Vec::new();
+    for pl in &planners {
+        let dir = root.join(growth_folder(pl.load_scale));
+        let answer = plan_searched(run, pl, &dir)?;
+        text += &format!("== load {}x\n", edgesim::check::num(pl.load_scale));
+        text += &edgesim::plan::output::to_text(pl, &answer);
+        text += "\n";
+        answers.push((pl.load_scale, answer));
+    }
+    if run.json {
+        let all: Vec<serde_json::Value> = answers
+            .iter()
+            .map(|(x, a)| serde_json::json!({ "load_scale": x, "plan": a }))
+            .collect();
+        out(&(serde_json::to_string_pretty(&all)? + "\n"))
+    } else {
+        let rows: Vec<(f64, &edgesim::plan::output::Answer)> =
+            answers.iter().map(|(x, a)| (*x, a)).collect();
+        text += &edgesim::plan::output::growth_table(&rows);
+        out(&text)
+    }
+}
+
+/// The folder of load `x` in a growth plan's output folder.
+fn growth_folder(x: f64) -> String {
+    format!("load-{}x", edgesim::check::num(x))
+}
+
+/// Refuses a growth plan's output folder that holds anything but the loads' folders of
+/// earlier growth plans (`load-Xx`).
+fn check_growth_folder(d: &std::path::Path) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(d) else {
+        // Absent; anything else is reported when the plans write there.
+        return Ok(());
+    };
+    let foreign: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let ours = e.path().is_dir()
+                && name
+                    .strip_prefix("load-")
+                    .and_then(|n| n.strip_suffix('x'))
+                    .and_then(|n| n.parse::<f64>().ok())
+                    .is_some_and(|x| growth_folder(x) == name);
+            (!ours).then_some(name)
+        })
+        .collect();
+    anyhow::ensure!(
+        foreign.is_empty(),
+        "--out {}: holds {} besides the loads' folders of an earlier `plan --load-scale X,Y,...` \
+         (one folder per load, e.g. load-1.5x/): choose a new or empty folder",
+        d.display(),
+        edgesim::output::rundir::some_names(&foreign)
+    );
     Ok(())
 }
 

@@ -805,5 +805,44 @@ pub fn to_text(pl: &Planner, a: &Answer) -> String {
     o
 }
 
+/// The cheapest plan meeting every goal at each load of `rows` (`edgesim plan --load-scale
+/// X,Y,...`), one line a load: its monthly cost, TTFT p95 and cloud share, and the plan (or
+/// the goals that bind where none meets them).
+pub fn growth_table(rows: &[(f64, &Answer)]) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "the cheapest plan meeting every goal at each load:");
+    let _ = writeln!(
+        o,
+        "{:<8}{:>20}{:>18}{:>16}  plan",
+        "load", "cost per month", "TTFT p95", "cloud"
+    );
+    for (x, a) in rows {
+        let load = format!("{}x", crate::check::num(*x));
+        match &a.cheapest {
+            Some(p) => {
+                let _ = writeln!(
+                    o,
+                    "{load:<8}{:>20}{:>18}{:>16}  {}",
+                    money(&p.total_usd_month),
+                    value(&p.ttft_p95_ms, 1.0, " ms", 0),
+                    value(&p.cloud_share, 100.0, " %", 1),
+                    p.plan
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    o,
+                    "{load:<8}{:>20}{:>18}{:>16}  none meets the goals: {}",
+                    "-",
+                    "-",
+                    "-",
+                    a.binding.as_deref().unwrap_or("")
+                );
+            }
+        }
+    }
+    o
+}
+
 /// The Pareto front's plans the printed report lists.
 const PARETO_LINES: usize = 10;

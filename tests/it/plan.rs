@@ -1632,6 +1632,97 @@ fn a_plan_of_very_many_requests_warns() {
     }
 }
 
+/// `--load-scale 1,2`: each load's plan in its folder `OUT/load-Xx`, the same files and
+/// report as that load searched alone, then a line a load with its cheapest plan; searched
+/// again, every run is read from the journals, and `--json` gives each load's answer. Twice
+/// the same load, a shard, and a folder holding anything else are refused.
+#[test]
+fn several_loads_are_each_load_s_plan() {
+    let goals = "ttft_p95_ms = 2500\nmax_reject_share = 0.01\nmax_cloud_usd_per_month = 200";
+    let d = dir("growth");
+    let path = small_plan(&d, goals, "");
+    let out = d.join("growth");
+    let g = plan_cli(&path, &out, &["--load-scale", "1,2"]);
+    let text = String::from_utf8_lossy(&g.stdout);
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["load-1x", "load-2x"]);
+    let mut answers = Vec::new();
+    for x in ["1", "2"] {
+        let alone = d.join(format!("alone-{x}"));
+        let a = plan_cli(&path, &alone, &["--load-scale", x]);
+        assert_eq!(
+            folder_files(&out.join(format!("load-{x}x"))),
+            folder_files(&alone),
+            "load {x}"
+        );
+        let report = String::from_utf8_lossy(&a.stdout);
+        assert!(
+            text.contains(&format!("== load {x}x\n{report}\n")),
+            "{text}"
+        );
+        let answer: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(alone.join("answer.json")).unwrap()).unwrap();
+        let cheapest = &answer["cheapest"];
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{x}x ")))
+            .unwrap_or_else(|| panic!("no line for {x}x: {text}"));
+        let cost = cheapest["total_usd_month"]["mean"].as_f64().unwrap();
+        assert!(line.contains(&format!("${cost:.2} ± ")), "{line}");
+        assert!(line.ends_with(cheapest["plan"].as_str().unwrap()), "{line}");
+        answers.push(answer);
+    }
+    assert!(
+        text.contains("the cheapest plan meeting every goal at each load:\nload "),
+        "{text}"
+    );
+    // Twice the traffic takes more boards or fees.
+    let cost = |a: &serde_json::Value| a["cheapest"]["total_usd_month"]["mean"].as_f64().unwrap();
+    assert!(cost(&answers[0]) < cost(&answers[1]));
+
+    let again = plan_cli(&path, &out, &["--load-scale", "1,2", "--json"]);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(err.matches("simulated 0 runs, ").count(), 2, "{err}");
+    let all: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    for (i, x) in [1.0, 2.0].into_iter().enumerate() {
+        assert_eq!(all[i]["load_scale"], x);
+        assert_eq!(all[i]["plan"], answers[i]);
+    }
+
+    let refused = |extra: &[&str], want: &str| {
+        let mut args = vec![
+            "plan",
+            path.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = edgesim(&args);
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && e.contains(want), "{extra:?}: {e}");
+    };
+    refused(&["--load-scale", "1,2,1"], "--load-scale 1: given twice");
+    refused(
+        &["--load-scale", "1,2", "--shard", "0/2"],
+        "--shard searches one load",
+    );
+    refused(&["--load-scale", "1,-2"], "--load-scale");
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    refused(
+        &["--load-scale", "1,2"],
+        "holds `notes.txt` besides the loads' folders",
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("notes.txt")).unwrap(),
+        "mine"
+    );
+}
+
 #[test]
 fn a_load_scale_searches_the_traffic_at_that_load() {
     // The small plan's goals with room for twice the cloud fees.
