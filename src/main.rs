@@ -1069,6 +1069,9 @@ enum Command {
         /// Output folder (default: output/SCENARIO-compare).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Write no output files: print the summaries only.
+        #[arg(long, conflicts_with_all = ["out", "bucket_s"])]
+        no_out: bool,
         /// Width of the time-series buckets in seconds.
         #[arg(
             long,
@@ -1217,26 +1220,35 @@ fn parse_policies(policies: &[String]) -> anyhow::Result<Vec<SelectionKind>> {
 }
 
 /// `edgesim compare`.
+/// `edgesim compare`: into `dir` (its `--out`, `None` for the default folder), or writing
+/// nothing with `dir` `None` (`--no-out`).
 fn cmd_compare(
     args: &ScenarioArgs,
     policies: &[String],
-    dir: Option<PathBuf>,
+    dir: Option<Option<PathBuf>>,
     bucket_s: f64,
     json: bool,
 ) -> anyhow::Result<()> {
     let bucket_s = edgesim::output::check_bucket_s("--bucket-s", bucket_s)?;
     let kinds = parse_policies(policies)?;
     let sc = args.load()?;
-    let dir = dir.unwrap_or_else(|| default_out(&format!("{}-compare", sc.name)));
-    edgesim::output::rundir::check_replaceable(&dir, "output folder", "compare")?;
+    let dir = dir.map(|d| d.unwrap_or_else(|| default_out(&format!("{}-compare", sc.name))));
+    if let Some(d) = &dir {
+        edgesim::output::rundir::check_replaceable(d, "output folder", "compare")?;
+    }
     let runs = edgesim::compare::run(&sc, &kinds, bucket_s)?;
-    let files = edgesim::compare::write(&dir, &sc.name, &runs)?;
+    let files = match &dir {
+        Some(d) => Some(edgesim::compare::write(d, &sc.name, &runs)?),
+        None => None,
+    };
     if json {
         let all: Vec<_> = runs.iter().map(|r| &r.summary).collect();
         out(&(serde_json::to_string_pretty(&all)? + "\n"))
     } else {
         out(&edgesim::compare::to_table(&runs))?;
-        note!("wrote {} files to {}", files.len(), dir.display());
+        if let (Some(files), Some(d)) = (files, &dir) {
+            note!("wrote {} files to {}", files.len(), d.display());
+        }
         Ok(())
     }
 }
@@ -1667,9 +1679,10 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             args,
             policies,
             out: dir,
+            no_out,
             bucket_s,
             json,
-        } => cmd_compare(&args, &policies, dir, bucket_s, json)?,
+        } => cmd_compare(&args, &policies, (!no_out).then_some(dir), bucket_s, json)?,
         Command::Sweep(cmd) => return cmd_sweep(cmd),
         Command::Plan(cmd) => cmd_plan(cmd)?,
         Command::Capacity(a) => cmd_capacity(&a)?,

@@ -232,6 +232,60 @@ fn compare_flags_match_run_with_the_same_seed_and_overrides() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `compare --no-out` prints what `compare` prints (the table, or the summaries with
+/// `--json`) and writes nothing, not even the default folder; it takes no `--out` or
+/// `--bucket-s`.
+#[test]
+fn compare_without_outputs_prints_the_same_and_writes_nothing() {
+    let dir = scratch_dir("cmp-no-out");
+    let compare = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+            .current_dir(&dir)
+            .args([
+                "compare",
+                "--set",
+                "duration_s=600",
+                "--policies",
+                "random,load_aware",
+            ])
+            .args(extra)
+            .arg(shipped("bursty.toml"))
+            .output()
+            .unwrap();
+        assert_ok(&out);
+        out
+    };
+    for json in [&[][..], &["--json"][..]] {
+        let written = compare(&[json, &["--out", "written"]].concat());
+        let alone = compare(&[json, &["--no-out"]].concat());
+        assert!(!written.stdout.is_empty());
+        assert_eq!(alone.stdout, written.stdout, "{json:?}");
+        assert!(
+            alone.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&alone.stderr)
+        );
+    }
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, ["written"]);
+    for other in [["--out", "x"], ["--bucket-s", "30"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
+            .current_dir(&dir)
+            .args(["compare", "--no-out"])
+            .args(other)
+            .arg(shipped("bursty.toml"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{other:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("cannot be used with"), "{err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn compare_rejects_an_unknown_policy() {
     let out = Command::new(env!("CARGO_BIN_EXE_edgesim"))
