@@ -173,7 +173,25 @@ impl RunValues {
         m: &Metrics,
         classes: &[Metrics],
     ) -> RunValues {
-        let get = |name: &str| index(name).and_then(|i| m.get(i));
+        RunValues::read(
+            costs,
+            types,
+            p,
+            |name| index(name).and_then(|i| m.get(i)),
+            classes
+                .iter()
+                .map(|c| move |name: &str| class_index(name).and_then(|i| c.get(i))),
+        )
+    }
+
+    /// From the run's metrics `get` reads by name and each class's that `classes` read.
+    fn read<G: Fn(&str) -> Option<f64>>(
+        costs: &Costs,
+        types: &[DeviceType],
+        p: &Point,
+        get: impl Fn(&str) -> Option<f64>,
+        classes: impl Iterator<Item = G>,
+    ) -> RunValues {
         let h = costs.traffic_hours_per_month;
         let duration_s = get("arrival_window_s").unwrap_or(0.0);
         let k = if duration_s > 0.0 {
@@ -194,7 +212,7 @@ impl RunValues {
         };
         let kwh = (mean_w * h + idle_w * (HOURS_PER_MONTH - h)) / 1000.0;
         let energy_usd_month = kwh * costs.cents_per_kwh / 100.0;
-        let run = GoalValues::of(get, k);
+        let run = GoalValues::of(&get, k);
         let total_usd_month = boards_usd_month + energy_usd_month + run.cloud_usd_month;
         let requests = k * get("requests_total").unwrap_or(0.0);
         RunValues {
@@ -204,11 +222,97 @@ impl RunValues {
             usd_per_1k_requests: (requests > 0.0).then(|| 1000.0 * total_usd_month / requests),
             cloud_share: get("redirect_rate"),
             run,
-            classes: classes
-                .iter()
-                .map(|c| GoalValues::of(|name| class_index(name).and_then(|i| c.get(i)), k))
-                .collect(),
+            classes: classes.map(|c| GoalValues::of(c, k)).collect(),
         }
+    }
+}
+
+/// Of a run's metrics, those [`RunValues::of`] reads, and only those: what a plan keeps of a
+/// run read from its journal (a run's line holds every metric, some 57 and each class's 18; a
+/// plan reads about 17 and 12 a class). The values are in [`Reads::run`]'s order, then each
+/// class's in [`Reads::class`]'s, a metric that is not defined NaN.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Kept(Box<[f64]>);
+
+/// The metrics [`RunValues::of`] reads: indices into [`crate::sweep::metrics::METRICS`] and
+/// [`crate::sweep::metrics::CLASS_METRICS`], found by running it on getters that write down
+/// the names they are asked for (so the list cannot drift from what it reads).
+#[derive(Debug)]
+struct Reads {
+    run: Vec<usize>,
+    class: Vec<usize>,
+}
+
+fn reads() -> &'static Reads {
+    static READS: std::sync::OnceLock<Reads> = std::sync::OnceLock::new();
+    READS.get_or_init(|| {
+        use std::cell::RefCell;
+        let (run, class) = (RefCell::new(Vec::new()), RefCell::new(Vec::new()));
+        let asked = |names: &RefCell<Vec<usize>>, i: Option<usize>| {
+            let mut n = names.borrow_mut();
+            if let Some(i) = i.filter(|i| !n.contains(i)) {
+                n.push(i);
+            }
+            // A value every branch reads past.
+            Some(1.0)
+        };
+        let p = Point {
+            counts: Vec::new(),
+            slots: Vec::new(),
+            queue: Vec::new(),
+            policy: 0,
+            rate_limit: 0,
+            routing: 0,
+            cloud: 0,
+        };
+        let costs = Costs {
+            cents_per_kwh: 1.0,
+            traffic_hours_per_month: 1.0,
+        };
+        RunValues::read(
+            &costs,
+            &[],
+            &p,
+            |name| asked(&run, index(name)),
+            std::iter::once(|name: &str| asked(&class, class_index(name))),
+        );
+        Reads {
+            run: run.into_inner(),
+            class: class.into_inner(),
+        }
+    })
+}
+
+impl Kept {
+    /// What a plan keeps of a run's metrics `m` and its classes' `classes`.
+    pub fn of(m: &Metrics, classes: &[Metrics]) -> Kept {
+        let r = reads();
+        let value = |m: &Metrics, i: usize| m.get(i).unwrap_or(f64::NAN);
+        let run = r.run.iter().map(|&i| value(m, i));
+        let by_class = classes
+            .iter()
+            .flat_map(|c| r.class.iter().map(move |&i| value(c, i)));
+        Kept(run.chain(by_class).collect())
+    }
+
+    /// [`RunValues::of`] the run these values were kept from.
+    pub fn values(&self, costs: &Costs, types: &[DeviceType], p: &Point) -> RunValues {
+        let r = reads();
+        let (run, classes) = self.0.split_at(r.run.len().min(self.0.len()));
+        // Metric `i`'s value in `values`, kept in the order of `kept`.
+        let get = |values: &[f64], kept: &[usize], i: Option<usize>| {
+            let j = kept.iter().position(|&k| Some(k) == i)?;
+            values.get(j).copied().filter(|v| !v.is_nan())
+        };
+        RunValues::read(
+            costs,
+            types,
+            p,
+            |name| get(run, &r.run, index(name)),
+            classes
+                .chunks(r.class.len().max(1))
+                .map(|c| move |name: &str| get(c, &r.class, class_index(name))),
+        )
     }
 }
 
@@ -223,6 +327,67 @@ mod tests {
             m[index(k).unwrap()] = Some(*v);
         }
         m.into()
+    }
+
+    /// What a plan keeps of a run read from its journal gives the values of the whole run,
+    /// undefined metrics and classes included, and is a fraction of it.
+    #[test]
+    fn kept_metrics_give_the_run_s_values() {
+        use rand::{RngExt as _, SeedableRng as _};
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(7);
+        let t = |name: &str, idle_w: f64| DeviceType {
+            name: name.into(),
+            profile: ("profile", "p".into()),
+            model: "m".into(),
+            price_usd: 240.0,
+            lifetime_months: 24.0,
+            min_count: 0,
+            max_count: 4,
+            slots: vec![1],
+            queue_capacity: vec![0],
+            ctx_tokens: None,
+            outages: Vec::new(),
+            random_outages: None,
+            idle_w,
+        };
+        let types = [t("a", 5.0), t("b", 11.0)];
+        let costs = Costs {
+            cents_per_kwh: 17.0,
+            traffic_hours_per_month: 300.0,
+        };
+        let mut draw = |n: usize| -> Metrics {
+            (0..n)
+                .map(|_| rng.random_bool(0.8).then(|| rng.random_range(0.0..5000.0)))
+                .collect::<Vec<_>>()
+                .into()
+        };
+        let class_n = crate::sweep::metrics::CLASS_METRICS.len();
+        for case in 0..300 {
+            let m = draw(METRICS.len());
+            let classes: Vec<Metrics> = (0..[0, 2, 3][case % 3]).map(|_| draw(class_n)).collect();
+            let p = Point {
+                counts: vec![case as u32 % 4, 1 + case as u32 % 3],
+                slots: vec![0, 0],
+                queue: vec![0, 0],
+                policy: 0,
+                rate_limit: 0,
+                routing: 0,
+                cloud: 0,
+            };
+            let kept = Kept::of(&m, &classes);
+            let whole = RunValues::of(&costs, &types, &p, &m, &classes);
+            assert_eq!(kept.values(&costs, &types, &p), whole, "case {case}");
+            let r = reads();
+            assert_eq!(kept.0.len(), r.run.len() + classes.len() * r.class.len());
+        }
+        let r = reads();
+        assert!(
+            r.run.len() < METRICS.len() / 2 && r.class.len() < class_n,
+            "{r:?}"
+        );
+        // Every name read is a metric (a name that is none would read nothing).
+        assert_eq!(r.run.len(), 17, "{r:?}");
+        assert_eq!(r.class.len(), 12, "{r:?}");
     }
 
     /// A hand-worked month: 2 boards at $240 over 24 months, 5 W idle each, a one-hour run

@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::cost::RunValues;
+use super::cost::{Kept, RunValues};
 use super::{Method, Planner, Point};
 use crate::error::{Error, Result};
 use crate::sweep::aggregate::Stat;
@@ -203,8 +203,8 @@ impl From<Line> for Recorded {
     }
 }
 
-/// The journal's runs, by (point key, replication).
-type Known = HashMap<(String, u32), Recorded>;
+/// The journal's runs, by (point key, replication): what a plan reads of each ([`Kept`]).
+type Known = HashMap<(String, u32), Kept>;
 
 /// The classes whose metrics a journal line holds: the summary has classes with two or more.
 fn recorded_classes(planner: &Planner) -> usize {
@@ -275,8 +275,8 @@ impl Runner<'_> {
             )
         };
         let key = (self.planner.key(p), r);
-        if let Some(m) = self.known.get(&key) {
-            return Ok(of(m));
+        if let Some(k) = self.known.get(&key) {
+            return Ok(k.values(&self.planner.costs, &self.planner.types, p));
         }
         Ok(of(&self.simulate(p, key)?))
     }
@@ -525,20 +525,10 @@ pub fn search(
     crate::report::create_folder(dir, dir, "cannot create")?;
     let journal = dir.join(JOURNAL);
     let shard_text = shard.filter(|s| s.count > 1).map(|s| s.to_string());
-    let (known, warnings) = read_known(planner, &journal, shard_text.as_deref())?;
-    // The runs read, in key order, without the lines that are not: appended to from here.
+    // The runs read, without the lines that are not, written again as they are read (only
+    // what the plan reads of each is held): appended to from here.
     let header = journal_header(planner, shard_text.as_deref());
-    let mut sorted: Vec<(&(String, u32), &Recorded)> = known.iter().collect();
-    sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    crate::report::write_atomic_with(&journal, |w| {
-        w.write_all(header.as_bytes())?;
-        for ((key, r), m) in sorted {
-            let line = LineOut::of(key, *r, planner.seed + u64::from(*r), m);
-            serde_json::to_writer(&mut *w, &line).map_err(std::io::Error::other)?;
-            w.write_all(b"\n")?;
-        }
-        Ok(())
-    })?;
+    let (known, warnings) = read_known(planner, &journal, shard_text.as_deref(), &header)?;
     let file = OpenOptions::new()
         .append(true)
         .open(&journal)
@@ -561,8 +551,9 @@ pub fn search(
 }
 
 /// Rewrites the journal `path` (`header`, then the lines this search wrote: those it read, in
-/// order, and those it appended) with its lines in order of key and replication. The lines are
-/// copied as they are, from the file: only their keys and places are held, not their runs.
+/// order, and those it appended) with its lines in order of key and replication, a run once
+/// (its last line). The lines are copied as they are, from the file: only their keys and places
+/// are held, not their runs.
 fn sort_journal(path: &Path, header: &str) -> Result<()> {
     use std::io::{BufRead as _, Read as _, Seek as _, SeekFrom};
     let cannot = |e: std::io::Error| Error::io(path, "cannot read back")(e);
@@ -590,13 +581,21 @@ fn sort_journal(path: &Path, header: &str) -> Result<()> {
         }
         offset += got as u64;
     }
-    // Stable: a run written twice keeps its lines in the order written.
+    // Stable, so that of a run written twice (read twice from the journal at the start) the
+    // line kept is the last, the one the search read.
     index.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    let mut index: Vec<_> = index
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| index.get(i + 1).is_none_or(|b| (&a.0, a.1) != (&b.0, b.1)))
+        .map(|(_, a)| (a.2, a.3))
+        .collect();
+    index.shrink_to_fit();
     let mut file = reader.into_inner();
     let mut buf = Vec::new();
     crate::report::write_atomic_with(path, |w| {
         w.write_all(header.as_bytes())?;
-        for (_, _, at, len) in &index {
+        for (at, len) in &index {
             buf.resize(*len, 0);
             file.seek(SeekFrom::Start(*at))?;
             file.read_exact(&mut buf)?;
@@ -652,26 +651,33 @@ pub fn merge(planner: &Planner, shards: &[PathBuf], threads: Option<usize>) -> R
     let mut method: Option<(bool, &Path)> = None;
     for d in shards {
         let path = d.join(JOURNAL);
-        let Some((h, runs, bad)) = crate::sweep::exec::read_jsonl::<Header, Line>(
+        let read = crate::sweep::exec::read_jsonl_each::<Header, Line>(
             &path,
             "plan journal",
             journal_limit(planner),
-        )?
-        else {
+            |h| {
+                if h.fingerprint != planner.fingerprint || h.metrics != metric_set(planner) {
+                    return Err(Error::Output {
+                        path: path.clone(),
+                        problem: format!(
+                            "from another plan or edgesim version (fingerprint {}, expected {})",
+                            h.fingerprint, planner.fingerprint
+                        ),
+                    });
+                }
+                Ok(())
+            },
+            |_, l| {
+                known.insert((l.key, l.replication), Kept::of(&l.metrics, &l.classes));
+                Ok(())
+            },
+        )?;
+        let Some((h, bad)) = read else {
             return Err(Error::Output {
                 path,
                 problem: "missing: not a plan output folder".into(),
             });
         };
-        if h.fingerprint != planner.fingerprint || h.metrics != metric_set(planner) {
-            return Err(Error::Output {
-                path,
-                problem: format!(
-                    "from another plan or edgesim version (fingerprint {}, expected {})",
-                    h.fingerprint, planner.fingerprint
-                ),
-            });
-        }
         if let Some(b) = bad.first() {
             return Err(Error::Output {
                 path,
@@ -699,9 +705,6 @@ pub fn merge(planner: &Planner, shards: &[PathBuf], threads: Option<usize>) -> R
                 });
             }
             Some(_) => {}
-        }
-        for (_, l) in runs {
-            known.insert((l.key.clone(), l.replication), l.into());
         }
     }
     let mut planner = planner.clone();
@@ -736,72 +739,104 @@ fn journal_header(planner: &Planner, shard: Option<&str>) -> String {
     serde_json::to_string(&h).unwrap_or_default() + "\n"
 }
 
-/// The runs a journal holds that are valid for this plan; warnings for what is redone.
+/// The runs the journal holds that are valid for this plan, and warnings for what is redone;
+/// the journal is written again as it is read: `header`, then those runs' lines (a run twice,
+/// both: [`sort_journal`] keeps the last, the one read).
 fn read_known(
     planner: &Planner,
     journal: &Path,
     shard: Option<&str>,
+    header: &str,
 ) -> Result<(Known, Vec<String>)> {
     let mut known = Known::new();
-    let mut warnings = Vec::new();
-    let Some((h, runs, bad)) = crate::sweep::exec::read_jsonl::<Header, Line>(
-        journal,
-        "plan journal",
-        journal_limit(planner),
-    )?
-    else {
-        return Ok((known, warnings));
-    };
-    if h.fingerprint != planner.fingerprint || h.shard.as_deref() != shard {
-        return Err(Error::Output {
-            path: journal.into(),
-            problem: format!(
-                "holds results of another plan or shard (fingerprint {}, shard {}); use another \
-                 --out folder or delete it",
-                h.fingerprint,
-                h.shard.as_deref().unwrap_or("none")
-            ),
-        });
-    }
-    warnings.extend(bad);
-    if h.metrics != metric_set(planner) {
-        if !runs.is_empty() {
-            warnings.push(format!(
-                "all {} runs: recorded with another set of metrics (another edgesim version)",
-                runs.len()
-            ));
-        }
-        return Ok((known, warnings));
-    }
+    let mut mismatched = Vec::new();
     let classes = recorded_classes(planner);
-    for (n, l) in runs {
-        let Line {
-            key,
-            replication,
-            seed,
-            metrics,
-            classes: by_class,
-        } = l;
-        let recorded = Recorded {
-            metrics,
-            classes: by_class,
-        };
-        if replication >= planner.replications
-            || seed != planner.seed + u64::from(replication)
-            || !recorded.complete(classes)
-        {
-            warnings.push(format!(
-                "line {n}: replication {}, seed {}, {} metrics and {} classes do not match \
-                 the plan",
-                replication,
-                seed,
-                recorded.metrics.len(),
-                recorded.classes.len()
-            ));
-            continue;
+    // The error that ended the reading, if any (the rewrite is then left undone).
+    let mut failed = None;
+    let mut read = None;
+    let written = crate::report::write_atomic_with(journal, |w| {
+        w.write_all(header.as_bytes())?;
+        let same_metrics = std::cell::Cell::new(true);
+        let mut other_metrics = 0usize;
+        let result = crate::sweep::exec::read_jsonl_each::<Header, Line>(
+            journal,
+            "plan journal",
+            journal_limit(planner),
+            |h| {
+                if h.fingerprint != planner.fingerprint || h.shard.as_deref() != shard {
+                    return Err(Error::Output {
+                        path: journal.into(),
+                        problem: format!(
+                            "holds results of another plan or shard (fingerprint {}, shard {}); \
+                             use another --out folder or delete it",
+                            h.fingerprint,
+                            h.shard.as_deref().unwrap_or("none")
+                        ),
+                    });
+                }
+                same_metrics.set(h.metrics == metric_set(planner));
+                Ok(())
+            },
+            |n, l: Line| {
+                if !same_metrics.get() {
+                    other_metrics += 1;
+                    return Ok(());
+                }
+                let recorded = Recorded {
+                    metrics: l.metrics,
+                    classes: l.classes,
+                };
+                if l.replication >= planner.replications
+                    || l.seed != planner.seed + u64::from(l.replication)
+                    || !recorded.complete(classes)
+                {
+                    mismatched.push(format!(
+                        "line {n}: replication {}, seed {}, {} metrics and {} classes do not \
+                         match the plan",
+                        l.replication,
+                        l.seed,
+                        recorded.metrics.len(),
+                        recorded.classes.len()
+                    ));
+                    return Ok(());
+                }
+                let line = LineOut::of(&l.key, l.replication, l.seed, &recorded);
+                serde_json::to_writer(&mut *w, &line)
+                    .and_then(|()| w.write_all(b"\n").map_err(serde_json::Error::io))
+                    .map_err(|e| Error::io(journal, "cannot write")(std::io::Error::other(e)))?;
+                known.insert(
+                    (l.key, l.replication),
+                    Kept::of(&recorded.metrics, &recorded.classes),
+                );
+                Ok(())
+            },
+        );
+        match result {
+            Ok(r) => {
+                read = r.map(|(_, bad)| (bad, other_metrics));
+                Ok(())
+            }
+            Err(e) => {
+                failed = Some(e);
+                Err(std::io::Error::other("the journal could not be read"))
+            }
         }
-        known.insert((key, replication), recorded);
+    });
+    if let Some(e) = failed {
+        return Err(e);
     }
+    written?;
+    let mut warnings = Vec::new();
+    if let Some((bad, other_metrics)) = read {
+        warnings.extend(bad);
+        if other_metrics > 0 {
+            warnings.push(format!(
+                "all {other_metrics} runs: recorded with another set of metrics (another \
+                 edgesim version)"
+            ));
+        }
+    }
+    warnings.extend(mismatched);
     Ok((known, warnings))
 }
 

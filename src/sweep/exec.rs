@@ -222,7 +222,32 @@ pub(crate) fn read_jsonl<H: serde::de::DeserializeOwned, R: serde::de::Deseriali
     what: &'static str,
     limit: u64,
 ) -> Result<Option<Lines<H, R>>> {
+    let mut runs = Vec::new();
+    let read = read_jsonl_each(
+        path,
+        what,
+        limit,
+        |_: &H| Ok(()),
+        |n, r| {
+            runs.push((n, r));
+            Ok(())
+        },
+    )?;
+    Ok(read.map(|(h, bad)| (h, runs, bad)))
+}
+
+/// [`read_jsonl`], each record given to `visit` with its 1-based line number as it is read
+/// rather than held, after the header is given to `header` (an error from either ends the
+/// reading with it). Gives the header and the lines that are not records.
+pub(crate) fn read_jsonl_each<H: serde::de::DeserializeOwned, R: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &'static str,
+    limit: u64,
+    header: impl FnOnce(&H) -> Result<()>,
+    mut visit: impl FnMut(usize, R) -> Result<()>,
+) -> Result<Option<(H, Vec<String>)>> {
     use std::io::{BufRead as _, Read as _};
+    let mut header_check = Some(header);
     if !path.exists() {
         return Ok(None);
     }
@@ -232,7 +257,6 @@ pub(crate) fn read_jsonl<H: serde::de::DeserializeOwned, R: serde::de::Deseriali
     let mut complete: u64 = 0; // bytes of complete lines
     let mut total: u64 = 0; // bytes read
     let mut header: Option<H> = None;
-    let mut runs = Vec::new();
     let mut bad = Vec::new();
     let mut line = Vec::new();
     for n in 0.. {
@@ -285,13 +309,15 @@ pub(crate) fn read_jsonl<H: serde::de::DeserializeOwned, R: serde::de::Deseriali
         };
         if n == 0 {
             header = text.ok().and_then(|t| serde_json::from_str::<H>(t).ok());
-            if header.is_none() {
-                return Ok(None);
+            match (&header, header_check.take()) {
+                (None, _) => return Ok(None),
+                (Some(h), Some(check)) => check(h)?,
+                (Some(_), None) => {}
             }
             continue;
         }
         match text.and_then(|t| serde_json::from_str::<R>(t).map_err(|e| e.to_string())) {
-            Ok(r) => runs.push((n + 1, r)),
+            Ok(r) => visit(n + 1, r)?,
             Err(e) => bad.push(format!(
                 "line {}: not a run record ({})",
                 n + 1,
@@ -315,7 +341,7 @@ pub(crate) fn read_jsonl<H: serde::de::DeserializeOwned, R: serde::de::Deseriali
         f.set_len(complete)
             .map_err(Error::io(path, "cannot repair"))?;
     }
-    Ok(header.map(|h| (h, runs, bad)))
+    Ok(header.map(|h| (h, bad)))
 }
 
 /// Reads a sweep journal of `plan`: its header and every complete line (a torn last line is

@@ -473,7 +473,11 @@ fn same_bytes_whatever_the_threads_the_shards_and_a_kill() {
     let journal = std::fs::read_to_string(two.join("runs.jsonl")).unwrap();
     let lines: Vec<&str> = journal.lines().collect();
     let keep = lines.len() / 3;
-    let mut cut = lines[..keep].join("\n") + "\n";
+    // A run twice, the first line of it another value: the last is the one read and kept.
+    let mut other: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+    let requests = edgesim::sweep::metrics::index("requests_total").unwrap();
+    other["metrics"][requests] = serde_json::json!(1e9);
+    let mut cut = format!("{}\n{other}\n", lines[0]) + &lines[1..keep].join("\n") + "\n";
     cut += &lines[keep][..lines[keep].len() / 2];
     // And a line that is not a run, which is named (a torn last line is a kill's, and is not).
     cut = cut.replacen('\n', "\n[1, 2]\n", 1);
