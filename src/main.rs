@@ -1582,7 +1582,7 @@ fn check_growth_folder(d: &std::path::Path) -> anyhow::Result<()> {
                     .strip_prefix("load-")
                     .and_then(|n| n.strip_suffix('x'))
                     .and_then(|n| n.parse::<f64>().ok())
-                    .is_some_and(|x| growth_folder(x) == name);
+                    .is_some_and(|x| x.is_finite() && x > 0.0 && growth_folder(x) == name);
             (!ours).then_some(name)
         })
         .collect();

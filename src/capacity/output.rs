@@ -364,7 +364,7 @@ pub struct Folder {
 }
 
 impl Folder {
-    /// The journal's path (in the temporary folder until [`write`] puts it in place; left
+    /// The journal's path (in the temporary folder until [`write()`] puts it in place; left
     /// there when the search ends in an error).
     pub fn journal_path(&self) -> PathBuf {
         self.rd.path().join(super::journal::JOURNAL)
