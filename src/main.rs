@@ -1355,9 +1355,15 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
             let answer = plan_written(&planner, &outcome, &dir, csv, started)?;
             print_plan(&planner, &answer, json)
         }
-        None if run.load_scale.len() > 1 => plan_growth(&run),
+        None if run.load_scale.len() > 1 => plan_growth(&run, &run.load_scale, false),
         None => {
             let path = run.plan.as_deref().context("give a plan file")?;
+            if run.load_scale.is_empty() {
+                let listed = edgesim::plan::Planner::file_load_scales(path)?;
+                if listed.len() > 1 {
+                    return plan_growth(&run, &listed, true);
+                }
+            }
             check_threads(run.threads)?;
             let mut planner =
                 edgesim::plan::Planner::load_scaled(path, run.load_scale.first().copied())?;
@@ -1502,10 +1508,11 @@ fn plan_written(
     Ok(answer)
 }
 
-/// `edgesim plan --load-scale X,Y,...`: the plan searched at each load, each into its folder
-/// `OUT/load-Xx` (resumable as a plan's), each report under its load, then the cheapest plan
-/// at each load side by side.
-fn plan_growth(run: &PlanRunArgs) -> anyhow::Result<()> {
+/// `edgesim plan --load-scale X,Y,...` (or a plan file's `load_scale = [X, Y, ...]`,
+/// `from_file`): the plan searched at each of `loads`, each into its folder `OUT/load-Xx`
+/// (resumable as a plan's), each report under its load, then the cheapest plan at each load
+/// side by side.
+fn plan_growth(run: &PlanRunArgs, loads: &[f64], from_file: bool) -> anyhow::Result<()> {
     let path = run.plan.as_deref().context("give a plan file")?;
     check_threads(run.threads)?;
     anyhow::ensure!(
@@ -1513,19 +1520,23 @@ fn plan_growth(run: &PlanRunArgs) -> anyhow::Result<()> {
         "--shard searches one load: give one --load-scale with --shard (and the same to `plan \
          merge`)"
     );
-    for (i, x) in run.load_scale.iter().enumerate() {
+    for (i, x) in loads.iter().enumerate() {
         anyhow::ensure!(
-            !run.load_scale[..i].contains(x),
+            !loads[..i].contains(x),
             "--load-scale {}: given twice; give each load once",
             edgesim::check::num(*x)
         );
     }
     // Every load checked before any is searched.
-    let planners = run
-        .load_scale
+    let planners = loads
         .iter()
-        .map(|&x| {
-            let mut p = edgesim::plan::Planner::load_scaled(path, Some(x))?;
+        .enumerate()
+        .map(|(i, &x)| {
+            let mut p = if from_file {
+                edgesim::plan::Planner::load_at(path, i)?
+            } else {
+                edgesim::plan::Planner::load_scaled(path, Some(x))?
+            };
             if run.grid {
                 p.method = edgesim::plan::Method::Grid;
             }

@@ -54,6 +54,19 @@ fn wave() -> usize {
     DEFAULT_WAVE
 }
 
+/// `load_scale` as written: one load, or several (a plan for growth).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(
+    untagged,
+    expecting = "a number, or an array of numbers (one load scale each)"
+)]
+pub enum LoadScaleFile {
+    /// One load.
+    One(f64),
+    /// Several loads, each searched on its own (`edgesim plan`).
+    Several(Vec<f64>),
+}
+
 /// A plan file as written.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -71,8 +84,8 @@ pub struct PlanFile {
     pub seed: Option<u64>,
     /// The traffic scenario's load times this (`edgesim capacity`'s scaling: rates times it, a
     /// trace's gaps divided by it, a closed loop's users times it; to 12 significant digits);
-    /// 1 by default.
-    pub load_scale: Option<f64>,
+    /// 1 by default. Several (`[1, 1.5, 2]`): `edgesim plan` searches the plan at each.
+    pub load_scale: Option<LoadScaleFile>,
     /// Prices of energy and the month the traffic fills.
     #[serde(default)]
     pub costs: CostsFile,
@@ -740,6 +753,15 @@ fn set_section(root: &mut toml::Table, section: &str, table: &Option<toml::Value
 /// The label of the scenario's own `[routing]` among the routing options.
 pub const SCENARIO_ROUTING: &str = "the scenario's";
 
+/// Which load a plan is loaded at.
+#[derive(Clone, Copy)]
+enum Scale {
+    /// The plan file's (`None`: its only one, or 1; `Some(i)`: its `i`-th).
+    File(Option<usize>),
+    /// `--load-scale` on the command line.
+    CommandLine(f64),
+}
+
 /// Where a plan's load scale was given.
 #[derive(Clone, Copy)]
 enum ScaleFrom {
@@ -763,11 +785,82 @@ impl Planner {
     }
 
     /// [`Planner::load`], with the traffic's load scaled by `load_scale` instead of the plan
-    /// file's `load_scale` when given (`edgesim plan --load-scale`).
+    /// file's `load_scale` when given (`edgesim plan --load-scale`). A plan file that gives
+    /// several loads is refused without `load_scale`: [`Planner::load_at`] loads each.
     pub fn load_scaled(path: &Path, load_scale: Option<f64>) -> Result<Planner> {
+        Self::load_with(
+            path,
+            load_scale.map_or(Scale::File(None), Scale::CommandLine),
+        )
+    }
+
+    /// [`Planner::load`] at the `i`-th of the loads the plan file's `load_scale` gives
+    /// ([`Planner::file_load_scales`]).
+    pub fn load_at(path: &Path, i: usize) -> Result<Planner> {
+        Self::load_with(path, Scale::File(Some(i)))
+    }
+
+    /// The loads the plan file's `load_scale` gives, in its order (none: the key is absent);
+    /// each in range and given once.
+    pub fn file_load_scales(path: &Path) -> Result<Vec<f64>> {
+        let (file, _) = Self::read_file(path)?;
+        Self::listed_scales(&Checker::new(path), file.load_scale.as_ref())
+    }
+
+    fn read_file(path: &Path) -> Result<(PlanFile, String)> {
         let text = crate::check::read_text(path, "plan", crate::check::MAX_CONFIG_BYTES)?;
         let file: PlanFile = crate::strict::from_str(&text)
             .map_err(|e| crate::check::not_read_as(path, &text, "a plan file", &e))?;
+        Ok((file, text))
+    }
+
+    /// The loads of `load_scale`, checked: at least one, each in [`LOAD_SCALES`] and given once.
+    fn listed_scales(cx: &Checker, given: Option<&LoadScaleFile>) -> Result<Vec<f64>> {
+        let v = match given {
+            None => return Ok(Vec::new()),
+            Some(LoadScaleFile::One(x)) => return Ok(vec![*x]),
+            Some(LoadScaleFile::Several(v)) => v,
+        };
+        let list = || {
+            let items: Vec<String> = v.iter().map(|x| crate::check::num(*x)).collect();
+            format!("[{}]", items.join(", "))
+        };
+        if v.is_empty() {
+            return Err(cx.bad(
+                "load_scale",
+                "[]",
+                "give at least one load (a number, or an array of them)",
+            ));
+        }
+        let (lo, hi) = LOAD_SCALES;
+        for (i, x) in v.iter().enumerate() {
+            if !(lo..=hi).contains(x) {
+                return Err(cx.bad(
+                    "load_scale",
+                    list(),
+                    format!(
+                        "{} must lie in [{lo:e}, {hi:e}] (the traffic's load times this; 1: as \
+                         written)",
+                        crate::check::num(*x)
+                    ),
+                ));
+            }
+            if v[..i].contains(x) {
+                return Err(cx.bad(
+                    "load_scale",
+                    list(),
+                    format!(
+                        "{} is given twice; give each load once",
+                        crate::check::num(*x)
+                    ),
+                ));
+            }
+        }
+        Ok(v.clone())
+    }
+
+    fn load_with(path: &Path, at: Scale) -> Result<Planner> {
+        let (file, text) = Self::read_file(path)?;
         let cx = Checker::new(path);
         let dir = path.parent().unwrap_or(Path::new("."));
         let scenario = dir.join(&file.scenario);
@@ -778,10 +871,28 @@ impl Planner {
         let base_sc = Scenario::from_str_at(&base_text, &scenario, &LoadOptions::default())
             .map_err(in_scenario)?;
         let base = Scenario::parse_doc(&base_text, &scenario).map_err(in_scenario)?;
-        let (from, scale) = match (load_scale, file.load_scale) {
-            (Some(s), _) => (ScaleFrom::CommandLine, s),
-            (None, Some(s)) => (ScaleFrom::File, s),
-            (None, None) => (ScaleFrom::File, 1.0),
+        let listed = Self::listed_scales(&cx, file.load_scale.as_ref())?;
+        let (from, scale) = match at {
+            Scale::CommandLine(s) => (ScaleFrom::CommandLine, s),
+            Scale::File(None) if listed.len() > 1 => {
+                return Err(cx.bad(
+                    "load_scale",
+                    format!("an array of {} loads", listed.len()),
+                    "a plan for growth: `edgesim plan` searches each load into its own folder; \
+                     give one load here (`--load-scale X`, as to its shards' `plan merge`)",
+                ));
+            }
+            Scale::File(None) => (ScaleFrom::File, listed.first().copied().unwrap_or(1.0)),
+            Scale::File(Some(i)) => match listed.get(i) {
+                Some(&s) => (ScaleFrom::File, s),
+                None => {
+                    return Err(cx.bad(
+                        "load_scale",
+                        format!("{} loads", listed.len()),
+                        format!("has no load {i} (0-based)"),
+                    ));
+                }
+            },
         };
         // One cache of input files for the scaled scenario and every plan's.
         let cache = Arc::new(InputCache::default());

@@ -1727,6 +1727,84 @@ fn several_loads_are_each_load_s_plan() {
     );
 }
 
+/// `load_scale = [1, 2]` in the plan file is `--load-scale 1,2`: the same loads' plans and
+/// table; `--load-scale` on the command line replaces the list. A list that is empty, holds a
+/// load twice or one out of range is refused naming the key, and so is a list where one load
+/// is meant (`plan merge` without `--load-scale`, the library's `Planner::load`).
+#[test]
+fn a_plan_file_gives_several_loads() {
+    let goals = "ttft_p95_ms = 2500\nmax_reject_share = 0.01\nmax_cloud_usd_per_month = 200";
+    let d = dir("growth-file");
+    let listed = small_plan(&d, goals, "load_scale = [1, 2]");
+    let by_flag = dir("growth-file-flag");
+    let plain = small_plan(&by_flag, goals, "");
+    let a = plan_cli(&listed, &d.join("out"), &[]);
+    let b = plan_cli(&plain, &by_flag.join("out"), &["--load-scale", "1,2"]);
+    let table = |o: &Output| {
+        let t = String::from_utf8_lossy(&o.stdout).into_owned();
+        let at = t
+            .find("the cheapest plan meeting every goal at each load:")
+            .unwrap();
+        t[at..].to_string()
+    };
+    assert_eq!(table(&a), table(&b));
+    assert_eq!(table(&a).lines().count(), 4, "{}", table(&a));
+    for load in ["load-1x", "load-2x"] {
+        let answer = |d: &Path| -> serde_json::Value {
+            serde_json::from_slice(
+                &std::fs::read(d.join("out").join(load).join("answer.json")).unwrap(),
+            )
+            .unwrap()
+        };
+        let (x, y) = (answer(&d), answer(&by_flag));
+        assert_eq!(x["cheapest"], y["cheapest"], "{load}");
+        assert_eq!(x["load"], y["load"], "{load}");
+    }
+    // The command line's load replaces the list: one plan, in the plan's own folder.
+    let one = plan_cli(&listed, &d.join("one"), &["--load-scale", "2"]);
+    let text = String::from_utf8_lossy(&one.stdout);
+    assert!(text.contains("traffic: 2x the scenario's load"), "{text}");
+    assert!(d.join("one").join("answer.json").exists());
+    let e = Planner::load(&listed).unwrap_err().to_string();
+    assert!(
+        e.contains("`load_scale` = an array of 2 loads: a plan for growth"),
+        "{e}"
+    );
+    assert_eq!(Planner::load_at(&listed, 1).unwrap().load_scale, 2.0);
+    let merge = edgesim(&[
+        "plan",
+        "merge",
+        listed.to_str().unwrap(),
+        d.join("out/load-2x").to_str().unwrap(),
+        "--out",
+        d.join("merged").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&merge.stderr);
+    assert!(
+        !merge.status.success() && err.contains("give one load here (`--load-scale X`"),
+        "{err}"
+    );
+    for (list, want) in [
+        ("[]", "`load_scale` = []: give at least one load"),
+        ("[1, 2, 1]", "`load_scale` = [1, 2, 1]: 1 is given twice"),
+        ("[1, 0]", "`load_scale` = [1, 0]: 0 must lie in [1e-6, 1e6]"),
+        ("\"x\"", "a number, or an array of numbers"),
+    ] {
+        let bad = dir("growth-file-bad");
+        let path = small_plan(&bad, goals, &format!("load_scale = {list}"));
+        let o = edgesim(&[
+            "plan",
+            path.to_str().unwrap(),
+            "--out",
+            bad.join("out").to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{list}: {err}");
+        assert!(err.contains(want), "{list}: {err}");
+        assert!(!bad.join("out").exists(), "{list}");
+    }
+}
+
 #[test]
 fn a_load_scale_searches_the_traffic_at_that_load() {
     // The small plan's goals with room for twice the cloud fees.
