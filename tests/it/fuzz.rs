@@ -365,6 +365,15 @@ fn fuzz_sweep_and_plan_loaders() {
             1,
         )
     };
+    // And a plan for growth (docs/plan.md, "Several loads").
+    let growth = |t: String| {
+        assert!(t.contains("\nreplications = "));
+        t.replacen(
+            "\nreplications = ",
+            "\nload_scale = [1, 1.5, 0.5]\nreplications = ",
+            1,
+        )
+    };
     let same = |t: String| t;
     for (t, (name, edit)) in [
         ("sweeps/policies.toml", &same as &dyn Fn(String) -> String),
@@ -376,6 +385,7 @@ fn fuzz_sweep_and_plan_loaders() {
         ("sweeps/clinic-boards.toml", &same),
         ("sweeps/predicted-wait.toml", &same),
         ("plans/retail.toml", &routings),
+        ("plans/retail.toml", &growth),
     ]
     .iter()
     .enumerate()
@@ -394,7 +404,14 @@ fn fuzz_sweep_and_plan_loaders() {
                 if name.starts_with("sweeps/") {
                     edgesim::sweep::Plan::load(&p).map(|_| ())
                 } else {
-                    edgesim::plan::Planner::load(&p).map(|_| ())
+                    // Every load a list gives, as `edgesim plan` loads them.
+                    let loads = edgesim::plan::Planner::file_load_scales(&p)?;
+                    if loads.len() > 1 {
+                        (0..loads.len())
+                            .try_for_each(|i| edgesim::plan::Planner::load_at(&p, i).map(|_| ()))
+                    } else {
+                        edgesim::plan::Planner::load(&p).map(|_| ())
+                    }
                 }
             }))
             .unwrap_or_else(|_| panic!("{name}: the loader panicked on:\n{case}"));
