@@ -1374,7 +1374,7 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
                 .out
                 .clone()
                 .unwrap_or_else(|| default_out(&format!("plan-{}", planner.name)));
-            let answer = plan_searched(&run, &planner, &dir)?;
+            let (answer, _) = plan_searched(&run, &planner, &dir)?;
             print_plan(&planner, &answer, run.json)
         }
     }
@@ -1394,12 +1394,12 @@ fn print_plan(
 }
 
 /// Searches `planner` as `run` asks into `dir` (resuming from its journal), with progress on
-/// stderr, and writes its files: the answer.
+/// stderr, and writes its files: the answer, and the cheapest plan meeting every goal.
 fn plan_searched(
     run: &PlanRunArgs,
     planner: &edgesim::plan::Planner,
     dir: &std::path::Path,
-) -> anyhow::Result<edgesim::plan::output::Answer> {
+) -> anyhow::Result<(edgesim::plan::output::Answer, Option<edgesim::plan::Point>)> {
     let started = std::time::Instant::now();
     let every_s = progress_interval_s()?;
     note!(
@@ -1462,7 +1462,9 @@ fn plan_searched(
         outcome.simulated,
         outcome.runs.saturating_sub(outcome.simulated)
     );
-    plan_written(planner, &outcome, dir, run.csv, started)
+    let answer = plan_written(planner, &outcome, dir, run.csv, started)?;
+    let best = outcome.best.map(|i| outcome.evaluations[i].point.clone());
+    Ok((answer, best))
 }
 
 /// Writes a plan's files into `dir` (locked by the caller) and says where: the answer.
@@ -1550,26 +1552,71 @@ fn plan_growth(run: &PlanRunArgs, loads: &[f64], from_file: bool) -> anyhow::Res
     check_growth_folder(&root)?;
     let mut text = String::new();
     let mut answers = Vec::new();
+    let mut cheapest = Vec::new();
     for pl in &planners {
         let dir = root.join(growth_folder(pl.load_scale));
-        let answer = plan_searched(run, pl, &dir)?;
+        let (answer, best) = plan_searched(run, pl, &dir)?;
         text += &format!("== load {}x\n", edgesim::check::num(pl.load_scale));
         text += &edgesim::plan::output::to_text(pl, &answer);
         text += "\n";
         answers.push((pl.load_scale, answer));
+        cheapest.push(best);
     }
+    // Each load's cheapest plan at every other load, from that load's journal where it holds
+    // the runs (nothing is recorded: each load's folder stays its search's).
+    let mut across: Vec<Vec<Option<edgesim::plan::output::PlanReport>>> =
+        vec![vec![None; planners.len()]; planners.len()];
+    for (j, pl) in planners.iter().enumerate() {
+        let dir = root.join(growth_folder(pl.load_scale));
+        let others: Vec<(usize, edgesim::plan::Point)> = cheapest
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| Some((i, p.clone()?)))
+            .filter(|&(i, _)| i != j)
+            .collect();
+        let points: Vec<edgesim::plan::Point> = others.iter().map(|(_, p)| p.clone()).collect();
+        let evaluated = edgesim::plan::search::evaluate_points(pl, &dir, &points, run.threads)?;
+        for ((i, _), e) in others.iter().zip(&evaluated) {
+            across[*i][j] = Some(edgesim::plan::output::report(pl, e));
+        }
+        across[j][j].clone_from(&answers[j].1.cheapest);
+    }
+    let rows: Vec<(f64, Vec<edgesim::plan::output::PlanReport>)> = planners
+        .iter()
+        .zip(&across)
+        .filter_map(|(pl, r)| Some((pl.load_scale, r.iter().cloned().collect::<Option<_>>()?)))
+        .collect();
     if run.json {
         let all: Vec<serde_json::Value> = answers
             .iter()
-            .map(|(x, a)| serde_json::json!({ "load_scale": x, "plan": a }))
+            .zip(&across)
+            .map(|((x, a), r)| {
+                let at: Vec<serde_json::Value> = planners
+                    .iter()
+                    .zip(r)
+                    .filter_map(|(pl, rep)| {
+                        Some(serde_json::json!({ "load_scale": pl.load_scale, "plan": rep.as_ref()? }))
+                    })
+                    .collect();
+                serde_json::json!({ "load_scale": x, "plan": a, "cheapest_at_each_load": at })
+            })
             .collect();
         out(&(serde_json::to_string_pretty(&all)? + "\n"))
     } else {
-        let rows: Vec<(f64, &edgesim::plan::output::Answer)> =
+        let table: Vec<(f64, &edgesim::plan::output::Answer)> =
             answers.iter().map(|(x, a)| (*x, a)).collect();
-        text += &edgesim::plan::output::growth_table(&rows);
+        text += &edgesim::plan::output::growth_table(&table);
+        if rows.len() > 1 {
+            text += "\n";
+            text += &edgesim::plan::output::growth_cross_table(&loads_of(&planners), &rows);
+        }
         out(&text)
     }
+}
+
+/// The load scale of each planner.
+fn loads_of(planners: &[edgesim::plan::Planner]) -> Vec<f64> {
+    planners.iter().map(|p| p.load_scale).collect()
 }
 
 /// The folder of load `x` in a growth plan's output folder.

@@ -181,6 +181,11 @@ pub struct Answer {
     pub screened: usize,
 }
 
+/// The report of plan `e` of `pl`, as `answer.json` gives its plans.
+pub fn report(pl: &Planner, e: &Evaluation) -> PlanReport {
+    plan_report(pl, e)
+}
+
 fn plan_report(pl: &Planner, e: &Evaluation) -> PlanReport {
     let est = |f: &dyn Fn(&super::cost::RunValues) -> Option<f64>| Estimate::from(e.stat(f));
     // The quantity of each goal `which` picks, in goal order.
@@ -840,6 +845,52 @@ pub fn growth_table(rows: &[(f64, &Answer)]) -> String {
                 );
             }
         }
+    }
+    o
+}
+
+/// Each load's cheapest plan judged at every load: `rows` holds, for each load with a
+/// cheapest plan, its scale and that plan's report at each of `loads` (in their order). A cell
+/// gives the monthly cost where the plan meets every goal at that load, and the goals it
+/// misses otherwise.
+pub fn growth_cross_table(loads: &[f64], rows: &[(f64, Vec<PlanReport>)]) -> String {
+    let x = |v: f64| format!("{}x", crate::check::num(v));
+    let mut table: Vec<Vec<String>> = vec![
+        std::iter::once("cheapest at".to_string())
+            .chain(loads.iter().map(|&l| format!("at {}", x(l))))
+            .collect(),
+    ];
+    for (at, reports) in rows {
+        let cells = reports.iter().map(|r| {
+            if r.feasible {
+                money(&r.total_usd_month)
+            } else {
+                format!("misses {}", r.failed_goals.join(", "))
+            }
+        });
+        table.push(std::iter::once(x(*at)).chain(cells).collect());
+    }
+    let widths: Vec<usize> = (0..table[0].len())
+        .map(|c| {
+            table
+                .iter()
+                .map(|r| r.get(c).map_or(0, |s| s.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "each load's cheapest plan at every load (its cost per month where it meets every goal):"
+    );
+    for r in &table {
+        let cells: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(s, &w)| format!("{s}{}", " ".repeat(w - s.chars().count())))
+            .collect();
+        let _ = writeln!(o, "{}", cells.join("   ").trim_end());
     }
     o
 }

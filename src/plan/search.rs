@@ -253,8 +253,11 @@ pub(crate) fn recorded_metric_set(classes: usize) -> String {
 struct Runner<'a> {
     planner: &'a Planner,
     known: Known,
-    /// The journal, open for appending (`None`: a merge, which simulates nothing).
+    /// The journal, open for appending (`None`: a merge, which simulates nothing, or
+    /// [`evaluate_points`], which simulates without recording).
     sink: Option<Mutex<File>>,
+    /// With no sink: runs the journal lacks are simulated, not refused.
+    unrecorded: bool,
     journal: PathBuf,
     evaluated: Mutex<BTreeMap<Point, Evaluation>>,
     simulated: AtomicUsize,
@@ -288,6 +291,12 @@ impl Runner<'_> {
             return Err(too_many_runs(self.planner, "the search reached"));
         }
         let Some(sink) = &self.sink else {
+            if self.unrecorded {
+                let sc = self.planner.scenario_at(p, seed)?;
+                let recorded = Recorded::of(&crate::sim::run(&sc)?);
+                self.simulated.fetch_add(1, Ordering::Relaxed);
+                return Ok(recorded);
+            }
             return Err(Error::Output {
                 path: self.journal.clone(),
                 problem: format!(
@@ -537,6 +546,7 @@ pub fn search(
         planner,
         known,
         sink: Some(Mutex::new(file)),
+        unrecorded: false,
         journal: journal.clone(),
         evaluated: Mutex::new(BTreeMap::new()),
         simulated: AtomicUsize::new(0),
@@ -719,6 +729,7 @@ pub fn merge(planner: &Planner, shards: &[PathBuf], threads: Option<usize>) -> R
         planner: &planner,
         known,
         sink: None,
+        unrecorded: false,
         journal: shards.first().cloned().unwrap_or_default(),
         evaluated: Mutex::new(BTreeMap::new()),
         simulated: AtomicUsize::new(0),
@@ -748,72 +759,19 @@ fn read_known(
     shard: Option<&str>,
     header: &str,
 ) -> Result<(Known, Vec<String>)> {
-    let mut known = Known::new();
-    let mut mismatched = Vec::new();
-    let classes = recorded_classes(planner);
     // The error that ended the reading, if any (the rewrite is then left undone).
     let mut failed = None;
     let mut read = None;
     let written = crate::report::write_atomic_with(journal, |w| {
         w.write_all(header.as_bytes())?;
-        let same_metrics = std::cell::Cell::new(true);
-        let mut other_metrics = 0usize;
-        let result = crate::sweep::exec::read_jsonl_each::<Header, Line>(
-            journal,
-            "plan journal",
-            journal_limit(planner),
-            |h| {
-                if h.fingerprint != planner.fingerprint || h.shard.as_deref() != shard {
-                    return Err(Error::Output {
-                        path: journal.into(),
-                        problem: format!(
-                            "holds results of another plan or shard (fingerprint {}, shard {}); \
-                             use another --out folder or delete it",
-                            h.fingerprint,
-                            h.shard.as_deref().unwrap_or("none")
-                        ),
-                    });
-                }
-                same_metrics.set(h.metrics == metric_set(planner));
-                Ok(())
-            },
-            |n, l: Line| {
-                if !same_metrics.get() {
-                    other_metrics += 1;
-                    return Ok(());
-                }
-                let recorded = Recorded {
-                    metrics: l.metrics,
-                    classes: l.classes,
-                };
-                if l.replication >= planner.replications
-                    || l.seed != planner.seed + u64::from(l.replication)
-                    || !recorded.complete(classes)
-                {
-                    mismatched.push(format!(
-                        "line {n}: replication {}, seed {}, {} metrics and {} classes do not \
-                         match the plan",
-                        l.replication,
-                        l.seed,
-                        recorded.metrics.len(),
-                        recorded.classes.len()
-                    ));
-                    return Ok(());
-                }
-                let line = LineOut::of(&l.key, l.replication, l.seed, &recorded);
-                serde_json::to_writer(&mut *w, &line)
-                    .and_then(|()| w.write_all(b"\n").map_err(serde_json::Error::io))
-                    .map_err(|e| Error::io(journal, "cannot write")(std::io::Error::other(e)))?;
-                known.insert(
-                    (l.key, l.replication),
-                    Kept::of(&recorded.metrics, &recorded.classes),
-                );
-                Ok(())
-            },
-        );
+        let result = scan_known(planner, journal, shard, |line| {
+            serde_json::to_writer(&mut *w, line)
+                .and_then(|()| w.write_all(b"\n").map_err(serde_json::Error::io))
+                .map_err(|e| Error::io(journal, "cannot write")(std::io::Error::other(e)))
+        });
         match result {
             Ok(r) => {
-                read = r.map(|(_, bad)| (bad, other_metrics));
+                read = Some(r);
                 Ok(())
             }
             Err(e) => {
@@ -826,8 +784,74 @@ fn read_known(
         return Err(e);
     }
     written?;
+    Ok(read.unwrap_or_default())
+}
+
+/// The runs the journal holds that are valid for this plan (each line given to `line` as it
+/// is read), and warnings for what is redone.
+fn scan_known(
+    planner: &Planner,
+    journal: &Path,
+    shard: Option<&str>,
+    mut line: impl FnMut(&LineOut<'_>) -> Result<()>,
+) -> Result<(Known, Vec<String>)> {
+    let mut known = Known::new();
+    let mut mismatched = Vec::new();
+    let classes = recorded_classes(planner);
+    let same_metrics = std::cell::Cell::new(true);
+    let mut other_metrics = 0usize;
+    let read = crate::sweep::exec::read_jsonl_each::<Header, Line>(
+        journal,
+        "plan journal",
+        journal_limit(planner),
+        |h| {
+            if h.fingerprint != planner.fingerprint || h.shard.as_deref() != shard {
+                return Err(Error::Output {
+                    path: journal.into(),
+                    problem: format!(
+                        "holds results of another plan or shard (fingerprint {}, shard {}); \
+                         use another --out folder or delete it",
+                        h.fingerprint,
+                        h.shard.as_deref().unwrap_or("none")
+                    ),
+                });
+            }
+            same_metrics.set(h.metrics == metric_set(planner));
+            Ok(())
+        },
+        |n, l: Line| {
+            if !same_metrics.get() {
+                other_metrics += 1;
+                return Ok(());
+            }
+            let recorded = Recorded {
+                metrics: l.metrics,
+                classes: l.classes,
+            };
+            if l.replication >= planner.replications
+                || l.seed != planner.seed + u64::from(l.replication)
+                || !recorded.complete(classes)
+            {
+                mismatched.push(format!(
+                    "line {n}: replication {}, seed {}, {} metrics and {} classes do not match \
+                     the plan",
+                    l.replication,
+                    l.seed,
+                    recorded.metrics.len(),
+                    recorded.classes.len()
+                ));
+                return Ok(());
+            }
+            line(&LineOut::of(&l.key, l.replication, l.seed, &recorded))?;
+            known.insert(
+                (l.key, l.replication),
+                Kept::of(&recorded.metrics, &recorded.classes),
+            );
+            Ok(())
+        },
+    )?;
     let mut warnings = Vec::new();
-    if let Some((bad, other_metrics)) = read {
+    if let Some((_, bad)) = read {
         warnings.extend(bad);
         if other_metrics > 0 {
             warnings.push(format!(
@@ -838,6 +862,38 @@ fn read_known(
     }
     warnings.extend(mismatched);
     Ok((known, warnings))
+}
+
+/// The plans `points` of `planner` evaluated on every replication (none dropped after one
+/// run), each run read from the journal of the plan's output folder `dir` where it holds it
+/// and simulated otherwise (on `threads` threads), recording nothing: the folder is left as it
+/// is. `edgesim plan --load-scale X,Y,...` judges each load's cheapest plan at the other loads
+/// so.
+pub fn evaluate_points(
+    planner: &Planner,
+    dir: &Path,
+    points: &[Point],
+    threads: Option<usize>,
+) -> Result<Vec<Evaluation>> {
+    let journal = dir.join(JOURNAL);
+    let (known, _) = scan_known(planner, &journal, None, |_| Ok(()))?;
+    let runner = Runner {
+        planner,
+        known,
+        sink: None,
+        unrecorded: true,
+        journal: journal.clone(),
+        evaluated: Mutex::new(BTreeMap::new()),
+        simulated: AtomicUsize::new(0),
+        progress: &|_| {},
+    };
+    let pool = crate::sweep::exec::thread_pool(threads, &journal)?;
+    pool.install(|| {
+        points
+            .par_iter()
+            .map(|p| runner.evaluate(p, false))
+            .collect()
+    })
 }
 
 fn run_search(

@@ -1684,6 +1684,13 @@ fn several_loads_are_each_load_s_plan() {
         text.contains("the cheapest plan meeting every goal at each load:\nload "),
         "{text}"
     );
+    assert!(
+        text.contains(
+            "each load's cheapest plan at every load (its cost per month where it meets every \
+             goal):\ncheapest at   at 1x"
+        ),
+        "{text}"
+    );
     // Twice the traffic takes more boards or fees.
     let cost = |a: &serde_json::Value| a["cheapest"]["total_usd_month"]["mean"].as_f64().unwrap();
     assert!(cost(&answers[0]) < cost(&answers[1]));
@@ -1696,7 +1703,61 @@ fn several_loads_are_each_load_s_plan() {
     for (i, x) in [1.0, 2.0].into_iter().enumerate() {
         assert_eq!(all[i]["load_scale"], x);
         assert_eq!(all[i]["plan"], answers[i]);
+        // At its own load, each load's cheapest plan is its answer's.
+        let own = &all[i]["cheapest_at_each_load"][i];
+        assert_eq!(own["load_scale"], x);
+        assert_eq!(own["plan"], answers[i]["cheapest"]);
     }
+    // Each load's cheapest plan at the other load is what the whole grid at that load finds for
+    // it (every replication, none dropped).
+    for (from, to) in [(0, 1), (1, 0)] {
+        let (a, b) = ([1.0, 2.0][from], [1.0, 2.0][to]);
+        let pa = Planner::load_scaled(&path, Some(a)).unwrap();
+        let found = run(&pa, &d.join(format!("lib-{a}")));
+        let best = &found.evaluations[found.best.unwrap()];
+        let mut pb = Planner::load_scaled(&path, Some(b)).unwrap();
+        pb.method = edgesim::plan::Method::Grid;
+        let grid = run(&pb, &d.join(format!("lib-grid-{b}")));
+        let there = grid
+            .evaluations
+            .iter()
+            .find(|e| e.point == best.point)
+            .unwrap();
+        let cell = &all[from]["cheapest_at_each_load"][to];
+        assert_eq!(cell["load_scale"], b);
+        assert_eq!(cell["plan"]["feasible"], there.feasible, "{cell}");
+        assert_eq!(cell["plan"]["runs"], 3);
+        let cost = cell["plan"]["total_usd_month"]["mean"].as_f64().unwrap();
+        assert!(
+            (cost - there.cost()).abs() <= 1e-9 * cost,
+            "{cost} {}",
+            there.cost()
+        );
+        // Its row in the printed table: a cell a load, in their order.
+        let cross = &text[text
+            .find("each load's cheapest plan at every load")
+            .unwrap()..];
+        let row = cross
+            .lines()
+            .find(|l| l.starts_with(&format!("{a}x ")))
+            .unwrap_or_else(|| panic!("no row for {a}x: {cross}"));
+        let cells: Vec<&str> = row
+            .split("   ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
+        let want = if there.feasible {
+            format!("${cost:.2} ± ")
+        } else {
+            "misses ".to_string()
+        };
+        assert!(cells[1 + to].starts_with(&want), "{row}");
+    }
+    // Judging them recorded nothing: each load's folder is its search's.
+    assert_eq!(
+        folder_files(&out.join("load-2x")),
+        folder_files(&d.join("alone-2"))
+    );
 
     let refused = |extra: &[&str], want: &str| {
         let mut args = vec![
@@ -1748,7 +1809,8 @@ fn a_plan_file_gives_several_loads() {
         t[at..].to_string()
     };
     assert_eq!(table(&a), table(&b));
-    assert_eq!(table(&a).lines().count(), 4, "{}", table(&a));
+    // A line a load in each table (both loads have a plan), under their heads.
+    assert_eq!(table(&a).lines().count(), 4 + 1 + 4, "{}", table(&a));
     for load in ["load-1x", "load-2x"] {
         let answer = |d: &Path| -> serde_json::Value {
             serde_json::from_slice(
