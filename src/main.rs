@@ -545,28 +545,43 @@ fn capacity_by_policy(a: &CapacityArgs) -> anyhow::Result<()> {
 /// if it is a capacity search's, as a single search's folder is) and the temporary folders of
 /// such searches that were killed.
 fn check_policies_folder(d: &std::path::Path) -> anyhow::Result<()> {
+    check_subfolders(
+        d,
+        |name| {
+            // A policy's folder, or the temporary one of a search into it that was killed
+            // (`.POLICY.tmp-PID`: its journal is read by the next search).
+            let policy = match name.strip_prefix('.').and_then(|n| n.rsplit_once(".tmp-")) {
+                Some((policy, pid)) if pid.parse::<u32>().is_ok() => policy,
+                _ => name,
+            };
+            SelectionKind::ALL.iter().any(|k| k.name() == policy)
+        },
+        "the policies' folders of an earlier `capacity --policies` (one folder per policy, e.g. \
+         load_aware/)",
+    )
+}
+
+/// Refuses an output folder `d` of several commands' folders that holds anything but folders
+/// whose name is `ours` (`what` names them in the error); absent, it is new.
+fn check_subfolders(
+    d: &std::path::Path,
+    ours: impl Fn(&str) -> bool,
+    what: &str,
+) -> anyhow::Result<()> {
     let Ok(entries) = std::fs::read_dir(d) else {
-        // Absent; anything else is reported when the searches write there.
+        // Absent; anything else is reported when the commands write there.
         return Ok(());
     };
     let foreign: Vec<String> = entries
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
-            // A policy's folder, or the temporary one of a search into it that was killed
-            // (`.POLICY.tmp-PID`: its journal is read by the next search).
-            let policy = match name.strip_prefix('.').and_then(|n| n.rsplit_once(".tmp-")) {
-                Some((policy, pid)) if pid.parse::<u32>().is_ok() => policy,
-                _ => name.as_str(),
-            };
-            let ours = e.path().is_dir() && SelectionKind::ALL.iter().any(|k| k.name() == policy);
-            (!ours).then_some(name)
+            (!(e.path().is_dir() && ours(&name))).then_some(name)
         })
         .collect();
     anyhow::ensure!(
         foreign.is_empty(),
-        "--out {}: holds {} besides the policies' folders of an earlier `capacity --policies` \
-         (one folder per policy, e.g. load_aware/): choose a new or empty folder",
+        "--out {}: holds {} besides {what}: choose a new or empty folder",
         d.display(),
         edgesim::output::rundir::some_names(&foreign)
     );
@@ -1627,31 +1642,17 @@ fn growth_folder(x: f64) -> String {
 /// Refuses a growth plan's output folder that holds anything but the loads' folders of
 /// earlier growth plans (`load-Xx`).
 fn check_growth_folder(d: &std::path::Path) -> anyhow::Result<()> {
-    let Ok(entries) = std::fs::read_dir(d) else {
-        // Absent; anything else is reported when the plans write there.
-        return Ok(());
-    };
-    let foreign: Vec<String> = entries
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let ours = e.path().is_dir()
-                && name
-                    .strip_prefix("load-")
-                    .and_then(|n| n.strip_suffix('x'))
-                    .and_then(|n| n.parse::<f64>().ok())
-                    .is_some_and(|x| x.is_finite() && x > 0.0 && growth_folder(x) == name);
-            (!ours).then_some(name)
-        })
-        .collect();
-    anyhow::ensure!(
-        foreign.is_empty(),
-        "--out {}: holds {} besides the loads' folders of an earlier `plan --load-scale X,Y,...` \
-         (one folder per load, e.g. load-1.5x/): choose a new or empty folder",
-        d.display(),
-        edgesim::output::rundir::some_names(&foreign)
-    );
-    Ok(())
+    check_subfolders(
+        d,
+        |name| {
+            name.strip_prefix("load-")
+                .and_then(|n| n.strip_suffix('x'))
+                .and_then(|n| n.parse::<f64>().ok())
+                .is_some_and(|x| x.is_finite() && x > 0.0 && growth_folder(x) == name)
+        },
+        "the loads' folders of an earlier `plan --load-scale X,Y,...` (one folder per load, e.g. \
+         load-1.5x/)",
+    )
 }
 
 /// Warns of the settings the scenario's selection policy does not read.

@@ -263,15 +263,7 @@ fn probe(
         cents_per_kwh: 0.0,
         traffic_hours_per_month: st.traffic_hours_per_month,
     };
-    let none = Point {
-        counts: Vec::new(),
-        slots: Vec::new(),
-        queue: Vec::new(),
-        policy: 0,
-        rate_limit: 0,
-        routing: 0,
-        cloud: 0,
-    };
+    let none = Point::default();
     let requests = crate::sweep::metrics::index("requests_total");
     let window = crate::sweep::metrics::index("arrival_window_s");
     let runs: Result<Vec<(RunValues, Option<f64>, Source)>> = (0..st.replications)

@@ -256,15 +256,7 @@ fn reads() -> &'static Reads {
             // A value every branch reads past.
             Some(1.0)
         };
-        let p = Point {
-            counts: Vec::new(),
-            slots: Vec::new(),
-            queue: Vec::new(),
-            policy: 0,
-            rate_limit: 0,
-            routing: 0,
-            cloud: 0,
-        };
+        let p = Point::default();
         let costs = Costs {
             cents_per_kwh: 1.0,
             traffic_hours_per_month: 1.0,
@@ -335,22 +327,7 @@ mod tests {
     fn kept_metrics_give_the_run_s_values() {
         use rand::{RngExt as _, SeedableRng as _};
         let mut rng = rand_pcg::Pcg64::seed_from_u64(7);
-        let t = |name: &str, idle_w: f64| DeviceType {
-            name: name.into(),
-            profile: ("profile", "p".into()),
-            model: "m".into(),
-            price_usd: 240.0,
-            lifetime_months: 24.0,
-            min_count: 0,
-            max_count: 4,
-            slots: vec![1],
-            queue_capacity: vec![0],
-            ctx_tokens: None,
-            outages: Vec::new(),
-            random_outages: None,
-            idle_w,
-        };
-        let types = [t("a", 5.0), t("b", 11.0)];
+        let types = [board("a", 5.0), board("b", 11.0)];
         let costs = Costs {
             cents_per_kwh: 17.0,
             traffic_hours_per_month: 300.0,
@@ -393,10 +370,10 @@ mod tests {
     /// A hand-worked month: 2 boards at $240 over 24 months, 5 W idle each, a one-hour run
     /// drawing 36 kJ (10 W on average) and $0.50 of cloud fees over 1,000 requests, the traffic
     /// 100 hours a month at 20 cents per kWh.
-    #[test]
-    fn hand_worked_month() {
-        let t = DeviceType {
-            name: "b".into(),
+    /// A board type at $240 over 24 months, up to four, drawing `idle_w` idle.
+    fn board(name: &str, idle_w: f64) -> DeviceType {
+        DeviceType {
+            name: name.into(),
             profile: ("profile", "p".into()),
             model: "m".into(),
             price_usd: 240.0,
@@ -408,8 +385,13 @@ mod tests {
             ctx_tokens: None,
             outages: Vec::new(),
             random_outages: None,
-            idle_w: 5.0,
-        };
+            idle_w,
+        }
+    }
+
+    #[test]
+    fn hand_worked_month() {
+        let t = board("b", 5.0);
         let p = Point {
             counts: vec![2],
             slots: vec![0],

@@ -654,7 +654,9 @@ pub struct Planner {
 /// A point of the search space: counts and option indices per type, and the shared options.
 /// Points are canonical: a type with no boards has its first slot and queue options, and a
 /// plan without boards has the first policy, rate limiter and routing (they do not matter).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// `Point::default()` has no types: a fleet of no boards with the first options (a capacity
+/// search's runs, which price no boards).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Point {
     /// Boards per type.
     pub counts: Vec<u32>,
