@@ -1589,12 +1589,15 @@ fn plan_growth(run: &PlanRunArgs, loads: &[f64], from_file: bool) -> anyhow::Res
             .filter_map(|(i, p)| Some((i, p.clone()?)))
             .filter(|&(i, _)| i != j)
             .collect();
+        across[j][j].clone_from(&answers[j].1.cheapest);
+        if others.is_empty() {
+            continue;
+        }
         let points: Vec<edgesim::plan::Point> = others.iter().map(|(_, p)| p.clone()).collect();
         let evaluated = edgesim::plan::search::evaluate_points(pl, &dir, &points, run.threads)?;
         for ((i, _), e) in others.iter().zip(&evaluated) {
             across[*i][j] = Some(edgesim::plan::output::report(pl, e));
         }
-        across[j][j].clone_from(&answers[j].1.cheapest);
     }
     let rows: Vec<(f64, Vec<edgesim::plan::output::PlanReport>)> = planners
         .iter()
@@ -1623,15 +1626,11 @@ fn plan_growth(run: &PlanRunArgs, loads: &[f64], from_file: bool) -> anyhow::Res
         text += &edgesim::plan::output::growth_table(&table);
         if rows.len() > 1 {
             text += "\n";
-            text += &edgesim::plan::output::growth_cross_table(&loads_of(&planners), &rows);
+            let loads: Vec<f64> = planners.iter().map(|p| p.load_scale).collect();
+            text += &edgesim::plan::output::growth_cross_table(&loads, &rows);
         }
         out(&text)
     }
-}
-
-/// The load scale of each planner.
-fn loads_of(planners: &[edgesim::plan::Planner]) -> Vec<f64> {
-    planners.iter().map(|p| p.load_scale).collect()
 }
 
 /// The folder of load `x` in a growth plan's output folder.

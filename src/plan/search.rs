@@ -290,13 +290,7 @@ impl Runner<'_> {
         if held >= self.planner.max_runs {
             return Err(too_many_runs(self.planner, "the search reached"));
         }
-        let Some(sink) = &self.sink else {
-            if self.unrecorded {
-                let sc = self.planner.scenario_at(p, seed)?;
-                let recorded = Recorded::of(&crate::sim::run(&sc)?);
-                self.simulated.fetch_add(1, Ordering::Relaxed);
-                return Ok(recorded);
-            }
+        if self.sink.is_none() && !self.unrecorded {
             return Err(Error::Output {
                 path: self.journal.clone(),
                 problem: format!(
@@ -304,16 +298,17 @@ impl Runner<'_> {
                     self.planner.describe(p)
                 ),
             });
-        };
+        }
         let sc = self.planner.scenario_at(p, seed)?;
         let recorded = Recorded::of(&crate::sim::run(&sc)?);
-        let line = LineOut::of(&key, r, seed, &recorded);
-        let text = serde_json::to_string(&line).unwrap_or_default() + "\n";
-        let mut f = sink.lock().unwrap_or_else(|e| e.into_inner());
-        f.write_all(text.as_bytes())
-            .and_then(|()| f.flush())
-            .map_err(Error::io(&self.journal, "cannot append to"))?;
-        drop(f);
+        if let Some(sink) = &self.sink {
+            let line = LineOut::of(&key, r, seed, &recorded);
+            let text = serde_json::to_string(&line).unwrap_or_default() + "\n";
+            let mut f = sink.lock().unwrap_or_else(|e| e.into_inner());
+            f.write_all(text.as_bytes())
+                .and_then(|()| f.flush())
+                .map_err(Error::io(&self.journal, "cannot append to"))?;
+        }
         let n = self.simulated.fetch_add(1, Ordering::Relaxed) + 1;
         (self.progress)(n);
         Ok(recorded)
