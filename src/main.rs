@@ -1389,7 +1389,7 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
                 .out
                 .clone()
                 .unwrap_or_else(|| default_out(&format!("plan-{}", planner.name)));
-            let (answer, _) = plan_searched(&run, &planner, &dir)?;
+            let (answer, _) = plan_searched(&run, &planner, &dir, true)?;
             print_plan(&planner, &answer, run.json)
         }
     }
@@ -1408,12 +1408,20 @@ fn print_plan(
     }
 }
 
+/// Warns on stderr of a plan whose runs are many (`Planner::size_warning`), before its search.
+fn plan_size_warning(planner: &edgesim::plan::Planner) {
+    if let Some(w) = planner.size_warning() {
+        note!("warning: plan {}: {w}", planner.name);
+    }
+}
+
 /// Searches `planner` as `run` asks into `dir` (resuming from its journal), with progress on
-/// stderr, and writes its files: the answer, and the cheapest plan meeting every goal.
+/// stderr (and its size's warning with `warn_size`), and writes its files: the answer, and the cheapest plan meeting every goal.
 fn plan_searched(
     run: &PlanRunArgs,
     planner: &edgesim::plan::Planner,
     dir: &std::path::Path,
+    warn_size: bool,
 ) -> anyhow::Result<(edgesim::plan::output::Answer, Option<edgesim::plan::Point>)> {
     let started = std::time::Instant::now();
     let every_s = progress_interval_s()?;
@@ -1435,8 +1443,8 @@ fn plan_searched(
         },
         run.shard.map_or(String::new(), |s| format!(", shard {s}"))
     );
-    if let Some(w) = planner.size_warning() {
-        note!("warning: plan {}: {w}", planner.name);
+    if warn_size {
+        plan_size_warning(planner);
     }
     let bar = terminal_bar("{msg} {pos} runs, {per_sec}");
     if let Some(b) = &bar {
@@ -1565,12 +1573,16 @@ fn plan_growth(run: &PlanRunArgs, loads: &[f64], from_file: bool) -> anyhow::Res
         .clone()
         .unwrap_or_else(|| default_out(&format!("plan-{}-growth", planners[0].name)));
     check_growth_folder(&root)?;
+    // Every load's size told before the first search, not when that load's search starts.
+    for pl in &planners {
+        plan_size_warning(pl);
+    }
     let mut text = String::new();
     let mut answers = Vec::new();
     let mut cheapest = Vec::new();
     for pl in &planners {
         let dir = root.join(growth_folder(pl.load_scale));
-        let (answer, best) = plan_searched(run, pl, &dir)?;
+        let (answer, best) = plan_searched(run, pl, &dir, false)?;
         text += &format!("== load {}x\n", edgesim::check::num(pl.load_scale));
         text += &edgesim::plan::output::to_text(pl, &answer);
         text += "\n";

@@ -1788,6 +1788,42 @@ fn several_loads_are_each_load_s_plan() {
     );
 }
 
+/// A plan for growth warns of every load's size before the first load's search: the small
+/// plan at 1x runs in a blink, at 1,000,000x it would take days, and the warning naming that
+/// load comes first on stderr, not after the 1x search (the process is killed once it has).
+#[test]
+fn a_plan_for_growth_warns_of_every_load_before_searching() {
+    use std::io::BufRead;
+    let d = dir("growth-warning");
+    let path = small_plan(&d, GOALS, "");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_edgesim"))
+        .args([
+            "plan",
+            path.to_str().unwrap(),
+            "--load-scale",
+            "1,1e6",
+            "--out",
+        ])
+        .arg(d.join("out"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let second = lines.next().unwrap().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        first.starts_with("warning: plan small: each plan's 3 replications simulate about")
+            && first.contains("at 1000000x the scenario's load"),
+        "{first}"
+    );
+    assert!(
+        second.starts_with("plan small: 2 device types") && !second.contains("load"),
+        "{second}"
+    );
+}
 /// `load_scale = [1, 2]` in the plan file is `--load-scale 1,2`: the same loads' plans and
 /// table; `--load-scale` on the command line replaces the list. A list that is empty, holds a
 /// load twice or one out of range is refused naming the key, and so is a list where one load
