@@ -1367,6 +1367,8 @@ fn cmd_plan(cmd: PlanCmd) -> anyhow::Result<()> {
                 edgesim::output::rundir::Kind::Plan,
                 "--out",
             )?;
+            // The shards' runs, as the folder's journal: a search into it reads them.
+            edgesim::plan::search::write_merged_journal(&planner, &shards, &dir)?;
             let answer = plan_written(&planner, &outcome, &dir, csv, started)?;
             print_plan(&planner, &answer, json)
         }

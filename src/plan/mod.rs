@@ -580,6 +580,62 @@ pub struct DeviceType {
     pub idle_w: f64,
 }
 
+/// The keys of a plan file that do not change what a run of a plan simulates: what judges the
+/// runs (goals, costs), how many replications and which plans are run (counts are absolute in
+/// a run's key), and how the search orders them. [`Planner::runs_fingerprint`] leaves them out.
+const RUN_FREE_KEYS: [(&str, &[&str]); 3] = [
+    ("", &["goals", "costs", "replications", "load_scale"]),
+    (
+        "types",
+        &["price_usd", "lifetime_months", "min_count", "max_count"],
+    ),
+    (
+        "search",
+        &["method", "assume_monotone", "screen_margin", "wave"],
+    ),
+];
+
+/// [`Planner::runs_fingerprint`]: the plan's text without [`RUN_FREE_KEYS`] (in a canonical
+/// form: keys sorted), the traffic scenario's text, the scale, and the text of each type's
+/// profile file (a shipped profile's table is in the plan's text by its name).
+fn runs_fingerprint(text: &str, base_text: &str, scale: f64, types: &[DeviceType]) -> String {
+    let kept = match toml::from_str::<toml::Table>(text) {
+        Ok(mut doc) => {
+            for (table, keys) in RUN_FREE_KEYS {
+                let tables: Vec<&mut toml::Table> = match table {
+                    "" => vec![&mut doc],
+                    "types" => match doc.get_mut("types") {
+                        Some(toml::Value::Array(a)) => {
+                            a.iter_mut().filter_map(toml::Value::as_table_mut).collect()
+                        }
+                        _ => Vec::new(),
+                    },
+                    t => doc
+                        .get_mut(t)
+                        .and_then(toml::Value::as_table_mut)
+                        .into_iter()
+                        .collect(),
+                };
+                for t in tables {
+                    for k in keys {
+                        t.remove(*k);
+                    }
+                }
+            }
+            toml::to_string(&doc).unwrap_or_else(|_| text.to_string())
+        }
+        Err(_) => text.to_string(),
+    };
+    let mut all = format!("runs 1\u{0}{kept}\u{0}{base_text}\u{0}load_scale={scale:?}");
+    for t in types {
+        if let ("profile", toml::Value::String(file)) = (t.profile.0, &t.profile.1) {
+            all += "\u{0}";
+            all += &std::fs::read_to_string(file).unwrap_or_default();
+        }
+    }
+    format!("{:016x}", crate::rng::fnv1a(all.as_bytes()))
+}
+
 impl DeviceType {
     /// Board cost per month \[USD\] of `count` boards.
     pub fn capex_usd_month(&self, count: u32) -> f64 {
@@ -638,9 +694,16 @@ pub struct Planner {
     pub load_scale: f64,
     /// The workload keys the scale set, with their values (empty at 1).
     pub load: crate::capacity::LoadKeys,
-    /// Hash of the plan and scenario texts (and of a load scale other than 1): journals of
-    /// another plan are refused.
+    /// Hash of the plan and scenario texts (and of a load scale other than 1): the plan's
+    /// identity in `answer.json`, and the test of a journal of an earlier edgesim, which has
+    /// no [`Planner::runs_fingerprint`].
     pub fingerprint: String,
+    /// Hash of what the plan's runs depend on: the plan file without the keys that only judge
+    /// or order runs (`goals`, `costs`, `replications`, board prices, lifetimes and count
+    /// ranges, the search's method and its settings), the traffic scenario's text, the load
+    /// scale, and the profile files of the types. A journal with the same hash serves this
+    /// plan whatever its goals: its runs are this plan's runs.
+    pub runs_fingerprint: String,
     /// The requests one run is expected to simulate (the workload's, the same in every plan;
     /// [`crate::scenario::budget::estimate`]).
     pub requests_per_run: f64,
@@ -998,6 +1061,7 @@ impl Planner {
             "{:016x}",
             crate::rng::fnv1a(format!("{text}\u{0}{base_text}{scaled}").as_bytes())
         );
+        let runs_fingerprint = runs_fingerprint(&text, &base_text, scale, &types);
         let planner = Planner {
             name,
             source: path.into(),
@@ -1019,6 +1083,7 @@ impl Planner {
             load_scale: scale,
             load,
             fingerprint,
+            runs_fingerprint,
             requests_per_run: crate::scenario::budget::estimate(&base_sc).requests,
             max_runs: crate::sweep::MAX_RUNS,
             base,

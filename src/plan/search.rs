@@ -22,7 +22,9 @@
 //!
 //! Every run is appended to a journal (`runs.jsonl`); a search started again reads it and
 //! re-runs nothing it holds. `--shard i/n` searches branches `i, i + n, ...`;
-//! `plan merge` searches again on the union of the shards' journals without simulating.
+//! `plan merge` searches again on the union of the shards' journals without simulating, and
+//! writes that union as its folder's journal. A journal serves every plan of the same runs
+//! ([`Planner::runs_fingerprint`]): other goals, prices or replications read what it holds.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{File, OpenOptions};
@@ -103,6 +105,11 @@ pub struct Outcome {
 struct Header {
     plan: String,
     fingerprint: String,
+    /// [`Planner::runs_fingerprint`]: a journal with the same serves a plan with other goals,
+    /// prices, count ranges, replications or search settings. Absent (an earlier edgesim's
+    /// journal): only the same plan (`fingerprint`) reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    runs: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     shard: Option<String>,
     metrics: String,
@@ -258,6 +265,8 @@ struct Runner<'a> {
     sink: Option<Mutex<File>>,
     /// With no sink: runs the journal lacks are simulated, not refused.
     unrecorded: bool,
+    /// A merge's advice when no shard ran a run its search needs.
+    missing: String,
     journal: PathBuf,
     evaluated: Mutex<BTreeMap<Point, Evaluation>>,
     simulated: AtomicUsize,
@@ -294,8 +303,9 @@ impl Runner<'_> {
             return Err(Error::Output {
                 path: self.journal.clone(),
                 problem: format!(
-                    "no shard ran {} (replication {r}); run every shard to the end first",
-                    self.planner.describe(p)
+                    "no shard ran {} (replication {r}); {}",
+                    self.planner.describe(p),
+                    self.missing
                 ),
             });
         }
@@ -542,6 +552,7 @@ pub fn search(
         known,
         sink: Some(Mutex::new(file)),
         unrecorded: false,
+        missing: String::new(),
         journal: journal.clone(),
         evaluated: Mutex::new(BTreeMap::new()),
         simulated: AtomicUsize::new(0),
@@ -654,6 +665,8 @@ pub fn merge(planner: &Planner, shards: &[PathBuf], threads: Option<usize>) -> R
     let mut known: Known = HashMap::new();
     // How the shards ran (a grid or a search), and the first shard that ran so.
     let mut method: Option<(bool, &Path)> = None;
+    // A shard run with another plan file of the same runs (other goals, prices, ...).
+    let mut other_plan: Option<&Path> = None;
     for d in shards {
         let path = d.join(JOURNAL);
         let read = crate::sweep::exec::read_jsonl_each::<Header, Line>(
@@ -661,12 +674,12 @@ pub fn merge(planner: &Planner, shards: &[PathBuf], threads: Option<usize>) -> R
             "plan journal",
             journal_limit(planner),
             |h| {
-                if h.fingerprint != planner.fingerprint || h.metrics != metric_set(planner) {
+                if !h.serves(planner) || h.metrics != metric_set(planner) {
                     return Err(Error::Output {
                         path: path.clone(),
                         problem: format!(
-                            "from another plan or edgesim version (fingerprint {}, expected {})",
-                            h.fingerprint, planner.fingerprint
+                            "from another plan or edgesim version ({})",
+                            h.against(planner)
                         ),
                     });
                 }
@@ -688,6 +701,9 @@ pub fn merge(planner: &Planner, shards: &[PathBuf], threads: Option<usize>) -> R
                 path,
                 problem: format!("invalid journal ({b}); run this shard again to repair it"),
             });
+        }
+        if h.fingerprint != planner.fingerprint {
+            other_plan.get_or_insert(d);
         }
         match method {
             None => method = Some((h.grid, d)),
@@ -726,6 +742,18 @@ pub fn merge(planner: &Planner, shards: &[PathBuf], threads: Option<usize>) -> R
         sink: None,
         unrecorded: false,
         journal: shards.first().cloned().unwrap_or_default(),
+        // The shards' searches, bounded with their own goals and prices, need not have run
+        // what this plan's search needs.
+        missing: match other_plan {
+            None => "run every shard to the end first".into(),
+            Some(d) => format!(
+                "{} ran a plan file with other goals, prices, count ranges, replications or \
+                 search settings, whose search did not need it: merge with the plan file the \
+                 shards ran, then search this one into the merged folder, whose journal \
+                 holds their runs (only the runs they lack are simulated)",
+                d.display()
+            ),
+        },
         evaluated: Mutex::new(BTreeMap::new()),
         simulated: AtomicUsize::new(0),
         progress: &|_| {},
@@ -733,11 +761,131 @@ pub fn merge(planner: &Planner, shards: &[PathBuf], threads: Option<usize>) -> R
     run_search(&runner, None, threads)
 }
 
+/// Writes the journal of `dir`, a merge's output folder: the union of the shards' runs and of
+/// those of the journal `dir` holds already (a search's, a shard's or an earlier merge's of
+/// the same runs), a run once, in order, with a header without a shard that says `grid` as the
+/// shards do. A merged folder is then a plan's output folder like a search's: a search of the
+/// plan into it, or of one with other goals ([`Planner::runs_fingerprint`]), reads those runs.
+/// A journal in `dir` of other runs is refused, and nothing is written.
+pub fn write_merged_journal(planner: &Planner, shards: &[PathBuf], dir: &Path) -> Result<()> {
+    let path = dir.join(JOURNAL);
+    let mut sources: Vec<PathBuf> = Vec::new();
+    if let Some(h) = header_of(&path)? {
+        if !h.serves(planner) || h.metrics != metric_set(planner) {
+            return Err(Error::Output {
+                path,
+                problem: format!(
+                    "holds results of another plan ({}); merge into another --out folder or \
+                     delete it",
+                    h.against(planner)
+                ),
+            });
+        }
+        sources.push(path.clone());
+    }
+    // Every shard ran the same way (`merge` checked).
+    let grid = match shards.first() {
+        Some(d) => header_of(&d.join(JOURNAL))?.is_some_and(|h| h.grid),
+        None => false,
+    };
+    sources.extend(shards.iter().map(|d| d.join(JOURNAL)));
+    let header = {
+        let mut pl = planner.clone();
+        pl.method = if grid {
+            Method::Grid
+        } else {
+            Method::BranchAndBound
+        };
+        journal_header(&pl, None)
+    };
+    // The error that ended a reading, if any (nothing is then written).
+    let mut failed = None;
+    let written = crate::report::write_atomic_with(&path, |w| {
+        w.write_all(header.as_bytes())?;
+        for source in &sources {
+            let read = crate::sweep::exec::read_jsonl_each::<Header, Line>(
+                source,
+                "plan journal",
+                journal_limit(planner),
+                |_| Ok(()),
+                |_, l| {
+                    let recorded = Recorded {
+                        metrics: l.metrics,
+                        classes: l.classes,
+                    };
+                    serde_json::to_writer(
+                        &mut *w,
+                        &LineOut::of(&l.key, l.replication, l.seed, &recorded),
+                    )
+                    .and_then(|()| w.write_all(b"\n").map_err(serde_json::Error::io))
+                    .map_err(|e| Error::io(&path, "cannot write")(std::io::Error::other(e)))
+                },
+            );
+            if let Err(e) = read {
+                failed = Some(e);
+                return Err(std::io::Error::other("a journal could not be read"));
+            }
+        }
+        Ok(())
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    written?;
+    sort_journal(&path, &header)
+}
+
+/// The header line of the journal `path`; `None` without a journal.
+fn header_of(path: &Path) -> Result<Option<Header>> {
+    use std::io::BufRead as _;
+    use std::io::Read as _;
+    let file = match File::open(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        f => f.map_err(Error::io(path, "cannot read"))?,
+    };
+    let mut line = Vec::new();
+    std::io::BufReader::new(file.take(crate::sweep::exec::MAX_LINE_BYTES))
+        .read_until(b'\n', &mut line)
+        .map_err(Error::io(path, "cannot read"))?;
+    serde_json::from_slice(&line)
+        .map(Some)
+        .map_err(|e| Error::Output {
+            path: path.into(),
+            problem: format!(
+                "not a plan journal ({})",
+                crate::check::excerpt(&e.to_string(), crate::check::EXCERPT_CHARS)
+            ),
+        })
+}
+
+impl Header {
+    /// The journal holds runs of `planner`'s: the same runs (their hash), or, in an earlier
+    /// edgesim's journal, which has no such hash, the same plan.
+    fn serves(&self, planner: &Planner) -> bool {
+        match &self.runs {
+            Some(runs) => *runs == planner.runs_fingerprint,
+            None => self.fingerprint == planner.fingerprint,
+        }
+    }
+
+    /// The hash [`Header::serves`] compares, and the plan's, in words.
+    fn against(&self, planner: &Planner) -> String {
+        match &self.runs {
+            Some(runs) => format!("runs {runs}, expected {}", planner.runs_fingerprint),
+            None => format!(
+                "fingerprint {}, expected {}",
+                self.fingerprint, planner.fingerprint
+            ),
+        }
+    }
+}
+
 /// The journal's header line of `planner` (its `shard`, if any), with its end of line.
 fn journal_header(planner: &Planner, shard: Option<&str>) -> String {
     let h = Header {
         plan: planner.name.clone(),
         fingerprint: planner.fingerprint.clone(),
+        runs: Some(planner.runs_fingerprint.clone()),
         shard: shard.map(str::to_string),
         metrics: metric_set(planner),
         grid: planner.method == Method::Grid,
@@ -800,13 +948,14 @@ fn scan_known(
         "plan journal",
         journal_limit(planner),
         |h| {
-            if h.fingerprint != planner.fingerprint || h.shard.as_deref() != shard {
+            if !h.serves(planner) || h.shard.as_deref() != shard {
                 return Err(Error::Output {
                     path: journal.into(),
                     problem: format!(
-                        "holds results of another plan or shard (fingerprint {}, shard {}); \
-                         use another --out folder or delete it",
-                        h.fingerprint,
+                        "holds results of another plan or shard ({}; shard {}): its boards, \
+                         options, traffic, seed or load differ; use another --out folder or \
+                         delete it",
+                        h.against(planner),
                         h.shard.as_deref().unwrap_or("none")
                     ),
                 });
@@ -823,10 +972,7 @@ fn scan_known(
                 metrics: l.metrics,
                 classes: l.classes,
             };
-            if l.replication >= planner.replications
-                || l.seed != planner.seed + u64::from(l.replication)
-                || !recorded.complete(classes)
-            {
+            if l.seed != planner.seed + u64::from(l.replication) || !recorded.complete(classes) {
                 mismatched.push(format!(
                     "line {n}: replication {}, seed {}, {} metrics and {} classes do not match \
                      the plan",
@@ -837,11 +983,15 @@ fn scan_known(
                 ));
                 return Ok(());
             }
+            // A replication past this plan's (a plan of more replications ran it) stays in the
+            // journal, unread.
             line(&LineOut::of(&l.key, l.replication, l.seed, &recorded))?;
-            known.insert(
-                (l.key, l.replication),
-                Kept::of(&recorded.metrics, &recorded.classes),
-            );
+            if l.replication < planner.replications {
+                known.insert(
+                    (l.key, l.replication),
+                    Kept::of(&recorded.metrics, &recorded.classes),
+                );
+            }
             Ok(())
         },
     )?;
@@ -877,6 +1027,7 @@ pub fn evaluate_points(
         known,
         sink: None,
         unrecorded: true,
+        missing: String::new(),
         journal: journal.clone(),
         evaluated: Mutex::new(BTreeMap::new()),
         simulated: AtomicUsize::new(0),

@@ -210,7 +210,7 @@ pub(crate) type Lines<H, R> = (H, Vec<(usize, R)>, Vec<String>);
 
 /// The longest journal line read: a run's line is a few kilobytes at most; a longer one is
 /// listed as not a record, without holding it in memory.
-const MAX_LINE_BYTES: u64 = 1 << 20;
+pub(crate) const MAX_LINE_BYTES: u64 = 1 << 20;
 
 /// Reads a JSON-lines journal (a header line, then one record per line) of at most `limit`
 /// bytes, line by line. A torn last line (an interrupted append) is cut off the file; other

@@ -2,7 +2,7 @@
 //! seeds, fewer runs than the grid on the shipped example, resume after a kill, shards, thread
 //! counts, an infeasible plan naming its binding goal, bad plan files, and cloud-only runs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -498,6 +498,308 @@ fn same_bytes_whatever_the_threads_the_shards_and_a_kill() {
         "{err}"
     );
     assert_eq!(files(&one), files(&two), "resumed folder differs");
+}
+
+/// A plan's journal serves a plan of the same runs: one with other goals, board prices, count
+/// ranges, replications or search settings reads the runs it holds and simulates only the
+/// others, and its folder is the same bytes as that plan searched afresh, but for the journal,
+/// which keeps every run (fewer replications leave the others in it, unread and unnamed). A
+/// plan of other runs (another slot option) is refused; a journal of an earlier edgesim (no
+/// `runs` in its header) serves the same plan only. `plan merge` with such a plan file gives
+/// that plan's answer where the shards ran every run its search needs, and says why otherwise.
+#[test]
+fn a_journal_serves_a_plan_with_other_goals_prices_or_replications() {
+    let d = dir("same-runs");
+    let first = small_plan(&d, GOALS, "");
+    let text = std::fs::read_to_string(&first).unwrap();
+    let variant = |name: &str, edits: &[(&str, &str)]| {
+        let mut t = text.clone();
+        for (from, to) in edits {
+            assert!(t.contains(from), "{from}");
+            t = t.replacen(from, to, 1);
+        }
+        let p = d.join(format!("{name}.toml"));
+        std::fs::write(&p, t).unwrap();
+        p
+    };
+    let other = variant(
+        "other",
+        &[
+            (
+                "max_cloud_usd_per_month = 80",
+                "max_cloud_usd_per_month = 200",
+            ),
+            ("price_usd = 249", "price_usd = 199"),
+            ("max_count = 4", "max_count = 5"),
+            ("replications = 3", "replications = 4"),
+            ("[search]\n", "[search]\nwave = 4\nscreen_margin = 0.3\n"),
+        ],
+    );
+    let fewer = variant("fewer", &[("replications = 3", "replications = 2")]);
+    let slots = variant("slots", &[("slots = [1, 2]", "slots = [1, 2, 3]")]);
+    let journal_lines = |dir: &Path| -> BTreeSet<String> {
+        let t = std::fs::read_to_string(dir.join("runs.jsonl")).unwrap();
+        t.lines().skip(1).map(str::to_string).collect()
+    };
+    // "simulated N runs, M from the journal"
+    let counts = |o: &Output| -> (usize, usize) {
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        let line = err
+            .lines()
+            .find(|l| l.starts_with("simulated "))
+            .unwrap_or_else(|| panic!("{err}"))
+            .to_string();
+        let n: Vec<usize> = line
+            .split(' ')
+            .filter_map(|w| w.replace(',', "").parse().ok())
+            .collect();
+        (n[0], n[1])
+    };
+    let without_journal = |dir: &Path| {
+        let mut f = files(dir);
+        f.remove("runs.jsonl");
+        f
+    };
+
+    let out = d.join("out");
+    let a = plan_cli(&first, &out, &[]);
+    assert_eq!(counts(&a).1, 0);
+    let runs_a = journal_lines(&out);
+    let b = plan_cli(&other, &out, &[]);
+    let fresh = plan_cli(&other, &d.join("fresh"), &[]);
+    let ((simulated, read), (fresh_simulated, _)) = (counts(&b), counts(&fresh));
+    assert!(
+        read > 0 && simulated + read == fresh_simulated,
+        "{simulated} {read} {fresh_simulated}"
+    );
+    assert!(!String::from_utf8_lossy(&b.stderr).contains("warning"));
+    assert_eq!(b.stdout, fresh.stdout);
+    assert_eq!(without_journal(&out), without_journal(&d.join("fresh")));
+    let runs_b = journal_lines(&out);
+    assert!(runs_b.is_superset(&runs_a) && runs_b.is_superset(&journal_lines(&d.join("fresh"))));
+
+    // Two replications: the third and fourth stay in the journal, and nothing is named.
+    let c = plan_cli(&fewer, &out, &[]);
+    assert!(
+        !String::from_utf8_lossy(&c.stderr).contains("warning"),
+        "{}",
+        String::from_utf8_lossy(&c.stderr)
+    );
+    assert!(journal_lines(&out).is_superset(&runs_b));
+    assert_eq!(
+        c.stdout,
+        plan_cli(&fewer, &d.join("fresh-fewer"), &[]).stdout
+    );
+
+    // Other runs: refused, the folder untouched.
+    let before = files(&out);
+    let o = edgesim(&[
+        "plan",
+        slots.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("holds results of another plan"),
+        "{err}"
+    );
+    assert_eq!(files(&out), before);
+
+    // An earlier edgesim's header, without `runs`: the same plan reads it, another is refused.
+    let old_header = |dir: &Path| {
+        let path = dir.join("runs.jsonl");
+        let t = std::fs::read_to_string(&path).unwrap();
+        let (head, rest) = t.split_once('\n').unwrap();
+        let mut h: serde_json::Value = serde_json::from_str(head).unwrap();
+        assert!(h.as_object_mut().unwrap().remove("runs").is_some());
+        std::fs::write(&path, format!("{h}\n{rest}")).unwrap();
+    };
+    old_header(&out);
+    assert_eq!(counts(&plan_cli(&fewer, &out, &[])).0, 0);
+    old_header(&out);
+    let o = edgesim(&[
+        "plan",
+        other.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("holds results of another plan"),
+        "{err}"
+    );
+
+    // Merges of the first plan's shards.
+    let (s0, s1) = (d.join("s0"), d.join("s1"));
+    plan_cli(&first, &s0, &["--shard", "0/2"]);
+    plan_cli(&first, &s1, &["--shard", "1/2"]);
+    let merge = |plan: &Path, to: &str| {
+        edgesim(&[
+            "plan",
+            "merge",
+            plan.to_str().unwrap(),
+            s0.to_str().unwrap(),
+            s1.to_str().unwrap(),
+            "--out",
+            d.join(to).to_str().unwrap(),
+        ])
+    };
+    let m = merge(&fewer, "merged-fewer");
+    assert_ok(&m);
+    assert_eq!(m.stdout, c.stdout);
+    // The merged folder's journal holds the shards' runs, a run once: a search into it (of a
+    // plan of the same runs) reads them.
+    let merged = d.join("merged-fewer");
+    let shard_runs: BTreeSet<String> = journal_lines(&s0)
+        .union(&journal_lines(&s1))
+        .cloned()
+        .collect();
+    assert_eq!(journal_lines(&merged), shard_runs);
+    let lines = std::fs::read_to_string(merged.join("runs.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    assert_eq!(lines, shard_runs.len() + 1);
+    let again = plan_cli(&other, &merged, &[]);
+    let (simulated, read) = counts(&again);
+    assert!(
+        read > 0 && simulated + read == fresh_simulated,
+        "{simulated} {read}"
+    );
+    assert_eq!(again.stdout, fresh.stdout);
+    assert_eq!(without_journal(&merged), without_journal(&d.join("fresh")));
+    let m = merge(&other, "merged-other");
+    let err = String::from_utf8_lossy(&m.stderr);
+    assert!(
+        !m.status.success()
+            && err.contains("no shard ran")
+            && err.contains("ran a plan file with other goals, prices, count ranges")
+            && err.contains("then search this one into the merged folder"),
+        "{err}"
+    );
+    // A merge into a folder whose journal holds other runs is refused, the folder untouched.
+    let slots_out = d.join("slots-out");
+    plan_cli(&slots, &slots_out, &[]);
+    let before = files(&slots_out);
+    let m = edgesim(&[
+        "plan",
+        "merge",
+        first.to_str().unwrap(),
+        s0.to_str().unwrap(),
+        s1.to_str().unwrap(),
+        "--out",
+        slots_out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&m.stderr);
+    assert!(
+        !m.status.success()
+            && err.contains("holds results of another plan")
+            && err.contains("merge into another --out folder or delete it"),
+        "{err}"
+    );
+    assert_eq!(files(&slots_out), before);
+}
+
+/// What a plan's runs depend on, and only that, changes `Planner::runs_fingerprint`: each key
+/// that only judges, counts or orders runs leaves it as it is (and changes the plan's
+/// `fingerprint`); the seed, a type's name, slots, context, outages or profile file, the
+/// options searched, the traffic and its load each change it.
+#[test]
+fn the_runs_fingerprint_follows_what_a_run_depends_on() {
+    let d = dir("runs-fingerprint");
+    let first = small_plan(&d, GOALS, "");
+    // The Nano's profile as a file of the plan's folder, so that it can be changed.
+    let nano = root().join("calibration/jetson-orin-nano.toml");
+    let profile = std::fs::read_to_string(&nano).unwrap();
+    std::fs::write(d.join("nano.toml"), &profile).unwrap();
+    let text = std::fs::read_to_string(&first).unwrap().replacen(
+        &nano.display().to_string(),
+        "nano.toml",
+        1,
+    );
+    std::fs::write(&first, &text).unwrap();
+    let base = Planner::load(&first).unwrap();
+    let load = |edits: &[(&str, &str)]| {
+        let mut t = text.clone();
+        for (from, to) in edits {
+            assert!(t.contains(from), "{from}");
+            t = t.replacen(from, to, 1);
+        }
+        let p = d.join("variant.toml");
+        std::fs::write(&p, t).unwrap();
+        Planner::load(&p).unwrap()
+    };
+    let same_runs: &[&[(&str, &str)]] = &[
+        &[(
+            "max_cloud_usd_per_month = 80",
+            "max_cloud_usd_per_month = 90",
+        )],
+        &[("[goals]\n", "[goals]\ne2e_p99_ms = 60000\n")],
+        &[("replications = 3", "replications = 7")],
+        &[("price_usd = 249", "price_usd = 199")],
+        &[(
+            "max_count = 4",
+            "max_count = 6\nmin_count = 1\nlifetime_months = 24",
+        )],
+        &[("[costs]\n", "[costs]\nelectricity_cents_per_kwh = 40\n")],
+        &[(
+            "[search]\n",
+            "[search]\nmethod = \"grid\"\nwave = 3\nscreen_margin = 0.2\nassume_monotone = true\n",
+        )],
+        &[("seed = 11", "seed = 11\nload_scale = 1")],
+        // The same text but for spacing and the order of keys.
+        &[(
+            "replications = 3\nseed = 11",
+            "seed = 11\nreplications   =   3",
+        )],
+    ];
+    for edits in same_runs {
+        let v = load(edits);
+        assert_eq!(v.runs_fingerprint, base.runs_fingerprint, "{edits:?}");
+    }
+    let other_runs: &[&[(&str, &str)]] = &[
+        &[("seed = 11", "seed = 12")],
+        &[("name = \"agx\"", "name = \"orin\"")],
+        &[("slots = [4]", "slots = [4, 8]")],
+        &[(
+            "queue_capacity = [4]",
+            "queue_capacity = [4]\nctx_tokens = 2048",
+        )],
+        &[(
+            "queue_capacity = [4]",
+            "queue_capacity = [4]\nrandom_outages = { mtbf_s = 3600, mttr_s = 60 }",
+        )],
+        &[(
+            "policies = [\"load_aware\", \"random\"]",
+            "policies = [\"random\", \"load_aware\"]",
+        )],
+        &[(
+            "clouds = [\"none\", \"gpt-4o-mini\"]",
+            "clouds = [\"none\", \"gpt-4o\"]",
+        )],
+        &[("seed = 11", "seed = 11\nload_scale = 1.5")],
+    ];
+    for edits in other_runs {
+        let v = load(edits);
+        assert_ne!(v.runs_fingerprint, base.runs_fingerprint, "{edits:?}");
+    }
+    assert_eq!(load(&[]).fingerprint, base.fingerprint);
+    assert_ne!(load(same_runs[0]).fingerprint, base.fingerprint);
+    // The traffic, and the profile file.
+    let traffic = d.join("traffic.toml");
+    let t = std::fs::read_to_string(&traffic).unwrap();
+    std::fs::write(
+        &traffic,
+        t.replacen("duration_s = 900", "duration_s = 899", 1),
+    )
+    .unwrap();
+    assert_ne!(load(&[]).runs_fingerprint, base.runs_fingerprint);
+    std::fs::write(&traffic, &t).unwrap();
+    std::fs::write(d.join("nano.toml"), format!("{profile}\n# recalibrated\n")).unwrap();
+    assert_ne!(load(&[]).runs_fingerprint, base.runs_fingerprint);
+    std::fs::write(d.join("nano.toml"), &profile).unwrap();
+    assert_eq!(load(&[]).runs_fingerprint, base.runs_fingerprint);
 }
 
 /// While another command holds a plan's output folder, `plan` and `plan merge` into it are
