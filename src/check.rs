@@ -305,6 +305,36 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// TOML `text` in a canonical form, for hashing what it says rather than how: parsed, without
+/// the keys `drop` names, and written again with keys sorted (comments, spacing, the order of
+/// keys and number spellings such as `1e3` for `1000.0` do not count). `drop` pairs a table with
+/// its keys to leave out: `""` the top level, else a top-level key holding a table or an array
+/// of tables (each of them). Text that does not parse is returned as it is.
+pub(crate) fn canonical_toml(text: &str, drop: &[(&str, &[&str])]) -> String {
+    let Ok(mut doc) = toml::from_str::<toml::Table>(text) else {
+        return text.to_string();
+    };
+    for (table, keys) in drop {
+        let tables: Vec<&mut toml::Table> = if table.is_empty() {
+            vec![&mut doc]
+        } else {
+            match doc.get_mut(*table) {
+                Some(toml::Value::Table(t)) => vec![t],
+                Some(toml::Value::Array(a)) => {
+                    a.iter_mut().filter_map(toml::Value::as_table_mut).collect()
+                }
+                _ => Vec::new(),
+            }
+        };
+        for t in tables {
+            for k in *keys {
+                t.remove(*k);
+            }
+        }
+    }
+    toml::to_string(&doc).unwrap_or_else(|_| text.to_string())
+}
+
 /// Reads a whole input file as text, refusing what is not a regular file (a device, a FIFO, a
 /// folder) and files larger than `limit` bytes, so that a path to `/dev/zero` or a FIFO never
 /// reads forever. `what` names the file's role in errors ("scenario", "trace", ...).

@@ -595,38 +595,14 @@ const RUN_FREE_KEYS: [(&str, &[&str]); 3] = [
     ),
 ];
 
-/// [`Planner::runs_fingerprint`]: the plan's text without [`RUN_FREE_KEYS`] (in a canonical
-/// form: keys sorted), the traffic scenario's text, the scale, and the text of each type's
-/// profile file (a shipped profile's table is in the plan's text by its name).
+/// [`Planner::runs_fingerprint`]: the plan's text without [`RUN_FREE_KEYS`] and the traffic
+/// scenario's text, both in canonical form ([`crate::check::canonical_toml`]: comments and
+/// spacing do not count), the scale, and the text of each type's profile file (a shipped
+/// profile's table is in the plan's text by its name).
 fn runs_fingerprint(text: &str, base_text: &str, scale: f64, types: &[DeviceType]) -> String {
-    let kept = match toml::from_str::<toml::Table>(text) {
-        Ok(mut doc) => {
-            for (table, keys) in RUN_FREE_KEYS {
-                let tables: Vec<&mut toml::Table> = match table {
-                    "" => vec![&mut doc],
-                    "types" => match doc.get_mut("types") {
-                        Some(toml::Value::Array(a)) => {
-                            a.iter_mut().filter_map(toml::Value::as_table_mut).collect()
-                        }
-                        _ => Vec::new(),
-                    },
-                    t => doc
-                        .get_mut(t)
-                        .and_then(toml::Value::as_table_mut)
-                        .into_iter()
-                        .collect(),
-                };
-                for t in tables {
-                    for k in keys {
-                        t.remove(*k);
-                    }
-                }
-            }
-            toml::to_string(&doc).unwrap_or_else(|_| text.to_string())
-        }
-        Err(_) => text.to_string(),
-    };
-    let mut all = format!("runs 1\u{0}{kept}\u{0}{base_text}\u{0}load_scale={scale:?}");
+    let kept = crate::check::canonical_toml(text, &RUN_FREE_KEYS);
+    let base = crate::check::canonical_toml(base_text, &[]);
+    let mut all = format!("runs 1\u{0}{kept}\u{0}{base}\u{0}load_scale={scale:?}");
     for t in types {
         if let ("profile", toml::Value::String(file)) = (t.profile.0, &t.profile.1) {
             all += "\u{0}";

@@ -770,7 +770,7 @@ pub fn merge(planner: &Planner, shards: &[PathBuf], threads: Option<usize>) -> R
 pub fn write_merged_journal(planner: &Planner, shards: &[PathBuf], dir: &Path) -> Result<()> {
     let path = dir.join(JOURNAL);
     let mut sources: Vec<PathBuf> = Vec::new();
-    if let Some(h) = header_of(&path)? {
+    if let Some(h) = crate::sweep::exec::read_header::<Header>(&path, "plan journal")? {
         if !h.serves(planner) || h.metrics != metric_set(planner) {
             return Err(Error::Output {
                 path,
@@ -785,7 +785,8 @@ pub fn write_merged_journal(planner: &Planner, shards: &[PathBuf], dir: &Path) -
     }
     // Every shard ran the same way (`merge` checked).
     let grid = match shards.first() {
-        Some(d) => header_of(&d.join(JOURNAL))?.is_some_and(|h| h.grid),
+        Some(d) => crate::sweep::exec::read_header::<Header>(&d.join(JOURNAL), "plan journal")?
+            .is_some_and(|h| h.grid),
         None => false,
     };
     sources.extend(shards.iter().map(|d| d.join(JOURNAL)));
@@ -833,29 +834,6 @@ pub fn write_merged_journal(planner: &Planner, shards: &[PathBuf], dir: &Path) -
     }
     written?;
     sort_journal(&path, &header)
-}
-
-/// The header line of the journal `path`; `None` without a journal.
-fn header_of(path: &Path) -> Result<Option<Header>> {
-    use std::io::BufRead as _;
-    use std::io::Read as _;
-    let file = match File::open(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        f => f.map_err(Error::io(path, "cannot read"))?,
-    };
-    let mut line = Vec::new();
-    std::io::BufReader::new(file.take(crate::sweep::exec::MAX_LINE_BYTES))
-        .read_until(b'\n', &mut line)
-        .map_err(Error::io(path, "cannot read"))?;
-    serde_json::from_slice(&line)
-        .map(Some)
-        .map_err(|e| Error::Output {
-            path: path.into(),
-            problem: format!(
-                "not a plan journal ({})",
-                crate::check::excerpt(&e.to_string(), crate::check::EXCERPT_CHARS)
-            ),
-        })
 }
 
 impl Header {

@@ -468,5 +468,32 @@ pub fn write(
     for fig in figures(plan, &PointStats::for_checks_and_figures(plan, runs)) {
         files.extend(crate::output::write_figure(&fig, dir)?);
     }
+    remove_other_figures(dir, &files)?;
     Ok(files)
+}
+
+/// Removes from `dir` the figures (`plotN_METRIC.csv`, `.png`, `.svg`) that are not among
+/// `written`: an earlier sweep of the same runs into the folder had other `[[plots]]`.
+fn remove_other_figures(
+    dir: &std::path::Path,
+    written: &[std::path::PathBuf],
+) -> crate::Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let figure = name.strip_prefix("plot").is_some_and(|rest| {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            digits > 0
+                && rest[digits..].starts_with('_')
+                && [".csv", ".png", ".svg"].iter().any(|x| rest.ends_with(x))
+        });
+        let path = e.path();
+        if figure && path.is_file() && !written.contains(&path) {
+            std::fs::remove_file(&path).map_err(crate::Error::io(&path, "cannot remove"))?;
+        }
+    }
+    Ok(())
 }

@@ -147,6 +147,11 @@ impl<'de> Deserialize<'de> for Metrics {
 struct Header {
     sweep: String,
     fingerprint: String,
+    /// [`Plan::runs_fingerprint`]: a journal with the same serves a sweep with other
+    /// expectations or figures (or comments). Absent (an earlier edgesim's journal, or a merge's
+    /// of shards read back from `plan.json`): only the same sweep (`fingerprint`) reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    runs: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     shard: Option<String>,
     /// Hash of the metric names, in order: a journal written by a version of edgesim with
@@ -194,6 +199,8 @@ const JOURNAL: &str = "runs.jsonl";
 pub struct Journal {
     /// The sweep's fingerprint.
     pub fingerprint: String,
+    /// The hash of what its runs depend on ([`Plan::runs_fingerprint`]), if it says it.
+    pub runs_fingerprint: Option<String>,
     /// `i/n` for a shard.
     pub shard: Option<String>,
     /// Whether its lines hold this version's metric set.
@@ -210,7 +217,7 @@ pub(crate) type Lines<H, R> = (H, Vec<(usize, R)>, Vec<String>);
 
 /// The longest journal line read: a run's line is a few kilobytes at most; a longer one is
 /// listed as not a record, without holding it in memory.
-pub(crate) const MAX_LINE_BYTES: u64 = 1 << 20;
+const MAX_LINE_BYTES: u64 = 1 << 20;
 
 /// Reads a JSON-lines journal (a header line, then one record per line) of at most `limit`
 /// bytes, line by line. A torn last line (an interrupted append) is cut off the file; other
@@ -351,10 +358,43 @@ pub fn read_journal(path: &Path, plan: &Plan) -> Result<Option<Journal>> {
     Ok(lines.map(|(h, runs, bad)| Journal {
         same_metrics: h.metrics.as_deref() == Some(sweep_metric_set(plan).as_str()),
         fingerprint: h.fingerprint,
+        runs_fingerprint: h.runs,
         shard: h.shard,
         runs,
         bad,
     }))
+}
+
+/// The header line of the journal `path` (`what` names it in an error); `None` without a
+/// journal. Only the first line is read.
+pub(crate) fn read_header<H: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &str,
+) -> Result<Option<H>> {
+    use std::io::{BufRead as _, Read as _};
+    let file = match std::fs::File::open(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        f => f.map_err(Error::io(path, "cannot read"))?,
+    };
+    let mut line = Vec::new();
+    std::io::BufReader::new(file.take(MAX_LINE_BYTES))
+        .read_until(b'\n', &mut line)
+        .map_err(Error::io(path, "cannot read"))?;
+    serde_json::from_slice(&line)
+        .map(Some)
+        .map_err(|e| Error::Output {
+            path: path.into(),
+            problem: format!(
+                "not a {what} ({})",
+                crate::check::excerpt(&e.to_string(), crate::check::EXCERPT_CHARS)
+            ),
+        })
+}
+
+/// The hash of what the runs of the journal in `dir` depend on ([`Plan::runs_fingerprint`]),
+/// if its header says it.
+pub(crate) fn journal_runs_fingerprint(dir: &Path) -> Result<Option<String>> {
+    Ok(read_header::<Header>(&dir.join(JOURNAL), "sweep journal")?.and_then(|h| h.runs))
 }
 
 /// The largest a journal of `plan` may be: [`crate::check::MAX_DATA_BYTES`], or as much as a
@@ -417,6 +457,7 @@ fn journal_to<'a>(
     let header = Header {
         sweep: plan.name.clone(),
         fingerprint: plan.fingerprint.clone(),
+        runs: Some(plan.runs_fingerprint.clone()).filter(|r| !r.is_empty()),
         shard: shard.filter(|s| s.count > 1).map(|s| s.to_string()),
         metrics: Some(sweep_metric_set(plan)),
     };
@@ -475,17 +516,25 @@ pub(crate) fn execute(
     match read_journal(&journal, plan)? {
         Some(Journal {
             fingerprint,
+            runs_fingerprint: same_runs,
             shard: jshard,
             same_metrics,
             runs,
             bad,
         }) => {
-            if fingerprint != plan.fingerprint || jshard != shard_text {
+            // Another sweep of the same runs (other expectations, figures or comments), or,
+            // in a journal without that hash, the same sweep.
+            let serves = match &same_runs {
+                Some(r) => *r == plan.runs_fingerprint,
+                None => fingerprint == plan.fingerprint,
+            };
+            if !serves || jshard != shard_text {
                 return Err(Error::Output {
                     path: journal,
                     problem: format!(
-                        "holds results of another sweep or shard (fingerprint {fingerprint}, shard {}); \
-                         use another --out folder or delete it",
+                        "holds results of another sweep or shard (fingerprint {fingerprint}, shard {}): \
+                         its axes, replications, seed or scenario differ; use another --out \
+                         folder or delete it",
                         jshard.as_deref().unwrap_or("none")
                     ),
                 });

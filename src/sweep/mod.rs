@@ -153,6 +153,12 @@ pub struct Plan {
     pub plots: Vec<PlotFile>,
     /// Hash of the sweep and base scenario texts: a journal from another sweep is refused.
     pub fingerprint: String,
+    /// Hash of what the sweep's runs depend on: the sweep file without `expect` and `plots`,
+    /// and the base scenario, both in canonical form ([`crate::check::canonical_toml`]: comments
+    /// and spacing do not count). A journal with the same serves this sweep: its runs are this
+    /// sweep's. Not saved in `plan.json` (empty when read back from it).
+    #[serde(skip)]
+    pub runs_fingerprint: String,
     /// The request classes of the points' scenarios with two or more, by name: the base
     /// scenario's, then those its axes give, in point order (empty when no point has two or
     /// more). Each has its metrics, `NAME.METRIC`, after the run's (see
@@ -288,7 +294,9 @@ pub fn merge(
     })?;
     exec::check_shards(shards, out)?;
     crate::output::rundir::check_reusable(out, crate::output::rundir::Kind::Sweep, "--out")?;
-    let plan = Plan::read_saved(first)?;
+    let mut plan = Plan::read_saved(first)?;
+    // Not in `plan.json`: the shards' journals say it, and the merged journal says it again.
+    plan.runs_fingerprint = exec::journal_runs_fingerprint(first)?.unwrap_or_default();
     for d in &shards[1..] {
         let other = Plan::read_saved(d)?;
         if other.fingerprint != plan.fingerprint {
@@ -684,6 +692,17 @@ impl Plan {
             fingerprint: format!(
                 "{:016x}",
                 crate::rng::fnv1a(format!("{text}\u{0}{base_text}").as_bytes())
+            ),
+            runs_fingerprint: format!(
+                "{:016x}",
+                crate::rng::fnv1a(
+                    format!(
+                        "runs 1\u{0}{}\u{0}{}",
+                        crate::check::canonical_toml(&text, &[("", &["expect", "plots"])]),
+                        crate::check::canonical_toml(&base_text, &[])
+                    )
+                    .as_bytes()
+                )
             ),
             axes,
             columns,

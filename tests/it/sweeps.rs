@@ -221,6 +221,68 @@ fn resume_after_a_kill_loses_and_duplicates_nothing() {
     let _ = std::fs::remove_dir_all(&cut);
 }
 
+/// A sweep's journal serves a sweep of the same runs: with another expectation, another
+/// figure and its comments edited, the sweep reads every run and writes the same bytes as that
+/// sweep run into a new folder; one with another axis value is refused, and so is another
+/// sweep than the one that wrote a journal of an earlier edgesim (no `runs` in its header).
+#[test]
+fn a_journal_serves_a_sweep_with_other_expectations_or_figures() {
+    let file = temp_file("sweep-same-runs", "s.toml", &sweep_text(""));
+    let out = dir("same-runs");
+    sweep(&file, &out, &[]);
+    let edited = temp_file(
+        "sweep-same-runs",
+        "e.toml",
+        &format!(
+            "# a comment\n{}",
+            sweep_text(
+                "[[expect]]\nname = \"some\"\nleft = { metric = \"requests_total\" }\nop = \">\"\n\
+                 right = { value = 0 }\n"
+            )
+            .replace("metric = \"redirected_tokens\"", "metric = \"rejected\"")
+            .replace("replications = 2\n", "replications   =   2 # two\n")
+        ),
+    );
+    let o = sweep(&edited, &out, &["--check"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("(8 resumed)") && o.status.success(), "{err}");
+    let fresh = dir("same-runs-fresh");
+    sweep(&edited, &fresh, &["--check"]);
+    assert_same(&out, &fresh);
+    // Other runs: refused.
+    let other = temp_file(
+        "sweep-same-runs",
+        "o.toml",
+        &sweep_text("").replace("values = [1.0, 2.0]", "values = [1.0, 3.0]"),
+    );
+    let refused = |sweep_file: &Path| {
+        let o = edgesim(&[
+            "sweep",
+            sweep_file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(
+            o.status.code() == Some(2) && err.contains("another sweep"),
+            "{err}"
+        );
+    };
+    refused(&other);
+    // A journal without `runs`: the same sweep reads it, another of the same runs does not.
+    let journal = out.join("runs.jsonl");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let (head, rest) = text.split_once('\n').unwrap();
+    let mut h: serde_json::Value = serde_json::from_str(head).unwrap();
+    assert!(h.as_object_mut().unwrap().remove("runs").is_some());
+    std::fs::write(&journal, format!("{h}\n{rest}")).unwrap();
+    refused(&file);
+    let o = sweep(&edited, &out, &["--check"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("(8 resumed)"));
+    let _ = std::fs::remove_dir_all(&out);
+    let _ = std::fs::remove_dir_all(&fresh);
+}
+
 /// Two sweeps into one folder at once (a command started twice, shards given one `--out`)
 /// rewrote each other's journal and tables: while one holds the folder, another sweep or
 /// merge into it is refused before it writes anything, and once the holder ends the folder
