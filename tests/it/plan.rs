@@ -748,10 +748,10 @@ fn the_runs_fingerprint_follows_what_a_run_depends_on() {
             "[search]\nmethod = \"grid\"\nwave = 3\nscreen_margin = 0.2\nassume_monotone = true\n",
         )],
         &[("seed = 11", "seed = 11\nload_scale = 1")],
-        // The same text but for spacing and the order of keys.
+        // The same text but for spacing, comments and the order of keys.
         &[(
             "replications = 3\nseed = 11",
-            "seed = 11\nreplications   =   3",
+            "# a comment\nseed = 11\nreplications   =   3 # three",
         )],
     ];
     for edits in same_runs {
@@ -795,6 +795,8 @@ fn the_runs_fingerprint_follows_what_a_run_depends_on() {
     )
     .unwrap();
     assert_ne!(load(&[]).runs_fingerprint, base.runs_fingerprint);
+    std::fs::write(&traffic, format!("# a comment\n{t}")).unwrap();
+    assert_eq!(load(&[]).runs_fingerprint, base.runs_fingerprint);
     std::fs::write(&traffic, &t).unwrap();
     std::fs::write(d.join("nano.toml"), format!("{profile}\n# recalibrated\n")).unwrap();
     assert_ne!(load(&[]).runs_fingerprint, base.runs_fingerprint);
