@@ -804,6 +804,39 @@ fn the_runs_fingerprint_follows_what_a_run_depends_on() {
     assert_eq!(load(&[]).runs_fingerprint, base.runs_fingerprint);
 }
 
+/// A plan for growth searched in shards: each load's shards merged into `OUT/load-Xx` (a
+/// merge's folder keeps the shards' runs in its journal), the growth command reads every
+/// load's runs and prints what it prints searched whole.
+#[test]
+fn a_plan_for_growth_reads_each_load_s_merged_shards() {
+    let d = dir("growth-shards");
+    let path = small_plan(&d, GOALS, "");
+    let root = d.join("root");
+    for x in ["1", "2"] {
+        let shards: Vec<PathBuf> = (0..2).map(|i| d.join(format!("s-{x}-{i}"))).collect();
+        for (i, s) in shards.iter().enumerate() {
+            plan_cli(&path, s, &["--load-scale", x, "--shard", &format!("{i}/2")]);
+        }
+        let m = edgesim(&[
+            "plan",
+            "merge",
+            path.to_str().unwrap(),
+            shards[0].to_str().unwrap(),
+            shards[1].to_str().unwrap(),
+            "--load-scale",
+            x,
+            "--out",
+            root.join(format!("load-{x}x")).to_str().unwrap(),
+        ]);
+        assert_ok(&m);
+    }
+    let merged = plan_cli(&path, &root, &["--load-scale", "1,2"]);
+    let err = String::from_utf8_lossy(&merged.stderr);
+    assert_eq!(err.matches("simulated 0 runs, ").count(), 2, "{err}");
+    let whole = plan_cli(&path, &d.join("whole"), &["--load-scale", "1,2"]);
+    assert_eq!(merged.stdout, whole.stdout);
+}
+
 /// While another command holds a plan's output folder, `plan` and `plan merge` into it are
 /// refused before they write anything (sweeps:
 /// `sweeps::a_folder_another_sweep_is_writing_is_refused`).
