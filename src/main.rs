@@ -1544,8 +1544,9 @@ fn plan_growth(run: &PlanRunArgs, loads: &[f64], from_file: bool) -> anyhow::Res
     check_threads(run.threads)?;
     anyhow::ensure!(
         run.shard.is_none(),
-        "--shard searches one load: give one --load-scale with --shard (and the same to `plan \
-         merge`)"
+        "--shard searches one load: give one --load-scale with --shard, the same to `plan merge` \
+         with --out OUT/load-Xx for each load, then this command with --out OUT reads the merged \
+         runs"
     );
     for (i, x) in loads.iter().enumerate() {
         anyhow::ensure!(
