@@ -1418,7 +1418,8 @@ fn plan_size_warning(planner: &edgesim::plan::Planner) {
 }
 
 /// Searches `planner` as `run` asks into `dir` (resuming from its journal), with progress on
-/// stderr (and its size's warning with `warn_size`), and writes its files: the answer, and the cheapest plan meeting every goal.
+/// stderr (and its size's warning with `warn_size`), and writes its files: the answer, and the
+/// cheapest plan meeting every goal.
 fn plan_searched(
     run: &PlanRunArgs,
     planner: &edgesim::plan::Planner,

@@ -771,7 +771,7 @@ pub fn write_merged_journal(planner: &Planner, shards: &[PathBuf], dir: &Path) -
     let path = dir.join(JOURNAL);
     let mut sources: Vec<PathBuf> = Vec::new();
     if let Some(h) = crate::sweep::exec::read_header::<Header>(&path, "plan journal")? {
-        if !h.serves(planner) || h.metrics != metric_set(planner) {
+        if !h.serves(planner) {
             return Err(Error::Output {
                 path,
                 problem: format!(
@@ -781,7 +781,10 @@ pub fn write_merged_journal(planner: &Planner, shards: &[PathBuf], dir: &Path) -
                 ),
             });
         }
-        sources.push(path.clone());
+        // Runs recorded with another set of metrics (another edgesim) are of no use: replaced.
+        if h.metrics == metric_set(planner) {
+            sources.push(path.clone());
+        }
     }
     // Every shard ran the same way (`merge` checked).
     let grid = match shards.first() {

@@ -154,8 +154,8 @@ pub struct Plan {
     /// Hash of the sweep and base scenario texts: a journal from another sweep is refused.
     pub fingerprint: String,
     /// Hash of what the sweep's runs depend on: the sweep file without `expect` and `plots`,
-    /// and the base scenario, both in canonical form ([`crate::check::canonical_toml`]: comments
-    /// and spacing do not count). A journal with the same serves this sweep: its runs are this
+    /// and the base scenario, both parsed and written again with keys sorted (comments and
+    /// spacing do not count). A journal with the same serves this sweep: its runs are this
     /// sweep's. Not saved in `plan.json` (empty when read back from it).
     #[serde(skip)]
     pub runs_fingerprint: String,
