@@ -152,6 +152,16 @@ pub fn temp_file(dir_tag: &str, name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// Makes the journal `path` (a sweep's or a plan's) one of an edgesim before journals said
+/// the hash of what their runs depend on: its header's `runs` removed (it must have one).
+pub fn drop_journal_runs_hash(path: &Path) {
+    let t = std::fs::read_to_string(path).unwrap();
+    let (head, rest) = t.split_once('\n').unwrap();
+    let mut h: serde_json::Value = serde_json::from_str(head).unwrap();
+    assert!(h.as_object_mut().unwrap().remove("runs").is_some());
+    std::fs::write(path, format!("{h}\n{rest}")).unwrap();
+}
+
 /// A trace CSV with the given (seconds, prompt, output) rows.
 pub fn trace_text(rows: &[(f64, u32, u32)]) -> String {
     let mut s = String::from("TIMESTAMP,ContextTokens,GeneratedTokens\n");

@@ -592,43 +592,28 @@ fn a_journal_serves_a_plan_with_other_goals_prices_or_replications() {
     );
 
     // Other runs: refused, the folder untouched.
-    let before = files(&out);
-    let o = edgesim(&[
-        "plan",
-        slots.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        !o.status.success() && err.contains("holds results of another plan"),
-        "{err}"
-    );
-    assert_eq!(files(&out), before);
+    let refused = |plan: &Path| {
+        let before = files(&out);
+        let o = edgesim(&[
+            "plan",
+            plan.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && err.contains("holds results of another plan"),
+            "{err}"
+        );
+        assert_eq!(files(&out), before);
+    };
+    refused(&slots);
 
     // An earlier edgesim's header, without `runs`: the same plan reads it, another is refused.
-    let old_header = |dir: &Path| {
-        let path = dir.join("runs.jsonl");
-        let t = std::fs::read_to_string(&path).unwrap();
-        let (head, rest) = t.split_once('\n').unwrap();
-        let mut h: serde_json::Value = serde_json::from_str(head).unwrap();
-        assert!(h.as_object_mut().unwrap().remove("runs").is_some());
-        std::fs::write(&path, format!("{h}\n{rest}")).unwrap();
-    };
-    old_header(&out);
+    drop_journal_runs_hash(&out.join("runs.jsonl"));
     assert_eq!(counts(&plan_cli(&fewer, &out, &[])).0, 0);
-    old_header(&out);
-    let o = edgesim(&[
-        "plan",
-        other.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        !o.status.success() && err.contains("holds results of another plan"),
-        "{err}"
-    );
+    drop_journal_runs_hash(&out.join("runs.jsonl"));
+    refused(&other);
 
     // Merges of the first plan's shards.
     let (s0, s1) = (d.join("s0"), d.join("s1"));

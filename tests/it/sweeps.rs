@@ -270,12 +270,7 @@ fn a_journal_serves_a_sweep_with_other_expectations_or_figures() {
     };
     refused(&other);
     // A journal without `runs`: the same sweep reads it, another of the same runs does not.
-    let journal = out.join("runs.jsonl");
-    let text = std::fs::read_to_string(&journal).unwrap();
-    let (head, rest) = text.split_once('\n').unwrap();
-    let mut h: serde_json::Value = serde_json::from_str(head).unwrap();
-    assert!(h.as_object_mut().unwrap().remove("runs").is_some());
-    std::fs::write(&journal, format!("{h}\n{rest}")).unwrap();
+    drop_journal_runs_hash(&out.join("runs.jsonl"));
     refused(&file);
     let o = sweep(&edited, &out, &["--check"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("(8 resumed)"));
