@@ -34,6 +34,29 @@ pub struct InputCache {
     catalogues: Mutex<HashMap<PathBuf, Arc<ModelCatalogue>>>,
 }
 
+impl InputCache {
+    /// The input files this cache has read (traces, profile files, model catalogues), each
+    /// by its path and the FNV-1a hash of its bytes as they are now, one a line in path order
+    /// (a file that cannot be read counts by its path): with the texts of a sweep or a plan,
+    /// what its runs read.
+    pub fn files_digest(&self) -> String {
+        let mut paths: Vec<PathBuf> = lock(&self.traces).keys().cloned().collect();
+        paths.extend(lock(&self.profiles).keys().filter_map(|s| match s {
+            ProfileSource::File(p) => Some(p.clone()),
+            ProfileSource::Shipped(_) => None,
+        }));
+        paths.extend(lock(&self.catalogues).keys().cloned());
+        paths.sort();
+        paths.dedup();
+        let mut out = String::new();
+        for p in paths {
+            let h = std::fs::read(&p).map_or(0, |b| crate::rng::fnv1a(&b));
+            out += &format!("{}={h:016x}\n", p.display());
+        }
+        out
+    }
+}
+
 /// Where a section is being validated, and the shared rules.
 #[derive(Clone, Debug)]
 pub struct Checker {

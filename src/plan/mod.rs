@@ -597,18 +597,12 @@ const RUN_FREE_KEYS: [(&str, &[&str]); 3] = [
 
 /// [`Planner::runs_fingerprint`]: the plan's text without [`RUN_FREE_KEYS`] and the traffic
 /// scenario's text, both in canonical form ([`crate::check::canonical_toml`]: comments and
-/// spacing do not count), the scale, and the text of each type's profile file (a shipped
-/// profile's table is in the plan's text by its name).
-fn runs_fingerprint(text: &str, base_text: &str, scale: f64, types: &[DeviceType]) -> String {
+/// spacing do not count), the scale, and `files`, the digest of the input files its runs read
+/// ([`InputCache::files_digest`]: traces, profile files, model catalogues).
+fn runs_fingerprint(text: &str, base_text: &str, scale: f64, files: &str) -> String {
     let kept = crate::check::canonical_toml(text, &RUN_FREE_KEYS);
     let base = crate::check::canonical_toml(base_text, &[]);
-    let mut all = format!("runs 1\u{0}{kept}\u{0}{base}\u{0}load_scale={scale:?}");
-    for t in types {
-        if let ("profile", toml::Value::String(file)) = (t.profile.0, &t.profile.1) {
-            all += "\u{0}";
-            all += &std::fs::read_to_string(file).unwrap_or_default();
-        }
-    }
+    let all = format!("runs 1\u{0}{kept}\u{0}{base}\u{0}load_scale={scale:?}\u{0}{files}");
     format!("{:016x}", crate::rng::fnv1a(all.as_bytes()))
 }
 
@@ -677,8 +671,8 @@ pub struct Planner {
     /// Hash of what the plan's runs depend on: the plan file without the keys that only judge
     /// or order runs (`goals`, `costs`, `replications`, board prices, lifetimes and count
     /// ranges, the search's method and its settings), the traffic scenario's text, the load
-    /// scale, and the profile files of the types. A journal with the same hash serves this
-    /// plan whatever its goals: its runs are this plan's runs.
+    /// scale, and the input files the runs read (traces, profile files). A journal with the
+    /// same hash serves this plan whatever its goals: its runs are this plan's runs.
     pub runs_fingerprint: String,
     /// The requests one run is expected to simulate (the workload's, the same in every plan;
     /// [`crate::scenario::budget::estimate`]).
@@ -1037,8 +1031,7 @@ impl Planner {
             "{:016x}",
             crate::rng::fnv1a(format!("{text}\u{0}{base_text}{scaled}").as_bytes())
         );
-        let runs_fingerprint = runs_fingerprint(&text, &base_text, scale, &types);
-        let planner = Planner {
+        let mut planner = Planner {
             name,
             source: path.into(),
             scenario,
@@ -1059,7 +1052,8 @@ impl Planner {
             load_scale: scale,
             load,
             fingerprint,
-            runs_fingerprint,
+            // Set once every option has been tried, and so every input file read.
+            runs_fingerprint: String::new(),
             requests_per_run: crate::scenario::budget::estimate(&base_sc).requests,
             max_runs: crate::sweep::MAX_RUNS,
             base,
@@ -1083,6 +1077,8 @@ impl Planner {
             ));
         }
         planner.validate_options()?;
+        planner.runs_fingerprint =
+            runs_fingerprint(&text, &base_text, scale, &planner.cache.files_digest());
         Ok(planner)
     }
 

@@ -155,7 +155,8 @@ pub struct Plan {
     pub fingerprint: String,
     /// Hash of what the sweep's runs depend on: the sweep file without `expect` and `plots`,
     /// and the base scenario, both parsed and written again with keys sorted (comments and
-    /// spacing do not count). A journal with the same serves this sweep: its runs are this
+    /// spacing do not count), and the input files its points read (traces, profile files,
+    /// model catalogues: [`InputCache::files_digest`]). A journal with the same serves this sweep: its runs are this
     /// sweep's. Not saved in `plan.json` (empty when read back from it).
     #[serde(skip)]
     pub runs_fingerprint: String,
@@ -693,17 +694,8 @@ impl Plan {
                 "{:016x}",
                 crate::rng::fnv1a(format!("{text}\u{0}{base_text}").as_bytes())
             ),
-            runs_fingerprint: format!(
-                "{:016x}",
-                crate::rng::fnv1a(
-                    format!(
-                        "runs 1\u{0}{}\u{0}{}",
-                        crate::check::canonical_toml(&text, &[("", &["expect", "plots"])]),
-                        crate::check::canonical_toml(&base_text, &[])
-                    )
-                    .as_bytes()
-                )
-            ),
+            // Set once every point is built, and so every input file read.
+            runs_fingerprint: String::new(),
             axes,
             columns,
             points,
@@ -744,6 +736,18 @@ impl Plan {
         }
         plan.check_expectations(path)?;
         plan.check_plots(path)?;
+        plan.runs_fingerprint = format!(
+            "{:016x}",
+            crate::rng::fnv1a(
+                format!(
+                    "runs 1\u{0}{}\u{0}{}\u{0}{}",
+                    crate::check::canonical_toml(&text, &[("", &["expect", "plots"])]),
+                    crate::check::canonical_toml(&base_text, &[]),
+                    plan.cache.files_digest()
+                )
+                .as_bytes()
+            )
+        );
         Ok(plan)
     }
 

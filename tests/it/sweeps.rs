@@ -278,6 +278,71 @@ fn a_journal_serves_a_sweep_with_other_expectations_or_figures() {
     let _ = std::fs::remove_dir_all(&fresh);
 }
 
+/// What a sweep's points read counts as what its runs depend on: a trace edited since the
+/// journal was written (or a profile file recalibrated) makes it another sweep's, refused; as
+/// it was, the journal serves again.
+#[test]
+fn an_edited_trace_or_profile_makes_the_journal_another_sweep_s() {
+    let d = dir("same-runs-files");
+    std::fs::create_dir_all(&d).unwrap();
+    let trace = d.join("t.csv");
+    let rows = [
+        (0.0, 100, 20),
+        (1.0, 200, 30),
+        (2.5, 50, 10),
+        (4.0, 300, 40),
+    ];
+    std::fs::write(&trace, trace_text(&rows)).unwrap();
+    let nano = root().join("calibration/jetson-orin-nano.toml");
+    let profile = std::fs::read_to_string(&nano).unwrap();
+    let board = d.join("nano.toml");
+    std::fs::write(&board, &profile).unwrap();
+    let scenario = d.join("s.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name = \"t\"\nseed = 3\n[workload]\nkind = \"trace\"\npath = \"t.csv\"\n\
+             [[devices]]\nname = \"nano\"\nprofile = \"nano.toml\"\nmodel = \"qwen2.5-3b\"\n\
+             [cloud]\nmodel = \"gpt-4o-mini\"\n"
+        ),
+    )
+    .unwrap();
+    let file = d.join("sweep.toml");
+    std::fs::write(
+        &file,
+        "scenario = \"s.toml\"\nreplications = 2\n[[axes]]\nkey = \"devices.0.slots\"\nvalues = [1, 2]\n",
+    )
+    .unwrap();
+    let out = d.join("out");
+    sweep(&file, &out, &[]);
+    let again = |resumed: bool| {
+        let o = edgesim(&[
+            "sweep",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        if resumed {
+            assert!(o.status.success() && err.contains("(4 resumed)"), "{err}");
+        } else {
+            assert!(
+                o.status.code() == Some(2) && err.contains("another sweep"),
+                "{err}"
+            );
+        }
+    };
+    let mut edited = rows;
+    edited[1].1 = 201;
+    std::fs::write(&trace, trace_text(&edited)).unwrap();
+    again(false);
+    std::fs::write(&trace, trace_text(&rows)).unwrap();
+    std::fs::write(&board, format!("{profile}\n# recalibrated\n")).unwrap();
+    again(false);
+    std::fs::write(&board, &profile).unwrap();
+    again(true);
+}
+
 /// Two sweeps into one folder at once (a command started twice, shards given one `--out`)
 /// rewrote each other's journal and tables: while one holds the folder, another sweep or
 /// merge into it is refused before it writes anything, and once the holder ends the folder
