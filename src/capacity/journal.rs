@@ -9,7 +9,8 @@
 //! searches into the same folder (their process gone), then writes them into its own
 //! journal. A search that ends in an error leaves its temporary folder holding the journal
 //! alone, as a kill leaves it, for the next search to read. A journal counts only if it is of the same resolved scenario (its header holds a
-//! hash of `scenario.resolved.toml`, the seed and any `--set` included) and the same metric
+//! hash of `scenario.resolved.toml`, the seed and any `--set` included, and of the input files
+//! it names by path, a trace's rows) and the same metric
 //! set (this edgesim's); other journals are left, and their runs simulated again. The goals,
 //! replications, precision and scale bounds are not part of it: a search with other goals
 //! reuses every run it shares with an earlier one.
@@ -90,10 +91,19 @@ pub enum Source {
 }
 
 impl Journal {
-    fn header(sc: &Scenario) -> Header {
+    /// The header of `sc`'s journal; `files`, the digest of the input files it reads
+    /// ([`input_digest`]), is hashed with the resolved text when there are any (without, the
+    /// hash is an earlier edgesim's).
+    fn header(sc: &Scenario, files: &str) -> Header {
+        let resolved = sc.resolved_toml();
+        let text = if files.is_empty() {
+            resolved
+        } else {
+            format!("{resolved}\u{0}{files}")
+        };
         Header {
             capacity: sc.name.clone(),
-            fingerprint: format!("{:016x}", crate::rng::fnv1a(sc.resolved_toml().as_bytes())),
+            fingerprint: format!("{:016x}", crate::rng::fnv1a(text.as_bytes())),
             metrics: recorded_metric_set(classes_recorded(sc.classes().len())),
         }
     }
@@ -101,7 +111,7 @@ impl Journal {
     /// A search of `sc` that records nothing and knows no earlier run.
     pub fn none(sc: &Scenario) -> Journal {
         Journal {
-            header: Journal::header(sc),
+            header: Journal::header(sc, ""),
             seed: sc.seed,
             classes: classes_recorded(sc.classes().len()),
             known: HashMap::new(),
@@ -114,6 +124,7 @@ impl Journal {
     /// what) and records nothing until [`Journal::record_to`].
     pub fn read(sc: &Scenario, earlier: &[PathBuf]) -> (Journal, Vec<String>) {
         let mut j = Journal::none(sc);
+        j.header = Journal::header(sc, &input_digest(sc));
         let mut warnings = Vec::new();
         for p in earlier {
             j.read_one(p, &mut warnings);
@@ -237,6 +248,22 @@ fn line(seed: u64, (scale, replication): Key, r: &Recorded) -> Line {
         seed: seed.wrapping_add(u64::from(replication)),
         metrics: r.metrics.clone(),
         classes: r.classes.clone(),
+    }
+}
+
+/// The input files `sc` reads that its resolved text names by path only (a trace, a model
+/// catalogue; profiles are inlined in it), as [`crate::check::InputCache::files_digest`]
+/// gives them: the scenario built again from its resolved text through a cache of its own.
+/// Empty when it reads none (or cannot be built again, which its loading would have refused).
+fn input_digest(sc: &Scenario) -> String {
+    let Ok(doc) = toml::from_str::<toml::Value>(&sc.resolved_toml()) else {
+        return String::new();
+    };
+    let cache = std::sync::Arc::new(crate::check::InputCache::default());
+    let opts = crate::scenario::LoadOptions::default();
+    match Scenario::from_doc(doc, &sc.source, &opts, std::sync::Arc::clone(&cache)) {
+        Ok(_) => cache.files_digest(),
+        Err(_) => String::new(),
     }
 }
 

@@ -362,6 +362,75 @@ fn capacity_cli(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
     edgesim(&args)
 }
 
+/// A capacity journal is of the input files the scenario reads too: with its trace edited, an
+/// earlier search's runs are not read; as it was, they are. A scenario that reads none keeps
+/// the hash of its resolved text alone (an earlier edgesim's journals stay valid).
+#[test]
+fn an_edited_trace_makes_a_capacity_journal_another_scenario_s() {
+    let d = scratch_dir("capacity-trace-journal");
+    let trace = d.join("t.csv");
+    let rows: Vec<(f64, u32, u32)> = (0..40).map(|i| (f64::from(i) * 2.0, 200, 40)).collect();
+    std::fs::write(&trace, trace_text(&rows)).unwrap();
+    let scenario = d.join("s.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name = \"t\"\nseed = 3\n[workload]\nkind = \"trace\"\npath = \"t.csv\"\n\
+             [[devices]]\nname = \"agx\"\nprofile = \"{}\"\nmodel = \"qwen2.5-3b\"\nslots = 4\n",
+            root().join("calibration/jetson-agx-orin.toml").display()
+        ),
+    )
+    .unwrap();
+    let out = d.join("out");
+    let search = || {
+        let o = edgesim(&[
+            "capacity",
+            scenario.to_str().unwrap(),
+            "--goal",
+            "ttft_p95_ms=3000",
+            "--replications",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_ok(&o);
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let first = search();
+    assert!(!first.contains("read from their journals"), "{first}");
+    let again = search();
+    assert!(again.contains("read from their journals"), "{again}");
+    let mut edited = rows.clone();
+    edited[3].1 = 201;
+    std::fs::write(&trace, trace_text(&edited)).unwrap();
+    let changed = search();
+    assert!(!changed.contains("read from their journals"), "{changed}");
+    std::fs::write(&trace, trace_text(&rows)).unwrap();
+    search();
+    assert!(search().contains("read from their journals"));
+
+    // Without input files: the hash of the resolved text, as before.
+    let whole = scratch_dir("capacity-journal-resolved");
+    assert_ok(&capacity_cli(&whole, &["--replications", "1"]));
+    let journal = std::fs::read_to_string(whole.join("runs.jsonl")).unwrap();
+    let header: serde_json::Value = serde_json::from_str(journal.lines().next().unwrap()).unwrap();
+    let sc = edgesim::scenario::Scenario::load(
+        &root().join("scenarios/bursty.toml"),
+        &edgesim::scenario::LoadOptions {
+            sets: vec!["duration_s=1200".into()],
+            seed: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        header["fingerprint"],
+        format!(
+            "{:016x}",
+            edgesim::rng::fnv1a(sc.resolved_toml().as_bytes())
+        )
+    );
+}
+
 /// A search that ends in an error (a disk that fills as it writes its files, say) keeps its
 /// journal in its temporary folder, and nothing else, as a kill does: the next search into the
 /// folder, once the process is gone, simulates none of those runs.
