@@ -300,11 +300,9 @@ fn an_edited_trace_or_profile_makes_the_journal_another_sweep_s() {
     let scenario = d.join("s.toml");
     std::fs::write(
         &scenario,
-        format!(
-            "name = \"t\"\nseed = 3\n[workload]\nkind = \"trace\"\npath = \"t.csv\"\n\
-             [[devices]]\nname = \"nano\"\nprofile = \"nano.toml\"\nmodel = \"qwen2.5-3b\"\n\
-             [cloud]\nmodel = \"gpt-4o-mini\"\n"
-        ),
+        "name = \"t\"\nseed = 3\n[workload]\nkind = \"trace\"\npath = \"t.csv\"\n\
+         [[devices]]\nname = \"nano\"\nprofile = \"nano.toml\"\nmodel = \"qwen2.5-3b\"\n\
+         [cloud]\nmodel = \"gpt-4o-mini\"\n",
     )
     .unwrap();
     let file = d.join("sweep.toml");
