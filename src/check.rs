@@ -50,7 +50,9 @@ impl InputCache {
         paths.dedup();
         let mut out = String::new();
         for p in paths {
-            let h = std::fs::read(&p).map_or(0, |b| crate::rng::fnv1a(&b));
+            // As the file was read: a regular file, at most `MAX_DATA_BYTES`.
+            let h =
+                read_bytes(&p, "input file", MAX_DATA_BYTES).map_or(0, |b| crate::rng::fnv1a(&b));
             out += &format!("{}={h:016x}\n", p.display());
         }
         out
